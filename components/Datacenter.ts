@@ -1,0 +1,79 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DatacenterHost } from "./DatacenterHost";
+import { DatacenterNetwork } from "./DatacenterNetwork";
+import { DatacenterService } from "./DatacenterService";
+import type { DatacenterPlan } from "./plan";
+import type { DatacenterSpec } from "./spec/schema";
+import type { DatacenterTarget, NetworkHandle } from "./targets/target";
+
+export interface DatacenterArgs {
+  /** The validated spec (from `serverpark:datacenter`). */
+  readonly spec: DatacenterSpec;
+  /** The plan computed from the spec and the stack's lock. */
+  readonly plan: DatacenterPlan;
+  /** Where the datacenter runs: the Docker target (default) or Hetzner Cloud. */
+  readonly target: DatacenterTarget;
+}
+
+/**
+ * A whole datacenter: networks, hosts and services, created through one target. The
+ * `model` output carries the spec and plan so policies and reports judge the datacenter as
+ * a whole (power paths, redundancy) and not just resource by resource.
+ */
+export class Datacenter extends pulumi.ComponentResource {
+  readonly domain: pulumi.Output<string>;
+  /** `replica/port` → `address:port` of every port published outside the datacenter. */
+  readonly endpoints: pulumi.Output<Record<string, string>>;
+  /** replica id → network id → address. */
+  readonly addresses: pulumi.Output<Record<string, Record<string, string>>>;
+  /** Services whose role has no image for this target yet (declared, not deployed). */
+  readonly undeployedServices: pulumi.Output<string[]>;
+  /** The spec and plan, for policies and reports. */
+  readonly model: pulumi.Output<{ spec: DatacenterSpec; plan: DatacenterPlan; target: string }>;
+
+  constructor(name: string, args: DatacenterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("serverpark:index:Datacenter", name, {}, opts);
+    const { spec, plan, target } = args;
+
+    target.setup({ name, parent: this }, spec, plan);
+    const networks = this.createNetworks(name, plan, target);
+    this.createHosts(name, plan, target, networks);
+    const services = this.createServices(name, plan, target, networks);
+
+    this.domain = pulumi.output(plan.domain);
+    this.endpoints = pulumi.all(services.map((s) => s.endpoints)).apply((list) => Object.assign({}, ...list) as Record<string, string>);
+    this.addresses = pulumi.output(Object.fromEntries(plan.replicas.map((r) => [r.id, { ...r.addresses }])));
+    this.undeployedServices = pulumi
+      .all(services.map((s) => s.deployed))
+      .apply((flags) => plan.services.filter((_, i) => !flags[i]).map((s) => s.id));
+    this.model = pulumi.output({ spec, plan, target: target.kind });
+    this.registerOutputs({
+      domain: this.domain,
+      endpoints: this.endpoints,
+      addresses: this.addresses,
+      undeployedServices: this.undeployedServices,
+      model: this.model,
+    });
+  }
+
+  private createNetworks(name: string, plan: DatacenterPlan, target: DatacenterTarget): Map<string, NetworkHandle> {
+    const handles = new Map<string, NetworkHandle>();
+    for (const network of plan.networks) {
+      const component = new DatacenterNetwork(`${name}-net-${network.id}`, { network, target }, { parent: this });
+      handles.set(network.id, component.handle);
+    }
+    return handles;
+  }
+
+  private createHosts(name: string, plan: DatacenterPlan, target: DatacenterTarget, networks: ReadonlyMap<string, NetworkHandle>): DatacenterHost[] {
+    return plan.hosts.map((host) => new DatacenterHost(`${name}-host-${host.id}`, { host, target, networks }, { parent: this }));
+  }
+
+  private createServices(name: string, plan: DatacenterPlan, target: DatacenterTarget, networks: ReadonlyMap<string, NetworkHandle>): DatacenterService[] {
+    const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
+    return plan.services.map(
+      (service) =>
+        new DatacenterService(`${name}-svc-${service.id}`, { service, replicas: service.replicas.map((id) => replicas.get(id)!), target, networks }, { parent: this }),
+    );
+  }
+}

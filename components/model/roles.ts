@@ -1,0 +1,57 @@
+/**
+ * The catalogue of server roles: what each role listens on, whether it keeps state, and
+ * which of its ports may be published to the internet. The planner derives the exposure
+ * matrix and the DNS zone from this table; targets derive health checks and volumes.
+ */
+
+export const ROLES = ["web", "proxy", "dns", "mail", "file", "db", "game", "noc"] as const;
+export type Role = (typeof ROLES)[number];
+
+export type Protocol = "tcp" | "udp";
+export type Publish = "internet" | "operator" | "none";
+
+export interface RolePort {
+  /** Stable port name, used in endpoint names ("https", "smtp"). */
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  /**
+   * Who may reach the port from outside the datacenter: `internet` ports are published when
+   * the service sits on an internet network; `operator` ports are published only on the
+   * operator address (127.0.0.1 locally, the admin CIDRs in the cloud); `none` stay inside.
+   */
+  readonly publish: Publish;
+}
+
+export interface RoleInfo {
+  readonly role: Role;
+  readonly description: string;
+  /** Keeps data that must survive a restart: gets a volume and needs a backup. */
+  readonly stateful: boolean;
+  /** Where the role's data volume is mounted inside the container. */
+  readonly dataPath?: string;
+  readonly ports: readonly RolePort[];
+}
+
+/** Every server listens for /healthz and /metrics on this port, bound to its management address. */
+export const MANAGEMENT_PORT = 9100;
+
+const tcp = (name: string, port: number, publish: Publish): RolePort => ({ name, port, protocol: "tcp", publish });
+const udp = (name: string, port: number, publish: Publish): RolePort => ({ name, port, protocol: "udp", publish });
+
+export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
+  web: { role: "web", description: "static sites by virtual host", stateful: false, ports: [tcp("http", 8080, "none"), tcp("https", 8443, "none")] },
+  proxy: { role: "proxy", description: "public entrance: TLS, routing, load balancing", stateful: false, ports: [tcp("http", 80, "internet"), tcp("https", 443, "internet")] },
+  dns: { role: "dns", description: "authoritative DNS for the datacenter zone", stateful: false, ports: [udp("dns", 53, "internet"), tcp("dns-tcp", 53, "internet")] },
+  mail: {
+    role: "mail",
+    description: "SMTP, submission, IMAP and POP3",
+    stateful: true,
+    dataPath: "/var/lib/serverpark/mail",
+    ports: [tcp("smtp", 25, "internet"), tcp("submission", 587, "internet"), tcp("imaps", 993, "internet"), tcp("pop3s", 995, "internet")],
+  },
+  file: { role: "file", description: "SFTP and FTP/FTPS with versions", stateful: true, dataPath: "/var/lib/serverpark/files", ports: [tcp("sftp", 22, "none"), tcp("ftp", 21, "none")] },
+  db: { role: "db", description: "PostgreSQL-protocol database", stateful: true, dataPath: "/var/lib/serverpark/db", ports: [tcp("postgres", 5432, "none")] },
+  game: { role: "game", description: "real-time multiplayer over WebSocket", stateful: false, ports: [tcp("game", 7350, "internet")] },
+  noc: { role: "noc", description: "probes, metrics and the live datacenter map", stateful: false, ports: [tcp("noc", 8080, "operator")] },
+};

@@ -1,0 +1,132 @@
+/**
+ * The datacenter's DNS zones, derived from the plan: the forward zone (SOA, NS, per-network
+ * names for every replica, service and host agent, mail records when a mail service faces the
+ * internet) and one reverse zone per /24 that holds planned addresses. Records are sorted and
+ * the SOA serial is a hash of the record set, so the same plan always gives the same zone.
+ */
+import { createHash } from "node:crypto";
+import type { DnsRecord, DnsZone, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "./types";
+
+export const DEFAULT_TTL = 300;
+
+export interface ZoneInput {
+  readonly domain: string;
+  readonly hosts: readonly PlannedHost[];
+  readonly networks: readonly PlannedNetwork[];
+  readonly services: readonly PlannedService[];
+  readonly replicas: readonly PlannedReplica[];
+}
+
+const TYPE_ORDER = ["SOA", "NS", "MX", "TXT", "SRV", "A", "AAAA", "CNAME", "PTR"];
+
+function sortRecords(records: DnsRecord[]): DnsRecord[] {
+  const key = (r: DnsRecord) => `${r.name.split(".").reverse().join(".")}\u0000${String(TYPE_ORDER.indexOf(r.type)).padStart(2, "0")}\u0000${JSON.stringify(r.data)}`;
+  return records.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+function withSoa(origin: string, ns: string[], records: DnsRecord[]): DnsZone {
+  const body = sortRecords(records);
+  const serial = createHash("sha256").update(JSON.stringify(body)).digest().readUInt32BE(0) >>> 1; // 31 bits: always a valid serial
+  const soa: DnsRecord = {
+    name: origin,
+    ttl: DEFAULT_TTL,
+    type: "SOA",
+    data: { mname: ns[0] ?? `ns1.${origin}`, rname: `hostmaster.${origin}`, serial, refresh: 3600, retry: 600, expire: 1209600, minimum: 60 },
+  };
+  return { origin, records: [soa, ...body] };
+}
+
+/** Address a service offers to the world: its internet-facing one, else its first network's. */
+function primaryAddress(replica: PlannedReplica, networks: readonly PlannedNetwork[]): string | undefined {
+  const internet = networks.find((n) => n.exposure === "internet" && replica.addresses[n.id] !== undefined);
+  if (internet) return replica.addresses[internet.id];
+  return Object.values(replica.addresses)[0];
+}
+
+export function buildZones(input: ZoneInput): DnsZone[] {
+  const { domain } = input;
+  const fq = (label: string) => (label === "" ? domain : `${label}.${domain}`);
+  const records: DnsRecord[] = [];
+  const a = (name: string, address: string): DnsRecord => ({ name, ttl: DEFAULT_TTL, type: "A", data: address });
+  const replicasOf = (svc: PlannedService) => input.replicas.filter((r) => r.service === svc.id);
+  const canonical = new Map<string, string>(); // address → canonical name, for PTR records
+
+  for (const net of input.networks) {
+    for (const host of input.hosts) {
+      const address = host.addresses[net.id];
+      if (address === undefined) continue;
+      records.push(a(fq(`${host.id}.${net.id}`), address));
+      canonical.set(address, fq(`${host.id}.${net.id}`));
+    }
+    for (const svc of input.services) {
+      for (const replica of replicasOf(svc)) {
+        const address = replica.addresses[net.id];
+        if (address === undefined) continue;
+        records.push(a(fq(`${replica.id}.${net.id}`), address), a(fq(`${svc.id}.${net.id}`), address));
+        canonical.set(address, fq(`${replica.id}.${net.id}`));
+      }
+    }
+  }
+
+  // Name servers: one per dns replica, at its primary address.
+  const nameServers: string[] = [];
+  for (const svc of input.services.filter((s) => s.role === "dns")) {
+    for (const replica of replicasOf(svc)) {
+      const address = primaryAddress(replica, input.networks);
+      if (address === undefined) continue;
+      const name = fq(`ns${nameServers.length + 1}`);
+      nameServers.push(name);
+      records.push({ name: domain, ttl: DEFAULT_TTL, type: "NS", data: name }, a(name, address));
+    }
+  }
+
+  // Internet-facing services answer under their plain name too (www.park.example).
+  const internetNets = new Set(input.networks.filter((n) => n.exposure === "internet").map((n) => n.id));
+  for (const svc of input.services) {
+    for (const replica of replicasOf(svc)) {
+      for (const netId of svc.networks.filter((n) => internetNets.has(n))) {
+        const address = replica.addresses[netId];
+        if (address !== undefined) records.push(a(fq(svc.id), address));
+      }
+    }
+  }
+
+  const mail = input.services.find((s) => s.role === "mail" && s.networks.some((n) => internetNets.has(n)));
+  if (mail) {
+    const target = fq(mail.id);
+    records.push(
+      { name: domain, ttl: DEFAULT_TTL, type: "MX", data: { preference: 10, exchange: target } },
+      { name: domain, ttl: DEFAULT_TTL, type: "TXT", data: ["v=spf1 mx -all"] },
+      { name: fq("_submission._tcp"), ttl: DEFAULT_TTL, type: "SRV", data: { priority: 0, weight: 1, port: 587, target } },
+      { name: fq("_imaps._tcp"), ttl: DEFAULT_TTL, type: "SRV", data: { priority: 0, weight: 1, port: 993, target } },
+      { name: fq("_pop3s._tcp"), ttl: DEFAULT_TTL, type: "SRV", data: { priority: 0, weight: 1, port: 995, target } },
+    );
+  }
+
+  const zones = [withSoa(domain, nameServers, dedupe(records))];
+
+  // Reverse zones: one per /24 that holds a planned address.
+  const reverse = new Map<string, DnsRecord[]>();
+  for (const [address, name] of canonical) {
+    const [o1, o2, o3, o4] = address.split(".");
+    const origin = `${o3}.${o2}.${o1}.in-addr.arpa`;
+    const list = reverse.get(origin) ?? [];
+    list.push({ name: `${o4}.${origin}`, ttl: DEFAULT_TTL, type: "PTR", data: name });
+    reverse.set(origin, list);
+  }
+  for (const origin of [...reverse.keys()].sort()) {
+    const list = reverse.get(origin)!;
+    zones.push(withSoa(origin, nameServers, [...list, ...nameServers.map((ns): DnsRecord => ({ name: origin, ttl: DEFAULT_TTL, type: "NS", data: ns }))]));
+  }
+  return zones;
+}
+
+function dedupe(records: DnsRecord[]): DnsRecord[] {
+  const seen = new Set<string>();
+  return records.filter((r) => {
+    const key = `${r.name}|${r.type}|${JSON.stringify(r.data)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

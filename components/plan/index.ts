@@ -1,0 +1,217 @@
+/**
+ * `planDatacenter(spec, lock)` — the pure heart of Serverpark: placement, addresses,
+ * published ports, DNS zones and the exposure matrix, from a validated spec. No Pulumi, no
+ * I/O, no clock: the same spec and lock always give the same plan.
+ */
+import { MANAGEMENT_PORT, ROLE_INFO } from "../model/roles";
+import type { DatacenterSpec } from "../spec/schema";
+import { SpecError, type SpecIssue } from "../spec/issues";
+import { allocateAddresses, type AddressRequest } from "./addressing";
+import { buildZones } from "./dns";
+import { placeReplicas, replicaId } from "./placement";
+import type {
+  DatacenterPlan,
+  ExposureEntry,
+  PlanLock,
+  PlannedHost,
+  PlannedNetwork,
+  PlannedReplica,
+  PlannedService,
+  PlanNote,
+  PublishedPort,
+} from "./types";
+
+export * from "./types";
+export { replicaId } from "./placement";
+
+export type PlanResult = { ok: true; plan: DatacenterPlan } | { ok: false; issues: SpecIssue[] };
+
+export const EMPTY_LOCK: PlanLock = { version: 1, placement: {}, addresses: {}, ports: {} };
+
+/** Networks a service's replicas attach to: the declared ones, then every management network. */
+function attachedNetworks(spec: DatacenterSpec, svc: DatacenterSpec["services"][number]): string[] {
+  const nets = [...svc.networks];
+  if (svc.management) {
+    for (const n of spec.networks) if (n.exposure === "management" && !nets.includes(n.id)) nets.push(n.id);
+  }
+  return nets;
+}
+
+export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_LOCK): PlanResult {
+  const placement = placeReplicas(spec, lock);
+  const notes: PlanNote[] = [...placement.notes];
+  const issues: SpecIssue[] = [...placement.issues];
+  const managementNets = spec.networks.filter((n) => n.exposure === "management").map((n) => n.id);
+  const internetNets = new Set(spec.networks.filter((n) => n.exposure === "internet").map((n) => n.id));
+  const plans = new Map(spec.plans.map((p) => [p.id, p]));
+  const pduFeed = new Map(spec.racks.flatMap((r) => r.pdus.map((p) => [p.id, p.feed] as const)));
+
+  // Address requests in declaration order: host agents first, then replicas.
+  const requests: AddressRequest[] = [];
+  for (const h of spec.hosts) for (const net of managementNets) requests.push({ network: net, key: `host:${h.id}` });
+  const attached = new Map(spec.services.map((s) => [s.id, attachedNetworks(spec, s)]));
+  for (const svc of spec.services) {
+    for (let i = 0; i < svc.replicas; i++) {
+      const id = replicaId(svc.id, i);
+      if (!placement.hostOf.has(id)) continue;
+      for (const net of attached.get(svc.id)!) requests.push({ network: net, key: `replica:${id}` });
+    }
+  }
+  const addressing = allocateAddresses(spec.networks, requests, lock);
+  notes.push(...addressing.notes);
+  issues.push(...addressing.issues);
+  if (issues.length > 0) return { ok: false, issues };
+  const addressOf = (net: string, key: string) => addressing.addresses.get(net)?.get(key);
+
+  // Published ports: internet ports of services on an internet network, and operator ports.
+  const portIssues: SpecIssue[] = [];
+  const usedPorts = new Set<number>();
+  const portKey = (replica: string, port: number) => `${replica}:${port}`;
+  const wantedPorts: { replica: string; port: number }[] = [];
+  for (const svc of spec.services) {
+    const onInternet = svc.networks.some((n) => internetNets.has(n));
+    const numbers = [...new Set(ROLE_INFO[svc.role].ports.filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator").map((p) => p.port))];
+    for (let i = 0; i < svc.replicas; i++) for (const port of numbers) wantedPorts.push({ replica: replicaId(svc.id, i), port });
+  }
+  const hostPortOf = new Map<string, number>();
+  const maxPort = 65535;
+  for (const w of wantedPorts) {
+    const locked = lock.ports[portKey(w.replica, w.port)];
+    if (locked !== undefined && locked >= spec.docker.basePort && locked <= maxPort && !usedPorts.has(locked)) {
+      usedPorts.add(locked);
+      hostPortOf.set(portKey(w.replica, w.port), locked);
+    }
+  }
+  let nextPort = spec.docker.basePort;
+  for (const w of wantedPorts) {
+    const key = portKey(w.replica, w.port);
+    if (hostPortOf.has(key)) continue;
+    while (usedPorts.has(nextPort)) nextPort++;
+    if (nextPort > maxPort) {
+      portIssues.push({ path: ["docker", "basePort"], message: `not enough host ports above ${spec.docker.basePort} for ${wantedPorts.length} published ports; lower it` });
+      break;
+    }
+    usedPorts.add(nextPort);
+    hostPortOf.set(key, nextPort);
+  }
+  if (portIssues.length > 0) return { ok: false, issues: portIssues };
+
+  const hostsById = new Map(placement.hosts.map((h) => [h.spec.id, h]));
+  const replicas: PlannedReplica[] = [];
+  const services: PlannedService[] = spec.services.map((svc) => {
+    const info = ROLE_INFO[svc.role];
+    const plan = plans.get(svc.plan)!;
+    const nets = attached.get(svc.id)!;
+    const onInternet = svc.networks.some((n) => internetNets.has(n));
+    const ids: string[] = [];
+    for (let i = 0; i < svc.replicas; i++) {
+      const id = replicaId(svc.id, i);
+      const hostId = placement.hostOf.get(id)!;
+      const host = hostsById.get(hostId)!;
+      const addresses: Record<string, string> = {};
+      for (const net of nets) addresses[net] = addressOf(net, `replica:${id}`)!;
+      const published: PublishedPort[] = info.ports
+        .filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator")
+        .map((p) => ({
+          name: p.name,
+          port: p.port,
+          protocol: p.protocol,
+          audience: p.publish as PublishedPort["audience"],
+          hostAddress: spec.docker.publishAddress,
+          hostPort: hostPortOf.get(portKey(id, p.port))!,
+        }));
+      const managementNet = nets.find((n) => managementNets.includes(n));
+      replicas.push({
+        id,
+        service: svc.id,
+        role: svc.role,
+        index: i,
+        host: hostId,
+        rack: host.spec.rack,
+        feeds: host.feeds,
+        resources: { cpus: plan.cpus, memoryGb: plan.memoryGb, diskGb: plan.diskGb },
+        addresses,
+        ...(managementNet !== undefined ? { managementAddress: addresses[managementNet]! } : {}),
+        published,
+      });
+      ids.push(id);
+    }
+    return {
+      id: svc.id,
+      role: svc.role,
+      plan: svc.plan,
+      minReplicas: svc.minReplicas ?? 1,
+      redundant: svc.redundant ?? svc.replicas > 1,
+      stateful: info.stateful,
+      networks: nets,
+      replicas: ids,
+      ports: info.ports,
+      settings: svc.settings,
+      ...(svc.backup ? { backup: svc.backup } : {}),
+    };
+  });
+
+  const hosts: PlannedHost[] = placement.hosts.map((h) => {
+    const addresses: Record<string, string> = {};
+    for (const net of managementNets) addresses[net] = addressOf(net, `host:${h.spec.id}`)!;
+    return {
+      id: h.spec.id,
+      rack: h.spec.rack,
+      kind: h.spec.kind,
+      psus: h.spec.psus.map((pdu) => ({ pdu, feed: pduFeed.get(pdu)! })),
+      feeds: h.feeds,
+      capacity: h.spec.capacity,
+      allocated: { cpus: round(h.cpus), memoryGb: round(h.memoryGb), diskGb: round(h.diskGb) },
+      cpuLimit: h.cpuLimit,
+      powerWatts: h.spec.powerWatts,
+      replicas: [...h.replicas],
+      addresses,
+    };
+  });
+
+  const networks: PlannedNetwork[] = spec.networks.map((n) => {
+    const members = [...(addressing.addresses.get(n.id) ?? new Map<string, string>())].map(([key, address]) => ({ key, address }));
+    members.sort((a, b) => ipOrder(a.address) - ipOrder(b.address));
+    return { id: n.id, cidr: n.cidr, exposure: n.exposure, gateway: addressing.gateways.get(n.id)!, members };
+  });
+
+  const exposure: ExposureEntry[] = [];
+  for (const svc of services) {
+    const onInternet = svc.networks.some((n) => internetNets.has(n));
+    for (const p of svc.ports) {
+      exposure.push({
+        service: svc.id,
+        port: p.name,
+        number: p.port,
+        protocol: p.protocol,
+        reachableFrom: svc.networks,
+        publishedTo: p.publish === "internet" ? (onInternet ? "internet" : "none") : p.publish,
+      });
+    }
+    exposure.push({ service: svc.id, port: "management", number: MANAGEMENT_PORT, protocol: "tcp", reachableFrom: svc.networks.filter((n) => managementNets.includes(n)), publishedTo: "none" });
+  }
+
+  const zones = buildZones({ domain: spec.domain, hosts, networks, services, replicas });
+  const lockOut: PlanLock = {
+    version: 1,
+    placement: Object.fromEntries(replicas.map((r) => [r.id, r.host])),
+    addresses: Object.fromEntries(networks.map((n) => [n.id, Object.fromEntries(n.members.map((m) => [m.key, m.address]))])),
+    ports: Object.fromEntries(replicas.flatMap((r) => [...new Set(r.published.map((p) => p.port))].map((port) => [portKey(r.id, port), hostPortOf.get(portKey(r.id, port))!]))),
+  };
+  return { ok: true, plan: { datacenter: spec.name, domain: spec.domain, hosts, networks, services, replicas, zones, exposure, notes, lock: lockOut } };
+}
+
+/** Like `tryPlanDatacenter`, but throws a `SpecError` with every problem. */
+export function planDatacenter(spec: DatacenterSpec, lock?: PlanLock): DatacenterPlan {
+  const result = tryPlanDatacenter(spec, lock);
+  if (!result.ok) throw new SpecError(result.issues, "the datacenter cannot be planned; it");
+  return result.plan;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function ipOrder(address: string): number {
+  return address.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+}

@@ -1,0 +1,159 @@
+/**
+ * The plan: everything the targets need to create a datacenter, computed from the spec by a
+ * pure function. Targets never re-derive placement or addresses; they read them from here.
+ */
+import type { Exposure, HostKind } from "../spec/schema";
+import type { Protocol, Publish, Role, RolePort } from "../model/roles";
+import type { ConfigPath } from "../spec/issues";
+
+/**
+ * What the previous plan decided, fed back in so that adding hosts or services never moves
+ * an existing replica, address or published port. It is written next to the stack config
+ * (`stacks/Pulumi.<stack>.lock.json`) and committed.
+ */
+export interface PlanLock {
+  readonly version: 1;
+  /** replica id → host id */
+  readonly placement: Readonly<Record<string, string>>;
+  /** network id → member key (`host:h1`, `replica:www-0`) → IPv4 address */
+  readonly addresses: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** `replica:port` (e.g. `proxy-0:443`) → published host port */
+  readonly ports: Readonly<Record<string, number>>;
+}
+
+export interface Resources {
+  readonly cpus: number;
+  readonly memoryGb: number;
+  readonly diskGb: number;
+}
+
+export interface PlannedPsu {
+  readonly pdu: string;
+  readonly feed: string;
+}
+
+export interface PlannedHost {
+  readonly id: string;
+  readonly rack: string;
+  readonly kind: HostKind;
+  readonly psus: readonly PlannedPsu[];
+  /** Distinct feeds the host draws from, sorted. */
+  readonly feeds: readonly string[];
+  readonly capacity: Resources;
+  /** What the replicas on this host were promised (vCPUs may exceed cores on virtualization hosts). */
+  readonly allocated: Resources;
+  /** The most vCPUs this host may promise (cores × overcommit on virtualization hosts). */
+  readonly cpuLimit: number;
+  readonly powerWatts: number;
+  /** Replica ids placed here, in placement order. */
+  readonly replicas: readonly string[];
+  /** network id → address of the host's agent (management networks only). */
+  readonly addresses: Readonly<Record<string, string>>;
+}
+
+export interface PublishedPort {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly audience: Exclude<Publish, "none">;
+  readonly hostAddress: string;
+  readonly hostPort: number;
+}
+
+export interface PlannedReplica {
+  /** `<service>-<index>`, e.g. `www-0`. */
+  readonly id: string;
+  readonly service: string;
+  readonly role: Role;
+  readonly index: number;
+  readonly host: string;
+  readonly rack: string;
+  readonly feeds: readonly string[];
+  readonly resources: Resources;
+  /** network id → address, for every network the replica is attached to. */
+  readonly addresses: Readonly<Record<string, string>>;
+  /** Address its management port (/healthz, /metrics) listens on. */
+  readonly managementAddress?: string;
+  readonly published: readonly PublishedPort[];
+}
+
+export interface PlannedService {
+  readonly id: string;
+  readonly role: Role;
+  readonly plan: string;
+  readonly minReplicas: number;
+  readonly redundant: boolean;
+  readonly stateful: boolean;
+  /** Networks the replicas are attached to (declared ones, then management). */
+  readonly networks: readonly string[];
+  readonly replicas: readonly string[];
+  readonly ports: readonly RolePort[];
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly backup?: { readonly schedule: string; readonly retentionDays: number; readonly targetHost?: string };
+}
+
+export interface PlannedNetwork {
+  readonly id: string;
+  readonly cidr: string;
+  readonly exposure: Exposure;
+  readonly gateway: string;
+  /** Sorted by address. */
+  readonly members: readonly { readonly key: string; readonly address: string }[];
+}
+
+export type DnsRecordData =
+  | { readonly type: "A" | "AAAA" | "NS" | "CNAME" | "PTR"; readonly data: string }
+  | { readonly type: "TXT"; readonly data: readonly string[] }
+  | { readonly type: "MX"; readonly data: { readonly preference: number; readonly exchange: string } }
+  | { readonly type: "SRV"; readonly data: { readonly priority: number; readonly weight: number; readonly port: number; readonly target: string } }
+  | {
+      readonly type: "SOA";
+      readonly data: {
+        readonly mname: string;
+        readonly rname: string;
+        readonly serial: number;
+        readonly refresh: number;
+        readonly retry: number;
+        readonly expire: number;
+        readonly minimum: number;
+      };
+    };
+
+/** One resource record; names are absolute without the trailing dot (dns-packet style). */
+export type DnsRecord = { readonly name: string; readonly ttl: number } & DnsRecordData;
+
+export interface DnsZone {
+  readonly origin: string;
+  readonly records: readonly DnsRecord[];
+}
+
+export interface ExposureEntry {
+  readonly service: string;
+  readonly port: string;
+  readonly number: number;
+  readonly protocol: Protocol;
+  /** Networks from which the port can be reached. */
+  readonly reachableFrom: readonly string[];
+  /** Who outside the datacenter can reach it: nobody, operators (127.0.0.1 / admin CIDRs), or the internet. */
+  readonly publishedTo: Publish;
+}
+
+export interface PlanNote {
+  readonly path: ConfigPath;
+  readonly message: string;
+}
+
+export interface DatacenterPlan {
+  readonly datacenter: string;
+  readonly domain: string;
+  readonly hosts: readonly PlannedHost[];
+  readonly networks: readonly PlannedNetwork[];
+  readonly services: readonly PlannedService[];
+  readonly replicas: readonly PlannedReplica[];
+  readonly zones: readonly DnsZone[];
+  readonly exposure: readonly ExposureEntry[];
+  /** Things the user should know, e.g. a locked replica that had to move. */
+  readonly notes: readonly PlanNote[];
+  /** The lock to store for the next run. */
+  readonly lock: PlanLock;
+}

@@ -1,0 +1,77 @@
+/**
+ * The Pulumi program, as a function: read the stack config, validate it, plan, and build the
+ * `Datacenter` through the stack's target. Any problem stops the program with one message
+ * listing every issue (a `RunError`: no stack trace) before a single resource is registered.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { join } from "node:path";
+import { Datacenter } from "./Datacenter";
+import { tryPlanDatacenter, type DatacenterPlan } from "./plan";
+import { lockPathFor, readLock, writeLock } from "./plan/lock";
+import { findProjectRoot } from "./spec/load";
+import { formatIssue, sortIssues, type SpecIssue } from "./spec/issues";
+import type { DatacenterSpec } from "./spec/schema";
+import { validateSpec } from "./spec/validate";
+import { DockerTarget } from "./targets/docker/DockerTarget";
+import type { DatacenterTarget } from "./targets/target";
+
+export const TARGETS = ["docker", "hetzner"] as const;
+
+export interface ProgramResult {
+  readonly datacenter: Datacenter;
+  readonly spec: DatacenterSpec;
+  readonly plan: DatacenterPlan;
+}
+
+function fail(issues: readonly SpecIssue[], what: string): never {
+  const sorted = sortIssues(issues);
+  throw new pulumi.RunError(
+    `${what} has ${sorted.length} problem${sorted.length === 1 ? "" : "s"} (nothing was deployed):\n${sorted.map((i) => `  - ${formatIssue(i)}`).join("\n")}\n` +
+      `Run \`npx serverpark validate ${pulumi.getStack()}\` to see them with line numbers.`,
+  );
+}
+
+function readRawSpec(config: pulumi.Config): unknown {
+  const text = config.get("datacenter");
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text; // a plain string: the schema reports it as "expected object"
+  }
+}
+
+function makeTarget(name: string, root: string): DatacenterTarget {
+  switch (name) {
+    case "docker":
+      return new DockerTarget({ root, protectState: new pulumi.Config("serverpark").getBoolean("protectState") ?? false });
+    default:
+      throw new pulumi.RunError(`serverpark:target is "${name}"; expected one of: ${TARGETS.join(", ")}`);
+  }
+}
+
+export function runProgram(options: { root?: string } = {}): ProgramResult {
+  const root = options.root ?? findProjectRoot();
+  const config = new pulumi.Config("serverpark");
+  const validated = validateSpec(readRawSpec(config));
+  if (!validated.ok) fail(validated.issues, `stack "${pulumi.getStack()}": serverpark:datacenter`);
+  const spec = validated.spec;
+
+  const lockPath = lockPathFor(join(root, "stacks", `Pulumi.${pulumi.getStack()}.yaml`));
+  let lock;
+  try {
+    lock = readLock(lockPath);
+  } catch (e) {
+    throw new pulumi.RunError((e as Error).message);
+  }
+  const planned = tryPlanDatacenter(spec, lock);
+  if (!planned.ok) fail(planned.issues, `stack "${pulumi.getStack()}": the datacenter cannot be planned; serverpark:datacenter`);
+  const plan = planned.plan;
+  for (const note of plan.notes) pulumi.log.warn(formatIssue(note));
+  // The lock is what keeps replicas in place next time; record it once the plan is applied.
+  if (!pulumi.runtime.isDryRun()) writeLock(lockPath, plan.lock);
+
+  const target = makeTarget(config.get("target") ?? "docker", root);
+  const datacenter = new Datacenter(spec.name, { spec, plan, target });
+  return { datacenter, spec, plan };
+}

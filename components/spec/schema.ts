@@ -1,0 +1,172 @@
+/**
+ * The datacenter spec: the shape of the stack config key `serverpark:datacenter`, as a zod
+ * schema. Shape and per-field rules live here; rules that relate one part of the spec to
+ * another (a PSU on a missing PDU, overlapping CIDRs, …) live in `validate.ts` so that every
+ * problem can be reported at once with its config path.
+ */
+import { z } from "zod";
+import { ROLES } from "../model/roles";
+
+/** Lower-case DNS label: used in container names, DNS names and Pulumi resource names. */
+const id = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/, "expected a lower-case name of letters, digits and '-' (1–32 chars, starting with a letter)");
+
+const feedId = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,15}$/, "expected a short feed name such as A or B");
+
+const positive = z.number().positive();
+const nonNegative = z.number().nonnegative();
+
+export const UpsSchema = z.strictObject({
+  /** Rated output power of the UPS. */
+  capacityKw: positive,
+  /** Battery runtime at full rated load, in minutes. Runtime at lower load is longer (see the power model). */
+  runtimeMinutes: positive,
+});
+
+export const GeneratorSchema = z.strictObject({
+  capacityKw: positive,
+  /** Time from utility loss until the generator carries the load. */
+  startDelaySeconds: nonNegative,
+  /** Hours of fuel at full rated load. */
+  fuelHours: positive,
+  /** Probability that one start attempt fails (0–1). */
+  startFailureProbability: z.number().min(0).max(1).default(0.01),
+});
+
+export const FeedSchema = z.strictObject({
+  id: feedId,
+  description: z.string().optional(),
+  /** Utility connection of the feed. */
+  utility: z.strictObject({ capacityKw: positive }),
+  /** A feed without UPS drops its load the moment utility power fails. */
+  ups: UpsSchema.optional(),
+  generator: GeneratorSchema.optional(),
+});
+
+export const PduSchema = z.strictObject({
+  id,
+  feed: feedId,
+  capacityKw: positive,
+});
+
+export const RackSchema = z.strictObject({
+  id,
+  description: z.string().optional(),
+  /** Rack height in units. */
+  units: z.number().int().positive().default(42),
+  pdus: z.array(PduSchema).min(1, "a rack needs at least one PDU"),
+});
+
+export const HOST_KINDS = ["dedicated", "virtualization"] as const;
+export type HostKind = (typeof HOST_KINDS)[number];
+
+export const CapacitySchema = z.strictObject({
+  cpus: positive,
+  memoryGb: positive,
+  diskGb: positive,
+});
+
+export const HostSchema = z.strictObject({
+  id,
+  rack: id,
+  kind: z.enum(HOST_KINDS),
+  /** PDU ids, one per power supply (one or two). Every PDU must be in the host's rack. */
+  psus: z.array(id).min(1, "a host needs at least one power supply").max(2, "at most two power supplies are modelled"),
+  capacity: CapacitySchema,
+  /** Power drawn at typical load, in watts. */
+  powerWatts: positive.default(300),
+  /** Height in rack units. */
+  units: z.number().int().positive().default(1),
+});
+
+export const PLAN_KINDS = ["vps", "dedicated"] as const;
+
+export const PlanSchema = z.strictObject({
+  id,
+  /** `vps` plans run on virtualization hosts; `dedicated` plans own a whole dedicated host. */
+  kind: z.enum(PLAN_KINDS),
+  cpus: positive,
+  memoryGb: positive,
+  diskGb: positive,
+  priceEurMonth: nonNegative.optional(),
+});
+
+export const EXPOSURES = ["internet", "internal", "management"] as const;
+export type Exposure = (typeof EXPOSURES)[number];
+
+export const NetworkSchema = z.strictObject({
+  id,
+  cidr: z.string(),
+  exposure: z.enum(EXPOSURES),
+  description: z.string().optional(),
+});
+
+export const BackupSchema = z.strictObject({
+  /** Five-field cron expression in UTC. */
+  schedule: z.string().regex(/^(\S+\s+){4}\S+$/, "expected a five-field cron expression such as \"0 3 * * *\""),
+  retentionDays: z.number().int().positive(),
+  /** Where backups are kept: a host in another rack and feed than the service's replicas. */
+  targetHost: id.optional(),
+});
+
+export const ServiceSchema = z.strictObject({
+  id,
+  role: z.enum(ROLES),
+  description: z.string().optional(),
+  replicas: z.number().int().min(1).max(64),
+  /** The service is up while at least this many replicas run. */
+  minReplicas: z.number().int().min(1).optional(),
+  /** Declares that the service must survive the loss of any single host, rack or feed. */
+  redundant: z.boolean().optional(),
+  plan: id,
+  networks: z.array(id).min(1, "a service needs at least one network"),
+  /** Attach every replica to the management network for health and metrics (default true). */
+  management: z.boolean().default(true),
+  /** Role-specific settings, checked by the role. */
+  settings: z.record(z.string(), z.unknown()).default({}),
+  backup: BackupSchema.optional(),
+});
+
+export const DockerTargetSchema = z.strictObject({
+  /** Address the local datacenter publishes ports on. Only loopback is allowed. */
+  publishAddress: z.string().default("127.0.0.1"),
+  /** First host port used for published service ports; ports are handed out upwards from it. */
+  basePort: z.number().int().min(1024).max(64000).default(20000),
+  /**
+   * Docker-only bridge through which operator ports (the NOC page) are published: Docker
+   * cannot publish ports of containers that sit only on internal networks.
+   */
+  operatorCidr: z.string().default("10.42.254.0/24"),
+});
+
+export const DatacenterSpecSchema = z.strictObject({
+  /** Datacenter name: prefixes every resource and container. */
+  name: id,
+  description: z.string().optional(),
+  /** DNS zone the datacenter is authoritative for. */
+  domain: z
+    .string()
+    .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "expected a lower-case DNS domain such as park.example"),
+  /** Allowed ratio of promised vCPUs to host cores on virtualization hosts. */
+  cpuOvercommit: z.number().min(1).max(16).default(4),
+  feeds: z.array(FeedSchema).min(1, "a datacenter needs at least one power feed"),
+  racks: z.array(RackSchema).min(1, "a datacenter needs at least one rack"),
+  hosts: z.array(HostSchema).min(1, "a datacenter needs at least one host"),
+  plans: z.array(PlanSchema).min(1, "declare at least one plan"),
+  networks: z.array(NetworkSchema).min(1, "declare at least one network"),
+  services: z.array(ServiceSchema).default([]),
+  docker: DockerTargetSchema.default({ publishAddress: "127.0.0.1", basePort: 20000, operatorCidr: "10.42.254.0/24" }),
+});
+
+/** The validated datacenter spec, with defaults applied. */
+export type DatacenterSpec = z.output<typeof DatacenterSpecSchema>;
+/** What a user may write in the stack config (defaults optional). */
+export type DatacenterSpecInput = z.input<typeof DatacenterSpecSchema>;
+export type FeedSpec = DatacenterSpec["feeds"][number];
+export type RackSpec = DatacenterSpec["racks"][number];
+export type PduSpec = RackSpec["pdus"][number];
+export type HostSpec = DatacenterSpec["hosts"][number];
+export type PlanSpec = DatacenterSpec["plans"][number];
+export type NetworkSpec = DatacenterSpec["networks"][number];
+export type ServiceSpec = DatacenterSpec["services"][number];

@@ -1,0 +1,109 @@
+/**
+ * The real program on the local stack's config, under Pulumi mocks: what would be created,
+ * with which inputs.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadStackFile } from "../../components/spec/load";
+import { runUnderMocks, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
+
+const CONTAINER = "docker:index/container:Container";
+const NETWORK = "docker:index/network:Network";
+const IMAGE = "docker:index/image:Image";
+const VOLUME = "docker:index/volume:Volume";
+
+let run: MockRun<typeof import("../../stacks/index")>;
+const stackFile = loadStackFile("local");
+const spec = stackFile.config["serverpark:datacenter"] as any;
+
+beforeAll(async () => {
+  run = await runUnderMocks(() => import("../../stacks/index"), { stack: "local", config: stackFile.config });
+});
+
+const label = (r: RecordedResource, key: string) => (r.inputs.labels as { label: string; value: string }[]).find((l) => l.label === `serverpark.${key}`)?.value;
+
+describe("local stack under mocks", () => {
+  it("creates one Docker network per declared network, plus the operator bridge", () => {
+    const nets = run.byType(NETWORK);
+    expect(nets.map((n) => n.inputs.name).sort()).toEqual(["fra1-mgmt", "fra1-operator", "fra1-private", "fra1-public"]);
+    const byName = new Map(nets.map((n) => [n.inputs.name, n]));
+    expect(byName.get("fra1-public")!.inputs.internal).toBe(false);
+    expect(byName.get("fra1-private")!.inputs.internal).toBe(true);
+    expect(byName.get("fra1-mgmt")!.inputs.internal).toBe(true);
+    expect(byName.get("fra1-private")!.inputs.ipamConfigs).toEqual([{ subnet: "10.42.1.0/24", gateway: "10.42.1.1" }]);
+  });
+
+  it("runs one agent container per host on the management network", () => {
+    const agents = run.byType(CONTAINER).filter((c) => label(c, "kind") === "host");
+    expect(agents.map((a) => label(a, "host")).sort()).toEqual(spec.hosts.map((h: { id: string }) => h.id).sort());
+    for (const a of agents) {
+      expect(a.inputs.networksAdvanced).toHaveLength(1);
+      expect(a.inputs.networksAdvanced[0].name).toBe("fra1-mgmt");
+      expect(a.inputs.networksAdvanced[0].ipv4Address).toMatch(/^10\.42\.2\.\d+$/);
+    }
+  });
+
+  it("labels, limits, hardens and health-checks every container", () => {
+    const containers = run.byType(CONTAINER);
+    expect(containers.length).toBeGreaterThanOrEqual(spec.hosts.length);
+    for (const c of containers) {
+      for (const key of ["datacenter", "kind", "role", "version"]) expect(label(c, key), `${c.name} label ${key}`).toBeTruthy();
+      expect(c.inputs.memory).toBeGreaterThan(0);
+      expect(c.inputs.cpuQuota).toBeGreaterThan(0);
+      expect(c.inputs.healthcheck.tests).toEqual(["CMD", "node", "/app/healthcheck.mjs"]);
+      expect(c.inputs.restart).toBe("unless-stopped");
+      expect(c.inputs.user).toBe("1000:1000");
+      expect(c.inputs.privileged).toBeUndefined();
+      expect(c.inputs.logOpts).toMatchObject({ "max-size": "10m" });
+    }
+  });
+
+  it("publishes ports on 127.0.0.1 only", () => {
+    for (const c of run.byType(CONTAINER)) {
+      for (const p of c.inputs.ports ?? []) expect(p.ip).toBe("127.0.0.1");
+    }
+  });
+
+  it("builds one image per deployable role, from a pinned local context", () => {
+    for (const img of run.byType(IMAGE)) {
+      expect(img.inputs.imageName).toMatch(/^serverpark\/[a-z-]+:\d+\.\d+\.\d+-[0-9a-f]{12}$/);
+      expect(img.inputs.skipPush).toBe(true);
+      expect(img.inputs.build.context).toMatch(/^images\/[a-z-]+$/);
+    }
+    expect(run.byType(IMAGE).map((i) => i.inputs.imageName.split(":")[0])).toContain("serverpark/host-agent");
+  });
+
+  it("keeps databases, file back-ends and management off the internet network", () => {
+    const internet = new Set(spec.networks.filter((n: { exposure: string }) => n.exposure === "internet").map((n: { id: string }) => `fra1-${n.id}`));
+    for (const c of run.byType(CONTAINER)) {
+      const role = label(c, "role");
+      const nets = (c.inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
+      if (role === "db" || role === "file" || role === "noc" || role === "host-agent") {
+        expect(nets.filter((n) => internet.has(n)), `${c.name} on ${nets}`).toEqual([]);
+        expect(c.inputs.ports ?? []).toEqual(role === "noc" ? expect.any(Array) : []);
+      }
+    }
+  });
+
+  it("gives stateful replicas a volume", () => {
+    const volumes = run.byType(VOLUME).map((v) => v.inputs.name);
+    for (const c of run.byType(CONTAINER)) {
+      if (["db", "file", "mail"].includes(label(c, "role") ?? "")) {
+        expect(c.inputs.volumes).toHaveLength(1);
+        expect(volumes).toContain(c.inputs.volumes[0].volumeName);
+      }
+    }
+  });
+
+  it("parents every resource under the Datacenter component", () => {
+    const components = run.resources.filter((r) => r.type.startsWith("serverpark:"));
+    expect(components.filter((c) => c.type === "serverpark:index:Datacenter").map((c) => c.name)).toEqual(["fra1"]);
+    expect(components.filter((c) => c.type === "serverpark:datacenter:Host")).toHaveLength(spec.hosts.length);
+    expect(components.filter((c) => c.type === "serverpark:datacenter:Service")).toHaveLength(spec.services.length);
+  });
+
+  it("exports the domain and the addresses of every replica", async () => {
+    expect(await valueOf(run.exports.domain)).toBe("fra1.park.test");
+    const addresses = await valueOf(run.exports.addresses);
+    expect(addresses["www-0"]).toMatchObject({ private: expect.stringMatching(/^10\.42\.1\./), mgmt: expect.stringMatching(/^10\.42\.2\./) });
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * Runs the real Pulumi program under Pulumi's mocks and records every resource it registers,
+ * with its inputs and options, exactly as the engine would receive them. Mocks stand in for
+ * the Pulumi engine only; what the program builds is checked for real (and applied to a real
+ * Docker engine by test/harness).
+ *
+ * Call once per test file (vitest isolates files): mocks and config are process-global.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, any>;
+  readonly provider?: string;
+  readonly id: string;
+}
+
+export interface MockRun<T> {
+  readonly resources: RecordedResource[];
+  readonly exports: T;
+  byType(type: string): RecordedResource[];
+  one(type: string, name: string): RecordedResource;
+}
+
+export interface MockRunOptions {
+  /** Stack name (the lock file stacks/Pulumi.<stack>.lock.json is read for it). */
+  readonly stack?: string;
+  /** Stack config: keys with their project prefix, values as plain JS (JSON-encoded here). */
+  readonly config: Record<string, unknown>;
+  /** Run as a preview (default true: nothing is written to disk). */
+  readonly preview?: boolean;
+}
+
+/** Values a provider computes that the program reads back. */
+function computed(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (type) {
+    case "docker:index/image:Image":
+      return { repoDigest: `${inputs.imageName}@sha256:${"0".repeat(64)}`, imageId: `sha256:${name}` };
+    default:
+      return {};
+  }
+}
+
+export async function runUnderMocks<T = Record<string, unknown>>(load: () => Promise<T>, options: MockRunOptions): Promise<MockRun<T>> {
+  const resources: RecordedResource[] = [];
+  let counter = 0;
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const id = args.type.startsWith("hcloud:") ? String(1000 + counter++) : `${args.name}-id`;
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}), id });
+        return { id, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+      },
+      call(args) {
+        return args.inputs;
+      },
+    },
+    "serverpark",
+    options.stack ?? "test",
+    options.preview ?? true,
+  );
+  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(options.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+  const exports = await load();
+  // Let every pending registration reach the mock before anyone looks at the list.
+  await pulumi.runtime.disconnect();
+  return {
+    resources,
+    exports,
+    byType: (type) => resources.filter((r) => r.type === type),
+    one: (type, name) => {
+      const found = resources.find((r) => r.type === type && r.name === name);
+      if (!found) throw new Error(`no ${type} named ${name}; have: ${resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
+      return found;
+    },
+  };
+}
+
+/** Resolves an Output in a test (never assert inside apply: it may never run). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+}
