@@ -1,0 +1,85 @@
+import { relative } from "node:path";
+import { EXIT, type CliCommand } from "../command";
+import { loadPlan, table } from "../stack";
+import { renderLock, writeLock } from "../../components/plan/lock";
+import { formatPath } from "../../components/spec/issues";
+import type { DatacenterPlan } from "../../components/plan";
+
+const fmt = (n: number) => String(Math.round(n * 100) / 100);
+
+function render(plan: DatacenterPlan): string {
+  const hosts = table(
+    ["HOST", "RACK", "KIND", "FEEDS", "CPUS", "MEMORY GB", "DISK GB", "REPLICAS"],
+    plan.hosts.map((h) => [
+      h.id,
+      h.rack,
+      h.kind,
+      h.feeds.join("+"),
+      `${fmt(h.allocated.cpus)}/${fmt(h.cpuLimit)}`,
+      `${fmt(h.allocated.memoryGb)}/${fmt(h.capacity.memoryGb)}`,
+      `${fmt(h.allocated.diskGb)}/${fmt(h.capacity.diskGb)}`,
+      h.replicas.join(" ") || "-",
+    ]),
+  );
+  const replicas = table(
+    ["REPLICA", "ROLE", "HOST", "RACK", "FEEDS", "ADDRESSES", "PUBLISHED"],
+    plan.replicas.map((r) => [
+      r.id,
+      r.role,
+      r.host,
+      r.rack,
+      r.feeds.join("+"),
+      Object.entries(r.addresses).map(([n, a]) => `${n}=${a}`).join(" "),
+      [...new Map(r.published.map((p) => [p.hostPort, `${p.hostAddress}:${p.hostPort}→${p.port}`])).values()].join(" ") || "-",
+    ]),
+  );
+  const networks = table(
+    ["NETWORK", "CIDR", "EXPOSURE", "GATEWAY", "MEMBERS"],
+    plan.networks.map((n) => [n.id, n.cidr, n.exposure, n.gateway, String(n.members.length)]),
+  );
+  const exposure = table(
+    ["SERVICE", "PORT", "REACHABLE FROM", "PUBLISHED TO"],
+    plan.exposure.map((e) => [e.service, `${e.port} ${e.number}/${e.protocol}`, e.reachableFrom.join(",") || "-", e.publishedTo]),
+  );
+  const records = plan.zones.reduce((n, z) => n + z.records.length, 0);
+  return [
+    `Datacenter ${plan.datacenter} (${plan.domain})`,
+    "",
+    hosts,
+    "",
+    replicas,
+    "",
+    networks,
+    "",
+    exposure,
+    "",
+    `DNS: ${plan.zones.length} zones, ${records} records (${plan.zones.map((z) => z.origin).join(", ")})`,
+    ...plan.notes.map((n) => `note: ${formatPath(n.path)}: ${n.message}`),
+  ].join("\n");
+}
+
+export const command: CliCommand = {
+  name: "plan",
+  summary: "show where every replica goes, its addresses and published ports",
+  usage: `Usage: serverpark plan <stack> [--json] [--write-lock] [--ignore-lock]
+
+Computes the datacenter plan: replica placement, addresses on every network, published
+ports, the DNS zones and the exposure matrix. The plan keeps what the stack's lock file
+(stacks/Pulumi.<stack>.lock.json) recorded, so existing replicas never move.
+
+Options:
+  --json         print the whole plan as JSON
+  --write-lock   record this plan in the lock file (pulumi up does this too)
+  --ignore-lock  plan from scratch, as if no lock existed (shows what would move)`,
+  options: { json: { type: "boolean" }, "write-lock": { type: "boolean" }, "ignore-lock": { type: "boolean" } },
+  positionals: { min: 1, max: 1 },
+  run({ values, positionals }, io) {
+    const { plan, lockPath } = loadPlan(positionals[0]!, io.cwd, { ignoreLock: values["ignore-lock"] === true });
+    io.out(values.json === true ? JSON.stringify(plan, null, 2) : render(plan));
+    if (values["write-lock"] === true) {
+      const wrote = writeLock(lockPath, plan.lock);
+      io.err(`${relative(io.cwd, lockPath)}: ${wrote ? "written" : "unchanged"} (${renderLock(plan.lock).length} bytes)`);
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,56 @@
+import { relative } from "node:path";
+import { EXIT, type CliCommand } from "../command";
+import { loadPlan, StackProblems } from "../stack";
+import { StackFileError } from "../../components/spec/load";
+import { formatPath } from "../../components/spec/issues";
+
+export const command: CliCommand = {
+  name: "validate",
+  summary: "check a stack's datacenter spec and that it can be planned",
+  usage: `Usage: serverpark validate <stack> [--json]
+
+Checks the stack's serverpark:datacenter config: its shape, every cross-reference, and that
+every replica can be placed. All problems are listed at once, each with file:line:col and
+its config path.
+
+Options:
+  --json   print {ok, stack, file, summary, issues[]} as JSON
+Exit codes: 0 valid, 1 problems found, 2 usage error.`,
+  options: { json: { type: "boolean" } },
+  positionals: { min: 1, max: 1 },
+  run({ values, positionals }, io) {
+    const json = values.json === true;
+    const name = positionals[0]!;
+    try {
+      const { file, spec, plan } = loadPlan(name, io.cwd);
+      const summary = {
+        datacenter: spec.name,
+        feeds: spec.feeds.length,
+        racks: spec.racks.length,
+        hosts: spec.hosts.length,
+        networks: spec.networks.length,
+        services: spec.services.length,
+        replicas: plan.replicas.length,
+      };
+      const shown = relative(io.cwd, file.path) || file.path;
+      if (json) io.out(JSON.stringify({ ok: true, stack: file.stack, file: shown, summary, notes: plan.notes, issues: [] }, null, 2));
+      else {
+        io.out(`${shown}: ok — datacenter ${spec.name}: ${summary.feeds} feeds, ${summary.racks} racks, ${summary.hosts} hosts, ${summary.networks} networks, ${summary.services} services (${summary.replicas} replicas)`);
+        for (const note of plan.notes) io.out(`  note: ${formatPath(note.path)}: ${note.message}`);
+      }
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof StackProblems) {
+        if (json) io.out(JSON.stringify({ ok: false, file: e.file, issues: e.issues.map((i) => ({ ...i, path: formatPath(i.path) })) }, null, 2));
+        else io.err(e.message);
+        return EXIT.invalid;
+      }
+      if (e instanceof StackFileError) {
+        if (json) io.out(JSON.stringify({ ok: false, issues: [{ path: "", message: e.message }] }, null, 2));
+        else io.err(e.message);
+        return EXIT.invalid;
+      }
+      throw e;
+    }
+  },
+};
