@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { ROLES } from "../model/roles";
+import { HetznerTargetSchema } from "../targets/hetzner/schema";
 
 /** Lower-case DNS label: used in container names, DNS names and Pulumi resource names. */
 const id = z
@@ -140,6 +141,36 @@ export const DockerTargetSchema = z.strictObject({
   operatorCidr: z.string().default("10.42.254.0/24"),
 });
 
+/** Failure/repair rate of one component kind, for the power model's availability estimate. */
+const RateOverrideSchema = z.strictObject({
+  failuresPerYear: nonNegative.optional(),
+  meanRepairHours: positive.optional(),
+});
+
+/**
+ * Overrides of the power model's reliability defaults (components/power/README.md lists the
+ * defaults and their sources). Every field is optional.
+ */
+export const ReliabilitySchema = z.strictObject({
+  rates: z
+    .strictObject({
+      feed: RateOverrideSchema.optional(),
+      utility: RateOverrideSchema.optional(),
+      ups: RateOverrideSchema.optional(),
+      generator: RateOverrideSchema.optional(),
+      pdu: RateOverrideSchema.optional(),
+      rack: RateOverrideSchema.optional(),
+      host: RateOverrideSchema.optional(),
+    })
+    .optional(),
+  /** Hours for a UPS battery to recharge from empty. */
+  upsRechargeHours: positive.optional(),
+  /** Peukert-style exponent of battery runtime versus load (1 = constant energy). */
+  upsPeukertExponent: z.number().min(1).max(2).optional(),
+  /** Fraction of full-load fuel burn a running generator uses at no load (0–1). */
+  generatorIdleFuelFraction: z.number().min(0).max(1).optional(),
+});
+
 export const DatacenterSpecSchema = z.strictObject({
   /** Datacenter name: prefixes every resource and container. */
   name: id,
@@ -156,7 +187,11 @@ export const DatacenterSpecSchema = z.strictObject({
   plans: z.array(PlanSchema).min(1, "declare at least one plan"),
   networks: z.array(NetworkSchema).min(1, "declare at least one network"),
   services: z.array(ServiceSchema).default([]),
+  /** Overrides of the power model's failure/repair rates (optional). */
+  reliability: ReliabilitySchema.optional(),
   docker: DockerTargetSchema.default({ publishAddress: "127.0.0.1", basePort: 20000, operatorCidr: "10.42.254.0/24" }),
+  /** Settings of the Hetzner Cloud target (components/targets/hetzner/README.md); ignored by the Docker target. */
+  hetzner: HetznerTargetSchema.optional(),
 });
 
 /** The validated datacenter spec, with defaults applied. */

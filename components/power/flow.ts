@@ -1,0 +1,94 @@
+/**
+ * Power flow: given which components are failed and how many kW each feed's source can
+ * deliver, which hosts have power and how much load sits on each PDU and feed.
+ *
+ * Model (stated, because every result depends on it):
+ * - A host draws its `powerWatts`, split evenly over the power supplies that have power;
+ *   when one PDU or feed goes, a dual-PSU host moves its whole load to the other one.
+ * - A PDU carries load while it, its rack and its feed are up. A rack failure takes its PDUs
+ *   and hosts down.
+ * - Overload: a PDU whose load exceeds its capacity trips its breaker, and a feed whose load
+ *   exceeds what its current source delivers trips. Load then shifts again, so tripping is
+ *   iterated to a fixpoint (at most one round per PDU and feed). A tripped element stays
+ *   tripped for that evaluation; the simulation re-evaluates after every event, which
+ *   models an operator resetting the breaker once the load fits again.
+ */
+import type { PowerTopology } from "./topology";
+
+/** Loads may exceed a capacity by this much (kW) before tripping, to absorb float noise. */
+const EPS = 1e-9;
+
+/** Reusable buffers for evaluating one topology many times without allocating. */
+export class PowerFlow {
+  readonly hostPowered: Uint8Array;
+  /** The host's power supplies have power (regardless of the host's own failure). */
+  readonly hostSupplied: Uint8Array;
+  readonly pduAlive: Uint8Array;
+  readonly feedAlive: Uint8Array;
+  readonly pduTripped: Uint8Array;
+  readonly feedTripped: Uint8Array;
+  readonly pduLoad: Float64Array;
+  readonly feedLoad: Float64Array;
+
+  constructor(readonly topology: PowerTopology) {
+    const { hosts, pdus, feeds } = topology;
+    this.hostPowered = new Uint8Array(hosts.length);
+    this.hostSupplied = new Uint8Array(hosts.length);
+    this.pduAlive = new Uint8Array(pdus.length);
+    this.pduTripped = new Uint8Array(pdus.length);
+    this.feedAlive = new Uint8Array(feeds.length);
+    this.feedTripped = new Uint8Array(feeds.length);
+    this.pduLoad = new Float64Array(pdus.length);
+    this.feedLoad = new Float64Array(feeds.length);
+  }
+
+  /**
+   * @param down    per component index: 1 when failed
+   * @param sourceKw per feed: kW its current source can deliver (0 = no source)
+   */
+  evaluate(down: Uint8Array, sourceKw: Float64Array): void {
+    const { hosts, pdus, feeds, racks } = this.topology;
+    this.pduTripped.fill(0);
+    this.feedTripped.fill(0);
+    for (let round = 0; round <= pdus.length + feeds.length; round++) {
+      for (let f = 0; f < feeds.length; f++) {
+        this.feedAlive[f] = sourceKw[f]! > 0 && down[feeds[f]!.feedComponent] === 0 && this.feedTripped[f] === 0 ? 1 : 0;
+      }
+      for (let p = 0; p < pdus.length; p++) {
+        const pdu = pdus[p]!;
+        this.pduAlive[p] =
+          down[pdu.component] === 0 && down[racks[pdu.rack]!.component] === 0 && this.pduTripped[p] === 0 && pdu.feed >= 0 && this.feedAlive[pdu.feed] === 1 ? 1 : 0;
+      }
+      this.pduLoad.fill(0);
+      this.feedLoad.fill(0);
+      for (let h = 0; h < hosts.length; h++) {
+        const host = hosts[h]!;
+        let live = 0;
+        for (const p of host.pdus) live += this.pduAlive[p]!;
+        const supplied = live > 0 && down[racks[host.rack]!.component] === 0;
+        this.hostSupplied[h] = supplied ? 1 : 0;
+        const powered = supplied && down[host.component] === 0;
+        this.hostPowered[h] = powered ? 1 : 0;
+        if (!powered) continue;
+        const share = host.kw / live;
+        for (const p of host.pdus) if (this.pduAlive[p] === 1) this.pduLoad[p]! += share;
+      }
+      for (let p = 0; p < pdus.length; p++) if (this.pduAlive[p] === 1) this.feedLoad[pdus[p]!.feed]! += this.pduLoad[p]!;
+
+      let changed = false;
+      for (let p = 0; p < pdus.length; p++) {
+        if (this.pduAlive[p] === 1 && this.pduLoad[p]! > pdus[p]!.capacityKw + EPS) {
+          this.pduTripped[p] = 1;
+          changed = true;
+        }
+      }
+      for (let f = 0; f < feeds.length; f++) {
+        if (this.feedAlive[f] === 1 && this.feedLoad[f]! > sourceKw[f]! + EPS) {
+          this.feedTripped[f] = 1;
+          changed = true;
+        }
+      }
+      if (!changed) return;
+    }
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * Discrete-event simulation of the power chain on a simulated clock (seconds).
+ *
+ * Between two events every load is constant, so battery charge and fuel change linearly and
+ * the next "internal" event (battery empty, fuel gone, generator ready) can be computed
+ * exactly instead of stepping the clock. Model, per feed:
+ * - The feed is carried by its utility while that is up; else by its generator once it
+ *   runs; else by its UPS battery while charge remains; else it is dark.
+ * - Utility loss starts the generator: one start attempt, failing with the spec's
+ *   `startFailureProbability` (or as the scenario forces). A failed start leaves the
+ *   generator off until the utility returns or the generator is repaired (which retries).
+ *   A started generator carries load `startDelaySeconds` after the attempt.
+ * - UPS battery: at load P on a UPS rated C with full-load runtime T, the charge falls at
+ *   (P/C)^k / T per unit time (k = Peukert exponent, default 1: runtime = T·C/P). Above C the
+ *   UPS cannot carry the feed (it trips). On utility or generator power the battery
+ *   recharges linearly in `upsRechargeHours`. A failed UPS bridges nothing.
+ * - Fuel: `fuelHours` is the runtime at full rated load; a running generator burns
+ *   (idle + (1 − idle)·P/C) / fuelHours of its tank per hour. The tank is refilled when the
+ *   utility returns. An empty tank stops the generator.
+ * - Which hosts then have power, including overload trips, is `PowerFlow`'s business.
+ */
+import { PowerFlow } from "./flow";
+import type { ServiceIndex } from "./steady";
+import type { PowerTopology } from "./topology";
+import type { FeedSource, ReliabilityModel, Segment, TimelineEvent } from "./types";
+
+export interface SimEvent {
+  /** Seconds from the start. */
+  readonly at: number;
+  /** Component index in the topology. */
+  readonly component: number;
+  /** true = fails, false = repaired. */
+  readonly down: boolean;
+}
+
+/** How generator start attempts turn out: forced, or drawn from the spec's probability. */
+export type StartMode = "ok" | "fail" | "sample";
+
+export interface SimulatorOptions {
+  /** Per feed id or for all feeds (default "sample"). */
+  readonly generatorStart?: StartMode | Readonly<Record<string, StartMode>>;
+  /** Uniform [0, 1) source for sampled starts; required when any start is sampled. */
+  readonly random?: () => number;
+  /** Keep timelines and an event log (scenarios), or only totals (Monte-Carlo). */
+  readonly record: boolean;
+}
+
+type FeedSegmentState = { source: FeedSource; loadKw: number; upsCharge: number | null; fuel: number | null };
+
+export interface SimRun {
+  readonly horizon: number;
+  readonly serviceDowntime: Float64Array;
+  readonly serviceOutages: Int32Array;
+  readonly hostDowntime: Float64Array;
+  /** Time a host's power supplies were dark (the host's own failures not counted). */
+  readonly hostSupplyDowntime: Float64Array;
+  /** Only when recording. */
+  readonly log: TimelineEvent[];
+  readonly hostSegments: Segment<{ powered: boolean }>[][];
+  readonly serviceSegments: Segment<{ up: boolean; running: number }>[][];
+  readonly feedSegments: Segment<FeedSegmentState>[][];
+}
+
+const GEN_OFF = 0;
+const GEN_STARTING = 1;
+const GEN_RUNNING = 2;
+const GEN_FAILED_START = 3;
+const GEN_EMPTY = 4;
+
+const INT_NONE = 0;
+const INT_READY = 1;
+const INT_BATTERY = 2;
+const INT_FUEL = 3;
+
+const SOURCE_NAMES: readonly FeedSource[] = ["none", "utility", "generator", "ups"];
+const SRC_NONE = 0;
+const SRC_UTILITY = 1;
+const SRC_GENERATOR = 2;
+const SRC_UPS = 3;
+
+/** Times within this many seconds are the same instant. */
+const TIME_EPS = 1e-6;
+
+export class Simulator {
+  private readonly flow: PowerFlow;
+  private readonly down: Uint8Array;
+  private readonly sourceKw: Float64Array;
+  private readonly source: Uint8Array;
+  private readonly gen: Uint8Array;
+  private readonly genReadyAt: Float64Array;
+  private readonly charge: Float64Array;
+  private readonly fuel: Float64Array;
+  private readonly nextAt: Float64Array;
+  private readonly nextKind: Uint8Array;
+  private readonly running: Int32Array;
+  private readonly up: Uint8Array;
+  private readonly startModes: StartMode[];
+  private t = 0;
+  private run_!: SimRun;
+  private prevHost!: Uint8Array;
+  private prevSupply!: Uint8Array;
+  private prevUp!: Uint8Array;
+  private prevSource!: Int8Array;
+  private hostSince!: Float64Array;
+  private supplySince!: Float64Array;
+  private serviceSince!: Float64Array;
+
+  constructor(
+    private readonly topology: PowerTopology,
+    private readonly services: ServiceIndex,
+    private readonly reliability: ReliabilityModel,
+    private readonly options: SimulatorOptions,
+  ) {
+    const nf = topology.feeds.length;
+    this.flow = new PowerFlow(topology);
+    this.down = new Uint8Array(topology.components.length);
+    this.sourceKw = new Float64Array(nf);
+    this.source = new Uint8Array(nf);
+    this.gen = new Uint8Array(nf);
+    this.genReadyAt = new Float64Array(nf);
+    this.charge = new Float64Array(nf);
+    this.fuel = new Float64Array(nf);
+    this.nextAt = new Float64Array(nf);
+    this.nextKind = new Uint8Array(nf);
+    this.running = new Int32Array(services.ids.length);
+    this.up = new Uint8Array(services.ids.length);
+    const mode = options.generatorStart ?? "sample";
+    this.startModes = topology.feeds.map((f) => (typeof mode === "string" ? mode : (mode[f.id] ?? "sample")));
+    if (this.startModes.includes("sample") && !options.random && topology.feeds.some((f) => f.generator)) {
+      throw new Error("sampled generator starts need a random source (options.random)");
+    }
+  }
+
+  /** Plays `events` (sorted by `at`) out from a healthy, fully charged, fully fuelled state. */
+  run(horizon: number, events: readonly SimEvent[]): SimRun {
+    const { topology, services } = this;
+    const nh = topology.hosts.length;
+    const ns = services.ids.length;
+    this.down.fill(0);
+    this.gen.fill(GEN_OFF);
+    this.charge.fill(1);
+    this.fuel.fill(1);
+    this.t = 0;
+    this.run_ = {
+      horizon,
+      serviceDowntime: new Float64Array(ns),
+      serviceOutages: new Int32Array(ns),
+      hostDowntime: new Float64Array(nh),
+      hostSupplyDowntime: new Float64Array(nh),
+      log: [],
+      hostSegments: this.options.record ? topology.hosts.map(() => []) : [],
+      serviceSegments: this.options.record ? services.ids.map(() => []) : [],
+      feedSegments: this.options.record ? topology.feeds.map(() => []) : [],
+    };
+    this.prevHost = new Uint8Array(nh).fill(1);
+    this.prevSupply = new Uint8Array(nh).fill(1);
+    this.prevUp = new Uint8Array(ns).fill(1);
+    this.prevSource = new Int8Array(topology.feeds.length).fill(-1);
+    this.hostSince = new Float64Array(nh);
+    this.supplySince = new Float64Array(nh);
+    this.serviceSince = new Float64Array(ns);
+
+    let i = 0;
+    for (;;) {
+      while (i < events.length && events[i]!.at <= this.t + TIME_EPS) this.apply(events[i++]!);
+      this.evaluate();
+      this.scheduleInternal();
+      let nextInternal = Infinity;
+      for (let f = 0; f < this.nextAt.length; f++) if (this.nextKind[f] !== INT_NONE && this.nextAt[f]! < nextInternal) nextInternal = this.nextAt[f]!;
+      const nextExternal = i < events.length ? events[i]!.at : Infinity;
+      const next = Math.min(nextInternal, nextExternal, horizon);
+      this.integrate(next - this.t);
+      this.t = next;
+      if (next >= horizon) break;
+      for (let f = 0; f < this.nextAt.length; f++) if (this.nextKind[f] !== INT_NONE && this.nextAt[f]! <= next + TIME_EPS) this.fireInternal(f);
+    }
+    this.close(horizon);
+    return this.run_;
+  }
+
+  private log(text: string): void {
+    if (this.options.record) this.run_.log.push({ at: this.t, text });
+  }
+
+  private apply(e: SimEvent): void {
+    const c = this.topology.components[e.component]!;
+    if ((this.down[e.component] === 1) === e.down) return;
+    this.down[e.component] = e.down ? 1 : 0;
+    this.log(`${c.kind} ${c.name} ${e.down ? "fails" : "is repaired"}`);
+    const f = this.feedOf(e.component);
+    if (f < 0) return;
+    const feed = this.topology.feeds[f]!;
+    if (e.component === feed.utilityComponent) {
+      if (e.down) this.startGenerator(f);
+      else {
+        if (this.gen[f] === GEN_RUNNING || this.gen[f] === GEN_STARTING) this.log(`generator ${feed.id} stops: utility ${feed.id} is back`);
+        this.gen[f] = GEN_OFF;
+        this.fuel[f] = 1;
+      }
+    } else if (e.component === feed.generatorComponent) {
+      if (e.down) this.gen[f] = GEN_OFF;
+      else if (this.down[feed.utilityComponent] === 1) this.startGenerator(f);
+    }
+  }
+
+  private feedOf(component: number): number {
+    const feeds = this.topology.feeds;
+    for (let f = 0; f < feeds.length; f++) {
+      const feed = feeds[f]!;
+      if (component === feed.utilityComponent || component === feed.generatorComponent) return f;
+    }
+    return -1;
+  }
+
+  private startGenerator(f: number): void {
+    const feed = this.topology.feeds[f]!;
+    if (!feed.generator || this.down[feed.generatorComponent] === 1 || this.gen[f] === GEN_RUNNING || this.gen[f] === GEN_STARTING) return;
+    const mode = this.startModes[f]!;
+    const fails = mode === "fail" || (mode === "sample" && this.options.random!() < feed.generator.startFailureProbability);
+    if (fails) {
+      this.gen[f] = GEN_FAILED_START;
+      this.log(`generator ${feed.id} fails to start`);
+      return;
+    }
+    this.gen[f] = GEN_STARTING;
+    this.genReadyAt[f] = this.t + feed.generator.startDelaySeconds;
+    this.log(`generator ${feed.id} starting (ready in ${feed.generator.startDelaySeconds} s)`);
+    if (feed.generator.startDelaySeconds === 0) this.fireReady(f);
+  }
+
+  private fireReady(f: number): void {
+    this.gen[f] = GEN_RUNNING;
+    this.log(`generator ${this.topology.feeds[f]!.id} running`);
+  }
+
+  private fireInternal(f: number): void {
+    const feed = this.topology.feeds[f]!;
+    switch (this.nextKind[f]) {
+      case INT_READY:
+        this.fireReady(f);
+        break;
+      case INT_BATTERY:
+        this.charge[f] = 0;
+        this.log(`UPS ${feed.id} battery empty`);
+        break;
+      case INT_FUEL:
+        this.fuel[f] = 0;
+        this.gen[f] = GEN_EMPTY;
+        this.log(`generator ${feed.id} out of fuel`);
+        break;
+    }
+    this.nextKind[f] = INT_NONE;
+  }
+
+  /** Picks each feed's source from the state, runs the power flow and books every change. */
+  private evaluate(): void {
+    const { topology, down } = this;
+    topology.feeds.forEach((feed, f) => {
+      let src = SRC_NONE;
+      let kw = 0;
+      if (down[feed.feedComponent] === 1) src = SRC_NONE;
+      else if (down[feed.utilityComponent] === 0) [src, kw] = [SRC_UTILITY, feed.utilityKw];
+      else if (feed.generator && this.gen[f] === GEN_RUNNING) [src, kw] = [SRC_GENERATOR, feed.generator.capacityKw];
+      else if (feed.ups && down[feed.upsComponent] === 0 && this.charge[f]! > 1e-12) [src, kw] = [SRC_UPS, feed.ups.capacityKw];
+      this.source[f] = src;
+      this.sourceKw[f] = kw;
+    });
+    this.flow.evaluate(down, this.sourceKw);
+    this.services.evaluate(this.flow.hostPowered, this.running, this.up);
+    this.book();
+  }
+
+  private book(): void {
+    const { topology, services, flow, run_: run, t } = this;
+    const record = this.options.record;
+    for (let h = 0; h < topology.hosts.length; h++) {
+      const powered = flow.hostPowered[h]!;
+      if (powered !== this.prevHost[h]) {
+        if (powered === 0) this.hostSince[h] = t;
+        else run.hostDowntime[h]! += t - this.hostSince[h]!;
+        if (record) this.log(`host ${topology.hosts[h]!.id} ${powered ? "has power again" : "loses power"}`);
+        this.prevHost[h] = powered;
+      }
+      const supplied = flow.hostSupplied[h]!;
+      if (supplied !== this.prevSupply[h]) {
+        if (supplied === 0) this.supplySince[h] = t;
+        else run.hostSupplyDowntime[h]! += t - this.supplySince[h]!;
+        this.prevSupply[h] = supplied;
+      }
+      if (record) pushSegment(run.hostSegments[h]!, t, { powered: powered === 1 }, (a, b) => a.powered === b.powered);
+    }
+    for (let s = 0; s < services.ids.length; s++) {
+      const up = this.up[s]!;
+      if (up !== this.prevUp[s]) {
+        if (up === 0) {
+          this.serviceSince[s] = t;
+          run.serviceOutages[s]!++;
+        } else run.serviceDowntime[s]! += t - this.serviceSince[s]!;
+        if (record) this.log(`service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${this.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.minReplicas[s]})`);
+        this.prevUp[s] = up;
+      }
+      if (record) pushSegment(run.serviceSegments[s]!, t, { up: up === 1, running: this.running[s]! }, (a, b) => a.up === b.up && a.running === b.running);
+    }
+    if (!record) return;
+    topology.feeds.forEach((feed, f) => {
+      const src = flow.feedAlive[f] === 1 ? this.source[f]! : SRC_NONE;
+      if (src !== this.prevSource[f]) {
+        if (this.prevSource[f] !== -1 || src !== SRC_UTILITY) this.log(`feed ${feed.id} ${src === SRC_NONE ? (flow.feedTripped[f] ? "trips on overload" : "is dark") : `on ${SOURCE_NAMES[src]}`}`);
+        this.prevSource[f] = src;
+      }
+      const state: FeedSegmentState = {
+        source: SOURCE_NAMES[src]!,
+        loadKw: Math.round(flow.feedLoad[f]! * 1e6) / 1e6,
+        upsCharge: feed.ups ? Math.round(this.charge[f]! * 1e6) / 1e6 : null,
+        fuel: feed.generator ? Math.round(this.fuel[f]! * 1e6) / 1e6 : null,
+      };
+      pushSegment(run.feedSegments[f]!, t, state, (a, b) => a.source === b.source && a.loadKw === b.loadKw);
+    });
+  }
+
+  /** Battery drain (per second) on feed f at the current load, or 0. */
+  private drain(f: number): number {
+    const feed = this.topology.feeds[f]!;
+    if (this.source[f] !== SRC_UPS || this.flow.feedAlive[f] === 0 || !feed.ups) return 0;
+    const load = this.flow.feedLoad[f]!;
+    if (load <= 0) return 0;
+    return Math.pow(load / feed.ups.capacityKw, this.reliability.upsPeukertExponent) / (feed.ups.runtimeMinutes * 60);
+  }
+
+  /** Fuel burn (tank fraction per second) on feed f, or 0 when the generator is not running. */
+  private burn(f: number): number {
+    const feed = this.topology.feeds[f]!;
+    if (this.gen[f] !== GEN_RUNNING || !feed.generator) return 0;
+    const load = this.source[f] === SRC_GENERATOR && this.flow.feedAlive[f] === 1 ? this.flow.feedLoad[f]! : 0;
+    const idle = this.reliability.generatorIdleFuelFraction;
+    return (idle + (1 - idle) * (load / feed.generator.capacityKw)) / (feed.generator.fuelHours * 3600);
+  }
+
+  private scheduleInternal(): void {
+    for (let f = 0; f < this.topology.feeds.length; f++) {
+      let at = Infinity;
+      let kind = INT_NONE;
+      if (this.gen[f] === GEN_STARTING) [at, kind] = [this.genReadyAt[f]!, INT_READY];
+      const d = this.drain(f);
+      if (d > 0 && this.t + this.charge[f]! / d < at) [at, kind] = [this.t + this.charge[f]! / d, INT_BATTERY];
+      const b = this.burn(f);
+      if (b > 0 && this.t + this.fuel[f]! / b < at) [at, kind] = [this.t + this.fuel[f]! / b, INT_FUEL];
+      this.nextAt[f] = at;
+      this.nextKind[f] = kind;
+    }
+  }
+
+  private integrate(dt: number): void {
+    if (dt <= 0) return;
+    const { topology } = this;
+    for (let f = 0; f < topology.feeds.length; f++) {
+      const feed = topology.feeds[f]!;
+      const d = this.drain(f);
+      if (d > 0) this.charge[f] = Math.max(0, this.charge[f]! - d * dt);
+      else if (feed.ups && this.down[feed.upsComponent] === 0 && (this.source[f] === SRC_UTILITY || this.source[f] === SRC_GENERATOR) && this.charge[f]! < 1) {
+        this.charge[f] = Math.min(1, this.charge[f]! + dt / (this.reliability.upsRechargeHours * 3600));
+      }
+      const b = this.burn(f);
+      if (b > 0) this.fuel[f] = Math.max(0, this.fuel[f]! - b * dt);
+    }
+  }
+
+  /** Closes open downtimes and segments at the horizon. */
+  private close(horizon: number): void {
+    const run = this.run_;
+    for (let h = 0; h < this.prevHost.length; h++) {
+      if (this.prevHost[h] === 0) run.hostDowntime[h]! += horizon - this.hostSince[h]!;
+      if (this.prevSupply[h] === 0) run.hostSupplyDowntime[h]! += horizon - this.supplySince[h]!;
+    }
+    for (let s = 0; s < this.prevUp.length; s++) if (this.prevUp[s] === 0) run.serviceDowntime[s]! += horizon - this.serviceSince[s]!;
+    if (!this.options.record) return;
+    for (const list of [...run.hostSegments, ...run.serviceSegments, ...run.feedSegments] as Segment<unknown>[][]) {
+      const last = list[list.length - 1];
+      if (last) list[list.length - 1] = { ...last, to: horizon };
+    }
+  }
+}
+
+/** Appends a segment starting at t, or keeps the current one when the state is the same. */
+function pushSegment<S>(list: Segment<S>[], t: number, state: S, same: (a: S, b: S) => boolean): void {
+  const last = list[list.length - 1];
+  if (last && same(last.state, state)) return;
+  if (last) {
+    if (last.from === t) {
+      list.pop();
+      const prev = list[list.length - 1];
+      if (prev && same(prev.state, state)) {
+        list[list.length - 1] = { ...prev, to: Infinity };
+        return;
+      }
+    } else list[list.length - 1] = { ...last, to: t };
+  }
+  list.push({ from: t, to: Infinity, state });
+}
