@@ -13,6 +13,7 @@ import { formatIssue, sortIssues, type SpecIssue } from "./spec/issues";
 import type { DatacenterSpec } from "./spec/schema";
 import { validateSpec } from "./spec/validate";
 import { DockerTarget } from "./targets/docker/DockerTarget";
+import { createHetznerTarget } from "./targets/hetzner";
 import type { DatacenterTarget } from "./targets/target";
 
 export const TARGETS = ["docker", "hetzner"] as const;
@@ -41,10 +42,13 @@ function readRawSpec(config: pulumi.Config): unknown {
   }
 }
 
-function makeTarget(name: string, root: string): DatacenterTarget {
+function makeTarget(name: string, root: string, spec: DatacenterSpec, plan: DatacenterPlan): DatacenterTarget {
   switch (name) {
     case "docker":
       return new DockerTarget({ root, protectState: new pulumi.Config("serverpark").getBoolean("protectState") ?? false });
+    case "hetzner":
+      // Checks the spec against Hetzner (and the registry secret) before any resource exists.
+      return createHetznerTarget(spec, plan, { root, protectState: new pulumi.Config("serverpark").getBoolean("protectState") ?? false });
     default:
       throw new pulumi.RunError(`serverpark:target is "${name}"; expected one of: ${TARGETS.join(", ")}`);
   }
@@ -71,7 +75,7 @@ export function runProgram(options: { root?: string } = {}): ProgramResult {
   // The lock is what keeps replicas in place next time; record it once the plan is applied.
   if (!pulumi.runtime.isDryRun()) writeLock(lockPath, plan.lock);
 
-  const target = makeTarget(config.get("target") ?? "docker", root);
+  const target = makeTarget(config.get("target") ?? "docker", root, spec, plan);
   const datacenter = new Datacenter(spec.name, { spec, plan, target });
   return { datacenter, spec, plan };
 }

@@ -1,0 +1,359 @@
+/**
+ * The Hetzner Cloud target: the same plan on real machines. Every planned network is a
+ * Hetzner network with one subnet (its planned CIDR); every host is a server of the smallest
+ * type that holds its capacity, in a spread placement group per feed (or rack), behind a
+ * firewall that opens exactly the plan's published ports; every replica is a container on its
+ * host's server, started by cloud-init, with a Hetzner volume when its role keeps state.
+ * Nothing here decides placement or addresses: the plan does (see README.md for the mapping).
+ */
+import * as docker from "@pulumi/docker";
+import * as hcloud from "@pulumi/hcloud";
+import * as pulumi from "@pulumi/pulumi";
+import { MANAGEMENT_PORT, ROLE_INFO } from "../../model/roles";
+import { replicaRuntimeConfig, RUNTIME_CONFIG_PATH } from "../../model/runtimeConfig";
+import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
+import type { ReplicaFile } from "../../roles/types";
+import type { DatacenterSpec } from "../../spec/schema";
+import { HOST_AGENT, projectVersion, roleImageSource } from "../docker/images";
+import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
+import { renderCloudInit, type CloudInitContainer, type CloudInitNetwork, type CloudInitPort } from "./cloudInit";
+import { firewallRules } from "./firewall";
+import type { HetznerResolution } from "./settings";
+import { volumeSizeGb } from "./settings";
+import { LIMITS } from "./catalog";
+
+export interface HetznerTargetOptions {
+  /** What `checkHetzner` decided for this spec (locations, server types, placement groups). */
+  readonly resolution: HetznerResolution;
+  /** The registry password (`serverpark:registryPassword`, a Pulumi secret). */
+  readonly registryPassword: pulumi.Output<string>;
+  /** Project root holding `images/`; defaults to the folder with Pulumi.yaml. */
+  readonly root?: string;
+  /** Mark volumes `protect` and servers delete-protected (production stacks). @default false */
+  readonly protectState?: boolean;
+}
+
+/** Roles whose addresses must survive a server replacement: clients and other resolvers remember them. */
+const STABLE_ADDRESS_ROLES = new Set(["dns", "mail"]);
+
+/**
+ * Hetzner label values: at most 63 characters of letters, digits, `-`, `_` and `.`, starting
+ * and ending alphanumeric. Feeds join with `-` ("A+B" is not allowed).
+ */
+export function labelValue(value: string): string {
+  const cleaned = value.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+  return cleaned === "" ? "none" : cleaned;
+}
+
+function labels(values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(values).sort().map((k) => [k, labelValue(values[k]!)]));
+}
+
+interface PendingReplica {
+  readonly replica: PlannedReplica;
+  readonly service: PlannedService;
+  readonly files: readonly ReplicaFile[];
+  readonly scope: TargetScope;
+  readonly image?: docker.Image;
+  readonly volume?: hcloud.Volume;
+}
+
+interface HetznerNetwork {
+  readonly network: hcloud.Network;
+  readonly subnet: hcloud.NetworkSubnet;
+}
+
+const numericId = (id: pulumi.Output<string>) => id.apply((v) => Number(v));
+
+export class HetznerTarget implements DatacenterTarget {
+  readonly kind = "hetzner" as const;
+  private spec!: DatacenterSpec;
+  private plan!: DatacenterPlan;
+  private version = "0.0.0";
+  private sshKeyRef!: pulumi.Input<string>;
+  private readonly images = new Map<string, docker.Image>();
+  private readonly placementGroups = new Map<string, hcloud.PlacementGroup>();
+  private readonly networks = new Map<string, HetznerNetwork>();
+  private readonly hostScopes = new Map<string, TargetScope>();
+  private readonly pending = new Map<string, PendingReplica[]>();
+  private loadBalancer: hcloud.LoadBalancer | undefined;
+  private readonly resolvers: string[] = [];
+
+  constructor(private readonly options: HetznerTargetOptions) {}
+
+  private get settings() {
+    return this.options.resolution.settings;
+  }
+
+  setup(scope: TargetScope, spec: DatacenterSpec, plan: DatacenterPlan): void {
+    this.spec = spec;
+    this.plan = plan;
+    this.version = projectVersion(this.options.root);
+    const opts = { parent: scope.parent };
+    const key = this.settings.sshKey!;
+    if (key.publicKey) {
+      const uploaded = new hcloud.SshKey(`${scope.name}-ssh-key`, { name: `${spec.name}-admin`, publicKey: key.publicKey, labels: this.labels({ kind: "ssh-key" }) }, opts);
+      this.sshKeyRef = uploaded.id;
+    } else this.sshKeyRef = key.name!;
+
+    this.createImages(scope, plan);
+    for (const group of [...new Set([...this.options.resolution.hosts.values()].map((d) => d.placementGroup))].sort()) {
+      this.placementGroups.set(
+        group,
+        new hcloud.PlacementGroup(`${scope.name}-placement-${group}`, { name: `${spec.name}-${group}`, type: "spread", labels: this.labels({ kind: "placement", placement: group }) }, opts),
+      );
+    }
+    if (this.settings.loadBalancer.enabled) this.createLoadBalancer(scope, plan);
+    if (this.images.has("dns")) {
+      for (const r of plan.replicas.filter((x) => x.role === "dns")) {
+        const internal = plan.networks.find((n) => n.exposure === "internal" && r.addresses[n.id]);
+        if (internal) this.resolvers.push(r.addresses[internal.id]!);
+      }
+    }
+  }
+
+  /** Role images, built locally and pushed to the stack's registry; servers pull them by tag. */
+  private createImages(scope: TargetScope, plan: DatacenterPlan): void {
+    const registry = this.settings.registry!;
+    for (const role of [HOST_AGENT, ...new Set(plan.services.map((s) => s.role))]) {
+      const source = roleImageSource(role, this.options.root);
+      if (!source) {
+        pulumi.log.warn(`role "${role}" has no image yet (images/${role}/Dockerfile); its services are declared but not deployed`);
+        continue;
+      }
+      const image = new docker.Image(
+        `${scope.name}-image-${role}`,
+        {
+          imageName: `${registry.server}/${registry.namespace}/${role}:${source.tag}`,
+          build: { context: source.context, dockerfile: source.dockerfile, builderVersion: "BuilderV1", platform: "linux/amd64", args: { VERSION: source.tag } },
+          registry: { server: registry.server, username: registry.username, password: this.options.registryPassword },
+        },
+        { parent: scope.parent },
+      );
+      this.images.set(role, image);
+    }
+  }
+
+  private createLoadBalancer(scope: TargetScope, plan: DatacenterPlan): void {
+    const proxies = plan.replicas.filter((r) => r.role === "proxy" && r.published.some((p) => p.audience === "internet"));
+    const location = this.options.resolution.hosts.get(proxies[0]!.host)!.location;
+    this.loadBalancer = new hcloud.LoadBalancer(
+      `${scope.name}-lb`,
+      { name: `${this.spec.name}-lb`, loadBalancerType: this.settings.loadBalancer.type, location, labels: this.labels({ kind: "load-balancer", role: "proxy" }) },
+      { parent: scope.parent },
+    );
+    const ports = [...new Set(proxies.flatMap((r) => r.published.filter((p) => p.audience === "internet" && p.protocol === "tcp").map((p) => p.port)))].sort((a, b) => a - b);
+    for (const port of ports) {
+      // TCP pass-through: the proxy replicas terminate TLS themselves (they hold the certificates).
+      new hcloud.LoadBalancerService(
+        `${scope.name}-lb-${port}`,
+        {
+          loadBalancerId: this.loadBalancer.id,
+          protocol: "tcp",
+          listenPort: port,
+          destinationPort: port,
+          healthCheck: { protocol: "tcp", port, interval: 10, timeout: 5, retries: 3 },
+        },
+        { parent: scope.parent },
+      );
+    }
+  }
+
+  network(scope: TargetScope, network: PlannedNetwork): NetworkHandle {
+    const net = new hcloud.Network(
+      scope.name,
+      { name: `${this.spec.name}-${network.id}`, ipRange: network.cidr, labels: this.labels({ kind: "network", network: network.id, exposure: network.exposure }) },
+      { parent: scope.parent },
+    );
+    const subnet = new hcloud.NetworkSubnet(
+      `${scope.name}-subnet`,
+      { networkId: numericId(net.id), type: "cloud", networkZone: this.options.resolution.networkZone, ipRange: network.cidr },
+      { parent: scope.parent },
+    );
+    this.networks.set(network.id, { network: net, subnet });
+    return { name: net.name };
+  }
+
+  host(scope: TargetScope, host: PlannedHost): void {
+    this.hostScopes.set(host.id, scope);
+    this.pending.set(host.id, []);
+    if (host.replicas.length === 0) this.createServer(host);
+  }
+
+  replica(scope: TargetScope, replica: PlannedReplica, service: PlannedService, _networks: ReadonlyMap<string, NetworkHandle>, files: readonly ReplicaFile[]): ReplicaHandle | undefined {
+    const image = this.images.get(service.role);
+    const info = ROLE_INFO[service.role];
+    const decision = this.options.resolution.hosts.get(replica.host)!;
+    let volume: hcloud.Volume | undefined;
+    if (image && info.stateful && info.dataPath) {
+      volume = new hcloud.Volume(
+        `${scope.name}-data`,
+        {
+          name: `${this.spec.name}-${replica.id}-data`,
+          size: volumeSizeGb(replica.resources.diskGb),
+          location: decision.location,
+          format: "ext4",
+          deleteProtection: this.options.protectState ?? false,
+          labels: this.labels({ kind: "volume", service: service.id, replica: replica.id, role: service.role, host: replica.host, rack: replica.rack, feed: replica.feeds.join("-") }),
+        },
+        { parent: scope.parent, protect: this.options.protectState ?? false },
+      );
+    }
+    const list = this.pending.get(replica.host)!;
+    list.push({ replica, service, files, scope, ...(image ? { image } : {}), ...(volume ? { volume } : {}) });
+    // The server's cloud-init carries every replica of the host, so it is created with the last one.
+    const host = this.plan.hosts.find((h) => h.id === replica.host)!;
+    if (list.length === host.replicas.length) this.createServer(host);
+    if (!image) return undefined;
+    const endpoints: Record<string, string> = {};
+    for (const p of replica.published) endpoints[`${replica.id}/${p.name}`] = `${this.spec.name}-${replica.host}:${p.port}`;
+    return { endpoints };
+  }
+
+  private createServer(host: PlannedHost): void {
+    const scope = this.hostScopes.get(host.id)!;
+    const decision = this.options.resolution.hosts.get(host.id)!;
+    const replicas = this.pending.get(host.id)!;
+    const opts = { parent: scope.parent };
+    const roles = [...new Set(replicas.map((p) => p.service.role))].sort();
+    const hostLabels = this.labels({ kind: "host", host: host.id, rack: host.rack, feed: host.feeds.join("-"), role: roles.join(".") || "none", "host-kind": host.kind });
+
+    const firewall = new hcloud.Firewall(
+      `${scope.name}-firewall`,
+      { name: `${this.spec.name}-${host.id}`, rules: firewallRules(this.plan, host, this.settings.adminCidrs).map((r) => ({ ...r, sourceIps: [...r.sourceIps] })), labels: hostLabels },
+      opts,
+    );
+    const stable = replicas.some((p) => STABLE_ADDRESS_ROLES.has(p.service.role) && p.replica.published.some((x) => x.audience === "internet"));
+    const primaryIp = stable
+      ? new hcloud.PrimaryIp(
+          `${scope.name}-ipv4`,
+          { name: `${this.spec.name}-${host.id}-ipv4`, type: "ipv4", assigneeType: "server", autoDelete: false, location: decision.location, labels: hostLabels },
+          { ...opts, protect: this.options.protectState ?? false },
+        )
+      : undefined;
+
+    const networks = this.serverNetworks(host, decision.networks);
+    const containers = this.containers(host, replicas);
+    const userData = pulumi
+      .all([this.options.registryPassword, pulumi.all(containers.map((c) => c.resolved))])
+      .apply(([password, resolved]) => {
+        const text = renderCloudInit({
+          datacenter: this.spec.name,
+          domain: this.plan.domain,
+          host: host.id,
+          networks,
+          registry: { server: this.settings.registry!.server, username: this.settings.registry!.username, password },
+          resolvers: this.resolvers,
+          containers: resolved,
+        });
+        const size = Buffer.byteLength(text);
+        if (size > LIMITS.userDataBytes) throw new Error(`cloud-init for host ${host.id} is ${size} bytes; Hetzner accepts ${LIMITS.userDataBytes}. Move replicas to other hosts.`);
+        return text;
+      });
+
+    const server = new hcloud.Server(
+      `${scope.name}-server`,
+      {
+        name: `${this.spec.name}-${host.id}`,
+        serverType: decision.serverType.name,
+        image: this.settings.image,
+        location: decision.location,
+        placementGroupId: numericId(this.placementGroups.get(decision.placementGroup)!.id),
+        sshKeys: [this.sshKeyRef],
+        firewallIds: [numericId(firewall.id)],
+        backups: decision.backups,
+        deleteProtection: this.options.protectState ?? false,
+        rebuildProtection: this.options.protectState ?? false,
+        publicNets: [{ ipv4Enabled: true, ...(primaryIp ? { ipv4: numericId(primaryIp.id) } : {}), ipv6Enabled: true }],
+        networks: networks.map((n) => ({ networkId: numericId(this.networks.get(n.id)!.network.id), ip: n.primary, aliasIps: [...n.aliases] })),
+        userData: pulumi.secret(userData),
+        labels: hostLabels,
+        shutdownBeforeDeletion: true,
+      },
+      {
+        ...opts,
+        // Servers attach to networks through their subnets, and boot pulling the images.
+        // (A changed cloud-init replaces the server in the provider: hosts are cattle, state lives on volumes.)
+        dependsOn: [...decision.networks.map((n) => this.networks.get(n)!.subnet), ...replicas.flatMap((p) => (p.image ? [p.image] : [])), ...(this.images.get(HOST_AGENT) ? [this.images.get(HOST_AGENT)!] : [])],
+      },
+    );
+    for (const p of replicas) {
+      if (!p.volume) continue;
+      new hcloud.VolumeAttachment(`${p.scope.name}-data-attach`, { serverId: numericId(server.id), volumeId: numericId(p.volume.id), automount: false }, { parent: p.scope.parent });
+    }
+    if (this.loadBalancer && replicas.some((p) => p.service.role === "proxy" && p.replica.published.some((x) => x.audience === "internet"))) {
+      new hcloud.LoadBalancerTarget(`${scope.name}-lb-target`, { type: "server", loadBalancerId: numericId(this.loadBalancer.id), serverId: numericId(server.id) }, opts);
+    }
+  }
+
+  /** The server's address on each network: the host agent's, else its first replica's; the others become alias IPs. */
+  private serverNetworks(host: PlannedHost, networkIds: readonly string[]): CloudInitNetwork[] {
+    return networkIds.map((id) => {
+      const addresses = [
+        ...(host.addresses[id] ? [host.addresses[id]] : []),
+        ...host.replicas.map((r) => this.plan.replicas.find((x) => x.id === r)!.addresses[id]).filter((a): a is string => a !== undefined),
+      ];
+      return { id, primary: addresses[0]!, aliases: addresses.slice(1) };
+    });
+  }
+
+  /** The containers of a host: its agent and its deployable replicas, with files resolved later. */
+  private containers(host: PlannedHost, replicas: readonly PendingReplica[]): { resolved: pulumi.Output<CloudInitContainer> }[] {
+    const out: { resolved: pulumi.Output<CloudInitContainer> }[] = [];
+    const agent = this.images.get(HOST_AGENT);
+    if (agent) {
+      const mgmt = Object.values(host.addresses);
+      out.push({
+        resolved: agent.imageName.apply((image): CloudInitContainer => ({
+          id: HOST_AGENT,
+          image,
+          hostname: `host-${host.id}`,
+          env: { SP_DATACENTER: this.spec.name, SP_HOST_ID: host.id, SP_RACK: host.rack, SP_HOST_KIND: host.kind, SP_PSUS: JSON.stringify(host.psus), SP_MGMT_PORT: String(MANAGEMENT_PORT) },
+          ports: mgmt.map((address): CloudInitPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
+          files: [],
+          cpus: 0.1,
+          memoryGb: 0.0625,
+        })),
+      });
+    }
+    for (const p of replicas) {
+      if (!p.image) continue;
+      const { replica, service } = p;
+      const ports: CloudInitPort[] = [];
+      for (const e of this.plan.exposure.filter((x) => x.service === service.id)) {
+        for (const net of e.reachableFrom) if (replica.addresses[net]) ports.push({ address: replica.addresses[net]!, port: e.number, protocol: e.protocol });
+      }
+      for (const pub of replica.published) ports.push({ address: "public", port: pub.port, protocol: pub.protocol });
+      const config = JSON.stringify(replicaRuntimeConfig(this.plan, replica, service));
+      const files = pulumi.all(p.files.map((f) => pulumi.output(f.content).apply((content) => ({ path: f.path, content, ...(f.secret ? { secret: true } : {}) }))));
+      const info = ROLE_INFO[service.role];
+      out.push({
+        resolved: pulumi.all([p.image.imageName, files, p.volume ? p.volume.id : ""]).apply(([image, resolvedFiles, volumeId]): CloudInitContainer => ({
+          id: replica.id,
+          image,
+          hostname: replica.id,
+          env: {
+            SP_DATACENTER: this.spec.name,
+            SP_SERVICE: service.id,
+            SP_ROLE: service.role,
+            SP_REPLICA: replica.id,
+            SP_HOST: replica.host,
+            SP_CONFIG: RUNTIME_CONFIG_PATH,
+            SP_MGMT_PORT: String(MANAGEMENT_PORT),
+            ...(replica.managementAddress ? { SP_MGMT_ADDRESS: replica.managementAddress } : {}),
+          },
+          ports,
+          files: [{ path: RUNTIME_CONFIG_PATH, content: config }, ...resolvedFiles],
+          cpus: replica.resources.cpus,
+          memoryGb: replica.resources.memoryGb,
+          ...(p.volume && info.dataPath ? { volume: { id: volumeId, containerPath: info.dataPath } } : {}),
+        })),
+      });
+    }
+    return out;
+  }
+
+  private labels(values: Record<string, string>): Record<string, string> {
+    return labels({ datacenter: this.spec.name, "managed-by": "serverpark", version: this.version, ...values });
+  }
+}

@@ -1,0 +1,20 @@
+/** The Hetzner stack's spec and plan, and helpers to vary them in tests. */
+import { loadStackFile } from "../../components/spec/load";
+import { planDatacenter } from "../../components/plan";
+import { lockPathFor, readLock } from "../../components/plan/lock";
+import type { DatacenterSpec } from "../../components/spec/schema";
+import { validateSpec } from "../../components/spec/validate";
+
+export const stackFile = loadStackFile("hetzner");
+export const rawSpec = stackFile.config["serverpark:datacenter"] as Record<string, any>;
+
+/** A deep copy of the stack's raw spec, changed by `edit`, validated and planned. */
+export function specWith(edit: (raw: Record<string, any>) => void = () => {}): { spec: DatacenterSpec; plan: ReturnType<typeof planDatacenter> } {
+  const raw = structuredClone(rawSpec);
+  edit(raw);
+  const result = validateSpec(raw);
+  if (!result.ok) throw new Error(`fixture spec invalid: ${JSON.stringify(result.issues)}`);
+  return { spec: result.spec, plan: planDatacenter(result.spec, readLock(lockPathFor(stackFile.path))) };
+}
+
+export const REGISTRY_PASSWORD = "s3cr3t-registry-pass-7f1c";
