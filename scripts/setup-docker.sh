@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Makes a working Docker engine available on this machine, idempotently.
+#
+# Why: the project's end-to-end tests apply the datacenter's Docker resources to a
+# real engine, but CI starts on a fresh Debian 12 machine that has only the docker
+# client (no daemon, no registry access). Debian's docker.io package gives us a real
+# engine; we start dockerd ourselves because no init system runs it here.
+# Safe to run any number of times: it does nothing when `docker info` already works.
+set -euo pipefail
+
+LOG=/var/log/serverpark-dockerd.log
+WAIT_SECONDS=${SP_DOCKER_WAIT_SECONDS:-60}
+
+if docker info >/dev/null 2>&1; then
+  echo "setup-docker: engine already running"
+  exit 0
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  echo "setup-docker: installing docker.io from Debian"
+  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+  apt-get update -qq
+  apt-get install -y -qq docker.io >/dev/null
+fi
+
+# dockerd writes its pid here; a live pid means it is still starting, so just wait.
+# A stale file from a killed daemon makes dockerd refuse to start: remove it.
+PIDFILE=/var/run/docker.pid
+if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  echo "setup-docker: dockerd (pid $(cat "$PIDFILE")) is starting; waiting"
+else
+  rm -f "$PIDFILE"
+  echo "setup-docker: starting dockerd (log: $LOG)"
+  # setsid + nohup: the daemon must outlive this script and the CI step that ran it.
+  setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
+fi
+
+for ((i = 0; i < WAIT_SECONDS; i++)); do
+  if docker info >/dev/null 2>&1; then
+    echo "setup-docker: engine ready after ${i}s"
+    exit 0
+  fi
+  sleep 1
+done
+
+echo "setup-docker: ERROR: docker info still fails after ${WAIT_SECONDS}s; last lines of $LOG:" >&2
+tail -n 20 "$LOG" >&2 || true
+exit 1
