@@ -1,0 +1,80 @@
+/**
+ * Bundles each role's server into one ESM file per entry, on the host:
+ *   images/<role>/src/main.ts        -> images/<role>/dist/main.mjs
+ *   images/runtime/healthcheck.ts    -> images/<role>/dist/healthcheck.mjs
+ * so the Dockerfiles only COPY dist/ and image builds need no network and no npm.
+ *
+ * Usage: tsx images/build.ts [role ...]   (every folder with src/main.ts when none)
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { build, type BuildOptions } from "esbuild";
+
+const IMAGES = __dirname;
+
+// Bundled CommonJS dependencies still call require() and read __dirname; in an ESM
+// bundle neither exists, so the banner defines them the standard way.
+const BANNER = [
+  'import { createRequire as __spCreateRequire } from "node:module";',
+  'import { fileURLToPath as __spFileURLToPath } from "node:url";',
+  'import { dirname as __spDirname } from "node:path";',
+  "const require = __spCreateRequire(import.meta.url);",
+  "const __filename = __spFileURLToPath(import.meta.url);",
+  "const __dirname = __spDirname(__filename);",
+].join("\n");
+
+const COMMON: BuildOptions = {
+  bundle: true,
+  platform: "node",
+  target: "node24",
+  format: "esm",
+  outExtension: { ".js": ".mjs" },
+  banner: { js: BANNER },
+  // Native addons (ssh2's optional crypto binding) cannot be bundled; their
+  // packages fall back to pure JS when the .node file is absent.
+  external: ["*.node"],
+  sourcemap: "linked",
+  minify: false, // readable stack traces in `docker logs` matter more than a few KB
+  legalComments: "none",
+  logLevel: "warning",
+};
+
+export function listRoles(): string[] {
+  return readdirSync(IMAGES)
+    .filter((name) => existsSync(join(IMAGES, name, "src", "main.ts")))
+    .sort();
+}
+
+export async function buildRole(role: string): Promise<{ file: string; bytes: number }[]> {
+  const main = join(IMAGES, role, "src", "main.ts");
+  if (!existsSync(main)) {
+    throw new Error(`unknown role "${role}": ${relative(process.cwd(), main)} does not exist (roles: ${listRoles().join(", ")})`);
+  }
+  const outdir = join(IMAGES, role, "dist");
+  await build({
+    ...COMMON,
+    entryPoints: { main, healthcheck: join(IMAGES, "runtime", "healthcheck.ts") },
+    outdir,
+  });
+  return ["main.mjs", "healthcheck.mjs"].map((file) => ({ file: join(outdir, file), bytes: statSync(join(outdir, file)).size }));
+}
+
+async function cli(): Promise<void> {
+  const roles = process.argv.slice(2);
+  const targets = roles.length > 0 ? roles : listRoles();
+  const started = performance.now();
+  for (const role of targets) {
+    for (const { file, bytes } of await buildRole(role)) {
+      console.log(`${relative(process.cwd(), file).padEnd(44)} ${(bytes / 1024).toFixed(0).padStart(6)} KiB`);
+    }
+  }
+  console.log(`built ${targets.length} role(s) in ${Math.round(performance.now() - started)} ms`);
+}
+
+// Run as a script (tsx images/build.ts), not when imported by tests.
+if (typeof require !== "undefined" && require.main === module) {
+  cli().catch((error: unknown) => {
+    console.error(`build:images failed: ${(error as Error).message}`);
+    process.exit(1);
+  });
+}
