@@ -1,13 +1,32 @@
 import { defineConfig } from "vitest/config";
 
+// Two projects: everything that runs in-process, and the end-to-end tests that share one
+// local datacenter booted on the real Docker engine (test/e2e/globalSetup.ts).
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "images/**/*.test.ts", "policies/**/*.test.ts", "components/**/*.test.ts"],
     // Pulumi mocks and config are process-global: every file gets its own module graph.
     isolate: true,
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 300_000,
-    reporters: ["default"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts", "images/**/*.test.ts", "policies/**/*.test.ts", "components/**/*.test.ts"],
+          exclude: ["test/e2e/**", "**/node_modules/**", "**/dist/**"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.e2e.test.ts"],
+          globalSetup: ["test/e2e/globalSetup.ts"],
+          testTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DatacenterHost } from "./DatacenterHost";
+import { DatacenterPki } from "./DatacenterPki";
 import { DatacenterNetwork } from "./DatacenterNetwork";
 import { DatacenterService } from "./DatacenterService";
 import type { DatacenterPlan } from "./plan";
@@ -38,7 +39,8 @@ export class Datacenter extends pulumi.ComponentResource {
     target.setup({ name, parent: this }, spec, plan);
     const networks = this.createNetworks(name, plan, target);
     this.createHosts(name, plan, target, networks);
-    const services = this.createServices(name, plan, target, networks);
+    const pki = new DatacenterPki(`${name}-pki`, { plan }, { parent: this });
+    const services = this.createServices(name, spec, plan, target, networks, pki);
 
     this.domain = pulumi.output(plan.domain);
     this.endpoints = pulumi.all(services.map((s) => s.endpoints)).apply((list) => Object.assign({}, ...list) as Record<string, string>);
@@ -69,11 +71,22 @@ export class Datacenter extends pulumi.ComponentResource {
     return plan.hosts.map((host) => new DatacenterHost(`${name}-host-${host.id}`, { host, target, networks }, { parent: this }));
   }
 
-  private createServices(name: string, plan: DatacenterPlan, target: DatacenterTarget, networks: ReadonlyMap<string, NetworkHandle>): DatacenterService[] {
+  private createServices(
+    name: string,
+    spec: DatacenterSpec,
+    plan: DatacenterPlan,
+    target: DatacenterTarget,
+    networks: ReadonlyMap<string, NetworkHandle>,
+    pki: DatacenterPki,
+  ): DatacenterService[] {
     const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
     return plan.services.map(
       (service) =>
-        new DatacenterService(`${name}-svc-${service.id}`, { service, replicas: service.replicas.map((id) => replicas.get(id)!), target, networks }, { parent: this }),
+        new DatacenterService(
+          `${name}-svc-${service.id}`,
+          { service, replicas: service.replicas.map((id) => replicas.get(id)!), target, networks, pki, spec, plan },
+          { parent: this },
+        ),
     );
   }
 }

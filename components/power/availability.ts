@@ -3,15 +3,15 @@
  * and is repaired at random (exponential times to failure and to repair, rates from the
  * reliability model), play each year through the discrete-event simulator, and average.
  * Each year starts healthy; generator start failures are drawn with the spec's probability.
+ * Every component has its own random stream (see random.ts).
  * The confidence interval is the normal approximation over per-year availabilities
  * (mean ± 1.96·s/√years); it collapses to the mean with fewer than two years.
  */
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import type { DatacenterPlan } from "../plan/types";
 import type { DatacenterSpec } from "../spec/schema";
 import { reliabilityModel, type ReliabilityOverrides } from "./reliability";
 import { Simulator, type SimEvent } from "./simulator";
+import { stream } from "./random";
 import { ServiceIndex } from "./steady";
 import { assessTier } from "./tier";
 import { powerTopology, type PowerTopology } from "./topology";
@@ -46,13 +46,16 @@ class Stat {
   }
 }
 
-/** One year of random failures and repairs for every component, sorted by time. */
-export function sampleYear(topology: PowerTopology, reliability: ReliabilityModel, random: () => number): SimEvent[] {
+/**
+ * One year of random failures and repairs for every component, sorted by time. `random(i)`
+ * is component i's own stream.
+ */
+export function sampleYear(topology: PowerTopology, reliability: ReliabilityModel, random: (component: number) => number): SimEvent[] {
   const events: SimEvent[] = [];
-  const exp = (mean: number) => -Math.log(1 - random()) * mean;
   topology.components.forEach((c, component) => {
     const rate = reliability.rates[c.kind];
     if (rate.failuresPerYear <= 0) return;
+    const exp = (mean: number) => -Math.log(1 - random(component)) * mean;
     const up = YEAR_SECONDS / rate.failuresPerYear;
     const repair = rate.meanRepairHours * 3600;
     for (let t = exp(up); t < YEAR_SECONDS; ) {
@@ -69,9 +72,9 @@ export function estimateAvailability(spec: DatacenterSpec, plan: DatacenterPlan,
   const topology = powerTopology(spec);
   const reliability = reliabilityModel(spec, options.rates);
   const services = new ServiceIndex(topology, plan);
-  const rng = xoroshiro128plus(options.seed);
-  const random = () => uniformFloat64(rng);
-  const sim = new Simulator(topology, services, reliability, { generatorStart: "sample", random, record: false });
+  const componentStreams = topology.components.map((c) => stream(options.seed, c.id));
+  const startStreams = topology.feeds.map((f) => stream(options.seed, `start:${f.id}`));
+  const sim = new Simulator(topology, services, reliability, { generatorStart: "sample", random: (f) => startStreams[f]!(), record: false });
 
   const serviceStats = services.ids.map(() => new Stat());
   const downtime = new Float64Array(services.ids.length);
@@ -79,7 +82,7 @@ export function estimateAvailability(spec: DatacenterSpec, plan: DatacenterPlan,
   const hostSupply = new Float64Array(topology.hosts.length);
   const site = new Stat();
   for (let y = 0; y < options.years; y++) {
-    const run = sim.run(YEAR_SECONDS, sampleYear(topology, reliability, random));
+    const run = sim.run(YEAR_SECONDS, sampleYear(topology, reliability, (c) => componentStreams[c]!()));
     for (let s = 0; s < services.ids.length; s++) {
       serviceStats[s]!.add(1 - run.serviceDowntime[s]! / YEAR_SECONDS);
       downtime[s]! += run.serviceDowntime[s]!;

@@ -4,8 +4,6 @@
  * reported with its path, then played out by the simulator.
  */
 import { z } from "zod";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import type { DatacenterPlan } from "../plan/types";
 import type { DatacenterSpec } from "../spec/schema";
 import type { SpecIssue } from "../spec/issues";
@@ -13,6 +11,7 @@ import { reliabilityModel } from "./reliability";
 import { Simulator, type SimEvent, type StartMode } from "./simulator";
 import { ServiceIndex, UnknownComponentError } from "./steady";
 import { powerTopology, type PowerTopology } from "./topology";
+import { stream } from "./random";
 import type { ScenarioResult } from "./types";
 
 const DURATION = /^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/;
@@ -93,21 +92,23 @@ export function parseCompactScenario(text: string): ScenarioInput {
 /** Validates a scenario against the topology: shape, known components, sensible times. */
 export function parseScenario(raw: unknown, topology: PowerTopology): Scenario {
   const parsed = ScenarioSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ScenarioError(parsed.error.issues.map((i) => ({ path: i.path.filter((p): p is string | number => typeof p !== "symbol"), message: i.message })));
+  const issues: SpecIssue[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.filter((p): p is string | number => typeof p !== "symbol"), message: i.message }));
+  // References are checked on the raw input too, so one bad duration does not hide an unknown component.
+  const input = (raw ?? {}) as { events?: unknown; generatorStart?: unknown };
+  if (Array.isArray(input.events)) {
+    input.events.forEach((e: unknown, i) => {
+      for (const key of ["fail", "repair"] as const) {
+        const id = e && typeof e === "object" ? (e as Record<string, unknown>)[key] : undefined;
+        if (typeof id === "string" && !topology.componentIndex.has(id)) issues.push({ path: ["events", i, key], message: new UnknownComponentError(id, topology).message });
+      }
+    });
   }
-  const issues: SpecIssue[] = [];
-  parsed.data.events.forEach((e, i) => {
-    const id = (e.fail ?? e.repair)!;
-    if (!topology.componentIndex.has(id)) issues.push({ path: ["events", i, e.fail ? "fail" : "repair"], message: new UnknownComponentError(id, topology).message });
-  });
-  const gs = parsed.data.generatorStart;
-  if (typeof gs === "object") {
-    for (const feed of Object.keys(gs)) {
+  if (input.generatorStart && typeof input.generatorStart === "object") {
+    for (const feed of Object.keys(input.generatorStart)) {
       if (!topology.feeds.some((f) => f.id === feed)) issues.push({ path: ["generatorStart", feed], message: `no feed "${feed}" (feeds: ${topology.feeds.map((f) => f.id).join(", ")})` });
     }
   }
-  if (issues.length > 0) throw new ScenarioError(issues);
+  if (!parsed.success || issues.length > 0) throw new ScenarioError(issues);
   return parsed.data;
 }
 
@@ -132,10 +133,10 @@ export function scenarioDuration(scenario: Scenario): number {
 export function simulateScenario(spec: DatacenterSpec, plan: DatacenterPlan, rawScenario: unknown): ScenarioResult {
   const topology = powerTopology(spec);
   const scenario = parseScenario(rawScenario, topology);
-  const rng = xoroshiro128plus(scenario.seed);
+  const starts = topology.feeds.map((f) => stream(scenario.seed, `start:${f.id}`));
   const sim = new Simulator(topology, new ServiceIndex(topology, plan), reliabilityModel(spec), {
     generatorStart: scenario.generatorStart as StartMode | Record<string, StartMode>,
-    random: () => uniformFloat64(rng),
+    random: (feed) => starts[feed]!(),
     record: true,
   });
   const horizon = scenarioDuration(scenario);

@@ -39,8 +39,11 @@ export type StartMode = "ok" | "fail" | "sample";
 export interface SimulatorOptions {
   /** Per feed id or for all feeds (default "sample"). */
   readonly generatorStart?: StartMode | Readonly<Record<string, StartMode>>;
-  /** Uniform [0, 1) source for sampled starts; required when any start is sampled. */
-  readonly random?: () => number;
+  /**
+   * Uniform [0, 1) source for a feed's sampled starts; required when any start is sampled.
+   * Per feed, so that adding a feed never changes another feed's draws.
+   */
+  readonly random?: (feed: number) => number;
   /** Keep timelines and an event log (scenarios), or only totals (Monte-Carlo). */
   readonly record: boolean;
 }
@@ -216,7 +219,7 @@ export class Simulator {
     const feed = this.topology.feeds[f]!;
     if (!feed.generator || this.down[feed.generatorComponent] === 1 || this.gen[f] === GEN_RUNNING || this.gen[f] === GEN_STARTING) return;
     const mode = this.startModes[f]!;
-    const fails = mode === "fail" || (mode === "sample" && this.options.random!() < feed.generator.startFailureProbability);
+    const fails = mode === "fail" || (mode === "sample" && this.options.random!(f) < feed.generator.startFailureProbability);
     if (fails) {
       this.gen[f] = GEN_FAILED_START;
       this.log(`generator ${feed.id} fails to start`);

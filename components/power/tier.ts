@@ -53,7 +53,7 @@ export function assessTier(topology: PowerTopology, siteAvailability?: number): 
     if (rules.filter((r) => r.tier === t).every((r) => r.passed)) topologyTier = t;
     else break;
   }
-  const reasoning = rules.map((r) => `Tier ${"I".repeat(Math.min(r.tier, 3))}${r.tier === 4 ? "V" : ""}: ${r.passed ? "pass" : "FAIL"}: ${r.rule}${r.passed ? "" : ` (${r.detail})`}`);
+  const reasoning = rules.map((r) => `${tierName(r.tier)}: ${r.passed ? "pass" : "FAIL"}: ${r.rule}${r.passed ? "" : ` (${r.detail})`}`);
   reasoning.push(`Topology is comparable to ${tierName(topologyTier)}${topologyTier < 4 ? `: the first failing rule above keeps it from ${tierName((topologyTier + 1) as 1 | 2 | 3 | 4)}` : ""}.`);
   let availabilityTier: TierAssessment["availabilityTier"];
   if (siteAvailability !== undefined) {
@@ -100,7 +100,7 @@ class Checker {
     const events: SimEvent[] = [...new Set([...failed, ...outage])].map((component) => ({ at: 0, component, down: true }));
     const run = this.sim.run(3600, events);
     const hit = this.topology.hosts.filter((_, h) => run.hostDowntime[h]! > 0).map((h) => h.id);
-    return hit.length > 0 ? [`${when}: ${list(hit)} lose power`] : [];
+    return hit.length > 0 ? [`${when}: ${list(hit)} lost power`] : [];
   }
 }
 

@@ -22,7 +22,7 @@ export function validateSpec(raw: unknown): ValidationResult {
   if (raw === undefined || raw === null) {
     return { ok: false, issues: [{ path: [], message: "is missing: set it in the stack config (see stacks/Pulumi.local.yaml for a complete example)" }] };
   }
-  const parsed = DatacenterSpecSchema.safeParse(raw);
+  const parsed = DatacenterSpecSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     return { ok: false, issues: sortIssues(zodIssues(parsed.error)) };
   }

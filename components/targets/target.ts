@@ -7,6 +7,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../plan";
 import type { DatacenterSpec } from "../spec/schema";
+import type { ReplicaFile } from "../roles/types";
 
 /** Where a target creates resources: a name prefix and the component that parents them. */
 export interface TargetScope {
@@ -30,6 +31,16 @@ export interface DatacenterTarget {
   setup(scope: TargetScope, spec: DatacenterSpec, plan: DatacenterPlan): void;
   network(scope: TargetScope, network: PlannedNetwork): NetworkHandle;
   host(scope: TargetScope, host: PlannedHost, networks: ReadonlyMap<string, NetworkHandle>): void;
-  /** Returns undefined when the target cannot run this replica yet (say why with pulumi.log). */
-  replica(scope: TargetScope, replica: PlannedReplica, service: PlannedService, networks: ReadonlyMap<string, NetworkHandle>): ReplicaHandle | undefined;
+  /**
+   * Creates one replica. `files` (TLS material, role configuration and credentials) must be
+   * placed in the replica at their paths, secrets kept secret. Returns undefined when the
+   * target cannot run this replica yet (say why with pulumi.log).
+   */
+  replica(
+    scope: TargetScope,
+    replica: PlannedReplica,
+    service: PlannedService,
+    networks: ReadonlyMap<string, NetworkHandle>,
+    files: readonly ReplicaFile[],
+  ): ReplicaHandle | undefined;
 }

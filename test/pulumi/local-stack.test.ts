@@ -2,21 +2,22 @@
  * The real program on the local stack's config, under Pulumi mocks: what would be created,
  * with which inputs.
  */
+import { X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/spec/load";
-import { runUnderMocks, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
+import { isSecretValue, runUnderMocks, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 
 const CONTAINER = "docker:index/container:Container";
 const NETWORK = "docker:index/network:Network";
 const IMAGE = "docker:index/image:Image";
 const VOLUME = "docker:index/volume:Volume";
 
-let run: MockRun<typeof import("../../stacks/index")>;
+let run: MockRun<typeof import("../../stacks/index.js")>;
 const stackFile = loadStackFile("local");
 const spec = stackFile.config["serverpark:datacenter"] as any;
 
 beforeAll(async () => {
-  run = await runUnderMocks(() => import("../../stacks/index"), { stack: "local", config: stackFile.config });
+  run = await runUnderMocks(() => import("../../stacks/index.js"), { stack: "local", config: stackFile.config });
 });
 
 const label = (r: RecordedResource, key: string) => (r.inputs.labels as { label: string; value: string }[]).find((l) => l.label === `serverpark.${key}`)?.value;
@@ -105,5 +106,23 @@ describe("local stack under mocks", () => {
     expect(await valueOf(run.exports.domain)).toBe("fra1.park.test");
     const addresses = await valueOf(run.exports.addresses);
     expect(addresses["www-0"]).toMatchObject({ private: expect.stringMatching(/^10\.42\.1\./), mgmt: expect.stringMatching(/^10\.42\.2\./) });
+  });
+
+  it("hands every replica its config, a certificate from the datacenter CA, and its key as a secret", () => {
+    const ca = run.byType("tls:index/selfSignedCert:SelfSignedCert");
+    expect(ca).toHaveLength(1);
+    const certs = run.byType("tls:index/locallySignedCert:LocallySignedCert");
+    expect(certs).toHaveLength(spec.services.length);
+    for (const c of run.byType(CONTAINER).filter((x) => label(x, "kind") === "replica")) {
+      const uploads = new Map((c.inputs.uploads as { file: string; content: string }[]).map((u) => [u.file, u.content]));
+      expect([...uploads.keys()]).toEqual(expect.arrayContaining(["/etc/serverpark/config.json", "/etc/serverpark/tls/tls.crt", "/etc/serverpark/tls/tls.key", "/etc/serverpark/tls/ca.crt"]));
+      const config = JSON.parse(uploads.get("/etc/serverpark/config.json")!);
+      expect(config).toMatchObject({ datacenter: "fra1", replica: label(c, "replica"), service: label(c, "service") });
+      const cert = new X509Certificate(uploads.get("/etc/serverpark/tls/tls.crt")!);
+      expect(cert.subjectAltName).toContain(`DNS:${label(c, "service")}.fra1.park.test`);
+      expect(cert.checkIssued(new X509Certificate(uploads.get("/etc/serverpark/tls/ca.crt")!))).toBe(true);
+      const rawKey = (c.rawInputs.uploads as { file: string; content: unknown }[]).find((u) => u.file === "/etc/serverpark/tls/tls.key")!.content;
+      expect(isSecretValue(rawKey), `${c.name}: key upload must be a Pulumi secret`).toBe(true);
+    }
   });
 });

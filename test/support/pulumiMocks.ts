@@ -7,11 +7,15 @@
  * Call once per test file (vitest isolates files): mocks and config are process-global.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { mockTlsState } from "./mockTls";
 
 export interface RecordedResource {
   readonly type: string;
   readonly name: string;
+  /** Inputs with secrets unwrapped to their plain values (what the provider would apply). */
   readonly inputs: Record<string, any>;
+  /** Inputs as the engine received them: secrets still wrapped (see isSecretValue). */
+  readonly rawInputs: Record<string, any>;
   readonly provider?: string;
   readonly id: string;
 }
@@ -30,6 +34,24 @@ export interface MockRunOptions {
   readonly config: Record<string, unknown>;
   /** Run as a preview (default true: nothing is written to disk). */
   readonly preview?: boolean;
+  /** Mint real keys and certificates for @pulumi/tls resources (default true; benchmarks turn it off). */
+  readonly realTls?: boolean;
+}
+
+/** The wire form of a secret value: `{ [SECRET_SIG]: SECRET_VALUE, value }`. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecretValue(v: unknown): v is { value: unknown } {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** Replaces every wrapped secret by its plain value. */
+export function unwrapSecrets(v: any): any {
+  if (isSecretValue(v)) return unwrapSecrets(v.value);
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  return v;
 }
 
 /** Values a provider computes that the program reads back. */
@@ -47,10 +69,12 @@ export async function runUnderMocks<T = Record<string, unknown>>(load: () => Pro
   let counter = 0;
   await pulumi.runtime.setMocks(
     {
-      newResource(args) {
+      async newResource(args) {
         const id = args.type.startsWith("hcloud:") ? String(1000 + counter++) : `${args.name}-id`;
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}), id });
-        return { id, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+        const inputs = unwrapSecrets(args.inputs);
+        resources.push({ type: args.type, name: args.name, inputs, rawInputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}), id });
+        const tls = options.realTls === false ? undefined : await mockTlsState(args.type, inputs);
+        return { id, state: { ...args.inputs, ...computed(args.type, args.name, inputs), ...tls } };
       },
       call(args) {
         return args.inputs;

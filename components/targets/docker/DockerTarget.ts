@@ -11,6 +11,7 @@ import { MANAGEMENT_PORT, ROLE_INFO } from "../../model/roles";
 import { replicaRuntimeConfig, RUNTIME_CONFIG_PATH } from "../../model/runtimeConfig";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
+import type { ReplicaFile } from "../../roles/types";
 import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
 import { bundleBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "./images";
 
@@ -150,7 +151,13 @@ export class DockerTarget implements DatacenterTarget {
     );
   }
 
-  replica(scope: TargetScope, replica: PlannedReplica, service: PlannedService, networks: ReadonlyMap<string, NetworkHandle>): ReplicaHandle | undefined {
+  replica(
+    scope: TargetScope,
+    replica: PlannedReplica,
+    service: PlannedService,
+    networks: ReadonlyMap<string, NetworkHandle>,
+    files: readonly ReplicaFile[],
+  ): ReplicaHandle | undefined {
     const image = this.images.get(service.role);
     if (!image) return undefined;
     const info = ROLE_INFO[service.role];
@@ -203,7 +210,7 @@ export class DockerTarget implements DatacenterTarget {
         }),
         networksAdvanced: attach,
         ports: replica.published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
-        uploads: [{ file: RUNTIME_CONFIG_PATH, content: JSON.stringify(config) }],
+        uploads: [{ file: RUNTIME_CONFIG_PATH, content: JSON.stringify(config) }, ...files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content }))],
         volumes,
         ...(this.resolvers.length > 0 ? { dns: this.resolvers, dnsSearches: [this.plan.domain] } : {}),
         ...this.common(replica.resources.cpus, replica.resources.memoryGb),
@@ -228,8 +235,7 @@ export class DockerTarget implements DatacenterTarget {
       user: "1000:1000",
       capabilities: { drops: ["ALL"] },
       securityOpts: ["no-new-privileges:true"],
-      readOnly: true,
-      tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
+      // No read-only root fs: the engine refuses to upload config and TLS files into one.
       sysctls: SYSCTLS,
       restart: "unless-stopped",
       healthcheck: HEALTHCHECK,

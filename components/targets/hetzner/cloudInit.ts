@@ -81,36 +81,50 @@ function gz(content: string): string {
   return gzipSync(Buffer.from(content, "utf8"), { level: 9 }).toString("base64");
 }
 
-/** Quotes one argument for a systemd command line (spaces, quotes and `$` that is not ours). */
-function systemdArg(arg: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./{}$-]+$/.test(arg)) return arg;
-  return `"${arg.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+/**
+ * One argument of a systemd command line: `%` (specifiers) and `$` (variables) escaped, except
+ * the public-address variable systemd is meant to expand; quoted when it holds spaces or quotes.
+ */
+export function systemdArg(arg: string): string {
+  const escaped = arg
+    .split(PUBLIC_VAR)
+    .map((part) => part.replace(/%/g, "%%").replace(/\$/g, "$$$$"))
+    .join(PUBLIC_VAR);
+  if (/^[A-Za-z0-9_@%+=:,./{}$-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
 function containerName(input: CloudInitInput, c: CloudInitContainer): string {
   return `${input.datacenter}-${c.id}`;
 }
 
-function dockerRunArgs(input: CloudInitInput, c: CloudInitContainer): string[] {
+/** `docker run` as lines of one flag and its value each, so the unit reads like a compose file. */
+function dockerRunLines(input: CloudInitInput, c: CloudInitContainer): string[][] {
   const dir = `${ETC}/containers/${c.id}`;
   const memory = `${Math.max(16, Math.round(c.memoryGb * 1024))}m`;
-  const args = [
-    "/usr/bin/docker", "run", "--rm", "--name", containerName(input, c), "--hostname", c.hostname, "--domainname", input.domain,
-    "--env-file", `${dir}/env`,
-    "--user", "1000:1000", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
-    "--sysctl", "net.ipv4.ip_unprivileged_port_start=0",
-    "--cpu-period", "100000", "--cpu-quota", String(Math.round(c.cpus * 100000)), "--memory", memory, "--memory-swap", memory,
-    "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3", "--stop-timeout", "20",
-    ...HEALTH,
+  const lines: string[][] = [
+    ["/usr/bin/docker", "run", "--rm", "--name", containerName(input, c)],
+    ["--hostname", c.hostname],
+    ["--domainname", input.domain],
+    ["--env-file", `${dir}/env`],
+    ["--user", "1000:1000"],
+    ["--cap-drop", "ALL"],
+    ["--security-opt", "no-new-privileges:true"],
+    ["--sysctl", "net.ipv4.ip_unprivileged_port_start=0"],
+    ["--cpu-period", "100000", "--cpu-quota", String(Math.round(c.cpus * 100000))],
+    ["--memory", memory, "--memory-swap", memory],
+    ["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3"],
+    ["--stop-timeout", "20"],
+    HEALTH,
   ];
-  for (const r of input.resolvers) args.push("--dns", r);
-  if (input.resolvers.length > 0) args.push("--dns-search", input.domain);
-  for (const f of c.files) args.push("--volume", `${dir}/files/${fileSlug(f.path)}:${f.path}:ro`);
-  if (c.volume) args.push("--volume", `${VOLUMES}/${c.id}:${c.volume.containerPath}`);
+  for (const r of input.resolvers) lines.push(["--dns", r]);
+  if (input.resolvers.length > 0) lines.push(["--dns-search", input.domain]);
+  for (const f of c.files) lines.push(["--volume", `${dir}/files/${fileSlug(f.path)}:${f.path}:ro`]);
+  if (c.volume) lines.push(["--volume", `${VOLUMES}/${c.id}:${c.volume.containerPath}`]);
   const ports = [...c.ports].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol) || a.address.localeCompare(b.address));
-  for (const p of ports) args.push("--publish", `${p.address === "public" ? PUBLIC_VAR : p.address}:${p.port}:${p.port}/${p.protocol}`);
-  args.push(c.image);
-  return args;
+  for (const p of ports) lines.push(["--publish", `${p.address === "public" ? PUBLIC_VAR : p.address}:${p.port}:${p.port}/${p.protocol}`]);
+  lines.push([c.image]);
+  return lines;
 }
 
 function unit(input: CloudInitInput, c: CloudInitContainer): string {
@@ -130,7 +144,7 @@ function unit(input: CloudInitInput, c: CloudInitContainer): string {
     "TimeoutStartSec=600",
     `ExecStartPre=-/usr/bin/docker rm -f ${name}`,
     ...(c.volume ? [`ExecStartPre=/bin/chown 1000:1000 ${VOLUMES}/${c.id}`] : []),
-    `ExecStart=${dockerRunArgs(input, c).map(systemdArg).join(" \\\n  ")}`,
+    `ExecStart=${dockerRunLines(input, c).map((line) => line.map(systemdArg).join(" ")).join(" \\\n  ")}`,
     `ExecStop=/usr/bin/docker stop --time 20 ${name}`,
     "",
     "[Install]",

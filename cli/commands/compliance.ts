@@ -1,0 +1,56 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { EXIT, UsageError, type CliCommand } from "../command";
+import { loadPlan } from "../stack";
+import { findProjectRoot } from "../../components/spec/load";
+import { buildReport } from "../../policies/report/build";
+import { renderHtml, renderMarkdown } from "../../policies/report/render";
+import { POLICIES } from "../../policies/rules";
+import { checkStack } from "../../policies/runtime/check";
+import { parseTags, readPolicyConfig } from "./policy";
+
+const FORMATS = ["md", "html"] as const;
+
+export const command: CliCommand = {
+  name: "compliance",
+  summary: "write the ISO 27001 Statement-of-Applicability report of a stack (Markdown and HTML)",
+  usage: `Usage: serverpark compliance <stack> [--out <dir>] [--format md,html] [--json] [--config <file>] [--tag key=value ...]
+
+Evaluates the policy pack on the stack (as \`serverpark policy\` does) and writes a
+Statement-of-Applicability style report: every ISO/IEC 27001:2022 Annex A control, the
+policies that evidence it, and pass / fail for this stack with the failing resources.
+Controls the pack does not address are listed as "not addressed", never left out.
+Writes <dir>/compliance-<stack>.md and .html. Exits 0 once written (use
+\`serverpark policy\` as the gate).
+
+Options:
+  --out <dir>       where to write (default: reports/)
+  --format <list>   md, html or both (default md,html)
+  --json            print the report data as JSON instead of writing files
+  --config <file>   policy pack config (default policies/config/<stack>.json)
+  --tag k=v         a stack tag, e.g. --tag serverpark:environment=production`,
+  options: { out: { type: "string" }, format: { type: "string" }, json: { type: "boolean" }, config: { type: "string" }, tag: { type: "string", multiple: true } },
+  positionals: { min: 1, max: 1 },
+  async run({ values, positionals }, io) {
+    const formats = (typeof values.format === "string" ? values.format : "md,html").split(",").map((f) => f.trim());
+    for (const f of formats) if (!(FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format: unknown format "${f}" (expected md, html)`);
+    const { file } = loadPlan(positionals[0]!, io.cwd);
+    const config = readPolicyConfig(values.config, io.cwd);
+    const check = await checkStack(file, { root: findProjectRoot(io.cwd), ...(config ? { config } : {}), stackTags: parseTags(values.tag) });
+    const report = buildReport(check, POLICIES);
+    if (values.json === true) {
+      io.out(JSON.stringify(report, null, 2));
+      return EXIT.ok;
+    }
+    const dir = resolve(io.cwd, typeof values.out === "string" ? values.out : "reports");
+    mkdirSync(dir, { recursive: true });
+    for (const f of formats) {
+      const path = join(dir, `compliance-${check.stack}.${f}`);
+      writeFileSync(path, f === "md" ? renderMarkdown(report) : renderHtml(report));
+      io.err(`wrote ${relative(io.cwd, path) || path}`);
+    }
+    const s = report.summary;
+    io.out(`${check.stack}: ${s.pass} pass, ${s.fail} fail, ${s.advisory} advisory, ${s["not-applicable"]} not applicable, ${s["not-addressed"]} not addressed (of ${s.controls} Annex A controls)`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,98 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import type { DatacenterPlan, PlannedService } from "./plan";
+
+/** Where every replica finds its TLS material (see images/runtime/tls.ts). */
+export const TLS_PATHS = {
+  cert: "/etc/serverpark/tls/tls.crt",
+  key: "/etc/serverpark/tls/tls.key",
+  ca: "/etc/serverpark/tls/ca.crt",
+} as const;
+
+export interface ServiceCertificate {
+  readonly certPem: pulumi.Output<string>;
+  /** A Pulumi secret. */
+  readonly keyPem: pulumi.Output<string>;
+  readonly caPem: pulumi.Output<string>;
+}
+
+export interface DatacenterPkiArgs {
+  readonly plan: DatacenterPlan;
+  /** Certificate lifetime in hours. @default 8760 (one year) */
+  readonly validityHours?: number;
+}
+
+/**
+ * The datacenter's own certificate authority and one server certificate per service, valid
+ * for the service's names on every network, its replicas' names and addresses, and any extra
+ * names the role asks for (the sites a proxy serves). Private keys stay Pulumi secrets.
+ */
+export class DatacenterPki extends pulumi.ComponentResource {
+  readonly caPem: pulumi.Output<string>;
+  private readonly caKey: tls.PrivateKey;
+  private readonly ca: tls.SelfSignedCert;
+  private readonly validityHours: number;
+  private readonly plan: DatacenterPlan;
+
+  constructor(name: string, args: DatacenterPkiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("serverpark:datacenter:Pki", name, {}, opts);
+    this.plan = args.plan;
+    this.validityHours = args.validityHours ?? 8760;
+    this.caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+    this.ca = new tls.SelfSignedCert(
+      `${name}-ca`,
+      {
+        privateKeyPem: this.caKey.privateKeyPem,
+        subject: { commonName: `Serverpark ${args.plan.datacenter} CA`, organization: "Serverpark" },
+        isCaCertificate: true,
+        validityPeriodHours: this.validityHours * 5,
+        allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+      },
+      { parent: this },
+    );
+    this.caPem = this.ca.certPem;
+    this.registerOutputs({ caPem: this.caPem });
+  }
+
+  /** Names a service's certificate covers. Pure, so tests and targets agree on it. */
+  static namesFor(plan: DatacenterPlan, service: PlannedService, extra: readonly string[] = []): { dnsNames: string[]; ipAddresses: string[] } {
+    const replicas = plan.replicas.filter((r) => r.service === service.id);
+    const dns = new Set<string>([`${service.id}.${plan.domain}`, ...extra]);
+    const ips = new Set<string>(["127.0.0.1"]);
+    for (const net of service.networks) dns.add(`${service.id}.${net}.${plan.domain}`);
+    for (const r of replicas) {
+      dns.add(r.id);
+      dns.add(`${r.id}.${plan.domain}`);
+      for (const [net, address] of Object.entries(r.addresses)) {
+        dns.add(`${r.id}.${net}.${plan.domain}`);
+        ips.add(address);
+      }
+    }
+    dns.add(service.id);
+    return { dnsNames: [...dns].sort(), ipAddresses: [...ips].sort() };
+  }
+
+  /** Issues the certificate of one service; `name` is the service component's name, `parent` the component. */
+  certificateFor(name: string, service: PlannedService, parent: pulumi.Resource, extraNames: readonly string[] = []): ServiceCertificate {
+    const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+    const names = DatacenterPki.namesFor(this.plan, service, extraNames);
+    const request = new tls.CertRequest(
+      `${name}-tls-csr`,
+      { privateKeyPem: key.privateKeyPem, subject: { commonName: `${service.id}.${this.plan.domain}`, organization: "Serverpark" }, ...names },
+      { parent },
+    );
+    const cert = new tls.LocallySignedCert(
+      `${name}-tls-cert`,
+      {
+        certRequestPem: request.certRequestPem,
+        caPrivateKeyPem: this.caKey.privateKeyPem,
+        caCertPem: this.ca.certPem,
+        validityPeriodHours: this.validityHours,
+        earlyRenewalHours: 720,
+        allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+      },
+      { parent },
+    );
+    return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem), caPem: this.ca.certPem };
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The datacenter drawing as SVG: feeds → PDUs → racks → hosts → service replicas, with a
+ * per-service availability table underneath. A pure function of a {@link DiagramModel} and
+ * an optional live state, so `serverpark diagram` (static, no state) and the NOC page
+ * (live colours) produce the same picture, and tests can compare output byte for byte.
+ *
+ * Hand-written on purpose: the layout is a fixed grid (racks side by side, hosts stacked),
+ * which a few coordinates express more plainly than a graph-layout dependency would.
+ */
+import type { DiagramHost, DiagramModel } from "./model";
+
+export type ReplicaState = "up" | "degraded" | "down" | "unknown";
+
+export interface DiagramState {
+  /** replica id → state; replicas not listed are drawn "unknown". */
+  readonly replicas?: Readonly<Record<string, ReplicaState>>;
+  /** replica id → one line shown on hover (e.g. "smtp 3 ms, submission timed out"). */
+  readonly details?: Readonly<Record<string, string>>;
+  /** service id → availability over the window, 0..1; services not listed show "n/a". */
+  readonly availability?: Readonly<Record<string, number>>;
+  /** Caption of the availability column. @default "availability" */
+  readonly availabilityLabel?: string;
+}
+
+const M = 20;
+const RACK_W = 470;
+const RACK_GAP = 24;
+const FEED_W = 150;
+const FEED_H = 34;
+const PDU_W = 84;
+const PDU_H = 24;
+const CHIP_H = 22;
+const CHIPS_PER_ROW = 3;
+const FEED_COLOURS = ["#2f6fd0", "#e07b1f", "#2a9d8f", "#9b5de5", "#c1121f", "#6a994e"];
+
+export const STATE_COLOURS: Readonly<Record<ReplicaState, string>> = {
+  up: "#2e9d4f",
+  degraded: "#e0a526",
+  down: "#d63c3c",
+  unknown: "#8a94a6",
+};
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const idOf = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
+
+interface RackLayout {
+  readonly id: string;
+  readonly x: number;
+  readonly pdus: readonly { id: string; feed: string }[];
+  readonly hosts: readonly DiagramHost[];
+}
+
+function racksOf(model: DiagramModel): RackLayout[] {
+  const order: string[] = [];
+  const hosts = new Map<string, DiagramHost[]>();
+  for (const h of model.hosts) {
+    if (!hosts.has(h.rack)) {
+      order.push(h.rack);
+      hosts.set(h.rack, []);
+    }
+    hosts.get(h.rack)!.push(h);
+  }
+  return order.map((id, i) => {
+    const pdus = new Map<string, string>();
+    for (const h of hosts.get(id)!) for (const p of h.psus) if (!pdus.has(p.pdu)) pdus.set(p.pdu, p.feed);
+    const sorted = [...pdus].sort(([a], [b]) => a.localeCompare(b)).map(([pdu, feed]) => ({ id: pdu, feed }));
+    return { id, x: M + i * (RACK_W + RACK_GAP), pdus: sorted, hosts: hosts.get(id)! };
+  });
+}
+
+function hostHeight(h: DiagramHost): number {
+  const rows = Math.max(1, Math.ceil(h.replicas.length / CHIPS_PER_ROW));
+  return Math.max(26 + rows * (CHIP_H + 4) + 4, 22 + h.psus.length * 10);
+}
+
+/** Renders the drawing; the same model and state always give the same bytes. */
+export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {}): string {
+  const feeds = [...new Set(model.hosts.flatMap((h) => h.psus.map((p) => p.feed)))].sort();
+  const feedColour = new Map(feeds.map((f, i) => [f, FEED_COLOURS[i % FEED_COLOURS.length]!]));
+  const replicaById = new Map(model.replicas.map((r) => [r.id, r]));
+  const racks = racksOf(model);
+  const feedY = 44;
+  const trunkY = (f: number) => feedY + FEED_H + 14 + f * 6;
+  const rackY = trunkY(feeds.length) + 18;
+  const out: string[] = [];
+  let bottom = rackY;
+
+  // Feeds along the top.
+  feeds.forEach((f, i) => {
+    const x = M + i * (FEED_W + 16);
+    out.push(
+      `<g class="feed" data-feed="${esc(f)}"><rect x="${x}" y="${feedY}" width="${FEED_W}" height="${FEED_H}" rx="4" fill="${feedColour.get(f)}"/>` +
+        `<text x="${x + FEED_W / 2}" y="${feedY + 22}" text-anchor="middle" class="light">feed ${esc(f)}</text></g>`,
+    );
+  });
+
+  for (const rack of racks) {
+    const feedGutter = 8 + feeds.length * 6;
+    const pduX = rack.x + feedGutter;
+    const busX0 = pduX + PDU_W + 10;
+    const busX = (i: number) => busX0 + i * 8;
+    const hostX = busX(rack.pdus.length) + 8;
+    const hostW = rack.x + RACK_W - 10 - hostX;
+    const chipW = Math.floor((hostW - 16 - (CHIPS_PER_ROW - 1) * 6) / CHIPS_PER_ROW);
+    const top = rackY + 30;
+    const pduY = (i: number) => top + i * (PDU_H + 8);
+    const body: string[] = [];
+
+    // Hosts stacked in the rack, their replicas as chips.
+    let y = top;
+    const psuLinks: string[] = [];
+    for (const h of rack.hosts) {
+      const hh = hostHeight(h);
+      body.push(
+        `<g class="host" data-host="${esc(h.id)}"><title>host ${esc(h.id)}${h.kind ? ` (${esc(h.kind)})` : ""}, rack ${esc(h.rack)}, PSUs on ${esc(h.psus.map((p) => p.pdu).join(", ") || "none")}</title>` +
+          `<rect x="${hostX}" y="${y}" width="${hostW}" height="${hh}" rx="3" class="hostbox"/>` +
+          `<text x="${hostX + 8}" y="${y + 16}" class="hostname">${esc(h.id)}</text>` +
+          (h.kind ? `<text x="${hostX + hostW - 8}" y="${y + 16}" text-anchor="end" class="muted">${esc(h.kind)}</text>` : ""),
+      );
+      h.replicas.forEach((rid, i) => {
+        const r = replicaById.get(rid);
+        const st = state.replicas?.[rid] ?? "unknown";
+        const cx = hostX + 8 + (i % CHIPS_PER_ROW) * (chipW + 6);
+        const cy = y + 24 + Math.floor(i / CHIPS_PER_ROW) * (CHIP_H + 4);
+        const detail = state.details?.[rid];
+        const tip = `${rid}${r ? ` (${r.service}, ${r.role})` : ""} on ${h.id}: ${st}${detail ? ` — ${detail}` : ""}`;
+        body.push(
+          `<g class="replica st-${st}" id="replica-${idOf(rid)}" data-replica="${esc(rid)}" data-service="${esc(r?.service ?? "")}" data-state="${st}"><title>${esc(tip)}</title>` +
+            `<rect x="${cx}" y="${cy}" width="${chipW}" height="${CHIP_H}" rx="3" fill="${STATE_COLOURS[st]}"/>` +
+            `<text x="${cx + chipW / 2}" y="${cy + 15}" text-anchor="middle" class="light">${esc(cut(rid, 14))}</text></g>`,
+        );
+      });
+      body.push("</g>");
+      // One wire per power supply: from its PDU's bus to the host's left edge.
+      h.psus.forEach((p, j) => {
+        const bi = rack.pdus.findIndex((d) => d.id === p.pdu);
+        const wy = y + 12 + j * 10;
+        psuLinks.push(
+          `<path d="M${busX(bi)} ${wy}H${hostX}" stroke="${feedColour.get(p.feed)}" class="wire"/><circle cx="${hostX}" cy="${wy}" r="2.5" fill="${feedColour.get(p.feed)}"/>`,
+        );
+      });
+      y += hh + 8;
+    }
+    const hostsBottom = y;
+    const rackH = Math.max(hostsBottom, pduY(rack.pdus.length)) - rackY + 4;
+    bottom = Math.max(bottom, rackY + rackH);
+
+    // PDUs down the left side; each feeds a vertical bus the host wires hang from.
+    const pdus = rack.pdus.map((p, i) => {
+      const py = pduY(i);
+      const fi = feeds.indexOf(p.feed);
+      const colour = feedColour.get(p.feed)!;
+      const feedX = M + fi * (FEED_W + 16) + FEED_W / 2;
+      const gutterX = rack.x + 5 + fi * 6;
+      return (
+        `<path d="M${feedX} ${feedY + FEED_H}V${trunkY(fi)}H${gutterX}V${py + PDU_H / 2}H${pduX}" stroke="${colour}" class="wire"/>` +
+        `<path d="M${pduX + PDU_W} ${py + PDU_H / 2}H${busX(i)}V${hostsBottom - 8}" stroke="${colour}" class="wire"/>` +
+        `<g class="pdu" data-pdu="${esc(p.id)}"><title>PDU ${esc(p.id)} on feed ${esc(p.feed)}</title><rect x="${pduX}" y="${py}" width="${PDU_W}" height="${PDU_H}" rx="3" fill="#fff" stroke="${colour}" stroke-width="2"/>` +
+        `<text x="${pduX + PDU_W / 2}" y="${py + 16}" text-anchor="middle" class="small">${esc(cut(p.id, 12))}</text></g>`
+      );
+    });
+
+    out.push(
+      `<g class="rack" data-rack="${esc(rack.id)}"><rect x="${rack.x}" y="${rackY}" width="${RACK_W}" height="${rackH}" rx="6" class="rackbox"/>` +
+        `<text x="${rack.x + 10}" y="${rackY + 20}" class="rackname">rack ${esc(rack.id)}</text>` +
+        pdus.join("") +
+        psuLinks.join("") +
+        body.join("") +
+        "</g>",
+    );
+  }
+
+  // Per-service availability underneath.
+  const tableY = bottom + 34;
+  const label = state.availabilityLabel ?? "availability";
+  out.push(`<text x="${M}" y="${tableY}" class="rackname">services</text><text x="${M + 300}" y="${tableY}" class="muted">${esc(label)}</text>`);
+  model.services.forEach((s, i) => {
+    const y = tableY + 20 + i * 20;
+    const a = state.availability?.[s.id];
+    const states = s.replicas.map((r) => state.replicas?.[r] ?? "unknown");
+    const up = states.filter((x) => x === "up").length;
+    const bar =
+      a === undefined
+        ? `<text x="${M + 300}" y="${y}" class="muted">n/a</text>`
+        : `<rect x="${M + 300}" y="${y - 11}" width="200" height="12" fill="#e5e8ee"/><rect x="${M + 300}" y="${y - 11}" width="${(200 * Math.max(0, Math.min(1, a))).toFixed(1)}" height="12" fill="${a >= 0.99 ? STATE_COLOURS.up : a >= 0.9 ? STATE_COLOURS.degraded : STATE_COLOURS.down}"/>` +
+          `<text x="${M + 510}" y="${y}" class="small">${(a * 100).toFixed(a === 1 ? 0 : 2)}%</text>`;
+    out.push(
+      `<g class="service" data-service="${esc(s.id)}"><text x="${M}" y="${y}" class="small">${esc(s.id)} (${esc(s.role)})</text>` +
+        `<text x="${M + 170}" y="${y}" class="small">${state.replicas ? `${up}/${s.replicas.length} up` : `${s.replicas.length} replica${s.replicas.length === 1 ? "" : "s"}`}</text>${bar}</g>`,
+    );
+  });
+
+  const width = Math.max(M * 2 + racks.length * (RACK_W + RACK_GAP) - RACK_GAP, M * 2 + feeds.length * (FEED_W + 16), 620);
+  const height = tableY + 20 + model.services.length * 20 + 10;
+  const legend = (Object.keys(STATE_COLOURS) as ReplicaState[])
+    .map((s, i) => `<rect x="${width - M - 4 * 78 + i * 78}" y="14" width="12" height="12" fill="${STATE_COLOURS[s]}"/><text x="${width - M - 4 * 78 + i * 78 + 16}" y="24" class="small">${s}</text>`)
+    .join("");
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="datacenter ${esc(model.datacenter)}">`,
+    "<style>text{font-family:system-ui,sans-serif;font-size:12px;fill:#1d2433}.light{fill:#fff;font-weight:600}.small{font-size:11px}.muted{font-size:11px;fill:#667085}" +
+      ".hostname{font-weight:600}.rackname{font-size:13px;font-weight:700}.rackbox{fill:#f4f6fa;stroke:#98a2b3}.hostbox{fill:#fff;stroke:#667085}.wire{fill:none;stroke-width:2}</style>",
+    `<text x="${M}" y="26" class="rackname">datacenter ${esc(model.datacenter)} (${esc(model.domain)})</text>`,
+    legend,
+    ...out,
+    "</svg>",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,34 @@
+/**
+ * What a role adds to its replicas beyond the common deployment: extra certificate names,
+ * and files (configuration, generated credentials) placed in every replica of a service.
+ * Hooks are target-agnostic: the Docker target uploads the files into containers, the
+ * Hetzner target writes them through cloud-init.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { DatacenterPlan, PlannedService } from "../plan";
+import type { DatacenterSpec } from "../spec/schema";
+
+export interface ReplicaFile {
+  /** Absolute path inside the replica, e.g. /etc/serverpark/secrets/users.json. */
+  readonly path: string;
+  readonly content: pulumi.Input<string>;
+  /** Content is a secret (keys, passwords): kept as a Pulumi secret end to end. */
+  readonly secret?: boolean;
+}
+
+export interface RoleHookContext {
+  /** The service component's name: prefix every resource name with it. */
+  readonly name: string;
+  /** Parent for any resource the hook creates (e.g. random.RandomPassword). */
+  readonly parent: pulumi.Resource;
+  readonly service: PlannedService;
+  readonly plan: DatacenterPlan;
+  readonly spec: DatacenterSpec;
+}
+
+export interface RoleHooks {
+  /** Extra DNS names for the service's TLS certificate (e.g. the sites a proxy serves). */
+  certificateNames?(service: PlannedService, plan: DatacenterPlan): string[];
+  /** Files every replica of the service receives. Called once per service. */
+  files?(ctx: RoleHookContext): ReplicaFile[];
+}

@@ -1,0 +1,119 @@
+/**
+ * A.8.20 Networks security and A.8.22 Segregation of networks: back-ends and management stay
+ * off the internet network, internal and management networks have no route out, only the
+ * roles meant for the internet publish ports, and the local datacenter publishes nothing
+ * beyond loopback.
+ */
+import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../components/model/roles";
+import { resourcePolicy, stackPolicy } from "../lib/policy";
+import { datacenterModels, describeResource, serverparkLabels, servicePath, TYPES } from "../lib/resources";
+
+/** Roles whose servers must never sit on an internet network (plus every host agent). */
+export const BACKEND_ROLES: readonly string[] = ["db", "file", "noc", "host-agent"];
+
+export const internalNetworksIsolated = resourcePolicy({
+  name: "sp-301-internal-networks-isolated",
+  description: "Internal and management networks are internal (no route to the outside).",
+  controls: ["A.8.20", "A.8.22"],
+  severity: "high",
+  remediationSteps: "Create internal and management networks with `internal: true`; only networks whose exposure is internet (or the operator bridge) get a route out.",
+  validateResource: (args, report) => {
+    if (args.type !== TYPES.network) return args.notApplicable(`applies to ${TYPES.network} only`);
+    const exposure = serverparkLabels(args.props).exposure;
+    if (exposure === undefined) report(`${describeResource(args.type, args.name, args.props)} has no serverpark.exposure label, so its segregation cannot be judged. Fix: create it through the Docker target.`);
+    else if ((exposure === "internal" || exposure === "management") && args.props.internal !== true) {
+      report(`${describeResource(args.type, args.name, args.props)} is a ${exposure} network but not internal: its members can reach the outside. Fix: set internal: true.`);
+    }
+  },
+});
+
+export const backendsOffInternet = stackPolicy({
+  name: "sp-302-backends-off-internet",
+  description: "Databases, file service back-ends, the NOC, host agents and the management network are not attached to an internet network.",
+  controls: ["A.8.20", "A.8.22"],
+  severity: "critical",
+  remediationSteps: "Remove the internet network from the service's `networks` (db and file sit on internal networks behind the proxy); never give a network used for management the exposure internet.",
+  validateStack: (args, report) => {
+    const models = datacenterModels(args.resources);
+    const containers = args.resources.filter((r) => r.type === TYPES.container);
+    if (models.length === 0 && containers.length === 0) return args.notApplicable("no serverpark Datacenter or Docker containers in this stack");
+    // The model: declared services on internet networks.
+    for (const { urn, model } of models) {
+      const internet = new Set(model.plan.networks.filter((n) => n.exposure === "internet").map((n) => n.id));
+      for (const svc of model.plan.services) {
+        const on = svc.networks.filter((n) => internet.has(n));
+        if (BACKEND_ROLES.includes(svc.role) && on.length > 0) {
+          report(`${servicePath(model.spec, svc.id)} is a ${svc.role} service attached to the internet network ${on.join(", ")}. Fix: remove ${on.join(", ")} from its networks; reach it through an internal network.`, urn);
+        }
+      }
+    }
+    // The resources: whatever the target built, judged by the networks' own exposure labels.
+    const exposureByName = new Map<string, string>();
+    for (const n of args.resources.filter((r) => r.type === TYPES.network)) {
+      const exposure = serverparkLabels(n.props).exposure;
+      if (typeof n.props.name === "string" && exposure) exposureByName.set(n.props.name, exposure);
+    }
+    for (const c of containers) {
+      const role = serverparkLabels(c.props).role ?? "";
+      if (!BACKEND_ROLES.includes(role)) continue;
+      const nets = ((c.props.networksAdvanced ?? []) as { name?: string }[]).map((n) => n.name ?? "");
+      const bad = nets.filter((n) => exposureByName.get(n) === "internet");
+      if (bad.length > 0) report(`${describeResource(c.type, c.name, c.props)} (role ${role}) is attached to the internet network ${bad.join(", ")}. Fix: detach it; back-ends sit on internal networks only.`, c.urn);
+    }
+  },
+});
+
+/** Ports a role may publish outside the datacenter (its `internet` and `operator` ports). */
+export function publishablePorts(role: string): Set<string> {
+  const info = ROLE_INFO[role as Role];
+  if (!info) return new Set();
+  return new Set(info.ports.filter((p) => p.publish !== "none").map((p) => `${p.port}/${p.protocol}`));
+}
+
+interface PortSpec {
+  internal?: number;
+  external?: number;
+  ip?: string;
+  protocol?: string;
+}
+
+export const publishedPortsAllowed = resourcePolicy({
+  name: "sp-303-published-ports-allowed",
+  description: "Only the proxy, DNS, mail and game ports (and the NOC page for operators) are published; never a management, database or file port.",
+  controls: ["A.8.20"],
+  severity: "high",
+  remediationSteps: "Remove the port from the container's `ports`; other services are reached through the proxy or from inside the datacenter.",
+  validateResource: (args, report) => {
+    if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
+    const ports = (args.props.ports ?? []) as PortSpec[];
+    const role = serverparkLabels(args.props).role ?? "unknown";
+    const allowed = publishablePorts(role);
+    for (const p of ports) {
+      const key = `${p.internal}/${p.protocol ?? "tcp"}`;
+      if (!allowed.has(key)) {
+        const why = p.internal === MANAGEMENT_PORT ? "the management port (/metrics, /healthz)" : `not a public port of role ${role}`;
+        report(`${describeResource(args.type, args.name, args.props)} publishes ${key} (${why}). Fix: remove it from ports.`);
+      }
+    }
+  },
+});
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export const localLoopbackOnly = resourcePolicy({
+  name: "sp-304-local-loopback-only",
+  description: "The local (Docker) datacenter publishes ports on 127.0.0.1 only.",
+  controls: ["A.8.20"],
+  severity: "high",
+  remediationSteps: "Publish on 127.0.0.1 (serverpark:datacenter.docker.publishAddress); an empty ip means every interface of the machine.",
+  validateResource: (args, report) => {
+    if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
+    for (const p of (args.props.ports ?? []) as PortSpec[]) {
+      if (!p.ip || !LOOPBACK.test(p.ip)) {
+        report(`${describeResource(args.type, args.name, args.props)} publishes port ${p.internal} on ${p.ip || "every interface (0.0.0.0)"}. Fix: publish on 127.0.0.1.`);
+      }
+    }
+  },
+});
+
+export const NETWORK_POLICIES = [internalNetworksIsolated, backendsOffInternet, publishedPortsAllowed, localLoopbackOnly];

@@ -1,0 +1,200 @@
+/**
+ * Resource policies, each with passing and failing fixtures shaped as CrossGuard passes
+ * resources (see support.ts). Messages must name the resource and the fix.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { containerLimits } from "../../policies/rules/capacity";
+import { protectStateful } from "../../policies/rules/change";
+import { imageRefProblem, pinnedImages, resourceLabels, unpinnedBases } from "../../policies/rules/configuration";
+import { internalNetworksIsolated, localLoopbackOnly, publishedPortsAllowed } from "../../policies/rules/network";
+import { healthChecks, logRotation } from "../../policies/rules/observability";
+import { capabilitiesJustified, noDockerSocket, noHostNamespaces, noPrivilegedContainer, nonRootUser } from "../../policies/rules/privileged";
+import { dataResidency } from "../../policies/rules/residency";
+import { noDefaultPasswords } from "../../policies/rules/secrets";
+import { container, messages, runPolicy, type FixtureResource } from "./support";
+
+const network = (exposure: string, internal: boolean): FixtureResource => ({
+  type: "docker:index/network:Network",
+  name: `fra1-net-${exposure}`,
+  props: { name: `fra1-${exposure}`, internal, labels: [{ label: "serverpark.datacenter", value: "fra1" }, { label: "serverpark.exposure", value: exposure }, { label: "serverpark.version", value: "0.1.0" }] },
+});
+
+describe("A.8.2 privileged access", () => {
+  it("sp-201 fails a privileged container and passes the hardened one", async () => {
+    expect(await messages(noPrivilegedContainer, [container("db")])).toEqual([]);
+    const [msg] = await messages(noPrivilegedContainer, [container("db", { privileged: true })]);
+    expect(msg).toMatch(/Container "fra1-db-0" \(replica db-0 of service db\) runs privileged.*Fix: remove `privileged`/);
+  });
+
+  it("sp-202 fails a Docker socket mount (volume or bind mount)", async () => {
+    expect(await messages(noDockerSocket, [container("noc", { volumes: [{ volumeName: "data", containerPath: "/data" }] })])).toEqual([]);
+    expect(await messages(noDockerSocket, [container("noc", { volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] })])).toHaveLength(1);
+    expect(await messages(noDockerSocket, [container("noc", { mounts: [{ type: "bind", source: "/run/containerd/containerd.sock", target: "/x" }] })])).toHaveLength(1);
+  });
+
+  it("sp-203 fails host namespaces", async () => {
+    expect(await messages(noHostNamespaces, [container("dns")])).toEqual([]);
+    const msgs = await messages(noHostNamespaces, [container("dns", { networkMode: "host", pidMode: "host" })]);
+    expect(msgs.map((m) => /\((\w+): host\)/.exec(m)?.[1])).toEqual(["networkMode", "pidMode"]);
+  });
+
+  it("sp-204 requires drops ALL and a justification for every added capability", async () => {
+    expect(await messages(capabilitiesJustified, [container("proxy")])).toEqual([]);
+    expect(await messages(capabilitiesJustified, [container("proxy", { capabilities: {} })])).toEqual([expect.stringMatching(/keeps Docker's default capabilities/)]);
+    const withCap = container("proxy", { capabilities: { drops: ["ALL"], adds: ["CAP_NET_ADMIN"] } });
+    expect(await messages(capabilitiesJustified, [withCap])).toEqual([expect.stringMatching(/adds capability NET_ADMIN without a justification/)]);
+    expect(await messages(capabilitiesJustified, [withCap], { config: { justified: { NET_ADMIN: "the proxy sets up traffic shaping" } } })).toEqual([]);
+  });
+
+  it("sp-205 fails root and unset users", async () => {
+    expect(await messages(nonRootUser, [container("web")])).toEqual([]);
+    expect(await messages(nonRootUser, [container("web", { user: "0:0" })])).toEqual([expect.stringMatching(/runs as root \(user "0:0"\)/)]);
+    expect(await messages(nonRootUser, [container("web", { user: "root" })])).toHaveLength(1);
+    expect(await messages(nonRootUser, [container("web", { user: undefined })])).toEqual([expect.stringMatching(/sets no user/)]);
+  });
+
+  it("container policies are not applicable to other resource types", async () => {
+    const outcome = await runPolicy(noPrivilegedContainer, [network("internal", true)]);
+    expect(outcome.checked).toBe(0);
+    expect(outcome.notApplicable).toEqual(["applies to docker:index/container:Container only"]);
+  });
+});
+
+describe("A.8.5 secure authentication (resources)", () => {
+  it("sp-212 fails default and empty passwords and credentials in environment variables", async () => {
+    expect(await messages(noDefaultPasswords, [container("db", { envs: ["SP_ROLE=db", "PASSWORD_FILE=/run/secrets/db"] })])).toEqual([]);
+    expect(await messages(noDefaultPasswords, [container("db", { envs: ["DB_PASSWORD=Zx9-long-generated"] })])).toEqual([expect.stringMatching(/passes the credential DB_PASSWORD in an environment variable/)]);
+    const upload = { file: "/etc/serverpark/config.json", content: JSON.stringify({ settings: { users: [{ name: "app", password: "changeme" }] } }) };
+    expect(await messages(noDefaultPasswords, [container("db", { uploads: [upload] })])).toEqual([expect.stringMatching(/settings\.users\[0\]\.password to a well-known default password/)]);
+    expect(await messages(noDefaultPasswords, [{ type: "random:index/randomPassword:RandomPassword", props: { length: 24 } }])).toEqual([]);
+    expect(await messages(noDefaultPasswords, [{ type: "docker:index/remoteImage:RemoteImage", props: { name: "x:1", registryAuth: { password: "" } } }])).toEqual([expect.stringMatching(/registryAuth\.password is empty/)]);
+  });
+});
+
+describe("A.8.20 / A.8.22 networks", () => {
+  it("sp-301 fails an internal or management network that is not internal", async () => {
+    expect(await messages(internalNetworksIsolated, [network("internal", true), network("management", true), network("internet", false)])).toEqual([]);
+    expect(await messages(internalNetworksIsolated, [network("management", false)])).toEqual([expect.stringMatching(/management network but not internal/)]);
+  });
+
+  it("sp-303 allows only the role's public ports", async () => {
+    const proxyPorts = [{ internal: 443, external: 20001, ip: "127.0.0.1", protocol: "tcp" }];
+    expect(await messages(publishedPortsAllowed, [container("proxy", { ports: proxyPorts })])).toEqual([]);
+    expect(await messages(publishedPortsAllowed, [container("dns", { ports: [{ internal: 53, external: 20053, ip: "127.0.0.1", protocol: "udp" }] })])).toEqual([]);
+    expect(await messages(publishedPortsAllowed, [container("db", { ports: [{ internal: 5432, external: 25432, ip: "127.0.0.1", protocol: "tcp" }] })])).toEqual([
+      expect.stringMatching(/publishes 5432\/tcp \(not a public port of role db\)/),
+    ]);
+    expect(await messages(publishedPortsAllowed, [container("proxy", { ports: [{ internal: 9100, external: 29100, ip: "127.0.0.1", protocol: "tcp" }] })])).toEqual([
+      expect.stringMatching(/the management port/),
+    ]);
+  });
+
+  it("sp-304 fails ports published beyond loopback", async () => {
+    expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001, ip: "127.0.0.1" }] })])).toEqual([]);
+    expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001, ip: "0.0.0.0" }] })])).toHaveLength(1);
+    expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001 }] })])).toEqual([expect.stringMatching(/every interface/)]);
+  });
+});
+
+describe("A.8.6 capacity (resources)", () => {
+  it("sp-401 requires memory and CPU limits", async () => {
+    expect(await messages(containerLimits, [container("game")])).toEqual([]);
+    expect(await messages(containerLimits, [container("game", { cpus: "0.5", cpuQuota: undefined })])).toEqual([]);
+    expect(await messages(containerLimits, [container("game", { memory: undefined, cpuQuota: undefined })])).toEqual([
+      expect.stringMatching(/has no memory limit/),
+      expect.stringMatching(/has no CPU limit/),
+    ]);
+  });
+});
+
+describe("A.8.9 configuration management", () => {
+  it("judges image references", () => {
+    expect(imageRefProblem("node:24-bookworm-slim")).toBeUndefined();
+    expect(imageRefProblem(`node@sha256:${"a".repeat(64)}`)).toBeUndefined();
+    expect(imageRefProblem("localhost:5000/node:24")).toBeUndefined();
+    expect(imageRefProblem("node")).toMatch(/no tag/);
+    expect(imageRefProblem("localhost:5000/node")).toMatch(/no tag/);
+    expect(imageRefProblem("node:latest")).toMatch(/latest/);
+  });
+
+  it("finds unpinned FROM lines, resolving ARG defaults and skipping build stages", () => {
+    expect(unpinnedBases("FROM node:24-bookworm-slim AS build\nFROM build\nFROM scratch")).toEqual([]);
+    expect(unpinnedBases("ARG BASE=node:latest\nFROM ${BASE}")).toEqual(["FROM ${BASE} uses the tag latest"]);
+    expect(unpinnedBases("FROM --platform=linux/amd64 debian")).toEqual(["FROM debian has no tag (means latest)"]);
+  });
+
+  it("sp-411 checks image tags, container image references and the Dockerfile's base", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp411-"));
+    writeFileSync(join(dir, "Dockerfile.good"), "FROM node:24-bookworm-slim\n");
+    writeFileSync(join(dir, "Dockerfile.bad"), "FROM node\n");
+    const image = (tag: string, dockerfile: string): FixtureResource => ({
+      type: "docker:index/image:Image",
+      props: { imageName: `serverpark/db:${tag}`, skipPush: true, build: { context: dir, dockerfile: join(dir, dockerfile) } },
+    });
+    expect(await messages(pinnedImages, [image("0.1.0-abcdef123456", "Dockerfile.good"), container("db")])).toEqual([]);
+    expect(await messages(pinnedImages, [image("latest", "Dockerfile.bad")])).toEqual([expect.stringMatching(/uses the tag latest/), expect.stringMatching(/FROM node has no tag/)]);
+    expect(await messages(pinnedImages, [container("db", { image: "serverpark/db" })])).toEqual([expect.stringMatching(/runs image serverpark\/db which has no tag/)]);
+    expect(await messages(pinnedImages, [image("1", "missing")])).toEqual([expect.stringMatching(/cannot be read/)]);
+  });
+
+  it("sp-412 requires datacenter, role and version labels", async () => {
+    expect(await messages(resourceLabels, [container("db"), network("internal", true)])).toEqual([]);
+    expect(await messages(resourceLabels, [container("db", { labels: [{ label: "serverpark.datacenter", value: "fra1" }] })])).toEqual([
+      expect.stringMatching(/lacks the labels serverpark\.role, serverpark\.version/),
+    ]);
+    const server = { type: "hcloud:index/server:Server", props: { name: "fra1-h1", location: "fsn1", labels: { "serverpark/datacenter": "fra1", "serverpark/role": "host", "serverpark/version": "0.1.0" } } };
+    expect(await messages(resourceLabels, [server])).toEqual([]);
+  });
+});
+
+describe("A.8.15 / A.8.16 logging and health", () => {
+  it("sp-431 requires log rotation", async () => {
+    expect(await messages(logRotation, [container("mail"), container("mail", { logDriver: "journald", logOpts: undefined })])).toEqual([]);
+    expect(await messages(logRotation, [container("mail", { logDriver: undefined, logOpts: undefined })])).toEqual([expect.stringMatching(/sets no logDriver/)]);
+    expect(await messages(logRotation, [container("mail", { logOpts: { "max-size": "10m" } })])).toEqual([expect.stringMatching(/without max-file/)]);
+    expect(await messages(logRotation, [container("mail", { logDriver: "none" })])).toEqual([expect.stringMatching(/discards its logs/)]);
+  });
+
+  it("sp-432 requires a health check", async () => {
+    expect(await messages(healthChecks, [container("file")])).toEqual([]);
+    expect(await messages(healthChecks, [container("file", { healthcheck: undefined })])).toHaveLength(1);
+    expect(await messages(healthChecks, [container("file", { healthcheck: { tests: ["NONE"] } })])).toHaveLength(1);
+  });
+});
+
+describe("A.5.23 data residency", () => {
+  const server = (props: Record<string, unknown>): FixtureResource => ({ type: "hcloud:index/server:Server", name: "fra1-h1", props: { name: "fra1-h1", serverType: "cx22", image: "debian-12", ...props } });
+
+  it("sp-501 keeps Hetzner resources in the declared region", async () => {
+    expect(await messages(dataResidency, [server({ location: "fsn1" }), server({ datacenter: "nbg1-dc3" }), { type: "hcloud:index/volume:Volume", props: { location: "nbg1", size: 10 } }])).toEqual([]);
+    expect(await messages(dataResidency, [server({ location: "hel1" })])).toEqual([expect.stringMatching(/placed in location hel1, outside region de/)]);
+    expect(await messages(dataResidency, [server({})])).toEqual([expect.stringMatching(/names no location or datacenter/)]);
+    expect(await messages(dataResidency, [{ type: "hcloud:index/networkSubnet:NetworkSubnet", props: { networkZone: "us-east", ipRange: "10.0.0.0/24" } }])).toHaveLength(1);
+  });
+
+  it("sp-501 takes the region from the policy config, then the stack tag", async () => {
+    expect(await messages(dataResidency, [server({ location: "hel1" })], { config: { region: "fi" } })).toEqual([]);
+    expect(await messages(dataResidency, [server({ location: "hel1" })], { stackTags: { "serverpark:region": "eu" } })).toEqual([]);
+    expect((await runPolicy(dataResidency, [container("db")])).checked).toBe(0);
+  });
+});
+
+describe("A.8.32 change management (resources)", () => {
+  const volume = (protect: boolean): FixtureResource => ({ type: "docker:index/volume:Volume", name: "fra1-svc-db-0-data", props: { name: "fra1-db-0-data" }, opts: { protect } });
+
+  it("sp-511 requires protect on volumes of production stacks", async () => {
+    const production = { stackTags: { "serverpark:environment": "production" } };
+    expect(await messages(protectStateful, [volume(true)], production)).toEqual([]);
+    expect(await messages(protectStateful, [volume(false)], production)).toEqual([expect.stringMatching(/Volume "fra1-db-0-data" holds data in a production stack but is not protected/)]);
+    expect(await messages(protectStateful, [volume(false)], { config: { production: true } })).toHaveLength(1);
+  });
+
+  it("sp-511 is not applicable outside production", async () => {
+    const outcome = await runPolicy(protectStateful, [volume(false)]);
+    expect(outcome.violations).toEqual([]);
+    expect(outcome.notApplicable[0]).toMatch(/not a production stack/);
+  });
+});
