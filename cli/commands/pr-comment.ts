@@ -4,8 +4,9 @@ import { EXIT, UsageError, type CliCommand } from "../command";
 import { StackProblems } from "../stack";
 import { computeDiff, loadSides } from "./diff";
 import { GITHUB_COMMENT_LIMIT, renderComment } from "../../components/diff/comment";
-import { parsePolicyViolations, PolicyInputError, type PolicyViolation } from "../../components/diff/policy";
-import { groupPreview, parsePreview, partNames, PreviewError, type GroupedPreview } from "../../components/diff/preview";
+import { InputError } from "../../components/diff/input";
+import { parsePolicyViolations, type PolicyViolation } from "../../components/diff/policy";
+import { groupPreview, parsePreview, partNames, type GroupedPreview } from "../../components/diff/preview";
 import { collectSecrets } from "../../components/diff/secrets";
 
 /** Environment variables whose values are scrubbed from the comment even if something quoted them. */
@@ -56,7 +57,8 @@ Exit codes: 0 written, 1 an input has problems, 2 usage error.`,
   positionals: { min: 1, max: 2 },
   run({ values, positionals }, io) {
     const maxChars = values["max-chars"] === undefined ? GITHUB_COMMENT_LIMIT : Number(values["max-chars"]);
-    if (!Number.isInteger(maxChars) || maxChars < 2000 || maxChars > GITHUB_COMMENT_LIMIT) throw new UsageError(`--max-chars must be an integer from 2000 to ${GITHUB_COMMENT_LIMIT}`);
+    if (!Number.isInteger(maxChars) || maxChars < 2000 || maxChars > GITHUB_COMMENT_LIMIT)
+      throw new UsageError(`--max-chars must be an integer from 2000 to ${GITHUB_COMMENT_LIMIT}`);
     let preview: GroupedPreview | undefined;
     let violations: PolicyViolation[] | undefined;
     const secrets = new Set<string>();
@@ -72,7 +74,13 @@ Exit codes: 0 written, 1 an input has problems, 2 usage error.`,
         preview = groupPreview(raw, partNames([base.side, head.side]));
       }
       if (typeof values.policy === "string") violations = parsePolicyViolations(readInput(values.policy, io.cwd, "--policy"), values.policy);
-      const envNames = typeof values["redact-env"] === "string" ? values["redact-env"].split(",").map((s) => s.trim()).filter(Boolean) : DEFAULT_REDACT_ENV;
+      const envNames =
+        typeof values["redact-env"] === "string"
+          ? values["redact-env"]
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : DEFAULT_REDACT_ENV;
       for (const name of envNames) {
         const v = process.env[name];
         if (v) secrets.add(v);
@@ -96,7 +104,7 @@ Exit codes: 0 written, 1 an input has problems, 2 usage error.`,
       } else io.out(text);
       return EXIT.ok;
     } catch (e) {
-      if (e instanceof StackProblems || e instanceof PreviewError || e instanceof PolicyInputError) {
+      if (e instanceof StackProblems || e instanceof InputError) {
         io.err(e.message);
         return EXIT.invalid;
       }

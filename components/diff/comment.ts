@@ -43,7 +43,10 @@ export function code(s: string): string {
 
 /** Free text in a table cell or list item: no HTML, no table breaks, bounded. */
 export function plain(s: string, max = 300): string {
-  const one = s.replace(/\r?\n+/g, " ").replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;")).replace(/\|/g, "\\|");
+  const one = s
+    .replace(/\r?\n+/g, " ")
+    .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"))
+    .replace(/\|/g, "\\|");
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
 
@@ -60,7 +63,12 @@ interface Block {
 
 function stepLine(s: ResourceStep): string {
   const what = s.kind === "other" ? s.ops.join("/") : s.kind;
-  const props = s.kind === "replace" && s.replaceBecause.length ? ` — replaced because of ${s.replaceBecause.map(code).join(", ")}` : s.properties.length ? ` — ${s.properties.slice(0, 12).map(code).join(", ")}${s.properties.length > 12 ? ` and ${s.properties.length - 12} more` : ""}` : "";
+  const props =
+    s.kind === "replace" && s.replaceBecause.length
+      ? ` — replaced because of ${s.replaceBecause.map(code).join(", ")}`
+      : s.properties.length
+        ? ` — ${s.properties.slice(0, 12).map(code).join(", ")}${s.properties.length > 12 ? ` and ${s.properties.length - 12} more` : ""}`
+        : "";
   return `- ${s.kind === "replace" || s.kind === "delete" ? `**${what}**` : what} ${code(s.type)} ${code(s.name)}${s.protect ? " (protected)" : ""}${props}`;
 }
 
@@ -68,11 +76,17 @@ function attention(input: CommentInput): string[] {
   const out: string[] = [];
   const { diff, preview, violations } = input;
   for (const m of diff?.moves ?? []) out.push(`- **Replica moves:** ${plain(moveText(m))}`);
-  for (const s of preview?.dataAtRisk ?? []) out.push(`- **Data at risk:** ${s.kind === "replace" ? "replaces" : "deletes"} stateful ${code(s.type)} ${code(s.name)}${s.protect ? " (protected: the operation will fail until unprotected)" : ""}`);
+  for (const s of preview?.dataAtRisk ?? [])
+    out.push(
+      `- **Data at risk:** ${s.kind === "replace" ? "replaces" : "deletes"} stateful ${code(s.type)} ${code(s.name)}${s.protect ? " (protected: the operation will fail until unprotected)" : ""}`,
+    );
   for (const d of diff ? redundancyDrops(diff) : []) out.push(`- **Redundancy drops:** ${plain(d)}`);
-  if (diff && diff.renumbered.length) out.push(`- **Addresses renumbered:** ${diff.renumbered.length} existing address${diff.renumbered.length === 1 ? "" : "es"} change (see networks below)`);
+  if (diff && diff.renumbered.length)
+    out.push(`- **Addresses renumbered:** ${diff.renumbered.length} existing address${diff.renumbered.length === 1 ? "" : "es"} change (see networks below)`);
   for (const v of (violations ?? []).filter((x) => x.enforcement === "mandatory")) {
-    out.push(`- **Mandatory policy violation:** ${code(v.policy)} (${v.controls.join(", ") || "no control"}) on ${code(v.resource || "the stack")}: ${plain(v.message, 200)}`);
+    out.push(
+      `- **Mandatory policy violation:** ${code(v.policy)} (${v.controls.join(", ") || "no control"}) on ${code(v.resource || "the stack")}: ${plain(v.message, 200)}`,
+    );
   }
   for (const d of (preview?.diagnostics ?? []).filter((x) => x.severity === "error")) out.push(`- **Preview error:** ${plain(d.message, 300)}`);
   if (diff) for (const h of tightHosts(diff.headroom)) out.push(`- **Tight capacity:** host ${code(h)} has less than 10% of a resource left after the change`);
@@ -85,11 +99,15 @@ function summaryLine(input: CommentInput): string {
   if (input.preview) {
     const c = input.preview.counts;
     const total = c.create + c.update + c.replace + c.delete + c.other;
-    parts.push(`**Resources:** ${total === 0 ? "no changes" : `${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete${c.other ? `, ${c.other} other` : ""}`}`);
+    parts.push(
+      `**Resources:** ${total === 0 ? "no changes" : `${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete${c.other ? `, ${c.other} other` : ""}`}`,
+    );
   } else parts.push("**Resources:** no preview given");
   if (input.violations) {
     const mandatory = input.violations.filter((v) => v.enforcement === "mandatory").length;
-    parts.push(`**Policy:** ${input.violations.length === 0 ? "no violations" : `${input.violations.length} violation${input.violations.length === 1 ? "" : "s"} (${mandatory} mandatory)`}`);
+    parts.push(
+      `**Policy:** ${input.violations.length === 0 ? "no violations" : `${input.violations.length} violation${input.violations.length === 1 ? "" : "s"} (${mandatory} mandatory)`}`,
+    );
   } else parts.push("**Policy:** not checked");
   return parts.join(" · ");
 }
@@ -97,29 +115,49 @@ function summaryLine(input: CommentInput): string {
 function datacenterBlocks(diff: DatacenterDiff): Block[] {
   const blocks: Block[] = [];
   const main = diff.changes.filter((c) => c.part !== "dns");
-  const changeLines = diff.empty ? ["No datacenter changes: the datacenter stays exactly as it is."] : main.flatMap((c) => [`- ${code(c.summary)}`, ...c.details.map((d) => `  - ${/^[-+~] /.test(d) ? code(d) : plain(d)}`)]);
+  const changeLines = diff.empty
+    ? ["No datacenter changes: the datacenter stays exactly as it is."]
+    : main.flatMap((c) => [`- ${code(c.summary)}`, ...c.details.map((d) => `  - ${/^[-+~] /.test(d) ? code(d) : plain(d)}`)]);
   blocks.push({ title: "datacenter changes", open: ["#### Datacenter changes", ""], lines: changeLines, close: [""] });
   const red = diff.redundancy;
   const redLines = red.available
     ? red.rows.length
-      ? tableLines(["Service", "Before", "After", ""], red.rows.map((r) => [code(r.service), plain(verdictText(r.before)), plain(verdictText(r.after)), r.worse ? "**WORSE**" : redundancyMark(r)]))
+      ? tableLines(
+          ["Service", "Before", "After", ""],
+          red.rows.map((r) => [code(r.service), plain(verdictText(r.before)), plain(verdictText(r.after)), r.worse ? "**WORSE**" : redundancyMark(r)]),
+        )
       : ["No services on either side."]
     : [`_Not available: ${plain(red.reason ?? "no power model")}._`];
-  blocks.push({ title: "redundancy", open: [`#### Redundancy before → after (N-1)`, "", ...(red.available ? [`<sub>${plain(red.source)}</sub>`, ""] : [])], lines: redLines, close: [""] });
+  blocks.push({
+    title: "redundancy",
+    open: [`#### Redundancy before → after (N-1)`, "", ...(red.available ? [`<sub>${plain(red.source)}</sub>`, ""] : [])],
+    lines: redLines,
+    close: [""],
+  });
   const changedHosts = diff.headroom.filter((h) => h.changed);
   if (diff.headroom.length) {
     const shown = changedHosts.length ? changedHosts : [];
     blocks.push({
       title: "capacity headroom",
       open: ["#### Capacity headroom (free / limit)", ""],
-      lines: shown.length ? tableLines(["Host", "Free CPUs", "Free memory GB", "Free disk GB", "Replicas"], headroomRows(shown).map((r) => r.map((cell) => plain(cell)))) : ["No host's allocation changes."],
+      lines: shown.length
+        ? tableLines(
+            ["Host", "Free CPUs", "Free memory GB", "Free disk GB", "Replicas"],
+            headroomRows(shown).map((r) => r.map((cell) => plain(cell))),
+          )
+        : ["No host's allocation changes."],
       close: [""],
     });
   }
   const dns = diff.changes.filter((c) => c.part === "dns");
   if (dns.length) {
     const n = dns.reduce((a, c) => a + c.details.length, 0);
-    blocks.push({ title: "DNS records", open: ["<details><summary>DNS records (" + n + " changed)</summary>", ""], lines: dns.flatMap((c) => [`**${plain(c.summary)}**`, "", "```diff", ...c.details, "```", ""]), close: ["</details>", ""] });
+    blocks.push({
+      title: "DNS records",
+      open: ["<details><summary>DNS records (" + n + " changed)</summary>", ""],
+      lines: dns.flatMap((c) => [`**${plain(c.summary)}**`, "", "```diff", ...c.details, "```", ""]),
+      close: ["</details>", ""],
+    });
   }
   return blocks;
 }
@@ -141,7 +179,16 @@ function policyBlock(violations: readonly PolicyViolation[]): Block {
     title: "policy violations",
     open: [`<details${violations.some((v) => v.enforcement === "mandatory") ? " open" : ""}><summary>Policy violations (${violations.length})</summary>`, ""],
     lines: violations.length
-      ? tableLines(["Enforcement", "Policy", "ISO 27001 controls", "Resource", "Message"], violations.map((v) => [v.enforcement, code(v.policy), v.controls.join(", ") || "—", v.resource ? code(v.resource.split("::").pop()!) : "—", plain(v.message, 240)]))
+      ? tableLines(
+          ["Enforcement", "Policy", "ISO 27001 controls", "Resource", "Message"],
+          violations.map((v) => [
+            v.enforcement,
+            code(v.policy),
+            v.controls.join(", ") || "—",
+            v.resource ? code(v.resource.split("::").pop()!) : "—",
+            plain(v.message, 240),
+          ]),
+        )
       : ["No policy violations."],
     close: ["</details>", ""],
   };
@@ -203,9 +250,16 @@ export function renderComment(input: CommentInput): string {
     out.push(...close);
   }
   if (cut) {
-    out.push(`> [!WARNING]`, `> This comment was truncated to stay under GitHub's ${GITHUB_COMMENT_LIMIT.toLocaleString("en-US")}-character limit${omitted.length ? `; left out: ${omitted.join(", ")}` : ""}.${how}`);
+    out.push(
+      `> [!WARNING]`,
+      `> This comment was truncated to stay under GitHub's ${GITHUB_COMMENT_LIMIT.toLocaleString("en-US")}-character limit${omitted.length ? `; left out: ${omitted.join(", ")}` : ""}.${how}`,
+    );
   }
-  const text = out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+  const text =
+    out
+      .join("\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trimEnd() + "\n";
   // The reserve makes this unreachable; it is the last line of defence for the limit.
   return text.length <= limit ? text : text.slice(0, limit - 2) + "…\n";
 }

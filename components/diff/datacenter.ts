@@ -95,7 +95,12 @@ function rackChanges(base: DatacenterSpec | undefined, head: DatacenterSpec | un
       ...fieldChanges(a, b, [["units", (r) => r.units]]),
       ...p.added.map((x) => `+ PDU ${x.id} on feed ${x.feed} (${num(x.capacityKw)} kW)`),
       ...p.removed.map((x) => `- PDU ${x.id} (feed ${x.feed})`),
-      ...p.kept.flatMap(([x, y]) => fieldChanges(x, y, [[`PDU ${y.id} feed`, (q) => q.feed], [`PDU ${y.id} kW`, (q) => q.capacityKw]])),
+      ...p.kept.flatMap(([x, y]) =>
+        fieldChanges(x, y, [
+          [`PDU ${y.id} feed`, (q) => q.feed],
+          [`PDU ${y.id} kW`, (q) => q.capacityKw],
+        ]),
+      ),
     ];
     if (details.length > 0) out.push({ part: "rack", id: b.id, op: "change", summary: `~ rack ${b.id}: ${details.join(", ")}`, details: [] });
   }
@@ -170,13 +175,18 @@ function serviceChanges(base: Side | undefined, head: Side | undefined): Datacen
   const replicasOf = (side: Side | undefined) => new Map((side?.plan.replicas ?? []).map((r) => [r.id, r]));
   const br = replicasOf(base);
   const hr = replicasOf(head);
-  const placed = (svc: ServiceSpec, replicas: Map<string, PlannedReplica>) =>
-    [...replicas.values()].filter((r) => r.service === svc.id);
+  const placed = (svc: ServiceSpec, replicas: Map<string, PlannedReplica>) => [...replicas.values()].filter((r) => r.service === svc.id);
   const { added, removed, kept } = matchById(base?.spec.services ?? [], head?.spec.services ?? []);
   const out: DatacenterChange[] = [];
   for (const s of added) {
     const on = placed(s, hr).map((r) => `${r.id} on ${r.host}`);
-    out.push({ part: "service", id: s.id, op: "add", summary: `+ service ${s.id} (${s.role}, ${s.replicas} × ${s.plan}${on.length ? `: ${on.join(", ")}` : ""})`, details: [] });
+    out.push({
+      part: "service",
+      id: s.id,
+      op: "add",
+      summary: `+ service ${s.id} (${s.role}, ${s.replicas} × ${s.plan}${on.length ? `: ${on.join(", ")}` : ""})`,
+      details: [],
+    });
   }
   for (const [a, b] of kept) {
     const facts: string[] = [];
@@ -253,8 +263,16 @@ function dnsChanges(base: DatacenterPlan | undefined, head: DatacenterPlan | und
     const minus = [...a].filter((r) => !b.has(r));
     if (plus.length === 0 && minus.length === 0) continue;
     const op = a.size === 0 ? "add" : b.size === 0 ? "remove" : "change";
-    const counts = [plus.length ? `${plus.length} record${plus.length === 1 ? "" : "s"} added` : "", minus.length ? `${minus.length} removed` : ""].filter(Boolean).join(", ");
-    out.push({ part: "dns", id: origin, op, summary: `${op === "add" ? "+" : op === "remove" ? "-" : "~"} zone ${origin}: ${counts}`, details: [...plus.map((r) => `+ ${r}`), ...minus.map((r) => `- ${r}`)] });
+    const counts = [plus.length ? `${plus.length} record${plus.length === 1 ? "" : "s"} added` : "", minus.length ? `${minus.length} removed` : ""]
+      .filter(Boolean)
+      .join(", ");
+    out.push({
+      part: "dns",
+      id: origin,
+      op,
+      summary: `${op === "add" ? "+" : op === "remove" ? "-" : "~"} zone ${origin}: ${counts}`,
+      details: [...plus.map((r) => `+ ${r}`), ...minus.map((r) => `- ${r}`)],
+    });
   }
   return out;
 }

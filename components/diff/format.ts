@@ -54,7 +54,16 @@ export function tightHosts(rows: readonly HostHeadroom[]): string[] {
 export function countLine(diff: DatacenterDiff): string {
   if (diff.empty) return "no datacenter changes";
   const counts = new Map<string, number>();
-  const noun: Record<string, string> = { feed: "feed", rack: "rack", host: "host", plan: "plan", network: "network", service: "service", dns: "DNS zone", datacenter: "datacenter setting" };
+  const noun: Record<string, string> = {
+    feed: "feed",
+    rack: "rack",
+    host: "host",
+    plan: "plan",
+    network: "network",
+    service: "service",
+    dns: "DNS zone",
+    datacenter: "datacenter setting",
+  };
   const verb = { add: "added", remove: "removed", change: "changed" } as const;
   for (const c of diff.changes) {
     const key = `${c.part}\u0000${c.op}`;

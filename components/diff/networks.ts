@@ -32,7 +32,13 @@ export function networkChanges(base: DatacenterPlan | undefined, head: Datacente
   for (const net of head?.networks ?? []) {
     const old = baseNets.get(net.id);
     if (!old) {
-      out.push({ part: "network", id: net.id, op: "add", summary: `+ network ${net.id} ${net.cidr} (${net.exposure}, ${plural(net.members.length, "address")})`, details: [] });
+      out.push({
+        part: "network",
+        id: net.id,
+        op: "add",
+        summary: `+ network ${net.id} ${net.cidr} (${net.exposure}, ${plural(net.members.length, "address")})`,
+        details: [],
+      });
       continue;
     }
     const before = membersOf(old);
@@ -60,7 +66,14 @@ export function networkChanges(base: DatacenterPlan | undefined, head: Datacente
     });
   }
   for (const old of base?.networks ?? []) {
-    if (!headIds.has(old.id)) out.push({ part: "network", id: old.id, op: "remove", summary: `- network ${old.id} ${old.cidr} (${old.exposure}, ${plural(old.members.length, "address")})`, details: [] });
+    if (!headIds.has(old.id))
+      out.push({
+        part: "network",
+        id: old.id,
+        op: "remove",
+        summary: `- network ${old.id} ${old.cidr} (${old.exposure}, ${plural(old.members.length, "address")})`,
+        details: [],
+      });
   }
   return out;
 }

@@ -30,7 +30,7 @@ const ViolationInput = z
     message: z.string().default(""),
     enforcement: z.enum(ENFORCEMENTS).default("advisory"),
   })
-  .refine((v) => v.policy ?? v.policyName ?? v.name, { message: "a violation needs its policy id (\"policy\")" });
+  .refine((v) => v.policy ?? v.policyName ?? v.name, { message: 'a violation needs its policy id ("policy")' });
 
 const ReportInput = z.union([z.array(ViolationInput), z.looseObject({ violations: z.array(ViolationInput) })]);
 
@@ -56,5 +56,11 @@ export function parsePolicyViolations(text: string, where = "policy JSON"): Poli
       message: v.message,
       enforcement: v.enforcement,
     }))
-    .sort((a, b) => rank(a.enforcement) - rank(b.enforcement) || a.policy.localeCompare(b.policy) || a.resource.localeCompare(b.resource) || a.message.localeCompare(b.message));
+    .sort(
+      (a, b) =>
+        rank(a.enforcement) - rank(b.enforcement) ||
+        a.policy.localeCompare(b.policy) ||
+        a.resource.localeCompare(b.resource) ||
+        a.message.localeCompare(b.message),
+    );
 }

@@ -77,7 +77,6 @@ export interface GroupedPreview {
   readonly diagnostics: readonly { readonly severity: string; readonly urn?: string; readonly message: string }[];
 }
 
-
 /** Parses the text `pulumi preview --json` printed; explains what is wrong when it is not a preview. */
 export function parsePreview(text: string, where = "preview JSON"): PreviewJson {
   return parseJsonInput(PreviewSchema, text, where, "`pulumi preview --json`");
@@ -91,7 +90,12 @@ export function splitUrn(urn: string): { type: string; name: string } {
 }
 
 /** Resource types that hold data which a replacement or deletion destroys. */
-const DATA_TYPES = [/^docker:index\/volume:Volume$/, /^hcloud:index\/volume:Volume$/, /^random:index\/random\w+:Random\w+$/, /^tls:index\/privateKey:PrivateKey$/];
+const DATA_TYPES = [
+  /^docker:index\/volume:Volume$/,
+  /^hcloud:index\/volume:Volume$/,
+  /^random:index\/random\w+:Random\w+$/,
+  /^tls:index\/privateKey:PrivateKey$/,
+];
 
 /** Where a resource name belongs, from the naming scheme of the `Datacenter` component. */
 export interface PartNames {
@@ -187,7 +191,8 @@ export function groupPreview(preview: PreviewJson, names: PartNames): GroupedPre
     });
   }
   steps.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
-  const partOrder = (p: string) => (p.startsWith("datacenter ") ? 0 : p.startsWith("network ") ? 1 : p.startsWith("host ") ? 2 : p.startsWith("service ") ? 3 : 4);
+  const partOrder = (p: string) =>
+    p.startsWith("datacenter ") ? 0 : p.startsWith("network ") ? 1 : p.startsWith("host ") ? 2 : p.startsWith("service ") ? 3 : 4;
   const parts = [...new Set(steps.map((s) => s.part))].sort((a, b) => partOrder(a) - partOrder(b) || a.localeCompare(b));
   const counts: Record<StepKind, number> = { create: 0, update: 0, replace: 0, delete: 0, other: 0 };
   for (const s of steps) counts[s.kind]++;

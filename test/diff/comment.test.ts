@@ -85,21 +85,44 @@ describe("size limit", () => {
     const base = load("base");
     const spec = structuredClone(base.side!.spec) as any;
     // 300 more hosts and 150 more services: thousands of lines of diff.
-    for (let i = 0; i < 300; i++) spec.hosts.push({ ...spec.hosts[0], id: `x${i}`, rack: i % 2 ? "r1" : "r2", psus: i % 2 ? ["r1-pdu-a", "r1-pdu-b"] : ["r2-pdu-a", "r2-pdu-b"] });
+    for (let i = 0; i < 300; i++)
+      spec.hosts.push({ ...spec.hosts[0], id: `x${i}`, rack: i % 2 ? "r1" : "r2", psus: i % 2 ? ["r1-pdu-a", "r1-pdu-b"] : ["r2-pdu-a", "r2-pdu-b"] });
     for (let i = 0; i < 150; i++) spec.services.push({ ...spec.services[0], id: `site${i}`, replicas: 3 });
     spec.networks[1] = { ...spec.networks[1], cidr: "10.42.16.0/20" };
     spec.networks[2] = { ...spec.networks[2], cidr: "10.42.32.0/20" };
     const plan = planDatacenter(spec, base.side!.plan.lock);
     const diff = diffDatacenters(base.side, { spec, plan });
     const steps = plan.replicas.flatMap((r) => [
-      { op: "create", urn: `urn:pulumi:local::serverpark::serverpark:index:Datacenter$serverpark:datacenter:Service$docker:index/container:Container::fra1-svc-${r.service}-${r.index}` },
+      {
+        op: "create",
+        urn: `urn:pulumi:local::serverpark::serverpark:index:Datacenter$serverpark:datacenter:Service$docker:index/container:Container::fra1-svc-${r.service}-${r.index}`,
+      },
     ]);
-    for (let i = 0; i < 3000; i++) steps.push({ op: "update", urn: `urn:pulumi:local::serverpark::serverpark:index:Datacenter$docker:index/container:Container::fra1-host-x${i % 300}-agent-${i}` });
-    const violations = Array.from({ length: 2000 }, (_, i) => ({ policy: `p-${i}`, controls: ["A.8.20"], resource: `r${i}`, message: "m".repeat(200), enforcement: i % 10 ? "advisory" : "mandatory" }));
+    for (let i = 0; i < 3000; i++)
+      steps.push({
+        op: "update",
+        urn: `urn:pulumi:local::serverpark::serverpark:index:Datacenter$docker:index/container:Container::fra1-host-x${i % 300}-agent-${i}`,
+      });
+    const violations = Array.from({ length: 2000 }, (_, i) => ({
+      policy: `p-${i}`,
+      controls: ["A.8.20"],
+      resource: `r${i}`,
+      message: "m".repeat(200),
+      enforcement: i % 10 ? "advisory" : "mandatory",
+    }));
     const md = renderComment({
       stack: "local",
       diff,
-      preview: groupPreview({ steps }, { datacenter: "fra1", services: spec.services.map((s: { id: string }) => s.id), statefulServices: [], hosts: spec.hosts.map((h: { id: string }) => h.id), networks: ["public", "private", "mgmt"] }),
+      preview: groupPreview(
+        { steps },
+        {
+          datacenter: "fra1",
+          services: spec.services.map((s: { id: string }) => s.id),
+          statefulServices: [],
+          hosts: spec.hosts.map((h: { id: string }) => h.id),
+          networks: ["public", "private", "mgmt"],
+        },
+      ),
       violations: parsePolicyViolations(JSON.stringify(violations)),
       fullCommand: "npx serverpark diff --git origin/main..HEAD local",
     });

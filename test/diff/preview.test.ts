@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { groupPreview, parsePreview, partOf, PreviewError, splitUrn, type PartNames } from "../../components/diff/preview";
+import { InputError } from "../../components/diff/input";
+import { groupPreview, parsePreview, partOf, splitUrn, type PartNames } from "../../components/diff/preview";
 import { FIXTURES } from "./cases";
 
 const NAMES: PartNames = {
@@ -54,7 +55,12 @@ describe("preview JSON", () => {
     expect(g.counts).toEqual({ create: 0, update: 0, replace: 3, delete: 2, other: 0 });
     expect(g.dataAtRisk.map((s) => `${s.kind} ${s.type} ${s.name}`)).toEqual(["replace docker:index/volume:Volume fra1-svc-files-0-data"]);
     const files = g.groups.find((x) => x.part === "service files")!.steps;
-    expect(files.find((s) => s.name === "fra1-svc-files-0")).toMatchObject({ kind: "replace", ops: ["create-replacement", "delete-replaced", "replace"], replaceBecause: ["envs"], stateful: false });
+    expect(files.find((s) => s.name === "fra1-svc-files-0")).toMatchObject({
+      kind: "replace",
+      ops: ["create-replacement", "delete-replaced", "replace"],
+      replaceBecause: ["envs"],
+      stateful: false,
+    });
     expect(g.groups.map((x) => x.part)).toEqual(["host h5", "service edge", "service files"]);
   });
 
@@ -65,7 +71,7 @@ describe("preview JSON", () => {
   });
 
   it("explains input that is not a preview", () => {
-    expect(() => parsePreview("Previewing update (local):", "p.json")).toThrow(PreviewError);
+    expect(() => parsePreview("Previewing update (local):", "p.json")).toThrow(InputError);
     expect(() => parsePreview("Previewing update (local):", "p.json")).toThrow(/p\.json is not JSON/);
     expect(() => parsePreview(JSON.stringify({ steps: [{ urn: 3 }] }), "p.json")).toThrow(/p\.json: steps\.0\.op: /);
     expect(groupPreview(parsePreview("{}"), NAMES).groups).toEqual([]);

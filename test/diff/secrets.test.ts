@@ -37,13 +37,23 @@ function preview(): string {
     urn,
     custom: true,
     type: "docker:index/container:Container",
-    inputs: { envs: [`SP_SERVICE=db`, `DB_PASSWORD=${secret}`], uploads: [{ file: "/etc/serverpark/config.json", content: JSON.stringify({ settings: { adminPassword: secret } }) }] },
+    inputs: {
+      envs: [`SP_SERVICE=db`, `DB_PASSWORD=${secret}`],
+      uploads: [{ file: "/etc/serverpark/config.json", content: JSON.stringify({ settings: { adminPassword: secret } }) }],
+    },
     outputs: { password: secret, blinded: "[secret]" },
   });
   return JSON.stringify({
     config: { "serverpark:dbRootPassword": "[secret]" },
     steps: [
-      { op: "update", urn, oldState: state(OLD), newState: state(NEW), diffReasons: ["envs", "uploads"], detailedDiff: { "envs[1]": { kind: "update", inputDiff: true }, "uploads[0].content": { kind: "update", inputDiff: true } } },
+      {
+        op: "update",
+        urn,
+        oldState: state(OLD),
+        newState: state(NEW),
+        diffReasons: ["envs", "uploads"],
+        detailedDiff: { "envs[1]": { kind: "update", inputDiff: true }, "uploads[0].content": { kind: "update", inputDiff: true } },
+      },
     ],
     diagnostics: [{ urn, severity: "warning", message: `container env changed: DB_PASSWORD ${OLD} -> ${NEW}` }],
   });
@@ -56,7 +66,17 @@ describe("secrets never appear in the comment", () => {
     writeFileSync(join(dir, "preview.json"), preview());
     writeFileSync(
       join(dir, "policy.json"),
-      JSON.stringify({ violations: [{ policy: "no-plaintext-secrets", controls: ["A.8.24"], resource: "fra1-svc-db-0", message: `setting adminPassword is "${NEW}" in plain text; the CI passphrase is ${PASSPHRASE}`, enforcement: "mandatory" }] }),
+      JSON.stringify({
+        violations: [
+          {
+            policy: "no-plaintext-secrets",
+            controls: ["A.8.24"],
+            resource: "fra1-svc-db-0",
+            message: `setting adminPassword is "${NEW}" in plain text; the CI passphrase is ${PASSPHRASE}`,
+            enforcement: "mandatory",
+          },
+        ],
+      }),
     );
     process.env.PULUMI_CONFIG_PASSPHRASE = PASSPHRASE;
     const out: string[] = [];
