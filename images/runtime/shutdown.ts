@@ -82,8 +82,8 @@ async function drain(steps: readonly ShutdownStep[], deadlineMs: number, log: Lo
 
 /**
  * A step that stops a server accepting and waits for its open connections to end.
- * For HTTP servers idle keep-alive sockets are closed right away (they would otherwise
- * hold the drain until their timeout).
+ * HTTP keep-alive sockets are closed as soon as they turn idle (checked every 100 ms);
+ * otherwise one finished request would hold the drain until its keep-alive timeout.
  */
 export function closeServerStep(name: string, server: Server): ShutdownStep {
   return {
@@ -91,8 +91,13 @@ export function closeServerStep(name: string, server: Server): ShutdownStep {
     run: () =>
       new Promise<void>((resolve, reject) => {
         if (!server.listening) return resolve();
-        server.close((error) => (error ? reject(error) : resolve()));
         const http = server as Server & { closeIdleConnections?: () => void };
+        const sweep = http.closeIdleConnections ? setInterval(() => http.closeIdleConnections!(), 100) : undefined;
+        server.close((error) => {
+          clearInterval(sweep);
+          if (error) reject(error);
+          else resolve();
+        });
         http.closeIdleConnections?.();
       }),
   };
