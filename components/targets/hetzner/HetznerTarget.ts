@@ -185,7 +185,8 @@ export class HetznerTarget implements DatacenterTarget {
     const info = ROLE_INFO[service.role];
     const decision = this.options.resolution.hosts.get(replica.host)!;
     let volume: hcloud.Volume | undefined;
-    if (image && info.stateful && info.dataPath) {
+    // Created even while the role has no image: the replica's storage exists from the first deployment.
+    if (info.stateful && info.dataPath) {
       volume = new hcloud.Volume(
         `${scope.name}-data`,
         {
@@ -234,9 +235,10 @@ export class HetznerTarget implements DatacenterTarget {
 
     const networks = this.serverNetworks(host, decision.networks);
     const containers = this.containers(host, replicas);
+    const withVolume = replicas.filter((p) => p.volume);
     const userData = pulumi
-      .all([this.options.registryPassword, pulumi.all(containers.map((c) => c.resolved))])
-      .apply(([password, resolved]) => {
+      .all([this.options.registryPassword, pulumi.all(containers.map((c) => c.resolved)), pulumi.all(withVolume.map((p) => p.volume!.id))])
+      .apply(([password, resolved, volumeIds]) => {
         const text = renderCloudInit({
           datacenter: this.spec.name,
           domain: this.plan.domain,
@@ -245,6 +247,7 @@ export class HetznerTarget implements DatacenterTarget {
           registry: { server: this.settings.registry!.server, username: this.settings.registry!.username, password },
           resolvers: this.resolvers,
           containers: resolved,
+          volumes: volumeIds.map((id, i) => ({ replica: withVolume[i]!.replica.id, id })),
         });
         const size = Buffer.byteLength(text);
         if (size > LIMITS.userDataBytes) throw new Error(`cloud-init for host ${host.id} is ${size} bytes; Hetzner accepts ${LIMITS.userDataBytes}. Move replicas to other hosts.`);
@@ -328,7 +331,7 @@ export class HetznerTarget implements DatacenterTarget {
       const files = pulumi.all(p.files.map((f) => pulumi.output(f.content).apply((content) => ({ path: f.path, content, ...(f.secret ? { secret: true } : {}) }))));
       const info = ROLE_INFO[service.role];
       out.push({
-        resolved: pulumi.all([p.image.imageName, files, p.volume ? p.volume.id : ""]).apply(([image, resolvedFiles, volumeId]): CloudInitContainer => ({
+        resolved: pulumi.all([p.image.imageName, files]).apply(([image, resolvedFiles]): CloudInitContainer => ({
           id: replica.id,
           image,
           hostname: replica.id,
@@ -346,7 +349,7 @@ export class HetznerTarget implements DatacenterTarget {
           files: [{ path: RUNTIME_CONFIG_PATH, content: config }, ...resolvedFiles],
           cpus: replica.resources.cpus,
           memoryGb: replica.resources.memoryGb,
-          ...(p.volume && info.dataPath ? { volume: { id: volumeId, containerPath: info.dataPath } } : {}),
+          ...(p.volume && info.dataPath ? { volume: { containerPath: info.dataPath } } : {}),
         })),
       });
     }

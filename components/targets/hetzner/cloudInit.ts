@@ -41,8 +41,8 @@ export interface CloudInitContainer {
   readonly files: readonly CloudInitFile[];
   readonly cpus: number;
   readonly memoryGb: number;
-  /** Hetzner volume holding the replica's state, mounted at `containerPath`. */
-  readonly volume?: { readonly id: string; readonly containerPath: string };
+  /** Mount the replica's volume (see `CloudInitInput.volumes`) at `containerPath`. */
+  readonly volume?: { readonly containerPath: string };
 }
 
 export interface CloudInitNetwork {
@@ -62,6 +62,8 @@ export interface CloudInitInput {
   /** Resolvers for the containers: the datacenter's own DNS replicas. */
   readonly resolvers: readonly string[];
   readonly containers: readonly CloudInitContainer[];
+  /** Hetzner volumes attached to this server, mounted at /srv/serverpark/volumes/<replica>. */
+  readonly volumes: readonly { readonly replica: string; readonly id: string }[];
 }
 
 const ETC = "/etc/serverpark";
@@ -219,9 +221,10 @@ export function renderCloudInit(input: CloudInitInput): string {
       files.push({ path: `${dir}/files/${fileSlug(f.path)}`, content: gz(f.content), permissions: f.secret ? "0400" : "0444", encoding: "gz+b64" });
     }
     files.push({ path: `/etc/systemd/system/serverpark-${c.id}.service`, content: unit(input, c), permissions: "0644" });
-    if (c.volume) {
-      fstab.push(`/dev/disk/by-id/scsi-0HC_Volume_${c.volume.id} ${VOLUMES}/${c.id} ext4 discard,nofail,x-systemd.device-timeout=10min 0 2`);
-    }
+  }
+  // Mounted through fstab so that systemd waits for the attachment (it may come after boot).
+  for (const v of [...input.volumes].sort((a, b) => a.replica.localeCompare(b.replica))) {
+    fstab.push(`/dev/disk/by-id/scsi-0HC_Volume_${v.id} ${VOLUMES}/${v.replica} ext4 discard,nofail,x-systemd.device-timeout=10min 0 2`);
   }
   const units = ["serverpark-network.service", ...containers.map((c) => `serverpark-${c.id}.service`)];
   const runcmd: (string | string[])[] = [

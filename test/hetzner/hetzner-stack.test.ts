@@ -1,0 +1,247 @@
+/**
+ * The real program on the Hetzner stack's config, under Pulumi mocks: which hcloud resources
+ * it would create, with which inputs — and that the registry password stays secret.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { gunzipSync } from "node:zlib";
+import { ROLE_INFO } from "../../components/model/roles";
+import { roleImageSource } from "../../components/targets/docker/images";
+import { isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
+import { rawSpec, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
+
+const T = {
+  server: "hcloud:index/server:Server",
+  network: "hcloud:index/network:Network",
+  subnet: "hcloud:index/networkSubnet:NetworkSubnet",
+  firewall: "hcloud:index/firewall:Firewall",
+  placement: "hcloud:index/placementGroup:PlacementGroup",
+  volume: "hcloud:index/volume:Volume",
+  attach: "hcloud:index/volumeAttachment:VolumeAttachment",
+  primaryIp: "hcloud:index/primaryIp:PrimaryIp",
+  lb: "hcloud:index/loadBalancer:LoadBalancer",
+  lbService: "hcloud:index/loadBalancerService:LoadBalancerService",
+  lbTarget: "hcloud:index/loadBalancerTarget:LoadBalancerTarget",
+  image: "docker:index/image:Image",
+  container: "docker:index/container:Container",
+};
+
+let run: MockRun<typeof import("../../stacks/index")>;
+const { plan } = specWith();
+const deployable = (role: string) => roleImageSource(role) !== undefined;
+
+beforeAll(async () => {
+  run = await runUnderMocks(() => import("../../stacks/index"), {
+    stack: "hetzner",
+    config: { ...stackFile.config, "serverpark:registryPassword": REGISTRY_PASSWORD },
+  });
+}, 120_000);
+
+const serverOf = (host: string) => run.byType(T.server).find((s) => s.inputs.name === `fsn-${host}`)!;
+const idOf = (type: string, pred: (r: RecordedResource) => boolean) => Number(run.byType(type).find(pred)!.id);
+
+/** The server's cloud-init: a secret on the wire, YAML once unwrapped. */
+function cloudInit(host: string): { raw: string; doc: any; files: Map<string, string> } {
+  const userData = serverOf(host).rawInputs.userData;
+  expect(isSecretValue(userData), `userData of ${host} is a secret`).toBe(true);
+  const raw = unwrapSecrets(userData) as string;
+  const doc = parse(raw);
+  const files = new Map<string, string>(
+    doc.write_files.map((f: any) => [f.path, f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content]),
+  );
+  return { raw, doc, files };
+}
+
+describe("hetzner stack under mocks", () => {
+  it("creates only Hetzner and image resources, no local containers", () => {
+    expect(run.byType(T.container)).toEqual([]);
+    const types = new Set(run.resources.filter((r) => !r.type.startsWith("serverpark:") && !r.type.startsWith("pulumi:")).map((r) => r.type.split(":")[0]));
+    for (const t of types) expect(["hcloud", "docker", "tls", "random"]).toContain(t);
+  });
+
+  it("creates one server per host with the smallest fitting type, in its feed's location", () => {
+    const servers = run.byType(T.server);
+    expect(servers.map((s) => s.inputs.name).sort()).toEqual(plan.hosts.map((h) => `fsn-${h.id}`).sort());
+    const types = Object.fromEntries(servers.map((s) => [s.inputs.name, s.inputs.serverType]));
+    expect(types).toEqual({ "fsn-h1": "cx42", "fsn-h2": "cx42", "fsn-h4": "cx42", "fsn-h5": "cx42", "fsn-h3": "ccx33", "fsn-h6": "ccx33", "fsn-h7": "ccx33" });
+    for (const s of servers) {
+      expect(s.inputs.location).toBe(s.inputs.name === "fsn-h6" ? "nbg1" : "fsn1");
+      expect(s.inputs.image).toBe("debian-12");
+      expect(s.inputs.sshKeys).toEqual(["serverpark-admin"]);
+    }
+  });
+
+  it("spreads servers in one placement group per feed set", () => {
+    const groups = run.byType(T.placement);
+    expect(groups.map((g) => g.inputs.name).sort()).toEqual(["fsn-feed-a", "fsn-feed-a-b", "fsn-feed-b"]);
+    for (const g of groups) expect(g.inputs.type).toBe("spread");
+    for (const host of plan.hosts) {
+      const group = `fsn-feed-${host.feeds.map((f) => f.toLowerCase()).join("-")}`;
+      expect(serverOf(host.id).inputs.placementGroupId, host.id).toBe(idOf(T.placement, (g) => g.inputs.name === group));
+    }
+    // Replicas of one service never share a spread group's server (they are on different hosts).
+    for (const svc of plan.services) {
+      const hosts = svc.replicas.map((id) => plan.replicas.find((r) => r.id === id)!.host);
+      expect(new Set(hosts).size).toBe(hosts.length);
+    }
+  });
+
+  it("creates one network and subnet per planned network, and attaches servers with their planned addresses", () => {
+    const nets = run.byType(T.network);
+    expect(nets.map((n) => [n.inputs.name, n.inputs.ipRange]).sort()).toEqual(plan.networks.map((n) => [`fsn-${n.id}`, n.cidr]).sort());
+    for (const s of run.byType(T.subnet)) expect(s.inputs).toMatchObject({ type: "cloud", networkZone: "eu-central" });
+    for (const host of plan.hosts) {
+      const attached = serverOf(host.id).inputs.networks as { networkId: number; ip: string; aliasIps: string[] }[];
+      for (const net of plan.networks) {
+        const expected = [host.addresses[net.id], ...host.replicas.map((id) => plan.replicas.find((r) => r.id === id)!.addresses[net.id])].filter(Boolean);
+        const att = attached.find((a) => a.networkId === idOf(T.network, (n) => n.inputs.name === `fsn-${net.id}`));
+        if (expected.length === 0) expect(att, `${host.id} not on ${net.id}`).toBeUndefined();
+        else expect([att!.ip, ...att!.aliasIps], `${host.id} on ${net.id}`).toEqual(expected);
+      }
+    }
+  });
+
+  it("opens exactly the plan's published ports: internet to all, operator and SSH to admin CIDRs", () => {
+    const admin = rawSpec.hetzner.adminCidrs as string[];
+    for (const host of plan.hosts) {
+      const fw = run.byType(T.firewall).find((f) => f.inputs.name === `fsn-${host.id}`)!;
+      expect(serverOf(host.id).inputs.firewallIds).toEqual([Number(fw.id)]);
+      const got = (fw.inputs.rules as any[]).map((r) => `${r.direction} ${r.protocol}/${r.port} from ${r.sourceIps.join(",")}`).sort();
+      const want = new Set([`in tcp/22 from ${admin.join(",")}`]);
+      for (const id of host.replicas) {
+        for (const p of plan.replicas.find((r) => r.id === id)!.published) {
+          want.add(`in ${p.protocol}/${p.port} from ${p.audience === "internet" ? "0.0.0.0/0,::/0" : admin.join(",")}`);
+        }
+      }
+      expect(got, host.id).toEqual([...want].sort());
+    }
+  });
+
+  it("never opens management, database, file or operator ports to the whole internet", () => {
+    const closed = new Set([22, 9100, 5432, 21, 8080]);
+    for (const fw of run.byType(T.firewall)) {
+      for (const rule of fw.inputs.rules as any[]) {
+        if (closed.has(Number(rule.port))) {
+          expect(rule.sourceIps, `${fw.inputs.name} ${rule.port}`).not.toContain("0.0.0.0/0");
+          expect(rule.sourceIps).not.toContain("::/0");
+        }
+      }
+    }
+  });
+
+  it("gives every stateful replica a volume in its server's location, attached and mounted there", () => {
+    const stateful = plan.replicas.filter((r) => ROLE_INFO[r.role].stateful);
+    const volumes = run.byType(T.volume);
+    expect(volumes.map((v) => v.inputs.name).sort()).toEqual(stateful.map((r) => `fsn-${r.id}-data`).sort());
+    for (const r of stateful) {
+      const v = volumes.find((x) => x.inputs.name === `fsn-${r.id}-data`)!;
+      expect(v.inputs).toMatchObject({ size: Math.max(10, r.resources.diskGb), format: "ext4", location: serverOf(r.host).inputs.location });
+      expect(v.inputs.labels).toMatchObject({ datacenter: "fsn", role: r.role, replica: r.id, rack: r.rack, feed: r.feeds.join("-") });
+      const att = run.byType(T.attach).find((a) => a.inputs.volumeId === Number(v.id))!;
+      expect(att.inputs.serverId).toBe(Number(serverOf(r.host).id));
+      // …and cloud-init mounts it, into the container where the role keeps its data.
+      expect(cloudInit(r.host).raw).toContain(`/dev/disk/by-id/scsi-0HC_Volume_${v.id} /srv/serverpark/volumes/${r.id} ext4`);
+      if (deployable(r.role)) {
+        const unit = cloudInit(r.host).files.get(`/etc/systemd/system/serverpark-${r.id}.service`)!;
+        expect(unit).toContain(`--volume /srv/serverpark/volumes/${r.id}:${ROLE_INFO[r.role].dataPath}`);
+      }
+    }
+    expect(stateful.length).toBeGreaterThan(0);
+  });
+
+  it("keeps DNS and mail addresses on primary IPs that outlive the server", () => {
+    const stableHosts = [...new Set(plan.replicas.filter((r) => (r.role === "dns" || r.role === "mail") && r.published.length > 0).map((r) => r.host))].sort();
+    const ips = run.byType(T.primaryIp);
+    expect(ips.map((i) => i.inputs.name).sort()).toEqual(stableHosts.map((h) => `fsn-${h}-ipv4`));
+    for (const ip of ips) {
+      expect(ip.inputs).toMatchObject({ type: "ipv4", autoDelete: false, assigneeType: "server" });
+      const host = ip.inputs.name.replace(/^fsn-|-ipv4$/g, "");
+      expect(serverOf(host).inputs.publicNets).toEqual([{ ipv4Enabled: true, ipv4: Number(ip.id), ipv6Enabled: true }]);
+    }
+  });
+
+  it("puts a load balancer in front of the internet-facing proxies", () => {
+    expect(run.byType(T.lb)).toHaveLength(1);
+    expect(run.byType(T.lbService).map((s) => [s.inputs.listenPort, s.inputs.destinationPort, s.inputs.protocol]).sort()).toEqual([[443, 443, "tcp"], [80, 80, "tcp"]]);
+    const proxyHosts = plan.replicas.filter((r) => r.role === "proxy").map((r) => Number(serverOf(r.host).id)).sort();
+    expect(run.byType(T.lbTarget).map((t) => t.inputs.serverId).sort()).toEqual(proxyHosts);
+  });
+
+  it("enables server backups on hosts running a service that declares backups", () => {
+    const backed = new Set(plan.replicas.filter((r) => plan.services.find((s) => s.id === r.service)!.backup).map((r) => r.host));
+    for (const host of plan.hosts) expect(serverOf(host.id).inputs.backups, host.id).toBe(backed.has(host.id));
+  });
+
+  it("builds and pushes each deployable role's image to the stack's registry, password as a secret", () => {
+    const images = run.byType(T.image);
+    expect(images.length).toBeGreaterThan(0);
+    for (const img of images) {
+      expect(img.inputs.imageName).toMatch(/^registry\.example\.com\/serverpark\/[a-z-]+:\d+\.\d+\.\d+-[0-9a-f]{12}$/);
+      expect(img.inputs.skipPush ?? false).toBe(false);
+      expect(img.inputs.registry.server).toBe("registry.example.com");
+      // Pulumi marks the whole registry block secret on the wire.
+      expect(isSecretValue(img.rawInputs.registry)).toBe(true);
+    }
+  });
+
+  it("runs every deployed replica from cloud-init with the plan's addresses and the Docker target's hardening", () => {
+    for (const host of plan.hosts) {
+      const { doc, files } = cloudInit(host.id);
+      expect(doc.packages).toContain("docker.io");
+      expect(files.get(`/etc/serverpark/registry-password`)).toBe(REGISTRY_PASSWORD);
+      const script = files.get("/usr/local/sbin/serverpark-network")!;
+      for (const net of Object.keys(host.addresses)) expect(script).toContain(`alias_on ${host.addresses[net]}`);
+      for (const id of host.replicas) {
+        const r = plan.replicas.find((x) => x.id === id)!;
+        const unit = files.get(`/etc/systemd/system/serverpark-${id}.service`);
+        if (!deployable(r.role)) {
+          expect(unit, `${id} has no image yet`).toBeUndefined();
+          continue;
+        }
+        expect(unit, id).toBeDefined();
+        for (const flag of ["--user 1000:1000", "--cap-drop ALL", "--security-opt no-new-privileges:true", "--sysctl net.ipv4.ip_unprivileged_port_start=0", `registry.example.com/serverpark/${r.role}:`]) {
+          expect(unit).toContain(flag);
+        }
+        for (const e of plan.exposure.filter((x) => x.service === r.service)) {
+          for (const net of e.reachableFrom) expect(unit).toContain(`--publish ${r.addresses[net]}:${e.number}:${e.number}/${e.protocol}`);
+        }
+        for (const p of r.published) expect(unit).toContain(`--publish \${SP_PUBLIC_IPV4}:${p.port}:${p.port}/${p.protocol}`);
+        const config = JSON.parse(files.get(`/etc/serverpark/containers/${id}/files/etc_serverpark_config.json`)!);
+        expect(config).toMatchObject({ replica: id, host: host.id, addresses: r.addresses });
+        expect(files.get(`/etc/serverpark/containers/${id}/env`)).toContain(`SP_REPLICA=${id}\n`);
+      }
+    }
+  });
+
+  it("keeps each server's cloud-init under Hetzner's 32 KiB", () => {
+    for (const host of plan.hosts) expect(Buffer.byteLength(cloudInit(host.id).raw), host.id).toBeLessThanOrEqual(32 * 1024);
+  });
+
+  it("never shows the registry password outside a secret", async () => {
+    const plainInputs = (v: any): string[] => {
+      if (isSecretValue(v)) return [];
+      if (typeof v === "string") return [v];
+      if (Array.isArray(v)) return v.flatMap(plainInputs);
+      if (v && typeof v === "object") return Object.values(v).flatMap(plainInputs);
+      return [];
+    };
+    for (const r of run.resources) {
+      for (const s of plainInputs(r.rawInputs)) expect(s.includes(REGISTRY_PASSWORD), `${r.type} ${r.name}`).toBe(false);
+    }
+    const exported = JSON.stringify(await Promise.all([valueOf(run.exports.endpoints), valueOf(run.exports.addresses), valueOf(run.exports.domain)]));
+    expect(exported).not.toContain(REGISTRY_PASSWORD);
+    // The check can fail: the password really is in the inputs, inside secrets.
+    expect(JSON.stringify(unwrapSecrets(run.byType(T.image)[0]!.rawInputs))).toContain(REGISTRY_PASSWORD);
+  });
+
+  it("labels every Hetzner resource with its datacenter, and servers with rack, feed and role", () => {
+    for (const r of run.resources.filter((x) => x.type.startsWith("hcloud:") && "labels" in x.inputs)) {
+      expect(r.inputs.labels, r.name).toMatchObject({ datacenter: "fsn", "managed-by": "serverpark" });
+      for (const v of Object.values(r.inputs.labels as Record<string, string>)) expect(v).toMatch(/^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/);
+    }
+    for (const host of plan.hosts) {
+      expect(serverOf(host.id).inputs.labels).toMatchObject({ kind: "host", host: host.id, rack: host.rack, feed: host.feeds.join("-") });
+    }
+    expect(serverOf("h4").inputs.labels.role).toBe([...new Set(plan.hosts.find((h) => h.id === "h4")!.replicas.map((id) => plan.replicas.find((r) => r.id === id)!.role))].sort().join("."));
+  });
+});
