@@ -19,6 +19,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { annexAControl, FRAMEWORK } from "./controls";
+import { datacenterModels, describeResource, TYPES, type DatacenterModel } from "./resources";
 
 export type SpPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -73,4 +74,31 @@ export function controlsOf(policy: SpPolicy): string[] {
 
 export function isStackPolicy(policy: SpPolicy): policy is StackValidationPolicy {
   return typeof (policy as StackValidationPolicy).validateStack === "function";
+}
+
+/** A stack policy judged on the datacenter model: `report` pins every violation to the `Datacenter` resource. */
+export function modelPolicy(
+  def: Common & { readonly validateModel: (model: DatacenterModel, report: (message: string) => void, args: StackValidationArgs) => void },
+): StackValidationPolicy {
+  return stackPolicy({
+    ...def,
+    validateStack: (args, report) => {
+      const models = datacenterModels(args.resources);
+      if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
+      for (const { urn, model } of models) def.validateModel(model, (message) => report(message, urn), args);
+    },
+  });
+}
+
+/** A resource policy for Docker containers only; `who` names the container in messages. */
+export function containerPolicy(
+  def: Common & { readonly validateContainer: (props: Record<string, any>, who: string, report: ReportViolation, args: ResourceValidationArgs) => void },
+): ResourceValidationPolicy {
+  return resourcePolicy({
+    ...def,
+    validateResource: (args, report) => {
+      if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
+      def.validateContainer(args.props, describeResource(args.type, args.name, args.props), report, args);
+    },
+  });
 }

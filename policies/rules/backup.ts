@@ -6,68 +6,60 @@
  */
 import { componentId } from "../../components/power";
 import { powerView } from "../lib/power";
-import { stackPolicy } from "../lib/policy";
-import { datacenterModels, servicePath } from "../lib/resources";
+import { modelPolicy } from "../lib/policy";
+import { servicePath } from "../lib/resources";
 
-export const backupConfigured = stackPolicy({
+export const backupConfigured = modelPolicy({
   name: "sp-421-backup-configured",
   description: "Every stateful service has a backup schedule and a retention of at least the stack's minimum.",
   controls: ["A.8.13"],
   severity: "high",
   remediationSteps: 'Add `backup: {schedule: "30 2 * * *", retentionDays: 14, targetHost: <host in another rack and feed>}` to the service.',
   configSchema: { properties: { minRetentionDays: { type: "integer", minimum: 1, default: 7 } } },
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
+  validateModel: (model, report, args) => {
     const min = args.getConfig<{ minRetentionDays?: number }>().minRetentionDays ?? 7;
-    for (const { urn, model } of models) {
-      for (const svc of model.plan.services.filter((s) => s.stateful)) {
-        const where = servicePath(model.spec, svc.id);
-        if (!svc.backup) report(`${where} keeps data (role ${svc.role}) but has no backup. Fix: add backup with schedule, retentionDays and targetHost.`, urn);
-        else if (svc.backup.retentionDays < min) report(`${where} keeps backups ${svc.backup.retentionDays} days, less than the stack's minimum of ${min}. Fix: raise backup.retentionDays.`, urn);
-      }
+    for (const svc of model.plan.services.filter((s) => s.stateful)) {
+      const where = servicePath(model.spec, svc.id);
+      if (!svc.backup) report(`${where} keeps data (role ${svc.role}) but has no backup. Fix: add backup with schedule, retentionDays and targetHost.`);
+      else if (svc.backup.retentionDays < min) report(`${where} keeps backups ${svc.backup.retentionDays} days, less than the stack's minimum of ${min}. Fix: raise backup.retentionDays.`);
     }
   },
 });
 
-export const backupTargetSeparated = stackPolicy({
+export const backupTargetSeparated = modelPolicy({
   name: "sp-422-backup-target-separated",
   description: "Every stateful service's backups go to a declared host in a different rack than its replicas, which no single feed loss takes down together with a replica.",
   controls: ["A.8.13"],
   severity: "high",
   remediationSteps: "Set backup.targetHost to a host whose rack and feeds differ from every replica's (`serverpark plan <stack>` lists them).",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      const { plan, spec } = model;
-      for (const svc of plan.services.filter((s) => s.stateful && s.backup)) {
-        const where = servicePath(spec, svc.id);
-        const targetId = svc.backup!.targetHost;
-        if (!targetId) {
-          report(`${where} has a backup schedule but no backup.targetHost, so nothing says the copy lives apart from the data. Fix: set backup.targetHost to a host in another rack and feed.`, urn);
+  validateModel: (model, report, args) => {
+    const { plan, spec } = model;
+    for (const svc of plan.services.filter((s) => s.stateful && s.backup)) {
+      const where = servicePath(spec, svc.id);
+      const targetId = svc.backup!.targetHost;
+      if (!targetId) {
+        report(`${where} has a backup schedule but no backup.targetHost, so nothing says the copy lives apart from the data. Fix: set backup.targetHost to a host in another rack and feed.`);
+        continue;
+      }
+      const target = plan.hosts.find((h) => h.id === targetId);
+      if (!target) {
+        report(`${where}: backup.targetHost ${targetId} is not a host of this datacenter. Fix: name an existing host.`);
+        continue;
+      }
+      const power = powerView(spec, plan);
+      for (const id of svc.replicas) {
+        const r = plan.replicas.find((x) => x.id === id)!;
+        if (r.host === target.id) {
+          report(`${where}: replica ${id} runs on its own backup target ${target.id}. Fix: choose another backup.targetHost.`);
           continue;
         }
-        const target = plan.hosts.find((h) => h.id === targetId);
-        if (!target) {
-          report(`${where}: backup.targetHost ${targetId} is not a host of this datacenter. Fix: name an existing host.`, urn);
-          continue;
-        }
-        const power = powerView(spec, plan);
-        for (const id of svc.replicas) {
-          const r = plan.replicas.find((x) => x.id === id)!;
-          if (r.host === target.id) {
-            report(`${where}: replica ${id} runs on its own backup target ${target.id}. Fix: choose another backup.targetHost.`, urn);
-            continue;
-          }
-          if (r.rack === target.rack) report(`${where}: backup target ${target.id} is in rack ${target.rack}, the same rack as replica ${id} (on ${r.host}). Fix: choose a host in another rack.`, urn);
-          const both = spec.feeds.filter((f) => {
-            const powered = power.stateAfter([componentId("feed", f.id)]).poweredHosts;
-            return !powered.has(r.host) && !powered.has(target.id);
-          });
-          if (both.length > 0) {
-            report(`${where}: losing feed ${both.map((f) => f.id).join(" or ")} takes down both replica ${id} (on ${r.host}, feed ${r.feeds.join("+")}) and its backup target ${target.id} (feed ${target.feeds.join("+")}). Fix: choose a target on another feed, or give one of them a second PSU.`, urn);
-          }
+        if (r.rack === target.rack) report(`${where}: backup target ${target.id} is in rack ${target.rack}, the same rack as replica ${id} (on ${r.host}). Fix: choose a host in another rack.`);
+        const both = spec.feeds.filter((f) => {
+          const powered = power.stateAfter([componentId("feed", f.id)]).poweredHosts;
+          return !powered.has(r.host) && !powered.has(target.id);
+        });
+        if (both.length > 0) {
+          report(`${where}: losing feed ${both.map((f) => f.id).join(" or ")} takes down both replica ${id} (on ${r.host}, feed ${r.feeds.join("+")}) and its backup target ${target.id} (feed ${target.feeds.join("+")}). Fix: choose a target on another feed, or give one of them a second PSU.`);
         }
       }
     }

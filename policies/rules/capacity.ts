@@ -3,21 +3,18 @@
  * has (vCPUs up to the stack's overcommit ratio on virtualization hosts, memory and disk
  * never overcommitted).
  */
-import { resourcePolicy, stackPolicy } from "../lib/policy";
-import { datacenterModels, describeResource, TYPES } from "../lib/resources";
+import { containerPolicy, modelPolicy } from "../lib/policy";
+import { describeResource, TYPES } from "../lib/resources";
 
 const CONTROLS = ["A.8.6"];
 
-export const containerLimits = resourcePolicy({
+export const containerLimits = containerPolicy({
   name: "sp-401-container-limits",
   description: "Every container has a memory limit and a CPU limit.",
   controls: CONTROLS,
   severity: "medium",
   remediationSteps: "Set `memory` (MiB) and `cpuQuota` with `cpuPeriod` (or `cpus`) on the container; the Docker target derives them from the service's plan.",
-  validateResource: (args, report) => {
-    if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
-    const p = args.props;
-    const who = describeResource(args.type, args.name, p);
+  validateContainer: (p, who, report) => {
     if (!(typeof p.memory === "number" && p.memory > 0)) report(`${who} has no memory limit. Fix: set memory (MiB) from the service's plan.`);
     const quota = typeof p.cpuQuota === "number" && p.cpuQuota > 0 && (p.cpuPeriod === undefined || p.cpuPeriod > 0);
     const cpus = typeof p.cpus === "string" ? Number(p.cpus) > 0 : typeof p.cpus === "number" && p.cpus > 0;
@@ -27,30 +24,26 @@ export const containerLimits = resourcePolicy({
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
-export const hostOvercommit = stackPolicy({
+export const hostOvercommit = modelPolicy({
   name: "sp-402-host-overcommit",
   description: "No host is promised more vCPUs than cores × the stack's cpuOvercommit (cores on dedicated hosts), nor more memory or disk than it has.",
   controls: CONTROLS,
   severity: "high",
   remediationSteps: "Move replicas to other hosts, add a host, use a smaller plan, or (vCPUs on virtualization hosts only) raise serverpark:datacenter.cpuOvercommit.",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      const ratio = model.spec.cpuOvercommit;
-      for (const h of model.plan.hosts) {
-        const cores = h.capacity.cpus * (h.kind === "virtualization" ? ratio : 1);
-        const where = `host ${h.id} (${h.kind}, rack ${h.rack})`;
-        const replicas = h.replicas.join(", ") || "no replicas";
-        if (h.allocated.cpus > cores + 1e-9) {
-          report(`${where} is promised ${round(h.allocated.cpus)} vCPUs but may promise ${round(cores)} (${h.capacity.cpus} cores${h.kind === "virtualization" ? ` × ${ratio}` : ""}); it runs ${replicas}. Fix: move a replica or add a host.`, urn);
-        }
-        if (h.allocated.memoryGb > h.capacity.memoryGb + 1e-9) {
-          report(`${where} is promised ${round(h.allocated.memoryGb)} GB of memory but has ${h.capacity.memoryGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`, urn);
-        }
-        if (h.allocated.diskGb > h.capacity.diskGb + 1e-9) {
-          report(`${where} is promised ${round(h.allocated.diskGb)} GB of disk but has ${h.capacity.diskGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`, urn);
-        }
+  validateModel: (model, report, args) => {
+    const ratio = model.spec.cpuOvercommit;
+    for (const h of model.plan.hosts) {
+      const cores = h.capacity.cpus * (h.kind === "virtualization" ? ratio : 1);
+      const where = `host ${h.id} (${h.kind}, rack ${h.rack})`;
+      const replicas = h.replicas.join(", ") || "no replicas";
+      if (h.allocated.cpus > cores + 1e-9) {
+        report(`${where} is promised ${round(h.allocated.cpus)} vCPUs but may promise ${round(cores)} (${h.capacity.cpus} cores${h.kind === "virtualization" ? ` × ${ratio}` : ""}); it runs ${replicas}. Fix: move a replica or add a host.`);
+      }
+      if (h.allocated.memoryGb > h.capacity.memoryGb + 1e-9) {
+        report(`${where} is promised ${round(h.allocated.memoryGb)} GB of memory but has ${h.capacity.memoryGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`);
+      }
+      if (h.allocated.diskGb > h.capacity.diskGb + 1e-9) {
+        report(`${where} is promised ${round(h.allocated.diskGb)} GB of disk but has ${h.capacity.diskGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`);
       }
     }
   },

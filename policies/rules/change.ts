@@ -9,8 +9,8 @@
  */
 import type { ResourceValidationArgs } from "@pulumi/policy";
 import { ROLE_INFO, type Role } from "../../components/model/roles";
-import { resourcePolicy, stackPolicy } from "../lib/policy";
-import { datacenterModels, describeResource, servicePath, TYPES } from "../lib/resources";
+import { modelPolicy, resourcePolicy } from "../lib/policy";
+import { describeResource, servicePath, TYPES } from "../lib/resources";
 
 export function isProduction(stackTags: ReadonlyMap<string, string>, config: { production?: boolean }): boolean {
   if (config.production !== undefined) return config.production;
@@ -37,23 +37,19 @@ export const protectStateful = resourcePolicy({
   },
 });
 
-export const noStatefulMove = stackPolicy({
+export const noStatefulMove = modelPolicy({
   name: "sp-512-no-stateful-replica-move",
   description: "No change moves a replica of a stateful service (mail, file, db) to another host, which would replace its volume.",
   controls: ["A.8.32"],
   severity: "critical",
   remediationSteps: "Keep the replica's host (restore the host or its capacity, or keep the lock file's placement); migrate the data with a backup and restore before moving it deliberately.",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      const stateful = new Set(model.plan.services.filter((s) => ROLE_INFO[s.role as Role]?.stateful).map((s) => s.id));
-      for (const note of model.plan.notes) {
-        const moved = /replica (\S+) MOVES/.exec(note.message)?.[1];
-        const service = moved && model.plan.replicas.find((r) => r.id === moved)?.service;
-        if (service && stateful.has(service)) {
-          report(`${servicePath(model.spec, service)}: ${note.message} — its data volume would be replaced and the data left behind. Fix: keep the replica on its host, or migrate the data first.`, urn);
-        }
+  validateModel: (model, report, args) => {
+    const stateful = new Set(model.plan.services.filter((s) => ROLE_INFO[s.role as Role]?.stateful).map((s) => s.id));
+    for (const note of model.plan.notes) {
+      const moved = /replica (\S+) MOVES/.exec(note.message)?.[1];
+      const service = moved && model.plan.replicas.find((r) => r.id === moved)?.service;
+      if (service && stateful.has(service)) {
+        report(`${servicePath(model.spec, service)}: ${note.message} — its data volume would be replaced and the data left behind. Fix: keep the replica on its host, or migrate the data first.`);
       }
     }
   },

@@ -5,7 +5,7 @@
  * beyond loopback.
  */
 import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../components/model/roles";
-import { resourcePolicy, stackPolicy } from "../lib/policy";
+import { containerPolicy, resourcePolicy, stackPolicy } from "../lib/policy";
 import { datacenterModels, describeResource, serverparkLabels, servicePath, TYPES } from "../lib/resources";
 
 /** Roles whose servers must never sit on an internet network (plus every host agent). */
@@ -77,22 +77,21 @@ interface PortSpec {
   protocol?: string;
 }
 
-export const publishedPortsAllowed = resourcePolicy({
+export const publishedPortsAllowed = containerPolicy({
   name: "sp-303-published-ports-allowed",
   description: "Only the proxy, DNS, mail and game ports (and the NOC page for operators) are published; never a management, database or file port.",
   controls: ["A.8.20"],
   severity: "high",
   remediationSteps: "Remove the port from the container's `ports`; other services are reached through the proxy or from inside the datacenter.",
-  validateResource: (args, report) => {
-    if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
-    const ports = (args.props.ports ?? []) as PortSpec[];
-    const role = serverparkLabels(args.props).role ?? "unknown";
+  validateContainer: (props, who, report) => {
+    const ports = (props.ports ?? []) as PortSpec[];
+    const role = serverparkLabels(props).role ?? "unknown";
     const allowed = publishablePorts(role);
     for (const p of ports) {
       const key = `${p.internal}/${p.protocol ?? "tcp"}`;
       if (!allowed.has(key)) {
         const why = p.internal === MANAGEMENT_PORT ? "the management port (/metrics, /healthz)" : `not a public port of role ${role}`;
-        report(`${describeResource(args.type, args.name, args.props)} publishes ${key} (${why}). Fix: remove it from ports.`);
+        report(`${who} publishes ${key} (${why}). Fix: remove it from ports.`);
       }
     }
   },
@@ -100,17 +99,16 @@ export const publishedPortsAllowed = resourcePolicy({
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
-export const localLoopbackOnly = resourcePolicy({
+export const localLoopbackOnly = containerPolicy({
   name: "sp-304-local-loopback-only",
   description: "The local (Docker) datacenter publishes ports on 127.0.0.1 only.",
   controls: ["A.8.20"],
   severity: "high",
   remediationSteps: "Publish on 127.0.0.1 (serverpark:datacenter.docker.publishAddress); an empty ip means every interface of the machine.",
-  validateResource: (args, report) => {
-    if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
-    for (const p of (args.props.ports ?? []) as PortSpec[]) {
+  validateContainer: (props, who, report) => {
+    for (const p of (props.ports ?? []) as PortSpec[]) {
       if (!p.ip || !LOOPBACK.test(p.ip)) {
-        report(`${describeResource(args.type, args.name, args.props)} publishes port ${p.internal} on ${p.ip || "every interface (0.0.0.0)"}. Fix: publish on 127.0.0.1.`);
+        report(`${who} publishes port ${p.internal} on ${p.ip || "every interface (0.0.0.0)"}. Fix: publish on 127.0.0.1.`);
       }
     }
   },

@@ -2,24 +2,21 @@
  * A.8.15 Logging and A.8.16 Monitoring activities: every container's logs are kept and
  * rotated, every container reports its health, and the NOC can probe every service replica.
  */
-import { resourcePolicy, stackPolicy } from "../lib/policy";
-import { datacenterModels, describeResource, servicePath, TYPES } from "../lib/resources";
+import { containerPolicy, modelPolicy } from "../lib/policy";
+import { describeResource, servicePath, TYPES } from "../lib/resources";
 
 /** Drivers that keep logs on the host and therefore need rotation options. */
 const LOCAL_DRIVERS = new Set(["json-file", "local"]);
 /** Drivers that ship logs off the host (rotation is the receiver's job). */
 const SHIPPING_DRIVERS = new Set(["syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "gcplogs", "logentries"]);
 
-export const logRotation = resourcePolicy({
+export const logRotation = containerPolicy({
   name: "sp-431-log-rotation",
   description: "Every container's logs are kept and rotated (json-file/local with max-size and max-file, or shipped to a log receiver).",
   controls: ["A.8.15"],
   severity: "medium",
   remediationSteps: 'Set logDriver "json-file" with logOpts {"max-size": "10m", "max-file": "3"} (the Docker target does this for every container).',
-  validateResource: (args, report) => {
-    if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
-    const p = args.props;
-    const who = describeResource(args.type, args.name, p);
+  validateContainer: (p, who, report) => {
     const driver = typeof p.logDriver === "string" ? p.logDriver : undefined;
     const opts = (p.logOpts ?? {}) as Record<string, string>;
     if (driver === "none") return report(`${who} discards its logs (logDriver "none"). Fix: use json-file with max-size and max-file.`);
@@ -31,48 +28,43 @@ export const logRotation = resourcePolicy({
   },
 });
 
-export const healthChecks = resourcePolicy({
+export const healthChecks = containerPolicy({
   name: "sp-432-health-checks",
   description: "Every container has a health check.",
   controls: ["A.8.16"],
   severity: "medium",
   remediationSteps: 'Set healthcheck {tests: ["CMD", "node", "/app/healthcheck.mjs"], interval, timeout, retries} (every Serverpark image ships that probe of its /healthz).',
-  validateResource: (args, report) => {
-    if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
-    const hc = args.props.healthcheck as { tests?: string[] } | undefined;
+  validateContainer: (props, who, report) => {
+    const hc = props.healthcheck as { tests?: string[] } | undefined;
     const tests = hc?.tests ?? [];
     if (tests.length === 0 || tests[0] === "NONE") {
-      report(`${describeResource(args.type, args.name, args.props)} has no health check, so the engine and the NOC cannot tell a hung server from a healthy one. Fix: set healthcheck.tests to the image's probe.`);
+      report(`${who} has no health check, so the engine and the NOC cannot tell a hung server from a healthy one. Fix: set healthcheck.tests to the image's probe.`);
     }
   },
 });
 
-export const nocProbesEverything = stackPolicy({
+export const nocProbesEverything = modelPolicy({
   name: "sp-433-noc-probes-every-service",
   description: "A NOC runs on the management network and every service replica has a management address it can probe.",
   controls: ["A.8.16"],
   severity: "medium",
   remediationSteps: "Declare a service with role noc on the management network, and leave `management` at its default (true) on every service.",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      const { spec, plan } = model;
-      const mgmt = new Set(plan.networks.filter((n) => n.exposure === "management").map((n) => n.id));
-      const nocs = plan.services.filter((s) => s.role === "noc" && s.replicas.length > 0);
-      const nocNets = new Set(nocs.flatMap((s) => s.networks.filter((n) => mgmt.has(n))));
-      if (mgmt.size === 0) report(`datacenter ${spec.name} has no management network, so nothing can probe its servers. Fix: add a network with exposure "management".`, urn);
-      if (nocs.length === 0) report(`datacenter ${spec.name} has no NOC service, so no replica is probed. Fix: add a service with role "noc" on the management network.`, urn);
-      else if (nocNets.size === 0) report(`the NOC (${nocs.map((s) => s.id).join(", ")}) is on no management network, so it cannot reach management ports. Fix: attach it to the management network.`, urn);
-      if (nocNets.size === 0) continue;
-      for (const svc of plan.services) {
-        const unprobed = svc.replicas.filter((id) => {
-          const r = plan.replicas.find((x) => x.id === id);
-          return !r?.managementAddress || !Object.keys(r.addresses).some((n) => nocNets.has(n));
-        });
-        if (unprobed.length > 0) {
-          report(`${servicePath(spec, svc.id)}: replica${unprobed.length > 1 ? "s" : ""} ${unprobed.join(", ")} ha${unprobed.length > 1 ? "ve" : "s"} no management address on the NOC's network, so the NOC cannot probe ${unprobed.length > 1 ? "them" : "it"}. Fix: remove \`management: false\` from the service.`, urn);
-        }
+  validateModel: (model, report, args) => {
+    const { spec, plan } = model;
+    const mgmt = new Set(plan.networks.filter((n) => n.exposure === "management").map((n) => n.id));
+    const nocs = plan.services.filter((s) => s.role === "noc" && s.replicas.length > 0);
+    const nocNets = new Set(nocs.flatMap((s) => s.networks.filter((n) => mgmt.has(n))));
+    if (mgmt.size === 0) report(`datacenter ${spec.name} has no management network, so nothing can probe its servers. Fix: add a network with exposure "management".`);
+    if (nocs.length === 0) report(`datacenter ${spec.name} has no NOC service, so no replica is probed. Fix: add a service with role "noc" on the management network.`);
+    else if (nocNets.size === 0) report(`the NOC (${nocs.map((s) => s.id).join(", ")}) is on no management network, so it cannot reach management ports. Fix: attach it to the management network.`);
+    if (nocNets.size === 0) return;
+    for (const svc of plan.services) {
+      const unprobed = svc.replicas.filter((id) => {
+        const r = plan.replicas.find((x) => x.id === id);
+        return !r?.managementAddress || !Object.keys(r.addresses).some((n) => nocNets.has(n));
+      });
+      if (unprobed.length > 0) {
+        report(`${servicePath(spec, svc.id)}: replica${unprobed.length > 1 ? "s" : ""} ${unprobed.join(", ")} ha${unprobed.length > 1 ? "ve" : "s"} no management address on the NOC's network, so the NOC cannot probe ${unprobed.length > 1 ? "them" : "it"}. Fix: remove \`management: false\` from the service.`);
       }
     }
   },

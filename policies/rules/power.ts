@@ -5,9 +5,9 @@
  */
 import { componentId } from "../../components/power";
 import type { DatacenterPlan } from "../../components/plan/types";
-import { stackPolicy } from "../lib/policy";
+import { modelPolicy } from "../lib/policy";
 import { powerView } from "../lib/power";
-import { datacenterModels, servicePath } from "../lib/resources";
+import { servicePath } from "../lib/resources";
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
@@ -16,124 +16,105 @@ function hostLabel(plan: DatacenterPlan, hostId: string): string {
   return h ? `host ${h.id} (rack ${h.rack}, PSUs ${h.psus.map((p) => `${p.pdu}→feed ${p.feed}`).join(", ")})` : `host ${hostId}`;
 }
 
-export const powerPathSurvivesFeedLoss = stackPolicy({
+export const powerPathSurvivesFeedLoss = modelPolicy({
   name: "sp-101-power-path-survives-feed-loss",
   description: "Every host keeps power when any one feed is lost, or every service it carries has a replica on a host that keeps power.",
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Give the host a second power supply on a PDU of another feed, or add a replica of each service it carries on a host fed by another feed.",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      const { spec, plan } = model;
-      const power = powerView(spec, plan);
-      const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
-      for (const feed of spec.feeds) {
-        const state = power.stateAfter([componentId("feed", feed.id)]);
-        const tripped = state.tripped.length > 0 ? ` (overload trips ${state.tripped.join(", ")})` : "";
-        for (const host of plan.hosts.filter((h) => !state.poweredHosts.has(h.id))) {
-          const stranded = [...new Set(host.replicas.map((r) => replicas.get(r)!.service))].filter((svcId) => {
-            const svc = plan.services.find((s) => s.id === svcId)!;
-            return !svc.replicas.some((r) => state.poweredHosts.has(replicas.get(r)!.host));
-          });
-          if (stranded.length === 0) continue;
-          report(
-            `${hostLabel(plan, host.id)} loses power when feed ${feed.id} is lost${tripped}, and ${stranded.map((s) => `service ${s}`).join(", ")} ha${stranded.length > 1 ? "ve" : "s"} no replica on a host that keeps power. ` +
-              `Fix: add a PSU on a PDU of another feed to ${host.id}, or add a replica of ${stranded.join(", ")} on a host fed by another feed.`,
-            urn,
-          );
-        }
+  validateModel: (model, report, args) => {
+    const { spec, plan } = model;
+    const power = powerView(spec, plan);
+    const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
+    for (const feed of spec.feeds) {
+      const state = power.stateAfter([componentId("feed", feed.id)]);
+      const tripped = state.tripped.length > 0 ? ` (overload trips ${state.tripped.join(", ")})` : "";
+      for (const host of plan.hosts.filter((h) => !state.poweredHosts.has(h.id))) {
+        const stranded = [...new Set(host.replicas.map((r) => replicas.get(r)!.service))].filter((svcId) => {
+          const svc = plan.services.find((s) => s.id === svcId)!;
+          return !svc.replicas.some((r) => state.poweredHosts.has(replicas.get(r)!.host));
+        });
+        if (stranded.length === 0) continue;
+        report(
+          `${hostLabel(plan, host.id)} loses power when feed ${feed.id} is lost${tripped}, and ${stranded.map((s) => `service ${s}`).join(", ")} ha${stranded.length > 1 ? "ve" : "s"} no replica on a host that keeps power. ` +
+            `Fix: add a PSU on a PDU of another feed to ${host.id}, or add a replica of ${stranded.join(", ")} on a host fed by another feed.`
+        );
       }
     }
   },
 });
 
-export const upsBridgesGeneratorStart = stackPolicy({
+export const upsBridgesGeneratorStart = modelPolicy({
   name: "sp-102-ups-bridges-generator-start",
   description: "Every feed that carries load has a UPS and a generator, and the UPS runtime at the feed's worst load covers the generator's start delay with margin.",
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Add a UPS and a generator to the feed, a bigger battery (runtimeMinutes), or a generator that starts faster (startDelaySeconds).",
   configSchema: { properties: { marginFactor: { type: "number", minimum: 1, default: 2, description: "UPS runtime must be at least this many times the generator start delay" } } },
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
+  validateModel: (model, report, args) => {
     const margin = args.getConfig<{ marginFactor?: number }>().marginFactor ?? 2;
-    for (const { urn, model } of models) {
-      const power = powerView(model.spec, model.plan);
-      model.spec.feeds.forEach((feed, i) => {
-        const load = power.worstFeedLoadKw(feed.id);
-        if (load <= 0) return;
-        const where = `serverpark:datacenter.feeds[${i}] (feed ${feed.id}, worst load ${round(load)} kW)`;
-        if (!feed.ups) report(`${where} has no UPS: its hosts lose power the instant utility power fails. Fix: add feeds[${i}].ups.`, urn);
-        if (!feed.generator) report(`${where} has no generator: after utility loss nothing carries the load once the UPS is empty. Fix: add feeds[${i}].generator.`, urn);
-        if (!feed.ups || !feed.generator) return;
-        const runtime = power.upsRuntimeSeconds(feed, load)!;
-        const needed = feed.generator.startDelaySeconds * margin;
-        if (runtime < needed) {
-          report(
-            `${where}: the UPS lasts ${round(runtime)} s at that load but must bridge ${feed.generator.startDelaySeconds} s of generator start × margin ${margin} = ${round(needed)} s. Fix: a larger UPS battery or a faster-starting generator.`,
-            urn,
-          );
-        }
-      });
-    }
+    const power = powerView(model.spec, model.plan);
+    model.spec.feeds.forEach((feed, i) => {
+      const load = power.worstFeedLoadKw(feed.id);
+      if (load <= 0) return;
+      const where = `serverpark:datacenter.feeds[${i}] (feed ${feed.id}, worst load ${round(load)} kW)`;
+      if (!feed.ups) report(`${where} has no UPS: its hosts lose power the instant utility power fails. Fix: add feeds[${i}].ups.`);
+      if (!feed.generator) report(`${where} has no generator: after utility loss nothing carries the load once the UPS is empty. Fix: add feeds[${i}].generator.`);
+      if (!feed.ups || !feed.generator) return;
+      const runtime = power.upsRuntimeSeconds(feed, load)!;
+      const needed = feed.generator.startDelaySeconds * margin;
+      if (runtime < needed) {
+        report(
+          `${where}: the UPS lasts ${round(runtime)} s at that load but must bridge ${feed.generator.startDelaySeconds} s of generator start × margin ${margin} = ${round(needed)} s. Fix: a larger UPS battery or a faster-starting generator.`
+        );
+      }
+    });
   },
 });
 
-export const powerCapacityCoversLoad = stackPolicy({
+export const powerCapacityCoversLoad = modelPolicy({
   name: "sp-103-power-capacity-covers-load",
   description: "Each feed's generator and UPS are rated for the feed's worst load (its own, or with another feed lost).",
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Use a UPS and a generator rated at least the worst load the report names, or move hosts to another feed.",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      const power = powerView(model.spec, model.plan);
-      model.spec.feeds.forEach((feed, i) => {
-        const load = power.worstFeedLoadKw(feed.id);
-        const where = `serverpark:datacenter.feeds[${i}] (feed ${feed.id})`;
-        for (const [part, rated] of [["ups", feed.ups?.capacityKw], ["generator", feed.generator?.capacityKw]] as const) {
-          if (rated !== undefined && rated < load) {
-            report(`${where}: the ${part} is rated ${rated} kW but the feed carries up to ${round(load)} kW when another feed is lost. Fix: raise feeds[${i}].${part}.capacityKw to at least ${Math.ceil(load)}.`, urn);
-          }
+  validateModel: (model, report, args) => {
+    const power = powerView(model.spec, model.plan);
+    model.spec.feeds.forEach((feed, i) => {
+      const load = power.worstFeedLoadKw(feed.id);
+      const where = `serverpark:datacenter.feeds[${i}] (feed ${feed.id})`;
+      for (const [part, rated] of [["ups", feed.ups?.capacityKw], ["generator", feed.generator?.capacityKw]] as const) {
+        if (rated !== undefined && rated < load) {
+          report(`${where}: the ${part} is rated ${rated} kW but the feed carries up to ${round(load)} kW when another feed is lost. Fix: raise feeds[${i}].${part}.capacityKw to at least ${Math.ceil(load)}.`);
         }
-      });
-    }
+      }
+    });
   },
 });
 
-export const redundantServicesSurvive = stackPolicy({
+export const redundantServicesSurvive = modelPolicy({
   name: "sp-111-redundant-service-survives-single-failure",
   description: "Every service declared redundant keeps at least minReplicas running after the loss of any single host, rack or power feed.",
   controls: ["A.8.14"],
   severity: "critical",
   remediationSteps: "Add replicas, or spread them: hosts in different racks, fed by different feeds (or give their hosts a second PSU on another feed).",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      const { spec, plan } = model;
-      const redundant = plan.services.filter((s) => s.redundant);
-      if (redundant.length === 0) continue;
-      const power = powerView(spec, plan);
-      const verdicts = new Map(power.verdicts(["host", "rack", "feed"]).map((v) => [v.service, v]));
-      for (const svc of redundant) {
-        const downBy = verdicts.get(svc.id)?.downBy ?? [];
-        if (downBy.length === 0) continue;
-        const placement = svc.replicas.map((id) => {
-          const r = plan.replicas.find((x) => x.id === id)!;
-          return `${id} on ${r.host} (rack ${r.rack}, feed ${r.feeds.join("+")})`;
-        });
-        report(
-          `${servicePath(spec, svc.id)} is declared redundant but drops below ${svc.minReplicas} running replica${svc.minReplicas > 1 ? "s" : ""} when ${downBy.join(" or ")} fails; replicas: ${placement.join(", ")}. ` +
-            `Fix: add a replica or place replicas on hosts in other racks and on other feeds.`,
-          urn,
-        );
-      }
+  validateModel: (model, report, args) => {
+    const { spec, plan } = model;
+    const redundant = plan.services.filter((s) => s.redundant);
+    if (redundant.length === 0) return;
+    const power = powerView(spec, plan);
+    const verdicts = new Map(power.verdicts(["host", "rack", "feed"]).map((v) => [v.service, v]));
+    for (const svc of redundant) {
+      const downBy = verdicts.get(svc.id)?.downBy ?? [];
+      if (downBy.length === 0) continue;
+      const placement = svc.replicas.map((id) => {
+        const r = plan.replicas.find((x) => x.id === id)!;
+        return `${id} on ${r.host} (rack ${r.rack}, feed ${r.feeds.join("+")})`;
+      });
+      report(
+        `${servicePath(spec, svc.id)} is declared redundant but drops below ${svc.minReplicas} running replica${svc.minReplicas > 1 ? "s" : ""} when ${downBy.join(" or ")} fails; replicas: ${placement.join(", ")}. ` +
+          `Fix: add a replica or place replicas on hosts in other racks and on other feeds.`
+      );
     }
   },
 });

@@ -2,66 +2,54 @@
  * A.8.2 Privileged access rights: no container gets more power over its host than its server
  * needs. Each check is its own policy so a violation names exactly one fix.
  */
-import type { ResourceValidationArgs } from "@pulumi/policy";
-import { resourcePolicy } from "../lib/policy";
-import { describeResource, TYPES } from "../lib/resources";
+import { containerPolicy } from "../lib/policy";
 
 const CONTROLS = ["A.8.2"];
 
-function containerOnly(args: ResourceValidationArgs): Record<string, any> {
-  if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
-  return args.props;
-}
-
-const who = (args: ResourceValidationArgs) => describeResource(args.type, args.name, args.props);
-
-export const noPrivilegedContainer = resourcePolicy({
+export const noPrivilegedContainer = containerPolicy({
   name: "sp-201-no-privileged-container",
   description: "Containers never run privileged.",
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove `privileged: true` from the container; grant the one capability the server needs instead (and justify it, see sp-204).",
-  validateResource: (args, report) => {
-    const props = containerOnly(args);
-    if (props.privileged === true) report(`${who(args)} runs privileged (full access to the host's devices and kernel). Fix: remove \`privileged\`.`);
+  validateContainer: (props, who, report, args) => {
+    if (props.privileged === true) report(`${who} runs privileged (full access to the host's devices and kernel). Fix: remove \`privileged\`.`);
   },
 });
 
 const SOCKETS = /(^|\/)(docker|containerd|podman|crio)\.sock$|^\/var\/run\/?$|^\/run\/?$/;
 
-export const noDockerSocket = resourcePolicy({
+export const noDockerSocket = containerPolicy({
   name: "sp-202-no-docker-socket",
   description: "No container mounts the Docker (or any container runtime) socket.",
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove the bind mount of /var/run/docker.sock; whoever holds that socket is root on the host. Give the server a narrow API instead.",
-  validateResource: (args, report) => {
-    const props = containerOnly(args);
+  validateContainer: (props, who, report, args) => {
     const sources: string[] = [
       ...((props.volumes ?? []) as { hostPath?: string }[]).map((v) => v.hostPath ?? ""),
       ...((props.mounts ?? []) as { source?: string; type?: string }[]).filter((m) => m.type === "bind").map((m) => m.source ?? ""),
     ];
     for (const source of sources.filter((s) => SOCKETS.test(s.replace(/\/+$/, "") || s))) {
-      report(`${who(args)} mounts ${source} from the host (root on the host for anyone in the container). Fix: remove that mount.`);
+      report(`${who} mounts ${source} from the host (root on the host for anyone in the container). Fix: remove that mount.`);
     }
   },
 });
 
-export const noHostNamespaces = resourcePolicy({
+export const noHostNamespaces = containerPolicy({
   name: "sp-203-no-host-namespaces",
   description: "Containers use their own network, PID, IPC and user namespaces, never the host's.",
   controls: CONTROLS,
   severity: "high",
   remediationSteps: "Drop `networkMode: host` (attach the container to the datacenter's networks instead), and `pidMode`/`ipcMode`/`usernsMode: host`.",
-  validateResource: (args, report) => {
-    const props = containerOnly(args);
+  validateContainer: (props, who, report, args) => {
     for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode"]) {
-      if (props[key] === "host") report(`${who(args)} shares the host's namespace (${key}: host). Fix: remove ${key}.`);
+      if (props[key] === "host") report(`${who} shares the host's namespace (${key}: host). Fix: remove ${key}.`);
     }
   },
 });
 
-export const capabilitiesJustified = resourcePolicy({
+export const capabilitiesJustified = containerPolicy({
   name: "sp-204-capabilities-justified",
   description: "Containers drop all capabilities and add back only ones justified in the stack's policy config.",
   controls: CONTROLS,
@@ -73,32 +61,30 @@ export const capabilitiesJustified = resourcePolicy({
       justified: { type: "object", additionalProperties: { type: "string", minLength: 10 }, description: "capability → why it is needed" },
     },
   },
-  validateResource: (args, report) => {
-    const props = containerOnly(args);
+  validateContainer: (props, who, report, args) => {
     const justified = args.getConfig<{ justified?: Record<string, string> }>().justified ?? {};
     const caps = (props.capabilities ?? {}) as { adds?: string[]; drops?: string[] };
     const norm = (c: string) => c.toUpperCase().replace(/^CAP_/, "");
     if (!(caps.drops ?? []).map(norm).includes("ALL")) {
-      report(`${who(args)} keeps Docker's default capabilities. Fix: set capabilities.drops to ["ALL"].`);
+      report(`${who} keeps Docker's default capabilities. Fix: set capabilities.drops to ["ALL"].`);
     }
     for (const cap of (caps.adds ?? []).map(norm)) {
-      if (!justified[cap]) report(`${who(args)} adds capability ${cap} without a justification. Fix: remove it, or justify it in the policy config (sp-204 justified.${cap}).`);
+      if (!justified[cap]) report(`${who} adds capability ${cap} without a justification. Fix: remove it, or justify it in the policy config (sp-204 justified.${cap}).`);
     }
   },
 });
 
-export const nonRootUser = resourcePolicy({
+export const nonRootUser = containerPolicy({
   name: "sp-205-non-root-user",
   description: "Containers run as a non-root user.",
   controls: CONTROLS,
   severity: "high",
   remediationSteps: 'Set `user: "1000:1000"` (the images create their data folders for uid 1000).',
-  validateResource: (args, report) => {
-    const props = containerOnly(args);
+  validateContainer: (props, who, report, args) => {
     const user = typeof props.user === "string" ? props.user.trim() : "";
     const name = user.split(":")[0];
-    if (user === "") report(`${who(args)} sets no user, so it runs as the image's user (root unless the image says otherwise). Fix: set user "1000:1000".`);
-    else if (name === "0" || name === "root") report(`${who(args)} runs as root (user "${user}"). Fix: set user "1000:1000".`);
+    if (user === "") report(`${who} sets no user, so it runs as the image's user (root unless the image says otherwise). Fix: set user "1000:1000".`);
+    else if (name === "0" || name === "root") report(`${who} runs as root (user "${user}"). Fix: set user "1000:1000".`);
   },
 });
 

@@ -9,32 +9,27 @@
  * included — are checked for being empty or a well-known default, and for being passed in
  * environment variables, which `docker inspect` shows to anyone with the socket (sp-212).
  */
-import { stackPolicy, resourcePolicy } from "../lib/policy";
-import { datacenterModels, describeResource } from "../lib/resources";
+import { modelPolicy, resourcePolicy } from "../lib/policy";
+import { describeResource } from "../lib/resources";
 import { findKeys, isDefaultPassword, isSecretKey } from "../lib/settings";
 
 const CONTROLS = ["A.8.5"];
 
-export const noPlaintextSecrets = stackPolicy({
+export const noPlaintextSecrets = modelPolicy({
   name: "sp-211-no-plaintext-secrets",
   description: "No password, token or key is written in plain stack config; credentials are Pulumi secrets.",
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Delete the value from serverpark:datacenter and store it with `pulumi config set --secret <key> <value>` (it is then encrypted in the stack file and in state).",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      model.spec.services.forEach((svc, i) => {
-        for (const f of findKeys(svc.settings, isSecretKey, "settings")) {
-          if (typeof f.value !== "string" && typeof f.value !== "number") continue;
-          report(
-            `serverpark:datacenter.services[${i}].${f.path} (service ${svc.id}) holds a credential in plaintext stack config. Fix: remove it and run \`pulumi config set --secret\` for it.`,
-            urn,
-          );
-        }
-      });
-    }
+  validateModel: (model, report, args) => {
+    model.spec.services.forEach((svc, i) => {
+      for (const f of findKeys(svc.settings, isSecretKey, "settings")) {
+        if (typeof f.value !== "string" && typeof f.value !== "number") continue;
+        report(
+          `serverpark:datacenter.services[${i}].${f.path} (service ${svc.id}) holds a credential in plaintext stack config. Fix: remove it and run \`pulumi config set --secret\` for it.`
+        );
+      }
+    });
   },
 });
 

@@ -7,8 +7,8 @@
  * (the plan's exposure matrix) and their declared role settings. The roles' own defaults
  * (TLS on, 1.2 minimum, AUTH only after STARTTLS) are tested with real clients in their images.
  */
-import { stackPolicy } from "../lib/policy";
-import { datacenterModels, servicePath } from "../lib/resources";
+import { modelPolicy } from "../lib/policy";
+import { servicePath } from "../lib/resources";
 import { findKeys } from "../lib/settings";
 
 const CONTROLS = ["A.8.21", "A.8.24"];
@@ -29,27 +29,23 @@ export const DEFAULT_TLS_EXEMPT: Readonly<Record<string, string>> = {
 
 const disabled = (v: unknown) => v === false || (typeof v === "object" && v !== null && (v as { enabled?: unknown }).enabled === false);
 
-export const tlsOffered = stackPolicy({
+export const tlsOffered = modelPolicy({
   name: "sp-311-internet-services-offer-tls",
   description: "Every service published to the internet offers TLS for its protocol (HTTPS, STARTTLS/IMAPS/POP3S, FTPS/SFTP) and does not switch it off.",
   controls: CONTROLS,
   severity: "high",
   remediationSteps: "Keep TLS on in the service's settings; put services without TLS behind the proxy instead of on the internet network, or exempt the role with a reason in the policy config.",
   configSchema: { properties: { exempt: { type: "object", additionalProperties: { type: "string" }, description: "role → why it may face the internet without TLS" } } },
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
+  validateModel: (model, report, args) => {
     const exempt = { ...DEFAULT_TLS_EXEMPT, ...(args.getConfig<{ exempt?: Record<string, string> }>().exempt ?? {}) };
-    for (const { urn, model } of models) {
-      const internetFacing = new Set(model.plan.exposure.filter((e) => e.publishedTo === "internet").map((e) => e.service));
-      for (const svc of model.plan.services.filter((s) => internetFacing.has(s.id))) {
-        const where = servicePath(model.spec, svc.id);
-        if (!TLS_OFFERED[svc.role] && !exempt[svc.role]) {
-          report(`${where} (role ${svc.role}) is published to the internet but its role offers no TLS. Fix: reach it through the proxy, or exempt role ${svc.role} with a reason in the policy config.`, urn);
-        }
-        for (const f of findKeys(svc.settings, (k) => /^(tls|ssl|starttls|https)$/i.test(k))) {
-          if (disabled(f.value)) report(`${where}: settings.${f.path} switches TLS off on an internet-facing service. Fix: remove it.`, urn);
-        }
+    const internetFacing = new Set(model.plan.exposure.filter((e) => e.publishedTo === "internet").map((e) => e.service));
+    for (const svc of model.plan.services.filter((s) => internetFacing.has(s.id))) {
+      const where = servicePath(model.spec, svc.id);
+      if (!TLS_OFFERED[svc.role] && !exempt[svc.role]) {
+        report(`${where} (role ${svc.role}) is published to the internet but its role offers no TLS. Fix: reach it through the proxy, or exempt role ${svc.role} with a reason in the policy config.`);
+      }
+      for (const f of findKeys(svc.settings, (k) => /^(tls|ssl|starttls|https)$/i.test(k))) {
+        if (disabled(f.value)) report(`${where}: settings.${f.path} switches TLS off on an internet-facing service. Fix: remove it.`);
       }
     }
   },
@@ -69,20 +65,16 @@ export function belowTls12(value: unknown): boolean {
   return major < 1 || (major === 1 && minor < 2);
 }
 
-export const tlsMinimumVersion = stackPolicy({
+export const tlsMinimumVersion = modelPolicy({
   name: "sp-312-tls-minimum-version",
   description: "No service is configured to accept TLS below version 1.2.",
   controls: CONTROLS,
   severity: "high",
   remediationSteps: 'Remove the minimum-version setting (the roles default to TLSv1.2) or set it to "TLSv1.2" or "TLSv1.3".',
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      for (const svc of model.plan.services) {
-        for (const f of findKeys(svc.settings, VERSION_KEY)) {
-          if (belowTls12(f.value)) report(`${servicePath(model.spec, svc.id)}: settings.${f.path} is ${JSON.stringify(f.value)}, below TLS 1.2. Fix: set it to "TLSv1.2" or remove it.`, urn);
-        }
+  validateModel: (model, report, args) => {
+    for (const svc of model.plan.services) {
+      for (const f of findKeys(svc.settings, VERSION_KEY)) {
+        if (belowTls12(f.value)) report(`${servicePath(model.spec, svc.id)}: settings.${f.path} is ${JSON.stringify(f.value)}, below TLS 1.2. Fix: set it to "TLSv1.2" or remove it.`);
       }
     }
   },
@@ -90,20 +82,16 @@ export const tlsMinimumVersion = stackPolicy({
 
 const PLAINTEXT_AUTH_KEY = (k: string) => /^(allow)?[-_]?(insecure|plain(text)?|unencrypted|cleartext|clear)[-_]?(auth(entication)?|login|passwords?)$/i.test(k);
 
-export const noPlaintextAuth = stackPolicy({
+export const noPlaintextAuth = modelPolicy({
   name: "sp-313-no-plaintext-auth",
   description: "No service allows authentication over an unencrypted connection.",
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove the setting that allows plaintext authentication; clients must STARTTLS (or connect with TLS) before AUTH/LOGIN/USER.",
-  validateStack: (args, report) => {
-    const models = datacenterModels(args.resources);
-    if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-    for (const { urn, model } of models) {
-      for (const svc of model.plan.services) {
-        for (const f of findKeys(svc.settings, PLAINTEXT_AUTH_KEY)) {
-          if (f.value === true || f.value === "true") report(`${servicePath(model.spec, svc.id)}: settings.${f.path} allows passwords over plaintext. Fix: remove it.`, urn);
-        }
+  validateModel: (model, report, args) => {
+    for (const svc of model.plan.services) {
+      for (const f of findKeys(svc.settings, PLAINTEXT_AUTH_KEY)) {
+        if (f.value === true || f.value === "true") report(`${servicePath(model.spec, svc.id)}: settings.${f.path} allows passwords over plaintext. Fix: remove it.`);
       }
     }
   },

@@ -127,6 +127,22 @@ function isTypeOf(type: string, resourceClass: any): boolean {
   return typeof resourceClass?.isInstance === "function" && resourceClass.isInstance({ __pulumiType: type }) === true;
 }
 
+/** The fields resource and stack policies share, for one recorded resource's inputs or outputs. */
+function policyView(r: RecordedResource, serialized: SerializedProps) {
+  const p = props(serialized);
+  const view = {
+    type: r.type,
+    props: p,
+    urn: r.urn,
+    name: r.name,
+    opts: optionsOf(r),
+    isType: (cls: any) => isTypeOf(r.type, cls),
+    asType: ((cls: any) => (isTypeOf(r.type, cls) ? p : undefined)) as any,
+  };
+  const provider = providerOf(r);
+  return provider ? { ...view, provider } : view;
+}
+
 export async function evaluatePolicies(policies: readonly SpPolicy[], resources: readonly RecordedResource[], options: EvaluateOptions = {}): Promise<Evaluation> {
   const config = options.config ?? {};
   const packLevel = options.packEnforcementLevel ?? "advisory";
@@ -153,23 +169,9 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
 
     if (typeof (policy as StackValidationPolicy).validateStack === "function") {
       const stack = policy as StackValidationPolicy;
-      const policyResources = resources.filter((r) => !r.type.startsWith("pulumi:providers:")).map((r) => {
-        const p = props(r.outputs);
-        const res: PolicyResource = {
-          type: r.type,
-          props: p,
-          urn: r.urn,
-          name: r.name,
-          opts: optionsOf(r),
-          dependencies: [],
-          propertyDependencies: {},
-          isType: (cls: any) => isTypeOf(r.type, cls),
-          asType: ((cls: any) => (isTypeOf(r.type, cls) ? p : undefined)) as PolicyResource["asType"],
-        };
-        const provider = providerOf(r);
-        if (provider) res.provider = provider;
-        return res;
-      });
+      const policyResources = resources
+        .filter((r) => !r.type.startsWith("pulumi:providers:"))
+        .map((r): PolicyResource => ({ ...policyView(r, r.outputs), dependencies: [], propertyDependencies: {} }));
       const byPolicyUrn = new Map(policyResources.map((r) => [r.urn, r]));
       resources.forEach((r) => {
         const res = byPolicyUrn.get(r.urn);
@@ -198,21 +200,7 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
       let applicable = true;
       for (const validate of validations) {
         try {
-          const p = props(r.inputs);
-          const args: ResourceValidationArgs = {
-            type: r.type,
-            props: p,
-            urn: r.urn,
-            name: r.name,
-            opts: optionsOf(r),
-            stackTags,
-            isType: (cls: any) => isTypeOf(r.type, cls),
-            asType: ((cls: any) => (isTypeOf(r.type, cls) ? p : undefined)) as ResourceValidationArgs["asType"],
-            getConfig: <T extends object>() => configOf(policy, config) as T,
-            notApplicable,
-          };
-          const provider = providerOf(r);
-          if (provider) args.provider = provider;
+          const args: ResourceValidationArgs = { ...policyView(r, r.inputs), stackTags, getConfig: <T extends object>() => configOf(policy, config) as T, notApplicable };
           await validate(args, reporter(r.urn, byUrn));
         } catch (e) {
           if (e instanceof NotApplicable) {
