@@ -163,7 +163,7 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
 
     out.push(
       `<g class="rack" data-rack="${esc(rack.id)}"><rect x="${rack.x}" y="${rackY}" width="${RACK_W}" height="${rackH}" rx="6" class="rackbox"/>` +
-        `<text x="${rack.x + 10}" y="${rackY + 20}" class="rackname">rack ${esc(rack.id)}</text>` +
+        `<text x="${pduX}" y="${rackY + 20}" class="rackname">rack ${esc(rack.id)}</text>` +
         pdus.join("") +
         psuLinks.join("") +
         body.join("") +

@@ -1,0 +1,48 @@
+/**
+ * The game's wire protocol: JSON text frames. Client messages are checked with zod
+ * before anything reads them; the server's messages are plain objects (see room.ts for
+ * snapshots). Close codes tell a client why it was disconnected.
+ *
+ * client → server
+ *   {"t":"join","name":"ada","room"?:"r1","token"?:"<from welcome>"}
+ *   {"t":"input","seq":1,"dx":1,"dy":0,"x"?:500,"y"?:500}
+ *   {"t":"ping","id":7}
+ * server → client
+ *   {"t":"welcome","id":3,"token":"…","room":"r1","tickHz":20,"arena":1000,"resumed":false}
+ *   {"t":"snap",…}  full on join/reconnect, deltas after that
+ *   {"t":"reject","seq":4,"reason":"speed"|"teleport"|"sequence"|"rate"}
+ *   {"t":"error","code":"…","message":"…"}   {"t":"pong","id":7}
+ */
+import { z } from "zod";
+
+export const CLOSE = {
+  /** ws sets these itself: 1009 message too big. */
+  unsupportedData: 1003,
+  invalidPayload: 1007,
+  policy: 1008,
+  tryAgainLater: 1013,
+  goingAway: 1001,
+  idle: 4000,
+  replaced: 4001,
+} as const;
+
+const name = z
+  .string()
+  .trim()
+  .min(1)
+  .max(24)
+  .regex(/^[\p{L}\p{N} _.-]+$/u, "letters, digits, space, '_', '.', '-'");
+const coord = z.number().finite();
+
+export const clientMessage = z.discriminatedUnion("t", [
+  z.strictObject({
+    t: z.literal("join"),
+    name,
+    room: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional(),
+    token: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/).optional(),
+  }),
+  z.strictObject({ t: z.literal("input"), seq: z.number().int().nonnegative(), dx: coord, dy: coord, x: coord.optional(), y: coord.optional() }),
+  z.strictObject({ t: z.literal("ping"), id: z.number().int() }),
+]);
+
+export type ClientMessage = z.output<typeof clientMessage>;

@@ -1,0 +1,196 @@
+/**
+ * One arena room: the authoritative simulation, with no sockets and no clock of its own
+ * (the server passes time in), so it is tested and benchmarked as plain function calls.
+ *
+ * Clients never send positions that are trusted: they send a direction (|d| ≤ 1) and the
+ * server moves them at most `maxSpeed`. A client may also say where it believes it is;
+ * a claim farther away than one tick of movement allows is refused as a teleport.
+ */
+import type { GameSettings } from "../settings";
+
+export interface Player {
+  readonly id: number;
+  readonly name: string;
+  readonly token: string;
+  x: number;
+  y: number;
+  dx: number;
+  dy: number;
+  score: number;
+  lastSeq: number;
+  lastInputAt: number;
+  connected: boolean;
+  disconnectedAt: number;
+}
+
+export interface Item {
+  readonly id: number;
+  x: number;
+  y: number;
+}
+
+export interface Input {
+  readonly seq: number;
+  readonly dx: number;
+  readonly dy: number;
+  /** Where the client believes it is (optional, checked, never applied). */
+  readonly x?: number;
+  readonly y?: number;
+}
+
+export type InputResult = { ok: true } | { ok: false; reason: "speed" | "teleport" | "sequence" };
+
+/** Wire tuples keep snapshots small: [id, x, y, score] and [id, x, y]. */
+export type PlayerTuple = [number, number, number, number];
+export type ItemTuple = [number, number, number];
+
+export interface Snapshot {
+  t: "snap";
+  tick: number;
+  full?: true;
+  players: PlayerTuple[];
+  items: ItemTuple[];
+  /** Players that appeared since the previous snapshot (all of them in a full one): [id, name]. */
+  joined?: [number, string][];
+  gone?: number[];
+}
+
+export const PICKUP_RADIUS = 20;
+
+/** Small deterministic PRNG (mulberry32): rooms are reproducible from their seed in tests. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Room {
+  readonly players = new Map<number, Player>();
+  readonly items: Item[] = [];
+  tick = 0;
+  private readonly random: () => number;
+  /** What the last delta told clients, so the next one sends only changes. */
+  private sent = new Map<number, string>();
+  private sentItems = new Map<number, string>();
+  private joined: [number, string][] = [];
+  private gone: number[] = [];
+
+  constructor(
+    readonly id: string,
+    private readonly settings: GameSettings,
+    seed = 1,
+  ) {
+    this.random = rng(seed);
+    for (let i = 0; i < settings.itemsPerRoom; i++) this.items.push({ id: i, ...this.spot() });
+  }
+
+  get full(): boolean {
+    return this.players.size >= this.settings.roomCap;
+  }
+
+  private spot(): { x: number; y: number } {
+    const s = this.settings.arenaSize;
+    return { x: Math.round(20 + this.random() * (s - 40)), y: Math.round(20 + this.random() * (s - 40)) };
+  }
+
+  addPlayer(id: number, name: string, token: string, now: number): Player {
+    const p: Player = { id, name, token, ...this.spot(), dx: 0, dy: 0, score: 0, lastSeq: -1, lastInputAt: now, connected: true, disconnectedAt: 0 };
+    this.players.set(id, p);
+    this.joined.push([id, name]);
+    return p;
+  }
+
+  removePlayer(id: number): void {
+    if (!this.players.delete(id)) return;
+    this.sent.delete(id);
+    this.joined = this.joined.filter(([j]) => j !== id);
+    this.gone.push(id);
+  }
+
+  /** Validates one input; only a valid one changes the player's direction. */
+  applyInput(p: Player, input: Input, now: number): InputResult {
+    if (!Number.isInteger(input.seq) || input.seq <= p.lastSeq) return { ok: false, reason: "sequence" };
+    const mag = Math.hypot(input.dx, input.dy);
+    if (!Number.isFinite(mag) || mag > 1.0001) return { ok: false, reason: "speed" };
+    if (input.x !== undefined && input.y !== undefined) {
+      // One tick of movement plus slack for the client seeing the world a tick late.
+      const reach = (this.settings.maxSpeed / this.settings.tickHz) * 3 + 5;
+      if (!(Math.hypot(input.x - p.x, input.y - p.y) <= reach)) return { ok: false, reason: "teleport" };
+    }
+    p.lastSeq = input.seq;
+    p.lastInputAt = now;
+    p.dx = input.dx;
+    p.dy = input.dy;
+    return { ok: true };
+  }
+
+  /** Advances the world by one tick of `dt` seconds: movement, walls, pickups. */
+  step(dt: number): void {
+    this.tick++;
+    const s = this.settings.arenaSize;
+    const stepLen = this.settings.maxSpeed * dt;
+    for (const p of this.players.values()) {
+      if (!p.connected || (p.dx === 0 && p.dy === 0)) continue;
+      p.x = Math.min(s, Math.max(0, p.x + p.dx * stepLen));
+      p.y = Math.min(s, Math.max(0, p.y + p.dy * stepLen));
+      for (const item of this.items) {
+        if (Math.hypot(item.x - p.x, item.y - p.y) <= PICKUP_RADIUS) {
+          p.score++;
+          Object.assign(item, this.spot());
+        }
+      }
+    }
+  }
+
+  private playerTuple(p: Player): PlayerTuple {
+    return [p.id, Math.round(p.x), Math.round(p.y), p.score];
+  }
+
+  /** Everything, for a client that just joined, reconnected or fell behind. */
+  fullSnapshot(): Snapshot {
+    const players = [...this.players.values()];
+    return {
+      t: "snap",
+      tick: this.tick,
+      full: true,
+      players: players.map((p) => this.playerTuple(p)),
+      items: this.items.map((i) => [i.id, i.x, i.y]),
+      joined: players.map((p) => [p.id, p.name]),
+    };
+  }
+
+  /**
+   * What changed since the previous call. The same delta goes to every synced client of
+   * the room, so it is built (and serialised) once per tick, not once per player.
+   */
+  delta(): Snapshot {
+    const players: PlayerTuple[] = [];
+    for (const p of this.players.values()) {
+      const t = this.playerTuple(p);
+      const key = `${t[1]},${t[2]},${t[3]}`;
+      if (this.sent.get(p.id) !== key) {
+        this.sent.set(p.id, key);
+        players.push(t);
+      }
+    }
+    const items: ItemTuple[] = [];
+    for (const i of this.items) {
+      const key = `${i.x},${i.y}`;
+      if (this.sentItems.get(i.id) !== key) {
+        this.sentItems.set(i.id, key);
+        items.push([i.id, i.x, i.y]);
+      }
+    }
+    const snap: Snapshot = { t: "snap", tick: this.tick, players, items };
+    if (this.joined.length > 0) snap.joined = this.joined;
+    if (this.gone.length > 0) snap.gone = this.gone;
+    this.joined = [];
+    this.gone = [];
+    return snap;
+  }
+}

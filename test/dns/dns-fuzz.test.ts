@@ -1,0 +1,142 @@
+/**
+ * Bad input: 10,000+ malformed and truncated DNS messages (mutated real queries, random
+ * bytes, lying counts, compression-pointer loops) over real UDP, and garbage over TCP.
+ * The server must answer each with a well-formed reply or drop it, never crash, and keep
+ * answering everyone else. Seeded, so a failure is reproducible; bounded in time.
+ */
+import { createSocket } from "node:dgram";
+import { connect } from "node:net";
+import * as packet from "dns-packet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDnsApp, type DnsApp } from "../../images/dns/src/app";
+import { respond } from "../../images/dns/src/responder";
+import { createLogger } from "../../images/runtime/log";
+import { dnsConfig, writeConfig } from "./fixture";
+
+const log = createLogger({ role: "dns", level: "silent" });
+let app: DnsApp;
+
+/** Small deterministic PRNG (mulberry32) so every run sends the same inputs. */
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEEDS = [
+  packet.encode({ type: "query", id: 1, flags: packet.RECURSION_DESIRED, questions: [{ type: "A", name: "edge.fra1.park.test" }] }),
+  packet.encode({
+    type: "query",
+    id: 2,
+    questions: [{ type: "TXT", name: "big.fra1.park.test" }],
+    additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096 } as unknown as packet.Answer],
+  }),
+  packet.encode({ type: "query", id: 3, questions: [{ type: "PTR", name: "10.0.42.10.in-addr.arpa" }] }),
+];
+
+export function malformed(random: () => number, i: number): Buffer {
+  const seed = SEEDS[i % SEEDS.length]!;
+  const kind = i % 6;
+  const buf = Buffer.from(seed);
+  switch (kind) {
+    case 0: // flip some bits
+      for (let k = 0; k < 1 + Math.floor(random() * 6); k++) buf[Math.floor(random() * buf.length)]! ^= 1 << Math.floor(random() * 8);
+      return buf;
+    case 1: // truncate anywhere
+      return buf.subarray(0, Math.floor(random() * buf.length));
+    case 2: // lie about section counts
+      buf.writeUInt16BE(Math.floor(random() * 65536), 4 + 2 * Math.floor(random() * 4));
+      return buf;
+    case 3: // compression pointer loop in the question name
+      buf[12] = 0xc0;
+      buf[13] = 12;
+      return buf;
+    case 4: // random bytes of random length
+      return Buffer.from(Array.from({ length: Math.floor(random() * 600) }, () => Math.floor(random() * 256)));
+    default: // oversized label lengths / garbage appended
+      buf[12] = 63 + Math.floor(random() * 192);
+      return Buffer.concat([buf, Buffer.alloc(Math.floor(random() * 40), 0xff)]);
+  }
+}
+
+beforeAll(async () => {
+  app = await startDnsApp({ configPath: writeConfig(dnsConfig({ rrl: { responsesPerSecond: 0 } }).config), host: "127.0.0.1", port: 0, log, watchIntervalMs: 0 });
+});
+afterAll(() => app?.close());
+
+async function validQueryWorks(): Promise<void> {
+  const socket = createSocket("udp4");
+  try {
+    const reply = new Promise<Buffer>((resolve) => socket.once("message", resolve));
+    socket.send(SEEDS[0]!, app.server.port, "127.0.0.1");
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer within 2 s")), 2000));
+    const decoded = packet.decode(await Promise.race([reply, timeout]));
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(decoded.answers).toHaveLength(2);
+  } finally {
+    socket.close();
+  }
+}
+
+describe("dns fuzzing", () => {
+  it("the responder never throws and every reply is a response to the same id (10,000 inputs)", () => {
+    const random = rng(42);
+    const zones = app.zones();
+    const started = performance.now();
+    const bad: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const input = malformed(random, i);
+      const reply = respond(input, zones, i % 2 ? "udp" : "tcp", { maxUdpPayload: 1232 });
+      if (!reply) continue;
+      // Plain checks in the loop: expect() per iteration would dominate the run time.
+      const ok = reply.message.readUInt16BE(0) === input.readUInt16BE(0) && (reply.message[2]! & 0x80) === 0x80 && (i % 2 === 0 || reply.message.length <= 1232);
+      if (!ok) bad.push(input.toString("hex"));
+    }
+    expect(bad).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it("survives 10,000 malformed UDP datagrams and still answers", async () => {
+    const random = rng(7);
+    const socket = createSocket("udp4");
+    let replies = 0;
+    socket.on("message", (m) => {
+      replies++;
+      expect(m[2]! & 0x80).toBe(0x80); // only responses come back
+    });
+    await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+    for (let i = 0; i < 10_000; i++) {
+      socket.send(malformed(random, i), app.server.port, "127.0.0.1");
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 2)); // let the kernel buffers drain
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    socket.close();
+    // Many inputs deserve no reply (responses, headerless scraps); most others get FORMERR.
+    expect(replies).toBeGreaterThan(2000);
+    await validQueryWorks();
+  });
+
+  it("closes TCP connections that send garbage or stall, and keeps serving", async () => {
+    const random = rng(9);
+    const attempts = Array.from({ length: 200 }, (_, i) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(app.server.port, "127.0.0.1", () => {
+          const body = malformed(random, i);
+          const prefix = Buffer.alloc(2);
+          // Sometimes the length prefix lies (longer than what follows: the server waits, then idles out).
+          prefix.writeUInt16BE(i % 4 === 0 ? body.length + 100 : body.length);
+          socket.end(Buffer.concat([prefix, body]));
+        });
+        socket.on("data", () => undefined);
+        socket.on("error", () => resolve());
+        socket.on("close", () => resolve());
+        socket.setTimeout(3000, () => socket.destroy());
+      }),
+    );
+    await Promise.all(attempts);
+    await validQueryWorks();
+  });
+});

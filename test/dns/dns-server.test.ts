@@ -1,0 +1,190 @@
+/**
+ * The dns role against real clients: dig and kdig over UDP and TCP, every record type of
+ * the plan's zones, NXDOMAIN vs NODATA, AA, REFUSED outside our zones, EDNS0 and
+ * truncation with TCP fallback, zone reload without restart, and RRL.
+ */
+import { writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../images/runtime/log";
+import { startDnsApp, type DnsApp } from "../../images/dns/src/app";
+import { dig, dnsConfig, requireTool, writeConfig } from "./fixture";
+
+const log = createLogger({ role: "dns", level: "silent" });
+let app: DnsApp;
+let port: number;
+let configPath: string;
+let hasDig = false;
+let hasKdig = false;
+
+beforeAll(async () => {
+  hasDig = await requireTool("dig");
+  hasKdig = await requireTool("kdig");
+  // RRL off here: these tests ask the same question many times; rrl has its own test below.
+  configPath = writeConfig(dnsConfig({ rrl: { responsesPerSecond: 0 } }).config);
+  app = await startDnsApp({ configPath, host: "127.0.0.1", port: 0, log, watchIntervalMs: 0 });
+  port = app.server.port;
+});
+afterAll(() => app?.close());
+
+describe.each(["udp", "tcp"] as const)("dig over %s", (transport) => {
+  const q = (...args: string[]) => dig(port, transport === "tcp" ? ["+tcp", ...args] : args);
+  const cases: [string, string, RegExp][] = [
+    ["fra1.park.test", "SOA", /SOA ns1\.fra1\.park\.test\. hostmaster\.fra1\.park\.test\. \d+ 3600 600 1209600 60/],
+    ["fra1.park.test", "NS", /NS ns1\.fra1\.park\.test\./],
+    ["fra1.park.test", "MX", /MX 10 mail\.fra1\.park\.test\./],
+    ["fra1.park.test", "TXT", /TXT "v=spf1 mx -all"/],
+    ["_imaps._tcp.fra1.park.test", "SRV", /SRV 0 1 993 mail\.fra1\.park\.test\./],
+    ["edge.fra1.park.test", "A", /IN A 10\.42\.0\.1\d/],
+    ["v6.fra1.park.test", "AAAA", /AAAA 2001:db8::53/],
+    ["www.fra1.park.test", "CNAME", /CNAME edge\.fra1\.park\.test\./],
+    ["10.0.42.10.in-addr.arpa", "PTR", /PTR edge-\d\.public\.fra1\.park\.test\./],
+  ];
+  it.each(cases)("%s %s is answered authoritatively", async (name, type, expected) => {
+    if (!hasDig) return;
+    const r = await q(name, type);
+    expect(r.status).toBe("NOERROR");
+    expect(r.flags).toContain("aa");
+    expect(r.answer.join("\n")).toMatch(expected);
+  });
+
+  it("follows a CNAME chain inside the zone to the addresses", async () => {
+    if (!hasDig) return;
+    const r = await q("alias2.fra1.park.test", "A");
+    expect(r.status).toBe("NOERROR");
+    expect(r.answer[0]).toMatch(/^alias2\.fra1\.park\.test\. 300 IN CNAME www\.fra1\.park\.test\.$/);
+    expect(r.answer[1]).toMatch(/CNAME edge\.fra1\.park\.test\./);
+    expect(r.answer.filter((l) => / A 10\.42\.0\./.test(l))).toHaveLength(2);
+  });
+
+  it("NXDOMAIN for a missing name, with the SOA and AA", async () => {
+    if (!hasDig) return;
+    const r = await q("nope.fra1.park.test", "A");
+    expect(r.status).toBe("NXDOMAIN");
+    expect(r.flags).toContain("aa");
+    expect(r.answer).toEqual([]);
+    expect(r.authority.join("\n")).toMatch(/^fra1\.park\.test\. 60 IN SOA /);
+  });
+
+  it("NODATA (NOERROR, empty answer, SOA) for an existing name without that type", async () => {
+    if (!hasDig) return;
+    const r = await q("edge.fra1.park.test", "MX");
+    expect(r.status).toBe("NOERROR");
+    expect(r.answer).toEqual([]);
+    expect(r.authority.join("\n")).toMatch(/IN SOA /);
+  });
+
+  it("NODATA for an empty non-terminal (a name that exists only as a parent)", async () => {
+    if (!hasDig) return;
+    const r = await q("_tcp.fra1.park.test", "A");
+    expect(r.status).toBe("NOERROR");
+    expect(r.answer).toEqual([]);
+  });
+
+  it("REFUSED for names outside its zones: no open recursion", async () => {
+    if (!hasDig) return;
+    const r = await dig(port, transport === "tcp" ? ["+tcp", "+rec", "example.com", "A"] : ["+rec", "example.com", "A"]);
+    expect(r.status).toBe("REFUSED");
+    expect(r.flags).not.toContain("aa");
+    expect(r.flags).not.toContain("ra");
+    expect(r.answer).toEqual([]);
+  });
+
+  it("refuses zone transfers", async () => {
+    if (!hasDig) return;
+    const r = await dig(port, ["+tcp", "fra1.park.test", "AXFR"]);
+    expect(r.raw).toMatch(/Transfer failed|REFUSED/);
+  });
+});
+
+describe("kdig", () => {
+  it.each([["+tcp"], ["+notcp"]])("answers A and SRV over %s", async (mode) => {
+    if (!hasKdig) return;
+    const a = await dig(port, [mode, "mail.fra1.park.test", "A"], "kdig");
+    expect(a.status).toBe("NOERROR");
+    expect(a.flags).toContain("aa");
+    expect(a.answer.join("\n")).toMatch(/mail\.fra1\.park\.test\. 300 IN A 10\.42\.0\.\d+/);
+    const srv = await dig(port, [mode, "_http._tcp.www.fra1.park.test", "SRV"], "kdig");
+    expect(srv.answer.join("\n")).toMatch(/SRV 1 5 80 edge\.fra1\.park\.test\./);
+    // The SRV target's addresses ride along as additional records.
+    expect(srv.additional.join("\n")).toMatch(/edge\.fra1\.park\.test\. 300 IN A 10\.42\.0\./);
+  });
+
+  it("speaks EDNS0 and rejects an unknown EDNS version with BADVERS", async () => {
+    if (!hasKdig) return;
+    const ok = await dig(port, ["+edns=0", "fra1.park.test", "SOA"], "kdig");
+    expect(ok.raw).toMatch(/EDNS PSEUDOSECTION:[\s\S]*Version: 0; flags: ; UDP size: 1232 B/);
+    const bad = await dig(port, ["+edns=1", "fra1.park.test", "SOA"], "kdig");
+    expect(bad.status).toBe("BADVERS");
+  });
+});
+
+describe("truncation", () => {
+  it("sets TC over UDP when the answer does not fit, and dig's TCP retry gets it all", async () => {
+    if (!hasDig) return;
+    const udp = await dig(port, ["+ignore", "big.fra1.park.test", "TXT"]);
+    expect(udp.flags).toContain("tc");
+    expect(udp.answer).toEqual([]);
+    const retried = await dig(port, ["big.fra1.park.test", "TXT"]);
+    expect(retried.raw).toMatch(/Truncated, retrying in TCP mode/);
+    expect(retried.flags).not.toContain("tc");
+    expect(retried.answer.join(" ").match(/xxxx/g)?.length).toBeGreaterThanOrEqual(12);
+  });
+
+  it("without EDNS the limit is 512 bytes; with a larger EDNS buffer the answer fits", async () => {
+    if (!hasDig) return;
+    const plain = await dig(port, ["+ignore", "+noedns", "fra1.park.test", "ANY"]);
+    const large = await dig(port, ["+ignore", "+bufsize=4096", "fra1.park.test", "ANY"]);
+    expect(plain.flags.includes("tc") || plain.raw.length < 2000).toBe(true);
+    expect(large.flags).not.toContain("tc");
+    expect(large.answer.length).toBeGreaterThan(4);
+  });
+});
+
+describe("zone reload without restart", () => {
+  it("serves a record added to the config file after a reload, and keeps old zones on a bad file", async () => {
+    if (!hasDig) return;
+    const { config } = dnsConfig({ rrl: { responsesPerSecond: 0 } });
+    const before = await dig(port, ["added.fra1.park.test", "A"]);
+    expect(before.status).toBe("NXDOMAIN");
+    const settings = { ...config.settings, records: [...(config.settings.records as unknown[]), { name: "added", type: "A", data: "10.42.1.99" }] };
+    writeFileSync(configPath, JSON.stringify({ ...config, settings }));
+    await app.reload();
+    const after = await dig(port, ["added.fra1.park.test", "A"]);
+    expect(after.answer.join("\n")).toMatch(/A 10\.42\.1\.99/);
+
+    writeFileSync(configPath, JSON.stringify({ ...config, settings: { records: [{ name: "x", type: "A", data: "not-an-ip" }] } }));
+    await expect(app.reload()).rejects.toThrow(/settings\.records\[0\]\.data/);
+    const still = await dig(port, ["added.fra1.park.test", "A"]);
+    expect(still.status).toBe("NOERROR");
+  });
+});
+
+describe("response rate limiting", () => {
+  it("limits a flood of identical UDP answers to one network, slipping some truncated, while TCP stays unlimited", async () => {
+    if (!hasDig) return;
+    const path = writeConfig(dnsConfig({ rrl: { responsesPerSecond: 5, slip: 2 } }).config);
+    const limited = await startDnsApp({ configPath: path, host: "127.0.0.1", port: 0, log, watchIntervalMs: 0 });
+    try {
+      const { createSocket } = await import("node:dgram");
+      const packet = await import("dns-packet");
+      const socket = createSocket("udp4");
+      const replies: Buffer[] = [];
+      socket.on("message", (m) => replies.push(m));
+      await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+      const query = packet.encode({ type: "query", id: 7, questions: [{ type: "A", name: "edge.fra1.park.test" }] });
+      for (let i = 0; i < 100; i++) socket.send(query, limited.server.port, "127.0.0.1");
+      await new Promise((r) => setTimeout(r, 300));
+      socket.close();
+      const truncated = replies.filter((m) => packet.decode(m).flag_tc);
+      // ~5 full answers, about half of the remaining 95 slipped as TC, the rest dropped.
+      expect(replies.length - truncated.length).toBeLessThanOrEqual(7);
+      expect(truncated.length).toBeGreaterThan(30);
+      expect(replies.length).toBeLessThan(70);
+      const tcp = await dig(limited.server.port, ["+tcp", "edge.fra1.park.test", "A"]);
+      expect(tcp.status).toBe("NOERROR");
+      expect(tcp.answer.length).toBe(2);
+    } finally {
+      await limited.close();
+    }
+  });
+});
