@@ -26,12 +26,12 @@ const T = {
   container: "docker:index/container:Container",
 };
 
-let run: MockRun<typeof import("../../stacks/index")>;
+let run: MockRun<typeof import("../../stacks/index.js")>;
 const { plan } = specWith();
 const deployable = (role: string) => roleImageSource(role) !== undefined;
 
 beforeAll(async () => {
-  run = await runUnderMocks(() => import("../../stacks/index"), {
+  run = await runUnderMocks(() => import("../../stacks/index.js"), {
     stack: "hetzner",
     config: { ...stackFile.config, "serverpark:registryPassword": REGISTRY_PASSWORD },
   });
