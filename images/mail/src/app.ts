@@ -1,0 +1,137 @@
+/**
+ * The mail role assembled: mailboxes and the outbound queue on the data volume, the users'
+ * password hashes, TLS, and the four servers (SMTP 25, submission 587, IMAPS 993, POP3S 995).
+ * `startMailApp` is what main.ts runs and what the tests start in-process on port 0.
+ */
+import type { AddressInfo, Server } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { join } from "node:path";
+import { Counter, Gauge, Registry } from "prom-client";
+import type { SMTPServer } from "smtp-server";
+import type { Logger } from "../../runtime/log";
+import type { ReloadingTls } from "../../runtime/tls";
+import type { MailSettings } from "../settings";
+import { parseAddress } from "./addresses";
+import { Authenticator } from "./auth";
+import { ImapSession } from "./imap/session";
+import { handlePop3Connection } from "./pop3";
+import { OutboundQueue } from "./queue";
+import { createInboundServer, createSubmissionServer } from "./smtp";
+import { MailStore } from "./store";
+
+export interface MailPorts {
+  readonly smtp: number;
+  readonly submission: number;
+  readonly imaps: number;
+  readonly pop3s: number;
+}
+
+export interface MailAppOptions {
+  readonly dataDir: string;
+  /** The datacenter's domain; always one of the accepted domains. */
+  readonly domain: string;
+  readonly hostname: string;
+  readonly settings: MailSettings;
+  /** user -> scrypt hash; users without a hash get a mailbox but cannot log in. */
+  readonly credentials: Readonly<Record<string, string>>;
+  readonly tls: ReloadingTls;
+  readonly host: string;
+  /** Port 0 picks a free port (tests). */
+  readonly ports: MailPorts;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  /** Outbound queue tick. @default 1000 */
+  readonly queueTickMs?: number;
+  /** CA trusted for the smarthost's certificate. */
+  readonly ca?: Buffer;
+}
+
+export interface MailApp {
+  readonly ports: MailPorts;
+  readonly store: MailStore;
+  readonly queue: OutboundQueue;
+  readonly registry: Registry;
+  /** Stops accepting, lets sessions finish (bounded by the caller's deadline). */
+  close(): Promise<void>;
+}
+
+function listen(server: Server | SMTPServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = server as Server;
+    const onError = (error: Error) => reject(error);
+    s.once("error", onError);
+    s.listen(port, host, () => {
+      s.off("error", onError);
+      const actual = "server" in server ? (server as unknown as { server: Server }).server.address() : s.address();
+      resolve((actual as AddressInfo).port);
+    });
+  });
+}
+
+export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
+  const { settings, log } = options;
+  const registry = options.registry ?? new Registry();
+  const domains = new Set([options.domain.toLowerCase(), ...settings.domains]);
+  const users = [...new Set([...settings.users, ...Object.keys(options.credentials)])];
+  const store = await MailStore.open(join(options.dataDir, "mailboxes"), users);
+  const auth = new Authenticator(new Map(Object.entries(options.credentials)), settings.loginLimit);
+  const queue = new OutboundQueue({
+    dir: join(options.dataDir, "queue"),
+    settings,
+    log,
+    hostname: options.hostname,
+    tickMs: options.queueTickMs,
+    ca: options.ca,
+    bounceToLocal: async (from, dsn) => {
+      const parsed = parseAddress(from);
+      const user = parsed?.local.toLowerCase();
+      if (!parsed || !domains.has(parsed.domain) || !user || !store.has(user)) return false;
+      await store.deliver([user], dsn);
+      return true;
+    },
+  });
+  await queue.open();
+  queue.start();
+
+  const accepted = new Counter({ name: "mail_messages_accepted_total", help: "Messages accepted (fsynced) by SMTP server", labelNames: ["server"], registers: [registry] });
+  const acceptedBytes = new Counter({ name: "mail_accepted_bytes_total", help: "Bytes of accepted messages", labelNames: ["server"], registers: [registry] });
+  new Gauge({ name: "mail_outbound_queue_size", help: "Messages waiting for the smarthost", registers: [registry], collect() { this.set(queue.size); } });
+
+  const deps = {
+    store, queue, auth, domains, settings, tls: options.tls, log, hostname: options.hostname,
+    onAccepted: (kind: string, bytes: number) => {
+      accepted.inc({ server: kind });
+      acceptedBytes.inc({ server: kind }, bytes);
+    },
+  };
+  const inbound = createInboundServer(deps);
+  const submission = createSubmissionServer(deps);
+  // IMAP and POP3 are TLS from the first byte (993/995); the context comes from the reloading
+  // TLS material so renewed certificates apply to new connections without a restart.
+  const tlsOptions = { SNICallback: (_: string, cb: (e: Error | null, c: ReturnType<ReloadingTls["current"]>) => void) => cb(null, options.tls.current()), ...options.tls.material() };
+  const imap = createTlsServer(tlsOptions, (socket) => new ImapSession(socket, { store, auth, log, maxMessageBytes: settings.maxMessageBytes }));
+  const pop3 = createTlsServer(tlsOptions, (socket) => handlePop3Connection(socket, { store, auth, log }));
+  for (const s of [imap, pop3]) s.on("tlsClientError", (error) => log.debug({ err: error }, "TLS handshake failed"));
+
+  const ports: MailPorts = {
+    smtp: await listen(inbound, options.ports.smtp, options.host),
+    submission: await listen(submission, options.ports.submission, options.host),
+    imaps: await listen(imap, options.ports.imaps, options.host),
+    pop3s: await listen(pop3, options.ports.pop3s, options.host),
+  };
+  log.info({ ports, domains: [...domains], users: users.length }, "mail servers listening");
+
+  const closeNet = (s: Server) => new Promise<void>((resolve) => s.close(() => resolve()));
+  const closeSmtp = (s: SMTPServer) => new Promise<void>((resolve) => s.close(() => resolve()));
+  return {
+    ports,
+    store,
+    queue,
+    registry,
+    async close() {
+      queue.stop();
+      await Promise.all([closeSmtp(inbound), closeSmtp(submission), closeNet(imap), closeNet(pop3)]);
+    },
+  };
+}
+

@@ -1,0 +1,43 @@
+/**
+ * The few file-system moves that make storage crash-safe: data is written to a temporary
+ * name, fsynced, then renamed into place (rename is atomic on one file system), and the
+ * directory is fsynced so the new name itself survives a power cut. A reader therefore sees
+ * either nothing or the complete file, never a half-written one.
+ */
+import { open, rename, unlink } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+
+/** fsync a directory so renames and unlinks inside it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `data` to a new file and fsyncs it; the file is created exclusively. */
+export async function writeSynced(path: string, data: Buffer | string, mode = 0o600): Promise<void> {
+  const handle = await open(path, "wx", mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Replaces `path` atomically and durably with `data` (temp file in the same folder). */
+export async function replaceFileDurably(path: string, data: Buffer | string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
+  try {
+    await writeSynced(tmp, data);
+    await rename(tmp, path);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(dirname(path));
+}

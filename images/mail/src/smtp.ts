@@ -1,0 +1,179 @@
+/**
+ * The two SMTP servers (smtp-server does the protocol: replies, PIPELINING, SIZE, STARTTLS,
+ * AUTH PLAIN/LOGIN; we decide policy):
+ *   inbound (25)     mail for our domains' users only; relaying for anyone is refused.
+ *   submission (587) STARTTLS before AUTH, AUTH before MAIL; local recipients are delivered,
+ *                    others go to the durable outbound queue for the smarthost.
+ * 250 is answered only after every copy is fsynced (MailStore.deliver / OutboundQueue.enqueue).
+ */
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+import type { Logger } from "../../runtime/log";
+import type { ReloadingTls } from "../../runtime/tls";
+import type { MailSettings } from "../settings";
+import { parseAddress } from "./addresses";
+import type { Authenticator } from "./auth";
+import type { OutboundQueue } from "./queue";
+import type { MailStore } from "./store";
+
+export interface SmtpDeps {
+  readonly store: MailStore;
+  readonly queue: OutboundQueue;
+  readonly auth: Authenticator;
+  readonly domains: ReadonlySet<string>;
+  readonly settings: MailSettings;
+  readonly tls: ReloadingTls;
+  readonly log: Logger;
+  readonly hostname: string;
+  /** Counts accepted messages by server kind. */
+  readonly onAccepted?: (kind: "inbound" | "submission", bytes: number) => void;
+}
+
+const smtpError = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
+
+function baseOptions(deps: SmtpDeps): SMTPServerOptions {
+  const material = deps.tls.material();
+  return {
+    name: deps.hostname,
+    banner: "Serverpark ESMTP",
+    key: material.key,
+    cert: material.cert,
+    size: deps.settings.maxMessageBytes,
+    // Reverse lookups would send DNS queries to the outside for every connection.
+    disableReverseLookup: true,
+    logger: false,
+    maxClients: 1_000,
+    socketTimeout: 60_000,
+    closeTimeout: 5_000,
+    hidePIPELINING: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: true,
+  };
+}
+
+/** Reads the DATA stream into memory; rejects with 552 when it exceeds SIZE. */
+function collect(stream: NodeJS.ReadableStream & { sizeExceeded?: boolean }, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("error", reject);
+    stream.on("end", () => {
+      if (stream.sizeExceeded) return reject(smtpError(552, `5.3.4 Message exceeds the fixed maximum size of ${limit} bytes`));
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+function traceHeaders(session: SMTPServerSession, hostname: string, kind: string): Buffer {
+  const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
+  const helo = (session.hostNameAppearsAs || "unknown").replace(/[^\x21-\x7e]/g, "");
+  const withWhat = `${session.transmissionType ?? "ESMTP"}${session.user ? " authenticated" : ""}`;
+  return Buffer.from(
+    `Return-Path: <${from}>\r\nReceived: from ${helo} ([${session.remoteAddress}])\r\n\tby ${hostname} (Serverpark ${kind}) with ${withWhat} id ${session.id};\r\n\t${new Date().toUTCString()}\r\n`,
+  );
+}
+
+/** Splits recipients into local users and remote addresses; throws the SMTP error for a bad one. */
+function classify(address: string, deps: SmtpDeps): { local?: string; remote?: string } {
+  const parsed = parseAddress(address);
+  if (!parsed) throw smtpError(553, "5.1.3 Bad recipient address syntax");
+  if (!deps.domains.has(parsed.domain)) return { remote: address };
+  const user = parsed.local.toLowerCase();
+  if (!deps.store.has(user)) throw smtpError(550, `5.1.1 <${address}>: Recipient address rejected: User unknown`);
+  return { local: user };
+}
+
+async function accept(kind: "inbound" | "submission", stream: NodeJS.ReadableStream, session: SMTPServerSession, deps: SmtpDeps): Promise<string> {
+  const body = await collect(stream, deps.settings.maxMessageBytes);
+  const data = Buffer.concat([traceHeaders(session, deps.hostname, kind), body]);
+  const local: string[] = [];
+  const remote: string[] = [];
+  for (const rcpt of session.envelope.rcptTo) {
+    const c = classify(rcpt.address, deps);
+    if (c.local) local.push(c.local);
+    if (c.remote) remote.push(c.remote);
+  }
+  const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
+  await Promise.all([
+    local.length > 0 ? deps.store.deliver(local, data) : undefined,
+    remote.length > 0 ? deps.queue.enqueue(from, remote, data) : undefined,
+  ]);
+  deps.onAccepted?.(kind, data.length);
+  deps.log.info({ kind, session: session.id, from, local: local.length, remote: remote.length, bytes: data.length }, "message accepted");
+  return `2.0.0 Ok: queued as ${session.id}`;
+}
+
+function onData(kind: "inbound" | "submission", deps: SmtpDeps): SMTPServerOptions["onData"] {
+  return (stream, session, callback) => {
+    accept(kind, stream, session, deps).then(
+      (message) => callback(null, message),
+      (error: Error & { responseCode?: number }) => {
+        if (!error.responseCode) deps.log.error({ err: error, session: session.id }, "storing message failed");
+        // A storage failure is temporary from the client's point of view: it must retry.
+        callback(error.responseCode ? error : smtpError(451, "4.3.0 Local error in processing; try again later"));
+      },
+    );
+  };
+}
+
+function onRcptTo(kind: "inbound" | "submission", deps: SmtpDeps): SMTPServerOptions["onRcptTo"] {
+  return (address, session, callback) => {
+    try {
+      if (session.envelope.rcptTo.length >= deps.settings.maxRecipients) throw smtpError(452, "4.5.3 Too many recipients");
+      const c = classify(address.address, deps);
+      if (c.remote && kind === "inbound") throw smtpError(554, `5.7.1 <${address.address}>: Relay access denied`);
+      if (c.remote && !deps.settings.smarthost) throw smtpError(550, "5.7.1 No relay for remote domains is configured here");
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  };
+}
+
+function onMailFrom(kind: "inbound" | "submission", deps: SmtpDeps): SMTPServerOptions["onMailFrom"] {
+  return (address, session, callback) => {
+    if (address.address === "") return kind === "inbound" ? callback() : callback(smtpError(553, "5.7.1 A null sender is not allowed on submission"));
+    const parsed = parseAddress(address.address);
+    if (!parsed) return callback(smtpError(553, "5.1.7 Bad sender address syntax"));
+    // Submission: users send only as themselves, so nobody can forge a colleague.
+    if (kind === "submission" && !(deps.domains.has(parsed.domain) && parsed.local.toLowerCase() === session.user)) {
+      return callback(smtpError(553, `5.7.1 <${address.address}>: Sender address not owned by user ${String(session.user)}`));
+    }
+    callback();
+  };
+}
+
+export function createInboundServer(deps: SmtpDeps): SMTPServer {
+  const server = new SMTPServer({
+    ...baseOptions(deps),
+    authOptional: true,
+    disabledCommands: ["AUTH"],
+    onMailFrom: onMailFrom("inbound", deps),
+    onRcptTo: onRcptTo("inbound", deps),
+    onData: onData("inbound", deps),
+  });
+  // Without a listener one failed TLS handshake would crash the whole process.
+  server.on("error", (error) => deps.log.debug({ err: error }, "smtp connection error"));
+  return server;
+}
+
+export function createSubmissionServer(deps: SmtpDeps): SMTPServer {
+  const server = new SMTPServer({
+    ...baseOptions(deps),
+    authMethods: ["PLAIN", "LOGIN"],
+    authOptional: false,
+    allowInsecureAuth: false,
+    onAuth(auth, session, callback) {
+      const password = auth.password ?? "";
+      deps.auth.login(session.remoteAddress, auth.username ?? "", password).then((result) => {
+        if (result.ok) return callback(null, { user: result.user });
+        const error = result.reason === "blocked" ? smtpError(454, "4.7.0 Too many failed logins; try again later") : smtpError(535, "5.7.8 Authentication credentials invalid");
+        callback(error);
+      }, callback);
+    },
+    onMailFrom: onMailFrom("submission", deps),
+    onRcptTo: onRcptTo("submission", deps),
+    onData: onData("submission", deps),
+  });
+  server.on("error", (error) => deps.log.debug({ err: error }, "submission connection error"));
+  return server;
+}
