@@ -36,12 +36,14 @@ export function assessTier(topology: PowerTopology, siteAvailability?: number): 
   rule(1, "capacity N: all hosts powered on utility, and on generators alone", [...check.dark([], "on utility"), ...check.dark(utilities, "on generators")]);
 
   rule(2, "N+1 generators: losing any one during a utility outage leaves every host powered", topology.feeds.filter((f) => f.generator).flatMap((f) => check.dark([...utilities, f.generatorComponent], `without generator ${f.id}`)));
-  rule(2, "N+1 UPS: losing any one still bridges every host to the generators", topology.feeds.filter((f) => f.ups).flatMap((f) => check.interrupted([f.upsComponent], utilities, `without UPS ${f.id}`)));
+  const total = topology.hosts.reduce((s, h) => s + h.kw, 0);
+  const upsKw = topology.feeds.flatMap((f) => (f.ups ? [f.ups.capacityKw] : []));
+  const upsLeft = upsKw.reduce((a, b) => a + b, 0) - Math.max(0, ...upsKw);
+  rule(2, "N+1 UPS capacity: without the largest UPS the others still cover the whole load", upsLeft + 1e-9 < total ? [`${round(upsLeft)} kW of UPS left for ${round(total)} kW`] : []);
 
   rule(3, "every host draws from two feeds (dual-corded, two paths)", topology.hosts.filter((h) => new Set(h.pdus.map((p) => topology.pdus[p]!.feed)).size < 2).map((h) => `host ${h.id} has one feed`));
   rule(3, "concurrently maintainable: any one feed, utility, UPS, generator or PDU can be taken out (also on generator power)", power.flatMap((c) => [...check.dark([c], `without ${topology.components[c]!.id}`), ...check.dark([...new Set([...utilities, c])], `without ${topology.components[c]!.id} on generators`)]));
 
-  const total = topology.hosts.reduce((s, h) => s + h.kw, 0);
   rule(4, "2N: each feed's utility, UPS and generator alone carry the whole load", topology.feeds.flatMap((f) => {
     const weakest = Math.min(f.utilityKw, f.ups?.capacityKw ?? 0, f.generator?.capacityKw ?? 0);
     return weakest + 1e-9 < total ? [`feed ${f.id} carries ${round(weakest)} kW of ${round(total)} kW`] : [];
