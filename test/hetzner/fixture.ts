@@ -18,3 +18,14 @@ export function specWith(edit: (raw: Record<string, any>) => void = () => {}): {
 }
 
 export const REGISTRY_PASSWORD = "s3cr3t-registry-pass-7f1c";
+
+/** What must not depend on the target: placement, every address, and the DNS zones. */
+export function planEssence(plan: ReturnType<typeof planDatacenter>) {
+  return {
+    placement: Object.fromEntries(plan.replicas.map((r) => [r.id, { host: r.host, rack: r.rack, feeds: r.feeds }])),
+    replicaAddresses: Object.fromEntries(plan.replicas.map((r) => [r.id, r.addresses])),
+    hostAddresses: Object.fromEntries(plan.hosts.map((h) => [h.id, h.addresses])),
+    zones: plan.zones,
+    exposure: plan.exposure,
+  };
+}

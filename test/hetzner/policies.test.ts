@@ -1,0 +1,47 @@
+/**
+ * The ISO 27001 policy pack on the Hetzner stack's resources, recorded as the engine would send
+ * them to CrossGuard: the Hetzner target passes every policy, and data residency catches a
+ * server moved out of Germany.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { evaluatePolicies, type Evaluation } from "../../policies/runtime/evaluate";
+import { recordStack, type RecordedStack } from "../../policies/runtime/record";
+import { POLICIES } from "../../policies/rules";
+import { dataResidency } from "../../policies/rules/residency";
+import { REGISTRY_PASSWORD, stackFile } from "./fixture";
+
+let stack: RecordedStack;
+let evaluation: Evaluation;
+
+beforeAll(async () => {
+  stack = await recordStack(async () => (await import("../../components/program.js")).runProgram(), {
+    stack: "hetzner",
+    config: { ...stackFile.config, "serverpark:registryPassword": { secure: "v1:fixture" } },
+    secrets: { "serverpark:registryPassword": REGISTRY_PASSWORD },
+  });
+  evaluation = await evaluatePolicies(POLICIES, stack.resources, { packEnforcementLevel: "mandatory" });
+}, 120_000);
+
+describe("policy pack on the hetzner stack", () => {
+  it("judges the Hetzner resources for data residency and finds them in the declared locations", () => {
+    const residency = evaluation.outcomes.find((o) => o.policy === dataResidency.name)!;
+    expect(residency.notApplicable).toEqual([]);
+    expect(residency.checked).toBeGreaterThan(0);
+    expect(residency.violations.map((v) => v.detail)).toEqual([]);
+  });
+
+  it("passes every policy", () => {
+    expect(evaluation.violations.map((v) => `${v.policy}: ${v.detail}`)).toEqual([]);
+  });
+
+  it("reports a server placed outside the declared region", async () => {
+    // What a hand-edited program (or a provider default) would send: h1 in Ashburn.
+    const moved = stack.resources.map((r) =>
+      r.type === "hcloud:index/server:Server" && (r.inputs as any).name === "fsn-h1"
+        ? { ...r, inputs: { ...r.inputs, location: "ash" }, outputs: { ...r.outputs, location: "ash" } }
+        : r,
+    );
+    const result = await evaluatePolicies([dataResidency], moved, { packEnforcementLevel: "mandatory" });
+    expect(result.violations.map((v) => v.detail)).toEqual([expect.stringMatching(/fsn-h1.*location ash, outside the declared locations fsn1, nbg1/)]);
+  });
+});

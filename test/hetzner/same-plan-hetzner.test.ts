@@ -1,0 +1,49 @@
+/**
+ * Targets are interchangeable: the Hetzner stack through the Hetzner target gives the same plan
+ * as the planner alone (and as the Docker target, same-plan-docker.test.ts), and the servers
+ * and replicas carry exactly the planned addresses and zones.
+ */
+import { gunzipSync } from "node:zlib";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import type { ProgramResult } from "../../components/program";
+import { roleImageSource } from "../../components/targets/docker/images";
+import { runUnderMocks, unwrapSecrets, type MockRun } from "../support/pulumiMocks";
+import { planEssence, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
+
+let run: MockRun<ProgramResult>;
+const { plan: expected } = specWith();
+
+beforeAll(async () => {
+  run = await runUnderMocks(async () => (await import("../../components/program.js")).runProgram(), {
+    stack: "hetzner",
+    config: { ...stackFile.config, "serverpark:target": "hetzner", "serverpark:registryPassword": REGISTRY_PASSWORD },
+  });
+}, 120_000);
+
+describe("the hetzner spec on the hetzner target", () => {
+  it("plans exactly what the planner plans: placement, addresses, DNS, exposure", () => {
+    expect(planEssence(run.exports.plan)).toEqual(planEssence(expected));
+  });
+
+  it("puts every planned address of a host and its replicas on that host's server", () => {
+    for (const host of expected.hosts) {
+      const server = run.byType("hcloud:index/server:Server").find((s) => s.inputs.name === `fsn-${host.id}`)!;
+      const onServer = (server.inputs.networks as any[]).flatMap((n) => [n.ip, ...n.aliasIps]).sort();
+      const planned = [...Object.values(host.addresses), ...host.replicas.flatMap((id) => Object.values(expected.replicas.find((r) => r.id === id)!.addresses))].sort();
+      expect(onServer, host.id).toEqual(planned);
+    }
+  });
+
+  it("hands the DNS replicas the planned zones", () => {
+    for (const r of expected.replicas.filter((x) => x.role === "dns")) {
+      const server = run.byType("hcloud:index/server:Server").find((s) => s.inputs.name === `fsn-${r.host}`)!;
+      const doc = parse(unwrapSecrets(server.rawInputs.userData));
+      const file = doc.write_files.find((f: any) => f.path === `/etc/serverpark/containers/${r.id}/files/etc_serverpark_config.json`);
+      expect(file === undefined, `${r.id} config present iff the dns role has an image`).toBe(roleImageSource("dns") === undefined);
+      if (!file) continue;
+      const config = JSON.parse(gunzipSync(Buffer.from(file.content, "base64")).toString());
+      expect(config.zones).toEqual(expected.zones);
+    }
+  });
+});
