@@ -1,4 +1,32 @@
-/** Deployment hooks of the mail role (see ./types.ts). Owned by the mail role's authors. */
+/**
+ * Deployment hooks of the mail role (see ./types.ts). Owned by the mail role's authors.
+ *
+ * Every user named in `settings.users` gets a generated password (random.RandomPassword, a
+ * Pulumi secret; read it with `pulumi stack export --show-secrets`). Replicas receive only
+ * scrypt hashes of them (images/mail/src/passwords.ts), salted with a random.RandomBytes so
+ * the hash — and therefore the preview — stays the same from one `pulumi up` to the next.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { hashPassword } from "../../images/mail/src/passwords";
+import { mailSettingsSchema } from "../../images/mail/settings";
 import type { RoleHooks } from "./types";
 
-export const hooks: RoleHooks = {};
+/** Where the replica reads the hashes (images/mail/src/main.ts, SP_MAIL_CREDENTIALS). */
+export const MAIL_CREDENTIALS_PATH = "/etc/serverpark/secrets/mail-users.json";
+
+export const hooks: RoleHooks = {
+  certificateNames: (service, plan) => [`mail.${plan.domain}`, `imap.${plan.domain}`, `smtp.${plan.domain}`],
+  files(ctx) {
+    // Invalid settings are reported by `serverpark validate`; here defaults keep the program running.
+    const parsed = mailSettingsSchema.safeParse(ctx.service.settings);
+    const users = parsed.success ? parsed.data.users : ["postmaster"];
+    const hashes = users.map((user) => {
+      const password = new random.RandomPassword(`${ctx.name}-user-${user}`, { length: 24, special: false }, { parent: ctx.parent });
+      const salt = new random.RandomBytes(`${ctx.name}-user-${user}-salt`, { length: 16 }, { parent: ctx.parent });
+      return pulumi.all([password.result, salt.base64]).apply(([p, s]) => [user, hashPassword(p, Buffer.from(s, "base64"))] as const);
+    });
+    const content = pulumi.all(hashes).apply((entries) => JSON.stringify({ users: Object.fromEntries(entries) }));
+    return [{ path: MAIL_CREDENTIALS_PATH, content: pulumi.secret(content), secret: true }];
+  },
+};
