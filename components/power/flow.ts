@@ -88,7 +88,54 @@ export class PowerFlow {
           changed = true;
         }
       }
-      if (!changed) return;
+      if (!changed) break;
     }
+    let trips = 0;
+    for (let p = 0; p < pdus.length; p++) trips += this.pduTripped[p]!;
+    for (let f = 0; f < feeds.length; f++) trips += this.feedTripped[f]!;
+    this.trips = trips;
+  }
+
+  /** Tripped PDUs and feeds after the last full evaluation. */
+  private trips = 0;
+
+  /**
+   * Updates the result after only host `h`'s own failure state changed, without a full
+   * evaluation — the Monte-Carlo hot path, where most events are host failures and repairs.
+   * It is exact when nothing is tripped: a host going down only lowers loads (nothing can
+   * trip), and a host coming back is accepted only if no PDU or feed it adds load to
+   * overloads. Returns false when a full `evaluate` is needed instead.
+   */
+  hostChanged(h: number, down: Uint8Array, sourceKw: Float64Array): boolean {
+    if (this.trips > 0) return false;
+    const host = this.topology.hosts[h]!;
+    if (this.hostSupplied[h] === 0) return true;
+    const wantPowered = down[host.component] === 0 ? 1 : 0;
+    if (this.hostPowered[h] === wantPowered) return true;
+    let live = 0;
+    for (const p of host.pdus) live += this.pduAlive[p]!;
+    const share = host.kw / live;
+    const pdus = this.topology.pdus;
+    if (wantPowered === 0) {
+      for (const p of host.pdus) {
+        if (this.pduAlive[p] === 0) continue;
+        this.pduLoad[p]! -= share;
+        this.feedLoad[pdus[p]!.feed]! -= share;
+      }
+      this.hostPowered[h] = 0;
+      return true;
+    }
+    for (const p of host.pdus) {
+      if (this.pduAlive[p] === 0) continue;
+      const f = pdus[p]!.feed;
+      if (this.pduLoad[p]! + share > pdus[p]!.capacityKw + EPS || this.feedLoad[f]! + host.kw > sourceKw[f]! + EPS) return false;
+    }
+    for (const p of host.pdus) {
+      if (this.pduAlive[p] === 0) continue;
+      this.pduLoad[p]! += share;
+      this.feedLoad[pdus[p]!.feed]! += share;
+    }
+    this.hostPowered[h] = 1;
+    return true;
   }
 }

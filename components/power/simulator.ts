@@ -98,6 +98,12 @@ export class Simulator {
   private readonly running: Int32Array;
   private readonly up: Uint8Array;
   private readonly startModes: StartMode[];
+  /** component index → host index, or -1. */
+  private readonly hostOfComponent: Int32Array;
+  /** Hosts whose own state changed since the last evaluation. */
+  private readonly pendingHosts: number[] = [];
+  /** Something other than a host's own state changed: the power flow must be evaluated in full. */
+  private fullNeeded = true;
   private t = 0;
   private run_!: SimRun;
   private prevHost!: Uint8Array;
@@ -127,6 +133,8 @@ export class Simulator {
     this.nextKind = new Uint8Array(nf);
     this.running = new Int32Array(services.ids.length);
     this.up = new Uint8Array(services.ids.length);
+    this.hostOfComponent = new Int32Array(topology.components.length).fill(-1);
+    topology.hosts.forEach((h, i) => (this.hostOfComponent[h.component] = i));
     const mode = options.generatorStart ?? "sample";
     this.startModes = topology.feeds.map((f) => (typeof mode === "string" ? mode : (mode[f.id] ?? "sample")));
     if (this.startModes.includes("sample") && !options.random && topology.feeds.some((f) => f.generator)) {
@@ -144,6 +152,8 @@ export class Simulator {
     this.charge.fill(1);
     this.fuel.fill(1);
     this.t = 0;
+    this.fullNeeded = true;
+    this.pendingHosts.length = 0;
     this.run_ = {
       horizon,
       serviceDowntime: new Float64Array(ns),
@@ -190,6 +200,9 @@ export class Simulator {
     if ((this.down[e.component] === 1) === e.down) return;
     this.down[e.component] = e.down ? 1 : 0;
     this.log(`${c.kind} ${c.name} ${e.down ? "fails" : "is repaired"}`);
+    const host = this.hostOfComponent[e.component]!;
+    if (host >= 0) this.pendingHosts.push(host);
+    else this.fullNeeded = true;
     const f = this.feedOf(e.component);
     if (f < 0) return;
     const feed = this.topology.feeds[f]!;
@@ -238,6 +251,7 @@ export class Simulator {
 
   private fireInternal(f: number): void {
     const feed = this.topology.feeds[f]!;
+    this.fullNeeded = true;
     switch (this.nextKind[f]) {
       case INT_READY:
         this.fireReady(f);
@@ -257,6 +271,19 @@ export class Simulator {
 
   /** Picks each feed's source from the state, runs the power flow and books every change. */
   private evaluate(): void {
+    if (!this.fullNeeded) {
+      // Only hosts' own failures/repairs since the last evaluation: sources are unchanged.
+      let ok = true;
+      for (const h of this.pendingHosts) if (!(ok = this.flow.hostChanged(h, this.down, this.sourceKw))) break;
+      this.pendingHosts.length = 0;
+      if (ok) {
+        this.services.evaluate(this.flow.hostPowered, this.running, this.up);
+        this.book();
+        return;
+      }
+    }
+    this.fullNeeded = false;
+    this.pendingHosts.length = 0;
     const { topology, down } = this;
     topology.feeds.forEach((feed, f) => {
       let src = SRC_NONE;
