@@ -37,8 +37,8 @@ gives the same text.
 Options:
   --git BASE..HEAD     read the stack at two git refs (see \`serverpark diff --help\`)
   --preview FILE       output of \`pulumi preview --json\` (resource steps and diagnostics)
-  --policy FILE        output of \`serverpark policy --json\`: {"violations": [{policy,
-                       controls, resource, message, enforcement}]} (see components/diff/README.md)
+  --policy FILE        output of \`serverpark policy --json\`: {"violations": [{policy, controls,
+                       enforcementLevel, detail, resource}]} (see components/diff/README.md)
   --stack NAME         stack name for the title and marker (default: from the config file name)
   --out FILE           write the comment to FILE instead of stdout
   --max-chars N        size limit (default ${GITHUB_COMMENT_LIMIT})

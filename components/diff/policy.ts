@@ -1,16 +1,18 @@
 /**
  * Policy violations for the pull-request comment. The preview JSON does not carry policy
- * results, so they come from `serverpark policy --json` (issue 6). The shape accepted here:
+ * results, so they come from `serverpark policy --json` (issue 6), whose violations look like
  *
  * ```json
  * { "violations": [ { "policy": "docker-no-privileged", "controls": ["A.8.9"],
- *     "resource": "urn:pulumi:…::fra1-svc-www-0", "message": "…", "enforcement": "mandatory" } ] }
+ *     "enforcementLevel": "mandatory", "message": "<description>\n<detail>", "detail": "…",
+ *     "urn": "urn:pulumi:…::fra1-svc-www-0", "resource": { "type": "…", "name": "fra1-svc-www-0" } } ] }
  * ```
  *
- * A bare array of violations is accepted too, and so are the aliases `policyName`/`name`
- * for `policy`, `control` (one id) for `controls`, and `urn` for `resource`. `enforcement` is
- * CrossGuard's level: `mandatory` blocks the deployment, `advisory` warns, `remediate` fixes,
- * `disabled` is listed but ignored.
+ * Accepted too, for other producers: a bare array of violations; `enforcement` for
+ * `enforcementLevel`; `control` (one id) for `controls`; `policyName`/`name` for `policy`; and
+ * `resource` as a plain string (URN or name). `detail` is preferred over `message` (CrossGuard's
+ * message repeats the policy description). Levels are CrossGuard's: `mandatory` blocks the
+ * deployment, `remediate` fixes, `advisory` warns, `disabled` is listed but ignored.
  */
 import { z } from "zod";
 import { parseJsonInput } from "./input";
@@ -25,10 +27,12 @@ const ViolationInput = z
     name: z.string().optional(),
     controls: z.array(z.string()).optional(),
     control: z.string().optional(),
-    resource: z.string().optional(),
+    resource: z.union([z.string(), z.looseObject({ type: z.string().optional(), name: z.string() })]).optional(),
     urn: z.string().optional(),
     message: z.string().default(""),
-    enforcement: z.enum(ENFORCEMENTS).default("advisory"),
+    detail: z.string().optional(),
+    enforcementLevel: z.enum(ENFORCEMENTS).optional(),
+    enforcement: z.enum(ENFORCEMENTS).optional(),
   })
   .refine((v) => v.policy ?? v.policyName ?? v.name, { message: 'a violation needs its policy id ("policy")' });
 
@@ -38,6 +42,7 @@ export interface PolicyViolation {
   readonly policy: string;
   /** ISO/IEC 27001:2022 Annex A control ids, e.g. ["A.8.9"]. */
   readonly controls: readonly string[];
+  /** Resource name or URN; empty for a stack-wide violation. */
   readonly resource: string;
   readonly message: string;
   readonly enforcement: Enforcement;
@@ -52,9 +57,9 @@ export function parsePolicyViolations(text: string, where = "policy JSON"): Poli
     .map((v) => ({
       policy: (v.policy ?? v.policyName ?? v.name)!,
       controls: [...new Set(v.controls ?? (v.control ? [v.control] : []))].sort(),
-      resource: v.resource ?? v.urn ?? "",
-      message: v.message,
-      enforcement: v.enforcement,
+      resource: (typeof v.resource === "object" ? v.resource.name : v.resource) ?? v.urn ?? "",
+      message: v.detail ?? v.message,
+      enforcement: v.enforcementLevel ?? v.enforcement ?? "advisory",
     }))
     .sort(
       (a, b) =>
