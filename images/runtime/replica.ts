@@ -13,8 +13,8 @@ export const DEFAULT_CONFIG_PATH = "/etc/serverpark/config.json";
 
 const addresses = z.record(z.string(), z.string());
 
-/** The parts of the file every role may rely on; unknown keys are kept, not rejected. */
-export const replicaFileSchema = z.looseObject({
+/** The parts of the file every role may rely on; other keys are ignored, not rejected. */
+export const replicaFileSchema = z.object({
   datacenter: z.string().default("local"),
   domain: z.string().default("local.test"),
   service: z.string().default("local"),

@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-describe.each(["udp", "tcp"] as const)("dig over %s", (transport) => {
+describe.concurrent.each(["udp", "tcp"] as const)("dig over %s", (transport) => {
   const q = (...args: string[]) => dig(port, transport === "tcp" ? ["+tcp", ...args] : args);
   const cases: [string, string, RegExp][] = [
     ["fra1.park.test", "SOA", /SOA ns1\.fra1\.park\.test\. hostmaster\.fra1\.park\.test\. \d+ 3600 600 1209600 60/],
@@ -96,7 +96,7 @@ describe.each(["udp", "tcp"] as const)("dig over %s", (transport) => {
   });
 });
 
-describe("kdig", () => {
+describe.concurrent("kdig", () => {
   it.each([["+tcp"], ["+notcp"]])("answers A and SRV over %s", async (mode) => {
     if (!hasKdig) return;
     const a = await dig(port, [mode, "mail.fra1.park.test", "A"], "kdig");

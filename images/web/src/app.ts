@@ -1,0 +1,169 @@
+/**
+ * The web role assembled: sites from the settings (or one default site for the service's
+ * own names), an HTTP listener, an HTTPS listener choosing each site's certificate by SNI,
+ * access logs, metrics. Node's HTTP server gives keep-alive; its limits (header size,
+ * header and request timeouts) are set here so slow or oversized clients are cut off.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { readFileSync } from "node:fs";
+import { Counter, Registry } from "prom-client";
+import { combinedLine, createAccessLog } from "../../runtime/accessLog";
+import type { Logger } from "../../runtime/log";
+import type { ReplicaConfig } from "../../runtime/replica";
+import type { SiteSettings, WebSettings } from "../settings";
+import { FileCache } from "./files";
+import { createHandler } from "./handler";
+import { prepareSites, SiteTable } from "./sites";
+
+export interface WebAppOptions {
+  readonly config: ReplicaConfig<WebSettings>;
+  readonly host: string;
+  readonly httpPort: number;
+  /** Undefined: no HTTPS listener. */
+  readonly httpsPort?: number;
+  /** The replica's certificate (used for names without a site certificate). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Where inline site files are written. */
+  readonly scratchDir: string;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  /** Overrides of {@link LIMITS} (tests use short timeouts). */
+  readonly limits?: Partial<Limits>;
+}
+
+export interface WebApp {
+  readonly http: Server;
+  readonly https?: Server;
+  readonly httpPort: number;
+  readonly httpsPort?: number;
+  readonly registry: Registry;
+  readonly sites: SiteTable;
+  close(): Promise<void>;
+}
+
+/** Server limits: what a client may send and how slowly. */
+export const LIMITS = { maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+export type Limits = typeof LIMITS;
+
+/** With no sites configured, the service answers under its own names with a small page. */
+export function defaultSites(config: ReplicaConfig<WebSettings>): SiteSettings[] {
+  const names = [`${config.service}.${config.domain}`, ...Object.keys(config.addresses).map((net) => `${config.service}.${net}.${config.domain}`)];
+  const page = `<!doctype html><html><head><meta charset="utf-8"><title>${config.service}</title></head><body><h1>${config.service}.${config.domain}</h1><p>Served by Serverpark web.</p></body></html>\n`;
+  return [
+    {
+      host: names[0]!.toLowerCase(),
+      aliases: [...new Set(names.slice(1).map((n) => n.toLowerCase()))],
+      files: { "index.html": page, "404.html": "<!doctype html><title>Not found</title><h1>Nothing here</h1>\n" },
+      index: ["index.html"],
+      errorPages: { "404": "404.html" },
+      cacheControl: "public, max-age=60",
+      default: true,
+    },
+  ];
+}
+
+export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
+  const { config, log } = options;
+  const settings = config.settings;
+  const registry = options.registry ?? new Registry();
+  const sites = new SiteTable(prepareSites(settings.sites.length > 0 ? settings.sites : defaultSites(config), options.scratchDir));
+  const requests = new Counter({ name: "web_requests_total", help: "HTTP responses by site and status class", labelNames: ["site", "status"], registers: [registry] });
+  const bytes = new Counter({ name: "web_response_bytes_total", help: "Response body bytes sent", registers: [registry] });
+  const clientErrors = new Counter({ name: "web_client_errors_total", help: "Connections closed for protocol errors (bad or oversized requests, timeouts)", registers: [registry] });
+  const access = createAccessLog("web", settings.accessLog, { replica: config.replica });
+
+  const handler = createHandler({
+    sites,
+    files: new FileCache({ maxFileBytes: settings.cacheMaxFileBytes }),
+    compressMinBytes: settings.compressMinBytes,
+    replica: config.replica,
+    onResponse: (req, status, sent) => {
+      requests.inc({ site: sites.find(req.headers.host)?.host ?? "-", status: `${Math.floor(status / 100)}xx` });
+      bytes.inc(sent);
+      access.write(combinedLine(req, status, sent));
+    },
+  });
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handler(req, res).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, "request failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("internal error\n");
+      else res.destroy();
+    });
+  };
+
+  const limits = { ...LIMITS, ...options.limits };
+  const http = tune(createHttpServer({ ...limits }, listener));
+  let https: Server | undefined;
+  if (options.httpsPort !== undefined) {
+    const contexts = new Map<string, SecureContext>();
+    for (const site of sites.sites) {
+      if (!site.tls) continue;
+      const context = createSecureContext({ cert: readFileSync(site.tls.certFile), key: readFileSync(site.tls.keyFile) });
+      for (const name of site.names) contexts.set(name, context);
+    }
+    const fallback = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : undefined;
+    if (fallback || contexts.size > 0) {
+      https = tune(
+        createHttpsServer(
+          {
+            ...limits,
+            ...(fallback ?? {}),
+            minVersion: "TLSv1.2",
+            SNICallback: (servername, cb) => {
+              const name = servername.toLowerCase();
+              const wildcard = `*${name.slice(name.indexOf("."))}`;
+              cb(null, contexts.get(name) ?? contexts.get(wildcard));
+            },
+          },
+          listener,
+        ),
+      );
+    } else {
+      log.warn("no TLS certificate (replica or site): HTTPS listener disabled");
+    }
+  }
+
+  function tune<S extends Server>(server: S): S {
+    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      clientErrors.inc();
+      if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+      const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+    return server;
+  }
+
+  const listen = (server: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, options.host, () => {
+        server.off("error", reject);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  const httpPort = await listen(http, options.httpPort);
+  const httpsPort = https ? await listen(https, options.httpsPort!) : undefined;
+  log.info({ httpPort, httpsPort, sites: sites.sites.map((s) => s.host) }, "web server listening");
+
+  const closeServer = (server: Server | undefined) =>
+    new Promise<void>((resolve) => {
+      if (!server?.listening) return resolve();
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  return {
+    http,
+    ...(https ? { https } : {}),
+    httpPort,
+    ...(httpsPort !== undefined ? { httpsPort } : {}),
+    registry,
+    sites,
+    close: async () => {
+      await Promise.all([closeServer(http), closeServer(https)]);
+      access.flush();
+    },
+  };
+}
