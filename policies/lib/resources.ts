@@ -52,12 +52,18 @@ export function labelsOf(props: Record<string, any>): Record<string, string> {
   return {};
 }
 
-/** `serverpark.role` and friends, with the prefix stripped. */
+/**
+ * `serverpark.role` and friends, with the prefix stripped. Docker labels carry the
+ * `serverpark.` prefix; Hetzner labels are the target's own (`datacenter`, `role`, …, with
+ * `managed-by: serverpark`), so there unprefixed keys count too.
+ */
 export function serverparkLabels(props: Record<string, any>): Record<string, string> {
   const out: Record<string, string> = {};
+  const hetzner = !Array.isArray(props.labels);
   for (const [k, v] of Object.entries(labelsOf(props))) {
     const m = /^serverpark[.:/](.+)$/.exec(k);
     if (m) out[m[1]!] = v;
+    else if (hetzner && !k.includes("/") && out[k] === undefined) out[k] = v;
   }
   return out;
 }

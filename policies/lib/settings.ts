@@ -10,14 +10,29 @@ export interface Found {
   readonly value: unknown;
 }
 
-/** Every leaf (and object) under `value` whose key `matches`. */
+/** Pulumi's marker for a value not known until the update (what CrossGuard's proxy throws on). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * The plain object behind CrossGuard's unknown-checking proxy. Walking *every* property of a
+ * resource through the proxy would throw on the first value that is unknown during preview
+ * (a generated key, a computed file), although that value is not what a walk is looking for.
+ */
+export function unproxied<T>(value: T): T {
+  const target = value !== null && typeof value === "object" ? (value as { __getSpecialProxyTarget?: T }).__getSpecialProxyTarget : undefined;
+  return target ?? value;
+}
+
+/** Every leaf (and object) under `value` whose key `matches`; unknown values are skipped. */
 export function findKeys(value: unknown, matches: (key: string) => boolean, prefix = ""): Found[] {
+  value = unproxied(value);
   const out: Found[] = [];
   const walk = (v: unknown, path: string, depth: number) => {
     if (depth > 32 || v === null || typeof v !== "object") return;
     if (Array.isArray(v)) return v.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1));
     for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
       const p = path === "" ? k : `${path}.${k}`;
+      if (child === UNKNOWN) continue;
       if (matches(k)) out.push({ path: p, key: k, value: child });
       walk(child, p, depth + 1);
     }

@@ -52,6 +52,7 @@ export const pinnedImages = resourcePolicy({
   controls: CONTROLS,
   severity: "medium",
   remediationSteps: "Give every FROM an explicit tag such as node:24-bookworm-slim (or a digest), and reference images by a version tag or digest, never latest.",
+  configSchema: { properties: { projectRoot: { type: "string", description: "where relative Dockerfile paths resolve (default: the working directory, then the repository holding the pack)" } } },
   validateResource: (args, report) => {
     const p = args.props;
     const who = describeResource(args.type, args.name, p);
@@ -61,7 +62,8 @@ export const pinnedImages = resourcePolicy({
       const build = (p.build ?? {}) as { context?: string; dockerfile?: string };
       if (!build.context && !build.dockerfile) return;
       const file = build.dockerfile ?? join(build.context ?? ".", "Dockerfile");
-      const path = isAbsolute(file) ? file : resolve(PROJECT_ROOT, file);
+      const roots = [args.getConfig<{ projectRoot?: string }>().projectRoot, process.cwd(), PROJECT_ROOT].filter((r): r is string => typeof r === "string");
+      const path = isAbsolute(file) ? file : (roots.map((r) => resolve(r, file)).find((p) => existsSync(p)) ?? resolve(PROJECT_ROOT, file));
       if (!existsSync(path)) return report(`${who}: its Dockerfile ${file} cannot be read, so its base cannot be checked. Fix: keep the Dockerfile in the repository.`);
       for (const problem of unpinnedBases(readFileSync(path, "utf8"))) report(`${who}: ${file}: ${problem}. Fix: pin the base image with a tag or digest.`);
       return;

@@ -8,10 +8,12 @@
  * plaintext (sp-211). Values that reach resources — a secret from `pulumi config set --secret`
  * included — are checked for being empty or a well-known default, and for being passed in
  * environment variables, which `docker inspect` shows to anyone with the socket (sp-212).
+ * Values unknown during preview (a generated key) are skipped; the analyzer runs again on
+ * `pulumi up`, when they are known.
  */
 import { modelPolicy, resourcePolicy } from "../lib/policy";
 import { describeResource } from "../lib/resources";
-import { findKeys, isDefaultPassword, isSecretKey } from "../lib/settings";
+import { findKeys, isDefaultPassword, isSecretKey, UNKNOWN, unproxied } from "../lib/settings";
 
 const CONTROLS = ["A.8.5"];
 
@@ -47,13 +49,14 @@ export const noDefaultPasswords = resourcePolicy({
     for (const f of findKeys(args.props, isSecretKey)) {
       if (isDefaultPassword(f.value)) report(`${who}: ${f.path} is ${f.value === "" ? "empty" : "a well-known default password"}. Fix: generate one (random.RandomPassword) or set it with \`pulumi config set --secret\`.`);
     }
-    for (const env of (Array.isArray(args.props.envs) ? args.props.envs : []) as unknown[]) {
-      if (typeof env !== "string") continue;
+    const props = unproxied(args.props);
+    for (const env of (Array.isArray(props.envs) ? props.envs : []) as unknown[]) {
+      if (typeof env !== "string" || env === UNKNOWN) continue;
       const name = env.split("=", 1)[0]!;
       if (SECRET_ENV.test(name)) report(`${who} passes the credential ${name} in an environment variable (visible to docker inspect and to every process). Fix: upload it as a file and pass ${name}_FILE instead.`);
     }
     // The runtime config file every replica receives: role settings, checked for default passwords.
-    for (const upload of (Array.isArray(args.props.uploads) ? args.props.uploads : []) as { file?: string; content?: string }[]) {
+    for (const upload of (Array.isArray(props.uploads) ? props.uploads : []) as { file?: string; content?: string }[]) {
       if (typeof upload.content !== "string" || !upload.file?.endsWith(".json")) continue;
       let parsed: unknown;
       try {

@@ -162,8 +162,9 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
       violations.push({ ...base, message: message ? `${policy.description}\n${message}` : policy.description, detail: message ?? policy.description, ...(at ? { urn: at } : {}), ...(r ? { resource: { type: r.type, name: r.name } } : {}) });
     };
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
-    const unknown = (e: unknown, urn?: string) => {
-      violations.push({ ...base, enforcementLevel: "advisory", message: `can't run policy '${policy.name}' during preview: ${(e as Error).message}`, detail: (e as Error).message, ...(urn ? { urn } : {}) });
+    const unknown = (e: unknown, r?: RecordedResource) => {
+      const message = `can't run policy '${policy.name}' during preview: ${(e as Error).message}`;
+      violations.push({ ...base, enforcementLevel: "advisory", message, detail: message, ...(r ? { urn: r.urn, resource: { type: r.type, name: r.name } } : {}) });
     };
     let checked = 0;
 
@@ -185,7 +186,10 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
       try {
         await stack.validateStack(args, reporter(undefined, byUrn));
       } catch (e) {
-        if (e instanceof NotApplicable) na.push(e.reason ?? "not applicable");
+        if (e instanceof NotApplicable) {
+          checked = 0;
+          na.push(e.reason ?? "not applicable");
+        }
         else if (e instanceof proxy.UnknownValueError) unknown(e);
         else throw new Error(`policy ${policy.name} failed: ${(e as Error).stack ?? e}`);
       }
@@ -206,7 +210,7 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
           if (e instanceof NotApplicable) {
             applicable = false;
             na.push(e.reason ?? "not applicable");
-          } else if (e instanceof proxy.UnknownValueError) unknown(e, r.urn);
+          } else if (e instanceof proxy.UnknownValueError) unknown(e, r);
           else throw new Error(`policy ${policy.name} failed on ${r.urn}: ${(e as Error).stack ?? e}`);
         }
       }

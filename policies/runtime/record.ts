@@ -129,9 +129,21 @@ export async function recordStack(run: () => unknown | Promise<unknown>, options
   );
   pulumi.runtime.setAllConfig(config, secretKeys);
 
-  await run();
-  // Let every registration (and registerOutputs) reach the monitor before reading its state.
-  await pulumi.runtime.disconnect();
+  // The SDK captures `new Error().stack` for every promise and resource; with source maps on
+  // (tsx, vitest: their own prepareStackTrace) each capture is mapped, which made one run take
+  // seconds. Positions are not needed here, so map nothing while the program runs.
+  const sourceMaps = process.sourceMapsEnabled;
+  const prepare = Error.prepareStackTrace;
+  process.setSourceMapsEnabled(false);
+  Error.prepareStackTrace = undefined;
+  try {
+    await run();
+    // Let every registration (and registerOutputs) reach the monitor before reading its state.
+    await pulumi.runtime.disconnect();
+  } finally {
+    process.setSourceMapsEnabled(sourceMaps);
+    Error.prepareStackTrace = prepare;
+  }
 
   const states = monitor.getRegisteredResources();
   for (const r of resources) {

@@ -168,17 +168,22 @@ describe("A.8.15 / A.8.16 logging and health", () => {
 describe("A.5.23 data residency", () => {
   const server = (props: Record<string, unknown>): FixtureResource => ({ type: "hcloud:index/server:Server", name: "fra1-h1", props: { name: "fra1-h1", serverType: "cx22", image: "debian-12", ...props } });
 
-  it("sp-501 keeps Hetzner resources in the declared region", async () => {
+  it("sp-501 keeps Hetzner resources in Germany by default", async () => {
     expect(await messages(dataResidency, [server({ location: "fsn1" }), server({ datacenter: "nbg1-dc3" }), { type: "hcloud:index/volume:Volume", props: { location: "nbg1", size: 10 } }])).toEqual([]);
-    expect(await messages(dataResidency, [server({ location: "hel1" })])).toEqual([expect.stringMatching(/placed in location hel1, outside region de/)]);
+    expect(await messages(dataResidency, [server({ location: "hel1" })])).toEqual([expect.stringMatching(/placed in location hel1, outside region de \(fsn1, nbg1\)/)]);
     expect(await messages(dataResidency, [server({})])).toEqual([expect.stringMatching(/names no location or datacenter/)]);
     expect(await messages(dataResidency, [{ type: "hcloud:index/networkSubnet:NetworkSubnet", props: { networkZone: "us-east", ipRange: "10.0.0.0/24" } }])).toHaveLength(1);
   });
 
-  it("sp-501 takes the region from the policy config, then the stack tag", async () => {
+  it("sp-501 takes the region from the policy config, the stack tag, then the stack's declared locations", async () => {
     expect(await messages(dataResidency, [server({ location: "hel1" })], { config: { region: "fi" } })).toEqual([]);
     expect(await messages(dataResidency, [server({ location: "hel1" })], { stackTags: { "serverpark:region": "eu" } })).toEqual([]);
-    expect((await runPolicy(dataResidency, [container("db")])).checked).toBe(0);
+    const declaring = (allowedLocations: string[]): FixtureResource => ({ type: "serverpark:index:Datacenter", props: { model: { spec: { hetzner: { allowedLocations } }, plan: {}, target: "hetzner" } } });
+    expect(await messages(dataResidency, [declaring(["fsn1"]), server({ location: "nbg1" })])).toEqual([expect.stringMatching(/outside the declared locations fsn1/)]);
+    // The auditor's pin wins over what the stack declares about itself.
+    expect(await messages(dataResidency, [declaring(["ash"]), server({ location: "ash" })], { config: { region: "de" } })).toHaveLength(1);
+    const outcome = await runPolicy(dataResidency, [container("db")]);
+    expect([outcome.checked, outcome.notApplicable]).toEqual([0, ["no Hetzner Cloud resources in this stack"]]);
   });
 });
 
