@@ -1,0 +1,101 @@
+/**
+ * The db role assembled: PostgreSQL under supervision, provisioning from the settings,
+ * dumps on a schedule and on demand, and the management routes that expose them:
+ *   GET  /backups            list the dumps on the volume
+ *   POST /backups            dump every database now
+ *   POST /restore {file}     restore one dump (into its database)
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Gauge, Registry } from "prom-client";
+import { z } from "zod";
+import { HttpError, type Route } from "../../runtime/management";
+import type { Logger } from "../../runtime/log";
+import type { DbSettings } from "../settings";
+import { Backups } from "./backup";
+import { Postgres, privateKeyCopy } from "./postgres";
+import { provision } from "./provision";
+
+export interface DbAppOptions {
+  readonly binDir: string;
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly settings: DbSettings;
+  /** File holding the application role's password (a Pulumi secret). */
+  readonly passwordFile: string;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Private scratch folder (unix socket, key copy); not on the volume. @default /tmp/serverpark-db */
+  readonly runDir?: string;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly runAs?: { readonly uid: number; readonly gid: number };
+}
+
+export interface DbApp {
+  readonly postgres: Postgres;
+  readonly backups: Backups;
+  readonly registry: Registry;
+  readonly routes: Route[];
+  close(): Promise<void>;
+}
+
+export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
+  const runDir = options.runDir ?? "/tmp/serverpark-db";
+  const tls = options.tls ? { certFile: options.tls.certFile, keyFile: privateKeyCopy(options.tls.keyFile, runDir, options.runAs) } : undefined;
+  const postgres = new Postgres({
+    binDir: options.binDir,
+    dataDir: options.dataDir,
+    host: options.host,
+    port: options.port,
+    socketDir: runDir,
+    settings: options.settings,
+    tls,
+    log: options.log,
+    runAs: options.runAs,
+  });
+  await postgres.start();
+  const password = readFileSync(options.passwordFile, "utf8").trim();
+  if (password.length < 8) throw new Error(`the password in ${options.passwordFile} is shorter than 8 characters`);
+  await provision(postgres, options.settings, password);
+  const backups = new Backups(postgres, join(options.dataDir, "backups"), options.settings, options.log);
+  backups.start();
+  options.log.info({ port: options.port, databases: options.settings.databases, user: options.settings.user }, "database server ready");
+
+  const registry = options.registry ?? new Registry();
+  new Gauge({ name: "db_up", help: "1 while the PostgreSQL process runs", registers: [registry], collect() { this.set(postgres.running ? 1 : 0); } });
+  new Gauge({
+    name: "db_backups", help: "Dumps kept on the volume", registers: [registry],
+    async collect() { this.set((await backups.list()).length); },
+  });
+
+  const restoreBody = z.object({ file: z.string().min(1), database: z.string().optional() });
+  const routes: Route[] = [
+    { method: "GET", path: "/backups", handler: async () => ({ status: 200, body: await backups.list() }) },
+    { method: "POST", path: "/backups", handler: async () => ({ status: 201, body: await backups.dumpAll() }) },
+    {
+      method: "POST",
+      path: "/restore",
+      handler: async ({ body }) => {
+        const parsed = restoreBody.safeParse(body);
+        if (!parsed.success) throw new HttpError(400, 'expected {"file": "<name from GET /backups>"}');
+        try {
+          await backups.restore(parsed.data.file, parsed.data.database);
+        } catch (error) {
+          throw new HttpError(422, `restore failed, database unchanged: ${(error as Error).message.slice(0, 500)}`);
+        }
+        return { status: 200, body: { restored: parsed.data.file } };
+      },
+    },
+  ];
+  return {
+    postgres,
+    backups,
+    registry,
+    routes,
+    async close() {
+      backups.stop();
+      await postgres.stop();
+    },
+  };
+}

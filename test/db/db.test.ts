@@ -1,0 +1,76 @@
+/**
+ * The db role with real clients: psql and the pg npm client connect with a password, data
+ * survives a restart and a SIGKILL of PostgreSQL, dumps restore, bad credentials are refused.
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DbApp } from "../../images/db/src/app";
+import { havePostgres, PASSWORD, psql, testDb, type TestDb } from "./support";
+
+const PORT = 45301;
+const enabled = havePostgres();
+
+describe.skipIf(!enabled)("db role with psql", () => {
+  let db: TestDb;
+  let app: DbApp | undefined;
+
+  beforeAll(async () => {
+    db = testDb(PORT);
+    app = await db.start();
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it("psql creates, inserts and queries with the generated password", async () => {
+    await psql(PORT, "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)");
+    await psql(PORT, "INSERT INTO notes (body) VALUES ('first'), ('second')");
+    expect(await psql(PORT, "SELECT string_agg(body, ',' ORDER BY id) FROM notes")).toBe("first,second");
+  });
+
+  it("refuses a wrong password, an unknown user and the superuser from outside", async () => {
+    await expect(psql(PORT, "SELECT 1", "wrong-password")).rejects.toThrow(/password authentication failed/);
+    await expect(psql(PORT, "SELECT 1", PASSWORD, "nobody")).rejects.toThrow(/password authentication failed/);
+    await expect(psql(PORT, "SELECT 1", "", "postgres")).rejects.toThrow(/password|authentication/);
+  });
+
+  it("serves the pg npm client, with concurrent transactions isolated", async () => {
+    const a = new pg.Client({ host: "127.0.0.1", port: PORT, user: "app", password: PASSWORD, database: "app" });
+    const b = new pg.Client({ host: "127.0.0.1", port: PORT, user: "app", password: PASSWORD, database: "app" });
+    await a.connect();
+    await b.connect();
+    try {
+      await a.query("BEGIN");
+      await a.query("INSERT INTO notes (body) VALUES ('uncommitted')");
+      const seenByB = await b.query("SELECT count(*)::int AS n FROM notes WHERE body = 'uncommitted'");
+      expect(seenByB.rows[0].n).toBe(0); // a real server isolates sessions
+      await a.query("ROLLBACK");
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it("keeps committed data across a restart and a SIGKILL of PostgreSQL", async () => {
+    await psql(PORT, "INSERT INTO notes (body) SELECT 'bulk-' || g FROM generate_series(1, 500) g");
+    await app!.close();
+    app = await db.start();
+    expect(await psql(PORT, "SELECT count(*) FROM notes WHERE body LIKE 'bulk-%'")).toBe("500");
+    await psql(PORT, "INSERT INTO notes (body) VALUES ('just-before-the-crash')");
+    await app!.postgres.kill();
+    await app!.close();
+    app = await db.start(); // crash recovery replays the WAL
+    expect(await psql(PORT, "SELECT count(*) FROM notes WHERE body = 'just-before-the-crash'")).toBe("1");
+  }, 120_000);
+
+  it("dumps on demand and restores the dump", async () => {
+    const [dump] = await app!.backups.dumpAll();
+    expect(dump!.bytes).toBeGreaterThan(0);
+    expect((await app!.backups.list()).map((b) => b.file)).toContain(dump!.file);
+    await psql(PORT, "DROP TABLE notes");
+    await expect(psql(PORT, "SELECT count(*) FROM notes")).rejects.toThrow(/does not exist/);
+    await app!.backups.restore(dump!.file);
+    expect(await psql(PORT, "SELECT count(*) FROM notes WHERE body LIKE 'bulk-%'")).toBe("500");
+    await expect(app!.backups.restore("../../etc/passwd")).rejects.toThrow(/not a backup file/);
+  }, 60_000);
+});
