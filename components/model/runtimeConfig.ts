@@ -28,14 +28,34 @@ export interface ReplicaRuntimeConfig {
   readonly managementAddress?: string;
   readonly settings: Readonly<Record<string, unknown>>;
   readonly directory: readonly DirectoryEntry[];
-  readonly hosts: readonly { readonly id: string; readonly rack: string; readonly feeds: readonly string[]; readonly addresses: Readonly<Record<string, string>> }[];
+  /** Hosts with their power supplies (the NOC draws feeds → PDUs → hosts from them). */
+  readonly hosts: readonly {
+    readonly id: string;
+    readonly rack: string;
+    readonly kind: string;
+    readonly feeds: readonly string[];
+    readonly psus: readonly { readonly pdu: string; readonly feed: string }[];
+    readonly addresses: Readonly<Record<string, string>>;
+  }[];
   /** Only for the dns role: the zones it serves. */
   readonly zones?: readonly DnsZone[];
 }
 
+/**
+ * Roles that need to know the whole datacenter: the proxy routes to other services' replicas,
+ * the NOC probes and draws everything. Other roles get only themselves, which keeps every
+ * replica's config small (a full directory in every container grows with the square of the
+ * datacenter's size).
+ */
+const SEES_DATACENTER: ReadonlySet<string> = new Set(["proxy", "noc"]);
+
+const directories = new WeakMap<DatacenterPlan, DirectoryEntry[]>();
+
 export function directoryOf(plan: DatacenterPlan): DirectoryEntry[] {
+  const cached = directories.get(plan);
+  if (cached) return cached;
   const byId = new Map(plan.replicas.map((r) => [r.id, r]));
-  return plan.services.map((s) => ({
+  const directory = plan.services.map((s) => ({
     id: s.id,
     role: s.role,
     ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
@@ -44,6 +64,8 @@ export function directoryOf(plan: DatacenterPlan): DirectoryEntry[] {
       return { id, host: r.host, addresses: r.addresses, ...(r.managementAddress ? { managementAddress: r.managementAddress } : {}) };
     }),
   }));
+  directories.set(plan, directory);
+  return directory;
 }
 
 export function replicaRuntimeConfig(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): ReplicaRuntimeConfig {
@@ -59,8 +81,15 @@ export function replicaRuntimeConfig(plan: DatacenterPlan, replica: PlannedRepli
     addresses: replica.addresses,
     ...(replica.managementAddress ? { managementAddress: replica.managementAddress } : {}),
     settings: service.settings,
-    directory: directoryOf(plan),
-    hosts: plan.hosts.map((h) => ({ id: h.id, rack: h.rack, feeds: h.feeds, addresses: h.addresses })),
+    directory: SEES_DATACENTER.has(service.role) ? directoryOf(plan) : directoryOf(plan).filter((d) => d.id === service.id),
+    hosts: (SEES_DATACENTER.has(service.role) ? plan.hosts : plan.hosts.filter((h) => h.id === replica.host)).map((h) => ({
+      id: h.id,
+      rack: h.rack,
+      kind: h.kind,
+      feeds: h.feeds,
+      psus: h.psus,
+      addresses: h.addresses,
+    })),
     ...(service.role === "dns" ? { zones: plan.zones } : {}),
   };
 }

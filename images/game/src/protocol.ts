@@ -7,6 +7,7 @@
  *   {"t":"join","name":"ada","room"?:"r1","token"?:"<from welcome>"}
  *   {"t":"input","seq":1,"dx":1,"dy":0,"x"?:500,"y"?:500}
  *   {"t":"ping","id":7}
+ *   {"t":"leave"}   give the seat up now (no reconnect grace; the NOC's probe uses it)
  * server → client
  *   {"t":"welcome","id":3,"token":"…","room":"r1","tickHz":20,"arena":1000,"resumed":false}
  *   {"t":"snap",…}  full on join/reconnect, deltas after that
@@ -43,6 +44,7 @@ export const clientMessage = z.discriminatedUnion("t", [
   }),
   z.strictObject({ t: z.literal("input"), seq: z.number().int().nonnegative(), dx: coord, dy: coord, x: coord.optional(), y: coord.optional() }),
   z.strictObject({ t: z.literal("ping"), id: z.number().int() }),
+  z.strictObject({ t: z.literal("leave") }),
 ]);
 
 export type ClientMessage = z.output<typeof clientMessage>;

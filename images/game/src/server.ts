@@ -140,6 +140,9 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
         return send(c.ws, { t: "pong", id: m.id });
       case "join":
         return join(c, m, now);
+      case "leave":
+        if (c.player) leave(c.player.token);
+        return close(c, 1000, "left");
       case "input": {
         if (!c.player || !c.room) return send(c.ws, { t: "error", code: "not-joined", message: "send join first" });
         if (c.inWindow > settings.maxInputsPerSecond) {
@@ -198,6 +201,14 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
     return room;
   }
 
+  function leave(token: string): void {
+    const seat = byToken.get(token);
+    if (!seat) return;
+    byToken.delete(token);
+    seat.room.removePlayer(seat.player.id);
+    if (seat.room.players.size === 0) rooms.delete(seat.room.id);
+  }
+
   function evict(now: number): void {
     for (const [token, seat] of byToken) {
       const p = seat.player;
@@ -208,9 +219,7 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
         send(seat.client.ws, { t: "kick", reason: "idle" });
         close(seat.client, CLOSE.idle, "idle");
       }
-      byToken.delete(token);
-      seat.room.removePlayer(p.id);
-      if (seat.room.players.size === 0) rooms.delete(seat.room.id);
+      leave(token);
     }
   }
 

@@ -1,0 +1,176 @@
+/**
+ * The probe loop: every `intervalMs` all targets are probed (at most `concurrency` at a
+ * time, each under `timeoutMs`), results go into a short history, Prometheus metrics and
+ * the status the page shows. A probe that times out or fails counts its port down.
+ */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Logger } from "../../runtime/log";
+import type { NocSettings } from "../settings";
+import { probeFor, type ProbeContext, type ProbeTarget } from "./probes";
+
+export type PortState = "up" | "degraded" | "down";
+export type ReplicaState = PortState | "unknown";
+
+export interface ProbeResult {
+  readonly service: string;
+  readonly replica: string;
+  readonly port: string;
+  readonly kind: string;
+  readonly address: string;
+  readonly state: PortState;
+  readonly latencyMs: number;
+  readonly detail: string;
+  readonly at: number;
+}
+
+interface Round {
+  readonly at: number;
+  /** service id → whether at least one replica was fully up. */
+  readonly services: Readonly<Record<string, boolean>>;
+}
+
+export interface NocStatus {
+  readonly at: number | undefined;
+  readonly rounds: number;
+  readonly replicas: Record<string, ReplicaState>;
+  readonly details: Record<string, string>;
+  /** service id → share of rounds in the window with a replica fully up. */
+  readonly availability: Record<string, number>;
+  readonly probes: readonly ProbeResult[];
+}
+
+export interface MonitorOptions {
+  readonly targets: readonly ProbeTarget[];
+  /** Replicas with no probe route: always "unknown". */
+  readonly unreachable?: readonly string[];
+  readonly settings: NocSettings;
+  readonly domain: string;
+  readonly log: Logger;
+  readonly registry?: Registry;
+  readonly ca?: Buffer;
+  readonly dbPassword?: string;
+  /** Injected by tests. @default Date.now */
+  readonly now?: () => number;
+}
+
+export class Monitor {
+  private latest = new Map<string, ProbeResult>();
+  private rounds: Round[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly metrics;
+  private readonly now: () => number;
+
+  constructor(private readonly options: MonitorOptions) {
+    this.now = options.now ?? Date.now;
+    const registers = options.registry ? [options.registry] : [];
+    const labelNames = ["service", "replica", "port"] as const;
+    this.metrics = {
+      up: new Gauge({ name: "noc_probe_up", help: "1 when the last probe of the port succeeded, 0.5 degraded, 0 down", labelNames, registers }),
+      latency: new Gauge({ name: "noc_probe_latency_seconds", help: "Duration of the last probe of the port", labelNames, registers }),
+      duration: new Histogram({ name: "noc_probe_duration_seconds", help: "Probe durations by kind", labelNames: ["kind"], buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers }),
+      results: new Counter({ name: "noc_probes_total", help: "Probes by service and result", labelNames: ["service", "state"], registers }),
+      availability: new Gauge({ name: "noc_service_availability_ratio", help: "Share of probe rounds in the history window with a replica fully up", labelNames: ["service"], registers }),
+    };
+  }
+
+  /** Probes every target once (a round already running is awaited instead of doubled). */
+  runRound(): Promise<void> {
+    this.running ??= this.round().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async round(): Promise<void> {
+    const queue = [...this.options.targets];
+    const results: ProbeResult[] = [];
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) results.push(await this.probe(t));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.settings.concurrency, queue.length) }, worker));
+    for (const r of results) this.latest.set(`${r.replica}/${r.port}`, r);
+    const at = this.now();
+    const services: Record<string, boolean> = {};
+    const states = this.replicaStates();
+    for (const t of this.options.targets) services[t.service] = (services[t.service] ?? false) || states[t.replica] === "up";
+    this.rounds.push({ at, services });
+    const horizon = at - this.options.settings.historyMinutes * 60_000;
+    while (this.rounds.length > 0 && this.rounds[0]!.at < horizon) this.rounds.shift();
+    for (const [service, a] of Object.entries(this.availability())) this.metrics.availability.set({ service }, a);
+  }
+
+  private async probe(target: ProbeTarget): Promise<ProbeResult> {
+    const { kind, probe } = probeFor(target);
+    const timeoutMs = this.options.settings.timeoutMs;
+    const controller = new AbortController();
+    const ctx: ProbeContext = { signal: controller.signal, timeoutMs, domain: this.options.domain, settings: this.options.settings, ...(this.options.ca ? { ca: this.options.ca } : {}), ...(this.options.dbPassword ? { dbPassword: this.options.dbPassword } : {}) };
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    let state: PortState;
+    let detail: string;
+    try {
+      const outcome = await Promise.race([probe(target, ctx), timeout]);
+      state = outcome.ok ? "up" : outcome.degraded ? "degraded" : "down";
+      detail = outcome.detail;
+    } catch (error) {
+      state = "down";
+      detail = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      if ((error as Error).message?.startsWith("timed out")) detail = (error as Error).message;
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+    const latencyMs = performance.now() - started;
+    const labels = { service: target.service, replica: target.replica, port: target.port.name };
+    this.metrics.up.set(labels, state === "up" ? 1 : state === "degraded" ? 0.5 : 0);
+    this.metrics.latency.set(labels, latencyMs / 1000);
+    this.metrics.duration.observe({ kind }, latencyMs / 1000);
+    this.metrics.results.inc({ service: target.service, state });
+    if (state !== "up") this.options.log.debug({ ...labels, state, detail }, "probe failed");
+    return { service: target.service, replica: target.replica, port: target.port.name, kind, address: target.address, state, latencyMs, detail, at: this.now() };
+  }
+
+  /** up: every port up; down: none answered; degraded: in between. */
+  replicaStates(): Record<string, ReplicaState> {
+    const byReplica = new Map<string, PortState[]>();
+    for (const r of this.latest.values()) (byReplica.get(r.replica) ?? byReplica.set(r.replica, []).get(r.replica)!).push(r.state);
+    const out: Record<string, ReplicaState> = {};
+    for (const id of this.options.unreachable ?? []) out[id] = "unknown";
+    for (const [id, states] of byReplica) {
+      out[id] = states.every((s) => s === "up") ? "up" : states.every((s) => s === "down") ? "down" : "degraded";
+    }
+    return out;
+  }
+
+  availability(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const services = new Set(this.options.targets.map((t) => t.service));
+    for (const s of services) {
+      const seen = this.rounds.filter((r) => s in r.services);
+      if (seen.length > 0) out[s] = seen.filter((r) => r.services[s]).length / seen.length;
+    }
+    return out;
+  }
+
+  status(): NocStatus {
+    const probes = [...this.latest.values()].sort((a, b) => a.replica.localeCompare(b.replica) || a.port.localeCompare(b.port));
+    const details: Record<string, string> = {};
+    for (const p of probes) details[p.replica] = `${details[p.replica] ? `${details[p.replica]}; ` : ""}${p.port} ${p.state} ${Math.round(p.latencyMs)} ms (${p.detail})`;
+    return { at: this.rounds.at(-1)?.at, rounds: this.rounds.length, replicas: this.replicaStates(), details, availability: this.availability(), probes };
+  }
+
+  start(): void {
+    const tick = () => {
+      void this.runRound().catch((error: unknown) => this.options.log.error({ err: error }, "probe round failed"));
+      this.timer = setTimeout(tick, this.options.settings.intervalMs);
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
