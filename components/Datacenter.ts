@@ -4,6 +4,7 @@ import { DatacenterPki } from "./DatacenterPki";
 import { DatacenterNetwork } from "./DatacenterNetwork";
 import { DatacenterService } from "./DatacenterService";
 import type { DatacenterPlan } from "./plan";
+import { powerSummary, type PowerSummary } from "./power";
 import type { DatacenterSpec } from "./spec/schema";
 import type { DatacenterTarget, NetworkHandle } from "./targets/target";
 
@@ -31,6 +32,8 @@ export class Datacenter extends pulumi.ComponentResource {
   readonly undeployedServices: pulumi.Output<string[]>;
   /** The spec and plan, for policies and reports. */
   readonly model: pulumi.Output<{ spec: DatacenterSpec; plan: DatacenterPlan; target: string }>;
+  /** The power model's verdicts (components/power): N-1 table, per-service verdicts, comparable tier. */
+  readonly power: pulumi.Output<PowerSummary>;
 
   constructor(name: string, args: DatacenterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("serverpark:index:Datacenter", name, {}, opts);
@@ -49,12 +52,14 @@ export class Datacenter extends pulumi.ComponentResource {
       .all(services.map((s) => s.deployed))
       .apply((flags) => plan.services.filter((_, i) => !flags[i]).map((s) => s.id));
     this.model = pulumi.output({ spec, plan, target: target.kind });
+    this.power = pulumi.output(powerSummary(spec, plan));
     this.registerOutputs({
       domain: this.domain,
       endpoints: this.endpoints,
       addresses: this.addresses,
       undeployedServices: this.undeployedServices,
       model: this.model,
+      power: this.power,
     });
   }
 

@@ -9,3 +9,4 @@ export { DEFAULT_RATES, defaultReliability, reliabilityModel, type ReliabilityOv
 export { simulateScenario, parseScenario, parseCompactScenario, parseDuration, ScenarioError, ScenarioSchema, type Scenario, type ScenarioInput } from "./scenario";
 export { estimateAvailability, YEAR_SECONDS, type AvailabilityOptions } from "./availability";
 export { assessTier, tierName, TIER_AVAILABILITY } from "./tier";
+export { powerSummary, upsRuntimeSeconds, type PowerSummary } from "./summary";

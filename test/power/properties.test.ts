@@ -126,7 +126,11 @@ describe("power model properties", () => {
           const failedNow = new Set<string>();
           // Same semantics as the simulator: repairs and failures in time order, repairs first at a tie.
           const timeline = events.flatMap((e) => [{ at: e.at, id: e.fail, down: true }, { at: e.at + e.for, id: e.fail, down: false }]).sort((a, b) => a.at - b.at || Number(a.down) - Number(b.down));
-          for (const e of timeline) if (e.at <= t) (e.down ? failedNow.add(e.id) : failedNow.delete(e.id));
+          for (const e of timeline) {
+            if (e.at > t) continue;
+            if (e.down) failedNow.add(e.id);
+            else failedNow.delete(e.id);
+          }
           const steady = poweredHosts(topology, failedNow);
           const simulated = run.hosts.filter((h) => h.segments.find((seg) => seg.from <= t && t < seg.to)!.state.powered).map((h) => h.host);
           expect(simulated).toEqual([...steady]);
