@@ -194,16 +194,36 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
   const width = Math.max(M * 2 + racks.length * (RACK_W + RACK_GAP) - RACK_GAP, M * 2 + feeds.length * (FEED_W + 16), 620);
   const height = tableY + 20 + model.services.length * 20 + 10;
   const legend = (Object.keys(STATE_COLOURS) as ReplicaState[])
-    .map((s, i) => `<rect x="${width - M - 4 * 78 + i * 78}" y="14" width="12" height="12" fill="${STATE_COLOURS[s]}"/><text x="${width - M - 4 * 78 + i * 78 + 16}" y="24" class="small">${s}</text>`)
+    .map((s, i) => `<rect x="${width - M - 4 * 92 + i * 92}" y="14" width="12" height="12" fill="${STATE_COLOURS[s]}"/><text x="${width - M - 4 * 92 + i * 92 + 16}" y="24" class="small">${s}</text>`)
     .join("");
-  return [
+  return withAttributes([
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="datacenter ${esc(model.datacenter)}">`,
-    "<style>text{font-family:system-ui,sans-serif;font-size:12px;fill:#1d2433}.light{fill:#fff;font-weight:600}.small{font-size:11px}.muted{font-size:11px;fill:#667085}" +
-      ".hostname{font-weight:600}.rackname{font-size:13px;font-weight:700}.rackbox{fill:#f4f6fa;stroke:#98a2b3}.hostbox{fill:#fff;stroke:#667085}.wire{fill:none;stroke-width:2}</style>",
+    `<g font-family="system-ui,sans-serif" font-size="12" fill="#1d2433">`,
     `<text x="${M}" y="26" class="rackname">datacenter ${esc(model.datacenter)} (${esc(model.domain)})</text>`,
     legend,
     ...out,
+    "</g>",
     "</svg>",
     "",
-  ].join("\n");
+  ].join("\n"));
+}
+
+/**
+ * Styles as presentation attributes rather than a <style> element: a page with a strict
+ * Content-Security-Policy (the NOC's) drops inline <style> from an embedded SVG, and
+ * attributes also survive tools that ignore CSS. The class stays for pages and tests.
+ */
+const STYLE_ATTRS: Readonly<Record<string, string>> = {
+  light: 'fill="#fff" font-weight="600"',
+  small: 'font-size="11"',
+  muted: 'font-size="11" fill="#667085"',
+  hostname: 'font-weight="600"',
+  rackname: 'font-size="13" font-weight="700"',
+  rackbox: 'fill="#f4f6fa" stroke="#98a2b3"',
+  hostbox: 'fill="#fff" stroke="#667085"',
+  wire: 'fill="none" stroke-width="2"',
+};
+
+function withAttributes(svg: string): string {
+  return svg.replace(/class="(light|small|muted|hostname|rackname|rackbox|hostbox|wire)"/g, (m, name: string) => `${m} ${STYLE_ATTRS[name]}`);
 }

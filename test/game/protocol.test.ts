@@ -99,6 +99,18 @@ describe("game protocol", () => {
     expect(await a.waitClosed()).toMatchObject({ code: 4001 });
   });
 
+  it("frees the seat at once on leave", async () => {
+    const { connect, game } = await setup();
+    const c = await connect();
+    const w = await c.join("brief");
+    c.send({ t: "leave" });
+    expect(await c.waitClosed()).toMatchObject({ code: 1000 });
+    expect(game.rooms.size).toBe(0);
+    const again = await connect();
+    again.send({ t: "join", name: "brief", token: w.token });
+    expect(await again.next((m) => m.t === "error")).toMatchObject({ code: "unknown-token" });
+  });
+
   it("kicks idle players", async () => {
     const { connect } = await setup({ idleTimeoutMs: 1000 });
     const c = await connect();

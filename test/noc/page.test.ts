@@ -1,0 +1,111 @@
+/**
+ * The NOC page: Basic authentication, the status JSON and live SVG, and in headless
+ * Chromium the map with a replica turning red when its server is stopped (screenshots in
+ * test-artifacts/). Probe targets are a real game server and an HTTP stand-in for a web
+ * replica, mapped onto the local stack's replicas arena-0 and www-0.
+ */
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPlan } from "../../cli/stack";
+import { diagramModelFromPlan } from "../../components/render";
+import { nocSettingsSchema } from "../../images/noc/settings";
+import { Monitor } from "../../images/noc/src/monitor";
+import { startNocWeb } from "../../images/noc/src/web";
+import { createLogger } from "../../images/runtime/log";
+import { startTestGame } from "../game/helpers";
+import { ARTIFACTS, browserMissing, launchChromium } from "./browser";
+import { httpStandIn } from "./standins";
+
+const log = createLogger({ role: "noc", level: "silent" });
+const { plan } = loadPlan("local", join(__dirname, "..", ".."));
+const model = diagramModelFromPlan(plan);
+const settings = nocSettingsSchema.parse({ intervalMs: 1000, timeoutMs: 500, historyMinutes: 60 });
+const auth = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` });
+
+let stopGame: () => Promise<void>;
+let stopWeb: () => Promise<void>;
+let monitor: Monitor;
+let noc: Awaited<ReturnType<typeof startNocWeb>>;
+let base: string;
+
+beforeAll(async () => {
+  const { game } = await startTestGame();
+  stopGame = () => game.close();
+  const web = await httpStandIn(200);
+  stopWeb = () => web.close();
+  const t = (replica: string, service: string, role: string, name: string, port: number) => ({ service, role, replica, host: "h1", port: { name, port, protocol: "tcp" }, address: "127.0.0.1" });
+  monitor = new Monitor({ targets: [t("arena-0", "arena", "game", "game", game.port), t("www-0", "www", "web", "http", web.port)], settings, domain: plan.domain, log });
+  await monitor.runRound();
+  monitor.start();
+  noc = await startNocWeb({ model, monitor, username: "operator", password: "s3cret-test-pass", log, refreshMs: 1000, historyMinutes: 60, port: 0, host: "127.0.0.1" });
+  base = `http://127.0.0.1:${noc.port}`;
+});
+afterAll(async () => {
+  await monitor.stop();
+  await noc.close();
+  await stopGame();
+  await stopWeb();
+});
+
+describe("NOC web access", () => {
+  it("asks for credentials and refuses wrong ones", async () => {
+    const none = await fetch(`${base}/`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toMatch(/^Basic realm="serverpark noc"/);
+    for (const path of ["/", "/diagram.svg", "/api/status"]) expect((await fetch(`${base}${path}`, { headers: auth("operator", "wrong") })).status).toBe(401);
+    expect((await fetch(`${base}/api/status`, { headers: auth("admin", "s3cret-test-pass") })).status).toBe(401);
+  });
+
+  it("serves the page, the live SVG and the status JSON to the operator", async () => {
+    const page = await fetch(`${base}/`, { headers: auth("operator", "s3cret-test-pass") });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toMatch(/script-src 'nonce-/);
+    expect(await page.text()).toContain("Network operations centre · fra1");
+    const svg = await (await fetch(`${base}/diagram.svg`, { headers: auth("operator", "s3cret-test-pass") })).text();
+    expect(svg).toMatch(/class="replica st-up"[^>]*data-replica="arena-0"/);
+    expect(svg).toMatch(/class="replica st-unknown"[^>]*data-replica="db-0"/);
+    const status = (await (await fetch(`${base}/api/status`, { headers: auth("operator", "s3cret-test-pass") })).json()) as { replicas: Record<string, string>; availability: Record<string, number> };
+    expect(status.replicas).toMatchObject({ "arena-0": "up", "www-0": "up" });
+    expect(status.availability.arena).toBe(1);
+  });
+
+  it("throttles a client after 20 failed logins", async () => {
+    const other = await startNocWeb({ model, monitor, username: "operator", password: "x", log, refreshMs: 1000, historyMinutes: 60, port: 0, host: "127.0.0.1" });
+    try {
+      const url = `http://127.0.0.1:${other.port}/`;
+      for (let i = 0; i < 20; i++) expect((await fetch(url, { headers: auth("operator", `guess${i}`) })).status).toBe(401);
+      expect((await fetch(url, { headers: auth("operator", "x") })).status).toBe(429);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe.skipIf(browserMissing() !== undefined)("NOC page in headless Chromium", () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("draws the datacenter and turns a replica red when its server stops", async () => {
+    const context = await browser.newContext({ httpCredentials: { username: "operator", password: "s3cret-test-pass" }, viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    for (const h of plan.hosts) await expect(page.locator(`[data-host="${h.id}"]`).count()).resolves.toBe(1);
+    const arena = page.locator('[data-replica="arena-0"]');
+    await page.waitForFunction(() => document.querySelector('[data-replica="arena-0"]')?.getAttribute("data-state") === "up", undefined, { timeout: 10_000 });
+    await expect(page.locator("#probes tr").count()).resolves.toBeGreaterThan(0);
+    await page.screenshot({ path: join(ARTIFACTS, "noc-all-up.png"), fullPage: true });
+
+    await stopGame();
+    await page.waitForFunction(() => document.querySelector('[data-replica="arena-0"]')?.getAttribute("data-state") === "down", undefined, { timeout: 15_000 });
+    expect(await arena.locator("rect").getAttribute("fill")).toBe("#d63c3c");
+    expect(await page.locator('[data-replica="www-0"]').getAttribute("data-state")).toBe("up");
+    await page.screenshot({ path: join(ARTIFACTS, "noc-arena-down.png"), fullPage: true });
+    await context.close();
+  }, 60_000);
+});
