@@ -1,0 +1,54 @@
+/**
+ * The Statement-of-Applicability report: every Annex A control appears, with its evidence and
+ * result; controls the pack does not address are said to be so; failing resources are named.
+ */
+import { describe, expect, it } from "vitest";
+import { ANNEX_A } from "../../policies/lib/controls";
+import { buildReport } from "../../policies/report/build";
+import { renderHtml, renderMarkdown } from "../../policies/report/render";
+import { POLICIES } from "../../policies/rules";
+import type { StackCheck } from "../../policies/runtime/check";
+import { evaluatePolicies } from "../../policies/runtime/evaluate";
+import { container, datacenterResource, localSpecInput, recorded } from "./support";
+
+async function check(): Promise<StackCheck> {
+  const resources = [datacenterResource(localSpecInput()), container("db", { privileged: true, name: "fra1-db-0<x>" })].map(recorded);
+  const evaluation = await evaluatePolicies(POLICIES, resources, { config: { "sp-422-backup-target-separated": "advisory" }, packEnforcementLevel: "mandatory" });
+  return { stack: "local", pack: { name: "serverpark-iso27001", version: "0.1.0" }, configSource: "(test)", config: {}, stackTags: {}, resources, evaluation };
+}
+
+describe("compliance report", () => {
+  it("lists every Annex A control with a result", async () => {
+    const report = buildReport(await check(), POLICIES);
+    expect(report.controls.map((c) => c.id)).toEqual(ANNEX_A.map((c) => c.id));
+    const byId = new Map(report.controls.map((c) => [c.id, c]));
+    expect(byId.get("A.5.1")!.result).toBe("not-addressed");
+    expect(byId.get("A.8.2")!.result).toBe("fail"); // the privileged db container
+    expect(byId.get("A.7.11")!.result).toBe("fail"); // h3 single-fed (mandatory here)
+    expect(byId.get("A.8.13")!.result).toBe("advisory"); // sp-422 advisory in this config
+    expect(byId.get("A.8.14")!.result).toBe("pass");
+    expect(byId.get("A.5.23")!.result).toBe("not-applicable"); // no Hetzner resources
+    const s = report.summary;
+    expect(s.pass + s.fail + s.advisory + s["not-applicable"] + s["not-addressed"]).toBe(93);
+    expect(s.policies).toBe(POLICIES.length);
+  });
+
+  it("renders Markdown with every control, its evidence and the failing resource", async () => {
+    const md = renderMarkdown(buildReport(await check(), POLICIES));
+    for (const c of ANNEX_A) expect(md).toContain(`| ${c.id} | ${c.title.replace(/\|/g, "\\|")} |`);
+    expect(md).toMatch(/\| A\.5\.1 \| Policies for information security \| NOT ADDRESSED \| not addressed by this pack \|/);
+    expect(md).toMatch(/\| A\.8\.2 \| Privileged access rights \| FAIL \| `sp-201-no-privileged-container` FAIL/);
+    expect(md).toMatch(/- docker:index\/container:Container fra1-svc-x-0: Container "fra1-db-0<x>" \(replica db-0 of service db\) runs privileged/);
+    expect(md).toMatch(/Remediation: Remove `privileged: true`/);
+    expect(md).not.toMatch(/\d{4}-\d{2}-\d{2}T/); // deterministic: no timestamps
+  });
+
+  it("renders a self-contained HTML page with everything escaped", async () => {
+    const html = renderHtml(buildReport(await check(), POLICIES));
+    expect(html).toMatch(/^<!doctype html>/);
+    for (const c of ANNEX_A) expect(html).toContain(`<tr id="${c.id}">`);
+    expect(html).toContain("fra1-db-0&lt;x&gt;");
+    expect(html).not.toContain("fra1-db-0<x>");
+    expect(html).not.toMatch(/<script|https?:\/\//);
+  });
+});
