@@ -56,7 +56,8 @@ export class DatacenterPki extends pulumi.ComponentResource {
 
   /** Names a service's certificate covers. Pure, so tests and targets agree on it. */
   static namesFor(plan: DatacenterPlan, service: PlannedService, extra: readonly string[] = []): { dnsNames: string[]; ipAddresses: string[] } {
-    const replicas = plan.replicas.filter((r) => r.service === service.id);
+    const byId = replicaIndex(plan);
+    const replicas = service.replicas.map((id) => byId.get(id)!);
     const dns = new Set<string>([`${service.id}.${plan.domain}`, ...extra]);
     const ips = new Set<string>(["127.0.0.1"]);
     for (const net of service.networks) dns.add(`${service.id}.${net}.${plan.domain}`);
@@ -95,4 +96,15 @@ export class DatacenterPki extends pulumi.ComponentResource {
     );
     return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem), caPem: this.ca.certPem };
   }
+}
+
+const indexes = new WeakMap<DatacenterPlan, Map<string, DatacenterPlan["replicas"][number]>>();
+
+function replicaIndex(plan: DatacenterPlan): Map<string, DatacenterPlan["replicas"][number]> {
+  let index = indexes.get(plan);
+  if (!index) {
+    index = new Map(plan.replicas.map((r) => [r.id, r]));
+    indexes.set(plan, index);
+  }
+  return index;
 }

@@ -19,14 +19,22 @@ export interface ZoneInput {
 
 const TYPE_ORDER = ["SOA", "NS", "MX", "TXT", "SRV", "A", "AAAA", "CNAME", "PTR"];
 
+/** Record data as text: plain for the string-valued types (most records), JSON otherwise. */
+function dataKey(r: DnsRecord): string {
+  return typeof r.data === "string" ? r.data : JSON.stringify(r.data);
+}
+
 function sortRecords(records: DnsRecord[]): DnsRecord[] {
-  const key = (r: DnsRecord) => `${r.name.split(".").reverse().join(".")}\u0000${String(TYPE_ORDER.indexOf(r.type)).padStart(2, "0")}\u0000${JSON.stringify(r.data)}`;
-  return records.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const keyed = records.map((r) => ({ r, key: `${r.name.split(".").reverse().join(".")}\u0000${String(TYPE_ORDER.indexOf(r.type)).padStart(2, "0")}\u0000${dataKey(r)}` }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map((k) => k.r);
 }
 
 function withSoa(origin: string, ns: string[], records: DnsRecord[]): DnsZone {
   const body = sortRecords(records);
-  const serial = createHash("sha256").update(JSON.stringify(body)).digest().readUInt32BE(0) >>> 1; // 31 bits: always a valid serial
+  const hash = createHash("sha256");
+  for (const r of body) hash.update(`${r.name} ${r.type} ${dataKey(r)}\n`);
+  const serial = hash.digest().readUInt32BE(0) >>> 1; // 31 bits: always a valid serial
   const soa: DnsRecord = {
     name: origin,
     ttl: DEFAULT_TTL,
@@ -48,7 +56,13 @@ export function buildZones(input: ZoneInput): DnsZone[] {
   const fq = (label: string) => (label === "" ? domain : `${label}.${domain}`);
   const records: DnsRecord[] = [];
   const a = (name: string, address: string): DnsRecord => ({ name, ttl: DEFAULT_TTL, type: "A", data: address });
-  const replicasOf = (svc: PlannedService) => input.replicas.filter((r) => r.service === svc.id);
+  const byService = new Map<string, PlannedReplica[]>();
+  for (const r of input.replicas) {
+    const list = byService.get(r.service);
+    if (list) list.push(r);
+    else byService.set(r.service, [r]);
+  }
+  const replicasOf = (svc: PlannedService) => byService.get(svc.id) ?? [];
   const canonical = new Map<string, string>(); // address → canonical name, for PTR records
 
   for (const net of input.networks) {
@@ -68,9 +82,10 @@ export function buildZones(input: ZoneInput): DnsZone[] {
     }
   }
 
-  // Name servers: one per dns replica, at its primary address.
+  // Name servers: the replicas of the first dns service, at their primary addresses. Further
+  // dns services serve the same zones but are not delegated to.
   const nameServers: string[] = [];
-  for (const svc of input.services.filter((s) => s.role === "dns")) {
+  for (const svc of input.services.filter((s) => s.role === "dns").slice(0, 1)) {
     for (const replica of replicasOf(svc)) {
       const address = primaryAddress(replica, input.networks);
       if (address === undefined) continue;
@@ -124,7 +139,7 @@ export function buildZones(input: ZoneInput): DnsZone[] {
 function dedupe(records: DnsRecord[]): DnsRecord[] {
   const seen = new Set<string>();
   return records.filter((r) => {
-    const key = `${r.name}|${r.type}|${JSON.stringify(r.data)}`;
+    const key = `${r.name}|${r.type}|${dataKey(r)}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

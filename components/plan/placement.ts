@@ -35,8 +35,7 @@ export const replicaId = (service: string, index: number): string => `${service}
 
 const EPSILON = 1e-9;
 
-function hostFeeds(spec: DatacenterSpec, host: HostSpec): string[] {
-  const pduFeed = new Map(spec.racks.flatMap((r) => r.pdus.map((p) => [p.id, p.feed] as const)));
+function hostFeeds(pduFeed: ReadonlyMap<string, string>, host: HostSpec): string[] {
   return [...new Set(host.psus.map((p) => pduFeed.get(p) ?? "?"))].sort();
 }
 
@@ -62,10 +61,11 @@ function sameSingleFeed(a: HostState, b: HostState): boolean {
 }
 
 export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined): Placement {
+  const pduFeed = new Map(spec.racks.flatMap((r) => r.pdus.map((p) => [p.id, p.feed] as const)));
   const hosts: HostState[] = spec.hosts.map((h, index) => ({
     spec: h,
     index,
-    feeds: hostFeeds(spec, h),
+    feeds: hostFeeds(pduFeed, h),
     cpuLimit: h.kind === "virtualization" ? h.capacity.cpus * spec.cpuOvercommit : h.capacity.cpus,
     cpus: 0,
     memoryGb: 0,
@@ -104,32 +104,28 @@ export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined):
     }
   });
 
-  // Pass 2: place the rest in declaration order.
+  // Pass 2: place the rest in declaration order. Candidates come from a heap ordered by
+  // (load, declaration index): the first host without a rack or feed conflict is the best
+  // choice, and conflicts only exist in the few racks a service already uses, so the search
+  // stops early. Only when every host conflicts does it fall back to scoring them all.
+  const heaps = new Map<HostSpec["kind"], HostHeap>([
+    ["virtualization", new HostHeap()],
+    ["dedicated", new HostHeap()],
+  ]);
+  for (const h of hosts) if (h.spec.kind === "virtualization" || h.replicas.length === 0) heaps.get(h.spec.kind)!.push(h);
   spec.services.forEach((svc, s) => {
     const plan = plans.get(svc.plan)!;
     const mine = siblings.get(svc.id)!;
+    const heap = heaps.get(kindFor(plan))!;
     for (let i = 0; i < svc.replicas; i++) {
       const id = replicaId(svc.id, i);
       if (hostOf.has(id)) continue;
-      let best: HostState | undefined;
-      let bestScore: number[] = [];
-      for (const h of hosts) {
-        if (h.spec.kind !== kindFor(plan) || mine.includes(h) || !hasRoom(h, plan)) continue;
-        const score = [
-          mine.filter((o) => o.spec.rack === h.spec.rack).length,
-          mine.filter((o) => sameSingleFeed(o, h)).length,
-          Math.round(((h.cpus + plan.cpus) / h.cpuLimit) * 1e6),
-          h.index,
-        ];
-        if (best === undefined || lexLess(score, bestScore)) {
-          best = h;
-          bestScore = score;
-        }
-      }
+      const best = pickFromHeap(heap, mine, plan) ?? pickByScan(hosts, mine, plan);
       if (!best) {
         const kind = kindFor(plan);
         const free = hosts
           .filter((h) => h.spec.kind === kind && !mine.includes(h))
+          .slice(0, 10)
           .map((h) => `${h.spec.id}: ${fmt(h.cpuLimit - h.cpus)} cpus, ${fmt(h.spec.capacity.memoryGb - h.memoryGb)} GB free${h.spec.kind === "dedicated" && h.replicas.length ? " (taken)" : ""}`);
         issues.push({
           path: ["services", s, "replicas"],
@@ -137,7 +133,9 @@ export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined):
         });
         continue;
       }
+      heap.remove(best);
       take(best, plan, id);
+      if (best.spec.kind === "virtualization") heap.push(best);
       mine.push(best);
       hostOf.set(id, best.spec.id);
     }
@@ -153,6 +151,129 @@ export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined):
     }
   }
   return { hostOf: ordered, hosts, notes, issues };
+}
+
+function conflicts(h: HostState, mine: readonly HostState[]): [number, number] {
+  let rack = 0;
+  let feed = 0;
+  for (const o of mine) {
+    if (o.spec.rack === h.spec.rack) rack++;
+    if (sameSingleFeed(o, h)) feed++;
+  }
+  return [rack, feed];
+}
+
+/** Lowest (load, index) host with room and no conflict with the service's other replicas. */
+function pickFromHeap(heap: HostHeap, mine: readonly HostState[], plan: PlanSpec): HostState | undefined {
+  for (const h of heap.ordered()) {
+    if (mine.includes(h) || !hasRoom(h, plan)) continue;
+    const [rack, feed] = conflicts(h, mine);
+    if (rack === 0 && feed === 0) return h;
+  }
+  return undefined;
+}
+
+/** The full lexicographic choice: (rack conflicts, feed conflicts, load, index). */
+function pickByScan(hosts: readonly HostState[], mine: readonly HostState[], plan: PlanSpec): HostState | undefined {
+  let best: HostState | undefined;
+  let bestScore: number[] = [];
+  for (const h of hosts) {
+    if (h.spec.kind !== kindFor(plan) || mine.includes(h) || !hasRoom(h, plan)) continue;
+    const score = [...conflicts(h, mine), loadKey(h), h.index];
+    if (best === undefined || lexLess(score, bestScore)) {
+      best = h;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** CPU load as an integer, so ties compare exactly. */
+function loadKey(h: HostState): number {
+  return Math.round((h.cpus / h.cpuLimit) * 1e6);
+}
+
+/**
+ * Hosts ordered by (load, declaration index). `ordered()` walks them lazily from the best,
+ * without disturbing the heap. Hand-written: a binary heap with removal by identity is a
+ * few lines, and the npm heaps either lack removal or allocate a wrapper per entry.
+ */
+class HostHeap {
+  private readonly items: HostState[] = [];
+  private readonly at = new Map<HostState, number>();
+
+  push(h: HostState): void {
+    this.items.push(h);
+    this.at.set(h, this.items.length - 1);
+    this.up(this.items.length - 1);
+  }
+
+  remove(h: HostState): void {
+    const i = this.at.get(h);
+    if (i === undefined) return;
+    const last = this.items.pop()!;
+    this.at.delete(h);
+    if (i < this.items.length) {
+      this.items[i] = last;
+      this.at.set(last, i);
+      this.down(i);
+      this.up(i);
+    }
+  }
+
+  /** Yields hosts best-first by expanding the heap tree with a small frontier heap. */
+  *ordered(): Generator<HostState> {
+    if (this.items.length === 0) return;
+    const frontier: number[] = [0];
+    const better = (a: number, b: number) => this.less(this.items[a]!, this.items[b]!);
+    while (frontier.length > 0) {
+      // The frontier stays tiny (a few entries per host examined): a linear minimum is fine.
+      let m = 0;
+      for (let k = 1; k < frontier.length; k++) if (better(frontier[k]!, frontier[m]!)) m = k;
+      const i = frontier[m]!;
+      frontier[m] = frontier[frontier.length - 1]!;
+      frontier.pop();
+      yield this.items[i]!;
+      for (const c of [2 * i + 1, 2 * i + 2]) if (c < this.items.length) frontier.push(c);
+    }
+  }
+
+  private less(a: HostState, b: HostState): boolean {
+    const la = loadKey(a);
+    const lb = loadKey(b);
+    return la !== lb ? la < lb : a.index < b.index;
+  }
+
+  private swap(i: number, j: number): void {
+    const a = this.items[i]!;
+    const b = this.items[j]!;
+    this.items[i] = b;
+    this.items[j] = a;
+    this.at.set(b, i);
+    this.at.set(a, j);
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(this.items[i]!, this.items[p]!)) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  private down(i: number): void {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.items.length && this.less(this.items[l]!, this.items[m]!)) m = l;
+      if (r < this.items.length && this.less(this.items[r]!, this.items[m]!)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
 }
 
 function lexLess(a: readonly number[], b: readonly number[]): boolean {

@@ -167,6 +167,8 @@ export const ReliabilitySchema = z.strictObject({
   upsRechargeHours: positive.optional(),
   /** Peukert-style exponent of battery runtime versus load (1 = constant energy). */
   upsPeukertExponent: z.number().min(1).max(2).optional(),
+  /** UPS losses on battery as a fraction of its rating, drawn on top of the load (0–0.5). */
+  upsIdleLossFraction: z.number().min(0).max(0.5).optional(),
   /** Fraction of full-load fuel burn a running generator uses at no load (0–1). */
   generatorIdleFuelFraction: z.number().min(0).max(1).optional(),
 });

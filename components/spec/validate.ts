@@ -174,6 +174,16 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
     }
   });
 
+  const eligibleCache = new Map<string, HostSpec[]>();
+  const eligibleHosts = (plan: PlanSpec): HostSpec[] => {
+    let list = eligibleCache.get(plan.id);
+    if (!list) {
+      const kind = plan.kind === "vps" ? "virtualization" : "dedicated";
+      list = spec.hosts.filter((h) => h.kind === kind && fits(plan, h));
+      eligibleCache.set(plan.id, list);
+    }
+    return list;
+  };
   spec.services.forEach((svc, s) => {
     const plan = plans.get(svc.plan);
     if (!plan) issues.push({ path: ["services", s, "plan"], message: `unknown plan "${svc.plan}"; ${oneOf(plans.keys())}` });
@@ -194,11 +204,11 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
     }
     if (plan) {
       const kind = plan.kind === "vps" ? "virtualization" : "dedicated";
-      const eligible = spec.hosts.filter((h) => h.kind === kind && fits(plan, h));
+      const eligible = eligibleHosts(plan);
       if (svc.replicas > eligible.length) {
         issues.push({
           path: ["services", s, "replicas"],
-          message: `${svc.replicas} replicas need ${svc.replicas} different hosts, but only ${eligible.length} ${kind} host${eligible.length === 1 ? "" : "s"} can hold plan "${plan.id}"${eligible.length ? ` (${eligible.map((h) => h.id).join(", ")})` : ""}`,
+          message: `${svc.replicas} replicas need ${svc.replicas} different hosts, but only ${eligible.length} ${kind} host${eligible.length === 1 ? "" : "s"} can hold plan "${plan.id}"${eligible.length ? ` (${eligible.slice(0, 12).map((h) => h.id).join(", ")}${eligible.length > 12 ? ", …" : ""})` : ""}`,
         });
       }
     }

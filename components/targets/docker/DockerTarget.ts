@@ -35,7 +35,7 @@ function labels(values: Record<string, string>): Labels {
 }
 
 /** Health check run by the engine: the image's own probe of its /healthz. */
-const HEALTHCHECK = { tests: ["CMD", "node", "/app/healthcheck.mjs"], interval: "10s", timeout: "3s", retries: 3, startPeriod: "15s" };
+const HEALTHCHECK = { tests: ["CMD", "node", "/app/healthcheck.mjs"], interval: "10s", timeout: "10s", retries: 3, startPeriod: "20s" };
 const LOG_OPTS = { "max-size": "10m", "max-file": "3" };
 /** Lets the non-root servers bind 25, 53, 80, 443 inside their own network namespace. */
 const SYSCTLS = { "net.ipv4.ip_unprivileged_port_start": "0" };
@@ -82,12 +82,9 @@ export class DockerTarget implements DatacenterTarget {
     }
     // Replicas resolve through the datacenter's own DNS servers once the dns role deploys.
     if (this.images.has("dns")) {
-      for (const svc of plan.services.filter((s) => s.role === "dns")) {
-        for (const id of svc.replicas) {
-          const r = plan.replicas.find((x) => x.id === id)!;
-          const internal = plan.networks.find((n) => n.exposure === "internal" && r.addresses[n.id]);
-          if (internal) this.resolvers.push(r.addresses[internal.id]!);
-        }
+      for (const r of plan.replicas.filter((x) => x.role === "dns")) {
+        const internal = plan.networks.find((n) => n.exposure === "internal" && r.addresses[n.id]);
+        if (internal) this.resolvers.push(r.addresses[internal.id]!);
       }
     }
   }
