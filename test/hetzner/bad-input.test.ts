@@ -45,11 +45,23 @@ function failureOf(edit: (spec: any, config: Record<string, unknown>) => void): 
 describe("hetzner bad input", () => {
   it.each([
     ["unknown location", (s: any) => (s.hetzner.location = "fra9"), /serverpark:datacenter\.hetzner\.location: unknown Hetzner location "fra9"/],
-    ["unknown server type", (s: any) => (s.hetzner.serverTypes = { h2: "cx21x" }), /serverpark:datacenter\.hetzner\.serverTypes\.h2: unknown server type "cx21x"/],
-    ["a capacity no type offers", (s: any) => (s.hosts[6].capacity = { cpus: 96, memoryGb: 32, diskGb: 240 }), /serverpark:datacenter\.hosts\[6\]\.capacity: no Hetzner dedicated-vCPU server type offers 96 cpus/],
+    [
+      "unknown server type",
+      (s: any) => (s.hetzner.serverTypes = { h2: "cx21x" }),
+      /serverpark:datacenter\.hetzner\.serverTypes\.h2: unknown server type "cx21x"/,
+    ],
+    [
+      "a capacity no type offers",
+      (s: any) => (s.hosts[6].capacity = { cpus: 96, memoryGb: 32, diskGb: 240 }),
+      /serverpark:datacenter\.hosts\[6\]\.capacity: no Hetzner dedicated-vCPU server type offers 96 cpus/,
+    ],
     ["missing SSH key", (s: any) => delete s.hetzner.sshKey, /serverpark:datacenter\.hetzner\.sshKey: is required/],
     ["missing registry", (s: any) => delete s.hetzner.registry, /serverpark:datacenter\.hetzner\.registry: is required/],
-    ["missing registry password", (_s: any, c: Record<string, unknown>) => delete c["serverpark:registryPassword"], /serverpark:registryPassword: is required \(the registry password, as a secret\)/],
+    [
+      "missing registry password",
+      (_s: any, c: Record<string, unknown>) => delete c["serverpark:registryPassword"],
+      /serverpark:registryPassword: is required \(the registry password, as a secret\)/,
+    ],
   ])("%s: names the config path, registers nothing", (_what, edit, message) => {
     expect(failureOf(edit)).toMatch(message);
     expect(registered).toEqual([]);

@@ -54,7 +54,10 @@ const INPUT: CloudInitInput = {
 function filesOf(text: string): Map<string, { content: string; permissions: string }> {
   const doc = parse(text);
   return new Map(
-    doc.write_files.map((f: any) => [f.path, { permissions: f.permissions, content: f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString() : f.content }]),
+    doc.write_files.map((f: any) => [
+      f.path,
+      { permissions: f.permissions, content: f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString() : f.content },
+    ]),
   );
 }
 

@@ -33,7 +33,9 @@ describe("the hetzner spec on the docker target", () => {
       const host = expected.hosts.find((h) => `fsn-host-${h.id}` === c.inputs.name);
       const want = replica?.addresses ?? host?.addresses;
       expect(want, c.inputs.name).toBeDefined();
-      const got = Object.fromEntries((c.inputs.networksAdvanced as any[]).filter((n) => n.ipv4Address).map((n) => [n.name.replace(/^fsn-/, ""), n.ipv4Address]));
+      const got = Object.fromEntries(
+        (c.inputs.networksAdvanced as any[]).filter((n) => n.ipv4Address).map((n) => [n.name.replace(/^fsn-/, ""), n.ipv4Address]),
+      );
       expect(got, c.inputs.name).toEqual(want);
     }
   });

@@ -30,7 +30,10 @@ describe("the hetzner spec on the hetzner target", () => {
     for (const host of expected.hosts) {
       const server = run.byType("hcloud:index/server:Server").find((s) => s.inputs.name === `fsn-${host.id}`)!;
       const onServer = (server.inputs.networks as any[]).flatMap((n) => [n.ip, ...n.aliasIps]).sort();
-      const planned = [...Object.values(host.addresses), ...host.replicas.flatMap((id) => Object.values(expected.replicas.find((r) => r.id === id)!.addresses))].sort();
+      const planned = [
+        ...Object.values(host.addresses),
+        ...host.replicas.flatMap((id) => Object.values(expected.replicas.find((r) => r.id === id)!.addresses)),
+      ].sort();
       expect(onServer, host.id).toEqual(planned);
     }
   });

@@ -6,6 +6,7 @@
  *
  * Call once per test file (vitest isolates files): mocks and config are process-global.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { mockTlsState } from "./mockTls";
 
@@ -59,6 +60,13 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
   switch (type) {
     case "docker:index/image:Image":
       return { repoDigest: `${inputs.imageName}@sha256:${"0".repeat(64)}`, imageId: `sha256:${name}` };
+    // Generated credentials: stable per resource name, so previews and snapshots stay reproducible.
+    case "random:index/randomPassword:RandomPassword":
+      return { result: createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, Number(inputs.length ?? 24)) };
+    case "random:index/randomBytes:RandomBytes": {
+      const bytes = createHash("sha512").update(`bytes:${name}`).digest().subarray(0, Number(inputs.length ?? 16));
+      return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+    }
     default:
       return {};
   }

@@ -41,12 +41,19 @@ const STABLE_ADDRESS_ROLES = new Set(["dns", "mail"]);
  * and ending alphanumeric. Feeds join with `-` ("A+B" is not allowed).
  */
 export function labelValue(value: string): string {
-  const cleaned = value.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+  const cleaned = value
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
   return cleaned === "" ? "none" : cleaned;
 }
 
 function labels(values: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.keys(values).sort().map((k) => [k, labelValue(values[k]!)]));
+  return Object.fromEntries(
+    Object.keys(values)
+      .sort()
+      .map((k) => [k, labelValue(values[k]!)]),
+  );
 }
 
 interface PendingReplica {
@@ -67,7 +74,8 @@ const numericId = (id: pulumi.Output<string>) => id.apply((v) => Number(v));
 
 export class HetznerTarget implements DatacenterTarget {
   readonly kind = "hetzner" as const;
-  private spec!: DatacenterSpec;
+  /** The datacenter's name: prefixes every Hetzner name. */
+  private dc = "";
   private plan!: DatacenterPlan;
   private version = "0.0.0";
   private sshKeyRef!: pulumi.Input<string>;
@@ -86,13 +94,17 @@ export class HetznerTarget implements DatacenterTarget {
   }
 
   setup(scope: TargetScope, spec: DatacenterSpec, plan: DatacenterPlan): void {
-    this.spec = spec;
+    this.dc = spec.name;
     this.plan = plan;
     this.version = projectVersion(this.options.root);
     const opts = { parent: scope.parent };
     const key = this.settings.sshKey!;
     if (key.publicKey) {
-      const uploaded = new hcloud.SshKey(`${scope.name}-ssh-key`, { name: `${spec.name}-admin`, publicKey: key.publicKey, labels: this.labels({ kind: "ssh-key" }) }, opts);
+      const uploaded = new hcloud.SshKey(
+        `${scope.name}-ssh-key`,
+        { name: `${spec.name}-admin`, publicKey: key.publicKey, labels: this.labels({ kind: "ssh-key" }) },
+        opts,
+      );
       this.sshKeyRef = uploaded.id;
     } else this.sshKeyRef = key.name!;
 
@@ -100,7 +112,11 @@ export class HetznerTarget implements DatacenterTarget {
     for (const group of [...new Set([...this.options.resolution.hosts.values()].map((d) => d.placementGroup))].sort()) {
       this.placementGroups.set(
         group,
-        new hcloud.PlacementGroup(`${scope.name}-placement-${group}`, { name: `${spec.name}-${group}`, type: "spread", labels: this.labels({ kind: "placement", placement: group }) }, opts),
+        new hcloud.PlacementGroup(
+          `${scope.name}-placement-${group}`,
+          { name: `${spec.name}-${group}`, type: "spread", labels: this.labels({ kind: "placement", placement: group }) },
+          opts,
+        ),
       );
     }
     if (this.settings.loadBalancer.enabled) this.createLoadBalancer(scope, plan);
@@ -125,7 +141,13 @@ export class HetznerTarget implements DatacenterTarget {
         `${scope.name}-image-${role}`,
         {
           imageName: `${registry.server}/${registry.namespace}/${role}:${source.tag}`,
-          build: { context: source.context, dockerfile: source.dockerfile, builderVersion: "BuilderV1", platform: "linux/amd64", args: { VERSION: source.tag } },
+          build: {
+            context: source.context,
+            dockerfile: source.dockerfile,
+            builderVersion: "BuilderV1",
+            platform: "linux/amd64",
+            args: { VERSION: source.tag },
+          },
           registry: { server: registry.server, username: registry.username, password: this.options.registryPassword },
         },
         { parent: scope.parent },
@@ -139,10 +161,12 @@ export class HetznerTarget implements DatacenterTarget {
     const location = this.options.resolution.hosts.get(proxies[0]!.host)!.location;
     this.loadBalancer = new hcloud.LoadBalancer(
       `${scope.name}-lb`,
-      { name: `${this.spec.name}-lb`, loadBalancerType: this.settings.loadBalancer.type, location, labels: this.labels({ kind: "load-balancer", role: "proxy" }) },
+      { name: `${this.dc}-lb`, loadBalancerType: this.settings.loadBalancer.type, location, labels: this.labels({ kind: "load-balancer", role: "proxy" }) },
       { parent: scope.parent },
     );
-    const ports = [...new Set(proxies.flatMap((r) => r.published.filter((p) => p.audience === "internet" && p.protocol === "tcp").map((p) => p.port)))].sort((a, b) => a - b);
+    const ports = [...new Set(proxies.flatMap((r) => r.published.filter((p) => p.audience === "internet" && p.protocol === "tcp").map((p) => p.port)))].sort(
+      (a, b) => a - b,
+    );
     for (const port of ports) {
       // TCP pass-through: the proxy replicas terminate TLS themselves (they hold the certificates).
       new hcloud.LoadBalancerService(
@@ -162,7 +186,7 @@ export class HetznerTarget implements DatacenterTarget {
   network(scope: TargetScope, network: PlannedNetwork): NetworkHandle {
     const net = new hcloud.Network(
       scope.name,
-      { name: `${this.spec.name}-${network.id}`, ipRange: network.cidr, labels: this.labels({ kind: "network", network: network.id, exposure: network.exposure }) },
+      { name: `${this.dc}-${network.id}`, ipRange: network.cidr, labels: this.labels({ kind: "network", network: network.id, exposure: network.exposure }) },
       { parent: scope.parent },
     );
     const subnet = new hcloud.NetworkSubnet(
@@ -180,7 +204,13 @@ export class HetznerTarget implements DatacenterTarget {
     if (host.replicas.length === 0) this.createServer(host);
   }
 
-  replica(scope: TargetScope, replica: PlannedReplica, service: PlannedService, _networks: ReadonlyMap<string, NetworkHandle>, files: readonly ReplicaFile[]): ReplicaHandle | undefined {
+  replica(
+    scope: TargetScope,
+    replica: PlannedReplica,
+    service: PlannedService,
+    _networks: ReadonlyMap<string, NetworkHandle>,
+    files: readonly ReplicaFile[],
+  ): ReplicaHandle | undefined {
     const image = this.images.get(service.role);
     const info = ROLE_INFO[service.role];
     const decision = this.options.resolution.hosts.get(replica.host)!;
@@ -190,12 +220,20 @@ export class HetznerTarget implements DatacenterTarget {
       volume = new hcloud.Volume(
         `${scope.name}-data`,
         {
-          name: `${this.spec.name}-${replica.id}-data`,
+          name: `${this.dc}-${replica.id}-data`,
           size: volumeSizeGb(replica.resources.diskGb),
           location: decision.location,
           format: "ext4",
           deleteProtection: this.options.protectState ?? false,
-          labels: this.labels({ kind: "volume", service: service.id, replica: replica.id, role: service.role, host: replica.host, rack: replica.rack, feed: replica.feeds.join("-") }),
+          labels: this.labels({
+            kind: "volume",
+            service: service.id,
+            replica: replica.id,
+            role: service.role,
+            host: replica.host,
+            rack: replica.rack,
+            feed: replica.feeds.join("-"),
+          }),
         },
         { parent: scope.parent, protect: this.options.protectState ?? false },
       );
@@ -207,7 +245,7 @@ export class HetznerTarget implements DatacenterTarget {
     if (list.length === host.replicas.length) this.createServer(host);
     if (!image) return undefined;
     const endpoints: Record<string, string> = {};
-    for (const p of replica.published) endpoints[`${replica.id}/${p.name}`] = `${this.spec.name}-${replica.host}:${p.port}`;
+    for (const p of replica.published) endpoints[`${replica.id}/${p.name}`] = `${this.dc}-${replica.host}:${p.port}`;
     return { endpoints };
   }
 
@@ -217,18 +255,29 @@ export class HetznerTarget implements DatacenterTarget {
     const replicas = this.pending.get(host.id)!;
     const opts = { parent: scope.parent };
     const roles = [...new Set(replicas.map((p) => p.service.role))].sort();
-    const hostLabels = this.labels({ kind: "host", host: host.id, rack: host.rack, feed: host.feeds.join("-"), role: roles.join(".") || "none", "host-kind": host.kind });
+    const hostLabels = this.labels({
+      kind: "host",
+      host: host.id,
+      rack: host.rack,
+      feed: host.feeds.join("-"),
+      role: roles.join(".") || "none",
+      "host-kind": host.kind,
+    });
 
     const firewall = new hcloud.Firewall(
       `${scope.name}-firewall`,
-      { name: `${this.spec.name}-${host.id}`, rules: firewallRules(this.plan, host, this.settings.adminCidrs).map((r) => ({ ...r, sourceIps: [...r.sourceIps] })), labels: hostLabels },
+      {
+        name: `${this.dc}-${host.id}`,
+        rules: firewallRules(this.plan, host, this.settings.adminCidrs).map((r) => ({ ...r, sourceIps: [...r.sourceIps] })),
+        labels: hostLabels,
+      },
       opts,
     );
     const stable = replicas.some((p) => STABLE_ADDRESS_ROLES.has(p.service.role) && p.replica.published.some((x) => x.audience === "internet"));
     const primaryIp = stable
       ? new hcloud.PrimaryIp(
           `${scope.name}-ipv4`,
-          { name: `${this.spec.name}-${host.id}-ipv4`, type: "ipv4", assigneeType: "server", autoDelete: false, location: decision.location, labels: hostLabels },
+          { name: `${this.dc}-${host.id}-ipv4`, type: "ipv4", assigneeType: "server", autoDelete: false, location: decision.location, labels: hostLabels },
           { ...opts, protect: this.options.protectState ?? false },
         )
       : undefined;
@@ -240,7 +289,7 @@ export class HetznerTarget implements DatacenterTarget {
       .all([this.options.registryPassword, pulumi.all(containers.map((c) => c.resolved)), pulumi.all(withVolume.map((p) => p.volume!.id))])
       .apply(([password, resolved, volumeIds]) => {
         const text = renderCloudInit({
-          datacenter: this.spec.name,
+          datacenter: this.dc,
           domain: this.plan.domain,
           host: host.id,
           networks,
@@ -250,14 +299,15 @@ export class HetznerTarget implements DatacenterTarget {
           volumes: volumeIds.map((id, i) => ({ replica: withVolume[i]!.replica.id, id })),
         });
         const size = Buffer.byteLength(text);
-        if (size > LIMITS.userDataBytes) throw new Error(`cloud-init for host ${host.id} is ${size} bytes; Hetzner accepts ${LIMITS.userDataBytes}. Move replicas to other hosts.`);
+        if (size > LIMITS.userDataBytes)
+          throw new Error(`cloud-init for host ${host.id} is ${size} bytes; Hetzner accepts ${LIMITS.userDataBytes}. Move replicas to other hosts.`);
         return text;
       });
 
     const server = new hcloud.Server(
       `${scope.name}-server`,
       {
-        name: `${this.spec.name}-${host.id}`,
+        name: `${this.dc}-${host.id}`,
         serverType: decision.serverType.name,
         image: this.settings.image,
         location: decision.location,
@@ -277,15 +327,28 @@ export class HetznerTarget implements DatacenterTarget {
         ...opts,
         // Servers attach to networks through their subnets, and boot pulling the images.
         // (A changed cloud-init replaces the server in the provider: hosts are cattle, state lives on volumes.)
-        dependsOn: [...decision.networks.map((n) => this.networks.get(n)!.subnet), ...replicas.flatMap((p) => (p.image ? [p.image] : [])), ...(this.images.get(HOST_AGENT) ? [this.images.get(HOST_AGENT)!] : [])],
+        dependsOn: [
+          ...decision.networks.map((n) => this.networks.get(n)!.subnet),
+          ...replicas.flatMap((p) => (p.image ? [p.image] : [])),
+          ...(this.images.get(HOST_AGENT) ? [this.images.get(HOST_AGENT)!] : []),
+        ],
       },
     );
     for (const p of replicas) {
       if (!p.volume) continue;
-      new hcloud.VolumeAttachment(`${p.scope.name}-data-attach`, { serverId: numericId(server.id), volumeId: numericId(p.volume.id), automount: false }, { parent: p.scope.parent });
+      const { scope: replicaScope } = p;
+      new hcloud.VolumeAttachment(
+        `${replicaScope.name}-data-attach`,
+        { serverId: numericId(server.id), volumeId: numericId(p.volume.id), automount: false },
+        { parent: p.scope.parent },
+      );
     }
     if (this.loadBalancer && replicas.some((p) => p.service.role === "proxy" && p.replica.published.some((x) => x.audience === "internet"))) {
-      new hcloud.LoadBalancerTarget(`${scope.name}-lb-target`, { type: "server", loadBalancerId: numericId(this.loadBalancer.id), serverId: numericId(server.id) }, opts);
+      new hcloud.LoadBalancerTarget(
+        `${scope.name}-lb-target`,
+        { type: "server", loadBalancerId: numericId(this.loadBalancer.id), serverId: numericId(server.id) },
+        opts,
+      );
     }
   }
 
@@ -311,7 +374,14 @@ export class HetznerTarget implements DatacenterTarget {
           id: HOST_AGENT,
           image,
           hostname: `host-${host.id}`,
-          env: { SP_DATACENTER: this.spec.name, SP_HOST_ID: host.id, SP_RACK: host.rack, SP_HOST_KIND: host.kind, SP_PSUS: JSON.stringify(host.psus), SP_MGMT_PORT: String(MANAGEMENT_PORT) },
+          env: {
+            SP_DATACENTER: this.dc,
+            SP_HOST_ID: host.id,
+            SP_RACK: host.rack,
+            SP_HOST_KIND: host.kind,
+            SP_PSUS: JSON.stringify(host.psus),
+            SP_MGMT_PORT: String(MANAGEMENT_PORT),
+          },
           ports: mgmt.map((address): CloudInitPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
           files: [],
           cpus: 0.1,
@@ -328,7 +398,9 @@ export class HetznerTarget implements DatacenterTarget {
       }
       for (const pub of replica.published) ports.push({ address: "public", port: pub.port, protocol: pub.protocol });
       const config = JSON.stringify(replicaRuntimeConfig(this.plan, replica, service));
-      const files = pulumi.all(p.files.map((f) => pulumi.output(f.content).apply((content) => ({ path: f.path, content, ...(f.secret ? { secret: true } : {}) }))));
+      const files = pulumi.all(
+        p.files.map((f) => pulumi.output(f.content).apply((content) => ({ path: f.path, content, ...(f.secret ? { secret: true } : {}) }))),
+      );
       const info = ROLE_INFO[service.role];
       out.push({
         resolved: pulumi.all([p.image.imageName, files]).apply(([image, resolvedFiles]): CloudInitContainer => ({
@@ -336,7 +408,7 @@ export class HetznerTarget implements DatacenterTarget {
           image,
           hostname: replica.id,
           env: {
-            SP_DATACENTER: this.spec.name,
+            SP_DATACENTER: this.dc,
             SP_SERVICE: service.id,
             SP_ROLE: service.role,
             SP_REPLICA: replica.id,
@@ -357,6 +429,6 @@ export class HetznerTarget implements DatacenterTarget {
   }
 
   private labels(values: Record<string, string>): Record<string, string> {
-    return labels({ datacenter: this.spec.name, "managed-by": "serverpark", version: this.version, ...values });
+    return labels({ datacenter: this.dc, "managed-by": "serverpark", version: this.version, ...values });
   }
 }

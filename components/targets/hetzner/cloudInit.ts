@@ -71,7 +71,18 @@ const VOLUMES = "/srv/serverpark/volumes";
 const PUBLIC_ENV = "/run/serverpark/public.env";
 const PUBLIC_VAR = "${SP_PUBLIC_IPV4}";
 /** The same probe the image's HEALTHCHECK runs. */
-const HEALTH = ["--health-cmd", "node /app/healthcheck.mjs", "--health-interval", "10s", "--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "15s"];
+const HEALTH = [
+  "--health-cmd",
+  "node /app/healthcheck.mjs",
+  "--health-interval",
+  "10s",
+  "--health-timeout",
+  "3s",
+  "--health-retries",
+  "3",
+  "--health-start-period",
+  "15s",
+];
 
 /** Stable, readable file name for a container path: /etc/serverpark/tls/tls.key → etc_serverpark_tls_tls.key */
 export function fileSlug(path: string): string {
@@ -146,7 +157,9 @@ function unit(input: CloudInitInput, c: CloudInitContainer): string {
     "TimeoutStartSec=600",
     `ExecStartPre=-/usr/bin/docker rm -f ${name}`,
     ...(c.volume ? [`ExecStartPre=/bin/chown 1000:1000 ${VOLUMES}/${c.id}`] : []),
-    `ExecStart=${dockerRunLines(input, c).map((line) => line.map(systemdArg).join(" ")).join(" \\\n  ")}`,
+    `ExecStart=${dockerRunLines(input, c)
+      .map((line) => line.map(systemdArg).join(" "))
+      .join(" \\\n  ")}`,
     `ExecStop=/usr/bin/docker stop --time 20 ${name}`,
     "",
     "[Install]",
@@ -163,15 +176,15 @@ function networkScript(input: CloudInitInput): string {
     "set -eu",
     "mkdir -p /run/serverpark",
     "ip4=''",
-    "for i in $(seq 1 30); do ip4=$(curl -fsS --max-time 2 http://169.254.169.254/hetzner/v1/metadata/public-ipv4 || true); [ -n \"$ip4\" ] && break; sleep 2; done",
+    'for i in $(seq 1 30); do ip4=$(curl -fsS --max-time 2 http://169.254.169.254/hetzner/v1/metadata/public-ipv4 || true); [ -n "$ip4" ] && break; sleep 2; done',
     "[ -n \"$ip4\" ] || { echo 'serverpark: no public IPv4 from the metadata service' >&2; exit 1; }",
     `echo "SP_PUBLIC_IPV4=$ip4" > ${PUBLIC_ENV}`,
     "# The interface of a network is the one DHCP gave the server's primary address on it.",
     "alias_on() {",
     "  primary=$1; shift; dev=''",
-    "  for i in $(seq 1 60); do dev=$(ip -o -4 addr show | awk -v ip=\"$primary\" 'index($4, ip \"/\") == 1 { print $2; exit }'); [ -n \"$dev\" ] && break; sleep 2; done",
-    "  [ -n \"$dev\" ] || { echo \"serverpark: no interface has $primary\" >&2; exit 1; }",
-    "  for a in \"$@\"; do ip addr replace \"$a/32\" dev \"$dev\"; done",
+    '  for i in $(seq 1 60); do dev=$(ip -o -4 addr show | awk -v ip="$primary" \'index($4, ip "/") == 1 { print $2; exit }\'); [ -n "$dev" ] && break; sleep 2; done',
+    '  [ -n "$dev" ] || { echo "serverpark: no interface has $primary" >&2; exit 1; }',
+    '  for a in "$@"; do ip addr replace "$a/32" dev "$dev"; done',
     "}",
   ];
   for (const n of input.networks) lines.push(`alias_on ${n.primary}${n.aliases.map((a) => ` ${a}`).join("")} # ${n.id}`);
@@ -194,7 +207,9 @@ const NETWORK_UNIT = [
   "",
 ].join("\n");
 
-const DAEMON_JSON = JSON.stringify({ "live-restore": true, "log-driver": "json-file", "log-opts": { "max-file": "3", "max-size": "10m" }, "userland-proxy": false }, null, 2) + "\n";
+const DAEMON_JSON =
+  JSON.stringify({ "live-restore": true, "log-driver": "json-file", "log-opts": { "max-file": "3", "max-size": "10m" }, "userland-proxy": false }, null, 2) +
+  "\n";
 
 interface WriteFile {
   path: string;
@@ -214,7 +229,11 @@ export function renderCloudInit(input: CloudInitInput): string {
   const fstab: string[] = [];
   for (const c of containers) {
     const dir = `${ETC}/containers/${c.id}`;
-    const env = Object.keys(c.env).sort().map((k) => `${k}=${c.env[k]}`).join("\n") + "\n";
+    const env =
+      Object.keys(c.env)
+        .sort()
+        .map((k) => `${k}=${c.env[k]}`)
+        .join("\n") + "\n";
     files.push({ path: `${dir}/env`, content: env, permissions: "0644" });
     for (const f of [...c.files].sort((a, b) => a.path.localeCompare(b.path))) {
       // Readable by the container user only (chowned in runcmd: cloud-init knows no uid 1000 user).
@@ -229,7 +248,10 @@ export function renderCloudInit(input: CloudInitInput): string {
   const units = ["serverpark-network.service", ...containers.map((c) => `serverpark-${c.id}.service`)];
   const runcmd: (string | string[])[] = [
     ["chown", "-R", "1000:1000", `${ETC}/containers`],
-    ...fstab.flatMap((line) => [["mkdir", "-p", line.split(" ")[1]!], ["sh", "-c", `grep -qF '${line}' /etc/fstab || echo '${line}' >> /etc/fstab`]]),
+    ...fstab.flatMap((line) => [
+      ["mkdir", "-p", line.split(" ")[1]!],
+      ["sh", "-c", `grep -qF '${line}' /etc/fstab || echo '${line}' >> /etc/fstab`],
+    ]),
     ["systemctl", "daemon-reload"],
     [
       "sh",
@@ -243,7 +265,13 @@ export function renderCloudInit(input: CloudInitInput): string {
     fqdn: `${input.host}.${input.domain}`,
     package_update: true,
     packages: ["curl", "docker.io"],
-    write_files: files.map((f) => ({ path: f.path, permissions: f.permissions, owner: "root:root", ...(f.encoding ? { encoding: f.encoding } : {}), content: f.content })),
+    write_files: files.map((f) => ({
+      path: f.path,
+      permissions: f.permissions,
+      owner: "root:root",
+      ...(f.encoding ? { encoding: f.encoding } : {}),
+      content: f.content,
+    })),
     runcmd,
   };
   return "#cloud-config\n" + stringify(config, { lineWidth: 0, blockQuote: "literal" });

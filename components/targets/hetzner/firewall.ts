@@ -36,5 +36,11 @@ export function firewallRules(plan: DatacenterPlan, host: PlannedHost, adminCidr
   }
   return [...byKey.values()]
     .sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol) || a.sources.join().localeCompare(b.sources.join()))
-    .map((e) => ({ direction: "in", protocol: e.protocol, port: String(e.port), sourceIps: e.sources, description: [...e.names].sort().join(", ").slice(0, 255) }));
+    .map((e) => ({
+      direction: "in",
+      protocol: e.protocol,
+      port: String(e.port),
+      sourceIps: e.sources,
+      description: [...e.names].sort().join(", ").slice(0, 255),
+    }));
 }

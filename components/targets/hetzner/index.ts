@@ -23,7 +23,9 @@ export function createHetznerTarget(spec: DatacenterSpec, plan: DatacenterPlan, 
   if (!check.ok) problems.push(...sortIssues(check.issues).map(formatIssue));
   const password = config.getSecret(REGISTRY_PASSWORD_KEY);
   if (password === undefined) {
-    problems.push(`serverpark:${REGISTRY_PASSWORD_KEY}: is required (the registry password, as a secret): pulumi config set --secret serverpark:${REGISTRY_PASSWORD_KEY} <password>`);
+    problems.push(
+      `serverpark:${REGISTRY_PASSWORD_KEY}: is required (the registry password, as a secret): pulumi config set --secret serverpark:${REGISTRY_PASSWORD_KEY} <password>`,
+    );
   }
   if (!check.ok || password === undefined) {
     throw new pulumi.RunError(

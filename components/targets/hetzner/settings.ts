@@ -63,17 +63,27 @@ function placementKey(settings: HetznerSettings, host: PlannedHost): string {
 export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): HetznerCheck {
   const issues: SpecIssue[] = [];
   const h = spec.hetzner;
-  if (!h) return { ok: false, issues: [{ path: ["hetzner"], message: "is required for the hetzner target: set at least hetzner.sshKey and hetzner.registry (see stacks/Pulumi.hetzner.yaml)" }] };
+  if (!h)
+    return {
+      ok: false,
+      issues: [
+        { path: ["hetzner"], message: "is required for the hetzner target: set at least hetzner.sshKey and hetzner.registry (see stacks/Pulumi.hetzner.yaml)" },
+      ],
+    };
 
   // Locations: known, allowed (data residency), one network zone.
   const checkLocation = (name: string, path: (string | number)[]) => {
     if (!LOCATION_BY_NAME.has(name)) issues.push({ path, message: `unknown Hetzner location "${name}"; ${oneOf(LOCATIONS.map((l) => l.name))}` });
     else if (!h.allowedLocations.includes(name)) {
-      issues.push({ path, message: `location "${name}" (${LOCATION_BY_NAME.get(name)!.country}) is not in hetzner.allowedLocations [${h.allowedLocations.join(", ")}]; data must stay there` });
+      issues.push({
+        path,
+        message: `location "${name}" (${LOCATION_BY_NAME.get(name)!.country}) is not in hetzner.allowedLocations [${h.allowedLocations.join(", ")}]; data must stay there`,
+      });
     }
   };
   h.allowedLocations.forEach((l, i) => {
-    if (!LOCATION_BY_NAME.has(l)) issues.push({ path: ["hetzner", "allowedLocations", i], message: `unknown Hetzner location "${l}"; ${oneOf(LOCATIONS.map((x) => x.name))}` });
+    if (!LOCATION_BY_NAME.has(l))
+      issues.push({ path: ["hetzner", "allowedLocations", i], message: `unknown Hetzner location "${l}"; ${oneOf(LOCATIONS.map((x) => x.name))}` });
   });
   checkLocation(h.location, ["hetzner", "location"]);
   const feeds = new Set(spec.feeds.map((f) => f.id));
@@ -84,23 +94,40 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
   const used = new Set([h.location, ...Object.values(h.feedLocations)].filter((l) => LOCATION_BY_NAME.has(l)));
   const zones = new Set([...used].map((l) => LOCATION_BY_NAME.get(l)!.networkZone));
   if (zones.size > 1) {
-    issues.push({ path: ["hetzner", "feedLocations"], message: `locations ${[...used].join(", ")} span network zones ${[...zones].join(", ")}; private networks reach one zone only` });
+    issues.push({
+      path: ["hetzner", "feedLocations"],
+      message: `locations ${[...used].join(", ")} span network zones ${[...zones].join(", ")}; private networks reach one zone only`,
+    });
   }
 
   // Access: an SSH key, a registry, admin CIDRs that are not the whole internet.
   if (!h.sshKey || (!h.sshKey.name && !h.sshKey.publicKey)) {
-    issues.push({ path: ["hetzner", "sshKey"], message: "is required: give the name of an SSH key in the Hetzner project (sshKey.name) or a public key to upload (sshKey.publicKey)" });
+    issues.push({
+      path: ["hetzner", "sshKey"],
+      message: "is required: give the name of an SSH key in the Hetzner project (sshKey.name) or a public key to upload (sshKey.publicKey)",
+    });
   } else if (h.sshKey.name && h.sshKey.publicKey) {
     issues.push({ path: ["hetzner", "sshKey"], message: "set either sshKey.name (an existing key) or sshKey.publicKey (a key to upload), not both" });
   }
-  if (!h.registry) issues.push({ path: ["hetzner", "registry"], message: "is required: the servers pull the role images from it (server, namespace, username; the password is the secret serverpark:registryPassword)" });
+  if (!h.registry)
+    issues.push({
+      path: ["hetzner", "registry"],
+      message: "is required: the servers pull the role images from it (server, namespace, username; the password is the secret serverpark:registryPassword)",
+    });
   h.adminCidrs.forEach((c, i) => {
     const parsed = parseAdminCidr(c);
     if ("error" in parsed) issues.push({ path: ["hetzner", "adminCidrs", i], message: parsed.error });
-    else if (parsed.prefix === 0) issues.push({ path: ["hetzner", "adminCidrs", i], message: `${c} is the whole internet; management and operator ports are only opened to named admin networks` });
+    else if (parsed.prefix === 0)
+      issues.push({
+        path: ["hetzner", "adminCidrs", i],
+        message: `${c} is the whole internet; management and operator ports are only opened to named admin networks`,
+      });
   });
   if (h.adminCidrs.length === 0 && plan.replicas.some((r) => r.published.some((p) => p.audience === "operator"))) {
-    issues.push({ path: ["hetzner", "adminCidrs"], message: "is empty, but operator ports (the NOC page) are published; list the admin networks allowed to reach them and SSH" });
+    issues.push({
+      path: ["hetzner", "adminCidrs"],
+      message: "is empty, but operator ports (the NOC page) are published; list the admin networks allowed to reach them and SSH",
+    });
   }
   if (!(LOAD_BALANCER_TYPES as readonly string[]).includes(h.loadBalancer.type)) {
     issues.push({ path: ["hetzner", "loadBalancer", "type"], message: `unknown load balancer type "${h.loadBalancer.type}"; ${oneOf(LOAD_BALANCER_TYPES)}` });
@@ -114,7 +141,10 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
     const cidr = parseCidr(net.cidr);
     if ("error" in cidr) return; // reported by the spec validation
     if (!PRIVATE_RANGES.some((r) => r.base <= cidr.base && cidr.base + cidr.size <= r.base + r.size)) {
-      issues.push({ path: ["networks", n, "cidr"], message: `${net.cidr} is not private address space; Hetzner networks need a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16` });
+      issues.push({
+        path: ["networks", n, "cidr"],
+        message: `${net.cidr} is not private address space; Hetzner networks need a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16`,
+      });
     }
   });
 
@@ -122,7 +152,8 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
   const hostIndex = new Map(spec.hosts.map((x, i) => [x.id, i]));
   for (const [hostId, typeName] of Object.entries(h.serverTypes)) {
     if (!hostIndex.has(hostId)) issues.push({ path: ["hetzner", "serverTypes", hostId], message: `unknown host "${hostId}"; ${oneOf(hostIndex.keys())}` });
-    if (!SERVER_TYPE_BY_NAME.has(typeName)) issues.push({ path: ["hetzner", "serverTypes", hostId], message: `unknown server type "${typeName}"; ${oneOf(SERVER_TYPES.map((t) => t.name))}` });
+    if (!SERVER_TYPE_BY_NAME.has(typeName))
+      issues.push({ path: ["hetzner", "serverTypes", hostId], message: `unknown server type "${typeName}"; ${oneOf(SERVER_TYPES.map((t) => t.name))}` });
   }
   const decisions = new Map<string, HetznerHostDecision>();
   const groups = new Map<string, string[]>();
@@ -135,7 +166,10 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
     if (override !== undefined) {
       type = SERVER_TYPE_BY_NAME.get(override);
       if (type && !fitsType(type, host.capacity)) {
-        issues.push({ path: ["hetzner", "serverTypes", host.id], message: `${describe(type)} is smaller than host ${host.id}'s capacity (${host.capacity.cpus} cpus, ${host.capacity.memoryGb} GB, ${host.capacity.diskGb} GB disk)` });
+        issues.push({
+          path: ["hetzner", "serverTypes", host.id],
+          message: `${describe(type)} is smaller than host ${host.id}'s capacity (${host.capacity.cpus} cpus, ${host.capacity.memoryGb} GB, ${host.capacity.diskGb} GB disk)`,
+        });
       } else if (type && host.kind === "dedicated" && type.cpu !== "dedicated") {
         issues.push({ path: ["hetzner", "serverTypes", host.id], message: `host ${host.id} is dedicated, but ${type.name} has shared vCPUs; use a ccx type` });
       }
@@ -151,7 +185,10 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
     }
     const networks = hostNetworks(plan, host);
     if (networks.length > LIMITS.networksPerServer) {
-      issues.push({ path: ["hosts", i], message: `host ${host.id} would join ${networks.length} networks (${networks.join(", ")}); a Hetzner server can join at most ${LIMITS.networksPerServer}` });
+      issues.push({
+        path: ["hosts", i],
+        message: `host ${host.id} would join ${networks.length} networks (${networks.join(", ")}); a Hetzner server can join at most ${LIMITS.networksPerServer}`,
+      });
     }
     const group = placementKey(h, host);
     groups.set(group, [...(groups.get(group) ?? []), host.id]);
@@ -161,7 +198,10 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
   }
   for (const [group, members] of groups) {
     if (members.length > LIMITS.placementGroupServers) {
-      issues.push({ path: ["hetzner", "placement"], message: `placement group ${group} would hold ${members.length} servers (${members.join(", ")}); Hetzner allows ${LIMITS.placementGroupServers} per spread group — use placement "rack" or split the feed` });
+      issues.push({
+        path: ["hetzner", "placement"],
+        message: `placement group ${group} would hold ${members.length} servers (${members.join(", ")}); Hetzner allows ${LIMITS.placementGroupServers} per spread group — use placement "rack" or split the feed`,
+      });
     }
   }
 
@@ -175,7 +215,10 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
         const key = `${p.port}/${p.protocol}`;
         const other = seen.get(key);
         if (other !== undefined && other !== r.id) {
-          issues.push({ path: ["services", serviceIndex.get(r.service)!], message: `replica ${r.id} and ${other} both publish ${key} on host ${host.id}'s public address; place them on different hosts` });
+          issues.push({
+            path: ["services", serviceIndex.get(r.service)!],
+            message: `replica ${r.id} and ${other} both publish ${key} on host ${host.id}'s public address; place them on different hosts`,
+          });
         }
         seen.set(key, r.id);
       }
@@ -186,7 +229,10 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
   for (const svc of plan.services.filter((s) => s.stateful)) {
     const p = spec.plans.findIndex((x) => x.id === svc.plan);
     if (spec.plans[p]!.diskGb > LIMITS.volumeMaxGb) {
-      issues.push({ path: ["plans", p, "diskGb"], message: `${spec.plans[p]!.diskGb} GB is more than the largest Hetzner volume (${LIMITS.volumeMaxGb} GB), which holds ${svc.id}'s data` });
+      issues.push({
+        path: ["plans", p, "diskGb"],
+        message: `${spec.plans[p]!.diskGb} GB is more than the largest Hetzner volume (${LIMITS.volumeMaxGb} GB), which holds ${svc.id}'s data`,
+      });
     }
   }
 
