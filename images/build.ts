@@ -6,6 +6,7 @@
  *
  * Usage: tsx images/build.ts [role ...]   (every folder with src/main.ts when none)
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { build, type BuildOptions } from "esbuild";
@@ -56,6 +57,9 @@ export async function buildRole(role: string): Promise<{ file: string; bytes: nu
     entryPoints: { main, healthcheck: join(IMAGES, "runtime", "healthcheck.ts") },
     outdir,
   });
+  // A role may add files its bundle cannot carry (the db role copies PostgreSQL's binaries).
+  const prepare = join(IMAGES, role, "prepare.sh");
+  if (existsSync(prepare)) execFileSync("bash", [prepare], { stdio: "inherit" });
   return ["main.mjs", "healthcheck.mjs"].map((file) => ({ file: join(outdir, file), bytes: statSync(join(outdir, file)).size }));
 }
 

@@ -33,6 +33,7 @@ export function matchById<T extends { readonly id: string }>(base: readonly T[],
 }
 
 const num = (n: number) => String(Math.round(n * 100) / 100);
+const cpus = (n: number) => `${num(n)} ${n === 1 ? "cpu" : "cpus"}`;
 const feedsText = (feeds: readonly string[]) => (feeds.length === 0 ? "no feed" : `${feeds.length === 1 ? "feed" : "feeds"} ${feeds.join("+")}`);
 
 /** `label a → b` for every field whose formatted value differs. */
@@ -110,7 +111,7 @@ function rackChanges(base: DatacenterSpec | undefined, head: DatacenterSpec | un
 
 function hostText(h: HostSpec, planned: PlannedHost | undefined): string {
   const feeds = planned ? ` on ${feedsText(planned.feeds)}` : "";
-  return `host ${h.id} in rack ${h.rack}${feeds} (${h.kind}, ${num(h.capacity.cpus)} cpus, ${num(h.capacity.memoryGb)} GB memory, ${num(h.capacity.diskGb)} GB disk)`;
+  return `host ${h.id} in rack ${h.rack}${feeds} (${h.kind}, ${cpus(h.capacity.cpus)}, ${num(h.capacity.memoryGb)} GB memory, ${num(h.capacity.diskGb)} GB disk)`;
 }
 
 function hostChanges(base: Side | undefined, head: Side | undefined): DatacenterChange[] {
@@ -147,7 +148,7 @@ function hostChanges(base: Side | undefined, head: Side | undefined): Datacenter
 }
 
 function planChanges(base: DatacenterSpec | undefined, head: DatacenterSpec | undefined): DatacenterChange[] {
-  const text = (p: PlanSpec) => `${p.kind}, ${num(p.cpus)} cpus, ${num(p.memoryGb)} GB memory, ${num(p.diskGb)} GB disk`;
+  const text = (p: PlanSpec) => `${p.kind}, ${cpus(p.cpus)}, ${num(p.memoryGb)} GB memory, ${num(p.diskGb)} GB disk`;
   const { added, removed, kept } = matchById(base?.plans ?? [], head?.plans ?? []);
   const out: DatacenterChange[] = [];
   for (const p of added) out.push({ part: "plan", id: p.id, op: "add", summary: `+ plan ${p.id} (${text(p)})`, details: [] });
@@ -287,6 +288,14 @@ function datacenterChanges(base: DatacenterSpec | undefined, head: DatacenterSpe
     ["base port", (s) => s.docker.basePort],
     ["operator CIDR", (s) => s.docker.operatorCidr],
   ]);
+  // Blocks this diff does not model field by field (target settings, reliability overrides,
+  // descriptions): name the block, never its values.
+  const covered = new Set(["name", "domain", "cpuOvercommit", "docker", "feeds", "racks", "hosts", "plans", "networks", "services"]);
+  const a = base as Readonly<Record<string, unknown>>;
+  const b = head as Readonly<Record<string, unknown>>;
+  for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !covered.has(k)).sort()) {
+    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) details.push(`${key} ${!(key in a) ? "added" : !(key in b) ? "removed" : "changed"}`);
+  }
   return details.length ? [{ part: "datacenter", id: head.name, op: "change", summary: `~ datacenter ${head.name}: ${details.join(", ")}`, details: [] }] : [];
 }
 

@@ -89,19 +89,18 @@ export function splitUrn(urn: string): { type: string; name: string } {
   return { type: qualified.split("$").pop() ?? qualified, name: parts.slice(3).join("::") };
 }
 
-/** Resource types that hold data which a replacement or deletion destroys. */
-const DATA_TYPES = [
-  /^docker:index\/volume:Volume$/,
-  /^hcloud:index\/volume:Volume$/,
-  /^random:index\/random\w+:Random\w+$/,
-  /^tls:index\/privateKey:PrivateKey$/,
-];
+/**
+ * Resource types that hold data a replacement or deletion destroys: volumes and disks of any
+ * provider (the replicas of stateful roles keep their data there; containers and servers are
+ * disposable), and generated secrets (a new CA key or password breaks everything that trusted
+ * the old one).
+ */
+const DATA_TYPES = [/:\w*(Volume|Disk)$/, /^random:index\/random\w+:Random\w+$/, /^tls:index\/privateKey:PrivateKey$/];
 
 /** Where a resource name belongs, from the naming scheme of the `Datacenter` component. */
 export interface PartNames {
   readonly datacenter: string;
   readonly services: readonly string[];
-  readonly statefulServices: readonly string[];
   readonly hosts: readonly string[];
   readonly networks: readonly string[];
 }
@@ -113,7 +112,6 @@ export function partNames(sides: readonly ({ readonly spec: DatacenterSpec; read
   return {
     datacenter: present[present.length - 1]?.spec.name ?? "",
     services: ids((s) => s.spec.services.map((x) => x.id)),
-    statefulServices: ids((s) => s.plan.services.filter((x) => x.stateful).map((x) => x.id)),
     hosts: ids((s) => s.spec.hosts.map((x) => x.id)),
     networks: ids((s) => s.spec.networks.map((x) => x.id)),
   };
@@ -124,7 +122,7 @@ export function partNames(sides: readonly ({ readonly spec: DatacenterSpec; read
  * (`fra1-svc-www-0`, `fra1-host-h1-agent`, `fra1-net-public`), and ids may contain `-`, so
  * the longest known id that matches wins.
  */
-export function partOf(name: string, names: PartNames): { part: string; replica?: string; stateful: boolean } {
+export function partOf(name: string, names: PartNames): { part: string; replica?: string } {
   const dc = names.datacenter;
   const match = (prefix: string, ids: readonly string[]) => {
     if (!name.startsWith(prefix)) return undefined;
@@ -134,14 +132,14 @@ export function partOf(name: string, names: PartNames): { part: string; replica?
   const svc = match(`${dc}-svc-`, names.services);
   if (svc !== undefined) {
     const index = /^-(\d+)(?:-|$)/.exec(name.slice(`${dc}-svc-${svc}`.length))?.[1];
-    return { part: `service ${svc}`, ...(index !== undefined ? { replica: `${svc}-${index}` } : {}), stateful: names.statefulServices.includes(svc) };
+    return { part: `service ${svc}`, ...(index !== undefined ? { replica: `${svc}-${index}` } : {}) };
   }
   const host = match(`${dc}-host-`, names.hosts);
-  if (host !== undefined) return { part: `host ${host}`, stateful: false };
+  if (host !== undefined) return { part: `host ${host}` };
   const net = match(`${dc}-net-`, names.networks);
-  if (net !== undefined) return { part: `network ${net}`, stateful: false };
-  if (name === dc || name.startsWith(`${dc}-`)) return { part: `datacenter ${dc}`, stateful: false };
-  return { part: "other", stateful: false };
+  if (net !== undefined) return { part: `network ${net}` };
+  if (name === dc || name.startsWith(`${dc}-`)) return { part: `datacenter ${dc}` };
+  return { part: "other" };
 }
 
 function kindOf(ops: readonly string[]): StepKind {
@@ -174,7 +172,6 @@ export function groupPreview(preview: PreviewJson, names: PartNames): GroupedPre
       for (const p of s.replaceReasons ?? []) replaceBecause.add(p);
     }
     const where = partOf(name, names);
-    const dataType = DATA_TYPES.some((re) => re.test(type));
     steps.push({
       urn,
       type,
@@ -183,9 +180,7 @@ export function groupPreview(preview: PreviewJson, names: PartNames): GroupedPre
       ops,
       properties: [...properties].sort(),
       replaceBecause: [...replaceBecause].sort(),
-      // A volume anywhere, or any resource of a stateful service's replica except its container
-      // (the container is disposable; the data sits on the volume).
-      stateful: dataType || (where.stateful && where.replica !== undefined && !/container:Container$/.test(type)),
+      stateful: DATA_TYPES.some((re) => re.test(type)),
       protect: list.some((s) => s.oldState?.protect === true || s.newState?.protect === true),
       part: where.part,
     });

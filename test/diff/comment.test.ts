@@ -118,7 +118,6 @@ describe("size limit", () => {
         {
           datacenter: "fra1",
           services: spec.services.map((s: { id: string }) => s.id),
-          statefulServices: [],
           hosts: spec.hosts.map((h: { id: string }) => h.id),
           networks: ["public", "private", "mgmt"],
         },

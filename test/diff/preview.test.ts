@@ -13,7 +13,6 @@ import { FIXTURES } from "./cases";
 const NAMES: PartNames = {
   datacenter: "fra1",
   services: ["www", "edge", "ns", "mail", "files", "db", "arena", "noc"],
-  statefulServices: ["mail", "files", "db"],
   hosts: ["h1", "h2", "h3", "h4", "h5", "h6", "h7"],
   networks: ["public", "private", "mgmt"],
 };
@@ -30,9 +29,9 @@ describe("preview JSON", () => {
 
   it("maps resource names to datacenter parts, longest id first", () => {
     const names = { ...NAMES, services: ["web", "web-2"] };
-    expect(partOf("fra1-svc-web-2-0", names)).toEqual({ part: "service web-2", replica: "web-2-0", stateful: false });
-    expect(partOf("fra1-svc-web-2", names)).toEqual({ part: "service web-2", stateful: false });
-    expect(partOf("fra1-svc-db-0-data", NAMES)).toEqual({ part: "service db", replica: "db-0", stateful: true });
+    expect(partOf("fra1-svc-web-2-0", names)).toEqual({ part: "service web-2", replica: "web-2-0" });
+    expect(partOf("fra1-svc-web-2", names)).toEqual({ part: "service web-2" });
+    expect(partOf("fra1-svc-db-0-data", NAMES)).toEqual({ part: "service db", replica: "db-0" });
     expect(partOf("fra1-host-h5-agent", NAMES).part).toBe("host h5");
     expect(partOf("fra1-net-mgmt", NAMES).part).toBe("network mgmt");
     expect(partOf("fra1-image-web", NAMES).part).toBe("datacenter fra1");

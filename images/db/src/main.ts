@@ -16,7 +16,7 @@ const dbEnv = z.object({
   /** The application role's password, written by the deployment as a secret (components/roles/db.ts). */
   SP_DB_PASSWORD_FILE: z.string().default("/etc/serverpark/secrets/db-password"),
   /** PostgreSQL's programs (copied into the image by images/db/prepare.sh). */
-  SP_PG_BIN: z.string().default("/app/pg/bin"),
+  SP_PG_BIN: z.string().default("/usr/lib/postgresql/15/bin"),
   SP_TLS_CERT: z.string().default("/etc/serverpark/tls/tls.crt"),
   SP_TLS_KEY: z.string().default("/etc/serverpark/tls/tls.key"),
 });
