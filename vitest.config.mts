@@ -9,6 +9,7 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 300_000,
+    reporters: ["default", "./test/support/summaryReporter.ts"],
     projects: [
       {
         extends: true,
