@@ -19,7 +19,6 @@ export function clfDate(date: Date): string {
 /** Quotes a header value the way combined logs do: `"` and `\` escaped, control bytes hex-escaped. */
 function quote(value: string | undefined): string {
   if (value === undefined || value === "") return '"-"';
-  // eslint-disable-next-line no-control-regex
   return `"${value.replace(/["\\]/g, "\\$&").replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}"`;
 }
 

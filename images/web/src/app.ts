@@ -127,6 +127,11 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
   }
 
   function tune<S extends Server>(server: S): S {
+    // A client that half-closes after its request (`nc -N`, some load balancers' probes)
+    // must still get the answer: by default Node aborts the request on the client's FIN.
+    // The flag is undocumented but has existed since Node 0.x; with it, Node finishes the
+    // pending response and then closes, as nginx does.
+    (server as S & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
       clientErrors.inc();
       if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();

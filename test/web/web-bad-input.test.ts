@@ -1,0 +1,134 @@
+/**
+ * Bad input against the web server: 10,000 malformed requests over real sockets
+ * (mutated request lines, illegal header bytes, oversized headers, bogus lengths), slow
+ * clients that never finish their headers, and path fuzzing. The server answers each
+ * with an error or closes that connection, and keeps serving everyone else.
+ */
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolvePath } from "../../images/web/src/sites";
+import { startWebFixture, type WebFixture } from "./fixture";
+
+let f: WebFixture;
+beforeAll(async () => {
+  f = await startWebFixture({ headersTimeout: 1000, requestTimeout: 2000, connectionsCheckingInterval: 200 });
+});
+afterAll(() => f?.app.close());
+
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const GOOD = "GET /index.html HTTP/1.1\r\nHost: a.test\r\nAccept-Encoding: gzip\r\n\r\n";
+
+export function malformedRequest(random: () => number, i: number): Buffer {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+  switch (i % 8) {
+    case 0: {
+      const b = Buffer.from(GOOD);
+      for (let k = 0; k < 1 + Math.floor(random() * 5); k++) b[Math.floor(random() * b.length)] = Math.floor(random() * 256);
+      return b;
+    }
+    case 1:
+      return Buffer.from(GOOD.slice(0, Math.floor(random() * GOOD.length)) + "\r\n\r\n");
+    case 2:
+      return Buffer.from(`GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
+    case 3:
+      return Buffer.from(`GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: ${"b".repeat(17_000)}\r\n\r\n`);
+    case 4:
+      return Buffer.from(`GET / HTTP/1.1\r\nHost: a.test\r\nBad\x01Header: x\r\nX: \x00\x7f\r\n\r\n`);
+    case 5:
+      return Buffer.from(`POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${pick(["-1", "abc", "99999999999999999999", "5, 6"])}\r\nTransfer-Encoding: ${pick(["chunked", "gzip, chunked", "bogus"])}\r\n\r\nzz\r\n`);
+    case 6:
+      return Buffer.from(`${pick(["GET", "G\tET", "\x16\x03\x01", "PRI", "BREW"])} ${pick(["/", "*", "http://x/../../", "/%", "//", "/\x7f"])} ${pick(["HTTP/1.1", "HTTP/9.9", "HTTP/1.1x", ""])}\r\nHost: ${pick(["a.test", "", "a.test:99999", "[::1"])}\r\n\r\n`);
+    default:
+      return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 300) }, () => Math.floor(random() * 256)));
+  }
+}
+
+/** Sends one raw request; resolves with what came back before the server closed (or 2 s passed). */
+function rawExchange(port: number, data: Buffer, endAfterWrite = true, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    let reply = "";
+    const socket = connect(port, "127.0.0.1", () => (endAfterWrite ? socket.end(data) : socket.write(data)));
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on("data", (d: Buffer) => (reply += d.toString("latin1")));
+    socket.on("error", (e) => resolve(reply || `error: ${e.message}`));
+    socket.on("close", () => resolve(reply));
+  });
+}
+
+async function stillServes(): Promise<void> {
+  const reply = await rawExchange(f.app.httpPort, Buffer.from("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"));
+  expect(reply).toMatch(/^HTTP\/1\.1 200 OK/);
+  expect(reply).toContain("site a");
+}
+
+describe("web bad input", () => {
+  it("answers or closes 1,000 malformed requests (one per connection) and keeps serving", async () => {
+    const random = rng(1234);
+    const statuses = new Map<string, number>();
+    let next = 0;
+    const worker = async () => {
+      while (next < 1_000) {
+        const i = next++;
+        // A request the server is still waiting on (a chunked body that never comes) is as fine as an answer.
+        const reply = await rawExchange(f.app.httpPort, malformedRequest(random, i), true, 300);
+        const status = /^HTTP\/1\.[01] (\d{3})/.exec(reply)?.[1] ?? "closed";
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    // Never a server error, and oversized headers get their own status.
+    expect(statuses.get("500") ?? 0).toBe(0);
+    expect(statuses.get("431") ?? 0).toBeGreaterThan(150);
+    expect(statuses.get("400") ?? 0).toBeGreaterThan(150);
+    await stillServes();
+  });
+
+  it("answers 9,000 well-framed but hostile requests pipelined on keep-alive connections, never with a 5xx", async () => {
+    const random = rng(77);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+    const paths = ["/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/sub/..%2f..%2f", "/%ff%fe", "/index.html%00", "/passwd", "/up/outside.txt", "/.git/config", "/" + "x".repeat(2000), "/sub", "/style.css", "/%", "/a?b=%%%", "/\\..\\"];
+    const headers = ["Range: bytes=5-1", "Range: bytes=-0", "Range: bytes=99999999999999999999-", "Range: items=1-2", "If-None-Match: *", "If-Match: W/\"x\"", "If-Modified-Since: yesterday", "Accept-Encoding: br;q=abc, gzip;q=-1", "If-Range: garbage", "X: y", "X-Dup: 1"];
+    const request = () => `${pick(["GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND"])} ${pick(paths)} HTTP/1.1\r\nHost: ${pick(["a.test", "b.test", "nope", "A.TEST."])}\r\n${pick(headers)}\r\n${pick(headers)}\r\n\r\n`;
+    const statuses = new Map<string, number>();
+    await Promise.all(
+      Array.from({ length: 90 }, async () => {
+        const batch = Array.from({ length: 100 }, request).join("") + "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+        const reply = await rawExchange(f.app.httpPort, Buffer.from(batch), false, 10_000);
+        for (const m of reply.matchAll(/^HTTP\/1\.1 (\d{3})/gm)) statuses.set(m[1]!, (statuses.get(m[1]!) ?? 0) + 1);
+      }),
+    );
+    const total = [...statuses.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(9_000); // every request answered (bodies may add stray matches)
+    expect([...statuses.keys()].filter((s) => s.startsWith("5"))).toEqual([]);
+    await stillServes();
+  });
+
+  it("cuts off slow clients that never finish their headers, while others are served", async () => {
+    const slow = Array.from({ length: 20 }, () => rawExchange(f.app.httpPort, Buffer.from("GET / HTTP/1.1\r\nHost: a.test\r\nX-Slow: "), false));
+    await stillServes();
+    const started = performance.now();
+    const replies = await Promise.all(slow);
+    // Closed by the server's header timeout (1 s here), well before our 2 s client timeout.
+    expect(performance.now() - started).toBeLessThan(1900);
+    for (const r of replies) expect(r === "" || r.startsWith("HTTP/1.1 408")).toBe(true);
+  });
+
+  it("path fuzzing: no generated path resolves outside the site root", async () => {
+    const random = rng(99);
+    const parts = ["..", ".", "%2e%2e", "%2E.", "%2f", "%5c", "\\", "sub", "index.html", "up", "passwd", "", "%00", "%", "%c0%ae", "outside.txt", ".git"];
+    const site = f.app.sites.find("a.test")!;
+    for (let i = 0; i < 3000; i++) {
+      const path = "/" + Array.from({ length: 1 + Math.floor(random() * 5) }, () => parts[Math.floor(random() * parts.length)]).join("/");
+      const r = await resolvePath(site, path);
+      if (r.kind === "file") expect(r.path.startsWith(f.root + "/")).toBe(true);
+    }
+  });
+});
