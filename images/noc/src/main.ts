@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const { targets, unreachable } = probeTargets(config.directory, config.addresses, config.service);
   const ca = readOptional(env.SP_TLS_CA_FILE);
   const dbPassword = readOptional(env.SP_DB_PASSWORD_FILE)?.toString("utf8").trim();
-  const monitor = new Monitor({ targets, unreachable, settings: config.settings, domain: config.domain, log, registry, ...(ca ? { ca } : {}), ...(dbPassword ? { dbPassword } : {}) });
+  const monitor = new Monitor({ targets, unreachable, self: [config.replica], settings: config.settings, domain: config.domain, log, registry, ...(ca ? { ca } : {}), ...(dbPassword ? { dbPassword } : {}) });
   const model = diagramModelFromRuntimeConfig({ datacenter: config.datacenter, domain: config.domain, directory: config.directory, hosts });
   const web = await startNocWeb({
     model,

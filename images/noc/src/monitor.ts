@@ -43,6 +43,8 @@ export interface MonitorOptions {
   readonly targets: readonly ProbeTarget[];
   /** Replicas with no probe route: always "unknown". */
   readonly unreachable?: readonly string[];
+  /** The NOC's own replicas: up while this process serves (it does not probe itself). */
+  readonly self?: readonly string[];
   readonly settings: NocSettings;
   readonly domain: string;
   readonly log: Logger;
@@ -138,6 +140,7 @@ export class Monitor {
     for (const r of this.latest.values()) (byReplica.get(r.replica) ?? byReplica.set(r.replica, []).get(r.replica)!).push(r.state);
     const out: Record<string, ReplicaState> = {};
     for (const id of this.options.unreachable ?? []) out[id] = "unknown";
+    for (const id of this.options.self ?? []) out[id] = "up";
     for (const [id, states] of byReplica) {
       out[id] = states.every((s) => s === "up") ? "up" : states.every((s) => s === "down") ? "down" : "degraded";
     }
