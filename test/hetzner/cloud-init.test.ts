@@ -5,6 +5,7 @@
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { cloudInitSchema, hasTool, shellcheck } from "./tools";
 import { fileSlug, renderCloudInit, systemdArg, type CloudInitInput } from "../../components/targets/hetzner/cloudInit";
 
 const INPUT: CloudInitInput = {
@@ -112,5 +113,18 @@ describe("renderCloudInit", () => {
     ["quotes", 'say "hi"', '"say \\"hi\\""'],
   ])("escapes %s for systemd", (_what, arg, expected) => {
     expect(systemdArg(arg)).toBe(expected);
+  });
+
+  it.runIf(hasTool("cloud-init"))("passes cloud-init's own schema validation", () => {
+    const result = cloudInitSchema(renderCloudInit(INPUT));
+    expect(result.ok, result.output).toBe(true);
+    // …which does catch a broken document:
+    expect(cloudInitSchema(renderCloudInit(INPUT).replace("package_update: true", "package_update: sometimes")).ok).toBe(false);
+  });
+
+  it.runIf(hasTool("shellcheck"))("renders a network script shellcheck finds nothing in", () => {
+    const script = filesOf(renderCloudInit(INPUT)).get("/usr/local/sbin/serverpark-network")!.content;
+    expect(shellcheck(script)).toBe("");
+    expect(shellcheck("#!/bin/sh\nrm -rf $dir/*\n")).not.toBe("");
   });
 });

@@ -8,6 +8,7 @@ import { gunzipSync } from "node:zlib";
 import { ROLE_INFO } from "../../components/model/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
+import { cloudInitSchema, hasTool, shellcheck } from "./tools";
 import { rawSpec, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 
 const T = {
@@ -270,5 +271,21 @@ describe("hetzner stack under mocks", () => {
     expect(serverOf("h4").inputs.labels.role).toBe(
       [...new Set(plan.hosts.find((h) => h.id === "h4")!.replicas.map((id) => plan.replicas.find((r) => r.id === id)!.role))].sort().join("."),
     );
+  });
+
+  // cloud-init's validator takes seconds per document: the two richest hosts (volumes, primary IP, NOC, DNS).
+  it.runIf(hasTool("cloud-init"))(
+    "renders user data cloud-init's own validator accepts",
+    () => {
+      for (const host of ["h2", "h4"]) {
+        const result = cloudInitSchema(cloudInit(host).raw);
+        expect(result.ok, `${host}: ${result.output}`).toBe(true);
+      }
+    },
+    60_000,
+  );
+
+  it.runIf(hasTool("shellcheck"))("renders network scripts shellcheck finds nothing in", () => {
+    for (const host of plan.hosts) expect(shellcheck(cloudInit(host.id).files.get("/usr/local/sbin/serverpark-network")!), host.id).toBe("");
   });
 });
