@@ -21,6 +21,25 @@ export interface LoadedSide {
   readonly side?: Side;
   /** The raw `config:` mapping, kept to find values that must never be printed. */
   readonly config?: Readonly<Record<string, unknown>>;
+  /** Why the side could not be planned, when the caller tolerates that (see `LoadOptions`). */
+  readonly problem?: string;
+}
+
+export interface LoadOptions {
+  /**
+   * A base the head's code cannot plan (the schema moved on) comes back with `problem` set
+   * instead of failing: a pull-request comment can still show the preview and policies.
+   */
+  readonly tolerateBase?: boolean;
+}
+
+function tolerant(load: () => LoadedSide, label: string, stack: string, tolerate: boolean | undefined): LoadedSide {
+  try {
+    return load();
+  } catch (e) {
+    if (!tolerate || !(e instanceof StackProblems)) throw e;
+    return { label, stack, problem: e.message };
+  }
 }
 
 /** Validates and plans a stack file's text with its lock's text (each side uses its own lock). */
@@ -57,7 +76,7 @@ function gitShow(ref: string, repoPath: string, top: string): string | undefined
 }
 
 /** Both sides of `--git BASE..HEAD` for one stack; a side where the file is missing is empty. */
-export function sidesFromGit(range: string, nameOrPath: string, cwd: string): [LoadedSide, LoadedSide] {
+export function sidesFromGit(range: string, nameOrPath: string, cwd: string, options: LoadOptions = {}): [LoadedSide, LoadedSide] {
   const at = range.indexOf("..");
   const refs = at > 0 ? [range.slice(0, at), range.slice(at + 2)] : [];
   if (refs.length !== 2 || refs[1] === "" || refs[1]!.startsWith(".")) throw new UsageError(`--git expects BASE..HEAD (two refs), got "${range}"`);
@@ -77,25 +96,27 @@ export function sidesFromGit(range: string, nameOrPath: string, cwd: string): [L
   // The stack file path as git knows it (relative to the repository's top, forward slashes).
   const abs = /\.ya?ml$/.test(nameOrPath) || nameOrPath.includes("/") ? resolve(cwd, nameOrPath) : resolve(top, "stacks", `Pulumi.${nameOrPath}.yaml`);
   const repoPath = relative(top, abs).split("\\").join("/");
-  const sides = refs.map((ref): LoadedSide => {
+  const stack = /Pulumi\.([^/]+)\.ya?ml$/.exec(repoPath)?.[1] ?? nameOrPath;
+  const sides = refs.map((ref, i): LoadedSide => {
     const text = gitShow(ref, repoPath, top);
     const label = `${ref}:${repoPath}`;
-    if (text === undefined) return { label, stack: /Pulumi\.([^/]+)\.ya?ml$/.exec(repoPath)?.[1] ?? nameOrPath };
-    return sideFromText(text, abs, gitShow(ref, lockPathFor(repoPath), top), label, cwd);
+    if (text === undefined) return { label, stack };
+    return tolerant(() => sideFromText(text, abs, gitShow(ref, lockPathFor(repoPath), top), label, cwd), label, stack, i === 0 && options.tolerateBase);
   });
   if (!sides[0]!.side && !sides[1]!.side) throw new StackFileError(`${repoPath} exists at neither ${refs[0]} nor ${refs[1]}`);
   return [sides[0]!, sides[1]!];
 }
 
 /** Reads the two sides named on a diff-like command line: two files, or one stack with --git. */
-export function loadSides(values: Record<string, unknown>, positionals: string[], cwd: string): [LoadedSide, LoadedSide] {
+export function loadSides(values: Record<string, unknown>, positionals: string[], cwd: string, options: LoadOptions = {}): [LoadedSide, LoadedSide] {
   const range = values.git;
   if (typeof range === "string") {
     if (positionals.length !== 1) throw new UsageError("with --git give exactly one stack (name or config file)");
-    return sidesFromGit(range, positionals[0]!, cwd);
+    return sidesFromGit(range, positionals[0]!, cwd, options);
   }
   if (positionals.length !== 2) throw new UsageError("give two stack config files (base and head), or --git BASE..HEAD and one stack");
-  return [sideFromFile(positionals[0]!, cwd), sideFromFile(positionals[1]!, cwd)];
+  const base = tolerant(() => sideFromFile(positionals[0]!, cwd), positionals[0]!, "", options.tolerateBase);
+  return [base, sideFromFile(positionals[1]!, cwd)];
 }
 
 export function computeDiff(base: LoadedSide, head: LoadedSide): DatacenterDiff {

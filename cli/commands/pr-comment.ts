@@ -63,8 +63,12 @@ Exit codes: 0 written, 1 an input has problems, 2 usage error.`,
     let violations: PolicyViolation[] | undefined;
     const secrets = new Set<string>();
     try {
-      const [base, head] = loadSides(values, positionals, io.cwd);
-      const diff = computeDiff(base, head);
+      const [base, head] = loadSides(values, positionals, io.cwd, { tolerateBase: true });
+      // A base the current code cannot plan still gets a comment: preview and policy, and why
+      // there is no datacenter diff.
+      const diff = base.problem === undefined ? computeDiff(base, head) : undefined;
+      const warnings =
+        base.problem === undefined ? [] : [`no datacenter diff: the base (${base.label}) cannot be planned with this change's code — ${base.problem}`];
       collectSecrets(base.config, secrets);
       collectSecrets(head.config, secrets);
       if (typeof values.preview === "string") {
@@ -89,7 +93,9 @@ Exit codes: 0 written, 1 an input has problems, 2 usage error.`,
       const range = typeof values.git === "string" ? values.git : undefined;
       const text = renderComment({
         stack,
-        diff,
+        ...(diff ? { diff } : {}),
+        ...(head.side ? { datacenter: head.side.spec.name } : {}),
+        warnings,
         base: base.label,
         head: head.label,
         ...(preview ? { preview } : {}),

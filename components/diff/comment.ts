@@ -18,6 +18,8 @@ export const GITHUB_COMMENT_LIMIT = 65_536;
 
 export interface CommentInput {
   readonly stack: string;
+  /** Datacenter name for the title when there is no diff to take it from. */
+  readonly datacenter?: string;
   readonly diff?: DatacenterDiff;
   /** Where base and head came from, e.g. `origin/main` and `HEAD`. */
   readonly base?: string;
@@ -28,6 +30,8 @@ export interface CommentInput {
   readonly secrets?: Iterable<string>;
   /** @default GITHUB_COMMENT_LIMIT */
   readonly maxChars?: number;
+  /** Problems that limit what the comment can say (shown first, under "Needs attention"). */
+  readonly warnings?: readonly string[];
   /** How to get the full picture locally, shown when something is cut. */
   readonly fullCommand?: string;
 }
@@ -75,6 +79,7 @@ function stepLine(s: ResourceStep): string {
 function attention(input: CommentInput): string[] {
   const out: string[] = [];
   const { diff, preview, violations } = input;
+  for (const w of input.warnings ?? []) out.push(`- **Warning:** ${plain(w, 1200)}`);
   for (const m of diff?.moves ?? []) out.push(`- **Replica moves:** ${plain(moveText(m))}`);
   for (const s of preview?.dataAtRisk ?? [])
     out.push(
@@ -95,7 +100,7 @@ function attention(input: CommentInput): string[] {
 
 function summaryLine(input: CommentInput): string {
   const parts: string[] = [];
-  if (input.diff) parts.push(`**Datacenter:** ${input.diff.empty ? "no changes" : countLine(input.diff)}`);
+  parts.push(`**Datacenter:** ${!input.diff ? "no diff" : input.diff.empty ? "no changes" : countLine(input.diff)}`);
   if (input.preview) {
     const c = input.preview.counts;
     const total = c.create + c.update + c.replace + c.delete + c.other;
@@ -199,7 +204,7 @@ export function renderComment(input: CommentInput): string {
   const limit = input.maxChars ?? GITHUB_COMMENT_LIMIT;
   const secrets = [...(input.secrets ?? [])];
   const clean = (l: string) => (secrets.length ? redact(l, secrets) : l);
-  const dc = input.diff?.datacenter.after ?? input.diff?.datacenter.before;
+  const dc = input.diff?.datacenter.after ?? input.diff?.datacenter.before ?? input.datacenter;
   const head: string[] = [
     commentMarker(input.stack),
     `### Serverpark preview · stack ${code(input.stack)}${dc ? ` · datacenter ${code(dc)}` : ""}`,

@@ -141,6 +141,32 @@ describe("serverpark pr-comment", () => {
     expect(md).toContain("- create `docker:index/container:Container` `fra1-svc-www-2`");
   });
 
+  it("still comments when the base cannot be planned with the head's code, and says why", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-diff-oldbase-"));
+    try {
+      // A base written for an older schema: a key the current schema does not know.
+      const old = join(dir, "Pulumi.old.yaml");
+      writeFileSync(
+        old,
+        readFileSync(join(FIXTURES, "stacks", "Pulumi.base.yaml"), "utf8").replace(
+          "    cpuOvercommit: 4\n",
+          "    cpuOvercommit: 4\n    legacyPowerModel: true\n",
+        ),
+      );
+      const r = await inProcess(prComment, { preview: join(FIXTURES, "preview", "scaled.json") }, [old, stackPath("scaled")], ROOT);
+      expect(r.code).toBe(EXIT.ok);
+      expect(r.out).toContain("**Datacenter:** no diff");
+      expect(r.out).toMatch(
+        /\*\*Warning:\*\* no datacenter diff: the base \(.*Pulumi\.old\.yaml\) cannot be planned with this change's code — .*legacyPowerModel/,
+      );
+      expect(r.out).toContain("- create `docker:index/container:Container` `fra1-svc-www-2`");
+      // `serverpark diff` itself does not guess: the base must be valid.
+      expect((await inProcess(diffCommand, {}, [old, stackPath("scaled")], ROOT)).code).toBe(EXIT.invalid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("rejects input that is not a preview, with exit code 1, and a silly size limit as a usage error", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-diff-prev-"));
     try {
