@@ -47,8 +47,8 @@ export interface GameServer {
   readonly server: Server;
   readonly port: number;
   readonly rooms: ReadonlyMap<string, Room>;
-  /** Tick durations (ms) of the recent past, for readiness and benchmarks. */
-  tickStats(): { count: number; p50: number; p99: number; max: number };
+  /** Tick durations (ms) of the last `last` ticks (at most 4096), for readiness and benchmarks. */
+  tickStats(last?: number): { count: number; p50: number; p99: number; max: number };
   /** Stops accepting, tells every client the server is going away, stops the tick. */
   close(): Promise<void>;
 }
@@ -291,9 +291,10 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
     server: http,
     port,
     rooms,
-    tickStats() {
-      const count = Math.min(tickCount, TICK_HISTORY);
-      const sorted = Array.from(ticks.subarray(0, count)).sort((a, b) => a - b);
+    tickStats(last = TICK_HISTORY) {
+      const count = Math.min(tickCount, TICK_HISTORY, last);
+      const recent = Array.from({ length: count }, (_, i) => ticks[(tickCount - 1 - i) % TICK_HISTORY]!);
+      const sorted = recent.sort((a, b) => a - b);
       const at = (q: number) => sorted[Math.min(count - 1, Math.floor(q * count))] ?? 0;
       return { count: tickCount, p50: at(0.5), p99: at(0.99), max: sorted[count - 1] ?? 0 };
     },

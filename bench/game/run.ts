@@ -1,0 +1,102 @@
+/**
+ * Game server load: N simulated players over loopback WebSockets (default 100, 500, 1000).
+ * The server runs in its own process (so the clients' CPU does not count as tick time);
+ * every player joins, then changes direction 5 times a second. After a warm-up, a 10 s
+ * window measures the server's tick duration p50/p99 and the payload bytes each player
+ * received per second. Target: p99 under half the tick budget (25 ms at 20 Hz) at 500.
+ *
+ * Usage: tsx bench/game/run.ts [players ...]   (env BENCH_SECONDS, default 10)
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import WebSocket from "ws";
+
+const TICK_HZ = 20;
+const BUDGET_MS = 1000 / TICK_HZ;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function ask<T>(child: ChildProcess, message: object, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: Record<string, unknown>) => {
+      if (key in m) {
+        child.off("message", on);
+        resolve(m as T);
+      }
+    };
+    child.on("message", on);
+    child.send(message);
+  });
+}
+
+interface Player {
+  ws: WebSocket;
+  bytes: number;
+  seq: number;
+}
+
+async function connect(url: string, i: number): Promise<Player> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const p: Player = { ws, bytes: 0, seq: 0 };
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  const welcomed = new Promise<void>((resolve) => {
+    ws.on("message", (data: Buffer) => {
+      p.bytes += data.length;
+      if (data.includes('"welcome"')) resolve();
+    });
+  });
+  ws.send(JSON.stringify({ t: "join", name: `bot${i}` }));
+  await welcomed;
+  return p;
+}
+
+async function run(players: number): Promise<{ players: number; rooms: number; p50: number; p99: number; max: number; kbPerPlayer: number }> {
+  const child = fork(join(__dirname, "server.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, BENCH_SETTINGS: JSON.stringify({ tickHz: TICK_HZ, roomCap: 32, maxRooms: 1000, maxInputsPerSecond: 60, idleTimeoutMs: 600_000 }) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const { port } = await new Promise<{ port: number }>((resolve) => child.once("message", (m) => resolve(m as { port: number })));
+  const url = `ws://127.0.0.1:${port}/ws`;
+  const bots: Player[] = [];
+  for (let i = 0; i < players; i += 50) bots.push(...(await Promise.all(Array.from({ length: Math.min(50, players - i) }, (_, k) => connect(url, i + k)))));
+  // Every bot steers 5 times a second, spread over the 200 ms so inputs arrive evenly.
+  const steer = setInterval(() => {
+    for (const [i, b] of bots.entries()) {
+      if ((b.seq + i) % 4 !== 0) { b.seq++; continue; }
+      const a = Math.random() * Math.PI * 2;
+      b.ws.send(JSON.stringify({ t: "input", seq: ++b.seq, dx: Math.cos(a), dy: Math.sin(a) }));
+    }
+  }, 50);
+  await sleep(3000);
+  for (const b of bots) b.bytes = 0;
+  await sleep(SECONDS * 1000);
+  const received = bots.reduce((n, b) => n + b.bytes, 0);
+  const { stats, rooms } = await ask<{ stats: { p50: number; p99: number; max: number }; rooms: number }>(child, { stats: SECONDS * TICK_HZ }, "stats");
+  clearInterval(steer);
+  for (const b of bots) b.ws.terminate();
+  child.send({ stop: true });
+  await new Promise((r) => child.once("exit", r));
+  return { players, rooms, ...stats, kbPerPlayer: received / players / SECONDS / 1024 };
+}
+
+async function main(): Promise<void> {
+  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  console.log(`game server: ${TICK_HZ} Hz tick (budget ${BUDGET_MS} ms), rooms of 32, ${SECONDS} s window, bots steer 5×/s`);
+  console.log("players  rooms  tick p50 ms  tick p99 ms  tick max ms  p99/budget  outbound KiB/s per player");
+  for (const n of sizes.length > 0 ? sizes : [100, 500, 1000]) {
+    const r = await run(n);
+    console.log(
+      `${String(r.players).padStart(7)}  ${String(r.rooms).padStart(5)}  ${r.p50.toFixed(2).padStart(11)}  ${r.p99.toFixed(2).padStart(11)}  ${r.max.toFixed(2).padStart(11)}  ${(r.p99 / BUDGET_MS).toFixed(3).padStart(10)}  ${r.kbPerPlayer.toFixed(1).padStart(25)}`,
+    );
+    if (n === 500) console.log(`         target at 500 players: p99 < ${BUDGET_MS / 2} ms → ${r.p99 < BUDGET_MS / 2 ? "met" : "MISSED"}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
