@@ -1,5 +1,7 @@
-// Lint rules for the whole project: typescript-eslint's recommended set, plus the rule
-// Pulumi recommends against Outputs in template literals (they print as a warning string).
+// Lint rules for the whole project: typescript-eslint's recommended set everywhere, and on
+// the Pulumi program (components/, stacks/, policies/) Pulumi's own rule against Outputs in
+// template literals, which needs type information (they would print a warning string).
+import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -10,13 +12,15 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "off",
       "@typescript-eslint/no-require-imports": "off",
       "@typescript-eslint/no-unused-vars": ["error", { args: "none", varsIgnorePattern: "^_", caughtErrors: "none" }],
-      "no-restricted-syntax": [
-        "error",
-        {
-          selector: "TemplateLiteral > MemberExpression[property.name=/^(urn|id|name|certPem|privateKeyPem|imageName)$/][object.type='MemberExpression']",
-          message: "Do not interpolate Pulumi Outputs in template literals: use pulumi.interpolate or apply.",
-        },
-      ],
+    },
+  },
+  {
+    files: ["components/**/*.ts", "stacks/**/*.ts", "policies/**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { "@pulumi": pulumi.default ?? pulumi },
+    rules: {
+      "@pulumi/no-output-in-template-literal": "error",
+      "@pulumi/no-output-instance-in-template-literal": "error",
     },
   },
 );

@@ -76,36 +76,51 @@ export async function startManagementServer(options: ManagementOptions): Promise
   collectDefaultMetrics({ register: registry });
   const routes: Route[] = [{ method: "GET", path: "/healthz", handler: () => healthz(options.readiness) }, ...(options.routes ?? [])];
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, routes, registry).catch((error: unknown) => {
       options.log.error({ err: error, path: req.url }, "management request failed");
       if (!res.headersSent) send(res, 500, { error: "internal error" });
       else res.destroy();
     });
-  });
-  // A slow or idle client must not hold the management port for long.
-  server.requestTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 9100, options.host ?? "0.0.0.0", () => {
-      server.off("error", reject);
-      resolve();
+  };
+  // In the datacenter the port belongs to the management network only (the plan's exposure
+  // matrix says so): bind the replica's management address, plus loopback for the image's
+  // own HEALTHCHECK. Elsewhere (tests, a bare `docker run`) bind as asked.
+  const managementAddress = process.env.SP_MGMT_ADDRESS;
+  const hosts = managementAddress ? [managementAddress, "127.0.0.1"] : [options.host ?? "0.0.0.0"];
+  const servers: Server[] = [];
+  let port = options.port ?? 9100;
+  for (const host of hosts) {
+    const server = createServer(handler);
+    // A slow or idle client must not hold the management port for long.
+    server.requestTimeout = 10_000;
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
-  options.log.info({ port }, "management server listening");
+    port = (server.address() as AddressInfo).port; // the second listener shares a port-0 pick
+    servers.push(server);
+  }
+  options.log.info({ port, hosts }, "management server listening");
 
   return {
-    server,
+    server: servers[0]!,
     registry,
     port,
     close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+      Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeIdleConnections();
+            }),
+        ),
+      ).then(() => undefined),
   };
 }
 
