@@ -17,5 +17,7 @@ fi
 echo "setup-build-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# The package's own cluster is not needed (the db image runs its own): keep it from starting one.
+# The package's own cluster is not needed (the db image runs its own): keep it from creating one.
+mkdir -p /etc/postgresql-common
+[ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
