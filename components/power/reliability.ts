@@ -24,6 +24,11 @@ export const DEFAULT_RATES: Readonly<Record<ComponentKind, RateSource>> = {
 export const DEFAULT_UPS_RECHARGE_HOURS = 8;
 /** 1 = constant battery energy: runtime at load P is runtime × (capacity / P). */
 export const DEFAULT_UPS_PEUKERT_EXPONENT = 1;
+/**
+ * A double-conversion UPS loses a few per cent of its rating even at no load (inverter,
+ * fans); without it, a lightly loaded battery would seem to last for hours.
+ */
+export const DEFAULT_UPS_IDLE_LOSS_FRACTION = 0.04;
 /** Typical diesel part-load curves burn about 30 % of full-load fuel at no load. */
 export const DEFAULT_GENERATOR_IDLE_FUEL_FRACTION = 0.3;
 
@@ -32,6 +37,7 @@ export function defaultReliability(): ReliabilityModel {
     rates: Object.fromEntries(COMPONENT_KINDS.map((k) => [k, { failuresPerYear: DEFAULT_RATES[k].failuresPerYear, meanRepairHours: DEFAULT_RATES[k].meanRepairHours }])) as Record<ComponentKind, Rate>,
     upsRechargeHours: DEFAULT_UPS_RECHARGE_HOURS,
     upsPeukertExponent: DEFAULT_UPS_PEUKERT_EXPONENT,
+    upsIdleLossFraction: DEFAULT_UPS_IDLE_LOSS_FRACTION,
     generatorIdleFuelFraction: DEFAULT_GENERATOR_IDLE_FUEL_FRACTION,
   };
 }
@@ -41,6 +47,7 @@ export interface ReliabilityOverrides {
   readonly rates?: Partial<Record<ComponentKind, Partial<Rate>>>;
   readonly upsRechargeHours?: number;
   readonly upsPeukertExponent?: number;
+  readonly upsIdleLossFraction?: number;
   readonly generatorIdleFuelFraction?: number;
 }
 
@@ -59,6 +66,7 @@ export function reliabilityModel(spec: Pick<DatacenterSpec, "reliability">, extr
       rates,
       upsRechargeHours: layer.upsRechargeHours ?? model.upsRechargeHours,
       upsPeukertExponent: layer.upsPeukertExponent ?? model.upsPeukertExponent,
+      upsIdleLossFraction: layer.upsIdleLossFraction ?? model.upsIdleLossFraction,
       generatorIdleFuelFraction: layer.generatorIdleFuelFraction ?? model.generatorIdleFuelFraction,
     };
   }

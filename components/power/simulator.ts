@@ -10,9 +10,9 @@
  *   `startFailureProbability` (or as the scenario forces). A failed start leaves the
  *   generator off until the utility returns or the generator is repaired (which retries).
  *   A started generator carries load `startDelaySeconds` after the attempt.
- * - UPS battery: at load P on a UPS rated C with full-load runtime T, the charge falls at
- *   (P/C)^k / T per unit time (k = Peukert exponent, default 1: runtime = T·C/P). Above C the
- *   UPS cannot carry the feed (it trips). On utility or generator power the battery
+ * - UPS battery: at load P on a UPS rated C with full-load runtime T and own losses l·C, the
+ *   charge falls at ((P + l·C)/C)^k / T per unit time (k = Peukert exponent, default 1;
+ *   l default 0.04: runtime = T·C/(P + l·C)). Above C the UPS cannot carry the feed (it trips). On utility or generator power the battery
  *   recharges linearly in `upsRechargeHours`. A failed UPS bridges nothing.
  * - Fuel: `fuelHours` is the runtime at full rated load; a running generator burns
  *   (idle + (1 − idle)·P/C) / fuelHours of its tank per hour. The tank is refilled when the
@@ -348,11 +348,11 @@ export class Simulator {
     });
   }
 
-  /** Battery drain (per second) on feed f at the current load, or 0. */
+  /** Battery drain (per second) on feed f at the current load plus the UPS's own losses, or 0. */
   private drain(f: number): number {
     const feed = this.topology.feeds[f]!;
     if (this.source[f] !== SRC_UPS || this.flow.feedAlive[f] === 0 || !feed.ups) return 0;
-    const load = this.flow.feedLoad[f]!;
+    const load = this.flow.feedLoad[f]! + this.reliability.upsIdleLossFraction * feed.ups.capacityKw;
     if (load <= 0) return 0;
     return Math.pow(load / feed.ups.capacityKw, this.reliability.upsPeukertExponent) / (feed.ups.runtimeMinutes * 60);
   }

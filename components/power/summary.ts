@@ -7,7 +7,8 @@ import type { DatacenterSpec } from "../spec/schema";
 import { nMinusOne, serviceVerdicts } from "./nminus";
 import { assessTier } from "./tier";
 import { powerTopology } from "./topology";
-import type { NMinusOneRow, ServiceVerdict, TierAssessment } from "./types";
+import { defaultReliability } from "./reliability";
+import type { NMinusOneRow, ReliabilityModel, ServiceVerdict, TierAssessment } from "./types";
 
 export interface PowerSummary {
   readonly nMinusOne: readonly NMinusOneRow[];
@@ -22,10 +23,16 @@ export function powerSummary(spec: DatacenterSpec, plan: DatacenterPlan): PowerS
 }
 
 /**
- * Seconds a full UPS battery carries `loadKw` (the simulator's battery law: runtime ×
- * (capacity / load)^k); Infinity at no load.
+ * Seconds a full UPS battery carries `loadKw` — the simulator's battery law: runtime ×
+ * (capacity / (load + losses))^k, losses = `idleLossFraction` × capacity. Infinity when
+ * nothing at all is drawn.
  */
-export function upsRuntimeSeconds(ups: { readonly capacityKw: number; readonly runtimeMinutes: number }, loadKw: number, peukertExponent = 1): number {
-  if (loadKw <= 0) return Number.POSITIVE_INFINITY;
-  return ups.runtimeMinutes * 60 * Math.pow(ups.capacityKw / loadKw, peukertExponent);
+export function upsRuntimeSeconds(
+  ups: { readonly capacityKw: number; readonly runtimeMinutes: number },
+  loadKw: number,
+  model: Pick<ReliabilityModel, "upsPeukertExponent" | "upsIdleLossFraction"> = defaultReliability(),
+): number {
+  const drawn = loadKw + model.upsIdleLossFraction * ups.capacityKw;
+  if (drawn <= 0) return Number.POSITIVE_INFINITY;
+  return ups.runtimeMinutes * 60 * Math.pow(ups.capacityKw / drawn, model.upsPeukertExponent);
 }

@@ -136,6 +136,8 @@ export interface ReliabilityModel {
   readonly upsRechargeHours: number;
   /** Peukert-style exponent of battery runtime versus load (1 = constant energy). */
   readonly upsPeukertExponent: number;
+  /** The UPS's own losses while on battery, as a fraction of its rating (drawn on top of the load). */
+  readonly upsIdleLossFraction: number;
   /** Fraction of full-load fuel burn a running generator uses at no load. */
   readonly generatorIdleFuelFraction: number;
 }

@@ -20,8 +20,11 @@ describe("Datacenter.power", () => {
 
 describe("upsRuntimeSeconds", () => {
   it("follows the simulator's battery law", () => {
-    expect(upsRuntimeSeconds({ capacityKw: 10, runtimeMinutes: 1 }, 5)).toBe(120);
-    expect(upsRuntimeSeconds({ capacityKw: 10, runtimeMinutes: 1 }, 5, 2)).toBe(240);
-    expect(upsRuntimeSeconds({ capacityKw: 10, runtimeMinutes: 1 }, 0)).toBe(Infinity);
+    const ups = { capacityKw: 10, runtimeMinutes: 1 };
+    expect(upsRuntimeSeconds(ups, 5, { upsPeukertExponent: 1, upsIdleLossFraction: 0 })).toBe(120);
+    expect(upsRuntimeSeconds(ups, 5, { upsPeukertExponent: 2, upsIdleLossFraction: 0 })).toBe(240);
+    expect(upsRuntimeSeconds(ups, 0, { upsPeukertExponent: 1, upsIdleLossFraction: 0 })).toBe(Infinity);
+    // Defaults: 4 % of 10 kW lost on top of the 5 kW load → 60 s × 10 / 5.4.
+    expect(upsRuntimeSeconds(ups, 5)).toBeCloseTo((60 * 10) / 5.4, 9);
   });
 });

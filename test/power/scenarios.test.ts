@@ -68,6 +68,18 @@ describe("one feed, one 5 kW host", () => {
     expect(dark(r, "h1")).toEqual([[240, 300]]);
   });
 
+  it("the UPS's own losses drain the battery on top of the load", () => {
+    // Losses 10 % of 10 kW = 1 kW on top of 5 kW: 6 kW on a 10 kW / 1 min UPS lasts 100 s.
+    const { spec, plan } = datacenter({
+      feeds: [{ id: "A", utility: { capacityKw: 10 }, ups: { capacityKw: 10, runtimeMinutes: 1 }, generator: { ...generator, startDelaySeconds: 300 } }],
+      racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 10 }] }],
+      hosts: [{ id: "h1", rack: "r1", psus: ["p-a"], powerWatts: 5000 }],
+      reliability: { upsIdleLossFraction: 0.1 },
+    });
+    const r = simulateScenario(spec, plan, { generatorStart: "ok", events: [{ at: 0, fail: "utility:A", for: "30m" }] });
+    expect(dark(r, "h1")).toEqual([[100, 300]]);
+  });
+
   it("generator fails to start: dark from battery empty until the utility returns", () => {
     // Battery empty at 120 s, utility back at 3600 s: 3480 s dark.
     const { spec, plan } = oneFeed({ ups: { capacityKw: 10, runtimeMinutes: 1 }, generator });
