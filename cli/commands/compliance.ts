@@ -29,7 +29,13 @@ Options:
   --json            print the report data as JSON instead of writing files
   --config <file>   policy pack config (default policies/config/<stack>.json)
   --tag k=v         a stack tag, e.g. --tag serverpark:environment=production`,
-  options: { out: { type: "string" }, format: { type: "string" }, json: { type: "boolean" }, config: { type: "string" }, tag: { type: "string", multiple: true } },
+  options: {
+    out: { type: "string" },
+    format: { type: "string" },
+    json: { type: "boolean" },
+    config: { type: "string" },
+    tag: { type: "string", multiple: true },
+  },
   positionals: { min: 1, max: 1 },
   async run({ values, positionals }, io) {
     const formats = (typeof values.format === "string" ? values.format : "md,html").split(",").map((f) => f.trim());
@@ -50,7 +56,9 @@ Options:
       io.err(`wrote ${relative(io.cwd, path) || path}`);
     }
     const s = report.summary;
-    io.out(`${check.stack}: ${s.pass} pass, ${s.fail} fail, ${s.advisory} advisory, ${s["not-applicable"]} not applicable, ${s["not-addressed"]} not addressed (of ${s.controls} Annex A controls)`);
+    io.out(
+      `${check.stack}: ${s.pass} pass, ${s.fail} fail, ${s.advisory} advisory, ${s["not-applicable"]} not applicable, ${s["not-addressed"]} not addressed (of ${s.controls} Annex A controls)`,
+    );
     return EXIT.ok;
   },
 };

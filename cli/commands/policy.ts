@@ -4,7 +4,7 @@ import { EXIT, UsageError, type CliCommand } from "../command";
 import { loadPlan, table } from "../stack";
 import { findProjectRoot } from "../../components/spec/load";
 import { checkStack, type StackCheck } from "../../policies/runtime/check";
-import type { PolicyPackConfig } from "../../policies/runtime/evaluate";
+import type { PolicyPackConfig, Violation } from "../../policies/runtime/evaluate";
 
 /** `--tag k=v` (repeatable) → stack tags, as Pulumi Cloud would pass them to policies. */
 export function parseTags(values: unknown): Record<string, string> {
@@ -27,15 +27,25 @@ export function readPolicyConfig(path: unknown, cwd: string): PolicyPackConfig |
 }
 
 function render(check: StackCheck): string {
-  const { evaluation } = check;
-  const lines = [`Stack ${check.stack}: ${check.resources.length} resources, ${evaluation.outcomes.length} policies (${check.pack.name} v${check.pack.version}; config ${check.configSource})`, ""];
+  const { evaluation, pack } = check;
+  const lines = [
+    `Stack ${check.stack}: ${check.resources.length} resources, ${evaluation.outcomes.length} policies (${pack.name} v${pack.version}; config ${check.configSource})`,
+    "",
+  ];
   if (evaluation.violations.length === 0) {
     lines.push("No violations.");
   } else {
-    const rows = evaluation.violations.map((v) => [v.enforcementLevel, v.policy, v.controls.join(","), v.resource ? `${v.resource.type.split(":").pop()} ${v.resource.name}` : "stack"]);
+    const where = ({ resource }: Violation, short: boolean) =>
+      resource ? `${short ? resource.type.split(":").pop() : resource.type} ${resource.name}` : "stack";
+    const rows = evaluation.violations.map((v) => [v.enforcementLevel, v.policy, v.controls.join(","), where(v, true)]);
     lines.push(table(["LEVEL", "POLICY", "CONTROLS", "RESOURCE"], rows), "");
     for (const v of evaluation.violations) {
-      lines.push(`${v.enforcementLevel.toUpperCase()} ${v.policy} [${v.controls.join(", ")}] ${v.resource ? `${v.resource.type} ${v.resource.name}` : "stack"}`, `  ${v.detail}`, `  remediation: ${v.remediation ?? "-"}`, "");
+      lines.push(
+        `${v.enforcementLevel.toUpperCase()} ${v.policy} [${v.controls.join(", ")}] ${where(v, false)}`,
+        `  ${v.detail}`,
+        `  remediation: ${v.remediation ?? "-"}`,
+        "",
+      );
     }
   }
   const advisory = evaluation.violations.length - evaluation.mandatoryViolations;

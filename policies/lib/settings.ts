@@ -50,7 +50,28 @@ export const isSecretKey = (key: string): boolean => WHOLE.test(key) || CAMEL.te
 
 /** Values nobody may use as a password: empty, vendor defaults and the usual guesses. */
 export const DEFAULT_PASSWORDS = new Set(
-  ["", "admin", "administrator", "root", "toor", "password", "passw0rd", "changeme", "change-me", "default", "secret", "postgres", "mysql", "guest", "test", "user", "123456", "12345678", "letmein", "serverpark"].map((s) => s.toLowerCase()),
+  [
+    "",
+    "admin",
+    "administrator",
+    "root",
+    "toor",
+    "password",
+    "passw0rd",
+    "changeme",
+    "change-me",
+    "default",
+    "secret",
+    "postgres",
+    "mysql",
+    "guest",
+    "test",
+    "user",
+    "123456",
+    "12345678",
+    "letmein",
+    "serverpark",
+  ].map((s) => s.toLowerCase()),
 );
 
 export function isDefaultPassword(value: unknown): boolean {

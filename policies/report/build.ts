@@ -38,8 +38,8 @@ export interface ComplianceReport {
   readonly controls: readonly ControlRow[];
 }
 
-function where(v: Violation): string {
-  return v.resource ? `${v.resource.type} ${v.resource.name}` : "the stack";
+function where({ resource }: Violation): string {
+  return resource ? `${resource.type} ${resource.name}` : "the stack";
 }
 
 function policyRow(policy: SpPolicy, check: StackCheck): PolicyRow {
@@ -53,8 +53,7 @@ function policyRow(policy: SpPolicy, check: StackCheck): PolicyRow {
   if (!outcome) return { ...base, enforcementLevel: "disabled", result: "disabled", checked: 0, failures: [] };
   const failures = outcome.violations.map((v) => ({ where: where(v), detail: v.detail }));
   const mandatory = outcome.violations.some((v) => v.enforcementLevel === "mandatory");
-  const result: PolicyResult =
-    outcome.violations.length > 0 ? (mandatory ? "fail" : "advisory") : outcome.checked === 0 ? "not-applicable" : "pass";
+  const result: PolicyResult = outcome.violations.length > 0 ? (mandatory ? "fail" : "advisory") : outcome.checked === 0 ? "not-applicable" : "pass";
   return {
     ...base,
     enforcementLevel: outcome.enforcementLevel,

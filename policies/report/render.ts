@@ -14,7 +14,12 @@ const CONTROL_LABEL: Record<ControlResult, string> = {
 };
 const POLICY_LABEL: Record<PolicyResult, string> = { pass: "pass", fail: "FAIL", advisory: "advisory", "not-applicable": "n/a", disabled: "disabled" };
 
-const THEME_TITLE = { organizational: "A.5 Organizational controls", people: "A.6 People controls", physical: "A.7 Physical controls", technological: "A.8 Technological controls" } as const;
+const THEME_TITLE = {
+  organizational: "A.5 Organizational controls",
+  people: "A.6 People controls",
+  physical: "A.7 Physical controls",
+  technological: "A.8 Technological controls",
+} as const;
 
 function summaryLine(r: ComplianceReport): string {
   const s = r.summary;
@@ -24,10 +29,11 @@ function summaryLine(r: ComplianceReport): string {
 const md = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 export function renderMarkdown(r: ComplianceReport): string {
+  const { pack } = r;
   const out: string[] = [
     `# ISO/IEC 27001:2022 Statement of Applicability — stack \`${r.stack}\``,
     "",
-    `Evidence: policy pack \`${r.pack.name}\` v${r.pack.version}, evaluated on the stack's resources as \`pulumi preview\` would register them. Policy config: ${r.configSource}.`,
+    `Evidence: policy pack \`${pack.name}\` v${pack.version}, evaluated on the stack's resources as \`pulumi preview\` would register them. Policy config: ${r.configSource}.`,
     "",
     `**${summaryLine(r)}**`,
     "",
@@ -48,7 +54,9 @@ export function renderMarkdown(r: ComplianceReport): string {
 function controlDetailMd(c: ControlRow): string[] {
   const out = [`### ${c.id} ${c.title} — ${CONTROL_LABEL[c.result]}`, ""];
   for (const p of c.policies) {
-    out.push(`- **\`${p.id}\`** (${p.severity}, ${p.enforcementLevel}): ${p.description} — **${POLICY_LABEL[p.result]}**${p.result === "pass" ? ` (${p.checked} checked)` : ""}${p.notApplicable ? ` — ${p.notApplicable}` : ""}`);
+    out.push(
+      `- **\`${p.id}\`** (${p.severity}, ${p.enforcementLevel}): ${p.description} — **${POLICY_LABEL[p.result]}**${p.result === "pass" ? ` (${p.checked} checked)` : ""}${p.notApplicable ? ` — ${p.notApplicable}` : ""}`,
+    );
     for (const f of p.failures) out.push(`  - ${f.where}: ${md(f.detail)}`);
     if (p.failures.length > 0) out.push(`  - Remediation: ${md(p.remediation)}`);
   }
@@ -64,6 +72,7 @@ th{background:#f6f8fa}.r{font-weight:600;white-space:nowrap}.pass{color:#1a7f37}
 .not-applicable,.not-addressed,.disabled{color:#57606a}code{font-size:12px}ul{margin:.25rem 0 .25rem 1.2rem;padding:0}`;
 
 export function renderHtml(r: ComplianceReport): string {
+  const { pack } = r;
   const sections: string[] = [];
   for (const theme of Object.keys(THEME_TITLE) as (keyof typeof THEME_TITLE)[]) {
     const rows = r.controls
@@ -82,13 +91,15 @@ export function renderHtml(r: ComplianceReport): string {
                 .join("");
         return `<tr id="${esc(c.id)}"><td>${esc(c.id)}</td><td>${esc(c.title)}</td><td class="r ${c.result}">${CONTROL_LABEL[c.result]}</td><td>${evidence}</td></tr>`;
       });
-    sections.push(`<h2>${THEME_TITLE[theme]}</h2>\n<table><thead><tr><th>Control</th><th>Title</th><th>Result</th><th>Evidence (policies)</th></tr></thead><tbody>\n${rows.join("\n")}\n</tbody></table>`);
+    sections.push(
+      `<h2>${THEME_TITLE[theme]}</h2>\n<table><thead><tr><th>Control</th><th>Title</th><th>Result</th><th>Evidence (policies)</th></tr></thead><tbody>\n${rows.join("\n")}\n</tbody></table>`,
+    );
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ISO/IEC 27001:2022 SoA — ${esc(r.stack)}</title><style>${STYLE}</style></head>
 <body>
 <h1>ISO/IEC 27001:2022 Statement of Applicability — stack <code>${esc(r.stack)}</code></h1>
-<p>Evidence: policy pack <code>${esc(r.pack.name)}</code> v${esc(r.pack.version)}, evaluated on the stack's resources as <code>pulumi preview</code> would register them. Policy config: ${esc(r.configSource)}.</p>
+<p>Evidence: policy pack <code>${esc(pack.name)}</code> v${esc(pack.version)}, evaluated on the stack's resources as <code>pulumi preview</code> would register them. Policy config: ${esc(r.configSource)}.</p>
 <p><strong>${esc(summaryLine(r))}</strong></p>
 ${sections.join("\n")}
 </body></html>

@@ -21,24 +21,28 @@ export const backupConfigured = modelPolicy({
     for (const svc of model.plan.services.filter((s) => s.stateful)) {
       const where = servicePath(model.spec, svc.id);
       if (!svc.backup) report(`${where} keeps data (role ${svc.role}) but has no backup. Fix: add backup with schedule, retentionDays and targetHost.`);
-      else if (svc.backup.retentionDays < min) report(`${where} keeps backups ${svc.backup.retentionDays} days, less than the stack's minimum of ${min}. Fix: raise backup.retentionDays.`);
+      else if (svc.backup.retentionDays < min)
+        report(`${where} keeps backups ${svc.backup.retentionDays} days, less than the stack's minimum of ${min}. Fix: raise backup.retentionDays.`);
     }
   },
 });
 
 export const backupTargetSeparated = modelPolicy({
   name: "sp-422-backup-target-separated",
-  description: "Every stateful service's backups go to a declared host in a different rack than its replicas, which no single feed loss takes down together with a replica.",
+  description:
+    "Every stateful service's backups go to a declared host in a different rack than its replicas, which no single feed loss takes down together with a replica.",
   controls: ["A.8.13"],
   severity: "high",
   remediationSteps: "Set backup.targetHost to a host whose rack and feeds differ from every replica's (`serverpark plan <stack>` lists them).",
-  validateModel: (model, report, args) => {
+  validateModel: (model, report) => {
     const { plan, spec } = model;
     for (const svc of plan.services.filter((s) => s.stateful && s.backup)) {
       const where = servicePath(spec, svc.id);
       const targetId = svc.backup!.targetHost;
       if (!targetId) {
-        report(`${where} has a backup schedule but no backup.targetHost, so nothing says the copy lives apart from the data. Fix: set backup.targetHost to a host in another rack and feed.`);
+        report(
+          `${where} has a backup schedule but no backup.targetHost, so nothing says the copy lives apart from the data. Fix: set backup.targetHost to a host in another rack and feed.`,
+        );
         continue;
       }
       const target = plan.hosts.find((h) => h.id === targetId);
@@ -53,13 +57,18 @@ export const backupTargetSeparated = modelPolicy({
           report(`${where}: replica ${id} runs on its own backup target ${target.id}. Fix: choose another backup.targetHost.`);
           continue;
         }
-        if (r.rack === target.rack) report(`${where}: backup target ${target.id} is in rack ${target.rack}, the same rack as replica ${id} (on ${r.host}). Fix: choose a host in another rack.`);
+        if (r.rack === target.rack)
+          report(
+            `${where}: backup target ${target.id} is in rack ${target.rack}, the same rack as replica ${id} (on ${r.host}). Fix: choose a host in another rack.`,
+          );
         const both = spec.feeds.filter((f) => {
           const powered = power.stateAfter([componentId("feed", f.id)]).poweredHosts;
           return !powered.has(r.host) && !powered.has(target.id);
         });
         if (both.length > 0) {
-          report(`${where}: losing feed ${both.map((f) => f.id).join(" or ")} takes down both replica ${id} (on ${r.host}, feed ${r.feeds.join("+")}) and its backup target ${target.id} (feed ${target.feeds.join("+")}). Fix: choose a target on another feed, or give one of them a second PSU.`);
+          report(
+            `${where}: losing feed ${both.map((f) => f.id).join(" or ")} takes down both replica ${id} (on ${r.host}, feed ${r.feeds.join("+")}) and its backup target ${target.id} (feed ${target.feeds.join("+")}). Fix: choose a target on another feed, or give one of them a second PSU.`,
+          );
         }
       }
     }

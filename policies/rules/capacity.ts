@@ -4,7 +4,6 @@
  * never overcommitted).
  */
 import { containerPolicy, modelPolicy } from "../lib/policy";
-import { describeResource, TYPES } from "../lib/resources";
 
 const CONTROLS = ["A.8.6"];
 
@@ -29,21 +28,28 @@ export const hostOvercommit = modelPolicy({
   description: "No host is promised more vCPUs than cores × the stack's cpuOvercommit (cores on dedicated hosts), nor more memory or disk than it has.",
   controls: CONTROLS,
   severity: "high",
-  remediationSteps: "Move replicas to other hosts, add a host, use a smaller plan, or (vCPUs on virtualization hosts only) raise serverpark:datacenter.cpuOvercommit.",
-  validateModel: (model, report, args) => {
+  remediationSteps:
+    "Move replicas to other hosts, add a host, use a smaller plan, or (vCPUs on virtualization hosts only) raise serverpark:datacenter.cpuOvercommit.",
+  validateModel: (model, report) => {
     const ratio = model.spec.cpuOvercommit;
     for (const h of model.plan.hosts) {
       const cores = h.capacity.cpus * (h.kind === "virtualization" ? ratio : 1);
       const where = `host ${h.id} (${h.kind}, rack ${h.rack})`;
       const replicas = h.replicas.join(", ") || "no replicas";
       if (h.allocated.cpus > cores + 1e-9) {
-        report(`${where} is promised ${round(h.allocated.cpus)} vCPUs but may promise ${round(cores)} (${h.capacity.cpus} cores${h.kind === "virtualization" ? ` × ${ratio}` : ""}); it runs ${replicas}. Fix: move a replica or add a host.`);
+        report(
+          `${where} is promised ${round(h.allocated.cpus)} vCPUs but may promise ${round(cores)} (${h.capacity.cpus} cores${h.kind === "virtualization" ? ` × ${ratio}` : ""}); it runs ${replicas}. Fix: move a replica or add a host.`,
+        );
       }
       if (h.allocated.memoryGb > h.capacity.memoryGb + 1e-9) {
-        report(`${where} is promised ${round(h.allocated.memoryGb)} GB of memory but has ${h.capacity.memoryGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`);
+        report(
+          `${where} is promised ${round(h.allocated.memoryGb)} GB of memory but has ${h.capacity.memoryGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`,
+        );
       }
       if (h.allocated.diskGb > h.capacity.diskGb + 1e-9) {
-        report(`${where} is promised ${round(h.allocated.diskGb)} GB of disk but has ${h.capacity.diskGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`);
+        report(
+          `${where} is promised ${round(h.allocated.diskGb)} GB of disk but has ${h.capacity.diskGb} GB; it runs ${replicas}. Fix: move a replica or add a host.`,
+        );
       }
     }
   },

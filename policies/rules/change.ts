@@ -30,9 +30,12 @@ export const protectStateful = resourcePolicy({
   configSchema: { properties: { production: { type: "boolean", description: "treat the stack as production regardless of its tags" } } },
   validateResource: (args: ResourceValidationArgs, report) => {
     if (!STATEFUL_TYPES.has(args.type)) return args.notApplicable("not a stateful resource type");
-    if (!isProduction(args.stackTags, args.getConfig<{ production?: boolean }>())) return args.notApplicable("not a production stack (stack tag serverpark:environment is not production)");
+    if (!isProduction(args.stackTags, args.getConfig<{ production?: boolean }>()))
+      return args.notApplicable("not a production stack (stack tag serverpark:environment is not production)");
     if (args.opts.protect !== true) {
-      report(`${describeResource(args.type, args.name, args.props)} holds data in a production stack but is not protected: a replace or delete in a preview would destroy it. Fix: set serverpark:protectState: true.`);
+      report(
+        `${describeResource(args.type, args.name, args.props)} holds data in a production stack but is not protected: a replace or delete in a preview would destroy it. Fix: set serverpark:protectState: true.`,
+      );
     }
   },
 });
@@ -42,14 +45,17 @@ export const noStatefulMove = modelPolicy({
   description: "No change moves a replica of a stateful service (mail, file, db) to another host, which would replace its volume.",
   controls: ["A.8.32"],
   severity: "critical",
-  remediationSteps: "Keep the replica's host (restore the host or its capacity, or keep the lock file's placement); migrate the data with a backup and restore before moving it deliberately.",
-  validateModel: (model, report, args) => {
+  remediationSteps:
+    "Keep the replica's host (restore the host or its capacity, or keep the lock file's placement); migrate the data with a backup and restore before moving it deliberately.",
+  validateModel: (model, report) => {
     const stateful = new Set(model.plan.services.filter((s) => ROLE_INFO[s.role as Role]?.stateful).map((s) => s.id));
     for (const note of model.plan.notes) {
       const moved = /replica (\S+) MOVES/.exec(note.message)?.[1];
       const service = moved && model.plan.replicas.find((r) => r.id === moved)?.service;
       if (service && stateful.has(service)) {
-        report(`${servicePath(model.spec, service)}: ${note.message} — its data volume would be replaced and the data left behind. Fix: keep the replica on its host, or migrate the data first.`);
+        report(
+          `${servicePath(model.spec, service)}: ${note.message} — its data volume would be replaced and the data left behind. Fix: keep the replica on its host, or migrate the data first.`,
+        );
       }
     }
   },

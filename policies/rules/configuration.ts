@@ -51,8 +51,16 @@ export const pinnedImages = resourcePolicy({
   description: "Images are built from pinned bases and run by pinned tags (never latest or untagged).",
   controls: CONTROLS,
   severity: "medium",
-  remediationSteps: "Give every FROM an explicit tag such as node:24-bookworm-slim (or a digest), and reference images by a version tag or digest, never latest.",
-  configSchema: { properties: { projectRoot: { type: "string", description: "where relative Dockerfile paths resolve (default: the working directory, then the repository holding the pack)" } } },
+  remediationSteps:
+    "Give every FROM an explicit tag such as node:24-bookworm-slim (or a digest), and reference images by a version tag or digest, never latest.",
+  configSchema: {
+    properties: {
+      projectRoot: {
+        type: "string",
+        description: "where relative Dockerfile paths resolve (default: the working directory, then the repository holding the pack)",
+      },
+    },
+  },
   validateResource: (args, report) => {
     const p = args.props;
     const who = describeResource(args.type, args.name, p);
@@ -64,7 +72,8 @@ export const pinnedImages = resourcePolicy({
       const file = build.dockerfile ?? join(build.context ?? ".", "Dockerfile");
       const roots = [args.getConfig<{ projectRoot?: string }>().projectRoot, process.cwd(), PROJECT_ROOT].filter((r): r is string => typeof r === "string");
       const path = isAbsolute(file) ? file : (roots.map((r) => resolve(r, file)).find((p) => existsSync(p)) ?? resolve(PROJECT_ROOT, file));
-      if (!existsSync(path)) return report(`${who}: its Dockerfile ${file} cannot be read, so its base cannot be checked. Fix: keep the Dockerfile in the repository.`);
+      if (!existsSync(path))
+        return report(`${who}: its Dockerfile ${file} cannot be read, so its base cannot be checked. Fix: keep the Dockerfile in the repository.`);
       for (const problem of unpinnedBases(readFileSync(path, "utf8"))) report(`${who}: ${file}: ${problem}. Fix: pin the base image with a tag or digest.`);
       return;
     }
@@ -96,7 +105,9 @@ export const resourceLabels = resourcePolicy({
     const labels = serverparkLabels(args.props);
     const missing = required.filter((k) => !labels[k]);
     if (missing.length > 0) {
-      report(`${describeResource(args.type, args.name, args.props)} lacks the label${missing.length > 1 ? "s" : ""} ${missing.map((m) => `serverpark.${m}`).join(", ")}. Fix: create it through a Serverpark target (or add the labels).`);
+      report(
+        `${describeResource(args.type, args.name, args.props)} lacks the label${missing.length > 1 ? "s" : ""} ${missing.map((m) => `serverpark.${m}`).join(", ")}. Fix: create it through a Serverpark target (or add the labels).`,
+      );
     }
   },
 });

@@ -16,13 +16,19 @@ export const internalNetworksIsolated = resourcePolicy({
   description: "Internal and management networks are internal (no route to the outside).",
   controls: ["A.8.20", "A.8.22"],
   severity: "high",
-  remediationSteps: "Create internal and management networks with `internal: true`; only networks whose exposure is internet (or the operator bridge) get a route out.",
+  remediationSteps:
+    "Create internal and management networks with `internal: true`; only networks whose exposure is internet (or the operator bridge) get a route out.",
   validateResource: (args, report) => {
     if (args.type !== TYPES.network) return args.notApplicable(`applies to ${TYPES.network} only`);
     const exposure = serverparkLabels(args.props).exposure;
-    if (exposure === undefined) report(`${describeResource(args.type, args.name, args.props)} has no serverpark.exposure label, so its segregation cannot be judged. Fix: create it through the Docker target.`);
+    if (exposure === undefined)
+      report(
+        `${describeResource(args.type, args.name, args.props)} has no serverpark.exposure label, so its segregation cannot be judged. Fix: create it through the Docker target.`,
+      );
     else if ((exposure === "internal" || exposure === "management") && args.props.internal !== true) {
-      report(`${describeResource(args.type, args.name, args.props)} is a ${exposure} network but not internal: its members can reach the outside. Fix: set internal: true.`);
+      report(
+        `${describeResource(args.type, args.name, args.props)} is a ${exposure} network but not internal: its members can reach the outside. Fix: set internal: true.`,
+      );
     }
   },
 });
@@ -32,7 +38,8 @@ export const backendsOffInternet = stackPolicy({
   description: "Databases, file service back-ends, the NOC, host agents and the management network are not attached to an internet network.",
   controls: ["A.8.20", "A.8.22"],
   severity: "critical",
-  remediationSteps: "Remove the internet network from the service's `networks` (db and file sit on internal networks behind the proxy); never give a network used for management the exposure internet.",
+  remediationSteps:
+    "Remove the internet network from the service's `networks` (db and file sit on internal networks behind the proxy); never give a network used for management the exposure internet.",
   validateStack: (args, report) => {
     const models = datacenterModels(args.resources);
     const containers = args.resources.filter((r) => r.type === TYPES.container);
@@ -43,7 +50,10 @@ export const backendsOffInternet = stackPolicy({
       for (const svc of model.plan.services) {
         const on = svc.networks.filter((n) => internet.has(n));
         if (BACKEND_ROLES.includes(svc.role) && on.length > 0) {
-          report(`${servicePath(model.spec, svc.id)} is a ${svc.role} service attached to the internet network ${on.join(", ")}. Fix: remove ${on.join(", ")} from its networks; reach it through an internal network.`, urn);
+          report(
+            `${servicePath(model.spec, svc.id)} is a ${svc.role} service attached to the internet network ${on.join(", ")}. Fix: remove ${on.join(", ")} from its networks; reach it through an internal network.`,
+            urn,
+          );
         }
       }
     }
@@ -58,7 +68,11 @@ export const backendsOffInternet = stackPolicy({
       if (!BACKEND_ROLES.includes(role)) continue;
       const nets = ((c.props.networksAdvanced ?? []) as { name?: string }[]).map((n) => n.name ?? "");
       const bad = nets.filter((n) => exposureByName.get(n) === "internet");
-      if (bad.length > 0) report(`${describeResource(c.type, c.name, c.props)} (role ${role}) is attached to the internet network ${bad.join(", ")}. Fix: detach it; back-ends sit on internal networks only.`, c.urn);
+      if (bad.length > 0)
+        report(
+          `${describeResource(c.type, c.name, c.props)} (role ${role}) is attached to the internet network ${bad.join(", ")}. Fix: detach it; back-ends sit on internal networks only.`,
+          c.urn,
+        );
     }
   },
 });

@@ -22,7 +22,7 @@ export const powerPathSurvivesFeedLoss = modelPolicy({
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Give the host a second power supply on a PDU of another feed, or add a replica of each service it carries on a host fed by another feed.",
-  validateModel: (model, report, args) => {
+  validateModel: (model, report) => {
     const { spec, plan } = model;
     const power = powerView(spec, plan);
     const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
@@ -37,7 +37,7 @@ export const powerPathSurvivesFeedLoss = modelPolicy({
         if (stranded.length === 0) continue;
         report(
           `${hostLabel(plan, host.id)} loses power when feed ${feed.id} is lost${tripped}, and ${stranded.map((s) => `service ${s}`).join(", ")} ha${stranded.length > 1 ? "ve" : "s"} no replica on a host that keeps power. ` +
-            `Fix: add a PSU on a PDU of another feed to ${host.id}, or add a replica of ${stranded.join(", ")} on a host fed by another feed.`
+            `Fix: add a PSU on a PDU of another feed to ${host.id}, or add a replica of ${stranded.join(", ")} on a host fed by another feed.`,
         );
       }
     }
@@ -46,11 +46,16 @@ export const powerPathSurvivesFeedLoss = modelPolicy({
 
 export const upsBridgesGeneratorStart = modelPolicy({
   name: "sp-102-ups-bridges-generator-start",
-  description: "Every feed that carries load has a UPS and a generator, and the UPS runtime at the feed's worst load covers the generator's start delay with margin.",
+  description:
+    "Every feed that carries load has a UPS and a generator, and the UPS runtime at the feed's worst load covers the generator's start delay with margin.",
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Add a UPS and a generator to the feed, a bigger battery (runtimeMinutes), or a generator that starts faster (startDelaySeconds).",
-  configSchema: { properties: { marginFactor: { type: "number", minimum: 1, default: 2, description: "UPS runtime must be at least this many times the generator start delay" } } },
+  configSchema: {
+    properties: {
+      marginFactor: { type: "number", minimum: 1, default: 2, description: "UPS runtime must be at least this many times the generator start delay" },
+    },
+  },
   validateModel: (model, report, args) => {
     const margin = args.getConfig<{ marginFactor?: number }>().marginFactor ?? 2;
     const power = powerView(model.spec, model.plan);
@@ -59,13 +64,14 @@ export const upsBridgesGeneratorStart = modelPolicy({
       if (load <= 0) return;
       const where = `serverpark:datacenter.feeds[${i}] (feed ${feed.id}, worst load ${round(load)} kW)`;
       if (!feed.ups) report(`${where} has no UPS: its hosts lose power the instant utility power fails. Fix: add feeds[${i}].ups.`);
-      if (!feed.generator) report(`${where} has no generator: after utility loss nothing carries the load once the UPS is empty. Fix: add feeds[${i}].generator.`);
+      if (!feed.generator)
+        report(`${where} has no generator: after utility loss nothing carries the load once the UPS is empty. Fix: add feeds[${i}].generator.`);
       if (!feed.ups || !feed.generator) return;
       const runtime = power.upsRuntimeSeconds(feed, load)!;
       const needed = feed.generator.startDelaySeconds * margin;
       if (runtime < needed) {
         report(
-          `${where}: the UPS lasts ${round(runtime)} s at that load but must bridge ${feed.generator.startDelaySeconds} s of generator start × margin ${margin} = ${round(needed)} s. Fix: a larger UPS battery or a faster-starting generator.`
+          `${where}: the UPS lasts ${round(runtime)} s at that load but must bridge ${feed.generator.startDelaySeconds} s of generator start × margin ${margin} = ${round(needed)} s. Fix: a larger UPS battery or a faster-starting generator.`,
         );
       }
     });
@@ -78,14 +84,19 @@ export const powerCapacityCoversLoad = modelPolicy({
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Use a UPS and a generator rated at least the worst load the report names, or move hosts to another feed.",
-  validateModel: (model, report, args) => {
+  validateModel: (model, report) => {
     const power = powerView(model.spec, model.plan);
     model.spec.feeds.forEach((feed, i) => {
       const load = power.worstFeedLoadKw(feed.id);
       const where = `serverpark:datacenter.feeds[${i}] (feed ${feed.id})`;
-      for (const [part, rated] of [["ups", feed.ups?.capacityKw], ["generator", feed.generator?.capacityKw]] as const) {
+      for (const [part, rated] of [
+        ["ups", feed.ups?.capacityKw],
+        ["generator", feed.generator?.capacityKw],
+      ] as const) {
         if (rated !== undefined && rated < load) {
-          report(`${where}: the ${part} is rated ${rated} kW but the feed carries up to ${round(load)} kW when another feed is lost. Fix: raise feeds[${i}].${part}.capacityKw to at least ${Math.ceil(load)}.`);
+          report(
+            `${where}: the ${part} is rated ${rated} kW but the feed carries up to ${round(load)} kW when another feed is lost. Fix: raise feeds[${i}].${part}.capacityKw to at least ${Math.ceil(load)}.`,
+          );
         }
       }
     });
@@ -98,7 +109,7 @@ export const redundantServicesSurvive = modelPolicy({
   controls: ["A.8.14"],
   severity: "critical",
   remediationSteps: "Add replicas, or spread them: hosts in different racks, fed by different feeds (or give their hosts a second PSU on another feed).",
-  validateModel: (model, report, args) => {
+  validateModel: (model, report) => {
     const { spec, plan } = model;
     const redundant = plan.services.filter((s) => s.redundant);
     if (redundant.length === 0) return;
@@ -113,7 +124,7 @@ export const redundantServicesSurvive = modelPolicy({
       });
       report(
         `${servicePath(spec, svc.id)} is declared redundant but drops below ${svc.minReplicas} running replica${svc.minReplicas > 1 ? "s" : ""} when ${downBy.join(" or ")} fails; replicas: ${placement.join(", ")}. ` +
-          `Fix: add a replica or place replicas on hosts in other racks and on other feeds.`
+          `Fix: add a replica or place replicas on hosts in other racks and on other feeds.`,
       );
     }
   },

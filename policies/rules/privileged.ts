@@ -12,7 +12,7 @@ export const noPrivilegedContainer = containerPolicy({
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove `privileged: true` from the container; grant the one capability the server needs instead (and justify it, see sp-204).",
-  validateContainer: (props, who, report, args) => {
+  validateContainer: (props, who, report) => {
     if (props.privileged === true) report(`${who} runs privileged (full access to the host's devices and kernel). Fix: remove \`privileged\`.`);
   },
 });
@@ -25,7 +25,7 @@ export const noDockerSocket = containerPolicy({
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove the bind mount of /var/run/docker.sock; whoever holds that socket is root on the host. Give the server a narrow API instead.",
-  validateContainer: (props, who, report, args) => {
+  validateContainer: (props, who, report) => {
     const sources: string[] = [
       ...((props.volumes ?? []) as { hostPath?: string }[]).map((v) => v.hostPath ?? ""),
       ...((props.mounts ?? []) as { source?: string; type?: string }[]).filter((m) => m.type === "bind").map((m) => m.source ?? ""),
@@ -42,7 +42,7 @@ export const noHostNamespaces = containerPolicy({
   controls: CONTROLS,
   severity: "high",
   remediationSteps: "Drop `networkMode: host` (attach the container to the datacenter's networks instead), and `pidMode`/`ipcMode`/`usernsMode: host`.",
-  validateContainer: (props, who, report, args) => {
+  validateContainer: (props, who, report) => {
     for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode"]) {
       if (props[key] === "host") report(`${who} shares the host's namespace (${key}: host). Fix: remove ${key}.`);
     }
@@ -69,7 +69,8 @@ export const capabilitiesJustified = containerPolicy({
       report(`${who} keeps Docker's default capabilities. Fix: set capabilities.drops to ["ALL"].`);
     }
     for (const cap of (caps.adds ?? []).map(norm)) {
-      if (!justified[cap]) report(`${who} adds capability ${cap} without a justification. Fix: remove it, or justify it in the policy config (sp-204 justified.${cap}).`);
+      if (!justified[cap])
+        report(`${who} adds capability ${cap} without a justification. Fix: remove it, or justify it in the policy config (sp-204 justified.${cap}).`);
     }
   },
 });
@@ -80,7 +81,7 @@ export const nonRootUser = containerPolicy({
   controls: CONTROLS,
   severity: "high",
   remediationSteps: 'Set `user: "1000:1000"` (the images create their data folders for uid 1000).',
-  validateContainer: (props, who, report, args) => {
+  validateContainer: (props, who, report) => {
     const user = typeof props.user === "string" ? props.user.trim() : "";
     const name = user.split(":")[0];
     if (user === "") report(`${who} sets no user, so it runs as the image's user (root unless the image says otherwise). Fix: set user "1000:1000".`);

@@ -40,13 +40,17 @@ function declaredRegion(args: StackValidationArgs): Declared | string {
   const pinned = args.getConfig<{ region?: string }>().region ?? args.stackTags.get("serverpark:region");
   if (pinned !== undefined) {
     const region = REGIONS[pinned];
-    return region ? { name: `region ${pinned}`, ...region } : `the stack declares region "${pinned}", which this policy does not know (known: ${Object.keys(REGIONS).join(", ")})`;
+    return region
+      ? { name: `region ${pinned}`, ...region }
+      : `the stack declares region "${pinned}", which this policy does not know (known: ${Object.keys(REGIONS).join(", ")})`;
   }
   const declared = datacenterModels(args.resources)
     .map((m) => (m.model.spec as { hetzner?: { allowedLocations?: string[] } }).hetzner?.allowedLocations)
     .find((l) => Array.isArray(l) && l.length > 0);
   if (declared) {
-    const zones = Object.values(REGIONS).filter((r) => r.locations.some((l) => declared.includes(l))).flatMap((r) => r.networkZones);
+    const zones = Object.values(REGIONS)
+      .filter((r) => r.locations.some((l) => declared.includes(l)))
+      .flatMap((r) => r.networkZones);
     return { name: `the declared locations ${declared.join(", ")}`, locations: declared, networkZones: [...new Set(zones)] };
   }
   return { name: "region de", ...REGIONS.de! };
@@ -55,12 +59,19 @@ function declaredRegion(args: StackValidationArgs): Declared | string {
 function judge(r: PolicyResource, region: Declared, inputs: readonly string[]): string[] {
   const who = describeResource(r.type, r.name, r.props);
   const present = inputs.filter((k) => typeof r.props[k] === "string" && r.props[k] !== "");
-  if (present.length === 0) return [`${who} names no ${inputs.join(" or ")}, so Hetzner picks one (possibly outside ${region.name}). Fix: set ${inputs[0]} to one of ${region.locations.join(", ")}.`];
+  if (present.length === 0)
+    return [
+      `${who} names no ${inputs.join(" or ")}, so Hetzner picks one (possibly outside ${region.name}). Fix: set ${inputs[0]} to one of ${region.locations.join(", ")}.`,
+    ];
   return present.flatMap((key) => {
     const value = String(r.props[key]);
     const zone = key === "networkZone";
     const ok = zone ? region.networkZones.includes(value) : region.locations.includes(key === "datacenter" ? value.split("-")[0]! : value);
-    return ok ? [] : [`${who} is placed in ${key} ${value}, outside ${region.name} (${(zone ? region.networkZones : region.locations).join(", ")}). Fix: move it to ${region.locations.join(" or ")}.`];
+    return ok
+      ? []
+      : [
+          `${who} is placed in ${key} ${value}, outside ${region.name} (${(zone ? region.networkZones : region.locations).join(", ")}). Fix: move it to ${region.locations.join(" or ")}.`,
+        ];
   });
 }
 
@@ -69,8 +80,13 @@ export const dataResidency = stackPolicy({
   description: "Every Hetzner Cloud server, volume, IP, load balancer and subnet is placed in the stack's declared region (default Germany: fsn1, nbg1).",
   controls: ["A.5.23"],
   severity: "high",
-  remediationSteps: "Set the resource's location to one of the region's locations (Germany: fsn1 or nbg1): serverpark:datacenter.hetzner.location / feedLocations.",
-  configSchema: { properties: { region: { type: "string", enum: Object.keys(REGIONS), description: "the region the stack's data must stay in (overrides the stack's own declaration)" } } },
+  remediationSteps:
+    "Set the resource's location to one of the region's locations (Germany: fsn1 or nbg1): serverpark:datacenter.hetzner.location / feedLocations.",
+  configSchema: {
+    properties: {
+      region: { type: "string", enum: Object.keys(REGIONS), description: "the region the stack's data must stay in (overrides the stack's own declaration)" },
+    },
+  },
   validateStack: (args, report) => {
     const placed = args.resources.filter((r) => PLACE_INPUTS[r.type]);
     if (placed.length === 0) return args.notApplicable("no Hetzner Cloud resources in this stack");

@@ -22,13 +22,14 @@ export const noPlaintextSecrets = modelPolicy({
   description: "No password, token or key is written in plain stack config; credentials are Pulumi secrets.",
   controls: CONTROLS,
   severity: "critical",
-  remediationSteps: "Delete the value from serverpark:datacenter and store it with `pulumi config set --secret <key> <value>` (it is then encrypted in the stack file and in state).",
-  validateModel: (model, report, args) => {
+  remediationSteps:
+    "Delete the value from serverpark:datacenter and store it with `pulumi config set --secret <key> <value>` (it is then encrypted in the stack file and in state).",
+  validateModel: (model, report) => {
     model.spec.services.forEach((svc, i) => {
       for (const f of findKeys(svc.settings, isSecretKey, "settings")) {
         if (typeof f.value !== "string" && typeof f.value !== "number") continue;
         report(
-          `serverpark:datacenter.services[${i}].${f.path} (service ${svc.id}) holds a credential in plaintext stack config. Fix: remove it and run \`pulumi config set --secret\` for it.`
+          `serverpark:datacenter.services[${i}].${f.path} (service ${svc.id}) holds a credential in plaintext stack config. Fix: remove it and run \`pulumi config set --secret\` for it.`,
         );
       }
     });
@@ -43,17 +44,24 @@ export const noDefaultPasswords = resourcePolicy({
   description: "No resource gets an empty or default password, and no container gets a credential in an environment variable.",
   controls: CONTROLS,
   severity: "critical",
-  remediationSteps: "Generate the password (random.RandomPassword) or store it with `pulumi config set --secret`, and hand it to the container as a file (uploads), never as an environment variable.",
+  remediationSteps:
+    "Generate the password (random.RandomPassword) or store it with `pulumi config set --secret`, and hand it to the container as a file (uploads), never as an environment variable.",
   validateResource: (args, report) => {
     const who = describeResource(args.type, args.name, args.props);
     for (const f of findKeys(args.props, isSecretKey)) {
-      if (isDefaultPassword(f.value)) report(`${who}: ${f.path} is ${f.value === "" ? "empty" : "a well-known default password"}. Fix: generate one (random.RandomPassword) or set it with \`pulumi config set --secret\`.`);
+      if (isDefaultPassword(f.value))
+        report(
+          `${who}: ${f.path} is ${f.value === "" ? "empty" : "a well-known default password"}. Fix: generate one (random.RandomPassword) or set it with \`pulumi config set --secret\`.`,
+        );
     }
     const props = unproxied(args.props);
     for (const env of (Array.isArray(props.envs) ? props.envs : []) as unknown[]) {
       if (typeof env !== "string" || env === UNKNOWN) continue;
       const name = env.split("=", 1)[0]!;
-      if (SECRET_ENV.test(name)) report(`${who} passes the credential ${name} in an environment variable (visible to docker inspect and to every process). Fix: upload it as a file and pass ${name}_FILE instead.`);
+      if (SECRET_ENV.test(name))
+        report(
+          `${who} passes the credential ${name} in an environment variable (visible to docker inspect and to every process). Fix: upload it as a file and pass ${name}_FILE instead.`,
+        );
     }
     // The runtime config file every replica receives: role settings, checked for default passwords.
     for (const upload of (Array.isArray(props.uploads) ? props.uploads : []) as { file?: string; content?: string }[]) {
@@ -65,7 +73,10 @@ export const noDefaultPasswords = resourcePolicy({
         continue;
       }
       for (const f of findKeys(parsed, isSecretKey)) {
-        if (isDefaultPassword(f.value)) report(`${who}: ${upload.file} sets ${f.path} to ${f.value === "" ? "an empty" : "a well-known default"} password. Fix: use a generated password or a Pulumi secret.`);
+        if (isDefaultPassword(f.value))
+          report(
+            `${who}: ${upload.file} sets ${f.path} to ${f.value === "" ? "an empty" : "a well-known default"} password. Fix: use a generated password or a Pulumi secret.`,
+          );
       }
     }
   },

@@ -34,15 +34,20 @@ export const tlsOffered = modelPolicy({
   description: "Every service published to the internet offers TLS for its protocol (HTTPS, STARTTLS/IMAPS/POP3S, FTPS/SFTP) and does not switch it off.",
   controls: CONTROLS,
   severity: "high",
-  remediationSteps: "Keep TLS on in the service's settings; put services without TLS behind the proxy instead of on the internet network, or exempt the role with a reason in the policy config.",
-  configSchema: { properties: { exempt: { type: "object", additionalProperties: { type: "string" }, description: "role → why it may face the internet without TLS" } } },
+  remediationSteps:
+    "Keep TLS on in the service's settings; put services without TLS behind the proxy instead of on the internet network, or exempt the role with a reason in the policy config.",
+  configSchema: {
+    properties: { exempt: { type: "object", additionalProperties: { type: "string" }, description: "role → why it may face the internet without TLS" } },
+  },
   validateModel: (model, report, args) => {
     const exempt = { ...DEFAULT_TLS_EXEMPT, ...(args.getConfig<{ exempt?: Record<string, string> }>().exempt ?? {}) };
     const internetFacing = new Set(model.plan.exposure.filter((e) => e.publishedTo === "internet").map((e) => e.service));
     for (const svc of model.plan.services.filter((s) => internetFacing.has(s.id))) {
       const where = servicePath(model.spec, svc.id);
       if (!TLS_OFFERED[svc.role] && !exempt[svc.role]) {
-        report(`${where} (role ${svc.role}) is published to the internet but its role offers no TLS. Fix: reach it through the proxy, or exempt role ${svc.role} with a reason in the policy config.`);
+        report(
+          `${where} (role ${svc.role}) is published to the internet but its role offers no TLS. Fix: reach it through the proxy, or exempt role ${svc.role} with a reason in the policy config.`,
+        );
       }
       for (const f of findKeys(svc.settings, (k) => /^(tls|ssl|starttls|https)$/i.test(k))) {
         if (disabled(f.value)) report(`${where}: settings.${f.path} switches TLS off on an internet-facing service. Fix: remove it.`);
@@ -71,16 +76,18 @@ export const tlsMinimumVersion = modelPolicy({
   controls: CONTROLS,
   severity: "high",
   remediationSteps: 'Remove the minimum-version setting (the roles default to TLSv1.2) or set it to "TLSv1.2" or "TLSv1.3".',
-  validateModel: (model, report, args) => {
+  validateModel: (model, report) => {
     for (const svc of model.plan.services) {
       for (const f of findKeys(svc.settings, VERSION_KEY)) {
-        if (belowTls12(f.value)) report(`${servicePath(model.spec, svc.id)}: settings.${f.path} is ${JSON.stringify(f.value)}, below TLS 1.2. Fix: set it to "TLSv1.2" or remove it.`);
+        if (belowTls12(f.value))
+          report(`${servicePath(model.spec, svc.id)}: settings.${f.path} is ${JSON.stringify(f.value)}, below TLS 1.2. Fix: set it to "TLSv1.2" or remove it.`);
       }
     }
   },
 });
 
-const PLAINTEXT_AUTH_KEY = (k: string) => /^(allow)?[-_]?(insecure|plain(text)?|unencrypted|cleartext|clear)[-_]?(auth(entication)?|login|passwords?)$/i.test(k);
+const PLAINTEXT_AUTH_KEY = (k: string) =>
+  /^(allow)?[-_]?(insecure|plain(text)?|unencrypted|cleartext|clear)[-_]?(auth(entication)?|login|passwords?)$/i.test(k);
 
 export const noPlaintextAuth = modelPolicy({
   name: "sp-313-no-plaintext-auth",
@@ -88,10 +95,11 @@ export const noPlaintextAuth = modelPolicy({
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove the setting that allows plaintext authentication; clients must STARTTLS (or connect with TLS) before AUTH/LOGIN/USER.",
-  validateModel: (model, report, args) => {
+  validateModel: (model, report) => {
     for (const svc of model.plan.services) {
       for (const f of findKeys(svc.settings, PLAINTEXT_AUTH_KEY)) {
-        if (f.value === true || f.value === "true") report(`${servicePath(model.spec, svc.id)}: settings.${f.path} allows passwords over plaintext. Fix: remove it.`);
+        if (f.value === true || f.value === "true")
+          report(`${servicePath(model.spec, svc.id)}: settings.${f.path} allows passwords over plaintext. Fix: remove it.`);
       }
     }
   },

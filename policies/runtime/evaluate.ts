@@ -27,9 +27,9 @@ import { controlsOf, type SpPolicy } from "../lib/policy";
 import type { RecordedResource, SerializedProps } from "./record";
 
 // CrossGuard's own (internal) deserializer and proxy, so policies see exactly what they see there.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { deserializeProperties } = require("@pulumi/policy/deserialize") as { deserializeProperties(s: { toJavaScript(): SerializedProps }, proxySecrets: boolean): Record<string, any> };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { deserializeProperties } = require("@pulumi/policy/deserialize") as {
+  deserializeProperties(s: { toJavaScript(): SerializedProps }, proxySecrets: boolean): Record<string, any>;
+};
 const proxy = require("@pulumi/policy/proxy") as { unknownCheckingProxy<T>(v: T): T; UnknownValueError: new (...a: any[]) => Error };
 
 /** `--policy-pack-config` file contents: policy name (or "all") → level, or {enforcementLevel, …config}. */
@@ -113,7 +113,12 @@ function configOf(policy: SpPolicy, config: PolicyPackConfig): Record<string, un
 const props = (serialized: SerializedProps) => proxy.unknownCheckingProxy(deserializeProperties({ toJavaScript: () => serialized }, false));
 
 function optionsOf(r: RecordedResource): PolicyResourceOptions {
-  return { ...r.options, ignoreChanges: [...r.options.ignoreChanges], aliases: [...r.options.aliases], additionalSecretOutputs: [...r.options.additionalSecretOutputs] };
+  return {
+    ...r.options,
+    ignoreChanges: [...r.options.ignoreChanges],
+    aliases: [...r.options.aliases],
+    additionalSecretOutputs: [...r.options.additionalSecretOutputs],
+  };
 }
 
 function providerOf(r: RecordedResource): PolicyProviderResource | undefined {
@@ -143,7 +148,11 @@ function policyView(r: RecordedResource, serialized: SerializedProps) {
   return provider ? { ...view, provider } : view;
 }
 
-export async function evaluatePolicies(policies: readonly SpPolicy[], resources: readonly RecordedResource[], options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluatePolicies(
+  policies: readonly SpPolicy[],
+  resources: readonly RecordedResource[],
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
   const config = options.config ?? {};
   const packLevel = options.packEnforcementLevel ?? "advisory";
   const stackTags = freeze(options.stackTags instanceof Map ? options.stackTags : new Map(Object.entries(options.stackTags ?? {})));
@@ -155,16 +164,36 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
     if (level === "remediate") level = "mandatory";
     const violations: Violation[] = [];
     const na: string[] = [];
-    const base = { policy: policy.name, controls: controlsOf(policy), severity: policy.severity, enforcementLevel: level, remediation: policy.remediationSteps };
-    const reporter = (fixedUrn: string | undefined, byUrn: Map<string, RecordedResource>): ReportViolation => (message, urn) => {
-      const at = fixedUrn ?? urn;
-      const r = at ? byUrn.get(at) : undefined;
-      violations.push({ ...base, message: message ? `${policy.description}\n${message}` : policy.description, detail: message ?? policy.description, ...(at ? { urn: at } : {}), ...(r ? { resource: { type: r.type, name: r.name } } : {}) });
+    const base = {
+      policy: policy.name,
+      controls: controlsOf(policy),
+      severity: policy.severity,
+      enforcementLevel: level,
+      remediation: policy.remediationSteps,
     };
+    const reporter =
+      (fixedUrn: string | undefined, byUrn: Map<string, RecordedResource>): ReportViolation =>
+      (message, urn) => {
+        const at = fixedUrn ?? urn;
+        const r = at ? byUrn.get(at) : undefined;
+        violations.push({
+          ...base,
+          message: message ? `${policy.description}\n${message}` : policy.description,
+          detail: message ?? policy.description,
+          ...(at ? { urn: at } : {}),
+          ...(r ? { resource: { type: r.type, name: r.name } } : {}),
+        });
+      };
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
     const unknown = (e: unknown, r?: RecordedResource) => {
       const message = `can't run policy '${policy.name}' during preview: ${(e as Error).message}`;
-      violations.push({ ...base, enforcementLevel: "advisory", message, detail: message, ...(r ? { urn: r.urn, resource: { type: r.type, name: r.name } } : {}) });
+      violations.push({
+        ...base,
+        enforcementLevel: "advisory",
+        message,
+        detail: message,
+        ...(r ? { urn: r.urn, resource: { type: r.type, name: r.name } } : {}),
+      });
     };
     let checked = 0;
 
@@ -179,9 +208,15 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
         if (!res) return;
         if (r.options.parent && byPolicyUrn.has(r.options.parent)) res.parent = byPolicyUrn.get(r.options.parent);
         res.dependencies = r.dependencies.map((d) => byPolicyUrn.get(d)).filter((d): d is PolicyResource => d !== undefined);
-        for (const [k, deps] of Object.entries(r.propertyDependencies)) res.propertyDependencies[k] = deps.map((d) => byPolicyUrn.get(d)).filter((d): d is PolicyResource => d !== undefined);
+        for (const [k, deps] of Object.entries(r.propertyDependencies))
+          res.propertyDependencies[k] = deps.map((d) => byPolicyUrn.get(d)).filter((d): d is PolicyResource => d !== undefined);
       });
-      const args: StackValidationArgs = { resources: policyResources, stackTags, getConfig: <T extends object>() => configOf(policy, config) as T, notApplicable };
+      const args: StackValidationArgs = {
+        resources: policyResources,
+        stackTags,
+        getConfig: <T extends object>() => configOf(policy, config) as T,
+        notApplicable,
+      };
       checked = 1;
       try {
         await stack.validateStack(args, reporter(undefined, byUrn));
@@ -189,8 +224,7 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
         if (e instanceof NotApplicable) {
           checked = 0;
           na.push(e.reason ?? "not applicable");
-        }
-        else if (e instanceof proxy.UnknownValueError) unknown(e);
+        } else if (e instanceof proxy.UnknownValueError) unknown(e);
         else throw new Error(`policy ${policy.name} failed: ${(e as Error).stack ?? e}`);
       }
       outcomes.push({ ...base, kind: "stack", notApplicable: na, violations, checked });
@@ -198,13 +232,23 @@ export async function evaluatePolicies(policies: readonly SpPolicy[], resources:
     }
 
     const resourcePolicy = policy as ResourceValidationPolicy;
-    const validations = resourcePolicy.validateResource === undefined ? [] : Array.isArray(resourcePolicy.validateResource) ? resourcePolicy.validateResource : [resourcePolicy.validateResource];
+    const validations =
+      resourcePolicy.validateResource === undefined
+        ? []
+        : Array.isArray(resourcePolicy.validateResource)
+          ? resourcePolicy.validateResource
+          : [resourcePolicy.validateResource];
     for (const r of resources) {
       if (r.type.startsWith("pulumi:providers:") || r.type === "pulumi:pulumi:Stack") continue;
       let applicable = true;
       for (const validate of validations) {
         try {
-          const args: ResourceValidationArgs = { ...policyView(r, r.inputs), stackTags, getConfig: <T extends object>() => configOf(policy, config) as T, notApplicable };
+          const args: ResourceValidationArgs = {
+            ...policyView(r, r.inputs),
+            stackTags,
+            getConfig: <T extends object>() => configOf(policy, config) as T,
+            notApplicable,
+          };
           await validate(args, reporter(r.urn, byUrn));
         } catch (e) {
           if (e instanceof NotApplicable) {

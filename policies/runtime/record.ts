@@ -60,7 +60,8 @@ export interface RecordOptions {
 function seconds(duration: string | undefined): number {
   if (!duration) return 0;
   let total = 0;
-  for (const [, n, unit] of duration.matchAll(/(\d+(?:\.\d+)?)(h|m|s|ms)/g)) total += Number(n) * ({ h: 3600, m: 60, s: 1, ms: 0.001 } as Record<string, number>)[unit!]!;
+  for (const [, n, unit] of duration.matchAll(/(\d+(?:\.\d+)?)(h|m|s|ms)/g))
+    total += Number(n) * ({ h: 3600, m: 60, s: 1, ms: 0.001 } as Record<string, number>)[unit!]!;
   return total;
 }
 
@@ -98,7 +99,17 @@ export async function recordStack(run: () => unknown | Promise<unknown>, options
   const { stack } = options;
   const rootUrn = `urn:pulumi:${stack}::${project}::${ROOT_TYPE}::${project}-${stack}`;
   const resources: RecordedResource[] = [
-    { type: ROOT_TYPE, name: `${project}-${stack}`, urn: rootUrn, custom: false, inputs: {}, outputs: {}, options: emptyOptions(), dependencies: [], propertyDependencies: {} },
+    {
+      type: ROOT_TYPE,
+      name: `${project}-${stack}`,
+      urn: rootUrn,
+      custom: false,
+      inputs: {},
+      outputs: {},
+      options: emptyOptions(),
+      dependencies: [],
+      propertyDependencies: {},
+    },
   ];
 
   await pulumi.runtime.setMocks(
@@ -111,7 +122,6 @@ export async function recordStack(run: () => unknown | Promise<unknown>, options
     stack,
     true,
   );
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const settings = require("@pulumi/pulumi/runtime/settings") as { getMonitor(): MonitorLike };
   const monitor = settings.getMonitor();
   const register = monitor.registerResource.bind(monitor);
@@ -125,24 +135,24 @@ export async function recordStack(run: () => unknown | Promise<unknown>, options
     .filter(([, v]) => v !== null && typeof v === "object" && "secure" in (v as object))
     .map(([k]) => k);
   const config = Object.fromEntries(
-    Object.entries(options.config).map(([k, v]) => [k, secretKeys.includes(k) ? (options.secrets?.[k] ?? "[secret]") : typeof v === "string" ? v : JSON.stringify(v)]),
+    Object.entries(options.config).map(([k, v]) => [
+      k,
+      secretKeys.includes(k) ? (options.secrets?.[k] ?? "[secret]") : typeof v === "string" ? v : JSON.stringify(v),
+    ]),
   );
   pulumi.runtime.setAllConfig(config, secretKeys);
 
   // The SDK captures `new Error().stack` for every promise and resource; with source maps on
-  // (tsx, vitest: their own prepareStackTrace) each capture is mapped, which made one run take
-  // seconds. Positions are not needed here, so map nothing while the program runs.
+  // (tsx, vitest) each capture is mapped, which made one run take seconds. Positions are not
+  // needed here, so map nothing while the program runs.
   const sourceMaps = process.sourceMapsEnabled;
-  const prepare = Error.prepareStackTrace;
   process.setSourceMapsEnabled(false);
-  Error.prepareStackTrace = undefined;
   try {
     await run();
     // Let every registration (and registerOutputs) reach the monitor before reading its state.
     await pulumi.runtime.disconnect();
   } finally {
     process.setSourceMapsEnabled(sourceMaps);
-    Error.prepareStackTrace = prepare;
   }
 
   const states = monitor.getRegisteredResources();
@@ -154,7 +164,13 @@ export async function recordStack(run: () => unknown | Promise<unknown>, options
 }
 
 function emptyOptions(): RecordedOptions {
-  return { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] };
+  return {
+    protect: false,
+    ignoreChanges: [],
+    aliases: [],
+    customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+    additionalSecretOutputs: [],
+  };
 }
 
 function fromRequest(req: RegisterRequest, urn: string, rootUrn: string, stack: string, project: string): RecordedResource {
@@ -181,11 +197,17 @@ function fromRequest(req: RegisterRequest, urn: string, rootUrn: string, stack: 
       ignoreChanges: req.getIgnorechangesList(),
       ...(req.getDeletebeforereplacedefined() ? { deleteBeforeReplace: req.getDeletebeforereplace() } : {}),
       aliases: req.getAliasurnsList(),
-      customTimeouts: { createSeconds: seconds(timeouts?.getCreate()), updateSeconds: seconds(timeouts?.getUpdate()), deleteSeconds: seconds(timeouts?.getDelete()) },
+      customTimeouts: {
+        createSeconds: seconds(timeouts?.getCreate()),
+        updateSeconds: seconds(timeouts?.getUpdate()),
+        deleteSeconds: seconds(timeouts?.getDelete()),
+      },
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       parent,
     },
-    ...(custom && !type.startsWith("pulumi:providers:") ? { provider: { type: `pulumi:providers:${pkg}`, name: providerUrn.split("::").pop()!, urn: providerUrn } } : {}),
+    ...(custom && !type.startsWith("pulumi:providers:")
+      ? { provider: { type: `pulumi:providers:${pkg}`, name: providerUrn.split("::").pop()!, urn: providerUrn } }
+      : {}),
     dependencies: req.getDependenciesList(),
     propertyDependencies,
   };

@@ -12,11 +12,22 @@ beforeAll(() => {
   root = allRolesRoot();
 });
 
-const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith(".yaml")).sort();
+const fixtures = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 describe("broken stacks", () => {
   it("has the broken stacks the issue names", () => {
-    expect(fixtures).toEqual(expect.arrayContaining(["compliant.yaml", "db-on-internet.yaml", "single-feed.yaml", "no-backups.yaml", "secret-in-config.yaml", "privileged-container.yaml"]));
+    expect(fixtures).toEqual(
+      expect.arrayContaining([
+        "compliant.yaml",
+        "db-on-internet.yaml",
+        "single-feed.yaml",
+        "no-backups.yaml",
+        "secret-in-config.yaml",
+        "privileged-container.yaml",
+      ]),
+    );
   });
 
   for (const name of fixtures) {

@@ -34,7 +34,8 @@ describe("serverpark policy / compliance", () => {
     const result = JSON.parse(out.stdout);
     expect(result).toMatchObject({ stack: "local", pack: { name: "serverpark-iso27001" }, config: "policies/config/local.json", mandatoryViolations: 0 });
     expect(result.policies.map((p: { policy: string }) => p.policy)).toContain("sp-111-redundant-service-survives-single-failure");
-    for (const v of result.violations) expect(v).toMatchObject({ enforcementLevel: "advisory", policy: expect.any(String), controls: expect.any(Array), remediation: expect.any(String) });
+    for (const v of result.violations)
+      expect(v).toMatchObject({ enforcementLevel: "advisory", policy: expect.any(String), controls: expect.any(Array), remediation: expect.any(String) });
   });
 
   it("policy exits 1 on a stack with a mandatory violation and names resource, policy, control and fix", async () => {
@@ -42,7 +43,11 @@ describe("serverpark policy / compliance", () => {
     const stack = fixtureStack(loadFixture("db-on-internet.yaml"));
     const file = join(dir, "Pulumi.broken.yaml");
     writeFileSync(file, stringify({ config: stack.config }));
-    const r = spawnSync(join(ROOT, "node_modules", ".bin", "node"), [join(ROOT, "bin", "serverpark.js"), "policy", file], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(join(ROOT, "node_modules", ".bin", "node"), [join(ROOT, "bin", "serverpark.js"), "policy", file], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     const out = { stdout: r.stdout };
     expect(r.status, r.stderr).toBe(EXIT.invalid);
     expect(out.stdout).toMatch(/MANDATORY sp-302-backends-off-internet \[A\.8\.20, A\.8\.22\] serverpark:index:Datacenter fra1/);

@@ -8,14 +8,17 @@
 import type { SpPolicy } from "../../policies/lib/policy";
 import type { RecordedResource } from "../../policies/runtime/record";
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const server = require("@pulumi/policy/server") as {
   makeAnalyzeRpcFun(pack: string, version: string, level: string, policies: readonly SpPolicy[]): (call: unknown, cb: (err: unknown, res: any) => void) => void;
-  makeAnalyzeStackRpcFun(pack: string, version: string, level: string, policies: readonly SpPolicy[]): (call: unknown, cb: (err: unknown, res: any) => void) => void;
+  makeAnalyzeStackRpcFun(
+    pack: string,
+    version: string,
+    level: string,
+    policies: readonly SpPolicy[],
+  ): (call: unknown, cb: (err: unknown, res: any) => void) => void;
 };
 const pb = require("@pulumi/pulumi/proto/analyzer_pb");
 const { Struct } = require("google-protobuf/google/protobuf/struct_pb");
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface Diagnostic {
   readonly policy: string;
@@ -55,7 +58,9 @@ function call(fn: (call: unknown, cb: (err: unknown, res: any) => void) => void,
     fn({ request }, (err, res) => {
       if (err) return reject(err);
       resolve(
-        res.getDiagnosticsList().map((d: any) => ({ policy: d.getPolicyname(), message: d.getMessage(), urn: d.getUrn(), level: LEVELS[d.getEnforcementlevel()]! })),
+        res
+          .getDiagnosticsList()
+          .map((d: any) => ({ policy: d.getPolicyname(), message: d.getMessage(), urn: d.getUrn(), level: LEVELS[d.getEnforcementlevel()]! })),
       );
     }),
   );

@@ -13,7 +13,10 @@ import { container, datacenterResource, localSpecInput, recorded } from "./suppo
 
 async function check(): Promise<StackCheck> {
   const resources = [datacenterResource(localSpecInput()), container("db", { privileged: true, name: "fra1-db-0<x>" })].map(recorded);
-  const evaluation = await evaluatePolicies(POLICIES, resources, { config: { "sp-422-backup-target-separated": "advisory" }, packEnforcementLevel: "mandatory" });
+  const evaluation = await evaluatePolicies(POLICIES, resources, {
+    config: { "sp-422-backup-target-separated": "advisory" },
+    packEnforcementLevel: "mandatory",
+  });
   return { stack: "local", pack: { name: "serverpark-iso27001", version: "0.1.0" }, configSource: "(test)", config: {}, stackTags: {}, resources, evaluation };
 }
 

@@ -19,7 +19,15 @@ import { container, messages, runPolicy, type FixtureResource } from "./support"
 const network = (exposure: string, internal: boolean): FixtureResource => ({
   type: "docker:index/network:Network",
   name: `fra1-net-${exposure}`,
-  props: { name: `fra1-${exposure}`, internal, labels: [{ label: "serverpark.datacenter", value: "fra1" }, { label: "serverpark.exposure", value: exposure }, { label: "serverpark.version", value: "0.1.0" }] },
+  props: {
+    name: `fra1-${exposure}`,
+    internal,
+    labels: [
+      { label: "serverpark.datacenter", value: "fra1" },
+      { label: "serverpark.exposure", value: exposure },
+      { label: "serverpark.version", value: "0.1.0" },
+    ],
+  },
 });
 
 describe("A.8.2 privileged access", () => {
@@ -31,8 +39,12 @@ describe("A.8.2 privileged access", () => {
 
   it("sp-202 fails a Docker socket mount (volume or bind mount)", async () => {
     expect(await messages(noDockerSocket, [container("noc", { volumes: [{ volumeName: "data", containerPath: "/data" }] })])).toEqual([]);
-    expect(await messages(noDockerSocket, [container("noc", { volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] })])).toHaveLength(1);
-    expect(await messages(noDockerSocket, [container("noc", { mounts: [{ type: "bind", source: "/run/containerd/containerd.sock", target: "/x" }] })])).toHaveLength(1);
+    expect(
+      await messages(noDockerSocket, [container("noc", { volumes: [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }] })]),
+    ).toHaveLength(1);
+    expect(
+      await messages(noDockerSocket, [container("noc", { mounts: [{ type: "bind", source: "/run/containerd/containerd.sock", target: "/x" }] })]),
+    ).toHaveLength(1);
   });
 
   it("sp-203 fails host namespaces", async () => {
@@ -43,7 +55,9 @@ describe("A.8.2 privileged access", () => {
 
   it("sp-204 requires drops ALL and a justification for every added capability", async () => {
     expect(await messages(capabilitiesJustified, [container("proxy")])).toEqual([]);
-    expect(await messages(capabilitiesJustified, [container("proxy", { capabilities: {} })])).toEqual([expect.stringMatching(/keeps Docker's default capabilities/)]);
+    expect(await messages(capabilitiesJustified, [container("proxy", { capabilities: {} })])).toEqual([
+      expect.stringMatching(/keeps Docker's default capabilities/),
+    ]);
     const withCap = container("proxy", { capabilities: { drops: ["ALL"], adds: ["CAP_NET_ADMIN"] } });
     expect(await messages(capabilitiesJustified, [withCap])).toEqual([expect.stringMatching(/adds capability NET_ADMIN without a justification/)]);
     expect(await messages(capabilitiesJustified, [withCap], { config: { justified: { NET_ADMIN: "the proxy sets up traffic shaping" } } })).toEqual([]);
@@ -66,11 +80,17 @@ describe("A.8.2 privileged access", () => {
 describe("A.8.5 secure authentication (resources)", () => {
   it("sp-212 fails default and empty passwords and credentials in environment variables", async () => {
     expect(await messages(noDefaultPasswords, [container("db", { envs: ["SP_ROLE=db", "PASSWORD_FILE=/run/secrets/db"] })])).toEqual([]);
-    expect(await messages(noDefaultPasswords, [container("db", { envs: ["DB_PASSWORD=Zx9-long-generated"] })])).toEqual([expect.stringMatching(/passes the credential DB_PASSWORD in an environment variable/)]);
+    expect(await messages(noDefaultPasswords, [container("db", { envs: ["DB_PASSWORD=Zx9-long-generated"] })])).toEqual([
+      expect.stringMatching(/passes the credential DB_PASSWORD in an environment variable/),
+    ]);
     const upload = { file: "/etc/serverpark/config.json", content: JSON.stringify({ settings: { users: [{ name: "app", password: "changeme" }] } }) };
-    expect(await messages(noDefaultPasswords, [container("db", { uploads: [upload] })])).toEqual([expect.stringMatching(/settings\.users\[0\]\.password to a well-known default password/)]);
+    expect(await messages(noDefaultPasswords, [container("db", { uploads: [upload] })])).toEqual([
+      expect.stringMatching(/settings\.users\[0\]\.password to a well-known default password/),
+    ]);
     expect(await messages(noDefaultPasswords, [{ type: "random:index/randomPassword:RandomPassword", props: { length: 24 } }])).toEqual([]);
-    expect(await messages(noDefaultPasswords, [{ type: "docker:index/remoteImage:RemoteImage", props: { name: "x:1", registryAuth: { password: "" } } }])).toEqual([expect.stringMatching(/registryAuth\.password is empty/)]);
+    expect(
+      await messages(noDefaultPasswords, [{ type: "docker:index/remoteImage:RemoteImage", props: { name: "x:1", registryAuth: { password: "" } } }]),
+    ).toEqual([expect.stringMatching(/registryAuth\.password is empty/)]);
   });
 });
 
@@ -83,19 +103,23 @@ describe("A.8.20 / A.8.22 networks", () => {
   it("sp-303 allows only the role's public ports", async () => {
     const proxyPorts = [{ internal: 443, external: 20001, ip: "127.0.0.1", protocol: "tcp" }];
     expect(await messages(publishedPortsAllowed, [container("proxy", { ports: proxyPorts })])).toEqual([]);
-    expect(await messages(publishedPortsAllowed, [container("dns", { ports: [{ internal: 53, external: 20053, ip: "127.0.0.1", protocol: "udp" }] })])).toEqual([]);
-    expect(await messages(publishedPortsAllowed, [container("db", { ports: [{ internal: 5432, external: 25432, ip: "127.0.0.1", protocol: "tcp" }] })])).toEqual([
-      expect.stringMatching(/publishes 5432\/tcp \(not a public port of role db\)/),
-    ]);
-    expect(await messages(publishedPortsAllowed, [container("proxy", { ports: [{ internal: 9100, external: 29100, ip: "127.0.0.1", protocol: "tcp" }] })])).toEqual([
-      expect.stringMatching(/the management port/),
-    ]);
+    expect(await messages(publishedPortsAllowed, [container("dns", { ports: [{ internal: 53, external: 20053, ip: "127.0.0.1", protocol: "udp" }] })])).toEqual(
+      [],
+    );
+    expect(
+      await messages(publishedPortsAllowed, [container("db", { ports: [{ internal: 5432, external: 25432, ip: "127.0.0.1", protocol: "tcp" }] })]),
+    ).toEqual([expect.stringMatching(/publishes 5432\/tcp \(not a public port of role db\)/)]);
+    expect(
+      await messages(publishedPortsAllowed, [container("proxy", { ports: [{ internal: 9100, external: 29100, ip: "127.0.0.1", protocol: "tcp" }] })]),
+    ).toEqual([expect.stringMatching(/the management port/)]);
   });
 
   it("sp-304 fails ports published beyond loopback", async () => {
     expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001, ip: "127.0.0.1" }] })])).toEqual([]);
     expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001, ip: "0.0.0.0" }] })])).toHaveLength(1);
-    expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001 }] })])).toEqual([expect.stringMatching(/every interface/)]);
+    expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001 }] })])).toEqual([
+      expect.stringMatching(/every interface/),
+    ]);
   });
 });
 
@@ -135,8 +159,13 @@ describe("A.8.9 configuration management", () => {
       props: { imageName: `serverpark/db:${tag}`, skipPush: true, build: { context: dir, dockerfile: join(dir, dockerfile) } },
     });
     expect(await messages(pinnedImages, [image("0.1.0-abcdef123456", "Dockerfile.good"), container("db")])).toEqual([]);
-    expect(await messages(pinnedImages, [image("latest", "Dockerfile.bad")])).toEqual([expect.stringMatching(/uses the tag latest/), expect.stringMatching(/FROM node has no tag/)]);
-    expect(await messages(pinnedImages, [container("db", { image: "serverpark/db" })])).toEqual([expect.stringMatching(/runs image serverpark\/db which has no tag/)]);
+    expect(await messages(pinnedImages, [image("latest", "Dockerfile.bad")])).toEqual([
+      expect.stringMatching(/uses the tag latest/),
+      expect.stringMatching(/FROM node has no tag/),
+    ]);
+    expect(await messages(pinnedImages, [container("db", { image: "serverpark/db" })])).toEqual([
+      expect.stringMatching(/runs image serverpark\/db which has no tag/),
+    ]);
     expect(await messages(pinnedImages, [image("1", "missing")])).toEqual([expect.stringMatching(/cannot be read/)]);
   });
 
@@ -145,7 +174,10 @@ describe("A.8.9 configuration management", () => {
     expect(await messages(resourceLabels, [container("db", { labels: [{ label: "serverpark.datacenter", value: "fra1" }] })])).toEqual([
       expect.stringMatching(/lacks the labels serverpark\.role, serverpark\.version/),
     ]);
-    const server = { type: "hcloud:index/server:Server", props: { name: "fra1-h1", location: "fsn1", labels: { "serverpark/datacenter": "fra1", "serverpark/role": "host", "serverpark/version": "0.1.0" } } };
+    const server = {
+      type: "hcloud:index/server:Server",
+      props: { name: "fra1-h1", location: "fsn1", labels: { "serverpark/datacenter": "fra1", "serverpark/role": "host", "serverpark/version": "0.1.0" } },
+    };
     expect(await messages(resourceLabels, [server])).toEqual([]);
   });
 });
@@ -153,7 +185,9 @@ describe("A.8.9 configuration management", () => {
 describe("A.8.15 / A.8.16 logging and health", () => {
   it("sp-431 requires log rotation", async () => {
     expect(await messages(logRotation, [container("mail"), container("mail", { logDriver: "journald", logOpts: undefined })])).toEqual([]);
-    expect(await messages(logRotation, [container("mail", { logDriver: undefined, logOpts: undefined })])).toEqual([expect.stringMatching(/sets no logDriver/)]);
+    expect(await messages(logRotation, [container("mail", { logDriver: undefined, logOpts: undefined })])).toEqual([
+      expect.stringMatching(/sets no logDriver/),
+    ]);
     expect(await messages(logRotation, [container("mail", { logOpts: { "max-size": "10m" } })])).toEqual([expect.stringMatching(/without max-file/)]);
     expect(await messages(logRotation, [container("mail", { logDriver: "none" })])).toEqual([expect.stringMatching(/discards its logs/)]);
   });
@@ -166,20 +200,39 @@ describe("A.8.15 / A.8.16 logging and health", () => {
 });
 
 describe("A.5.23 data residency", () => {
-  const server = (props: Record<string, unknown>): FixtureResource => ({ type: "hcloud:index/server:Server", name: "fra1-h1", props: { name: "fra1-h1", serverType: "cx22", image: "debian-12", ...props } });
+  const server = (props: Record<string, unknown>): FixtureResource => ({
+    type: "hcloud:index/server:Server",
+    name: "fra1-h1",
+    props: { name: "fra1-h1", serverType: "cx22", image: "debian-12", ...props },
+  });
 
   it("sp-501 keeps Hetzner resources in Germany by default", async () => {
-    expect(await messages(dataResidency, [server({ location: "fsn1" }), server({ datacenter: "nbg1-dc3" }), { type: "hcloud:index/volume:Volume", props: { location: "nbg1", size: 10 } }])).toEqual([]);
-    expect(await messages(dataResidency, [server({ location: "hel1" })])).toEqual([expect.stringMatching(/placed in location hel1, outside region de \(fsn1, nbg1\)/)]);
+    expect(
+      await messages(dataResidency, [
+        server({ location: "fsn1" }),
+        server({ datacenter: "nbg1-dc3" }),
+        { type: "hcloud:index/volume:Volume", props: { location: "nbg1", size: 10 } },
+      ]),
+    ).toEqual([]);
+    expect(await messages(dataResidency, [server({ location: "hel1" })])).toEqual([
+      expect.stringMatching(/placed in location hel1, outside region de \(fsn1, nbg1\)/),
+    ]);
     expect(await messages(dataResidency, [server({})])).toEqual([expect.stringMatching(/names no location or datacenter/)]);
-    expect(await messages(dataResidency, [{ type: "hcloud:index/networkSubnet:NetworkSubnet", props: { networkZone: "us-east", ipRange: "10.0.0.0/24" } }])).toHaveLength(1);
+    expect(
+      await messages(dataResidency, [{ type: "hcloud:index/networkSubnet:NetworkSubnet", props: { networkZone: "us-east", ipRange: "10.0.0.0/24" } }]),
+    ).toHaveLength(1);
   });
 
   it("sp-501 takes the region from the policy config, the stack tag, then the stack's declared locations", async () => {
     expect(await messages(dataResidency, [server({ location: "hel1" })], { config: { region: "fi" } })).toEqual([]);
     expect(await messages(dataResidency, [server({ location: "hel1" })], { stackTags: { "serverpark:region": "eu" } })).toEqual([]);
-    const declaring = (allowedLocations: string[]): FixtureResource => ({ type: "serverpark:index:Datacenter", props: { model: { spec: { hetzner: { allowedLocations } }, plan: {}, target: "hetzner" } } });
-    expect(await messages(dataResidency, [declaring(["fsn1"]), server({ location: "nbg1" })])).toEqual([expect.stringMatching(/outside the declared locations fsn1/)]);
+    const declaring = (allowedLocations: string[]): FixtureResource => ({
+      type: "serverpark:index:Datacenter",
+      props: { model: { spec: { hetzner: { allowedLocations } }, plan: {}, target: "hetzner" } },
+    });
+    expect(await messages(dataResidency, [declaring(["fsn1"]), server({ location: "nbg1" })])).toEqual([
+      expect.stringMatching(/outside the declared locations fsn1/),
+    ]);
     // The auditor's pin wins over what the stack declares about itself.
     expect(await messages(dataResidency, [declaring(["ash"]), server({ location: "ash" })], { config: { region: "de" } })).toHaveLength(1);
     const outcome = await runPolicy(dataResidency, [container("db")]);
@@ -188,12 +241,19 @@ describe("A.5.23 data residency", () => {
 });
 
 describe("A.8.32 change management (resources)", () => {
-  const volume = (protect: boolean): FixtureResource => ({ type: "docker:index/volume:Volume", name: "fra1-svc-db-0-data", props: { name: "fra1-db-0-data" }, opts: { protect } });
+  const volume = (protect: boolean): FixtureResource => ({
+    type: "docker:index/volume:Volume",
+    name: "fra1-svc-db-0-data",
+    props: { name: "fra1-db-0-data" },
+    opts: { protect },
+  });
 
   it("sp-511 requires protect on volumes of production stacks", async () => {
     const production = { stackTags: { "serverpark:environment": "production" } };
     expect(await messages(protectStateful, [volume(true)], production)).toEqual([]);
-    expect(await messages(protectStateful, [volume(false)], production)).toEqual([expect.stringMatching(/Volume "fra1-db-0-data" holds data in a production stack but is not protected/)]);
+    expect(await messages(protectStateful, [volume(false)], production)).toEqual([
+      expect.stringMatching(/Volume "fra1-db-0-data" holds data in a production stack but is not protected/),
+    ]);
     expect(await messages(protectStateful, [volume(false)], { config: { production: true } })).toHaveLength(1);
   });
 

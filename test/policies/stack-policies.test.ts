@@ -26,7 +26,9 @@ describe("A.7.11 supporting utilities", () => {
 
   it("sp-101 names the single-fed host and the service without a replica elsewhere (local stack: db on h3)", async () => {
     expect(await messages(powerPathSurvivesFeedLoss, [local()])).toEqual([
-      expect.stringMatching(/^host h3 \(rack r1, PSUs r1-pdu-a→feed A\) loses power when feed A is lost, and service db has no replica on a host that keeps power\. Fix: .*h3/),
+      expect.stringMatching(
+        /^host h3 \(rack r1, PSUs r1-pdu-a→feed A\) loses power when feed A is lost, and service db has no replica on a host that keeps power\. Fix: .*h3/,
+      ),
     ]);
   });
 
@@ -49,7 +51,9 @@ describe("A.7.11 supporting utilities", () => {
       s.feeds[1].generator.startDelaySeconds = 900;
       s.feeds[1].ups.runtimeMinutes = 1; // ~60 s × 30 kW / ~2.6 kW ≈ 700 s at the worst load
     });
-    expect(await messages(upsBridgesGeneratorStart, [datacenterResource(slow)])).toEqual([expect.stringMatching(/feeds\[1\] \(feed B, .*\): the UPS lasts [\d.]+ s at that load but must bridge 900 s .* margin 2 = 1800 s/)]);
+    expect(await messages(upsBridgesGeneratorStart, [datacenterResource(slow)])).toEqual([
+      expect.stringMatching(/feeds\[1\] \(feed B, .*\): the UPS lasts [\d.]+ s at that load but must bridge 900 s .* margin 2 = 1800 s/),
+    ]);
     const bare = withSpec((s) => delete s.feeds[0].ups);
     expect(await messages(upsBridgesGeneratorStart, [datacenterResource(bare)])).toEqual([expect.stringMatching(/feeds\[0\] \(feed A.*has no UPS/)]);
     // A stricter margin from the stack's policy config.
@@ -59,7 +63,9 @@ describe("A.7.11 supporting utilities", () => {
   it("sp-103 requires UPS and generator ratings above the feed's worst load", async () => {
     expect(await messages(powerCapacityCoversLoad, [local()])).toEqual([]);
     const small = withSpec((s) => (s.feeds[0].generator.capacityKw = 1));
-    expect(await messages(powerCapacityCoversLoad, [datacenterResource(small)])).toEqual([expect.stringMatching(/feed A\): the generator is rated 1 kW but the feed carries up to [\d.]+ kW/)]);
+    expect(await messages(powerCapacityCoversLoad, [datacenterResource(small)])).toEqual([
+      expect.stringMatching(/feed A\): the generator is rated 1 kW but the feed carries up to [\d.]+ kW/),
+    ]);
   });
 });
 
@@ -72,7 +78,9 @@ describe("A.8.14 redundancy", () => {
     const all = withSpec((s) => (svc(s, "www").minReplicas = 2));
     const [msg, ...rest] = await messages(redundantServicesSurvive, [datacenterResource(all)]);
     expect(rest).toEqual([]);
-    expect(msg).toMatch(/services\[0\] \(www\) is declared redundant but drops below 2 running replicas when rack:r1 or rack:r2 or host:h1 or host:h4 fails; replicas: www-0 on h1 \(rack r1, feed A\+B\), www-1 on h4/);
+    expect(msg).toMatch(
+      /services\[0\] \(www\) is declared redundant but drops below 2 running replicas when rack:r1 or rack:r2 or host:h1 or host:h4 fails; replicas: www-0 on h1 \(rack r1, feed A\+B\), www-1 on h4/,
+    );
   });
 
   it("sp-111 decides by power, not by counting: two replicas on hosts fed only by feed A fail", async () => {
@@ -88,7 +96,9 @@ describe("A.8.13 backup", () => {
   it("sp-421 requires a backup on every stateful service, with the minimum retention", async () => {
     expect(await messages(backupConfigured, [local()])).toEqual([]);
     const none = withSpec((s) => delete svc(s, "mail").backup);
-    expect(await messages(backupConfigured, [datacenterResource(none)])).toEqual([expect.stringMatching(/services\[3\] \(mail\) keeps data \(role mail\) but has no backup/)]);
+    expect(await messages(backupConfigured, [datacenterResource(none)])).toEqual([
+      expect.stringMatching(/services\[3\] \(mail\) keeps data \(role mail\) but has no backup/),
+    ]);
     expect(await messages(backupConfigured, [local()], { config: { minRetentionDays: 20 } })).toEqual([
       expect.stringMatching(/\(mail\) keeps backups 14 days, less than the stack's minimum of 20/),
       expect.stringMatching(/\(files\) keeps backups 14 days/),
@@ -102,7 +112,10 @@ describe("A.8.13 backup", () => {
     });
     expect(await messages(backupTargetSeparated, [datacenterResource(good)])).toEqual([]);
     // The local stack declares no target for mail and files.
-    expect(await messages(backupTargetSeparated, [local()])).toEqual([expect.stringMatching(/\(mail\) has a backup schedule but no backup.targetHost/), expect.stringMatching(/\(files\) has a backup schedule/)]);
+    expect(await messages(backupTargetSeparated, [local()])).toEqual([
+      expect.stringMatching(/\(mail\) has a backup schedule but no backup.targetHost/),
+      expect.stringMatching(/\(files\) has a backup schedule/),
+    ]);
     const sameRack = withSpec((s) => {
       svc(s, "mail").backup.targetHost = "h1";
       svc(s, "files").backup.targetHost = "h2";
@@ -117,7 +130,9 @@ describe("A.8.13 backup", () => {
       svc(s, "files").backup.targetHost = "h2";
       s.hosts.find((h: { id: string }) => h.id === "h6").psus = ["r2-pdu-a"]; // db-0 on h3 (feed A) → h6 now on feed A too
     });
-    expect(await messages(backupTargetSeparated, [datacenterResource(sameFeed)])).toEqual([expect.stringMatching(/losing feed A takes down both replica db-0 \(on h3, feed A\) and its backup target h6/)]);
+    expect(await messages(backupTargetSeparated, [datacenterResource(sameFeed)])).toEqual([
+      expect.stringMatching(/losing feed A takes down both replica db-0 \(on h3, feed A\) and its backup target h6/),
+    ]);
   });
 });
 
@@ -125,9 +140,13 @@ describe("A.8.20 / A.8.22 segregation (stack)", () => {
   it("sp-302 fails a database declared on the internet network, and a back-end container attached to it", async () => {
     expect(await messages(backendsOffInternet, [local()])).toEqual([]);
     const exposed = withSpec((s) => (svc(s, "db").networks = ["public", "private"]));
-    expect(await messages(backendsOffInternet, [datacenterResource(exposed)])).toEqual([expect.stringMatching(/services\[5\] \(db\) is a db service attached to the internet network public/)]);
+    expect(await messages(backendsOffInternet, [datacenterResource(exposed)])).toEqual([
+      expect.stringMatching(/services\[5\] \(db\) is a db service attached to the internet network public/),
+    ]);
     const net = { type: "docker:index/network:Network", props: { name: "fra1-public", labels: [{ label: "serverpark.exposure", value: "internet" }] } };
-    expect(await messages(backendsOffInternet, [net, container("file", { networksAdvanced: [{ name: "fra1-public" }] })])).toEqual([expect.stringMatching(/\(role file\) is attached to the internet network fra1-public/)]);
+    expect(await messages(backendsOffInternet, [net, container("file", { networksAdvanced: [{ name: "fra1-public" }] })])).toEqual([
+      expect.stringMatching(/\(role file\) is attached to the internet network fra1-public/),
+    ]);
     expect(await messages(backendsOffInternet, [net, container("proxy", { networksAdvanced: [{ name: "fra1-public" }] })])).toEqual([]);
   });
 });
@@ -143,19 +162,25 @@ describe("A.8.21 / A.8.24 TLS", () => {
     const off = withSpec((s) => (svc(s, "edge").settings = { tls: { enabled: false } }));
     expect(await messages(tlsOffered, [datacenterResource(off)])).toEqual([expect.stringMatching(/\(edge\): settings.tls switches TLS off/)]);
     // Without the default exemption, the game server (plain WebSocket) would fail.
-    expect(await messages(tlsOffered, [local()], { config: { exempt: { game: "" } } })).toEqual([expect.stringMatching(/\(arena\) \(role game\) is published to the internet but its role offers no TLS/)]);
+    expect(await messages(tlsOffered, [local()], { config: { exempt: { game: "" } } })).toEqual([
+      expect.stringMatching(/\(arena\) \(role game\) is published to the internet but its role offers no TLS/),
+    ]);
   });
 
   it("sp-312 fails a minimum TLS version below 1.2", async () => {
     expect(await messages(tlsMinimumVersion, [local()])).toEqual([]);
     const old = withSpec((s) => (svc(s, "mail").settings = { tls: { minVersion: "TLSv1" } }));
-    expect(await messages(tlsMinimumVersion, [datacenterResource(old)])).toEqual([expect.stringMatching(/\(mail\): settings.tls.minVersion is "TLSv1", below TLS 1.2/)]);
+    expect(await messages(tlsMinimumVersion, [datacenterResource(old)])).toEqual([
+      expect.stringMatching(/\(mail\): settings.tls.minVersion is "TLSv1", below TLS 1.2/),
+    ]);
   });
 
   it("sp-313 fails settings that allow plaintext authentication", async () => {
     expect(await messages(noPlaintextAuth, [local()])).toEqual([]);
     const plain = withSpec((s) => (svc(s, "mail").settings = { smtp: { allowInsecureAuth: true } }));
-    expect(await messages(noPlaintextAuth, [datacenterResource(plain)])).toEqual([expect.stringMatching(/\(mail\): settings.smtp.allowInsecureAuth allows passwords over plaintext/)]);
+    expect(await messages(noPlaintextAuth, [datacenterResource(plain)])).toEqual([
+      expect.stringMatching(/\(mail\): settings.smtp.allowInsecureAuth allows passwords over plaintext/),
+    ]);
   });
 });
 
@@ -189,7 +214,9 @@ describe("A.8.16 monitoring (stack)", () => {
   it("sp-433 fails services the NOC cannot probe, and a datacenter without NOC", async () => {
     expect(await messages(nocProbesEverything, [local()])).toEqual([]);
     const unmanaged = withSpec((s) => (svc(s, "arena").management = false));
-    expect(await messages(nocProbesEverything, [datacenterResource(unmanaged)])).toEqual([expect.stringMatching(/\(arena\): replica arena-0 has no management address/)]);
+    expect(await messages(nocProbesEverything, [datacenterResource(unmanaged)])).toEqual([
+      expect.stringMatching(/\(arena\): replica arena-0 has no management address/),
+    ]);
     const noNoc = withSpec((s) => (s.services = s.services.filter((x: { role: string }) => x.role !== "noc")));
     expect(await messages(nocProbesEverything, [datacenterResource(noNoc)])).toEqual([expect.stringMatching(/has no NOC service/)]);
   });
@@ -200,7 +227,9 @@ describe("A.8.32 change management (stack)", () => {
     expect(await messages(noStatefulMove, [local()])).toEqual([]);
     const moved = (host: string) => withSpec((s) => (s.hosts = s.hosts.filter((h: { id: string }) => h.id !== host)));
     // h3 carries db-0 (stateful); h1 carries www-0, ns-0, arena-0 (stateless).
-    expect(await messages(noStatefulMove, [datacenterResource(moved("h3"))])).toEqual([expect.stringMatching(/services\[5\] \(db\): replica db-0 MOVES: .*its data volume would be replaced/)]);
+    expect(await messages(noStatefulMove, [datacenterResource(moved("h3"))])).toEqual([
+      expect.stringMatching(/services\[5\] \(db\): replica db-0 MOVES: .*its data volume would be replaced/),
+    ]);
     expect(await messages(noStatefulMove, [datacenterResource(moved("h1"))])).toEqual([]);
   });
 });

@@ -31,7 +31,10 @@ export function allRolesRoot(): string {
   for (const role of [...ROLES, HOST_AGENT]) {
     mkdirSync(join(root, "images", role), { recursive: true });
     const real = join(REPO, "images", role, "Dockerfile");
-    writeFileSync(join(root, "images", role, "Dockerfile"), existsSync(real) ? readFileSync(real) : `FROM node:24-bookworm-slim\nCOPY dist/ /app/\nUSER node\n`);
+    writeFileSync(
+      join(root, "images", role, "Dockerfile"),
+      existsSync(real) ? readFileSync(real) : `FROM node:24-bookworm-slim\nCOPY dist/ /app/\nUSER node\n`,
+    );
   }
   return root;
 }

@@ -33,7 +33,14 @@ export function recorded(r: FixtureResource, i = 0): RecordedResource {
     custom: !r.type.startsWith("serverpark:"),
     inputs: serialized,
     outputs: serialized,
-    options: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [], ...r.opts },
+    options: {
+      protect: false,
+      ignoreChanges: [],
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+      ...r.opts,
+    },
     dependencies: [],
     propertyDependencies: {},
   };
