@@ -108,6 +108,13 @@ describe("serverpark simulate", () => {
     const svg = readFileSync(join(dir, "cut.svg"), "utf8");
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg).toContain("<title>00:30:00–00:40:00 dark</title>");
+    const again = io();
+    expect(await main(["simulate", "local", "--scenario", "host:h2@30m/10m", "--chart", join(dir, "cut.html")], again)).toBe(0);
+    const html = readFileSync(join(dir, "cut.html"), "utf8");
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain("<tr><td>mail</td><td>00:10:00</td><td>1</td></tr>");
+    expect(again.stdout).toMatch(/mail\s+00:10:00\s+1\s+=+~?\.+~?=+\n/);
+    expect(await main(["simulate", "local", "--scenario", "host:h2@30m", "--chart", join(dir, "cut.png")], io())).toBe(2);
   });
 
   it("prints the N-1 table and a deterministic availability estimate", async () => {
