@@ -5,7 +5,7 @@
  * that every replica's resources land under their own service — so a renamed child shows up
  * here, not as a badly grouped comment.
  */
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { expectEveryResourceGrouped } from "./naming";
 
 describe("preview grouping on the real program (local stack, Docker target)", () => {
