@@ -9,14 +9,14 @@
 import * as docker from "@pulumi/docker";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import { MANAGEMENT_PORT, ROLE_INFO } from "../../model/roles";
-import { replicaRuntimeConfig, RUNTIME_CONFIG_PATH } from "../../model/runtimeConfig";
+import { ROLE_INFO } from "../../model/roles";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
 import type { ReplicaFile } from "../../roles/types";
 import type { DatacenterSpec } from "../../spec/schema";
-import { HOST_AGENT, projectVersion, roleImageSource } from "../docker/images";
+import { bundleBuilt, HOST_AGENT, projectVersion, roleImageSource } from "../docker/images";
 import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
-import { renderCloudInit, type CloudInitContainer, type CloudInitNetwork, type CloudInitPort } from "./cloudInit";
+import { renderCloudInit, type CloudInitContainer, type CloudInitFile, type CloudInitNetwork } from "./cloudInit";
+import { agentContainer, replicaContainer } from "./containers";
 import { firewallRules } from "./firewall";
 import type { HetznerResolution } from "./settings";
 import { volumeSizeGb } from "./settings";
@@ -137,6 +137,9 @@ export class HetznerTarget implements DatacenterTarget {
         pulumi.log.warn(`role "${role}" has no image yet (images/${role}/Dockerfile); its services are declared but not deployed`);
         continue;
       }
+      if (!pulumi.runtime.isDryRun() && !bundleBuilt(role, this.options.root)) {
+        throw new Error(`images/${role}/dist is missing: run \`npm run build:images\` before \`pulumi up\``);
+      }
       const image = new docker.Image(
         `${scope.name}-image-${role}`,
         {
@@ -145,7 +148,6 @@ export class HetznerTarget implements DatacenterTarget {
             context: source.context,
             dockerfile: source.dockerfile,
             builderVersion: "BuilderV1",
-            platform: "linux/amd64",
             args: { VERSION: source.tag },
           },
           registry: { server: registry.server, username: registry.username, password: this.options.registryPassword },
@@ -367,62 +369,16 @@ export class HetznerTarget implements DatacenterTarget {
   private containers(host: PlannedHost, replicas: readonly PendingReplica[]): { resolved: pulumi.Output<CloudInitContainer> }[] {
     const out: { resolved: pulumi.Output<CloudInitContainer> }[] = [];
     const agent = this.images.get(HOST_AGENT);
-    if (agent) {
-      const mgmt = Object.values(host.addresses);
-      out.push({
-        resolved: agent.imageName.apply((image): CloudInitContainer => ({
-          id: HOST_AGENT,
-          image,
-          hostname: `host-${host.id}`,
-          env: {
-            SP_DATACENTER: this.dc,
-            SP_HOST_ID: host.id,
-            SP_RACK: host.rack,
-            SP_HOST_KIND: host.kind,
-            SP_PSUS: JSON.stringify(host.psus),
-            SP_MGMT_PORT: String(MANAGEMENT_PORT),
-          },
-          ports: mgmt.map((address): CloudInitPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
-          files: [],
-          cpus: 0.1,
-          memoryGb: 0.0625,
-        })),
-      });
-    }
+    if (agent) out.push({ resolved: agent.imageName.apply((image) => agentContainer(this.dc, host, image)) });
     for (const p of replicas) {
       if (!p.image) continue;
-      const { replica, service } = p;
-      const ports: CloudInitPort[] = [];
-      for (const e of this.plan.exposure.filter((x) => x.service === service.id)) {
-        for (const net of e.reachableFrom) if (replica.addresses[net]) ports.push({ address: replica.addresses[net]!, port: e.number, protocol: e.protocol });
-      }
-      for (const pub of replica.published) ports.push({ address: "public", port: pub.port, protocol: pub.protocol });
-      const config = JSON.stringify(replicaRuntimeConfig(this.plan, replica, service));
       const files = pulumi.all(
-        p.files.map((f) => pulumi.output(f.content).apply((content) => ({ path: f.path, content, ...(f.secret ? { secret: true } : {}) }))),
+        p.files.map((f) => pulumi.output(f.content).apply((content): CloudInitFile => ({ path: f.path, content, ...(f.secret ? { secret: true } : {}) }))),
       );
-      const info = ROLE_INFO[service.role];
       out.push({
-        resolved: pulumi.all([p.image.imageName, files]).apply(([image, resolvedFiles]): CloudInitContainer => ({
-          id: replica.id,
-          image,
-          hostname: replica.id,
-          env: {
-            SP_DATACENTER: this.dc,
-            SP_SERVICE: service.id,
-            SP_ROLE: service.role,
-            SP_REPLICA: replica.id,
-            SP_HOST: replica.host,
-            SP_CONFIG: RUNTIME_CONFIG_PATH,
-            SP_MGMT_PORT: String(MANAGEMENT_PORT),
-            ...(replica.managementAddress ? { SP_MGMT_ADDRESS: replica.managementAddress } : {}),
-          },
-          ports,
-          files: [{ path: RUNTIME_CONFIG_PATH, content: config }, ...resolvedFiles],
-          cpus: replica.resources.cpus,
-          memoryGb: replica.resources.memoryGb,
-          ...(p.volume && info.dataPath ? { volume: { containerPath: info.dataPath } } : {}),
-        })),
+        resolved: pulumi
+          .all([p.image.imageName, files])
+          .apply(([image, resolved]) => replicaContainer(this.dc, this.plan, p.replica, p.service, image, resolved, p.volume !== undefined)),
       });
     }
     return out;
