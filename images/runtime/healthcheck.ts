@@ -7,7 +7,10 @@
 import { get } from "node:http";
 
 const port = Number(process.env.SP_MGMT_PORT || 9100);
-const request = get({ host: "127.0.0.1", port, path: "/healthz", timeout: 3_000 }, (res) => {
+// Roles bind the management server to their management address when the target gives one
+// (SP_MGMT_ADDRESS), and then nothing listens on 127.0.0.1.
+const host = process.env.SP_MGMT_ADDRESS || "127.0.0.1";
+const request = get({ host, port, path: "/healthz", timeout: 3_000 }, (res) => {
   let body = "";
   res.setEncoding("utf8");
   res.on("data", (chunk: string) => (body += chunk));

@@ -28,10 +28,12 @@ async function main(): Promise<void> {
     host: process.env.SP_MGMT_ADDRESS ?? "0.0.0.0",
     log,
     registry,
-    // Ready while the tick keeps up: a p99 over the whole budget means players see stutter.
+    // Ready while the tick loop runs. Slow ticks show in the metrics (and the details here)
+    // but do not fail the health check: restarting a CPU-starved server helps nobody.
     readiness: () => {
-      const stats = game.tickStats();
-      return { ready: game.server.listening && stats.p99 < budgetMs, details: { rooms: game.rooms.size, tickP99Ms: Number(stats.p99.toFixed(3)), budgetMs } };
+      const stats = game.tickStats(200);
+      const alive = performance.now() - game.lastTickAt() < 2000;
+      return { ready: game.server.listening && alive, details: { rooms: game.rooms.size, tickP99Ms: Number(stats.p99.toFixed(3)), budgetMs } };
     },
   });
   installShutdown({

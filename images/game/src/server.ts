@@ -49,6 +49,8 @@ export interface GameServer {
   readonly rooms: ReadonlyMap<string, Room>;
   /** Tick durations (ms) of the last `last` ticks (at most 4096), for readiness and benchmarks. */
   tickStats(last?: number): { count: number; p50: number; p99: number; max: number };
+  /** When the last tick ran (performance.now() ms); a stalled loop stops the replica being ready. */
+  lastTickAt(): number;
   /** Stops accepting, tells every client the server is going away, stops the tick. */
   close(): Promise<void>;
 }
@@ -60,6 +62,7 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
   const byToken = new Map<string, { player: Player; room: Room; client?: Client }>();
   const ticks = new Float64Array(TICK_HISTORY);
   let tickCount = 0;
+  let lastTick = performance.now();
   let nextPlayerId = 1;
   let nextRoomNumber = 1;
 
@@ -251,7 +254,8 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
         c.ws.send(data, { binary: false });
       }
     }
-    const ms = performance.now() - started;
+    lastTick = performance.now();
+    const ms = lastTick - started;
     ticks[tickCount++ % TICK_HISTORY] = ms;
     if (metrics) {
       metrics.tick.observe(ms / 1000);
@@ -291,6 +295,7 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
     server: http,
     port,
     rooms,
+    lastTickAt: () => lastTick,
     tickStats(last = TICK_HISTORY) {
       const count = Math.min(tickCount, TICK_HISTORY, last);
       const recent = Array.from({ length: count }, (_, i) => ticks[(tickCount - 1 - i) % TICK_HISTORY]!);

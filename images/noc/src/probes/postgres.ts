@@ -8,7 +8,9 @@ export const postgresProbe: Probe = async (target, ctx) => {
     port: target.port.port,
     user: ctx.settings.dbUser,
     database: ctx.settings.dbName,
-    ...(ctx.dbPassword ? { password: ctx.dbPassword } : {}),
+    // Without a probe credential a placeholder is sent: pg refuses to start SCRAM with no
+    // password, and the server's "authentication failed" answer is what proves it alive.
+    password: ctx.dbPassword ?? "noc-probe-has-no-credential",
     connectionTimeoutMillis: ctx.timeoutMs,
     query_timeout: ctx.timeoutMs,
     ssl: false,
