@@ -26,7 +26,7 @@ export function combinedLine(req: IncomingMessage, status: number, bytes: number
   const request = `${req.method ?? "-"} ${req.url ?? "-"} HTTP/${req.httpVersion}`;
   const referer = req.headers.referer;
   const agent = req.headers["user-agent"];
-  return `${req.socket.remoteAddress ?? "-"} - - [${clfDate(when)}] ${quote(request)} ${status} ${bytes} ${quote(referer)} ${quote(agent)}`;
+  return `${req.socket?.remoteAddress ?? "-"} - - [${clfDate(when)}] ${quote(request)} ${status} ${bytes} ${quote(referer)} ${quote(agent)}`;
 }
 
 export interface AccessLog {

@@ -1,0 +1,158 @@
+/**
+ * The proxy role assembled: router and pools (with health checks), response cache,
+ * per-client limits, an HTTP listener and an HTTPS listener terminating TLS with a
+ * certificate chosen by SNI, WebSocket pass-through on both, access logs and metrics.
+ */
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { Counter, Gauge, Registry } from "prom-client";
+import { combinedLine, createAccessLog } from "../../runtime/accessLog";
+import type { Logger } from "../../runtime/log";
+import type { ReplicaConfig } from "../../runtime/replica";
+import type { ProxySettings } from "../settings";
+import { ResponseCache } from "./cache";
+import { createForwarder } from "./forward";
+import { BucketTable } from "./limits";
+import { Router } from "./routes";
+import { createUpgradeHandler } from "./websocket";
+
+export interface ProxyAppOptions {
+  readonly config: ReplicaConfig<ProxySettings>;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly httpsPort?: number;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly log: Logger;
+  readonly registry?: Registry;
+  /** Node server limits; tests shorten the timeouts. */
+  readonly limits?: Partial<typeof LIMITS>;
+}
+
+export interface ProxyApp {
+  readonly http: Server;
+  readonly https?: Server;
+  readonly httpPort: number;
+  readonly httpsPort?: number;
+  readonly router: Router;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+export const LIMITS = { maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+
+export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp> {
+  const { config, log } = options;
+  const settings = config.settings;
+  const registry = options.registry ?? new Registry();
+  const requests = new Counter({ name: "proxy_requests_total", help: "Responses by route and status class", labelNames: ["route", "status"], registers: [registry] });
+  const cacheResults = new Counter({ name: "proxy_cache_total", help: "Cache lookups by result", labelNames: ["result"], registers: [registry] });
+  const healthy = new Gauge({ name: "proxy_upstream_available", help: "1 when an upstream may take traffic (healthy and not ejected)", labelNames: ["route", "upstream"], registers: [registry] });
+  const access = createAccessLog("proxy", settings.accessLog, { replica: config.replica });
+
+  const router = new Router(config, log, (pool, server) => healthy.set({ route: pool.name, upstream: server.id }, server.healthy && server.ejectedUntil <= Date.now() ? 1 : 0));
+  for (const r of router.routes) for (const s of r.pool.servers) healthy.set({ route: r.id, upstream: s.id }, 1);
+  const onResponse = (req: IncomingMessage, status: number, bytes: number, info: { route?: string; upstream?: string; cache?: string } = {}) => {
+    requests.inc({ route: info.route ?? "-", status: `${Math.floor(status / 100)}xx` });
+    if (info.cache) cacheResults.inc({ result: info.cache });
+    access.write(combinedLine(req, status, bytes), info);
+  };
+  const forward = createForwarder({
+    router,
+    cache: new ResponseCache(settings.cache.maxBytes, settings.cache.maxObjectBytes),
+    retries: settings.retries,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    upstreamTimeoutMs: settings.upstreamTimeoutMs,
+    maxBodyBytes: settings.maxBodyBytes,
+    ...(settings.rateLimit.requestsPerSecond > 0 ? { rate: new BucketTable(settings.rateLimit.requestsPerSecond, settings.rateLimit.burst) } : {}),
+    ...(settings.bandwidth.bytesPerSecond > 0 ? { bandwidth: new BucketTable(settings.bandwidth.bytesPerSecond, settings.bandwidth.burstBytes) } : {}),
+    onResponse,
+  });
+  const upgrade = createUpgradeHandler(router, settings.connectTimeoutMs, (req, status, upstream) => onResponse(req, status, 0, upstream ? { upstream } : {}));
+
+  const limits = { ...LIMITS, ...options.limits };
+  const tune = <S extends Server>(server: S, tls: boolean): S => {
+    // See images/web/src/app.ts: answer clients that half-close after their request.
+    (server as S & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head, tls));
+    server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+      const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+    return server;
+  };
+  const handler = (tls: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      forward(req, res, tls);
+    } catch (error) {
+      log.error({ err: error, url: req.url }, "proxy request failed");
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    }
+  };
+
+  const http = tune(createHttpServer({ ...limits }, handler(false)), false);
+  let https: Server | undefined;
+  if (options.httpsPort !== undefined) {
+    const contexts = new Map<string, SecureContext>();
+    for (const c of settings.certificates) {
+      const context = createSecureContext({ cert: readFileSync(c.certFile), key: readFileSync(c.keyFile) });
+      for (const h of c.hosts) contexts.set(h, context);
+    }
+    const fallback = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : undefined;
+    if (fallback || contexts.size > 0) {
+      https = tune(
+        createHttpsServer(
+          {
+            ...limits,
+            ...(fallback ?? {}),
+            minVersion: "TLSv1.2",
+            SNICallback: (servername, cb) => {
+              const name = servername.toLowerCase();
+              cb(null, contexts.get(name) ?? contexts.get(`*${name.slice(name.indexOf("."))}`));
+            },
+          },
+          handler(true),
+        ),
+        true,
+      );
+    } else log.warn("no TLS certificate: HTTPS listener disabled");
+  }
+
+  const listen = (server: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, options.host, () => {
+        server.off("error", reject);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  const httpPort = await listen(http, options.httpPort);
+  const httpsPort = https ? await listen(https, options.httpsPort!) : undefined;
+  for (const r of router.routes) r.pool.startHealthChecks();
+  log.info({ httpPort, httpsPort, routes: router.routes.map((r) => ({ route: r.id, upstreams: r.pool.servers.map((s) => `${s.host}:${s.port}`) })) }, "proxy listening");
+
+  const closeServer = (server: Server | undefined) =>
+    new Promise<void>((resolve) => {
+      if (!server?.listening) return resolve();
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  return {
+    http,
+    ...(https ? { https } : {}),
+    httpPort,
+    ...(httpsPort !== undefined ? { httpsPort } : {}),
+    router,
+    registry,
+    close: async () => {
+      await Promise.all([closeServer(http), closeServer(https)]);
+      for (const r of router.routes) r.pool.close();
+      access.flush();
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * An upstream pool: its servers, which of them may take traffic, and the choice of one.
+ * Two independent verdicts take a server out: active health checks (a GET every interval;
+ * `unhealthyAfter` failures out, `healthyAfter` successes back in) and passive ejection
+ * (`failures` consecutive errors seen on real traffic eject it for `ejectMs`, after which
+ * it gets traffic again and one more failure ejects it again). When every server is out,
+ * the pool still tries those not ejected: a flapping health check must not take a site
+ * down that could be served.
+ */
+import { Agent, request } from "node:http";
+import type { Logger } from "../../runtime/log";
+
+export interface UpstreamServer {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly agent: Agent;
+  active: number;
+  healthy: boolean;
+  okStreak: number;
+  failStreak: number;
+  passiveFailures: number;
+  ejectedUntil: number;
+}
+
+export interface PoolOptions {
+  readonly name: string;
+  readonly servers: readonly { id: string; host: string; port: number }[];
+  readonly balance: "round-robin" | "least-connections";
+  readonly healthCheck: { path: string; intervalMs: number; timeoutMs: number; unhealthyAfter: number; healthyAfter: number; host?: string };
+  readonly passive: { failures: number; ejectMs: number };
+  readonly log: Logger;
+  readonly onChange?: (pool: Pool, server: UpstreamServer) => void;
+}
+
+export class Pool {
+  readonly servers: UpstreamServer[];
+  private next = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly options: PoolOptions) {
+    this.servers = options.servers.map((s) => ({
+      ...s,
+      // Keep-alive to upstreams: a new TCP handshake per request would cost more than the request.
+      agent: new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 }),
+      active: 0,
+      healthy: true,
+      okStreak: 0,
+      failStreak: 0,
+      passiveFailures: 0,
+      ejectedUntil: 0,
+    }));
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  private available(s: UpstreamServer, now: number, exclude: ReadonlySet<UpstreamServer>): boolean {
+    return s.ejectedUntil <= now && !exclude.has(s);
+  }
+
+  /** The server for the next request, or undefined when none may take it. */
+  pick(exclude: ReadonlySet<UpstreamServer> = new Set()): UpstreamServer | undefined {
+    const now = Date.now();
+    let candidates = this.servers.filter((s) => s.healthy && this.available(s, now, exclude));
+    if (candidates.length === 0) candidates = this.servers.filter((s) => this.available(s, now, exclude));
+    if (candidates.length === 0) return undefined;
+    const start = this.next++ % candidates.length;
+    if (this.options.balance === "round-robin") return candidates[start];
+    let best = candidates[start]!;
+    for (let i = 1; i < candidates.length; i++) {
+      const c = candidates[(start + i) % candidates.length]!;
+      if (c.active < best.active) best = c;
+    }
+    return best;
+  }
+
+  /** A request to `server` failed (connect error, timeout, 502-504). */
+  reportFailure(server: UpstreamServer): void {
+    server.passiveFailures++;
+    if (server.passiveFailures >= this.options.passive.failures && server.ejectedUntil <= Date.now()) {
+      server.ejectedUntil = Date.now() + this.options.passive.ejectMs;
+      this.options.log.warn({ pool: this.name, upstream: server.id, forMs: this.options.passive.ejectMs }, "upstream ejected after consecutive failures");
+      this.options.onChange?.(this, server);
+    }
+  }
+
+  reportSuccess(server: UpstreamServer): void {
+    if (server.passiveFailures !== 0) server.passiveFailures = 0;
+  }
+
+  /** Starts active health checks (one round right away). */
+  startHealthChecks(): void {
+    const round = () => {
+      for (const s of this.servers) void this.check(s);
+    };
+    round();
+    this.timer = setInterval(round, this.options.healthCheck.intervalMs);
+    this.timer.unref();
+  }
+
+  private check(server: UpstreamServer): Promise<void> {
+    const hc = this.options.healthCheck;
+    return new Promise<boolean>((resolve) => {
+      const req = request(
+        { host: server.host, port: server.port, path: hc.path, method: "GET", timeout: hc.timeoutMs, headers: { host: hc.host ?? server.host, "user-agent": "serverpark-proxy-healthcheck" } },
+        (res) => {
+          res.resume();
+          resolve((res.statusCode ?? 500) < 500);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", () => resolve(false));
+      req.end();
+    }).then((ok) => {
+      if (ok) {
+        server.okStreak++;
+        server.failStreak = 0;
+        if (!server.healthy && server.okStreak >= hc.healthyAfter) {
+          server.healthy = true;
+          this.options.log.info({ pool: this.name, upstream: server.id }, "upstream healthy again");
+          this.options.onChange?.(this, server);
+        }
+      } else {
+        server.failStreak++;
+        server.okStreak = 0;
+        if (server.healthy && server.failStreak >= hc.unhealthyAfter) {
+          server.healthy = false;
+          this.options.log.warn({ pool: this.name, upstream: server.id }, "upstream failed its health checks");
+          this.options.onChange?.(this, server);
+        }
+      }
+    });
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const s of this.servers) s.agent.destroy();
+  }
+}

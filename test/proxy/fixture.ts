@@ -1,0 +1,78 @@
+/**
+ * Upstreams for the proxy tests: small node:http servers on loopback, each naming itself
+ * in `x-served-by`, with routes for caching, forwarded headers, bodies, a large download
+ * and a WebSocket echo; and a proxy in front of them.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+import { createLogger } from "../../images/runtime/log";
+import { parseReplicaConfig } from "../../images/runtime/replica";
+import { proxySettingsSchema } from "../../images/proxy/settings";
+import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
+
+export interface Upstream {
+  readonly id: string;
+  readonly server: Server;
+  readonly port: number;
+  hits: number;
+  close(): Promise<void>;
+}
+
+export const BIG = Buffer.alloc(512 * 1024, "z");
+
+export async function startUpstream(id: string, port = 0): Promise<Upstream> {
+  let counter = 0;
+  const state = { hits: 0 };
+  const server = createServer((req, res) => {
+    // The api pool is mounted under /api/; health checks ("/") are not counted as hits.
+    const url = (req.url ?? "/").replace(/^\/api(?=\/)/, "");
+    if (req.headers["user-agent"] !== "serverpark-proxy-healthcheck") state.hits++;
+    const send = (status: number, body: string | Buffer, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "x-served-by": id, "content-length": Buffer.byteLength(body), ...headers });
+      res.end(req.method === "HEAD" ? undefined : body);
+    };
+    if (url === "/cached") return send(200, `cached body ${++counter} from ${id}`, { "cache-control": "public, max-age=60" });
+    if (url === "/private") return send(200, `private ${++counter}`, { "cache-control": "private, max-age=60" });
+    if (url === "/headers") return send(200, JSON.stringify({ xff: req.headers["x-forwarded-for"], proto: req.headers["x-forwarded-proto"], host: req.headers["x-forwarded-host"], connection: req.headers.connection, te: req.headers.te }), { "content-type": "application/json" });
+    if (url === "/big") return send(200, BIG, { "cache-control": "no-store" });
+    if (url === "/fail") return send(503, "down", { "cache-control": "no-store" });
+    if (url === "/echo") {
+      let size = 0;
+      req.on("data", (c: Buffer) => (size += c.length));
+      req.on("end", () => send(200, `got ${size} bytes via ${req.method}`));
+      return;
+    }
+    if (url === "/slow") return void setTimeout(() => send(200, "slow"), 3000);
+    send(200, `hello from ${id}`, { "cache-control": "no-store", connection: "keep-alive, x-drop-me", "x-drop-me": "1" });
+  });
+  const wss = new WebSocketServer({ server, path: "/ws" });
+  wss.on("connection", (socket, req) => {
+    socket.send(`welcome from ${id} xff=${String(req.headers["x-forwarded-for"])}`);
+    socket.on("message", (data) => socket.send(`echo:${String(data)}`));
+  });
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+  return {
+    id,
+    server,
+    port: (server.address() as AddressInfo).port,
+    get hits() {
+      return state.hits;
+    },
+    set hits(v: number) {
+      state.hits = v;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export async function startProxy(settings: Record<string, unknown>, tls?: { certFile: string; keyFile: string }): Promise<ProxyApp> {
+  const config = parseReplicaConfig(JSON.stringify({ replica: "edge-0", service: "edge", domain: "fra1.park.test", settings }), proxySettingsSchema);
+  return startProxyApp({ config, host: "127.0.0.1", httpPort: 0, httpsPort: 0, ...(tls ? { tls } : {}), log: createLogger({ role: "proxy", level: "silent" }) });
+}
