@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { REGISTRY_PASSWORD, stackFile } from "./fixture";
 
 const registered: string[] = [];
+const inputsOf = new Map<string, Record<string, any>>();
 let runProgram: typeof import("../../components/program.js").runProgram;
 
 beforeAll(async () => {
@@ -14,6 +15,7 @@ beforeAll(async () => {
     {
       newResource(args) {
         registered.push(`${args.type} ${args.name}`);
+        inputsOf.set(`${args.type} ${args.name}`, args.inputs);
         return { id: String(registered.length), state: args.inputs };
       },
       call: (args) => args.inputs,
@@ -75,5 +77,25 @@ describe("hetzner bad input", () => {
     });
     expect(message).toMatch(/has 3 problems \(nothing was deployed\)/);
     expect(registered).toEqual([]);
+  });
+
+  // Last: this one succeeds and registers resources.
+  it("uploads the SSH public key when the stack gives one instead of a key name", async () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ2Vn3r6fixturefixturefixturefixturefixture ops@example";
+    const spec = structuredClone(stackFile.config["serverpark:datacenter"]) as any;
+    spec.hetzner.sshKey = { publicKey: key };
+    pulumi.runtime.setAllConfig({
+      "serverpark:target": "hetzner",
+      "serverpark:datacenter": JSON.stringify(spec),
+      "serverpark:registryPassword": REGISTRY_PASSWORD,
+    });
+    runProgram();
+    await pulumi.runtime.disconnect();
+    const uploaded = [...inputsOf].filter(([k]) => k.startsWith("hcloud:index/sshKey:SshKey "));
+    expect(uploaded.map(([, v]) => v.publicKey)).toEqual([key]);
+    const servers = [...inputsOf].filter(([k]) => k.startsWith("hcloud:index/server:Server "));
+    expect(servers.length).toBe(spec.hosts.length);
+    const keyId = String(registered.indexOf(`hcloud:index/sshKey:SshKey ${uploaded[0]![0].split(" ")[1]}`) + 1);
+    for (const [, v] of servers) expect(v.sshKeys).toEqual([keyId]);
   });
 });
