@@ -114,7 +114,7 @@ export function estimateAvailability(spec: DatacenterSpec, plan: DatacenterPlan,
     })),
     sitePowerAvailability: siteInterval,
     worstHost: worst,
-    tier: assessTier(topology, siteInterval.mean),
+    tier: assessTier(topology, siteInterval.mean, reliability),
     reliability,
   };
 }

@@ -7,11 +7,11 @@
 import type { DatacenterPlan } from "../plan/types";
 import type { DatacenterSpec } from "../spec/schema";
 import { PowerFlow } from "./flow";
-import { defaultReliability } from "./reliability";
+import { defaultReliability, reliabilityModel } from "./reliability";
 import { Simulator } from "./simulator";
 import { ServiceIndex, steadySources } from "./steady";
 import { powerTopology, type PowerTopology } from "./topology";
-import type { ComponentId, NMinusOneRow, ServiceVerdict } from "./types";
+import type { ComponentId, NMinusOneRow, ReliabilityModel, ServiceVerdict } from "./types";
 
 export interface NMinusOneOptions {
   /** Component kinds to fail (default: all). */
@@ -20,6 +20,8 @@ export interface NMinusOneOptions {
   readonly transients?: boolean;
   /** Seconds the transient is played out for (default 1 hour). */
   readonly transientSeconds?: number;
+  /** Battery and fuel constants for the transients (default: the stack's, else the defaults). */
+  readonly reliability?: ReliabilityModel;
 }
 
 /** One failure set evaluated; shared by N-1 and N-2. */
@@ -43,7 +45,7 @@ class Analyzer {
     this.sources = new Float64Array(topology.feeds.length);
     this.running = new Int32Array(this.services.ids.length);
     this.up = new Uint8Array(this.services.ids.length);
-    this.sim = options.transients === false ? undefined : new Simulator(topology, this.services, defaultReliability(), { generatorStart: "ok", record: false });
+    this.sim = options.transients === false ? undefined : new Simulator(topology, this.services, options.reliability ?? defaultReliability(), { generatorStart: "ok", record: false });
   }
 
   row(failed: readonly number[]): NMinusOneRow {
@@ -92,7 +94,7 @@ function candidates(topology: PowerTopology, kinds?: readonly string[]): number[
 
 /** Every single component failure and what it takes down. Rows follow the topology order (feeds, PDUs, racks, hosts). */
 export function nMinusOne(spec: DatacenterSpec, plan: DatacenterPlan, options: NMinusOneOptions = {}): NMinusOneRow[] {
-  return nMinusOneOf(powerTopology(spec), plan, options);
+  return nMinusOneOf(powerTopology(spec), plan, { reliability: reliabilityModel(spec), ...options });
 }
 
 export function nMinusOneOf(topology: PowerTopology, plan: DatacenterPlan, options: NMinusOneOptions = {}): NMinusOneRow[] {
@@ -106,7 +108,7 @@ export function nMinusOneOf(topology: PowerTopology, plan: DatacenterPlan, optio
  */
 export function nMinusTwo(spec: DatacenterSpec, plan: DatacenterPlan, options: NMinusOneOptions = {}): NMinusOneRow[] {
   const topology = powerTopology(spec);
-  const analyzer = new Analyzer(topology, plan, { ...options, transients: options.transients ?? false });
+  const analyzer = new Analyzer(topology, plan, { reliability: reliabilityModel(spec), ...options, transients: options.transients ?? false });
   const list = candidates(topology, options.kinds);
   const single = new Map(list.map((c) => [c, new Set(analyzer.row([c]).servicesDown)]));
   const rows: NMinusOneRow[] = [];

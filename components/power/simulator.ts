@@ -105,7 +105,7 @@ export class Simulator {
   /** Something other than a host's own state changed: the power flow must be evaluated in full. */
   private fullNeeded = true;
   private t = 0;
-  private run_!: SimRun;
+  private current!: SimRun;
   private prevHost!: Uint8Array;
   private prevSupply!: Uint8Array;
   private prevUp!: Uint8Array;
@@ -154,7 +154,7 @@ export class Simulator {
     this.t = 0;
     this.fullNeeded = true;
     this.pendingHosts.length = 0;
-    this.run_ = {
+    this.current = {
       horizon,
       serviceDowntime: new Float64Array(ns),
       serviceOutages: new Int32Array(ns),
@@ -188,11 +188,11 @@ export class Simulator {
       for (let f = 0; f < this.nextAt.length; f++) if (this.nextKind[f] !== INT_NONE && this.nextAt[f]! <= next + TIME_EPS) this.fireInternal(f);
     }
     this.close(horizon);
-    return this.run_;
+    return this.current;
   }
 
   private log(text: string): void {
-    if (this.options.record) this.run_.log.push({ at: this.t, text });
+    if (this.options.record) this.current.log.push({ at: this.t, text });
   }
 
   private apply(e: SimEvent): void {
@@ -301,7 +301,7 @@ export class Simulator {
   }
 
   private book(): void {
-    const { topology, services, flow, run_: run, t } = this;
+    const { topology, services, flow, current: run, t } = this;
     const record = this.options.record;
     for (let h = 0; h < topology.hosts.length; h++) {
       const powered = flow.hostPowered[h]!;
@@ -397,7 +397,7 @@ export class Simulator {
 
   /** Closes open downtimes and segments at the horizon. */
   private close(horizon: number): void {
-    const run = this.run_;
+    const run = this.current;
     for (let h = 0; h < this.prevHost.length; h++) {
       if (this.prevHost[h] === 0) run.hostDowntime[h]! += horizon - this.hostSince[h]!;
       if (this.prevSupply[h] === 0) run.hostSupplyDowntime[h]! += horizon - this.supplySince[h]!;

@@ -7,7 +7,7 @@ import type { DatacenterSpec } from "../spec/schema";
 import { nMinusOne, serviceVerdicts } from "./nminus";
 import { assessTier } from "./tier";
 import { powerTopology } from "./topology";
-import { defaultReliability } from "./reliability";
+import { defaultReliability, reliabilityModel } from "./reliability";
 import type { NMinusOneRow, ReliabilityModel, ServiceVerdict, TierAssessment } from "./types";
 
 export interface PowerSummary {
@@ -19,7 +19,7 @@ export interface PowerSummary {
 
 export function powerSummary(spec: DatacenterSpec, plan: DatacenterPlan): PowerSummary {
   const rows = nMinusOne(spec, plan);
-  return { nMinusOne: rows, verdicts: serviceVerdicts(plan, rows), tier: assessTier(powerTopology(spec)) };
+  return { nMinusOne: rows, verdicts: serviceVerdicts(plan, rows), tier: assessTier(powerTopology(spec), undefined, reliabilityModel(spec)) };
 }
 
 /**

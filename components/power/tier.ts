@@ -15,15 +15,19 @@ import { defaultReliability } from "./reliability";
 import { Simulator, type SimEvent } from "./simulator";
 import { ServiceIndex, steadySources } from "./steady";
 import type { PowerTopology } from "./topology";
-import type { TierAssessment, TierRule } from "./types";
+import type { ReliabilityModel, TierAssessment, TierRule } from "./types";
 
 /** Published site availability per tier (Uptime Institute). */
 export const TIER_AVAILABILITY: Readonly<Record<1 | 2 | 3 | 4, number>> = { 1: 0.99671, 2: 0.99741, 3: 0.99982, 4: 0.99995 };
 
 const POWER_KINDS = new Set(["feed", "utility", "ups", "generator", "pdu"]);
 
-export function assessTier(topology: PowerTopology, siteAvailability?: number): TierAssessment {
-  const check = new Checker(topology);
+/**
+ * @param siteAvailability estimated site power availability to compare with the published figures
+ * @param reliability battery and fuel constants for the transient rules (default: the defaults)
+ */
+export function assessTier(topology: PowerTopology, siteAvailability?: number, reliability: ReliabilityModel = defaultReliability()): TierAssessment {
+  const check = new Checker(topology, reliability);
   const rules: TierRule[] = [];
   const rule = (tier: TierRule["tier"], text: string, problems: string[]) =>
     rules.push({ tier, rule: text, passed: problems.length === 0, detail: problems.length === 0 ? "ok" : problems.slice(0, 5).join("; ") + (problems.length > 5 ? `; … (${problems.length} in all)` : "") });
@@ -81,11 +85,14 @@ class Checker {
   private readonly sim: Simulator;
   private readonly down: Uint8Array;
 
-  constructor(private readonly topology: PowerTopology) {
+  constructor(
+    private readonly topology: PowerTopology,
+    reliability: ReliabilityModel,
+  ) {
     this.flow = new PowerFlow(topology);
     this.down = new Uint8Array(topology.components.length);
     // Tier rules are about hosts, not services: an empty service index keeps the simulator lean.
-    this.sim = new Simulator(topology, new ServiceIndex(topology, { services: [], replicas: [] }), defaultReliability(), { generatorStart: "ok", record: false });
+    this.sim = new Simulator(topology, new ServiceIndex(topology, { services: [], replicas: [] }), reliability, { generatorStart: "ok", record: false });
   }
 
   /** Hosts dark in steady state with `failed` down, as problem texts. */
