@@ -4,11 +4,13 @@
  * head's declaration order, then the removed ones in the base's order, so the same two
  * inputs always give the same diff and a pull-request comment only changes where the PR does.
  */
-import type { DatacenterPlan, DnsRecord, PlannedHost, PlannedReplica } from "../plan";
-import type { DatacenterSpec, FeedSpec, HostSpec, PlanSpec, RackSpec, ServiceSpec } from "../spec/schema";
+import type { DatacenterPlan, DnsRecord, PlannedHost } from "../plan";
+import type { DatacenterSpec, FeedSpec, HostSpec, PlanSpec, RackSpec } from "../spec/schema";
 import { formatPath } from "../spec/issues";
+import { cpus, feedsText, fieldChanges, matchById, num, show } from "./compare";
 import { compareRedundancy, type RedundancyModel, type Side } from "./redundancy";
 import { networkChanges, renumberings } from "./networks";
+import { serviceChanges } from "./services";
 import type { DatacenterChange, DatacenterDiff, HostCapacity, HostHeadroom, ReplicaMove } from "./types";
 
 export type { Side } from "./redundancy";
@@ -16,43 +18,6 @@ export type { Side } from "./redundancy";
 export interface DiffOptions {
   /** Judges N-1 redundancy on each side; without it the report says the model is missing. */
   readonly redundancy?: RedundancyModel;
-}
-
-/** Items of two lists matched by id: in head order, then the removed ones in base order. */
-export function matchById<T extends { readonly id: string }>(base: readonly T[], head: readonly T[]): { added: T[]; removed: T[]; kept: [T, T][] } {
-  const b = new Map(base.map((x) => [x.id, x]));
-  const h = new Set(head.map((x) => x.id));
-  const kept: [T, T][] = [];
-  const added: T[] = [];
-  for (const x of head) {
-    const was = b.get(x.id);
-    if (was) kept.push([was, x]);
-    else added.push(x);
-  }
-  return { added, removed: base.filter((x) => !h.has(x.id)), kept };
-}
-
-const num = (n: number) => String(Math.round(n * 100) / 100);
-const cpus = (n: number) => `${num(n)} ${n === 1 ? "cpu" : "cpus"}`;
-const feedsText = (feeds: readonly string[]) => (feeds.length === 0 ? "no feed" : `${feeds.length === 1 ? "feed" : "feeds"} ${feeds.join("+")}`);
-
-/** `label a → b` for every field whose formatted value differs. */
-export function fieldChanges<T>(before: T, after: T, fields: readonly (readonly [string, (x: T) => unknown])[]): string[] {
-  const out: string[] = [];
-  for (const [label, get] of fields) {
-    const a = show(get(before));
-    const b = show(get(after));
-    if (a !== b) out.push(`${label} ${a} → ${b}`);
-  }
-  return out;
-}
-
-function show(v: unknown): string {
-  if (v === undefined || v === null) return "none";
-  if (typeof v === "number") return num(v);
-  if (Array.isArray(v)) return v.length === 0 ? "none" : v.map(show).join("+");
-  if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
 }
 
 function feedText(f: FeedSpec): string {
@@ -163,86 +128,6 @@ function planChanges(base: DatacenterSpec | undefined, head: DatacenterSpec | un
     if (details.length > 0) out.push({ part: "plan", id: b.id, op: "change", summary: `~ plan ${b.id}: ${details.join(", ")}`, details: [] });
   }
   for (const p of removed) out.push({ part: "plan", id: p.id, op: "remove", summary: `- plan ${p.id}`, details: [] });
-  return out;
-}
-
-/** Keys whose value differs; values themselves are never shown (settings may hold secrets). */
-export function changedKeys(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): string[] {
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => (!(k in a) ? `+${k}` : !(k in b) ? `-${k}` : k));
-}
-
-function serviceChanges(base: Side | undefined, head: Side | undefined): DatacenterChange[] {
-  const replicasOf = (side: Side | undefined) => new Map((side?.plan.replicas ?? []).map((r) => [r.id, r]));
-  const br = replicasOf(base);
-  const hr = replicasOf(head);
-  const placed = (svc: ServiceSpec, replicas: Map<string, PlannedReplica>) => [...replicas.values()].filter((r) => r.service === svc.id);
-  const { added, removed, kept } = matchById(base?.spec.services ?? [], head?.spec.services ?? []);
-  const out: DatacenterChange[] = [];
-  for (const s of added) {
-    const on = placed(s, hr).map((r) => `${r.id} on ${r.host}`);
-    out.push({
-      part: "service",
-      id: s.id,
-      op: "add",
-      summary: `+ service ${s.id} (${s.role}, ${s.replicas} × ${s.plan}${on.length ? `: ${on.join(", ")}` : ""})`,
-      details: [],
-    });
-  }
-  for (const [a, b] of kept) {
-    const facts: string[] = [];
-    if (a.replicas !== b.replicas) facts.push(`replicas ${a.replicas} → ${b.replicas}`);
-    const before = placed(a, br);
-    const after = placed(b, hr);
-    const beforeIds = new Set(before.map((r) => r.id));
-    const afterIds = new Set(after.map((r) => r.id));
-    const born = after.filter((r) => !beforeIds.has(r.id));
-    const gone = before.filter((r) => !afterIds.has(r.id));
-    if (born.length) facts.push(`new ${born.length === 1 ? "replica" : "replicas"} ${born.map((r) => `${r.id} on ${r.host}`).join(", ")}`);
-    if (gone.length) facts.push(`${gone.length === 1 ? "replica" : "replicas"} ${gone.map((r) => `${r.id} (on ${r.host})`).join(", ")} removed`);
-    facts.push(
-      ...fieldChanges(a, b, [
-        ["role", (s) => s.role],
-        ["plan", (s) => s.plan],
-        ["networks", (s) => s.networks],
-        ["management", (s) => s.management],
-        ["minReplicas", (s) => s.minReplicas ?? 1],
-        ["redundant", (s) => s.redundant ?? s.replicas > 1],
-        ["backup schedule", (s) => s.backup?.schedule],
-        ["backup retention days", (s) => s.backup?.retentionDays],
-        ["backup target", (s) => s.backup?.targetHost],
-      ]),
-    );
-    const keys = changedKeys(a.settings, b.settings);
-    if (keys.length) facts.push(`settings changed: ${keys.join(", ")} (values not shown)`);
-    const details = publishedChanges(before, after);
-    if (facts.length > 0 || details.length > 0) {
-      out.push({ part: "service", id: b.id, op: "change", summary: `~ ${b.id}: ${facts.length ? facts.join(", ") : "published ports change"}`, details });
-    }
-  }
-  for (const s of removed) {
-    const had = placed(s, br).map((r) => `${r.id} on ${r.host}`);
-    out.push({ part: "service", id: s.id, op: "remove", summary: `- service ${s.id} (${s.role}${had.length ? `: ${had.join(", ")}` : ""})`, details: [] });
-  }
-  return out;
-}
-
-/** Host ports of replicas on both sides that are published elsewhere now. */
-function publishedChanges(before: readonly PlannedReplica[], after: readonly PlannedReplica[]): string[] {
-  const key = (r: PlannedReplica) => new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, `${p.hostAddress}:${p.hostPort} (${p.audience})`]));
-  const was = new Map(before.map((r) => [r.id, key(r)]));
-  const out: string[] = [];
-  for (const r of after) {
-    const old = was.get(r.id);
-    if (!old) continue;
-    const now = key(r);
-    for (const [port, at] of now) {
-      const prev = old.get(port);
-      if (prev === undefined) out.push(`${r.id} ${port} now published on ${at}`);
-      else if (prev !== at) out.push(`${r.id} ${port} published on ${at} (was ${prev})`);
-    }
-    for (const [port, at] of old) if (!now.has(port)) out.push(`${r.id} ${port} no longer published (was ${at})`);
-  }
   return out;
 }
 
