@@ -39,6 +39,24 @@ describe("availability estimate", () => {
     expect(b.sitePowerAvailability.mean).toBe(1);
   });
 
+  it("takes its rates from the stack's reliability block, with call-time overrides on top", () => {
+    const host = { failuresPerYear: 2, meanRepairHours: 100 };
+    const fromStack = datacenter({
+      feeds: [{ id: "A", utility: { capacityKw: 10 } }],
+      racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 10 }] }],
+      hosts: [{ id: "h1", rack: "r1", psus: ["p-a"], powerWatts: 1000 }],
+      reliability: { rates: { ...quiet, host } },
+    });
+    const viaStack = estimateAvailability(fromStack.spec, fromStack.plan, { years: 30, seed: 4 });
+    expect(viaStack.reliability.rates.host).toEqual(host);
+    expect(viaStack.reliability.rates.utility).toEqual({ failuresPerYear: 0, meanRepairHours: 1.32 });
+    const plain = oneFeed();
+    const viaOptions = estimateAvailability(plain.spec, plain.plan, { years: 30, seed: 4, rates: { rates: { ...quiet, host } } });
+    expect(viaStack.services[0]!.availability).toEqual(viaOptions.services[0]!.availability);
+    const overridden = estimateAvailability(fromStack.spec, fromStack.plan, { years: 30, seed: 4, rates: { rates: { host: { failuresPerYear: 0 } } } });
+    expect(overridden.services[0]!.availability.mean).toBe(1);
+  });
+
   it("is deterministic for a seed and differs between seeds", () => {
     const { spec, plan } = datacenter({
       feeds: [{ id: "A", utility: { capacityKw: 10 }, ups: { capacityKw: 10, runtimeMinutes: 5 }, generator: { capacityKw: 10, startDelaySeconds: 15, fuelHours: 8, startFailureProbability: 0.2 } }],

@@ -128,6 +128,12 @@ describe("serverpark simulate", () => {
     };
     const first = await run();
     expect(await run()).toBe(first);
+    c = io();
+    expect(await main(["simulate", "local", "--n-1", "--n-2", "--json"], c)).toBe(0);
+    const n2 = JSON.parse(c.stdout) as { rows: unknown[]; verdicts: unknown[]; pairs: { component: string; servicesDown: string[] }[] };
+    expect(n2.rows).toHaveLength(21);
+    expect(n2.pairs.find((p) => p.component === "feed:A+feed:B")!.servicesDown).toHaveLength(8);
+    expect(await main(["simulate", "local", "--n-2"], io())).toBe(2);
     const parsed = JSON.parse(first) as { years: number; seed: number; tier: { topologyTier: number } };
     expect(parsed).toMatchObject({ years: 50, seed: 9, tier: { topologyTier: 1 } });
   });
