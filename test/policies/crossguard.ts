@@ -53,17 +53,49 @@ function provider(r: RecordedResource) {
   return p;
 }
 
+/** Diagnostics of an `AnalyzeResponse`. */
+export function diagnostics(res: any): Diagnostic[] {
+  return res
+    .getDiagnosticsList()
+    .map((d: any) => ({ policy: d.getPolicyname(), message: d.getMessage(), urn: d.getUrn(), level: LEVELS[d.getEnforcementlevel()]! }));
+}
+
 function call(fn: (call: unknown, cb: (err: unknown, res: any) => void) => void, request: unknown): Promise<Diagnostic[]> {
-  return new Promise((resolve, reject) =>
-    fn({ request }, (err, res) => {
-      if (err) return reject(err);
-      resolve(
-        res
-          .getDiagnosticsList()
-          .map((d: any) => ({ policy: d.getPolicyname(), message: d.getMessage(), urn: d.getUrn(), level: LEVELS[d.getEnforcementlevel()]! })),
-      );
+  return new Promise((resolve, reject) => fn({ request }, (err, res) => (err ? reject(err) : resolve(diagnostics(res)))));
+}
+
+/** Resources the engine sends to `Analyze` one by one (not the stack itself, not providers). */
+export const analyzedResources = (resources: readonly RecordedResource[]) =>
+  resources.filter((r) => !r.type.startsWith("pulumi:providers:") && r.type !== "pulumi:pulumi:Stack");
+
+/** `Analyze` request: one resource with its inputs. */
+export function analyzeRequest(r: RecordedResource) {
+  return describe(new pb.AnalyzeRequest(), r, r.inputs);
+}
+
+/** `AnalyzeStack` request: every resource with its outputs, parent and dependencies. */
+export function analyzeStackRequest(resources: readonly RecordedResource[]) {
+  const req = new pb.AnalyzeStackRequest();
+  req.setResourcesList(
+    resources.map((r) => {
+      const a = describe(new pb.AnalyzerResource(), r, r.outputs);
+      if (r.options.parent) a.setParent(r.options.parent);
+      a.setDependenciesList(r.dependencies);
+      return a;
     }),
   );
+  return req;
+}
+
+function describe(message: any, r: RecordedResource, properties: Record<string, unknown>) {
+  message.setType(r.type);
+  message.setName(r.name);
+  message.setUrn(r.urn);
+  message.setProperties(Struct.fromJavaScript(properties));
+  message.setOptions(options(r));
+  const p = provider(r);
+  if (p) message.setProvider(p);
+  return message;
 }
 
 /** Every resource through `Analyze` (inputs), then the whole stack through `AnalyzeStack` (outputs). */
@@ -71,35 +103,10 @@ export async function crossGuard(policies: readonly SpPolicy[], resources: reado
   const analyze = server.makeAnalyzeRpcFun("pack", "0.0.0", "mandatory", policies);
   const analyzeStack = server.makeAnalyzeStackRpcFun("pack", "0.0.0", "mandatory", policies);
   const out: Diagnostic[] = [];
-  const analyzed = resources.filter((r) => !r.type.startsWith("pulumi:providers:") && r.type !== "pulumi:pulumi:Stack");
-  for (const r of analyzed) {
-    const req = new pb.AnalyzeRequest();
-    req.setType(r.type);
-    req.setName(r.name);
-    req.setUrn(r.urn);
-    req.setProperties(Struct.fromJavaScript(r.inputs));
-    req.setOptions(options(r));
-    const p = provider(r);
-    if (p) req.setProvider(p);
+  for (const r of analyzedResources(resources)) {
     // The handler reports a resource policy's violations without a URN; the engine adds it.
-    out.push(...(await call(analyze, req)).map((d) => ({ ...d, urn: d.urn || r.urn })));
+    out.push(...(await call(analyze, analyzeRequest(r))).map((d) => ({ ...d, urn: d.urn || r.urn })));
   }
-  const stackReq = new pb.AnalyzeStackRequest();
-  stackReq.setResourcesList(
-    resources.map((r) => {
-      const a = new pb.AnalyzerResource();
-      a.setType(r.type);
-      a.setName(r.name);
-      a.setUrn(r.urn);
-      a.setProperties(Struct.fromJavaScript(r.outputs));
-      a.setOptions(options(r));
-      if (r.options.parent) a.setParent(r.options.parent);
-      a.setDependenciesList(r.dependencies);
-      const p = provider(r);
-      if (p) a.setProvider(p);
-      return a;
-    }),
-  );
-  out.push(...(await call(analyzeStack, stackReq)));
+  out.push(...(await call(analyzeStack, analyzeStackRequest(resources))));
   return out;
 }
