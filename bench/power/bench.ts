@@ -31,7 +31,11 @@ const n1 = time(() => nMinusOne(big.spec, big.plan));
 const spof = n1.value.filter((r) => r.servicesDown.length > 0).length;
 report("N-1, 1,000 hosts", n1.ms, 2000, `${n1.value.length} failures, ${spof} take a service down`);
 
-const bigYears = 20;
-const mcBig = time(() => estimateAvailability(big.spec, big.plan, { years: bigYears, seed: 1 }));
-const perYear = mcBig.ms / bigYears;
-console.log(`${"Monte-Carlo, 1,000 hosts, 20 years".padEnd(44)} measured ${mcBig.ms.toFixed(0).padStart(6)} ms   ${(1000 / perYear).toFixed(1)} years/s (no target in the issue)`);
+// A run has a fixed part (topology, tier rules: ~0.5 s at 1,000 hosts) and a per-year part;
+// two lengths separate them.
+const short = time(() => estimateAvailability(big.spec, big.plan, { years: 10, seed: 1 }));
+const long = time(() => estimateAvailability(big.spec, big.plan, { years: 110, seed: 1 }));
+const perYear = (long.ms - short.ms) / 100;
+console.log(
+  `${"Monte-Carlo, 1,000 hosts, 110 years".padEnd(44)} measured ${long.ms.toFixed(0).padStart(6)} ms   ${(1000 / perYear).toFixed(1)} years/s marginal, ${(110 / (long.ms / 1000)).toFixed(1)} years/s overall (no target in the issue)`,
+);
