@@ -42,7 +42,11 @@ export const commentMarker = (stack: string) => `<!-- serverpark-preview stack=$
 /** Inline code that survives backticks and pipes inside the value. */
 export function code(s: string): string {
   const text = s.replace(/\r?\n/g, " ").replace(/\|/g, "\\|");
-  return text.includes("`") ? `\`\` ${text} \`\`` : `\`${text}\``;
+  // A code span ends at a backtick run as long as its fence: use a fence longer than any run inside.
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  if (longest === 0) return `\`${text}\``;
+  const fence = "`".repeat(longest + 1);
+  return `${fence} ${text} ${fence}`;
 }
 
 /** Free text in a table cell or list item: no HTML, no table breaks, bounded. */
