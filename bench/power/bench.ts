@@ -15,7 +15,9 @@ function time<T>(fn: () => T): { ms: number; value: T } {
 
 function report(name: string, measuredMs: number, targetMs: number, extra: string): void {
   const verdict = measuredMs <= targetMs ? "meets target" : "MISSES target";
-  console.log(`${name.padEnd(44)} measured ${measuredMs.toFixed(0).padStart(6)} ms   target ${String(targetMs).padStart(5)} ms   ratio ${(measuredMs / targetMs).toFixed(3)}  ${verdict}  (${extra})`);
+  console.log(
+    `${name.padEnd(44)} measured ${measuredMs.toFixed(0).padStart(6)} ms   target ${String(targetMs).padStart(5)} ms   ratio ${(measuredMs / targetMs).toFixed(3)}  ${verdict}  (${extra})`,
+  );
 }
 
 const local = loadPlan("local", process.cwd());
@@ -24,7 +26,9 @@ const mcLocal = time(() => estimateAvailability(local.spec, local.plan, { years:
 report("Monte-Carlo, local stack, 1,000 years", mcLocal.ms, 5000, `${Math.round(1000 / (mcLocal.ms / 1000))} years/s`);
 
 const gen = time(() => generatedDatacenter(1000));
-console.log(`(generated 1,000-host datacenter with ${gen.value.plan.services.length} services and ${gen.value.plan.replicas.length} replicas: spec + plan in ${gen.ms.toFixed(0)} ms)`);
+console.log(
+  `(generated 1,000-host datacenter with ${gen.value.plan.services.length} services and ${gen.value.plan.replicas.length} replicas: spec + plan in ${gen.ms.toFixed(0)} ms)`,
+);
 const big = gen.value;
 nMinusOne(big.spec, big.plan, { kinds: ["feed"] }); // warm-up
 const n1 = time(() => nMinusOne(big.spec, big.plan));

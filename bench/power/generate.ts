@@ -42,7 +42,15 @@ export function generatedDatacenter(hosts: number, services = Math.floor(hosts /
       { id: "private", cidr: "10.40.0.0/16", exposure: "internal" },
       { id: "mgmt", cidr: "10.41.0.0/16", exposure: "management" },
     ],
-    services: Array.from({ length: services }, (_, s) => ({ id: `s${s}`, role: "web" as const, replicas: 3, minReplicas: 2, plan: "small", networks: ["private"], management: false })),
+    services: Array.from({ length: services }, (_, s) => ({
+      id: `s${s}`,
+      role: "web" as const,
+      replicas: 3,
+      minReplicas: 2,
+      plan: "small",
+      networks: ["private"],
+      management: false,
+    })),
   };
   const spec = parseSpec(input);
   return { spec, plan: planDatacenter(spec) };

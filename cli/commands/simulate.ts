@@ -3,7 +3,17 @@ import { relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { EXIT, UsageError, type CliCommand, type CliIo } from "../command";
 import { loadPlan, table } from "../stack";
-import { estimateAvailability, nMinusOne, nMinusTwo, parseCompactScenario, ScenarioError, serviceVerdicts, simulateScenario, tierName, UnknownComponentError } from "../../components/power";
+import {
+  estimateAvailability,
+  nMinusOne,
+  nMinusTwo,
+  parseCompactScenario,
+  ScenarioError,
+  serviceVerdicts,
+  simulateScenario,
+  tierName,
+  UnknownComponentError,
+} from "../../components/power";
 import { clock, renderHtml, renderSvg } from "../../components/power/chart";
 import type { AvailabilityResult, NMinusOneRow, ScenarioResult, Segment, ServiceVerdict } from "../../components/power";
 import type { DatacenterPlan } from "../../components/plan";
@@ -54,7 +64,8 @@ function readScenario(arg: string, cwd: string): Record<string, unknown> {
     } catch (e) {
       throw new ScenarioError([{ path: [], message: `${arg} is not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}` }]);
     }
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ScenarioError([{ path: [], message: `${arg} must hold a mapping with an "events:" list` }]);
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+      throw new ScenarioError([{ path: [], message: `${arg} must hold a mapping with an "events:" list` }]);
     return raw as Record<string, unknown>;
   }
   return parseCompactScenario(arg) as Record<string, unknown>;
@@ -74,12 +85,26 @@ function bar<S>(segments: readonly Segment<S>[], horizon: number, isUp: (s: S) =
 }
 
 function renderScenario(r: ScenarioResult): string {
-  const events = table(["TIME", "EVENT"], r.events.map((e) => [clock(e.at), e.text]));
+  const events = table(
+    ["TIME", "EVENT"],
+    r.events.map((e) => [clock(e.at), e.text]),
+  );
   const scale = `0${" ".repeat(40)}${clock(r.horizonSeconds).padStart(7)}`;
-  const feeds = table(["FEED", "TIMELINE (= utility, g generator, u UPS, . dark)"], r.feeds.map((f) => [f.feed, feedBar(f.segments, r.horizonSeconds)]));
-  const services = table(["SERVICE", "DOWNTIME", "OUTAGES", "TIMELINE (= up, . down)"], r.services.map((s) => [s.service, clock(s.downtimeSeconds), String(s.outages), bar(s.segments, r.horizonSeconds, (x) => x.up)]));
-  const hosts = table(["HOST", "DOWNTIME", "TIMELINE (= powered, . dark)"], r.hosts.map((h) => [h.host, clock(h.downtimeSeconds), bar(h.segments, r.horizonSeconds, (x) => x.powered)]));
-  return [`Scenario: ${r.name} (simulated ${clock(r.horizonSeconds)})`, "", events, "", feeds, "", services, "", hosts, "", `timeline scale: ${scale}`].join("\n");
+  const feeds = table(
+    ["FEED", "TIMELINE (= utility, g generator, u UPS, . dark)"],
+    r.feeds.map((f) => [f.feed, feedBar(f.segments, r.horizonSeconds)]),
+  );
+  const services = table(
+    ["SERVICE", "DOWNTIME", "OUTAGES", "TIMELINE (= up, . down)"],
+    r.services.map((s) => [s.service, clock(s.downtimeSeconds), String(s.outages), bar(s.segments, r.horizonSeconds, (x) => x.up)]),
+  );
+  const hosts = table(
+    ["HOST", "DOWNTIME", "TIMELINE (= powered, . dark)"],
+    r.hosts.map((h) => [h.host, clock(h.downtimeSeconds), bar(h.segments, r.horizonSeconds, (x) => x.powered)]),
+  );
+  return [`Scenario: ${r.name} (simulated ${clock(r.horizonSeconds)})`, "", events, "", feeds, "", services, "", hosts, "", `timeline scale: ${scale}`].join(
+    "\n",
+  );
 }
 
 function feedBar(segments: ScenarioResult["feeds"][number]["segments"], horizon: number, width = 48): string {
@@ -95,15 +120,38 @@ function feedBar(segments: ScenarioResult["feeds"][number]["segments"], horizon:
 
 function renderNMinusOne(plan: DatacenterPlan, rows: readonly NMinusOneRow[], verdicts: readonly ServiceVerdict[], pairs?: readonly NMinusOneRow[]): string {
   const list = (xs: readonly string[]) => xs.join(" ") || "-";
-  const t = table(["FAILED", "KIND", "SERVICES DOWN", "INTERRUPTED", "HOSTS DARK", "TRIPPED"], rows.map((r) => [r.component, r.kind, list(r.servicesDown), list(r.servicesInterrupted), list(r.hostsDown), list(r.tripped)]));
+  const t = table(
+    ["FAILED", "KIND", "SERVICES DOWN", "INTERRUPTED", "HOSTS DARK", "TRIPPED"],
+    rows.map((r) => [r.component, r.kind, list(r.servicesDown), list(r.servicesInterrupted), list(r.hostsDown), list(r.tripped)]),
+  );
   const v = table(
     ["SERVICE", "REDUNDANT", "N-1", "DOWN BY", "INTERRUPTED BY"],
-    verdicts.map((s) => [s.service, s.redundant ? "yes" : "no", s.survivesNMinusOne ? (s.uninterrupted ? "survives" : "survives (interrupted)") : s.redundant ? "FAILS (declared redundant)" : "fails", list(s.downBy), list(s.interruptedBy)]),
+    verdicts.map((s) => [
+      s.service,
+      s.redundant ? "yes" : "no",
+      s.survivesNMinusOne ? (s.uninterrupted ? "survives" : "survives (interrupted)") : s.redundant ? "FAILS (declared redundant)" : "fails",
+      list(s.downBy),
+      list(s.interruptedBy),
+    ]),
   );
   const spofs = verdicts.filter((s) => s.redundant && !s.survivesNMinusOne);
   const out = [`N-1 analysis of ${plan.datacenter}: ${rows.length} single failures`, "", t, "", v];
-  if (pairs) out.push("", `N-2: ${pairs.length} failure pairs take down a service that neither failure takes down alone`, "", table(["FAILED PAIR", "SERVICES DOWN"], pairs.map((p) => [p.component, list(p.servicesDown)])));
-  out.push("", spofs.length === 0 ? "Every service declared redundant survives any single failure." : `Single points of failure for redundant services: ${spofs.map((s) => `${s.service} (${s.downBy.join(", ")})`).join("; ")}`);
+  if (pairs)
+    out.push(
+      "",
+      `N-2: ${pairs.length} failure pairs take down a service that neither failure takes down alone`,
+      "",
+      table(
+        ["FAILED PAIR", "SERVICES DOWN"],
+        pairs.map((p) => [p.component, list(p.servicesDown)]),
+      ),
+    );
+  out.push(
+    "",
+    spofs.length === 0
+      ? "Every service declared redundant survives any single failure."
+      : `Single points of failure for redundant services: ${spofs.map((s) => `${s.service} (${s.downBy.join(", ")})`).join("; ")}`,
+  );
   return out.join("\n");
 }
 
@@ -112,7 +160,13 @@ const pct = (x: number) => `${(x * 100).toFixed(4)} %`;
 function renderAvailability(a: AvailabilityResult): string {
   const t = table(
     ["SERVICE", "AVAILABILITY", "95 % CI", "DOWNTIME H/YR", "OUTAGES/YR"],
-    a.services.map((s) => [s.service, pct(s.availability.mean), `${pct(s.availability.low)} – ${pct(s.availability.high)}`, s.downtimeHoursPerYear.toFixed(3), s.outagesPerYear.toFixed(3)]),
+    a.services.map((s) => [
+      s.service,
+      pct(s.availability.mean),
+      `${pct(s.availability.low)} – ${pct(s.availability.high)}`,
+      s.downtimeHoursPerYear.toFixed(3),
+      s.outagesPerYear.toFixed(3),
+    ]),
   );
   const site = a.sitePowerAvailability;
   return [
@@ -156,12 +210,16 @@ export const command: CliCommand = {
   },
   positionals: { min: 1, max: 1 },
   run({ values, positionals }, io) {
-    const modes = [values.scenario !== undefined && "--scenario", values["n-1"] === true && "--n-1", values.availability === true && "--availability"].filter(Boolean);
-    if (modes.length !== 1) throw new UsageError(modes.length === 0 ? "choose one of --scenario, --n-1 or --availability" : `choose one mode, not ${modes.join(" and ")}`);
+    const modes = [values.scenario !== undefined && "--scenario", values["n-1"] === true && "--n-1", values.availability === true && "--availability"].filter(
+      Boolean,
+    );
+    if (modes.length !== 1)
+      throw new UsageError(modes.length === 0 ? "choose one of --scenario, --n-1 or --availability" : `choose one mode, not ${modes.join(" and ")}`);
     if (values["n-2"] === true && values["n-1"] !== true) throw new UsageError("--n-2 goes with --n-1");
     if (values.chart !== undefined && values.scenario === undefined) throw new UsageError("--chart goes with --scenario");
     const start = values["generator-start"];
-    if (start !== undefined && !["ok", "fail", "sample"].includes(String(start))) throw new UsageError(`--generator-start must be ok, fail or sample, got "${String(start)}"`);
+    if (start !== undefined && !["ok", "fail", "sample"].includes(String(start)))
+      throw new UsageError(`--generator-start must be ok, fail or sample, got "${String(start)}"`);
     const seed = values.seed === undefined ? undefined : integer(values.seed, "seed", 1, 0);
     const json = values.json === true;
     const { spec, plan } = loadPlan(positionals[0]!, io.cwd);
@@ -169,7 +227,11 @@ export const command: CliCommand = {
     try {
       if (values.scenario !== undefined) {
         const scenario = readScenario(String(values.scenario), io.cwd);
-        const result = simulateScenario(spec, plan, { ...scenario, ...(start !== undefined ? { generatorStart: start } : {}), ...(seed !== undefined ? { seed } : {}) });
+        const result = simulateScenario(spec, plan, {
+          ...scenario,
+          ...(start !== undefined ? { generatorStart: start } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+        });
         if (values.chart !== undefined) {
           const file = String(values.chart);
           if (!/\.(svg|html?)$/i.test(file)) throw new UsageError(`--chart must end in .svg or .html, got "${file}"`);

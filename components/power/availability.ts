@@ -58,7 +58,7 @@ export function sampleYear(topology: PowerTopology, reliability: ReliabilityMode
     const exp = (mean: number) => -Math.log(1 - random(component)) * mean;
     const up = YEAR_SECONDS / rate.failuresPerYear;
     const repair = rate.meanRepairHours * 3600;
-    for (let t = exp(up); t < YEAR_SECONDS; ) {
+    for (let t = exp(up); t < YEAR_SECONDS;) {
       const back = t + exp(repair);
       events.push({ at: t, component, down: true }, { at: back, component, down: false });
       t = back + exp(up);
@@ -82,7 +82,10 @@ export function estimateAvailability(spec: DatacenterSpec, plan: DatacenterPlan,
   const hostSupply = new Float64Array(topology.hosts.length);
   const site = new Stat();
   for (let y = 0; y < options.years; y++) {
-    const run = sim.run(YEAR_SECONDS, sampleYear(topology, reliability, (c) => componentStreams[c]!()));
+    const run = sim.run(
+      YEAR_SECONDS,
+      sampleYear(topology, reliability, (c) => componentStreams[c]!()),
+    );
     for (let s = 0; s < services.ids.length; s++) {
       serviceStats[s]!.add(1 - run.serviceDowntime[s]! / YEAR_SECONDS);
       downtime[s]! += run.serviceDowntime[s]!;

@@ -31,9 +31,39 @@ function lanes(result: ScenarioResult): { group: string; lanes: Lane[] }[] {
   const bars = <S>(segments: readonly Segment<S>[], colour: (s: S) => string, title: (s: S) => string) =>
     segments.map((seg) => ({ from: seg.from, to: seg.to, colour: colour(seg.state), title: `${clock(seg.from)}–${clock(seg.to)} ${title(seg.state)}` }));
   return [
-    { group: "Feeds", lanes: result.feeds.map((f) => ({ label: `feed ${f.feed}`, bars: bars(f.segments, (s) => SOURCE_COLOUR[s.source], (s) => `${s.source}, ${num(s.loadKw)} kW`) })) },
-    { group: "Hosts", lanes: result.hosts.map((h) => ({ label: h.host, bars: bars(h.segments, (s) => (s.powered ? UP : DOWN), (s) => (s.powered ? "powered" : "dark")) })) },
-    { group: "Services", lanes: result.services.map((s) => ({ label: s.service, bars: bars(s.segments, (x) => (x.up ? UP : DOWN), (x) => `${x.up ? "up" : "down"}, ${x.running} running`) })) },
+    {
+      group: "Feeds",
+      lanes: result.feeds.map((f) => ({
+        label: `feed ${f.feed}`,
+        bars: bars(
+          f.segments,
+          (s) => SOURCE_COLOUR[s.source],
+          (s) => `${s.source}, ${num(s.loadKw)} kW`,
+        ),
+      })),
+    },
+    {
+      group: "Hosts",
+      lanes: result.hosts.map((h) => ({
+        label: h.host,
+        bars: bars(
+          h.segments,
+          (s) => (s.powered ? UP : DOWN),
+          (s) => (s.powered ? "powered" : "dark"),
+        ),
+      })),
+    },
+    {
+      group: "Services",
+      lanes: result.services.map((s) => ({
+        label: s.service,
+        bars: bars(
+          s.segments,
+          (x) => (x.up ? UP : DOWN),
+          (x) => `${x.up ? "up" : "down"}, ${x.running} running`,
+        ),
+      })),
+    },
   ];
 }
 
@@ -51,7 +81,9 @@ export function renderSvg(result: ScenarioResult): string {
     for (const lane of ls) {
       out.push(`<text x="10" y="${y + 12}">${esc(lane.label)}</text>`);
       for (const b of lane.bars) {
-        out.push(`<rect x="${num(x(b.from))}" y="${y + 2}" width="${num(Math.max(0.5, x(b.to) - x(b.from)))}" height="${row - 4}" fill="${b.colour}"><title>${esc(b.title)}</title></rect>`);
+        out.push(
+          `<rect x="${num(x(b.from))}" y="${y + 2}" width="${num(Math.max(0.5, x(b.to) - x(b.from)))}" height="${row - 4}" fill="${b.colour}"><title>${esc(b.title)}</title></rect>`,
+        );
       }
       y += row;
     }

@@ -57,7 +57,9 @@ export class PowerFlow {
       for (let p = 0; p < pdus.length; p++) {
         const pdu = pdus[p]!;
         this.pduAlive[p] =
-          down[pdu.component] === 0 && down[racks[pdu.rack]!.component] === 0 && this.pduTripped[p] === 0 && pdu.feed >= 0 && this.feedAlive[pdu.feed] === 1 ? 1 : 0;
+          down[pdu.component] === 0 && down[racks[pdu.rack]!.component] === 0 && this.pduTripped[p] === 0 && pdu.feed >= 0 && this.feedAlive[pdu.feed] === 1
+            ? 1
+            : 0;
       }
       this.pduLoad.fill(0);
       this.feedLoad.fill(0);

@@ -6,7 +6,16 @@ export { powerTopology, totalLoadKw, componentId, type PowerTopology } from "./t
 export { poweredHosts, evaluatePower, serviceStates, UnknownComponentError } from "./steady";
 export { nMinusOne, nMinusTwo, serviceVerdicts, type NMinusOneOptions } from "./nminus";
 export { DEFAULT_RATES, defaultReliability, reliabilityModel, type ReliabilityOverrides } from "./reliability";
-export { simulateScenario, parseScenario, parseCompactScenario, parseDuration, ScenarioError, ScenarioSchema, type Scenario, type ScenarioInput } from "./scenario";
+export {
+  simulateScenario,
+  parseScenario,
+  parseCompactScenario,
+  parseDuration,
+  ScenarioError,
+  ScenarioSchema,
+  type Scenario,
+  type ScenarioInput,
+} from "./scenario";
 export { estimateAvailability, YEAR_SECONDS, type AvailabilityOptions } from "./availability";
 export { assessTier, tierName, TIER_AVAILABILITY } from "./tier";
 export { powerSummary, upsRuntimeSeconds, type PowerSummary } from "./summary";

@@ -45,7 +45,10 @@ class Analyzer {
     this.sources = new Float64Array(topology.feeds.length);
     this.running = new Int32Array(this.services.ids.length);
     this.up = new Uint8Array(this.services.ids.length);
-    this.sim = options.transients === false ? undefined : new Simulator(topology, this.services, options.reliability ?? defaultReliability(), { generatorStart: "ok", record: false });
+    this.sim =
+      options.transients === false
+        ? undefined
+        : new Simulator(topology, this.services, options.reliability ?? defaultReliability(), { generatorStart: "ok", record: false });
   }
 
   row(failed: readonly number[]): NMinusOneRow {
@@ -64,7 +67,10 @@ class Analyzer {
     let servicesInterrupted: string[] = [];
     if (this.sim && needsTransient(topology, failed)) {
       // The failures strike at t=0 on a healthy datacenter and are never repaired.
-      const result = this.sim.run(this.options.transientSeconds ?? 3600, failed.map((c) => ({ at: 0, component: c, down: true })));
+      const result = this.sim.run(
+        this.options.transientSeconds ?? 3600,
+        failed.map((c) => ({ at: 0, component: c, down: true })),
+      );
       servicesInterrupted = this.services.ids.filter((_, s) => result.serviceDowntime[s]! > 0 && this.up[s] === 1);
     }
     const ids = failed.map((c) => topology.components[c]!.id);
@@ -129,6 +135,13 @@ export function serviceVerdicts(plan: DatacenterPlan, rows: readonly NMinusOneRo
   return plan.services.map((s) => {
     const downBy: ComponentId[] = rows.filter((r) => r.servicesDown.includes(s.id)).map((r) => r.component);
     const interruptedBy: ComponentId[] = rows.filter((r) => r.servicesInterrupted.includes(s.id)).map((r) => r.component);
-    return { service: s.id, redundant: s.redundant, survivesNMinusOne: downBy.length === 0, uninterrupted: downBy.length === 0 && interruptedBy.length === 0, downBy, interruptedBy };
+    return {
+      service: s.id,
+      redundant: s.redundant,
+      survivesNMinusOne: downBy.length === 0,
+      uninterrupted: downBy.length === 0 && interruptedBy.length === 0,
+      downBy,
+      interruptedBy,
+    };
   });
 }

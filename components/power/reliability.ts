@@ -15,7 +15,11 @@ export const DEFAULT_RATES: Readonly<Record<ComponentKind, RateSource>> = {
   utility: { failuresPerYear: 1.956, meanRepairHours: 1.32, source: "IEEE 493 (Gold Book): single-circuit utility supply, as commonly quoted" },
   feed: { failuresPerYear: 0.005, meanRepairHours: 24, source: "estimate, order of IEEE 493 switchgear-bus figures (10^-3/yr, about a day to repair)" },
   ups: { failuresPerYear: 0.05, meanRepairHours: 8, source: "estimate from vendor UPS MTBF claims (100,000–200,000 h) and a same-day service call" },
-  generator: { failuresPerYear: 0.17, meanRepairHours: 18, source: "IEEE 493: packaged diesel engine generator, as commonly quoted (start failures come from the spec)" },
+  generator: {
+    failuresPerYear: 0.17,
+    meanRepairHours: 18,
+    source: "IEEE 493: packaged diesel engine generator, as commonly quoted (start failures come from the spec)",
+  },
   pdu: { failuresPerYear: 0.01, meanRepairHours: 4, source: "estimate, order of IEEE 493 low-voltage breaker and panelboard figures" },
   rack: { failuresPerYear: 0.01, meanRepairHours: 8, source: "estimate: rack-wide incidents (busbar, cabling, water, human error)" },
   host: { failuresPerYear: 0.3, meanRepairHours: 12, source: "estimate: server hardware incidents that stop the host (PSU, board, memory, boot disk)" },
@@ -34,7 +38,9 @@ export const DEFAULT_GENERATOR_IDLE_FUEL_FRACTION = 0.3;
 
 export function defaultReliability(): ReliabilityModel {
   return {
-    rates: Object.fromEntries(COMPONENT_KINDS.map((k) => [k, { failuresPerYear: DEFAULT_RATES[k].failuresPerYear, meanRepairHours: DEFAULT_RATES[k].meanRepairHours }])) as Record<ComponentKind, Rate>,
+    rates: Object.fromEntries(
+      COMPONENT_KINDS.map((k) => [k, { failuresPerYear: DEFAULT_RATES[k].failuresPerYear, meanRepairHours: DEFAULT_RATES[k].meanRepairHours }]),
+    ) as Record<ComponentKind, Rate>,
     upsRechargeHours: DEFAULT_UPS_RECHARGE_HOURS,
     upsPeukertExponent: DEFAULT_UPS_PEUKERT_EXPONENT,
     upsIdleLossFraction: DEFAULT_UPS_IDLE_LOSS_FRACTION,

@@ -66,7 +66,9 @@ export type Scenario = z.output<typeof ScenarioSchema>;
 /** Thrown for a scenario with problems; `issues` carry paths inside the scenario. */
 export class ScenarioError extends Error {
   constructor(readonly issues: readonly SpecIssue[]) {
-    super(`the scenario has ${issues.length} problem${issues.length === 1 ? "" : "s"}:\n${issues.map((i) => `  - ${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`).join("\n")}`);
+    super(
+      `the scenario has ${issues.length} problem${issues.length === 1 ? "" : "s"}:\n${issues.map((i) => `  - ${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`).join("\n")}`,
+    );
     this.name = "ScenarioError";
   }
 }
@@ -92,20 +94,24 @@ export function parseCompactScenario(text: string): ScenarioInput {
 /** Validates a scenario against the topology: shape, known components, sensible times. */
 export function parseScenario(raw: unknown, topology: PowerTopology): Scenario {
   const parsed = ScenarioSchema.safeParse(raw);
-  const issues: SpecIssue[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.filter((p): p is string | number => typeof p !== "symbol"), message: i.message }));
+  const issues: SpecIssue[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({ path: i.path.filter((p): p is string | number => typeof p !== "symbol"), message: i.message }));
   // References are checked on the raw input too, so one bad duration does not hide an unknown component.
   const input = (raw ?? {}) as { events?: unknown; generatorStart?: unknown };
   if (Array.isArray(input.events)) {
     input.events.forEach((e: unknown, i) => {
       for (const key of ["fail", "repair"] as const) {
         const id = e && typeof e === "object" ? (e as Record<string, unknown>)[key] : undefined;
-        if (typeof id === "string" && !topology.componentIndex.has(id)) issues.push({ path: ["events", i, key], message: new UnknownComponentError(id, topology).message });
+        if (typeof id === "string" && !topology.componentIndex.has(id))
+          issues.push({ path: ["events", i, key], message: new UnknownComponentError(id, topology).message });
       }
     });
   }
   if (input.generatorStart && typeof input.generatorStart === "object") {
     for (const feed of Object.keys(input.generatorStart)) {
-      if (!topology.feeds.some((f) => f.id === feed)) issues.push({ path: ["generatorStart", feed], message: `no feed "${feed}" (feeds: ${topology.feeds.map((f) => f.id).join(", ")})` });
+      if (!topology.feeds.some((f) => f.id === feed))
+        issues.push({ path: ["generatorStart", feed], message: `no feed "${feed}" (feeds: ${topology.feeds.map((f) => f.id).join(", ")})` });
     }
   }
   if (!parsed.success || issues.length > 0) throw new ScenarioError(issues);
@@ -147,6 +153,11 @@ export function simulateScenario(spec: DatacenterSpec, plan: DatacenterPlan, raw
     events: run.log,
     feeds: topology.feeds.map((f, i) => ({ feed: f.id, segments: run.feedSegments[i]! })),
     hosts: topology.hosts.map((h, i) => ({ host: h.id, segments: run.hostSegments[i]!, downtimeSeconds: run.hostDowntime[i]! })),
-    services: plan.services.map((s, i) => ({ service: s.id, segments: run.serviceSegments[i]!, downtimeSeconds: run.serviceDowntime[i]!, outages: run.serviceOutages[i]! })),
+    services: plan.services.map((s, i) => ({
+      service: s.id,
+      segments: run.serviceSegments[i]!,
+      downtimeSeconds: run.serviceDowntime[i]!,
+      outages: run.serviceOutages[i]!,
+    })),
   };
 }

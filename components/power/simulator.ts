@@ -326,7 +326,10 @@ export class Simulator {
           this.serviceSince[s] = t;
           run.serviceOutages[s]!++;
         } else run.serviceDowntime[s]! += t - this.serviceSince[s]!;
-        if (record) this.log(`service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${this.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.minReplicas[s]})`);
+        if (record)
+          this.log(
+            `service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${this.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.minReplicas[s]})`,
+          );
         this.prevUp[s] = up;
       }
       if (record) pushSegment(run.serviceSegments[s]!, t, { up: up === 1, running: this.running[s]! }, (a, b) => a.up === b.up && a.running === b.running);
@@ -335,7 +338,8 @@ export class Simulator {
     topology.feeds.forEach((feed, f) => {
       const src = flow.feedAlive[f] === 1 ? this.source[f]! : SRC_NONE;
       if (src !== this.prevSource[f]) {
-        if (this.prevSource[f] !== -1 || src !== SRC_UTILITY) this.log(`feed ${feed.id} ${src === SRC_NONE ? (flow.feedTripped[f] ? "trips on overload" : "is dark") : `on ${SOURCE_NAMES[src]}`}`);
+        if (this.prevSource[f] !== -1 || src !== SRC_UTILITY)
+          this.log(`feed ${feed.id} ${src === SRC_NONE ? (flow.feedTripped[f] ? "trips on overload" : "is dark") : `on ${SOURCE_NAMES[src]}`}`);
         this.prevSource[f] = src;
       }
       const state: FeedSegmentState = {

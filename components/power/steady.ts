@@ -38,7 +38,12 @@ export function downVector(topology: PowerTopology, failed: Iterable<ComponentId
 }
 
 /** Steady-state source of every feed: utility while it is up, else the generator, else none. */
-export function steadySources(topology: PowerTopology, down: Uint8Array, out: Float64Array = new Float64Array(topology.feeds.length), kinds?: FeedSource[]): Float64Array {
+export function steadySources(
+  topology: PowerTopology,
+  down: Uint8Array,
+  out: Float64Array = new Float64Array(topology.feeds.length),
+  kinds?: FeedSource[],
+): Float64Array {
   topology.feeds.forEach((f, i) => {
     let kw = 0;
     let kind: FeedSource = "none";

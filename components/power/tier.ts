@@ -30,29 +30,70 @@ export function assessTier(topology: PowerTopology, siteAvailability?: number, r
   const check = new Checker(topology, reliability);
   const rules: TierRule[] = [];
   const rule = (tier: TierRule["tier"], text: string, problems: string[]) =>
-    rules.push({ tier, rule: text, passed: problems.length === 0, detail: problems.length === 0 ? "ok" : problems.slice(0, 5).join("; ") + (problems.length > 5 ? `; … (${problems.length} in all)` : "") });
+    rules.push({
+      tier,
+      rule: text,
+      passed: problems.length === 0,
+      detail: problems.length === 0 ? "ok" : problems.slice(0, 5).join("; ") + (problems.length > 5 ? `; … (${problems.length} in all)` : ""),
+    });
 
   const usedFeeds = [...new Set(topology.hosts.flatMap((h) => h.pdus.map((p) => topology.pdus[p]!.feed)))].map((f) => topology.feeds[f]!);
   const utilities = topology.feeds.map((f) => f.utilityComponent);
   const power = topology.components.flatMap((c, i) => (POWER_KINDS.has(c.kind) ? [i] : []));
 
-  rule(1, "every feed that carries hosts has a UPS and an engine generator", usedFeeds.filter((f) => !f.ups || !f.generator).map((f) => `feed ${f.id} lacks ${[!f.ups && "a UPS", !f.generator && "a generator"].filter(Boolean).join(" and ")}`));
+  rule(
+    1,
+    "every feed that carries hosts has a UPS and an engine generator",
+    usedFeeds
+      .filter((f) => !f.ups || !f.generator)
+      .map((f) => `feed ${f.id} lacks ${[!f.ups && "a UPS", !f.generator && "a generator"].filter(Boolean).join(" and ")}`),
+  );
   rule(1, "capacity N: all hosts powered on utility, and on generators alone", [...check.dark([], "on utility"), ...check.dark(utilities, "on generators")]);
 
-  rule(2, "N+1 generators: losing any one during a utility outage leaves every host powered", topology.feeds.filter((f) => f.generator).flatMap((f) => check.dark([...utilities, f.generatorComponent], `without generator ${f.id}`)));
+  rule(
+    2,
+    "N+1 generators: losing any one during a utility outage leaves every host powered",
+    topology.feeds.filter((f) => f.generator).flatMap((f) => check.dark([...utilities, f.generatorComponent], `without generator ${f.id}`)),
+  );
   const total = topology.hosts.reduce((s, h) => s + h.kw, 0);
   const upsKw = topology.feeds.flatMap((f) => (f.ups ? [f.ups.capacityKw] : []));
   const upsLeft = upsKw.reduce((a, b) => a + b, 0) - Math.max(0, ...upsKw);
-  rule(2, "N+1 UPS capacity: without the largest UPS the others still cover the whole load", upsLeft + 1e-9 < total ? [`${round(upsLeft)} kW of UPS left for ${round(total)} kW`] : []);
+  rule(
+    2,
+    "N+1 UPS capacity: without the largest UPS the others still cover the whole load",
+    upsLeft + 1e-9 < total ? [`${round(upsLeft)} kW of UPS left for ${round(total)} kW`] : [],
+  );
 
-  rule(3, "every host draws from two feeds (dual-corded, two paths)", topology.hosts.filter((h) => new Set(h.pdus.map((p) => topology.pdus[p]!.feed)).size < 2).map((h) => `host ${h.id} has one feed`));
-  rule(3, "concurrently maintainable: any one feed, utility, UPS, generator or PDU can be taken out (also on generator power)", power.flatMap((c) => [...check.dark([c], `without ${topology.components[c]!.id}`), ...check.dark([...new Set([...utilities, c])], `without ${topology.components[c]!.id} on generators`)]));
+  rule(
+    3,
+    "every host draws from two feeds (dual-corded, two paths)",
+    topology.hosts.filter((h) => new Set(h.pdus.map((p) => topology.pdus[p]!.feed)).size < 2).map((h) => `host ${h.id} has one feed`),
+  );
+  rule(
+    3,
+    "concurrently maintainable: any one feed, utility, UPS, generator or PDU can be taken out (also on generator power)",
+    power.flatMap((c) => [
+      ...check.dark([c], `without ${topology.components[c]!.id}`),
+      ...check.dark([...new Set([...utilities, c])], `without ${topology.components[c]!.id} on generators`),
+    ]),
+  );
 
-  rule(4, "2N: each feed's utility, UPS and generator alone carry the whole load", topology.feeds.flatMap((f) => {
-    const weakest = Math.min(f.utilityKw, f.ups?.capacityKw ?? 0, f.generator?.capacityKw ?? 0);
-    return weakest + 1e-9 < total ? [`feed ${f.id} carries ${round(weakest)} kW of ${round(total)} kW`] : [];
-  }));
-  rule(4, "fault tolerant: no single power component failure interrupts any host, even during a utility outage", power.flatMap((c) => [...check.interrupted([c], [], `when ${topology.components[c]!.id} fails`), ...check.interrupted([c], utilities, `when ${topology.components[c]!.id} fails in a utility outage`)]));
+  rule(
+    4,
+    "2N: each feed's utility, UPS and generator alone carry the whole load",
+    topology.feeds.flatMap((f) => {
+      const weakest = Math.min(f.utilityKw, f.ups?.capacityKw ?? 0, f.generator?.capacityKw ?? 0);
+      return weakest + 1e-9 < total ? [`feed ${f.id} carries ${round(weakest)} kW of ${round(total)} kW`] : [];
+    }),
+  );
+  rule(
+    4,
+    "fault tolerant: no single power component failure interrupts any host, even during a utility outage",
+    power.flatMap((c) => [
+      ...check.interrupted([c], [], `when ${topology.components[c]!.id} fails`),
+      ...check.interrupted([c], utilities, `when ${topology.components[c]!.id} fails in a utility outage`),
+    ]),
+  );
 
   let topologyTier: TierAssessment["topologyTier"] = 0;
   for (const t of [1, 2, 3, 4] as const) {
@@ -60,7 +101,9 @@ export function assessTier(topology: PowerTopology, siteAvailability?: number, r
     else break;
   }
   const reasoning = rules.map((r) => `${tierName(r.tier)}: ${r.passed ? "pass" : "FAIL"}: ${r.rule}${r.passed ? "" : ` (${r.detail})`}`);
-  reasoning.push(`Topology is comparable to ${tierName(topologyTier)}${topologyTier < 4 ? `: the first failing rule above keeps it from ${tierName((topologyTier + 1) as 1 | 2 | 3 | 4)}` : ""}.`);
+  reasoning.push(
+    `Topology is comparable to ${tierName(topologyTier)}${topologyTier < 4 ? `: the first failing rule above keeps it from ${tierName((topologyTier + 1) as 1 | 2 | 3 | 4)}` : ""}.`,
+  );
   let availabilityTier: TierAssessment["availabilityTier"];
   if (siteAvailability !== undefined) {
     availabilityTier = 0;

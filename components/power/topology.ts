@@ -10,7 +10,12 @@ export interface FeedNode {
   readonly id: string;
   readonly utilityKw: number;
   readonly ups?: { readonly capacityKw: number; readonly runtimeMinutes: number };
-  readonly generator?: { readonly capacityKw: number; readonly startDelaySeconds: number; readonly fuelHours: number; readonly startFailureProbability: number };
+  readonly generator?: {
+    readonly capacityKw: number;
+    readonly startDelaySeconds: number;
+    readonly fuelHours: number;
+    readonly startFailureProbability: number;
+  };
   /** Component indexes of the feed's parts (-1 when the feed has no UPS / generator). */
   readonly feedComponent: number;
   readonly utilityComponent: number;

@@ -105,7 +105,12 @@ export interface ServiceTimeline {
 
 export interface FeedTimeline {
   readonly feed: string;
-  readonly segments: readonly Segment<{ readonly source: FeedSource; readonly loadKw: number; readonly upsCharge: number | null; readonly fuel: number | null }>[];
+  readonly segments: readonly Segment<{
+    readonly source: FeedSource;
+    readonly loadKw: number;
+    readonly upsCharge: number | null;
+    readonly fuel: number | null;
+  }>[];
 }
 
 export interface TimelineEvent {

@@ -13,7 +13,11 @@ const HOURS_PER_YEAR = 365.25 * 24;
 describe("availability estimate", () => {
   it("one host that fails twice a year for 100 h on average: A = 1 / (1 + λ·MTTR)", () => {
     const { spec, plan } = oneFeed();
-    const result = estimateAvailability(spec, plan, { years: 400, seed: 5, rates: { rates: { ...quiet, host: { failuresPerYear: 2, meanRepairHours: 100 } } } });
+    const result = estimateAvailability(spec, plan, {
+      years: 400,
+      seed: 5,
+      rates: { rates: { ...quiet, host: { failuresPerYear: 2, meanRepairHours: 100 } } },
+    });
     const expected = 1 / (1 + (2 / HOURS_PER_YEAR) * 100);
     const a = result.services[0]!.availability;
     expect(a.low).toBeLessThanOrEqual(expected);
@@ -33,7 +37,10 @@ describe("availability estimate", () => {
     expect(a.low).toBeLessThanOrEqual(expected);
     expect(a.high).toBeGreaterThanOrEqual(expected);
 
-    const backed = oneFeed({ ups: { capacityKw: 10, runtimeMinutes: 10 }, generator: { capacityKw: 10, startDelaySeconds: 30, fuelHours: 1000, startFailureProbability: 0 } });
+    const backed = oneFeed({
+      ups: { capacityKw: 10, runtimeMinutes: 10 },
+      generator: { capacityKw: 10, startDelaySeconds: 30, fuelHours: 1000, startFailureProbability: 0 },
+    });
     const b = estimateAvailability(backed.spec, backed.plan, { years: 50, seed: 2, rates });
     expect(b.services[0]!.availability.mean).toBe(1);
     expect(b.sitePowerAvailability.mean).toBe(1);
@@ -59,7 +66,14 @@ describe("availability estimate", () => {
 
   it("is deterministic for a seed and differs between seeds", () => {
     const { spec, plan } = datacenter({
-      feeds: [{ id: "A", utility: { capacityKw: 10 }, ups: { capacityKw: 10, runtimeMinutes: 5 }, generator: { capacityKw: 10, startDelaySeconds: 15, fuelHours: 8, startFailureProbability: 0.2 } }],
+      feeds: [
+        {
+          id: "A",
+          utility: { capacityKw: 10 },
+          ups: { capacityKw: 10, runtimeMinutes: 5 },
+          generator: { capacityKw: 10, startDelaySeconds: 15, fuelHours: 8, startFailureProbability: 0.2 },
+        },
+      ],
       racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 10 }] }],
       hosts: [{ id: "h1", rack: "r1", psus: ["p-a"], powerWatts: 1000 }],
     });

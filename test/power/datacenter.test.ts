@@ -9,7 +9,11 @@ import { upsRuntimeSeconds, type PowerSummary } from "../../components/power";
 describe("Datacenter.power", () => {
   it("carries the N-1 rows, per-service verdicts and the topology tier of the local stack", async () => {
     const stackFile = loadStackFile("local");
-    const run = await runUnderMocks(async () => (await import("../../components/program.js")).runProgram(), { stack: "local", config: stackFile.config, realTls: false });
+    const run = await runUnderMocks(async () => (await import("../../components/program.js")).runProgram(), {
+      stack: "local",
+      config: stackFile.config,
+      realTls: false,
+    });
     const power: PowerSummary = await valueOf(run.exports.datacenter.power);
     expect(power.nMinusOne).toHaveLength(21);
     expect(power.verdicts.find((v) => v.service === "www")).toMatchObject({ redundant: true, survivesNMinusOne: true });

@@ -17,7 +17,13 @@ export interface Fixture {
 }
 
 /** A datacenter with the given feeds, racks and hosts and (unless given) one single-replica service `svc`. */
-export function datacenter(parts: { feeds: FeedInput[]; racks: RackInput[]; hosts: Omit<HostInput, "kind" | "capacity">[]; services?: DatacenterSpecInput["services"]; reliability?: DatacenterSpecInput["reliability"] }): Fixture {
+export function datacenter(parts: {
+  feeds: FeedInput[];
+  racks: RackInput[];
+  hosts: Omit<HostInput, "kind" | "capacity">[];
+  services?: DatacenterSpecInput["services"];
+  reliability?: DatacenterSpecInput["reliability"];
+}): Fixture {
   const input: DatacenterSpecInput = {
     name: "t",
     domain: "t.park.test",

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { evaluatePower, nMinusOne, nMinusTwo, poweredHosts, powerTopology, serviceStates, serviceVerdicts, UnknownComponentError } from "../../components/power";
+import {
+  evaluatePower,
+  nMinusOne,
+  nMinusTwo,
+  poweredHosts,
+  powerTopology,
+  serviceStates,
+  serviceVerdicts,
+  UnknownComponentError,
+} from "../../components/power";
 import { loadPlan } from "../../cli/stack";
 import { datacenter } from "./fixtures";
 
@@ -12,7 +21,15 @@ describe("steady state", () => {
   it("dual-PSU hosts ride through either feed, single-PSU ones only the other", () => {
     const { spec } = datacenter({
       feeds: twoFeeds,
-      racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 5 }, { id: "p-b", feed: "B", capacityKw: 5 }] }],
+      racks: [
+        {
+          id: "r1",
+          pdus: [
+            { id: "p-a", feed: "A", capacityKw: 5 },
+            { id: "p-b", feed: "B", capacityKw: 5 },
+          ],
+        },
+      ],
       hosts: [
         { id: "h1", rack: "r1", psus: ["p-a", "p-b"], powerWatts: 1000 },
         { id: "h2", rack: "r1", psus: ["p-a"], powerWatts: 1000 },
@@ -42,7 +59,15 @@ describe("steady state", () => {
     // Two dual-PSU hosts of 0.6 kW: 0.6 kW per PDU normally, 1.2 kW on the survivor.
     const { spec } = datacenter({
       feeds: twoFeeds,
-      racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 1 }, { id: "p-b", feed: "B", capacityKw: 1 }] }],
+      racks: [
+        {
+          id: "r1",
+          pdus: [
+            { id: "p-a", feed: "A", capacityKw: 1 },
+            { id: "p-b", feed: "B", capacityKw: 1 },
+          ],
+        },
+      ],
       hosts: [
         { id: "h1", rack: "r1", psus: ["p-a", "p-b"], powerWatts: 600 },
         { id: "h2", rack: "r1", psus: ["p-a", "p-b"], powerWatts: 600 },
@@ -81,7 +106,11 @@ describe("steady state", () => {
   });
 
   it("an unknown component is a clear error listing the known ones", () => {
-    const { spec } = datacenter({ feeds: twoFeeds, racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 5 }] }], hosts: [{ id: "h1", rack: "r1", psus: ["p-a"] }] });
+    const { spec } = datacenter({
+      feeds: twoFeeds,
+      racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 5 }] }],
+      hosts: [{ id: "h1", rack: "r1", psus: ["p-a"] }],
+    });
     const t = powerTopology(spec);
     expect(() => poweredHosts(t, ["utility:C"])).toThrow(UnknownComponentError);
     expect(() => poweredHosts(t, ["utility:C"])).toThrow('unknown component "utility:C": known utility components: utility:A, utility:B');
@@ -94,7 +123,14 @@ describe("N-1", () => {
   it("reports a UPS that cannot bridge the generator start as an interruption, not an outage", () => {
     // 1 kW on a 10 kW / 3 s UPS lasts 30 s; the generator needs 60 s.
     const { spec, plan } = datacenter({
-      feeds: [{ id: "A", utility: { capacityKw: 10 }, ups: { capacityKw: 10, runtimeMinutes: 0.05 }, generator: { capacityKw: 10, startDelaySeconds: 60, fuelHours: 8 } }],
+      feeds: [
+        {
+          id: "A",
+          utility: { capacityKw: 10 },
+          ups: { capacityKw: 10, runtimeMinutes: 0.05 },
+          generator: { capacityKw: 10, startDelaySeconds: 60, fuelHours: 8 },
+        },
+      ],
       racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 10 }] }],
       hosts: [{ id: "h1", rack: "r1", psus: ["p-a"], powerWatts: 1000 }],
     });
@@ -108,10 +144,22 @@ describe("N-1", () => {
   it("N-2 lists only pairs that take down something neither failure does alone", () => {
     const { spec, plan } = datacenter({
       feeds: twoFeeds,
-      racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 5 }, { id: "p-b", feed: "B", capacityKw: 5 }] }],
+      racks: [
+        {
+          id: "r1",
+          pdus: [
+            { id: "p-a", feed: "A", capacityKw: 5 },
+            { id: "p-b", feed: "B", capacityKw: 5 },
+          ],
+        },
+      ],
       hosts: [{ id: "h1", rack: "r1", psus: ["p-a", "p-b"], powerWatts: 1000 }],
     });
-    expect(nMinusOne(spec, plan).filter((r) => r.servicesDown.length > 0).map((r) => r.component)).toEqual(["rack:r1", "host:h1"]);
+    expect(
+      nMinusOne(spec, plan)
+        .filter((r) => r.servicesDown.length > 0)
+        .map((r) => r.component),
+    ).toEqual(["rack:r1", "host:h1"]);
     const pairs = nMinusTwo(spec, plan).map((r) => r.component);
     expect(pairs).toContain("feed:A+feed:B");
     expect(pairs).toContain("utility:A+pdu:p-b");
@@ -124,7 +172,16 @@ describe("the local stack", () => {
   const rows = nMinusOne(spec, plan);
 
   it("N-1 table matches the reviewed snapshot", async () => {
-    const text = rows.map((r) => [r.component.padEnd(14), `down=[${r.servicesDown.join(" ")}]`, `interrupted=[${r.servicesInterrupted.join(" ")}]`, `dark=[${r.hostsDown.join(" ")}]`].join(" ")).join("\n");
+    const text = rows
+      .map((r) =>
+        [
+          r.component.padEnd(14),
+          `down=[${r.servicesDown.join(" ")}]`,
+          `interrupted=[${r.servicesInterrupted.join(" ")}]`,
+          `dark=[${r.hostsDown.join(" ")}]`,
+        ].join(" "),
+      )
+      .join("\n");
     await expect(`${text}\n`).toMatchFileSnapshot("__snapshots__/local-n-1.txt");
   });
 
@@ -133,7 +190,8 @@ describe("the local stack", () => {
     expect(verdicts.filter((v) => v.redundant).every((v) => v.survivesNMinusOne && v.uninterrupted)).toBe(true);
     // h3 is single-corded on r1-pdu-a (feed A): whatever runs there falls with that path.
     const onH3 = plan.replicas.filter((r) => r.host === "h3").map((r) => r.service);
-    for (const s of onH3) expect(verdicts.find((v) => v.service === s)!.downBy).toEqual(expect.arrayContaining(["feed:A", "pdu:r1-pdu-a", "rack:r1", "host:h3"]));
+    for (const s of onH3)
+      expect(verdicts.find((v) => v.service === s)!.downBy).toEqual(expect.arrayContaining(["feed:A", "pdu:r1-pdu-a", "rack:r1", "host:h3"]));
     expect(rows.find((r) => r.component === "feed:B")!.hostsDown).toEqual(["h6"]);
   });
 });

@@ -17,9 +17,24 @@ interface Shape {
 
 const shape: fc.Arbitrary<Shape> = fc
   .record({
-    feeds: fc.array(fc.record({ ups: fc.boolean(), gen: fc.boolean(), upsKw: fc.integer({ min: 1, max: 50 }), runtime: fc.integer({ min: 1, max: 30 }), delay: fc.integer({ min: 0, max: 120 }) }), { minLength: 1, maxLength: 3 }),
-    racks: fc.array(fc.record({ pdus: fc.array(fc.record({ feed: fc.nat(), kw: fc.integer({ min: 1, max: 20 }) }), { minLength: 1, maxLength: 2 }) }), { minLength: 1, maxLength: 3 }),
-    hosts: fc.array(fc.record({ rack: fc.nat(), psus: fc.uniqueArray(fc.nat({ max: 1 }), { minLength: 1, maxLength: 2 }), watts: fc.integer({ min: 100, max: 3000 }) }), { minLength: 1, maxLength: 6 }),
+    feeds: fc.array(
+      fc.record({
+        ups: fc.boolean(),
+        gen: fc.boolean(),
+        upsKw: fc.integer({ min: 1, max: 50 }),
+        runtime: fc.integer({ min: 1, max: 30 }),
+        delay: fc.integer({ min: 0, max: 120 }),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+    racks: fc.array(fc.record({ pdus: fc.array(fc.record({ feed: fc.nat(), kw: fc.integer({ min: 1, max: 20 }) }), { minLength: 1, maxLength: 2 }) }), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+    hosts: fc.array(
+      fc.record({ rack: fc.nat(), psus: fc.uniqueArray(fc.nat({ max: 1 }), { minLength: 1, maxLength: 2 }), watts: fc.integer({ min: 100, max: 3000 }) }),
+      { minLength: 1, maxLength: 6 },
+    ),
     services: fc.array(fc.record({ replicas: fc.integer({ min: 1, max: 3 }), min: fc.integer({ min: 1, max: 3 }) }), { minLength: 1, maxLength: 3 }),
   })
   .map((s) => ({
@@ -37,20 +52,36 @@ function specOf(s: Shape, extraFeed = false): DatacenterSpecInput {
     ...(f.ups ? { ups: { capacityKw: f.upsKw, runtimeMinutes: f.runtime } } : {}),
     ...(f.gen ? { generator: { capacityKw: 100, startDelaySeconds: f.delay, fuelHours: 100000, startFailureProbability: 0.1 } } : {}),
   }));
-  if (extraFeed) feeds.push({ id: "Z", utility: { capacityKw: 1000 }, ups: { capacityKw: 1000, runtimeMinutes: 10 }, generator: { capacityKw: 1000, startDelaySeconds: 10, fuelHours: 100000 } });
+  if (extraFeed)
+    feeds.push({
+      id: "Z",
+      utility: { capacityKw: 1000 },
+      ups: { capacityKw: 1000, runtimeMinutes: 10 },
+      generator: { capacityKw: 1000, startDelaySeconds: 10, fuelHours: 100000 },
+    });
   return {
     name: "p",
     domain: "p.park.test",
     feeds,
     racks: s.racks.map((r, ri) => ({
       id: `r${ri}`,
-      pdus: [...r.pdus.map((p, pi) => ({ id: `r${ri}-p${pi}`, feed: feedId(p.feed), capacityKw: p.kw })), ...(extraFeed ? [{ id: `r${ri}-z`, feed: "Z", capacityKw: 1000 }] : [])],
+      pdus: [
+        ...r.pdus.map((p, pi) => ({ id: `r${ri}-p${pi}`, feed: feedId(p.feed), capacityKw: p.kw })),
+        ...(extraFeed ? [{ id: `r${ri}-z`, feed: "Z", capacityKw: 1000 }] : []),
+      ],
     })),
     hosts: s.hosts.map((h, hi) => {
       const pdus = s.racks[h.rack]!.pdus;
       const psus = [...new Set(h.psus.map((p) => `r${h.rack}-p${p % pdus.length}`))];
       if (extraFeed && psus.length === 1) psus.push(`r${h.rack}-z`);
-      return { id: `h${hi}`, rack: `r${h.rack}`, kind: "virtualization" as const, psus, capacity: { cpus: 64, memoryGb: 256, diskGb: 4000 }, powerWatts: h.watts };
+      return {
+        id: `h${hi}`,
+        rack: `r${h.rack}`,
+        kind: "virtualization" as const,
+        psus,
+        capacity: { cpus: 64, memoryGb: 256, diskGb: 4000 },
+        powerWatts: h.watts,
+      };
     }),
     plans: [{ id: "small", kind: "vps", cpus: 1, memoryGb: 1, diskGb: 10 }],
     networks: [
@@ -72,7 +103,14 @@ describe("power model properties", () => {
         const plan = planDatacenter(base);
         const more = parseSpec(specOf(s, true));
         // Busy rates so that a handful of years see plenty of failures.
-        const rates = { rates: { utility: { failuresPerYear: 20, meanRepairHours: 5 }, generator: { failuresPerYear: 5 }, pdu: { failuresPerYear: 3 }, ups: { failuresPerYear: 3 } } };
+        const rates = {
+          rates: {
+            utility: { failuresPerYear: 20, meanRepairHours: 5 },
+            generator: { failuresPerYear: 5 },
+            pdu: { failuresPerYear: 3 },
+            ups: { failuresPerYear: 3 },
+          },
+        };
         const a = estimateAvailability(base, plan, { years: 5, seed, rates });
         const b = estimateAvailability(more, plan, { years: 5, seed, rates });
         a.services.forEach((svc, i) => expect(b.services[i]!.availability.mean).toBeGreaterThanOrEqual(svc.availability.mean - 1e-12));
@@ -110,32 +148,41 @@ describe("power model properties", () => {
   it("with instant generators and no UPS, every moment of a simulation equals the steady state of what is failed then", () => {
     // Exercises the simulator's incremental host path against full evaluations.
     fc.assert(
-      fc.property(shape, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 20 })), { minLength: 1, maxLength: 12 }), (s, picks) => {
-        const instant = { ...s, feeds: s.feeds.map((f) => ({ ...f, ups: false, gen: true, delay: 0 })) };
-        const spec = parseSpec(specOf(instant));
-        const plan = planDatacenter(spec);
-        const topology = powerTopology(spec);
-        // Mostly hosts, like a Monte-Carlo year; each failure is repaired after its duration.
-        const events = picks.map(([p, at, dur]) => {
-          const hostsFirst = p % 3 !== 0 ? topology.hosts[p % topology.hosts.length]!.component : p % topology.components.length;
-          return { at: at * 60, fail: topology.components[hostsFirst]!.id, for: dur * 60 };
-        });
-        const run = simulateScenario(spec, plan, { generatorStart: "ok", duration: 3600, events });
-        const times = [...new Set([0, ...events.flatMap((e) => [e.at, e.at + e.for])])].filter((t) => t < 3600);
-        for (const t of times) {
-          const failedNow = new Set<string>();
-          // Same semantics as the simulator: repairs and failures in time order, repairs first at a tie.
-          const timeline = events.flatMap((e) => [{ at: e.at, id: e.fail, down: true }, { at: e.at + e.for, id: e.fail, down: false }]).sort((a, b) => a.at - b.at || Number(a.down) - Number(b.down));
-          for (const e of timeline) {
-            if (e.at > t) continue;
-            if (e.down) failedNow.add(e.id);
-            else failedNow.delete(e.id);
+      fc.property(
+        shape,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 20 })), { minLength: 1, maxLength: 12 }),
+        (s, picks) => {
+          const instant = { ...s, feeds: s.feeds.map((f) => ({ ...f, ups: false, gen: true, delay: 0 })) };
+          const spec = parseSpec(specOf(instant));
+          const plan = planDatacenter(spec);
+          const topology = powerTopology(spec);
+          // Mostly hosts, like a Monte-Carlo year; each failure is repaired after its duration.
+          const events = picks.map(([p, at, dur]) => {
+            const hostsFirst = p % 3 !== 0 ? topology.hosts[p % topology.hosts.length]!.component : p % topology.components.length;
+            return { at: at * 60, fail: topology.components[hostsFirst]!.id, for: dur * 60 };
+          });
+          const run = simulateScenario(spec, plan, { generatorStart: "ok", duration: 3600, events });
+          const times = [...new Set([0, ...events.flatMap((e) => [e.at, e.at + e.for])])].filter((t) => t < 3600);
+          for (const t of times) {
+            const failedNow = new Set<string>();
+            // Same semantics as the simulator: repairs and failures in time order, repairs first at a tie.
+            const timeline = events
+              .flatMap((e) => [
+                { at: e.at, id: e.fail, down: true },
+                { at: e.at + e.for, id: e.fail, down: false },
+              ])
+              .sort((a, b) => a.at - b.at || Number(a.down) - Number(b.down));
+            for (const e of timeline) {
+              if (e.at > t) continue;
+              if (e.down) failedNow.add(e.id);
+              else failedNow.delete(e.id);
+            }
+            const steady = poweredHosts(topology, failedNow);
+            const simulated = run.hosts.filter((h) => h.segments.find((seg) => seg.from <= t && t < seg.to)!.state.powered).map((h) => h.host);
+            expect(simulated).toEqual([...steady]);
           }
-          const steady = poweredHosts(topology, failedNow);
-          const simulated = run.hosts.filter((h) => h.segments.find((seg) => seg.from <= t && t < seg.to)!.state.powered).map((h) => h.host);
-          expect(simulated).toEqual([...steady]);
-        }
-      }),
+        },
+      ),
       { numRuns: 150, seed: 5 },
     );
   });

@@ -8,7 +8,11 @@ import type { ScenarioResult } from "../../components/power";
 import { datacenter, oneFeed } from "./fixtures";
 
 const log = (r: ScenarioResult) => r.events.map((e) => `${Math.round(e.at * 1000) / 1000} ${e.text}`);
-const dark = (r: ScenarioResult, host: string) => r.hosts.find((h) => h.host === host)!.segments.filter((s) => !s.state.powered).map((s) => [round(s.from), round(s.to)]);
+const dark = (r: ScenarioResult, host: string) =>
+  r.hosts
+    .find((h) => h.host === host)!
+    .segments.filter((s) => !s.state.powered)
+    .map((s) => [round(s.from), round(s.to)]);
 const round = (n: number) => Math.round(n * 1000) / 1000;
 const downtime = (r: ScenarioResult, host: string) => round(r.hosts.find((h) => h.host === host)!.downtimeSeconds);
 
@@ -90,7 +94,10 @@ describe("one feed, one 5 kW host", () => {
   });
 
   it("a sampled start with probability 1 always fails, with probability 0 never", () => {
-    for (const [p, expected] of [[1, 3480], [0, 0]] as const) {
+    for (const [p, expected] of [
+      [1, 3480],
+      [0, 0],
+    ] as const) {
       const { spec, plan } = oneFeed({ ups: { capacityKw: 10, runtimeMinutes: 1 }, generator: { ...generator, startFailureProbability: p } });
       const r = simulateScenario(spec, plan, { generatorStart: "sample", seed: 42, duration: "2h", events: [{ at: 0, fail: "utility:A", for: "1h" }] });
       expect(downtime(r, "h1")).toBe(expected);
@@ -102,7 +109,10 @@ describe("one feed, one 5 kW host", () => {
     // tank lasts 3600 / 0.65 = 5538.462 s: empty at 5568.462 s, dark until 4 h = 14400 s.
     const { spec, plan } = oneFeed({ generator: { capacityKw: 10, startDelaySeconds: 30, fuelHours: 1 } });
     const r = simulateScenario(spec, plan, { generatorStart: "ok", duration: "5h", events: [{ at: 0, fail: "utility:A", for: "4h" }] });
-    expect(dark(r, "h1")).toEqual([[0, 30], [round(30 + 3600 / 0.65), 14400]]);
+    expect(dark(r, "h1")).toEqual([
+      [0, 30],
+      [round(30 + 3600 / 0.65), 14400],
+    ]);
     expect(log(r)).toContain(`${round(30 + 3600 / 0.65)} generator A out of fuel`);
   });
 
@@ -116,7 +126,13 @@ describe("one feed, one 5 kW host", () => {
   it("a generator repaired during the outage starts again", () => {
     // Generator broken at 0, repaired at 10 min, ready 30 s later; no UPS: dark 0–630 s.
     const { spec, plan } = oneFeed({ generator });
-    const r = simulateScenario(spec, plan, { generatorStart: "ok", events: [{ at: 0, fail: "generator:A", for: "10m" }, { at: 0, fail: "utility:A", for: "1h" }] });
+    const r = simulateScenario(spec, plan, {
+      generatorStart: "ok",
+      events: [
+        { at: 0, fail: "generator:A", for: "10m" },
+        { at: 0, fail: "utility:A", for: "1h" },
+      ],
+    });
     expect(dark(r, "h1")).toEqual([[0, 630]]);
   });
 
@@ -127,7 +143,11 @@ describe("one feed, one 5 kW host", () => {
     const { spec, plan } = oneFeed({ ups, generator });
     const r = simulateScenario(spec, plan, {
       generatorStart: "ok",
-      events: [{ at: 0, fail: "generator:A" }, { at: 0, fail: "utility:A", for: "10m" }, { at: "70m", fail: "utility:A", for: "1h" }],
+      events: [
+        { at: 0, fail: "generator:A" },
+        { at: 0, fail: "utility:A", for: "10m" },
+        { at: "70m", fail: "utility:A", for: "1h" },
+      ],
     });
     expect(dark(r, "h1")).toEqual([[4200 + 750, 4200 + 3600]]);
   });
@@ -142,13 +162,26 @@ describe("paths: dual-PSU, single-PSU, and a rack on one feed", () => {
   it("a dual-PSU host survives the loss of either feed, a single-PSU host only of the other", () => {
     const { spec, plan } = datacenter({
       feeds,
-      racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 5 }, { id: "p-b", feed: "B", capacityKw: 5 }] }],
+      racks: [
+        {
+          id: "r1",
+          pdus: [
+            { id: "p-a", feed: "A", capacityKw: 5 },
+            { id: "p-b", feed: "B", capacityKw: 5 },
+          ],
+        },
+      ],
       hosts: [
         { id: "h1", rack: "r1", psus: ["p-a", "p-b"], powerWatts: 1000 },
         { id: "h2", rack: "r1", psus: ["p-a"], powerWatts: 1000 },
       ],
     });
-    const r = simulateScenario(spec, plan, { events: [{ at: 0, fail: "utility:A", for: "1h" }, { at: "2h", fail: "utility:B", for: "1h" }] });
+    const r = simulateScenario(spec, plan, {
+      events: [
+        { at: 0, fail: "utility:A", for: "1h" },
+        { at: "2h", fail: "utility:B", for: "1h" },
+      ],
+    });
     expect(dark(r, "h1")).toEqual([]);
     expect(dark(r, "h2")).toEqual([[0, 3600]]);
     // h1's full 1 kW moves to B while A is out.
@@ -159,7 +192,13 @@ describe("paths: dual-PSU, single-PSU, and a rack on one feed", () => {
     const { spec, plan } = datacenter({
       feeds,
       racks: [
-        { id: "r1", pdus: [{ id: "p1", feed: "A", capacityKw: 5 }, { id: "p2", feed: "A", capacityKw: 5 }] },
+        {
+          id: "r1",
+          pdus: [
+            { id: "p1", feed: "A", capacityKw: 5 },
+            { id: "p2", feed: "A", capacityKw: 5 },
+          ],
+        },
         { id: "r2", pdus: [{ id: "p3", feed: "B", capacityKw: 5 }] },
       ],
       hosts: [

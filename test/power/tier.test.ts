@@ -12,10 +12,24 @@ const full = (id: string, patch: Partial<Feed> = {}): Feed => ({
   ...patch,
 });
 
-function tier(feeds: Feed[], psus: string[][] = [["p-a", "p-b"], ["p-a", "p-b"]]) {
+function tier(
+  feeds: Feed[],
+  psus: string[][] = [
+    ["p-a", "p-b"],
+    ["p-a", "p-b"],
+  ],
+) {
   const { spec } = datacenter({
     feeds,
-    racks: [{ id: "r1", pdus: [{ id: "p-a", feed: "A", capacityKw: 10 }, { id: "p-b", feed: "B", capacityKw: 10 }] }],
+    racks: [
+      {
+        id: "r1",
+        pdus: [
+          { id: "p-a", feed: "A", capacityKw: 10 },
+          { id: "p-b", feed: "B", capacityKw: 10 },
+        ],
+      },
+    ],
     hosts: psus.map((p, i) => ({ id: `h${i + 1}`, rack: "r1", psus: p, powerWatts: 2000 })),
   });
   return assessTier(powerTopology(spec));
