@@ -34,6 +34,9 @@ async function inProcess(cmd: typeof diffCommand, values: Record<string, unknown
 }
 
 let repo: string;
+/** Scratch files of the tests (removed with the repository). */
+const scratch = mkdtempSync(join(tmpdir(), "sp-diff-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
 beforeAll(() => {
@@ -69,22 +72,17 @@ describe("serverpark diff", () => {
     const usage = cli(["diff", stackPath("base")]);
     expect(usage.code).toBe(EXIT.usage);
     expect(usage.err).toContain("give two stack config files");
-    const dir = mkdtempSync(join(tmpdir(), "sp-diff-bad-"));
-    try {
-      const bad = join(dir, "Pulumi.bad.yaml");
-      writeFileSync(
-        bad,
-        readFileSync(join(FIXTURES, "stacks", "Pulumi.base.yaml"), "utf8").replace(
-          "replicas: 2, plan: vps-s, networks: [private]",
-          "replicas: 2, plan: vps-xl, networks: [private]",
-        ),
-      );
-      const r = cli(["diff", stackPath("base"), bad]);
-      expect(r.code).toBe(EXIT.invalid);
-      expect(r.err).toMatch(/Pulumi\.bad\.yaml:\d+:\d+: serverpark:datacenter\.services\[0\]\.plan: /);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const bad = join(scratch, "Pulumi.bad.yaml");
+    writeFileSync(
+      bad,
+      readFileSync(join(FIXTURES, "stacks", "Pulumi.base.yaml"), "utf8").replace(
+        "replicas: 2, plan: vps-s, networks: [private]",
+        "replicas: 2, plan: vps-xl, networks: [private]",
+      ),
+    );
+    const r = cli(["diff", stackPath("base"), bad]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toMatch(/Pulumi\.bad\.yaml:\d+:\d+: serverpark:datacenter\.services\[0\]\.plan: /);
   });
 
   it("prints JSON with --json", async () => {
@@ -142,42 +140,32 @@ describe("serverpark pr-comment", () => {
   });
 
   it("still comments when the base cannot be planned with the head's code, and says why", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sp-diff-oldbase-"));
-    try {
-      // A base written for an older schema: a key the current schema does not know.
-      const old = join(dir, "Pulumi.old.yaml");
-      writeFileSync(
-        old,
-        readFileSync(join(FIXTURES, "stacks", "Pulumi.base.yaml"), "utf8").replace(
-          "    cpuOvercommit: 4\n",
-          "    cpuOvercommit: 4\n    legacyPowerModel: true\n",
-        ),
-      );
-      const r = await inProcess(prComment, { preview: join(FIXTURES, "preview", "scaled.json") }, [old, stackPath("scaled")], ROOT);
-      expect(r.code).toBe(EXIT.ok);
-      expect(r.out).toContain("**Datacenter:** no diff");
-      expect(r.out).toMatch(
-        /\*\*Warning:\*\* no datacenter diff: the base \(.*Pulumi\.old\.yaml\) cannot be planned with this change's code — .*legacyPowerModel/,
-      );
-      expect(r.out).toContain("- create `docker:index/container:Container` `fra1-svc-www-2`");
-      // `serverpark diff` itself does not guess: the base must be valid.
-      expect((await inProcess(diffCommand, {}, [old, stackPath("scaled")], ROOT)).code).toBe(EXIT.invalid);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // A base written for an older schema: a key the current schema does not know.
+    const old = join(scratch, "Pulumi.old.yaml");
+    writeFileSync(
+      old,
+      readFileSync(join(FIXTURES, "stacks", "Pulumi.base.yaml"), "utf8").replace(
+        "    cpuOvercommit: 4\n",
+        "    cpuOvercommit: 4\n    legacyPowerModel: true\n",
+      ),
+    );
+    const r = await inProcess(prComment, { preview: join(FIXTURES, "preview", "scaled.json") }, [old, stackPath("scaled")], ROOT);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain("**Datacenter:** no diff");
+    expect(r.out).toMatch(
+      /\*\*Warning:\*\* no datacenter diff: the base \(.*Pulumi\.old\.yaml\) cannot be planned with this change's code — .*legacyPowerModel/,
+    );
+    expect(r.out).toContain("- create `docker:index/container:Container` `fra1-svc-www-2`");
+    // `serverpark diff` itself does not guess: the base must be valid.
+    expect((await inProcess(diffCommand, {}, [old, stackPath("scaled")], ROOT)).code).toBe(EXIT.invalid);
   });
 
   it("rejects input that is not a preview, with exit code 1, and a silly size limit as a usage error", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sp-diff-prev-"));
-    try {
-      writeFileSync(join(dir, "p.json"), "Previewing update (local):\n");
-      const r = await inProcess(prComment, { preview: join(dir, "p.json") }, [stackPath("base"), stackPath("scaled")], ROOT);
-      expect(r.code).toBe(EXIT.invalid);
-      expect(r.err).toContain("p.json is not JSON");
-      const bad = await inProcess(prComment, { "max-chars": "12" }, [stackPath("base"), stackPath("scaled")], ROOT);
-      expect(bad.err).toContain("--max-chars must be an integer from 2000 to 65536");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    writeFileSync(join(scratch, "p.json"), "Previewing update (local):\n");
+    const r = await inProcess(prComment, { preview: join(scratch, "p.json") }, [stackPath("base"), stackPath("scaled")], ROOT);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toContain("p.json is not JSON");
+    const bad = await inProcess(prComment, { "max-chars": "12" }, [stackPath("base"), stackPath("scaled")], ROOT);
+    expect(bad.err).toContain("--max-chars must be an integer from 2000 to 65536");
   });
 });
