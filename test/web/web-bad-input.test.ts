@@ -4,64 +4,16 @@
  * clients that never finish their headers, and path fuzzing. The server answers each
  * with an error or closes that connection, and keeps serving everyone else.
  */
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolvePath } from "../../images/web/src/sites";
 import { startWebFixture, type WebFixture } from "./fixture";
+import { malformedRequest, rawExchange, rng } from "./malformed";
 
 let f: WebFixture;
 beforeAll(async () => {
   f = await startWebFixture({ headersTimeout: 1000, requestTimeout: 2000, connectionsCheckingInterval: 200 });
 });
 afterAll(() => f?.app.close());
-
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const GOOD = "GET /index.html HTTP/1.1\r\nHost: a.test\r\nAccept-Encoding: gzip\r\n\r\n";
-
-export function malformedRequest(random: () => number, i: number): Buffer {
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
-  switch (i % 8) {
-    case 0: {
-      const b = Buffer.from(GOOD);
-      for (let k = 0; k < 1 + Math.floor(random() * 5); k++) b[Math.floor(random() * b.length)] = Math.floor(random() * 256);
-      return b;
-    }
-    case 1:
-      return Buffer.from(GOOD.slice(0, Math.floor(random() * GOOD.length)) + "\r\n\r\n");
-    case 2:
-      return Buffer.from(`GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
-    case 3:
-      return Buffer.from(`GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: ${"b".repeat(17_000)}\r\n\r\n`);
-    case 4:
-      return Buffer.from(`GET / HTTP/1.1\r\nHost: a.test\r\nBad\x01Header: x\r\nX: \x00\x7f\r\n\r\n`);
-    case 5:
-      return Buffer.from(`POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${pick(["-1", "abc", "99999999999999999999", "5, 6"])}\r\nTransfer-Encoding: ${pick(["chunked", "gzip, chunked", "bogus"])}\r\n\r\nzz\r\n`);
-    case 6:
-      return Buffer.from(`${pick(["GET", "G\tET", "\x16\x03\x01", "PRI", "BREW"])} ${pick(["/", "*", "http://x/../../", "/%", "//", "/\x7f"])} ${pick(["HTTP/1.1", "HTTP/9.9", "HTTP/1.1x", ""])}\r\nHost: ${pick(["a.test", "", "a.test:99999", "[::1"])}\r\n\r\n`);
-    default:
-      return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 300) }, () => Math.floor(random() * 256)));
-  }
-}
-
-/** Sends one raw request; resolves with what came back before the server closed (or 2 s passed). */
-function rawExchange(port: number, data: Buffer, endAfterWrite = true, timeoutMs = 2000): Promise<string> {
-  return new Promise((resolve) => {
-    let reply = "";
-    const socket = connect(port, "127.0.0.1", () => (endAfterWrite ? socket.end(data) : socket.write(data)));
-    socket.setTimeout(timeoutMs, () => socket.destroy());
-    socket.on("data", (d: Buffer) => (reply += d.toString("latin1")));
-    socket.on("error", (e) => resolve(reply || `error: ${e.message}`));
-    socket.on("close", () => resolve(reply));
-  });
-}
 
 async function stillServes(): Promise<void> {
   const reply = await rawExchange(f.app.httpPort, Buffer.from("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"));

@@ -65,7 +65,13 @@ export function createForwarder(options: ForwardOptions) {
   };
 
   /** Response body to the client, through the client's bandwidth bucket when limiting is on. */
-  const sendBody = (req: IncomingMessage, res: ServerResponse, source: NodeJS.ReadableStream | Buffer, done: (bytes: number) => void) => {
+  const sendBody = (req: IncomingMessage, res: ServerResponse, source: IncomingMessage | Buffer, done: (bytes: number) => void) => {
+    if (res.destroyed) {
+      // The client left while the upstream was answering: drop the rest (piping into a
+      // destroyed stream throws), and let the upstream connection go.
+      if (!Buffer.isBuffer(source)) source.destroy();
+      return done(0);
+    }
     const bucket = options.bandwidth?.get(req.socket?.remoteAddress ?? "");
     if (Buffer.isBuffer(source)) {
       if (!bucket) {
@@ -134,10 +140,13 @@ export function createForwarder(options: ForwardOptions) {
       agent: server.agent,
       timeout: options.upstreamTimeoutMs,
     });
-    const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error("connect timeout"), { code: "ECONNTIMEOUT" })), options.connectTimeoutMs);
+    // The connect timeout starts when the agent hands out a socket: time spent queued behind
+    // other requests to the same upstream is not a connect failure.
+    let connectTimer: NodeJS.Timeout | undefined;
     upstream.on("socket", (socket) => {
-      if (!socket.connecting) clearTimeout(connectTimer);
-      else socket.once("connect", () => clearTimeout(connectTimer));
+      if (!socket.connecting) return;
+      connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error("connect timeout"), { code: "ECONNTIMEOUT" })), options.connectTimeoutMs);
+      socket.once("connect", () => clearTimeout(connectTimer));
     });
     upstream.on("timeout", () => upstream.destroy(Object.assign(new Error("upstream timeout"), { code: "ETIMEDOUT" })));
     upstream.on("error", (error: NodeJS.ErrnoException) => {
@@ -148,7 +157,8 @@ export function createForwarder(options: ForwardOptions) {
     upstream.on("response", (up) => {
       clearTimeout(connectTimer);
       const status = up.statusCode ?? 502;
-      if (status >= 502 && status <= 504) route.pool.reportFailure(server);
+      // 503 is often an application's deliberate answer (maintenance, overload of one path); 502/504 mean the server itself is broken.
+      if (status === 502 || status === 504) route.pool.reportFailure(server);
       else route.pool.reportSuccess(server);
       settled = true;
       const policy = route.settings.cache ? options.cache.policyFor(req, status, up.headers) : undefined;
