@@ -4,7 +4,7 @@ import { Registry } from "prom-client";
 import { z } from "zod";
 import { diagramModelFromRuntimeConfig } from "../../../components/render/model";
 import { CONFIG_EXIT_CODE, createLogger, installShutdown, loadConfig, portVar, runtimeEnv, startManagementServer } from "../../runtime";
-import { loadReplicaConfig } from "../../runtime/replica";
+import { DEFAULT_CONFIG_PATH, loadReplicaConfig } from "../../runtime/replica";
 import { nocSettingsSchema } from "../settings";
 import { Monitor } from "./monitor";
 import { probeTargets } from "./targets";
@@ -46,7 +46,9 @@ async function main(): Promise<void> {
     process.stderr.write(`invalid configuration:\n  - SP_NOC_PASSWORD_FILE: cannot read a password from ${env.SP_NOC_PASSWORD_FILE} (the noc role hook generates it)\n`);
     process.exit(CONFIG_EXIT_CODE);
   }
-  const hosts = hostsSchema.parse((config as unknown as { hosts?: unknown }).hosts ?? []);
+  // The shared replica schema keeps only what every role needs; the map also wants the hosts.
+  const raw = JSON.parse(readOptional(env.SP_CONFIG ?? DEFAULT_CONFIG_PATH)?.toString("utf8") ?? "{}") as { hosts?: unknown };
+  const hosts = hostsSchema.parse(raw.hosts ?? []);
   const log = createLogger({ role: "noc", level: env.SP_LOG_LEVEL, bindings: { replica: env.SP_REPLICA } });
   const registry = new Registry();
   const { targets, unreachable } = probeTargets(config.directory, config.addresses, config.service);

@@ -4,13 +4,14 @@ import type { Probe } from "./types";
 
 export function httpProbe(tls: boolean, viaProxy: boolean): Probe {
   return async (target, ctx) => {
+    const host = viaProxy ? (ctx.settings.proxyHost ?? ctx.domain) : undefined;
     const dispatcher = new Agent({
-      connect: { timeout: ctx.timeoutMs, ca: ctx.ca, rejectUnauthorized: ctx.ca !== undefined },
+      // Through the proxy the site's name goes in SNI too: the proxy picks its certificate by it.
+      connect: { timeout: ctx.timeoutMs, ca: ctx.ca, rejectUnauthorized: ctx.ca !== undefined, ...(host ? { servername: host } : {}) },
       keepAliveTimeout: 1,
       pipelining: 0,
     });
     try {
-      const host = viaProxy ? (ctx.settings.proxyHost ?? ctx.domain) : undefined;
       const res = await request(`${tls ? "https" : "http"}://${target.address}:${target.port.port}/`, {
         method: "GET",
         dispatcher,
