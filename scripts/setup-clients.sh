@@ -20,6 +20,11 @@ PACKAGES=(
   iproute2        # ip, ss
   busybox-static  # static busybox for the locally made base image
   chromium        # headless page tests
+  openssl         # test certificates
+  libxml2-utils   # xmllint: the datacenter SVG is well-formed XML
+  shellcheck      # the Hetzner cloud-init scripts pass shellcheck
+  cloud-init      # cloud-init's own schema validator for the rendered user data
+  iptables        # iptables-save: internal networks are closed on the host
 )
 
 missing=()
