@@ -19,7 +19,8 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import { annexAControl, FRAMEWORK } from "./controls";
-import { datacenterModels, describeResource, TYPES, type DatacenterModel } from "./resources";
+import { containersOf, type ContainerView } from "./containers";
+import { datacenterModels, type DatacenterModel } from "./resources";
 
 export type SpPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
@@ -90,15 +91,19 @@ export function modelPolicy(
   });
 }
 
-/** A resource policy for Docker containers only; `who` names the container in messages. */
+/**
+ * A resource policy for containers: Docker containers, and the containers a Hetzner server's
+ * cloud-init starts (lib/containers.ts); `validateContainer` runs once per container.
+ */
 export function containerPolicy(
-  def: Common & { readonly validateContainer: (props: Record<string, any>, who: string, report: ReportViolation, args: ResourceValidationArgs) => void },
+  def: Common & { readonly validateContainer: (container: ContainerView, report: ReportViolation, args: ResourceValidationArgs) => void },
 ): ResourceValidationPolicy {
   return resourcePolicy({
     ...def,
     validateResource: (args, report) => {
-      if (args.type !== TYPES.container) return args.notApplicable(`applies to ${TYPES.container} only`);
-      def.validateContainer(args.props, describeResource(args.type, args.name, args.props), report, args);
+      const containers = containersOf(args);
+      if (!containers) return args.notApplicable("starts no container (applies to Docker containers and Hetzner servers' cloud-init containers)");
+      for (const c of containers) def.validateContainer(c, report, args);
     },
   });
 }

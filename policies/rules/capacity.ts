@@ -13,11 +13,9 @@ export const containerLimits = containerPolicy({
   controls: CONTROLS,
   severity: "medium",
   remediationSteps: "Set `memory` (MiB) and `cpuQuota` with `cpuPeriod` (or `cpus`) on the container; the Docker target derives them from the service's plan.",
-  validateContainer: (p, who, report) => {
-    if (!(typeof p.memory === "number" && p.memory > 0)) report(`${who} has no memory limit. Fix: set memory (MiB) from the service's plan.`);
-    const quota = typeof p.cpuQuota === "number" && p.cpuQuota > 0 && (p.cpuPeriod === undefined || p.cpuPeriod > 0);
-    const cpus = typeof p.cpus === "string" ? Number(p.cpus) > 0 : typeof p.cpus === "number" && p.cpus > 0;
-    if (!quota && !cpus) report(`${who} has no CPU limit. Fix: set cpuQuota and cpuPeriod (or cpus) from the service's plan.`);
+  validateContainer: ({ memoryLimited, cpuLimited, who }, report) => {
+    if (!memoryLimited) report(`${who} has no memory limit. Fix: set memory (MiB) from the service's plan.`);
+    if (!cpuLimited) report(`${who} has no CPU limit. Fix: set cpuQuota and cpuPeriod (or cpus) from the service's plan.`);
   },
 });
 

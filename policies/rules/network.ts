@@ -84,12 +84,7 @@ export function publishablePorts(role: string): Set<string> {
   return new Set(info.ports.filter((p) => p.publish !== "none").map((p) => `${p.port}/${p.protocol}`));
 }
 
-interface PortSpec {
-  internal?: number;
-  external?: number;
-  ip?: string;
-  protocol?: string;
-}
+const PRIVATE = /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
 
 export const publishedPortsAllowed = containerPolicy({
   name: "sp-303-published-ports-allowed",
@@ -97,12 +92,13 @@ export const publishedPortsAllowed = containerPolicy({
   controls: ["A.8.20"],
   severity: "high",
   remediationSteps: "Remove the port from the container's `ports`; other services are reached through the proxy or from inside the datacenter.",
-  validateContainer: (props, who, report) => {
-    const ports = (props.ports ?? []) as PortSpec[];
-    const role = serverparkLabels(props).role ?? "unknown";
+  validateContainer: ({ ports, role, who }, report) => {
     const allowed = publishablePorts(role);
     for (const p of ports) {
-      const key = `${p.internal}/${p.protocol ?? "tcp"}`;
+      // A cloud server publishes management ports on its private (datacenter network) address
+      // for the NOC: that stays inside the datacenter.
+      if (p.ip && PRIVATE.test(p.ip)) continue;
+      const key = `${p.internal}/${p.protocol}`;
       if (!allowed.has(key)) {
         const why = p.internal === MANAGEMENT_PORT ? "the management port (/metrics, /healthz)" : `not a public port of role ${role}`;
         report(`${who} publishes ${key} (${why}). Fix: remove it from ports.`);
@@ -119,8 +115,10 @@ export const localLoopbackOnly = containerPolicy({
   controls: ["A.8.20"],
   severity: "high",
   remediationSteps: "Publish on 127.0.0.1 (serverpark:datacenter.docker.publishAddress); an empty ip means every interface of the machine.",
-  validateContainer: (props, who, report) => {
-    for (const p of (props.ports ?? []) as PortSpec[]) {
+  validateContainer: ({ ports, who }, report, args) => {
+    // Loopback is the rule of the local datacenter; a cloud server publishes on its public address.
+    if (args.type !== TYPES.container) return args.notApplicable("applies to the Docker target's containers only");
+    for (const p of ports) {
       if (!p.ip || !LOOPBACK.test(p.ip)) {
         report(`${who} publishes port ${p.internal} on ${p.ip || "every interface (0.0.0.0)"}. Fix: publish on 127.0.0.1.`);
       }

@@ -16,9 +16,7 @@ export const logRotation = containerPolicy({
   controls: ["A.8.15"],
   severity: "medium",
   remediationSteps: 'Set logDriver "json-file" with logOpts {"max-size": "10m", "max-file": "3"} (the Docker target does this for every container).',
-  validateContainer: (p, who, report) => {
-    const driver = typeof p.logDriver === "string" ? p.logDriver : undefined;
-    const opts = (p.logOpts ?? {}) as Record<string, string>;
+  validateContainer: ({ logDriver: driver, logOpts: opts, who }, report) => {
     if (driver === "none") return report(`${who} discards its logs (logDriver "none"). Fix: use json-file with max-size and max-file.`);
     if (driver && SHIPPING_DRIVERS.has(driver)) return;
     if (driver === undefined)
@@ -42,10 +40,8 @@ export const healthChecks = containerPolicy({
   severity: "medium",
   remediationSteps:
     'Set healthcheck {tests: ["CMD", "node", "/app/healthcheck.mjs"], interval, timeout, retries} (every Serverpark image ships that probe of its /healthz).',
-  validateContainer: (props, who, report) => {
-    const hc = props.healthcheck as { tests?: string[] } | undefined;
-    const tests = hc?.tests ?? [];
-    if (tests.length === 0 || tests[0] === "NONE") {
+  validateContainer: ({ healthTests, who }, report) => {
+    if (healthTests.length === 0) {
       report(
         `${who} has no health check, so the engine and the NOC cannot tell a hung server from a healthy one. Fix: set healthcheck.tests to the image's probe.`,
       );

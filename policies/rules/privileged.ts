@@ -12,8 +12,8 @@ export const noPrivilegedContainer = containerPolicy({
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove `privileged: true` from the container; grant the one capability the server needs instead (and justify it, see sp-204).",
-  validateContainer: (props, who, report) => {
-    if (props.privileged === true) report(`${who} runs privileged (full access to the host's devices and kernel). Fix: remove \`privileged\`.`);
+  validateContainer: ({ privileged, who }, report) => {
+    if (privileged) report(`${who} runs privileged (full access to the host's devices and kernel). Fix: remove \`privileged\`.`);
   },
 });
 
@@ -25,12 +25,8 @@ export const noDockerSocket = containerPolicy({
   controls: CONTROLS,
   severity: "critical",
   remediationSteps: "Remove the bind mount of /var/run/docker.sock; whoever holds that socket is root on the host. Give the server a narrow API instead.",
-  validateContainer: (props, who, report) => {
-    const sources: string[] = [
-      ...((props.volumes ?? []) as { hostPath?: string }[]).map((v) => v.hostPath ?? ""),
-      ...((props.mounts ?? []) as { source?: string; type?: string }[]).filter((m) => m.type === "bind").map((m) => m.source ?? ""),
-    ];
-    for (const source of sources.filter((s) => SOCKETS.test(s.replace(/\/+$/, "") || s))) {
+  validateContainer: ({ hostMounts, who }, report) => {
+    for (const source of hostMounts.filter((s) => SOCKETS.test(s.replace(/\/+$/, "") || s))) {
       report(`${who} mounts ${source} from the host (root on the host for anyone in the container). Fix: remove that mount.`);
     }
   },
@@ -42,9 +38,9 @@ export const noHostNamespaces = containerPolicy({
   controls: CONTROLS,
   severity: "high",
   remediationSteps: "Drop `networkMode: host` (attach the container to the datacenter's networks instead), and `pidMode`/`ipcMode`/`usernsMode: host`.",
-  validateContainer: (props, who, report) => {
-    for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode"]) {
-      if (props[key] === "host") report(`${who} shares the host's namespace (${key}: host). Fix: remove ${key}.`);
+  validateContainer: ({ namespaces, who }, report) => {
+    for (const key of ["networkMode", "pidMode", "ipcMode", "usernsMode"] as const) {
+      if (namespaces[key] === "host") report(`${who} shares the host's namespace (${key}: host). Fix: remove ${key}.`);
     }
   },
 });
@@ -61,14 +57,13 @@ export const capabilitiesJustified = containerPolicy({
       justified: { type: "object", additionalProperties: { type: "string", minLength: 10 }, description: "capability → why it is needed" },
     },
   },
-  validateContainer: (props, who, report, args) => {
+  validateContainer: ({ capAdd, capDrop, who }, report, args) => {
     const justified = args.getConfig<{ justified?: Record<string, string> }>().justified ?? {};
-    const caps = (props.capabilities ?? {}) as { adds?: string[]; drops?: string[] };
     const norm = (c: string) => c.toUpperCase().replace(/^CAP_/, "");
-    if (!(caps.drops ?? []).map(norm).includes("ALL")) {
+    if (!capDrop.map(norm).includes("ALL")) {
       report(`${who} keeps Docker's default capabilities. Fix: set capabilities.drops to ["ALL"].`);
     }
-    for (const cap of (caps.adds ?? []).map(norm)) {
+    for (const cap of capAdd.map(norm)) {
       if (!justified[cap])
         report(`${who} adds capability ${cap} without a justification. Fix: remove it, or justify it in the policy config (sp-204 justified.${cap}).`);
     }
@@ -81,8 +76,8 @@ export const nonRootUser = containerPolicy({
   controls: CONTROLS,
   severity: "high",
   remediationSteps: 'Set `user: "1000:1000"` (the images create their data folders for uid 1000).',
-  validateContainer: (props, who, report) => {
-    const user = typeof props.user === "string" ? props.user.trim() : "";
+  validateContainer: ({ user: declared, who }, report) => {
+    const user = declared?.trim() ?? "";
     const name = user.split(":")[0];
     if (user === "") report(`${who} sets no user, so it runs as the image's user (root unless the image says otherwise). Fix: set user "1000:1000".`);
     else if (name === "0" || name === "root") report(`${who} runs as root (user "${user}"). Fix: set user "1000:1000".`);

@@ -6,6 +6,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { fromCloudInit, splitCommandLine } from "../../policies/lib/containers";
 import { containerLimits } from "../../policies/rules/capacity";
 import { protectStateful } from "../../policies/rules/change";
 import { imageRefProblem, pinnedImages, resourceLabels, unpinnedBases } from "../../policies/rules/configuration";
@@ -73,7 +75,7 @@ describe("A.8.2 privileged access", () => {
   it("container policies are not applicable to other resource types", async () => {
     const outcome = await runPolicy(noPrivilegedContainer, [network("internal", true)]);
     expect(outcome.checked).toBe(0);
-    expect(outcome.notApplicable).toEqual(["applies to docker:index/container:Container only"]);
+    expect(outcome.notApplicable).toEqual(["starts no container (applies to Docker containers and Hetzner servers' cloud-init containers)"]);
   });
 });
 
@@ -196,6 +198,82 @@ describe("A.8.15 / A.8.16 logging and health", () => {
     expect(await messages(healthChecks, [container("file")])).toEqual([]);
     expect(await messages(healthChecks, [container("file", { healthcheck: undefined })])).toHaveLength(1);
     expect(await messages(healthChecks, [container("file", { healthcheck: { tests: ["NONE"] } })])).toHaveLength(1);
+  });
+});
+
+describe("containers started by a Hetzner server's cloud-init", () => {
+  const unit = (run: string) =>
+    `[Unit]\nDescription=x\n\n[Service]\nExecStartPre=-/usr/bin/docker rm -f fsn-db-0\nExecStart=/usr/bin/docker run --rm --name fsn-db-0 \\\n  ${run} \\\n  registry.example.com/acme/db:0.1.0-abc\nExecStop=/usr/bin/docker stop fsn-db-0\n`;
+  const server = (run: string): FixtureResource => ({
+    type: "hcloud:index/server:Server",
+    name: "fsn-host-h3",
+    props: {
+      name: "fsn-h3",
+      location: "fsn1",
+      userData: `#cloud-config\n${stringify({
+        write_files: [
+          { path: "/etc/systemd/system/serverpark-db-0.service", content: unit(run) },
+          { path: "/etc/x", content: "y" },
+        ],
+      })}`,
+    },
+  });
+  const hardened =
+    '--user 1000:1000 --cap-drop ALL --cpu-period 100000 --cpu-quota 100000 --memory 512m --log-driver json-file --log-opt max-size=10m --log-opt max-file=3 --health-cmd "node /app/healthcheck.mjs" --volume /srv/serverpark/volumes/db-0:/var/lib/serverpark/db';
+
+  it("reads docker run arguments from systemd command lines", () => {
+    expect(splitCommandLine('/usr/bin/docker run --health-cmd "node /app/h.mjs" \\\n  --publish $${SP_PUBLIC_IPV4}:443:443/tcp --env A=%%x img')).toEqual([
+      "/usr/bin/docker",
+      "run",
+      "--health-cmd",
+      "node /app/h.mjs",
+      "--publish",
+      "${SP_PUBLIC_IPV4}:443:443/tcp",
+      "--env",
+      "A=%x",
+      "img",
+    ]);
+    const [view] = fromCloudInit(
+      "fsn-h3",
+      `#cloud-config\n${stringify({ write_files: [{ path: "/etc/systemd/system/serverpark-db-0.service", content: unit(hardened) }] })}`,
+    );
+    expect(view).toMatchObject({
+      role: "db",
+      user: "1000:1000",
+      capDrop: ["ALL"],
+      memoryLimited: true,
+      cpuLimited: true,
+      logDriver: "json-file",
+      healthTests: ["CMD-SHELL", "node /app/healthcheck.mjs"],
+    });
+    expect(view!.hostMounts).toEqual(["/srv/serverpark/volumes/db-0"]);
+  });
+
+  it("judges them with the same policies as Docker containers", async () => {
+    const good = server(hardened);
+    for (const policy of [
+      noPrivilegedContainer,
+      noDockerSocket,
+      noHostNamespaces,
+      capabilitiesJustified,
+      nonRootUser,
+      containerLimits,
+      logRotation,
+      healthChecks,
+      publishedPortsAllowed,
+    ]) {
+      expect(await messages(policy, [good]), policy.name).toEqual([]);
+    }
+    const bad = server(`--privileged --network host -v /var/run/docker.sock:/var/run/docker.sock --user root --publish 0.0.0.0:5432:5432/tcp`);
+    expect(await messages(noPrivilegedContainer, [bad])).toEqual([expect.stringMatching(/^Server "fsn-h3" container of unit serverpark-db-0 runs privileged/)]);
+    expect(await messages(noDockerSocket, [bad])).toHaveLength(1);
+    expect(await messages(noHostNamespaces, [bad])).toEqual([expect.stringMatching(/networkMode: host/)]);
+    expect(await messages(nonRootUser, [bad])).toHaveLength(1);
+    expect(await messages(containerLimits, [bad])).toHaveLength(2);
+    expect(await messages(logRotation, [bad])).toHaveLength(1);
+    expect(await messages(healthChecks, [bad])).toHaveLength(1);
+    expect(await messages(publishedPortsAllowed, [bad])).toEqual([expect.stringMatching(/publishes 5432\/tcp \(not a public port of role db\)/)]);
+    expect((await runPolicy(localLoopbackOnly, [bad])).checked).toBe(0);
   });
 });
 

@@ -1,0 +1,169 @@
+/**
+ * One view of a container for the container policies, whichever target started it: a
+ * `docker:index/container:Container` (Docker target: its inputs), or a `docker run` inside a
+ * Hetzner server's cloud-init (Hetzner target: one systemd unit per container in `userData`).
+ * So privileged access, limits, logs, health and published ports are judged the same on both.
+ */
+import type { ResourceValidationArgs } from "@pulumi/policy";
+import { parse } from "yaml";
+import { describeResource, serverparkLabels, TYPES } from "./resources";
+import { UNKNOWN, unproxied } from "./settings";
+
+export interface ContainerView {
+  /** How messages name the container. */
+  readonly who: string;
+  readonly role: string;
+  readonly privileged: boolean;
+  /** Host paths mounted into the container. */
+  readonly hostMounts: readonly string[];
+  readonly namespaces: Readonly<Record<"networkMode" | "pidMode" | "ipcMode" | "usernsMode", string | undefined>>;
+  readonly capAdd: readonly string[];
+  readonly capDrop: readonly string[];
+  readonly user?: string;
+  readonly memoryLimited: boolean;
+  readonly cpuLimited: boolean;
+  readonly logDriver?: string;
+  readonly logOpts: Readonly<Record<string, string>>;
+  /** Health check command; empty when none. */
+  readonly healthTests: readonly string[];
+  readonly ports: readonly { readonly internal: number; readonly protocol: string; readonly ip?: string }[];
+}
+
+const positive = (v: unknown) => (typeof v === "number" && v > 0) || (typeof v === "string" && Number(v) > 0);
+
+export function fromDockerContainer(type: string, name: string, props: Record<string, any>): ContainerView {
+  const caps = (props.capabilities ?? {}) as { adds?: string[]; drops?: string[] };
+  return {
+    who: describeResource(type, name, props),
+    role: serverparkLabels(props).role ?? "unknown",
+    privileged: props.privileged === true,
+    hostMounts: [
+      ...((props.volumes ?? []) as { hostPath?: string }[]).map((v) => v.hostPath ?? "").filter((p) => p !== ""),
+      ...((props.mounts ?? []) as { source?: string; type?: string }[]).filter((m) => m.type === "bind").map((m) => m.source ?? ""),
+    ],
+    namespaces: { networkMode: props.networkMode, pidMode: props.pidMode, ipcMode: props.ipcMode, usernsMode: props.usernsMode },
+    capAdd: caps.adds ?? [],
+    capDrop: caps.drops ?? [],
+    ...(typeof props.user === "string" ? { user: props.user } : {}),
+    memoryLimited: positive(props.memory),
+    cpuLimited: (positive(props.cpuQuota) && (props.cpuPeriod === undefined || positive(props.cpuPeriod))) || positive(props.cpus),
+    ...(typeof props.logDriver === "string" ? { logDriver: props.logDriver } : {}),
+    logOpts: (props.logOpts ?? {}) as Record<string, string>,
+    healthTests: ((props.healthcheck as { tests?: string[] } | undefined)?.tests ?? []).filter((t) => t !== "NONE"),
+    ports: ((props.ports ?? []) as { internal: number; protocol?: string; ip?: string }[]).map((p) => ({
+      internal: p.internal,
+      protocol: p.protocol ?? "tcp",
+      ...(p.ip ? { ip: p.ip } : {}),
+    })),
+  };
+}
+
+/** Splits a systemd command line into arguments: quotes, `\` escapes, `$$`/`%%` and line continuations. */
+export function splitCommandLine(line: string): string[] {
+  const args: string[] = [];
+  let cur = "";
+  let quoted = false;
+  let has = false;
+  const text = line.replace(/\\\n/g, " ");
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted && ch === "\\" && i + 1 < text.length) cur += text[++i];
+    else if (ch === '"') [quoted, has] = [!quoted, true];
+    else if (!quoted && /\s/.test(ch)) {
+      if (has || cur !== "") args.push(cur);
+      [cur, has] = ["", false];
+    } else cur += ch;
+  }
+  if (has || cur !== "") args.push(cur);
+  return args.map((a) => a.replace(/\$\$/g, "$").replace(/%%/g, "%"));
+}
+
+/** The view of one `docker run …` (arguments after `run`). */
+export function fromDockerRun(who: string, argv: readonly string[]): ContainerView {
+  const flags = new Map<string, string[]>();
+  let image = "";
+  const BOOLEAN = new Set(["--privileged", "--rm", "--read-only", "--init", "--no-healthcheck", "-d", "--detach", "-i", "-t"]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("-")) {
+      image = a;
+      break;
+    }
+    const eq = a.indexOf("=");
+    const [flag, value] = a.startsWith("--") && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : BOOLEAN.has(a) ? [a, "true"] : [a, argv[++i] ?? ""];
+    flags.set(flag, [...(flags.get(flag) ?? []), value]);
+  }
+  const all = (...names: string[]) => names.flatMap((n) => flags.get(n) ?? []);
+  const last = (...names: string[]) => all(...names).pop();
+  const volumes = all("-v", "--volume")
+    .map((v) => v.split(":")[0]!)
+    .filter((src) => src.startsWith("/"));
+  const mounts = all("--mount")
+    .map((m) => Object.fromEntries(m.split(",").map((kv) => kv.split("=") as [string, string])))
+    .filter((m) => m.type === "bind")
+    .map((m) => m.source ?? m.src ?? "");
+  const ports = all("-p", "--publish").map((p) => {
+    const [spec, protocol = "tcp"] = p.split("/");
+    const parts = spec!.split(":");
+    return { internal: Number(parts[parts.length - 1]), protocol, ...(parts.length === 3 ? { ip: parts[0]! } : {}) };
+  });
+  const logOpts = Object.fromEntries(all("--log-opt").map((o) => [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)]));
+  const health = flags.has("--no-healthcheck")
+    ? []
+    : all("--health-cmd")
+        .map((c) => ["CMD-SHELL", c])
+        .flat();
+  const user = last("-u", "--user");
+  const logDriver = last("--log-driver");
+  return {
+    who,
+    role: image.split("/").pop()!.split(/[:@]/)[0]!,
+    privileged: flags.has("--privileged"),
+    hostMounts: [...volumes, ...mounts],
+    namespaces: { networkMode: last("--network", "--net"), pidMode: last("--pid"), ipcMode: last("--ipc"), usernsMode: last("--userns") },
+    capAdd: all("--cap-add"),
+    capDrop: all("--cap-drop"),
+    ...(user !== undefined ? { user } : {}),
+    memoryLimited: all("-m", "--memory").some((m) => parseFloat(m) > 0),
+    cpuLimited: all("--cpus").some((c) => Number(c) > 0) || all("--cpu-quota").some((c) => Number(c) > 0),
+    ...(logDriver !== undefined ? { logDriver } : {}),
+    logOpts,
+    healthTests: health,
+    ports,
+  };
+}
+
+/** The containers a Hetzner server's cloud-init starts: one `docker run` per serverpark unit. */
+export function fromCloudInit(serverName: string, userData: string): ContainerView[] {
+  let config: { write_files?: { path?: string; content?: string; encoding?: string }[] };
+  try {
+    config = parse(userData.replace(/^#cloud-config\n/, "")) ?? {};
+  } catch {
+    return [];
+  }
+  const views: ContainerView[] = [];
+  for (const f of config.write_files ?? []) {
+    const unit = /^\/etc\/systemd\/system\/(serverpark-.+)\.service$/.exec(f.path ?? "")?.[1];
+    if (!unit || f.encoding || typeof f.content !== "string") continue;
+    const exec = /^ExecStart=((?:.*\\\n)*.*)$/m.exec(f.content)?.[1];
+    if (!exec) continue;
+    const argv = splitCommandLine(exec);
+    const run = argv.indexOf("run");
+    if (!/(^|\/)docker$/.test(argv[0] ?? "") || run < 0) continue;
+    views.push(fromDockerRun(`Server "${serverName}" container of unit ${unit}`, argv.slice(run + 1)));
+  }
+  return views;
+}
+
+/** The containers a resource starts, or undefined when it starts none this module knows. */
+export function containersOf(args: ResourceValidationArgs): ContainerView[] | undefined {
+  if (args.type === TYPES.container) return [fromDockerContainer(args.type, args.name, args.props)];
+  if (args.type === TYPES.hcloudServer) {
+    const props = unproxied(args.props);
+    const userData = props.userData;
+    if (typeof userData !== "string" || userData === UNKNOWN) return undefined;
+    const views = fromCloudInit(typeof props.name === "string" ? props.name : args.name, userData);
+    return views.length > 0 ? views : undefined;
+  }
+  return undefined;
+}
