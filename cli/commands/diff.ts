@@ -27,10 +27,11 @@ export interface LoadedSide {
 
 export interface LoadOptions {
   /**
-   * A base the head's code cannot plan (the schema moved on) comes back with `problem` set
-   * instead of failing: a pull-request comment can still show the preview and policies.
+   * A side that cannot be planned comes back with `problem` set instead of failing: a base
+   * the head's code no longer reads (the schema moved on), or a head with mistakes — a
+   * pull-request comment can still say so, with the preview and policies it has.
    */
-  readonly tolerateBase?: boolean;
+  readonly tolerateProblems?: boolean;
 }
 
 function tolerant(load: () => LoadedSide, label: string, stack: string, tolerate: boolean | undefined): LoadedSide {
@@ -101,7 +102,7 @@ export function sidesFromGit(range: string, nameOrPath: string, cwd: string, opt
     const text = gitShow(ref, repoPath, top);
     const label = `${ref}:${repoPath}`;
     if (text === undefined) return { label, stack };
-    return tolerant(() => sideFromText(text, abs, gitShow(ref, lockPathFor(repoPath), top), label, cwd), label, stack, i === 0 && options.tolerateBase);
+    return tolerant(() => sideFromText(text, abs, gitShow(ref, lockPathFor(repoPath), top), label, cwd), label, stack, options.tolerateProblems);
   });
   if (!sides[0]!.side && !sides[1]!.side) throw new StackFileError(`${repoPath} exists at neither ${refs[0]} nor ${refs[1]}`);
   return [sides[0]!, sides[1]!];
@@ -115,8 +116,8 @@ export function loadSides(values: Record<string, unknown>, positionals: string[]
     return sidesFromGit(range, positionals[0]!, cwd, options);
   }
   if (positionals.length !== 2) throw new UsageError("give two stack config files (base and head), or --git BASE..HEAD and one stack");
-  const base = tolerant(() => sideFromFile(positionals[0]!, cwd), positionals[0]!, "", options.tolerateBase);
-  return [base, sideFromFile(positionals[1]!, cwd)];
+  const [base, head] = positionals.map((p) => tolerant(() => sideFromFile(p, cwd), p, /Pulumi\.([^/\\]+)\.ya?ml$/.exec(p)?.[1] ?? p, options.tolerateProblems));
+  return [base!, head!];
 }
 
 export function computeDiff(base: LoadedSide, head: LoadedSide): DatacenterDiff {

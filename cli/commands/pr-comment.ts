@@ -44,7 +44,8 @@ Options:
   --max-chars N        size limit (default ${GITHUB_COMMENT_LIMIT})
   --redact-env NAMES   comma-separated environment variables whose values are scrubbed
                        (default ${DEFAULT_REDACT_ENV.join(",")})
-Exit codes: 0 written, 1 an input has problems, 2 usage error.`,
+Exit codes: 0 written (also when a side has spec problems: the comment says so instead of
+  showing a datacenter diff), 1 a preview or policy file is not what it should be, 2 usage error.`,
   options: {
     git: { type: "string" },
     preview: { type: "string" },
@@ -63,12 +64,14 @@ Exit codes: 0 written, 1 an input has problems, 2 usage error.`,
     let violations: PolicyViolation[] | undefined;
     const secrets = new Set<string>();
     try {
-      const [base, head] = loadSides(values, positionals, io.cwd, { tolerateBase: true });
-      // A base the current code cannot plan still gets a comment: preview and policy, and why
-      // there is no datacenter diff.
-      const diff = base.problem === undefined ? computeDiff(base, head) : undefined;
-      const warnings =
-        base.problem === undefined ? [] : [`no datacenter diff: the base (${base.label}) cannot be planned with this change's code — ${base.problem}`];
+      const [base, head] = loadSides(values, positionals, io.cwd, { tolerateProblems: true });
+      // A side that cannot be planned still gets a comment: why there is no datacenter diff,
+      // and the preview and policy results there are.
+      const diff = base.problem === undefined && head.problem === undefined ? computeDiff(base, head) : undefined;
+      const warnings = [
+        ...(head.problem === undefined ? [] : [`no datacenter diff: this change's stack config (${head.label}) has problems — ${head.problem}`]),
+        ...(base.problem === undefined ? [] : [`no datacenter diff: the base (${base.label}) cannot be planned with this change's code — ${base.problem}`]),
+      ];
       collectSecrets(base.config, secrets);
       collectSecrets(head.config, secrets);
       if (typeof values.preview === "string") {

@@ -82,6 +82,10 @@ describe("workflows", () => {
     const script = job.steps.find((s) => s.uses === "actions/github-script@v7")!.with!.script as string;
     expect(script).toContain(".github/scripts/upsert-comment.js");
     expect(preview.jobs.test!.steps.some((s) => s.run === "npm test")).toBe(true);
+    // The comment is posted before anything can fail the job (validation, a failed preview).
+    const names = job.steps.map((s) => s.name ?? s.uses ?? s.run);
+    expect(names.indexOf("Create or update the stack's comment")).toBeLessThan(names.indexOf("Validate the stack"));
+    expect(names.indexOf("Validate the stack")).toBeLessThan(names.indexOf("Fail when the preview failed"));
     // Secrets come from repository secrets, never from the workflow text.
     expect(job.env!.PULUMI_ACCESS_TOKEN).toBe("${{ secrets.PULUMI_ACCESS_TOKEN }}");
     expect(job.env!.HCLOUD_TOKEN).toBe("${{ secrets.HCLOUD_TOKEN }}");
