@@ -1,0 +1,132 @@
+/**
+ * The file role assembled: one UserTree per user on the data volume, the SFTP server, the
+ * backups, and management routes for versions and backups:
+ *   GET  /versions?user=alice&path=/a.txt        versions of a file
+ *   POST /versions/restore {user, path, version}  make a version current again
+ *   GET  /backups                                 list backups
+ *   POST /backups                                 take a backup now
+ *   POST /backups/restore {name, user?}           restore a backup
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Counter, Gauge, Registry } from "prom-client";
+import ssh2 from "ssh2";
+import { z } from "zod";
+import { HttpError, type Route } from "../../runtime/management";
+import type { Logger } from "../../runtime/log";
+import { Authenticator } from "../../mail/src/auth";
+import type { FileSettings } from "../settings";
+import { FileBackups } from "./backup";
+import { classify, PathError, virtualPath } from "./paths";
+import { createSftpServer } from "./sftp";
+import { UserTree } from "./tree";
+
+export interface FileAppOptions {
+  readonly dataDir: string;
+  readonly backupDir: string;
+  readonly settings: FileSettings;
+  readonly credentials: Readonly<Record<string, string>>;
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly sftpPort: number;
+  readonly log: Logger;
+  readonly registry?: Registry;
+}
+
+export interface FileApp {
+  readonly sftpPort: number;
+  readonly trees: ReadonlyMap<string, UserTree>;
+  readonly backups: FileBackups;
+  readonly registry: Registry;
+  readonly routes: Route[];
+  close(): Promise<void>;
+}
+
+/** The SSH host key lives on the volume so clients see the same key after a restart. */
+function hostKey(dataDir: string): string {
+  const file = join(dataDir, "ssh_host_ed25519_key");
+  if (!existsSync(file)) writeFileSync(file, ssh2.utils.generateKeyPairSync("ed25519").private, { mode: 0o600 });
+  return readFileSync(file, "utf8");
+}
+
+export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
+  const { settings, log } = options;
+  await mkdir(join(options.dataDir, "users"), { recursive: true, mode: 0o700 });
+  const trees = new Map<string, UserTree>();
+  for (const user of settings.users) trees.set(user.name, await UserTree.open(user.name, join(options.dataDir, "users", user.name), user.quotaBytes, settings.versions));
+  const auth = new Authenticator(new Map(Object.entries(options.credentials)), { maxFailures: 5, windowMs: 60_000, blockMs: 300_000 });
+  const backups = new FileBackups(trees, join(options.dataDir, "snapshots"), options.backupDir, settings.backup, log);
+  backups.start();
+
+  const registry = options.registry ?? new Registry();
+  const uploaded = new Counter({ name: "file_uploads_total", help: "Completed uploads", registers: [registry] });
+  new Gauge({
+    name: "file_used_bytes", help: "Live bytes per user", labelNames: ["user"], registers: [registry],
+    collect() { for (const t of trees.values()) this.set({ user: t.name }, t.used); },
+  });
+
+  const server = createSftpServer({ trees, auth, hostKey: hostKey(options.dataDir), log, onUpload: () => uploaded.inc() });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.sftpPort, options.host, () => resolve());
+  });
+  const sftpPort = (server.address() as AddressInfo).port;
+  log.info({ sftpPort, users: [...trees.keys()] }, "file server listening");
+
+  const treeOf = (user: unknown) => {
+    const tree = typeof user === "string" ? trees.get(user) : undefined;
+    if (!tree) throw new HttpError(404, `no such user: ${String(user)}`);
+    return tree;
+  };
+  const relOf = (path: unknown) => {
+    const { versions, rel } = classify(virtualPath(String(path ?? "")));
+    if (versions || rel === "") throw new HttpError(400, "expected the path of a file, e.g. /docs/a.txt");
+    return rel;
+  };
+  const restoreBody = z.object({ user: z.string(), path: z.string(), version: z.string() });
+  const backupRestoreBody = z.object({ name: z.string(), user: z.string().optional() });
+  const routes: Route[] = [
+    { method: "GET", path: "/versions", handler: async ({ url }) => ({ status: 200, body: await treeOf(url.searchParams.get("user")).listVersions(relOf(url.searchParams.get("path"))) }) },
+    {
+      method: "POST",
+      path: "/versions/restore",
+      handler: async ({ body }) => {
+        const b = restoreBody.safeParse(body);
+        if (!b.success) throw new HttpError(400, 'expected {"user", "path", "version"}');
+        try {
+          await treeOf(b.data.user).restore(relOf(b.data.path), b.data.version);
+        } catch (error) {
+          if (error instanceof PathError) throw new HttpError(404, error.message);
+          throw error;
+        }
+        return { status: 200, body: { restored: b.data } };
+      },
+    },
+    { method: "GET", path: "/backups", handler: async () => ({ status: 200, body: await backups.list() }) },
+    { method: "POST", path: "/backups", handler: async () => ({ status: 201, body: await backups.run() }) },
+    {
+      method: "POST",
+      path: "/backups/restore",
+      handler: async ({ body }) => {
+        const b = backupRestoreBody.safeParse(body);
+        if (!b.success) throw new HttpError(400, 'expected {"name", "user"?}');
+        return { status: 200, body: { files: await backups.restore(b.data.name, b.data.user) } };
+      },
+    },
+  ];
+
+  return {
+    sftpPort,
+    trees,
+    backups,
+    registry,
+    routes,
+    close: () =>
+      new Promise<void>((resolve) => {
+        backups.stop();
+        server.close(() => resolve());
+      }),
+  };
+}

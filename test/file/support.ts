@@ -1,0 +1,69 @@
+/** Helpers for the file tests: an in-process file server on loopback and the real sftp client. */
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createLogger } from "../../images/runtime/log";
+import { hashPassword } from "../../images/mail/src/passwords";
+import { startFileApp, type FileApp } from "../../images/file/src/app";
+import { fileSettingsSchema } from "../../images/file/settings";
+
+export const run = promisify(execFile);
+export const PASSWORDS = { alice: "alice-files-1", bob: "bob-files-2", tiny: "tiny-files-3" } as const;
+
+export function haveTools(...tools: string[]): boolean {
+  const missing = tools.filter((t) => {
+    try {
+      execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return true;
+  if (process.env.CI === "true") throw new Error(`missing tools in CI: ${missing.join(", ")} (run scripts/setup-clients.sh)`);
+  console.warn(`skipping: missing ${missing.join(", ")} (run scripts/setup-clients.sh)`);
+  return false;
+}
+
+let hashes: Record<string, string> | undefined;
+export function credentials(): Record<string, string> {
+  hashes ??= Object.fromEntries(Object.entries(PASSWORDS).map(([u, p]) => [u, hashPassword(p)]));
+  return hashes;
+}
+
+export const SETTINGS = {
+  users: [{ name: "alice" }, { name: "bob" }, { name: "tiny", quotaBytes: 100_000 }],
+  versions: { keep: 5, maxAgeDays: 30 },
+  backup: { intervalMinutes: 0, keep: 3 },
+};
+
+export async function startTestFiles(dataDir = mkdtempSync(join(tmpdir(), "sp-files-"))): Promise<{ app: FileApp; dataDir: string }> {
+  const app = await startFileApp({
+    dataDir,
+    backupDir: join(dataDir, "..", `${dataDir.split("/").pop()}-backups`),
+    settings: fileSettingsSchema.parse(SETTINGS),
+    credentials: credentials(),
+    host: "127.0.0.1",
+    sftpPort: 0,
+    log: createLogger({ role: "file", level: "silent" }),
+  });
+  return { app, dataDir };
+}
+
+const SSH_OPTS = ["-oBatchMode=no", "-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null", "-oPreferredAuthentications=password", "-oPubkeyAuthentication=no", "-oConnectTimeout=10", "-oLogLevel=ERROR"];
+
+/** Runs an OpenSSH sftp batch; resolves with output and exit code (never rejects). */
+export async function sftpBatch(port: number, user: keyof typeof PASSWORDS, commands: string[], cwd?: string): Promise<{ code: number; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "sp-sftp-batch-"));
+  const batch = join(dir, "batch");
+  writeFileSync(batch, `${commands.join("\n")}\n`);
+  try {
+    const { stdout, stderr } = await run("sshpass", ["-p", PASSWORDS[user], "sftp", ...SSH_OPTS, "-P", String(port), "-b", batch, `${user}@127.0.0.1`], { timeout: 60_000, cwd, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, out: stdout + stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
