@@ -243,14 +243,18 @@ export function renderComment(input: CommentInput): string {
     out.push(...open);
     size += fixed;
     let shown = 0;
+    let inFence = false;
     for (const raw of block.lines) {
       const line = clean(raw);
       if (size + line.length + 1 + reserve > limit) break;
       out.push(line);
       size += line.length + 1;
       shown++;
+      if (line.startsWith("```")) inFence = !inFence;
     }
     if (shown < block.lines.length) {
+      // A cut inside a fenced block would turn everything after it into code.
+      if (inFence) out.push("```");
       const note = `_… ${block.lines.length - shown} more line${block.lines.length - shown === 1 ? "" : "s"} of ${block.title} not shown (comment size limit)._`;
       out.push(block.open[0]?.startsWith(">") ? `> ${note}` : note);
       size += note.length + 3;

@@ -133,6 +133,14 @@ describe("size limit", () => {
     expect(md).toContain("Run `npx serverpark diff --git origin/main..HEAD local` for everything.");
     // Every <details> that was opened is closed, so the rest of the page renders.
     expect(md.split("<details").length).toBe(md.split("</details>").length);
+    // A cut inside a fenced block closes the fence first (the CIDR case has long DNS record lists).
+    const cidr = diffOf(CASES.find((c) => c.name === "cidr")!).diff;
+    for (let max = 2000; max <= 9000; max += 250) {
+      const small = renderComment({ stack: "local", diff: cidr, maxChars: max });
+      expect(small.length).toBeLessThanOrEqual(max);
+      expect(small.split("\n").filter((l) => l.startsWith("```")).length % 2, `fences balanced at ${max}`).toBe(0);
+      expect(small.split("<details").length, `details balanced at ${max}`).toBe(small.split("</details>").length);
+    }
     // A smaller limit is honoured too.
     expect(renderComment({ stack: "local", diff, maxChars: 5000 }).length).toBeLessThanOrEqual(5000);
   });
