@@ -18,7 +18,7 @@ const { OPEN_MODE, STATUS_CODE } = utils.sftp;
 
 type Handle =
   | { kind: "read"; fh: FileHandle }
-  | { kind: "upload"; upload: Upload; append: boolean; tree: UserTree }
+  | { kind: "upload"; upload: Upload; append: boolean; tree: UserTree; failed?: string }
   | { kind: "dir"; entries: FileEntry[] | undefined; path: string; virtualRoot: boolean };
 
 export interface SftpDeps {
@@ -124,8 +124,15 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
       if (h?.kind !== "upload") throw new PathError("not open for writing", "failure");
       const at = h.append ? h.upload.size : offset;
       const end = at + data.length;
-      if (!h.tree.fits(h.upload, end)) throw new PathError(`quota of ${h.tree.quotaBytes} bytes exceeded`, "failure");
-      await h.upload.handle.write(data, 0, data.length, at);
+      if (!h.tree.fits(h.upload, end)) {
+        // Remember it: the CLOSE that follows must drop the upload, not commit a truncated file.
+        h.failed = `quota of ${h.tree.quotaBytes} bytes exceeded`;
+        throw new PathError(h.failed, "failure");
+      }
+      await h.upload.handle.write(data, 0, data.length, at).catch((error: unknown) => {
+        h.failed = "write failed";
+        throw error;
+      });
       h.upload.size = Math.max(h.upload.size, end);
       sftp.status(reqId, STATUS_CODE.OK);
     }),
@@ -137,6 +144,10 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
       if (!h) throw new PathError("bad handle", "failure");
       handles.delete(handle.readUInt32BE(0));
       if (h.kind === "read") await h.fh.close();
+      if (h.kind === "upload" && h.failed) {
+        await h.tree.abort(h.upload);
+        throw new PathError(`upload dropped: ${h.failed}`, "failure");
+      }
       if (h.kind === "upload") {
         await h.tree.commit(h.upload);
         deps.onUpload?.(h.upload.size);
