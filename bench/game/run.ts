@@ -53,7 +53,7 @@ async function connect(url: string, i: number): Promise<Player> {
   return p;
 }
 
-async function run(players: number): Promise<{ players: number; rooms: number; p50: number; p99: number; max: number; kbPerPlayer: number }> {
+async function run(players: number): Promise<{ players: number; rooms: number; p50: number; p99: number; max: number; cpuMsPerTick: number; cpuShare: number; kbPerPlayer: number }> {
   const child = fork(join(__dirname, "server.ts"), [], {
     execArgv: ["--import", "tsx"],
     env: { ...process.env, BENCH_SETTINGS: JSON.stringify({ tickHz: TICK_HZ, roomCap: 32, maxRooms: 1000, maxInputsPerSecond: 60, idleTimeoutMs: 600_000 }) },
@@ -72,25 +72,28 @@ async function run(players: number): Promise<{ players: number; rooms: number; p
     }
   }, 50);
   await sleep(3000);
+  await ask(child, { mark: true }, "marked");
   for (const b of bots) b.bytes = 0;
   await sleep(SECONDS * 1000);
   const received = bots.reduce((n, b) => n + b.bytes, 0);
-  const { stats, rooms } = await ask<{ stats: { p50: number; p99: number; max: number }; rooms: number }>(child, { stats: SECONDS * TICK_HZ }, "stats");
+  const { stats, rooms, cpuMsPerTick, cpuShare } = await ask<{ stats: { p50: number; p99: number; max: number }; rooms: number; cpuMsPerTick: number; cpuShare: number }>(child, { stats: SECONDS * TICK_HZ }, "stats");
   clearInterval(steer);
   for (const b of bots) b.ws.terminate();
   child.send({ stop: true });
   await new Promise((r) => child.once("exit", r));
-  return { players, rooms, ...stats, kbPerPlayer: received / players / SECONDS / 1024 };
+  return { players, rooms, ...stats, cpuMsPerTick, cpuShare, kbPerPlayer: received / players / SECONDS / 1024 };
 }
 
 async function main(): Promise<void> {
   const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
   console.log(`game server: ${TICK_HZ} Hz tick (budget ${BUDGET_MS} ms), rooms of 32, ${SECONDS} s window, bots steer 5×/s`);
-  console.log("players  rooms  tick p50 ms  tick p99 ms  tick max ms  p99/budget  outbound KiB/s per player");
+  const [load1] = (await import("node:os")).loadavg();
+  console.log(`load average at start: ${load1!.toFixed(1)} on ${(await import("node:os")).cpus().length} cores (wall-clock tick times include waiting for a core)`);
+  console.log("players  rooms  tick p50 ms  tick p99 ms  tick max ms  p99/budget  server CPU ms/tick  server CPU share  outbound KiB/s per player");
   for (const n of sizes.length > 0 ? sizes : [100, 500, 1000]) {
     const r = await run(n);
     console.log(
-      `${String(r.players).padStart(7)}  ${String(r.rooms).padStart(5)}  ${r.p50.toFixed(2).padStart(11)}  ${r.p99.toFixed(2).padStart(11)}  ${r.max.toFixed(2).padStart(11)}  ${(r.p99 / BUDGET_MS).toFixed(3).padStart(10)}  ${r.kbPerPlayer.toFixed(1).padStart(25)}`,
+      `${String(r.players).padStart(7)}  ${String(r.rooms).padStart(5)}  ${r.p50.toFixed(2).padStart(11)}  ${r.p99.toFixed(2).padStart(11)}  ${r.max.toFixed(2).padStart(11)}  ${(r.p99 / BUDGET_MS).toFixed(3).padStart(10)}  ${r.cpuMsPerTick.toFixed(2).padStart(18)}  ${(r.cpuShare * 100).toFixed(0).padStart(15)}%  ${r.kbPerPlayer.toFixed(1).padStart(25)}`,
     );
     if (n === 500) console.log(`         target at 500 players: p99 < ${BUDGET_MS / 2} ms → ${r.p99 < BUDGET_MS / 2 ? "met" : "MISSED"}`);
   }
