@@ -3,7 +3,7 @@
  * they belong to (a network, a host, a service and its replicas, the datacenter itself).
  *
  * The input follows the documented preview digest of the Pulumi CLI v3 (`PreviewDigest` in
- * pulumi/pulumi `pkg/display`, unchanged in shape from 3.38 to 3.2xx): `{ config, steps[],
+ * pulumi/pulumi `pkg/display`, as printed by the CLI this project pins, 3.265): `{ config, steps[],
  * diagnostics[], changeSummary, duration }`, each step `{ op, urn, provider, oldState,
  * newState, diffReasons, replaceReasons, detailedDiff }`. Secret values are blinded by the
  * CLI as "[secret]", but nothing here relies on that: only URNs, types, operations, property

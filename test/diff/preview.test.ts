@@ -1,7 +1,7 @@
 /**
  * `pulumi preview --json` → resource steps grouped by datacenter part. The fixtures follow
  * the preview digest of the Pulumi CLI v3 (PreviewDigest: steps with op, urn, provider,
- * oldState, newState, diffReasons, replaceReasons, detailedDiff; checked against 3.2xx).
+ * oldState, newState, diffReasons, replaceReasons, detailedDiff; as printed by the pinned CLI, pulumi 3.265).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
