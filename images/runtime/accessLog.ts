@@ -30,16 +30,19 @@ export function combinedLine(req: IncomingMessage, status: number, bytes: number
 }
 
 export interface AccessLog {
+  /** False when logging is off: callers skip building the line (it costs more than the write). */
+  readonly enabled: boolean;
   write(line: string, fields?: Record<string, unknown>): void;
   flush(): void;
 }
 
 /** An access log on stdout (buffered), or a disabled one. */
 export function createAccessLog(role: string, enabled: boolean, bindings: Record<string, unknown> = {}): AccessLog {
-  if (!enabled) return { write: () => undefined, flush: () => undefined };
+  if (!enabled) return { enabled, write: () => undefined, flush: () => undefined };
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   const log: Logger = createLogger({ role, level: "info", bindings: { ...bindings, kind: "access" }, destination });
   return {
+    enabled,
     write: (line, fields) => log.info(fields ?? {}, line),
     flush: () => destination.flushSync(),
   };

@@ -58,7 +58,7 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
   const onResponse = (req: IncomingMessage, status: number, bytes: number, info: { route?: string; upstream?: string; cache?: string } = {}) => {
     requests.inc({ route: info.route ?? "-", status: `${Math.floor(status / 100)}xx` });
     if (info.cache) cacheResults.inc({ result: info.cache });
-    access.write(combinedLine(req, status, bytes), info);
+    if (access.enabled) access.write(combinedLine(req, status, bytes), info);
   };
   const forward = createForwarder({
     router,
