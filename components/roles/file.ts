@@ -1,4 +1,29 @@
-/** Deployment hooks of the file role (see ./types.ts). Owned by the file role's authors. */
+/**
+ * Deployment hooks of the file role (see ./types.ts). Owned by the file role's authors.
+ *
+ * Like the mail role: every user in `settings.users` gets a generated password (a Pulumi
+ * secret) and replicas receive only scrypt hashes, salted with a random.RandomBytes so the
+ * file stays the same between deployments.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { hashPassword } from "../../images/mail/src/passwords";
+import { fileSettingsSchema } from "../../images/file/settings";
 import type { RoleHooks } from "./types";
 
-export const hooks: RoleHooks = {};
+/** Where the replica reads the hashes (images/file/src/main.ts, SP_FILE_CREDENTIALS). */
+export const FILE_CREDENTIALS_PATH = "/etc/serverpark/secrets/file-users.json";
+
+export const hooks: RoleHooks = {
+  files(ctx) {
+    const parsed = fileSettingsSchema.safeParse(ctx.service.settings);
+    const users = parsed.success ? parsed.data.users.map((u) => u.name) : ["files"];
+    const hashes = users.map((user) => {
+      const password = new random.RandomPassword(`${ctx.name}-user-${user}`, { length: 24, special: false }, { parent: ctx.parent });
+      const salt = new random.RandomBytes(`${ctx.name}-user-${user}-salt`, { length: 16 }, { parent: ctx.parent });
+      return pulumi.all([password.result, salt.base64]).apply(([p, s]) => [user, hashPassword(p, Buffer.from(s, "base64"))] as const);
+    });
+    const content = pulumi.all(hashes).apply((entries) => JSON.stringify({ users: Object.fromEntries(entries) }));
+    return [{ path: FILE_CREDENTIALS_PATH, content: pulumi.secret(content), secret: true }];
+  },
+};

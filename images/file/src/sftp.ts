@@ -55,10 +55,6 @@ function statusOf(error: unknown): [number, string] {
 
 /** Serves one SFTP channel for `tree`. */
 export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): void {
-  if (process.env.SFTP_TRACE) {
-    const emit = sftp.emit.bind(sftp);
-    sftp.emit = ((event: string, ...args: unknown[]) => (console.error("sftp", event, String(args[1] ?? "").slice(0, 40)), emit(event, ...args))) as typeof sftp.emit;
-  }
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
   const addHandle = (h: Handle) => {
