@@ -3,10 +3,10 @@ import { join, relative, resolve } from "node:path";
 import { EXIT, UsageError, type CliCommand } from "../command";
 import { loadPlan } from "../stack";
 import { findProjectRoot } from "../../components/spec/load";
-import { buildReport } from "../../policies/report/build";
-import { renderHtml, renderMarkdown } from "../../policies/report/render";
+import { buildReport } from "../../components/compliance/report";
+import { renderHtml, renderMarkdown } from "../../components/compliance/render";
 import { POLICIES } from "../../policies/rules";
-import { checkStack } from "../../policies/runtime/check";
+import { checkStack } from "../../components/compliance/check";
 import { parseTags, readPolicyConfig } from "./policy";
 
 const FORMATS = ["md", "html"] as const;

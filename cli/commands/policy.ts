@@ -3,8 +3,8 @@ import { resolve } from "node:path";
 import { EXIT, UsageError, type CliCommand } from "../command";
 import { loadPlan, table } from "../stack";
 import { findProjectRoot } from "../../components/spec/load";
-import { checkStack, type StackCheck } from "../../policies/runtime/check";
-import type { PolicyPackConfig, Violation } from "../../policies/runtime/evaluate";
+import { checkStack, type StackCheck } from "../../components/compliance/check";
+import type { PolicyPackConfig, Violation } from "../../components/compliance/evaluate";
 
 /** `--tag k=v` (repeatable) → stack tags, as Pulumi Cloud would pass them to policies. */
 export function parseTags(values: unknown): Record<string, string> {

@@ -5,10 +5,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { runProgram } from "../../components/program";
-import { findProjectRoot, type StackFile } from "../../components/spec/load";
-import { PACK_NAME, POLICIES } from "../rules";
-import type { SpPolicy } from "../lib/policy";
+import { runProgram } from "../program";
+import { findProjectRoot, type StackFile } from "../spec/load";
+import { PACK_NAME, POLICIES } from "../../policies/rules";
+import type { SpPolicy } from "../../policies/lib/policy";
 import { evaluatePolicies, type Evaluation, type PolicyPackConfig } from "./evaluate";
 import { recordStack, type RecordedResource } from "./record";
 
@@ -34,12 +34,12 @@ export interface StackCheck {
 }
 
 export function packVersion(): string {
-  return (JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(__dirname, "..", "..", "policies", "package.json"), "utf8")) as { version: string }).version;
 }
 
 /** The per-stack policy config `policies/config/<stack>.json`, or none. */
 export function stackPolicyConfig(stack: string): { config: PolicyPackConfig; source: string } {
-  const file = join(__dirname, "..", "config", `${stack}.json`);
+  const file = join(__dirname, "..", "..", "policies", "config", `${stack}.json`);
   if (!existsSync(file)) return { config: {}, source: "(none: every policy at its default level)" };
   return { config: JSON.parse(readFileSync(file, "utf8")) as PolicyPackConfig, source: `policies/config/${stack}.json` };
 }

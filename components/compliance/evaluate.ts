@@ -23,7 +23,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import { controlsOf, type SpPolicy } from "../lib/policy";
+import { controlsOf, type SpPolicy } from "../../policies/lib/policy";
 import type { RecordedResource, SerializedProps } from "./record";
 
 // CrossGuard's own (internal) deserializer and proxy, so policies see exactly what they see there.

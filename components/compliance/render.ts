@@ -3,7 +3,7 @@
  * self-contained HTML page (for auditors: no scripts, no external assets). Both render the
  * same `ComplianceReport`, control by control in Annex A order.
  */
-import type { ComplianceReport, ControlResult, ControlRow, PolicyResult } from "./build";
+import type { ComplianceReport, ControlResult, ControlRow, PolicyResult } from "./report";
 
 const CONTROL_LABEL: Record<ControlResult, string> = {
   pass: "PASS",

@@ -5,10 +5,10 @@
  * auditor must see what is *not* covered as clearly as what is. Pure and deterministic (no
  * clock): the same results give the same report, so reports diff cleanly.
  */
-import { ANNEX_A, type AnnexAControl } from "../lib/controls";
-import { controlsOf, type SpPolicy } from "../lib/policy";
-import type { StackCheck } from "../runtime/check";
-import type { Violation } from "../runtime/evaluate";
+import { ANNEX_A, type AnnexAControl } from "../../policies/lib/controls";
+import { controlsOf, type SpPolicy } from "../../policies/lib/policy";
+import type { StackCheck } from "./check";
+import type { Violation } from "./evaluate";
 
 export type PolicyResult = "pass" | "fail" | "advisory" | "not-applicable" | "disabled";
 export type ControlResult = "pass" | "fail" | "advisory" | "not-applicable" | "not-addressed";

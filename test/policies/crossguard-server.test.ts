@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/spec/load";
 import { controlsOf } from "../../policies/lib/policy";
 import { POLICIES } from "../../policies/rules";
-import { checkStack, type StackCheck } from "../../policies/runtime/check";
-import { evaluatePolicies } from "../../policies/runtime/evaluate";
+import { checkStack, type StackCheck } from "../../components/compliance/check";
+import { evaluatePolicies } from "../../components/compliance/evaluate";
 import { analyzedResources, analyzeRequest, analyzeStackRequest, diagnostics, type Diagnostic } from "./crossguard";
 
 const grpc = require("@grpc/grpc-js");

@@ -6,7 +6,7 @@
  * live in the handlers' module state, which only the gRPC `configure` calls set.
  */
 import type { SpPolicy } from "../../policies/lib/policy";
-import type { RecordedResource } from "../../policies/runtime/record";
+import type { RecordedResource } from "../../components/compliance/record";
 
 const server = require("@pulumi/policy/server") as {
   makeAnalyzeRpcFun(pack: string, version: string, level: string, policies: readonly SpPolicy[]): (call: unknown, cb: (err: unknown, res: any) => void) => void;

@@ -7,8 +7,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/spec/load";
 import { POLICIES } from "../../policies/rules";
-import { checkStack, type StackCheck } from "../../policies/runtime/check";
-import { evaluatePolicies } from "../../policies/runtime/evaluate";
+import { checkStack, type StackCheck } from "../../components/compliance/check";
+import { evaluatePolicies } from "../../components/compliance/evaluate";
 import { crossGuard } from "./crossguard";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";

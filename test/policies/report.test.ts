@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { ANNEX_A } from "../../policies/lib/controls";
-import { buildReport } from "../../policies/report/build";
-import { renderHtml, renderMarkdown } from "../../policies/report/render";
+import { buildReport } from "../../components/compliance/report";
+import { renderHtml, renderMarkdown } from "../../components/compliance/render";
 import { POLICIES } from "../../policies/rules";
-import type { StackCheck } from "../../policies/runtime/check";
-import { evaluatePolicies } from "../../policies/runtime/evaluate";
+import type { StackCheck } from "../../components/compliance/check";
+import { evaluatePolicies } from "../../components/compliance/evaluate";
 import { container, datacenterResource, localSpecInput, recorded } from "./support";
 
 async function check(): Promise<StackCheck> {

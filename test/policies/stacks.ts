@@ -15,8 +15,8 @@ import { parse } from "yaml";
 import { ROLES } from "../../components/model/roles";
 import { loadStackFile, type StackFile } from "../../components/spec/load";
 import { HOST_AGENT } from "../../components/targets/docker/images";
-import { checkStack, type StackCheck } from "../../policies/runtime/check";
-import type { PolicyPackConfig } from "../../policies/runtime/evaluate";
+import { checkStack, type StackCheck } from "../../components/compliance/check";
+import type { PolicyPackConfig } from "../../components/compliance/evaluate";
 import { serverparkLabels } from "../../policies/lib/resources";
 
 const REPO = join(__dirname, "..", "..");

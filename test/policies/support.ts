@@ -11,8 +11,8 @@ import { loadStackFile } from "../../components/spec/load";
 import type { DatacenterSpec, DatacenterSpecInput } from "../../components/spec/schema";
 import { validateSpec } from "../../components/spec/validate";
 import type { SpPolicy } from "../../policies/lib/policy";
-import { evaluatePolicies, type PolicyOutcome } from "../../policies/runtime/evaluate";
-import type { RecordedResource, RecordedOptions } from "../../policies/runtime/record";
+import { evaluatePolicies, type PolicyOutcome } from "../../components/compliance/evaluate";
+import type { RecordedResource, RecordedOptions } from "../../components/compliance/record";
 
 export interface FixtureResource {
   readonly type: string;

@@ -1,0 +1,2 @@
+/** Moved to components/compliance/evaluate.ts; re-exported for existing imports. */
+export * from "../../components/compliance/evaluate";
