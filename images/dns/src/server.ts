@@ -48,9 +48,37 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const rrl = new ResponseRateLimiter(settings.rrl);
   const responderOptions = { maxUdpPayload: settings.maxUdpPayload };
 
+  // Encoded replies by query bytes (everything but the id): authoritative data only changes
+  // on reload, and re-encoding the same answer with dns-packet costs more than the lookup.
+  let cacheZones: ZoneSet | undefined;
+  const replies = new Map<string, Reply>();
+  const cached = (message: Buffer, transport: Transport): Reply | undefined => {
+    const zones = options.zones();
+    if (zones !== cacheZones) {
+      replies.clear();
+      cacheZones = zones;
+    }
+    const key = transport + message.toString("latin1", 2);
+    let reply = replies.get(key);
+    if (!reply) {
+      reply = respond(message, zones, transport, responderOptions);
+      if (!reply) return undefined;
+      if (replies.size >= 10_000) replies.clear();
+      replies.set(key, reply);
+    }
+    const id = message.readUInt16BE(0);
+    const withId = (buf: Buffer) => {
+      const copy = Buffer.from(buf);
+      copy.writeUInt16BE(id, 0);
+      return copy;
+    };
+    const base = reply;
+    return { message: withId(base.message), rcode: base.rcode, rrlKey: base.rrlKey, truncated: () => withId(base.truncated()) };
+  };
+
   const answer = (message: Buffer, transport: Transport): Reply | undefined => {
     try {
-      return respond(message, options.zones(), transport, responderOptions);
+      return message.length >= 12 ? cached(message, transport) : undefined;
     } catch (error) {
       // A bug, not bad input (respond() handles that): keep serving, but say so loudly.
       log.error({ err: error, transport }, "DNS responder failed");

@@ -1,0 +1,84 @@
+/**
+ * dns vs NSD answering the same zone (the local stack's forward zone, rendered as a zone
+ * file for NSD), queried by dnsperf over UDP with the same query list (names and types of
+ * the zone, plus NXDOMAIN and NODATA questions). RRL is off on both (one client address).
+ * Usage: npx tsx bench/dns/run.ts [seconds]   (needs: bash bench/web/setup.sh)
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadPlan } from "../../cli/stack";
+import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
+import type { DnsRecord } from "../../components/plan/types";
+import { ROOT, printHeader, printRow, requireTools, start, startRole, type Result } from "../web/harness";
+
+const SECONDS = Number(process.argv[2] ?? 10);
+const OURS = 40353;
+const NSD = 40354;
+
+function rdata(r: DnsRecord): string {
+  switch (r.type) {
+    case "SOA":
+      return `${r.data.mname}. ${r.data.rname}. ${r.data.serial} ${r.data.refresh} ${r.data.retry} ${r.data.expire} ${r.data.minimum}`;
+    case "MX":
+      return `${r.data.preference} ${r.data.exchange}.`;
+    case "SRV":
+      return `${r.data.priority} ${r.data.weight} ${r.data.port} ${r.data.target}.`;
+    case "TXT":
+      return r.data.map((s) => JSON.stringify(s)).join(" ");
+    case "A":
+    case "AAAA":
+      return r.data;
+    default:
+      return `${r.data}.`;
+  }
+}
+
+/** dnsperf 2.10 has no latency histogram: `-v` prints every answer with its latency, p99 comes from those. */
+function dnsperf(port: number, queries: string): Result {
+  const out = execFileSync("dnsperf", ["-s", "127.0.0.1", "-p", String(port), "-d", queries, "-l", String(SECONDS), "-c", "4", "-Q", "200000", "-v"], { encoding: "utf8", maxBuffer: 512 * 1024 * 1024 });
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const lost = /Queries lost:\s+(\d+)/.exec(out)?.[1];
+  if (lost && lost !== "0") console.warn(`  note: ${lost} queries lost on port ${port}`);
+  const latencies = [...out.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
+  const p99 = latencies.length ? latencies[Math.floor(latencies.length * 0.99)]! * 1000 : NaN;
+  return { rps: qps, p99ms: p99 };
+}
+
+async function main(): Promise<void> {
+  requireTools(["dnsperf", "nsd"]);
+  const dir = mkdtempSync(join(tmpdir(), "sp-bench-dns-"));
+  const { plan } = loadPlan("local", ROOT);
+  const service = plan.services.find((s) => s.role === "dns")!;
+  const replica = plan.replicas.find((r) => r.id === service.replicas[0])!;
+  const config = { ...replicaRuntimeConfig(plan, replica, service), settings: { rrl: { responsesPerSecond: 0 } } };
+  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+  const zone = plan.zones[0]!;
+  writeFileSync(join(dir, "zone"), `$ORIGIN ${zone.origin}.\n` + zone.records.map((r) => `${r.name}. ${r.ttl} IN ${r.type} ${rdata(r)}`).join("\n") + "\n");
+  writeFileSync(
+    join(dir, "nsd.conf"),
+    `server:\n  ip-address: 127.0.0.1@${NSD}\n  server-count: 1\n  username: ""\n  zonesdir: "${dir}"\n  database: ""\n  pidfile: "${dir}/nsd.pid"\n  xfrdfile: "${dir}/xfrd.state"\n  zonelistfile: "${dir}/zone.list"\n  logfile: "${dir}/nsd.log"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: ${zone.origin}\n  zonefile: "${dir}/zone"\n`,
+  );
+  const names = [...new Set(zone.records.map((r) => `${r.name} ${r.type}`))];
+  const queries = [...names, `nope.${zone.origin} A`, `edge.${zone.origin} MX`];
+  writeFileSync(join(dir, "queries"), queries.join("\n") + "\n");
+
+  await startRole("dns", { SP_CONFIG: join(dir, "config.json"), SP_DNS_PORT: String(OURS), SP_MGMT_PORT: "40359" });
+  start("nsd", ["-d", "-c", join(dir, "nsd.conf")]);
+  await new Promise((r) => setTimeout(r, 3000));
+  execFileSync("dig", ["-p", String(NSD), "@127.0.0.1", "+short", zone.origin, "SOA"], { stdio: "inherit" });
+  execFileSync("dig", ["-p", String(OURS), "@127.0.0.1", "+short", zone.origin, "SOA"], { stdio: "inherit" });
+
+  console.log(`dns vs NSD (1 server process), ${SECONDS} s, dnsperf -c 4 over UDP, ${queries.length} distinct questions`);
+  printHeader("dns", "nsd");
+  const ours = dnsperf(OURS, join(dir, "queries"));
+  const ref = dnsperf(NSD, join(dir, "queries"));
+  printRow("zone of the local stack", ours, ref, "q/s");
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

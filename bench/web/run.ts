@@ -1,0 +1,55 @@
+/**
+ * web vs nginx: the same small (1 KiB HTML) and large (1 MiB binary) files, served over
+ * keep-alive to wrk (1 thread, 32 connections), one after the other on this machine.
+ * nginx runs one worker process, like our single Node process; access logs off on both.
+ * Usage: npx tsx bench/web/run.ts [seconds]   (needs: bash bench/web/setup.sh)
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "./harness";
+
+const SECONDS = Number(process.argv[2] ?? 5);
+const OURS = 40180;
+const NGINX = 40181;
+
+async function main(): Promise<void> {
+  requireTools(["nginx", "wrk"]);
+  const dir = mkdtempSync(join(tmpdir(), "sp-bench-web-"));
+  const root = join(dir, "site");
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(root);
+  writeFileSync(join(root, "small.html"), `<!doctype html><title>bench</title>${"<p>serverpark</p>".repeat(58)}\n`);
+  writeFileSync(join(root, "large.bin"), randomBytes(1024 * 1024));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ replica: "bench-0", settings: { accessLog: false, sites: [{ host: "bench.test", root, default: true }] } }));
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; etag on;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${NGINX}; server_name bench.test; root ${root}; } }
+`,
+  );
+  await startRole("web", { SP_CONFIG: join(dir, "config.json"), SP_HTTP_PORT: String(OURS), SP_MGMT_PORT: "40189", SP_HTTPS_PORT: "40188" });
+  start("nginx", ["-c", join(dir, "nginx.conf"), "-p", dir]);
+  await Promise.all([waitPort(OURS), waitPort(NGINX)]);
+  // Warm both (file caches, JIT).
+  wrk(`http://127.0.0.1:${OURS}/small.html`, "bench.test", 1);
+  wrk(`http://127.0.0.1:${NGINX}/small.html`, "bench.test", 1);
+
+  console.log(`web vs nginx, ${SECONDS} s per case, wrk -t1 -c32, keep-alive`);
+  printHeader("web", "nginx");
+  for (const [label, path] of [["small file (1 KiB html)", "/small.html"], ["large file (1 MiB binary)", "/large.bin"]] as const) {
+    const ours = wrk(`http://127.0.0.1:${OURS}${path}`, "bench.test", SECONDS);
+    const ref = wrk(`http://127.0.0.1:${NGINX}${path}`, "bench.test", SECONDS);
+    printRow(label, ours, ref);
+  }
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
