@@ -1,0 +1,142 @@
+/**
+ * Bad input: malformed commands, injection attempts in addresses, oversized lines and
+ * binary garbage — 10,000 inputs per protocol (SMTP, IMAP, POP3) over real sockets, with a
+ * seeded generator so a failure can be replayed. Each client gets a protocol error; the
+ * server keeps serving everyone else, which real clients check afterwards.
+ */
+import { connect as tcpConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CommandReader, ImapSyntaxError, tokenize } from "../../images/mail/src/imap/parser";
+import { compileSearch } from "../../images/mail/src/imap/search";
+import { parseFetchItems } from "../../images/mail/src/imap/fetch";
+import { curl, DOMAIN, haveTools, PASSWORDS, startTestMail, type TestMail } from "./support";
+import { RawSmtp } from "./rawSmtp";
+
+const INPUTS = 10_000;
+const PER_CONNECTION = 250;
+
+/** mulberry32: small, seeded, good enough to vary inputs reproducibly. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const INJECTIONS = ["a@b>\r\nRCPT TO:<x@evil.example", "`id`@x.test", "$(reboot)@x.test", "a@b;rm -rf /", "../../etc/passwd@x", "a\0b@c", '"quoted"@x', "<>", "@", "a@", "a@b@c", "a%b@c", "a@[127.0.0.1]", "x".repeat(300) + "@y", "alice@" + DOMAIN + "\r\nDATA"];
+const VERBS = {
+  smtp: ["HELO", "EHLO", "MAIL FROM:", "RCPT TO:", "DATA", "RSET", "NOOP", "VRFY", "EXPN", "AUTH PLAIN", "STARTTLS", "BDAT", "QUIT", "XCLIENT"],
+  imap: ["LOGIN", "SELECT", "FETCH 1:* (BODY[", "UID FETCH", "STORE 1 +FLAGS", "SEARCH OR", "LIST", "APPEND INBOX {99999999}", "AUTHENTICATE PLAIN", "IDLE", "CAPABILITY", "EXPUNGE", "STATUS INBOX (", "LOGIN {3}"],
+  pop3: ["USER", "PASS", "STAT", "LIST", "UIDL", "RETR", "DELE", "TOP", "RSET", "CAPA", "APOP", "QUIT"],
+};
+
+function input(rand: () => number, protocol: keyof typeof VERBS): string {
+  const pick = <T>(a: readonly T[]) => a[Math.floor(rand() * a.length)]!;
+  const garbage = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rand() * 256))).join("");
+  const r = rand();
+  if (r < 0.002) return "A".repeat(20_000 + Math.floor(rand() * 60_000)); // oversized line
+  if (r < 0.3) return garbage(Math.floor(rand() * 120));
+  const verb = pick(VERBS[protocol]);
+  const tag = protocol === "imap" ? `${pick(["a1", "*", "", "x(", "\\"])} ` : "";
+  const arg = rand() < 0.5 ? pick(INJECTIONS) : garbage(Math.floor(rand() * 40));
+  return `${tag}${verb}${rand() < 0.5 ? "<" : " "}${arg}${rand() < 0.3 ? ">" : ""}`;
+}
+
+/** Sends a burst of lines on one connection, then waits briefly for the server and closes. */
+async function burst(open: () => Socket, lines: string[]): Promise<void> {
+  const socket = open();
+  socket.on("error", () => undefined);
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    socket.once("close", done);
+    socket.once("connect", () => socket.write(Buffer.from(`${lines.join("\r\n")}\r\n`, "latin1")));
+    socket.once("secureConnect", () => socket.write(Buffer.from(`${lines.join("\r\n")}\r\n`, "latin1")));
+    setTimeout(done, 400);
+  });
+  socket.destroy();
+}
+
+async function fuzz(protocol: keyof typeof VERBS, open: () => Socket, seed: number): Promise<number> {
+  const rand = prng(seed);
+  let sent = 0;
+  while (sent < INPUTS) {
+    // Four connections at a time keeps it within a few seconds on two cores.
+    await Promise.all(
+      Array.from({ length: 4 }, () => {
+        const lines = Array.from({ length: PER_CONNECTION }, () => input(rand, protocol));
+        sent += lines.length;
+        return burst(open, lines);
+      }),
+    );
+  }
+  return sent;
+}
+
+describe("IMAP parser fuzz (in-process)", () => {
+  it("only ever throws ImapSyntaxError for 10,000 random commands", () => {
+    const rand = prng(7);
+    for (let i = 0; i < INPUTS; i++) {
+      const text = input(rand, "imap");
+      for (const fn of [() => tokenize(text, []), () => compileSearch(tokenize(text, [])), () => parseFetchItems(tokenize(text, [])[0])]) {
+        try {
+          fn();
+        } catch (error) {
+          if (!(error instanceof ImapSyntaxError)) throw new Error(`input ${JSON.stringify(text)} threw ${String(error)}`);
+        }
+      }
+      const reader = new CommandReader(1024, () => undefined);
+      try {
+        reader.push(Buffer.from(`${text}\r\n`, "latin1"));
+      } catch (error) {
+        if (!(error instanceof ImapSyntaxError)) throw error;
+      }
+    }
+  });
+});
+
+const enabled = haveTools("curl", "openssl");
+
+describe.skipIf(!enabled)("protocol fuzz over sockets", () => {
+  let mail: TestMail;
+  beforeAll(async () => {
+    mail = await startTestMail({ loginLimit: { maxFailures: 1_000_000, windowMs: 1000, blockMs: 100 } });
+  }, 30_000);
+  afterAll(async () => {
+    await mail?.app.close();
+  });
+
+  const tls = (port: number) => () => tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+
+  it("SMTP: 10,000 bad inputs, then a real delivery still works", async () => {
+    const started = Date.now();
+    const sent = await fuzz("smtp", () => tcpConnect(mail.app.ports.smtp, "127.0.0.1"), 1);
+    const client = await RawSmtp.open(mail.app.ports.smtp);
+    const reply = await client.send("ok@example.org", `bob@${DOMAIN}`, "Subject: after fuzz\r\n\r\nstill here");
+    client.close();
+    expect(reply).toMatch(/^250 /);
+    expect(sent).toBeGreaterThanOrEqual(INPUTS);
+    // Injected recipients never became deliveries: only bob's real message is there.
+    expect(mail.app.store.mailbox("alice").messages.length).toBe(0);
+    console.log(`smtp fuzz: ${sent} inputs in ${Date.now() - started} ms`);
+  }, 60_000);
+
+  it("IMAP: 10,000 bad inputs, then curl still logs in and lists", async () => {
+    const started = Date.now();
+    const sent = await fuzz("imap", tls(mail.app.ports.imaps), 2);
+    const r = await curl(["--insecure", "--user", `bob:${PASSWORDS.bob}`, `imaps://127.0.0.1:${mail.app.ports.imaps}/`]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain("INBOX");
+    console.log(`imap fuzz: ${sent} inputs in ${Date.now() - started} ms`);
+  }, 60_000);
+
+  it("POP3: 10,000 bad inputs, then curl still lists", async () => {
+    const started = Date.now();
+    const sent = await fuzz("pop3", tls(mail.app.ports.pop3s), 3);
+    const r = await curl(["--insecure", "--user", `bob:${PASSWORDS.bob}`, `pop3s://127.0.0.1:${mail.app.ports.pop3s}/`]);
+    expect(r.code, r.err).toBe(0);
+    console.log(`pop3 fuzz: ${sent} inputs in ${Date.now() - started} ms`);
+  }, 60_000);
+});
