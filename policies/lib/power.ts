@@ -1,6 +1,6 @@
 /**
  * The questions the power policies ask, answered by the power model (components/power, issue
- * 7). This file only adapts: it never decides what has power itself.
+ * 7). This file only adapts: it never decides what has power, nor how long a battery lasts.
  */
 import type { DatacenterPlan } from "../../components/plan/types";
 import {
@@ -10,6 +10,7 @@ import {
   powerTopology,
   reliabilityModel,
   serviceVerdicts,
+  upsRuntimeSeconds,
   type PowerState,
   type PowerTopology,
   type ServiceVerdict,
@@ -37,7 +38,7 @@ export function powerView(spec: DatacenterSpec, plan: DatacenterPlan): PowerView
     if (!state) states.set(key, (state = evaluatePower(topology, failed)));
     return state;
   };
-  const peukert = reliabilityModel(spec).upsPeukertExponent;
+  const reliability = reliabilityModel(spec);
   return {
     topology,
     stateAfter,
@@ -46,11 +47,7 @@ export function powerView(spec: DatacenterSpec, plan: DatacenterPlan): PowerView
       return Math.max(...scenarios.map((failed) => stateAfter(failed).feedLoadKw[feed] ?? 0));
     },
     upsRuntimeSeconds(feed, loadKw) {
-      if (!feed.ups) return undefined;
-      if (loadKw <= 0) return Number.POSITIVE_INFINITY;
-      // The power model's battery law (components/power/simulator.ts): at load P on a UPS rated
-      // C with full-load runtime T, a full battery lasts T·(C/P)^k, k its Peukert exponent.
-      return feed.ups.runtimeMinutes * 60 * Math.pow(feed.ups.capacityKw / loadKw, peukert);
+      return feed.ups ? upsRuntimeSeconds(feed.ups, loadKw, reliability) : undefined;
     },
     verdicts(kinds) {
       return serviceVerdicts(plan, nMinusOne(spec, plan, { kinds, transients: false }));
