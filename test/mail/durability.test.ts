@@ -14,7 +14,7 @@ import { credentials, curl, DOMAIN, haveTools, makeCert, PASSWORDS } from "./sup
 import { RawSmtp } from "./rawSmtp";
 
 const enabled = haveTools("curl", "openssl");
-const PORTS = { smtp: 41025, submission: 41587, imaps: 41993, pop3s: 41995, mgmt: 41100 };
+const PORTS = { smtp: 45125, submission: 45187, imaps: 45193, pop3s: 45195, mgmt: 45100 };
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "images/mail/src/main.ts"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
@@ -43,7 +43,7 @@ describe.skipIf(!enabled)("mail durability under kill -9", () => {
     writeFileSync(join(dir, "config.json"), JSON.stringify({ domain: DOMAIN, service: "mail", settings: { users: ["alice", "bob"] } }));
     const env = {
       SP_CONFIG: join(dir, "config.json"), SP_MAIL_CREDENTIALS: join(dir, "users.json"), SP_MAIL_DATA: join(dir, "data"),
-      SP_TLS_CERT: cert, SP_TLS_KEY: key, SP_LISTEN: "127.0.0.1", SP_MGMT_ADDRESS: "127.0.0.1", SP_LOG_LEVEL: "warn",
+      SP_TLS_CERT: cert, SP_TLS_KEY: key, SP_LISTEN: "127.0.0.1", SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */, SP_LOG_LEVEL: "warn",
       SP_MGMT_PORT: String(PORTS.mgmt), SP_MAIL_SMTP_PORT: String(PORTS.smtp), SP_MAIL_SUBMISSION_PORT: String(PORTS.submission),
       SP_MAIL_IMAPS_PORT: String(PORTS.imaps), SP_MAIL_POP3S_PORT: String(PORTS.pop3s),
     };
