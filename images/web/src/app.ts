@@ -95,12 +95,17 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
       if (access.enabled) access.write(combinedLine(req, status, sent));
     },
   });
+  const failed = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
+    log.error({ err: error, url: req.url }, "request failed");
+    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("internal error\n");
+    else res.destroy();
+  };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    handler(req, res).catch((error: unknown) => {
-      log.error({ err: error, url: req.url }, "request failed");
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("internal error\n");
-      else res.destroy();
-    });
+    try {
+      handler(req, res)?.catch((error: unknown) => failed(req, res, error));
+    } catch (error) {
+      failed(req, res, error);
+    }
   };
 
   const limits = { ...LIMITS, ...options.limits };

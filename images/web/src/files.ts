@@ -40,6 +40,12 @@ export class FileCache {
 
   constructor(private readonly options: FileCacheOptions) {}
 
+  /** The entry when it was checked against the disk within the last second (no I/O, no promise). */
+  peek(path: string): FileEntry | undefined {
+    const cached = this.entries.get(path);
+    return cached && Date.now() - cached.checkedAt < RECHECK_MS ? cached : undefined;
+  }
+
   async get(path: string): Promise<FileEntry> {
     const cached = this.entries.get(path);
     const now = Date.now();

@@ -59,7 +59,13 @@ export function createHandler(options: HandlerOptions) {
     finish(req, res, status, { "content-type": "text/html; charset=utf-8", "content-length": body.length, "cache-control": "no-store", ...extra }, body);
   };
 
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** A fresh cached resolution, without a promise: the hot path of a busy site stays synchronous. */
+  const resolvedNow = (site: Site, path: string): Resolution | undefined => {
+    const hit = resolved.get(`${site.host}\0${path}`);
+    return hit && Date.now() - hit.at < RESOLVE_TTL_MS ? hit.result : undefined;
+  };
+
+  return function handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
     const site = options.sites.find(req.headers.host);
     if (req.method !== "GET" && req.method !== "HEAD") {
       if (req.method === "OPTIONS") return finish(req, res, 204, { allow: ALLOW });
@@ -69,17 +75,24 @@ export function createHandler(options: HandlerOptions) {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    const r = await resolve(site, path);
-    if (r.kind === "error") return error(req, res, site, r.status);
-    if (r.kind === "redirect") return finish(req, res, 301, { location: r.location + (q < 0 ? "" : url.slice(q)), "content-length": 0 });
-    let entry: FileEntry;
-    try {
-      entry = await options.files.get(r.path);
-    } catch {
-      resolved.clear(); // the file vanished since it was resolved
-      return error(req, res, site, 404);
+    const now = resolvedNow(site, path);
+    if (now?.kind === "file") {
+      const entry = options.files.peek(now.path);
+      if (entry) return serveFile(req, res, site, entry);
     }
-    return serveFile(req, res, site, entry);
+    return (async () => {
+      const r = now ?? (await resolve(site, path));
+      if (r.kind === "error") return error(req, res, site, r.status);
+      if (r.kind === "redirect") return finish(req, res, 301, { location: r.location + (q < 0 ? "" : url.slice(q)), "content-length": 0 });
+      let entry: FileEntry;
+      try {
+        entry = await options.files.get(r.path);
+      } catch {
+        resolved.clear(); // the file vanished since it was resolved
+        return error(req, res, site, 404);
+      }
+      return serveFile(req, res, site, entry);
+    })();
   };
 
   function serveFile(req: IncomingMessage, res: ServerResponse, site: Site, entry: FileEntry): void | Promise<void> {
