@@ -6,6 +6,9 @@ import type { GameServer } from "../../images/game/src/server";
 import { ARTIFACTS, browserMissing, launchChromium } from "../noc/browser";
 import { startTestGame, TestClient } from "./helpers";
 
+/** The page's global, as far as the functions run inside Chromium use it (the project has no DOM lib). */
+declare const window: { game: { state: string; id: number; players: Map<number, { x: number }> } };
+
 describe.skipIf(browserMissing() !== undefined)("game client page in headless Chromium", () => {
   let browser: Browser;
   let game: GameServer;
@@ -22,8 +25,8 @@ describe.skipIf(browserMissing() !== undefined)("game client page in headless Ch
   it("joins and moves the player with the arrow keys, seen by another client", async () => {
     const page = await browser.newPage({ viewport: { width: 900, height: 660 } });
     await page.goto(`http://127.0.0.1:${game.port}/?name=browser`);
-    await page.waitForFunction(() => (window as any).game?.state === "playing" && (window as any).game.players.size > 0, undefined, { timeout: 10_000 });
-    const id = await page.evaluate(() => (window as any).game.id as number);
+    await page.waitForFunction(() => window.game?.state === "playing" && window.game.players.size > 0, undefined, { timeout: 10_000 });
+    const id = await page.evaluate(() => window.game.id);
     const watcher = await TestClient.connect(url);
     await watcher.join("watcher");
     await watcher.next((m) => m.t === "snap" && m.full === true);
@@ -36,7 +39,7 @@ describe.skipIf(browserMissing() !== undefined)("game client page in headless Ch
     const after = watcher.position(id)!;
     expect(Math.abs(after.x - before.x)).toBeGreaterThan(40);
     expect(after.y).toBe(before.y);
-    const seen = await page.evaluate((pid) => (window as any).game.players.get(pid).x as number, id);
+    const seen = await page.evaluate((pid) => window.game.players.get(pid)!.x, id);
     expect(Math.abs(seen - after.x)).toBeLessThanOrEqual(20);
     await page.screenshot({ path: join(ARTIFACTS, "game-client.png") });
     watcher.close();

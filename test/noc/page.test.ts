@@ -17,6 +17,9 @@ import { startTestGame } from "../game/helpers";
 import { ARTIFACTS, browserMissing, launchChromium } from "./browser";
 import { httpStandIn } from "./standins";
 
+/** The page's DOM, as far as the functions run inside Chromium use it (the project has no DOM lib). */
+declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
+
 const log = createLogger({ role: "noc", level: "silent" });
 const { plan } = loadPlan("local", join(__dirname, "..", ".."));
 const model = diagramModelFromPlan(plan);
@@ -68,6 +71,10 @@ describe("NOC web access", () => {
     const status = (await (await fetch(`${base}/api/status`, { headers: auth("operator", "s3cret-test-pass") })).json()) as { replicas: Record<string, string>; availability: Record<string, number> };
     expect(status.replicas).toMatchObject({ "arena-0": "up", "www-0": "up" });
     expect(status.availability.arena).toBe(1);
+    const history = (await (await fetch(`${base}/api/history`, { headers: auth("operator", "s3cret-test-pass") })).json()) as Record<string, { state: string }[]>;
+    expect(Object.keys(history).sort()).toEqual(["arena-0/game", "www-0/http"]);
+    expect(history["arena-0/game"]!.length).toBeGreaterThanOrEqual(1);
+    expect(history["arena-0/game"]![0]!.state).toBe("up");
   });
 
   it("throttles a client after 20 failed logins", async () => {

@@ -57,6 +57,8 @@ export interface MonitorOptions {
 
 export class Monitor {
   private latest = new Map<string, ProbeResult>();
+  /** `replica/port` → results in the history window, oldest first. */
+  private past = new Map<string, { at: number; state: PortState; latencyMs: number }[]>();
   private rounds: Round[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -89,13 +91,19 @@ export class Monitor {
       for (let t = queue.shift(); t; t = queue.shift()) results.push(await this.probe(t));
     };
     await Promise.all(Array.from({ length: Math.min(this.options.settings.concurrency, queue.length) }, worker));
-    for (const r of results) this.latest.set(`${r.replica}/${r.port}`, r);
     const at = this.now();
+    const horizon = at - this.options.settings.historyMinutes * 60_000;
+    for (const r of results) {
+      const key = `${r.replica}/${r.port}`;
+      this.latest.set(key, r);
+      const list = this.past.get(key) ?? this.past.set(key, []).get(key)!;
+      list.push({ at: r.at, state: r.state, latencyMs: Math.round(r.latencyMs * 10) / 10 });
+      while (list.length > 0 && list[0]!.at < horizon) list.shift();
+    }
     const services: Record<string, boolean> = {};
     const states = this.replicaStates();
     for (const t of this.options.targets) services[t.service] = (services[t.service] ?? false) || states[t.replica] === "up";
     this.rounds.push({ at, services });
-    const horizon = at - this.options.settings.historyMinutes * 60_000;
     while (this.rounds.length > 0 && this.rounds[0]!.at < horizon) this.rounds.shift();
     for (const [service, a] of Object.entries(this.availability())) this.metrics.availability.set({ service }, a);
   }
@@ -155,6 +163,11 @@ export class Monitor {
       if (seen.length > 0) out[s] = seen.filter((r) => r.services[s]).length / seen.length;
     }
     return out;
+  }
+
+  /** Every probe result in the history window, by `replica/port`. */
+  history(): Record<string, readonly { at: number; state: PortState; latencyMs: number }[]> {
+    return Object.fromEntries([...this.past].sort(([a], [b]) => a.localeCompare(b)));
   }
 
   status(): NocStatus {

@@ -1,5 +1,6 @@
 /**
- * The NOC's web server: the status page, the live SVG and the status JSON, all behind
+ * The NOC's web server: the status page, the live SVG, the status JSON and the probe
+ * history (`/api/history`, every result in the window), all behind
  * HTTP Basic authentication (the deployment publishes it on 127.0.0.1 only; Basic over
  * loopback is adequate there, and every browser and curl speaks it). Failed logins are
  * throttled per client address.
@@ -75,6 +76,8 @@ export async function startNocWeb(options: NocWebOptions): Promise<{ server: Ser
       res.end(statusPage({ datacenter: options.model.datacenter, svg: svg(), nonce, refreshMs: Math.min(options.refreshMs, 5000) }));
     } else if (path === "/diagram.svg") {
       res.writeHead(200, { ...common, "content-type": "image/svg+xml; charset=utf-8" }).end(svg());
+    } else if (path === "/api/history") {
+      res.writeHead(200, { ...common, "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(options.monitor.history()));
     } else if (path === "/api/status") {
       res.writeHead(200, { ...common, "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(options.monitor.status()));
     } else {
