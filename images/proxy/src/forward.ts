@@ -84,18 +84,36 @@ export function createForwarder(options: ForwardOptions) {
       return;
     }
     let bytes = 0;
+    if (!bucket) {
+      // The common case without stream.pipeline(): its per-call abort signal and end-of-stream
+      // bookkeeping showed up at ~5% of a profile under load; plain pipe plus two listeners suffice.
+      let finished = false;
+      const finish = (failed: boolean) => {
+        if (finished) return;
+        finished = true;
+        if (failed && !res.writableEnded) res.destroy();
+        done(bytes);
+      };
+      source.on("data", (chunk: Buffer) => (bytes += chunk.length));
+      source.on("end", () => finish(false));
+      source.on("error", () => finish(true));
+      res.on("close", () => {
+        if (!source.complete) source.destroy();
+        finish(!res.writableFinished);
+      });
+      source.pipe(res);
+      return;
+    }
     const counter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         bytes += chunk.length;
         cb(null, chunk);
       },
     });
-    const finished = (err: NodeJS.ErrnoException | null) => {
+    pipeline(source, counter, new Throttle(bucket), res, (err: NodeJS.ErrnoException | null) => {
       if (err && !res.writableEnded) res.destroy();
       done(bytes);
-    };
-    if (bucket) pipeline(source, counter, new Throttle(bucket), res, finished);
-    else pipeline(source, counter, res, finished);
+    });
   };
 
   return function handle(req: IncomingMessage, res: ServerResponse, tls: boolean): void {
@@ -144,6 +162,8 @@ export function createForwarder(options: ForwardOptions) {
     // other requests to the same upstream is not a connect failure.
     let connectTimer: NodeJS.Timeout | undefined;
     upstream.on("socket", (socket) => {
+      // Small header and body writes must not wait for delayed ACKs (Nagle): 40 ms each.
+      socket.setNoDelay(true);
       if (!socket.connecting) return;
       connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error("connect timeout"), { code: "ECONNTIMEOUT" })), options.connectTimeoutMs);
       socket.once("connect", () => clearTimeout(connectTimer));
