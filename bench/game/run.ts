@@ -53,7 +53,9 @@ async function connect(url: string, i: number): Promise<Player> {
   return p;
 }
 
-async function run(players: number): Promise<{ players: number; rooms: number; p50: number; p99: number; max: number; cpuMsPerTick: number; cpuShare: number; kbPerPlayer: number }> {
+async function run(
+  players: number,
+): Promise<{ players: number; rooms: number; p50: number; p99: number; max: number; cpuMsPerTick: number; cpuShare: number; kbPerPlayer: number }> {
   const child = fork(join(__dirname, "server.ts"), [], {
     execArgv: ["--import", "tsx"],
     env: { ...process.env, BENCH_SETTINGS: JSON.stringify({ tickHz: TICK_HZ, roomCap: 32, maxRooms: 1000, maxInputsPerSecond: 60, idleTimeoutMs: 600_000 }) },
@@ -66,7 +68,10 @@ async function run(players: number): Promise<{ players: number; rooms: number; p
   // Every bot steers 5 times a second, spread over the 200 ms so inputs arrive evenly.
   const steer = setInterval(() => {
     for (const [i, b] of bots.entries()) {
-      if ((b.seq + i) % 4 !== 0) { b.seq++; continue; }
+      if ((b.seq + i) % 4 !== 0) {
+        b.seq++;
+        continue;
+      }
       const a = Math.random() * Math.PI * 2;
       b.ws.send(JSON.stringify({ t: "input", seq: ++b.seq, dx: Math.cos(a), dy: Math.sin(a) }));
     }
@@ -76,7 +81,12 @@ async function run(players: number): Promise<{ players: number; rooms: number; p
   for (const b of bots) b.bytes = 0;
   await sleep(SECONDS * 1000);
   const received = bots.reduce((n, b) => n + b.bytes, 0);
-  const { stats, rooms, cpuMsPerTick, cpuShare } = await ask<{ stats: { p50: number; p99: number; max: number }; rooms: number; cpuMsPerTick: number; cpuShare: number }>(child, { stats: SECONDS * TICK_HZ }, "stats");
+  const { stats, rooms, cpuMsPerTick, cpuShare } = await ask<{
+    stats: { p50: number; p99: number; max: number };
+    rooms: number;
+    cpuMsPerTick: number;
+    cpuShare: number;
+  }>(child, { stats: SECONDS * TICK_HZ }, "stats");
   clearInterval(steer);
   for (const b of bots) b.ws.terminate();
   child.send({ stop: true });
@@ -85,10 +95,15 @@ async function run(players: number): Promise<{ players: number; rooms: number; p
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   console.log(`game server: ${TICK_HZ} Hz tick (budget ${BUDGET_MS} ms), rooms of 32, ${SECONDS} s window, bots steer 5×/s`);
   const [load1] = (await import("node:os")).loadavg();
-  console.log(`load average at start: ${load1!.toFixed(1)} on ${(await import("node:os")).cpus().length} cores (wall-clock tick times include waiting for a core)`);
+  console.log(
+    `load average at start: ${load1!.toFixed(1)} on ${(await import("node:os")).cpus().length} cores (wall-clock tick times include waiting for a core)`,
+  );
   console.log("players  rooms  tick p50 ms  tick p99 ms  tick max ms  p99/budget  server CPU ms/tick  server CPU share  outbound KiB/s per player");
   for (const n of sizes.length > 0 ? sizes : [100, 500, 1000]) {
     const r = await run(n);

@@ -21,7 +21,12 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage(cpuAt);
       const wallMs = performance.now() - wallAt;
       const cpuMs = (cpu.user + cpu.system) / 1000;
-      process.send!({ stats: game.tickStats(m.stats), rooms: game.rooms.size, cpuMsPerTick: cpuMs / (wallMs / (1000 / settings.tickHz)), cpuShare: cpuMs / wallMs });
+      process.send!({
+        stats: game.tickStats(m.stats),
+        rooms: game.rooms.size,
+        cpuMsPerTick: cpuMs / (wallMs / (1000 / settings.tickHz)),
+        cpuShare: cpuMs / wallMs,
+      });
     }
     if (m.stop) void game.close().then(() => process.exit(0));
   });

@@ -45,7 +45,13 @@ export function diagramModelFromPlan(plan: DatacenterPlan): DiagramModel {
   return {
     datacenter: plan.datacenter,
     domain: plan.domain,
-    hosts: plan.hosts.map((h) => ({ id: h.id, rack: h.rack, kind: h.kind, psus: h.psus.map((p) => ({ pdu: p.pdu, feed: p.feed })), replicas: [...h.replicas] })),
+    hosts: plan.hosts.map((h) => ({
+      id: h.id,
+      rack: h.rack,
+      kind: h.kind,
+      psus: h.psus.map((p) => ({ pdu: p.pdu, feed: p.feed })),
+      replicas: [...h.replicas],
+    })),
     replicas: plan.replicas.map((r) => ({ id: r.id, service: r.service, role: r.role, host: r.host })),
     services: plan.services.map((s) => ({ id: s.id, role: s.role, replicas: [...s.replicas] })),
   };
@@ -56,7 +62,13 @@ export interface RuntimeConfigLike {
   readonly datacenter: string;
   readonly domain: string;
   readonly directory: readonly { readonly id: string; readonly role: string; readonly replicas: readonly { readonly id: string; readonly host: string }[] }[];
-  readonly hosts: readonly { readonly id: string; readonly rack: string; readonly kind?: string; readonly feeds: readonly string[]; readonly psus?: readonly DiagramPsu[] }[];
+  readonly hosts: readonly {
+    readonly id: string;
+    readonly rack: string;
+    readonly kind?: string;
+    readonly feeds: readonly string[];
+    readonly psus?: readonly DiagramPsu[];
+  }[];
 }
 
 export function diagramModelFromRuntimeConfig(config: RuntimeConfigLike): DiagramModel {

@@ -194,18 +194,23 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
   const width = Math.max(M * 2 + racks.length * (RACK_W + RACK_GAP) - RACK_GAP, M * 2 + feeds.length * (FEED_W + 16), 620);
   const height = tableY + 20 + model.services.length * 20 + 10;
   const legend = (Object.keys(STATE_COLOURS) as ReplicaState[])
-    .map((s, i) => `<rect x="${width - M - 4 * 92 + i * 92}" y="14" width="12" height="12" fill="${STATE_COLOURS[s]}"/><text x="${width - M - 4 * 92 + i * 92 + 16}" y="24" class="small">${s}</text>`)
+    .map(
+      (s, i) =>
+        `<rect x="${width - M - 4 * 92 + i * 92}" y="14" width="12" height="12" fill="${STATE_COLOURS[s]}"/><text x="${width - M - 4 * 92 + i * 92 + 16}" y="24" class="small">${s}</text>`,
+    )
     .join("");
-  return withAttributes([
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="datacenter ${esc(model.datacenter)}">`,
-    `<g font-family="system-ui,sans-serif" font-size="12" fill="#1d2433">`,
-    `<text x="${M}" y="26" class="rackname">datacenter ${esc(model.datacenter)} (${esc(model.domain)})</text>`,
-    legend,
-    ...out,
-    "</g>",
-    "</svg>",
-    "",
-  ].join("\n"));
+  return withAttributes(
+    [
+      `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="datacenter ${esc(model.datacenter)}">`,
+      `<g font-family="system-ui,sans-serif" font-size="12" fill="#1d2433">`,
+      `<text x="${M}" y="26" class="rackname">datacenter ${esc(model.datacenter)} (${esc(model.domain)})</text>`,
+      legend,
+      ...out,
+      "</g>",
+      "</svg>",
+      "",
+    ].join("\n"),
+  );
 }
 
 /**

@@ -29,8 +29,20 @@ describe("bad input closes that client only", () => {
     ["non-JSON text", (c: TestClient) => c.ws.send("{not json"), 1007],
     ["a binary frame", (c: TestClient) => c.ws.send(Buffer.from([1, 2, 3])), 1003],
     ["an oversized message", (c: TestClient) => c.ws.send(JSON.stringify({ t: "join", name: "x".repeat(2000) })), 1009],
-    ["a flood of inputs", (c: TestClient) => { for (let i = 0; i < 500; i++) c.send({ t: "input", seq: i, dx: 0, dy: 0 }); }, 1008],
-    ["repeated malformed messages", (c: TestClient) => { for (let i = 0; i < 3; i++) c.send({ t: "teleport", x: 1 }); }, 1008],
+    [
+      "a flood of inputs",
+      (c: TestClient) => {
+        for (let i = 0; i < 500; i++) c.send({ t: "input", seq: i, dx: 0, dy: 0 });
+      },
+      1008,
+    ],
+    [
+      "repeated malformed messages",
+      (c: TestClient) => {
+        for (let i = 0; i < 3; i++) c.send({ t: "teleport", x: 1 });
+      },
+      1008,
+    ],
   ])("%s", async (_what, misbehave, code) => {
     const c = await TestClient.connect(url);
     await c.join("rogue");
@@ -60,7 +72,7 @@ describe("bad input closes that client only", () => {
   it("keeps ticking through 2,000 random frames from one client", async () => {
     const c = await TestClient.connect(url);
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const pieces = ['{"t":"input"', '"seq":', "-1", "1e308", "NaN", '"dx":', "[]", "{}", '"t":"join"', '"name":"a"', ",", "}", "null", '"\\u0000"'];
     for (let i = 0; i < 2000 && c.ws.readyState === c.ws.OPEN; i++) {
       const parts = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => pieces[Math.floor(rand() * pieces.length)]);

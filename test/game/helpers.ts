@@ -9,7 +9,13 @@ import { startGameServer, type GameServer } from "../../images/game/src/server";
 export async function startTestGame(overrides: Partial<GameSettings> = {}): Promise<{ game: GameServer; registry: Registry; url: string }> {
   const settings = gameSettingsSchema.parse(overrides);
   const registry = new Registry();
-  const game = await startGameServer({ settings, log: createLogger({ role: "game", level: "silent" }), metrics: gameMetrics(registry), port: 0, host: "127.0.0.1" });
+  const game = await startGameServer({
+    settings,
+    log: createLogger({ role: "game", level: "silent" }),
+    metrics: gameMetrics(registry),
+    port: 0,
+    host: "127.0.0.1",
+  });
   return { game, registry, url: `ws://127.0.0.1:${game.port}/ws` };
 }
 
@@ -43,7 +49,13 @@ export class TestClient {
     for (;;) {
       const found = this.messages.slice(from).find(test);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching message within ${ms} ms; got ${this.messages.slice(-3).map((m) => JSON.stringify(m).slice(0, 200)).join(" | ")}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no matching message within ${ms} ms; got ${this.messages
+            .slice(-3)
+            .map((m) => JSON.stringify(m).slice(0, 200))
+            .join(" | ")}`,
+        );
       await sleep(10);
     }
   }

@@ -152,7 +152,7 @@ describe("game protocol", () => {
     const { game } = await setup();
     const res = await fetch(`http://127.0.0.1:${game.port}/`);
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain("<canvas id=\"arena\"");
+    expect(await res.text()).toContain('<canvas id="arena"');
     expect((await fetch(`http://127.0.0.1:${game.port}/nope`)).status).toBe(404);
   });
 });

@@ -40,7 +40,10 @@ describe("Room", () => {
     room.addPlayer(2, "b", "t2", 0);
     const first = room.delta();
     expect(first.players).toHaveLength(2);
-    expect(first.joined).toEqual([[1, "a"], [2, "b"]]);
+    expect(first.joined).toEqual([
+      [1, "a"],
+      [2, "b"],
+    ]);
     room.applyInput(a, { seq: 1, dx: 0, dy: 1 }, 0);
     room.step(0.05);
     const second = room.delta();
@@ -55,7 +58,10 @@ describe("Room", () => {
   it("never lets any input sequence move a player faster than allowed or out of the arena (10,000 inputs)", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ dx: fc.double(), dy: fc.double(), x: fc.option(fc.double(), { nil: undefined }), y: fc.option(fc.double(), { nil: undefined }) }), { maxLength: 100 }),
+        fc.array(
+          fc.record({ dx: fc.double(), dy: fc.double(), x: fc.option(fc.double(), { nil: undefined }), y: fc.option(fc.double(), { nil: undefined }) }),
+          { maxLength: 100 },
+        ),
         (inputs) => {
           const room = new Room("f", settings, 9);
           const p = room.addPlayer(1, "f", "tok", 0);

@@ -41,7 +41,7 @@ describe("datacenter SVG", () => {
 
   it("is deterministic and well-formed XML", () => {
     expect(renderDatacenterSvg(diagramModelFromPlan(plan))).toBe(svg);
-    expect(svg.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"")).toBe(true);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     // xmllint is in libxml2-utils; a well-formedness check without a parser dependency.
     try {
       execFileSync("xmllint", ["--noout", "-"], { input: svg });
@@ -73,7 +73,11 @@ describe("datacenter SVG", () => {
 
   it("draws the same picture from the runtime config the NOC receives", () => {
     const noc = plan.replicas.find((r) => r.role === "noc")!;
-    const config = replicaRuntimeConfig(plan, noc, plan.services.find((s) => s.id === noc.service)!);
+    const config = replicaRuntimeConfig(
+      plan,
+      noc,
+      plan.services.find((s) => s.id === noc.service)!,
+    );
     const fromConfig = diagramModelFromRuntimeConfig(config);
     expect(fromConfig.replicas.map((r) => r.id).sort()).toEqual(plan.replicas.map((r) => r.id).sort());
     for (const h of plan.hosts) expect(fromConfig.hosts.find((x) => x.id === h.id)!.replicas).toEqual(expect.arrayContaining([...h.replicas]));

@@ -37,11 +37,33 @@ beforeAll(async () => {
   stopGame = () => game.close();
   const web = await httpStandIn(200);
   stopWeb = () => web.close();
-  const t = (replica: string, service: string, role: string, name: string, port: number) => ({ service, role, replica, host: "h1", port: { name, port, protocol: "tcp" }, address: "127.0.0.1" });
-  monitor = new Monitor({ targets: [t("arena-0", "arena", "game", "game", game.port), t("www-0", "www", "web", "http", web.port)], settings, domain: plan.domain, log });
+  const t = (replica: string, service: string, role: string, name: string, port: number) => ({
+    service,
+    role,
+    replica,
+    host: "h1",
+    port: { name, port, protocol: "tcp" },
+    address: "127.0.0.1",
+  });
+  monitor = new Monitor({
+    targets: [t("arena-0", "arena", "game", "game", game.port), t("www-0", "www", "web", "http", web.port)],
+    settings,
+    domain: plan.domain,
+    log,
+  });
   await monitor.runRound();
   monitor.start();
-  noc = await startNocWeb({ model, monitor, username: "operator", password: "s3cret-test-pass", log, refreshMs: 1000, historyMinutes: 60, port: 0, host: "127.0.0.1" });
+  noc = await startNocWeb({
+    model,
+    monitor,
+    username: "operator",
+    password: "s3cret-test-pass",
+    log,
+    refreshMs: 1000,
+    historyMinutes: 60,
+    port: 0,
+    host: "127.0.0.1",
+  });
   base = `http://127.0.0.1:${noc.port}`;
 });
 afterAll(async () => {
@@ -68,17 +90,33 @@ describe("NOC web access", () => {
     const svg = await (await fetch(`${base}/diagram.svg`, { headers: auth("operator", "s3cret-test-pass") })).text();
     expect(svg).toMatch(/class="replica st-up"[^>]*data-replica="arena-0"/);
     expect(svg).toMatch(/class="replica st-unknown"[^>]*data-replica="db-0"/);
-    const status = (await (await fetch(`${base}/api/status`, { headers: auth("operator", "s3cret-test-pass") })).json()) as { replicas: Record<string, string>; availability: Record<string, number> };
+    const status = (await (await fetch(`${base}/api/status`, { headers: auth("operator", "s3cret-test-pass") })).json()) as {
+      replicas: Record<string, string>;
+      availability: Record<string, number>;
+    };
     expect(status.replicas).toMatchObject({ "arena-0": "up", "www-0": "up" });
     expect(status.availability.arena).toBe(1);
-    const history = (await (await fetch(`${base}/api/history`, { headers: auth("operator", "s3cret-test-pass") })).json()) as Record<string, { state: string }[]>;
+    const history = (await (await fetch(`${base}/api/history`, { headers: auth("operator", "s3cret-test-pass") })).json()) as Record<
+      string,
+      { state: string }[]
+    >;
     expect(Object.keys(history).sort()).toEqual(["arena-0/game", "www-0/http"]);
     expect(history["arena-0/game"]!.length).toBeGreaterThanOrEqual(1);
     expect(history["arena-0/game"]![0]!.state).toBe("up");
   });
 
   it("throttles a client after 20 failed logins", async () => {
-    const other = await startNocWeb({ model, monitor, username: "operator", password: "x", log, refreshMs: 1000, historyMinutes: 60, port: 0, host: "127.0.0.1" });
+    const other = await startNocWeb({
+      model,
+      monitor,
+      username: "operator",
+      password: "x",
+      log,
+      refreshMs: 1000,
+      historyMinutes: 60,
+      port: 0,
+      host: "127.0.0.1",
+    });
     try {
       const url = `http://127.0.0.1:${other.port}/`;
       for (let i = 0; i < 20; i++) expect((await fetch(url, { headers: auth("operator", `guess${i}`) })).status).toBe(401);
@@ -99,7 +137,10 @@ describe.skipIf(browserMissing() !== undefined)("NOC page in headless Chromium",
   });
 
   it("draws the datacenter and turns a replica red when its server stops", async () => {
-    const context = await browser.newContext({ httpCredentials: { username: "operator", password: "s3cret-test-pass" }, viewport: { width: 1100, height: 900 } });
+    const context = await browser.newContext({
+      httpCredentials: { username: "operator", password: "s3cret-test-pass" },
+      viewport: { width: 1100, height: 900 },
+    });
     const page = await context.newPage();
     await page.goto(`${base}/`);
     for (const h of plan.hosts) await expect(page.locator(`[data-host="${h.id}"]`).count()).resolves.toBe(1);

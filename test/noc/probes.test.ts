@@ -52,7 +52,13 @@ const target = (service: string, role: string, name: string, port: number, proto
 });
 
 async function probeOnce(t: ProbeTarget, options: { ca?: Buffer; timeoutMs?: number } = {}) {
-  const monitor = new Monitor({ targets: [t], settings: { ...settings, timeoutMs: options.timeoutMs ?? settings.timeoutMs }, domain: "fra1.park.test", log, ...(options.ca ? { ca: options.ca } : {}) });
+  const monitor = new Monitor({
+    targets: [t],
+    settings: { ...settings, timeoutMs: options.timeoutMs ?? settings.timeoutMs },
+    domain: "fra1.park.test",
+    log,
+    ...(options.ca ? { ca: options.ca } : {}),
+  });
   await monitor.runRound();
   return monitor.status().probes[0]!;
 }
@@ -129,7 +135,13 @@ describe("probes against servers that do not", () => {
   });
 
   it("a silent server times out for every protocol", async () => {
-    for (const [role, name] of [["dns", "dns-tcp"], ["file", "sftp"], ["db", "postgres"], ["game", "game"], ["mail", "imaps"]] as const) {
+    for (const [role, name] of [
+      ["dns", "dns-tcp"],
+      ["file", "sftp"],
+      ["db", "postgres"],
+      ["game", "game"],
+      ["mail", "imaps"],
+    ] as const) {
       const r = await probeOnce(target("x", role, name, ports.silent!), { timeoutMs: 250 });
       expect(r, `${name}`).toMatchObject({ state: "down" });
     }

@@ -36,7 +36,23 @@ const closer = (s: Server | HttpServer) => () =>
 export function makeCertificates(): { ca: Buffer; cert: Buffer; key: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), "noc-pki-"));
   const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=test CA"]);
+  run([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=test CA",
+  ]);
   run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=mail-0"]);
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   run(["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "ext.cnf"]);
@@ -46,10 +62,12 @@ export function makeCertificates(): { ca: Buffer; cert: Buffer; key: Buffer } {
 /** HTTP stand-in for web/proxy: answers `status` and echoes the Host header. */
 export async function httpStandIn(status = 200): Promise<Running & { hosts: string[] }> {
   const hosts: string[] = [];
-  const s = await listen(createHttpServer((req, res) => {
-    hosts.push(req.headers.host ?? "");
-    res.writeHead(status, { "content-type": "text/plain" }).end("hello\n");
-  }));
+  const s = await listen(
+    createHttpServer((req, res) => {
+      hosts.push(req.headers.host ?? "");
+      res.writeHead(status, { "content-type": "text/plain" }).end("hello\n");
+    }),
+  );
   return { port: portOf(s), hosts, close: closer(s) };
 }
 
@@ -76,11 +94,19 @@ export async function greetingStandIn(greeting: string, tls?: { cert: Buffer; ke
 /** A server that accepts and never says a word: every probe of it must time out. */
 export async function silentServer(): Promise<Running> {
   const sockets = new Set<Socket>();
-  const s = await listen(createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => undefined);
-  }));
-  return { port: portOf(s), close: async () => { for (const x of sockets) x.destroy(); await closer(s)(); } };
+  const s = await listen(
+    createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+    }),
+  );
+  return {
+    port: portOf(s),
+    close: async () => {
+      for (const x of sockets) x.destroy();
+      await closer(s)();
+    },
+  };
 }
 
 /** SSH with ssh2's Server (what the file role builds on); no login ever succeeds. */
@@ -103,16 +129,31 @@ export async function dnsStandIn(zone: string): Promise<Running> {
       id: q.id,
       flags: packet.AUTHORITATIVE_ANSWER,
       questions: q.questions,
-      answers: [{ type: "SOA", name: zone, ttl: 60, data: { mname: `ns.${zone}`, rname: `hostmaster.${zone}`, serial: 2026112701, refresh: 3600, retry: 600, expire: 86400, minimum: 60 } }],
+      answers: [
+        {
+          type: "SOA",
+          name: zone,
+          ttl: 60,
+          data: { mname: `ns.${zone}`, rname: `hostmaster.${zone}`, serial: 2026112701, refresh: 3600, retry: 600, expire: 86400, minimum: 60 },
+        },
+      ],
     });
-  const tcp = await listen(createTcpServer((socket) => {
-    socket.on("error", () => undefined);
-    socket.on("data", (data: Buffer) => socket.end(packet.streamEncode(packet.decode(answer(packet.streamDecode(data) as packet.DecodedPacket)))));
-  }));
+  const tcp = await listen(
+    createTcpServer((socket) => {
+      socket.on("error", () => undefined);
+      socket.on("data", (data: Buffer) => socket.end(packet.streamEncode(packet.decode(answer(packet.streamDecode(data) as packet.DecodedPacket)))));
+    }),
+  );
   const udp: UdpSocket = createSocket("udp4");
   udp.on("message", (msg, rinfo) => udp.send(answer(packet.decode(msg)), rinfo.port, rinfo.address));
   await new Promise<void>((r) => udp.bind(portOf(tcp), "127.0.0.1", () => r()));
-  return { port: portOf(tcp), close: async () => { udp.close(); await closer(tcp)(); } };
+  return {
+    port: portOf(tcp),
+    close: async () => {
+      udp.close();
+      await closer(tcp)();
+    },
+  };
 }
 
 /**
@@ -126,40 +167,70 @@ export async function postgresStandIn(refuseLogin = false): Promise<Running> {
     head.writeInt32BE(body.length + 4, 1);
     return Buffer.concat([head, body]);
   };
-  const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
-  const int16 = (n: number) => { const b = Buffer.alloc(2); b.writeInt16BE(n); return b; };
+  const int32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+  const int16 = (n: number) => {
+    const b = Buffer.alloc(2);
+    b.writeInt16BE(n);
+    return b;
+  };
   const cstr = (s: string) => Buffer.from(`${s}\0`);
   const ready = msg("Z", Buffer.from("I"));
-  const s = await listen(createTcpServer((socket) => {
-    socket.on("error", () => undefined);
-    let started = false;
-    let buf = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        if (!started) {
-          if (buf.length < 4 || buf.length < buf.readInt32BE(0)) return;
-          const code = buf.readInt32BE(4);
-          buf = buf.subarray(buf.readInt32BE(0));
-          if (code === 80877103) { socket.write("N"); continue; } // SSLRequest: no TLS here
-          started = true;
-          if (refuseLogin) {
-            socket.end(msg("E", Buffer.concat([cstr("SFATAL"), cstr("C28P01"), cstr('Mpassword authentication failed for user "noc"'), Buffer.from([0])])));
+  const s = await listen(
+    createTcpServer((socket) => {
+      socket.on("error", () => undefined);
+      let started = false;
+      let buf = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        for (;;) {
+          if (!started) {
+            if (buf.length < 4 || buf.length < buf.readInt32BE(0)) return;
+            const code = buf.readInt32BE(4);
+            buf = buf.subarray(buf.readInt32BE(0));
+            if (code === 80877103) {
+              socket.write("N");
+              continue;
+            } // SSLRequest: no TLS here
+            started = true;
+            if (refuseLogin) {
+              socket.end(msg("E", Buffer.concat([cstr("SFATAL"), cstr("C28P01"), cstr('Mpassword authentication failed for user "noc"'), Buffer.from([0])])));
+              return;
+            }
+            socket.write(
+              Buffer.concat([
+                msg("R", int32(0)),
+                msg("S", Buffer.concat([cstr("server_version"), cstr("15.0 (stand-in)")])),
+                msg("K", Buffer.concat([int32(1), int32(2)])),
+                ready,
+              ]),
+            );
+            continue;
+          }
+          if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) return;
+          const type = String.fromCharCode(buf[0]!);
+          buf = buf.subarray(1 + buf.readInt32BE(1));
+          if (type === "X") {
+            socket.end();
             return;
           }
-          socket.write(Buffer.concat([msg("R", int32(0)), msg("S", Buffer.concat([cstr("server_version"), cstr("15.0 (stand-in)")])), msg("K", Buffer.concat([int32(1), int32(2)])), ready]));
-          continue;
+          if (type === "Q") {
+            const field = Buffer.concat([cstr("one"), int32(0), int16(0), int32(23), int16(4), int32(-1), int16(0)]);
+            socket.write(
+              Buffer.concat([
+                msg("T", Buffer.concat([int16(1), field])),
+                msg("D", Buffer.concat([int16(1), int32(1), Buffer.from("1")])),
+                msg("C", cstr("SELECT 1")),
+                ready,
+              ]),
+            );
+          }
         }
-        if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) return;
-        const type = String.fromCharCode(buf[0]!);
-        buf = buf.subarray(1 + buf.readInt32BE(1));
-        if (type === "X") { socket.end(); return; }
-        if (type === "Q") {
-          const field = Buffer.concat([cstr("one"), int32(0), int16(0), int32(23), int16(4), int32(-1), int16(0)]);
-          socket.write(Buffer.concat([msg("T", Buffer.concat([int16(1), field])), msg("D", Buffer.concat([int16(1), int32(1), Buffer.from("1")])), msg("C", cstr("SELECT 1")), ready]));
-        }
-      }
-    });
-  }));
+      });
+    }),
+  );
   return { port: portOf(s), close: closer(s) };
 }

@@ -39,8 +39,14 @@ export const clientMessage = z.discriminatedUnion("t", [
   z.strictObject({
     t: z.literal("join"),
     name,
-    room: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional(),
-    token: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/).optional(),
+    room: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/)
+      .optional(),
+    token: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,64}$/)
+      .optional(),
   }),
   z.strictObject({ t: z.literal("input"), seq: z.number().int().nonnegative(), dx: coord, dy: coord, x: coord.optional(), y: coord.optional() }),
   z.strictObject({ t: z.literal("ping"), id: z.number().int() }),

@@ -182,7 +182,15 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
       c.room = room;
     }
     c.synced = false;
-    send(c.ws, { t: "welcome", id: c.player.id, token: c.player.token, room: c.room.id, tickHz: settings.tickHz, arena: settings.arenaSize, resumed: seat !== undefined });
+    send(c.ws, {
+      t: "welcome",
+      id: c.player.id,
+      token: c.player.token,
+      room: c.room.id,
+      tickHz: settings.tickHz,
+      arena: settings.arenaSize,
+      resumed: seat !== undefined,
+    });
   }
 
   function pickRoom(wanted: string | undefined): Room | undefined {
@@ -261,10 +269,9 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
       metrics.tick.observe(ms / 1000);
       metrics.rooms.set(rooms.size);
       let on = 0;
-      let off = 0;
-      for (const seat of byToken.values()) seat.player.connected ? on++ : off++;
+      for (const seat of byToken.values()) if (seat.player.connected) on++;
       metrics.players.set({ state: "connected" }, on);
-      metrics.players.set({ state: "disconnected" }, off);
+      metrics.players.set({ state: "disconnected" }, byToken.size - on);
     }
   }
 

@@ -26,7 +26,13 @@ const nocEnv = z.object({
 
 /** The parts of the runtime config the map needs beyond what the runtime parses. */
 const hostsSchema = z.array(
-  z.looseObject({ id: z.string(), rack: z.string(), kind: z.string().optional(), feeds: z.array(z.string()).default([]), psus: z.array(z.object({ pdu: z.string(), feed: z.string() })).optional() }),
+  z.looseObject({
+    id: z.string(),
+    rack: z.string(),
+    kind: z.string().optional(),
+    feeds: z.array(z.string()).default([]),
+    psus: z.array(z.object({ pdu: z.string(), feed: z.string() })).optional(),
+  }),
 );
 
 const readOptional = (path: string) => {
@@ -43,7 +49,9 @@ async function main(): Promise<void> {
   const password = readOptional(env.SP_NOC_PASSWORD_FILE)?.toString("utf8").trim();
   if (!password) {
     // Never serve the page without a login: a missing secret is a deployment error.
-    process.stderr.write(`invalid configuration:\n  - SP_NOC_PASSWORD_FILE: cannot read a password from ${env.SP_NOC_PASSWORD_FILE} (the noc role hook generates it)\n`);
+    process.stderr.write(
+      `invalid configuration:\n  - SP_NOC_PASSWORD_FILE: cannot read a password from ${env.SP_NOC_PASSWORD_FILE} (the noc role hook generates it)\n`,
+    );
     process.exit(CONFIG_EXIT_CODE);
   }
   // The shared replica schema keeps only what every role needs; the map also wants the hosts.
@@ -54,7 +62,17 @@ async function main(): Promise<void> {
   const { targets, unreachable } = probeTargets(config.directory, config.addresses, config.service);
   const ca = readOptional(env.SP_TLS_CA_FILE);
   const dbPassword = readOptional(env.SP_DB_PASSWORD_FILE)?.toString("utf8").trim();
-  const monitor = new Monitor({ targets, unreachable, self: [config.replica], settings: config.settings, domain: config.domain, log, registry, ...(ca ? { ca } : {}), ...(dbPassword ? { dbPassword } : {}) });
+  const monitor = new Monitor({
+    targets,
+    unreachable,
+    self: [config.replica],
+    settings: config.settings,
+    domain: config.domain,
+    log,
+    registry,
+    ...(ca ? { ca } : {}),
+    ...(dbPassword ? { dbPassword } : {}),
+  });
   const model = diagramModelFromRuntimeConfig({ datacenter: config.datacenter, domain: config.domain, directory: config.directory, hosts });
   const web = await startNocWeb({
     model,

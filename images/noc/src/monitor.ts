@@ -72,9 +72,20 @@ export class Monitor {
     this.metrics = {
       up: new Gauge({ name: "noc_probe_up", help: "1 when the last probe of the port succeeded, 0.5 degraded, 0 down", labelNames, registers }),
       latency: new Gauge({ name: "noc_probe_latency_seconds", help: "Duration of the last probe of the port", labelNames, registers }),
-      duration: new Histogram({ name: "noc_probe_duration_seconds", help: "Probe durations by kind", labelNames: ["kind"], buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers }),
+      duration: new Histogram({
+        name: "noc_probe_duration_seconds",
+        help: "Probe durations by kind",
+        labelNames: ["kind"],
+        buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+        registers,
+      }),
       results: new Counter({ name: "noc_probes_total", help: "Probes by service and result", labelNames: ["service", "state"], registers }),
-      availability: new Gauge({ name: "noc_service_availability_ratio", help: "Share of probe rounds in the history window with a replica fully up", labelNames: ["service"], registers }),
+      availability: new Gauge({
+        name: "noc_service_availability_ratio",
+        help: "Share of probe rounds in the history window with a replica fully up",
+        labelNames: ["service"],
+        registers,
+      }),
     };
   }
 
@@ -112,7 +123,14 @@ export class Monitor {
     const { kind, probe } = probeFor(target);
     const timeoutMs = this.options.settings.timeoutMs;
     const controller = new AbortController();
-    const ctx: ProbeContext = { signal: controller.signal, timeoutMs, domain: this.options.domain, settings: this.options.settings, ...(this.options.ca ? { ca: this.options.ca } : {}), ...(this.options.dbPassword ? { dbPassword: this.options.dbPassword } : {}) };
+    const ctx: ProbeContext = {
+      signal: controller.signal,
+      timeoutMs,
+      domain: this.options.domain,
+      settings: this.options.settings,
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
+      ...(this.options.dbPassword ? { dbPassword: this.options.dbPassword } : {}),
+    };
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -139,7 +157,17 @@ export class Monitor {
     this.metrics.duration.observe({ kind }, latencyMs / 1000);
     this.metrics.results.inc({ service: target.service, state });
     if (state !== "up") this.options.log.debug({ ...labels, state, detail }, "probe failed");
-    return { service: target.service, replica: target.replica, port: target.port.name, kind, address: target.address, state, latencyMs, detail, at: this.now() };
+    return {
+      service: target.service,
+      replica: target.replica,
+      port: target.port.name,
+      kind,
+      address: target.address,
+      state,
+      latencyMs,
+      detail,
+      at: this.now(),
+    };
   }
 
   /** up: every port up; down: none answered; degraded: in between. */
@@ -173,7 +201,8 @@ export class Monitor {
   status(): NocStatus {
     const probes = [...this.latest.values()].sort((a, b) => a.replica.localeCompare(b.replica) || a.port.localeCompare(b.port));
     const details: Record<string, string> = {};
-    for (const p of probes) details[p.replica] = `${details[p.replica] ? `${details[p.replica]}; ` : ""}${p.port} ${p.state} ${Math.round(p.latencyMs)} ms (${p.detail})`;
+    for (const p of probes)
+      details[p.replica] = `${details[p.replica] ? `${details[p.replica]}; ` : ""}${p.port} ${p.state} ${Math.round(p.latencyMs)} ms (${p.detail})`;
     return { at: this.rounds.at(-1)?.at, rounds: this.rounds.length, replicas: this.replicaStates(), details, availability: this.availability(), probes };
   }
 

@@ -35,7 +35,14 @@ export function probeTargets(directory: readonly DirectoryLike[], own: Readonly<
         continue;
       }
       for (const port of service.ports) {
-        targets.push({ service: service.id, role: service.role, replica: replica.id, host: replica.host, port: { name: port.name, port: port.port, protocol: port.protocol }, address: replica.addresses[net]! });
+        targets.push({
+          service: service.id,
+          role: service.role,
+          replica: replica.id,
+          host: replica.host,
+          port: { name: port.name, port: port.port, protocol: port.protocol },
+          address: replica.addresses[net]!,
+        });
       }
     }
   }

@@ -42,7 +42,12 @@ export async function startNocWeb(options: NocWebOptions): Promise<{ server: Ser
 
   const svg = () => {
     const s = options.monitor.status();
-    return renderDatacenterSvg(options.model, { replicas: s.replicas, details: s.details, availability: s.availability, availabilityLabel: `availability, last ${options.historyMinutes} min` });
+    return renderDatacenterSvg(options.model, {
+      replicas: s.replicas,
+      details: s.details,
+      availability: s.availability,
+      availabilityLabel: `availability, last ${options.historyMinutes} min`,
+    });
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -62,7 +67,9 @@ export async function startNocWeb(options: NocWebOptions): Promise<{ server: Ser
         failures.set(client, entry);
         options.log.warn({ client }, "NOC login failed");
       }
-      res.writeHead(401, { "www-authenticate": 'Basic realm="serverpark noc", charset="UTF-8"', "content-type": "text/plain" }).end("authentication required\n");
+      res
+        .writeHead(401, { "www-authenticate": 'Basic realm="serverpark noc", charset="UTF-8"', "content-type": "text/plain" })
+        .end("authentication required\n");
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -72,7 +79,11 @@ export async function startNocWeb(options: NocWebOptions): Promise<{ server: Ser
     const common = { "cache-control": "no-store", "x-content-type-options": "nosniff", "x-frame-options": "DENY" };
     if (path === "/") {
       const nonce = randomBytes(16).toString("base64");
-      res.writeHead(200, { ...common, "content-type": "text/html; charset=utf-8", "content-security-policy": `default-src 'self'; script-src 'nonce-${nonce}'; style-src 'self' 'nonce-${nonce}' 'unsafe-inline'` });
+      res.writeHead(200, {
+        ...common,
+        "content-type": "text/html; charset=utf-8",
+        "content-security-policy": `default-src 'self'; script-src 'nonce-${nonce}'; style-src 'self' 'nonce-${nonce}' 'unsafe-inline'`,
+      });
       res.end(statusPage({ datacenter: options.model.datacenter, svg: svg(), nonce, refreshMs: Math.min(options.refreshMs, 5000) }));
     } else if (path === "/diagram.svg") {
       res.writeHead(200, { ...common, "content-type": "image/svg+xml; charset=utf-8" }).end(svg());
