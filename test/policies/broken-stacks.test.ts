@@ -36,6 +36,6 @@ describe("broken stacks", () => {
       const check = await runFixture(root, name === "compliant.yaml" ? undefined : fixture);
       expect(check.resources.filter((r) => r.type === "docker:index/container:Container").length, "every role deploys in the scratch root").toBeGreaterThan(10);
       expect(failedPolicies(check), check.evaluation.violations.map((v) => `${v.policy}: ${v.detail}`).join("\n")).toEqual([...fixture.expect].sort());
-    });
+    }, 180_000); // a whole program under mocks: seconds alone, much more on a loaded machine
   }
 });

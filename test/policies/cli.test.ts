@@ -36,7 +36,7 @@ describe("serverpark policy / compliance", () => {
     expect(result.policies.map((p: { policy: string }) => p.policy)).toContain("sp-111-redundant-service-survives-single-failure");
     for (const v of result.violations)
       expect(v).toMatchObject({ enforcementLevel: "advisory", policy: expect.any(String), controls: expect.any(Array), remediation: expect.any(String) });
-  });
+  }, 180_000);
 
   it("policy exits 1 on a stack with a mandatory violation and names resource, policy, control and fix", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-cli-"));
@@ -46,7 +46,7 @@ describe("serverpark policy / compliance", () => {
     const r = spawnSync(join(ROOT, "node_modules", ".bin", "node"), [join(ROOT, "bin", "serverpark.js"), "policy", file], {
       cwd: ROOT,
       encoding: "utf8",
-      timeout: 60_000,
+      timeout: 170_000,
     });
     const out = { stdout: r.stdout };
     expect(r.status, r.stderr).toBe(EXIT.invalid);
@@ -54,7 +54,7 @@ describe("serverpark policy / compliance", () => {
     expect(out.stdout).toMatch(/services\[5\] \(db\) is a db service attached to the internet network public\. Fix: remove public/);
     expect(out.stdout).toMatch(/remediation: Remove the internet network/);
     expect(out.stdout).toMatch(/[1-9]\d* mandatory/);
-  });
+  }, 180_000);
 
   it("compliance writes the Markdown and HTML reports", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-soa-"));
@@ -65,7 +65,7 @@ describe("serverpark policy / compliance", () => {
     expect(md).toMatch(/\| A\.8\.14 \| Redundancy of information processing facilities \| PASS \|/);
     expect(md).toMatch(/\| A\.7\.11 \| Supporting utilities \| ADVISORY \|/);
     expect(readFileSync(join(dir, "compliance-local.html"), "utf8")).toMatch(/<tr id="A\.8\.14">/);
-  });
+  }, 180_000);
 
   it("rejects bad options as usage errors (exit 2 through main)", async () => {
     await expect(run(policy, ["local"], { tag: ["novalue"] })).rejects.toThrow(UsageError);

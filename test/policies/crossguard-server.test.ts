@@ -33,7 +33,7 @@ function startPack(): Promise<number> {
   let err = "";
   child.stderr!.on("data", (d) => (err += d));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the pack did not start in 120 s: ${err}`)), 120_000);
+    const timer = setTimeout(() => reject(new Error(`the pack did not start in 240 s: ${err}`)), 240_000);
     child.stdout!.once("data", (d) => {
       clearTimeout(timer);
       resolve(Number(String(d).trim()));
@@ -49,7 +49,7 @@ beforeAll(async () => {
   const [port, check] = await Promise.all([startPack(), checkStack(loadStackFile("local"))]);
   client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   local = check;
-}, 240_000);
+}, 300_000);
 
 afterAll(() => {
   client?.close();
