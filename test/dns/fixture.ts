@@ -67,17 +67,4 @@ export async function dig(port: number, args: string[], tool: "dig" | "kdig" = "
   return { status, flags, answer: section("ANSWER"), authority: section("AUTHORITY"), additional: section("ADDITIONAL"), raw: stdout };
 }
 
-export async function haveTool(tool: string): Promise<boolean> {
-  return run("sh", ["-c", `command -v ${tool}`]).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Skip (printing why) when a Debian tool is missing, but fail in CI. */
-export async function requireTool(tool: string): Promise<boolean> {
-  if (await haveTool(tool)) return true;
-  if (process.env.CI === "true") throw new Error(`${tool} is required in CI (scripts/setup-clients.sh installs it)`);
-  console.warn(`skipping: ${tool} is not installed (run scripts/setup-clients.sh)`);
-  return false;
-}
+export { haveTool, requireTool } from "../web/curl";
