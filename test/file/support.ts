@@ -1,5 +1,5 @@
 /** Helpers for the file tests: an in-process file server on loopback and the real sftp client. */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,23 +9,10 @@ import { hashPassword } from "../../images/mail/src/passwords";
 import { startFileApp, type FileApp } from "../../images/file/src/app";
 import { fileSettingsSchema } from "../../images/file/settings";
 
+export { haveTools } from "../mail/support";
+
 export const run = promisify(execFile);
 export const PASSWORDS = { alice: "alice-files-1", bob: "bob-files-2", tiny: "tiny-files-3" } as const;
-
-export function haveTools(...tools: string[]): boolean {
-  const missing = tools.filter((t) => {
-    try {
-      execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length === 0) return true;
-  if (process.env.CI === "true") throw new Error(`missing tools in CI: ${missing.join(", ")} (run scripts/setup-clients.sh)`);
-  console.warn(`skipping: missing ${missing.join(", ")} (run scripts/setup-clients.sh)`);
-  return false;
-}
 
 let hashes: Record<string, string> | undefined;
 export function credentials(): Record<string, string> {
