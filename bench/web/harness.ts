@@ -27,7 +27,8 @@ export function requireTools(tools: readonly string[]): void {
 }
 
 const children: ChildProcess[] = [];
-process.on("exit", () => children.forEach((c) => c.kill("SIGKILL")));
+// SIGTERM, not SIGKILL: nginx's master then stops its workers too (killed hard, they are orphaned).
+process.on("exit", () => children.forEach((c) => c.kill("SIGTERM")));
 
 export function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
