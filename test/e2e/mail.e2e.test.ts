@@ -1,0 +1,35 @@
+/**
+ * The mail replica on real Docker: mail sent to the published SMTP port is stored and can
+ * be read over IMAPS with the generated password (under the mocks the password is derived
+ * from the resource name, see test/support/pulumiMocks.ts), relaying is refused.
+ */
+import { createHash } from "node:crypto";
+import { expect, it } from "vitest";
+import { curl, swaks } from "../mail/support";
+import { describeE2e, e2eDatacenter } from "./facts";
+
+const dc = e2eDatacenter();
+
+/** The mock's RandomPassword result for `<datacenter>-svc-mail-user-<user>`. */
+const mockPassword = (name: string, length = 24) => createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, length);
+
+describeE2e("mail replica on Docker", () => {
+  it("accepts mail on the public SMTP port and serves it over IMAPS; refuses relaying", async () => {
+    const mail = dc.replica("mail-0");
+    expect(mail.health, mail.name).toBe("healthy");
+    const smtp = ["--server", "127.0.0.1", "--port", String(mail.published["25/tcp"])];
+    const marker = `e2e-${Date.now()}`;
+    const sent = await swaks([...smtp, "--from", "someone@example.org", "--to", `postmaster@${dc.domain}`, "--body", marker]);
+    expect(sent.code, sent.out).toBe(0);
+    const relay = await swaks([...smtp, "--from", "someone@example.org", "--to", "victim@example.com"]);
+    expect(relay.out).toMatch(/554 5\.7\.1/);
+
+    const password = mockPassword(`${dc.datacenter}-svc-mail-user-postmaster`);
+    const search = await curl(["--insecure", "--user", `postmaster:${password}`, "-X", `UID SEARCH BODY ${marker}`, `imaps://127.0.0.1:${mail.published["993/tcp"]}/INBOX`]);
+    expect(search.code, search.err).toBe(0);
+    const uid = /\* SEARCH (\d+)/.exec(search.out)?.[1];
+    expect(uid, search.out).toBeDefined();
+    const body = await curl(["--insecure", "--user", `postmaster:${password}`, `imaps://127.0.0.1:${mail.published["993/tcp"]}/INBOX;UID=${uid}`]);
+    expect(body.out).toContain(marker);
+  }, 60_000);
+});
