@@ -144,7 +144,10 @@ export class Mailbox extends EventEmitter {
       const message = this.find(uid);
       if (!message) continue;
       if (mode === "replace") message.flags.clear();
-      for (const flag of allowed) (mode === "remove" ? message.flags.delete(flag) : message.flags.add(flag));
+      for (const flag of allowed) {
+        if (mode === "remove") message.flags.delete(flag);
+        else message.flags.add(flag);
+      }
     }
     await this.saveState();
     this.emit("flags", uids);
