@@ -18,14 +18,21 @@ const clients = Number(process.argv[3] ?? 4);
 const PGBENCH = join(PG_BIN, "pgbench");
 
 async function pgbench(port: number, user: string, password: string, db: string, args: string[]): Promise<number> {
-  const { stdout } = await run(PGBENCH, ["-h", "127.0.0.1", "-p", String(port), "-U", user, ...args, db], { env: { ...process.env, PGPASSWORD: password }, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(PGBENCH, ["-h", "127.0.0.1", "-p", String(port), "-U", user, ...args, db], {
+    env: { ...process.env, PGPASSWORD: password },
+    timeout: 600_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
   return m ? Number(m[1]) : NaN;
 }
 
 async function suite(port: number, user: string, password: string, db: string): Promise<{ readOnly: number; tpcb: number }> {
   // Default pgbench -i uses COPY FROM STDIN, exactly what pglite cannot do (see images/db/README.md).
-  await run(PGBENCH, ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-i", "-s", "5", "-q", db], { env: { ...process.env, PGPASSWORD: password }, timeout: 600_000 });
+  await run(PGBENCH, ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-i", "-s", "5", "-q", db], {
+    env: { ...process.env, PGPASSWORD: password },
+    timeout: 600_000,
+  });
   const readOnly = await pgbench(port, user, password, db, ["-S", "-c", String(clients), "-j", "2", "-T", String(seconds)]);
   const tpcb = await pgbench(port, user, password, db, ["-c", String(clients), "-j", "2", "-T", String(seconds)]);
   return { readOnly, tpcb };
@@ -34,15 +41,27 @@ async function suite(port: number, user: string, password: string, db: string): 
 async function native(port: number): Promise<{ readOnly: number; tpcb: number }> {
   const dir = mkdtempSync(join(tmpdir(), "sp-bench-native-"));
   chmodSync(dir, 0o755);
-  const asPostgres = process.getuid?.() === 0 ? { uid: Number(execFileSync("id", ["-u", "postgres"]).toString()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString()) } : {};
+  const asPostgres =
+    process.getuid?.() === 0
+      ? { uid: Number(execFileSync("id", ["-u", "postgres"]).toString()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString()) }
+      : {};
   if ("uid" in asPostgres) chownSync(dir, asPostgres.uid!, asPostgres.gid!);
   writeFileSync(join(dir, "pw"), "native-pw");
   chmodSync(join(dir, "pw"), 0o644);
-  await run(join(PG_BIN, "initdb"), ["-D", join(dir, "data"), "-U", "postgres", "--pwfile", join(dir, "pw"), "--auth=scram-sha-256"], { ...asPostgres, timeout: 120_000 });
-  const child = spawn(join(PG_BIN, "postgres"), ["-D", join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"], { ...asPostgres, stdio: "ignore" });
+  await run(join(PG_BIN, "initdb"), ["-D", join(dir, "data"), "-U", "postgres", "--pwfile", join(dir, "pw"), "--auth=scram-sha-256"], {
+    ...asPostgres,
+    timeout: 120_000,
+  });
+  const child = spawn(join(PG_BIN, "postgres"), ["-D", join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"], {
+    ...asPostgres,
+    stdio: "ignore",
+  });
   try {
     for (let i = 0; i < 100; i++) {
-      const ok = await run(join(PG_BIN, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)]).then(() => true, () => false);
+      const ok = await run(join(PG_BIN, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)]).then(
+        () => true,
+        () => false,
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -62,7 +81,8 @@ async function main(): Promise<void> {
     await app.close();
   }
   const theirs = await native(45392);
-  const row = (name: string, a: number, b: number) => console.log(`${name.padEnd(22)} ours ${a.toFixed(0).padStart(7)} tps   native ${b.toFixed(0).padStart(7)} tps   ratio ${(a / b).toFixed(2)}`);
+  const row = (name: string, a: number, b: number) =>
+    console.log(`${name.padEnd(22)} ours ${a.toFixed(0).padStart(7)} tps   native ${b.toFixed(0).padStart(7)} tps   ratio ${(a / b).toFixed(2)}`);
   console.log(`pgbench, scale 5, ${clients} clients, ${seconds} s each`);
   row("read-only (-S)", ours.readOnly, theirs.readOnly);
   row("default (TPC-B-like)", ours.tpcb, theirs.tpcb);

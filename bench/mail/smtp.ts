@@ -21,7 +21,11 @@ const size = Number(process.argv[4] ?? 4096);
 async function load(port: number, to: string): Promise<number> {
   const started = performance.now();
   // -d keeps each session open for the next message (our server, like Postfix, delays its greeting).
-  await run("smtp-source", ["-d", "-s", String(sessions), "-m", String(messages), "-l", String(size), "-f", "load@example.org", "-t", to, `127.0.0.1:${port}`], { timeout: 600_000 });
+  await run(
+    "smtp-source",
+    ["-d", "-s", String(sessions), "-m", String(messages), "-l", String(size), "-f", "load@example.org", "-t", to, `127.0.0.1:${port}`],
+    { timeout: 600_000 },
+  );
   return messages / ((performance.now() - started) / 1000);
 }
 
@@ -48,12 +52,23 @@ async function postfix(): Promise<number> {
   writeFileSync(
     join(conf, "main.cf"),
     [
-      `queue_directory = ${join(dir, "spool")}`, `data_directory = ${join(dir, "data")}`,
-      "compatibility_level = 3.6", "inet_interfaces = 127.0.0.1", "inet_protocols = ipv4", "mydestination =",
-      "myhostname = bench.postfix.test", "virtual_mailbox_domains = bench.test", `virtual_mailbox_base = ${mail}`,
-      "virtual_mailbox_maps = static:box/", "virtual_uid_maps = static:1000", "virtual_gid_maps = static:1000",
-      "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination", "mynetworks = 127.0.0.0/8",
-      "maillog_file = /dev/null", "smtpd_banner = $myhostname ESMTP", "default_process_limit = 100",
+      `queue_directory = ${join(dir, "spool")}`,
+      `data_directory = ${join(dir, "data")}`,
+      "compatibility_level = 3.6",
+      "inet_interfaces = 127.0.0.1",
+      "inet_protocols = ipv4",
+      "mydestination =",
+      "myhostname = bench.postfix.test",
+      "virtual_mailbox_domains = bench.test",
+      `virtual_mailbox_base = ${mail}`,
+      "virtual_mailbox_maps = static:box/",
+      "virtual_uid_maps = static:1000",
+      "virtual_gid_maps = static:1000",
+      "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination",
+      "mynetworks = 127.0.0.0/8",
+      "maillog_file = /dev/null",
+      "smtpd_banner = $myhostname ESMTP",
+      "default_process_limit = 100",
     ].join("\n") + "\n",
   );
   // Only the smtpd on our port: rewrite the "smtp inet" line of master.cf.
@@ -66,7 +81,13 @@ async function postfix(): Promise<number> {
     const box = join(mail, "box", "new");
     const started = performance.now();
     for (let i = 0; i < 600; i++) {
-      const n = (() => { try { return readdirSync(box).length; } catch { return 0; } })();
+      const n = (() => {
+        try {
+          return readdirSync(box).length;
+        } catch {
+          return 0;
+        }
+      })();
       if (n >= messages) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -12,7 +12,11 @@ export const fileSettingsSchema = z.strictObject({
       z.strictObject({
         name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "expected a lower-case user name such as alice"),
         /** Bytes of live files the user may keep (versions do not count). @default 1 GiB */
-        quotaBytes: z.number().int().min(0).default(1024 ** 3),
+        quotaBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(1024 ** 3),
       }),
     )
     .default([{ name: "files", quotaBytes: 1024 ** 3 }]),

@@ -7,17 +7,23 @@
 import { z } from "zod";
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const domain = z.string().regex(DOMAIN, "expected a domain name such as example.org").transform((d) => d.toLowerCase());
+const domain = z
+  .string()
+  .regex(DOMAIN, "expected a domain name such as example.org")
+  .transform((d) => d.toLowerCase());
 
 export const mailSettingsSchema = z.strictObject({
   /** Extra domains we accept mail for; the datacenter's own domain is always included. @default [] */
   domains: z.array(domain).default([]),
   /** Mailbox names (local parts) of the users; passwords are generated per user. @default ["postmaster"] */
-  users: z
-    .array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "expected a lower-case local part such as alice"))
-    .default(["postmaster"]),
+  users: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "expected a lower-case local part such as alice")).default(["postmaster"]),
   /** Largest message accepted, in bytes (advertised with SIZE). @default 26214400 (25 MiB) */
-  maxMessageBytes: z.number().int().min(1024).max(200 * 1024 * 1024).default(25 * 1024 * 1024),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(200 * 1024 * 1024)
+    .default(25 * 1024 * 1024),
   /** Recipients per message. @default 100 */
   maxRecipients: z.number().int().min(1).max(10_000).default(100),
   /** Relay for mail to other domains; without one, submission refuses remote recipients. */
@@ -35,7 +41,11 @@ export const mailSettingsSchema = z.strictObject({
       initialDelayMs: z.number().int().min(10).default(60_000),
       maxDelayMs: z.number().int().min(10).default(3_600_000),
       /** After this long a message is bounced to its sender. @default 432000000 (5 days) */
-      giveUpAfterMs: z.number().int().min(10).default(5 * 24 * 3_600_000),
+      giveUpAfterMs: z
+        .number()
+        .int()
+        .min(10)
+        .default(5 * 24 * 3_600_000),
     })
     .default({ initialDelayMs: 60_000, maxDelayMs: 3_600_000, giveUpAfterMs: 5 * 24 * 3_600_000 }),
   /** Failed logins per client address (SMTP AUTH, IMAP, POP3 together). */

@@ -25,7 +25,11 @@ describeE2e("db replica on Docker", () => {
 
   it("cannot be reached from the internet-facing network", async () => {
     const db = dc.replica("db-0");
-    const result = await run("docker", ["run", "--rm", "--network", dc.networks.public!, "--entrypoint", "node", "node:24-bookworm-slim", "-e", connectScript(db.addresses.private!, 5432)], { timeout: 30_000 }).then(
+    const result = await run(
+      "docker",
+      ["run", "--rm", "--network", dc.networks.public!, "--entrypoint", "node", "node:24-bookworm-slim", "-e", connectScript(db.addresses.private!, 5432)],
+      { timeout: 30_000 },
+    ).then(
       (r) => r.stdout.trim(),
       (e: { stdout?: string }) => (e.stdout ?? "").trim(),
     );

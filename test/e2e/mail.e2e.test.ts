@@ -25,7 +25,14 @@ describeE2e("mail replica on Docker", () => {
     expect(relay.out).toMatch(/554 5\.7\.1/);
 
     const password = mockPassword(`${dc.datacenter}-svc-mail-user-postmaster`);
-    const search = await curl(["--insecure", "--user", `postmaster:${password}`, "-X", `UID SEARCH BODY ${marker}`, `imaps://127.0.0.1:${mail.published["993/tcp"]}/INBOX`]);
+    const search = await curl([
+      "--insecure",
+      "--user",
+      `postmaster:${password}`,
+      "-X",
+      `UID SEARCH BODY ${marker}`,
+      `imaps://127.0.0.1:${mail.published["993/tcp"]}/INBOX`,
+    ]);
     expect(search.code, search.err).toBe(0);
     const uid = /\* SEARCH (\d+)/.exec(search.out)?.[1];
     expect(uid, search.out).toBeDefined();

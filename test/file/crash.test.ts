@@ -14,11 +14,20 @@ const enabled = haveTools("sftp", "sshpass");
 const PORTS = { sftp: 45222, mgmt: 45200 };
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "images/file/src/main.ts"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "images/file/src/main.ts"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   for (let i = 0; i < 200; i++) {
-    if (await fetch(`http://127.0.0.1:${PORTS.mgmt}/healthz`).then((r) => r.ok, () => false)) return child;
+    if (
+      await fetch(`http://127.0.0.1:${PORTS.mgmt}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return child;
     if (child.exitCode !== null) throw new Error(`file server exited with ${child.exitCode}: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -35,9 +44,15 @@ describe.skipIf(!enabled)("file uploads under kill -9", () => {
     writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
     writeFileSync(join(dir, "config.json"), JSON.stringify({ settings: { users: [{ name: "alice" }], backup: { intervalMinutes: 0, keep: 1 } } }));
     const env = {
-      SP_CONFIG: join(dir, "config.json"), SP_FILE_CREDENTIALS: join(dir, "users.json"), SP_FILE_DATA: join(dir, "data"),
-      SP_FILE_BACKUP_DIR: join(dir, "backups"), SP_LISTEN: "127.0.0.1", SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */, SP_LOG_LEVEL: "warn",
-      SP_MGMT_PORT: String(PORTS.mgmt), SP_FILE_SFTP_PORT: String(PORTS.sftp),
+      SP_CONFIG: join(dir, "config.json"),
+      SP_FILE_CREDENTIALS: join(dir, "users.json"),
+      SP_FILE_DATA: join(dir, "data"),
+      SP_FILE_BACKUP_DIR: join(dir, "backups"),
+      SP_LISTEN: "127.0.0.1",
+      SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */,
+      SP_LOG_LEVEL: "warn",
+      SP_MGMT_PORT: String(PORTS.mgmt),
+      SP_FILE_SFTP_PORT: String(PORTS.sftp),
     };
     child = await startServer(env);
     const old = randomBytes(50_000);

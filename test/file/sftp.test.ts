@@ -42,7 +42,8 @@ describe.skipIf(!enabled)("file role over SFTP", () => {
     writeFileSync(join(work, "v2.txt"), "version two\n");
     const r = await sftpBatch(app.sftpPort, "alice", ["put v1.txt notes.txt", "put v2.txt notes.txt", "ls .versions/notes.txt"], work);
     expect(r.code, r.out).toBe(0);
-    const versions = (await route("GET", "/versions").handler({ method: "GET", url: new URL("http://x/versions?user=alice&path=/notes.txt"), body: undefined })).body as { version: string }[];
+    const versions = (await route("GET", "/versions").handler({ method: "GET", url: new URL("http://x/versions?user=alice&path=/notes.txt"), body: undefined }))
+      .body as { version: string }[];
     expect(versions).toHaveLength(1);
     expect(r.out).toContain(versions[0]!.version);
     // The versions view is readable over SFTP, and read-only.
@@ -52,7 +53,11 @@ describe.skipIf(!enabled)("file role over SFTP", () => {
     const write = await sftpBatch(app.sftpPort, "alice", [`put v2.txt .versions/notes.txt/x`], work);
     expect(write.code).not.toBe(0);
 
-    await route("POST", "/versions/restore").handler({ method: "POST", url: new URL("http://x/"), body: { user: "alice", path: "/notes.txt", version: versions[0]!.version } });
+    await route("POST", "/versions/restore").handler({
+      method: "POST",
+      url: new URL("http://x/"),
+      body: { user: "alice", path: "/notes.txt", version: versions[0]!.version },
+    });
     const now = await sftpBatch(app.sftpPort, "alice", ["get notes.txt now.txt", "rm notes.txt"], work);
     expect(now.code, now.out).toBe(0);
     expect(readFileSync(join(work, "now.txt"), "utf8")).toBe("version one\n");
@@ -81,7 +86,26 @@ describe.skipIf(!enabled)("file role over SFTP", () => {
     expect(link.code).not.toBe(0);
     const root = await sftpBatch(app.sftpPort, "alice", ["cd ../../..", "pwd"], work);
     expect(root.out).toMatch(/Remote working directory: \/\s*$/m);
-    const wrong = await sftpBatch(app.sftpPort, "bob", ["ls"], work).then(() => exec("sshpass", ["-p", PASSWORDS.alice, "sftp", "-oBatchMode=no", "-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null", "-P", String(app.sftpPort), "bob@127.0.0.1"], { timeout: 20_000 }).then(() => 0, (e: { code?: number }) => e.code ?? 1));
+    const wrong = await sftpBatch(app.sftpPort, "bob", ["ls"], work).then(() =>
+      exec(
+        "sshpass",
+        [
+          "-p",
+          PASSWORDS.alice,
+          "sftp",
+          "-oBatchMode=no",
+          "-oStrictHostKeyChecking=no",
+          "-oUserKnownHostsFile=/dev/null",
+          "-P",
+          String(app.sftpPort),
+          "bob@127.0.0.1",
+        ],
+        { timeout: 20_000 },
+      ).then(
+        () => 0,
+        (e: { code?: number }) => e.code ?? 1,
+      ),
+    );
     expect(wrong).not.toBe(0); // alice's password does not open bob's tree
   }, 90_000);
 
@@ -101,7 +125,9 @@ describe.skipIf(!enabled)("file role over SFTP", () => {
   it("works with curl's SFTP client", async () => {
     writeFileSync(join(work, "curl.txt"), "via curl\n");
     const base = `sftp://127.0.0.1:${app.sftpPort}`;
-    await exec("curl", ["-sS", "--max-time", "20", "--insecure", "--user", `bob:${PASSWORDS.bob}`, "-T", join(work, "curl.txt"), `${base}/curl.txt`], { timeout: 30_000 });
+    await exec("curl", ["-sS", "--max-time", "20", "--insecure", "--user", `bob:${PASSWORDS.bob}`, "-T", join(work, "curl.txt"), `${base}/curl.txt`], {
+      timeout: 30_000,
+    });
     const { stdout } = await exec("curl", ["-sS", "--max-time", "20", "--insecure", "--user", `bob:${PASSWORDS.bob}`, `${base}/curl.txt`], { timeout: 30_000 });
     expect(stdout).toBe("via curl\n");
   }, 30_000);
@@ -111,7 +137,10 @@ describe.skipIf(!enabled)("file role over SFTP", () => {
     const b = randomBytes(2_000_000);
     writeFileSync(join(work, "wa.bin"), a);
     writeFileSync(join(work, "wb.bin"), b);
-    const [ra, rb] = await Promise.all([sftpBatch(app.sftpPort, "bob", ["put wa.bin race.bin"], work), sftpBatch(app.sftpPort, "bob", ["put wb.bin race.bin"], work)]);
+    const [ra, rb] = await Promise.all([
+      sftpBatch(app.sftpPort, "bob", ["put wa.bin race.bin"], work),
+      sftpBatch(app.sftpPort, "bob", ["put wb.bin race.bin"], work),
+    ]);
     expect(ra.code, ra.out).toBe(0);
     expect(rb.code, rb.out).toBe(0);
     const live = readFileSync(join(dataDir, "users", "bob", "files", "race.bin"));

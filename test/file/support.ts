@@ -39,7 +39,15 @@ export async function startTestFiles(dataDir = mkdtempSync(join(tmpdir(), "sp-fi
   return { app, dataDir };
 }
 
-const SSH_OPTS = ["-oBatchMode=no", "-oStrictHostKeyChecking=no", "-oUserKnownHostsFile=/dev/null", "-oPreferredAuthentications=password", "-oPubkeyAuthentication=no", "-oConnectTimeout=10", "-oLogLevel=ERROR"];
+const SSH_OPTS = [
+  "-oBatchMode=no",
+  "-oStrictHostKeyChecking=no",
+  "-oUserKnownHostsFile=/dev/null",
+  "-oPreferredAuthentications=password",
+  "-oPubkeyAuthentication=no",
+  "-oConnectTimeout=10",
+  "-oLogLevel=ERROR",
+];
 
 /** Runs an OpenSSH sftp batch; resolves with output and exit code (never rejects). */
 export async function sftpBatch(port: number, user: keyof typeof PASSWORDS, commands: string[], cwd?: string): Promise<{ code: number; out: string }> {
@@ -47,7 +55,11 @@ export async function sftpBatch(port: number, user: keyof typeof PASSWORDS, comm
   const batch = join(dir, "batch");
   writeFileSync(batch, `${commands.join("\n")}\n`);
   try {
-    const { stdout, stderr } = await run("sshpass", ["-p", PASSWORDS[user], "sftp", ...SSH_OPTS, "-P", String(port), "-b", batch, `${user}@127.0.0.1`], { timeout: 60_000, cwd, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run("sshpass", ["-p", PASSWORDS[user], "sftp", ...SSH_OPTS, "-P", String(port), "-b", batch, `${user}@127.0.0.1`], {
+      timeout: 60_000,
+      cwd,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };

@@ -17,11 +17,17 @@ const enabled = haveTools("curl", "openssl");
 const PORTS = { smtp: 45125, submission: 45187, imaps: 45193, pop3s: 45195, mgmt: 45100 };
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "images/mail/src/main.ts"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "images/mail/src/main.ts"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   for (let i = 0; i < 150; i++) {
-    const ok = await fetch(`http://127.0.0.1:${PORTS.mgmt}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${PORTS.mgmt}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return child;
     if (child.exitCode !== null) throw new Error(`mail exited with ${child.exitCode}: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -42,10 +48,19 @@ describe.skipIf(!enabled)("mail durability under kill -9", () => {
     writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
     writeFileSync(join(dir, "config.json"), JSON.stringify({ domain: DOMAIN, service: "mail", settings: { users: ["alice", "bob"] } }));
     const env = {
-      SP_CONFIG: join(dir, "config.json"), SP_MAIL_CREDENTIALS: join(dir, "users.json"), SP_MAIL_DATA: join(dir, "data"),
-      SP_TLS_CERT: cert, SP_TLS_KEY: key, SP_LISTEN: "127.0.0.1", SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */, SP_LOG_LEVEL: "warn",
-      SP_MGMT_PORT: String(PORTS.mgmt), SP_MAIL_SMTP_PORT: String(PORTS.smtp), SP_MAIL_SUBMISSION_PORT: String(PORTS.submission),
-      SP_MAIL_IMAPS_PORT: String(PORTS.imaps), SP_MAIL_POP3S_PORT: String(PORTS.pop3s),
+      SP_CONFIG: join(dir, "config.json"),
+      SP_MAIL_CREDENTIALS: join(dir, "users.json"),
+      SP_MAIL_DATA: join(dir, "data"),
+      SP_TLS_CERT: cert,
+      SP_TLS_KEY: key,
+      SP_LISTEN: "127.0.0.1",
+      SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */,
+      SP_LOG_LEVEL: "warn",
+      SP_MGMT_PORT: String(PORTS.mgmt),
+      SP_MAIL_SMTP_PORT: String(PORTS.smtp),
+      SP_MAIL_SUBMISSION_PORT: String(PORTS.submission),
+      SP_MAIL_IMAPS_PORT: String(PORTS.imaps),
+      SP_MAIL_POP3S_PORT: String(PORTS.pop3s),
     };
     child = await startServer(env);
 

@@ -26,10 +26,41 @@ function prng(seed: number) {
   };
 }
 
-const INJECTIONS = ["a@b>\r\nRCPT TO:<x@evil.example", "`id`@x.test", "$(reboot)@x.test", "a@b;rm -rf /", "../../etc/passwd@x", "a\0b@c", '"quoted"@x', "<>", "@", "a@", "a@b@c", "a%b@c", "a@[127.0.0.1]", "x".repeat(300) + "@y", "alice@" + DOMAIN + "\r\nDATA"];
+const INJECTIONS = [
+  "a@b>\r\nRCPT TO:<x@evil.example",
+  "`id`@x.test",
+  "$(reboot)@x.test",
+  "a@b;rm -rf /",
+  "../../etc/passwd@x",
+  "a\0b@c",
+  '"quoted"@x',
+  "<>",
+  "@",
+  "a@",
+  "a@b@c",
+  "a%b@c",
+  "a@[127.0.0.1]",
+  "x".repeat(300) + "@y",
+  "alice@" + DOMAIN + "\r\nDATA",
+];
 const VERBS = {
   smtp: ["HELO", "EHLO", "MAIL FROM:", "RCPT TO:", "DATA", "RSET", "NOOP", "VRFY", "EXPN", "AUTH PLAIN", "STARTTLS", "BDAT", "QUIT", "XCLIENT"],
-  imap: ["LOGIN", "SELECT", "FETCH 1:* (BODY[", "UID FETCH", "STORE 1 +FLAGS", "SEARCH OR", "LIST", "APPEND INBOX {99999999}", "AUTHENTICATE PLAIN", "IDLE", "CAPABILITY", "EXPUNGE", "STATUS INBOX (", "LOGIN {3}"],
+  imap: [
+    "LOGIN",
+    "SELECT",
+    "FETCH 1:* (BODY[",
+    "UID FETCH",
+    "STORE 1 +FLAGS",
+    "SEARCH OR",
+    "LIST",
+    "APPEND INBOX {99999999}",
+    "AUTHENTICATE PLAIN",
+    "IDLE",
+    "CAPABILITY",
+    "EXPUNGE",
+    "STATUS INBOX (",
+    "LOGIN {3}",
+  ],
   pop3: ["USER", "PASS", "STAT", "LIST", "UIDL", "RETR", "DELE", "TOP", "RSET", "CAPA", "APOP", "QUIT"],
 };
 

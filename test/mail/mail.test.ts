@@ -31,8 +31,12 @@ describe.skipIf(!enabled)("mail role with real clients", () => {
     });
     smarthost.on("error", () => undefined);
     await new Promise<void>((resolve) => smarthost.listen(0, "127.0.0.1", resolve));
-    const port = ((smarthost as unknown as { server: { address(): AddressInfo } }).server.address()).port;
-    mail = await startTestMail({ smarthost: { host: "127.0.0.1", port }, maxMessageBytes: 64 * 1024, retry: { initialDelayMs: 50, maxDelayMs: 100, giveUpAfterMs: 60_000 } });
+    const port = (smarthost as unknown as { server: { address(): AddressInfo } }).server.address().port;
+    mail = await startTestMail({
+      smarthost: { host: "127.0.0.1", port },
+      maxMessageBytes: 64 * 1024,
+      retry: { initialDelayMs: 50, maxDelayMs: 100, giveUpAfterMs: 60_000 },
+    });
   }, 30_000);
 
   afterAll(async () => {
@@ -46,7 +50,17 @@ describe.skipIf(!enabled)("mail role with real clients", () => {
   const tlsCurl = () => ["--cacert", mail.cert, "--resolve", `mail.${DOMAIN}:${mail.app.ports.imaps}:127.0.0.1`];
 
   it("accepts inbound mail for a local user, and IMAP and POP3 return it", async () => {
-    const r = await swaks([...smtp(), "--from", "sender@example.org", "--to", `alice@${DOMAIN}`, "--header", "Subject: hello alice", "--body", "inbound-marker-1"]);
+    const r = await swaks([
+      ...smtp(),
+      "--from",
+      "sender@example.org",
+      "--to",
+      `alice@${DOMAIN}`,
+      "--header",
+      "Subject: hello alice",
+      "--body",
+      "inbound-marker-1",
+    ]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/<. +250 2\.0\.0 Ok: queued/);
 
@@ -89,7 +103,19 @@ describe.skipIf(!enabled)("mail role with real clients", () => {
   });
 
   it("submission: AUTH only after STARTTLS, then local delivery and relay to the smarthost", async () => {
-    const plain = await swaks([...sub(), "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", PASSWORDS.alice, "--from", `alice@${DOMAIN}`, "--to", `bob@${DOMAIN}`]);
+    const plain = await swaks([
+      ...sub(),
+      "--auth",
+      "PLAIN",
+      "--auth-user",
+      "alice",
+      "--auth-password",
+      PASSWORDS.alice,
+      "--from",
+      `alice@${DOMAIN}`,
+      "--to",
+      `bob@${DOMAIN}`,
+    ]);
     expect(plain.code).not.toBe(0);
     expect(plain.out).not.toMatch(/235 /);
 
@@ -99,7 +125,22 @@ describe.skipIf(!enabled)("mail role with real clients", () => {
 
     const before = relayed.length;
     for (const method of ["PLAIN", "LOGIN"]) {
-      const ok = await swaks([...sub(), "--tls", "--auth", method, "--auth-user", "alice", "--auth-password", PASSWORDS.alice, "--from", `alice@${DOMAIN}`, "--to", `bob@${DOMAIN},friend@example.net`, "--body", `submitted-${method}`]);
+      const ok = await swaks([
+        ...sub(),
+        "--tls",
+        "--auth",
+        method,
+        "--auth-user",
+        "alice",
+        "--auth-password",
+        PASSWORDS.alice,
+        "--from",
+        `alice@${DOMAIN}`,
+        "--to",
+        `bob@${DOMAIN},friend@example.net`,
+        "--body",
+        `submitted-${method}`,
+      ]);
       expect(ok.code, ok.out).toBe(0);
       expect(ok.out).toMatch(/<~ +235 /);
     }
@@ -108,7 +149,20 @@ describe.skipIf(!enabled)("mail role with real clients", () => {
     expect(relayed.at(-1)!.body).toContain("submitted-LOGIN");
     expect(mail.app.queue.size).toBe(0);
 
-    const forged = await swaks([...sub(), "--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", PASSWORDS.alice, "--from", `bob@${DOMAIN}`, "--to", `bob@${DOMAIN}`]);
+    const forged = await swaks([
+      ...sub(),
+      "--tls",
+      "--auth",
+      "PLAIN",
+      "--auth-user",
+      "alice",
+      "--auth-password",
+      PASSWORDS.alice,
+      "--from",
+      `bob@${DOMAIN}`,
+      "--to",
+      `bob@${DOMAIN}`,
+    ]);
     expect(forged.out).toMatch(/553 5\.7\.1/);
   }, 60_000);
 
@@ -137,7 +191,20 @@ describe.skipIf(!enabled)("mail role with real clients", () => {
     for (let i = 0; i < 5; i++) await curl(["--insecure", "--user", "alice:wrong", `pop3s://127.0.0.1:${mail.app.ports.pop3s}/`]);
     const blocked = await curl(["--insecure", "--user", `alice:${PASSWORDS.alice}`, imaps()]);
     expect(blocked.code).not.toBe(0); // even the right password is refused while blocked
-    const viaSmtp = await swaks([...sub(), "--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", PASSWORDS.alice, "--from", `alice@${DOMAIN}`, "--to", `bob@${DOMAIN}`]);
+    const viaSmtp = await swaks([
+      ...sub(),
+      "--tls",
+      "--auth",
+      "PLAIN",
+      "--auth-user",
+      "alice",
+      "--auth-password",
+      PASSWORDS.alice,
+      "--from",
+      `alice@${DOMAIN}`,
+      "--to",
+      `bob@${DOMAIN}`,
+    ]);
     expect(viaSmtp.out).toMatch(/454 4\.7\.0/);
   }, 60_000);
 });

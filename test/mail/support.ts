@@ -38,7 +38,29 @@ export async function makeCert(name = `mail.${DOMAIN}`): Promise<{ dir: string; 
   const dir = mkdtempSync(join(tmpdir(), "sp-cert-"));
   const cert = join(dir, "tls.crt");
   const key = join(dir, "tls.key");
-  await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name},IP:127.0.0.1`, "-keyout", key, "-out", cert], { timeout: 20_000 });
+  await run(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      `subjectAltName=DNS:${name},IP:127.0.0.1`,
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { timeout: 20_000 },
+  );
   return { dir, cert, key };
 }
 
@@ -54,7 +76,10 @@ export interface TestMail {
   readonly cert: string;
 }
 
-export async function startTestMail(settings: Partial<Record<keyof MailSettings, unknown>> = {}, dataDir = mkdtempSync(join(tmpdir(), "sp-mail-"))): Promise<TestMail> {
+export async function startTestMail(
+  settings: Partial<Record<keyof MailSettings, unknown>> = {},
+  dataDir = mkdtempSync(join(tmpdir(), "sp-mail-")),
+): Promise<TestMail> {
   const { cert, key } = await makeCert();
   const log = createLogger({ role: "mail", level: "silent" });
   const tls = await createReloadingTls({ certFile: cert, keyFile: key }, log);

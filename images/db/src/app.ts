@@ -63,10 +63,21 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
   options.log.info({ port: options.port, databases: options.settings.databases, user: options.settings.user }, "database server ready");
 
   const registry = options.registry ?? new Registry();
-  new Gauge({ name: "db_up", help: "1 while the PostgreSQL process runs", registers: [registry], collect() { this.set(postgres.running ? 1 : 0); } });
   new Gauge({
-    name: "db_backups", help: "Dumps kept on the volume", registers: [registry],
-    async collect() { this.set((await backups.list()).length); },
+    name: "db_up",
+    help: "1 while the PostgreSQL process runs",
+    registers: [registry],
+    collect() {
+      this.set(postgres.running ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "db_backups",
+    help: "Dumps kept on the volume",
+    registers: [registry],
+    async collect() {
+      this.set((await backups.list()).length);
+    },
   });
 
   const restoreBody = z.object({ file: z.string().min(1), database: z.string().optional() });

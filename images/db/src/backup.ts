@@ -65,7 +65,10 @@ export class Backups {
       const stamp = new Date().toISOString().replace(/[-:.]/g, "");
       const file = `${database}-${stamp}.dump`;
       const tmp = join(this.dir, `.${file}.partial`);
-      await run(join(this.postgres.options.binDir, "pg_dump"), ["--format=custom", "--file", tmp, database], { ...this.postgres.toolOptions(), timeout: 30 * 60_000 });
+      await run(join(this.postgres.options.binDir, "pg_dump"), ["--format=custom", "--file", tmp, database], {
+        ...this.postgres.toolOptions(),
+        timeout: 30 * 60_000,
+      });
       const handle = await open(tmp, "r");
       await handle.sync();
       await handle.close();

@@ -67,11 +67,15 @@ export class Postgres {
     writeFileSync(pwFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
     this.own(pwFile);
     log.info({ pgdata: this.pgdata }, "creating the database cluster (initdb)");
-    await run(join(binDir, "initdb"), ["-D", this.pgdata, "-U", "postgres", "--pwfile", pwFile, "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--data-checksums"], {
-      ...this.spawnOptions(),
-      env: { ...process.env, TZ: "UTC" },
-      timeout: 120_000,
-    });
+    await run(
+      join(binDir, "initdb"),
+      ["-D", this.pgdata, "-U", "postgres", "--pwfile", pwFile, "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--data-checksums"],
+      {
+        ...this.spawnOptions(),
+        env: { ...process.env, TZ: "UTC" },
+        timeout: 120_000,
+      },
+    );
   }
 
   /** postgresql.conf additions and pg_hba.conf, rewritten on every start from the settings. */
@@ -134,8 +138,15 @@ export class Postgres {
   private async waitReady(): Promise<void> {
     const { Client } = await import("pg");
     for (let i = 0; i < 300; i++) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`postgres exited with code ${this.child.exitCode} during start-up`);
-      const client = new Client({ host: this.options.socketDir, port: this.options.port, user: "postgres", password: this.superuserPassword(), database: "postgres" });
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined)
+        throw new Error(`postgres exited with code ${this.child.exitCode} during start-up`);
+      const client = new Client({
+        host: this.options.socketDir,
+        port: this.options.port,
+        user: "postgres",
+        password: this.superuserPassword(),
+        database: "postgres",
+      });
       try {
         await client.connect();
         await client.end();
@@ -173,7 +184,14 @@ export class Postgres {
   toolOptions() {
     return {
       ...this.spawnOptions(),
-      env: { ...process.env, PGHOST: this.options.socketDir, PGPORT: String(this.options.port), PGUSER: "postgres", PGPASSWORD: this.superuserPassword(), TZ: "UTC" },
+      env: {
+        ...process.env,
+        PGHOST: this.options.socketDir,
+        PGPORT: String(this.options.port),
+        PGUSER: "postgres",
+        PGPASSWORD: this.superuserPassword(),
+        TZ: "UTC",
+      },
     };
   }
 }

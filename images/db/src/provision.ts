@@ -8,7 +8,13 @@ import type { DbSettings } from "../settings";
 import type { Postgres } from "./postgres";
 
 export async function provision(postgres: Postgres, settings: DbSettings, password: string): Promise<void> {
-  const client = new pg.Client({ host: postgres.options.socketDir, port: postgres.options.port, user: "postgres", password: postgres.superuserPassword(), database: "postgres" });
+  const client = new pg.Client({
+    host: postgres.options.socketDir,
+    port: postgres.options.port,
+    user: "postgres",
+    password: postgres.superuserPassword(),
+    database: "postgres",
+  });
   await client.connect();
   try {
     const role = client.escapeIdentifier(settings.user);

@@ -55,7 +55,8 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
   const { settings, log } = options;
   await mkdir(join(options.dataDir, "users"), { recursive: true, mode: 0o700 });
   const trees = new Map<string, UserTree>();
-  for (const user of settings.users) trees.set(user.name, await UserTree.open(user.name, join(options.dataDir, "users", user.name), user.quotaBytes, settings.versions));
+  for (const user of settings.users)
+    trees.set(user.name, await UserTree.open(user.name, join(options.dataDir, "users", user.name), user.quotaBytes, settings.versions));
   const auth = new Authenticator(new Map(Object.entries(options.credentials)), { maxFailures: 5, windowMs: 60_000, blockMs: 300_000 });
   const backups = new FileBackups(trees, join(options.dataDir, "snapshots"), options.backupDir, settings.backup, log);
   backups.start();
@@ -63,8 +64,13 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
   const registry = options.registry ?? new Registry();
   const uploaded = new Counter({ name: "file_uploads_total", help: "Completed uploads", registers: [registry] });
   new Gauge({
-    name: "file_used_bytes", help: "Live bytes per user", labelNames: ["user"], registers: [registry],
-    collect() { for (const t of trees.values()) this.set({ user: t.name }, t.used); },
+    name: "file_used_bytes",
+    help: "Live bytes per user",
+    labelNames: ["user"],
+    registers: [registry],
+    collect() {
+      for (const t of trees.values()) this.set({ user: t.name }, t.used);
+    },
   });
 
   const server = createSftpServer({ trees, auth, hostKey: hostKey(options.dataDir), log, onUpload: () => uploaded.inc() });
@@ -88,7 +94,11 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
   const restoreBody = z.object({ user: z.string(), path: z.string(), version: z.string() });
   const backupRestoreBody = z.object({ name: z.string(), user: z.string().optional() });
   const routes: Route[] = [
-    { method: "GET", path: "/versions", handler: async ({ url }) => ({ status: 200, body: await treeOf(url.searchParams.get("user")).listVersions(relOf(url.searchParams.get("path"))) }) },
+    {
+      method: "GET",
+      path: "/versions",
+      handler: async ({ url }) => ({ status: 200, body: await treeOf(url.searchParams.get("user")).listVersions(relOf(url.searchParams.get("path"))) }),
+    },
     {
       method: "POST",
       path: "/versions/restore",

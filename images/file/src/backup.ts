@@ -48,7 +48,10 @@ export class FileBackups {
 
   start(): void {
     if (this.settings.intervalMinutes <= 0) return;
-    this.timer = setInterval(() => void this.run().catch((error: unknown) => this.log.error({ err: error }, "scheduled backup failed")), this.settings.intervalMinutes * 60_000);
+    this.timer = setInterval(
+      () => void this.run().catch((error: unknown) => this.log.error({ err: error }, "scheduled backup failed")),
+      this.settings.intervalMinutes * 60_000,
+    );
     this.timer.unref();
   }
 

@@ -125,20 +125,22 @@ export class UserTree {
     await upload.handle.sync();
     await upload.handle.close();
     const size = (await stat(upload.tmp)).size;
-    await this.mutex.run(async () => {
-      const target = this.live(upload.rel);
-      const old = await lstat(target).catch(() => undefined);
-      if (old?.isDirectory()) throw new PathError("a folder of that name exists", "failure");
-      const oldSize = old?.isFile() ? old.size : 0;
-      if (this.used - oldSize + size > this.quotaBytes) throw new PathError(`quota of ${this.quotaBytes} bytes exceeded`, "failure");
-      if (old) await this.keepVersion(upload.rel);
-      await rename(upload.tmp, target);
-      await fsyncDir(dirname(target));
-      this.used += size - oldSize;
-    }).catch(async (error: unknown) => {
-      await unlink(upload.tmp).catch(() => undefined);
-      throw error;
-    });
+    await this.mutex
+      .run(async () => {
+        const target = this.live(upload.rel);
+        const old = await lstat(target).catch(() => undefined);
+        if (old?.isDirectory()) throw new PathError("a folder of that name exists", "failure");
+        const oldSize = old?.isFile() ? old.size : 0;
+        if (this.used - oldSize + size > this.quotaBytes) throw new PathError(`quota of ${this.quotaBytes} bytes exceeded`, "failure");
+        if (old) await this.keepVersion(upload.rel);
+        await rename(upload.tmp, target);
+        await fsyncDir(dirname(target));
+        this.used += size - oldSize;
+      })
+      .catch(async (error: unknown) => {
+        await unlink(upload.tmp).catch(() => undefined);
+        throw error;
+      });
   }
 
   async abort(upload: Upload): Promise<void> {

@@ -93,12 +93,31 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
   await queue.open();
   queue.start();
 
-  const accepted = new Counter({ name: "mail_messages_accepted_total", help: "Messages accepted (fsynced) by SMTP server", labelNames: ["server"], registers: [registry] });
+  const accepted = new Counter({
+    name: "mail_messages_accepted_total",
+    help: "Messages accepted (fsynced) by SMTP server",
+    labelNames: ["server"],
+    registers: [registry],
+  });
   const acceptedBytes = new Counter({ name: "mail_accepted_bytes_total", help: "Bytes of accepted messages", labelNames: ["server"], registers: [registry] });
-  new Gauge({ name: "mail_outbound_queue_size", help: "Messages waiting for the smarthost", registers: [registry], collect() { this.set(queue.size); } });
+  new Gauge({
+    name: "mail_outbound_queue_size",
+    help: "Messages waiting for the smarthost",
+    registers: [registry],
+    collect() {
+      this.set(queue.size);
+    },
+  });
 
   const deps = {
-    store, queue, auth, domains, settings, tls: options.tls, log, hostname: options.hostname,
+    store,
+    queue,
+    auth,
+    domains,
+    settings,
+    tls: options.tls,
+    log,
+    hostname: options.hostname,
     onAccepted: (kind: string, bytes: number) => {
       accepted.inc({ server: kind });
       acceptedBytes.inc({ server: kind }, bytes);
@@ -108,7 +127,10 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
   const submission = createSubmissionServer(deps);
   // IMAP and POP3 are TLS from the first byte (993/995); the context comes from the reloading
   // TLS material so renewed certificates apply to new connections without a restart.
-  const tlsOptions = { SNICallback: (_: string, cb: (e: Error | null, c: ReturnType<ReloadingTls["current"]>) => void) => cb(null, options.tls.current()), ...options.tls.material() };
+  const tlsOptions = {
+    SNICallback: (_: string, cb: (e: Error | null, c: ReturnType<ReloadingTls["current"]>) => void) => cb(null, options.tls.current()),
+    ...options.tls.material(),
+  };
   const imap = createTlsServer(tlsOptions, (socket) => new ImapSession(socket, { store, auth, log, maxMessageBytes: settings.maxMessageBytes }));
   const pop3 = createTlsServer(tlsOptions, (socket) => handlePop3Connection(socket, { store, auth, log }));
   for (const s of [imap, pop3]) s.on("tlsClientError", (error) => log.debug({ err: error }, "TLS handshake failed"));
@@ -134,4 +156,3 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
     },
   };
 }
-

@@ -100,7 +100,15 @@ export function handlePop3Connection(socket: Socket, deps: Pop3Deps): void {
           if (!Number.isInteger(lines) || lines < 0) return err("TOP needs a line count");
           const split = raw.indexOf("\r\n\r\n");
           const head = split < 0 ? raw : raw.subarray(0, split + 4);
-          const body = split < 0 ? "" : raw.subarray(split + 4).toString("latin1").split("\r\n").slice(0, lines).join("\r\n");
+          const body =
+            split < 0
+              ? ""
+              : raw
+                  .subarray(split + 4)
+                  .toString("latin1")
+                  .split("\r\n")
+                  .slice(0, lines)
+                  .join("\r\n");
           raw = Buffer.concat([head, Buffer.from(body, "latin1")]);
         }
         socket.write(`+OK ${m.size} octets\r\n${dotStuff(raw)}.\r\n`, "latin1");

@@ -146,7 +146,10 @@ export class OutboundQueue {
   private async bounce(entry: QueueEntry): Promise<void> {
     if (!entry.from) return; // never bounce a bounce (null sender)
     const original = await readFile(join(this.options.dir, `${entry.id}.eml`)).catch(() => Buffer.alloc(0));
-    const headers = original.subarray(0, Math.max(0, original.indexOf("\r\n\r\n"))).toString("utf8").slice(0, 8_000);
+    const headers = original
+      .subarray(0, Math.max(0, original.indexOf("\r\n\r\n")))
+      .toString("utf8")
+      .slice(0, 8_000);
     const dsn = Buffer.from(
       [
         `From: Mail Delivery System <MAILER-DAEMON@${this.options.hostname}>`,

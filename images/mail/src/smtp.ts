@@ -93,10 +93,7 @@ async function accept(kind: "inbound" | "submission", stream: NodeJS.ReadableStr
     if (c.remote) remote.push(c.remote);
   }
   const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
-  await Promise.all([
-    local.length > 0 ? deps.store.deliver(local, data) : undefined,
-    remote.length > 0 ? deps.queue.enqueue(from, remote, data) : undefined,
-  ]);
+  await Promise.all([local.length > 0 ? deps.store.deliver(local, data) : undefined, remote.length > 0 ? deps.queue.enqueue(from, remote, data) : undefined]);
   deps.onAccepted?.(kind, data.length);
   deps.log.info({ kind, session: session.id, from, local: local.length, remote: remote.length, bytes: data.length }, "message accepted");
   return `2.0.0 Ok: queued as ${session.id}`;
@@ -166,7 +163,10 @@ export function createSubmissionServer(deps: SmtpDeps): SMTPServer {
       const password = auth.password ?? "";
       deps.auth.login(session.remoteAddress, auth.username ?? "", password).then((result) => {
         if (result.ok) return callback(null, { user: result.user });
-        const error = result.reason === "blocked" ? smtpError(454, "4.7.0 Too many failed logins; try again later") : smtpError(535, "5.7.8 Authentication credentials invalid");
+        const error =
+          result.reason === "blocked"
+            ? smtpError(454, "4.7.0 Too many failed logins; try again later")
+            : smtpError(535, "5.7.8 Authentication credentials invalid");
         callback(error);
       }, callback);
     },

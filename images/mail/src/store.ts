@@ -75,7 +75,10 @@ export class Mailbox extends EventEmitter {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`mailbox ${user}: unreadable state.json: ${(error as Error).message}`);
     }
-    const uids = (await readdir(join(dir, "msg"))).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const uids = (await readdir(join(dir, "msg")))
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
     const box = new Mailbox(user, dir, state.uidValidity, Math.max(state.uidNext, (uids.at(-1) ?? 0) + 1));
     for (const uid of uids) {
       const info = await stat(join(dir, "msg", String(uid)));

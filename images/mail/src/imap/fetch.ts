@@ -64,12 +64,24 @@ export function renderFetch(message: StoredMessage, items: readonly FetchItem[],
   const out: string[] = [];
   for (const item of items) {
     switch (item.name) {
-      case "UID": out.push(`UID ${message.uid}`); break;
-      case "FLAGS": out.push(`FLAGS ${flagList(message.flags)}`); break;
-      case "INTERNALDATE": out.push(`INTERNALDATE "${imapDate(message.internalDate)}"`); break;
-      case "RFC822.SIZE": out.push(`RFC822.SIZE ${message.size}`); break;
-      case "ENVELOPE": out.push(`ENVELOPE ${envelope(headerFields(section(raw!, "HEADER")))}`); break;
-      case "BODYSTRUCTURE": out.push(`BODYSTRUCTURE ${bodyStructure(parseMime(raw!), true)}`); break;
+      case "UID":
+        out.push(`UID ${message.uid}`);
+        break;
+      case "FLAGS":
+        out.push(`FLAGS ${flagList(message.flags)}`);
+        break;
+      case "INTERNALDATE":
+        out.push(`INTERNALDATE "${imapDate(message.internalDate)}"`);
+        break;
+      case "RFC822.SIZE":
+        out.push(`RFC822.SIZE ${message.size}`);
+        break;
+      case "ENVELOPE":
+        out.push(`ENVELOPE ${envelope(headerFields(section(raw!, "HEADER")))}`);
+        break;
+      case "BODYSTRUCTURE":
+        out.push(`BODYSTRUCTURE ${bodyStructure(parseMime(raw!), true)}`);
+        break;
       case "BODY":
         if (item.section === undefined) out.push(`BODY ${bodyStructure(parseMime(raw!), false)}`);
         else {
@@ -83,10 +95,18 @@ export function renderFetch(message: StoredMessage, items: readonly FetchItem[],
           out.push(`BODY[${item.section}]${suffix} ${literal(bytes)}`);
         }
         break;
-      case "BINARY": out.push(`BINARY[${item.section}] ${literal(section(raw!, item.section ?? ""))}`); break;
-      case "RFC822": out.push(`RFC822 ${literal(raw!)}`); break;
-      case "RFC822.HEADER": out.push(`RFC822.HEADER ${literal(section(raw!, "HEADER"))}`); break;
-      case "RFC822.TEXT": out.push(`RFC822.TEXT ${literal(section(raw!, "TEXT"))}`); break;
+      case "BINARY":
+        out.push(`BINARY[${item.section}] ${literal(section(raw!, item.section ?? ""))}`);
+        break;
+      case "RFC822":
+        out.push(`RFC822 ${literal(raw!)}`);
+        break;
+      case "RFC822.HEADER":
+        out.push(`RFC822.HEADER ${literal(section(raw!, "HEADER"))}`);
+        break;
+      case "RFC822.TEXT":
+        out.push(`RFC822.TEXT ${literal(section(raw!, "TEXT"))}`);
+        break;
     }
   }
   return out.join(" ");

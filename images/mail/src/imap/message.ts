@@ -45,7 +45,14 @@ function parseContentType(value: string | undefined): { type: string; subtype: s
   const [full = "text/plain", ...rest] = (value ?? "text/plain").split(";");
   for (const p of rest) {
     const eq = p.indexOf("=");
-    if (eq > 0) params.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1"));
+    if (eq > 0)
+      params.set(
+        p.slice(0, eq).trim().toLowerCase(),
+        p
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"(.*)"$/, "$1"),
+      );
   }
   const [type = "text", subtype = "plain"] = full.trim().toLowerCase().split("/");
   if (!value) params.set("charset", "us-ascii");
@@ -110,7 +117,12 @@ function addressList(value: string | undefined): string {
   const out = items.map((item) => {
     const angle = /<([^>]*)>/.exec(item);
     const address = (angle ? angle[1]! : item).trim();
-    const name = angle ? item.slice(0, angle.index).trim().replace(/^"(.*)"$/, "$1") : "";
+    const name = angle
+      ? item
+          .slice(0, angle.index)
+          .trim()
+          .replace(/^"(.*)"$/, "$1")
+      : "";
     const at = address.lastIndexOf("@");
     const mailbox = at >= 0 ? address.slice(0, at) : address;
     const host = at >= 0 ? address.slice(at + 1) : "";
@@ -160,9 +172,16 @@ export function section(raw: Buffer, spec: string): Buffer {
   if (rest === "TEXT") return body;
   const fieldsSpec = /^HEADER\.FIELDS(\.NOT)?\s*\(([^)]*)\)$/.exec(rest);
   if (!fieldsSpec) return Buffer.alloc(0);
-  const names = new Set(fieldsSpec[2]!.trim().split(/\s+/).map((n) => n.toLowerCase()));
+  const names = new Set(
+    fieldsSpec[2]!
+      .trim()
+      .split(/\s+/)
+      .map((n) => n.toLowerCase()),
+  );
   const keep = !fieldsSpec[1];
   const text = header.toString("latin1");
-  const kept = (text.match(/^[^\s:][^:\r\n]*:.*(?:\r?\n[ \t].*)*\r?\n/gm) ?? []).filter((line) => names.has(line.slice(0, line.indexOf(":")).trim().toLowerCase()) === keep);
+  const kept = (text.match(/^[^\s:][^:\r\n]*:.*(?:\r?\n[ \t].*)*\r?\n/gm) ?? []).filter(
+    (line) => names.has(line.slice(0, line.indexOf(":")).trim().toLowerCase()) === keep,
+  );
   return Buffer.from(`${kept.join("")}\r\n`, "latin1");
 }

@@ -5,9 +5,7 @@
  */
 
 export type Token =
-  | { readonly type: "atom"; readonly value: string }
-  | { readonly type: "string"; readonly value: Buffer }
-  | { readonly type: "list"; readonly items: Token[] };
+  { readonly type: "atom"; readonly value: string } | { readonly type: "string"; readonly value: Buffer } | { readonly type: "list"; readonly items: Token[] };
 
 /** A protocol error for one command: answered `BAD`, the connection stays up. */
 export class ImapSyntaxError extends Error {}

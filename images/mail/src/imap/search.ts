@@ -15,9 +15,16 @@ export interface SearchContext {
 type Matcher = (ctx: SearchContext) => Promise<boolean>;
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
-  SEEN: ["\\Seen", true], UNSEEN: ["\\Seen", false], FLAGGED: ["\\Flagged", true], UNFLAGGED: ["\\Flagged", false],
-  DELETED: ["\\Deleted", true], UNDELETED: ["\\Deleted", false], ANSWERED: ["\\Answered", true],
-  UNANSWERED: ["\\Answered", false], DRAFT: ["\\Draft", true], UNDRAFT: ["\\Draft", false],
+  SEEN: ["\\Seen", true],
+  UNSEEN: ["\\Seen", false],
+  FLAGGED: ["\\Flagged", true],
+  UNFLAGGED: ["\\Flagged", false],
+  DELETED: ["\\Deleted", true],
+  UNDELETED: ["\\Deleted", false],
+  ANSWERED: ["\\Answered", true],
+  UNANSWERED: ["\\Answered", false],
+  DRAFT: ["\\Draft", true],
+  UNDRAFT: ["\\Draft", false],
 };
 
 function day(text: string): number {
@@ -51,30 +58,51 @@ export function compileSearch(tokens: Token[]): Matcher {
       return async (c: SearchContext) => {
         const raw = await c.raw();
         if (field === null) return raw.toString("utf8").toLowerCase().includes(needle);
-        if (field === "body") return raw.subarray(Math.max(0, raw.indexOf("\r\n\r\n"))).toString("utf8").toLowerCase().includes(needle);
+        if (field === "body")
+          return raw
+            .subarray(Math.max(0, raw.indexOf("\r\n\r\n")))
+            .toString("utf8")
+            .toLowerCase()
+            .includes(needle);
         return (headerFields(raw.subarray(0, Math.max(0, raw.indexOf("\r\n\r\n")) + 2)).get(field) ?? "").toLowerCase().includes(needle);
       };
     };
     switch (key) {
-      case "ALL": case "RECENT": case "OLD": case "NEW":
+      case "ALL":
+      case "RECENT":
+      case "OLD":
+      case "NEW":
         return async () => key !== "RECENT" && key !== "NEW";
-      case "FROM": case "TO": case "CC": case "BCC": case "SUBJECT":
+      case "FROM":
+      case "TO":
+      case "CC":
+      case "BCC":
+      case "SUBJECT":
         return text(key.toLowerCase());
-      case "BODY": return text("body");
-      case "TEXT": return text(null);
+      case "BODY":
+        return text("body");
+      case "TEXT":
+        return text(null);
       case "HEADER": {
         const field = asString(next(), "header name").toLowerCase();
         return text(field);
       }
-      case "KEYWORD": case "UNKEYWORD": {
+      case "KEYWORD":
+      case "UNKEYWORD": {
         const flag = asString(next(), "keyword");
         return async (c) => c.message.flags.has(flag) === (key === "KEYWORD");
       }
-      case "LARGER": case "SMALLER": {
+      case "LARGER":
+      case "SMALLER": {
         const n = Number(asString(next(), "size"));
         return async (c) => (key === "LARGER" ? c.message.size > n : c.message.size < n);
       }
-      case "SINCE": case "BEFORE": case "ON": case "SENTSINCE": case "SENTBEFORE": case "SENTON": {
+      case "SINCE":
+      case "BEFORE":
+      case "ON":
+      case "SENTSINCE":
+      case "SENTBEFORE":
+      case "SENTON": {
         const d = day(asString(next(), "date"));
         const base = key.replace("SENT", "");
         return async (c) => {

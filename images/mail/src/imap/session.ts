@@ -73,10 +73,12 @@ export class ImapSession {
     }
     for (const command of commands) {
       // Commands run one after another; a slow FETCH must not let a later STORE overtake it.
-      this.chain = this.chain.then(() => this.run(command.text, command.literals)).catch((error: unknown) => {
-        this.deps.log.error({ err: error }, "imap command failed");
-        this.bye("Internal error");
-      });
+      this.chain = this.chain
+        .then(() => this.run(command.text, command.literals))
+        .catch((error: unknown) => {
+          this.deps.log.error({ err: error }, "imap command failed");
+          this.bye("Internal error");
+        });
     }
   }
 
@@ -196,7 +198,8 @@ export class ImapSession {
 
   private async login(username: string, password: string): Promise<Reply> {
     const result = await this.deps.auth.login(this.socket.remoteAddress ?? "?", username, password);
-    if (!result.ok) return no(result.reason === "blocked" ? "[UNAVAILABLE] Too many failed logins; try again later" : "[AUTHENTICATIONFAILED] Invalid credentials");
+    if (!result.ok)
+      return no(result.reason === "blocked" ? "[UNAVAILABLE] Too many failed logins; try again later" : "[AUTHENTICATIONFAILED] Invalid credentials");
     if (!this.deps.store.has(result.user)) return no("[AUTHENTICATIONFAILED] Invalid credentials");
     this.user = result.user;
     return ok(`[CAPABILITY ${CAPS}] LOGIN completed`);
@@ -250,7 +253,13 @@ export class ImapSession {
   private list(name: string, reference: string, pattern: string): Reply {
     if (pattern === "") this.send(`* ${name} (\\Noselect) "/" ""`);
     else {
-      const regex = new RegExp(`^${(reference + pattern).replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/%/g, "[^/]*")}$`, "i");
+      const regex = new RegExp(
+        `^${(reference + pattern)
+          .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+          .replace(/\*/g, ".*")
+          .replace(/%/g, "[^/]*")}$`,
+        "i",
+      );
       if (regex.test("INBOX")) this.send(`* ${name} (\\HasNoChildren) "/" INBOX`);
     }
     return ok(`${name} completed`);
@@ -335,7 +344,11 @@ export class ImapSession {
     const flags = flagTokens.map((f) => asString(f, "flag"));
     if (flags.some((f) => !/^\\?[A-Za-z0-9$_.-]{1,64}$/.test(f))) throw new ImapSyntaxError("bad flag");
     const targets = this.resolve(set, uid);
-    await this.box!.setFlags(targets.map((x) => x.message.uid), flags, m[1] === "+" ? "add" : m[1] === "-" ? "remove" : "replace");
+    await this.box!.setFlags(
+      targets.map((x) => x.message.uid),
+      flags,
+      m[1] === "+" ? "add" : m[1] === "-" ? "remove" : "replace",
+    );
     if (!m[2]) for (const { seq, message } of targets) this.send(`* ${seq} FETCH (${uid ? `UID ${message.uid} ` : ""}FLAGS ${flagList(message.flags)})`);
     return ok(`${uid ? "UID " : ""}STORE completed`);
   }
