@@ -72,15 +72,15 @@ async function native(port: number): Promise<{ readOnly: number; tpcb: number }>
 }
 
 async function main(): Promise<void> {
-  const db = testDb(45391, { maxConnections: 100 });
+  const db = testDb(47391, { maxConnections: 100 });
   const app = await db.start();
   let ours;
   try {
-    ours = await suite(45391, "app", PASSWORD, "app");
+    ours = await suite(47391, "app", PASSWORD, "app");
   } finally {
     await app.close();
   }
-  const theirs = await native(45392);
+  const theirs = await native(47392);
   const row = (name: string, a: number, b: number) =>
     console.log(`${name.padEnd(22)} ours ${a.toFixed(0).padStart(7)} tps   native ${b.toFixed(0).padStart(7)} tps   ratio ${(a / b).toFixed(2)}`);
   console.log(`pgbench, scale 5, ${clients} clients, ${seconds} s each`);

@@ -2,7 +2,7 @@
  * SMTP benchmark: messages per second accepted and stored (fsynced) by our mail role and
  * by Postfix (virtual maildir delivery), both loaded with Postfix's smtp-source over
  * loopback, side by side with the ratio. Postfix runs as a throw-away instance whose config
- * lives in a temporary folder (`postfix -c`), listening on 127.0.0.1:45525.
+ * lives in a temporary folder (`postfix -c`), listening on 127.0.0.1:47525.
  *
  * Usage (root, postfix installed): npx tsx bench/mail/smtp.ts [messages=2000] [sessions=8] [size=4096]
  */
@@ -72,11 +72,11 @@ async function postfix(): Promise<number> {
     ].join("\n") + "\n",
   );
   // Only the smtpd on our port: rewrite the "smtp inet" line of master.cf.
-  await run("sed", ["-i", "s/^smtp      inet/127.0.0.1:45525 inet/", join(conf, "master.cf")]);
+  await run("sed", ["-i", "s/^smtp      inet/127.0.0.1:47525 inet/", join(conf, "master.cf")]);
   await run("postfix", ["-c", conf, "start"], { timeout: 60_000 });
   try {
     await new Promise((r) => setTimeout(r, 1500));
-    const rate = await load(45525, "user@bench.test");
+    const rate = await load(47525, "user@bench.test");
     // Postfix acknowledges after queueing (fsynced); wait for the maildir deliveries too.
     const box = join(mail, "box", "new");
     const started = performance.now();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbApp } from "../../images/db/src/app";
 import { havePostgres, PASSWORD, psql, testDb, type TestDb } from "./support";
 
-const PORT = 45301;
+const PORT = 47301;
 const enabled = havePostgres();
 
 describe.skipIf(!enabled)("db role with psql", () => {

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { credentials, haveTools, sftpBatch } from "./support";
 
 const enabled = haveTools("sftp", "sshpass");
-const PORTS = { sftp: 45222, mgmt: 45200 };
+const PORTS = { sftp: 47222, mgmt: 47200 };
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "images/file/src/main.ts"], {

@@ -14,7 +14,7 @@ import { credentials, curl, DOMAIN, haveTools, makeCert, PASSWORDS } from "./sup
 import { RawSmtp } from "./rawSmtp";
 
 const enabled = haveTools("curl", "openssl");
-const PORTS = { smtp: 45125, submission: 45187, imaps: 45193, pop3s: 45195, mgmt: 45100 };
+const PORTS = { smtp: 47125, submission: 47187, imaps: 47193, pop3s: 47195, mgmt: 47100 };
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "images/mail/src/main.ts"], {
