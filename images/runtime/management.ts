@@ -87,7 +87,7 @@ export async function startManagementServer(options: ManagementOptions): Promise
   // matrix says so): bind the replica's management address, plus loopback for the image's
   // own HEALTHCHECK. Elsewhere (tests, a bare `docker run`) bind as asked.
   const managementAddress = process.env.SP_MGMT_ADDRESS;
-  const hosts = managementAddress ? [managementAddress, "127.0.0.1"] : [options.host ?? "0.0.0.0"];
+  const hosts = managementAddress ? [...new Set([managementAddress, "127.0.0.1"])] : [options.host ?? "0.0.0.0"];
   const servers: Server[] = [];
   let port = options.port ?? 9100;
   for (const host of hosts) {
