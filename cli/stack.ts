@@ -23,7 +23,9 @@ export class StackProblems extends Error {
     readonly issues: readonly LocatedIssue[],
     what: string,
   ) {
-    super(`${file}: ${what} has ${issues.length} problem${issues.length === 1 ? "" : "s"}:\n${issues.map((i) => `  ${i.at}: ${SPEC_CONFIG_KEY}${i.path.length ? "." + formatPath(i.path) : ""}: ${i.message}`).join("\n")}`);
+    super(
+      `${file}: ${what} has ${issues.length} problem${issues.length === 1 ? "" : "s"}:\n${issues.map((i) => `  ${i.at}: ${SPEC_CONFIG_KEY}${i.path.length ? "." + formatPath(i.path) : ""}: ${i.message}`).join("\n")}`,
+    );
     this.name = "StackProblems";
   }
 }
@@ -65,6 +67,10 @@ export function loadPlan(nameOrPath: string, cwd: string, options: { ignoreLock?
 /** Renders rows as an aligned text table with a header. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

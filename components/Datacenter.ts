@@ -48,9 +48,7 @@ export class Datacenter extends pulumi.ComponentResource {
     this.domain = pulumi.output(plan.domain);
     this.endpoints = pulumi.all(services.map((s) => s.endpoints)).apply((list) => Object.assign({}, ...list) as Record<string, string>);
     this.addresses = pulumi.output(Object.fromEntries(plan.replicas.map((r) => [r.id, { ...r.addresses }])));
-    this.undeployedServices = pulumi
-      .all(services.map((s) => s.deployed))
-      .apply((flags) => plan.services.filter((_, i) => !flags[i]).map((s) => s.id));
+    this.undeployedServices = pulumi.all(services.map((s) => s.deployed)).apply((flags) => plan.services.filter((_, i) => !flags[i]).map((s) => s.id));
     this.model = pulumi.output({ spec, plan, target: target.kind });
     this.power = pulumi.output(powerSummary(spec, plan));
     this.registerOutputs({

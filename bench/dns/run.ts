@@ -37,7 +37,10 @@ function rdata(r: DnsRecord): string {
 
 /** dnsperf 2.10 has no latency histogram: `-v` prints every answer with its latency, p99 comes from those. */
 function dnsperf(port: number, queries: string): Result {
-  const out = execFileSync("dnsperf", ["-s", "127.0.0.1", "-p", String(port), "-d", queries, "-l", String(SECONDS), "-c", "4", "-Q", "200000", "-v"], { encoding: "utf8", maxBuffer: 512 * 1024 * 1024 });
+  const out = execFileSync("dnsperf", ["-s", "127.0.0.1", "-p", String(port), "-d", queries, "-l", String(SECONDS), "-c", "4", "-Q", "200000", "-v"], {
+    encoding: "utf8",
+    maxBuffer: 512 * 1024 * 1024,
+  });
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const lost = /Queries lost:\s+(\d+)/.exec(out)?.[1];
   if (lost && lost !== "0") console.warn(`  note: ${lost} queries lost on port ${port}`);

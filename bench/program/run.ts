@@ -13,7 +13,13 @@ import { placeReplicas } from "../../components/plan/placement";
 import { parseSpec } from "../../components/spec/validate";
 import { generateSpec } from "../../test/support/generateSpec";
 
-const { values } = parseArgs({ options: { sizes: { type: "string", default: "10,100,1000" }, repeat: { type: "string", default: "3" }, "planner-hosts": { type: "string", default: "10000" } } });
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "10,100,1000" },
+    repeat: { type: "string", default: "3" },
+    "planner-hosts": { type: "string", default: "10000" },
+  },
+});
 const sizes = values.sizes!.split(",").map(Number);
 const repeat = Number(values.repeat);
 

@@ -40,7 +40,10 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
   );
   writeFileSync(
     join(dir, "config.json"),
-    JSON.stringify({ replica: "bench-0", settings: { accessLog: false, rateLimit: { requestsPerSecond: 0 }, routes: [{ hosts: ["*"], servers: [`127.0.0.1:${UPSTREAM}`], cache: false }] } }),
+    JSON.stringify({
+      replica: "bench-0",
+      settings: { accessLog: false, rateLimit: { requestsPerSecond: 0 }, routes: [{ hosts: ["*"], servers: [`127.0.0.1:${UPSTREAM}`], cache: false }] },
+    }),
   );
   start("nginx", ["-c", join(dir, "upstream.conf"), "-p", dir]);
   start("nginx", ["-c", join(dir, "nginx-proxy.conf"), "-p", dir]);

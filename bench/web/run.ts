@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   mkdirSync(root);
   writeFileSync(join(root, "small.html"), `<!doctype html><title>bench</title>${"<p>serverpark</p>".repeat(58)}\n`);
   writeFileSync(join(root, "large.bin"), randomBytes(1024 * 1024));
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ replica: "bench-0", settings: { accessLog: false, sites: [{ host: "bench.test", root, default: true }] } }));
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({ replica: "bench-0", settings: { accessLog: false, sites: [{ host: "bench.test", root, default: true }] } }),
+  );
   writeFileSync(
     join(dir, "nginx.conf"),
     `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
@@ -41,7 +44,10 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
 
   console.log(`web vs nginx, ${SECONDS} s per case, wrk -t1 -c32, keep-alive`);
   printHeader("web", "nginx");
-  for (const [label, path] of [["small file (1 KiB html)", "/small.html"], ["large file (1 MiB binary)", "/large.bin"]] as const) {
+  for (const [label, path] of [
+    ["small file (1 KiB html)", "/small.html"],
+    ["large file (1 MiB binary)", "/large.bin"],
+  ] as const) {
     const ours = wrk(`http://127.0.0.1:${OURS}${path}`, "bench.test", SECONDS);
     const ref = wrk(`http://127.0.0.1:${NGINX}${path}`, "bench.test", SECONDS);
     printRow(label, ours, ref);

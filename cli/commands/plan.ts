@@ -29,7 +29,9 @@ function render(plan: DatacenterPlan): string {
       r.host,
       r.rack,
       r.feeds.join("+"),
-      Object.entries(r.addresses).map(([n, a]) => `${n}=${a}`).join(" "),
+      Object.entries(r.addresses)
+        .map(([n, a]) => `${n}=${a}`)
+        .join(" "),
       [...new Map(r.published.map((p) => [p.hostPort, `${p.hostAddress}:${p.hostPort}→${p.port}`])).values()].join(" ") || "-",
     ]),
   );

@@ -35,7 +35,9 @@ Exit codes: 0 valid, 1 problems found, 2 usage error.`,
       const shown = relative(io.cwd, file.path) || file.path;
       if (json) io.out(JSON.stringify({ ok: true, stack: file.stack, file: shown, summary, notes: plan.notes, issues: [] }, null, 2));
       else {
-        io.out(`${shown}: ok — datacenter ${spec.name}: ${summary.feeds} feeds, ${summary.racks} racks, ${summary.hosts} hosts, ${summary.networks} networks, ${summary.services} services (${summary.replicas} replicas)`);
+        io.out(
+          `${shown}: ok — datacenter ${spec.name}: ${summary.feeds} feeds, ${summary.racks} racks, ${summary.hosts} hosts, ${summary.networks} networks, ${summary.services} services (${summary.replicas} replicas)`,
+        );
         for (const note of plan.notes) io.out(`  note: ${formatPath(note.path)}: ${note.message}`);
       }
       return EXIT.ok;

@@ -41,8 +41,18 @@ const udp = (name: string, port: number, publish: Publish): RolePort => ({ name,
 
 export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
   web: { role: "web", description: "static sites by virtual host", stateful: false, ports: [tcp("http", 8080, "none"), tcp("https", 8443, "none")] },
-  proxy: { role: "proxy", description: "public entrance: TLS, routing, load balancing", stateful: false, ports: [tcp("http", 80, "internet"), tcp("https", 443, "internet")] },
-  dns: { role: "dns", description: "authoritative DNS for the datacenter zone", stateful: false, ports: [udp("dns", 53, "internet"), tcp("dns-tcp", 53, "internet")] },
+  proxy: {
+    role: "proxy",
+    description: "public entrance: TLS, routing, load balancing",
+    stateful: false,
+    ports: [tcp("http", 80, "internet"), tcp("https", 443, "internet")],
+  },
+  dns: {
+    role: "dns",
+    description: "authoritative DNS for the datacenter zone",
+    stateful: false,
+    ports: [udp("dns", 53, "internet"), tcp("dns-tcp", 53, "internet")],
+  },
   mail: {
     role: "mail",
     description: "SMTP, submission, IMAP and POP3",
@@ -50,7 +60,13 @@ export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
     dataPath: "/var/lib/serverpark/mail",
     ports: [tcp("smtp", 25, "internet"), tcp("submission", 587, "internet"), tcp("imaps", 993, "internet"), tcp("pop3s", 995, "internet")],
   },
-  file: { role: "file", description: "SFTP and FTP/FTPS with versions", stateful: true, dataPath: "/var/lib/serverpark/files", ports: [tcp("sftp", 22, "none"), tcp("ftp", 21, "none")] },
+  file: {
+    role: "file",
+    description: "SFTP and FTP/FTPS with versions",
+    stateful: true,
+    dataPath: "/var/lib/serverpark/files",
+    ports: [tcp("sftp", 22, "none"), tcp("ftp", 21, "none")],
+  },
   db: { role: "db", description: "PostgreSQL-protocol database", stateful: true, dataPath: "/var/lib/serverpark/db", ports: [tcp("postgres", 5432, "none")] },
   game: { role: "game", description: "real-time multiplayer over WebSocket", stateful: false, ports: [tcp("game", 7350, "internet")] },
   noc: { role: "noc", description: "probes, metrics and the live datacenter map", stateful: false, ports: [tcp("noc", 8080, "operator")] },

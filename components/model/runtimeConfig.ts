@@ -12,7 +12,12 @@ export interface DirectoryEntry {
   readonly id: string;
   readonly role: string;
   readonly ports: readonly { readonly name: string; readonly port: number; readonly protocol: string }[];
-  readonly replicas: readonly { readonly id: string; readonly host: string; readonly addresses: Readonly<Record<string, string>>; readonly managementAddress?: string }[];
+  readonly replicas: readonly {
+    readonly id: string;
+    readonly host: string;
+    readonly addresses: Readonly<Record<string, string>>;
+    readonly managementAddress?: string;
+  }[];
 }
 
 export interface ReplicaRuntimeConfig {

@@ -56,7 +56,10 @@ export function allocateAddresses(networks: readonly NetworkSpec[], requests: re
       const ip = parseIp(text);
       const offset = ip === undefined ? -1 : ip - cidr.base;
       if (ip === undefined || !cidrContains(cidr, ip) || offset < first || offset > last || taken.has(offset)) {
-        notes.push({ path: ["networks", n, "cidr"], message: `${req.key} loses its address ${text} on ${net.id} (no longer valid in ${net.cidr}); it gets a new one` });
+        notes.push({
+          path: ["networks", n, "cidr"],
+          message: `${req.key} loses its address ${text} on ${net.id} (no longer valid in ${net.cidr}); it gets a new one`,
+        });
         continue;
       }
       taken.add(offset);
@@ -67,7 +70,10 @@ export function allocateAddresses(networks: readonly NetworkSpec[], requests: re
       if (assigned.has(req.key)) continue;
       while (taken.has(cursor)) cursor++;
       if (cursor > last) {
-        issues.push({ path: ["networks", n, "cidr"], message: `${net.cidr} has room for ${last - first + 1} members, but ${wanted.length} need an address on ${net.id}; use a larger block` });
+        issues.push({
+          path: ["networks", n, "cidr"],
+          message: `${net.cidr} has room for ${last - first + 1} members, but ${wanted.length} need an address on ${net.id}; use a larger block`,
+        });
         break;
       }
       taken.add(cursor);

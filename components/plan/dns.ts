@@ -25,7 +25,10 @@ function dataKey(r: DnsRecord): string {
 }
 
 function sortRecords(records: DnsRecord[]): DnsRecord[] {
-  const keyed = records.map((r) => ({ r, key: `${r.name.split(".").reverse().join(".")}\u0000${String(TYPE_ORDER.indexOf(r.type)).padStart(2, "0")}\u0000${dataKey(r)}` }));
+  const keyed = records.map((r) => ({
+    r,
+    key: `${r.name.split(".").reverse().join(".")}\u0000${String(TYPE_ORDER.indexOf(r.type)).padStart(2, "0")}\u0000${dataKey(r)}`,
+  }));
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return keyed.map((k) => k.r);
 }

@@ -9,17 +9,7 @@ import { SpecError, type SpecIssue } from "../spec/issues";
 import { allocateAddresses, type AddressRequest } from "./addressing";
 import { buildZones } from "./dns";
 import { placeReplicas, replicaId } from "./placement";
-import type {
-  DatacenterPlan,
-  ExposureEntry,
-  PlanLock,
-  PlannedHost,
-  PlannedNetwork,
-  PlannedReplica,
-  PlannedService,
-  PlanNote,
-  PublishedPort,
-} from "./types";
+import type { DatacenterPlan, ExposureEntry, PlanLock, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService, PlanNote, PublishedPort } from "./types";
 
 export * from "./types";
 export { replicaId } from "./placement";
@@ -70,7 +60,9 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   const wantedPorts: { replica: string; port: number }[] = [];
   for (const svc of spec.services) {
     const onInternet = svc.networks.some((n) => internetNets.has(n));
-    const numbers = [...new Set(ROLE_INFO[svc.role].ports.filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator").map((p) => p.port))];
+    const numbers = [
+      ...new Set(ROLE_INFO[svc.role].ports.filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator").map((p) => p.port)),
+    ];
     for (let i = 0; i < svc.replicas; i++) for (const port of numbers) wantedPorts.push({ replica: replicaId(svc.id, i), port });
   }
   const hostPortOf = new Map<string, number>();
@@ -88,7 +80,10 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
     if (hostPortOf.has(key)) continue;
     while (usedPorts.has(nextPort)) nextPort++;
     if (nextPort > maxPort) {
-      portIssues.push({ path: ["docker", "basePort"], message: `not enough host ports above ${spec.docker.basePort} for ${wantedPorts.length} published ports; lower it` });
+      portIssues.push({
+        path: ["docker", "basePort"],
+        message: `not enough host ports above ${spec.docker.basePort} for ${wantedPorts.length} published ports; lower it`,
+      });
       break;
     }
     usedPorts.add(nextPort);
@@ -188,7 +183,14 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
         publishedTo: p.publish === "internet" ? (onInternet ? "internet" : "none") : p.publish,
       });
     }
-    exposure.push({ service: svc.id, port: "management", number: MANAGEMENT_PORT, protocol: "tcp", reachableFrom: svc.networks.filter((n) => managementNets.includes(n)), publishedTo: "none" });
+    exposure.push({
+      service: svc.id,
+      port: "management",
+      number: MANAGEMENT_PORT,
+      protocol: "tcp",
+      reachableFrom: svc.networks.filter((n) => managementNets.includes(n)),
+      publishedTo: "none",
+    });
   }
 
   const zones = buildZones({ domain: spec.domain, hosts, networks, services, replicas });
@@ -196,7 +198,9 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
     version: 1,
     placement: Object.fromEntries(replicas.map((r) => [r.id, r.host])),
     addresses: Object.fromEntries(networks.map((n) => [n.id, Object.fromEntries(n.members.map((m) => [m.key, m.address]))])),
-    ports: Object.fromEntries(replicas.flatMap((r) => [...new Set(r.published.map((p) => p.port))].map((port) => [portKey(r.id, port), hostPortOf.get(portKey(r.id, port))!]))),
+    ports: Object.fromEntries(
+      replicas.flatMap((r) => [...new Set(r.published.map((p) => p.port))].map((port) => [portKey(r.id, port), hostPortOf.get(portKey(r.id, port))!])),
+    ),
   };
   return { ok: true, plan: { datacenter: spec.name, domain: spec.domain, hosts, networks, services, replicas, zones, exposure, notes, lock: lockOut } };
 }

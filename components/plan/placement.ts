@@ -45,7 +45,11 @@ function kindFor(plan: PlanSpec): HostSpec["kind"] {
 
 function hasRoom(h: HostState, plan: PlanSpec): boolean {
   if (h.spec.kind === "dedicated" && h.replicas.length > 0) return false;
-  return h.cpus + plan.cpus <= h.cpuLimit + EPSILON && h.memoryGb + plan.memoryGb <= h.spec.capacity.memoryGb + EPSILON && h.diskGb + plan.diskGb <= h.spec.capacity.diskGb + EPSILON;
+  return (
+    h.cpus + plan.cpus <= h.cpuLimit + EPSILON &&
+    h.memoryGb + plan.memoryGb <= h.spec.capacity.memoryGb + EPSILON &&
+    h.diskGb + plan.diskGb <= h.spec.capacity.diskGb + EPSILON
+  );
 }
 
 function take(h: HostState, plan: PlanSpec, replica: string): void {
@@ -126,7 +130,10 @@ export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined):
         const free = hosts
           .filter((h) => h.spec.kind === kind && !mine.includes(h))
           .slice(0, 10)
-          .map((h) => `${h.spec.id}: ${fmt(h.cpuLimit - h.cpus)} cpus, ${fmt(h.spec.capacity.memoryGb - h.memoryGb)} GB free${h.spec.kind === "dedicated" && h.replicas.length ? " (taken)" : ""}`);
+          .map(
+            (h) =>
+              `${h.spec.id}: ${fmt(h.cpuLimit - h.cpus)} cpus, ${fmt(h.spec.capacity.memoryGb - h.memoryGb)} GB free${h.spec.kind === "dedicated" && h.replicas.length ? " (taken)" : ""}`,
+          );
         issues.push({
           path: ["services", s, "replicas"],
           message: `cannot place replica ${id}: no ${kind} host has room for plan ${plan.id} (${plan.cpus} cpus, ${plan.memoryGb} GB, ${plan.diskGb} GB disk)${free.length ? `; free: ${free.join("; ")}` : ""}`,

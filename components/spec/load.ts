@@ -51,7 +51,9 @@ export function resolveStackFile(nameOrPath: string, cwd = process.cwd()): strin
   const root = findProjectRoot(cwd);
   const file = join(root, "stacks", `Pulumi.${nameOrPath}.yaml`);
   if (!existsSync(file)) {
-    throw new StackFileError(`no stack "${nameOrPath}": ${relative(cwd, file) || file} does not exist (stacks are named by their file stacks/Pulumi.<stack>.yaml)`);
+    throw new StackFileError(
+      `no stack "${nameOrPath}": ${relative(cwd, file) || file} does not exist (stacks are named by their file stacks/Pulumi.<stack>.yaml)`,
+    );
   }
   return file;
 }

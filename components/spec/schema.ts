@@ -105,7 +105,7 @@ export const NetworkSchema = z.strictObject({
 
 export const BackupSchema = z.strictObject({
   /** Five-field cron expression in UTC. */
-  schedule: z.string().regex(/^(\S+\s+){4}\S+$/, "expected a five-field cron expression such as \"0 3 * * *\""),
+  schedule: z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression such as "0 3 * * *"'),
   retentionDays: z.number().int().positive(),
   /** Where backups are kept: a host in another rack and feed than the service's replicas. */
   targetHost: id.optional(),
@@ -178,9 +178,7 @@ export const DatacenterSpecSchema = z.strictObject({
   name: id,
   description: z.string().optional(),
   /** DNS zone the datacenter is authoritative for. */
-  domain: z
-    .string()
-    .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "expected a lower-case DNS domain such as park.example"),
+  domain: z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "expected a lower-case DNS domain such as park.example"),
   /** Allowed ratio of promised vCPUs to host cores on virtualization hosts. */
   cpuOvercommit: z.number().min(1).max(16).default(4),
   feeds: z.array(FeedSchema).min(1, "a datacenter needs at least one power feed"),

@@ -106,7 +106,8 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
   // Hosts and services share the DNS namespace of the zone, so their ids must differ.
   const hostIds = new Set(spec.hosts.map((h) => h.id));
   spec.services.forEach((s, i) => {
-    if (hostIds.has(s.id)) issues.push({ path: ["services", i, "id"], message: `"${s.id}" is already a host id; hosts and services share DNS names, pick another id` });
+    if (hostIds.has(s.id))
+      issues.push({ path: ["services", i, "id"], message: `"${s.id}" is already a host id; hosts and services share DNS names, pick another id` });
   });
 
   spec.racks.forEach((rack, r) => {
@@ -123,8 +124,13 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
     if (!rack) issues.push({ path: ["hosts", h, "rack"], message: `unknown rack "${host.rack}"; ${oneOf(racks.keys())}` });
     host.psus.forEach((pdu, p) => {
       const inRack = pduRack.get(pdu);
-      if (inRack === undefined) issues.push({ path: ["hosts", h, "psus", p], message: `unknown PDU "${pdu}"; ${oneOf(rack ? rack.pdus.map((x) => x.id) : pduRack.keys())}` });
-      else if (rack && inRack !== rack.id) issues.push({ path: ["hosts", h, "psus", p], message: `PDU "${pdu}" is in rack ${inRack}, but host ${host.id} is in rack ${rack.id}; a PSU can only use a PDU of its own rack` });
+      if (inRack === undefined)
+        issues.push({ path: ["hosts", h, "psus", p], message: `unknown PDU "${pdu}"; ${oneOf(rack ? rack.pdus.map((x) => x.id) : pduRack.keys())}` });
+      else if (rack && inRack !== rack.id)
+        issues.push({
+          path: ["hosts", h, "psus", p],
+          message: `PDU "${pdu}" is in rack ${inRack}, but host ${host.id} is in rack ${rack.id}; a PSU can only use a PDU of its own rack`,
+        });
     });
     if (host.psus.length === 2 && host.psus[0] === host.psus[1]) {
       issues.push({ path: ["hosts", h, "psus", 1], message: `both power supplies are on PDU "${host.psus[0]}"; use two different PDUs (or declare one PSU)` });
@@ -141,12 +147,19 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
     }
     for (const other of cidrs) {
       if (cidrsOverlap(other.cidr, parsed)) {
-        issues.push({ path: ["networks", n, "cidr"], message: `${net.cidr} overlaps ${formatCidr(other.cidr)} of network "${spec.networks[other.index]!.id}"; networks must not overlap` });
+        issues.push({
+          path: ["networks", n, "cidr"],
+          message: `${net.cidr} overlaps ${formatCidr(other.cidr)} of network "${spec.networks[other.index]!.id}"; networks must not overlap`,
+        });
       }
     }
     for (const reserved of RESERVED_RANGES) {
       const r = parseCidr(reserved.cidr) as Cidr;
-      if (cidrsOverlap(r, parsed)) issues.push({ path: ["networks", n, "cidr"], message: `${net.cidr} overlaps ${reserved.cidr} (${reserved.why}); pick a range inside 10.42.0.0/16 for example` });
+      if (cidrsOverlap(r, parsed))
+        issues.push({
+          path: ["networks", n, "cidr"],
+          message: `${net.cidr} overlaps ${reserved.cidr} (${reserved.why}); pick a range inside 10.42.0.0/16 for example`,
+        });
     }
     cidrs.push({ cidr: parsed, index: n });
   });
@@ -154,14 +167,21 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
   if ("error" in operator) issues.push({ path: ["docker", "operatorCidr"], message: operator.error });
   else {
     for (const other of cidrs) {
-      if (cidrsOverlap(other.cidr, operator)) issues.push({ path: ["docker", "operatorCidr"], message: `${spec.docker.operatorCidr} overlaps network "${spec.networks[other.index]!.id}" (${formatCidr(other.cidr)})` });
+      if (cidrsOverlap(other.cidr, operator))
+        issues.push({
+          path: ["docker", "operatorCidr"],
+          message: `${spec.docker.operatorCidr} overlaps network "${spec.networks[other.index]!.id}" (${formatCidr(other.cidr)})`,
+        });
     }
   }
   if (!/^127\.\d+\.\d+\.\d+$/.test(spec.docker.publishAddress)) {
-    issues.push({ path: ["docker", "publishAddress"], message: `is ${spec.docker.publishAddress}; the local datacenter publishes only on loopback (127.x.x.x)` });
+    issues.push({
+      path: ["docker", "publishAddress"],
+      message: `is ${spec.docker.publishAddress}; the local datacenter publishes only on loopback (127.x.x.x)`,
+    });
   }
   if (!spec.networks.some((n) => n.exposure === "management")) {
-    issues.push({ path: ["networks"], message: "no network has exposure \"management\"; one is required for host agents, health checks and the NOC" });
+    issues.push({ path: ["networks"], message: 'no network has exposure "management"; one is required for host agents, health checks and the NOC' });
   }
 
   // Plans must fit on at least one host of the matching kind.
@@ -170,7 +190,10 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
     const candidates = spec.hosts.filter((h) => h.kind === kind);
     if (candidates.length === 0) issues.push({ path: ["plans", p, "kind"], message: `plan "${plan.id}" needs a ${kind} host, but none is declared` });
     else if (!candidates.some((h) => fits(plan, h))) {
-      issues.push({ path: ["plans", p], message: `plan "${plan.id}" (${plan.cpus} cpus, ${plan.memoryGb} GB, ${plan.diskGb} GB disk) is bigger than every ${kind} host` });
+      issues.push({
+        path: ["plans", p],
+        message: `plan "${plan.id}" (${plan.cpus} cpus, ${plan.memoryGb} GB, ${plan.diskGb} GB disk) is bigger than every ${kind} host`,
+      });
     }
   });
 
@@ -208,7 +231,14 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
       if (svc.replicas > eligible.length) {
         issues.push({
           path: ["services", s, "replicas"],
-          message: `${svc.replicas} replicas need ${svc.replicas} different hosts, but only ${eligible.length} ${kind} host${eligible.length === 1 ? "" : "s"} can hold plan "${plan.id}"${eligible.length ? ` (${eligible.slice(0, 12).map((h) => h.id).join(", ")}${eligible.length > 12 ? ", …" : ""})` : ""}`,
+          message: `${svc.replicas} replicas need ${svc.replicas} different hosts, but only ${eligible.length} ${kind} host${eligible.length === 1 ? "" : "s"} can hold plan "${plan.id}"${
+            eligible.length
+              ? ` (${eligible
+                  .slice(0, 12)
+                  .map((h) => h.id)
+                  .join(", ")}${eligible.length > 12 ? ", …" : ""})`
+              : ""
+          }`,
         });
       }
     }

@@ -47,7 +47,9 @@ export const proxySettingsSchema = z.strictObject({
   /** The routes; none means one route per web service of the datacenter, by its names. @default [] */
   routes: z.array(routeSchema).default([]),
   /** Passive health: consecutive failures (connect errors, timeouts, 502-504) before ejection, and for how long. */
-  passive: z.strictObject({ failures: z.number().int().min(1).default(3), ejectMs: z.number().int().min(100).default(10_000) }).default({ failures: 3, ejectMs: 10_000 }),
+  passive: z
+    .strictObject({ failures: z.number().int().min(1).default(3), ejectMs: z.number().int().min(100).default(10_000) })
+    .default({ failures: 3, ejectMs: 10_000 }),
   /** Extra attempts on another upstream for idempotent requests without a body. @default 2 */
   retries: z.number().int().min(0).max(5).default(2),
   /** @default 2000 */
@@ -55,17 +57,45 @@ export const proxySettingsSchema = z.strictObject({
   /** Time for an upstream to start answering. @default 30000 */
   upstreamTimeoutMs: z.number().int().min(100).default(30_000),
   /** Requests per second per client address (token bucket); 0 disables. */
-  rateLimit: z.strictObject({ requestsPerSecond: z.number().min(0).default(100), burst: z.number().int().min(1).default(200) }).default({ requestsPerSecond: 100, burst: 200 }),
+  rateLimit: z
+    .strictObject({ requestsPerSecond: z.number().min(0).default(100), burst: z.number().int().min(1).default(200) })
+    .default({ requestsPerSecond: 100, burst: 200 }),
   /** Response bytes per second per client address; 0 disables. */
-  bandwidth: z.strictObject({ bytesPerSecond: z.number().int().min(0).default(0), burstBytes: z.number().int().min(1024).default(256 * 1024) }).default({ bytesPerSecond: 0, burstBytes: 256 * 1024 }),
+  bandwidth: z
+    .strictObject({
+      bytesPerSecond: z.number().int().min(0).default(0),
+      burstBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024),
+    })
+    .default({ bytesPerSecond: 0, burstBytes: 256 * 1024 }),
   /** Largest request body. @default 10485760 */
-  maxBodyBytes: z.number().int().min(0).default(10 * 1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(10 * 1024 * 1024),
   /** Shared response cache. */
   cache: z
-    .strictObject({ maxBytes: z.number().int().min(0).default(64 * 1024 * 1024), maxObjectBytes: z.number().int().min(0).default(1024 * 1024) })
+    .strictObject({
+      maxBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(64 * 1024 * 1024),
+      maxObjectBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(1024 * 1024),
+    })
     .default({ maxBytes: 64 * 1024 * 1024, maxObjectBytes: 1024 * 1024 }),
   /** Site certificates by SNI name; others get the replica certificate. @default [] */
-  certificates: z.array(z.strictObject({ hosts: z.array(hostname).min(1), certFile: z.string().startsWith("/"), keyFile: z.string().startsWith("/") })).default([]),
+  certificates: z
+    .array(z.strictObject({ hosts: z.array(hostname).min(1), certFile: z.string().startsWith("/"), keyFile: z.string().startsWith("/") }))
+    .default([]),
   /** @default true */
   accessLog: z.boolean().default(true),
 });

@@ -12,7 +12,10 @@ const hostname = z.string().toLowerCase().regex(HOST, "expected a host name such
 const sitePath = z
   .string()
   .min(1)
-  .refine((p) => !p.startsWith("/") && !p.split("/").some((s) => s === ".." || s === "." || s === ""), "expected a relative path inside the site (no '..', no leading '/')");
+  .refine(
+    (p) => !p.startsWith("/") && !p.split("/").some((s) => s === ".." || s === "." || s === ""),
+    "expected a relative path inside the site (no '..', no leading '/')",
+  );
 
 export const siteSchema = z
   .strictObject({
@@ -44,7 +47,12 @@ export const webSettingsSchema = z
     /** Files smaller than this are not compressed. @default 256 */
     compressMinBytes: z.number().int().min(0).default(256),
     /** Files up to this size are kept in memory (with their gzip/brotli forms). @default 1048576 */
-    cacheMaxFileBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+    cacheMaxFileBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
     /** Write combined-format access logs. @default true */
     accessLog: z.boolean().default(true),
   })

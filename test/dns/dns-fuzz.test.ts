@@ -63,7 +63,13 @@ export function malformed(random: () => number, i: number): Buffer {
 }
 
 beforeAll(async () => {
-  app = await startDnsApp({ configPath: writeConfig(dnsConfig({ rrl: { responsesPerSecond: 0 } }).config), host: "127.0.0.1", port: 0, log, watchIntervalMs: 0 });
+  app = await startDnsApp({
+    configPath: writeConfig(dnsConfig({ rrl: { responsesPerSecond: 0 } }).config),
+    host: "127.0.0.1",
+    port: 0,
+    log,
+    watchIntervalMs: 0,
+  });
 });
 afterAll(() => app?.close());
 
@@ -92,7 +98,8 @@ describe("dns fuzzing", () => {
       const reply = respond(input, zones, i % 2 ? "udp" : "tcp", { maxUdpPayload: 1232 });
       if (!reply) continue;
       // Plain checks in the loop: expect() per iteration would dominate the run time.
-      const ok = reply.message.readUInt16BE(0) === input.readUInt16BE(0) && (reply.message[2]! & 0x80) === 0x80 && (i % 2 === 0 || reply.message.length <= 1232);
+      const ok =
+        reply.message.readUInt16BE(0) === input.readUInt16BE(0) && (reply.message[2]! & 0x80) === 0x80 && (i % 2 === 0 || reply.message.length <= 1232);
       if (!ok) bad.push(input.toString("hex"));
     }
     expect(bad).toEqual([]);
@@ -121,20 +128,22 @@ describe("dns fuzzing", () => {
 
   it("closes TCP connections that send garbage or stall, and keeps serving", async () => {
     const random = rng(9);
-    const attempts = Array.from({ length: 200 }, (_, i) =>
-      new Promise<void>((resolve) => {
-        const socket = connect(app.server.port, "127.0.0.1", () => {
-          const body = malformed(random, i);
-          const prefix = Buffer.alloc(2);
-          // Sometimes the length prefix lies (longer than what follows: the server waits, then idles out).
-          prefix.writeUInt16BE(i % 4 === 0 ? body.length + 100 : body.length);
-          socket.end(Buffer.concat([prefix, body]));
-        });
-        socket.on("data", () => undefined);
-        socket.on("error", () => resolve());
-        socket.on("close", () => resolve());
-        socket.setTimeout(3000, () => socket.destroy());
-      }),
+    const attempts = Array.from(
+      { length: 200 },
+      (_, i) =>
+        new Promise<void>((resolve) => {
+          const socket = connect(app.server.port, "127.0.0.1", () => {
+            const body = malformed(random, i);
+            const prefix = Buffer.alloc(2);
+            // Sometimes the length prefix lies (longer than what follows: the server waits, then idles out).
+            prefix.writeUInt16BE(i % 4 === 0 ? body.length + 100 : body.length);
+            socket.end(Buffer.concat([prefix, body]));
+          });
+          socket.on("data", () => undefined);
+          socket.on("error", () => resolve());
+          socket.on("close", () => resolve());
+          socket.setTimeout(3000, () => socket.destroy());
+        }),
     );
     await Promise.all(attempts);
     await validQueryWorks();

@@ -49,7 +49,8 @@ export interface DigResult {
 
 /** Which tool to use; both print `;; ->>HEADER<<-` and `;; flags:` lines (kdig with ; separators). */
 export async function dig(port: number, args: string[], tool: "dig" | "kdig" = "dig"): Promise<DigResult> {
-  const base = tool === "dig" ? ["-p", String(port), "@127.0.0.1", "+tries=1", "+time=2", "+norec"] : ["-p", String(port), "@127.0.0.1", "+retry=0", "+time=2", "+norec"];
+  const base =
+    tool === "dig" ? ["-p", String(port), "@127.0.0.1", "+tries=1", "+time=2", "+norec"] : ["-p", String(port), "@127.0.0.1", "+retry=0", "+time=2", "+norec"];
   const { stdout } = await run(tool, [...base, ...args], { timeout: 10_000 }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? "" }));
   const status = /status: (\w+)/.exec(stdout)?.[1] ?? "NONE";
   const flags = (/;; flags: ([^;]*);/i.exec(stdout)?.[1] ?? "").trim().split(/\s+/).filter(Boolean);

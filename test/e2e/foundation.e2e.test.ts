@@ -22,7 +22,21 @@ async function tryConnect(network: string, address: string, port: number): Promi
   const name = `${dc.datacenter}-probe-${process.pid}-${Date.now().toString(36)}`;
   const script = `const s=require("net").connect({host:${JSON.stringify(address)},port:${port},timeout:3000});s.on("connect",()=>{console.log("open");process.exit(0)});s.on("timeout",()=>{console.log("timeout");process.exit(0)});s.on("error",e=>{console.log(e.code);process.exit(0)});`;
   try {
-    return await docker("run", "--rm", "--name", name, "--label", "serverpark.e2e-probe=1", "--network", network, "--entrypoint", "node", "node:24-bookworm-slim", "-e", script);
+    return await docker(
+      "run",
+      "--rm",
+      "--name",
+      name,
+      "--label",
+      "serverpark.e2e-probe=1",
+      "--network",
+      network,
+      "--entrypoint",
+      "node",
+      "node:24-bookworm-slim",
+      "-e",
+      script,
+    );
   } finally {
     await run("docker", ["rm", "-f", name]).catch(() => undefined);
   }

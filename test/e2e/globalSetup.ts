@@ -90,7 +90,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
         ...(service ? { service } : {}),
         ...(replica ? { replica } : {}),
         host: label(c.inputs, "host")!,
-        addresses: Object.fromEntries((c.inputs.networksAdvanced as { name: string; ipv4Address?: string }[]).filter((n) => n.ipv4Address).map((n) => [networkIds.get(n.name)!, n.ipv4Address!])),
+        addresses: Object.fromEntries(
+          (c.inputs.networksAdvanced as { name: string; ipv4Address?: string }[])
+            .filter((n) => n.ipv4Address)
+            .map((n) => [networkIds.get(n.name)!, n.ipv4Address!]),
+        ),
         published: publishedPorts(c.inputs),
         health: health[i]!,
       };

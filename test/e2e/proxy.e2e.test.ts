@@ -77,7 +77,10 @@ describeE2e("proxy replicas on Docker", () => {
         statuses.push(r.status);
         servers.add(r.headers["x-served-by"] ?? "?");
       }
-      expect(statuses.every((s) => s === 200), statuses.join(",")).toBe(true);
+      expect(
+        statuses.every((s) => s === 200),
+        statuses.join(","),
+      ).toBe(true);
       expect([...servers]).toEqual(["www-1"]);
       // And clients that accept cached copies are served from the proxy's cache meanwhile.
       const cached = await curl(["--resolve", `${site}:80:${addresses[0]}`, `http://${site}/`]);

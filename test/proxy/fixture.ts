@@ -34,7 +34,18 @@ export async function startUpstream(id: string, port = 0): Promise<Upstream> {
     };
     if (url === "/cached") return send(200, `cached body ${++counter} from ${id}`, { "cache-control": "public, max-age=60" });
     if (url === "/private") return send(200, `private ${++counter}`, { "cache-control": "private, max-age=60" });
-    if (url === "/headers") return send(200, JSON.stringify({ xff: req.headers["x-forwarded-for"], proto: req.headers["x-forwarded-proto"], host: req.headers["x-forwarded-host"], connection: req.headers.connection, te: req.headers.te }), { "content-type": "application/json" });
+    if (url === "/headers")
+      return send(
+        200,
+        JSON.stringify({
+          xff: req.headers["x-forwarded-for"],
+          proto: req.headers["x-forwarded-proto"],
+          host: req.headers["x-forwarded-host"],
+          connection: req.headers.connection,
+          te: req.headers.te,
+        }),
+        { "content-type": "application/json" },
+      );
     if (url === "/big") return send(200, BIG, { "cache-control": "no-store" });
     if (url === "/fail") return send(503, "down", { "cache-control": "no-store" });
     if (url === "/echo") {
@@ -74,5 +85,12 @@ export async function startUpstream(id: string, port = 0): Promise<Upstream> {
 
 export async function startProxy(settings: Record<string, unknown>, tls?: { certFile: string; keyFile: string }): Promise<ProxyApp> {
   const config = parseReplicaConfig(JSON.stringify({ replica: "edge-0", service: "edge", domain: "fra1.park.test", settings }), proxySettingsSchema);
-  return startProxyApp({ config, host: "127.0.0.1", httpPort: 0, httpsPort: 0, ...(tls ? { tls } : {}), log: createLogger({ role: "proxy", level: "silent" }) });
+  return startProxyApp({
+    config,
+    host: "127.0.0.1",
+    httpPort: 0,
+    httpsPort: 0,
+    ...(tls ? { tls } : {}),
+    log: createLogger({ role: "proxy", level: "silent" }),
+  });
 }

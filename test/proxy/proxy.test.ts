@@ -82,7 +82,10 @@ describe.concurrent("routing and balancing", () => {
     }
     expect(busy.active).toBe(1); // still busy while we asked
     const busyId = busy.port === a.port ? "a" : "b";
-    expect(servedBy.every((s) => s !== busyId), servedBy.join(",")).toBe(true);
+    expect(
+      servedBy.every((s) => s !== busyId),
+      servedBy.join(","),
+    ).toBe(true);
     expect((await slow).headers["x-served-by"]).toBe(busyId);
   });
 });
@@ -90,9 +93,22 @@ describe.concurrent("routing and balancing", () => {
 describe.concurrent("headers", () => {
   it("adds X-Forwarded-For/-Proto/-Host and drops hop-by-hop headers both ways", async () => {
     if (!ok) return;
-    const r = await get("shop.test", "/api/../headers", "--path-as-is", "-H", "X-Forwarded-For: 203.0.113.9", "-H", "TE: trailers", "-H", "Connection: keep-alive, TE");
+    const r = await get(
+      "shop.test",
+      "/api/../headers",
+      "--path-as-is",
+      "-H",
+      "X-Forwarded-For: 203.0.113.9",
+      "-H",
+      "TE: trailers",
+      "-H",
+      "Connection: keep-alive, TE",
+    );
     // `/api/../headers` is not under /api/ after the upstream normalises it, but routing is by the raw prefix.
-    const seen = JSON.parse((await get("www.shop.test", "/headers", "-H", "X-Forwarded-For: 203.0.113.9", "-H", "TE: trailers")).body.toString()) as Record<string, string>;
+    const seen = JSON.parse((await get("www.shop.test", "/headers", "-H", "X-Forwarded-For: 203.0.113.9", "-H", "TE: trailers")).body.toString()) as Record<
+      string,
+      string
+    >;
     expect(seen.xff).toBe("203.0.113.9, 127.0.0.1");
     expect(seen.proto).toBe("http");
     expect(seen.host).toBe("www.shop.test");
@@ -111,7 +127,16 @@ describe.concurrent("TLS termination", () => {
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toMatch(/subject: CN=shop\.test/);
     expect(JSON.parse(r.body.toString()).proto).toBe("https");
-    const edge = await curl(["-v", "--resolve", `edge.fra1.park.test:${port}:127.0.0.1`, "--cacert", certs.edge!.certFile, `https://edge.fra1.park.test:${port}/`, "-H", "Host: shop.test"]);
+    const edge = await curl([
+      "-v",
+      "--resolve",
+      `edge.fra1.park.test:${port}:127.0.0.1`,
+      "--cacert",
+      certs.edge!.certFile,
+      `https://edge.fra1.park.test:${port}/`,
+      "-H",
+      "Host: shop.test",
+    ]);
     expect(edge.exitCode).toBe(0);
     expect(edge.stderr).toMatch(/subject: CN=edge\.fra1\.park\.test/);
   });
@@ -154,7 +179,11 @@ describe("limits", () => {
 
   it("rate-limits per client with 429 and limits bandwidth per client", async () => {
     if (!ok) return;
-    const limited = await startProxy({ routes: [{ hosts: ["*"], servers: [`127.0.0.1:${a.port}`] }], rateLimit: { requestsPerSecond: 1, burst: 3 }, bandwidth: { bytesPerSecond: 256 * 1024, burstBytes: 64 * 1024 } });
+    const limited = await startProxy({
+      routes: [{ hosts: ["*"], servers: [`127.0.0.1:${a.port}`] }],
+      rateLimit: { requestsPerSecond: 1, burst: 3 },
+      bandwidth: { bytesPerSecond: 256 * 1024, burstBytes: 64 * 1024 },
+    });
     try {
       const url = `http://127.0.0.1:${limited.httpPort}/`;
       const statuses = (await curl(["-w", "%{http_code}\\n", "-o", "/dev/null", url, url, url, url, url, url])).stderr;
@@ -162,7 +191,11 @@ describe("limits", () => {
       const codes: number[] = [];
       for (let i = 0; i < 6; i++) codes.push((await curl([url])).status);
       expect(codes.filter((c) => c === 429).length).toBeGreaterThanOrEqual(2);
-      const slow = await startProxy({ routes: [{ hosts: ["*"], servers: [`127.0.0.1:${a.port}`] }], rateLimit: { requestsPerSecond: 0 }, bandwidth: { bytesPerSecond: 256 * 1024, burstBytes: 64 * 1024 } });
+      const slow = await startProxy({
+        routes: [{ hosts: ["*"], servers: [`127.0.0.1:${a.port}`] }],
+        rateLimit: { requestsPerSecond: 0 },
+        bandwidth: { bytesPerSecond: 256 * 1024, burstBytes: 64 * 1024 },
+      });
       try {
         const started = performance.now();
         const big = await curl([`http://127.0.0.1:${slow.httpPort}/big`]);
@@ -209,7 +242,13 @@ describe("failures", () => {
     const two = await startUpstream("two");
     const onePort = one.port;
     const p = await startProxy({
-      routes: [{ hosts: ["*"], servers: [`127.0.0.1:${onePort}`, `127.0.0.1:${two.port}`], healthCheck: { intervalMs: 200, timeoutMs: 200, unhealthyAfter: 2, healthyAfter: 1 } }],
+      routes: [
+        {
+          hosts: ["*"],
+          servers: [`127.0.0.1:${onePort}`, `127.0.0.1:${two.port}`],
+          healthCheck: { intervalMs: 200, timeoutMs: 200, unhealthyAfter: 2, healthyAfter: 1 },
+        },
+      ],
       rateLimit: { requestsPerSecond: 0 },
       passive: { failures: 1, ejectMs: 500 },
     });
@@ -242,9 +281,27 @@ describe("failures", () => {
 describe("WebSocket", () => {
   it("passes the upgrade through (curl handshake) and relays messages both ways (ws client)", async () => {
     if (!ok) return;
-    const handshake = await curl(["--http1.1", "-H", "Host: shop.test", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", `http://127.0.0.1:${proxy.httpPort}/ws`], 2000);
+    const handshake = await curl(
+      [
+        "--http1.1",
+        "-H",
+        "Host: shop.test",
+        "-H",
+        "Connection: Upgrade",
+        "-H",
+        "Upgrade: websocket",
+        "-H",
+        "Sec-WebSocket-Version: 13",
+        "-H",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        `http://127.0.0.1:${proxy.httpPort}/ws`,
+      ],
+      2000,
+    );
     expect(handshake.status).toBe(101);
-    expect(handshake.headers["sec-websocket-accept"]).toBe(createHash("sha1").update("dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64"));
+    expect(handshake.headers["sec-websocket-accept"]).toBe(
+      createHash("sha1").update("dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64"),
+    );
     const socket = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}/ws`, { headers: { host: "shop.test" } });
     const messages: string[] = [];
     await new Promise<void>((resolve, reject) => {

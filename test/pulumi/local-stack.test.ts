@@ -79,7 +79,10 @@ describe("local stack under mocks", () => {
       const role = label(c, "role");
       const nets = (c.inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
       if (role === "db" || role === "file" || role === "noc" || role === "host-agent") {
-        expect(nets.filter((n) => internet.has(n)), `${c.name} on ${nets}`).toEqual([]);
+        expect(
+          nets.filter((n) => internet.has(n)),
+          `${c.name} on ${nets}`,
+        ).toEqual([]);
         expect(c.inputs.ports ?? []).toEqual(role === "noc" ? expect.any(Array) : []);
       }
     }
@@ -115,7 +118,9 @@ describe("local stack under mocks", () => {
     expect(certs).toHaveLength(spec.services.length);
     for (const c of run.byType(CONTAINER).filter((x) => label(x, "kind") === "replica")) {
       const uploads = new Map((c.inputs.uploads as { file: string; content: string }[]).map((u) => [u.file, u.content]));
-      expect([...uploads.keys()]).toEqual(expect.arrayContaining(["/etc/serverpark/config.json", "/etc/serverpark/tls/tls.crt", "/etc/serverpark/tls/tls.key", "/etc/serverpark/tls/ca.crt"]));
+      expect([...uploads.keys()]).toEqual(
+        expect.arrayContaining(["/etc/serverpark/config.json", "/etc/serverpark/tls/tls.crt", "/etc/serverpark/tls/tls.key", "/etc/serverpark/tls/ca.crt"]),
+      );
       const config = JSON.parse(uploads.get("/etc/serverpark/config.json")!);
       expect(config).toMatchObject({ datacenter: "fra1", replica: label(c, "replica"), service: label(c, "service") });
       const cert = new X509Certificate(uploads.get("/etc/serverpark/tls/tls.crt")!);

@@ -31,7 +31,10 @@ function validity(hours: number): { notBefore: Date; notAfter: Date } {
   return { notBefore, notAfter: new Date(notBefore.getTime() + hours * 3600_000) };
 }
 
-const serial = () => randomBytes(8).toString("hex").replace(/^[89a-f]/, "1");
+const serial = () =>
+  randomBytes(8)
+    .toString("hex")
+    .replace(/^[89a-f]/, "1");
 
 export async function mockTlsState(type: string, inputs: Record<string, any>): Promise<Record<string, unknown> | undefined> {
   switch (type) {
@@ -98,5 +101,8 @@ export async function mockTlsState(type: string, inputs: Record<string, any>): P
 }
 
 function sanExtension(dnsNames: string[], ipAddresses: string[]): x509.SubjectAlternativeNameExtension {
-  return new x509.SubjectAlternativeNameExtension([...dnsNames.map((value) => ({ type: "dns" as const, value })), ...ipAddresses.map((value) => ({ type: "ip" as const, value }))]);
+  return new x509.SubjectAlternativeNameExtension([
+    ...dnsNames.map((value) => ({ type: "dns" as const, value })),
+    ...ipAddresses.map((value) => ({ type: "ip" as const, value })),
+  ]);
 }

@@ -62,9 +62,18 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       return { repoDigest: `${inputs.imageName}@sha256:${"0".repeat(64)}`, imageId: `sha256:${name}` };
     // Generated credentials: stable per resource name, so previews and snapshots stay reproducible.
     case "random:index/randomPassword:RandomPassword":
-      return { result: createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, Number(inputs.length ?? 24)) };
+      return {
+        result: createHash("sha256")
+          .update(`password:${name}`)
+          .digest("base64url")
+          .replace(/[-_]/g, "x")
+          .slice(0, Number(inputs.length ?? 24)),
+      };
     case "random:index/randomBytes:RandomBytes": {
-      const bytes = createHash("sha512").update(`bytes:${name}`).digest().subarray(0, Number(inputs.length ?? 16));
+      const bytes = createHash("sha512")
+        .update(`bytes:${name}`)
+        .digest()
+        .subarray(0, Number(inputs.length ?? 16));
       return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
     }
     default:
@@ -102,7 +111,13 @@ export async function runUnderMocks<T = Record<string, unknown>>(load: () => Pro
     byType: (type) => resources.filter((r) => r.type === type),
     one: (type, name) => {
       const found = resources.find((r) => r.type === type && r.name === name);
-      if (!found) throw new Error(`no ${type} named ${name}; have: ${resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
+      if (!found)
+        throw new Error(
+          `no ${type} named ${name}; have: ${resources
+            .filter((r) => r.type === type)
+            .map((r) => r.name)
+            .join(", ")}`,
+        );
       return found;
     },
   };
@@ -110,5 +125,10 @@ export async function runUnderMocks<T = Record<string, unknown>>(load: () => Pro
 
 /** Resolves an Output in a test (never assert inside apply: it may never run). */
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+  return new Promise((resolve) =>
+    output.apply((v) => {
+      resolve(v);
+      return v;
+    }),
+  );
 }

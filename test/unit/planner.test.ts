@@ -28,14 +28,25 @@ function parse(input: DatacenterSpecInput): DatacenterSpec {
 const specArb = fc
   .record({
     racks: fc.integer({ min: 1, max: 4 }),
-    hosts: fc.array(fc.record({ rack: fc.nat(), dedicated: fc.boolean(), dual: fc.boolean(), cpus: fc.constantFrom(4, 8, 16) }), { minLength: 2, maxLength: 12 }),
-    services: fc.array(fc.record({ role: fc.constantFrom("web", "proxy", "dns", "db", "mail"), replicas: fc.integer({ min: 1, max: 3 }), big: fc.boolean() }), { maxLength: 8 }),
+    hosts: fc.array(fc.record({ rack: fc.nat(), dedicated: fc.boolean(), dual: fc.boolean(), cpus: fc.constantFrom(4, 8, 16) }), {
+      minLength: 2,
+      maxLength: 12,
+    }),
+    services: fc.array(fc.record({ role: fc.constantFrom("web", "proxy", "dns", "db", "mail"), replicas: fc.integer({ min: 1, max: 3 }), big: fc.boolean() }), {
+      maxLength: 8,
+    }),
   })
   .map(({ racks, hosts, services }) => {
     const spec = generateSpec({ hosts: 1, services: 0 });
     return {
       ...spec,
-      racks: Array.from({ length: racks }, (_, r) => ({ id: `r${r + 1}`, pdus: [{ id: `r${r + 1}-a`, feed: "A", capacityKw: 10 }, { id: `r${r + 1}-b`, feed: "B", capacityKw: 10 }] })),
+      racks: Array.from({ length: racks }, (_, r) => ({
+        id: `r${r + 1}`,
+        pdus: [
+          { id: `r${r + 1}-a`, feed: "A", capacityKw: 10 },
+          { id: `r${r + 1}-b`, feed: "B", capacityKw: 10 },
+        ],
+      })),
       hosts: hosts.map((h, i) => {
         const rack = `r${(h.rack % racks) + 1}`;
         return {
@@ -137,7 +148,12 @@ describe("planner on the local stack", () => {
     expect(forward!.records[0]!.type).toBe("SOA");
     expect(forward!.records.filter((r) => r.type === "NS").map((r) => r.data)).toEqual(["ns1.fra1.park.test", "ns2.fra1.park.test"]);
     expect(forward!.records.find((r) => r.type === "MX")?.data).toEqual({ preference: 10, exchange: "mail.fra1.park.test" });
-    expect(forward!.records).toContainEqual({ name: "www-0.private.fra1.park.test", ttl: 300, type: "A", data: plan.replicas.find((r) => r.id === "www-0")!.addresses.private });
+    expect(forward!.records).toContainEqual({
+      name: "www-0.private.fra1.park.test",
+      ttl: 300,
+      type: "A",
+      data: plan.replicas.find((r) => r.id === "www-0")!.addresses.private,
+    });
     expect(reverse.map((z) => z.origin)).toEqual(["0.42.10.in-addr.arpa", "1.42.10.in-addr.arpa", "2.42.10.in-addr.arpa"]);
   });
 
@@ -162,7 +178,9 @@ describe("planner on the local stack", () => {
     const big = { ...spec, plans: spec.plans.map((p) => (p.id === "vps-s" ? { ...p, memoryGb: 40 } : p)) };
     const result = tryPlanDatacenter(big);
     expect(result.ok).toBe(false);
-    expect(!result.ok && result.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toContainEqual(expect.stringMatching(/^services\.2\.replicas: cannot place replica ns-0: no virtualization host has room/));
+    expect(!result.ok && result.issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toContainEqual(
+      expect.stringMatching(/^services\.2\.replicas: cannot place replica ns-0: no virtualization host has room/),
+    );
   });
 });
 
@@ -186,7 +204,12 @@ describe("planner properties", () => {
         fc.pre(before !== undefined);
         // Insert the extra hosts anywhere in the list and append the extra services.
         const hosts = [...base.hosts];
-        const added = extra.hosts.map((h, i) => ({ ...h, id: `x${i}`, rack: base.racks[i % base.racks.length]!.id, psus: [`${base.racks[i % base.racks.length]!.id}-a`] }));
+        const added = extra.hosts.map((h, i) => ({
+          ...h,
+          id: `x${i}`,
+          rack: base.racks[i % base.racks.length]!.id,
+          psus: [`${base.racks[i % base.racks.length]!.id}-a`],
+        }));
         hosts.splice(at % (hosts.length + 1), 0, ...added);
         const services = [...base.services, ...extra.services.map((s, i) => ({ ...s, id: `y${i}` }))];
         const grown = validateSpec({ ...base, hosts, services });
@@ -211,7 +234,10 @@ describe("planner properties", () => {
   it("spreads two replicas over two racks whenever both racks have room", () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 6 }), (racks) => {
-        const spec = parse({ ...generateSpec({ hosts: racks * 10, services: 0 }), services: [{ id: "www", role: "web", replicas: 2, plan: "vps-s", networks: ["private"] }] });
+        const spec = parse({
+          ...generateSpec({ hosts: racks * 10, services: 0 }),
+          services: [{ id: "www", role: "web", replicas: 2, plan: "vps-s", networks: ["private"] }],
+        });
         const plan = planDatacenter(spec);
         const used = plan.replicas.map((r) => r.rack);
         expect(new Set(used).size).toBe(2);

@@ -30,26 +30,49 @@ describe("validateSpec", () => {
   it.each([
     ["unknown rack", (s: any) => (s.hosts[0].rack = "r9"), 'hosts[0].rack: unknown rack "r9"; expected one of: r1, r2'],
     ["PSU on a missing PDU", (s: any) => (s.hosts[1].psus[1] = "r1-pdu-z"), 'hosts[1].psus[1]: unknown PDU "r1-pdu-z"'],
-    ["PSU on another rack's PDU", (s: any) => (s.hosts[0].psus[0] = "r2-pdu-a"), "hosts[0].psus[0]: PDU \"r2-pdu-a\" is in rack r2, but host h1 is in rack r1"],
+    ["PSU on another rack's PDU", (s: any) => (s.hosts[0].psus[0] = "r2-pdu-a"), 'hosts[0].psus[0]: PDU "r2-pdu-a" is in rack r2, but host h1 is in rack r1'],
     ["duplicate host id", (s: any) => (s.hosts[3].id = "h1"), 'hosts[3].id: duplicate host id "h1" (first declared at hosts[0])'],
     ["overlapping CIDRs", (s: any) => (s.networks[1].cidr = "10.42.0.128/25"), 'networks[1].cidr: 10.42.0.128/25 overlaps 10.42.0.0/24 of network "public"'],
-    ["CIDR with host bits", (s: any) => (s.networks[0].cidr = "10.42.0.5/24"), "networks[0].cidr: \"10.42.0.5/24\" has host bits set (did you mean 10.42.0.0/24?)"],
-    ["CIDR on Docker's bridge", (s: any) => (s.networks[0].cidr = "172.17.5.0/24"), "networks[0].cidr: 172.17.5.0/24 overlaps 172.17.0.0/16 (Docker's default bridge)"],
+    [
+      "CIDR with host bits",
+      (s: any) => (s.networks[0].cidr = "10.42.0.5/24"),
+      'networks[0].cidr: "10.42.0.5/24" has host bits set (did you mean 10.42.0.0/24?)',
+    ],
+    [
+      "CIDR on Docker's bridge",
+      (s: any) => (s.networks[0].cidr = "172.17.5.0/24"),
+      "networks[0].cidr: 172.17.5.0/24 overlaps 172.17.0.0/16 (Docker's default bridge)",
+    ],
     ["unknown plan", (s: any) => (s.services[0].plan = "vps-xl"), 'services[0].plan: unknown plan "vps-xl"; expected one of: vps-s, vps-m, ded-m'],
     ["unknown network", (s: any) => (s.services[0].networks = ["dmz"]), 'services[0].networks[0]: unknown network "dmz"'],
     ["PDU on a missing feed", (s: any) => (s.racks[0].pdus[1].feed = "C"), 'racks[0].pdus[1].feed: unknown feed "C"; expected one of: A, B'],
-    ["more replicas than eligible hosts", (s: any) => (s.services[5].replicas = 4), "services[5].replicas: 4 replicas need 4 different hosts, but only 3 dedicated hosts can hold plan \"ded-m\" (h3, h6, h7)"],
-    ["plan bigger than any host", (s: any) => (s.plans[2].cpus = 64), 'plans[2]: plan "ded-m" (64 cpus, 32 GB, 1000 GB disk) is bigger than every dedicated host'],
-    ["wrong type", (s: any) => (s.hosts[0].capacity.cpus = "many"), "hosts[0].capacity.cpus: expected number, got string \"many\""],
+    [
+      "more replicas than eligible hosts",
+      (s: any) => (s.services[5].replicas = 4),
+      'services[5].replicas: 4 replicas need 4 different hosts, but only 3 dedicated hosts can hold plan "ded-m" (h3, h6, h7)',
+    ],
+    [
+      "plan bigger than any host",
+      (s: any) => (s.plans[2].cpus = 64),
+      'plans[2]: plan "ded-m" (64 cpus, 32 GB, 1000 GB disk) is bigger than every dedicated host',
+    ],
+    ["wrong type", (s: any) => (s.hosts[0].capacity.cpus = "many"), 'hosts[0].capacity.cpus: expected number, got string "many"'],
     ["unknown setting", (s: any) => (s.hosts[0].colour = "red"), "hosts[0].colour: is not a known setting (check the spelling)"],
     ["bad role", (s: any) => (s.services[0].role = "ftp"), 'services[0].role: expected one of "web", "proxy"'],
     ["no management network", (s: any) => (s.networks[2].exposure = "internal"), 'networks: no network has exposure "management"'],
-    ["publishing beyond loopback", (s: any) => (s.docker = { publishAddress: "0.0.0.0" }), "docker.publishAddress: is 0.0.0.0; the local datacenter publishes only on loopback"],
+    [
+      "publishing beyond loopback",
+      (s: any) => (s.docker = { publishAddress: "0.0.0.0" }),
+      "docker.publishAddress: is 0.0.0.0; the local datacenter publishes only on loopback",
+    ],
     ["host id reused as service id", (s: any) => (s.services[0].id = "h2"), 'services[0].id: "h2" is already a host id'],
     ["minReplicas above replicas", (s: any) => (s.services[0].minReplicas = 3), "services[0].minReplicas: is 3, more than the 2 replicas declared"],
   ])("%s", (_name, mutate, expected) => {
     const found = problems(mutate);
-    expect(found.some((p) => p.startsWith(expected)), `got:\n${found.join("\n")}`).toBe(true);
+    expect(
+      found.some((p) => p.startsWith(expected)),
+      `got:\n${found.join("\n")}`,
+    ).toBe(true);
   });
 
   it("reports every problem at once, sorted by path", () => {

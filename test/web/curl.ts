@@ -27,7 +27,10 @@ export async function curl(args: readonly string[], timeoutMs = 15_000): Promise
   let stderr = "";
   let exitCode = 0;
   try {
-    const out = await run("curl", ["-sS", "--max-time", String(Math.ceil(timeoutMs / 1000)), "-D", headerFile, "-o", bodyFile, ...args], { timeout: timeoutMs + 2000, maxBuffer: 64 * 1024 * 1024 });
+    const out = await run("curl", ["-sS", "--max-time", String(Math.ceil(timeoutMs / 1000)), "-D", headerFile, "-o", bodyFile, ...args], {
+      timeout: timeoutMs + 2000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     stderr = out.stderr;
   } catch (error) {
     const e = error as { stderr?: string; code?: number };
@@ -41,7 +44,10 @@ export async function curl(args: readonly string[], timeoutMs = 15_000): Promise
       return Buffer.alloc(0);
     }
   };
-  const blocks = read(headerFile).toString("latin1").split(/\r?\n\r?\n/).filter((b) => b.startsWith("HTTP/"));
+  const blocks = read(headerFile)
+    .toString("latin1")
+    .split(/\r?\n\r?\n/)
+    .filter((b) => b.startsWith("HTTP/"));
   const last = blocks[blocks.length - 1] ?? "";
   const [statusLine, ...lines] = last.split(/\r?\n/);
   const headers: Record<string, string> = {};
@@ -58,9 +64,23 @@ export async function selfSigned(names: readonly string[]): Promise<{ certFile: 
   const certFile = join(dir, "tls.crt");
   const keyFile = join(dir, "tls.key");
   await run("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-    "-subj", `/CN=${names[0]}`, "-addext", `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`,
-    "-keyout", keyFile, "-out", certFile,
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${names[0]}`,
+    "-addext",
+    `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`,
+    "-keyout",
+    keyFile,
+    "-out",
+    certFile,
   ]);
   return { certFile, keyFile };
 }

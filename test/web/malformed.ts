@@ -29,9 +29,13 @@ export function malformedRequest(random: () => number, i: number): Buffer {
     case 4:
       return Buffer.from(`GET / HTTP/1.1\r\nHost: a.test\r\nBad\x01Header: x\r\nX: \x00\x7f\r\n\r\n`);
     case 5:
-      return Buffer.from(`POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${pick(["-1", "abc", "99999999999999999999", "5, 6"])}\r\nTransfer-Encoding: ${pick(["chunked", "gzip, chunked", "bogus"])}\r\n\r\nzz\r\n`);
+      return Buffer.from(
+        `POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${pick(["-1", "abc", "99999999999999999999", "5, 6"])}\r\nTransfer-Encoding: ${pick(["chunked", "gzip, chunked", "bogus"])}\r\n\r\nzz\r\n`,
+      );
     case 6:
-      return Buffer.from(`${pick(["GET", "G\tET", "\x16\x03\x01", "PRI", "BREW"])} ${pick(["/", "*", "http://x/../../", "/%", "//", "/\x7f"])} ${pick(["HTTP/1.1", "HTTP/9.9", "HTTP/1.1x", ""])}\r\nHost: ${pick(["a.test", "", "a.test:99999", "[::1"])}\r\n\r\n`);
+      return Buffer.from(
+        `${pick(["GET", "G\tET", "\x16\x03\x01", "PRI", "BREW"])} ${pick(["/", "*", "http://x/../../", "/%", "//", "/\x7f"])} ${pick(["HTTP/1.1", "HTTP/9.9", "HTTP/1.1x", ""])}\r\nHost: ${pick(["a.test", "", "a.test:99999", "[::1"])}\r\n\r\n`,
+      );
     default:
       return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 300) }, () => Math.floor(random() * 256)));
   }
@@ -48,4 +52,3 @@ export function rawExchange(port: number, data: Buffer, endAfterWrite = true, ti
     socket.on("close", () => resolve(reply));
   });
 }
-

@@ -125,7 +125,11 @@ export class DockerTarget implements DatacenterTarget {
   host(scope: TargetScope, host: PlannedHost, networks: ReadonlyMap<string, NetworkHandle>): void {
     const image = this.images.get(HOST_AGENT);
     if (!image) return;
-    const attach = Object.entries(host.addresses).map(([netId, address]) => ({ name: networks.get(netId)!.name, ipv4Address: address, aliases: [`host-${host.id}`] }));
+    const attach = Object.entries(host.addresses).map(([netId, address]) => ({
+      name: networks.get(netId)!.name,
+      ipv4Address: address,
+      aliases: [`host-${host.id}`],
+    }));
     new docker.Container(
       `${scope.name}-agent`,
       {
@@ -140,7 +144,15 @@ export class DockerTarget implements DatacenterTarget {
           `SP_PSUS=${JSON.stringify(host.psus)}`,
           `SP_MGMT_PORT=${MANAGEMENT_PORT}`,
         ],
-        labels: labels({ datacenter: this.spec.name, kind: "host", role: HOST_AGENT, host: host.id, rack: host.rack, feeds: host.feeds.join("+"), version: this.version }),
+        labels: labels({
+          datacenter: this.spec.name,
+          kind: "host",
+          role: HOST_AGENT,
+          host: host.id,
+          rack: host.rack,
+          feeds: host.feeds.join("+"),
+          version: this.version,
+        }),
         networksAdvanced: attach,
         ...this.common(0.1, 0.0625),
       },
@@ -162,7 +174,10 @@ export class DockerTarget implements DatacenterTarget {
     if (info.stateful && info.dataPath) {
       const volume = new docker.Volume(
         `${scope.name}-data`,
-        { name: `${this.spec.name}-${replica.id}-data`, labels: labels({ datacenter: this.spec.name, service: service.id, replica: replica.id, role: service.role, version: this.version }) },
+        {
+          name: `${this.spec.name}-${replica.id}-data`,
+          labels: labels({ datacenter: this.spec.name, service: service.id, replica: replica.id, role: service.role, version: this.version }),
+        },
         { parent: scope.parent, protect: this.options.protectState ?? false },
       );
       volumes.push({ volumeName: volume.name, containerPath: info.dataPath });
@@ -207,7 +222,10 @@ export class DockerTarget implements DatacenterTarget {
         }),
         networksAdvanced: attach,
         ports: replica.published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
-        uploads: [{ file: RUNTIME_CONFIG_PATH, content: JSON.stringify(config) }, ...files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content }))],
+        uploads: [
+          { file: RUNTIME_CONFIG_PATH, content: JSON.stringify(config) },
+          ...files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content })),
+        ],
         volumes,
         ...(this.resolvers.length > 0 ? { dns: this.resolvers, dnsSearches: [this.plan.domain] } : {}),
         ...this.common(replica.resources.cpus, replica.resources.memoryGb),

@@ -14,7 +14,9 @@ import { dnsSettingsSchema, type DnsSettings } from "../settings";
 import { startDnsServer, type DnsServer } from "./server";
 import { ZoneSet } from "./zones";
 
-const zoneSchema = z.array(z.looseObject({ origin: z.string(), records: z.array(z.looseObject({ name: z.string(), ttl: z.number(), type: z.string(), data: z.unknown() })) }));
+const zoneSchema = z.array(
+  z.looseObject({ origin: z.string(), records: z.array(z.looseObject({ name: z.string(), ttl: z.number(), type: z.string(), data: z.unknown() })) }),
+);
 
 export type DnsConfig = ReplicaConfig<DnsSettings>;
 

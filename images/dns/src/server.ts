@@ -35,7 +35,12 @@ const MAX_TCP_MESSAGE = 65535;
 
 function metrics(registry: Registry) {
   return {
-    queries: new Counter({ name: "dns_queries_total", help: "DNS messages answered, by transport and rcode", labelNames: ["transport", "rcode"], registers: [registry] }),
+    queries: new Counter({
+      name: "dns_queries_total",
+      help: "DNS messages answered, by transport and rcode",
+      labelNames: ["transport", "rcode"],
+      registers: [registry],
+    }),
     dropped: new Counter({ name: "dns_dropped_total", help: "DNS messages not answered, by reason", labelNames: ["reason"], registers: [registry] }),
     rrl: new Counter({ name: "dns_rrl_limited_total", help: "UDP responses limited by RRL, by action", labelNames: ["action"], registers: [registry] }),
     tcpConnections: new Gauge({ name: "dns_tcp_connections", help: "Open DNS TCP connections", registers: [registry] }),

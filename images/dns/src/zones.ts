@@ -178,7 +178,7 @@ function buildZone(origin: string, records: readonly DnsRecord[]): Zone {
     // The same record twice (plan + settings) is one record.
     if (!list.some((x) => JSON.stringify(x.data) === JSON.stringify(answer.data))) list.push(answer);
     sets.set(answer.type, list);
-    for (let name = owner; name.length > origin.length; ) {
+    for (let name = owner; name.length > origin.length;) {
       const dot = name.indexOf(".");
       if (dot < 0) break;
       name = name.slice(dot + 1);

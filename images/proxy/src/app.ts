@@ -48,12 +48,24 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
   const { config, log } = options;
   const settings = config.settings;
   const registry = options.registry ?? new Registry();
-  const requests = new Counter({ name: "proxy_requests_total", help: "Responses by route and status class", labelNames: ["route", "status"], registers: [registry] });
+  const requests = new Counter({
+    name: "proxy_requests_total",
+    help: "Responses by route and status class",
+    labelNames: ["route", "status"],
+    registers: [registry],
+  });
   const cacheResults = new Counter({ name: "proxy_cache_total", help: "Cache lookups by result", labelNames: ["result"], registers: [registry] });
-  const healthy = new Gauge({ name: "proxy_upstream_available", help: "1 when an upstream may take traffic (healthy and not ejected)", labelNames: ["route", "upstream"], registers: [registry] });
+  const healthy = new Gauge({
+    name: "proxy_upstream_available",
+    help: "1 when an upstream may take traffic (healthy and not ejected)",
+    labelNames: ["route", "upstream"],
+    registers: [registry],
+  });
   const access = createAccessLog("proxy", settings.accessLog, { replica: config.replica });
 
-  const router = new Router(config, log, (pool, server) => healthy.set({ route: pool.name, upstream: server.id }, server.healthy && server.ejectedUntil <= Date.now() ? 1 : 0));
+  const router = new Router(config, log, (pool, server) =>
+    healthy.set({ route: pool.name, upstream: server.id }, server.healthy && server.ejectedUntil <= Date.now() ? 1 : 0),
+  );
   for (const r of router.routes) for (const s of r.pool.servers) healthy.set({ route: r.id, upstream: s.id }, 1);
   const onResponse = (req: IncomingMessage, status: number, bytes: number, info: { route?: string; upstream?: string; cache?: string } = {}) => {
     requests.inc({ route: info.route ?? "-", status: `${Math.floor(status / 100)}xx` });
@@ -80,7 +92,12 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head, tls));
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-      const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      const status =
+        err.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? "408 Request Timeout"
+            : "400 Bad Request";
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
     return server;
@@ -134,7 +151,10 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
   const httpPort = await listen(http, options.httpPort);
   const httpsPort = https ? await listen(https, options.httpsPort!) : undefined;
   for (const r of router.routes) r.pool.startHealthChecks();
-  log.info({ httpPort, httpsPort, routes: router.routes.map((r) => ({ route: r.id, upstreams: r.pool.servers.map((s) => `${s.host}:${s.port}`) })) }, "proxy listening");
+  log.info(
+    { httpPort, httpsPort, routes: router.routes.map((r) => ({ route: r.id, upstreams: r.pool.servers.map((s) => `${s.host}:${s.port}`) })) },
+    "proxy listening",
+  );
 
   const closeServer = (server: Server | undefined) =>
     new Promise<void>((resolve) => {

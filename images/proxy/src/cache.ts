@@ -20,7 +20,10 @@ export function cacheRequest(req: IncomingMessage): CachePolicy.Request {
 export class ResponseCache {
   private readonly lru: LRUCache<string, CachedResponse>;
 
-  constructor(readonly maxBytes: number, readonly maxObjectBytes: number) {
+  constructor(
+    readonly maxBytes: number,
+    readonly maxObjectBytes: number,
+  ) {
     this.lru = new LRUCache({ maxSize: Math.max(1, maxBytes), sizeCalculation: (v) => Math.max(1, v.body.length + 512) });
   }
 

@@ -11,7 +11,17 @@ import { Throttle, type BucketTable } from "./limits";
 import type { UpstreamServer } from "./pool";
 import type { Route, Router } from "./routes";
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 export interface ForwardOptions {
@@ -31,7 +41,12 @@ export interface ForwardOptions {
 /** Request headers for the upstream: hop-by-hop removed, forwarding headers added. */
 export function forwardHeaders(req: IncomingMessage, tls: boolean, keepUpgrade = false): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const listed = new Set((req.headers.connection ?? "").toLowerCase().split(",").map((s) => s.trim()));
+  const listed = new Set(
+    (req.headers.connection ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((s) => s.trim()),
+  );
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || ((HOP_BY_HOP.has(name) || listed.has(name)) && !(keepUpgrade && name === "upgrade"))) continue;
     out[name] = value;
@@ -47,7 +62,12 @@ export function forwardHeaders(req: IncomingMessage, tls: boolean, keepUpgrade =
 
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const listed = new Set((headers.connection ?? "").toLowerCase().split(",").map((s) => s.trim()));
+  const listed = new Set(
+    (headers.connection ?? "")
+      .toLowerCase()
+      .split(",")
+      .map((s) => s.trim()),
+  );
   for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name) && !listed.has(name)) out[name] = value;
   return out;
 }

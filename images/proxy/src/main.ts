@@ -22,7 +22,14 @@ async function main(): Promise<void> {
   const config = loadReplicaConfig(env.SP_CONFIG, proxySettingsSchema);
   const log = createLogger({ role: "proxy", level: env.SP_LOG_LEVEL, bindings: { replica: config.replica } });
   const tls = existsSync(env.SP_TLS_CERT) && existsSync(env.SP_TLS_KEY) ? { certFile: env.SP_TLS_CERT, keyFile: env.SP_TLS_KEY } : undefined;
-  const app = await startProxyApp({ config, host: env.SP_LISTEN, httpPort: env.SP_HTTP_PORT, httpsPort: env.SP_HTTPS_PORT, ...(tls ? { tls } : {}), log }).catch((error: unknown) => {
+  const app = await startProxyApp({
+    config,
+    host: env.SP_LISTEN,
+    httpPort: env.SP_HTTP_PORT,
+    httpsPort: env.SP_HTTPS_PORT,
+    ...(tls ? { tls } : {}),
+    log,
+  }).catch((error: unknown) => {
     // A route naming a missing service is a configuration error like a bad setting: exit 2.
     if (error instanceof Error && error.message.startsWith("settings.")) {
       process.stderr.write(`invalid configuration:\n  - ${error.message}\n`);

@@ -104,7 +104,14 @@ export class Pool {
     const hc = this.options.healthCheck;
     return new Promise<boolean>((resolve) => {
       const req = request(
-        { host: server.host, port: server.port, path: hc.path, method: "GET", timeout: hc.timeoutMs, headers: { host: hc.host ?? server.host, "user-agent": "serverpark-proxy-healthcheck" } },
+        {
+          host: server.host,
+          port: server.port,
+          path: hc.path,
+          method: "GET",
+          timeout: hc.timeoutMs,
+          headers: { host: hc.host ?? server.host, "user-agent": "serverpark-proxy-healthcheck" },
+        },
         (res) => {
           res.resume();
           resolve((res.statusCode ?? 500) < 500);

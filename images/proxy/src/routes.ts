@@ -19,7 +19,10 @@ export function defaultRoutes(config: ReplicaConfig<ProxySettings>): RouteSettin
   return config.directory
     .filter((s) => s.role === "web")
     .map((s) => ({
-      hosts: [`${s.id}.${config.domain}`, ...[...new Set(s.replicas.flatMap((r) => Object.keys(r.addresses)))].map((net) => `${s.id}.${net}.${config.domain}`)].map((h) => h.toLowerCase()),
+      hosts: [
+        `${s.id}.${config.domain}`,
+        ...[...new Set(s.replicas.flatMap((r) => Object.keys(r.addresses)))].map((net) => `${s.id}.${net}.${config.domain}`),
+      ].map((h) => h.toLowerCase()),
       pathPrefix: "/",
       service: s.id,
       port: "http",
@@ -59,11 +62,20 @@ export class Router {
         });
       } else {
         const service = config.directory.find((s) => s.id === r.service);
-        if (!service) throw new Error(`settings.routes[${i}].service: no service "${r.service}" in the datacenter (have: ${config.directory.map((s) => s.id).join(", ")})`);
+        if (!service)
+          throw new Error(`settings.routes[${i}].service: no service "${r.service}" in the datacenter (have: ${config.directory.map((s) => s.id).join(", ")})`);
         servers = serversOf(service, r.port, config.addresses);
         if (servers.length === 0) throw new Error(`settings.routes[${i}]: service "${r.service}" shares no network with this proxy`);
       }
-      const pool = new Pool({ name: id, servers, balance: r.balance, healthCheck: { ...r.healthCheck, host: r.hosts.find((h) => !h.includes("*")) }, passive: config.settings.passive, log, ...(onChange ? { onChange } : {}) });
+      const pool = new Pool({
+        name: id,
+        servers,
+        balance: r.balance,
+        healthCheck: { ...r.healthCheck, host: r.hosts.find((h) => !h.includes("*")) },
+        passive: config.settings.passive,
+        log,
+        ...(onChange ? { onChange } : {}),
+      });
       return { id, settings: r, pool };
     });
     for (const route of this.routes) {

@@ -70,9 +70,18 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
   const settings = config.settings;
   const registry = options.registry ?? new Registry();
   const sites = new SiteTable(prepareSites(settings.sites.length > 0 ? settings.sites : defaultSites(config), options.scratchDir));
-  const requests = new Counter({ name: "web_requests_total", help: "HTTP responses by site and status class", labelNames: ["site", "status"], registers: [registry] });
+  const requests = new Counter({
+    name: "web_requests_total",
+    help: "HTTP responses by site and status class",
+    labelNames: ["site", "status"],
+    registers: [registry],
+  });
   const bytes = new Counter({ name: "web_response_bytes_total", help: "Response body bytes sent", registers: [registry] });
-  const clientErrors = new Counter({ name: "web_client_errors_total", help: "Connections closed for protocol errors (bad or oversized requests, timeouts)", registers: [registry] });
+  const clientErrors = new Counter({
+    name: "web_client_errors_total",
+    help: "Connections closed for protocol errors (bad or oversized requests, timeouts)",
+    registers: [registry],
+  });
   const access = createAccessLog("web", settings.accessLog, { replica: config.replica });
   const counters = new Map<string, { inc(): void }>();
 
@@ -149,7 +158,12 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
       clientErrors.inc();
       if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-      const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      const status =
+        err.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? "408 Request Timeout"
+            : "400 Bad Request";
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
     return server;

@@ -22,7 +22,15 @@ export interface HandlerOptions {
 }
 
 const ALLOW = "GET, HEAD, OPTIONS";
-const REASONS: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 412: "Precondition Failed", 416: "Range Not Satisfiable", 500: "Internal Server Error" };
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  412: "Precondition Failed",
+  416: "Range Not Satisfiable",
+  500: "Internal Server Error",
+};
 /** Resolutions are cached briefly: resolving costs several syscalls, and hot paths repeat. */
 const RESOLVE_TTL_MS = 1000;
 
@@ -52,7 +60,14 @@ export function createHandler(options: HandlerOptions) {
       const r = await resolve(site, `/${page}`);
       if (r.kind === "file") {
         const entry = await options.files.get(r.path).catch(() => undefined);
-        if (entry?.body) return finish(req, res, status, { "content-type": entry.type, "content-length": entry.body.length, "cache-control": "no-store", ...extra }, entry.body);
+        if (entry?.body)
+          return finish(
+            req,
+            res,
+            status,
+            { "content-type": entry.type, "content-length": entry.body.length, "cache-control": "no-store", ...extra },
+            entry.body,
+          );
       }
     }
     const body = Buffer.from(`<!doctype html><title>${status} ${REASONS[status] ?? ""}</title><h1>${status} ${REASONS[status] ?? ""}</h1>\n`);
@@ -110,7 +125,13 @@ export function createHandler(options: HandlerOptions) {
 
     const precondition = checkPreconditions(req, entry);
     if (precondition === 412) return error(req, res, site, 412);
-    if (precondition === 304) return finish(req, res, 304, { etag, "last-modified": entry.lastModified, "cache-control": site.cacheControl, ...(useEncoding ? { vary: "Accept-Encoding" } : {}) });
+    if (precondition === 304)
+      return finish(req, res, 304, {
+        etag,
+        "last-modified": entry.lastModified,
+        "cache-control": site.cacheControl,
+        ...(useEncoding ? { vary: "Accept-Encoding" } : {}),
+      });
 
     const range = req.method === "GET" ? parseRange(req.headers.range, req.headers["if-range"] as string | undefined, entry) : undefined;
     if (range === "unsatisfiable") return error(req, res, site, 416, { "content-range": `bytes */${entry.size}` });
@@ -130,7 +151,16 @@ export function createHandler(options: HandlerOptions) {
     return stream(req, res, 200, { ...headers, "content-length": entry.size }, entry, "identity", 0, entry.size - 1);
   }
 
-  function stream(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, entry: FileEntry, encoding: Encoding, start: number, end: number): void {
+  function stream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    headers: OutgoingHttpHeaders,
+    entry: FileEntry,
+    encoding: Encoding,
+    start: number,
+    end: number,
+  ): void {
     res.writeHead(status, { "x-served-by": options.replica, ...headers });
     if (req.method === "HEAD" || entry.size === 0) {
       res.end();
@@ -171,7 +201,10 @@ function checkPreconditions(req: IncomingMessage, entry: FileEntry): 304 | 412 |
 }
 
 function etagList(header: string): string[] {
-  return header.split(",").map((t) => t.trim()).filter(Boolean);
+  return header
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 /** Weak comparison that also accepts our encoded variants (`"x-br"`, `"x-gz"`) of the same file. */
@@ -184,7 +217,8 @@ function sameResource(tag: string, etag: string): boolean {
 function parseRange(header: string | undefined, ifRange: string | undefined, entry: FileEntry): [number, number] | "unsatisfiable" | undefined {
   if (!header) return undefined;
   if (ifRange !== undefined) {
-    const matches = ifRange.startsWith('"') || ifRange.startsWith("W/") ? ifRange === entry.etag : Date.parse(ifRange) >= Math.floor(entry.mtimeMs / 1000) * 1000;
+    const matches =
+      ifRange.startsWith('"') || ifRange.startsWith("W/") ? ifRange === entry.etag : Date.parse(ifRange) >= Math.floor(entry.mtimeMs / 1000) * 1000;
     if (!matches) return undefined;
   }
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());

@@ -23,7 +23,15 @@ async function main(): Promise<void> {
   const config = loadReplicaConfig(env.SP_CONFIG, webSettingsSchema);
   const log = createLogger({ role: "web", level: env.SP_LOG_LEVEL, bindings: { replica: config.replica } });
   const tls = existsSync(env.SP_TLS_CERT) && existsSync(env.SP_TLS_KEY) ? { certFile: env.SP_TLS_CERT, keyFile: env.SP_TLS_KEY } : undefined;
-  const app = await startWebApp({ config, host: env.SP_LISTEN, httpPort: env.SP_HTTP_PORT, httpsPort: env.SP_HTTPS_PORT, ...(tls ? { tls } : {}), scratchDir: env.SP_SITES_DIR, log });
+  const app = await startWebApp({
+    config,
+    host: env.SP_LISTEN,
+    httpPort: env.SP_HTTP_PORT,
+    httpsPort: env.SP_HTTPS_PORT,
+    ...(tls ? { tls } : {}),
+    scratchDir: env.SP_SITES_DIR,
+    log,
+  });
   const management = await startManagementServer({
     port: env.SP_MGMT_PORT,
     host: process.env.SP_MGMT_ADDRESS ?? "0.0.0.0",
