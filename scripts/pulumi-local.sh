@@ -10,5 +10,7 @@ mkdir -p .pulumi-state
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$root/.pulumi-state}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-serverpark-local}"
 export PULUMI_SKIP_UPDATE_CHECK=true
+# `npm test` type-checks the project; ts-node only needs to transpile the program.
+export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
 npx pulumi stack select "$stack" --create --non-interactive >/dev/null
 exec npx pulumi "$@" --stack "$stack"
