@@ -154,7 +154,8 @@ export class DockerTarget implements DatacenterTarget {
           version: this.version,
         }),
         networksAdvanced: attach,
-        ...this.common(0.1, 0.0625),
+        // 128 MB: the agent itself takes ~50 MB, and operators (and tests) `docker exec` node in it.
+        ...this.common(0.1, 0.125),
       },
       { parent: scope.parent },
     );
