@@ -4,3 +4,4 @@ export * from "./log";
 export * from "./management";
 export * from "./shutdown";
 export * from "./tls";
+export * from "./listen";

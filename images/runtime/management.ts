@@ -9,8 +9,8 @@
  * global one) so tests can run several in one process.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { closeServer, listen } from "./listen";
 import type { Logger } from "./log";
 
 /** What a readiness check reports; `details` go into the /healthz body as they are. */
@@ -95,14 +95,7 @@ export async function startManagementServer(options: ManagementOptions): Promise
     // A slow or idle client must not hold the management port for long.
     server.requestTimeout = 10_000;
     server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    port = (server.address() as AddressInfo).port; // the second listener shares a port-0 pick
+    port = await listen(server, port, host); // the second listener shares a port-0 pick
     servers.push(server);
   }
   options.log.info({ port, hosts }, "management server listening");
@@ -111,16 +104,7 @@ export async function startManagementServer(options: ManagementOptions): Promise
     server: servers[0]!,
     registry,
     port,
-    close: () =>
-      Promise.all(
-        servers.map(
-          (server) =>
-            new Promise<void>((resolve) => {
-              server.close(() => resolve());
-              server.closeIdleConnections();
-            }),
-        ),
-      ).then(() => undefined),
+    close: () => Promise.all(servers.map(closeServer)).then(() => undefined),
   };
 }
 

@@ -6,11 +6,11 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { Counter, Gauge, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
+import { closeServer, listen } from "../../runtime/listen";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { ProxySettings } from "../settings";
@@ -140,28 +140,14 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     } else log.warn("no TLS certificate: HTTPS listener disabled");
   }
 
-  const listen = (server: Server, port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, options.host, () => {
-        server.off("error", reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
-  const httpPort = await listen(http, options.httpPort);
-  const httpsPort = https ? await listen(https, options.httpsPort!) : undefined;
+  const httpPort = await listen(http, options.httpPort, options.host);
+  const httpsPort = https ? await listen(https, options.httpsPort!, options.host) : undefined;
   for (const r of router.routes) r.pool.startHealthChecks();
   log.info(
     { httpPort, httpsPort, routes: router.routes.map((r) => ({ route: r.id, upstreams: r.pool.servers.map((s) => `${s.host}:${s.port}`) })) },
     "proxy listening",
   );
 
-  const closeServer = (server: Server | undefined) =>
-    new Promise<void>((resolve) => {
-      if (!server?.listening) return resolve();
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
   return {
     http,
     ...(https ? { https } : {}),

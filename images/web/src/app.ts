@@ -6,11 +6,11 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { readFileSync } from "node:fs";
 import { Counter, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
+import { closeServer, listen } from "../../runtime/listen";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { SiteSettings, WebSettings } from "../settings";
@@ -169,24 +169,10 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     return server;
   }
 
-  const listen = (server: Server, port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, options.host, () => {
-        server.off("error", reject);
-        resolve((server.address() as AddressInfo).port);
-      });
-    });
-  const httpPort = await listen(http, options.httpPort);
-  const httpsPort = https ? await listen(https, options.httpsPort!) : undefined;
+  const httpPort = await listen(http, options.httpPort, options.host);
+  const httpsPort = https ? await listen(https, options.httpsPort!, options.host) : undefined;
   log.info({ httpPort, httpsPort, sites: sites.sites.map((s) => s.host) }, "web server listening");
 
-  const closeServer = (server: Server | undefined) =>
-    new Promise<void>((resolve) => {
-      if (!server?.listening) return resolve();
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
   return {
     http,
     ...(https ? { https } : {}),
