@@ -30,8 +30,9 @@ export class TestClient {
     ws.on("error", () => undefined);
   }
 
-  static async connect(url: string): Promise<TestClient> {
-    const ws = new WebSocket(url);
+  /** `options` for going through a proxy: a Host header, a CA and an SNI name for wss://. */
+  static async connect(url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
+    const ws = new WebSocket(url, options);
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);

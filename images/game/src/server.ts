@@ -1,6 +1,6 @@
 /**
- * The game server: one HTTP listener serving the browser client at `/` and the game over
- * WebSocket at `/ws`, a fixed-rate tick driving every room, and the per-client rules
+ * The game server: one HTTP listener serving the browser client at `/`, the game over
+ * WebSocket at `/ws` and `/healthz` (for the proxy's health checks), a fixed-rate tick driving every room, and the per-client rules
  * (message size, input rate, schema, idle kick, reconnect by token). A misbehaving client
  * is closed on its own; nothing it sends can stop the tick or affect other players.
  */
@@ -42,6 +42,8 @@ const LAG_BYTES = 256 * 1024;
 const DEAD_BYTES = 2 * 1024 * 1024;
 const MAX_STRIKES = 3;
 const TICK_HISTORY = 4096;
+/** A tick loop that has not run for this long is stalled: `/healthz` answers 503. */
+const STALLED_MS = 2000;
 
 export interface GameServer {
   readonly server: Server;
@@ -71,6 +73,15 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
     if ((req.method === "GET" || req.method === "HEAD") && (path === "/" || path === "/index.html")) {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", "x-content-type-options": "nosniff" });
       res.end(req.method === "HEAD" ? undefined : CLIENT_HTML);
+      return;
+    }
+    if ((req.method === "GET" || req.method === "HEAD") && path === "/healthz") {
+      // For the proxy's health checks on the game port: a replica whose tick loop stalled is
+      // taken out of the pool (the management /healthz says the same to the platform).
+      const ageMs = Math.round(performance.now() - lastTick);
+      const ok = http.listening && ageMs < STALLED_MS;
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : JSON.stringify({ ok, tickAgeMs: ageMs, rooms: rooms.size }));
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");

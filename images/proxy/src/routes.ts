@@ -1,7 +1,7 @@
 /**
  * Routing: a request's Host and path select a route (exact host, then `*.suffix`, then
  * `*`; longest path prefix within the host), and each route has its pool. Routes without
- * settings come from the directory: one per web service, by its names.
+ * settings come from the directory: one per web or game service, by its names.
  */
 import type { Logger } from "../../runtime/log";
 import type { DirectoryService, ReplicaConfig } from "../../runtime/replica";
@@ -14,22 +14,48 @@ export interface Route {
   readonly pool: Pool;
 }
 
-/** The plan's web services, each routed by `<service>.<domain>` and `<service>.<network>.<domain>`. */
+/** A service's public names: `<service>.<domain>` and `<service>.<network>.<domain>` for each network it is on. */
+function namesOf(s: DirectoryService, domain: string): string[] {
+  const networks = [...new Set(s.replicas.flatMap((r) => Object.keys(r.addresses)))];
+  return [`${s.id}.${domain}`, ...networks.map((net) => `${s.id}.${net}.${domain}`)].map((h) => h.toLowerCase());
+}
+
+/**
+ * Without configured routes, the proxy routes by name to every web service (its "http"
+ * port, cached) and every game service (its "game" port: the client page at `/` and the
+ * WebSocket at `/ws`, passed through on upgrade; nothing cached). Game routes balance by
+ * least connections, since a game connection lasts as long as the player plays; and the
+ * health check asks the game's `/healthz`, which fails when its tick loop has stalled.
+ */
 export function defaultRoutes(config: ReplicaConfig<ProxySettings>): RouteSettings[] {
-  return config.directory
-    .filter((s) => s.role === "web")
-    .map((s) => ({
-      hosts: [
-        `${s.id}.${config.domain}`,
-        ...[...new Set(s.replicas.flatMap((r) => Object.keys(r.addresses)))].map((net) => `${s.id}.${net}.${config.domain}`),
-      ].map((h) => h.toLowerCase()),
-      pathPrefix: "/",
-      service: s.id,
-      port: "http",
-      balance: "round-robin" as const,
-      healthCheck: { path: "/", intervalMs: 2000, timeoutMs: 1000, unhealthyAfter: 2, healthyAfter: 2 },
-      cache: true,
-    }));
+  const check = { intervalMs: 2000, timeoutMs: 1000, unhealthyAfter: 2, healthyAfter: 2 };
+  return config.directory.flatMap((s): RouteSettings[] => {
+    if (s.role === "web")
+      return [
+        {
+          hosts: namesOf(s, config.domain),
+          pathPrefix: "/",
+          service: s.id,
+          port: "http",
+          balance: "round-robin",
+          healthCheck: { path: "/", ...check },
+          cache: true,
+        },
+      ];
+    if (s.role === "game")
+      return [
+        {
+          hosts: namesOf(s, config.domain),
+          pathPrefix: "/",
+          service: s.id,
+          port: "game",
+          balance: "least-connections",
+          healthCheck: { path: "/healthz", ...check },
+          cache: false,
+        },
+      ];
+    return [];
+  });
 }
 
 /** The replicas of a directory service, at their address on a network this proxy shares. */

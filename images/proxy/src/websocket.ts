@@ -4,10 +4,13 @@
  * connections are spliced and bytes flow both ways untouched until either side closes.
  */
 import type { IncomingMessage } from "node:http";
-import { connect, type Socket } from "node:net";
+import { connect, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { forwardHeaders } from "./forward";
 import type { Router } from "./routes";
+
+/** TCP keep-alive probes on spliced connections start after this much silence. */
+const KEEPALIVE_MS = 30_000;
 
 export function createUpgradeHandler(router: Router, connectTimeoutMs: number, onDone: (req: IncomingMessage, status: number, upstream?: string) => void) {
   return function upgrade(req: IncomingMessage, client: Duplex, head: Buffer, tls: boolean): void {
@@ -42,6 +45,16 @@ export function createUpgradeHandler(router: Router, connectTimeoutMs: number, o
       upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
       if (head.length > 0) upstream.write(head);
       server.active++;
+      // A spliced connection may live for hours (a game session): no idle timeout here (the
+      // HTTP server's request/keep-alive timers stop at the upgrade), small frames go out at
+      // once (no Nagle delay on game inputs), and TCP keep-alive finds peers that vanished.
+      upstream.setNoDelay(true);
+      upstream.setKeepAlive(true, KEEPALIVE_MS);
+      if (client instanceof Socket) {
+        // Plain and TLS (a TLSSocket is a net.Socket) client connections alike.
+        client.setNoDelay(true);
+        client.setKeepAlive(true, KEEPALIVE_MS);
+      }
       upstream.pipe(client);
       client.pipe(upstream);
       const close = () => {
