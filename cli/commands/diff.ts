@@ -46,7 +46,9 @@ function tolerant(load: () => LoadedSide, label: string, stack: string, tolerate
 /** Validates and plans a stack file's text with its lock's text (each side uses its own lock). */
 export function sideFromText(text: string, path: string, lockText: string | undefined, label: string, cwd: string): LoadedSide {
   const file = parseStackFile(text, path);
-  const validated = validateSpec(file.config[SPEC_CONFIG_KEY]);
+  // Role settings are left to `serverpark validate` (the preview workflow runs it): the diff
+  // shows what a change does even while one of its settings is wrong.
+  const validated = validateSpec(file.config[SPEC_CONFIG_KEY], { roleSettings: false });
   if (!validated.ok) throw new StackProblems(label, locate(file, validated.issues, cwd), "the datacenter spec");
   const lock = lockText === undefined ? undefined : parseLock(lockText, `${label.replace(/\.ya?ml$/, "")}.lock.json`);
   const planned = tryPlanDatacenter(validated.spec, lock);

@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import { EXIT, type CliCommand } from "../command";
-import { loadPlan, StackProblems } from "../stack";
+import { loadPlan, locate, StackProblems } from "../stack";
+import { checkHetzner } from "../../components/targets/hetzner/settings";
 import { StackFileError } from "../../components/spec/load";
 import { formatPath } from "../../components/spec/issues";
 
@@ -9,8 +10,10 @@ export const command: CliCommand = {
   summary: "check a stack's datacenter spec and that it can be planned",
   usage: `Usage: serverpark validate <stack> [--json]
 
-Checks the stack's serverpark:datacenter config: its shape, every cross-reference, and that
-every replica can be placed. All problems are listed at once, each with file:line:col and
+Checks the stack's serverpark:datacenter config: its shape, every cross-reference, each
+service's role settings, that every replica can be placed and, for a stack with
+serverpark:target hetzner, what Hetzner Cloud can do (locations, server types, networks,
+limits). All problems are listed at once, each with file:line:col and
 its config path.
 
 Options:
@@ -23,8 +26,21 @@ Exit codes: 0 valid, 1 problems found, 2 usage error.`,
     const name = positionals[0]!;
     try {
       const { file, spec, plan } = loadPlan(name, io.cwd);
+      const target = file.config["serverpark:target"] ?? "docker";
+      if (target !== "docker" && target !== "hetzner") {
+        const message = `serverpark:target is ${JSON.stringify(target)}; expected one of: docker, hetzner`;
+        if (json) io.out(JSON.stringify({ ok: false, stack: file.stack, issues: [{ path: "serverpark:target", message }] }, null, 2));
+        else io.err(`${relative(io.cwd, file.path) || file.path}: ${message}`);
+        return EXIT.invalid;
+      }
+      if (target === "hetzner") {
+        const check = checkHetzner(spec, plan);
+        if (!check.ok)
+          throw new StackProblems(relative(io.cwd, file.path) || file.path, locate(file, check.issues, io.cwd), "the datacenter for Hetzner Cloud");
+      }
       const summary = {
         datacenter: spec.name,
+        target,
         feeds: spec.feeds.length,
         racks: spec.racks.length,
         hosts: spec.hosts.length,
@@ -36,7 +52,7 @@ Exit codes: 0 valid, 1 problems found, 2 usage error.`,
       if (json) io.out(JSON.stringify({ ok: true, stack: file.stack, file: shown, summary, notes: plan.notes, issues: [] }, null, 2));
       else {
         io.out(
-          `${shown}: ok — datacenter ${spec.name}: ${summary.feeds} feeds, ${summary.racks} racks, ${summary.hosts} hosts, ${summary.networks} networks, ${summary.services} services (${summary.replicas} replicas)`,
+          `${shown}: ok — datacenter ${spec.name} (${target}): ${summary.feeds} feeds, ${summary.racks} racks, ${summary.hosts} hosts, ${summary.networks} networks, ${summary.services} services (${summary.replicas} replicas)`,
         );
         for (const note of plan.notes) io.out(`  note: ${formatPath(note.path)}: ${note.message}`);
       }

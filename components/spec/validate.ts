@@ -6,6 +6,8 @@
  */
 import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
+import { ROLE_INFO } from "../model/roles";
+import { ROLE_SETTINGS } from "./roleSettings";
 import { DatacenterSpecSchema, type DatacenterSpec, type HostSpec, type PlanSpec } from "./schema";
 import { type ConfigPath, type SpecIssue, SpecError, sortIssues } from "./issues";
 
@@ -18,7 +20,17 @@ const RESERVED_RANGES: readonly { cidr: string; why: string }[] = [
   { cidr: "10.255.255.0/24", why: "the host machine's resolver" },
 ];
 
-export function validateSpec(raw: unknown): ValidationResult {
+export interface ValidateOptions {
+  /**
+   * Check every service's `settings` with its role's schema (default). The diff tool turns it
+   * off to show what a change does even while a setting is wrong (the preview workflow runs
+   * `serverpark validate` for that), and the policy tests to feed the policies settings no
+   * role accepts, since policies must hold on the resources whatever produced them.
+   */
+  readonly roleSettings?: boolean;
+}
+
+export function validateSpec(raw: unknown, options: ValidateOptions = {}): ValidationResult {
   if (raw === undefined || raw === null) {
     return { ok: false, issues: [{ path: [], message: "is missing: set it in the stack config (see stacks/Pulumi.local.yaml for a complete example)" }] };
   }
@@ -26,7 +38,7 @@ export function validateSpec(raw: unknown): ValidationResult {
   if (!parsed.success) {
     return { ok: false, issues: sortIssues(zodIssues(parsed.error)) };
   }
-  const issues = crossCheck(parsed.data);
+  const issues = crossCheck(parsed.data, options.roleSettings ?? true);
   return issues.length > 0 ? { ok: false, issues: sortIssues(issues) } : { ok: true, spec: parsed.data };
 }
 
@@ -37,10 +49,10 @@ export function parseSpec(raw: unknown): DatacenterSpec {
   return result.spec;
 }
 
-function zodIssues(error: z.ZodError): SpecIssue[] {
+function zodIssues(error: z.ZodError, prefix: ConfigPath = []): SpecIssue[] {
   const out: SpecIssue[] = [];
   for (const issue of error.issues) {
-    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+    const path = [...prefix, ...issue.path.filter((p): p is string | number => typeof p !== "symbol")];
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) out.push({ path: [...path, key], message: "is not a known setting (check the spelling)" });
       continue;
@@ -88,7 +100,7 @@ function fits(plan: PlanSpec, host: HostSpec): boolean {
   return plan.cpus <= host.capacity.cpus && plan.memoryGb <= host.capacity.memoryGb && plan.diskGb <= host.capacity.diskGb;
 }
 
-function crossCheck(spec: DatacenterSpec): SpecIssue[] {
+function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
   const issues: SpecIssue[] = [];
   checkUnique(spec.feeds, ["feeds"], "feed", issues);
   checkUnique(spec.racks, ["racks"], "rack", issues);
@@ -222,6 +234,12 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
     if (svc.redundant === true && svc.replicas < 2) {
       issues.push({ path: ["services", s, "replicas"], message: "a redundant service needs at least 2 replicas" });
     }
+    // The role's own settings schema, exactly as its server will parse them at start-up.
+    if (roleSettings) {
+      const settings = ROLE_SETTINGS[svc.role].safeParse(svc.settings, { reportInput: true });
+      if (!settings.success) issues.push(...zodIssues(settings.error, ["services", s, "settings"]));
+      else if (svc.role === "proxy") checkProxyRoutes(svc.settings, spec, s, issues);
+    }
     if (svc.backup?.targetHost !== undefined && !hostIds.has(svc.backup.targetHost)) {
       issues.push({ path: ["services", s, "backup", "targetHost"], message: `unknown host "${svc.backup.targetHost}"; ${oneOf(hostIds)}` });
     }
@@ -244,4 +262,26 @@ function crossCheck(spec: DatacenterSpec): SpecIssue[] {
     }
   });
   return issues;
+}
+
+/**
+ * A proxy route's `service` must be a service of this datacenter, and a port named explicitly
+ * must be one of its ports (without one the proxy uses "http", else the service's first TCP
+ * port). Reads the raw settings, which already passed the proxy's schema.
+ */
+function checkProxyRoutes(settings: Readonly<Record<string, unknown>>, spec: DatacenterSpec, s: number, issues: SpecIssue[]): void {
+  const routes = (settings.routes ?? []) as readonly { service?: string; port?: string }[];
+  routes.forEach((route, r) => {
+    if (route.service === undefined) return;
+    const target = spec.services.find((t) => t.id === route.service);
+    const path: ConfigPath = ["services", s, "settings", "routes", r];
+    if (!target) {
+      issues.push({ path: [...path, "service"], message: `unknown service "${route.service}"; ${oneOf(spec.services.map((t) => t.id))}` });
+      return;
+    }
+    const ports = ROLE_INFO[target.role].ports.map((p) => p.name);
+    if (route.port !== undefined && !ports.includes(route.port)) {
+      issues.push({ path: [...path, "port"], message: `service "${target.id}" (${target.role}) has no port "${route.port}"; ${oneOf(ports)}` });
+    }
+  });
 }

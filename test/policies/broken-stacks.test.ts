@@ -1,7 +1,8 @@
 /**
  * Whole stacks through the real program under Pulumi's mocks and the policy pack: the
  * compliant variant of the local stack passes every policy, and each deliberately broken
- * stack (test/policies/fixtures) fails with exactly the policy ids it expects.
+ * stack (test/policies/fixtures) fails with exactly the policy ids it expects, or is refused
+ * by the program before the policies run.
  */
 import { readdirSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -32,7 +33,17 @@ describe("broken stacks", () => {
 
   for (const name of fixtures) {
     const fixture = loadFixture(name);
-    it(`${name}: ${fixture.description} → ${fixture.expect.length === 0 ? "passes" : fixture.expect.join(", ")}`, async () => {
+    const outcome = fixture.refused ? "refused by the program" : fixture.expect.length === 0 ? "passes" : fixture.expect.join(", ");
+    it(`${name}: ${fixture.description} → ${outcome}`, async () => {
+      if (fixture.refused) {
+        const error = await runFixture(root, fixture).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(error, "the program refuses the stack").toBeInstanceOf(Error);
+        for (const text of fixture.refused) expect(error!.message).toContain(text);
+        return;
+      }
       const check = await runFixture(root, name === "compliant.yaml" ? undefined : fixture);
       expect(check.resources.filter((r) => r.type === "docker:index/container:Container").length, "every role deploys in the scratch root").toBeGreaterThan(10);
       expect(failedPolicies(check), check.evaluation.violations.map((v) => `${v.policy}: ${v.detail}`).join("\n")).toEqual([...fixture.expect].sort());

@@ -82,6 +82,12 @@ export interface Fixture {
   readonly description: string;
   /** Policy ids that must fail, and no others. */
   readonly expect: readonly string[];
+  /**
+   * The program itself must refuse the stack before any resource exists, with a message that
+   * contains each of these (settings no role accepts are stopped by the role's own schema;
+   * the policies behind them are the second line, tested in stack-policies.test.ts).
+   */
+  readonly refused?: readonly string[];
   readonly patch?: readonly Record<string, any>[];
   /** Extra stack config (`serverpark:protectState: true`). */
   readonly config?: Record<string, unknown>;
