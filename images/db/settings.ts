@@ -28,3 +28,18 @@ export const dbSettingsSchema = z.strictObject({
 });
 
 export type DbSettings = z.output<typeof dbSettingsSchema>;
+
+/**
+ * The monitoring login file (a Pulumi secret, written by components/roles/noc.ts when the
+ * datacenter has a NOC): a role that may log in to one database and nothing else. The
+ * server receives only the SCRAM verifier, never the password.
+ */
+export const dbProbeLoginSchema = z.strictObject({
+  user: identifier.refine((u) => u !== "postgres", "the monitoring login cannot be the superuser"),
+  database: identifier,
+  verifier: z
+    .string()
+    .regex(/^SCRAM-SHA-256\$\d+:[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/, "expected a SCRAM-SHA-256 verifier, never a plain password"),
+});
+
+export type DbProbeLogin = z.output<typeof dbProbeLoginSchema>;

@@ -39,11 +39,14 @@ export interface TestDb {
   start(): Promise<DbApp>;
 }
 
-export function testDb(port: number, settings: Record<string, unknown> = {}): TestDb {
+/** @param probeLogin the monitoring login file's content (user, database, SCRAM verifier), if any. */
+export function testDb(port: number, settings: Record<string, unknown> = {}, probeLogin?: Record<string, unknown>): TestDb {
   const dir = mkdtempSync(join(tmpdir(), "sp-db-"));
   chmodSync(dir, 0o755); // the postgres user must reach its data below
   const passwordFile = join(dir, "password");
   writeFileSync(passwordFile, PASSWORD);
+  const probeLoginFile = join(dir, "probe-login.json");
+  if (probeLogin) writeFileSync(probeLoginFile, JSON.stringify(probeLogin));
   return {
     dir,
     start: () =>
@@ -54,6 +57,7 @@ export function testDb(port: number, settings: Record<string, unknown> = {}): Te
         port,
         settings: dbSettingsSchema.parse({ backup: { intervalMinutes: 0, keep: 3 }, ...settings }),
         passwordFile,
+        probeLoginFile,
         runDir: join(dir, "run"),
         log: createLogger({ role: "db", level: "silent" }),
         runAs: runAs(),
@@ -62,8 +66,8 @@ export function testDb(port: number, settings: Record<string, unknown> = {}): Te
 }
 
 /** Runs psql against the test server; resolves with stdout, rejects with stderr. */
-export async function psql(port: number, sql: string, password = PASSWORD, user = "app"): Promise<string> {
-  const { stdout } = await run("psql", ["-w", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", "app", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql], {
+export async function psql(port: number, sql: string, password = PASSWORD, user = "app", database = "app"): Promise<string> {
+  const { stdout } = await run("psql", ["-w", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql], {
     env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "5" },
     timeout: 30_000,
   });

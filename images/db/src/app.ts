@@ -11,7 +11,7 @@ import { Gauge, Registry } from "prom-client";
 import { z } from "zod";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
-import type { DbSettings } from "../settings";
+import { dbProbeLoginSchema, type DbProbeLogin, type DbSettings } from "../settings";
 import { Backups } from "./backup";
 import { Postgres, privateKeyCopy } from "./postgres";
 import { provision } from "./provision";
@@ -24,6 +24,8 @@ export interface DbAppOptions {
   readonly settings: DbSettings;
   /** File holding the application role's password (a Pulumi secret). */
   readonly passwordFile: string;
+  /** File with the monitoring login (user, database, SCRAM verifier); absent: no such login. */
+  readonly probeLoginFile?: string;
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Private scratch folder (unix socket, key copy); not on the volume. @default /tmp/serverpark-db */
   readonly runDir?: string;
@@ -40,6 +42,29 @@ export interface DbApp {
   close(): Promise<void>;
 }
 
+/** The monitoring login, if its file exists; a malformed file is a deployment error. */
+function readProbeLogin(file: string | undefined): DbProbeLogin | undefined {
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`the monitoring login file ${file} is not JSON`);
+  }
+  const parsed = dbProbeLoginSchema.safeParse(raw);
+  // The message names the fields only: the file's values are secret.
+  if (!parsed.success)
+    throw new Error(`the monitoring login file ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
+
 export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
   const runDir = options.runDir ?? "/tmp/serverpark-db";
   const tls = options.tls ? { certFile: options.tls.certFile, keyFile: privateKeyCopy(options.tls.keyFile, runDir, options.runAs) } : undefined;
@@ -54,13 +79,18 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
     log: options.log,
     runAs: options.runAs,
   });
+  // Read before PostgreSQL starts: a bad file stops start-up without leaving a server behind.
+  const probeLogin = readProbeLogin(options.probeLoginFile);
   await postgres.start();
   const password = readFileSync(options.passwordFile, "utf8").trim();
   if (password.length < 8) throw new Error(`the password in ${options.passwordFile} is shorter than 8 characters`);
-  await provision(postgres, options.settings, password);
+  await provision(postgres, options.settings, password, probeLogin);
   const backups = new Backups(postgres, join(options.dataDir, "backups"), options.settings, options.log);
   backups.start();
-  options.log.info({ port: options.port, databases: options.settings.databases, user: options.settings.user }, "database server ready");
+  options.log.info(
+    { port: options.port, databases: options.settings.databases, user: options.settings.user, monitoringLogin: probeLogin?.user },
+    "database server ready",
+  );
 
   const registry = options.registry ?? new Registry();
   new Gauge({

@@ -15,6 +15,8 @@ const dbEnv = z.object({
   SP_DB_DATA: z.string().default("/var/lib/serverpark/db"),
   /** The application role's password, written by the deployment as a secret (components/roles/db.ts). */
   SP_DB_PASSWORD_FILE: z.string().default("/etc/serverpark/secrets/db-password"),
+  /** The NOC's monitoring login (user, database, SCRAM verifier; components/roles/noc.ts); absent: none. */
+  SP_DB_PROBE_LOGIN_FILE: z.string().default("/etc/serverpark/secrets/db-probe-login.json"),
   /** PostgreSQL's programs (copied into the image by images/db/prepare.sh). */
   SP_PG_BIN: z.string().default("/usr/lib/postgresql/15/bin"),
   SP_TLS_CERT: z.string().default("/etc/serverpark/tls/tls.crt"),
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
     port: env.SP_DB_PORT,
     settings: config.settings,
     passwordFile: env.SP_DB_PASSWORD_FILE,
+    probeLoginFile: env.SP_DB_PROBE_LOGIN_FILE,
     tls,
     log,
   });
