@@ -6,17 +6,97 @@
  * (SP_NOC_PASSWORD_FILE). Operators read it with `pulumi stack export --show-secrets` or
  * `docker exec <datacenter>-noc-0 cat /etc/serverpark/secrets/noc-password`; the user name is
  * the service's `settings.username` (default "operator").
+ *
+ * The database probe gets its own least-privileged login ({@link nocDbLogin}): one generated
+ * password per datacenter, handed in plain (as a secret file) to the NOC and only as a SCRAM
+ * verifier to the db replicas, which create the role (images/db/src/provision.ts).
+ *
+ * The HTTPS probe through the proxy needs a name the proxy's certificate carries; the hook
+ * writes one per proxy service into NOC_PROBES_PATH (not secret).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { RoleHooks } from "./types";
+import { scramSha256Verifier } from "../../images/db/src/scram";
+import { nocSettingsSchema } from "../../images/noc/settings";
+import type { DatacenterPlan } from "../plan";
+import { proxyCertificateNames } from "./proxy";
+import type { RoleHookContext, RoleHooks } from "./types";
 
 /** Where images/noc/src/main.ts reads the password (its SP_NOC_PASSWORD_FILE default). */
 export const NOC_PASSWORD_PATH = "/etc/serverpark/secrets/noc-password";
+/** The database probe's password (images/noc SP_DB_PASSWORD_FILE). */
+export const NOC_DB_PASSWORD_PATH = "/etc/serverpark/secrets/noc-db-password";
+/** What the db replicas receive: user, database and SCRAM verifier (images/db SP_DB_PROBE_LOGIN_FILE). */
+export const DB_PROBE_LOGIN_PATH = "/etc/serverpark/secrets/db-probe-login.json";
+/** Per-probe facts from the plan the runtime config does not carry (images/noc SP_NOC_PROBES_FILE). */
+export const NOC_PROBES_PATH = "/etc/serverpark/noc-probes.json";
+
+export interface NocDbLogin {
+  readonly user: string;
+  readonly database: string;
+  /** Secret. Only the NOC receives it. */
+  readonly password: pulumi.Output<string>;
+  /** Secret. What the db replicas receive: `SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>`. */
+  readonly verifier: pulumi.Output<string>;
+}
+
+const logins = new WeakMap<DatacenterPlan, NocDbLogin | null>();
+
+/**
+ * The NOC's database login, made once per datacenter (plan) for both hooks that need it: the
+ * noc role's (password) and the db role's (verifier). Undefined when the datacenter has no
+ * NOC or no database. The resources are parented to whichever service asks first: their URNs
+ * name only the parent's type (`serverpark:datacenter:Service`, the same for every service),
+ * so they do not depend on that order. The salt is a RandomBytes so the verifier, and with it
+ * the preview, stays the same between deployments.
+ */
+export function nocDbLogin(ctx: RoleHookContext): NocDbLogin | undefined {
+  const known = logins.get(ctx.plan);
+  if (known !== undefined) return known ?? undefined;
+  const noc = ctx.plan.services.find((s) => s.role === "noc");
+  if (!noc || !ctx.plan.services.some((s) => s.role === "db")) {
+    logins.set(ctx.plan, null);
+    return undefined;
+  }
+  // Invalid settings are reported by `serverpark validate`; here the defaults keep the program running.
+  const parsed = nocSettingsSchema.safeParse(noc.settings);
+  const settings = parsed.success ? parsed.data : nocSettingsSchema.parse({});
+  const name = `${ctx.plan.datacenter}-noc-db-login`;
+  const password = new random.RandomPassword(name, { length: 32, special: false }, { parent: ctx.parent });
+  const salt = new random.RandomBytes(`${name}-salt`, { length: 16 }, { parent: ctx.parent });
+  const login: NocDbLogin = {
+    user: settings.dbUser,
+    database: settings.dbName,
+    password: pulumi.secret(password.result),
+    verifier: pulumi.secret(pulumi.all([password.result, salt.base64]).apply(([p, s]) => scramSha256Verifier(p, Buffer.from(s, "base64")))),
+  };
+  logins.set(ctx.plan, login);
+  return login;
+}
+
+/**
+ * The name the NOC asks a proxy for over HTTPS (SNI and Host): the first name on its
+ * certificate that is a web site of the datacenter, else any name on it that is no wildcard.
+ */
+export function proxyProbeHost(service: Parameters<typeof proxyCertificateNames>[0], plan: DatacenterPlan): string | undefined {
+  const names = proxyCertificateNames(service, plan).filter((n) => !n.includes("*"));
+  const sites = new Set(plan.services.filter((s) => s.role === "web").map((s) => `${s.id}.${plan.domain}`));
+  return names.find((n) => sites.has(n)) ?? names.find((n) => n.startsWith("www.")) ?? names[0];
+}
 
 export const hooks: RoleHooks = {
   files(ctx) {
     const password = new random.RandomPassword(`${ctx.name}-password`, { length: 24, special: false }, { parent: ctx.parent });
-    return [{ path: NOC_PASSWORD_PATH, content: pulumi.secret(password.result), secret: true }];
+    const proxyHosts: Record<string, string> = {};
+    for (const s of ctx.plan.services.filter((x) => x.role === "proxy")) {
+      const host = proxyProbeHost(s, ctx.plan);
+      if (host) proxyHosts[s.id] = host;
+    }
+    const login = nocDbLogin(ctx);
+    return [
+      { path: NOC_PASSWORD_PATH, content: pulumi.secret(password.result), secret: true },
+      { path: NOC_PROBES_PATH, content: `${JSON.stringify({ proxyHosts }, null, 2)}\n` },
+      ...(login ? [{ path: NOC_DB_PASSWORD_PATH, content: login.password, secret: true }] : []),
+    ];
   },
 };

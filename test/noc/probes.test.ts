@@ -7,15 +7,27 @@ import { createLogger } from "../../images/runtime/log";
 import { nocSettingsSchema } from "../../images/noc/settings";
 import { Monitor } from "../../images/noc/src/monitor";
 import type { ProbeTarget } from "../../images/noc/src/probes";
+import { probeTargets } from "../../images/noc/src/targets";
 import { startTestGame } from "../game/helpers";
 import * as standIn from "./standins";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { haveTools } from "../mail/support";
+
+const execFileP = promisify(execFile);
 
 const log = createLogger({ role: "noc", level: "silent" });
 const settings = nocSettingsSchema.parse({ timeoutMs: 800 });
 const running: standIn.Running[] = [];
-const pki = standIn.makeCertificates();
+const pki = standIn.makeCertificates(["www.fra1.park.test", "files.fra1.park.test"]);
+const DB_PASSWORD = "probe-password-0123456789";
 const ports: Record<string, number> = {};
 let proxy: Awaited<ReturnType<typeof standIn.httpStandIn>>;
+let proxyTls: Awaited<ReturnType<typeof standIn.httpsStandIn>>;
+let ftps: Awaited<ReturnType<typeof standIn.ftpsStandIn>>;
 let gameRooms: () => number;
 
 beforeAll(async () => {
@@ -31,7 +43,12 @@ beforeAll(async () => {
   ports.smtp = keep(await standIn.smtpServer()).port;
   ports.imaps = keep(await standIn.greetingStandIn("* OK [CAPABILITY IMAP4rev1] ready", pki)).port;
   ports.pop3s = keep(await standIn.greetingStandIn("+OK POP3 ready", pki)).port;
-  ports.ftp = keep(await standIn.greetingStandIn("220 FTP ready")).port;
+  ftps = keep(await standIn.ftpsStandIn(pki));
+  ports.ftp = ftps.port;
+  ports.ftpNoTls = keep(await standIn.ftpsStandIn(pki, "no-tls")).port;
+  ports.ftpInject = keep(await standIn.ftpsStandIn(pki, "inject")).port;
+  proxyTls = keep(await standIn.httpsStandIn(pki));
+  ports.proxyTls = proxyTls.port;
   ports.sftp = keep(await standIn.sshServer()).port;
   ports.dns = keep(await standIn.dnsStandIn("fra1.park.test")).port;
   ports.pg = keep(await standIn.postgresStandIn()).port;
@@ -51,13 +68,15 @@ const target = (service: string, role: string, name: string, port: number, proto
   address: "127.0.0.1",
 });
 
-async function probeOnce(t: ProbeTarget, options: { ca?: Buffer; timeoutMs?: number } = {}) {
+async function probeOnce(t: ProbeTarget, options: { ca?: Buffer; timeoutMs?: number; dbPassword?: string; proxyHosts?: Record<string, string> } = {}) {
   const monitor = new Monitor({
     targets: [t],
     settings: { ...settings, timeoutMs: options.timeoutMs ?? settings.timeoutMs },
     domain: "fra1.park.test",
     log,
+    dbPassword: options.dbPassword ?? DB_PASSWORD,
     ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.proxyHosts ? { proxyHosts: options.proxyHosts } : {}),
   });
   await monitor.runRound();
   return monitor.status().probes[0]!;
@@ -70,10 +89,8 @@ describe("probes against servers that answer", () => {
     ["dns over tcp (stand-in)", () => target("ns", "dns", "dns-tcp", ports.dns!), /SOA fra1.park.test serial/],
     ["smtp EHLO (smtp-server)", () => target("mail", "mail", "smtp", ports.smtp!), /EHLO 250/],
     ["submission EHLO (smtp-server)", () => target("mail", "mail", "submission", ports.smtp!), /EHLO 250/],
-    ["ftp greeting (stand-in)", () => target("files", "file", "ftp", ports.ftp!), /220 FTP ready/],
     ["ssh handshake (ssh2 server)", () => target("files", "file", "sftp", ports.sftp!), /SSH handshake \(SSH-2.0-serverpark-test/],
-    ["SELECT 1 (stand-in postgres)", () => target("db", "db", "postgres", ports.pg!), /SELECT 1 = 1/],
-    ["a login refused by postgres still proves the server answers", () => target("db", "db", "postgres", ports.pgRefuses!), /SQLSTATE 28P01/],
+    ["SELECT 1 (stand-in postgres)", () => target("db", "db", "postgres", ports.pg!), /SELECT 1 = 1 as noc@postgres/],
     ["websocket join (the real game server)", () => target("arena", "game", "game", ports.game!), /joined room r\d+/],
   ])("%s", async (_name, make, detail) => {
     const r = await probeOnce(make());
@@ -95,10 +112,35 @@ describe("probes against servers that answer", () => {
     expect(r.state).toBe("down");
   });
 
-  it("goes through the proxy with the site's Host header", async () => {
-    const r = await probeOnce(target("edge", "proxy", "http", ports.proxy!));
-    expect(r).toMatchObject({ state: "up", kind: "http-via-proxy" });
+  it("goes through the proxy with the site's Host header (the name the hook chose, else the domain)", async () => {
+    const r = await probeOnce(target("edge", "proxy", "http", ports.proxy!), { proxyHosts: { edge: "www.fra1.park.test" } });
+    expect(r).toMatchObject({ state: "up", kind: "http-via-proxy", detail: "HTTP 200 via proxy (Host www.fra1.park.test)" });
+    expect(proxy.hosts.at(-1)).toBe("www.fra1.park.test");
+    await probeOnce(target("edge", "proxy", "http", ports.proxy!));
     expect(proxy.hosts.at(-1)).toBe("fra1.park.test");
+  });
+
+  it("asks a web server directly without the proxy's Host", async () => {
+    const r = await probeOnce(target("www", "web", "http", ports.proxy!), { proxyHosts: { edge: "www.fra1.park.test" } });
+    expect(r).toMatchObject({ state: "up", kind: "http" });
+    expect(proxy.hosts.at(-1)).toBe(`127.0.0.1:${ports.proxy}`);
+  });
+
+  it("goes through the proxy over HTTPS with SNI and Host of a name on its certificate, verified by the CA", async () => {
+    const r = await probeOnce(target("edge", "proxy", "https", ports.proxyTls!), { ca: pki.ca, proxyHosts: { edge: "www.fra1.park.test" } });
+    expect(r).toMatchObject({ state: "up", kind: "https-via-proxy" });
+    expect(r.detail).toBe("HTTP 200 via proxy (Host www.fra1.park.test), TLS verified as www.fra1.park.test");
+    expect(proxyTls.seen.at(-1)).toEqual({ sni: "www.fra1.park.test", host: "www.fra1.park.test" });
+  });
+
+  it("keeps the name check on: a name the proxy's certificate does not carry is down", async () => {
+    // The bare domain is not on the certificate (what the probe used to send).
+    const r = await probeOnce(target("edge", "proxy", "https", ports.proxyTls!), { ca: pki.ca });
+    expect(r).toMatchObject({ state: "down", reason: "tls" });
+    expect(r.detail).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+    const other = standIn.makeCertificates(["www.fra1.park.test"]);
+    const wrongCa = await probeOnce(target("edge", "proxy", "https", ports.proxyTls!), { ca: other.ca, proxyHosts: { edge: "www.fra1.park.test" } });
+    expect(wrongCa).toMatchObject({ state: "down", reason: "tls" });
   });
 
   it("leaves no player behind in the game after the probe", async () => {
@@ -106,6 +148,62 @@ describe("probes against servers that answer", () => {
     expect(r.state).toBe("up");
     await new Promise((done) => setTimeout(done, 100));
     expect(gameRooms()).toBe(0);
+  });
+});
+
+describe("FTP with explicit TLS (RFC 4217) against a STAND-IN FTPS server", () => {
+  it("greets, is told AUTH TLS 234, verifies the certificate for files.<domain>, QUITs over TLS", async () => {
+    const before = ftps.commands.length;
+    const r = await probeOnce(target("files", "file", "ftp", ports.ftp!), { ca: pki.ca });
+    expect(r).toMatchObject({ state: "up", kind: "ftp-auth-tls" });
+    expect(r.detail).toMatch(/^220, AUTH TLS 234, TLSv1\.3 verified as files\.fra1\.park\.test, QUIT 221/);
+    // No login is attempted, and QUIT went over the TLS channel.
+    expect(ftps.commands.slice(before)).toEqual(["AUTH TLS", "tls:QUIT"]);
+  });
+
+  it("a real client (curl --ssl-reqd) negotiates TLS with the stand-in the same way", async () => {
+    if (!haveTools("curl")) return;
+    const dir = mkdtempSync(join(tmpdir(), "noc-ftps-"));
+    writeFileSync(join(dir, "ca.crt"), pki.ca);
+    const out = await execFileP(
+      "curl",
+      [
+        "-sv",
+        "--ssl-reqd",
+        "--cacert",
+        join(dir, "ca.crt"),
+        "--connect-to",
+        `files.fra1.park.test:${ports.ftp}:127.0.0.1:${ports.ftp}`,
+        `ftp://files.fra1.park.test:${ports.ftp}/`,
+      ],
+      {
+        timeout: 20_000,
+      },
+    ).catch((e: { stderr: string }) => ({ stderr: e.stderr }));
+    expect(out.stderr).toMatch(/AUTH TLS/);
+    expect(out.stderr).toMatch(/SSL connection using TLSv1\.3/);
+    expect(out.stderr).toMatch(/530 please log in/); // the stand-in stops at the login
+  });
+
+  it("a server that refuses AUTH TLS is degraded (clients would send passwords in clear)", async () => {
+    const r = await probeOnce(target("files", "file", "ftp", ports.ftpNoTls!), { ca: pki.ca });
+    expect(r).toMatchObject({ state: "degraded", reason: "unexpected-answer" });
+    expect(r.detail).toMatch(/AUTH TLS answered 502/);
+  });
+
+  it("a certificate from another CA, or lines injected in clear after 234, are down", async () => {
+    const other = standIn.makeCertificates(["files.fra1.park.test"]);
+    const wrongCa = await probeOnce(target("files", "file", "ftp", ports.ftp!), { ca: other.ca });
+    expect(wrongCa).toMatchObject({ state: "down", reason: "tls" });
+    const injected = await probeOnce(target("files", "file", "ftp", ports.ftpInject!), { ca: pki.ca });
+    expect(injected).toMatchObject({ state: "down" });
+    expect(injected.detail).toMatch(/data in clear after agreeing to TLS/);
+  });
+
+  it("a service whose certificate lacks its name is down", async () => {
+    const r = await probeOnce(target("ftp2", "file", "ftp", ports.ftp!), { ca: pki.ca });
+    expect(r).toMatchObject({ state: "down", reason: "tls" });
+    expect(r.detail).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
   });
 });
 
@@ -124,10 +222,18 @@ describe("probes against servers that do not", () => {
     ["postgres", "db", "postgres"],
     ["game", "game", "game"],
     ["http", "web", "http"],
+    ["ftp", "file", "ftp"],
   ])("a refused %s connection is down", async (_n, role, port) => {
     const r = await probeOnce(target("x", role, port, 1));
-    expect(r).toMatchObject({ state: "down" });
+    expect(r).toMatchObject({ state: "down", reason: "refused" });
     expect(r.detail).toMatch(/ECONNREFUSED|closed|refused/i);
+  });
+
+  it("a login refused by postgres is down, with the reason", async () => {
+    const r = await probeOnce(target("db", "db", "postgres", ports.pgRefuses!));
+    expect(r).toMatchObject({ state: "down", reason: "login-refused" });
+    expect(r.detail).toMatch(/login refused as noc@postgres \(SQLSTATE 28P01/);
+    expect(r.detail).not.toContain(DB_PASSWORD);
   });
 
   it("an HTTP 502 is degraded, not up", async () => {
@@ -141,9 +247,33 @@ describe("probes against servers that do not", () => {
       ["db", "postgres"],
       ["game", "game"],
       ["mail", "imaps"],
+      ["file", "ftp"],
     ] as const) {
       const r = await probeOnce(target("x", role, name, ports.silent!), { timeoutMs: 250 });
       expect(r, `${name}`).toMatchObject({ state: "down" });
     }
+  });
+});
+
+describe("probe targets", () => {
+  it("probes every service port of every replica but FTP's passive data ports", () => {
+    const { targets } = probeTargets(
+      [
+        {
+          id: "files",
+          role: "file",
+          ports: [
+            { name: "sftp", port: 22, protocol: "tcp" },
+            { name: "ftp", port: 21, protocol: "tcp" },
+            { name: "ftp-passive-30000", port: 30000, protocol: "tcp" },
+            { name: "ftp-passive-30001", port: 30001, protocol: "tcp" },
+          ],
+          replicas: [{ id: "files-0", host: "h1", addresses: { private: "10.0.1.5", mgmt: "10.0.2.5" } }],
+        },
+      ],
+      { mgmt: "10.0.2.9" },
+      "noc",
+    );
+    expect(targets.map((t) => `${t.replica}/${t.port.name}@${t.address}`)).toEqual(["files-0/sftp@10.0.2.5", "files-0/ftp@10.0.2.5"]);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * STAND-INS for roles whose servers are built by other areas: the smallest servers that
  * speak enough of each protocol for the NOC's probes (greetings, an SOA answer, a
- * PostgreSQL `SELECT 1`). Where a real server library is at hand it is used instead:
+ * PostgreSQL `SELECT 1`, an explicit-FTPS control connection). Where a real server library is at hand it is used instead:
  * the game server itself, smtp-server for SMTP, ssh2's Server for SSH, node:http for HTTP.
  */
 import { execFileSync } from "node:child_process";
@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer as createTlsServer } from "node:tls";
+import { createServer as createHttpsServer } from "node:https";
+import { createSecureContext, createServer as createTlsServer, TLSSocket } from "node:tls";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import * as packet from "dns-packet";
 import { SMTPServer } from "smtp-server";
@@ -32,8 +33,8 @@ const closer = (s: Server | HttpServer) => () =>
     (s as HttpServer).closeAllConnections?.();
   });
 
-/** A throwaway CA and a server certificate for 127.0.0.1, made with openssl. */
-export function makeCertificates(): { ca: Buffer; cert: Buffer; key: Buffer } {
+/** A throwaway CA and a server certificate for 127.0.0.1, localhost and `names`, made with openssl. */
+export function makeCertificates(names: readonly string[] = []): { ca: Buffer; cert: Buffer; key: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), "noc-pki-"));
   const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   run([
@@ -54,7 +55,7 @@ export function makeCertificates(): { ca: Buffer; cert: Buffer; key: Buffer } {
     "/CN=test CA",
   ]);
   run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=mail-0"]);
-  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  writeFileSync(join(dir, "ext.cnf"), `subjectAltName=${["IP:127.0.0.1", "DNS:localhost", ...names.map((n) => `DNS:${n}`)].join(",")}\n`);
   run(["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "ext.cnf"]);
   return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, "tls.crt")), key: readFileSync(join(dir, "tls.key")) };
 }
@@ -69,6 +70,74 @@ export async function httpStandIn(status = 200): Promise<Running & { hosts: stri
     }),
   );
   return { port: portOf(s), hosts, close: closer(s) };
+}
+
+/** HTTPS stand-in for the proxy: answers 200 and records the SNI name and Host header of each request. */
+export async function httpsStandIn(tls: { cert: Buffer; key: Buffer }): Promise<Running & { seen: { sni: string | false | null; host: string }[] }> {
+  const seen: { sni: string | false | null; host: string }[] = [];
+  const s = await listen(
+    createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      seen.push({ sni: (req.socket as TLSSocket).servername, host: req.headers.host ?? "" });
+      res.writeHead(200, { "content-type": "text/plain" }).end("hello\n");
+    }),
+  );
+  return { port: portOf(s), seen, close: closer(s) };
+}
+
+/**
+ * STAND-IN explicit-FTPS server (RFC 4217 control connection only): 220 greeting (multi-line,
+ * as RFC 959 §4.2 allows), `AUTH TLS` → 234 and the TLS handshake on the same connection,
+ * then `QUIT` → 221 over TLS. `mode` makes it misbehave: refuse AUTH TLS (502), or inject a
+ * line in clear right after its 234 (what a man in the middle would do).
+ */
+export async function ftpsStandIn(tls: { cert: Buffer; key: Buffer }, mode: "ok" | "no-tls" | "inject" = "ok"): Promise<Running & { commands: string[] }> {
+  const commands: string[] = [];
+  const context = createSecureContext({ cert: tls.cert, key: tls.key });
+  const sockets = new Set<Socket>();
+  const s = await listen(
+    createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.write("220-serverpark test FTP (stand-in)\r\n welcome\r\n220 ready\r\n");
+      let buf = "";
+      const onData = (chunk: Buffer) => {
+        buf += chunk.toString("latin1");
+        const i = buf.indexOf("\r\n");
+        if (i < 0) return;
+        const command = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        commands.push(command);
+        if (command.toUpperCase() !== "AUTH TLS" || mode === "no-tls") {
+          socket.write(command.toUpperCase() === "QUIT" ? "221 bye\r\n" : "502 command not implemented\r\n");
+          return;
+        }
+        socket.off("data", onData);
+        socket.write(mode === "inject" ? "234 go ahead\r\n221 injected in clear\r\n" : "234 go ahead\r\n");
+        const secure = new TLSSocket(socket, { isServer: true, secureContext: context });
+        secure.on("error", () => undefined);
+        let line = "";
+        secure.on("data", (d: Buffer) => {
+          line += d.toString("latin1");
+          for (let j = line.indexOf("\r\n"); j >= 0; j = line.indexOf("\r\n")) {
+            const c = line.slice(0, j);
+            line = line.slice(j + 2);
+            commands.push(`tls:${c}`);
+            if (c.toUpperCase() === "QUIT") secure.end("221 goodbye\r\n");
+            else secure.write("530 please log in\r\n");
+          }
+        });
+      };
+      socket.on("data", onData);
+    }),
+  );
+  return {
+    port: portOf(s),
+    commands,
+    close: async () => {
+      for (const x of sockets) x.destroy();
+      await closer(s)();
+    },
+  };
 }
 
 /** SMTP with the smtp-server library (what the mail role builds on). */

@@ -19,8 +19,10 @@ const nocEnv = z.object({
   SP_NOC_PASSWORD_FILE: z.string().default("/etc/serverpark/secrets/noc-password"),
   /** The datacenter CA, to verify the TLS servers it probes. */
   SP_TLS_CA_FILE: z.string().default("/etc/serverpark/tls/ca.crt"),
-  /** Password of the database probe's user, if the db role made one. */
+  /** Password of the database probe's own login (components/roles/noc.ts); without it the db probe reports "no-credential". */
   SP_DB_PASSWORD_FILE: z.string().default("/etc/serverpark/secrets/noc-db-password"),
+  /** Facts from the plan for the probes (the name to ask each proxy for), written by the noc role hook. */
+  SP_NOC_PROBES_FILE: z.string().default("/etc/serverpark/noc-probes.json"),
   SP_REPLICA: z.string().default("noc-0"),
 });
 
@@ -34,6 +36,8 @@ const hostsSchema = z.array(
     psus: z.array(z.object({ pdu: z.string(), feed: z.string() })).optional(),
   }),
 );
+
+const probesFileSchema = z.object({ proxyHosts: z.record(z.string(), z.string().min(1)).default({}) });
 
 const readOptional = (path: string) => {
   try {
@@ -62,6 +66,11 @@ async function main(): Promise<void> {
   const { targets, unreachable } = probeTargets(config.directory, config.addresses, config.service);
   const ca = readOptional(env.SP_TLS_CA_FILE);
   const dbPassword = readOptional(env.SP_DB_PASSWORD_FILE)?.toString("utf8").trim();
+  const probesFile = probesFileSchema.safeParse(JSON.parse(readOptional(env.SP_NOC_PROBES_FILE)?.toString("utf8") ?? "{}"));
+  if (!probesFile.success) {
+    process.stderr.write(`invalid configuration:\n  - SP_NOC_PROBES_FILE ${env.SP_NOC_PROBES_FILE}: ${z.prettifyError(probesFile.error)}\n`);
+    process.exit(CONFIG_EXIT_CODE);
+  }
   const monitor = new Monitor({
     targets,
     unreachable,
@@ -72,6 +81,7 @@ async function main(): Promise<void> {
     registry,
     ...(ca ? { ca } : {}),
     ...(dbPassword ? { dbPassword } : {}),
+    proxyHosts: probesFile.data.proxyHosts,
   });
   const model = diagramModelFromRuntimeConfig({ datacenter: config.datacenter, domain: config.domain, directory: config.directory, hosts });
   const web = await startNocWeb({
@@ -86,7 +96,8 @@ async function main(): Promise<void> {
     host: env.SP_LISTEN,
   });
   monitor.start();
-  log.info({ targets: targets.length, unreachable }, "probing");
+  // Whether a database login exists, never the password itself.
+  log.info({ targets: targets.length, unreachable, dbLogin: dbPassword ? config.settings.dbUser : null, proxyHosts: probesFile.data.proxyHosts }, "probing");
   const management = await startManagementServer({
     port: env.SP_MGMT_PORT,
     host: process.env.SP_MGMT_ADDRESS ?? "0.0.0.0",

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../runtime/log";
 import type { NocSettings } from "../settings";
-import { probeFor, type ProbeContext, type ProbeTarget } from "./probes";
+import { probeFor, type FailureReason, type ProbeContext, type ProbeTarget } from "./probes";
 
 export type PortState = "up" | "degraded" | "down";
 export type ReplicaState = PortState | "unknown";
@@ -20,7 +20,32 @@ export interface ProbeResult {
   readonly state: PortState;
   readonly latencyMs: number;
   readonly detail: string;
+  /** Why it was not up (undefined when up). */
+  readonly reason?: FailureReason;
   readonly at: number;
+}
+
+/** One probe in the history window; failures keep their reason and detail. */
+export interface HistoryEntry {
+  readonly at: number;
+  readonly state: PortState;
+  readonly latencyMs: number;
+  readonly reason?: FailureReason;
+  readonly detail?: string;
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
+
+/** The failure reason of a thrown error (sockets, TLS, timeouts). */
+export function reasonOf(error: unknown): FailureReason {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  const message = (error as Error).message ?? "";
+  if (message.startsWith("timed out")) return "timeout";
+  if (code === "ECONNREFUSED") return "refused";
+  if (["EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return "unreachable";
+  if (TLS_CODES.test(code) || /certificate|TLS|SSL/i.test(message)) return "tls";
+  if (code === "ECONNRESET" || code === "EPIPE" || /closed/i.test(message)) return "closed";
+  return "error";
 }
 
 interface Round {
@@ -51,6 +76,8 @@ export interface MonitorOptions {
   readonly registry?: Registry;
   readonly ca?: Buffer;
   readonly dbPassword?: string;
+  /** Proxy service id → name on its certificate, for the HTTPS probe through it. */
+  readonly proxyHosts?: Readonly<Record<string, string>>;
   /** Injected by tests. @default Date.now */
   readonly now?: () => number;
 }
@@ -58,7 +85,7 @@ export interface MonitorOptions {
 export class Monitor {
   private latest = new Map<string, ProbeResult>();
   /** `replica/port` → results in the history window, oldest first. */
-  private past = new Map<string, { at: number; state: PortState; latencyMs: number }[]>();
+  private past = new Map<string, HistoryEntry[]>();
   private rounds: Round[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -80,6 +107,12 @@ export class Monitor {
         registers,
       }),
       results: new Counter({ name: "noc_probes_total", help: "Probes by service and result", labelNames: ["service", "state"], registers }),
+      failures: new Counter({
+        name: "noc_probe_failures_total",
+        help: "Probes that were not up, by port and reason (timeout, refused, tls, login-refused, ...)",
+        labelNames: ["service", "replica", "port", "reason"],
+        registers,
+      }),
       availability: new Gauge({
         name: "noc_service_availability_ratio",
         help: "Share of probe rounds in the history window with a replica fully up",
@@ -108,7 +141,8 @@ export class Monitor {
       const key = `${r.replica}/${r.port}`;
       this.latest.set(key, r);
       const list = this.past.get(key) ?? this.past.set(key, []).get(key)!;
-      list.push({ at: r.at, state: r.state, latencyMs: Math.round(r.latencyMs * 10) / 10 });
+      const latencyMs = Math.round(r.latencyMs * 10) / 10;
+      list.push(r.state === "up" ? { at: r.at, state: r.state, latencyMs } : { at: r.at, state: r.state, latencyMs, reason: r.reason!, detail: r.detail });
       while (list.length > 0 && list[0]!.at < horizon) list.shift();
     }
     const services: Record<string, boolean> = {};
@@ -130,6 +164,7 @@ export class Monitor {
       settings: this.options.settings,
       ...(this.options.ca ? { ca: this.options.ca } : {}),
       ...(this.options.dbPassword ? { dbPassword: this.options.dbPassword } : {}),
+      ...(this.options.proxyHosts ? { proxyHosts: this.options.proxyHosts } : {}),
     };
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
@@ -138,14 +173,18 @@ export class Monitor {
     });
     let state: PortState;
     let detail: string;
+    let reason: FailureReason | undefined;
     try {
       const outcome = await Promise.race([probe(target, ctx), timeout]);
       state = outcome.ok ? "up" : outcome.degraded ? "degraded" : "down";
       detail = outcome.detail;
+      if (!outcome.ok) reason = outcome.reason ?? (outcome.degraded ? "unexpected-answer" : "error");
     } catch (error) {
       state = "down";
-      detail = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      if ((error as Error).message?.startsWith("timed out")) detail = (error as Error).message;
+      reason = reasonOf(error);
+      const code = (error as NodeJS.ErrnoException).code;
+      const message = (error as Error).message ?? String(error);
+      detail = reason === "timeout" ? message : code ? `${code}${reason === "tls" ? `: ${message.slice(0, 120)}` : ""}` : message.slice(0, 160);
     } finally {
       clearTimeout(timer);
       controller.abort();
@@ -156,7 +195,8 @@ export class Monitor {
     this.metrics.latency.set(labels, latencyMs / 1000);
     this.metrics.duration.observe({ kind }, latencyMs / 1000);
     this.metrics.results.inc({ service: target.service, state });
-    if (state !== "up") this.options.log.debug({ ...labels, state, detail }, "probe failed");
+    if (reason) this.metrics.failures.inc({ ...labels, reason });
+    if (state !== "up") this.options.log.debug({ ...labels, state, reason, detail }, "probe failed");
     return {
       service: target.service,
       replica: target.replica,
@@ -166,6 +206,7 @@ export class Monitor {
       state,
       latencyMs,
       detail,
+      ...(reason ? { reason } : {}),
       at: this.now(),
     };
   }
@@ -194,7 +235,7 @@ export class Monitor {
   }
 
   /** Every probe result in the history window, by `replica/port`. */
-  history(): Record<string, readonly { at: number; state: PortState; latencyMs: number }[]> {
+  history(): Record<string, readonly HistoryEntry[]> {
     return Object.fromEntries([...this.past].sort(([a], [b]) => a.localeCompare(b)));
   }
 

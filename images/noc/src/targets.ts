@@ -1,9 +1,14 @@
 /**
  * Probe targets from the runtime config: every port of every replica of every service
  * (but the NOC itself), each reached on a network the NOC shares with the replica —
- * the management network first, since every replica has an address there.
+ * the management network first, since every replica has an address there. FTP's passive
+ * data ports are not probed: they only carry data for a session that reserved them (the
+ * `ftp` control port's probe covers the service), and a bare connect proves nothing.
  */
 import type { ProbeTarget } from "./probes";
+
+/** Ports that are not services of their own (see above). */
+export const UNPROBED_PORT = /^ftp-passive-\d+$/;
 
 export interface DirectoryLike {
   readonly id: string;
@@ -34,7 +39,7 @@ export function probeTargets(directory: readonly DirectoryLike[], own: Readonly<
         unreachable.push(replica.id);
         continue;
       }
-      for (const port of service.ports) {
+      for (const port of service.ports.filter((p) => !UNPROBED_PORT.test(p.name))) {
         targets.push({
           service: service.id,
           role: service.role,

@@ -1,12 +1,21 @@
-/** HTTP(S) with undici: a GET of `/`, directly to a web server or through the proxy with the site's Host header. */
+/**
+ * HTTP(S) with undici: a GET of `/`, directly to a web server or through the proxy with a
+ * site's name. Through the proxy the name goes in SNI and Host: the proxy picks its
+ * certificate and route by it, and over HTTPS the certificate is verified against the
+ * datacenter CA with the name check on. The name is `settings.proxyHost`, else the one the
+ * noc role hook chose from the proxy's certificate (a web site's name), else the domain.
+ */
 import { Agent, request } from "undici";
-import type { Probe } from "./types";
+import type { Probe, ProbeContext, ProbeTarget } from "./types";
+
+export function proxySiteName(target: ProbeTarget, ctx: ProbeContext): string {
+  return ctx.settings.proxyHost ?? ctx.proxyHosts?.[target.service] ?? ctx.domain;
+}
 
 export function httpProbe(tls: boolean, viaProxy: boolean): Probe {
   return async (target, ctx) => {
-    const host = viaProxy ? (ctx.settings.proxyHost ?? ctx.domain) : undefined;
+    const host = viaProxy ? proxySiteName(target, ctx) : undefined;
     const dispatcher = new Agent({
-      // Through the proxy the site's name goes in SNI too: the proxy picks its certificate by it.
       connect: { timeout: ctx.timeoutMs, ca: ctx.ca, rejectUnauthorized: ctx.ca !== undefined, ...(host ? { servername: host } : {}) },
       keepAliveTimeout: 1,
       pipelining: 0,
@@ -19,7 +28,8 @@ export function httpProbe(tls: boolean, viaProxy: boolean): Probe {
         headers: { "user-agent": "serverpark-noc", ...(host ? { host } : {}) },
       });
       await res.body.dump({ limit: 64 * 1024 });
-      const detail = `HTTP ${res.statusCode}${viaProxy ? ` via proxy (Host ${host})` : ""}`;
+      const verified = tls ? (ctx.ca ? `, TLS verified as ${host ?? target.address}` : ", TLS unverified (no CA)") : "";
+      const detail = `HTTP ${res.statusCode}${viaProxy ? ` via proxy (Host ${host})` : ""}${verified}`;
       // 5xx: the server is there but cannot serve (a proxy without healthy upstreams).
       return res.statusCode < 500 ? { ok: true, detail } : { ok: false, degraded: true, detail };
     } finally {

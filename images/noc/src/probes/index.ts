@@ -6,12 +6,12 @@ import { connect } from "node:net";
 import { dnsProbe } from "./dns";
 import { gameProbe } from "./game";
 import { httpProbe } from "./http";
-import { greetingProbe, smtpProbe } from "./lines";
+import { ftpsProbe, greetingProbe, smtpProbe } from "./lines";
 import { postgresProbe } from "./postgres";
 import { sshProbe } from "./ssh";
 import type { Probe, ProbeTarget } from "./types";
 
-export type { Probe, ProbeContext, ProbeOutcome, ProbeTarget } from "./types";
+export type { FailureReason, Probe, ProbeContext, ProbeOutcome, ProbeTarget } from "./types";
 
 const tcpConnectProbe: Probe = (target, ctx) =>
   new Promise((resolve, reject) => {
@@ -41,7 +41,7 @@ export function probeFor(target: ProbeTarget): { kind: string; probe: Probe } {
     case "pop3s":
       return { kind: "pop3-greeting", probe: greetingProbe(/^\+OK/, true) };
     case "ftp":
-      return { kind: "ftp-greeting", probe: greetingProbe(/^220[ -]/, false) };
+      return { kind: "ftp-auth-tls", probe: ftpsProbe };
     case "sftp":
       return { kind: "ssh-handshake", probe: sshProbe };
     case "postgres":

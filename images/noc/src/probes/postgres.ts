@@ -1,19 +1,25 @@
-/** PostgreSQL: `SELECT 1` with the pg client. A server that refuses the login still answered in its protocol. */
+/**
+ * PostgreSQL: log in with the NOC's own least-privileged login (components/roles/noc.ts) and
+ * run `SELECT 1` with the pg client. A refused login is DOWN: applications log in the same
+ * way, so a server that refuses logins is not serving. The password never enters a detail.
+ */
 import pg from "pg";
 import type { Probe } from "./types";
 
 export const postgresProbe: Probe = async (target, ctx) => {
+  if (!ctx.dbPassword) {
+    return { ok: false, reason: "no-credential", detail: "no database login for the probe (SP_DB_PASSWORD_FILE is missing; the noc role hook writes it)" };
+  }
   const client = new pg.Client({
     host: target.address,
     port: target.port.port,
     user: ctx.settings.dbUser,
     database: ctx.settings.dbName,
-    // Without a probe credential a placeholder is sent: pg refuses to start SCRAM with no
-    // password, and the server's "authentication failed" answer is what proves it alive.
-    password: ctx.dbPassword ?? "noc-probe-has-no-credential",
+    password: ctx.dbPassword,
     connectionTimeoutMillis: ctx.timeoutMs,
     query_timeout: ctx.timeoutMs,
     ssl: false,
+    application_name: "serverpark-noc",
   });
   client.on("error", () => undefined);
   ctx.signal.addEventListener("abort", () => void client.end().catch(() => undefined), { once: true });
@@ -21,11 +27,14 @@ export const postgresProbe: Probe = async (target, ctx) => {
     await client.connect();
     const result = await client.query<{ one: number }>("SELECT 1 AS one");
     if (result.rows[0]?.one !== 1) return { ok: false, degraded: true, detail: `SELECT 1 returned ${JSON.stringify(result.rows[0])}` };
-    return { ok: true, detail: "SELECT 1 = 1" };
+    return { ok: true, detail: `SELECT 1 = 1 as ${ctx.settings.dbUser}@${ctx.settings.dbName}` };
   } catch (error) {
     const code = (error as { code?: string }).code;
-    // SQLSTATE class 28 (invalid authorization): a PostgreSQL server is there and answering.
-    if (code?.startsWith("28")) return { ok: true, detail: `server answered; login refused (SQLSTATE ${code})` };
+    // SQLSTATE class 28 (invalid authorization), or 42501 / 3D000 at connect: the login was refused.
+    if (code?.startsWith("28") || code === "42501" || code === "3D000") {
+      const message = (error as Error).message.replaceAll(ctx.dbPassword, "<password>").slice(0, 120);
+      return { ok: false, reason: "login-refused", detail: `login refused as ${ctx.settings.dbUser}@${ctx.settings.dbName} (SQLSTATE ${code}: ${message})` };
+    }
     throw error;
   } finally {
     await client.end().catch(() => undefined);
