@@ -161,8 +161,11 @@ describe("A.8.21 / A.8.24 TLS", () => {
     expect(await messages(tlsOffered, [local()])).toEqual([]);
     const off = withSpec((s) => (svc(s, "edge").settings = { tls: { enabled: false } }));
     expect(await messages(tlsOffered, [datacenterResource(off)])).toEqual([expect.stringMatching(/\(edge\): settings.tls switches TLS off/)]);
-    // Without the default exemption, the game server (plain WebSocket) would fail.
-    expect(await messages(tlsOffered, [local()], { config: { exempt: { game: "" } } })).toEqual([
+    // The local arena is reached only through the proxy (TLS there), so it needs no exemption;
+    // published directly, the game server (plain WebSocket) fails without the default exemption.
+    expect(await messages(tlsOffered, [local()], { config: { exempt: { game: "" } } })).toEqual([]);
+    const direct = withSpec((s) => (svc(s, "arena").networks = ["public", "private"]));
+    expect(await messages(tlsOffered, [datacenterResource(direct)], { config: { exempt: { game: "" } } })).toEqual([
       expect.stringMatching(/\(arena\) \(role game\) is published to the internet but its role offers no TLS/),
     ]);
   });
