@@ -7,6 +7,8 @@
 import type { DatacenterPlan, DnsZone, PlannedReplica, PlannedService } from "../plan";
 
 export const RUNTIME_CONFIG_PATH = "/etc/serverpark/config.json";
+/** Where a stateful replica's backups are mounted (`SP_BACKUP_DIR`) when its service declares `backup`. */
+export const BACKUP_PATH = "/var/lib/serverpark/backup";
 
 export interface DirectoryEntry {
   readonly id: string;
@@ -44,6 +46,11 @@ export interface ReplicaRuntimeConfig {
   }[];
   /** Only for the dns role: the zones it serves. */
   readonly zones?: readonly DnsZone[];
+  /**
+   * The service's declared backups (`services[].backup`): the role runs them on this UTC cron
+   * schedule into `$SP_BACKUP_DIR` and deletes those older than `retentionDays`.
+   */
+  readonly backup?: { readonly schedule: string; readonly retentionDays: number; readonly targetHost?: string };
 }
 
 /**
@@ -96,5 +103,6 @@ export function replicaRuntimeConfig(plan: DatacenterPlan, replica: PlannedRepli
       addresses: h.addresses,
     })),
     ...(service.role === "dns" ? { zones: plan.zones } : {}),
+    ...(service.backup ? { backup: service.backup } : {}),
   };
 }

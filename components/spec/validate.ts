@@ -4,6 +4,7 @@
  * Cross-reference checks run only on parts that passed the schema, so one typo does not
  * produce a cascade of follow-on errors.
  */
+import { Cron } from "croner";
 import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
 import { ROLE_INFO } from "../model/roles";
@@ -239,6 +240,17 @@ function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
       const settings = ROLE_SETTINGS[svc.role].safeParse(svc.settings, { reportInput: true });
       if (!settings.success) issues.push(...zodIssues(settings.error, ["services", s, "settings"]));
       else if (svc.role === "proxy") checkProxyRoutes(svc.settings, spec, s, issues);
+    }
+    if (svc.backup) {
+      // The schema checked five fields; croner (what the servers schedule with) checks the values.
+      try {
+        new Cron(svc.backup.schedule, { paused: true, timezone: "Etc/UTC" }).stop();
+      } catch (error) {
+        issues.push({
+          path: ["services", s, "backup", "schedule"],
+          message: `"${svc.backup.schedule}" is not a valid cron expression: ${(error as Error).message}`,
+        });
+      }
     }
     if (svc.backup?.targetHost !== undefined && !hostIds.has(svc.backup.targetHost)) {
       issues.push({ path: ["services", s, "backup", "targetHost"], message: `unknown host "${svc.backup.targetHost}"; ${oneOf(hostIds)}` });

@@ -35,6 +35,8 @@ export const replicaFileSchema = z.object({
     )
     .default([]),
   zones: z.array(z.unknown()).optional(),
+  /** The stack's `services[].backup` for this service (see runtime/backups.ts). */
+  backup: z.looseObject({ schedule: z.string(), retentionDays: z.number().positive(), targetHost: z.string().optional() }).optional(),
 });
 
 export type ReplicaFile = z.output<typeof replicaFileSchema>;

@@ -88,13 +88,23 @@ describe("local stack under mocks", () => {
     }
   });
 
-  it("gives stateful replicas a volume", () => {
-    const volumes = run.byType(VOLUME).map((v) => v.inputs.name);
-    for (const c of run.byType(CONTAINER)) {
-      if (["db", "file", "mail"].includes(label(c, "role") ?? "")) {
-        expect(c.inputs.volumes).toHaveLength(1);
-        expect(volumes).toContain(c.inputs.volumes[0].volumeName);
-      }
+  it("gives stateful replicas a data volume, and a backup volume on the backup's host when the service declares backups", () => {
+    const volumes = new Map(run.byType(VOLUME).map((v) => [v.inputs.name as string, v]));
+    const stateful = run.byType(CONTAINER).filter((c) => ["db", "file", "mail"].includes(label(c, "role") ?? ""));
+    expect(stateful.length).toBe(3);
+    for (const c of stateful) {
+      const service = spec.services.find((s) => s.id === label(c, "service"))!;
+      const mounts = c.inputs.volumes as { volumeName: string; containerPath: string }[];
+      expect(mounts.map((m) => m.containerPath)).toEqual(
+        service.backup ? [expect.stringMatching(/^\/var\/lib\/serverpark\//), "/var/lib/serverpark/backup"] : [expect.any(String)],
+      );
+      for (const m of mounts) expect(volumes.has(m.volumeName), m.volumeName).toBe(true);
+      if (!service.backup) continue;
+      const backup = volumes.get(mounts[1]!.volumeName)!;
+      const replicaHost = label(c, "host");
+      expect(label(backup, "host")).toBe(service.backup.targetHost ?? replicaHost);
+      expect(label(backup, "kind")).toBe("backup");
+      expect(c.inputs.envs).toContain("SP_BACKUP_DIR=/var/lib/serverpark/backup");
     }
   });
 

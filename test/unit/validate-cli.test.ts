@@ -55,7 +55,8 @@ describe("serverpark validate", () => {
 
   it("checks each service's settings with its role's schema, at the line of the setting", async () => {
     const file = variant("local", [
-      ["records: [{ name: www, type: CNAME, data: edge }]", "records: [{ name: www, type: CNAMEX, data: edge }], rrll: 3"],
+      ["{ name: www, type: CNAME, data: edge }", "{ name: www, type: CNAMEX, data: edge }"],
+      ["settings: { records: [", "settings: { rrll: 3, records: ["],
       ["settings: { intervalMs: 10000,", "settings: { intervalMs: -5,"],
     ]);
     const c = io();
@@ -113,5 +114,14 @@ describe("proxy routes in the spec", () => {
     expect(c.stderr).toContain("has 2 problems");
     expect(c.stderr).toMatch(/services\[1\]\.settings\.routes\[1\]\.service: unknown service "shop"; expected one of: www, edge, ns/);
     expect(c.stderr).toMatch(/services\[1\]\.settings\.routes\[2\]\.port: service "arena" \(game\) has no port "https"; expected one of: game/);
+  });
+});
+
+describe("backup schedules in the spec", () => {
+  it("are checked as cron expressions, not only as five fields", async () => {
+    const file = variant("local", [['backup: { schedule: "15 2 * * *"', 'backup: { schedule: "75 2 * * *"']]);
+    const c = io();
+    expect(await main(["validate", file], c)).toBe(1);
+    expect(c.stderr).toMatch(/services\[3\]\.backup\.schedule: "75 2 \* \* \*" is not a valid cron expression/);
   });
 });

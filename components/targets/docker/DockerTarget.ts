@@ -8,7 +8,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MANAGEMENT_PORT, ROLE_INFO } from "../../model/roles";
-import { replicaRuntimeConfig, RUNTIME_CONFIG_PATH } from "../../model/runtimeConfig";
+import { BACKUP_PATH, replicaRuntimeConfig, RUNTIME_CONFIG_PATH } from "../../model/runtimeConfig";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import type { ReplicaFile } from "../../roles/types";
@@ -183,6 +183,31 @@ export class DockerTarget implements DatacenterTarget {
       );
       volumes.push({ volumeName: volume.name, containerPath: info.dataPath });
     }
+    // Declared backups get a volume of their own, so losing the data volume does not lose them.
+    // It is labelled with the host that keeps it (backup.targetHost, else the replica's host):
+    // one engine holds every volume here, so the label records where the copy belongs.
+    const backupEnv: string[] = [];
+    if (info.stateful && service.backup) {
+      const keeper = service.backup.targetHost ?? replica.host;
+      const backupVolume = new docker.Volume(
+        `${scope.name}-backup`,
+        {
+          name: `${this.spec.name}-${replica.id}-backup`,
+          labels: labels({
+            datacenter: this.spec.name,
+            service: service.id,
+            replica: replica.id,
+            role: service.role,
+            host: keeper,
+            kind: "backup",
+            version: this.version,
+          }),
+        },
+        { parent: scope.parent, protect: this.options.protectState ?? false },
+      );
+      volumes.push({ volumeName: backupVolume.name, containerPath: BACKUP_PATH });
+      backupEnv.push(`SP_BACKUP_DIR=${BACKUP_PATH}`);
+    }
     const attach: docker.types.input.ContainerNetworksAdvanced[] = Object.entries(replica.addresses).map(([netId, address]) => ({
       name: networks.get(netId)!.name,
       ipv4Address: address,
@@ -209,6 +234,7 @@ export class DockerTarget implements DatacenterTarget {
           `SP_CONFIG=${RUNTIME_CONFIG_PATH}`,
           `SP_MGMT_PORT=${MANAGEMENT_PORT}`,
           ...(replica.managementAddress ? [`SP_MGMT_ADDRESS=${replica.managementAddress}`] : []),
+          ...backupEnv,
         ],
         labels: labels({
           datacenter: this.spec.name,

@@ -8,6 +8,7 @@ import { createServer as createTlsServer } from "node:tls";
 import { join } from "node:path";
 import { Counter, Gauge, Registry } from "prom-client";
 import type { SMTPServer } from "smtp-server";
+import { Backups, copyTreeDurably, type BackupPolicy } from "../../runtime/backups";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { MailSettings } from "../settings";
@@ -44,6 +45,8 @@ export interface MailAppOptions {
   readonly queueTickMs?: number;
   /** CA trusted for the smarthost's certificate. */
   readonly ca?: Buffer;
+  /** Backups of the mailboxes and the queue. @default {dir: <dataDir>/backups, policy: {} (on demand only)} */
+  readonly backup?: { readonly dir: string; readonly policy: BackupPolicy };
 }
 
 export interface MailApp {
@@ -51,6 +54,7 @@ export interface MailApp {
   readonly store: MailStore;
   readonly queue: OutboundQueue;
   readonly registry: Registry;
+  readonly backups: Backups;
   /** Stops accepting, lets sessions finish (bounded by the caller's deadline). */
   close(): Promise<void>;
 }
@@ -92,6 +96,20 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
   });
   await queue.open();
   queue.start();
+
+  // A backup copies every mailbox and the queue. Messages are immutable once visible and
+  // state.json is replaced atomically, so each copied file is whole; messages being written
+  // (tmp/, *.tmp) are left out — they were not acknowledged yet.
+  const backups = new Backups({
+    dir: options.backup?.dir ?? join(options.dataDir, "backups"),
+    policy: options.backup?.policy ?? {},
+    log,
+    registry,
+    write: async (target) =>
+      (await copyTreeDurably(join(options.dataDir, "mailboxes"), join(target, "mailboxes"), (rel) => !/(^|\/)tmp(\/|$)/.test(rel))) +
+      (await copyTreeDurably(join(options.dataDir, "queue"), join(target, "queue"), (rel) => !rel.endsWith(".tmp"))),
+  });
+  backups.start();
 
   const accepted = new Counter({
     name: "mail_messages_accepted_total",
@@ -150,8 +168,10 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
     store,
     queue,
     registry,
+    backups,
     async close() {
       queue.stop();
+      backups.stop();
       await Promise.all([closeSmtp(inbound), closeSmtp(submission), closeNet(imap), closeNet(pop3)]);
     },
   };

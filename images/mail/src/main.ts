@@ -23,6 +23,8 @@ const mailEnv = z.object({
   SP_TLS_KEY: z.string().default("/etc/serverpark/tls/tls.key"),
   /** The datacenter CA, trusted for the smarthost's certificate when present. */
   SP_TLS_CA: z.string().default("/etc/serverpark/tls/ca.crt"),
+  /** Where backups go: a volume of their own in a deployment; without one, <SP_MAIL_DATA>/backups. */
+  SP_BACKUP_DIR: z.string().optional(),
 });
 
 function readCredentials(path: string): Record<string, string> {
@@ -59,6 +61,11 @@ async function main(): Promise<void> {
     ports: { smtp: env.SP_MAIL_SMTP_PORT, submission: env.SP_MAIL_SUBMISSION_PORT, imaps: env.SP_MAIL_IMAPS_PORT, pop3s: env.SP_MAIL_POP3S_PORT },
     log,
     ca: existsSync(env.SP_TLS_CA) ? readFileSync(env.SP_TLS_CA) : undefined,
+    // The stack's services[].backup: schedule and retention; none means on demand only.
+    backup: {
+      dir: env.SP_BACKUP_DIR ?? `${env.SP_MAIL_DATA}/backups`,
+      policy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
+    },
   });
   const management = await startManagementServer({
     port: env.SP_MGMT_PORT,
@@ -66,7 +73,15 @@ async function main(): Promise<void> {
     log,
     registry: app.registry,
     readiness: () => ({ ready: true, details: { queue: app.queue.size, ports: app.ports } }),
-    routes: [{ method: "GET", path: "/queue", handler: () => ({ status: 200, body: app.queue.list() }) }],
+    routes: [
+      { method: "GET", path: "/queue", handler: () => ({ status: 200, body: app.queue.list() }) },
+      {
+        method: "GET",
+        path: "/backups",
+        handler: async () => ({ status: 200, body: { next: app.backups.nextRun() ?? null, backups: await app.backups.list() } }),
+      },
+      { method: "POST", path: "/backups", handler: async () => ({ status: 201, body: await app.backups.run() }) },
+    ],
   });
   installShutdown({
     log,
