@@ -36,6 +36,13 @@ export interface RoleInfo {
 /** Every server listens for /healthz and /metrics on this port, bound to its management address. */
 export const MANAGEMENT_PORT = 9100;
 
+/**
+ * FTP passive data ports of the file role. The model has no port ranges, so each is its own
+ * port (`ftp-passive-30000`...): the plan's exposure matrix, the Docker networks and the
+ * Hetzner container publishing then follow it like any other port. Kept small on purpose.
+ */
+export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 } as const;
+
 const tcp = (name: string, port: number, publish: Publish): RolePort => ({ name, port, protocol: "tcp", publish });
 const udp = (name: string, port: number, publish: Publish): RolePort => ({ name, port, protocol: "udp", publish });
 
@@ -65,7 +72,13 @@ export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
     description: "SFTP and FTP/FTPS with versions",
     stateful: true,
     dataPath: "/var/lib/serverpark/files",
-    ports: [tcp("sftp", 22, "none"), tcp("ftp", 21, "none")],
+    ports: [
+      tcp("sftp", 22, "none"),
+      tcp("ftp", 21, "none"),
+      ...Array.from({ length: FTP_PASSIVE_PORTS.to - FTP_PASSIVE_PORTS.from + 1 }, (_, i) =>
+        tcp(`ftp-passive-${FTP_PASSIVE_PORTS.from + i}`, FTP_PASSIVE_PORTS.from + i, "none"),
+      ),
+    ],
   },
   db: { role: "db", description: "PostgreSQL-protocol database", stateful: true, dataPath: "/var/lib/serverpark/db", ports: [tcp("postgres", 5432, "none")] },
   game: { role: "game", description: "real-time multiplayer over WebSocket", stateful: false, ports: [tcp("game", 7350, "internet")] },

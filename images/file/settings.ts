@@ -38,6 +38,19 @@ export const fileSettingsSchema = z.strictObject({
       keep: z.number().int().min(1).max(1000).default(7),
     })
     .default({ intervalMinutes: 1440, keep: 7 }),
+  /** FTP with explicit TLS (port 21; passive ports from SP_FILE_FTP_PASSIVE_PORTS). */
+  ftp: z
+    .strictObject({
+      /** Refuse USER until AUTH TLS, and data transfers until PROT P. @default true */
+      requireTls: z.boolean().default(true),
+      /** Control connections open at once from one client address. @default 10 */
+      maxConnectionsPerIp: z.number().int().min(1).max(10_000).default(10),
+      /** Logged-in sessions at once per user. @default 10 */
+      maxConnectionsPerUser: z.number().int().min(1).max(10_000).default(10),
+      /** A control connection without commands (and no transfer running) is closed after this. @default 300 */
+      idleTimeoutSeconds: z.number().min(1).max(86_400).default(300),
+    })
+    .default({ requireTls: true, maxConnectionsPerIp: 10, maxConnectionsPerUser: 10, idleTimeoutSeconds: 300 }),
 });
 
 export type FileSettings = z.output<typeof fileSettingsSchema>;

@@ -1,6 +1,7 @@
 /**
  * The file role assembled: one UserTree per user on the data volume, the SFTP server, the
- * backups, and management routes for versions and backups:
+ * FTP/FTPS server (both on the same trees and the same failed-login limit), the backups, and
+ * management routes for versions and backups:
  *   GET  /versions?user=alice&path=/a.txt        versions of a file
  *   POST /versions/restore {user, path, version}  make a version current again
  *   GET  /backups                                 list backups
@@ -16,9 +17,11 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { z } from "zod";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
+import type { ReloadingTls } from "../../runtime/tls";
 import { Authenticator } from "../../mail/src/auth";
 import type { FileSettings } from "../settings";
 import { FileBackups } from "./backup";
+import { startFtpServer, type FtpServer } from "./ftp";
 import { classify, PathError, virtualPath } from "./paths";
 import { createSftpServer } from "./sftp";
 import { UserTree } from "./tree";
@@ -31,12 +34,20 @@ export interface FileAppOptions {
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly sftpPort: number;
+  /** FTP control port (0 picks a free one); FTP is off when undefined. */
+  readonly ftpPort?: number;
+  /** Passive data ports, inclusive. */
+  readonly ftpPassivePorts?: { readonly from: number; readonly to: number };
+  /** The service certificate for FTPS; required when `settings.ftp.requireTls`. */
+  readonly tls?: ReloadingTls;
   readonly log: Logger;
   readonly registry?: Registry;
 }
 
 export interface FileApp {
   readonly sftpPort: number;
+  /** Undefined when FTP is off. */
+  readonly ftp: FtpServer | undefined;
   readonly trees: ReadonlyMap<string, UserTree>;
   readonly backups: FileBackups;
   readonly registry: Registry;
@@ -90,7 +101,24 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
     server.listen(options.sftpPort, options.host, () => resolve());
   });
   const sftpPort = (server.address() as AddressInfo).port;
-  log.info({ sftpPort, users: [...trees.keys()] }, "file server listening");
+  let ftp: FtpServer | undefined;
+  if (options.ftpPort !== undefined) {
+    if (settings.ftp.requireTls && !options.tls) throw new Error("ftp.requireTls is on but no TLS certificate was given (SP_TLS_CERT, SP_TLS_KEY)");
+    ftp = await startFtpServer(options.ftpPort, {
+      trees,
+      auth,
+      tls: options.tls,
+      settings: settings.ftp,
+      passivePorts: options.ftpPassivePorts ?? { from: 30000, to: 30009 },
+      host: options.host,
+      log,
+      onUpload: () => uploaded.inc(),
+    }).catch((error: unknown) => {
+      server.close();
+      throw error;
+    });
+  }
+  log.info({ sftpPort, ftpPort: ftp?.port, passivePorts: ftp?.passivePorts, users: [...trees.keys()] }, "file server listening");
 
   const treeOf = (user: unknown) => {
     const tree = typeof user === "string" ? trees.get(user) : undefined;
@@ -140,14 +168,14 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
 
   return {
     sftpPort,
+    ftp,
     trees,
     backups,
     registry,
     routes,
-    close: () =>
-      new Promise<void>((resolve) => {
-        backups.stop();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      backups.stop();
+      await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), ftp?.close()]);
+    },
   };
 }

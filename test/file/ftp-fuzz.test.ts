@@ -1,0 +1,191 @@
+/**
+ * Bad input and limits on the FTP server: more than 10,000 random and malformed command lines
+ * (binary garbage, hostile paths, oversized lines, known verbs with broken arguments) before
+ * and after login, bounded in time; then lftp still works over FTPS. Also the line-length
+ * cap, the failed-login limit, connections per address, and the idle timeout.
+ * Runs with ftp.requireTls off so the fuzzer can log in without TLS; passive ports 47320-47329.
+ */
+import { randomBytes, randomInt } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { haveTools, lftp, PASSWORDS, startFtpFiles, type FtpTestServer } from "./ftp-support";
+
+const enabled = haveTools("lftp", "openssl");
+
+/** A bare control connection: our own reader of reply lines, to send what no client would. */
+class Raw {
+  private buffer = "";
+  readonly lines: string[] = [];
+  closed = false;
+  private wake: (() => void) | undefined;
+
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.buffer += chunk.toString("latin1");
+      const parts = this.buffer.split("\r\n");
+      this.buffer = parts.pop()!;
+      this.lines.push(...parts);
+      this.wake?.();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => ((this.closed = true), this.wake?.()));
+  }
+
+  static open(port: number, localAddress: string): Promise<Raw> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host: "127.0.0.1", localAddress }, () => resolve(new Raw(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  send(data: string | Buffer): void {
+    if (!this.closed) this.socket.write(data);
+  }
+
+  /** Waits for a reply line matching `re` (looking at lines from `from` on); undefined if the connection closed first. */
+  async until(re: RegExp, timeoutMs = 30_000, from = 0): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (let seen = from; ;) {
+      for (; seen < this.lines.length; seen++) if (re.test(this.lines[seen]!)) return this.lines[seen];
+      if (this.closed) return undefined;
+      if (Date.now() > deadline) throw new Error(`no reply matching ${re} in ${timeoutMs} ms; last: ${this.lines.slice(-3).join(" | ")}`);
+      await new Promise<void>((r) => {
+        this.wake = r;
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const VERBS = [
+  "USER", "PASS", "ACCT", "CWD", "CDUP", "SMNT", "REIN", "QUIT", "PORT", "EPRT", "TYPE", "STRU", "MODE", "RETR", "STOR", "STOU", "APPE", "ALLO",
+  "REST", "RNFR", "RNTO", "ABOR", "DELE", "RMD", "MKD", "PWD", "LIST", "NLST", "SITE", "SYST", "STAT", "HELP", "NOOP", "FEAT", "OPTS", "SIZE",
+  "MDTM", "MLST", "MLSD", "PBSZ", "PROT", "CCC", "XCWD", "XPWD", "XMKD", "XRMD", "LANG", "HOST",
+]; // prettier-ignore
+const HOSTILE = [
+  "../../../../etc/passwd", "/../../..", "..", "/", "", " ", "\0", "a\0b", "%s%s%n%n", "$(id)", "`id`", "; rm -rf /", "../".repeat(300),
+  "/.versions/../../../", ".versions/x/@v-1", "ä/ö/ü/😀", "\u202e", "-la", "-la ../..", "ALL", "UTF8 ON", "MLST x;y;", "1,2,3,4,5,6",
+  "|1|127.0.0.1|21|", "A", "L 8", "E", "X", "99999999999999999999", "-1", "\r", "a\rb", "\xff\xf4\xff\xf2", "C", "P", "S",
+]; // prettier-ignore
+
+function fuzzLine(loggedIn: boolean): Buffer {
+  const pick = <T>(xs: readonly T[]) => xs[randomInt(xs.length)]!;
+  // Transfers after PASV would wait for a data connection; AUTH would switch to TLS: the
+  // logged-in fuzzer leaves those verbs out so it measures input handling, not time-outs.
+  const verbs = loggedIn ? VERBS.filter((v) => !["PASV", "EPSV", "AUTH"].includes(v)) : [...VERBS, "AUTH", "PASV", "EPSV"];
+  switch (randomInt(6)) {
+    case 0: // binary garbage, no newline inside
+      return Buffer.from([...randomBytes(randomInt(1, 300))].filter((b) => b !== 0x0a));
+    case 1:
+      return Buffer.from(`${pick(verbs)} ${pick(HOSTILE)}`, "utf8");
+    case 2:
+      return Buffer.from(`${pick(verbs).toLowerCase()}${pick(["", " ", "  ", "\t"])}${pick(HOSTILE)}${pick(HOSTILE)}`, "utf8");
+    case 3: // random letters as a verb
+      return Buffer.from(
+        `${randomBytes(randomInt(1, 8))
+          .toString("base64")
+          .replace(/[^A-Za-z]/g, "X")} ${randomBytes(8).toString("hex")}`,
+      );
+    case 4: // oversized lines
+      return Buffer.from(`${pick(verbs)} ${"x".repeat(randomInt(4_000, 20_000))}`);
+    default:
+      return Buffer.from(pick(verbs));
+  }
+}
+
+describe.skipIf(!enabled)("FTP bad input and limits", () => {
+  let server: FtpTestServer;
+  const work = mkdtempSync(join(tmpdir(), "sp-ftp-fuzz-"));
+
+  beforeAll(async () => {
+    server = await startFtpFiles({ from: 47320, to: 47329 }, { requireTls: false, maxConnectionsPerIp: 8, maxConnectionsPerUser: 6, idleTimeoutSeconds: 3 });
+  });
+  afterAll(async () => {
+    await server?.app.close();
+  });
+
+  it("answers an oversized line with 500 and keeps the connection", async () => {
+    const raw = await Raw.open(server.port, "127.0.0.5");
+    await raw.until(/^220 /);
+    raw.send(`NOOP ${"y".repeat(50_000)}\r\nNOOP\r\n`);
+    expect(await raw.until(/^500 Line too long/)).toBeDefined();
+    expect(await raw.until(/^200 OK/)).toBeDefined();
+    raw.close();
+  }, 30_000);
+
+  it("survives more than 10,000 malformed command lines, then lftp still works", async () => {
+    const deadline = Date.now() + 150_000;
+    let sent = 0;
+    let reconnects = 0;
+    // Half the lines before login (from 127.0.0.2, which the fuzzer's failed PASS lines get
+    // blocked), half logged in as `tiny` (from 127.0.0.3).
+    const worker = async (loggedIn: boolean) => {
+      const from = loggedIn ? "127.0.0.3" : "127.0.0.2";
+      let raw: Raw | undefined;
+      while (sent < 10_400 && Date.now() < deadline) {
+        if (!raw || raw.closed) {
+          raw?.close();
+          raw = await Raw.open(server.port, from);
+          reconnects++;
+          expect(await raw.until(/^220 /)).toBeDefined();
+          if (loggedIn) {
+            raw.send(`USER tiny\r\nPASS ${PASSWORDS.tiny}\r\n`);
+            expect(await raw.until(/^230 /)).toBeDefined();
+          }
+        }
+        const mark = raw.lines.length;
+        const batch = Array.from({ length: 100 }, () => Buffer.concat([fuzzLine(loggedIn), Buffer.from("\r\n")]));
+        raw.send(Buffer.concat([...batch, Buffer.from("NOOP\r\n")]));
+        sent += batch.length;
+        // The NOOP's reply (or the connection closed, e.g. by a fuzzed QUIT or AUTH): the server went through the batch.
+        await raw.until(/^200 OK$/, 60_000, mark);
+      }
+      raw?.close();
+    };
+    await Promise.all([worker(false), worker(true), worker(true)]);
+    expect(sent).toBeGreaterThanOrEqual(10_000);
+    console.log(`ftp fuzz: ${sent} lines, ${reconnects} connections`);
+
+    // A real client still works afterwards, over FTPS.
+    writeFileSync(join(work, "after.txt"), "still serving\n");
+    const r = await lftp(server.port, "alice", ["put after.txt", "ls", "get after.txt -o back.txt"], work);
+    expect(r.code, r.out).toBe(0);
+    expect(readFileSync(join(work, "back.txt"), "utf8")).toBe("still serving\n");
+    expect(readdirSync(join(server.dataDir, "users", "tiny", "tmp"))).toEqual([]);
+  }, 240_000);
+
+  it("blocks an address after repeated failed logins, even with the right password", async () => {
+    const raw = await Raw.open(server.port, "127.0.0.6");
+    await raw.until(/^220 /);
+    for (let i = 0; i < 5; i++) raw.send(`USER alice\r\nPASS wrong-${i}\r\n`);
+    for (let n = 0; n < 5; n++) await raw.until(/^530 /, 30_000, raw.lines.findLastIndex((l) => l.startsWith("530")) + 1);
+    const mark = raw.lines.length;
+    raw.send(`USER alice\r\nPASS ${PASSWORDS.alice}\r\n`);
+    expect(await raw.until(/^(230|530) /, 30_000, mark)).toMatch(/^530 Too many failed logins/);
+    raw.close();
+    // Another address is not affected.
+    const other = await Raw.open(server.port, "127.0.0.7");
+    await other.until(/^220 /);
+    other.send(`USER alice\r\nPASS ${PASSWORDS.alice}\r\n`);
+    expect(await other.until(/^(230|530) /)).toMatch(/^230 /);
+    other.close();
+  }, 60_000);
+
+  it("limits connections per address and closes idle ones", async () => {
+    const open = await Promise.all(Array.from({ length: 8 }, () => Raw.open(server.port, "127.0.0.8")));
+    for (const r of open) await r.until(/^220 /);
+    const ninth = await Raw.open(server.port, "127.0.0.8");
+    expect(await ninth.until(/^(220|421) /)).toMatch(/^421 Too many connections/);
+    // Idle for longer than idleTimeoutSeconds (3): the server says so and closes.
+    expect(await open[0]!.until(/^421 Idle timeout/, 30_000)).toBeDefined();
+    expect(await open[0]!.until(/^never$/, 10_000)).toBeUndefined(); // closed
+    for (const r of [...open, ninth]) r.close();
+  }, 60_000);
+});
