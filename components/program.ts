@@ -54,7 +54,39 @@ function makeTarget(name: string, root: string, spec: DatacenterSpec, plan: Data
   }
 }
 
+/** Marks a stack trace Pulumi asked for but nobody will read (see skipUnreadPromiseStacks). */
+export const UNRECORDED_PROMISE_STACK = "(stack not recorded: set PULUMI_DEBUG_PROMISE_LEAKS=1 to record where this promise was created)";
+
+let skippingPromiseStacks = false;
+
+/**
+ * Pulumi's runtime records `new Error().stack` on every promise it creates (4 per property of
+ * every resource, through `debuggablePromise`), and prints those stacks only when the
+ * program leaks promises *and* PULUMI_DEBUG_PROMISE_LEAKS is set. Under ts-node or tsx each
+ * of those stacks is formatted through source maps (~100 µs each), which was about half of
+ * the program's time at 1,000 hosts (bench/program/README.md). Unless the variable is set,
+ * this formats exactly those traces — the ones whose top frame is Pulumi's
+ * `debuggablePromise` — as a fixed note; every other stack (our errors, Pulumi's
+ * resource source positions) still goes through the source-mapping formatter untouched.
+ * Hand-written because no library does this: it is a wrapper around `Error.prepareStackTrace`.
+ */
+export function skipUnreadPromiseStacks(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (skippingPromiseStacks || env.PULUMI_DEBUG_PROMISE_LEAKS) return skippingPromiseStacks;
+  const format = Error.prepareStackTrace;
+  Error.prepareStackTrace = (error, callsites) => {
+    const top = callsites[0];
+    if (top && top.getFunctionName() === "debuggablePromise" && /[\\/]@pulumi[\\/]pulumi[\\/]runtime[\\/]debuggable\.js$/.test(top.getFileName() ?? "")) {
+      return `Error\n    ${UNRECORDED_PROMISE_STACK}`;
+    }
+    // V8's own format when nobody installed a formatter (no source maps).
+    return format ? format(error, callsites) : `${String(error)}${callsites.map((c) => `\n    at ${String(c)}`).join("")}`;
+  };
+  skippingPromiseStacks = true;
+  return true;
+}
+
 export function runProgram(options: { root?: string } = {}): ProgramResult {
+  skipUnreadPromiseStacks();
   const root = options.root ?? findProjectRoot();
   const config = new pulumi.Config("serverpark");
   const validated = validateSpec(readRawSpec(config));

@@ -1,25 +1,100 @@
 /**
- * One measurement in a fresh process (Pulumi mocks are process-global): either the real
- * Serverpark program on a generated datacenter, or a bare program registering the same
- * number of plain resources. Prints one JSON line: {mode, hosts, ms, resources}.
+ * One measurement in a fresh process (Pulumi mocks are process-global). Modes:
+ *
+ * - `program <hosts> [dump.json]`: the real Serverpark program on a generated datacenter; with a
+ *   dump path it also writes what it registered (after the clock stops) for `replay`.
+ * - `bare <hosts> <count>`: a bare program registering `count` plain resources with two
+ *   properties each, a component per ten.
+ * - `replay <hosts> <dump.json>`: registers exactly the resources the program registered —
+ *   same types through the same provider SDK classes, names and input values (secrets still
+ *   secret) — without any model: what any program producing this datacenter has to pay Pulumi.
+ *
+ * Prints one JSON line: {mode, hosts, ms, cpuMs, resources}. `cpuMs` (user + system of this
+ * process) moves far less than wall time on a shared, loaded machine.
  */
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { generateSpec } from "../../test/support/generateSpec";
-import { runUnderMocks } from "../../test/support/pulumiMocks";
+import { isSecretValue, runUnderMocks } from "../../test/support/pulumiMocks";
 
-const [mode, hostsArg, countArg] = process.argv.slice(2);
+const [mode, hostsArg, extra] = process.argv.slice(2);
 const hosts = Number(hostsArg);
+
+/** A resource as `program` dumps it for `replay`: inputs in wire form (secrets wrapped). */
+interface Dumped {
+  readonly type: string;
+  readonly name: string;
+  readonly rawInputs: Record<string, unknown>;
+}
+
+type Constructor = new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
+
+/** The SDK class of every custom resource type the program creates (the Hetzner target is not benchmarked). */
+const CLASSES: Record<string, Constructor> = {
+  "docker:index/container:Container": docker.Container,
+  "docker:index/network:Network": docker.Network,
+  "docker:index/volume:Volume": docker.Volume,
+  "docker:index/image:Image": docker.Image,
+  "tls:index/privateKey:PrivateKey": tls.PrivateKey,
+  "tls:index/selfSignedCert:SelfSignedCert": tls.SelfSignedCert,
+  "tls:index/certRequest:CertRequest": tls.CertRequest,
+  "tls:index/locallySignedCert:LocallySignedCert": tls.LocallySignedCert,
+  "random:index/randomPassword:RandomPassword": random.RandomPassword,
+  "random:index/randomBytes:RandomBytes": random.RandomBytes,
+};
+
+/** Wire-form secrets back to `pulumi.secret` inputs, so the replay pays for them too. */
+function fromWire(v: unknown): unknown {
+  if (isSecretValue(v)) return pulumi.secret(fromWire(v.value));
+  if (Array.isArray(v)) return v.map(fromWire);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromWire(x)]));
+  return v;
+}
+
+function replay(dumped: readonly Dumped[]): void {
+  class Component extends pulumi.ComponentResource {
+    constructor(type: string, name: string) {
+      super(type, name, {}, {});
+      this.registerOutputs({});
+    }
+  }
+  for (const r of dumped) {
+    // Default providers are registered by the SDK classes themselves, as in the program.
+    if (r.type.startsWith("pulumi:providers:")) continue;
+    const Class = CLASSES[r.type];
+    if (Class) new Class(r.name, fromWire(r.rawInputs));
+    else if (r.type.startsWith("serverpark:")) new Component(r.type, r.name);
+    else throw new Error(`replay: no SDK class for ${r.type}; add it to CLASSES`);
+  }
+}
 
 async function main(): Promise<void> {
   const config = { "serverpark:datacenter": generateSpec({ hosts }), "serverpark:target": "docker" };
+  const dumped: Dumped[] = mode === "replay" ? (JSON.parse(readFileSync(extra!, "utf8")) as Dumped[]) : [];
+  // Like for like: the replay skips the stack traces Pulumi never prints, as the program does
+  // (imported before the clock starts: loading our modules is not the replay's work).
+  if (mode === "replay") (await import("../../components/program.js")).skipUnreadPromiseStacks();
   const started = performance.now();
-  let resources: number;
+  const cpu = process.cpuUsage();
+  let resources: { type: string; name: string; rawInputs: Record<string, any> }[];
   if (mode === "program") {
-    const run = await runUnderMocks(() => import("../../stacks/index.js"), { stack: `bench${hosts}`, config, realTls: false });
-    resources = run.resources.length;
+    resources = (await runUnderMocks(() => import("../../stacks/index.js"), { stack: `bench${hosts}`, config, realTls: false })).resources;
+  } else if (mode === "replay") {
+    resources = (
+      await runUnderMocks(
+        async () => {
+          replay(dumped);
+          return {};
+        },
+        { stack: `bench${hosts}`, config: {}, realTls: false },
+      )
+    ).resources;
   } else {
-    const count = Number(countArg);
+    const count = Number(extra);
     const run = await runUnderMocks(
       async () => {
         // The same shape of work without any model: a component per 10 resources, plain children.
@@ -37,10 +112,15 @@ async function main(): Promise<void> {
       },
       { stack: "bare", config: {}, realTls: false },
     );
-    resources = run.resources.length;
+    resources = run.resources;
   }
   const ms = performance.now() - started;
-  process.stdout.write(`${JSON.stringify({ mode, hosts, ms: Math.round(ms), resources })}\n`);
+  const used = process.cpuUsage(cpu);
+  if (mode === "program" && extra) {
+    writeFileSync(extra, JSON.stringify(resources.map((r): Dumped => ({ type: r.type, name: r.name, rawInputs: r.rawInputs }))));
+  }
+  const cpuMs = Math.round((used.user + used.system) / 1000);
+  process.stdout.write(`${JSON.stringify({ mode, hosts, ms: Math.round(ms), cpuMs, resources: resources.length })}\n`);
 }
 
 main().catch((e) => {

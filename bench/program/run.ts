@@ -1,11 +1,16 @@
 /**
  * Benchmark: the Serverpark program under Pulumi mocks for generated datacenters of 10, 100
- * and 1,000 hosts, side by side with a bare program registering the same number of plain
- * resources, plus the planner alone on 10,000 hosts. Prints wall time, resources and ratios.
+ * and 1,000 hosts, side by side with a replay registering exactly the same resources without
+ * any model and with a bare program registering as many plain resources (the comparison of
+ * issue #2), plus the planner alone on 10,000 hosts. Prints wall and CPU time and ratios.
+ * See README.md for the numbers and what they mean.
  *
  *   npx tsx bench/program/run.ts [--sizes 10,100,1000] [--repeat 3]
  */
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { planDatacenter } from "../../components/plan";
@@ -23,31 +28,65 @@ const { values } = parseArgs({
 const sizes = values.sizes!.split(",").map(Number);
 const repeat = Number(values.repeat);
 
-function measure(mode: string, hosts: number, count = 0): { ms: number; resources: number } {
-  const samples: { ms: number; resources: number }[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const out = execFileSync("npx", ["tsx", "bench/program/child.ts", mode, String(hosts), String(count)], { encoding: "utf8", maxBuffer: 64 << 20 });
-    samples.push(JSON.parse(out.trim().split("\n").pop()!));
-  }
-  samples.sort((a, b) => a.ms - b.ms);
-  return samples[Math.floor(samples.length / 2)]!; // median
+interface Sample {
+  readonly ms: number;
+  readonly cpuMs: number;
+  readonly resources: number;
 }
 
-console.log(`Program under mocks (median of ${repeat} fresh processes each)`);
-console.log("hosts  resources  serverpark ms  bare ms  ratio  ms/resource");
-const rows: { hosts: number; ms: number; resources: number }[] = [];
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Runs one mode `repeat` times in fresh processes; median wall and CPU time separately. */
+function measure(mode: string, hosts: number, extra = ""): Sample {
+  const samples: Sample[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const out = execFileSync(process.execPath, ["--import", "tsx", "bench/program/child.ts", mode, String(hosts), extra], {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
+    samples.push(JSON.parse(out.trim().split("\n").pop()!) as Sample);
+  }
+  return { ms: median(samples.map((s) => s.ms)), cpuMs: median(samples.map((s) => s.cpuMs)), resources: samples[0]!.resources };
+}
+
+const ratio = (a: number, b: number): string => (a / b).toFixed(2).padStart(5);
+const dumpDir = mkdtempSync(join(tmpdir(), "bench-program-"));
+console.log(
+  `load average at start: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")} on ${availableParallelism()} cores`,
+);
+console.log(`Program under mocks (median of ${repeat} fresh processes each; wall ms / CPU ms of the process)`);
+console.log("  bare: as many plain resources (2 properties each); replay: the same resources, same SDK classes and inputs, no model");
+console.log("hosts  resources  program wall/cpu  replay wall/cpu  bare wall/cpu  ×replay wall/cpu  ×bare wall/cpu  program cpu ms/host");
+const rows: { hosts: number; program: Sample }[] = [];
 for (const hosts of sizes) {
-  const ours = measure("program", hosts);
-  const bare = measure("bare", hosts, ours.resources);
-  rows.push({ hosts, ...ours });
+  const dump = join(dumpDir, `program-${hosts}.json`);
+  const program = measure("program", hosts, dump);
+  const replayed = measure("replay", hosts, dump);
+  const bare = measure("bare", hosts, String(program.resources));
+  if (replayed.resources !== program.resources) throw new Error(`replay registered ${replayed.resources} resources, the program ${program.resources}`);
+  rows.push({ hosts, program });
+  const pair = (s: Sample, w: number) => `${s.ms}/${s.cpuMs}`.padStart(w);
   console.log(
-    `${String(hosts).padStart(5)}  ${String(ours.resources).padStart(9)}  ${String(ours.ms).padStart(13)}  ${String(bare.ms).padStart(7)}  ${(ours.ms / bare.ms).toFixed(2).padStart(5)}  ${(ours.ms / ours.resources).toFixed(3).padStart(11)}`,
+    `${String(hosts).padStart(5)}  ${String(program.resources).padStart(9)}  ${pair(program, 16)}  ${pair(replayed, 15)}  ${pair(bare, 13)}  ${ratio(program.ms, replayed.ms)} / ${ratio(program.cpuMs, replayed.cpuMs)}    ${ratio(program.ms, bare.ms)} / ${ratio(program.cpuMs, bare.cpuMs)}  ${(program.cpuMs / hosts).toFixed(1).padStart(19)}`,
   );
 }
+rmSync(dumpDir, { recursive: true, force: true });
 if (rows.length >= 2) {
   const [a, b] = [rows[rows.length - 2]!, rows[rows.length - 1]!];
-  console.log(`growth ${a.hosts}→${b.hosts} hosts: time ×${(b.ms / a.ms).toFixed(1)} for resources ×${(b.resources / a.resources).toFixed(1)}`);
+  console.log(
+    `growth ${a.hosts}→${b.hosts} hosts: wall ×${(b.program.ms / a.program.ms).toFixed(1)}, CPU ×${(b.program.cpuMs / a.program.cpuMs).toFixed(1)} for resources ×${(b.program.resources / a.program.resources).toFixed(1)}`,
+  );
 }
+console.log(
+  `load average at end: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}`,
+);
 
 const plannerHosts = Number(values["planner-hosts"]);
 const spec = parseSpec(generateSpec({ hosts: plannerHosts, services: plannerHosts / 2 }));
