@@ -2,9 +2,15 @@
  * The db role with real clients: psql and the pg npm client connect with a password, data
  * survives a restart and a SIGKILL of PostgreSQL, dumps restore, bad credentials are refused.
  */
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbApp } from "../../images/db/src/app";
+import { Backups } from "../../images/db/src/backup";
+import { dbSettingsSchema } from "../../images/db/settings";
+import { createLogger } from "../../images/runtime/log";
 import { havePostgres, PASSWORD, psql, testDb, type TestDb } from "./support";
 
 const PORT = 47301;
@@ -73,4 +79,32 @@ describe.skipIf(!enabled)("db role with psql", () => {
     expect(await psql(PORT, "SELECT count(*) FROM notes WHERE body LIKE 'bulk-%'")).toBe("500");
     await expect(app!.backups.restore("../../etc/passwd")).rejects.toThrow(/not a backup file/);
   }, 60_000);
+
+  it("follows the stack's declared backup: cron schedule and retention days, never deleting the newest dump", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-db-bk-"));
+    let now = new Date("2026-11-01T02:45:00Z");
+    const settings = dbSettingsSchema.parse({ backup: { intervalMinutes: 0, keep: 100 } });
+    const log = createLogger({ role: "db", level: "silent" });
+    expect(() => new Backups(app!.postgres, dir, settings, log, { schedule: "45 25 * * *" })).toThrow(/not a valid cron expression/);
+    const backups = new Backups(app!.postgres, dir, settings, log, { schedule: "45 2 * * *", retentionDays: 3 }, () => now);
+    backups.start();
+    const next = backups.nextRun();
+    backups.stop();
+    expect(next && [next.getUTCHours(), next.getUTCMinutes()]).toEqual([2, 45]);
+
+    const dumps: string[] = [];
+    for (let day = 0; day < 6; day++) {
+      now = new Date(Date.UTC(2026, 10, 1 + day, 2, 45));
+      const [dump] = await backups.dumpAll();
+      dumps.push(dump!.file);
+    }
+    // Day 6 at 02:45: dumps from days 3, 4, 5 and 6 are within 3 days (day 3 exactly on the edge).
+    expect(readdirSync(dir).sort()).toEqual(dumps.slice(2));
+    // Nothing for a month: every dump is past retention, but the newest stays.
+    now = new Date(Date.UTC(2026, 11, 20));
+    await backups.dumpAll();
+    const left = readdirSync(dir);
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/^app-20261220T000000000Z\.dump$/);
+  }, 120_000);
 });

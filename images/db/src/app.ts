@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Gauge, Registry } from "prom-client";
 import { z } from "zod";
+import type { BackupPolicy } from "../../runtime/backups";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
 import { dbProbeLoginSchema, type DbProbeLogin, type DbSettings } from "../settings";
@@ -32,6 +33,8 @@ export interface DbAppOptions {
   readonly log: Logger;
   readonly registry?: Registry;
   readonly runAs?: { readonly uid: number; readonly gid: number };
+  /** Backup folder and the stack's declared schedule/retention. @default {dir: <dataDir>/backups, policy: {}} */
+  readonly backup?: { readonly dir: string; readonly policy: BackupPolicy };
 }
 
 export interface DbApp {
@@ -85,7 +88,7 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
   const password = readFileSync(options.passwordFile, "utf8").trim();
   if (password.length < 8) throw new Error(`the password in ${options.passwordFile} is shorter than 8 characters`);
   await provision(postgres, options.settings, password, probeLogin);
-  const backups = new Backups(postgres, join(options.dataDir, "backups"), options.settings, options.log);
+  const backups = new Backups(postgres, options.backup?.dir ?? join(options.dataDir, "backups"), options.settings, options.log, options.backup?.policy);
   backups.start();
   options.log.info(
     { port: options.port, databases: options.settings.databases, user: options.settings.user, monitoringLogin: probeLogin?.user },

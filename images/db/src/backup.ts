@@ -1,15 +1,21 @@
 /**
  * Dumps for backup: `pg_dump --format=custom` of every database, on a schedule and on
- * demand, into <data>/backups/. A dump is written under a temporary name, fsynced and then
- * renamed, so a listed backup is always complete; the newest `keep` per database are kept.
+ * demand, into the backup folder (`$SP_BACKUP_DIR`, a volume of its own in a deployment;
+ * else <data>/backups/). The schedule is the stack's `services[].backup.schedule` (UTC cron)
+ * when declared, else `settings.backup.intervalMinutes`. A dump is written under a temporary
+ * name, fsynced and then renamed, so a listed backup is always complete; per database the
+ * newest `keep` are kept, older than the stack's `retentionDays` are deleted, and the newest
+ * dump is never deleted.
  * `restore` replays one with `pg_restore --clean --if-exists --single-transaction`, so a
  * failed restore changes nothing.
  */
+import { Cron } from "croner";
 import { execFile } from "node:child_process";
 import { chownSync, mkdirSync } from "node:fs";
 import { open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { backupName, checkSchedule, type BackupPolicy } from "../../runtime/backups";
 import type { Logger } from "../../runtime/log";
 import type { DbSettings } from "../settings";
 import type { Postgres } from "./postgres";
@@ -27,6 +33,7 @@ const NAME = /^([a-z_][a-z0-9_]*)-(\d{8}T\d{6}\d{3}Z)\.dump$/;
 
 export class Backups {
   private timer: NodeJS.Timeout | undefined;
+  private job: Cron | undefined;
   private running: Promise<BackupInfo[]> | undefined;
 
   constructor(
@@ -34,23 +41,37 @@ export class Backups {
     readonly dir: string,
     private readonly settings: DbSettings,
     private readonly log: Logger,
+    /** The stack's declared backup (schedule, retentionDays); overrides intervalMinutes. */
+    private readonly policy: BackupPolicy = {},
+    private readonly now: () => Date = () => new Date(),
   ) {
+    if (policy.schedule !== undefined) checkSchedule(policy.schedule);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const runAs = postgres.options.runAs;
     if (runAs) chownSync(dir, runAs.uid, runAs.gid);
   }
 
   start(): void {
+    const scheduled = () => void this.dumpAll().catch((error: unknown) => this.log.error({ err: error }, "scheduled backup failed"));
+    if (this.policy.schedule !== undefined) {
+      this.job = new Cron(this.policy.schedule, { timezone: "Etc/UTC", unref: true }, scheduled);
+      this.log.info({ schedule: this.policy.schedule, next: this.job.nextRun()?.toISOString() }, "dumps scheduled");
+      return;
+    }
     const minutes = this.settings.backup.intervalMinutes;
     if (minutes <= 0) return;
-    this.timer = setInterval(() => {
-      this.dumpAll().catch((error: unknown) => this.log.error({ err: error }, "scheduled backup failed"));
-    }, minutes * 60_000);
+    this.timer = setInterval(scheduled, minutes * 60_000);
     this.timer.unref();
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.job?.stop();
+  }
+
+  /** The next scheduled dump, if a schedule is declared. */
+  nextRun(): Date | undefined {
+    return this.job?.nextRun() ?? undefined;
   }
 
   /** One dump per database; concurrent calls share the run in progress. */
@@ -62,7 +83,7 @@ export class Backups {
   private async doDumpAll(): Promise<BackupInfo[]> {
     const out: BackupInfo[] = [];
     for (const database of this.settings.databases) {
-      const stamp = new Date().toISOString().replace(/[-:.]/g, "");
+      const stamp = backupName(this.now());
       const file = `${database}-${stamp}.dump`;
       const tmp = join(this.dir, `.${file}.partial`);
       await run(join(this.postgres.options.binDir, "pg_dump"), ["--format=custom", "--file", tmp, database], {
@@ -97,8 +118,12 @@ export class Backups {
   private async prune(): Promise<void> {
     const byDb = new Map<string, string[]>();
     for (const b of await this.list()) byDb.set(b.database, [...(byDb.get(b.database) ?? []), b.file]);
+    const days = this.policy.retentionDays;
+    const cutoff = days === undefined ? undefined : backupName(new Date(this.now().getTime() - days * 86_400_000));
     for (const files of byDb.values()) {
-      for (const old of files.slice(0, Math.max(0, files.length - this.settings.backup.keep))) await unlink(join(this.dir, old));
+      // Oldest first; the newest is never deleted.
+      const doomed = files.slice(0, -1).filter((f, i) => i < files.length - this.settings.backup.keep || (cutoff !== undefined && NAME.exec(f)![2]! < cutoff));
+      for (const old of doomed) await unlink(join(this.dir, old));
     }
   }
 

@@ -21,6 +21,8 @@ const dbEnv = z.object({
   SP_PG_BIN: z.string().default("/usr/lib/postgresql/15/bin"),
   SP_TLS_CERT: z.string().default("/etc/serverpark/tls/tls.crt"),
   SP_TLS_KEY: z.string().default("/etc/serverpark/tls/tls.key"),
+  /** Where dumps go: a volume of their own in a deployment; without one, <SP_DB_DATA>/backups. */
+  SP_BACKUP_DIR: z.string().optional(),
 });
 
 async function main(): Promise<void> {
@@ -38,6 +40,11 @@ async function main(): Promise<void> {
     probeLoginFile: env.SP_DB_PROBE_LOGIN_FILE,
     tls,
     log,
+    // The stack's services[].backup: schedule and retention (else settings.backup.intervalMinutes).
+    backup: {
+      dir: env.SP_BACKUP_DIR ?? `${env.SP_DB_DATA}/backups`,
+      policy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
+    },
   });
   // PostgreSQL dying on its own is fatal: exit so the container restarts and health says so.
   app.postgres.onUnexpectedExit = (code) => {
