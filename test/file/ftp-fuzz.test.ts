@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,9 +35,9 @@ class Raw {
     socket.on("close", () => ((this.closed = true), this.wake?.()));
   }
 
-  static open(port: number, localAddress: string): Promise<Raw> {
+  static open(port: number, localAddress: string, host = "127.0.0.1"): Promise<Raw> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host: "127.0.0.1", localAddress }, () => resolve(new Raw(socket)));
+      const socket = connect({ port, host, localAddress }, () => resolve(new Raw(socket)));
       socket.once("error", reject);
     });
   }
@@ -188,4 +189,69 @@ describe.skipIf(!enabled)("FTP bad input and limits", () => {
     expect(await open[0]!.until(/^never$/, 10_000)).toBeUndefined(); // closed
     for (const r of [...open, ninth]) r.close();
   }, 60_000);
+
+  it("ABOR during a download answers 426, then 226, and the session goes on", async () => {
+    writeFileSync(join(server.dataDir, "users", "alice", "files", "big.bin"), randomBytes(40 * 1024 * 1024));
+    const raw = await Raw.open(server.port, "127.0.0.10");
+    await raw.until(/^220 /);
+    raw.send(`USER alice\r\nPASS ${PASSWORDS.alice}\r\nTYPE I\r\nEPSV\r\n`);
+    const epsv = (await raw.until(/^229 /))!;
+    const dataPort = Number(/\|\|\|(\d+)\|/.exec(epsv)![1]);
+    const data = connect({ port: dataPort, host: "127.0.0.1", localAddress: "127.0.0.10" });
+    data.on("error", () => undefined);
+    await once(data, "connect");
+    raw.send("RETR big.bin\r\n");
+    await raw.until(/^150 /);
+    await once(data, "data");
+    data.pause(); // backpressure: the server cannot finish the 40 MB before the ABOR
+    const mark = raw.lines.length;
+    raw.send("ABOR\r\n");
+    expect(await raw.until(/^426 /, 30_000, mark)).toBeDefined();
+    const after426 = raw.lines.findIndex((l, i) => i >= mark && l.startsWith("426"));
+    expect(await raw.until(/^226 /, 30_000, after426)).toBe("226 ABOR successful");
+    raw.send("NOOP\r\n");
+    expect(await raw.until(/^200 OK$/, 30_000, after426)).toBeDefined();
+    data.destroy();
+    raw.close();
+  }, 60_000);
+
+  it("limits logged-in sessions per user", async () => {
+    const sessions: Raw[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await Raw.open(server.port, `127.0.1.${i + 1}`);
+      await r.until(/^220 /);
+      r.send(`USER bob\r\nPASS ${PASSWORDS.bob}\r\n`);
+      expect(await r.until(/^(230|421|530) /)).toMatch(/^230 /);
+      sessions.push(r);
+    }
+    const seventh = await Raw.open(server.port, "127.0.1.7");
+    await seventh.until(/^220 /);
+    seventh.send(`USER bob\r\nPASS ${PASSWORDS.bob}\r\n`);
+    expect(await seventh.until(/^(230|421|530) /)).toBe("421 Too many connections for bob");
+    for (const r of [...sessions, seventh]) r.close();
+  }, 60_000);
+});
+
+describe.skipIf(!enabled)("FTP passive address", () => {
+  let server: FtpTestServer;
+  beforeAll(async () => {
+    // Listening on every address: the PASV reply must name the one the client reached.
+    server = await startFtpFiles({ from: 47360, to: 47362 }, { requireTls: false }, "0.0.0.0");
+  });
+  afterAll(async () => {
+    await server?.app.close();
+  });
+
+  it("advertises the address the client connected to, never 0.0.0.0, and refuses PORT/EPRT", async () => {
+    const raw = await Raw.open(server.port, "127.0.0.1", "127.0.0.9");
+    await raw.until(/^220 /);
+    raw.send(`USER alice\r\nPASS ${PASSWORDS.alice}\r\nPASV\r\n`);
+    expect(await raw.until(/^227 /)).toMatch(/^227 Entering Passive Mode \(127,0,0,9,185,[0-2]\)$/);
+    raw.send("EPSV\r\nPORT 127,0,0,1,4,1\r\nEPRT |1|127.0.0.1|1025|\r\n");
+    expect(await raw.until(/^229 /)).toMatch(/^229 Entering Extended Passive Mode \(\|\|\|4736[0-2]\|\)$/);
+    await raw.until(/^502 /);
+    const first = raw.lines.findIndex((l) => l.startsWith("502"));
+    expect(await raw.until(/^502 /, 30_000, first + 1)).toMatch(/Active mode is not offered/);
+    raw.close();
+  }, 30_000);
 });

@@ -20,7 +20,7 @@ export interface FtpTestServer {
   readonly cert: string;
 }
 
-export async function startFtpFiles(passive: { from: number; to: number }, ftp: Record<string, unknown> = {}): Promise<FtpTestServer> {
+export async function startFtpFiles(passive: { from: number; to: number }, ftp: Record<string, unknown> = {}, host = "127.0.0.1"): Promise<FtpTestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "sp-ftp-"));
   const { cert, key } = await makeCert("file.test.example");
   const log = createLogger({ role: "file", level: "silent" });
@@ -29,7 +29,7 @@ export async function startFtpFiles(passive: { from: number; to: number }, ftp: 
     backupDir: `${dataDir}-backups`,
     settings: fileSettingsSchema.parse({ ...SETTINGS, ftp }),
     credentials: credentials(),
-    host: "127.0.0.1",
+    host,
     sftpPort: 0,
     ftpPort: 0,
     ftpPassivePorts: passive,

@@ -301,7 +301,8 @@ class Session {
   /** Splits the byte stream into lines; an over-long line gets one 500 and is skipped. */
   private onData(chunk: Buffer): void {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    for (;;) {
+    // After AUTH TLS the rest of the stream belongs to the TLS layer (see auth()), not to us.
+    while (!this.upgrading) {
       const eol = this.pending.indexOf(0x0a);
       if (eol < 0) {
         if (this.pending.length > MAX_LINE) {
@@ -322,8 +323,6 @@ class Session {
         continue;
       }
       this.enqueue(line);
-      // After AUTH TLS the rest of the stream belongs to the TLS layer, not to us.
-      if (this.upgrading) return;
     }
   }
 
