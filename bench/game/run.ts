@@ -2,10 +2,11 @@
  * Game server load: N simulated players over loopback WebSockets (default 100, 500, 1000).
  * The server runs in its own process (so the clients' CPU does not count as tick time);
  * every player joins, then changes direction 5 times a second. After a warm-up, a 10 s
- * window measures the server's tick duration p50/p99 and the payload bytes each player
- * received per second. Target: p99 under half the tick budget (25 ms at 20 Hz) at 500.
+ * window measures the server's tick duration p50/p99 (and of its simulation part, before the
+ * sends) and the payload bytes each player received per second. Target: p99 under half the tick budget (25 ms at 20 Hz) at 500.
  *
- * Usage: tsx bench/game/run.ts [players ...]   (env BENCH_SECONDS, default 10)
+ * Usage: tsx bench/game/run.ts [players ...]   (env BENCH_SECONDS, default 10; BENCH_CPU_PROF=<dir>
+ * writes the server's CPU profile)
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -53,11 +54,22 @@ async function connect(url: string, i: number): Promise<Player> {
   return p;
 }
 
-async function run(
-  players: number,
-): Promise<{ players: number; rooms: number; p50: number; p99: number; max: number; cpuMsPerTick: number; cpuShare: number; kbPerPlayer: number }> {
+async function run(players: number): Promise<{
+  players: number;
+  rooms: number;
+  p50: number;
+  p99: number;
+  max: number;
+  simP50: number;
+  simP99: number;
+  cpuMsPerTick: number;
+  cpuShare: number;
+  ticksRun: number;
+  kbPerPlayer: number;
+}> {
   const child = fork(join(__dirname, "server.ts"), [], {
-    execArgv: ["--import", "tsx"],
+    // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there (open in Chrome DevTools).
+    execArgv: ["--import", "tsx", ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
     env: { ...process.env, BENCH_SETTINGS: JSON.stringify({ tickHz: TICK_HZ, roomCap: 32, maxRooms: 1000, maxInputsPerSecond: 60, idleTimeoutMs: 600_000 }) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -81,17 +93,18 @@ async function run(
   for (const b of bots) b.bytes = 0;
   await sleep(SECONDS * 1000);
   const received = bots.reduce((n, b) => n + b.bytes, 0);
-  const { stats, rooms, cpuMsPerTick, cpuShare } = await ask<{
-    stats: { p50: number; p99: number; max: number };
+  const { stats, rooms, cpuMsPerTick, cpuShare, ticksRun } = await ask<{
+    stats: { p50: number; p99: number; max: number; simP50: number; simP99: number };
     rooms: number;
     cpuMsPerTick: number;
     cpuShare: number;
+    ticksRun: number;
   }>(child, { stats: SECONDS * TICK_HZ }, "stats");
   clearInterval(steer);
   for (const b of bots) b.ws.terminate();
   child.send({ stop: true });
   await new Promise((r) => child.once("exit", r));
-  return { players, rooms, ...stats, cpuMsPerTick, cpuShare, kbPerPlayer: received / players / SECONDS / 1024 };
+  return { players, rooms, ...stats, cpuMsPerTick, cpuShare, ticksRun, kbPerPlayer: received / players / SECONDS / 1024 };
 }
 
 async function main(): Promise<void> {
@@ -104,11 +117,13 @@ async function main(): Promise<void> {
   console.log(
     `load average at start: ${load1!.toFixed(1)} on ${(await import("node:os")).cpus().length} cores (wall-clock tick times include waiting for a core)`,
   );
-  console.log("players  rooms  tick p50 ms  tick p99 ms  tick max ms  p99/budget  server CPU ms/tick  server CPU share  outbound KiB/s per player");
+  console.log(
+    "players  rooms  tick p50 ms  tick p99 ms  tick max ms  p99/budget  sim p50 ms  sim p99 ms  server CPU ms/tick  server CPU share  ticks run  outbound KiB/s per player",
+  );
   for (const n of sizes.length > 0 ? sizes : [100, 500, 1000]) {
     const r = await run(n);
     console.log(
-      `${String(r.players).padStart(7)}  ${String(r.rooms).padStart(5)}  ${r.p50.toFixed(2).padStart(11)}  ${r.p99.toFixed(2).padStart(11)}  ${r.max.toFixed(2).padStart(11)}  ${(r.p99 / BUDGET_MS).toFixed(3).padStart(10)}  ${r.cpuMsPerTick.toFixed(2).padStart(18)}  ${(r.cpuShare * 100).toFixed(0).padStart(15)}%  ${r.kbPerPlayer.toFixed(1).padStart(25)}`,
+      `${String(r.players).padStart(7)}  ${String(r.rooms).padStart(5)}  ${r.p50.toFixed(2).padStart(11)}  ${r.p99.toFixed(2).padStart(11)}  ${r.max.toFixed(2).padStart(11)}  ${(r.p99 / BUDGET_MS).toFixed(3).padStart(10)}  ${r.simP50.toFixed(2).padStart(10)}  ${r.simP99.toFixed(2).padStart(10)}  ${r.cpuMsPerTick.toFixed(2).padStart(18)}  ${(r.cpuShare * 100).toFixed(0).padStart(15)}%  ${(r.ticksRun * 100).toFixed(0).padStart(8)}%  ${r.kbPerPlayer.toFixed(1).padStart(25)}`,
     );
     if (n === 500) console.log(`         target at 500 players: p99 < ${BUDGET_MS / 2} ms → ${r.p99 < BUDGET_MS / 2 ? "met" : "MISSED"}`);
   }

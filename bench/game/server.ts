@@ -11,10 +11,12 @@ async function main(): Promise<void> {
   // tick times include waiting for a core; CPU time per tick is the work itself.
   let cpuAt = process.cpuUsage();
   let wallAt = performance.now();
+  let ticksAt = 0;
   process.on("message", (m: { stats?: number; mark?: true; stop?: true }) => {
     if (m.mark) {
       cpuAt = process.cpuUsage();
       wallAt = performance.now();
+      ticksAt = game.tickStats(1).count;
       process.send!({ marked: true });
     }
     if (m.stats !== undefined) {
@@ -24,7 +26,9 @@ async function main(): Promise<void> {
       process.send!({
         stats: game.tickStats(m.stats),
         rooms: game.rooms.size,
-        cpuMsPerTick: cpuMs / (wallMs / (1000 / settings.tickHz)),
+        // Per tick that ran: a loop that falls behind skips ticks (drift-free schedule).
+        cpuMsPerTick: cpuMs / Math.max(1, game.tickStats(1).count - ticksAt),
+        ticksRun: (game.tickStats(1).count - ticksAt) / (wallMs / (1000 / settings.tickHz)),
         cpuShare: cpuMs / wallMs,
       });
     }

@@ -1,9 +1,17 @@
-/** The browser client in headless Chromium: it joins, and an arrow key moves the player on the server. */
+/**
+ * The browser client in headless Chromium: it joins, and an arrow key moves the player on the
+ * server; and loaded through the proxy over HTTPS, it plays over wss:// on the page's origin.
+ */
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
+import { chromium, type Browser } from "playwright-core";
+import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
+import { proxySettingsSchema } from "../../images/proxy/settings";
+import { createLogger } from "../../images/runtime/log";
+import { parseReplicaConfig } from "../../images/runtime/replica";
+import { selfSigned } from "../web/curl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GameServer } from "../../images/game/src/server";
-import { ARTIFACTS, browserMissing, launchChromium } from "../noc/browser";
+import { ARTIFACTS, browserMissing, CHROMIUM, launchChromium } from "../noc/browser";
 import { startTestGame, TestClient } from "./helpers";
 
 /** The page's global, as far as the functions run inside Chromium use it (the project has no DOM lib). */
@@ -43,5 +51,62 @@ describe.skipIf(browserMissing() !== undefined)("game client page in headless Ch
     expect(Math.abs(seen - after.x)).toBeLessThanOrEqual(20);
     await page.screenshot({ path: join(ARTIFACTS, "game-client.png") });
     watcher.close();
+  }, 60_000);
+});
+
+describe.skipIf(browserMissing() !== undefined)("game client page through the proxy over HTTPS", () => {
+  const NAME = "arena.fra1.park.test";
+  let browser: Browser;
+  let game: GameServer;
+  let proxy: ProxyApp;
+  beforeAll(async () => {
+    ({ game } = await startTestGame());
+    const config = parseReplicaConfig(
+      JSON.stringify({
+        replica: "edge-0",
+        service: "edge",
+        domain: "fra1.park.test",
+        addresses: { private: "127.0.0.1" },
+        settings: { accessLog: false },
+        directory: [
+          {
+            id: "arena",
+            role: "game",
+            ports: [{ name: "game", port: game.port, protocol: "tcp" }],
+            replicas: [{ id: "arena-0", addresses: { private: "127.0.0.1" } }],
+          },
+        ],
+      }),
+      proxySettingsSchema,
+    );
+    const tls = await selfSigned([NAME]);
+    proxy = await startProxyApp({ config, host: "127.0.0.1", httpPort: 0, httpsPort: 0, tls, log: createLogger({ role: "proxy", level: "silent" }) });
+    // The game's name resolves to the proxy on loopback, as our DNS sends it to edge.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 30_000,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", `--host-resolver-rules=MAP ${NAME} 127.0.0.1`],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await game?.close();
+  });
+
+  it("loads from https://<game name>/ and plays over wss:// on the same origin", async () => {
+    // The self-signed certificate is not in Chromium's store; curl checks the chain in test/proxy.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const sockets: string[] = [];
+    page.on("websocket", (ws) => sockets.push(ws.url()));
+    await page.goto(`https://${NAME}:${proxy.httpsPort}/?name=tls`);
+    await page.waitForFunction(() => window.game?.state === "playing" && window.game.players.size > 0, undefined, { timeout: 10_000 });
+    expect(sockets[0]).toBe(`wss://${NAME}:${proxy.httpsPort}/ws`);
+    const id = await page.evaluate(() => window.game.id);
+    expect(game.rooms.size).toBeGreaterThan(0);
+    expect([...game.rooms.values()].some((r) => r.players.has(id))).toBe(true);
+    await context.close();
   }, 60_000);
 });

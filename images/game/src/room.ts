@@ -74,9 +74,9 @@ export class Room {
   readonly items: Item[] = [];
   tick = 0;
   private readonly random: () => number;
-  /** What the last delta told clients, so the next one sends only changes. */
-  private sent = new Map<number, string>();
-  private sentItems = new Map<number, string>();
+  /** What the last delta told clients (the tuples it sent), so the next one sends only changes. */
+  private sent = new Map<number, PlayerTuple>();
+  private sentItems = new Map<number, ItemTuple>();
   private joined: [number, string][] = [];
   private gone: number[] = [];
 
@@ -139,7 +139,10 @@ export class Room {
       p.x = Math.min(s, Math.max(0, p.x + p.dx * stepLen));
       p.y = Math.min(s, Math.max(0, p.y + p.dy * stepLen));
       for (const item of this.items) {
-        if (Math.hypot(item.x - p.x, item.y - p.y) <= PICKUP_RADIUS) {
+        // Squared distances: no square root (Math.hypot is slow) for every player × item.
+        const ix = item.x - p.x;
+        const iy = item.y - p.y;
+        if (ix * ix + iy * iy <= PICKUP_RADIUS * PICKUP_RADIUS) {
           p.score++;
           Object.assign(item, this.spot());
         }
@@ -169,22 +172,24 @@ export class Room {
    * the room, so it is built (and serialised) once per tick, not once per player.
    */
   delta(): Snapshot {
+    // Compared as numbers against the last sent tuple: no string key per player per tick.
     const players: PlayerTuple[] = [];
     for (const p of this.players.values()) {
-      const t = this.playerTuple(p);
-      const key = `${t[1]},${t[2]},${t[3]}`;
-      if (this.sent.get(p.id) !== key) {
-        this.sent.set(p.id, key);
-        players.push(t);
-      }
+      const x = Math.round(p.x);
+      const y = Math.round(p.y);
+      const last = this.sent.get(p.id);
+      if (last && last[1] === x && last[2] === y && last[3] === p.score) continue;
+      const t: PlayerTuple = [p.id, x, y, p.score];
+      this.sent.set(p.id, t);
+      players.push(t);
     }
     const items: ItemTuple[] = [];
     for (const i of this.items) {
-      const key = `${i.x},${i.y}`;
-      if (this.sentItems.get(i.id) !== key) {
-        this.sentItems.set(i.id, key);
-        items.push([i.id, i.x, i.y]);
-      }
+      const last = this.sentItems.get(i.id);
+      if (last && last[1] === i.x && last[2] === i.y) continue;
+      const t: ItemTuple = [i.id, i.x, i.y];
+      this.sentItems.set(i.id, t);
+      items.push(t);
     }
     const snap: Snapshot = { t: "snap", tick: this.tick, players, items };
     if (this.joined.length > 0) snap.joined = this.joined;
