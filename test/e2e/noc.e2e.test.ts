@@ -1,12 +1,16 @@
 /**
  * The NOC on real Docker: published on 127.0.0.1 only, behind its generated password, probing
  * the booted datacenter over the management network, and seeing arena-0 go down when its
- * container stops (restarted afterwards).
+ * container stops (restarted afterwards). Its own database login works with psql and runs the
+ * probe's SELECT 1; the proxy is probed over HTTPS as a site name its certificate carries,
+ * verified by the datacenter CA; the file service over SSH and over FTP with AUTH TLS.
  */
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { afterAll, expect, it } from "vitest";
 import { sleep } from "../game/helpers";
+import { haveTools } from "../mail/support";
 import { describeE2e, e2eDatacenter } from "./facts";
 
 const run = promisify(execFile);
@@ -16,8 +20,12 @@ const docker = async (...args: string[]) => (await run("docker", args, { timeout
 interface Status {
   rounds: number;
   replicas: Record<string, string>;
-  probes: { replica: string; port: string; state: string; detail: string }[];
+  probes: { replica: string; port: string; kind: string; state: string; detail: string; reason?: string }[];
 }
+
+/** The mock's RandomPassword result for a resource name (test/support/pulumiMocks.ts). */
+const mockPassword = (name: string, length: number) =>
+  createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, length);
 
 describeE2e("NOC on Docker", () => {
   const noc = () => dc.replica("noc-0");
@@ -62,6 +70,54 @@ describeE2e("NOC on Docker", () => {
     for (const id of deployed) expect(Object.keys(s.replicas)).toContain(id);
     console.log(`NOC view of the e2e datacenter: ${JSON.stringify(s.replicas)}`);
     for (const p of s.probes.filter((x) => x.state !== "up")) console.log(`  ${p.replica}/${p.port}: ${p.state} (${p.detail})`);
+  });
+
+  it("logs in to the database with its own login and runs SELECT 1", async () => {
+    const s = await until((x) => x.probes.some((p) => p.replica === "db-0" && p.state === "up"), 40_000);
+    const probe = s.probes.find((p) => p.replica === "db-0" && p.port === "postgres")!;
+    expect(probe).toMatchObject({ state: "up", kind: "sql-select-1", detail: "SELECT 1 = 1 as noc@postgres" });
+    if (!haveTools("psql")) return;
+    // The same login from a real client: its one database only.
+    const psql = (database: string, password: string) =>
+      run("psql", ["-w", "-h", dc.replica("db-0").addresses.private!, "-U", "noc", "-d", database, "-At", "-c", "SELECT current_user"], {
+        env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" },
+        timeout: 30_000,
+      });
+    const password = mockPassword(`${dc.datacenter}-noc-db-login`, 32);
+    expect((await psql("postgres", password)).stdout.trim()).toBe("noc");
+    await expect(psql("app", password)).rejects.toThrow(/permission denied for database "app"/);
+    await expect(psql("postgres", `${password}x`)).rejects.toThrow(/password authentication failed for user "noc"/);
+    // The db replica holds only the verifier.
+    const login = await docker("exec", dc.replica("db-0").name, "cat", "/etc/serverpark/secrets/db-probe-login.json");
+    expect(login).toMatch(/"verifier":"SCRAM-SHA-256\$4096:/);
+    expect(login).not.toContain(password);
+  });
+
+  it("reaches the proxy over HTTPS as a site on its certificate (name check on), and over HTTP, and the web servers directly", async () => {
+    const s = await until((x) => x.probes.filter((p) => p.replica.startsWith("edge-")).every((p) => p.state === "up"), 40_000);
+    for (const p of s.probes.filter((x) => x.replica.startsWith("edge-"))) {
+      expect(p.kind).toBe(`${p.port}-via-proxy`);
+      expect(p.detail).toContain(`via proxy (Host www.${dc.domain})`);
+      if (p.port === "https") expect(p.detail).toContain(`TLS verified as www.${dc.domain}`);
+    }
+    expect(s.probes.filter((x) => x.replica.startsWith("www-") && x.port === "http").map((p) => [p.kind, p.state])).toEqual([
+      ["http", "up"],
+      ["http", "up"],
+    ]);
+  });
+
+  it("probes the file service over SSH, and FTP's control port only (no passive data ports)", async () => {
+    const s = await until((x) => x.probes.some((p) => p.replica === "files-0" && p.port === "sftp" && p.state === "up"), 40_000);
+    const files = s.probes.filter((p) => p.replica === "files-0");
+    expect(files.map((p) => p.port).sort()).toEqual(["ftp", "sftp"]);
+    console.log(`files-0 as the NOC sees it: ${JSON.stringify(files.map((p) => [p.port, p.state, p.detail]))}`);
+  });
+
+  it("finds FTP with AUTH TLS on the file service, its certificate verified", async () => {
+    const s = await until((x) => x.probes.some((p) => p.replica === "files-0" && p.port === "ftp" && p.state === "up"), 40_000);
+    const ftp = s.probes.find((p) => p.replica === "files-0" && p.port === "ftp")!;
+    expect(ftp.kind).toBe("ftp-auth-tls");
+    expect(ftp.detail).toMatch(new RegExp(`^220, AUTH TLS 234, TLSv1\\.[23] verified as files\\.${dc.domain.replaceAll(".", "\\.")}, QUIT 221`));
   });
 
   it("shows arena-0 down when its container stops", async () => {

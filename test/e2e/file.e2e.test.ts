@@ -1,0 +1,96 @@
+/**
+ * The file replica on real Docker (issue #4): a file uploaded over SFTP appears in the next
+ * backup. The files service sits on the private network only and publishes nothing, so the
+ * test reaches it the way an operator on the datacenter's networks would: OpenSSH's `sftp`
+ * (password via sshpass) from this host to the container's address on the private bridge,
+ * and curl to the role's management API on the management bridge to take a backup now.
+ * The backup is then copied out of the container with `docker cp` and compared byte for byte.
+ * The password is the mock's RandomPassword for `<datacenter>-svc-files-user-files` (see
+ * test/support/pulumiMocks.ts), as in mail.e2e.test.ts.
+ */
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { expect, it } from "vitest";
+import { haveTools } from "../mail/support";
+import { describeE2e, e2eDatacenter } from "./facts";
+
+const run = promisify(execFile);
+const dc = e2eDatacenter();
+
+/** The mock's RandomPassword result for a resource name. */
+const mockPassword = (name: string, length = 24) => createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, length);
+
+const SSH_OPTS = [
+  "-oBatchMode=no",
+  "-oStrictHostKeyChecking=no",
+  "-oUserKnownHostsFile=/dev/null",
+  "-oPreferredAuthentications=password",
+  "-oPubkeyAuthentication=no",
+  "-oConnectTimeout=10",
+  "-oLogLevel=ERROR",
+];
+
+async function sftp(address: string, user: string, password: string, commands: string[]): Promise<{ code: number; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "sp-e2e-sftp-"));
+  writeFileSync(join(dir, "batch"), `${commands.join("\n")}\n`);
+  try {
+    const { stdout, stderr } = await run("sshpass", ["-p", password, "sftp", ...SSH_OPTS, "-P", "22", "-b", join(dir, "batch"), `${user}@${address}`], {
+      timeout: 60_000,
+      cwd: dir,
+    });
+    return { code: 0, out: stdout + stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
+
+/** curl, resolving with the body; rejects on HTTP errors (--fail-with-body). */
+async function curl(...args: string[]): Promise<string> {
+  return (await run("curl", ["-sS", "--fail-with-body", "--max-time", "60", ...args], { timeout: 70_000 })).stdout;
+}
+
+describeE2e("file replica on Docker", () => {
+  it("a file uploaded over SFTP appears, byte for byte, in the next backup", async () => {
+    if (!haveTools("sftp", "sshpass", "curl")) return;
+    const files = dc.replica("files-0");
+    expect(files.health, files.name).toBe("healthy");
+    expect(files.published, "the files service publishes nothing").toEqual({});
+    const address = files.addresses.private!;
+    const mgmt = files.addresses.mgmt!;
+    expect(address, "files-0 has an address on the private network").toBeTruthy();
+    const password = mockPassword(`${dc.datacenter}-svc-files-user-files`);
+
+    // Something no earlier run could have left: random bytes under a unique name.
+    const local = mkdtempSync(join(tmpdir(), "sp-e2e-files-"));
+    const name = `upload-${Date.now()}.bin`;
+    const content = randomBytes(300_000);
+    writeFileSync(join(local, name), content);
+    const wrong = await sftp(address, "files", `${password}x`, ["ls"]);
+    expect(wrong.code, "a wrong password is refused").not.toBe(0);
+    const put = await sftp(address, "files", password, ["-mkdir e2e", `put ${join(local, name)} e2e/${name}`, `ls -l e2e/${name}`]);
+    expect(put.code, put.out).toBe(0);
+    expect(put.out).toMatch(new RegExp(`300000 .*${name.replace(".", "\\.")}`));
+
+    const before = JSON.parse(await curl(`http://${mgmt}:9100/backups`)) as { name: string }[];
+    const backup = JSON.parse(await curl("-X", "POST", `http://${mgmt}:9100/backups`)) as { name: string; files: number };
+    expect(backup.files).toBeGreaterThanOrEqual(1);
+    expect(
+      before.map((b) => b.name),
+      "the backup is a new one",
+    ).not.toContain(backup.name);
+    const listed = JSON.parse(await curl(`http://${mgmt}:9100/backups`)) as { name: string; users: string[] }[];
+    expect(listed.find((b) => b.name === backup.name)?.users).toContain("files");
+
+    // Read it back from the backup folder on the volume, outside the server.
+    const copy = join(local, "from-backup.bin");
+    await run("docker", ["cp", `${files.name}:/var/lib/serverpark/files/backups/${backup.name}/files/e2e/${name}`, copy], { timeout: 60_000 });
+    const restored = readFileSync(copy);
+    expect(restored.length).toBe(content.length);
+    expect(createHash("sha256").update(restored).digest("hex")).toBe(createHash("sha256").update(content).digest("hex"));
+  }, 180_000);
+});
