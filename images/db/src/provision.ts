@@ -26,6 +26,9 @@ export async function provision(postgres: Postgres, settings: DbSettings, passwo
   });
   await client.connect();
   try {
+    // A failing statement is logged with its text by default (log_min_error_statement = error):
+    // this session's statements carry passwords and verifiers, so none of them is ever logged.
+    await client.query("SET log_min_error_statement = panic");
     const role = client.escapeIdentifier(settings.user);
     const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [settings.user]);
     // DDL cannot take bind parameters; escapeLiteral quotes the password safely.
