@@ -14,7 +14,7 @@ import { container, datacenterResource, localSpecInput, recorded } from "./suppo
 async function check(): Promise<StackCheck> {
   const resources = [datacenterResource(localSpecInput()), container("db", { privileged: true, name: "fra1-db-0<x>" })].map(recorded);
   const evaluation = await evaluatePolicies(POLICIES, resources, {
-    config: { "sp-422-backup-target-separated": "advisory" },
+    config: { "sp-101-power-path-survives-feed-loss": "advisory" },
     packEnforcementLevel: "mandatory",
   });
   return { stack: "local", pack: { name: "serverpark-iso27001", version: "0.1.0" }, configSource: "(test)", config: {}, stackTags: {}, resources, evaluation };
@@ -27,8 +27,8 @@ describe("compliance report", () => {
     const byId = new Map(report.controls.map((c) => [c.id, c]));
     expect(byId.get("A.5.1")!.result).toBe("not-addressed");
     expect(byId.get("A.8.2")!.result).toBe("fail"); // the privileged db container
-    expect(byId.get("A.7.11")!.result).toBe("fail"); // h3 single-fed (mandatory here)
-    expect(byId.get("A.8.13")!.result).toBe("advisory"); // sp-422 advisory in this config
+    expect(byId.get("A.7.11")!.result).toBe("advisory"); // h3 single-fed: sp-101 advisory in this config
+    expect(byId.get("A.8.13")!.result).toBe("pass"); // backups kept by a host in the other rack
     expect(byId.get("A.8.14")!.result).toBe("pass");
     expect(byId.get("A.5.23")!.result).toBe("not-applicable"); // no Hetzner resources
     const s = report.summary;

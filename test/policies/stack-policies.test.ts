@@ -111,8 +111,13 @@ describe("A.8.13 backup", () => {
       svc(s, "files").backup.targetHost = "h2"; // files-0 on h5 (r2) → h2 (r1)
     });
     expect(await messages(backupTargetSeparated, [datacenterResource(good)])).toEqual([]);
-    // The local stack declares no target for mail and files.
-    expect(await messages(backupTargetSeparated, [local()])).toEqual([
+    // The local stack declares these targets itself.
+    expect(await messages(backupTargetSeparated, [local()])).toEqual([]);
+    const noTarget = withSpec((s) => {
+      delete svc(s, "mail").backup.targetHost;
+      delete svc(s, "files").backup.targetHost;
+    });
+    expect(await messages(backupTargetSeparated, [datacenterResource(noTarget)])).toEqual([
       expect.stringMatching(/\(mail\) has a backup schedule but no backup.targetHost/),
       expect.stringMatching(/\(files\) has a backup schedule/),
     ]);
