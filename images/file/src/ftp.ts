@@ -220,6 +220,7 @@ class Session {
   /** The passive data connection, once it arrived (or a waiter for it). */
   private data: Socket | undefined;
   private dataWaiter: ((socket: Socket) => void) | undefined;
+  private dataCancel: (() => void) | undefined;
   private dataTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -238,10 +239,6 @@ class Session {
     this.attach(socket);
     socket.on("close", () => this.teardown());
     this.touch();
-  }
-
-  get user(): string | undefined {
-    return this.tree ? this.userName : undefined;
   }
 
   greet(): void {
@@ -294,6 +291,7 @@ class Session {
     if (this.transfer) {
       this.transfer.aborted = true;
       this.transfer.data?.destroy();
+      this.dataCancel?.();
     }
     this.onClose();
   }
@@ -701,8 +699,15 @@ class Session {
           reject(new FtpError(425, "The data connection did not arrive"));
         }, DATA_CONNECT_MS);
         this.dataWaiter = (s) => (clearTimeout(timer), resolve(s));
+        // ABOR (or the control connection closing) while still waiting for the client.
+        this.dataCancel = () => {
+          clearTimeout(timer);
+          this.dataWaiter = undefined;
+          reject(new FtpError(426, "Transfer aborted"));
+        };
       });
     }
+    this.dataCancel = undefined;
     transfer.data = socket;
     if (transfer.aborted) throw new FtpError(426, "Transfer aborted");
     if (!this.protPrivate) return socket;
@@ -747,7 +752,7 @@ class Session {
     if (!transfer) return;
     transfer.aborted = true;
     transfer.data?.destroy();
-    this.dataWaiter = undefined;
+    this.dataCancel?.();
     await transfer.done;
     this.reply(226, "ABOR successful");
   }
