@@ -20,7 +20,7 @@
  * ones, on the server and after download); the run fails on any difference.
  *
  * Usage (root; bash bench/file/setup.sh first):
- *   npx tsx bench/file/sftp.ts [largeMiB=128] [smallFiles=200] [smallKiB=4] [--profile] [--nodelay]
+ *   npx tsx bench/file/sftp.ts [largeMiB=128] [smallFiles=100] [smallKiB=4] [--profile] [--nodelay]
  * --profile writes a V8 CPU profile of our server (open it in Chrome DevTools); --nodelay
  * turns Nagle's algorithm off on our server's sockets, an experiment the image does not do.
  */
@@ -40,7 +40,7 @@ const PROFILE = process.argv.includes("--profile");
 /** Experiment: Nagle off on our server's sockets (the image leaves it on; see README.md). */
 const NODELAY = process.argv.includes("--nodelay");
 const LARGE_MIB = Number(args[0] ?? 128);
-const SMALL_FILES = Number(args[1] ?? 200);
+const SMALL_FILES = Number(args[1] ?? 100);
 const SMALL_KIB = Number(args[2] ?? 4);
 const OURS_PORT = 47621;
 const OPENSSH_PORT = 47622;
