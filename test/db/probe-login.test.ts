@@ -150,6 +150,20 @@ describe.skipIf(!enabled)("the NOC's monitoring login on the db role", () => {
   });
 });
 
+describe.skipIf(!enabled)("a monitoring login the settings get wrong", () => {
+  it("is left out with an error, and the database keeps serving its application", async () => {
+    const verifier = scramSha256Verifier(NOC_PASSWORD, randomBytes(16));
+    const db = testDb(47363, {}, { user: "noc", database: "missing", verifier });
+    const app = await db.start();
+    try {
+      expect(await psql(47363, "SELECT current_user")).toBe("app");
+      await expect(psql(47363, "SELECT 1", NOC_PASSWORD, "noc", "postgres")).rejects.toThrow(/password authentication failed for user "noc"/);
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+});
+
 describe.skipIf(!enabled)("a bad monitoring login file", () => {
   it("stops start-up with a message that names the field but not the value", async () => {
     const secret = "plainPasswordNotAVerifier123";

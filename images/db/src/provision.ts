@@ -16,7 +16,12 @@ import type { Postgres } from "./postgres";
 /** Enough for a probe every few seconds plus one straggler. */
 const PROBE_CONNECTION_LIMIT = 3;
 
-export async function provision(postgres: Postgres, settings: DbSettings, password: string, probeLogin?: DbProbeLogin): Promise<void> {
+/**
+ * @returns problems with the monitoring login, which is then left out: a mistake in the NOC's
+ * settings must not keep the database from serving its applications (the NOC shows the
+ * refused login instead).
+ */
+export async function provision(postgres: Postgres, settings: DbSettings, password: string, probeLogin?: DbProbeLogin): Promise<string[]> {
   const client = new pg.Client({
     host: postgres.options.socketDir,
     port: postgres.options.port,
@@ -38,17 +43,17 @@ export async function provision(postgres: Postgres, settings: DbSettings, passwo
       const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [db]);
       if (!found.rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(db)} OWNER ${role}`);
     }
-    if (probeLogin) await provisionProbeLogin(client, settings, probeLogin);
+    return probeLogin ? await provisionProbeLogin(client, settings, probeLogin) : [];
   } finally {
     await client.end();
   }
 }
 
-async function provisionProbeLogin(client: pg.Client, settings: DbSettings, login: DbProbeLogin): Promise<void> {
+async function provisionProbeLogin(client: pg.Client, settings: DbSettings, login: DbProbeLogin): Promise<string[]> {
   if (login.user === settings.user)
-    throw new Error(`the monitoring login "${login.user}" is also the application role; give the NOC its own user (settings.dbUser)`);
+    return [`the monitoring login "${login.user}" is also the application role; give the NOC its own user (noc settings.dbUser)`];
   const database = await client.query("SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn", [login.database]);
-  if (!database.rowCount) throw new Error(`the monitoring login's database "${login.database}" does not exist or refuses connections`);
+  if (!database.rowCount) return [`the monitoring login's database "${login.database}" does not exist or refuses connections (noc settings.dbName)`];
   const role = client.escapeIdentifier(login.user);
   const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [login.user]);
   const verb = exists.rowCount ? "ALTER" : "CREATE";
@@ -76,4 +81,5 @@ async function provisionProbeLogin(client: pg.Client, settings: DbSettings, logi
   await client.query(`REVOKE TEMPORARY ON DATABASE ${own} FROM PUBLIC`);
   await client.query(`REVOKE ALL ON DATABASE ${own} FROM ${role}`);
   await client.query(`GRANT CONNECT ON DATABASE ${own} TO ${role}`);
+  return [];
 }
