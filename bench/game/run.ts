@@ -1,5 +1,6 @@
 /**
- * Game server load: N simulated players over loopback WebSockets (default 100, 500, 1000).
+ * Game server load: N simulated players over loopback WebSockets (default 100, 500, 1000), on
+ * 127.0.0.2 (BENCH_HOST).
  * The server runs in its own process (so the clients' CPU does not count as tick time);
  * every player joins, then changes direction 5 times a second. After a warm-up, a 10 s
  * window measures the server's tick duration p50/p99 (and of its simulation part, before the
@@ -15,6 +16,12 @@ import WebSocket from "ws";
 const TICK_HZ = 20;
 const BUDGET_MS = 1000 / TICK_HZ;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/**
+ * Server and bots on 127.0.0.2, not 127.0.0.1: a thousand bots take a thousand ephemeral ports,
+ * and on 127.0.0.1 one of them can sit on a port Docker is about to publish (the e2e datacenter
+ * publishes on 127.0.0.1:41000+, inside the ephemeral range), failing that run.
+ */
+const HOST = process.env.BENCH_HOST ?? "127.0.0.2";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ask<T>(child: ChildProcess, message: object, key: string): Promise<T> {
@@ -37,7 +44,7 @@ interface Player {
 }
 
 async function connect(url: string, i: number): Promise<Player> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: HOST });
   const p: Player = { ws, bytes: 0, seq: 0 };
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
@@ -74,7 +81,7 @@ async function run(players: number): Promise<{
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const { port } = await new Promise<{ port: number }>((resolve) => child.once("message", (m) => resolve(m as { port: number })));
-  const url = `ws://127.0.0.1:${port}/ws`;
+  const url = `ws://${HOST}:${port}/ws`;
   const bots: Player[] = [];
   for (let i = 0; i < players; i += 50) bots.push(...(await Promise.all(Array.from({ length: Math.min(50, players - i) }, (_, k) => connect(url, i + k)))));
   // Every bot steers 5 times a second, spread over the 200 ms so inputs arrive evenly.

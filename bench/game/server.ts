@@ -1,11 +1,11 @@
-/** Child process of bench/game/run.ts: a game server on 127.0.0.1 that reports its tick statistics over IPC. */
+/** Child process of bench/game/run.ts: a game server on loopback (BENCH_HOST) that reports its tick statistics over IPC. */
 import { createLogger } from "../../images/runtime/log";
 import { gameSettingsSchema } from "../../images/game/settings";
 import { startGameServer } from "../../images/game/src/server";
 
 async function main(): Promise<void> {
   const settings = gameSettingsSchema.parse(JSON.parse(process.env.BENCH_SETTINGS ?? "{}"));
-  const game = await startGameServer({ settings, log: createLogger({ role: "game", level: "warn" }), port: 0, host: "127.0.0.1" });
+  const game = await startGameServer({ settings, log: createLogger({ role: "game", level: "warn" }), port: 0, host: process.env.BENCH_HOST ?? "127.0.0.2" });
   process.send!({ port: game.port });
   // CPU time of the whole server process over the window: on a shared, busy machine wall-clock
   // tick times include waiting for a core; CPU time per tick is the work itself.

@@ -7,12 +7,13 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { Logger } from "../../runtime/log";
 import type { GameSettings } from "../settings";
 import { CLIENT_HTML } from "./client";
 import type { GameMetrics } from "./metrics";
-import { clientMessage, CLOSE, type ClientMessage } from "./protocol";
+import { clientMessage, CLOSE, textFrame, type ClientMessage } from "./protocol";
 import { Room, type Player } from "./room";
 
 export interface GameServerOptions {
@@ -27,6 +28,12 @@ export interface GameServerOptions {
 
 interface Client {
   readonly ws: WebSocket;
+  /**
+   * The connection under `ws`, for the tick's pre-framed snapshots. Writing whole frames to it
+   * between ws's own writes is safe: without permessage-deflate ws writes every frame
+   * synchronously (nothing is queued half-written), and its bufferedAmount counts our bytes.
+   */
+  readonly socket: Duplex;
   player?: Player;
   room?: Room;
   /** False until the client got a full snapshot (after join, reconnect or falling behind). */
@@ -41,7 +48,6 @@ const LAG_BYTES = 256 * 1024;
 /** ... and is closed beyond this: it is not reading at all. */
 const DEAD_BYTES = 2 * 1024 * 1024;
 const MAX_STRIKES = 3;
-const TEXT = { binary: false } as const;
 const TICK_HISTORY = 4096;
 /** A tick loop that has not run for this long is stalled: `/healthz` answers 503. */
 const STALLED_MS = 2000;
@@ -98,7 +104,7 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
       socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws));
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, socket));
   });
 
   const send = (ws: WebSocket, message: unknown) => {
@@ -111,8 +117,8 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
     c.ws.close(code, reason);
   };
 
-  function accept(ws: WebSocket): void {
-    const c: Client = { ws, synced: false, windowStart: Date.now(), inWindow: 0, strikes: 0 };
+  function accept(ws: WebSocket, socket: Duplex): void {
+    const c: Client = { ws, socket, synced: false, windowStart: Date.now(), inWindow: 0, strikes: 0 };
     clients.add(c);
     ws.on("message", (data, isBinary) => onMessage(c, data, isBinary));
     // ws closes with 1009 itself for oversized frames and emits an error first.
@@ -259,17 +265,21 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
     const dt = 1 / settings.tickHz;
     const members = new Map<Room, Client[]>();
     for (const c of clients) if (c.room) (members.get(c.room) ?? members.set(c.room, []).get(c.room)!).push(c);
-    // Each room's delta is built and serialised once and the same buffer goes to every synced
-    // player; the full snapshot only when someone in the room needs one.
-    const out: { room: Room; delta: Buffer; to: Client[] }[] = [];
+    // Each room's delta is built, serialised and framed once and the same bytes go to every
+    // synced player; the full snapshot only when someone in the room needs one.
+    const framed = (message: unknown) => {
+      const payload = Buffer.from(JSON.stringify(message));
+      return { frame: textFrame(payload), bytes: payload.length };
+    };
+    const out: { room: Room; delta: { frame: Buffer; bytes: number }; to: Client[] }[] = [];
     for (const room of rooms.values()) {
       room.step(dt);
-      out.push({ room, delta: Buffer.from(JSON.stringify(room.delta())), to: members.get(room) ?? [] });
+      out.push({ room, delta: framed(room.delta()), to: members.get(room) ?? [] });
     }
     const simulated = performance.now();
     let bytes = 0;
     for (const { room, delta, to } of out) {
-      let full: Buffer | undefined;
+      let full: { frame: Buffer; bytes: number } | undefined;
       for (const c of to) {
         if (c.ws.readyState !== c.ws.OPEN) continue;
         const buffered = c.ws.bufferedAmount;
@@ -281,10 +291,10 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
           c.synced = false;
           continue;
         }
-        const data = c.synced ? delta : (full ??= Buffer.from(JSON.stringify(room.fullSnapshot())));
+        const snap = c.synced ? delta : (full ??= framed(room.fullSnapshot()));
         c.synced = true;
-        bytes += data.length;
-        c.ws.send(data, TEXT);
+        bytes += snap.bytes;
+        c.socket.write(snap.frame);
       }
     }
     lastTick = performance.now();
