@@ -88,7 +88,7 @@ describeE2e("file replica on Docker", () => {
 
     // Read it back from the backup folder on the volume, outside the server.
     const copy = join(local, "from-backup.bin");
-    await run("docker", ["cp", `${files.name}:/var/lib/serverpark/files/backups/${backup.name}/files/e2e/${name}`, copy], { timeout: 60_000 });
+    await run("docker", ["cp", `${files.name}:/var/lib/serverpark/backup/${backup.name}/files/e2e/${name}`, copy], { timeout: 60_000 });
     const restored = readFileSync(copy);
     expect(restored.length).toBe(content.length);
     expect(createHash("sha256").update(restored).digest("hex")).toBe(createHash("sha256").update(content).digest("hex"));
