@@ -86,9 +86,12 @@ describeE2e("file replica on Docker", () => {
     const listed = JSON.parse(await curl(`http://${mgmt}:9100/backups`)) as { name: string; users: string[] }[];
     expect(listed.find((b) => b.name === backup.name)?.users).toContain("files");
 
-    // Read it back from the backup folder on the volume, outside the server.
+    // Read it back from the backup folder on its volume, outside the server: where the
+    // deployment points SP_FILE_BACKUP_DIR (the backup volume), else the image's default.
+    const env = (await run("docker", ["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", files.name], { timeout: 30_000 })).stdout;
+    const backupDir = /^SP_FILE_BACKUP_DIR=(.+)$/m.exec(env)?.[1] ?? "/var/lib/serverpark/files/backups";
     const copy = join(local, "from-backup.bin");
-    await run("docker", ["cp", `${files.name}:/var/lib/serverpark/backup/${backup.name}/files/e2e/${name}`, copy], { timeout: 60_000 });
+    await run("docker", ["cp", `${files.name}:${backupDir}/${backup.name}/files/e2e/${name}`, copy], { timeout: 60_000 });
     const restored = readFileSync(copy);
     expect(restored.length).toBe(content.length);
     expect(createHash("sha256").update(restored).digest("hex")).toBe(createHash("sha256").update(content).digest("hex"));
