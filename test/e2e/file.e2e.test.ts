@@ -87,9 +87,10 @@ describeE2e("file replica on Docker", () => {
     expect(listed.find((b) => b.name === backup.name)?.users).toContain("files");
 
     // Read it back from the backup folder on its volume, outside the server: where the
-    // deployment points SP_FILE_BACKUP_DIR (the backup volume), else the image's default.
+    // deployment points it (the backup volume), else the image's default.
     const env = (await run("docker", ["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", files.name], { timeout: 30_000 })).stdout;
-    const backupDir = /^SP_FILE_BACKUP_DIR=(.+)$/m.exec(env)?.[1] ?? "/var/lib/serverpark/files/backups";
+    // Same precedence as images/file/src/main.ts: SP_BACKUP_DIR, then SP_FILE_BACKUP_DIR.
+    const backupDir = /^SP_BACKUP_DIR=(.+)$/m.exec(env)?.[1] ?? /^SP_FILE_BACKUP_DIR=(.+)$/m.exec(env)?.[1] ?? "/var/lib/serverpark/files/backups";
     const copy = join(local, "from-backup.bin");
     await run("docker", ["cp", `${files.name}:${backupDir}/${backup.name}/files/e2e/${name}`, copy], { timeout: 60_000 });
     const restored = readFileSync(copy);
