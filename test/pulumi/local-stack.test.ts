@@ -93,7 +93,7 @@ describe("local stack under mocks", () => {
     const stateful = run.byType(CONTAINER).filter((c) => ["db", "file", "mail"].includes(label(c, "role") ?? ""));
     expect(stateful.length).toBe(3);
     for (const c of stateful) {
-      const service = spec.services.find((s) => s.id === label(c, "service"))!;
+      const service = (spec.services as { id: string; backup?: { targetHost?: string } }[]).find((s) => s.id === label(c, "service"))!;
       const mounts = c.inputs.volumes as { volumeName: string; containerPath: string }[];
       expect(mounts.map((m) => m.containerPath)).toEqual(
         service.backup ? [expect.stringMatching(/^\/var\/lib\/serverpark\//), "/var/lib/serverpark/backup"] : [expect.any(String)],

@@ -15,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Counter, Gauge, Registry } from "prom-client";
 import { z } from "zod";
+import type { BackupPolicy } from "../../runtime/backups";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
@@ -29,6 +30,8 @@ import { UserTree } from "./tree";
 export interface FileAppOptions {
   readonly dataDir: string;
   readonly backupDir: string;
+  /** The stack's declared backup (UTC cron schedule, retentionDays); else settings.backup.intervalMinutes. */
+  readonly backupPolicy?: BackupPolicy;
   readonly settings: FileSettings;
   readonly credentials: Readonly<Record<string, string>>;
   readonly host: string;
@@ -80,10 +83,10 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
   for (const user of settings.users)
     trees.set(user.name, await UserTree.open(user.name, join(options.dataDir, "users", user.name), user.quotaBytes, settings.versions));
   const auth = new Authenticator(new Map(Object.entries(options.credentials)), { maxFailures: 5, windowMs: 60_000, blockMs: 300_000 });
-  const backups = new FileBackups(trees, join(options.dataDir, "snapshots"), options.backupDir, settings.backup, log);
+  const registry = options.registry ?? new Registry();
+  const backups = new FileBackups(trees, join(options.dataDir, "snapshots"), options.backupDir, settings.backup, log, options.backupPolicy, registry);
   backups.start();
 
-  const registry = options.registry ?? new Registry();
   const uploaded = new Counter({ name: "file_uploads_total", help: "Completed uploads", registers: [registry] });
   new Gauge({
     name: "file_used_bytes",

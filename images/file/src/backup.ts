@@ -1,34 +1,21 @@
 /**
- * Backups of every user's tree to the backup folder (its own volume in a deployment).
+ * Backups of every user's tree to the backup folder (its own volume in a deployment), on the
+ * stack's declared schedule through the shared engine (runtime/backups.ts: `.partial`, fsync,
+ * rename, retention that never deletes the newest).
  * Consistency: with every user's mutex held, all live files are hard-linked into a snapshot
  * on the data volume — files are never changed in place (tree.ts), so the links freeze one
- * instant of all trees in milliseconds. Uploads then continue while the snapshot is copied
- * to `<backupDir>/<stamp>.partial`, fsynced and renamed to `<stamp>`: a listed backup is
- * always complete. `restore` puts a backup's tree back; what it replaces is kept as versions.
+ * instant of all trees in milliseconds. Uploads then continue while the snapshot is copied.
+ * `restore` puts a backup's tree back; what it replaces is kept as versions.
  */
-import { copyFile, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import type { Registry } from "prom-client";
+import { Backups, copyTreeDurably, type BackupPolicy } from "../../runtime/backups";
 import type { Logger } from "../../runtime/log";
 import type { FileSettings } from "../settings";
 import type { UserTree } from "./tree";
 
 const NAME = /^\d{8}T\d{9}Z$/;
-
-async function copyTree(from: string, to: string): Promise<number> {
-  await mkdir(to, { recursive: true });
-  let files = 0;
-  for (const entry of await readdir(from, { withFileTypes: true })) {
-    if (entry.isDirectory()) files += await copyTree(join(from, entry.name), join(to, entry.name));
-    else if (entry.isFile()) {
-      await copyFile(join(from, entry.name), join(to, entry.name));
-      const h = await open(join(to, entry.name), "r");
-      await h.sync();
-      await h.close();
-      files++;
-    }
-  }
-  return files;
-}
 
 export interface FileBackupInfo {
   readonly name: string;
@@ -37,16 +24,32 @@ export interface FileBackupInfo {
 
 export class FileBackups {
   private timer: NodeJS.Timeout | undefined;
+  private readonly engine: Backups;
 
+  /**
+   * @param policy the stack's declared backup (services[].backup: UTC cron schedule and
+   *   retentionDays); without a schedule, `settings.intervalMinutes` drives the runs.
+   */
   constructor(
     private readonly trees: ReadonlyMap<string, UserTree>,
     private readonly snapshotDir: string,
     readonly backupDir: string,
     private readonly settings: FileSettings["backup"],
     private readonly log: Logger,
-  ) {}
+    private readonly policy: BackupPolicy = {},
+    registry?: Registry,
+  ) {
+    this.engine = new Backups({
+      dir: backupDir,
+      policy: { ...policy, keep: settings.keep },
+      log,
+      ...(registry ? { registry } : {}),
+      write: (target) => this.snapshotInto(target),
+    });
+  }
 
   start(): void {
+    if (this.policy.schedule !== undefined) return this.engine.start();
     if (this.settings.intervalMinutes <= 0) return;
     this.timer = setInterval(
       () => void this.run().catch((error: unknown) => this.log.error({ err: error }, "scheduled backup failed")),
@@ -57,11 +60,24 @@ export class FileBackups {
 
   stop(): void {
     clearInterval(this.timer);
+    this.engine.stop();
   }
 
-  async run(): Promise<{ name: string; files: number }> {
-    const name = new Date().toISOString().replace(/[-:.]/g, "");
-    const snap = join(this.snapshotDir, name);
+  nextRun(): Date | undefined {
+    return this.engine.nextRun();
+  }
+
+  run(): Promise<{ name: string; files: number }> {
+    return this.engine.run();
+  }
+
+  /**
+   * With every user's mutex held, all live files are hard-linked into a snapshot on the data
+   * volume (instant; files are never changed in place), then copied to the backup folder while
+   * uploads go on.
+   */
+  private async snapshotInto(target: string): Promise<number> {
+    const snap = join(this.snapshotDir, `${Date.now()}`);
     await rm(snap, { recursive: true, force: true });
     const releases = await Promise.all([...this.trees.values()].map((t) => t.mutex.acquire()));
     try {
@@ -69,27 +85,18 @@ export class FileBackups {
     } finally {
       for (const release of releases) release();
     }
-    await mkdir(this.backupDir, { recursive: true });
-    const partial = join(this.backupDir, `${name}.partial`);
-    const files = await copyTree(snap, partial);
-    await rename(partial, join(this.backupDir, name));
-    const dir = await open(this.backupDir, "r");
-    await dir.sync();
-    await dir.close();
-    await rm(snap, { recursive: true, force: true });
-    await this.prune();
-    this.log.info({ name, files }, "file backup written");
-    return { name, files };
+    try {
+      const files = await copyTreeDurably(snap, target);
+      this.log.info({ target, files }, "file snapshot copied");
+      return files;
+    } finally {
+      await rm(snap, { recursive: true, force: true });
+    }
   }
 
   async list(): Promise<FileBackupInfo[]> {
-    const names = (await readdir(this.backupDir).catch(() => [] as string[])).filter((n) => NAME.test(n)).sort();
-    return Promise.all(names.map(async (name) => ({ name, users: await readdir(join(this.backupDir, name)) })));
-  }
-
-  private async prune(): Promise<void> {
-    const all = await this.list();
-    for (const old of all.slice(0, Math.max(0, all.length - this.settings.keep))) await rm(join(this.backupDir, old.name), { recursive: true, force: true });
+    const all = await this.engine.list();
+    return Promise.all(all.map(async ({ name }) => ({ name, users: await readdir(join(this.backupDir, name)) })));
   }
 
   /** Restores every file of `name` for `user` (or all users); current contents become versions. */

@@ -24,8 +24,9 @@ const fileEnv = z.object({
   SP_TLS_KEY: z.string().default("/etc/serverpark/tls/tls.key"),
   /** The data volume (ROLE_INFO.file.dataPath). */
   SP_FILE_DATA: z.string().default("/var/lib/serverpark/files"),
-  /** Where backups go; mount a second volume here to keep them apart from the data. */
+  /** Where backups go: the backup volume the target mounts (SP_BACKUP_DIR), else this. */
   SP_FILE_BACKUP_DIR: z.string().default("/var/lib/serverpark/files/backups"),
+  SP_BACKUP_DIR: z.string().optional(),
   SP_FILE_CREDENTIALS: z.string().default("/etc/serverpark/secrets/file-users.json"),
 });
 
@@ -58,7 +59,8 @@ async function main(): Promise<void> {
   const stopWatch = tls?.watch();
   const app = await startFileApp({
     dataDir: env.SP_FILE_DATA,
-    backupDir: env.SP_FILE_BACKUP_DIR,
+    backupDir: env.SP_BACKUP_DIR ?? env.SP_FILE_BACKUP_DIR,
+    backupPolicy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
     settings: config.settings,
     credentials: readCredentials(env.SP_FILE_CREDENTIALS),
     host: env.SP_LISTEN,
