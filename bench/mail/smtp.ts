@@ -23,7 +23,7 @@
 import { execFile } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { DOMAIN, startTestMail } from "../../test/mail/support";
 
@@ -72,6 +72,7 @@ async function ours(): Promise<number> {
   } finally {
     await mail.app.close();
     rmSync(mail.dataDir, { recursive: true, force: true });
+    rmSync(dirname(mail.cert), { recursive: true, force: true });
   }
 }
 
