@@ -220,6 +220,7 @@ function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
     }
     return list;
   };
+  const parsedSettings = new Map<number, unknown>();
   spec.services.forEach((svc, s) => {
     const plan = plans.get(svc.plan);
     if (!plan) issues.push({ path: ["services", s, "plan"], message: `unknown plan "${svc.plan}"; ${oneOf(plans.keys())}` });
@@ -239,7 +240,10 @@ function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
     if (roleSettings) {
       const settings = ROLE_SETTINGS[svc.role].safeParse(svc.settings, { reportInput: true });
       if (!settings.success) issues.push(...zodIssues(settings.error, ["services", s, "settings"]));
-      else if (svc.role === "proxy") checkProxyRoutes(svc.settings, spec, s, issues);
+      else {
+        parsedSettings.set(s, settings.data);
+        if (svc.role === "proxy") checkProxyRoutes(svc.settings, spec, s, issues);
+      }
     }
     if (svc.backup) {
       // The schema checked five fields; croner (what the servers schedule with) checks the values.
@@ -273,6 +277,7 @@ function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
       }
     }
   });
+  if (roleSettings) checkNocDbLogin(spec, parsedSettings, issues);
   return issues;
 }
 
@@ -295,5 +300,32 @@ function checkProxyRoutes(settings: Readonly<Record<string, unknown>>, spec: Dat
     if (route.port !== undefined && !ports.includes(route.port)) {
       issues.push({ path: [...path, "port"], message: `service "${target.id}" (${target.role}) has no port "${route.port}"; ${oneOf(ports)}` });
     }
+  });
+}
+
+/**
+ * The NOC's monitoring login is created on every db service: it must not be the db's own
+ * application user, and its database must exist there (postgres always does).
+ */
+function checkNocDbLogin(spec: DatacenterSpec, parsed: ReadonlyMap<number, unknown>, issues: SpecIssue[]): void {
+  spec.services.forEach((noc, n) => {
+    const probe = noc.role === "noc" ? (parsed.get(n) as { dbUser: string; dbName: string } | undefined) : undefined;
+    if (!probe) return;
+    spec.services.forEach((db, d) => {
+      const own = db.role === "db" ? (parsed.get(d) as { user: string; databases: string[] } | undefined) : undefined;
+      if (!own) return;
+      if (probe.dbUser === own.user) {
+        issues.push({
+          path: ["services", n, "settings", "dbUser"],
+          message: `is "${probe.dbUser}", the application user of db service "${db.id}"; the monitoring login needs its own name`,
+        });
+      }
+      if (probe.dbName !== "postgres" && !own.databases.includes(probe.dbName)) {
+        issues.push({
+          path: ["services", n, "settings", "dbName"],
+          message: `database "${probe.dbName}" is not one of db service "${db.id}"'s databases (${["postgres", ...own.databases].join(", ")})`,
+        });
+      }
+    });
   });
 }

@@ -125,3 +125,13 @@ describe("backup schedules in the spec", () => {
     expect(c.stderr).toMatch(/services\[3\]\.backup\.schedule: "75 2 \* \* \*" is not a valid cron expression/);
   });
 });
+
+describe("the NOC's monitoring login", () => {
+  it("must not be the db's application user, and its database must exist on the db service", async () => {
+    const file = variant("local", [["settings: { intervalMs: 10000,", "settings: { dbUser: app, dbName: shop, intervalMs: 10000,"]]);
+    const c = io();
+    expect(await main(["validate", file], c)).toBe(1);
+    expect(c.stderr).toMatch(/services\[7\]\.settings\.dbUser: is "app", the application user of db service "db"/);
+    expect(c.stderr).toMatch(/services\[7\]\.settings\.dbName: database "shop" is not one of db service "db"'s databases \(postgres, app\)/);
+  });
+});
