@@ -4,7 +4,8 @@
  * The server runs in its own process (so the clients' CPU does not count as tick time);
  * every player joins, then changes direction 5 times a second. After a warm-up, a 10 s
  * window measures the server's tick duration p50/p99 (and of its simulation part, before the
- * sends) and the payload bytes each player received per second. Target: p99 under half the tick budget (25 ms at 20 Hz) at 500.
+ * sends) and the payload bytes each player received per second. Target: p99 under half the
+ * tick budget (25 ms at 20 Hz) at 500.
  *
  * Usage: tsx bench/game/run.ts [players ...]   (env BENCH_SECONDS, default 10; BENCH_CPU_PROF=<dir>
  * writes the server's CPU profile)

@@ -1,8 +1,9 @@
 /**
  * The game server: one HTTP listener serving the browser client at `/`, the game over
- * WebSocket at `/ws` and `/healthz` (for the proxy's health checks), a fixed-rate tick driving every room, and the per-client rules
- * (message size, input rate, schema, idle kick, reconnect by token). A misbehaving client
- * is closed on its own; nothing it sends can stop the tick or affect other players.
+ * WebSocket at `/ws` and `/healthz` (for the proxy's health checks), a fixed-rate tick
+ * driving every room, and the per-client rules (message size, input rate, schema, idle
+ * kick, reconnect by token). A misbehaving client is closed on its own; nothing it sends
+ * can stop the tick or affect other players.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
