@@ -236,6 +236,10 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
 
 export function createSftpServer(deps: SftpDeps): InstanceType<typeof Server> {
   const server = new Server({ hostKeys: [deps.hostKey], ident: "Serverpark-SFTP" }, (client, info) => {
+    // SFTP is request/response: with Nagle on, every small reply waits for the client's
+    // delayed ACK (~200 ms per small file in bench/file; OpenSSH sets TCP_NODELAY too).
+    // (ssh2 1.x has Connection#setNoDelay on the server side; @types/ssh2 declares it only for Client.)
+    (client as unknown as { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
     let tree: UserTree | undefined;
     client.on("authentication", (ctx) => {
       if (ctx.method !== "password") return ctx.reject(["password"]);
