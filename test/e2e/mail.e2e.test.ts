@@ -3,12 +3,15 @@
  * be read over IMAPS with the generated password (under the mocks the password is derived
  * from the resource name, see test/support/pulumiMocks.ts), relaying is refused.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { promisify } from "node:util";
 import { expect, it } from "vitest";
 import { curl, swaks } from "../mail/support";
 import { describeE2e, e2eDatacenter } from "./facts";
 
 const dc = e2eDatacenter();
+const run = promisify(execFile);
 
 /** The mock's RandomPassword result for `<datacenter>-svc-mail-user-<user>`. */
 const mockPassword = (name: string, length = 24) => createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, length);
@@ -38,5 +41,47 @@ describeE2e("mail replica on Docker", () => {
     expect(uid, search.out).toBeDefined();
     const body = await curl(["--insecure", "--user", `postmaster:${password}`, `imaps://127.0.0.1:${mail.published["993/tcp"]}/INBOX;UID=${uid}`]);
     expect(body.out).toContain(marker);
+  }, 60_000);
+
+  it("backs up on demand into a volume of its own, labelled with the backup's target host, that holds the delivered message", async () => {
+    const mail = dc.replica("mail-0");
+    const marker = `e2e-backup-${Date.now()}`;
+    const sent = await swaks([
+      "--server",
+      "127.0.0.1",
+      "--port",
+      String(mail.published["25/tcp"]),
+      "--from",
+      "a@example.org",
+      "--to",
+      `postmaster@${dc.domain}`,
+      "--body",
+      marker,
+    ]);
+    expect(sent.code, sent.out).toBe(0);
+
+    const taken = await curl(["-X", "POST", `http://${mail.addresses.mgmt!}:9100/backups`]);
+    expect(taken.code, taken.err).toBe(0);
+    const backup = JSON.parse(taken.out) as { name: string; files: number };
+    expect(backup.files).toBeGreaterThanOrEqual(2);
+    const listed = JSON.parse((await curl([`http://${mail.addresses.mgmt!}:9100/backups`])).out) as { next: string | null; backups: { name: string }[] };
+    expect(listed.backups.map((b) => b.name)).toContain(backup.name);
+    expect(listed.next, "the stack's schedule is running").not.toBeNull();
+
+    // The mount is the backup volume, not the data volume, and the volume names its keeper.
+    const { stdout: mounts } = await run("docker", ["inspect", "-f", "{{range .Mounts}}{{.Name}}={{.Destination}} {{end}}", mail.name]);
+    const volume = /(\S+)=\/var\/lib\/serverpark\/backup/.exec(mounts)?.[1];
+    expect(volume, mounts).toBe(`${dc.datacenter}-mail-0-backup`);
+    const { stdout: host } = await run("docker", ["volume", "inspect", "-f", '{{index .Labels "serverpark.host"}}', volume!]);
+    expect(host.trim()).toBe("h7");
+    const { stdout: found } = await run("docker", [
+      "exec",
+      mail.name,
+      "grep",
+      "-rl",
+      marker,
+      `/var/lib/serverpark/backup/${backup.name}/mailboxes/postmaster/msg`,
+    ]);
+    expect(found.trim()).not.toBe("");
   }, 60_000);
 });
