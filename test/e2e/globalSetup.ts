@@ -24,7 +24,7 @@ export function e2eConfig(): Record<string, unknown> {
   spec.domain = `${NAME}.park.test`;
   const renumber: Record<string, string> = { "10.42.0.0/24": "10.42.100.0/24", "10.42.1.0/24": "10.42.101.0/24", "10.42.2.0/24": "10.42.102.0/24" };
   for (const n of spec.networks) n.cidr = renumber[n.cidr] ?? n.cidr;
-  spec.docker = { ...(spec.docker ?? {}), basePort: 41000, operatorCidr: "10.42.103.0/24" };
+  spec.docker = { ...(spec.docker ?? {}), basePort: 31000, operatorCidr: "10.42.103.0/24" };
   return { ...file.config, "serverpark:datacenter": spec };
 }
 
