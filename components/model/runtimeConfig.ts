@@ -32,6 +32,13 @@ export interface ReplicaRuntimeConfig {
   readonly rack: string;
   readonly feeds: readonly string[];
   readonly addresses: Readonly<Record<string, string>>;
+  /**
+   * network id → CIDR of every network the replica is attached to (the keys of `addresses`).
+   * A server behind NAT (the Hetzner target publishes container ports on the planned
+   * addresses) sees its container address on its sockets; with the CIDRs it can tell which
+   * planned address a client reaches it on — FTP names it in PASV replies.
+   */
+  readonly networks: Readonly<Record<string, string>>;
   readonly managementAddress?: string;
   readonly settings: Readonly<Record<string, unknown>>;
   readonly directory: readonly DirectoryEntry[];
@@ -91,6 +98,12 @@ export function replicaRuntimeConfig(plan: DatacenterPlan, replica: PlannedRepli
     rack: replica.rack,
     feeds: replica.feeds,
     addresses: replica.addresses,
+    networks: Object.fromEntries(
+      plan.networks
+        .filter((n) => n.id in replica.addresses)
+        .map((n): [string, string] => [n.id, n.cidr])
+        .sort(([a], [b]) => a.localeCompare(b)),
+    ),
     ...(replica.managementAddress ? { managementAddress: replica.managementAddress } : {}),
     settings: service.settings,
     directory: SEES_DATACENTER.has(service.role) ? directoryOf(plan) : directoryOf(plan).filter((d) => d.id === service.id),

@@ -22,6 +22,10 @@ export const replicaFileSchema = z.object({
   replica: z.string().default("local-0"),
   host: z.string().default("localhost"),
   addresses: addresses.default({}),
+  /** network id → CIDR of the replica's networks (see components/model/runtimeConfig.ts). */
+  networks: z
+    .record(z.string(), z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.42.1.0/24"))
+    .default({}),
   managementAddress: z.string().optional(),
   settings: z.record(z.string(), z.unknown()).default({}),
   directory: z

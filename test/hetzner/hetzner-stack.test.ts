@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { gunzipSync } from "node:zlib";
-import { ROLE_INFO } from "../../components/model/roles";
+import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../components/model/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";
@@ -237,6 +237,25 @@ describe("hetzner stack under mocks", () => {
         expect(files.get(`/etc/serverpark/containers/${id}/env`)).toContain(`SP_REPLICA=${id}\n`);
       }
     }
+  });
+
+  it("publishes the file role's FTP control and passive ports on its private and management addresses, and gives it its networks' CIDRs", () => {
+    const file = plan.replicas.find((r) => r.role === "file")!;
+    const { files } = cloudInit(file.host);
+    const unit = files.get(`/etc/systemd/system/serverpark-${file.id}.service`)!;
+    const passive = Array.from({ length: FTP_PASSIVE_PORTS.to - FTP_PASSIVE_PORTS.from + 1 }, (_, i) => FTP_PASSIVE_PORTS.from + i);
+    expect(Object.keys(file.addresses).sort()).toEqual(["mgmt", "private"]);
+    for (const address of Object.values(file.addresses)) {
+      for (const port of [21, ...passive]) expect(unit, `${address}:${port}`).toContain(`--publish ${address}:${port}:${port}/tcp`);
+    }
+    // Never on the public IPv4: FTP is for the datacenter's own networks.
+    expect(unit).not.toMatch(/--publish \$\{SP_PUBLIC_IPV4\}:(21|300\d\d):/);
+    // Behind Docker's NAT the server sees its bridge address; the CIDRs tell it which planned
+    // address a client reached (images/file/src/passive.ts). The source address survives the
+    // NAT only without Docker's userland proxy.
+    const config = JSON.parse(files.get(`/etc/serverpark/containers/${file.id}/files/etc_serverpark_config.json`)!);
+    expect(config.networks).toEqual(Object.fromEntries(plan.networks.filter((n) => n.id in file.addresses).map((n) => [n.id, n.cidr])));
+    expect(JSON.parse(files.get("/etc/docker/daemon.json")!)["userland-proxy"]).toBe(false);
   });
 
   it("keeps each server's cloud-init under Hetzner's 32 KiB", () => {
