@@ -8,62 +8,13 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haveTools, lftp, PASSWORDS, startFtpFiles, type FtpTestServer } from "./ftp-support";
+import { haveTools, lftp, PASSWORDS, Raw, startFtpFiles, type FtpTestServer } from "./ftp-support";
 
 const enabled = haveTools("lftp", "openssl");
-
-/** A bare control connection: our own reader of reply lines, to send what no client would. */
-class Raw {
-  private buffer = "";
-  readonly lines: string[] = [];
-  closed = false;
-  private wake: (() => void) | undefined;
-
-  private constructor(readonly socket: Socket) {
-    socket.on("data", (chunk: Buffer) => {
-      this.buffer += chunk.toString("latin1");
-      const parts = this.buffer.split("\r\n");
-      this.buffer = parts.pop()!;
-      this.lines.push(...parts);
-      this.wake?.();
-    });
-    socket.on("error", () => undefined);
-    socket.on("close", () => ((this.closed = true), this.wake?.()));
-  }
-
-  static open(port: number, localAddress: string, host = "127.0.0.1"): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ port, host, localAddress }, () => resolve(new Raw(socket)));
-      socket.once("error", reject);
-    });
-  }
-
-  send(data: string | Buffer): void {
-    if (!this.closed) this.socket.write(data);
-  }
-
-  /** Waits for a reply line matching `re` (looking at lines from `from` on); undefined if the connection closed first. */
-  async until(re: RegExp, timeoutMs = 30_000, from = 0): Promise<string | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (let seen = from; ;) {
-      for (; seen < this.lines.length; seen++) if (re.test(this.lines[seen]!)) return this.lines[seen];
-      if (this.closed) return undefined;
-      if (Date.now() > deadline) throw new Error(`no reply matching ${re} in ${timeoutMs} ms; last: ${this.lines.slice(-3).join(" | ")}`);
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 200);
-      });
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 const VERBS = [
   "USER", "PASS", "ACCT", "CWD", "CDUP", "SMNT", "REIN", "QUIT", "PORT", "EPRT", "TYPE", "STRU", "MODE", "RETR", "STOR", "STOU", "APPE", "ALLO",

@@ -1,11 +1,13 @@
 /** Helpers for the FTP tests: an in-process file server with FTPS on loopback, and curl/lftp runners. */
 import { execFile } from "node:child_process";
+import { connect, type Socket } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../images/runtime/log";
 import { createReloadingTls } from "../../images/runtime/tls";
 import { startFileApp, type FileApp } from "../../images/file/src/app";
+import type { PlannedAddresses } from "../../images/file/src/passive";
 import { fileSettingsSchema } from "../../images/file/settings";
 import { makeCert } from "../mail/support";
 import { credentials, PASSWORDS, SETTINGS } from "./support";
@@ -20,7 +22,13 @@ export interface FtpTestServer {
   readonly cert: string;
 }
 
-export async function startFtpFiles(passive: { from: number; to: number }, ftp: Record<string, unknown> = {}, host = "127.0.0.1"): Promise<FtpTestServer> {
+/** @param planned the replica's planned addresses and networks, as the replica config gives them (PASV behind NAT). */
+export async function startFtpFiles(
+  passive: { from: number; to: number },
+  ftp: Record<string, unknown> = {},
+  host = "127.0.0.1",
+  planned?: PlannedAddresses,
+): Promise<FtpTestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "sp-ftp-"));
   const { cert, key } = await makeCert("file.test.example");
   const log = createLogger({ role: "file", level: "silent" });
@@ -33,6 +41,7 @@ export async function startFtpFiles(passive: { from: number; to: number }, ftp: 
     sftpPort: 0,
     ftpPort: 0,
     ftpPassivePorts: passive,
+    ...(planned ? { ftpPlanned: planned } : {}),
     tls: await createReloadingTls({ certFile: cert, keyFile: key }, log),
     log,
   });
@@ -83,4 +92,53 @@ export function lftp(port: number, user: keyof typeof PASSWORDS, commands: strin
     ...commands,
   ].join("\n");
   return runClient("lftp", ["-c", script], { ...(cwd ? { cwd } : {}) });
+}
+
+/** A bare control connection: our own reader of reply lines, to send what no client would. */
+export class Raw {
+  private buffer = "";
+  readonly lines: string[] = [];
+  closed = false;
+  private wake: (() => void) | undefined;
+
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.buffer += chunk.toString("latin1");
+      const parts = this.buffer.split("\r\n");
+      this.buffer = parts.pop()!;
+      this.lines.push(...parts);
+      this.wake?.();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => ((this.closed = true), this.wake?.()));
+  }
+
+  static open(port: number, localAddress: string, host = "127.0.0.1"): Promise<Raw> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host, localAddress }, () => resolve(new Raw(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  send(data: string | Buffer): void {
+    if (!this.closed) this.socket.write(data);
+  }
+
+  /** Waits for a reply line matching `re` (looking at lines from `from` on); undefined if the connection closed first. */
+  async until(re: RegExp, timeoutMs = 30_000, from = 0): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (let seen = from; ;) {
+      for (; seen < this.lines.length; seen++) if (re.test(this.lines[seen]!)) return this.lines[seen];
+      if (this.closed) return undefined;
+      if (Date.now() > deadline) throw new Error(`no reply matching ${re} in ${timeoutMs} ms; last: ${this.lines.slice(-3).join(" | ")}`);
+      await new Promise<void>((r) => {
+        this.wake = r;
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }

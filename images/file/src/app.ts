@@ -23,6 +23,7 @@ import { Authenticator } from "../../mail/src/auth";
 import type { FileSettings } from "../settings";
 import { FileBackups } from "./backup";
 import { startFtpServer, type FtpServer } from "./ftp";
+import type { PlannedAddresses } from "./passive";
 import { classify, PathError, virtualPath } from "./paths";
 import { createSftpServer } from "./sftp";
 import { UserTree } from "./tree";
@@ -41,6 +42,8 @@ export interface FileAppOptions {
   readonly ftpPort?: number;
   /** Passive data ports, inclusive. */
   readonly ftpPassivePorts?: { readonly from: number; readonly to: number };
+  /** The replica's planned addresses and networks' CIDRs, for the address PASV names behind NAT (see passive.ts). */
+  readonly ftpPlanned?: PlannedAddresses;
   /** The service certificate for FTPS; required when `settings.ftp.requireTls`. */
   readonly tls?: ReloadingTls;
   readonly log: Logger;
@@ -114,6 +117,7 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
       settings: settings.ftp,
       passivePorts: options.ftpPassivePorts ?? { from: 30000, to: 30009 },
       host: options.host,
+      ...(options.ftpPlanned ? { planned: options.ftpPlanned } : {}),
       log,
       onUpload: () => uploaded.inc(),
     }).catch((error: unknown) => {

@@ -13,11 +13,12 @@
  * dial out from the private network to an address the client names, which the datacenter's
  * networks do not route and which makes the server a port scanner for anyone logged in.
  * Passive ports are a small fixed range, listened on all the time; PASV/EPSV reserves one for
- * the session, and only a connection from the control connection's client address is taken.
+ * the session, and only a connection from the control connection's client address is taken
+ * (passive.ts: the range, the per-user and per-address caps, the address a PASV reply names).
  */
 import { constants, type Stats } from "node:fs";
 import { lstat, open, readdir, stat, type FileHandle } from "node:fs/promises";
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer, isIPv4, type AddressInfo, type Socket } from "node:net";
 import { Transform, Writable, type Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TLSSocket } from "node:tls";
@@ -25,6 +26,7 @@ import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { Authenticator } from "../../mail/src/auth";
 import type { FileSettings } from "../settings";
+import { PassivePorts, plainIp, type PlannedAddresses } from "./passive";
 import { classify, PathError, VERSIONS_DIR, virtualPath } from "./paths";
 import type { Upload, UserTree } from "./tree";
 
@@ -41,6 +43,12 @@ export interface FtpDeps {
   readonly settings: FileSettings["ftp"];
   readonly passivePorts: { readonly from: number; readonly to: number };
   readonly host: string;
+  /**
+   * The replica's planned addresses and its networks' CIDRs (replica config): which address a
+   * PASV reply names when the server sits behind NAT (see passive.ts). Without them, the
+   * control socket's local address.
+   */
+  readonly planned?: PlannedAddresses;
   readonly log: Logger;
   readonly onUpload?: (bytes: number) => void;
 }
@@ -60,8 +68,6 @@ class FtpError extends Error {
     super(message);
   }
 }
-
-const plainIp = (address: string | undefined) => (address ?? "").replace(/^::ffff:/, "");
 
 function replyOf(error: unknown): [number, string] {
   if (error instanceof FtpError) return [error.code, error.message];
@@ -101,63 +107,6 @@ const COMMANDS =
   "ABOR APPE AUTH CDUP CWD DELE EPSV FEAT HELP LIST MDTM MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PROT PWD QUIT REST RETR RMD RNFR RNTO SIZE STAT STOR STRU SYST TYPE USER XCUP XCWD XMKD XPWD XRMD";
 /** Commands a client may send before logging in. */
 const BEFORE_LOGIN = new Set(["AUTH", "PBSZ", "PROT", "FEAT", "OPTS", "SYST", "NOOP", "QUIT", "HELP", "USER", "PASS", "STAT"]);
-
-/** Passive ports shared by every session: a port is reserved by one session until its data connection arrives. */
-class PassivePorts {
-  private readonly servers: Server[] = [];
-  private readonly reserved = new Map<number, Session>();
-  private next = 0;
-
-  constructor(readonly ports: readonly number[]) {}
-
-  async listen(host: string, log: Logger): Promise<void> {
-    for (const port of this.ports) {
-      const server = createServer((socket) => {
-        const owner = this.reserved.get(port);
-        if (!owner || plainIp(socket.remoteAddress) !== owner.clientIp) {
-          // Not expected (a probe, or someone else's client): nothing is ever served here.
-          socket.destroy();
-          return;
-        }
-        this.reserved.delete(port);
-        owner.dataArrived(socket);
-      });
-      server.on("error", (error) => log.warn({ err: error, port }, "ftp passive listener error"));
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => (server.off("error", reject), resolve()));
-      });
-      this.servers.push(server);
-    }
-  }
-
-  /** A free port for `session` (its earlier reservation is given up), or undefined when all are taken. */
-  reserve(session: Session): number | undefined {
-    this.release(session);
-    for (let i = 0; i < this.ports.length; i++) {
-      const port = this.ports[(this.next + i) % this.ports.length]!;
-      if (!this.reserved.has(port)) {
-        this.next = (this.next + i + 1) % this.ports.length;
-        this.reserved.set(port, session);
-        return port;
-      }
-    }
-    return undefined;
-  }
-
-  holds(session: Session): boolean {
-    for (const owner of this.reserved.values()) if (owner === session) return true;
-    return false;
-  }
-
-  release(session: Session): void {
-    for (const [port, owner] of this.reserved) if (owner === session) this.reserved.delete(port);
-  }
-
-  close(): Promise<void> {
-    return Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined);
-  }
-}
 
 interface Transfer {
   data?: Duplex;
@@ -227,7 +176,7 @@ class Session {
   constructor(
     socket: Socket,
     private readonly deps: FtpDeps,
-    private readonly passive: PassivePorts,
+    private readonly passive: PassivePorts<Session>,
     private readonly onLogin: (user: string) => boolean,
     private readonly onClose: () => void,
   ) {
@@ -239,6 +188,11 @@ class Session {
     this.attach(socket);
     socket.on("close", () => this.teardown());
     this.touch();
+  }
+
+  /** The logged-in user (passive port reservations are capped per user). */
+  get user(): string | undefined {
+    return this.tree ? this.userName : undefined;
   }
 
   greet(): void {
@@ -641,17 +595,28 @@ class Session {
   private pasv(extended: boolean, arg: string): void {
     if (extended && arg.trim().toUpperCase() === "ALL") return this.reply(200, "EPSV ALL accepted");
     if (extended && arg.trim() && arg.trim() !== "1" && arg.trim() !== "2") throw new FtpError(501, "Unknown network protocol");
-    const ipv4 = /^\d+\.\d+\.\d+\.\d+$/.test(this.localIp);
-    if (extended && arg.trim() === "2" && ipv4) throw new FtpError(522, "Network protocol not supported, use (1)");
-    if (!extended && !ipv4) throw new FtpError(425, "PASV needs IPv4; use EPSV");
+    if (extended && arg.trim() === "2" && isIPv4(this.localIp)) throw new FtpError(522, "Network protocol not supported, use (1)");
+    // The address the client reached us on (behind NAT: our planned address on its network),
+    // never the wildcard the server listens on.
+    const address = extended ? this.localIp : this.passive.addressFor(this.localIp, this.clientIp);
+    if (!extended && !isIPv4(address)) throw new FtpError(425, "PASV needs IPv4; use EPSV");
     this.dropData();
-    const port = this.passive.reserve(this);
-    if (port === undefined) throw new FtpError(425, "No passive port free; try again shortly");
+    const reservation = this.passive.reserve(this);
+    // 425 (RFC 959 "Can't open data connection"): a transient refusal the client may retry;
+    // 421 would close the control connection, and RFC 959 gives PASV no better code.
+    if (!reservation.ok) {
+      throw new FtpError(
+        425,
+        reservation.reason === "full"
+          ? "No passive port free; try again shortly"
+          : `Too many open data connections ${reservation.reason === "user" ? `for ${this.userName}` : "from your address"} (at most ${reservation.limit}); try again shortly`,
+      );
+    }
+    const port = reservation.port;
     this.dataTimer = setTimeout(() => this.passive.release(this), DATA_CONNECT_MS);
     this.dataTimer.unref();
     if (extended) return this.reply(229, `Entering Extended Passive Mode (|||${port}|)`);
-    // The address the client reached us on, never the wildcard the server listens on.
-    this.reply(227, `Entering Passive Mode (${this.localIp.split(".").join(",")},${port >> 8},${port & 255})`);
+    this.reply(227, `Entering Passive Mode (${address.split(".").join(",")},${port >> 8},${port & 255})`);
   }
 
   /** Called by the passive listener with the client's data connection. */
@@ -831,8 +796,12 @@ class Session {
 export async function startFtpServer(port: number, deps: FtpDeps): Promise<FtpServer> {
   const { from, to } = deps.passivePorts;
   if (!(from >= 1 && to >= from && to <= 65535 && to - from < 1000)) throw new Error(`bad FTP passive port range ${from}-${to}`);
-  const passive = new PassivePorts(Array.from({ length: to - from + 1 }, (_, i) => from + i));
-  await passive.listen(deps.host, deps.log);
+  const passive = new PassivePorts<Session>(
+    Array.from({ length: to - from + 1 }, (_, i) => from + i),
+    deps.log,
+    deps.planned,
+  );
+  await passive.listen(deps.host);
   const perIp = new Map<string, number>();
   const perUser = new Map<string, number>();
   const sessions = new Set<Session>();

@@ -67,6 +67,8 @@ async function main(): Promise<void> {
     sftpPort: env.SP_FILE_SFTP_PORT,
     ...(ftpOn ? { ftpPort: env.SP_FILE_FTP_PORT } : {}),
     ftpPassivePorts: { from, to },
+    // Behind NAT (Hetzner) a PASV reply names the replica's planned address on the client's network.
+    ftpPlanned: { addresses: config.addresses, networks: config.networks },
     ...(tls ? { tls } : {}),
     log,
   });
