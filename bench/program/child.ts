@@ -15,6 +15,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { unknown } from "@pulumi/pulumi/output";
 import * as tls from "@pulumi/tls";
 import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -47,12 +48,18 @@ const CLASSES: Record<string, Constructor> = {
   "random:index/randomBytes:RandomBytes": random.RandomBytes,
 };
 
-/** Wire-form secrets back to `pulumi.secret` inputs, so the replay pays for them too. */
-function fromWire(v: unknown): unknown {
-  if (isSecretValue(v)) return pulumi.secret(fromWire(v.value));
-  if (Array.isArray(v)) return v.map(fromWire);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromWire(x)]));
-  return v;
+/**
+ * The recorded wire form back to inputs the way the program built them: secrets as
+ * `pulumi.secret` on each leaf (the mock's deserialiser lifts a nested secret up to its
+ * outermost array or object; wrapping that whole value would turn it unknown as soon as one
+ * leaf is), and unknown leaves (certificates in a preview) as unknown values.
+ */
+function fromWire(v: unknown, secret = false): unknown {
+  if (isSecretValue(v)) return fromWire(v.value, true);
+  if (v && typeof v === "object" && (v as { __pulumiUnknown?: unknown }).__pulumiUnknown === true) return secret ? pulumi.secret(unknown) : unknown;
+  if (Array.isArray(v)) return v.map((x) => fromWire(x, secret));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromWire(x, secret)]));
+  return secret ? pulumi.secret(v) : v;
 }
 
 function replay(dumped: readonly Dumped[]): void {
