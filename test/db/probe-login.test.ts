@@ -4,8 +4,12 @@
  * in to its one database and do nothing else, and the probe counts a refused login as down.
  */
 import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbApp } from "../../images/db/src/app";
+import { MONITORING_ROLE_COMMENT } from "../../images/db/src/provision";
 import { scramSha256Verifier, scramVerifierMatches } from "../../images/db/src/scram";
 import { nocSettingsSchema } from "../../images/noc/settings";
 import { Monitor } from "../../images/noc/src/monitor";
@@ -175,4 +179,101 @@ describe.skipIf(!enabled)("a bad monitoring login file", () => {
     expect(error.message).toMatch(/monitoring login file .* is invalid: verifier: expected a SCRAM-SHA-256 verifier/);
     expect(error.message).not.toContain(secret);
   });
+});
+
+describe.skipIf(!enabled)("a monitoring login the deployment drops or renames", () => {
+  const PORT_B = 47364;
+  const A = "nocAPassword0123456789abcdefghij";
+  const B = "nocBPassword0123456789abcdefghij";
+  let db: TestDb;
+  let app: DbApp | undefined;
+  const loginFile = () => join(db.dir, "probe-login.json");
+  const login = (user: string, password: string) =>
+    writeFileSync(loginFile(), JSON.stringify({ user, database: "postgres", verifier: scramSha256Verifier(password, randomBytes(16)) }));
+  const restart = async () => {
+    await app?.close();
+    app = undefined;
+    app = await db.start();
+  };
+  /** As the superuser, over the supervisor's own socket: what a role may do, whatever the login settings say. */
+  async function asSuperuser<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = new pg.Client({
+      host: app!.postgres.options.socketDir,
+      port: app!.postgres.options.port,
+      user: "postgres",
+      password: app!.postgres.superuserPassword(),
+      database: "postgres",
+    });
+    await client.connect();
+    try {
+      return (await client.query<T>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+  const grantsOf = async (role: string) =>
+    Number((await asSuperuser<{ n: string }>("SELECT count(*) AS n FROM pg_database d, aclexplode(d.datacl) a WHERE a.grantee = $1::regrole", [role]))[0]!.n);
+  const refused = /role "[a-z_]+" is not permitted to log in/;
+
+  beforeAll(async () => {
+    db = testDb(PORT_B, { databases: ["app"] }, { user: "noc_a", database: "postgres", verifier: scramSha256Verifier(A, randomBytes(16)) });
+    app = await db.start();
+    // Roles provisioning did not make: an operator's, and one the next deployment names as its login.
+    await asSuperuser(`CREATE ROLE ops WITH LOGIN PASSWORD '${B}'`);
+    await asSuperuser(`COMMENT ON ROLE ops IS 'read-only access for the on-call team'`);
+    await asSuperuser(`CREATE ROLE legacy_noc WITH LOGIN PASSWORD '${A}'`);
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it("with no login file any more, the login made before may no longer log in or connect anywhere", async () => {
+    expect(await psql(PORT_B, "SELECT current_user", A, "noc_a", "postgres")).toBe("noc_a");
+    expect(await grantsOf("noc_a")).toBe(1); // CONNECT on postgres
+    rmSync(loginFile());
+    await restart();
+    await expect(psql(PORT_B, "SELECT 1", A, "noc_a", "postgres")).rejects.toThrow(refused);
+    expect(await grantsOf("noc_a")).toBe(0);
+    // Nothing else changed: the application, and the roles provisioning did not make.
+    expect(await psql(PORT_B, "SELECT current_user")).toBe("app");
+    expect(await psql(PORT_B, "SELECT current_user", B, "ops", "postgres")).toBe("ops");
+    expect(await psql(PORT_B, "SELECT current_user", A, "legacy_noc", "postgres")).toBe("legacy_noc");
+  }, 120_000);
+
+  it("a login under another name disables the old one; a role provisioning only took over is left alone when dropped", async () => {
+    // legacy_noc existed before, so it is altered into the monitoring login but not marked as made here.
+    login("legacy_noc", B);
+    await restart();
+    expect(await psql(PORT_B, "SELECT current_user", B, "legacy_noc", "postgres")).toBe("legacy_noc");
+    login("noc_b", B);
+    await restart();
+    expect(await psql(PORT_B, "SELECT current_user", B, "noc_b", "postgres")).toBe("noc_b");
+    await expect(psql(PORT_B, "SELECT 1", A, "noc_a", "postgres")).rejects.toThrow(refused);
+    expect(await psql(PORT_B, "SELECT current_user", B, "legacy_noc", "postgres")).toBe("legacy_noc");
+    expect(await psql(PORT_B, "SELECT current_user", B, "ops", "postgres")).toBe("ops");
+    const marks = await asSuperuser<{ rolname: string; rolcanlogin: boolean; comment: string | null }>(
+      "SELECT rolname, rolcanlogin, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname IN ('noc_a', 'noc_b', 'legacy_noc', 'ops', 'app') ORDER BY rolname",
+    );
+    expect(marks.map((r) => [r.rolname, r.rolcanlogin, r.comment === MONITORING_ROLE_COMMENT])).toEqual([
+      ["app", true, false],
+      ["legacy_noc", true, false],
+      ["noc_a", false, true],
+      ["noc_b", true, true],
+      ["ops", true, false],
+    ]);
+  }, 120_000);
+
+  it("a login that comes back is enabled again, and the one it replaces is disabled", async () => {
+    login("noc_a", A);
+    await restart();
+    expect(await psql(PORT_B, "SELECT current_user", A, "noc_a", "postgres")).toBe("noc_a");
+    await expect(psql(PORT_B, "SELECT 1", A, "noc_a", "app")).rejects.toThrow(/permission denied for database/);
+    await expect(psql(PORT_B, "SELECT 1", B, "noc_b", "postgres")).rejects.toThrow(refused);
+    expect(await grantsOf("noc_b")).toBe(0);
+    // A login left out for a mistake in the NOC's settings is not kept enabled either.
+    writeFileSync(loginFile(), JSON.stringify({ user: "noc_a", database: "missing", verifier: scramSha256Verifier(A, randomBytes(16)) }));
+    await restart();
+    await expect(psql(PORT_B, "SELECT 1", A, "noc_a", "postgres")).rejects.toThrow(refused);
+    expect(await psql(PORT_B, "SELECT current_user")).toBe("app");
+  }, 120_000);
 });

@@ -87,8 +87,9 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
   await postgres.start();
   const password = readFileSync(options.passwordFile, "utf8").trim();
   if (password.length < 8) throw new Error(`the password in ${options.passwordFile} is shorter than 8 characters`);
-  const problems = await provision(postgres, options.settings, password, probeLogin);
+  const { problems, disabled } = await provision(postgres, options.settings, password, probeLogin);
   for (const problem of problems) options.log.error({ user: probeLogin?.user }, `monitoring login left out: ${problem}`);
+  if (disabled.length > 0) options.log.warn({ roles: disabled }, "earlier monitoring logins are no longer configured: NOLOGIN, CONNECT revoked");
   const backups = new Backups(postgres, options.backup?.dir ?? join(options.dataDir, "backups"), options.settings, options.log, options.backup?.policy);
   backups.start();
   options.log.info(

@@ -8,10 +8,28 @@
  * RLS bypass, inheritance or memberships), read-only sessions, a small connection limit, and
  * CONNECT on its one database only — PUBLIC's default CONNECT is revoked from every other
  * database that accepts connections (their owners keep theirs; the superuser is unaffected).
+ *
+ * Every monitoring role provisioning creates carries a COMMENT ({@link MONITORING_ROLE_COMMENT}).
+ * When a deployment drops the monitoring login (no login file any more, another user name, or
+ * a login left out for a mistake in the NOC's settings), each marked role that is not the
+ * current login loses LOGIN and its CONNECT on every database; it is not dropped (it may own
+ * nothing, but dropping is irreversible and a login that comes back is simply re-enabled).
+ * Roles without the mark — made by an operator, or by an older version of this code — are
+ * never touched.
  */
 import pg from "pg";
 import type { DbProbeLogin, DbSettings } from "../settings";
 import type { Postgres } from "./postgres";
+
+/** Marks the roles provisioning created as monitoring logins; nothing else ever carries it. */
+export const MONITORING_ROLE_COMMENT = "serverpark: the NOC's monitoring login, made by the db role's provisioning";
+
+export interface ProvisionResult {
+  /** Problems with the monitoring login, which is then left out (see {@link provision}). */
+  readonly problems: string[];
+  /** Earlier monitoring roles that lost LOGIN and CONNECT because they are not the current login. */
+  readonly disabled: string[];
+}
 
 /** Enough for a probe every few seconds plus one straggler. */
 const PROBE_CONNECTION_LIMIT = 3;
@@ -19,9 +37,9 @@ const PROBE_CONNECTION_LIMIT = 3;
 /**
  * @returns problems with the monitoring login, which is then left out: a mistake in the NOC's
  * settings must not keep the database from serving its applications (the NOC shows the
- * refused login instead).
+ * refused login instead); and the earlier monitoring roles it disabled.
  */
-export async function provision(postgres: Postgres, settings: DbSettings, password: string, probeLogin?: DbProbeLogin): Promise<string[]> {
+export async function provision(postgres: Postgres, settings: DbSettings, password: string, probeLogin?: DbProbeLogin): Promise<ProvisionResult> {
   const client = new pg.Client({
     host: postgres.options.socketDir,
     port: postgres.options.port,
@@ -43,7 +61,12 @@ export async function provision(postgres: Postgres, settings: DbSettings, passwo
       const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [db]);
       if (!found.rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(db)} OWNER ${role}`);
     }
-    return probeLogin ? await provisionProbeLogin(client, settings, probeLogin) : [];
+    // The application role is never a monitoring role, even if an earlier login had its name.
+    if (await isMarked(client, settings.user)) await client.query(`COMMENT ON ROLE ${role} IS NULL`);
+    const problems = probeLogin ? await provisionProbeLogin(client, settings, probeLogin) : [];
+    const current = probeLogin && problems.length === 0 ? probeLogin.user : undefined;
+    const disabled = await disableStaleMonitoringRoles(client, settings, current);
+    return { problems, disabled };
   } finally {
     await client.end();
   }
@@ -62,6 +85,9 @@ async function provisionProbeLogin(client: pg.Client, settings: DbSettings, logi
     `${verb} ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ` +
       `CONNECTION LIMIT ${PROBE_CONNECTION_LIMIT} PASSWORD ${client.escapeLiteral(login.verifier)}`,
   );
+  // Only a role made here is marked: one that existed before is someone else's, and is left
+  // alone when the monitoring login moves on.
+  if (verb === "CREATE") await client.query(`COMMENT ON ROLE ${role} IS ${client.escapeLiteral(MONITORING_ROLE_COMMENT)}`);
   await client.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`);
   // No memberships (a GRANT of another role would lend it that role's rights).
   const memberships = await client.query<{ name: string }>(
@@ -82,4 +108,31 @@ async function provisionProbeLogin(client: pg.Client, settings: DbSettings, logi
   await client.query(`REVOKE ALL ON DATABASE ${own} FROM ${role}`);
   await client.query(`GRANT CONNECT ON DATABASE ${own} TO ${role}`);
   return [];
+}
+
+async function isMarked(client: pg.Client, user: string): Promise<boolean> {
+  const found = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1 AND shobj_description(oid, 'pg_authid') = $2", [user, MONITORING_ROLE_COMMENT]);
+  return (found.rowCount ?? 0) > 0;
+}
+
+/**
+ * Every role carrying the mark other than `current` (and never the application role or a
+ * superuser): NOLOGIN, and CONNECT (with every other database privilege) revoked everywhere.
+ * Idempotent, so a restart with the same settings changes nothing.
+ */
+async function disableStaleMonitoringRoles(client: pg.Client, settings: DbSettings, current: string | undefined): Promise<string[]> {
+  const stale = await client.query<{ name: string; login: boolean }>(
+    "SELECT rolname AS name, rolcanlogin AS login FROM pg_roles WHERE shobj_description(oid, 'pg_authid') = $1 AND NOT rolsuper " +
+      "AND rolname <> $2 AND rolname <> COALESCE($3, '') ORDER BY rolname",
+    [MONITORING_ROLE_COMMENT, settings.user, current ?? null],
+  );
+  const databases = await client.query<{ datname: string }>("SELECT datname FROM pg_database ORDER BY datname");
+  const disabled: string[] = [];
+  for (const { name, login } of stale.rows) {
+    const role = client.escapeIdentifier(name);
+    await client.query(`ALTER ROLE ${role} WITH NOLOGIN`);
+    for (const { datname } of databases.rows) await client.query(`REVOKE ALL ON DATABASE ${client.escapeIdentifier(datname)} FROM ${role}`);
+    if (login) disabled.push(name);
+  }
+  return disabled;
 }
