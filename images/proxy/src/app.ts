@@ -67,9 +67,21 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     healthy.set({ route: pool.name, upstream: server.id }, server.healthy && server.ejectedUntil <= Date.now() ? 1 : 0),
   );
   for (const r of router.routes) for (const s of r.pool.servers) healthy.set({ route: r.id, upstream: s.id }, 1);
+  // prom-client hashes the label values on every inc(): keep each label set's child counter.
+  const requestCounters = new Map<string, Counter.Internal>();
+  const cacheCounters = new Map<string, Counter.Internal>();
   const onResponse = (req: IncomingMessage, status: number, bytes: number, info: { route?: string; upstream?: string; cache?: string } = {}) => {
-    requests.inc({ route: info.route ?? "-", status: `${Math.floor(status / 100)}xx` });
-    if (info.cache) cacheResults.inc({ result: info.cache });
+    const route = info.route ?? "-";
+    const statusClass = Math.floor(status / 100);
+    const key = `${statusClass}xx ${route}`;
+    let counter = requestCounters.get(key);
+    if (!counter) requestCounters.set(key, (counter = requests.labels({ route, status: `${statusClass}xx` })));
+    counter.inc();
+    if (info.cache) {
+      let cacheCounter = cacheCounters.get(info.cache);
+      if (!cacheCounter) cacheCounters.set(info.cache, (cacheCounter = cacheResults.labels({ result: info.cache })));
+      cacheCounter.inc();
+    }
     if (access.enabled) access.write(combinedLine(req, status, bytes), info);
   };
   const forward = createForwarder({

@@ -3,9 +3,14 @@
  * by the pool; X-Forwarded-For/-Proto/-Host added and hop-by-hop headers dropped (RFC 9110
  * §7.6.1). A failure before the upstream answered is retried on another server, but only
  * for idempotent requests without a body: repeating a POST could charge a card twice.
+ *
+ * The upstream exchange goes through undici's dispatch API (one handler object per
+ * request, no response stream): the CPU profile at wrk -c32 had node:http's ClientRequest,
+ * its Agent and the IncomingMessage stream as the largest costs of our own process.
  */
-import { request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import { Transform, pipeline } from "node:stream";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { PassThrough, Transform, pipeline, type Readable } from "node:stream";
+import type { Dispatcher } from "undici";
 import type { ResponseCache } from "./cache";
 import { Throttle, type BucketTable } from "./limits";
 import type { UpstreamServer } from "./pool";
@@ -22,7 +27,15 @@ const HOP_BY_HOP = new Set([
   "transfer-encoding",
   "upgrade",
 ]);
+/**
+ * Request headers never passed upstream as the client sent them: hop-by-hop ones, the
+ * forwarding headers we set ourselves (a client must not forge them), and Expect (node:http
+ * has already answered the client's 100-continue).
+ */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "expect"]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+/** Responses up to this size (by Content-Length) are collected and sent with one write. */
+const SMALL_BODY = 64 * 1024;
 
 export interface ForwardOptions {
   readonly router: Router;
@@ -38,17 +51,20 @@ export interface ForwardOptions {
   readonly onResponse: (req: IncomingMessage, status: number, bytes: number, info: { route?: string; upstream?: string; cache?: string }) => void;
 }
 
-/** Request headers for the upstream: hop-by-hop removed, forwarding headers added. */
+/** Lower-cased header names listed in a Connection header (they are hop-by-hop for this message). */
+function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const listed = new Set<string>();
+  for (const token of (Array.isArray(value) ? value.join(",") : value).toLowerCase().split(",")) listed.add(token.trim());
+  return listed;
+}
+
+/** Request headers for the upstream as an object (the WebSocket handshake): hop-by-hop removed, forwarding headers added. */
 export function forwardHeaders(req: IncomingMessage, tls: boolean, keepUpgrade = false): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const listed = new Set(
-    (req.headers.connection ?? "")
-      .toLowerCase()
-      .split(",")
-      .map((s) => s.trim()),
-  );
+  const listed = connectionListed(req.headers.connection);
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || ((HOP_BY_HOP.has(name) || listed.has(name)) && !(keepUpgrade && name === "upgrade"))) continue;
+    if (value === undefined || ((HOP_BY_HOP.has(name) || listed?.has(name)) && !(keepUpgrade && name === "upgrade"))) continue;
     out[name] = value;
   }
   const client = req.socket?.remoteAddress ?? "unknown";
@@ -60,21 +76,49 @@ export function forwardHeaders(req: IncomingMessage, tls: boolean, keepUpgrade =
   return out;
 }
 
+/**
+ * The same for a plain request, from the raw header lines (names as the client spelled
+ * them, repeated lines kept) into the flat [name, value, ...] list undici takes.
+ */
+export function upstreamHeaders(req: IncomingMessage, tls: boolean): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  let listed: Set<string> | undefined;
+  let host: string | undefined;
+  let prior: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (lower === "connection") listed = connectionListed(raw[i + 1]);
+    else if (lower === "host") host = raw[i + 1];
+    else if (lower === "x-forwarded-for") prior = prior === undefined ? raw[i + 1] : `${prior}, ${raw[i + 1]}`;
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (NOT_FORWARDED.has(lower) || listed?.has(lower)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  const client = req.socket?.remoteAddress ?? "unknown";
+  out.push("x-forwarded-for", prior ? `${prior}, ${client}` : client, "x-forwarded-proto", tls ? "https" : "http");
+  if (host) out.push("x-forwarded-host", host);
+  return out;
+}
+
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const listed = new Set(
-    (headers.connection ?? "")
-      .toLowerCase()
-      .split(",")
-      .map((s) => s.trim()),
-  );
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name) && !listed.has(name)) out[name] = value;
+  const listed = connectionListed(headers.connection);
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !listed?.has(name)) out[name] = value;
+  }
   return out;
 }
 
 function hasBody(req: IncomingMessage): boolean {
   return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }
+
+/** Errors that mean the upstream took too long to answer (504), as opposed to failing (502). */
+const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 export function createForwarder(options: ForwardOptions) {
   const plain = (req: IncomingMessage, res: ServerResponse, status: number, message: string, extra: OutgoingHttpHeaders = {}, info = {}) => {
@@ -84,52 +128,20 @@ export function createForwarder(options: ForwardOptions) {
     options.onResponse(req, status, Buffer.byteLength(body), info);
   };
 
-  /** Response body to the client, through the client's bandwidth bucket when limiting is on. */
-  const sendBody = (req: IncomingMessage, res: ServerResponse, source: IncomingMessage | Buffer, done: (bytes: number) => void) => {
-    if (res.destroyed) {
-      // The client left while the upstream was answering: drop the rest (piping into a
-      // destroyed stream throws), and let the upstream connection go.
-      if (!Buffer.isBuffer(source)) source.destroy();
-      return done(0);
-    }
-    const bucket = options.bandwidth?.get(req.socket?.remoteAddress ?? "");
-    if (Buffer.isBuffer(source)) {
-      if (!bucket) {
-        res.end(req.method === "HEAD" ? undefined : source);
-        return done(req.method === "HEAD" ? 0 : source.length);
-      }
-      const throttle = new Throttle(bucket);
-      pipeline(throttle, res, () => done(source.length));
-      throttle.end(source);
-      return;
-    }
+  /** A response body to the client through the client's bandwidth bucket. */
+  const throttled = (res: ServerResponse, bucket: NonNullable<ReturnType<BucketTable["get"]>>, source: Readable | Buffer, done: (bytes: number) => void) => {
     let bytes = 0;
-    if (!bucket) {
-      // The common case without stream.pipeline(): its per-call abort signal and end-of-stream
-      // bookkeeping showed up at ~5% of a profile under load; plain pipe plus two listeners suffice.
-      let finished = false;
-      const finish = (failed: boolean) => {
-        if (finished) return;
-        finished = true;
-        if (failed && !res.writableEnded) res.destroy();
-        done(bytes);
-      };
-      source.on("data", (chunk: Buffer) => (bytes += chunk.length));
-      source.on("end", () => finish(false));
-      source.on("error", () => finish(true));
-      res.on("close", () => {
-        if (!source.complete) source.destroy();
-        finish(!res.writableFinished);
-      });
-      source.pipe(res);
-      return;
-    }
     const counter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         bytes += chunk.length;
         cb(null, chunk);
       },
     });
+    if (Buffer.isBuffer(source)) {
+      pipeline(counter, new Throttle(bucket), res, () => done(bytes));
+      counter.end(source);
+      return;
+    }
     pipeline(source, counter, new Throttle(bucket), res, (err: NodeJS.ErrnoException | null) => {
       if (err && !res.writableEnded) res.destroy();
       done(bytes);
@@ -148,7 +160,11 @@ export function createForwarder(options: ForwardOptions) {
     if (cached) {
       const headers = cached.policy.responseHeaders() as OutgoingHttpHeaders;
       res.writeHead(cached.status, { ...responseHeaders(headers as IncomingHttpHeaders), "x-cache": "HIT" });
-      return sendBody(req, res, cached.body, (bytes) => options.onResponse(req, cached.status, bytes, { route: route.id, cache: "HIT" }));
+      const done = (bytes: number) => options.onResponse(req, cached.status, bytes, { route: route.id, cache: "HIT" });
+      const bucket = req.method === "HEAD" ? undefined : options.bandwidth?.get(client);
+      if (bucket) return throttled(res, bucket, cached.body, done);
+      res.end(req.method === "HEAD" ? undefined : cached.body);
+      return done(req.method === "HEAD" ? 0 : cached.body.length);
     }
     attempt(req, res, route, tls, new Set(), 0);
   };
@@ -158,86 +174,150 @@ export function createForwarder(options: ForwardOptions) {
     if (!server) return plain(req, res, tried.size ? 502 : 503, tried.size ? "bad gateway: upstreams failed" : "no healthy upstream", {}, { route: route.id });
     tried.add(server);
     server.active++;
+    const withBody = hasBody(req);
+    const retriable = !withBody && IDEMPOTENT.has(req.method ?? "");
+    const cacheRoute = route.settings.cache;
+    /** The upstream answered (or we answered for it): from here on, no retry. */
     let settled = false;
-    const retriable = IDEMPOTENT.has(req.method ?? "") && !hasBody(req);
-    const fail = (status: number, message: string) => {
+    let finished = false;
+    let tooLarge = false;
+    let status = 0;
+    let bytes = 0;
+    let chunks: Buffer[] | undefined;
+    let collectLimit = 0;
+    let policy: ReturnType<ResponseCache["policyFor"]>;
+    let through: PassThrough | undefined;
+    let streaming = false;
+
+    const finish = (complete: boolean) => {
+      if (finished) return;
+      finished = true;
+      server.active--;
+      if (policy && chunks && complete && bytes <= options.cache.maxObjectBytes) options.cache.store(req, policy, status, Buffer.concat(chunks));
+      options.onResponse(req, status, bytes, { route: route.id, upstream: server.id, ...(cacheRoute ? { cache: "MISS" } : {}) });
+    };
+    const fail = (code: string | undefined) => {
       if (settled) return;
       settled = true;
       server.active--;
+      finished = true;
+      if (tooLarge) return plain(req, res, 413, "request body too large", { connection: "close" }, { route: route.id, upstream: server.id });
+      // undici refusing the request itself (a path or header it will not send) is the
+      // client's fault, not the upstream's: no failure counted, no retry.
+      if (code === "UND_ERR_INVALID_ARG" || code === "UND_ERR_NOT_SUPPORTED")
+        return plain(req, res, 400, "bad request", { connection: "close" }, { route: route.id, upstream: server.id });
       route.pool.reportFailure(server);
       if (retriable && retry < options.retries && !res.headersSent && !req.destroyed) return attempt(req, res, route, tls, tried, retry + 1);
-      plain(req, res, status, message, {}, { route: route.id, upstream: server.id });
+      const timeout = code !== undefined && TIMEOUTS.has(code);
+      plain(req, res, timeout ? 504 : 502, timeout ? "gateway timeout" : "bad gateway", {}, { route: route.id, upstream: server.id });
     };
 
-    const upstream = request({
-      host: server.host,
-      port: server.port,
-      method: req.method,
-      path: req.url,
-      headers: forwardHeaders(req, tls),
-      agent: server.agent,
-      timeout: options.upstreamTimeoutMs,
-    });
-    // The connect timeout starts when the agent hands out a socket: time spent queued behind
-    // other requests to the same upstream is not a connect failure.
-    let connectTimer: NodeJS.Timeout | undefined;
-    upstream.on("socket", (socket) => {
-      // Small header and body writes must not wait for delayed ACKs (Nagle): 40 ms each.
-      socket.setNoDelay(true);
-      if (!socket.connecting) return;
-      connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error("connect timeout"), { code: "ECONNTIMEOUT" })), options.connectTimeoutMs);
-      socket.once("connect", () => clearTimeout(connectTimer));
-    });
-    upstream.on("timeout", () => upstream.destroy(Object.assign(new Error("upstream timeout"), { code: "ETIMEDOUT" })));
-    upstream.on("error", (error: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
-      if (settled) return void res.destroy(); // mid-body: the client sees a cut connection, as it must
-      fail(error.code === "ETIMEDOUT" ? 504 : 502, error.code === "ETIMEDOUT" ? "gateway timeout" : "bad gateway");
-    });
-    upstream.on("response", (up) => {
-      clearTimeout(connectTimer);
-      const status = up.statusCode ?? 502;
-      // 503 is often an application's deliberate answer (maintenance, overload of one path); 502/504 mean the server itself is broken.
-      if (status === 502 || status === 504) route.pool.reportFailure(server);
-      else route.pool.reportSuccess(server);
-      settled = true;
-      const policy = route.settings.cache ? options.cache.policyFor(req, status, up.headers) : undefined;
-      res.writeHead(status, { ...responseHeaders(up.headers), ...(route.settings.cache && req.method === "GET" ? { "x-cache": "MISS" } : {}) });
-      const chunks: Buffer[] | undefined = policy ? [] : undefined;
-      let size = 0;
-      if (chunks) {
-        up.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size <= options.cache.maxObjectBytes) chunks.push(c);
-        });
-      }
-      sendBody(req, res, up, (bytes) => {
-        server.active--;
-        if (policy && chunks && up.complete && size <= options.cache.maxObjectBytes) options.cache.store(req, policy, status, Buffer.concat(chunks));
-        options.onResponse(req, status, bytes, { route: route.id, upstream: server.id, ...(policy || route.settings.cache ? { cache: "MISS" } : {}) });
+    let body: Transform | undefined;
+    if (withBody) {
+      // The request body, counted against the limit (chunked bodies have no length up front).
+      let received = 0;
+      body = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          received += chunk.length;
+          if (received > options.maxBodyBytes) {
+            tooLarge = true;
+            cb(Object.assign(new Error("request body too large"), { code: "EBODYLIMIT" }));
+            return;
+          }
+          cb(null, chunk);
+        },
       });
-    });
+      pipeline(req, body, () => {});
+    }
 
-    if (!hasBody(req)) return void upstream.end();
-    // The request body, counted against the limit (chunked bodies have no length up front).
-    let received = 0;
-    const limiter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        received += chunk.length;
-        if (received > options.maxBodyBytes) {
-          cb(Object.assign(new Error("request body too large"), { code: "EBODYLIMIT" }));
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart() {},
+      onResponseStart(controller, statusCode, headers) {
+        if (statusCode < 200) return; // 1xx: informational, the final answer follows
+        settled = true;
+        status = statusCode;
+        // 503 is often an application's deliberate answer (maintenance, overload of one path); 502/504 mean the server itself is broken.
+        if (status === 502 || status === 504) route.pool.reportFailure(server);
+        else route.pool.reportSuccess(server);
+        if (res.destroyed) {
+          // The client left while the upstream was working on its answer: let it go.
+          controller.abort(new Error("client gone"));
           return;
         }
-        cb(null, chunk);
+        const incoming = headers as IncomingHttpHeaders;
+        policy = cacheRoute ? options.cache.policyFor(req, status, incoming) : undefined;
+        const out = responseHeaders(incoming);
+        if (cacheRoute && req.method === "GET") out["x-cache"] = "MISS";
+        res.writeHead(status, out);
+        if (policy) {
+          chunks = [];
+          collectLimit = options.cache.maxObjectBytes;
+        }
+        const declared = incoming["content-length"] === undefined ? Infinity : Number(incoming["content-length"]);
+        const bucket = req.method === "HEAD" ? undefined : options.bandwidth?.get(req.socket?.remoteAddress ?? "");
+        if (bucket) {
+          through = new PassThrough();
+          through.on("close", () => {
+            if (!through!.writableFinished) controller.abort(new Error("client gone"));
+          });
+          throttled(res, bucket, through, () => finish(controller.aborted === false));
+          return;
+        }
+        if (declared <= SMALL_BODY) {
+          // Collected and sent with the headers in one write when it ends.
+          chunks ??= [];
+          collectLimit = Infinity;
+          return;
+        }
+        streaming = true;
+        res.on("close", () => {
+          if (!res.writableFinished && !finished) {
+            controller.abort(new Error("client gone"));
+          }
+        });
       },
-    });
-    pipeline(req, limiter, upstream, (err: NodeJS.ErrnoException | null | undefined) => {
-      if (err?.code === "EBODYLIMIT" && !settled) {
-        settled = true;
-        server.active--;
-        upstream.destroy();
-        plain(req, res, 413, "request body too large", { connection: "close" }, { route: route.id, upstream: server.id });
-      }
-    });
+      onResponseData(controller, chunk) {
+        bytes += chunk.length;
+        if (chunks && bytes <= collectLimit) chunks.push(chunk);
+        if (through) {
+          if (!through.write(chunk)) {
+            controller.pause();
+            through.once("drain", () => controller.resume());
+          }
+        } else if (streaming && !res.write(chunk)) {
+          controller.pause();
+          res.once("drain", () => controller.resume());
+        }
+      },
+      onResponseEnd() {
+        if (through) return void through.end();
+        if (streaming) res.end();
+        else res.end(req.method === "HEAD" || !chunks ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        finish(true);
+      },
+      onResponseError(_controller, error) {
+        if (!settled) return fail((error as NodeJS.ErrnoException).code);
+        // Mid-body: the client sees a cut connection, as it must.
+        if (through) through.destroy(error);
+        res.destroy();
+        finish(false);
+      },
+    };
+    try {
+      server.connections.dispatch(
+        {
+          path: req.url ?? "/",
+          method: req.method ?? "GET",
+          headers: upstreamHeaders(req, tls),
+          body: body ?? null,
+          // Our own retry above picks another server; undici must not repeat anything itself.
+          idempotent: retriable,
+        },
+        handler,
+      );
+    } catch (error) {
+      // undici reports a request it refuses through onResponseError; this is a safety net.
+      fail((error as NodeJS.ErrnoException).code);
+    }
   }
 }

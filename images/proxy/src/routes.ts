@@ -99,6 +99,7 @@ export class Router {
         balance: r.balance,
         healthCheck: { ...r.healthCheck, host: r.hosts.find((h) => !h.includes("*")) },
         passive: config.settings.passive,
+        timeouts: { connectMs: config.settings.connectTimeoutMs, upstreamMs: config.settings.upstreamTimeoutMs },
         log,
         ...(onChange ? { onChange } : {}),
       });
