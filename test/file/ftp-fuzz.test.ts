@@ -187,7 +187,7 @@ describe.skipIf(!enabled)("FTP passive address", () => {
   let server: FtpTestServer;
   beforeAll(async () => {
     // Listening on every address: the PASV reply must name the one the client reached.
-    server = await startFtpFiles({ from: 47360, to: 47362 }, { requireTls: false }, "0.0.0.0");
+    server = await startFtpFiles({ from: 47390, to: 47392 }, { requireTls: false }, "0.0.0.0");
   });
   afterAll(async () => {
     await server?.app.close();
@@ -197,9 +197,9 @@ describe.skipIf(!enabled)("FTP passive address", () => {
     const raw = await Raw.open(server.port, "127.0.0.1", "127.0.0.9");
     await raw.until(/^220 /);
     raw.send(`USER alice\r\nPASS ${PASSWORDS.alice}\r\nPASV\r\n`);
-    expect(await raw.until(/^227 /)).toMatch(/^227 Entering Passive Mode \(127,0,0,9,185,[0-2]\)$/);
+    expect(await raw.until(/^227 /)).toMatch(/^227 Entering Passive Mode \(127,0,0,9,185,3[0-2]\)$/);
     raw.send("EPSV\r\nPORT 127,0,0,1,4,1\r\nEPRT |1|127.0.0.1|1025|\r\n");
-    expect(await raw.until(/^229 /)).toMatch(/^229 Entering Extended Passive Mode \(\|\|\|4736[0-2]\|\)$/);
+    expect(await raw.until(/^229 /)).toMatch(/^229 Entering Extended Passive Mode \(\|\|\|4739[0-2]\|\)$/);
     await raw.until(/^502 /);
     const first = raw.lines.findIndex((l) => l.startsWith("502"));
     expect(await raw.until(/^502 /, 30_000, first + 1)).toMatch(/Active mode is not offered/);
