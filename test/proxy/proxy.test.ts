@@ -236,6 +236,27 @@ describe("failures", () => {
     }
   });
 
+  it("answers 504 when the upstream does not start answering within upstreamTimeoutMs, and frees the upstream", async () => {
+    if (!ok) return;
+    const p = await startProxy({
+      routes: [{ hosts: ["*"], servers: [`127.0.0.1:${a.port}`], cache: false }],
+      rateLimit: { requestsPerSecond: 0 },
+      retries: 0,
+      upstreamTimeoutMs: 300,
+      passive: { failures: 100, ejectMs: 1000 },
+    });
+    try {
+      const url = `http://127.0.0.1:${p.httpPort}`;
+      const slow = await curl([`${url}/slow`]);
+      expect(slow.status).toBe(504);
+      expect(slow.body.toString()).toBe("gateway timeout\n");
+      expect((await curl([`${url}/`])).status).toBe(200);
+      expect(p.router.routes[0]!.pool.servers[0]!.active).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+
   it("ejects a killed upstream while requests keep succeeding, and takes it back when it returns", async () => {
     if (!ok) return;
     const one = await startUpstream("one");

@@ -291,7 +291,9 @@ export function createForwarder(options: ForwardOptions) {
       },
       onResponseEnd() {
         if (through) return void through.end();
-        if (streaming) res.end();
+        if (res.destroyed)
+          bytes = 0; // the client left while a small body was being collected
+        else if (streaming) res.end();
         else res.end(req.method === "HEAD" || !chunks ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
         finish(true);
       },
