@@ -215,14 +215,25 @@ describe("limits", () => {
 describe("failures", () => {
   it("retries idempotent requests on another upstream, never a POST", async () => {
     if (!ok) return;
-    const dead = await startUpstream("dead");
-    const deadPort = dead.port;
-    await dead.close();
-    const p = await startProxy({
-      routes: [{ hosts: ["*"], servers: [`127.0.0.1:${deadPort}`, `127.0.0.1:${a.port}`], healthCheck: { intervalMs: 600_000, unhealthyAfter: 5 } }],
-      rateLimit: { requestsPerSecond: 0 },
-      passive: { failures: 100, ejectMs: 1000 },
-    });
+    // A port nothing listens on: one an upstream just freed. The proxy's own listen(0) may be
+    // handed that same port (a quarter of the time here), and a proxy that is its own
+    // "dead" upstream answers every POST: then try again with another port.
+    let p: ProxyApp | undefined;
+    for (let i = 0; i < 10 && !p; i++) {
+      const dead = await startUpstream("dead");
+      const deadPort = dead.port;
+      await dead.close();
+      p = await startProxy({
+        routes: [{ hosts: ["*"], servers: [`127.0.0.1:${deadPort}`, `127.0.0.1:${a.port}`], healthCheck: { intervalMs: 600_000, unhealthyAfter: 5 } }],
+        rateLimit: { requestsPerSecond: 0 },
+        passive: { failures: 100, ejectMs: 1000 },
+      });
+      if (p.httpPort === deadPort || p.httpsPort === deadPort) {
+        await p.close();
+        p = undefined;
+      }
+    }
+    if (!p) throw new Error("no free port for a dead upstream in 10 tries");
     try {
       const url = `http://127.0.0.1:${p.httpPort}`;
       const gets = await Promise.all(Array.from({ length: 6 }, () => curl([`${url}/`])));
