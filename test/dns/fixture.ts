@@ -50,8 +50,9 @@ export interface DigResult {
 /** Which tool to use; both print `;; ->>HEADER<<-` and `;; flags:` lines (kdig with ; separators). */
 export async function dig(port: number, args: string[], tool: "dig" | "kdig" = "dig"): Promise<DigResult> {
   const base =
-    tool === "dig" ? ["-p", String(port), "@127.0.0.1", "+tries=1", "+time=2", "+norec"] : ["-p", String(port), "@127.0.0.1", "+retry=0", "+time=2", "+norec"];
-  const { stdout } = await run(tool, [...base, ...args], { timeout: 10_000 }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? "" }));
+    // Three tries of 5 s: on a loaded machine one 2 s try timed out now and then (";; communications error").
+    tool === "dig" ? ["-p", String(port), "@127.0.0.1", "+tries=3", "+time=5", "+norec"] : ["-p", String(port), "@127.0.0.1", "+retry=2", "+time=5", "+norec"];
+  const { stdout } = await run(tool, [...base, ...args], { timeout: 25_000 }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? "" }));
   const status = /status: (\w+)/.exec(stdout)?.[1] ?? "NONE";
   const flags = (/;; flags: ([^;]*);/i.exec(stdout)?.[1] ?? "").trim().split(/\s+/).filter(Boolean);
   const section = (name: string) => {

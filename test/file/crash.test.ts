@@ -60,14 +60,16 @@ describe.skipIf(!enabled)("file uploads under kill -9", () => {
     writeFileSync(join(dir, "big.bin"), randomBytes(32 * 1024 * 1024));
     expect((await sftpBatch(PORTS.sftp, "alice", ["put old.bin existing.bin"], dir)).code).toBe(0);
 
+    // Throttled (sftp -l, 16 Mbit/s: 32 MiB take ~16 s), so both are still in flight when the
+    // server dies however fast or loaded the machine is.
     const uploads = Promise.all([
-      sftpBatch(PORTS.sftp, "alice", ["put big.bin existing.bin"], dir),
-      sftpBatch(PORTS.sftp, "alice", ["put big.bin fresh.bin"], dir),
+      sftpBatch(PORTS.sftp, "alice", ["put big.bin existing.bin"], dir, 16_384),
+      sftpBatch(PORTS.sftp, "alice", ["put big.bin fresh.bin"], dir, 16_384),
     ]);
     const files = join(dir, "data", "users", "alice", "files");
     const tmp = join(dir, "data", "users", "alice", "tmp");
     // Kill once both uploads are under way (their temporary files exist).
-    for (let i = 0; i < 200 && readdirSync(tmp).length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 1500 && readdirSync(tmp).length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 150));
     expect(readdirSync(tmp).length).toBe(2);
     child.kill("SIGKILL");

@@ -50,16 +50,28 @@ const SSH_OPTS = [
 ];
 
 /** Runs an OpenSSH sftp batch; resolves with output and exit code (never rejects). */
-export async function sftpBatch(port: number, user: keyof typeof PASSWORDS, commands: string[], cwd?: string): Promise<{ code: number; out: string }> {
+/** @param limitKbits OpenSSH sftp's own bandwidth limit (`-l`, Kbit/s), to keep a transfer in flight. */
+export async function sftpBatch(
+  port: number,
+  user: keyof typeof PASSWORDS,
+  commands: string[],
+  cwd?: string,
+  limitKbits?: number,
+): Promise<{ code: number; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), "sp-sftp-batch-"));
   const batch = join(dir, "batch");
   writeFileSync(batch, `${commands.join("\n")}\n`);
   try {
-    const { stdout, stderr } = await run("sshpass", ["-p", PASSWORDS[user], "sftp", ...SSH_OPTS, "-P", String(port), "-b", batch, `${user}@127.0.0.1`], {
-      timeout: 60_000,
-      cwd,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const limit = limitKbits === undefined ? [] : ["-l", String(limitKbits)];
+    const { stdout, stderr } = await run(
+      "sshpass",
+      ["-p", PASSWORDS[user], "sftp", ...SSH_OPTS, ...limit, "-P", String(port), "-b", batch, `${user}@127.0.0.1`],
+      {
+        timeout: 60_000,
+        cwd,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };

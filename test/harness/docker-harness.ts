@@ -89,6 +89,9 @@ export class DockerHarness {
     for (const plan of containers) await this.createContainer(plan);
   }
 
+  /** Images this harness actually built (not the ones it found up to date), in order. */
+  readonly built: string[] = [];
+
   private async buildImage(build: ReturnType<typeof imageBuild>): Promise<void> {
     const have = await docker(["image", "inspect", "--format", `{{ index .Config.Labels "${CONTEXT_HASH_LABEL}" }}`, build.imageName], { allowFailure: true });
     if (have.exitCode === 0 && have.stdout.trim() === build.hash) {
@@ -97,6 +100,7 @@ export class DockerHarness {
     }
     // DOCKER_BUILDKIT=0: the legacy builder; buildx is not installed on these machines.
     await this.run(["build", "--quiet", ...build.args], { env: { DOCKER_BUILDKIT: "0" }, timeoutMs: 600_000 });
+    this.built.push(build.imageName);
   }
 
   private async createContainer(plan: ContainerPlan): Promise<void> {
