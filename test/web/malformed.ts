@@ -43,12 +43,26 @@ export function malformedRequest(random: () => number, i: number): Buffer {
 
 /** Sends one raw request; resolves with what came back before the server closed (or 2 s passed). */
 export function rawExchange(port: number, data: Buffer, endAfterWrite = true, timeoutMs = 2000): Promise<string> {
+  return rawExchangeDetailed(port, data, endAfterWrite, timeoutMs).then((r) => r.reply);
+}
+
+/** Like rawExchange, and says who ended the connection: the server, or our own timeout. */
+export function rawExchangeDetailed(
+  port: number,
+  data: Buffer,
+  endAfterWrite = true,
+  timeoutMs = 2000,
+): Promise<{ reply: string; endedBy: "server" | "client-timeout" | "error" }> {
   return new Promise((resolve) => {
     let reply = "";
+    let timedOut = false;
     const socket = connect(port, "127.0.0.1", () => (endAfterWrite ? socket.end(data) : socket.write(data)));
-    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.setTimeout(timeoutMs, () => {
+      timedOut = true;
+      socket.destroy();
+    });
     socket.on("data", (d: Buffer) => (reply += d.toString("latin1")));
-    socket.on("error", (e) => resolve(reply || `error: ${e.message}`));
-    socket.on("close", () => resolve(reply));
+    socket.on("error", (e) => resolve({ reply: reply || `error: ${e.message}`, endedBy: timedOut ? "client-timeout" : "error" }));
+    socket.on("close", () => resolve({ reply, endedBy: timedOut ? "client-timeout" : "server" }));
   });
 }
