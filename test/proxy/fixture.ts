@@ -16,6 +16,8 @@ export interface Upstream {
   readonly server: Server;
   readonly port: number;
   hits: number;
+  /** Answers every request waiting on `/hold` (held until the test says so). */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export const BIG = Buffer.alloc(512 * 1024, "z");
 export async function startUpstream(id: string, port = 0): Promise<Upstream> {
   let counter = 0;
   const state = { hits: 0 };
+  const held: (() => void)[] = [];
   const server = createServer((req, res) => {
     // The api pool is mounted under /api/; health checks ("/") are not counted as hits.
     const url = (req.url ?? "/").replace(/^\/api(?=\/)/, "");
@@ -55,6 +58,7 @@ export async function startUpstream(id: string, port = 0): Promise<Upstream> {
       return;
     }
     if (url === "/slow") return void setTimeout(() => send(200, "slow"), 3000);
+    if (url === "/hold") return void held.push(() => send(200, "held"));
     send(200, `hello from ${id}`, { "cache-control": "no-store", connection: "keep-alive, x-drop-me", "x-drop-me": "1" });
   });
   const wss = new WebSocketServer({ server, path: "/ws" });
@@ -72,6 +76,9 @@ export async function startUpstream(id: string, port = 0): Promise<Upstream> {
     },
     set hits(v: number) {
       state.hits = v;
+    },
+    release: () => {
+      for (const answer of held.splice(0)) answer();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -62,7 +62,7 @@ describe.concurrent("routing and balancing", () => {
 
   it("least-connections sends new requests away from a busy upstream", async () => {
     if (!ok) return;
-    const slow = get("lc.test", "/slow"); // held 3 s by the upstream
+    const slow = get("lc.test", "/hold"); // held by the upstream until we release it below
     const pool = proxy.router.routes[2]!.pool;
     for (let i = 0; i < 100 && !pool.servers.some((s) => s.active > 0); i++) await new Promise((r) => setTimeout(r, 50));
     const busy = pool.servers.find((s) => s.active > 0)!;
@@ -81,6 +81,8 @@ describe.concurrent("routing and balancing", () => {
       );
     }
     expect(busy.active).toBe(1); // still busy while we asked
+    a.release();
+    b.release();
     const busyId = busy.port === a.port ? "a" : "b";
     expect(
       servedBy.every((s) => s !== busyId),
@@ -291,11 +293,15 @@ describe("failures", () => {
       for (let i = 0; i < 20; i++) statuses.push((await curl([url])).status);
       expect(statuses.every((s) => s === 200)).toBe(true);
       const pool = p.router.routes[0]!.pool;
-      await new Promise((r) => setTimeout(r, 600));
+      // Health checks run every 200 ms; wait for their verdict (a loaded machine can lag them).
+      const until = async (healthy: boolean) => {
+        for (let i = 0; i < 200 && pool.servers[0]!.healthy !== healthy; i++) await new Promise((r) => setTimeout(r, 100));
+      };
+      await until(false);
       expect(pool.servers[0]!.healthy).toBe(false);
       const back = await startUpstream("one", onePort);
       try {
-        await new Promise((r) => setTimeout(r, 1000));
+        await until(true);
         expect(pool.servers[0]!.healthy).toBe(true);
         const seen = new Set<string>();
         for (let i = 0; i < 6; i++) seen.add((await curl([url])).headers["x-served-by"]!);
@@ -307,7 +313,7 @@ describe("failures", () => {
       await p.close();
       await two.close();
     }
-  });
+  }, 120_000); // 26 curl processes and health-check rounds: seconds alone, far more on a loaded machine
 });
 
 describe("WebSocket", () => {
