@@ -272,7 +272,10 @@ describe("failures", () => {
 
   it("ejects a killed upstream while requests keep succeeding, and takes it back when it returns", async () => {
     if (!ok) return;
-    const one = await startUpstream("one");
+    // A fixed port in the range `npm run setup` reserves from the ephemeral range: "one" is
+    // started again on it below, and a freed ephemeral port can meanwhile be handed to any
+    // client connection (seen in CI: EADDRINUSE).
+    const one = await startUpstream("one", 47640);
     const two = await startUpstream("two");
     const onePort = one.port;
     const p = await startProxy({
