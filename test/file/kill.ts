@@ -1,0 +1,90 @@
+/**
+ * The kill -9 scenario both file protocols must survive, with the real server process
+ * (images/file/src/main.ts): an overwrite of `existing.bin` and a new `fresh.bin` are both in
+ * flight when the server dies; after a restart the old content is there byte for byte, the
+ * new file does not exist, tmp/ is empty, and uploads work again.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { credentials } from "./support";
+
+export interface KillScenario {
+  /** Ports and TLS the protocol needs (SP_FILE_*_PORT, SP_TLS_*); management and data are set here. */
+  readonly env: Record<string, string>;
+  readonly mgmtPort: number;
+  /** Uploads `local` (a path) as `remote` for alice; `throttled` keeps it in flight for many seconds. */
+  readonly upload: (remote: string, local: string, throttled: boolean) => Promise<{ code: number; out: string }>;
+  /** The live process, so the caller's afterAll can kill what is left. */
+  readonly onChild: (child: ChildProcess) => void;
+}
+
+async function startServer(env: Record<string, string>, mgmtPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "images/file/src/main.ts"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+  for (let i = 0; i < 300; i++) {
+    const healthy = await fetch(`http://127.0.0.1:${mgmtPort}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (healthy) return child;
+    if (child.exitCode !== null) throw new Error(`file server exited with ${child.exitCode}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`file server not healthy in 30 s: ${stderr}`);
+}
+
+export async function expectNoPartialFileAfterKill(scenario: KillScenario): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "sp-files-kill-"));
+  writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ settings: { users: [{ name: "alice" }], backup: { intervalMinutes: 0, keep: 1 } } }));
+  const env = {
+    SP_CONFIG: join(dir, "config.json"),
+    SP_FILE_CREDENTIALS: join(dir, "users.json"),
+    SP_FILE_DATA: join(dir, "data"),
+    SP_FILE_BACKUP_DIR: join(dir, "backups"),
+    SP_LISTEN: "127.0.0.1",
+    SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */,
+    SP_LOG_LEVEL: "warn",
+    SP_MGMT_PORT: String(scenario.mgmtPort),
+    ...scenario.env,
+  };
+  let child = await startServer(env, scenario.mgmtPort);
+  scenario.onChild(child);
+  const old = randomBytes(50_000);
+  writeFileSync(join(dir, "old.bin"), old);
+  writeFileSync(join(dir, "big.bin"), randomBytes(32 * 1024 * 1024));
+  const first = await scenario.upload("existing.bin", join(dir, "old.bin"), false);
+  expect(first.code, first.out).toBe(0);
+
+  // Throttled, so both are still in flight when the server dies however fast or loaded the machine is.
+  const uploads = Promise.all([scenario.upload("existing.bin", join(dir, "big.bin"), true), scenario.upload("fresh.bin", join(dir, "big.bin"), true)]);
+  const files = join(dir, "data", "users", "alice", "files");
+  const tmp = join(dir, "data", "users", "alice", "tmp");
+  // Kill once both uploads are under way (their temporary files exist).
+  for (let i = 0; i < 1500 && readdirSync(tmp).length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  expect(readdirSync(tmp).length).toBe(2);
+  child.kill("SIGKILL");
+  await new Promise((r) => child.once("exit", r));
+  const results = await uploads;
+  expect(results.every((r) => r.code !== 0)).toBe(true);
+
+  child = await startServer(env, scenario.mgmtPort);
+  scenario.onChild(child);
+  expect(readFileSync(join(files, "existing.bin")).equals(old)).toBe(true);
+  expect(existsSync(join(files, "fresh.bin"))).toBe(false);
+  expect(readdirSync(tmp)).toEqual([]);
+  // And the restarted server still takes uploads.
+  const again = await scenario.upload("fresh.bin", join(dir, "old.bin"), false);
+  expect(again.code, again.out).toBe(0);
+  expect(readFileSync(join(files, "fresh.bin")).equals(old)).toBe(true);
+}
