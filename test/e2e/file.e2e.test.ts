@@ -15,39 +15,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect, it } from "vitest";
+import { sftpRun } from "../file/support";
 import { haveTools } from "../mail/support";
+import { mockPassword } from "../support/mockCredentials";
 import { describeE2e, e2eDatacenter } from "./facts";
 
 const run = promisify(execFile);
 const dc = e2eDatacenter();
-
-/** The mock's RandomPassword result for a resource name. */
-const mockPassword = (name: string, length = 24) => createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, length);
-
-const SSH_OPTS = [
-  "-oBatchMode=no",
-  "-oStrictHostKeyChecking=no",
-  "-oUserKnownHostsFile=/dev/null",
-  "-oPreferredAuthentications=password",
-  "-oPubkeyAuthentication=no",
-  "-oConnectTimeout=10",
-  "-oLogLevel=ERROR",
-];
-
-async function sftp(address: string, user: string, password: string, commands: string[]): Promise<{ code: number; out: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "sp-e2e-sftp-"));
-  writeFileSync(join(dir, "batch"), `${commands.join("\n")}\n`);
-  try {
-    const { stdout, stderr } = await run("sshpass", ["-p", password, "sftp", ...SSH_OPTS, "-P", "22", "-b", join(dir, "batch"), `${user}@${address}`], {
-      timeout: 60_000,
-      cwd: dir,
-    });
-    return { code: 0, out: stdout + stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : 1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
-  }
-}
 
 /** curl, resolving with the body; rejects on HTTP errors (--fail-with-body). */
 async function curl(...args: string[]): Promise<string> {
@@ -70,9 +44,13 @@ describeE2e("file replica on Docker", () => {
     const name = `upload-${Date.now()}.bin`;
     const content = randomBytes(300_000);
     writeFileSync(join(local, name), content);
-    const wrong = await sftp(address, "files", `${password}x`, ["ls"]);
+    const wrong = await sftpRun({ host: address, port: 22, user: "files", password: `${password}x` }, ["ls"]);
     expect(wrong.code, "a wrong password is refused").not.toBe(0);
-    const put = await sftp(address, "files", password, ["-mkdir e2e", `put ${join(local, name)} e2e/${name}`, `ls -l e2e/${name}`]);
+    const put = await sftpRun({ host: address, port: 22, user: "files", password }, [
+      "-mkdir e2e",
+      `put ${join(local, name)} e2e/${name}`,
+      `ls -l e2e/${name}`,
+    ]);
     expect(put.code, put.out).toBe(0);
     expect(put.out).toMatch(new RegExp(`300000 .*${name.replace(".", "\\.")}`));
 

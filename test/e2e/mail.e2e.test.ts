@@ -4,17 +4,14 @@
  * from the resource name, see test/support/pulumiMocks.ts), relaying is refused.
  */
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { expect, it } from "vitest";
 import { curl, swaks } from "../mail/support";
+import { mockPassword } from "../support/mockCredentials";
 import { describeE2e, e2eDatacenter } from "./facts";
 
 const dc = e2eDatacenter();
 const run = promisify(execFile);
-
-/** The mock's RandomPassword result for `<datacenter>-svc-mail-user-<user>`. */
-const mockPassword = (name: string, length = 24) => createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, length);
 
 describeE2e("mail replica on Docker", () => {
   it("accepts mail on the public SMTP port and serves it over IMAPS; refuses relaying", async () => {

@@ -6,11 +6,11 @@
  * verified by the datacenter CA; the file service over SSH and over FTP with AUTH TLS.
  */
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { afterAll, expect, it } from "vitest";
 import { sleep } from "../game/helpers";
 import { haveTools } from "../mail/support";
+import { mockPassword } from "../support/mockCredentials";
 import { describeE2e, e2eDatacenter } from "./facts";
 
 const run = promisify(execFile);
@@ -22,10 +22,6 @@ interface Status {
   replicas: Record<string, string>;
   probes: { replica: string; port: string; kind: string; state: string; detail: string; reason?: string }[];
 }
-
-/** The mock's RandomPassword result for a resource name (test/support/pulumiMocks.ts). */
-const mockPassword = (name: string, length: number) =>
-  createHash("sha256").update(`password:${name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, length);
 
 describeE2e("NOC on Docker", () => {
   const noc = () => dc.replica("noc-0");

@@ -49,32 +49,40 @@ const SSH_OPTS = [
   "-oLogLevel=ERROR",
 ];
 
-/** Runs an OpenSSH sftp batch; resolves with output and exit code (never rejects). */
-/** @param limitKbits OpenSSH sftp's own bandwidth limit (`-l`, Kbit/s), to keep a transfer in flight. */
-export async function sftpBatch(
-  port: number,
-  user: keyof typeof PASSWORDS,
+/**
+ * Runs an OpenSSH sftp batch (password through sshpass) against any server; resolves with
+ * output and exit code (never rejects).
+ * @param options.limitKbits sftp's own bandwidth limit (`-l`, Kbit/s), to keep a transfer in flight.
+ */
+export async function sftpRun(
+  target: { readonly host: string; readonly port: number; readonly user: string; readonly password: string },
   commands: string[],
-  cwd?: string,
-  limitKbits?: number,
+  options: { readonly cwd?: string; readonly limitKbits?: number } = {},
 ): Promise<{ code: number; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), "sp-sftp-batch-"));
   const batch = join(dir, "batch");
   writeFileSync(batch, `${commands.join("\n")}\n`);
+  const limit = options.limitKbits === undefined ? [] : ["-l", String(options.limitKbits)];
   try {
-    const limit = limitKbits === undefined ? [] : ["-l", String(limitKbits)];
     const { stdout, stderr } = await run(
       "sshpass",
-      ["-p", PASSWORDS[user], "sftp", ...SSH_OPTS, ...limit, "-P", String(port), "-b", batch, `${user}@127.0.0.1`],
-      {
-        timeout: 60_000,
-        cwd,
-        maxBuffer: 16 * 1024 * 1024,
-      },
+      ["-p", target.password, "sftp", ...SSH_OPTS, ...limit, "-P", String(target.port), "-b", batch, `${target.user}@${target.host}`],
+      { timeout: 60_000, cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 },
     );
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === "number" ? e.code : 1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
   }
+}
+
+/** sftpRun as a test user against the in-process server on loopback. */
+export function sftpBatch(
+  port: number,
+  user: keyof typeof PASSWORDS,
+  commands: string[],
+  cwd?: string,
+  limitKbits?: number,
+): Promise<{ code: number; out: string }> {
+  return sftpRun({ host: "127.0.0.1", port, user, password: PASSWORDS[user] }, commands, { ...(cwd ? { cwd } : {}), ...(limitKbits ? { limitKbits } : {}) });
 }

@@ -8,22 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
-import { EXIT, UsageError, type CliCommand, type CliIo } from "../../cli/command";
+import { captureIo } from "../support/cliIo";
+import { EXIT, UsageError, type CliCommand } from "../../cli/command";
 import { command as compliance } from "../../cli/commands/compliance";
 import { command as policy } from "../../cli/commands/policy";
 import { fixtureStack, loadFixture } from "./stacks";
 
 const ROOT = join(__dirname, "..", "..");
 
-function io(): CliIo & { stdout: string; stderr: string } {
-  const captured = { stdout: "", stderr: "" };
-  return Object.assign(captured, {
-    out: (t: string) => void (captured.stdout += `${t}\n`),
-    err: (t: string) => void (captured.stderr += `${t}\n`),
-    cwd: ROOT,
-    interactive: false,
-  });
-}
+const io = () => captureIo(ROOT);
 
 const run = (cmd: CliCommand, positionals: string[], values: Record<string, unknown>, out = io()) => Promise.resolve(cmd.run({ values, positionals }, out));
 

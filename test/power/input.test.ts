@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../../cli/command";
+import { captureIo } from "../support/cliIo";
 import { DEFAULT_RATES, parseCompactScenario, parseDuration, parseScenario, powerTopology, ScenarioError } from "../../components/power";
 import { loadPlan } from "../../cli/stack";
 
@@ -76,15 +76,7 @@ describe("scenario input", () => {
 // Loaded through the same require hook as the commands, so error classes are the same instances.
 const { main } = createRequire(join(process.cwd(), "test/power/input.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
 
-function io(): CliIo & { stdout: string; stderr: string } {
-  const out = { stdout: "", stderr: "" };
-  return Object.assign(out, {
-    out: (t: string) => void (out.stdout += `${t}\n`),
-    err: (t: string) => void (out.stderr += `${t}\n`),
-    cwd: process.cwd(),
-    interactive: false,
-  });
-}
+const io = () => captureIo();
 
 describe("serverpark simulate", () => {
   it("exits 1 with the problems for a bad scenario, 2 for bad usage", async () => {

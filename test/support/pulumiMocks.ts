@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { mockPassword } from "./mockCredentials";
 import { mockTlsState } from "./mockTls";
 
 export interface RecordedResource {
@@ -62,13 +63,7 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       return { repoDigest: `${inputs.imageName}@sha256:${"0".repeat(64)}`, imageId: `sha256:${name}` };
     // Generated credentials: stable per resource name, so previews and snapshots stay reproducible.
     case "random:index/randomPassword:RandomPassword":
-      return {
-        result: createHash("sha256")
-          .update(`password:${name}`)
-          .digest("base64url")
-          .replace(/[-_]/g, "x")
-          .slice(0, Number(inputs.length ?? 24)),
-      };
+      return { result: mockPassword(name, Number(inputs.length ?? 24)) };
     case "random:index/randomBytes:RandomBytes": {
       const bytes = createHash("sha512")
         .update(`bytes:${name}`)

@@ -8,22 +8,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../../cli/command";
+import { captureIo } from "../support/cliIo";
 import { validateSpec } from "../../components/spec/validate";
 import { loadStackFile } from "../../components/spec/load";
 
 // Loaded through the same require hook as the commands, so error classes are the same instances.
 const { main } = createRequire(join(process.cwd(), "test/unit/validate-cli.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
 
-function io(): CliIo & { stdout: string; stderr: string } {
-  const out = { stdout: "", stderr: "" };
-  return Object.assign(out, {
-    out: (t: string) => void (out.stdout += `${t}\n`),
-    err: (t: string) => void (out.stderr += `${t}\n`),
-    cwd: process.cwd(),
-    interactive: false,
-  });
-}
+const io = () => captureIo();
 
 /** A copy of a committed stack file with text replacements, in a temp dir. */
 function variant(stack: "local" | "hetzner", edits: [string | RegExp, string][]): string {
