@@ -1,7 +1,9 @@
 /**
  * The bench runner (`npm run bench -- <name> [args...]`): runs one registered benchmark as
  * a child process with this Node and tsx, passing the remaining arguments on. Without a
- * name it lists them. Each benchmark prints its own side-by-side table; see its README.
+ * name it lists them. A benchmark with a set-up script (the reference servers and load tools
+ * it compares against, from Debian) has it run first; set-ups are idempotent. Each benchmark
+ * prints its own side-by-side table; see its README.
  *
  *   npm run bench                    list
  *   npm run bench -- mail 2000 8     SMTP, ours vs Postfix
@@ -14,7 +16,7 @@ interface Bench {
   /** Script, relative to bench/. */
   readonly script: string;
   readonly what: string;
-  /** Run once before (installs reference servers and load tools), if any. */
+  /** Run before the benchmark (installs reference servers and load tools; idempotent), if any. */
   readonly setup?: string;
 }
 
@@ -26,7 +28,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   dns: { script: "dns/run.ts", what: "dns role vs NSD (dnsperf)", setup: "bench/web/setup.sh" },
   game: { script: "game/run.ts", what: "game server: tick p50/p99 and bandwidth per player" },
   db: { script: "db/pgbench.ts", what: "pgbench TPS, db role vs plain PostgreSQL" },
-  mail: { script: "mail/smtp.ts", what: "SMTP msg/s accepted and stored, mail role vs Postfix (smtp-source)" },
+  mail: { script: "mail/smtp.ts", what: "SMTP msg/s accepted and stored, mail role vs Postfix (smtp-source)", setup: "bench/mail/setup.sh" },
   file: { script: "file/sftp.ts", what: "SFTP MB/s and files/s, file role vs OpenSSH sshd (sftp client)", setup: "bench/file/setup.sh" },
 };
 
@@ -34,7 +36,7 @@ function main(): number {
   const [name, ...args] = process.argv.slice(2);
   if (!name || name === "--list") {
     console.log("usage: npm run bench -- <name> [args...]\n");
-    for (const [key, b] of Object.entries(BENCHES)) console.log(`  ${key.padEnd(8)} ${b.what}${b.setup ? `  (first: bash ${b.setup})` : ""}`);
+    for (const [key, b] of Object.entries(BENCHES)) console.log(`  ${key.padEnd(8)} ${b.what}${b.setup ? `  (set-up: ${b.setup})` : ""}`);
     return 0;
   }
   const bench = BENCHES[name];
@@ -43,6 +45,13 @@ function main(): number {
     return 2;
   }
   const root = join(__dirname, "..");
+  if (bench.setup) {
+    const setup = spawnSync("bash", [join(root, bench.setup)], { cwd: root, stdio: "inherit" });
+    if (setup.status !== 0) {
+      console.error(`bench ${name}: set-up ${bench.setup} failed (exit ${setup.status ?? setup.signal}); nothing was measured`);
+      return 1;
+    }
+  }
   const tsx = join(root, "node_modules", "tsx", "dist", "cli.mjs");
   const result = spawnSync(process.execPath, [tsx, join(__dirname, bench.script), ...args], { cwd: root, stdio: "inherit" });
   return result.status ?? 1;

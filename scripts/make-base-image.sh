@@ -21,7 +21,7 @@ BUSYBOX=/bin/busybox
 
 [[ -x $NODE_BIN ]] || { echo "make-base-image: ERROR: $NODE_BIN missing; run npm ci first" >&2; exit 1; }
 if [[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != "install ok installed" ]]; then
-  echo "make-base-image: ERROR: Debian package busybox-static missing; run scripts/setup-clients.sh" >&2
+  echo "make-base-image: ERROR: Debian package busybox-static missing; run scripts/setup-build-deps.sh" >&2
   exit 1
 fi
 

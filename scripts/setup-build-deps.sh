@@ -1,23 +1,15 @@
 #!/usr/bin/env bash
-# Debian packages the role images are built from (no registry is reachable, so some roles
-# copy binaries Debian ships into their bundle at build time):
-#   postgresql-15 — the db role runs Debian's PostgreSQL 15 (see images/db/prepare.sh).
+# Debian packages the role images are built from (no registry is reachable, so images copy
+# what Debian ships into their build context or base image):
+#   postgresql-15  — the db role runs Debian's PostgreSQL 15 (images/db/prepare.sh copies it);
+#   busybox-static — a static shell and tools for the locally made base image
+#                    (scripts/make-base-image.sh copies /bin/busybox into it).
 # Idempotent: installs only what is missing.
 set -euo pipefail
-missing=()
-[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup-build-deps: all present"
-  exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "setup-build-deps: need root to install ${missing[*]} (apt-get install -y ${missing[*]})" >&2
-  exit 1
-fi
-echo "setup-build-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 # The package's own cluster is not needed (the db image runs its own): keep it from creating one.
-mkdir -p /etc/postgresql-common
-[ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ -n "$(apt_missing postgresql-15)" && "$(id -u)" -eq 0 ]]; then
+  mkdir -p /etc/postgresql-common
+  [ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+fi
+apt_install_missing setup-build-deps postgresql-15 busybox-static

@@ -7,6 +7,7 @@
 # engine; we start dockerd ourselves because no init system runs it here.
 # Safe to run any number of times: it does nothing when `docker info` already works.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 LOG=/var/log/serverpark-dockerd.log
 WAIT_SECONDS=${SP_DOCKER_WAIT_SECONDS:-60}
@@ -17,10 +18,8 @@ if docker info >/dev/null 2>&1; then
 fi
 
 if ! command -v dockerd >/dev/null 2>&1; then
-  echo "setup-docker: installing docker.io from Debian"
-  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
-  apt-get update -qq
-  apt-get install -y -qq docker.io >/dev/null
+  # With its recommended packages: dockerd needs iptables for its networks.
+  SP_APT_RECOMMENDS=1 apt_install_missing setup-docker docker.io
 fi
 
 # dockerd writes its pid here; a live pid means it is still starting, so just wait.

@@ -6,16 +6,8 @@
 # the install, and if one runs anyway it is stopped. The benchmark starts its own sshd with a
 # throw-away config on a loopback port.
 set -euo pipefail
-need=()
-for pkg in openssh-server openssh-sftp-server openssh-client sshpass; do
-  [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-  apt-get install -y -qq "${need[@]}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/apt.sh"
+apt_install_missing "bench setup" openssh-server openssh-sftp-server openssh-client sshpass
 # A system sshd (from the package's service) must not keep port 22: stop it if one runs.
 if [[ -f /run/sshd.pid ]] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; then
   kill "$(cat /run/sshd.pid)"
