@@ -1,11 +1,11 @@
 /**
- * TEST TOOL. Translates the inputs of a `docker:index/container:Container` (as
+ * Translates the inputs of a `docker:index/container:Container` (as
  * @pulumi/docker 5 documents them) into `docker create` / `docker network connect`
  * arguments. Pure, so every mapping is unit-tested without an engine.
  *
  * Every input is either mapped, explicitly accepted as having no effect on a
  * freshly created container (listed in NO_EFFECT with the reason), or rejected by
- * name: the harness must never silently ignore something the real provider applies.
+ * name: the applier must never silently ignore something the real provider applies.
  *
  * Where the docker CLI cannot express an input exactly, the effect is kept:
  * - healthcheck `["CMD", ...argv]` becomes `--health-cmd` (CMD-SHELL) with argv
@@ -30,15 +30,17 @@ export interface ContainerPlan {
   /** One `docker network connect` argument list per network after the first. */
   readonly connects: string[][];
   readonly uploads: Upload[];
-  /** Named volumes the container mounts (so the harness can create and label them). */
+  /** Named volumes the container mounts (so the applier can create and label them). */
   readonly namedVolumes: string[];
+  /** Every network the container joins (the first at create, the rest by connect). */
+  readonly networks: string[];
   readonly start: boolean;
   /** From `wait` / `waitTimeout`: wait until healthy after start. */
   readonly waitHealthyMs?: number;
 }
 
 export interface PlanOptions {
-  /** Labels added to the container (the harness run label). */
+  /** Labels added to the container (the applier's ownership labels). */
   readonly labels: Readonly<Record<string, string>>;
   /**
    * Bind address for published ports whose `ip` is unset or 0.0.0.0. Tests pass
@@ -233,6 +235,7 @@ export function planContainer(inputs: Inputs, options: PlanOptions): ContainerPl
     connects,
     uploads,
     namedVolumes,
+    networks: networks.length > 0 ? networks.map((n) => String(n.name)) : mode !== undefined ? [mode] : [],
     start: get.bool("start") !== false,
     ...(wait ? { waitHealthyMs: (get.number("waitTimeout") ?? 60) * 1000 } : {}),
   };
@@ -323,7 +326,7 @@ function entries(map: Record<string, string> | undefined): string[] {
 
 function unsupported(where: string, what: string): UnsupportedInputError {
   return new UnsupportedInputError(
-    `${where}: input ${what} is not supported by the Docker test harness; it would be silently ignored while the real provider applies it (add it to test/harness/container-args.ts)`,
+    `${where}: input ${what} is not supported by the offline applier; it would be silently ignored while the real provider applies it (add it to lab/container-args.ts)`,
   );
 }
 

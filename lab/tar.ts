@@ -1,5 +1,5 @@
 /**
- * TEST TOOL. A one-file ustar archive, for `docker cp -` (container `uploads`): the
+ * A one-file ustar archive, for `docker cp -` (container `uploads`): the
  * provider uploads each file as a tar entry extracted at "/", which also creates
  * missing parent directories and keeps the mode (owner: root, as with the provider).
  */

@@ -1,7 +1,8 @@
 /**
  * Real key pairs and X.509 certificates for @pulumi/tls resources under Pulumi mocks: the
- * engine's tls provider computes these in a real deployment; the mocks must return working
- * ones so the Docker test harness starts servers that real TLS clients accept.
+ * tls provider computes these in a real deployment; under mocks they must be minted here
+ * so the servers the offline applier starts are accepted by real TLS clients. P-256 keys,
+ * as the datacenter's PKI asks for (components/DatacenterPki.ts).
  */
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect polyfill first.
 import "reflect-metadata";
@@ -36,7 +37,7 @@ const serial = () =>
     .toString("hex")
     .replace(/^[89a-f]/, "1");
 
-export async function mockTlsState(type: string, inputs: Record<string, any>): Promise<Record<string, unknown> | undefined> {
+export async function mintTls(type: string, inputs: Record<string, any>): Promise<Record<string, unknown> | undefined> {
   switch (type) {
     case "tls:index/privateKey:PrivateKey": {
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });

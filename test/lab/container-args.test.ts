@@ -1,8 +1,8 @@
 /** The harness's translation of @pulumi/docker inputs to docker CLI arguments (no engine needed). */
 import { describe, expect, it } from "vitest";
-import { planContainer, shellQuote } from "./container-args";
-import { imageBuild, networkCreateArgs, volumeCreateArgs } from "./resource-args";
-import { tarOf } from "./tar";
+import { planContainer, shellQuote } from "../../lab/container-args";
+import { imageBuild, networkCreateArgs, volumeCreateArgs } from "../../lab/resource-args";
+import { tarOf } from "../../lab/tar";
 
 const labels = { "serverpark.harness-run": "r1" };
 const plan = (inputs: Record<string, unknown>, portBindIp?: string) =>

@@ -1,5 +1,5 @@
 /**
- * TEST TOOL. Translates @pulumi/docker 5 Network, Volume and Image inputs into docker
+ * Translates @pulumi/docker 5 Network, Volume and Image inputs into docker
  * CLI arguments (pure; see container-args.ts for containers and the rules: every
  * input is mapped or rejected by name, never silently dropped).
  */
@@ -15,7 +15,7 @@ function rejectUnknown(inputs: Inputs, known: readonly string[], where: string):
   const unknown = Object.keys(inputs).filter((k) => !known.includes(k) && inputs[k] !== undefined && inputs[k] !== null);
   if (unknown.length > 0) {
     throw new UnsupportedInputError(
-      `${where}: input ${unknown.map((k) => `"${k}"`).join(", ")} is not supported by the Docker test harness (add it to test/harness/resource-args.ts)`,
+      `${where}: input ${unknown.map((k) => `"${k}"`).join(", ")} is not supported by the offline applier (add it to lab/resource-args.ts)`,
     );
   }
 }
@@ -29,7 +29,7 @@ function labelArgs(list: unknown, extra: Labels): string[] {
 export function networkCreateArgs(inputs: Inputs, labels: Labels): string[] {
   const name = String(inputs.name ?? "");
   const where = `network "${name}"`;
-  if (!name) throw new UnsupportedInputError(`network: input "name" is required by the harness`);
+  if (!name) throw new UnsupportedInputError(`network: input "name" is required by the offline applier`);
   rejectUnknown(inputs, ["name", "driver", "internal", "attachable", "ipv6", "ipamConfigs", "ipamDriver", "ipamOptions", "labels", "options"], where);
   const args: string[] = [];
   if (inputs.driver) args.push("--driver", String(inputs.driver));
@@ -52,7 +52,7 @@ export function networkCreateArgs(inputs: Inputs, labels: Labels): string[] {
 /** Arguments after `docker volume create`. */
 export function volumeCreateArgs(inputs: Inputs, labels: Labels): string[] {
   const name = String(inputs.name ?? "");
-  if (!name) throw new UnsupportedInputError(`volume: input "name" is required by the harness`);
+  if (!name) throw new UnsupportedInputError(`volume: input "name" is required by the offline applier`);
   rejectUnknown(inputs, ["name", "driver", "driverOpts", "labels"], `volume "${name}"`);
   const args: string[] = [];
   if (inputs.driver) args.push("--driver", String(inputs.driver));
@@ -67,11 +67,11 @@ export interface ImageBuild {
   readonly dockerfile: string;
   /** Arguments after `docker build` (tag, file, args; the context last). */
   readonly args: string[];
-  /** Hash of context files, Dockerfile and args; the harness skips identical rebuilds. */
+  /** Hash of context files, Dockerfile and args; the applier skips identical rebuilds. */
   readonly hash: string;
 }
 
-export const CONTEXT_HASH_LABEL = "serverpark.harness-context-hash";
+export const CONTEXT_HASH_LABEL = "serverpark.context-hash";
 
 /**
  * As the provider: context defaults to ".", the Dockerfile to `<context>/Dockerfile`,
@@ -85,7 +85,7 @@ export function imageBuild(inputs: Inputs, cwd: string): ImageBuild {
   if (!imageName) throw new UnsupportedInputError(`image: input "imageName" is required`);
   rejectUnknown(inputs, ["imageName", "build", "skipPush", "buildOnPreview"], where);
   if (inputs.skipPush !== true) {
-    throw new UnsupportedInputError(`${where}: skipPush must be true: the real provider would push to a registry, which the harness cannot`);
+    throw new UnsupportedInputError(`${where}: skipPush must be true: the real provider would push to a registry, which the offline applier cannot`);
   }
   const build = (inputs.build as Inputs | undefined) ?? {};
   rejectUnknown(build, ["context", "dockerfile", "args", "builderVersion", "target", "addHosts", "network", "platform"], `${where} build`);
