@@ -118,6 +118,14 @@ describe("roleImageSource tags", () => {
     expect(tagOf(root)).not.toBe(before);
   });
 
+  it("refuses COPY sources it cannot hash exactly: the whole context, a pattern at its top", () => {
+    for (const copy of ["COPY . /app/", "COPY *.conf /etc/"]) {
+      const root = builtWeb();
+      write(root, "images/web/Dockerfile", `${DOCKERFILE}${copy}\n`);
+      expect(() => tagOf(root), copy).toThrow(/is not supported by the image tag/);
+    }
+  });
+
   it("refuses a Dockerfile that copies a context file that does not exist", () => {
     const root = builtWeb();
     write(root, "images/web/Dockerfile", DOCKERFILE + "COPY missing.conf /etc/\n");
@@ -134,9 +142,10 @@ describe("contextSources", () => {
       "COPY --chown=node:node conf/ /etc/app/",
       "COPY --from=build /out /app/out",
       "ADD extra.tar /opt/",
+      'COPY ["json form/", "/app/"]',
       "RUN echo COPY nothing /",
     ].join("\n");
-    expect(contextSources(text)).toEqual(["dist/pg/", "dist/*.mjs", "dist/*.map", "conf/", "extra.tar"]);
+    expect(contextSources(text)).toEqual(["dist/pg/", "dist/*.mjs", "dist/*.map", "conf/", "extra.tar", "json form/"]);
   });
 
   it("finds that every role's Dockerfile copies only its dist/ (so the tag is the bundle's)", () => {

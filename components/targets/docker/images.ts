@@ -41,16 +41,18 @@ export interface RoleImageSource {
 /**
  * The build-context paths a Dockerfile's COPY and ADD lines read, as written (`dist/`,
  * `dist/*.mjs`); `COPY --from=<stage>` reads another stage, not the context, and is left out.
- * Handles the forms our Dockerfiles use: one instruction per line, shell form.
+ * One instruction per line (no `\` continuations), in shell form or JSON form.
  */
 export function contextSources(dockerfile: string): string[] {
   const sources: string[] = [];
   for (const raw of dockerfile.split(/\r?\n/)) {
-    const words = raw.trim().split(/\s+/);
-    if (!/^(COPY|ADD)$/i.test(words[0] ?? "")) continue;
-    const flags = words.slice(1).filter((w) => w.startsWith("--"));
+    const instruction = /^\s*(COPY|ADD)\s+(.*)$/i.exec(raw);
+    if (!instruction) continue;
+    const words = instruction[2]!.trim().split(/\s+/);
+    const flags = words.filter((w) => w.startsWith("--"));
     if (flags.some((f) => /^--from=/i.test(f))) continue;
-    const paths = words.slice(1).filter((w) => !w.startsWith("--"));
+    const rest = words.filter((w) => !w.startsWith("--")).join(" ");
+    const paths = rest.startsWith("[") ? (JSON.parse(rest) as string[]) : rest.split(" ");
     sources.push(...paths.slice(0, -1)); // the last one is the destination
   }
   return sources;
@@ -70,7 +72,7 @@ function hashFile(hash: Hash, name: string, full: string): void {
     .update("\0");
 }
 
-/** Every file under `dir`, in a fixed order, by its path relative to the build context. */
+/** The file or every file under the folder `name` of the build context, in a fixed order. */
 function hashTree(hash: Hash, context: string, name: string): void {
   const full = join(context, name);
   if (statSync(full).isDirectory()) {
@@ -89,7 +91,9 @@ export function contextHash(contextDir: string): string {
   const hash = createHash("sha256").update(`Dockerfile\0${dockerfile}\0`);
   const entries = [...new Set(contextSources(dockerfile).map(topLevel))].sort();
   for (const entry of entries) {
-    if (entry === "." || entry === "..") throw new Error(`${join(contextDir, "Dockerfile")}: COPY of "${entry}" is not supported by the image tag`);
+    if (entry === "." || entry === ".." || /[*?[]/.test(entry)) {
+      throw new Error(`${join(contextDir, "Dockerfile")}: COPY of "${entry}" is not supported by the image tag; copy from a folder such as dist/`);
+    }
     if (!existsSync(join(contextDir, entry))) throw new Error(`${join(contextDir, "Dockerfile")} copies ${entry}, which does not exist`);
     hashTree(hash, contextDir, entry);
   }
