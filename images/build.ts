@@ -7,11 +7,12 @@
  * Usage: tsx images/build.ts [role ...]   (every folder with src/main.ts when none)
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { build, type BuildOptions } from "esbuild";
 
 const IMAGES = __dirname;
+const ROOT = resolve(IMAGES, "..");
 
 // Bundled CommonJS dependencies still call require() and read __dirname; in an ESM
 // bundle neither exists, so the banner defines them the standard way.
@@ -38,6 +39,14 @@ const COMMON: BuildOptions = {
   minify: false, // readable stack traces in `docker logs` matter more than a few KB
   legalComments: "none",
   logLevel: "warning",
+  // The image tag is a hash of dist/ (components/targets/docker/images.ts), so the bundle
+  // must be the same bytes in every checkout: esbuild writes paths into the bundle's
+  // `// path` comments and the source map, relative to absWorkingDir and to the real
+  // path of each file. Fixing the working directory to the project root and keeping
+  // symlinked paths (a git worktree's node_modules may be a link to another checkout's)
+  // leaves only repo-relative paths such as node_modules/pino/lib/caller.js.
+  absWorkingDir: ROOT,
+  preserveSymlinks: true,
 };
 
 export function listRoles(): string[] {
@@ -52,6 +61,9 @@ export async function buildRole(role: string): Promise<{ file: string; bytes: nu
     throw new Error(`unknown role "${role}": ${relative(process.cwd(), main)} does not exist (roles: ${listRoles().join(", ")})`);
   }
   const outdir = join(IMAGES, role, "dist");
+  // Start empty: a file left from an earlier build would be copied into the image and hashed
+  // into its tag, so the same sources would not always give the same tag.
+  rmSync(outdir, { recursive: true, force: true });
   await build({
     ...COMMON,
     entryPoints: { main, healthcheck: join(IMAGES, "runtime", "healthcheck.ts") },

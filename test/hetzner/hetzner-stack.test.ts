@@ -196,7 +196,10 @@ describe("hetzner stack under mocks", () => {
     const images = run.byType(T.image);
     expect(images.length).toBeGreaterThan(0);
     for (const img of images) {
-      expect(img.inputs.imageName).toMatch(/^registry\.example\.com\/serverpark\/[a-z-]+:\d+\.\d+\.\d+-[0-9a-f]{12}$/);
+      // The tag is the hash of the built bundle and Dockerfile, "unbuilt" before the bundle exists.
+      const role = String(img.inputs.build.context).slice("images/".length);
+      expect(img.inputs.imageName).toMatch(/^registry\.example\.com\/serverpark\/[a-z-]+:\d+\.\d+\.\d+-(?:[0-9a-f]{12}|unbuilt)$/);
+      expect(img.inputs.imageName).toBe(`registry.example.com/serverpark/${role}:${roleImageSource(role)!.tag}`);
       expect(img.inputs.skipPush ?? false).toBe(false);
       expect(img.inputs.registry.server).toBe("registry.example.com");
       // Pulumi marks the whole registry block secret on the wire.

@@ -5,6 +5,7 @@
 import { X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/spec/load";
+import { roleImageSource } from "../../components/targets/docker/images";
 import { isSecretValue, runUnderMocks, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 
 const CONTAINER = "docker:index/container:Container";
@@ -66,9 +67,12 @@ describe("local stack under mocks", () => {
 
   it("builds one image per deployable role, from a pinned local context", () => {
     for (const img of run.byType(IMAGE)) {
-      expect(img.inputs.imageName).toMatch(/^serverpark\/[a-z-]+:\d+\.\d+\.\d+-[0-9a-f]{12}$/);
-      expect(img.inputs.skipPush).toBe(true);
       expect(img.inputs.build.context).toMatch(/^images\/[a-z-]+$/);
+      // The tag is the hash of the built bundle and Dockerfile, "unbuilt" before the bundle exists.
+      const role = img.inputs.build.context.slice("images/".length);
+      expect(img.inputs.imageName).toMatch(/^serverpark\/[a-z-]+:\d+\.\d+\.\d+-(?:[0-9a-f]{12}|unbuilt)$/);
+      expect(img.inputs.imageName).toBe(`serverpark/${role}:${roleImageSource(role)!.tag}`);
+      expect(img.inputs.skipPush).toBe(true);
     }
     expect(run.byType(IMAGE).map((i) => i.inputs.imageName.split(":")[0])).toContain("serverpark/host-agent");
   });

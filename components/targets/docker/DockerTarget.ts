@@ -13,7 +13,7 @@ import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, Plann
 import type { DatacenterSpec } from "../../spec/schema";
 import type { ReplicaFile } from "../../roles/types";
 import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
-import { bundleBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "./images";
+import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "./images";
 
 export interface DockerTargetOptions {
   /** Project root holding `images/`; defaults to the folder with Pulumi.yaml. */
@@ -56,17 +56,14 @@ export class DockerTarget implements DatacenterTarget {
     this.plan = plan;
     this.version = projectVersion(this.options.root);
     const roles = [HOST_AGENT, ...new Set(plan.services.map((s) => s.role))];
+    const sources: RoleImageSource[] = [];
     for (const role of roles) {
       const source = roleImageSource(role, this.options.root);
-      if (!source) {
-        pulumi.log.warn(`role "${role}" has no image yet (images/${role}/Dockerfile); its services are declared but not deployed`);
-        continue;
-      }
-      if (!pulumi.runtime.isDryRun() && !bundleBuilt(role, this.options.root)) {
-        throw new Error(`images/${role}/dist is missing: run \`npm run build:images\` first (\`npm run up\` does it for you)`);
-      }
-      this.images.set(role, this.image(scope, source));
+      if (source) sources.push(source);
+      else pulumi.log.warn(`role "${role}" has no image yet (images/${role}/Dockerfile); its services are declared but not deployed`);
     }
+    checkBuilt(sources, pulumi.runtime.isDryRun(), (message) => void pulumi.log.warn(message));
+    for (const source of sources) this.images.set(source.role, this.image(scope, source));
     if (plan.replicas.some((r) => r.published.some((p) => p.audience === "operator"))) {
       this.operatorNetwork = new docker.Network(
         `${scope.name}-net-${OPERATOR_NETWORK}`,

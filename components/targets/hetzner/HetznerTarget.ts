@@ -13,7 +13,7 @@ import { ROLE_INFO } from "../../model/roles";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
 import type { ReplicaFile } from "../../roles/types";
 import type { DatacenterSpec } from "../../spec/schema";
-import { bundleBuilt, HOST_AGENT, projectVersion, roleImageSource } from "../docker/images";
+import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "../docker/images";
 import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
 import { renderCloudInit, type CloudInitContainer, type CloudInitFile, type CloudInitNetwork } from "./cloudInit";
 import { agentContainer, replicaContainer } from "./containers";
@@ -131,15 +131,15 @@ export class HetznerTarget implements DatacenterTarget {
   /** Role images, built locally and pushed to the stack's registry; servers pull them by tag. */
   private createImages(scope: TargetScope, plan: DatacenterPlan): void {
     const registry = this.settings.registry!;
+    const sources: RoleImageSource[] = [];
     for (const role of [HOST_AGENT, ...new Set(plan.services.map((s) => s.role))]) {
       const source = roleImageSource(role, this.options.root);
-      if (!source) {
-        pulumi.log.warn(`role "${role}" has no image yet (images/${role}/Dockerfile); its services are declared but not deployed`);
-        continue;
-      }
-      if (!pulumi.runtime.isDryRun() && !bundleBuilt(role, this.options.root)) {
-        throw new Error(`images/${role}/dist is missing: run \`npm run build:images\` before \`pulumi up\``);
-      }
+      if (source) sources.push(source);
+      else pulumi.log.warn(`role "${role}" has no image yet (images/${role}/Dockerfile); its services are declared but not deployed`);
+    }
+    checkBuilt(sources, pulumi.runtime.isDryRun(), (message) => void pulumi.log.warn(message));
+    for (const source of sources) {
+      const role = source.role;
       const image = new docker.Image(
         `${scope.name}-image-${role}`,
         {

@@ -5,8 +5,8 @@
  *
  * Hand-written on node:net/node:tls rather than ftp-srv: ftp-srv 4.6 waits for the data
  * channel's TLS handshake before it sends "150", while lftp starts that handshake only after
- * it has read the 150, so every FTPS listing with lftp hangs (see LIBRARIES.md); it also pulls
- * in old dependencies. Here a transfer command answers 150 first and only then waits for the
+ * it has read the 150, so every FTPS listing with lftp hangs (found when ftp-srv was tried for
+ * this role); it also pulls in old dependencies. Here a transfer command answers 150 first and only then waits for the
  * data connection and its handshake.
  *
  * Passive mode only. PORT/EPRT (active mode) are refused with 502: the server would have to

@@ -1,7 +1,8 @@
 /**
  * IMAP command syntax (RFC 3501 §9), hand-written because no maintained IMAP server library
- * exists on npm (see ../../../../../shared/LIBRARIES.md): splitting the byte stream into
- * commands with their literals, and tokenizing a command into atoms, strings and lists.
+ * was found on npm when the mail role was written (the IMAP server packages there are
+ * unmaintained or client-only): splitting the byte stream into commands with their
+ * literals, and tokenizing a command into atoms, strings and lists.
  */
 
 export type Token =
