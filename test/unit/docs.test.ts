@@ -30,7 +30,7 @@ import { describe, expect, it } from "vitest";
 const ROOT = resolve(__dirname, "..", "..");
 
 /** Folders that are built, installed or written at run time: not part of the repository. */
-const GENERATED = new Set(["node_modules", ".git", "dist", "coverage", ".pulumi-state", "test-artifacts"]);
+const GENERATED = new Set(["node_modules", ".git", "dist", "coverage", ".pulumi-state", ".serverpark", "test-artifacts"]);
 
 const SOURCE = /\.(ts|mts|cts|js|mjs|cjs|sh)$/;
 
