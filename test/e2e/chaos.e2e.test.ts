@@ -2,7 +2,8 @@
  * `serverpark chaos` on the running e2e datacenter: one host fails and is repaired. Its
  * replicas die by SIGKILL (docker's own die events say exit 137), nothing else is touched,
  * its agent keeps running and reports the host unpowered, and afterwards every container is
- * healthy again. afterAll restores the datacenter even when the test fails.
+ * healthy again; Ctrl-C in the middle of an outage restores it all the same. afterAll
+ * restores the datacenter even when a test fails.
  */
 import "tsx/cjs";
 import { execFile, spawn } from "node:child_process";
@@ -157,5 +158,41 @@ describeE2e("serverpark chaos on the running datacenter", () => {
       if (was.Health?.Status === "healthy") expect(now.Health?.Status, name).toBe("healthy");
     }
     expect(after.get(agent)!.StartedAt).toBe(before.get(agent)!.StartedAt);
+  });
+  it("on Ctrl-C during an outage restores power and every container, then exits 3", async () => {
+    const onHost = dc.containers.filter((c) => c.kind === "replica" && c.host === HOST).map((c) => c.name);
+    // Repaired only after ten simulated hours (10 real minutes): the interrupt comes first.
+    const child = spawn(process.execPath, ["bin/serverpark.js", "chaos", stackFile, "--scenario", `host:${HOST}@0/10h`], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const cut = new Promise<boolean>((resolve) => {
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString("utf8");
+        if (stderr.includes(`${HOST} lost power`)) resolve(true);
+      });
+      void exited.then(() => resolve(false));
+    });
+    try {
+      expect(await cut, `chaos ended before the cut: ${stderr}`).toBe(true);
+      // Mid-outage: the host's replicas are down, its agent runs and says the host has no power.
+      const mid = await states();
+      for (const name of onHost) expect(mid.get(name)!.Running, name).toBe(false);
+      const power = await docker("exec", dc.host(HOST).name, "node", "-e", "fetch('http://127.0.0.1:9100/power').then(r=>r.text()).then(t=>console.log(t))");
+      expect(JSON.parse(power)).toMatchObject({ powered: false });
+    } finally {
+      child.kill("SIGINT");
+      await exited;
+    }
+    expect(await exited, stderr).toBe(3);
+    expect(stderr).toContain("SIGINT: stopping the scenario and restoring power to every host");
+    expect(stderr).toContain("every container is back and healthy");
+
+    const after = await states();
+    for (const [name, was] of before) {
+      expect(after.get(name)!.Running, name).toBe(was.Running);
+      if (was.Health?.Status === "healthy") expect(after.get(name)!.Health?.Status, name).toBe("healthy");
+    }
+    const power = await docker("exec", dc.host(HOST).name, "node", "-e", "fetch('http://127.0.0.1:9100/power').then(r=>r.text()).then(t=>console.log(t))");
+    expect(JSON.parse(power)).toMatchObject({ powered: true });
   });
 });
