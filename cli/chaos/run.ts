@@ -7,6 +7,9 @@ import { clock } from "../../components/power/chart";
 import { realSeconds, type HostPowerChange, type LiveTimeline } from "../../components/power/live/timeline";
 import type { AppliedChange, LiveController, TouchedReplica } from "./controller";
 
+/** What playing needs from the controller (LiveController; tests give a fake). */
+export type PowerController = Pick<LiveController, "apply" | "restore" | "waitRestored" | "finish">;
+
 export interface PlayOptions {
   readonly speed: number;
   /** Aborting stops the timeline; power is restored all the same. */
@@ -61,7 +64,7 @@ export function byInstant(changes: readonly HostPowerChange[]): HostPowerChange[
 export async function playLive(
   timeline: LiveTimeline,
   datacenter: string,
-  controller: LiveController,
+  controller: PowerController,
   started: number,
   options: PlayOptions,
 ): Promise<ChaosLog> {

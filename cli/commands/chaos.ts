@@ -34,10 +34,12 @@ Exit codes: 0 played and restored; 1 bad scenario or stack not deployed (nothing
 2 usage; 3 docker failed, restoring timed out, or the run was interrupted (power restored).`;
 
 function progressWriter(io: CliIo): (line: string, transient: boolean) => void {
+  let ticks = 0;
   return (line, transient) => {
-    // A terminal gets one line rewritten in place; a log gets only the lines that matter.
+    // A terminal gets one line rewritten in place each second; a log gets every change and,
+    // between changes, one line every 10 s.
     if (io.interactive) process.stderr.write(`\r\x1b[K${line}${transient ? "" : "\n"}`);
-    else if (!transient) io.err(line);
+    else if (!transient || ++ticks % 10 === 0) io.err(line);
   };
 }
 
