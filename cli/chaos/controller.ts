@@ -9,7 +9,7 @@
  * like a crashed agent would.
  */
 import type { DatacenterPlan, PlannedHost } from "../../components/plan/types";
-import { agentPowerBody, replicasToKill, replicasToStart, type LiveDatacenter, type LiveReplica } from "../../components/power/live/containers";
+import { agentMismatch, agentPowerBody, replicasToKill, replicasToStart, type LiveDatacenter, type LiveReplica } from "../../components/power/live/containers";
 import type { HostPowerChange } from "../../components/power/live/timeline";
 import { agentPower, containerStates, healthySinceStart, killContainers, startContainers, type AgentSnapshot } from "./docker";
 
@@ -60,15 +60,25 @@ export class LiveController {
     this.hosts = new Map(plan.hosts.map((h) => [h.id, h]));
   }
 
-  /** Records every agent's power state and which containers are healthy, to restore them at the end. */
-  async snapshot(): Promise<void> {
+  /**
+   * Records every agent's power state and which containers are healthy, to restore them at the
+   * end. Changes nothing; returns why the run cannot start (agents that do not match the plan).
+   */
+  async snapshot(): Promise<string[]> {
     await Promise.all(
       [...this.live.agents.values()].map(async (a) => {
         this.found.set(a.host, await agentPower(a.name));
       }),
     );
+    const problems: string[] = [];
+    for (const [host, snapshot] of this.found) {
+      const planned = this.hosts.get(host);
+      const mismatch = planned && agentMismatch(planned, snapshot.psus);
+      if (mismatch) problems.push(mismatch);
+    }
     const states = await containerStates(this.allIds());
     for (const s of states) if (s.health === "healthy" || (s.running && s.health === undefined)) this.foundHealthy.add(s.id);
+    return problems;
   }
 
   async apply(change: HostPowerChange, plannedRealSeconds: number): Promise<AppliedChange> {

@@ -123,7 +123,7 @@ export interface AgentSnapshot {
   readonly powered: boolean;
   readonly feeds: Record<string, boolean>;
   readonly pdus: Record<string, boolean>;
-  readonly psus: readonly { id: string; healthy: boolean }[];
+  readonly psus: readonly { id: string; pdu: string; feed: string; healthy: boolean }[];
 }
 
 // Runs inside the agent container with the node it already has; the body comes in as argv.

@@ -121,7 +121,11 @@ export const command: CliCommand = {
     try {
       let started = Date.now();
       const controller = new LiveController(live, plan, () => (Date.now() - started) / 1000);
-      await controller.snapshot();
+      const mismatches = await controller.snapshot();
+      if (mismatches.length > 0) {
+        io.err(`serverpark chaos: cannot play the scenario on the running datacenter:\n${mismatches.map((p) => `  - ${p}`).join("\n")}`);
+        return EXIT.invalid;
+      }
       started = Date.now(); // the scenario's clock starts once the starting state is recorded
       const log = await playLive(timeline, spec.name, controller, started, { speed, signal: abort.signal, progress: progressWriter(io) });
       io.out(values.json === true ? JSON.stringify(log, null, 2) : renderLog(log));

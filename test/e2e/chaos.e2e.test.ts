@@ -164,6 +164,8 @@ describeE2e("serverpark chaos on the running datacenter", () => {
     // Repaired only after ten simulated hours (10 real minutes): the interrupt comes first.
     const child = spawn(process.execPath, ["bin/serverpark.js", "chaos", stackFile, "--scenario", `host:${HOST}@0/10h`], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     const cut = new Promise<boolean>((resolve) => {
       child.stderr.on("data", (chunk: Buffer) => {
@@ -186,6 +188,8 @@ describeE2e("serverpark chaos on the running datacenter", () => {
     expect(await exited, stderr).toBe(3);
     expect(stderr).toContain("SIGINT: stopping the scenario and restoring power to every host");
     expect(stderr).toContain("every container is back and healthy");
+    expect(stdout).toContain(`Chaos run on ${dc.datacenter}: host:${HOST}@0s/36000s at speed 60 (interrupted)`);
+    expect(stdout).toMatch(new RegExp(`^00:00:00 +\\S+ s +${HOST} +power-off +unpowered`, "m"));
 
     const after = await states();
     for (const [name, was] of before) {

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { loadPlan } from "../../cli/stack";
 import { ScenarioError } from "../../components/power";
 import {
+  agentMismatch,
   agentPowerBody,
   deploymentProblems,
   liveDatacenter,
@@ -165,5 +166,21 @@ describe("which containers a change touches", () => {
     // The host itself (or its rack or PDU) failed while both feeds are live.
     expect(agentPowerBody(dual, { powered: false, feeds: { A: true, B: true } })).toEqual({ feeds: { A: true, B: true }, psus: { psu1: false, psu2: false } });
     expect(agentPowerBody({ psus: [{ pdu: "p-a", feed: "A" }] }, { powered: true, feeds: { A: true } })).toEqual({ feeds: { A: true }, psus: { psu1: true } });
+  });
+
+  it("refuses an agent whose PSUs are not the plan's (it would be told about PSUs it lacks)", () => {
+    const host = {
+      id: "h1",
+      psus: [
+        { pdu: "p-a", feed: "A" },
+        { pdu: "p-b", feed: "B" },
+      ],
+    };
+    const psu = (id: string, pdu: string, feed: string) => ({ id, pdu, feed });
+    expect(agentMismatch(host, [psu("psu1", "p-a", "A"), psu("psu2", "p-b", "B")])).toBeUndefined();
+    expect(agentMismatch(host, [psu("psu1", "p-a", "A")])).toBe(
+      `the agent of host "h1" reports PSUs psu1 p-a/A, the stack's plan has psu1 p-a/A, psu2 p-b/B; deploy the stack again so they agree`,
+    );
+    expect(agentMismatch(host, [psu("psu1", "p-b", "B"), psu("psu2", "p-a", "A")])).toMatch(/reports PSUs psu1 p-b\/B, psu2 p-a\/A/);
   });
 });

@@ -129,3 +129,23 @@ export function agentPowerBody(host: Pick<PlannedHost, "psus">, state: HostPower
   const unitsOk = state.powered || feedsExplain;
   return { feeds, psus: Object.fromEntries(host.psus.map((_, i) => [`psu${i + 1}`, unitsOk])) };
 }
+
+/** A PSU as the agent's `GET /power` lists it. */
+export interface AgentPsu {
+  readonly id: string;
+  readonly pdu: string;
+  readonly feed: string;
+}
+
+/**
+ * Why the running agent of a host does not match the stack's plan (undefined when it does):
+ * its PSUs must be the plan's, in order, or the power changes would name PSUs it lacks.
+ */
+export function agentMismatch(host: Pick<PlannedHost, "id" | "psus">, reported: readonly AgentPsu[]): string | undefined {
+  const show = (psus: readonly { pdu: string; feed: string }[]) => psus.map((p, i) => `psu${i + 1} ${p.pdu}/${p.feed}`).join(", ") || "none";
+  const same =
+    reported.length === host.psus.length && reported.every((p, i) => p.id === `psu${i + 1}` && p.pdu === host.psus[i]!.pdu && p.feed === host.psus[i]!.feed);
+  return same
+    ? undefined
+    : `the agent of host "${host.id}" reports PSUs ${show(reported)}, the stack's plan has ${show(host.psus)}; deploy the stack again so they agree`;
+}
