@@ -76,7 +76,7 @@ function watchDies(): { stop(): Promise<{ name: string; exitCode: string }[]> } 
 }
 
 /** Back to a fully powered, running datacenter, whatever the test left behind. */
-async function restoreDatacenter(): Promise<void> {
+async function restoreDatacenter(before: ReadonlyMap<string, State>): Promise<void> {
   const body = (host: string) => {
     const planned = (dc.plan.hosts as { id: string; psus: { feed: string; pdu: string }[] }[]).find((h) => h.id === host)!;
     return JSON.stringify({
@@ -89,8 +89,17 @@ async function restoreDatacenter(): Promise<void> {
   for (const agent of dc.containers.filter((c) => c.kind === "host")) {
     await docker("exec", agent.name, "node", "-e", script, body(agent.host)).catch(() => undefined);
   }
-  const stopped = [...(await states())].filter(([, s]) => !s.Running).map(([name]) => name);
+  const stopped = [...(await states())].filter(([name, s]) => !s.Running && before.get(name)?.Running !== false).map(([name]) => name);
   if (stopped.length > 0) await docker("start", ...stopped);
+  // The next e2e file expects a healthy datacenter: give the restarted ones their boot time.
+  for (let i = 0; i < 240; i++) {
+    const now = await states();
+    const back = [...before].every(
+      ([name, was]) => now.get(name)?.Running === was.Running && (was.Health?.Status !== "healthy" || now.get(name)?.Health?.Status === "healthy"),
+    );
+    if (back) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 describeE2e("serverpark chaos on the running datacenter", () => {
@@ -107,7 +116,7 @@ describeE2e("serverpark chaos on the running datacenter", () => {
 
   afterAll(async () => {
     await dies?.stop();
-    await restoreDatacenter();
+    await restoreDatacenter(before);
   });
 
   it(`kills exactly ${HOST}'s replicas like a power cut, then boots them until healthy`, async () => {
