@@ -1,13 +1,12 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { EXIT, UsageError, type CliCommand, type CliIo } from "../command";
+import { readScenario } from "../scenario";
 import { loadPlan, table } from "../stack";
 import {
   estimateAvailability,
   nMinusOne,
   nMinusTwo,
-  parseCompactScenario,
   ScenarioError,
   serviceVerdicts,
   simulateScenario,
@@ -50,25 +49,6 @@ function integer(value: unknown, name: string, fallback: number, min: number): n
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number ≥ ${min}, got "${String(value)}"`);
   return n;
-}
-
-/** Reads a scenario file (YAML or JSON) or parses the inline form. */
-function readScenario(arg: string, cwd: string): Record<string, unknown> {
-  const path = resolve(cwd, arg);
-  const looksLikeFile = /\.(ya?ml|json)$/i.test(arg);
-  if (looksLikeFile || (existsSync(path) && !arg.includes("@"))) {
-    if (!existsSync(path)) throw new ScenarioError([{ path: [], message: `scenario file not found: ${arg}` }]);
-    let raw: unknown;
-    try {
-      raw = parseYaml(readFileSync(path, "utf8"));
-    } catch (e) {
-      throw new ScenarioError([{ path: [], message: `${arg} is not valid YAML/JSON: ${(e as Error).message.split("\n")[0]}` }]);
-    }
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw))
-      throw new ScenarioError([{ path: [], message: `${arg} must hold a mapping with an "events:" list` }]);
-    return raw as Record<string, unknown>;
-  }
-  return parseCompactScenario(arg) as Record<string, unknown>;
 }
 
 /** A lane as text: '=' up the whole cell, '.' down the whole cell, '~' both within the cell. */

@@ -1,0 +1,142 @@
+/**
+ * The docker CLI as the chaos controller uses it: argv arrays through child_process (never a
+ * shell), errors that carry docker's own message. Only this file runs docker. Nothing here
+ * gives a container the Docker socket: the controller runs on the machine that owns it.
+ */
+import { spawn } from "node:child_process";
+import type { AgentPowerBody, InspectedContainer } from "../../components/power/live/containers";
+import { LABEL_PREFIX } from "../../components/power/live/containers";
+
+export class DockerError extends Error {
+  constructor(args: readonly string[], detail: string) {
+    super(`docker ${args.slice(0, 4).join(" ")}${args.length > 4 ? " …" : ""} failed: ${detail}`);
+    this.name = "DockerError";
+  }
+}
+
+interface Result {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+export function docker(args: readonly string[], options: { allowFailure?: boolean; timeoutMs?: number } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    // Its own process group: a Ctrl-C meant for `serverpark chaos` must not cut a docker call
+    // short while the datacenter is being restored.
+    const child = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"], detached: true, timeout: options.timeoutMs ?? 60_000 });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.on("error", (e) => reject(new DockerError(args, `cannot run docker (${e.message}); is the Docker CLI installed?`)));
+    child.on("close", (code, signal) => {
+      const result = { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code: code ?? 128 };
+      if (result.code !== 0 && !options.allowFailure)
+        reject(
+          new DockerError(
+            args,
+            (result.stderr.trim() || result.stdout.trim() || `exit ${result.code}${signal ? ` (${signal})` : ""}`).split("\n").slice(-5).join("\n"),
+          ),
+        );
+      else resolve(result);
+    });
+  });
+}
+
+/** What `docker inspect` says about a container's state. */
+export interface ContainerState {
+  readonly id: string;
+  readonly name: string;
+  readonly running: boolean;
+  readonly startedAt: string;
+  /** healthy | unhealthy | starting, or undefined without a health check. */
+  readonly health: string | undefined;
+  /** Start time of the newest health probe. */
+  readonly lastProbeAt: string | undefined;
+}
+
+interface Inspected {
+  Id: string;
+  Name: string;
+  State: { Running: boolean; StartedAt: string; Health?: { Status: string; Log?: { Start: string }[] | null } };
+  Config: { Labels: Record<string, string> | null };
+}
+
+async function inspect(ids: readonly string[]): Promise<Inspected[]> {
+  if (ids.length === 0) return [];
+  return JSON.parse((await docker(["inspect", "--type", "container", ...ids])).stdout) as Inspected[];
+}
+
+/** Every container (running or not) labelled with the datacenter. */
+export async function datacenterContainers(datacenter: string): Promise<InspectedContainer[]> {
+  const { stdout } = await docker(["ps", "-aq", "--no-trunc", "--filter", `label=${LABEL_PREFIX}.datacenter=${datacenter}`]);
+  const ids = stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return (await inspect(ids)).map((c) => ({ id: c.Id, name: c.Name.replace(/^\//, ""), running: c.State.Running, labels: c.Config.Labels ?? {} }));
+}
+
+export async function containerStates(ids: readonly string[]): Promise<ContainerState[]> {
+  return (await inspect(ids)).map((c) => {
+    const log = c.State.Health?.Log ?? [];
+    return {
+      id: c.Id,
+      name: c.Name.replace(/^\//, ""),
+      running: c.State.Running,
+      startedAt: c.State.StartedAt,
+      health: c.State.Health?.Status,
+      lastProbeAt: log.length > 0 ? log[log.length - 1]!.Start : undefined,
+    };
+  });
+}
+
+/**
+ * Healthy since its last start: running, and (with a health check) reported healthy by a
+ * probe that ran after the start, so a status left over from before a kill never counts.
+ */
+export function healthySinceStart(s: ContainerState): boolean {
+  if (!s.running) return false;
+  if (s.health === undefined) return true;
+  return s.health === "healthy" && s.lastProbeAt !== undefined && Date.parse(s.lastProbeAt) >= Date.parse(s.startedAt);
+}
+
+/** A power cut: SIGKILL, no stop timeout, no graceful shutdown. Already-stopped containers are fine. */
+export async function killContainers(ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const r = await docker(["kill", "--signal", "KILL", ...ids], { allowFailure: true });
+  if (r.code === 0) return;
+  const real = r.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !/is not running/.test(l));
+  if (real.length > 0) throw new DockerError(["kill", ...ids], real.join("\n"));
+}
+
+export async function startContainers(ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await docker(["start", ...ids]);
+}
+
+/** The agent's power state as its `GET /power` answers (images/host-agent/src/power.ts). */
+export interface AgentSnapshot {
+  readonly powered: boolean;
+  readonly feeds: Record<string, boolean>;
+  readonly pdus: Record<string, boolean>;
+  readonly psus: readonly { id: string; pdu: string; feed: string; healthy: boolean }[];
+}
+
+// Runs inside the agent container with the node it already has; the body comes in as argv.
+const AGENT_SCRIPT = `const b=process.argv[1];const p=process.env.SP_MGMT_PORT||9100;
+fetch("http://127.0.0.1:"+p+"/power",b?{method:"POST",headers:{"content-type":"application/json"},body:b}:{})
+.then(async r=>{const t=await r.text();if(!r.ok){console.error("HTTP "+r.status+": "+t.trim());process.exit(1)}process.stdout.write(t)})
+.catch(e=>{console.error(e.message);process.exit(1)})`;
+
+/** Reads (no body) or changes the agent's power state through its management port. */
+export async function agentPower(
+  container: string,
+  body?: AgentPowerBody | (Omit<AgentSnapshot, "powered" | "psus"> & { psus: Record<string, boolean> }),
+): Promise<AgentSnapshot> {
+  const args = ["exec", container, "node", "-e", AGENT_SCRIPT, ...(body ? [JSON.stringify(body)] : [])];
+  return JSON.parse((await docker(args, { timeoutMs: 30_000 })).stdout) as AgentSnapshot;
+}

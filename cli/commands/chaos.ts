@@ -1,0 +1,138 @@
+import { EXIT, UsageError, type CliCommand, type CliIo } from "../command";
+import { readScenario } from "../scenario";
+import { loadPlan, table } from "../stack";
+import { ScenarioError, UnknownComponentError } from "../../components/power";
+import { clock } from "../../components/power/chart";
+import { deploymentProblems, liveDatacenter } from "../../components/power/live/containers";
+import { liveTimeline, parseSpeed, SpeedError } from "../../components/power/live/timeline";
+import { LiveController } from "../chaos/controller";
+import { datacenterContainers } from "../chaos/docker";
+import { playLive, type ChaosLog } from "../chaos/run";
+
+const USAGE = `Usage: serverpark chaos <stack> --scenario <file|events> [--speed N] [--json]
+
+Plays a power scenario against the RUNNING datacenter of the stack (found by its containers'
+serverpark.datacenter label). The simulator runs the power chain (utility, UPS drain,
+generator start and failure, fuel) on its clock, compressed by the speed; whenever a host
+loses power every replica container on it is killed at once (SIGKILL, like a power cut) and
+its agent reports the host unpowered; when power returns the agent is told first, then the
+replicas start and are watched until healthy. Replicas on powered hosts are never touched.
+At the end, or on Ctrl-C, every host gets its power back and the command waits until every
+container that was running and healthy before is so again.
+
+Options:
+  --scenario <file|events>  the same scenario as \`serverpark simulate --scenario\`: a YAML/JSON
+                            file, or events inline such as "host:h3@0/2m" or
+                            "utility:A@0/30m,generator:A@0" (see components/power/README.md)
+  --speed N                 simulated seconds per real second (default 60: the local stack's
+                            10-minute UPS runtime takes about 10 s); any number > 0
+  --json                    print the log of power changes applied (host, simulated and real
+                            time, containers killed and started) as JSON
+
+Progress (simulated clock, real clock, dark hosts) goes to stderr.
+Exit codes: 0 played and restored; 1 bad scenario or stack not deployed (nothing touched);
+2 usage; 3 docker failed, restoring timed out, or the run was interrupted (power restored).`;
+
+function progressWriter(io: CliIo): (line: string, transient: boolean) => void {
+  let ticks = 0;
+  return (line, transient) => {
+    // A terminal gets one line rewritten in place each second; a log gets every change and,
+    // between changes, one line every 10 s.
+    if (io.interactive) process.stderr.write(`\r\x1b[K${line}${transient ? "" : "\n"}`);
+    else if (!transient || ++ticks % 10 === 0) io.err(line);
+  };
+}
+
+function renderLog(log: ChaosLog): string {
+  const names = (xs: readonly { replica: string }[]) => xs.map((x) => x.replica).join(" ") || "-";
+  const rows = log.changes.map((c) => [
+    clock(c.simSeconds),
+    `${c.realSeconds.toFixed(1)} s`,
+    c.host,
+    c.kind,
+    c.agentPowered === null ? "-" : c.agentPowered ? "powered" : "unpowered",
+    names(c.killed),
+    names(c.started),
+    c.healthyAtRealSeconds === null ? "-" : `${c.healthyAtRealSeconds.toFixed(1)} s`,
+  ]);
+  const restore = log.restore;
+  return [
+    `Chaos run on ${log.datacenter}: ${log.scenario} at speed ${log.speed}${log.interrupted ? " (interrupted)" : ""}`,
+    "",
+    log.changes.length === 0
+      ? "No host lost power in this scenario: nothing was killed."
+      : table(["SIM", "REAL", "HOST", "CHANGE", "AGENT", "KILLED", "STARTED", "HEALTHY AT"], rows),
+    "",
+    restore
+      ? `Restored at ${restore.realSeconds.toFixed(1)} s (started ${names(restore.started)}); every container healthy again at ${restore.healthyAtRealSeconds?.toFixed(1) ?? "?"} s.`
+      : "Not restored.",
+  ].join("\n");
+}
+
+export const command: CliCommand = {
+  name: "chaos",
+  summary: "play a power scenario against the running datacenter: power cuts kill and boot real containers",
+  usage: USAGE,
+  options: {
+    scenario: { type: "string" },
+    speed: { type: "string" },
+    json: { type: "boolean" },
+  },
+  positionals: { min: 1, max: 1 },
+  async run({ values, positionals }, io) {
+    if (values.scenario === undefined) throw new UsageError("--scenario is required");
+    let speed: number;
+    try {
+      speed = parseSpeed(values.speed);
+    } catch (e) {
+      if (e instanceof SpeedError) throw new UsageError(e.message);
+      throw e;
+    }
+    const { spec, plan } = loadPlan(positionals[0]!, io.cwd);
+    let timeline;
+    try {
+      timeline = liveTimeline(spec, plan, readScenario(String(values.scenario), io.cwd));
+    } catch (e) {
+      if (e instanceof ScenarioError || e instanceof UnknownComponentError) {
+        io.err(`serverpark chaos: ${e.message}`);
+        return EXIT.invalid;
+      }
+      throw e;
+    }
+
+    // Everything above touched nothing; from here on Docker is read, then changed.
+    const live = liveDatacenter(spec.name, await datacenterContainers(spec.name));
+    const problems = deploymentProblems(live, spec);
+    if (problems.length > 0) {
+      io.err(`serverpark chaos: cannot play the scenario on the running datacenter:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      return EXIT.invalid;
+    }
+
+    const abort = new AbortController();
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) io.err(`\nserverpark chaos: ${signal}: stopping the scenario and restoring power to every host (please wait)`);
+      else io.err(`serverpark chaos: still restoring power; the datacenter would be left half-dark if this stopped now`);
+      abort.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      let started = Date.now();
+      const controller = new LiveController(live, plan, () => (Date.now() - started) / 1000);
+      const mismatches = await controller.snapshot();
+      if (mismatches.length > 0) {
+        io.err(`serverpark chaos: cannot play the scenario on the running datacenter:\n${mismatches.map((p) => `  - ${p}`).join("\n")}`);
+        return EXIT.invalid;
+      }
+      started = Date.now(); // the scenario's clock starts once the starting state is recorded
+      const log = await playLive(timeline, spec.name, controller, started, { speed, signal: abort.signal, progress: progressWriter(io) });
+      io.out(values.json === true ? JSON.stringify(log, null, 2) : renderLog(log));
+      return log.interrupted ? EXIT.failure : EXIT.ok;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  },
+};

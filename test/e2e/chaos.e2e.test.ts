@@ -1,0 +1,211 @@
+/**
+ * `serverpark chaos` on the running e2e datacenter: one host fails and is repaired. Its
+ * replicas die by SIGKILL (docker's own die events say exit 137), nothing else is touched,
+ * its agent keeps running and reports the host unpowered, and afterwards every container is
+ * healthy again; Ctrl-C in the middle of an outage restores it all the same. afterAll
+ * restores the datacenter even when a test fails.
+ */
+import "tsx/cjs";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { captureIo } from "../support/cliIo";
+import { e2eConfig } from "./globalSetup";
+import { describeE2e, e2eDatacenter } from "./facts";
+
+const run = promisify(execFile);
+const dc = e2eDatacenter();
+const { main } = createRequire(join(process.cwd(), "test/e2e/chaos.e2e.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
+
+/** The host that fails: it carries replicas, and other hosts carry more. */
+const HOST = "h1";
+
+interface State {
+  Running: boolean;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: string };
+}
+
+async function docker(...args: string[]): Promise<string> {
+  return (await run("docker", args, { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
+}
+
+async function states(): Promise<Map<string, State>> {
+  const names = dc.containers.map((c) => c.name);
+  const out = JSON.parse(await docker("inspect", "--type", "container", ...names)) as { Name: string; State: State }[];
+  return new Map(out.map((c) => [c.Name.replace(/^\//, ""), c.State]));
+}
+
+/**
+ * Docker's own record of containers dying, streamed while the test runs (the engine keeps
+ * only a short backlog of past events, which its health-check execs soon push out).
+ */
+function watchDies(): { stop(): Promise<{ name: string; exitCode: string }[]> } {
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const args = [
+    "events",
+    "--since",
+    since,
+    "--filter",
+    `label=serverpark.datacenter=${dc.datacenter}`,
+    "--filter",
+    "event=die",
+    "--format",
+    "{{json .Actor.Attributes}}",
+  ];
+  const child = spawn("docker", args, { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+  const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await closed;
+      return out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { name: string; exitCode: string });
+    },
+  };
+}
+
+/** Back to a fully powered, running datacenter, whatever the test left behind. */
+async function restoreDatacenter(before: ReadonlyMap<string, State>): Promise<void> {
+  const body = (host: string) => {
+    const planned = (dc.plan.hosts as { id: string; psus: { feed: string; pdu: string }[] }[]).find((h) => h.id === host)!;
+    return JSON.stringify({
+      feeds: Object.fromEntries(planned.psus.map((p) => [p.feed, true])),
+      pdus: Object.fromEntries(planned.psus.map((p) => [p.pdu, true])),
+      psus: Object.fromEntries(planned.psus.map((_, i) => [`psu${i + 1}`, true])),
+    });
+  };
+  const script = "fetch('http://127.0.0.1:9100/power',{method:'POST',body:process.argv[1]}).then(r=>process.exit(r.ok?0:1))";
+  for (const agent of dc.containers.filter((c) => c.kind === "host")) {
+    await docker("exec", agent.name, "node", "-e", script, body(agent.host)).catch(() => undefined);
+  }
+  const stopped = [...(await states())].filter(([name, s]) => !s.Running && before.get(name)?.Running !== false).map(([name]) => name);
+  if (stopped.length > 0) await docker("start", ...stopped);
+  // The next e2e file expects a healthy datacenter: give the restarted ones their boot time.
+  for (let i = 0; i < 240; i++) {
+    const now = await states();
+    const back = [...before].every(
+      ([name, was]) => now.get(name)?.Running === was.Running && (was.Health?.Status !== "healthy" || now.get(name)?.Health?.Status === "healthy"),
+    );
+    if (back) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+describeE2e("serverpark chaos on the running datacenter", () => {
+  let stackFile = "";
+  let before = new Map<string, State>();
+  let dies: ReturnType<typeof watchDies> | undefined;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-chaos-"));
+    stackFile = join(dir, `Pulumi.${dc.datacenter}.yaml`);
+    writeFileSync(stackFile, stringify({ config: e2eConfig() }));
+    before = await states();
+  });
+
+  afterAll(async () => {
+    await dies?.stop();
+    await restoreDatacenter(before);
+  });
+
+  it(`kills exactly ${HOST}'s replicas like a power cut, then boots them until healthy`, async () => {
+    const onHost = dc.containers.filter((c) => c.kind === "replica" && c.host === HOST).map((c) => c.name);
+    const agent = dc.host(HOST).name;
+    expect(onHost.length).toBeGreaterThan(0);
+    dies = watchDies();
+
+    const io = captureIo();
+    const code = await main(["chaos", stackFile, "--scenario", `host:${HOST}@0/1m`, "--speed", "60", "--json"], io);
+    expect(code, io.stderr).toBe(0);
+    const log = JSON.parse(io.stdout) as {
+      changes: {
+        host: string;
+        kind: string;
+        agentPowered: boolean;
+        killed: { container: string }[];
+        started: { container: string }[];
+        healthyAtRealSeconds: number | null;
+      }[];
+      restore: { healthyAtRealSeconds: number | null };
+    };
+
+    // The log: one cut and one boot of that host, the agent reporting each.
+    expect(log.changes.map((c) => [c.host, c.kind, c.agentPowered])).toEqual([
+      [HOST, "power-off", false],
+      [HOST, "power-on", true],
+    ]);
+    expect(log.changes[0]!.killed.map((k) => k.container).sort()).toEqual([...onHost].sort());
+    expect(log.changes[1]!.started.map((k) => k.container).sort()).toEqual([...onHost].sort());
+    expect(log.changes[1]!.healthyAtRealSeconds).not.toBeNull();
+    expect(log.restore.healthyAtRealSeconds).not.toBeNull();
+
+    // Docker's own record: the host's replicas died of SIGKILL, nothing else of the datacenter died.
+    const events = await dies.stop();
+    expect(events.map((e) => e.name).sort(), `chaos said: ${io.stderr}`).toEqual([...onHost].sort());
+    expect(new Set(events.map((e) => e.exitCode))).toEqual(new Set(["137"]));
+
+    // The host's replicas were started again; every other container (its agent too) kept running untouched.
+    const after = await states();
+    for (const [name, was] of before) {
+      const now = after.get(name)!;
+      expect(now.Running, name).toBe(was.Running);
+      if (onHost.includes(name)) {
+        expect(Date.parse(now.FinishedAt), name).toBeGreaterThan(Date.parse(was.StartedAt));
+        expect(Date.parse(now.StartedAt), name).toBeGreaterThan(Date.parse(now.FinishedAt));
+      } else expect([now.StartedAt, now.FinishedAt], name).toEqual([was.StartedAt, was.FinishedAt]);
+      if (was.Health?.Status === "healthy") expect(now.Health?.Status, name).toBe("healthy");
+    }
+    expect(after.get(agent)!.StartedAt).toBe(before.get(agent)!.StartedAt);
+  });
+  it("on Ctrl-C during an outage restores power and every container, then exits 3", async () => {
+    const onHost = dc.containers.filter((c) => c.kind === "replica" && c.host === HOST).map((c) => c.name);
+    // Repaired only after ten simulated hours (10 real minutes): the interrupt comes first.
+    const child = spawn(process.execPath, ["bin/serverpark.js", "chaos", stackFile, "--scenario", `host:${HOST}@0/10h`], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const cut = new Promise<boolean>((resolve) => {
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString("utf8");
+        if (stderr.includes(`${HOST} lost power`)) resolve(true);
+      });
+      void exited.then(() => resolve(false));
+    });
+    try {
+      expect(await cut, `chaos ended before the cut: ${stderr}`).toBe(true);
+      // Mid-outage: the host's replicas are down, its agent runs and says the host has no power.
+      const mid = await states();
+      for (const name of onHost) expect(mid.get(name)!.Running, name).toBe(false);
+      const power = await docker("exec", dc.host(HOST).name, "node", "-e", "fetch('http://127.0.0.1:9100/power').then(r=>r.text()).then(t=>console.log(t))");
+      expect(JSON.parse(power)).toMatchObject({ powered: false });
+    } finally {
+      child.kill("SIGINT");
+      await exited;
+    }
+    expect(await exited, stderr).toBe(3);
+    expect(stderr).toContain("SIGINT: stopping the scenario and restoring power to every host");
+    expect(stderr).toContain("every container is back and healthy");
+    expect(stdout).toContain(`Chaos run on ${dc.datacenter}: host:${HOST}@0s/36000s at speed 60 (interrupted)`);
+    expect(stdout).toMatch(new RegExp(`^00:00:00 +\\S+ s +${HOST} +power-off +unpowered`, "m"));
+
+    const after = await states();
+    for (const [name, was] of before) {
+      expect(after.get(name)!.Running, name).toBe(was.Running);
+      if (was.Health?.Status === "healthy") expect(after.get(name)!.Health?.Status, name).toBe("healthy");
+    }
+    const power = await docker("exec", dc.host(HOST).name, "node", "-e", "fetch('http://127.0.0.1:9100/power').then(r=>r.text()).then(t=>console.log(t))");
+    expect(JSON.parse(power)).toMatchObject({ powered: true });
+  });
+});
