@@ -20,6 +20,12 @@ export interface RunOptions {
   readonly allowFailure?: boolean;
   /** @default 120000 */
   readonly timeoutMs?: number;
+  /**
+   * Run docker in a process group of its own, so a Ctrl-C meant for the command that runs it
+   * does not cut the docker call short (`serverpark chaos` restores power while exiting).
+   * @default false
+   */
+  readonly detached?: boolean;
 }
 
 export class DockerCommandError extends Error {
@@ -39,6 +45,7 @@ export function docker(args: readonly string[], options: RunOptions = {}): Promi
       env: { ...process.env, ...options.env },
       stdio: [options.input ? "pipe" : "ignore", "pipe", "pipe"],
       timeout: options.timeoutMs ?? 120_000,
+      detached: options.detached ?? false,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -1,47 +1,16 @@
 /**
- * The docker CLI as the chaos controller uses it: argv arrays through child_process (never a
- * shell), errors that carry docker's own message. Only this file runs docker. Nothing here
- * gives a container the Docker socket: the controller runs on the machine that owns it.
+ * The docker calls of the chaos controller (through lab/docker-cli.ts: argv arrays, never a
+ * shell; errors that carry docker's own message). Only this file of the controller runs
+ * docker. Nothing here gives a container the Docker socket: the controller runs on the
+ * machine that owns it.
  */
-import { spawn } from "node:child_process";
+import { docker as run, DockerCommandError } from "../../lab/docker-cli";
 import type { AgentPowerBody, InspectedContainer } from "../../components/power/live/containers";
 import { LABEL_PREFIX } from "../../components/power/live/containers";
 
-export class DockerError extends Error {
-  constructor(args: readonly string[], detail: string) {
-    super(`docker ${args.slice(0, 4).join(" ")}${args.length > 4 ? " …" : ""} failed: ${detail}`);
-    this.name = "DockerError";
-  }
-}
-
-interface Result {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number;
-}
-
-export function docker(args: readonly string[], options: { allowFailure?: boolean; timeoutMs?: number } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    // Its own process group: a Ctrl-C meant for `serverpark chaos` must not cut a docker call
-    // short while the datacenter is being restored.
-    const child = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"], detached: true, timeout: options.timeoutMs ?? 60_000 });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => err.push(c));
-    child.on("error", (e) => reject(new DockerError(args, `cannot run docker (${e.message}); is the Docker CLI installed?`)));
-    child.on("close", (code, signal) => {
-      const result = { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code: code ?? 128 };
-      if (result.code !== 0 && !options.allowFailure)
-        reject(
-          new DockerError(
-            args,
-            (result.stderr.trim() || result.stdout.trim() || `exit ${result.code}${signal ? ` (${signal})` : ""}`).split("\n").slice(-5).join("\n"),
-          ),
-        );
-      else resolve(result);
-    });
-  });
+/** Every docker call of the controller, in a process group of its own (see RunOptions.detached). */
+function docker(args: readonly string[], options: { allowFailure?: boolean; timeoutMs?: number } = {}) {
+  return run(args, { timeoutMs: 60_000, ...options, detached: true });
 }
 
 /** What `docker inspect` says about a container's state. */
@@ -106,12 +75,12 @@ export function healthySinceStart(s: ContainerState): boolean {
 export async function killContainers(ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   const r = await docker(["kill", "--signal", "KILL", ...ids], { allowFailure: true });
-  if (r.code === 0) return;
+  if (r.exitCode === 0) return;
   const real = r.stderr
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "" && !/is not running/.test(l));
-  if (real.length > 0) throw new DockerError(["kill", ...ids], real.join("\n"));
+  if (real.length > 0) throw new DockerCommandError(["kill", ...ids], { ...r, stderr: real.join("\n") });
 }
 
 export async function startContainers(ids: readonly string[]): Promise<void> {
