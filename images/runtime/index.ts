@@ -5,3 +5,4 @@ export * from "./management";
 export * from "./shutdown";
 export * from "./tls";
 export * from "./listen";
+export * from "./bootstrap";
