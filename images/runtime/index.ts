@@ -6,3 +6,4 @@ export * from "./shutdown";
 export * from "./tls";
 export * from "./listen";
 export * from "./bootstrap";
+export * from "./httpServers";
