@@ -5,11 +5,13 @@
  * so the Dockerfiles only COPY dist/ and image builds need no network and no npm.
  *
  * Usage: tsx images/build.ts [role ...]   (every folder with src/main.ts when none)
+ *        tsx images/build.ts --dockerfiles   (writes every images/<role>/Dockerfile from images/dockerfiles.ts)
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { build, type BuildOptions } from "esbuild";
+import { renderDockerfile, ROLE_IMAGES } from "./dockerfiles";
 
 const IMAGES = __dirname;
 const ROOT = resolve(IMAGES, "..");
@@ -75,7 +77,20 @@ export async function buildRole(role: string): Promise<{ file: string; bytes: nu
   return ["main.mjs", "healthcheck.mjs"].map((file) => ({ file: join(outdir, file), bytes: statSync(join(outdir, file)).size }));
 }
 
+/** Writes images/<role>/Dockerfile from the template (images/dockerfiles.ts) for every role. */
+export function writeDockerfiles(): string[] {
+  return Object.keys(ROLE_IMAGES).map((role) => {
+    const file = join(IMAGES, role, "Dockerfile");
+    writeFileSync(file, renderDockerfile(role as keyof typeof ROLE_IMAGES));
+    return file;
+  });
+}
+
 async function cli(): Promise<void> {
+  if (process.argv[2] === "--dockerfiles") {
+    for (const file of writeDockerfiles()) console.log(`wrote ${relative(process.cwd(), file)}`);
+    return;
+  }
   const roles = process.argv.slice(2);
   const targets = roles.length > 0 ? roles : listRoles();
   const started = performance.now();

@@ -5,3 +5,5 @@ export * from "./management";
 export * from "./shutdown";
 export * from "./tls";
 export * from "./listen";
+export * from "./bootstrap";
+export * from "./httpServers";

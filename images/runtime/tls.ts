@@ -51,7 +51,8 @@ export interface ReloadingTls {
   watch(intervalMs?: number): () => void;
 }
 
-export async function createReloadingTls(files: TlsFiles, log: Logger): Promise<ReloadingTls> {
+/** `onReload` runs after each successful reload, for servers that hold the material themselves. */
+export async function createReloadingTls(files: TlsFiles, log: Logger, onReload?: (material: TlsMaterial) => void): Promise<ReloadingTls> {
   // createSecureContext checks that key and certificate match, so a half-written
   // renewal is rejected here instead of failing every handshake later.
   const build = async () => {
@@ -75,6 +76,7 @@ export async function createReloadingTls(files: TlsFiles, log: Logger): Promise<
 
   const reload = async () => {
     state = await build();
+    onReload?.(state.material);
     log.info({ certFile: files.certFile }, "TLS material reloaded");
   };
 

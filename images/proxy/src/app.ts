@@ -1,16 +1,13 @@
 /**
  * The proxy role assembled: router and pools (with health checks), response cache,
- * per-client limits, an HTTP listener and an HTTPS listener terminating TLS with a
- * certificate chosen by SNI, WebSocket pass-through on both, access logs and metrics.
+ * per-client limits, the HTTP and HTTPS listeners (runtime/httpServers.ts: TLS terminated
+ * with a certificate chosen by SNI, reloaded when renewed), WebSocket pass-through on both,
+ * access logs and metrics.
  */
-import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { Duplex } from "node:stream";
-import { createSecureContext, type SecureContext } from "node:tls";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
-import { closeServer, listen } from "../../runtime/listen";
+import { startHttpListeners } from "../../runtime/httpServers";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { ProxySettings } from "../settings";
@@ -39,6 +36,8 @@ export interface ProxyApp {
   readonly httpsPort?: number;
   readonly router: Router;
   readonly registry: Registry;
+  /** Re-reads the certificates now (they are also reloaded when their files change). */
+  reloadCertificates(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,23 +96,6 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
   });
   const upgrade = createUpgradeHandler(router, settings.connectTimeoutMs, (req, status, upstream) => onResponse(req, status, 0, upstream ? { upstream } : {}));
 
-  const limits = { ...LIMITS, ...options.limits };
-  const tune = <S extends Server>(server: S, tls: boolean): S => {
-    // See images/web/src/app.ts: answer clients that half-close after their request.
-    (server as S & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head, tls));
-    server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-      const status =
-        err.code === "HPE_HEADER_OVERFLOW"
-          ? "431 Request Header Fields Too Large"
-          : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-            ? "408 Request Timeout"
-            : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    });
-    return server;
-  };
   const handler = (tls: boolean) => (req: IncomingMessage, res: ServerResponse) => {
     try {
       forward(req, res, tls);
@@ -124,36 +106,19 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     }
   };
 
-  const http = tune(createHttpServer({ ...limits }, handler(false)), false);
-  let https: Server | undefined;
-  if (options.httpsPort !== undefined) {
-    const contexts = new Map<string, SecureContext>();
-    for (const c of settings.certificates) {
-      const context = createSecureContext({ cert: readFileSync(c.certFile), key: readFileSync(c.keyFile) });
-      for (const h of c.hosts) contexts.set(h, context);
-    }
-    const fallback = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : undefined;
-    if (fallback || contexts.size > 0) {
-      https = tune(
-        createHttpsServer(
-          {
-            ...limits,
-            ...(fallback ?? {}),
-            minVersion: "TLSv1.2",
-            SNICallback: (servername, cb) => {
-              const name = servername.toLowerCase();
-              cb(null, contexts.get(name) ?? contexts.get(`*${name.slice(name.indexOf("."))}`));
-            },
-          },
-          handler(true),
-        ),
-        true,
-      );
-    } else log.warn("no TLS certificate: HTTPS listener disabled");
-  }
-
-  const httpPort = await listen(http, options.httpPort, options.host);
-  const httpsPort = https ? await listen(https, options.httpsPort!, options.host) : undefined;
+  const listeners = await startHttpListeners({
+    host: options.host,
+    httpPort: options.httpPort,
+    ...(options.httpsPort !== undefined ? { httpsPort: options.httpsPort } : {}),
+    ...(options.tls ? { defaultCertificate: options.tls } : {}),
+    certificates: settings.certificates.map((c) => ({ names: c.hosts, files: { certFile: c.certFile, keyFile: c.keyFile } })),
+    limits: { ...LIMITS, ...options.limits },
+    handler,
+    onUpgrade: upgrade,
+    noCertificateMessage: "no TLS certificate: HTTPS listener disabled",
+    log,
+  });
+  const { http, https, httpPort, httpsPort } = listeners;
   for (const r of router.routes) r.pool.startHealthChecks();
   log.info(
     { httpPort, httpsPort, routes: router.routes.map((r) => ({ route: r.id, upstreams: r.pool.servers.map((s) => `${s.host}:${s.port}`) })) },
@@ -167,8 +132,9 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     ...(httpsPort !== undefined ? { httpsPort } : {}),
     router,
     registry,
+    reloadCertificates: () => listeners.reloadCertificates(),
     close: async () => {
-      await Promise.all([closeServer(http), closeServer(https)]);
+      await listeners.close();
       for (const r of router.routes) r.pool.close();
       access.flush();
     },

@@ -1,16 +1,14 @@
 /**
  * The web role assembled: sites from the settings (or one default site for the service's
- * own names), an HTTP listener, an HTTPS listener choosing each site's certificate by SNI,
- * access logs, metrics. Node's HTTP server gives keep-alive; its limits (header size,
- * header and request timeouts) are set here so slow or oversized clients are cut off.
+ * own names), the HTTP and HTTPS listeners (runtime/httpServers.ts: each site's certificate
+ * by SNI, reloaded when renewed), access logs, metrics. Node's HTTP server gives keep-alive;
+ * its limits (header size, header and request timeouts) are set here so slow or oversized
+ * clients are cut off.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import { createSecureContext, type SecureContext } from "node:tls";
-import { readFileSync } from "node:fs";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Counter, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
-import { closeServer, listen } from "../../runtime/listen";
+import { startHttpListeners } from "../../runtime/httpServers";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { SiteSettings, WebSettings } from "../settings";
@@ -41,6 +39,8 @@ export interface WebApp {
   readonly httpsPort?: number;
   readonly registry: Registry;
   readonly sites: SiteTable;
+  /** Re-reads the certificates now (they are also reloaded when their files change). */
+  reloadCertificates(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -117,60 +117,19 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     }
   };
 
-  const limits = { ...LIMITS, ...options.limits };
-  const http = tune(createHttpServer({ ...limits }, listener));
-  let https: Server | undefined;
-  if (options.httpsPort !== undefined) {
-    const contexts = new Map<string, SecureContext>();
-    for (const site of sites.sites) {
-      if (!site.tls) continue;
-      const context = createSecureContext({ cert: readFileSync(site.tls.certFile), key: readFileSync(site.tls.keyFile) });
-      for (const name of site.names) contexts.set(name, context);
-    }
-    const fallback = options.tls ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : undefined;
-    if (fallback || contexts.size > 0) {
-      https = tune(
-        createHttpsServer(
-          {
-            ...limits,
-            ...(fallback ?? {}),
-            minVersion: "TLSv1.2",
-            SNICallback: (servername, cb) => {
-              const name = servername.toLowerCase();
-              const wildcard = `*${name.slice(name.indexOf("."))}`;
-              cb(null, contexts.get(name) ?? contexts.get(wildcard));
-            },
-          },
-          listener,
-        ),
-      );
-    } else {
-      log.warn("no TLS certificate (replica or site): HTTPS listener disabled");
-    }
-  }
-
-  function tune<S extends Server>(server: S): S {
-    // A client that half-closes after its request (`nc -N`, some load balancers' probes)
-    // must still get the answer: by default Node aborts the request on the client's FIN.
-    // The flag is undocumented but has existed since Node 0.x; with it, Node finishes the
-    // pending response and then closes, as nginx does.
-    (server as S & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-      clientErrors.inc();
-      if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-      const status =
-        err.code === "HPE_HEADER_OVERFLOW"
-          ? "431 Request Header Fields Too Large"
-          : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-            ? "408 Request Timeout"
-            : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    });
-    return server;
-  }
-
-  const httpPort = await listen(http, options.httpPort, options.host);
-  const httpsPort = https ? await listen(https, options.httpsPort!, options.host) : undefined;
+  const listeners = await startHttpListeners({
+    host: options.host,
+    httpPort: options.httpPort,
+    ...(options.httpsPort !== undefined ? { httpsPort: options.httpsPort } : {}),
+    ...(options.tls ? { defaultCertificate: options.tls } : {}),
+    certificates: sites.sites.flatMap((site) => (site.tls ? [{ names: site.names, files: site.tls }] : [])),
+    limits: { ...LIMITS, ...options.limits },
+    handler: () => listener,
+    onClientError: () => clientErrors.inc(),
+    noCertificateMessage: "no TLS certificate (replica or site): HTTPS listener disabled",
+    log,
+  });
+  const { http, https, httpPort, httpsPort } = listeners;
   log.info({ httpPort, httpsPort, sites: sites.sites.map((s) => s.host) }, "web server listening");
 
   return {
@@ -180,8 +139,9 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     ...(httpsPort !== undefined ? { httpsPort } : {}),
     registry,
     sites,
+    reloadCertificates: () => listeners.reloadCertificates(),
     close: async () => {
-      await Promise.all([closeServer(http), closeServer(https)]);
+      await listeners.close();
       access.flush();
     },
   };
