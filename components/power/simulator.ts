@@ -18,11 +18,17 @@
  *   (idle + (1 − idle)·P/C) / fuelHours of its tank per hour. The tank is refilled when the
  *   utility returns. An empty tank stops the generator.
  * - Which hosts then have power, including overload trips, is `PowerFlow`'s business.
+ *
+ * What the run records (downtimes, outages, timelines, the event log) is kept by `Ledger`
+ * (ledger.ts).
  */
 import { PowerFlow } from "./flow";
+import { Ledger, SRC_GENERATOR, SRC_NONE, SRC_UPS, SRC_UTILITY, type BookedState, type SimRun } from "./ledger";
 import type { ServiceIndex } from "./steady";
 import type { PowerTopology } from "./topology";
-import type { FeedSource, ReliabilityModel, Segment, TimelineEvent } from "./types";
+import type { ReliabilityModel } from "./types";
+
+export type { SimRun } from "./ledger";
 
 export interface SimEvent {
   /** Seconds from the start. */
@@ -48,22 +54,6 @@ export interface SimulatorOptions {
   readonly record: boolean;
 }
 
-type FeedSegmentState = { source: FeedSource; loadKw: number; upsCharge: number | null; fuel: number | null };
-
-export interface SimRun {
-  readonly horizon: number;
-  readonly serviceDowntime: Float64Array;
-  readonly serviceOutages: Int32Array;
-  readonly hostDowntime: Float64Array;
-  /** Time a host's power supplies were dark (the host's own failures not counted). */
-  readonly hostSupplyDowntime: Float64Array;
-  /** Only when recording. */
-  readonly log: TimelineEvent[];
-  readonly hostSegments: Segment<{ powered: boolean }>[][];
-  readonly serviceSegments: Segment<{ up: boolean; running: number }>[][];
-  readonly feedSegments: Segment<FeedSegmentState>[][];
-}
-
 const GEN_OFF = 0;
 const GEN_STARTING = 1;
 const GEN_RUNNING = 2;
@@ -74,12 +64,6 @@ const INT_NONE = 0;
 const INT_READY = 1;
 const INT_BATTERY = 2;
 const INT_FUEL = 3;
-
-const SOURCE_NAMES: readonly FeedSource[] = ["none", "utility", "generator", "ups"];
-const SRC_NONE = 0;
-const SRC_UTILITY = 1;
-const SRC_GENERATOR = 2;
-const SRC_UPS = 3;
 
 /** Times within this many seconds are the same instant. */
 const TIME_EPS = 1e-6;
@@ -105,14 +89,9 @@ export class Simulator {
   /** Something other than a host's own state changed: the power flow must be evaluated in full. */
   private fullNeeded = true;
   private t = 0;
-  private current!: SimRun;
-  private prevHost!: Uint8Array;
-  private prevSupply!: Uint8Array;
-  private prevUp!: Uint8Array;
-  private prevSource!: Int8Array;
-  private hostSince!: Float64Array;
-  private supplySince!: Float64Array;
-  private serviceSince!: Float64Array;
+  /** The arrays the ledger books from. */
+  private readonly booked: BookedState;
+  private ledger!: Ledger;
 
   constructor(
     private readonly topology: PowerTopology,
@@ -140,13 +119,11 @@ export class Simulator {
     if (this.startModes.includes("sample") && !options.random && topology.feeds.some((f) => f.generator)) {
       throw new Error("sampled generator starts need a random source (options.random)");
     }
+    this.booked = { flow: this.flow, up: this.up, running: this.running, source: this.source, charge: this.charge, fuel: this.fuel };
   }
 
   /** Plays `events` (sorted by `at`) out from a healthy, fully charged, fully fuelled state. */
   run(horizon: number, events: readonly SimEvent[]): SimRun {
-    const { topology, services } = this;
-    const nh = topology.hosts.length;
-    const ns = services.ids.length;
     this.down.fill(0);
     this.gen.fill(GEN_OFF);
     this.charge.fill(1);
@@ -154,24 +131,7 @@ export class Simulator {
     this.t = 0;
     this.fullNeeded = true;
     this.pendingHosts.length = 0;
-    this.current = {
-      horizon,
-      serviceDowntime: new Float64Array(ns),
-      serviceOutages: new Int32Array(ns),
-      hostDowntime: new Float64Array(nh),
-      hostSupplyDowntime: new Float64Array(nh),
-      log: [],
-      hostSegments: this.options.record ? topology.hosts.map(() => []) : [],
-      serviceSegments: this.options.record ? services.ids.map(() => []) : [],
-      feedSegments: this.options.record ? topology.feeds.map(() => []) : [],
-    };
-    this.prevHost = new Uint8Array(nh).fill(1);
-    this.prevSupply = new Uint8Array(nh).fill(1);
-    this.prevUp = new Uint8Array(ns).fill(1);
-    this.prevSource = new Int8Array(topology.feeds.length).fill(-1);
-    this.hostSince = new Float64Array(nh);
-    this.supplySince = new Float64Array(nh);
-    this.serviceSince = new Float64Array(ns);
+    this.ledger = new Ledger(this.topology, this.services, horizon, this.options.record);
 
     let i = 0;
     for (;;) {
@@ -187,12 +147,11 @@ export class Simulator {
       if (next >= horizon) break;
       for (let f = 0; f < this.nextAt.length; f++) if (this.nextKind[f] !== INT_NONE && this.nextAt[f]! <= next + TIME_EPS) this.fireInternal(f);
     }
-    this.close(horizon);
-    return this.current;
+    return this.ledger.close();
   }
 
   private log(text: string): void {
-    if (this.options.record) this.current.log.push({ at: this.t, text });
+    this.ledger.log(this.t, text);
   }
 
   private apply(e: SimEvent): void {
@@ -278,7 +237,7 @@ export class Simulator {
       this.pendingHosts.length = 0;
       if (ok) {
         this.services.evaluate(this.flow.hostPowered, this.running, this.up);
-        this.book();
+        this.ledger.book(this.t, this.booked);
         return;
       }
     }
@@ -297,59 +256,7 @@ export class Simulator {
     });
     this.flow.evaluate(down, this.sourceKw);
     this.services.evaluate(this.flow.hostPowered, this.running, this.up);
-    this.book();
-  }
-
-  private book(): void {
-    const { topology, services, flow, current: run, t } = this;
-    const record = this.options.record;
-    for (let h = 0; h < topology.hosts.length; h++) {
-      const powered = flow.hostPowered[h]!;
-      if (powered !== this.prevHost[h]) {
-        if (powered === 0) this.hostSince[h] = t;
-        else run.hostDowntime[h]! += t - this.hostSince[h]!;
-        if (record) this.log(`host ${topology.hosts[h]!.id} ${powered ? "has power again" : "loses power"}`);
-        this.prevHost[h] = powered;
-      }
-      const supplied = flow.hostSupplied[h]!;
-      if (supplied !== this.prevSupply[h]) {
-        if (supplied === 0) this.supplySince[h] = t;
-        else run.hostSupplyDowntime[h]! += t - this.supplySince[h]!;
-        this.prevSupply[h] = supplied;
-      }
-      if (record) pushSegment(run.hostSegments[h]!, t, { powered: powered === 1 }, (a, b) => a.powered === b.powered);
-    }
-    for (let s = 0; s < services.ids.length; s++) {
-      const up = this.up[s]!;
-      if (up !== this.prevUp[s]) {
-        if (up === 0) {
-          this.serviceSince[s] = t;
-          run.serviceOutages[s]!++;
-        } else run.serviceDowntime[s]! += t - this.serviceSince[s]!;
-        if (record)
-          this.log(
-            `service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${this.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.minReplicas[s]})`,
-          );
-        this.prevUp[s] = up;
-      }
-      if (record) pushSegment(run.serviceSegments[s]!, t, { up: up === 1, running: this.running[s]! }, (a, b) => a.up === b.up && a.running === b.running);
-    }
-    if (!record) return;
-    topology.feeds.forEach((feed, f) => {
-      const src = flow.feedAlive[f] === 1 ? this.source[f]! : SRC_NONE;
-      if (src !== this.prevSource[f]) {
-        if (this.prevSource[f] !== -1 || src !== SRC_UTILITY)
-          this.log(`feed ${feed.id} ${src === SRC_NONE ? (flow.feedTripped[f] ? "trips on overload" : "is dark") : `on ${SOURCE_NAMES[src]}`}`);
-        this.prevSource[f] = src;
-      }
-      const state: FeedSegmentState = {
-        source: SOURCE_NAMES[src]!,
-        loadKw: Math.round(flow.feedLoad[f]! * 1e6) / 1e6,
-        upsCharge: feed.ups ? Math.round(this.charge[f]! * 1e6) / 1e6 : null,
-        fuel: feed.generator ? Math.round(this.fuel[f]! * 1e6) / 1e6 : null,
-      };
-      pushSegment(run.feedSegments[f]!, t, state, (a, b) => a.source === b.source && a.loadKw === b.loadKw);
-    });
+    this.ledger.book(this.t, this.booked);
   }
 
   /** Battery drain (per second) on feed f at the current load plus the UPS's own losses, or 0. */
@@ -398,36 +305,4 @@ export class Simulator {
       if (b > 0) this.fuel[f] = Math.max(0, this.fuel[f]! - b * dt);
     }
   }
-
-  /** Closes open downtimes and segments at the horizon. */
-  private close(horizon: number): void {
-    const run = this.current;
-    for (let h = 0; h < this.prevHost.length; h++) {
-      if (this.prevHost[h] === 0) run.hostDowntime[h]! += horizon - this.hostSince[h]!;
-      if (this.prevSupply[h] === 0) run.hostSupplyDowntime[h]! += horizon - this.supplySince[h]!;
-    }
-    for (let s = 0; s < this.prevUp.length; s++) if (this.prevUp[s] === 0) run.serviceDowntime[s]! += horizon - this.serviceSince[s]!;
-    if (!this.options.record) return;
-    for (const list of [...run.hostSegments, ...run.serviceSegments, ...run.feedSegments] as Segment<unknown>[][]) {
-      const last = list[list.length - 1];
-      if (last) list[list.length - 1] = { ...last, to: horizon };
-    }
-  }
-}
-
-/** Appends a segment starting at t, or keeps the current one when the state is the same. */
-function pushSegment<S>(list: Segment<S>[], t: number, state: S, same: (a: S, b: S) => boolean): void {
-  const last = list[list.length - 1];
-  if (last && same(last.state, state)) return;
-  if (last) {
-    if (last.from === t) {
-      list.pop();
-      const prev = list[list.length - 1];
-      if (prev && same(prev.state, state)) {
-        list[list.length - 1] = { ...prev, to: Infinity };
-        return;
-      }
-    } else list[list.length - 1] = { ...last, to: t };
-  }
-  list.push({ from: t, to: Infinity, state });
 }

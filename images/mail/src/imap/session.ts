@@ -2,15 +2,17 @@
  * One IMAP4rev1 connection (RFC 3501): the state machine (not authenticated -> authenticated
  * -> selected), every command real clients need, IDLE, and the untagged EXISTS/EXPUNGE
  * updates that keep a session's view of INBOX in step with deliveries and other sessions.
- * There is one mailbox per user, INBOX; other names answer NO [TRYCREATE].
+ * There is one mailbox per user, INBOX; other names answer NO [TRYCREATE]. This file holds
+ * the connection, login and the commands of the authenticated state; the selected state's
+ * commands and the session's view of INBOX are in selected.ts.
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../../runtime/log";
 import type { Authenticator } from "../auth";
-import type { Mailbox, MailStore, StoredMessage } from "../store";
-import { flagList, needsContent, parseFetchItems, renderFetch } from "./fetch";
-import { asString, CommandReader, ImapSyntaxError, parseSequenceSet, tokenize, type Token } from "./parser";
-import { compileSearch } from "./search";
+import type { MailStore } from "../store";
+import { asString, CommandReader, ImapSyntaxError, tokenize, type Token } from "./parser";
+import { isInbox, no, ok, type Reply } from "./reply";
+import { SelectedMailbox } from "./selected";
 
 export interface ImapDeps {
   readonly store: MailStore;
@@ -24,17 +26,11 @@ const FLAGS = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft)";
 /** Consecutive protocol errors after which the client is disconnected. */
 const MAX_ERRORS = 50;
 
-type Reply = { status: "OK" | "NO" | "BAD"; text: string };
-const ok = (text: string): Reply => ({ status: "OK", text });
-const no = (text: string): Reply => ({ status: "NO", text });
-
 export class ImapSession {
   private readonly reader: CommandReader;
   private user: string | undefined;
-  private box: Mailbox | undefined;
-  private readOnly = false;
-  /** UIDs in this session's sequence order. */
-  private view: number[] = [];
+  /** The selected mailbox (SELECT or EXAMINE), if any. */
+  private selected: SelectedMailbox | undefined;
   private idleTag: string | undefined;
   private authTag: string | undefined;
   private errors = 0;
@@ -167,21 +163,22 @@ export class ImapSession {
       case "APPEND":
         return this.append(t);
     }
-    if (!this.box) return { status: "BAD", text: `${name} needs a selected mailbox` };
+    const selected = this.selected;
+    if (!selected) return { status: "BAD", text: `${name} needs a selected mailbox` };
     switch (name) {
       case "FETCH":
-        return this.fetch(asString(t[0], "sequence set"), t[1], uid);
+        return selected.fetch(asString(t[0], "sequence set"), t[1], uid);
       case "STORE":
-        return this.storeFlags(asString(t[0], "sequence set"), asString(t[1], "store action"), t.slice(2), uid);
+        return selected.storeFlags(asString(t[0], "sequence set"), asString(t[1], "store action"), t.slice(2), uid);
       case "SEARCH":
-        return this.search(t, uid);
+        return selected.search(t, uid);
       case "COPY":
       case "MOVE":
-        return this.copy(name, asString(t[0], "sequence set"), asString(t[1], "mailbox"), uid);
+        return selected.copy(name, asString(t[0], "sequence set"), asString(t[1], "mailbox"), uid);
       case "EXPUNGE":
-        return this.expunge(uid ? asString(t[0], "uid set") : undefined);
+        return selected.expunge(uid ? asString(t[0], "uid set") : undefined);
       case "CLOSE":
-        if (!this.readOnly) await this.box.expunge(this.box.messages.filter((m) => m.flags.has("\\Deleted")).map((m) => m.uid));
+        await selected.close();
         this.deselect();
         return ok("CLOSE completed");
       case "UNSELECT":
@@ -229,13 +226,11 @@ export class ImapSession {
     this.deselect();
     if (!isInbox(name)) return no("[NONEXISTENT] No such mailbox");
     const box = this.deps.store.mailbox(this.user!);
-    this.box = box;
-    this.readOnly = readOnly;
-    this.view = box.messages.map((m) => m.uid);
+    this.selected = new SelectedMailbox(box, readOnly, (line) => this.send(line));
     box.on("change", this.onChange);
     this.send(`* FLAGS ${FLAGS}`);
     this.send(`* OK [PERMANENTFLAGS ${readOnly ? "()" : "(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"}] Flags permitted`);
-    this.send(`* ${this.view.length} EXISTS`);
+    this.send(`* ${this.selected.size} EXISTS`);
     this.send("* 0 RECENT");
     const unseen = box.messages.findIndex((m) => !m.flags.has("\\Seen"));
     if (unseen >= 0) this.send(`* OK [UNSEEN ${unseen + 1}] First unseen`);
@@ -245,9 +240,8 @@ export class ImapSession {
   }
 
   private deselect(): void {
-    this.box?.off("change", this.onChange);
-    this.box = undefined;
-    this.view = [];
+    this.selected?.box.off("change", this.onChange);
+    this.selected = undefined;
   }
 
   private list(name: string, reference: string, pattern: string): Reply {
@@ -298,124 +292,8 @@ export class ImapSession {
     return ok(`[APPENDUID ${box.uidValidity} ${uid}] APPEND completed`);
   }
 
-  /** The (sequence number, message) pairs a set names, in sequence order. */
-  private resolve(set: string, uid: boolean): { seq: number; message: StoredMessage }[] {
-    const box = this.box!;
-    const maxUid = this.view.at(-1) ?? 0;
-    const match = parseSequenceSet(set, uid ? Math.max(maxUid, 1) : this.view.length);
-    const out: { seq: number; message: StoredMessage }[] = [];
-    this.view.forEach((u, i) => {
-      if (!match(uid ? u : i + 1)) return;
-      const message = box.find(u);
-      if (message) out.push({ seq: i + 1, message });
-    });
-    // `UID FETCH n:*` must return the last message even when n is above every UID.
-    if (uid && out.length === 0 && /\*/.test(set) && this.view.length > 0) {
-      const message = box.find(maxUid);
-      if (message) out.push({ seq: this.view.length, message });
-    }
-    return out;
-  }
-
-  private async fetch(set: string, itemsToken: Token | undefined, uid: boolean): Promise<Reply> {
-    const items = parseFetchItems(itemsToken);
-    if (uid && !items.some((i) => i.name === "UID")) items.unshift({ name: "UID" });
-    const setSeen = !this.readOnly && items.some((i) => i.setsSeen);
-    for (const { seq, message } of this.resolve(set, uid)) {
-      const raw = needsContent(items) ? await this.box!.read(message.uid).catch(() => undefined) : undefined;
-      if (needsContent(items) && !raw) continue; // expunged meanwhile by another session
-      let extra = "";
-      if (setSeen && !message.flags.has("\\Seen")) {
-        await this.box!.setFlags([message.uid], ["\\Seen"], "add");
-        if (!items.some((i) => i.name === "FLAGS")) extra = ` FLAGS ${flagList(message.flags)}`;
-      }
-      this.send(`* ${seq} FETCH (${renderFetch(message, items, raw)}${extra})`);
-    }
-    this.sync(false);
-    return ok(`${uid ? "UID " : ""}FETCH completed`);
-  }
-
-  private async storeFlags(set: string, action: string, rest: Token[], uid: boolean): Promise<Reply> {
-    if (this.readOnly) return no("Mailbox is read-only");
-    const m = /^([+-]?)FLAGS(\.SILENT)?$/i.exec(action);
-    if (!m) throw new ImapSyntaxError(`bad store action ${action.slice(0, 20)}`);
-    const first = rest[0];
-    const flagTokens = rest.length === 1 && first?.type === "list" ? first.items : rest;
-    const flags = flagTokens.map((f) => asString(f, "flag"));
-    if (flags.some((f) => !/^\\?[A-Za-z0-9$_.-]{1,64}$/.test(f))) throw new ImapSyntaxError("bad flag");
-    const targets = this.resolve(set, uid);
-    await this.box!.setFlags(
-      targets.map((x) => x.message.uid),
-      flags,
-      m[1] === "+" ? "add" : m[1] === "-" ? "remove" : "replace",
-    );
-    if (!m[2]) for (const { seq, message } of targets) this.send(`* ${seq} FETCH (${uid ? `UID ${message.uid} ` : ""}FLAGS ${flagList(message.flags)})`);
-    return ok(`${uid ? "UID " : ""}STORE completed`);
-  }
-
-  private async search(t: Token[], uid: boolean): Promise<Reply> {
-    const matcher = compileSearch(t);
-    const found: number[] = [];
-    const maxUid = this.view.at(-1) ?? 0;
-    const box = this.box!;
-    for (const [i, u] of this.view.entries()) {
-      const message = box.find(u);
-      if (!message) continue;
-      let raw: Buffer | undefined;
-      const ctx = { seq: i + 1, message, maxSeq: this.view.length, maxUid, raw: async () => (raw ??= await box.read(u)) };
-      if (await matcher(ctx)) found.push(uid ? u : i + 1);
-    }
-    this.send(`* SEARCH${found.map((n) => ` ${n}`).join("")}`);
-    return ok(`${uid ? "UID " : ""}SEARCH completed`);
-  }
-
-  private async copy(name: string, set: string, target: string, uid: boolean): Promise<Reply> {
-    if (!isInbox(target)) return no("[TRYCREATE] Only INBOX exists");
-    const sources = this.resolve(set, uid);
-    const fromUids: number[] = [];
-    const toUids: number[] = [];
-    for (const { message } of sources) {
-      fromUids.push(message.uid);
-      toUids.push(await this.box!.deliver(await this.box!.read(message.uid)));
-    }
-    if (name === "MOVE") {
-      await this.box!.expunge(fromUids);
-      this.sync(true);
-    }
-    return ok(`[COPYUID ${this.box!.uidValidity} ${fromUids.join(",")} ${toUids.join(",")}] ${name} completed`);
-  }
-
-  private async expunge(uidSet: string | undefined): Promise<Reply> {
-    if (this.readOnly) return no("Mailbox is read-only");
-    const box = this.box!;
-    const match = uidSet ? parseSequenceSet(uidSet, Math.max(this.view.at(-1) ?? 1, 1)) : () => true;
-    await box.expunge(box.messages.filter((m) => m.flags.has("\\Deleted") && match(m.uid)).map((m) => m.uid));
-    this.sync(true);
-    return ok("EXPUNGE completed");
-  }
-
-  /** Tells the client about expunged (when allowed) and new messages. */
+  /** Tells the client about expunged (when allowed) and new messages, when a mailbox is selected. */
   private sync(allowExpunge: boolean): void {
-    const box = this.box;
-    if (!box) return;
-    const present = new Set(box.messages.map((m) => m.uid));
-    if (allowExpunge) {
-      for (let i = this.view.length - 1; i >= 0; i--) {
-        if (!present.has(this.view[i]!)) {
-          this.send(`* ${i + 1} EXPUNGE`);
-          this.view.splice(i, 1);
-        }
-      }
-    }
-    const last = this.view.at(-1) ?? 0;
-    const added = box.messages.filter((m) => m.uid > last).map((m) => m.uid);
-    if (added.length > 0) {
-      this.view.push(...added);
-      this.send(`* ${this.view.length} EXISTS`);
-    }
+    this.selected?.sync(allowExpunge);
   }
-}
-
-function isInbox(name: string): boolean {
-  return name.toUpperCase() === "INBOX";
 }
