@@ -283,7 +283,9 @@ describe("failures", () => {
         {
           hosts: ["*"],
           servers: [`127.0.0.1:${onePort}`, `127.0.0.1:${two.port}`],
-          healthCheck: { intervalMs: 200, timeoutMs: 200, unhealthyAfter: 2, healthyAfter: 1 },
+          // A killed upstream refuses at once; the generous timeout only keeps a loaded machine
+          // (load 14 seen) from failing two checks of the healthy one and ejecting it again.
+          healthCheck: { intervalMs: 200, timeoutMs: 3000, unhealthyAfter: 2, healthyAfter: 1 },
         },
       ],
       rateLimit: { requestsPerSecond: 0 },
