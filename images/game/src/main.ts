@@ -1,7 +1,7 @@
 /** Entry point of the game image: its port and settings, the game server, readiness; the rest is images/runtime/bootstrap.ts. */
 import { Registry } from "prom-client";
 import { portVar, runRole } from "../../runtime";
-import { gameSettingsSchema } from "../settings";
+import { gameSettingsSchema } from "../../../contracts/settings/game";
 import { gameMetrics } from "./metrics";
 import { startGameServer } from "./server";
 

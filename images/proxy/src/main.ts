@@ -1,6 +1,6 @@
 /** Entry point of the proxy image: its variables and settings, HTTP(S) listeners, readiness; the rest is images/runtime/bootstrap.ts. */
 import { ConfigError, mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
-import { proxySettingsSchema } from "../settings";
+import { proxySettingsSchema } from "../../../contracts/settings/proxy";
 import { startProxyApp } from "./app";
 
 void runRole({

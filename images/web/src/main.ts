@@ -1,7 +1,7 @@
 /** Entry point of the web image: its variables and settings, HTTP(S) servers, readiness; the rest is images/runtime/bootstrap.ts. */
 import { z } from "zod";
 import { mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
-import { webSettingsSchema } from "../settings";
+import { webSettingsSchema } from "../../../contracts/settings/web";
 import { startWebApp } from "./app";
 
 void runRole({
