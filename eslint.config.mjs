@@ -9,7 +9,10 @@ import tseslint from "typescript-eslint";
 /** A relative import that climbs to the project root and into `dir`, from any depth. */
 const intoRoot = (dir) => `^(\\.\\./)+${dir}(/|$)`;
 const layering = (...patterns) => ["error", { patterns }];
-const noComponents = { regex: intoRoot("components"), message: "images/ must not import the Pulumi program: move the shared fact into contracts/ (ARCHITECTURE.md)." };
+const noComponents = {
+  regex: intoRoot("components"),
+  message: "images/ must not import the Pulumi program: move the shared fact into contracts/ (ARCHITECTURE.md).",
+};
 const noImages = { regex: intoRoot("images"), message: "components/ must not import the servers: move the shared fact into contracts/ (ARCHITECTURE.md)." };
 
 export default tseslint.config(
@@ -49,6 +52,16 @@ export default tseslint.config(
   },
   { files: ["images/**/*.ts"], rules: { "no-restricted-imports": layering(noComponents) } },
   { files: ["components/**/*.ts"], rules: { "no-restricted-imports": layering(noImages) } },
+  {
+    // The pack's evaluator imports the pack; the pack must not import it back (no cycle).
+    files: ["policies/**/*.ts"],
+    rules: {
+      "no-restricted-imports": layering({
+        regex: intoRoot("components/compliance"),
+        message: "components/compliance/ evaluates the pack; the pack must not import it (ARCHITECTURE.md).",
+      }),
+    },
+  },
   {
     // TODO(issue 15): the NOC draws the datacenter with the program's SVG renderer and builds
     // its diagram model from the runtime config (item 2: the plan hands the NOC its diagram

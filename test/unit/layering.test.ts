@@ -27,6 +27,7 @@ describe("import layering", () => {
     ["contracts/paths.ts", "@pulumi/pulumi"],
     ["contracts/paths.ts", "../components/plan"],
     ["contracts/settings/db.ts", "../../images/db/src/app"],
+    ["policies/rules/power.ts", "../../components/compliance/evaluate"],
   ])("%s may not import %s", async (file, specifier) => {
     expect(await restricted(file, specifier)).toBe(true);
   });
@@ -39,6 +40,7 @@ describe("import layering", () => {
     ["contracts/settings/db.ts", "../paths"],
     ["contracts/settings/dns.ts", "node:net"],
     ["contracts/paths.ts", "zod"],
+    ["policies/rules/power.ts", "../../components/power"],
     // TODO(issue 15): the one listed exception, until the plan hands the NOC its diagram model.
     ["images/noc/src/web.ts", "../../../components/render"],
   ])("%s may import %s", async (file, specifier) => {
