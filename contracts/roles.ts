@@ -85,3 +85,14 @@ export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
   game: { role: "game", description: "real-time multiplayer over WebSocket", stateful: false, ports: [tcp("game", 7350, "internet")] },
   noc: { role: "noc", description: "probes, metrics and the live datacenter map", stateful: false, ports: [tcp("noc", 8080, "operator")] },
 };
+
+/**
+ * The number of a role's named port in the catalogue, which servers take as the default of
+ * their `SP_*_PORT` variable so the port the program wires and the port the server listens on
+ * are one fact. An unknown name throws (at the server's start-up, and in the tests).
+ */
+export function rolePort(role: Role, name: string): number {
+  const port = ROLE_INFO[role].ports.find((p) => p.name === name);
+  if (!port) throw new Error(`role ${role} has no port named "${name}" (have: ${ROLE_INFO[role].ports.map((p) => p.name).join(", ")})`);
+  return port.port;
+}

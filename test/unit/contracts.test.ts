@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { loadPlan } from "../../cli/stack";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
+import { ROLE_INFO, rolePort } from "../../contracts/roles";
 import { replicaRuntimeConfigSchema } from "../../contracts/runtimeConfig";
 import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
 
@@ -33,5 +34,13 @@ describe("the replica runtime config contract", () => {
 
   it("a bare `docker run` (no file) gets the standalone config, which the schema accepts", () => {
     expect(replicaRuntimeConfigSchema.parse(STANDALONE_CONFIG)).toEqual(STANDALONE_CONFIG);
+  });
+});
+
+describe("role ports", () => {
+  it("servers default to the catalogue's port by name, and an unknown name is refused", () => {
+    expect(rolePort("proxy", "https")).toBe(443);
+    expect(rolePort("mail", "submission")).toBe(ROLE_INFO.mail.ports.find((p) => p.name === "submission")!.port);
+    expect(() => rolePort("web", "ftp")).toThrow(/role web has no port named "ftp" \(have: http, https\)/);
   });
 });

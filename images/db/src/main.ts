@@ -4,11 +4,12 @@ import { DATA_PATHS, DB_PASSWORD_PATH, DB_PROBE_LOGIN_PATH } from "../../../cont
 import { mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
 import { dbSettingsSchema } from "../../../contracts/settings/db";
 import { startDbApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 void runRole({
   name: "db",
   env: {
-    SP_DB_PORT: portVar(5432),
+    SP_DB_PORT: portVar(rolePort("db", "postgres")),
     /** The data volume (ROLE_INFO.db.dataPath). */
     SP_DB_DATA: z.string().default(DATA_PATHS.db),
     /** The application role's password, written by the deployment as a secret (components/roles/db.ts). */

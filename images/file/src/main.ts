@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { DATA_PATHS, FILE_CREDENTIALS_PATH } from "../../../contracts/paths";
-import { FTP_PASSIVE_PORTS } from "../../../contracts/roles";
+import { FTP_PASSIVE_PORTS, rolePort } from "../../../contracts/roles";
 import { mountedCertificate, portVar, runRole, StartupError, tlsEnv } from "../../runtime";
 import { fileCredentialsSchema, fileSettingsSchema } from "../../../contracts/settings/file";
 import { startFileApp } from "./app";
@@ -21,8 +21,8 @@ function readCredentials(path: string): Record<string, string> {
 void runRole({
   name: "file",
   env: {
-    SP_FILE_SFTP_PORT: portVar(22),
-    SP_FILE_FTP_PORT: portVar(21),
+    SP_FILE_SFTP_PORT: portVar(rolePort("file", "sftp")),
+    SP_FILE_FTP_PORT: portVar(rolePort("file", "ftp")),
     /** Passive data ports "from-to"; the plan exposes exactly ROLE_INFO.file's ftp-passive ports. */
     SP_FILE_FTP_PASSIVE_PORTS: z
       .string()

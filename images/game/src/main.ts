@@ -4,12 +4,13 @@ import { portVar, runRole } from "../../runtime";
 import { gameSettingsSchema } from "../../../contracts/settings/game";
 import { gameMetrics } from "./metrics";
 import { startGameServer } from "./server";
+import { rolePort } from "../../../contracts/roles";
 
 void runRole({
   name: "game",
   env: {
     /** HTTP + WebSocket port (the client page at /, the game at /ws). */
-    SP_GAME_PORT: portVar(7350),
+    SP_GAME_PORT: portVar(rolePort("game", "game")),
   },
   settings: gameSettingsSchema,
   start: async ({ env, config, log }) => {

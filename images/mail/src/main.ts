@@ -5,6 +5,7 @@ import { DATA_PATHS, MAIL_CREDENTIALS_PATH, TLS_PATHS } from "../../../contracts
 import { portVar, runRole, StartupError, tlsEnv } from "../../runtime";
 import { mailCredentialsSchema, mailSettingsSchema } from "../../../contracts/settings/mail";
 import { startMailApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 function readCredentials(path: string): Record<string, string> {
   let text: string;
@@ -21,10 +22,10 @@ function readCredentials(path: string): Record<string, string> {
 void runRole({
   name: "mail",
   env: {
-    SP_MAIL_SMTP_PORT: portVar(25),
-    SP_MAIL_SUBMISSION_PORT: portVar(587),
-    SP_MAIL_IMAPS_PORT: portVar(993),
-    SP_MAIL_POP3S_PORT: portVar(995),
+    SP_MAIL_SMTP_PORT: portVar(rolePort("mail", "smtp")),
+    SP_MAIL_SUBMISSION_PORT: portVar(rolePort("mail", "submission")),
+    SP_MAIL_IMAPS_PORT: portVar(rolePort("mail", "imaps")),
+    SP_MAIL_POP3S_PORT: portVar(rolePort("mail", "pop3s")),
     /** The data volume (ROLE_INFO.mail.dataPath). */
     SP_MAIL_DATA: z.string().default(DATA_PATHS.mail),
     /** Users' password hashes, written by the deployment as a secret (components/roles/mail.ts). */

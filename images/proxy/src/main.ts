@@ -2,12 +2,13 @@
 import { ConfigError, mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
 import { proxySettingsSchema } from "../../../contracts/settings/proxy";
 import { startProxyApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 void runRole({
   name: "proxy",
   env: {
-    SP_HTTP_PORT: portVar(80),
-    SP_HTTPS_PORT: portVar(443),
+    SP_HTTP_PORT: portVar(rolePort("proxy", "http")),
+    SP_HTTPS_PORT: portVar(rolePort("proxy", "https")),
     /** The replica's certificate; HTTPS is off when neither it nor a site certificate exists. */
     ...tlsEnv,
   },
