@@ -2,13 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { DatacenterPlan, PlannedService } from "./plan";
 
-/** Where every replica finds its TLS material (see images/runtime/tls.ts). */
-export const TLS_PATHS = {
-  cert: "/etc/serverpark/tls/tls.crt",
-  key: "/etc/serverpark/tls/tls.key",
-  ca: "/etc/serverpark/tls/ca.crt",
-} as const;
-
 export interface ServiceCertificate {
   readonly certPem: pulumi.Output<string>;
   /** A Pulumi secret. */

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DatacenterPki, TLS_PATHS } from "./DatacenterPki";
+import { TLS_PATHS } from "../contracts/paths";
+import { DatacenterPki } from "./DatacenterPki";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "./plan";
 import { ROLE_HOOKS, type ReplicaFile } from "./roles";
 import type { DatacenterSpec } from "./spec/schema";

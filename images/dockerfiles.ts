@@ -1,7 +1,7 @@
 /**
  * Every role's Dockerfile, made from one template and a small table of what differs per role
  * (description, defaults in ENV, data folders, an extra COPY, the health check's grace).
- * Ports come from the role catalogue (components/model/roles.ts), so EXPOSE cannot drift
+ * Ports come from the role catalogue (contracts/roles.ts), so EXPOSE cannot drift
  * from what the plan publishes. `npx tsx images/build.ts --dockerfiles` writes
  * images/<role>/Dockerfile; test/unit/dockerfiles.test.ts fails when one differs from this.
  *
@@ -10,7 +10,8 @@
  * applier, `docker build -t serverpark/<role> images/<role>`), and the image tag hashes the
  * Dockerfile's text with what its COPY lines take (components/targets/docker/images.ts).
  */
-import { MANAGEMENT_PORT, ROLE_INFO, type Role, type RolePort } from "../components/model/roles";
+import { BACKUP_PATH, DATA_PATHS } from "../contracts/paths";
+import { MANAGEMENT_PORT, ROLE_INFO, type Role, type RolePort } from "../contracts/roles";
 
 /** What one role's image adds to the template. */
 export interface RoleImage {
@@ -32,8 +33,7 @@ export interface RoleImage {
   readonly startPeriodSeconds?: number;
 }
 
-const DATA = "/var/lib/serverpark";
-const BACKUP = `${DATA}/backup`;
+const BACKUP = BACKUP_PATH;
 
 export const ROLE_IMAGES: Readonly<Record<Role | "host-agent", RoleImage>> = {
   web: {
@@ -54,23 +54,23 @@ export const ROLE_IMAGES: Readonly<Record<Role | "host-agent", RoleImage>> = {
   mail: {
     summary: "SMTP (25), submission (587), IMAPS (993) and POP3S (995) with durable mailboxes",
     description: "Serverpark mail: SMTP inbound and submission, durable mailboxes, IMAP and POP3 over TLS",
-    env: { SP_MAIL_DATA: `${DATA}/mail` },
-    dataDirs: [`${DATA}/mail`, BACKUP],
-    volume: `${DATA}/mail`,
+    env: { SP_MAIL_DATA: DATA_PATHS.mail },
+    dataDirs: [DATA_PATHS.mail, BACKUP],
+    volume: DATA_PATHS.mail,
   },
   file: {
     summary: "SFTP and FTP/FTPS with per-user trees, versions, quotas and backups",
     description: "Serverpark file: SFTP and FTPS with per-user confinement, automatic versions, quotas and backups",
-    env: { SP_FILE_DATA: `${DATA}/files` },
-    dataDirs: [`${DATA}/files`, BACKUP],
-    volume: `${DATA}/files`,
+    env: { SP_FILE_DATA: DATA_PATHS.file },
+    dataDirs: [DATA_PATHS.file, BACKUP],
+    volume: DATA_PATHS.file,
   },
   db: {
     summary: "Debian's PostgreSQL 15 supervised by our TypeScript server",
     description: "Serverpark db: PostgreSQL 15 with password auth, persistence on a volume and scheduled dumps",
-    env: { SP_DB_DATA: `${DATA}/db`, TZ: "UTC" },
-    dataDirs: [`${DATA}/db`, BACKUP],
-    volume: `${DATA}/db`,
+    env: { SP_DB_DATA: DATA_PATHS.db, TZ: "UTC" },
+    dataDirs: [DATA_PATHS.db, BACKUP],
+    volume: DATA_PATHS.db,
     // build.ts runs images/db/prepare.sh, which puts PostgreSQL's binaries and libraries in dist/pg.
     copy: ["COPY dist/pg/ /", "COPY dist/*.mjs dist/*.map /app/"],
     copyNote: "PostgreSQL's files (dist/pg, made by prepare.sh during the build) go to their Debian paths.",

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadPlan } from "../../cli/stack";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
-import type { DnsRecord } from "../../components/plan/types";
+import type { DnsRecord } from "../../contracts/dns";
 import { ROOT, printHeader, printRow, requireTools, start, startRole, type Result } from "../web/harness";
 
 const SECONDS = Number(process.argv[2] ?? 10);

@@ -11,9 +11,9 @@ import diagnostics_channel from "node:diagnostics_channel";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../images/runtime/log";
-import { hashPassword } from "../../images/mail/src/passwords";
+import { hashPassword } from "../../contracts/credentials/scrypt";
 import { startFileApp } from "../../images/file/src/app";
-import { fileSettingsSchema } from "../../images/file/settings";
+import { fileSettingsSchema } from "../../contracts/settings/file";
 
 // Experiment switch (not how the image runs): Nagle off on every accepted socket, to measure
 // what ssh2's server loses with it on (net.Server's default). See README.md.

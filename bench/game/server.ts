@@ -1,6 +1,6 @@
 /** Child process of bench/game/run.ts: a game server on loopback (BENCH_HOST) that reports its tick statistics over IPC. */
 import { createLogger } from "../../images/runtime/log";
-import { gameSettingsSchema } from "../../images/game/settings";
+import { gameSettingsSchema } from "../../contracts/settings/game";
 import { startGameServer } from "../../images/game/src/server";
 
 async function main(): Promise<void> {

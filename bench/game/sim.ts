@@ -6,7 +6,7 @@
  * Usage: tsx bench/game/sim.ts [ticks]   (default 4000, after 500 warm-up ticks)
  */
 import { loadavg } from "node:os";
-import { gameSettingsSchema } from "../../images/game/settings";
+import { gameSettingsSchema } from "../../contracts/settings/game";
 import { Room } from "../../images/game/src/room";
 
 const TICKS = Number(process.argv[2] ?? 4000);

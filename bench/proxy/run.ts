@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "../web/harness";
+import { STANDALONE_CONFIG } from "../../images/runtime/replica";
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -66,6 +67,7 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
   writeFileSync(
     join(dir, "config.json"),
     JSON.stringify({
+      ...STANDALONE_CONFIG,
       replica: "bench-0",
       settings: { accessLog: false, rateLimit: { requestsPerSecond: 0 }, routes: [{ hosts: ["*"], servers: [`127.0.0.1:${UPSTREAM}`], cache: false }] },
     }),

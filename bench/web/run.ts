@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "./harness";
+import { STANDALONE_CONFIG } from "../../images/runtime/replica";
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const OURS = 40180;
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   writeFileSync(join(root, "large.bin"), randomBytes(1024 * 1024));
   writeFileSync(
     join(dir, "config.json"),
-    JSON.stringify({ replica: "bench-0", settings: { accessLog: false, sites: [{ host: "bench.test", root, default: true }] } }),
+    JSON.stringify({ ...STANDALONE_CONFIG, replica: "bench-0", settings: { accessLog: false, sites: [{ host: "bench.test", root, default: true }] } }),
   );
   writeFileSync(
     join(dir, "nginx.conf"),

@@ -1,64 +1,13 @@
 /**
- * The configuration a server replica receives (mounted as /etc/serverpark/config.json): who
+ * The configuration a server replica receives (contracts/runtimeConfig.ts, at RUNTIME_CONFIG_PATH): who
  * it is, its role settings, and a directory of every service in the datacenter so that the
  * proxy finds its upstreams, the NOC its probe targets and the DNS server its zones. Derived
  * from the plan only, so every target hands replicas the same file.
  */
-import type { DatacenterPlan, DnsZone, PlannedReplica, PlannedService } from "../plan";
+import type { DirectoryEntry, ReplicaRuntimeConfig } from "../../contracts/runtimeConfig";
+import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
 
-export const RUNTIME_CONFIG_PATH = "/etc/serverpark/config.json";
-/** Where a stateful replica's backups are mounted (`SP_BACKUP_DIR`) when its service declares `backup`. */
-export const BACKUP_PATH = "/var/lib/serverpark/backup";
-
-export interface DirectoryEntry {
-  readonly id: string;
-  readonly role: string;
-  readonly ports: readonly { readonly name: string; readonly port: number; readonly protocol: string }[];
-  readonly replicas: readonly {
-    readonly id: string;
-    readonly host: string;
-    readonly addresses: Readonly<Record<string, string>>;
-    readonly managementAddress?: string;
-  }[];
-}
-
-export interface ReplicaRuntimeConfig {
-  readonly datacenter: string;
-  readonly domain: string;
-  readonly service: string;
-  readonly role: string;
-  readonly replica: string;
-  readonly host: string;
-  readonly rack: string;
-  readonly feeds: readonly string[];
-  readonly addresses: Readonly<Record<string, string>>;
-  /**
-   * network id → CIDR of every network the replica is attached to (the keys of `addresses`).
-   * A server behind NAT (the Hetzner target publishes container ports on the planned
-   * addresses) sees its container address on its sockets; with the CIDRs it can tell which
-   * planned address a client reaches it on — FTP names it in PASV replies.
-   */
-  readonly networks: Readonly<Record<string, string>>;
-  readonly managementAddress?: string;
-  readonly settings: Readonly<Record<string, unknown>>;
-  readonly directory: readonly DirectoryEntry[];
-  /** Hosts with their power supplies (the NOC draws feeds → PDUs → hosts from them). */
-  readonly hosts: readonly {
-    readonly id: string;
-    readonly rack: string;
-    readonly kind: string;
-    readonly feeds: readonly string[];
-    readonly psus: readonly { readonly pdu: string; readonly feed: string }[];
-    readonly addresses: Readonly<Record<string, string>>;
-  }[];
-  /** Only for the dns role: the zones it serves. */
-  readonly zones?: readonly DnsZone[];
-  /**
-   * The service's declared backups (`services[].backup`): the role runs them on this UTC cron
-   * schedule into `$SP_BACKUP_DIR` and deletes those older than `retentionDays`.
-   */
-  readonly backup?: { readonly schedule: string; readonly retentionDays: number; readonly targetHost?: string };
-}
+export type { DirectoryEntry, ReplicaRuntimeConfig };
 
 /**
  * Roles that need to know the whole datacenter: the proxy routes to other services' replicas,

@@ -3,7 +3,7 @@
  * published ports, DNS zones and the exposure matrix, from a validated spec. No Pulumi, no
  * I/O, no clock: the same spec and lock always give the same plan.
  */
-import { MANAGEMENT_PORT, ROLE_INFO } from "../model/roles";
+import { MANAGEMENT_PORT, ROLE_INFO } from "../../contracts/roles";
 import type { DatacenterSpec } from "../spec/schema";
 import { SpecError, type SpecIssue } from "../spec/issues";
 import { allocateAddresses, type AddressRequest } from "./addressing";

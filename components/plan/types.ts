@@ -3,8 +3,11 @@
  * pure function. Targets never re-derive placement or addresses; they read them from here.
  */
 import type { Exposure, HostKind } from "../spec/schema";
-import type { Protocol, Publish, Role, RolePort } from "../model/roles";
+import type { Protocol, Publish, Role, RolePort } from "../../contracts/roles";
 import type { ConfigPath } from "../spec/issues";
+import type { DnsZone } from "../../contracts/dns";
+
+export type { DnsRecord, DnsRecordData, DnsZone } from "../../contracts/dns";
 
 /**
  * What the previous plan decided, fed back in so that adding hosts or services never moves
@@ -99,32 +102,6 @@ export interface PlannedNetwork {
   readonly gateway: string;
   /** Sorted by address. */
   readonly members: readonly { readonly key: string; readonly address: string }[];
-}
-
-export type DnsRecordData =
-  | { readonly type: "A" | "AAAA" | "NS" | "CNAME" | "PTR"; readonly data: string }
-  | { readonly type: "TXT"; readonly data: readonly string[] }
-  | { readonly type: "MX"; readonly data: { readonly preference: number; readonly exchange: string } }
-  | { readonly type: "SRV"; readonly data: { readonly priority: number; readonly weight: number; readonly port: number; readonly target: string } }
-  | {
-      readonly type: "SOA";
-      readonly data: {
-        readonly mname: string;
-        readonly rname: string;
-        readonly serial: number;
-        readonly refresh: number;
-        readonly retry: number;
-        readonly expire: number;
-        readonly minimum: number;
-      };
-    };
-
-/** One resource record; names are absolute without the trailing dot (dns-packet style). */
-export type DnsRecord = { readonly name: string; readonly ttl: number } & DnsRecordData;
-
-export interface DnsZone {
-  readonly origin: string;
-  readonly records: readonly DnsRecord[];
 }
 
 export interface ExposureEntry {

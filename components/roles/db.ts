@@ -12,11 +12,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { DB_PROBE_LOGIN_PATH, nocDbLogin } from "./noc";
+import { DB_PASSWORD_PATH, DB_PROBE_LOGIN_PATH } from "../../contracts/paths";
+import { nocDbLogin } from "./noc";
 import type { RoleHooks } from "./types";
-
-/** Where the replica reads the password (images/db/src/main.ts, SP_DB_PASSWORD_FILE). */
-export const DB_PASSWORD_PATH = "/etc/serverpark/secrets/db-password";
 
 export const hooks: RoleHooks = {
   files(ctx) {

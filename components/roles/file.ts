@@ -7,12 +7,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hashPassword } from "../../images/mail/src/passwords";
-import { fileSettingsSchema } from "../../images/file/settings";
+import { FILE_CREDENTIALS_PATH } from "../../contracts/paths";
+import { hashPassword } from "../../contracts/credentials/scrypt";
+import { fileSettingsSchema } from "../../contracts/settings/file";
 import type { RoleHooks } from "./types";
-
-/** Where the replica reads the hashes (images/file/src/main.ts, SP_FILE_CREDENTIALS). */
-export const FILE_CREDENTIALS_PATH = "/etc/serverpark/secrets/file-users.json";
 
 export const hooks: RoleHooks = {
   files(ctx) {

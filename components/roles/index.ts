@@ -1,5 +1,5 @@
 /** The deployment hooks of every role; each role's hooks live in its own file. */
-import type { Role } from "../model/roles";
+import type { Role } from "../../contracts/roles";
 import { hooks as db } from "./db";
 import { hooks as dns } from "./dns";
 import { hooks as file } from "./file";

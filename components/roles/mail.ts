@@ -3,17 +3,15 @@
  *
  * Every user named in `settings.users` gets a generated password (random.RandomPassword, a
  * Pulumi secret; read it with `pulumi stack export --show-secrets`). Replicas receive only
- * scrypt hashes of them (images/mail/src/passwords.ts), salted with a random.RandomBytes so
+ * scrypt hashes of them (contracts/credentials/scrypt.ts), salted with a random.RandomBytes so
  * the hash — and therefore the preview — stays the same from one `pulumi up` to the next.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hashPassword } from "../../images/mail/src/passwords";
-import { mailSettingsSchema } from "../../images/mail/settings";
+import { MAIL_CREDENTIALS_PATH } from "../../contracts/paths";
+import { hashPassword } from "../../contracts/credentials/scrypt";
+import { mailSettingsSchema } from "../../contracts/settings/mail";
 import type { RoleHooks } from "./types";
-
-/** Where the replica reads the hashes (images/mail/src/main.ts, SP_MAIL_CREDENTIALS). */
-export const MAIL_CREDENTIALS_PATH = "/etc/serverpark/secrets/mail-users.json";
 
 export const hooks: RoleHooks = {
   certificateNames: (service, plan) => [`mail.${plan.domain}`, `imap.${plan.domain}`, `smtp.${plan.domain}`],

@@ -16,20 +16,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { scramSha256Verifier } from "../../images/db/src/scram";
-import { nocSettingsSchema } from "../../images/noc/settings";
+import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, NOC_PROBES_PATH } from "../../contracts/paths";
+import { scramSha256Verifier } from "../../contracts/credentials/scram";
+import { nocSettingsSchema } from "../../contracts/settings/noc";
 import type { DatacenterPlan } from "../plan";
 import { proxyCertificateNames } from "./proxy";
 import type { RoleHookContext, RoleHooks } from "./types";
-
-/** Where images/noc/src/main.ts reads the password (its SP_NOC_PASSWORD_FILE default). */
-export const NOC_PASSWORD_PATH = "/etc/serverpark/secrets/noc-password";
-/** The database probe's password (images/noc SP_DB_PASSWORD_FILE). */
-export const NOC_DB_PASSWORD_PATH = "/etc/serverpark/secrets/noc-db-password";
-/** What the db replicas receive: user, database and SCRAM verifier (images/db SP_DB_PROBE_LOGIN_FILE). */
-export const DB_PROBE_LOGIN_PATH = "/etc/serverpark/secrets/db-probe-login.json";
-/** Per-probe facts from the plan the runtime config does not carry (images/noc SP_NOC_PROBES_FILE). */
-export const NOC_PROBES_PATH = "/etc/serverpark/noc-probes.json";
 
 export interface NocDbLogin {
   readonly user: string;

@@ -4,7 +4,7 @@
  * the route hosts from the settings, or, without routes, the names of every web and game
  * service (the routes the proxy derives by default, see images/proxy/src/routes.ts).
  */
-import { proxySettingsSchema } from "../../images/proxy/settings";
+import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import type { DatacenterPlan, PlannedService } from "../plan";
 import type { RoleHooks } from "./types";
 

@@ -3,7 +3,7 @@
  * The replica certificate also names every site the service hosts (sites with their own
  * `tls` files present those instead, by SNI).
  */
-import { webSettingsSchema } from "../../images/web/settings";
+import { webSettingsSchema } from "../../contracts/settings/web";
 import type { PlannedService } from "../plan";
 import type { RoleHooks } from "./types";
 

@@ -1,19 +1,19 @@
 /**
  * Every role's `settings` schema, the same zod schema its server validates at start-up
- * (images/<role>/settings.ts). The spec check runs them, so a typo in a route or a DNS record
+ * (contracts/settings/<role>.ts). The spec check runs them, so a typo in a route or a DNS record
  * is reported by `serverpark validate` and stops `pulumi up` before anything is deployed,
  * instead of surfacing as a container that exits with code 2.
  */
 import type { z } from "zod";
-import { dbSettingsSchema } from "../../images/db/settings";
-import { dnsSettingsSchema } from "../../images/dns/settings";
-import { fileSettingsSchema } from "../../images/file/settings";
-import { gameSettingsSchema } from "../../images/game/settings";
-import { mailSettingsSchema } from "../../images/mail/settings";
-import { nocSettingsSchema } from "../../images/noc/settings";
-import { proxySettingsSchema } from "../../images/proxy/settings";
-import { webSettingsSchema } from "../../images/web/settings";
-import type { Role } from "../model/roles";
+import { dbSettingsSchema } from "../../contracts/settings/db";
+import { dnsSettingsSchema } from "../../contracts/settings/dns";
+import { fileSettingsSchema } from "../../contracts/settings/file";
+import { gameSettingsSchema } from "../../contracts/settings/game";
+import { mailSettingsSchema } from "../../contracts/settings/mail";
+import { nocSettingsSchema } from "../../contracts/settings/noc";
+import { proxySettingsSchema } from "../../contracts/settings/proxy";
+import { webSettingsSchema } from "../../contracts/settings/web";
+import type { Role } from "../../contracts/roles";
 
 export const ROLE_SETTINGS: { readonly [R in Role]: z.ZodType } = {
   web: webSettingsSchema,

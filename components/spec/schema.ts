@@ -5,7 +5,7 @@
  * problem can be reported at once with its config path.
  */
 import { z } from "zod";
-import { ROLES } from "../model/roles";
+import { ROLES } from "../../contracts/roles";
 import { HetznerTargetSchema } from "../targets/hetzner/schema";
 
 /** Lower-case DNS label: used in container names, DNS names and Pulumi resource names. */

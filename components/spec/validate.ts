@@ -7,7 +7,7 @@
 import { Cron } from "croner";
 import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
-import { ROLE_INFO } from "../model/roles";
+import { ROLE_INFO } from "../../contracts/roles";
 import { ROLE_SETTINGS } from "./roleSettings";
 import { DatacenterSpecSchema, type DatacenterSpec, type HostSpec, type PlanSpec } from "./schema";
 import { type ConfigPath, type SpecIssue, SpecError, sortIssues } from "./issues";

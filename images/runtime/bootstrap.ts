@@ -12,6 +12,7 @@
  */
 import { existsSync } from "node:fs";
 import { z } from "zod";
+import { TLS_PATHS } from "../../contracts/paths";
 import { ConfigError, CONFIG_EXIT_CODE, parseConfig, runtimeEnv } from "./config";
 import { createLogger, type Logger } from "./log";
 import { startManagementServer, type ManagementOptions, type ManagementServer } from "./management";
@@ -30,10 +31,10 @@ export class StartupError extends Error {
   }
 }
 
-/** The replica's service certificate, mounted by the deployment (components/DatacenterPki.ts). */
+/** The replica's service certificate, mounted by the deployment (components/DatacenterService.ts). */
 export const tlsEnv = {
-  SP_TLS_CERT: z.string().default("/etc/serverpark/tls/tls.crt"),
-  SP_TLS_KEY: z.string().default("/etc/serverpark/tls/tls.key"),
+  SP_TLS_CERT: z.string().default(TLS_PATHS.cert),
+  SP_TLS_KEY: z.string().default(TLS_PATHS.key),
 };
 
 /** The certificate files when both exist, else undefined (a bare `docker run`, tests). */
@@ -101,7 +102,7 @@ export interface RoleDefinition<E extends z.ZodRawShape, S extends z.ZodType> {
   readonly name: string;
   /** The role's own variables; `runtimeEnv`, SP_CONFIG and SP_REPLICA (`<name>-0`) are added. */
   readonly env: E;
-  /** The role's settings in the replica config (images/<role>/settings.ts). */
+  /** The role's settings in the replica config (contracts/settings/<role>.ts). */
   readonly settings: S;
   /** Fields on every log line. @default { replica: SP_REPLICA } */
   readonly bindings?: (env: RoleEnv<E>, config: ReplicaConfig<z.output<S>>) => Record<string, unknown>;

@@ -7,6 +7,7 @@
  * conventional "usage error"), instead of a stack trace or a crash minutes later.
  */
 import { z } from "zod";
+import { MANAGEMENT_PORT } from "../../contracts/roles";
 
 /** Exit code for a configuration error: the deployment, not the code, must change. */
 export const CONFIG_EXIT_CODE = 2;
@@ -40,7 +41,7 @@ export const jsonVar = <T extends z.ZodType>(schema: T, example: string) =>
 /** The variables every role understands; roles spread this into their own schema. */
 export const runtimeEnv = {
   /** Port of the management server (/healthz, /metrics). */
-  SP_MGMT_PORT: portVar(9100),
+  SP_MGMT_PORT: portVar(MANAGEMENT_PORT),
   /** Address the role's servers bind to. */
   SP_LISTEN: z.string().min(1).default("0.0.0.0"),
   /** pino log level. */

@@ -1,52 +1,40 @@
 /**
- * The replica's runtime config file (`$SP_CONFIG`, /etc/serverpark/config.json, written by
- * the target from the plan; see components/model/runtimeConfig.ts): identity, the role's
- * `settings` from the stack, and the directory of every service. Roles validate their own
+ * The replica's runtime config file (`$SP_CONFIG`, default RUNTIME_CONFIG_PATH, written by
+ * the target from the plan; its schema is contracts/runtimeConfig.ts): identity, the role's
+ * `settings` from the stack, and the directory of the services it needs. Roles validate their own
  * `settings` with a zod schema; a bad file or bad settings stop start-up with one message
  * naming each setting (`settings.sites[0].host: ...`) and exit code 2, like bad env vars.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { replicaRuntimeConfigSchema, type ParsedDirectoryEntry, type ParsedRuntimeConfig } from "../../contracts/runtimeConfig";
 import { ConfigError, CONFIG_EXIT_CODE } from "./config";
 
-export const DEFAULT_CONFIG_PATH = "/etc/serverpark/config.json";
-
-const addresses = z.record(z.string(), z.string());
-
-/** The parts of the file every role may rely on; other keys are ignored, not rejected. */
-export const replicaFileSchema = z.object({
-  datacenter: z.string().default("local"),
-  domain: z.string().default("local.test"),
-  service: z.string().default("local"),
-  role: z.string().default("unknown"),
-  replica: z.string().default("local-0"),
-  host: z.string().default("localhost"),
-  addresses: addresses.default({}),
-  /** network id → CIDR of the replica's networks (see components/model/runtimeConfig.ts). */
-  networks: z
-    .record(z.string(), z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.42.1.0/24"))
-    .default({}),
-  managementAddress: z.string().optional(),
-  settings: z.record(z.string(), z.unknown()).default({}),
-  directory: z
-    .array(
-      z.looseObject({
-        id: z.string(),
-        role: z.string(),
-        ports: z.array(z.looseObject({ name: z.string(), port: z.number().int(), protocol: z.string() })).default([]),
-        replicas: z.array(z.looseObject({ id: z.string(), host: z.string().default(""), addresses: addresses.default({}) })).default([]),
-      }),
-    )
-    .default([]),
-  zones: z.array(z.unknown()).optional(),
-  /** The stack's `services[].backup` for this service (see runtime/backups.ts). */
-  backup: z.looseObject({ schedule: z.string(), retentionDays: z.number().positive(), targetHost: z.string().optional() }).optional(),
+/**
+ * The config of a replica started without one (a bare `docker run` of the image, no file at
+ * the default path): a lone replica of a one-service datacenter. Only used when the file is
+ * missing; a file the program wrote must say all of this itself.
+ */
+export const STANDALONE_CONFIG: ParsedRuntimeConfig = Object.freeze({
+  datacenter: "local",
+  domain: "local.test",
+  service: "local",
+  role: "unknown",
+  replica: "local-0",
+  host: "localhost",
+  rack: "local",
+  feeds: [],
+  addresses: {},
+  networks: {},
+  settings: {},
+  directory: [],
+  hosts: [],
 });
 
-export type ReplicaFile = z.output<typeof replicaFileSchema>;
-export type DirectoryService = ReplicaFile["directory"][number];
+export type DirectoryService = ParsedDirectoryEntry;
 
-export interface ReplicaConfig<S> extends Omit<ReplicaFile, "settings"> {
+export interface ReplicaConfig<S> extends Omit<ParsedRuntimeConfig, "settings"> {
   readonly settings: S;
 }
 
@@ -62,7 +50,7 @@ export function parseReplicaConfig<S extends z.ZodType>(text: string, settingsSc
   } catch (error) {
     throw new ConfigError([`${source} is not valid JSON: ${(error as Error).message}`]);
   }
-  const file = replicaFileSchema.safeParse(raw);
+  const file = replicaRuntimeConfigSchema.safeParse(raw);
   if (!file.success) throw new ConfigError(file.error.issues.map((i) => `${formatIssuePath(source, i.path)}: ${i.message}`));
   const settings = settingsSchema.safeParse(file.data.settings);
   if (!settings.success) throw new ConfigError(settings.error.issues.map((i) => `${formatIssuePath("settings", i.path)}: ${i.message}`));
@@ -71,8 +59,8 @@ export function parseReplicaConfig<S extends z.ZodType>(text: string, settingsSc
 
 /** Reads `path`; a missing file means "no settings" (a bare `docker run` of the image). */
 export function readReplicaConfig<S extends z.ZodType>(path: string | undefined, settingsSchema: S): ReplicaConfig<z.output<S>> {
-  const file = path ?? DEFAULT_CONFIG_PATH;
-  let text = "{}";
+  const file = path ?? RUNTIME_CONFIG_PATH;
+  let text = JSON.stringify(STANDALONE_CONFIG);
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {

@@ -8,7 +8,7 @@
  * `production`, or when the policy config says `production: true`.
  */
 import type { ResourceValidationArgs } from "@pulumi/policy";
-import { ROLE_INFO, type Role } from "../../components/model/roles";
+import { ROLE_INFO, type Role } from "../../contracts/roles";
 import { modelPolicy, resourcePolicy } from "../lib/policy";
 import { describeResource, servicePath, TYPES } from "../lib/resources";
 

@@ -4,7 +4,7 @@
  * roles meant for the internet publish ports, and the local datacenter publishes nothing
  * beyond loopback.
  */
-import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../components/model/roles";
+import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
 import { containerPolicy, resourcePolicy, stackPolicy } from "../lib/policy";
 import { datacenterModels, describeResource, serverparkLabels, servicePath, TYPES } from "../lib/resources";
 

@@ -9,7 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbApp } from "../../images/db/src/app";
 import { Backups } from "../../images/db/src/backup";
-import { dbSettingsSchema } from "../../images/db/settings";
+import { dbSettingsSchema } from "../../contracts/settings/db";
 import { createLogger } from "../../images/runtime/log";
 import { havePostgres, PASSWORD, psql, testDb, type TestDb } from "./support";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { createLogger } from "../../images/runtime/log";
 import { startDbApp, type DbApp } from "../../images/db/src/app";
-import { dbSettingsSchema } from "../../images/db/settings";
+import { dbSettingsSchema } from "../../contracts/settings/db";
 
 export const run = promisify(execFile);
 export const PG_BIN = process.env.SP_TEST_PG_BIN ?? "/usr/lib/postgresql/15/bin";

@@ -8,7 +8,7 @@ import { createLogger } from "../../images/runtime/log";
 import { createReloadingTls } from "../../images/runtime/tls";
 import { startFileApp, type FileApp } from "../../images/file/src/app";
 import type { PlannedAddresses } from "../../images/file/src/passive";
-import { fileSettingsSchema } from "../../images/file/settings";
+import { fileSettingsSchema } from "../../contracts/settings/file";
 import { makeCert } from "../mail/support";
 import { credentials, PASSWORDS, SETTINGS } from "./support";
 

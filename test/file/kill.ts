@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { credentials } from "./support";
+import { STANDALONE_CONFIG } from "../../images/runtime/replica";
 
 export interface KillScenario {
   /** Ports and TLS the protocol needs (SP_FILE_*_PORT, SP_TLS_*); management and data are set here. */
@@ -45,7 +46,10 @@ async function startServer(env: Record<string, string>, mgmtPort: number): Promi
 export async function expectNoPartialFileAfterKill(scenario: KillScenario): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "sp-files-kill-"));
   writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ settings: { users: [{ name: "alice" }], backup: { intervalMinutes: 0, keep: 1 } } }));
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({ ...STANDALONE_CONFIG, settings: { users: [{ name: "alice" }], backup: { intervalMinutes: 0, keep: 1 } } }),
+  );
   const env = {
     SP_CONFIG: join(dir, "config.json"),
     SP_FILE_CREDENTIALS: join(dir, "users.json"),

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createLogger } from "../../images/runtime/log";
-import { hashPassword } from "../../images/mail/src/passwords";
+import { hashPassword } from "../../contracts/credentials/scrypt";
 import { startFileApp, type FileApp } from "../../images/file/src/app";
-import { fileSettingsSchema } from "../../images/file/settings";
+import { fileSettingsSchema } from "../../contracts/settings/file";
 
 export { haveTools } from "../mail/support";
 

@@ -5,9 +5,9 @@
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
-import { proxySettingsSchema } from "../../images/proxy/settings";
+import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig } from "../../images/runtime/replica";
+import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
 import { selfSigned } from "../web/curl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GameServer } from "../../images/game/src/server";
@@ -63,6 +63,7 @@ describe.skipIf(browserMissing() !== undefined)("game client page through the pr
     ({ game } = await startTestGame());
     const config = parseReplicaConfig(
       JSON.stringify({
+        ...STANDALONE_CONFIG,
         replica: "edge-0",
         service: "edge",
         domain: "fra1.park.test",
@@ -73,7 +74,7 @@ describe.skipIf(browserMissing() !== undefined)("game client page through the pr
             id: "arena",
             role: "game",
             ports: [{ name: "game", port: game.port, protocol: "tcp" }],
-            replicas: [{ id: "arena-0", addresses: { private: "127.0.0.1" } }],
+            replicas: [{ id: "arena-0", host: "h1", addresses: { private: "127.0.0.1" } }],
           },
         ],
       }),

@@ -2,7 +2,7 @@
 import { Registry } from "prom-client";
 import WebSocket from "ws";
 import { createLogger } from "../../images/runtime/log";
-import { gameSettingsSchema, type GameSettings } from "../../images/game/settings";
+import { gameSettingsSchema, type GameSettings } from "../../contracts/settings/game";
 import { gameMetrics } from "../../images/game/src/metrics";
 import { startGameServer, type GameServer } from "../../images/game/src/server";
 

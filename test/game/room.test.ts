@@ -1,7 +1,7 @@
 /** The simulation as plain function calls: movement limits, pickups, deltas, and a bounded fuzz of inputs. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { gameSettingsSchema } from "../../images/game/settings";
+import { gameSettingsSchema } from "../../contracts/settings/game";
 import { clientMessage } from "../../images/game/src/protocol";
 import { PICKUP_RADIUS, Room } from "../../images/game/src/room";
 

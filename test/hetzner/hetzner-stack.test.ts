@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { gunzipSync } from "node:zlib";
-import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../components/model/roles";
+import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../contracts/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";

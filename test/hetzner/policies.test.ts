@@ -4,8 +4,8 @@
  * server moved out of Germany.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { evaluatePolicies, type Evaluation } from "../../policies/runtime/evaluate";
-import { recordStack, type RecordedStack } from "../../policies/runtime/record";
+import { evaluatePolicies, type Evaluation } from "../../components/compliance/evaluate";
+import { recordStack, type RecordedStack } from "../../components/compliance/record";
 import { POLICIES } from "../../policies/rules";
 import { dataResidency } from "../../policies/rules/residency";
 import { REGISTRY_PASSWORD, stackFile } from "./fixture";

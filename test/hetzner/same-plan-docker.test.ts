@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProgramResult } from "../../components/program";
-import { RUNTIME_CONFIG_PATH } from "../../components/model/runtimeConfig";
+import { RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { runUnderMocks, type MockRun } from "../support/pulumiMocks";
 import { planEssence, specWith, stackFile } from "./fixture";

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConfigError, portVar, runRole, runServer, runtimeEnv, StartupError, type BootstrapIo, type StartedRole } from "../../images/runtime";
+import { STANDALONE_CONFIG } from "../../images/runtime/replica";
 
 const MGMT_PORT = 47410;
 
@@ -46,7 +47,7 @@ const idle = (steps: StartedRole["steps"] = []): StartedRole => ({ management: {
 
 function configFile(content: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), "sp-bootstrap-"));
-  writeFileSync(join(dir, "config.json"), JSON.stringify(content));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...STANDALONE_CONFIG, ...(content as object) }));
   return join(dir, "config.json");
 }
 

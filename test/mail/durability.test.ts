@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { credentials, curl, DOMAIN, haveTools, makeCert, PASSWORDS } from "./support";
 import { RawSmtp } from "./rawSmtp";
+import { STANDALONE_CONFIG } from "../../images/runtime/replica";
 
 const enabled = haveTools("curl", "openssl");
 const PORTS = { smtp: 47125, submission: 47187, imaps: 47193, pop3s: 47195, mgmt: 47100 };
@@ -46,7 +47,7 @@ describe.skipIf(!enabled)("mail durability under kill -9", () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-mail-kill-"));
     const { cert, key } = await makeCert();
     writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
-    writeFileSync(join(dir, "config.json"), JSON.stringify({ domain: DOMAIN, service: "mail", settings: { users: ["alice", "bob"] } }));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...STANDALONE_CONFIG, domain: DOMAIN, service: "mail", settings: { users: ["alice", "bob"] } }));
     const env = {
       SP_CONFIG: join(dir, "config.json"),
       SP_MAIL_CREDENTIALS: join(dir, "users.json"),

@@ -10,8 +10,8 @@ import { promisify } from "node:util";
 import { createLogger } from "../../images/runtime/log";
 import { createReloadingTls } from "../../images/runtime/tls";
 import { startMailApp, type MailApp } from "../../images/mail/src/app";
-import { hashPassword } from "../../images/mail/src/passwords";
-import { mailSettingsSchema, type MailSettings } from "../../images/mail/settings";
+import { hashPassword } from "../../contracts/credentials/scrypt";
+import { mailSettingsSchema, type MailSettings } from "../../contracts/settings/mail";
 
 export const run = promisify(execFile);
 export const DOMAIN = "fra1.park.test";

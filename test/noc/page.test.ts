@@ -9,7 +9,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPlan } from "../../cli/stack";
 import { diagramModelFromPlan } from "../../components/render";
-import { nocSettingsSchema } from "../../images/noc/settings";
+import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
 import { startNocWeb } from "../../images/noc/src/web";
 import { createLogger } from "../../images/runtime/log";

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../images/runtime/log";
-import { nocSettingsSchema } from "../../images/noc/settings";
+import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
 import type { ProbeTarget } from "../../images/noc/src/probes";
 import { probeTargets } from "../../images/noc/src/targets";

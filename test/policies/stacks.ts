@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { ROLES } from "../../components/model/roles";
+import { ROLES } from "../../contracts/roles";
 import { loadStackFile, type StackFile } from "../../components/spec/load";
 import { HOST_AGENT } from "../../components/targets/docker/images";
 import { checkStack, type StackCheck } from "../../components/compliance/check";

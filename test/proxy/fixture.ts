@@ -7,8 +7,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig } from "../../images/runtime/replica";
-import { proxySettingsSchema } from "../../images/proxy/settings";
+import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
 
 export interface Upstream {
@@ -91,7 +91,10 @@ export async function startUpstream(id: string, port = 0): Promise<Upstream> {
 }
 
 export async function startProxy(settings: Record<string, unknown>, tls?: { certFile: string; keyFile: string }): Promise<ProxyApp> {
-  const config = parseReplicaConfig(JSON.stringify({ replica: "edge-0", service: "edge", domain: "fra1.park.test", settings }), proxySettingsSchema);
+  const config = parseReplicaConfig(
+    JSON.stringify({ ...STANDALONE_CONFIG, replica: "edge-0", service: "edge", domain: "fra1.park.test", settings }),
+    proxySettingsSchema,
+  );
   return startProxyApp({
     config,
     host: "127.0.0.1",

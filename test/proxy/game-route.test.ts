@@ -10,8 +10,8 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig } from "../../images/runtime/replica";
-import { proxySettingsSchema } from "../../images/proxy/settings";
+import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
 import { defaultRoutes } from "../../images/proxy/src/routes";
 import type { GameServer } from "../../images/game/src/server";
@@ -26,6 +26,7 @@ const LIMITS = { requestTimeout: 1000, headersTimeout: 800, keepAliveTimeout: 30
 function configFor(gamePort: number, webPort = 1) {
   return parseReplicaConfig(
     JSON.stringify({
+      ...STANDALONE_CONFIG,
       replica: "edge-0",
       service: "edge",
       role: "proxy",

@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { scramVerifierMatches } from "../../images/db/src/scram";
+import { scramVerifierMatches } from "../../contracts/credentials/scram";
 import { loadStackFile } from "../../components/spec/load";
 import { isSecretValue, runUnderMocks, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 

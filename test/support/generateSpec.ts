@@ -4,7 +4,7 @@
  * of every role scaled with the host count. Deterministic for given sizes.
  */
 import type { DatacenterSpecInput } from "../../components/spec/schema";
-import { ROLES } from "../../components/model/roles";
+import { ROLES } from "../../contracts/roles";
 
 export interface GenerateOptions {
   readonly hosts: number;

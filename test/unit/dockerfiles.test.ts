@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROLE_INFO, type RolePort } from "../../components/model/roles";
+import { ROLE_INFO, type RolePort } from "../../contracts/roles";
 import { exposeList, renderDockerfile, ROLE_IMAGES } from "../../images/dockerfiles";
 
 const IMAGES = join(__dirname, "..", "..", "images");

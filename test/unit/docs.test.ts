@@ -179,7 +179,7 @@ describe("the rules themselves", () => {
 
   it("ignores URLs, anchors, placeholders, container paths, generated folders and fenced blocks", () => {
     const text = [
-      "[site](https://www.pulumi.com) [top](#quick-start) `images/<role>/settings.ts` `images/*/Dockerfile`",
+      "[site](https://www.pulumi.com) [top](#quick-start) `contracts/settings/<role>.ts` `images/*/Dockerfile`",
       "`/etc/serverpark/config.json` `box/new` `images/web/dist/main.mjs` `node_modules/ssh2/.../x.node` `a b/c`",
       "```",
       "components/not/there.ts",

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig } from "../../images/runtime/replica";
-import { webSettingsSchema } from "../../images/web/settings";
+import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { webSettingsSchema } from "../../contracts/settings/web";
 import { startWebApp, type Limits, type WebApp } from "../../images/web/src/app";
 import { selfSigned } from "./curl";
 
@@ -37,6 +37,7 @@ export async function startWebFixture(limits: Partial<Limits> = {}, replica = "w
   const [a, b, rep] = await Promise.all([selfSigned(["a.test", "www.a.test"]), selfSigned(["b.test"]), selfSigned(["www.fra1.park.test"])]);
   const config = parseReplicaConfig(
     JSON.stringify({
+      ...STANDALONE_CONFIG,
       replica,
       service: "www",
       domain: "fra1.park.test",

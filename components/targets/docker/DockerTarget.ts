@@ -7,8 +7,9 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { MANAGEMENT_PORT, ROLE_INFO } from "../../model/roles";
-import { BACKUP_PATH, replicaRuntimeConfig, RUNTIME_CONFIG_PATH } from "../../model/runtimeConfig";
+import { MANAGEMENT_PORT, ROLE_INFO } from "../../../contracts/roles";
+import { BACKUP_PATH, RUNTIME_CONFIG_PATH } from "../../../contracts/paths";
+import { replicaRuntimeConfig } from "../../model/runtimeConfig";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import type { ReplicaFile } from "../../roles/types";

@@ -9,7 +9,7 @@
 import * as docker from "@pulumi/docker";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import { ROLE_INFO } from "../../model/roles";
+import { ROLE_INFO } from "../../../contracts/roles";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
 import type { ReplicaFile } from "../../roles/types";
 import type { DatacenterSpec } from "../../spec/schema";

@@ -3,8 +3,9 @@
  * replica, with the same environment, limits and runtime config as the Docker target gives
  * them, and every port bound to exactly the addresses the plan's exposure matrix allows.
  */
-import { MANAGEMENT_PORT, ROLE_INFO } from "../../model/roles";
-import { replicaRuntimeConfig, RUNTIME_CONFIG_PATH } from "../../model/runtimeConfig";
+import { MANAGEMENT_PORT, ROLE_INFO } from "../../../contracts/roles";
+import { RUNTIME_CONFIG_PATH } from "../../../contracts/paths";
+import { replicaRuntimeConfig } from "../../model/runtimeConfig";
 import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService } from "../../plan";
 import { HOST_AGENT } from "../docker/images";
 import type { CloudInitContainer, CloudInitFile, CloudInitPort } from "./cloudInit";

@@ -12,7 +12,7 @@ import { z } from "zod";
 import type { BackupPolicy } from "../../runtime/backups";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
-import { dbProbeLoginSchema, type DbProbeLogin, type DbSettings } from "../settings";
+import { dbProbeLoginSchema, type DbProbeLogin, type DbSettings } from "../../../contracts/settings/db";
 import { Backups } from "./backup";
 import { Postgres, privateKeyCopy } from "./postgres";
 import { provision } from "./provision";

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { backupName, checkSchedule, type BackupPolicy } from "../../runtime/backups";
 import type { Logger } from "../../runtime/log";
-import type { DbSettings } from "../settings";
+import type { DbSettings } from "../../../contracts/settings/db";
 import type { Postgres } from "./postgres";
 
 const run = promisify(execFile);

@@ -1,19 +1,21 @@
 /** Entry point of the db image: its variables and settings, PostgreSQL, backups, readiness; the rest is images/runtime/bootstrap.ts. */
 import { z } from "zod";
+import { DATA_PATHS, DB_PASSWORD_PATH, DB_PROBE_LOGIN_PATH } from "../../../contracts/paths";
 import { mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
-import { dbSettingsSchema } from "../settings";
+import { dbSettingsSchema } from "../../../contracts/settings/db";
 import { startDbApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 void runRole({
   name: "db",
   env: {
-    SP_DB_PORT: portVar(5432),
+    SP_DB_PORT: portVar(rolePort("db", "postgres")),
     /** The data volume (ROLE_INFO.db.dataPath). */
-    SP_DB_DATA: z.string().default("/var/lib/serverpark/db"),
+    SP_DB_DATA: z.string().default(DATA_PATHS.db),
     /** The application role's password, written by the deployment as a secret (components/roles/db.ts). */
-    SP_DB_PASSWORD_FILE: z.string().default("/etc/serverpark/secrets/db-password"),
+    SP_DB_PASSWORD_FILE: z.string().default(DB_PASSWORD_PATH),
     /** The NOC's monitoring login (user, database, SCRAM verifier; components/roles/noc.ts); absent: none. */
-    SP_DB_PROBE_LOGIN_FILE: z.string().default("/etc/serverpark/secrets/db-probe-login.json"),
+    SP_DB_PROBE_LOGIN_FILE: z.string().default(DB_PROBE_LOGIN_PATH),
     /** PostgreSQL's programs (copied into the image by images/db/prepare.sh). */
     SP_PG_BIN: z.string().default("/usr/lib/postgresql/15/bin"),
     ...tlsEnv,

@@ -11,7 +11,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "../../runtime/log";
-import type { DbSettings } from "../settings";
+import type { DbSettings } from "../../../contracts/settings/db";
 
 const run = promisify(execFile);
 

@@ -3,7 +3,7 @@
  * exists with the password from the credentials file (so a rotated secret applies on the
  * next restart) and every declared database exists, owned by that role. Nothing is dropped.
  *
- * With a monitoring login (the NOC's, see ../settings.ts dbProbeLoginSchema) its role is made
+ * With a monitoring login (the NOC's, see contracts/settings/db.ts dbProbeLoginSchema) its role is made
  * least-privileged: LOGIN and nothing else (no superuser, createdb, createrole, replication,
  * RLS bypass, inheritance or memberships), read-only sessions, a small connection limit, and
  * CONNECT on its one database only — PUBLIC's default CONNECT is revoked from every other
@@ -18,7 +18,7 @@
  * never touched.
  */
 import pg from "pg";
-import type { DbProbeLogin, DbSettings } from "../settings";
+import type { DbProbeLogin, DbSettings } from "../../../contracts/settings/db";
 import type { Postgres } from "./postgres";
 
 /** Marks the roles provisioning created as monitoring logins; nothing else ever carries it. */

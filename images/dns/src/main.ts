@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { ConfigError, CONFIG_EXIT_CODE, HttpError, portVar, runServer, runtimeEnv, StartupError } from "../../runtime";
 import { startDnsApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 // The app reads the replica config itself (src/config.ts), so that POST /reload can re-read it.
 void runServer({
@@ -11,7 +12,7 @@ void runServer({
     /** The replica config written by the target (zones, settings). */
     SP_CONFIG: z.string().optional(),
     /** UDP and TCP port of the DNS server. */
-    SP_DNS_PORT: portVar(53),
+    SP_DNS_PORT: portVar(rolePort("dns", "dns")),
     SP_REPLICA: z.string().default("dns-0"),
   }),
   bindings: (env) => ({ replica: env.SP_REPLICA }),

@@ -8,7 +8,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../runtime/log";
-import type { DnsSettings } from "../settings";
+import type { DnsSettings } from "../../../contracts/settings/dns";
 import { respond, type Reply, type Transport } from "./responder";
 import { ResponseRateLimiter } from "./rrl";
 import type { ZoneSet } from "./zones";

@@ -5,8 +5,8 @@
  * name that exists without that type, NXDOMAIN (+ SOA) for a name that does not exist.
  */
 import type { Answer as PacketAnswer } from "dns-packet";
-import type { DnsRecord, DnsZone } from "../../../components/plan/types";
-import type { ExtraRecord } from "../settings";
+import type { DnsRecord, DnsZone } from "../../../contracts/dns";
+import type { ExtraRecord } from "../../../contracts/settings/dns";
 
 /** A resource record as dns-packet encodes it (its own union type is too narrow to build generically). */
 export type Answer = PacketAnswer & { data?: unknown };

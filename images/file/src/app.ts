@@ -20,7 +20,7 @@ import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import { Authenticator } from "../../mail/src/auth";
-import type { FileSettings } from "../settings";
+import type { FileSettings } from "../../../contracts/settings/file";
 import { FileBackups } from "./backup";
 import { startFtpServer, type FtpServer } from "./ftp";
 import type { PlannedAddresses } from "./passive";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Registry } from "prom-client";
 import { Backups, copyTreeDurably, type BackupPolicy } from "../../runtime/backups";
 import type { Logger } from "../../runtime/log";
-import type { FileSettings } from "../settings";
+import type { FileSettings } from "../../../contracts/settings/file";
 import type { UserTree } from "./tree";
 
 const NAME = /^\d{8}T\d{9}Z$/;

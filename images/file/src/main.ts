@@ -1,9 +1,10 @@
 /** Entry point of the file image: its variables and settings, credentials, TLS, SFTP, FTP, backups, readiness; the rest is images/runtime/bootstrap.ts. */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { FTP_PASSIVE_PORTS } from "../../../components/model/roles";
+import { DATA_PATHS, FILE_CREDENTIALS_PATH } from "../../../contracts/paths";
+import { FTP_PASSIVE_PORTS, rolePort } from "../../../contracts/roles";
 import { mountedCertificate, portVar, runRole, StartupError, tlsEnv } from "../../runtime";
-import { fileCredentialsSchema, fileSettingsSchema } from "../settings";
+import { fileCredentialsSchema, fileSettingsSchema } from "../../../contracts/settings/file";
 import { startFileApp } from "./app";
 
 function readCredentials(path: string): Record<string, string> {
@@ -20,8 +21,8 @@ function readCredentials(path: string): Record<string, string> {
 void runRole({
   name: "file",
   env: {
-    SP_FILE_SFTP_PORT: portVar(22),
-    SP_FILE_FTP_PORT: portVar(21),
+    SP_FILE_SFTP_PORT: portVar(rolePort("file", "sftp")),
+    SP_FILE_FTP_PORT: portVar(rolePort("file", "ftp")),
     /** Passive data ports "from-to"; the plan exposes exactly ROLE_INFO.file's ftp-passive ports. */
     SP_FILE_FTP_PASSIVE_PORTS: z
       .string()
@@ -30,11 +31,11 @@ void runRole({
     /** The service certificate (components/DatacenterPki.ts), for FTPS. */
     ...tlsEnv,
     /** The data volume (ROLE_INFO.file.dataPath). */
-    SP_FILE_DATA: z.string().default("/var/lib/serverpark/files"),
+    SP_FILE_DATA: z.string().default(DATA_PATHS.file),
     /** Where backups go: the backup volume the target mounts (SP_BACKUP_DIR), else this. */
-    SP_FILE_BACKUP_DIR: z.string().default("/var/lib/serverpark/files/backups"),
+    SP_FILE_BACKUP_DIR: z.string().default(`${DATA_PATHS.file}/backups`),
     SP_BACKUP_DIR: z.string().optional(),
-    SP_FILE_CREDENTIALS: z.string().default("/etc/serverpark/secrets/file-users.json"),
+    SP_FILE_CREDENTIALS: z.string().default(FILE_CREDENTIALS_PATH),
   },
   settings: fileSettingsSchema,
   start: async ({ env, config, log, reloadingTls }) => {

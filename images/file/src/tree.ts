@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { copyFile, link, lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { FileSettings } from "../settings";
+import type { FileSettings } from "../../../contracts/settings/file";
 import { Mutex } from "./mutex";
 import { PathError, VERSION_PREFIX } from "./paths";
 

@@ -7,7 +7,7 @@
 import type { Duplex } from "node:stream";
 import type { RawData, WebSocket } from "ws";
 import type { Logger } from "../../runtime/log";
-import type { GameSettings } from "../settings";
+import type { GameSettings } from "../../../contracts/settings/game";
 import type { Client, Lobby } from "./lobby";
 import type { GameMetrics } from "./metrics";
 import { clientMessage, CLOSE, type ClientMessage } from "./protocol";

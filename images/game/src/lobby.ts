@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
-import type { GameSettings } from "../settings";
+import type { GameSettings } from "../../../contracts/settings/game";
 import type { GameMetrics } from "./metrics";
 import { CLOSE, type ClientMessage } from "./protocol";
 import { Room, type Player } from "./room";

@@ -1,15 +1,16 @@
 /** Entry point of the game image: its port and settings, the game server, readiness; the rest is images/runtime/bootstrap.ts. */
 import { Registry } from "prom-client";
 import { portVar, runRole } from "../../runtime";
-import { gameSettingsSchema } from "../settings";
+import { gameSettingsSchema } from "../../../contracts/settings/game";
 import { gameMetrics } from "./metrics";
 import { startGameServer } from "./server";
+import { rolePort } from "../../../contracts/roles";
 
 void runRole({
   name: "game",
   env: {
     /** HTTP + WebSocket port (the client page at /, the game at /ws). */
-    SP_GAME_PORT: portVar(7350),
+    SP_GAME_PORT: portVar(rolePort("game", "game")),
   },
   settings: gameSettingsSchema,
   start: async ({ env, config, log }) => {

@@ -6,7 +6,7 @@
  * server moves them at most `maxSpeed`. A client may also say where it believes it is;
  * a claim farther away than one tick of movement allows is refused as a teleport.
  */
-import type { GameSettings } from "../settings";
+import type { GameSettings } from "../../../contracts/settings/game";
 
 export interface Player {
   readonly id: number;

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import type { Logger } from "../../runtime/log";
-import type { GameSettings } from "../settings";
+import type { GameSettings } from "../../../contracts/settings/game";
 import { accept } from "./connection";
 import { Lobby } from "./lobby";
 import type { GameMetrics } from "./metrics";

@@ -6,7 +6,7 @@
  * for readiness, metrics and benchmarks.
  */
 import type { Logger } from "../../runtime/log";
-import type { GameSettings } from "../settings";
+import type { GameSettings } from "../../../contracts/settings/game";
 import type { Client, Lobby } from "./lobby";
 import type { GameMetrics } from "./metrics";
 import { CLOSE, textFrame } from "./protocol";

@@ -11,7 +11,7 @@ import type { SMTPServer } from "smtp-server";
 import { Backups, copyTreeDurably, type BackupPolicy } from "../../runtime/backups";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
-import type { MailSettings } from "../settings";
+import type { MailSettings } from "../../../contracts/settings/mail";
 import { parseAddress } from "./addresses";
 import { Authenticator } from "./auth";
 import { ImapSession } from "./imap/session";

@@ -3,7 +3,7 @@
  * credentials file and rate-limits failed logins per client address, across protocols,
  * so a guesser cannot spread attempts over three ports.
  */
-import { verifyPassword } from "./passwords";
+import { verifyPassword } from "../../../contracts/credentials/scrypt";
 
 export interface LoginLimit {
   readonly maxFailures: number;

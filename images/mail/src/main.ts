@@ -1,9 +1,11 @@
 /** Entry point of the mail image: its variables and settings, credentials, TLS, servers, readiness; the rest is images/runtime/bootstrap.ts. */
 import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
+import { DATA_PATHS, MAIL_CREDENTIALS_PATH, TLS_PATHS } from "../../../contracts/paths";
 import { portVar, runRole, StartupError, tlsEnv } from "../../runtime";
-import { mailCredentialsSchema, mailSettingsSchema } from "../settings";
+import { mailCredentialsSchema, mailSettingsSchema } from "../../../contracts/settings/mail";
 import { startMailApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 function readCredentials(path: string): Record<string, string> {
   let text: string;
@@ -20,17 +22,17 @@ function readCredentials(path: string): Record<string, string> {
 void runRole({
   name: "mail",
   env: {
-    SP_MAIL_SMTP_PORT: portVar(25),
-    SP_MAIL_SUBMISSION_PORT: portVar(587),
-    SP_MAIL_IMAPS_PORT: portVar(993),
-    SP_MAIL_POP3S_PORT: portVar(995),
+    SP_MAIL_SMTP_PORT: portVar(rolePort("mail", "smtp")),
+    SP_MAIL_SUBMISSION_PORT: portVar(rolePort("mail", "submission")),
+    SP_MAIL_IMAPS_PORT: portVar(rolePort("mail", "imaps")),
+    SP_MAIL_POP3S_PORT: portVar(rolePort("mail", "pop3s")),
     /** The data volume (ROLE_INFO.mail.dataPath). */
-    SP_MAIL_DATA: z.string().default("/var/lib/serverpark/mail"),
+    SP_MAIL_DATA: z.string().default(DATA_PATHS.mail),
     /** Users' password hashes, written by the deployment as a secret (components/roles/mail.ts). */
-    SP_MAIL_CREDENTIALS: z.string().default("/etc/serverpark/secrets/mail-users.json"),
+    SP_MAIL_CREDENTIALS: z.string().default(MAIL_CREDENTIALS_PATH),
     ...tlsEnv,
     /** The datacenter CA, trusted for the smarthost's certificate when present. */
-    SP_TLS_CA: z.string().default("/etc/serverpark/tls/ca.crt"),
+    SP_TLS_CA: z.string().default(TLS_PATHS.ca),
     /** Where backups go: a volume of their own in a deployment; without one, <SP_MAIL_DATA>/backups. */
     SP_BACKUP_DIR: z.string().optional(),
   },

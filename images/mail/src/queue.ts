@@ -13,7 +13,7 @@ import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { createTransport, type Transporter } from "nodemailer";
 import type { Logger } from "../../runtime/log";
-import type { MailSettings } from "../settings";
+import type { MailSettings } from "../../../contracts/settings/mail";
 import { fsyncDir, replaceFileDurably, writeSynced } from "./durable";
 
 export interface QueueEntry {

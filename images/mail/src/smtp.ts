@@ -9,7 +9,7 @@
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
-import type { MailSettings } from "../settings";
+import type { MailSettings } from "../../../contracts/settings/mail";
 import { parseAddress } from "./addresses";
 import type { Authenticator } from "./auth";
 import type { OutboundQueue } from "./queue";

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../runtime/log";
-import type { NocSettings } from "../settings";
+import type { NocSettings } from "../../../contracts/settings/noc";
 import { probeFor, type FailureReason, type ProbeContext, type ProbeTarget } from "./probes";
 
 export type PortState = "up" | "degraded" | "down";

@@ -10,7 +10,7 @@ import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
-import type { ProxySettings } from "../settings";
+import type { ProxySettings } from "../../../contracts/settings/proxy";
 import { ResponseCache } from "./cache";
 import { createForwarder } from "./forward";
 import { BucketTable } from "./limits";

@@ -1,13 +1,14 @@
 /** Entry point of the proxy image: its variables and settings, HTTP(S) listeners, readiness; the rest is images/runtime/bootstrap.ts. */
 import { ConfigError, mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
-import { proxySettingsSchema } from "../settings";
+import { proxySettingsSchema } from "../../../contracts/settings/proxy";
 import { startProxyApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 void runRole({
   name: "proxy",
   env: {
-    SP_HTTP_PORT: portVar(80),
-    SP_HTTPS_PORT: portVar(443),
+    SP_HTTP_PORT: portVar(rolePort("proxy", "http")),
+    SP_HTTPS_PORT: portVar(rolePort("proxy", "https")),
     /** The replica's certificate; HTTPS is off when neither it nor a site certificate exists. */
     ...tlsEnv,
   },

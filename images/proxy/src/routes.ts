@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../../runtime/log";
 import type { DirectoryService, ReplicaConfig } from "../../runtime/replica";
-import type { ProxySettings, RouteSettings } from "../settings";
+import type { ProxySettings, RouteSettings } from "../../../contracts/settings/proxy";
 import { Pool } from "./pool";
 
 export interface Route {

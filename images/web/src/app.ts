@@ -11,7 +11,7 @@ import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
-import type { SiteSettings, WebSettings } from "../settings";
+import type { SiteSettings, WebSettings } from "../../../contracts/settings/web";
 import { FileCache } from "./files";
 import { createHandler } from "./handler";
 import { prepareSites, SiteTable } from "./sites";

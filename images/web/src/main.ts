@@ -1,14 +1,15 @@
 /** Entry point of the web image: its variables and settings, HTTP(S) servers, readiness; the rest is images/runtime/bootstrap.ts. */
 import { z } from "zod";
 import { mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
-import { webSettingsSchema } from "../settings";
+import { webSettingsSchema } from "../../../contracts/settings/web";
 import { startWebApp } from "./app";
+import { rolePort } from "../../../contracts/roles";
 
 void runRole({
   name: "web",
   env: {
-    SP_HTTP_PORT: portVar(8080),
-    SP_HTTPS_PORT: portVar(8443),
+    SP_HTTP_PORT: portVar(rolePort("web", "http")),
+    SP_HTTPS_PORT: portVar(rolePort("web", "https")),
     /** The replica's certificate; HTTPS is off when neither it nor a site certificate exists. */
     ...tlsEnv,
     /** Where inline site content is written (the root filesystem is read-only). */

@@ -8,7 +8,7 @@
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import type { SiteSettings } from "../settings";
+import type { SiteSettings } from "../../../contracts/settings/web";
 
 export interface Site {
   readonly host: string;

@@ -1,6 +1,6 @@
 /**
  * Which probe speaks to which port, by the port's name in the role catalogue
- * (components/model/roles.ts). A port no probe knows gets a plain TCP connect.
+ * (contracts/roles.ts). A port no probe knows gets a plain TCP connect.
  */
 import { connect } from "node:net";
 import { dnsProbe } from "./dns";

@@ -1,5 +1,5 @@
 /** What every probe gets and returns; the monitor adds timing and the timeout. */
-import type { NocSettings } from "../../settings";
+import type { NocSettings } from "../../../../contracts/settings/noc";
 
 export interface ProbeTarget {
   readonly service: string;

@@ -3,6 +3,7 @@
  * which of its ports may be published to the internet. The planner derives the exposure
  * matrix and the DNS zone from this table; targets derive health checks and volumes.
  */
+import { DATA_PATHS } from "./paths";
 
 export const ROLES = ["web", "proxy", "dns", "mail", "file", "db", "game", "noc"] as const;
 export type Role = (typeof ROLES)[number];
@@ -64,14 +65,14 @@ export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
     role: "mail",
     description: "SMTP, submission, IMAP and POP3",
     stateful: true,
-    dataPath: "/var/lib/serverpark/mail",
+    dataPath: DATA_PATHS.mail,
     ports: [tcp("smtp", 25, "internet"), tcp("submission", 587, "internet"), tcp("imaps", 993, "internet"), tcp("pop3s", 995, "internet")],
   },
   file: {
     role: "file",
     description: "SFTP and FTP/FTPS with versions",
     stateful: true,
-    dataPath: "/var/lib/serverpark/files",
+    dataPath: DATA_PATHS.file,
     ports: [
       tcp("sftp", 22, "none"),
       tcp("ftp", 21, "none"),
@@ -80,7 +81,18 @@ export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
       ),
     ],
   },
-  db: { role: "db", description: "PostgreSQL-protocol database", stateful: true, dataPath: "/var/lib/serverpark/db", ports: [tcp("postgres", 5432, "none")] },
+  db: { role: "db", description: "PostgreSQL-protocol database", stateful: true, dataPath: DATA_PATHS.db, ports: [tcp("postgres", 5432, "none")] },
   game: { role: "game", description: "real-time multiplayer over WebSocket", stateful: false, ports: [tcp("game", 7350, "internet")] },
   noc: { role: "noc", description: "probes, metrics and the live datacenter map", stateful: false, ports: [tcp("noc", 8080, "operator")] },
 };
+
+/**
+ * The number of a role's named port in the catalogue, which servers take as the default of
+ * their `SP_*_PORT` variable so the port the program wires and the port the server listens on
+ * are one fact. An unknown name throws (at the server's start-up, and in the tests).
+ */
+export function rolePort(role: Role, name: string): number {
+  const port = ROLE_INFO[role].ports.find((p) => p.name === name);
+  if (!port) throw new Error(`role ${role} has no port named "${name}" (have: ${ROLE_INFO[role].ports.map((p) => p.name).join(", ")})`);
+  return port.port;
+}

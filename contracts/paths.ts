@@ -1,0 +1,41 @@
+/**
+ * Every path inside a replica's container that both sides name: the program writes or mounts
+ * it (components/), the server reads it (images/). Declared here once so neither side can
+ * rename one alone. Servers take each as the default of an `SP_*` variable; the targets set
+ * the variable to the same value.
+ */
+
+/** The replica's runtime config (`SP_CONFIG`; its schema is contracts/runtimeConfig.ts). */
+export const RUNTIME_CONFIG_PATH = "/etc/serverpark/config.json";
+
+/** Where every replica finds its service certificate, key and the datacenter CA (images/runtime/tls.ts). */
+export const TLS_PATHS = {
+  cert: "/etc/serverpark/tls/tls.crt",
+  key: "/etc/serverpark/tls/tls.key",
+  ca: "/etc/serverpark/tls/ca.crt",
+} as const;
+
+/** Secret files the role hooks (components/roles/) write and the servers read. */
+export const FILE_CREDENTIALS_PATH = "/etc/serverpark/secrets/file-users.json";
+export const MAIL_CREDENTIALS_PATH = "/etc/serverpark/secrets/mail-users.json";
+/** The db superuser's password, as generated (the server stores it as a SCRAM verifier). */
+export const DB_PASSWORD_PATH = "/etc/serverpark/secrets/db-password";
+/** On db replicas: the NOC's monitoring login (contracts/settings/db.ts dbProbeLoginSchema). */
+export const DB_PROBE_LOGIN_PATH = "/etc/serverpark/secrets/db-probe-login.json";
+/** The NOC page's password (user name from the NOC's settings). */
+export const NOC_PASSWORD_PATH = "/etc/serverpark/secrets/noc-password";
+/** The NOC's password for its monitoring login on the db services. */
+export const NOC_DB_PASSWORD_PATH = "/etc/serverpark/secrets/noc-db-password";
+/** The NOC's probe targets behind the proxies (not secret). */
+export const NOC_PROBES_PATH = "/etc/serverpark/noc-probes.json";
+
+/** Root of the stateful roles' volumes (images/dockerfiles.ts declares it a VOLUME). */
+export const DATA_ROOT = "/var/lib/serverpark";
+/** Each stateful role's data directory, on its volume (contracts/roles.ts `dataPath`). */
+export const DATA_PATHS = {
+  mail: `${DATA_ROOT}/mail`,
+  file: `${DATA_ROOT}/files`,
+  db: `${DATA_ROOT}/db`,
+} as const;
+/** Where a stateful replica's backups are mounted (`SP_BACKUP_DIR`) when its service declares `backup`. */
+export const BACKUP_PATH = `${DATA_ROOT}/backup`;
