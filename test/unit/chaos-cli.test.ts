@@ -66,6 +66,15 @@ describe("serverpark chaos: bad input touches nothing", () => {
     expect(dockerCalls()).toEqual([]);
   });
 
+  it("a tolerance that is not seconds or a percentage is a usage error before any docker call", async () => {
+    for (const tolerance of ["soon", "2 h", "1s,2s,3s"]) {
+      const r = await chaos("local", "--scenario", "host:h1@0/1m", `--tolerance=${tolerance}`);
+      expect(r.code, tolerance).toBe(2);
+      expect(r.stderr, tolerance).toContain(`--tolerance must be seconds and/or a percentage, such as "2s", "10%" or "3s,15%", got "${tolerance}"`);
+    }
+    expect(dockerCalls()).toEqual([]);
+  });
+
   it("needs a scenario", async () => {
     const r = await chaos("local");
     expect(r.code).toBe(2);
@@ -86,6 +95,7 @@ describe("serverpark chaos: bad input touches nothing", () => {
     expect(all.stdout).toMatch(/^ {2}chaos +play a power scenario/m);
     const help = captureIo();
     expect(await main(["chaos", "--help"], help)).toBe(0);
-    expect(help.stdout).toContain("serverpark chaos <stack> --scenario <file|events> [--speed N] [--json]");
+    expect(help.stdout).toContain("serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--json]");
+    expect(help.stdout).toContain("differs from the prediction by more than the tolerance");
   });
 });
