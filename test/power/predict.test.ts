@@ -12,7 +12,7 @@ import { liveTimeline } from "../../components/power/live/timeline";
 
 const local = loadPlan("local", process.cwd());
 // Round figures, so the expected intervals can be read off by hand.
-const boot = { web: 1.5, proxy: 1, dns: 1, mail: 2, file: 2, db: 4, game: 1.5, noc: 1 };
+const boot = { web: 2, proxy: 1, dns: 1, mail: 2, file: 2, db: 4, game: 2, noc: 1 };
 const PROXY = { passive: { failures: 3, ejectMs: 10_000 }, connectTimeoutMs: 2000 };
 
 const scenarioOf = (s: unknown) => (typeof s === "string" ? readScenario(s, process.cwd()) : s);
@@ -59,21 +59,25 @@ describe("interval arithmetic", () => {
 });
 
 describe("the proxy's ejection windows", () => {
+  // The third failed request (probes every 0.25 s) times out 2 s after it started: ejected at 2.5 s.
   it("a pool back before its first ejection is back at once", () => {
-    // Dead address: the first failures come 2 s after the cut; it was ready at 1.5 s.
     expect(proxiedRecovery({ from: 0, to: 1.5 }, 1, PROXY)).toBe(1.5);
   });
   it("a pool ready during the ejection window gets traffic when the window ends", () => {
-    expect(proxiedRecovery({ from: 0, to: 2.5 }, 1, PROXY)).toBe(12);
-    expect(proxiedRecovery({ from: 0, to: 11.5 }, 10, PROXY)).toBe(12);
+    expect(proxiedRecovery({ from: 0, to: 3 }, 1, PROXY)).toBe(12.5);
+    expect(proxiedRecovery({ from: 0, to: 11.5 }, 10, PROXY)).toBe(12.5);
   });
   it("a pool still down at the window's end is ejected again: after a 2 s timeout while dark, at once once its host has power", () => {
-    // Window 2–12, the retry at 12 times out at 14 (host dark until 15), window 14–24.
-    expect(proxiedRecovery({ from: 0, to: 16.5 }, 15, PROXY)).toBe(24);
-    // Host back at 11: the retry at 12 is refused at once, window 12–22.
-    expect(proxiedRecovery({ from: 0, to: 13 }, 11, PROXY)).toBe(22);
-    // Ready while the retry at 12 is still waiting for its timeout: up at once.
+    // Window 2.5–12.5, the retry at 12.5 times out at 14.5 (host dark until 15), window 14.5–24.5.
+    expect(proxiedRecovery({ from: 0, to: 16.5 }, 15, PROXY)).toBe(24.5);
+    // Host back at 11: the retry at 12.5 is refused at once, window 12.5–22.5.
+    expect(proxiedRecovery({ from: 0, to: 13 }, 11, PROXY)).toBe(22.5);
+    // Ready while the retry at 12.5 is still waiting for its timeout: up at once.
     expect(proxiedRecovery({ from: 0, to: 13 }, 14, PROXY)).toBe(13);
+  });
+  it("less traffic ejects later (one request a second: the third fails at 4 s)", () => {
+    expect(proxiedRecovery({ from: 0, to: 5 }, 1, PROXY, 1)).toBe(14);
+    expect(proxiedRecovery({ from: 0, to: 3.5 }, 1, PROXY, 1)).toBe(3.5);
   });
 });
 
@@ -85,12 +89,12 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
   it("h1 (www-0, ns-0, arena-0) fails for a minute: www and ns are served by their other replica; arena waits for the proxy's ejection to end", () => {
     const p = predict("host:h1@0/1m");
     expect(p).toMatchObject({ www: [], ns: [], edge: [] });
-    // arena ready at 2.5 s (1 s + boot), but ejected 2–12 s: back at 12 s.
-    expect(p.arena).toEqual([[0, 12]]);
+    // arena ready at 3 s (1 s + boot), but ejected 2.5–12.5 s: back at 12.5 s.
+    expect(p.arena).toEqual([[0, 12.5]]);
   });
 
   it("a longer cut of h1 runs into a second ejection window", () => {
-    expect(predict("host:h1@0/15m").arena).toEqual([[0, 24]]);
+    expect(predict("host:h1@0/15m").arena).toEqual([[0, 24.5]]);
   });
 
   it("the speed compresses the power timeline but not the boot time", () => {
@@ -100,11 +104,11 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
 
   it("overlapping cuts of both hosts of a service: down only while neither answers", () => {
     // h1 dark 0–2 s, h4 dark 1–3 s. ns-0 down 0–3, ns-1 1–4: ns down 1–3.
-    // www-0 down 0–3.5, www-1 1–4.5.
+    // www-0 down 0–4, www-1 1–5.
     const p = predict("host:h1@0/2m,host:h4@1m/2m");
     expect(p.ns).toEqual([[1, 3]]);
-    // www: both down 1–3; the proxy ejected both at 3 s (1 s + 2 s timeout) until 13 s.
-    expect(p.www).toEqual([[1, 13]]);
+    // www: both down 1–4; the proxy ejected both at 3.5 s (1 s + 0.5 s of requests + 2 s timeout) until 13.5 s.
+    expect(p.www).toEqual([[1, 13.5]]);
     // noc (only on h4): 1 s to 3 s + 1 s boot.
     expect(p.noc).toEqual([[1, 4]]);
     expect(p.edge).toEqual([]);

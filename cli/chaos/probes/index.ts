@@ -51,8 +51,8 @@ export async function publishedPorts(containerIds: readonly string[]): Promise<P
   return out;
 }
 
-/** Seconds a client waits before it calls an attempt failed (more than the proxy's 2 s retry on a dead upstream). */
-export const PROBE_TIMEOUT_MS = 3000;
+/** How long a client waits before it gives up on an attempt: a slow answer (the proxy retrying a dead upstream for 2 s, on a busy machine) is still an answer. */
+export const PROBE_TIMEOUT_MS = 5000;
 /** A resolver's wait for one name server before it asks the next. */
 export const DNS_SERVER_TIMEOUT_MS = 1000;
 

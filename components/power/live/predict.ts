@@ -121,16 +121,28 @@ export function proxyModel(spec: DatacenterSpec): Pick<ProxySettings, "passive" 
 }
 
 /**
+ * Seconds between requests to a service through the proxy during a live run: the probes'
+ * beat (cli/chaos/measure.ts). Passive ejection is driven by traffic, and this is the traffic.
+ */
+export const REQUEST_INTERVAL_SECONDS = 0.25;
+
+/**
  * A pool that was down (every upstream) during `outage`, whose upstreams were ready again at
  * `outage.to`: when the proxy sends it traffic again. Failed requests from a dead address take
  * `connectTimeoutMs`; the first ones eject the upstreams for `ejectMs`; at the end of a window
  * one more request is tried and, if it fails, ejects them again. Once the host has power the
  * address answers at once (refused until the server listens), so failures are immediate.
  */
-export function proxiedRecovery(outage: Interval, hostBackAt: number, proxy: Pick<ProxySettings, "passive" | "connectTimeoutMs">): number {
+export function proxiedRecovery(
+  outage: Interval,
+  hostBackAt: number,
+  proxy: Pick<ProxySettings, "passive" | "connectTimeoutMs">,
+  requestIntervalSeconds = REQUEST_INTERVAL_SECONDS,
+): number {
   const eject = proxy.passive.ejectMs / 1000;
   const failAfter = (t: number) => (t < hostBackAt ? proxy.connectTimeoutMs / 1000 : 0);
-  let start = outage.from + failAfter(outage.from);
+  // The first ejection needs `failures` failed requests: the last of them started that many intervals later.
+  let start = outage.from + failAfter(outage.from) + (proxy.passive.failures - 1) * requestIntervalSeconds;
   if (outage.to <= start) return outage.to;
   for (;;) {
     const windowEnd = start + eject;
