@@ -6,6 +6,7 @@
  * at the end.
  */
 import type { DatacenterPlan } from "../../components/plan/types";
+import { docker } from "../../lab/docker-cli";
 import type { ProbeSamples } from "../../components/power/live/compare";
 import { datacenterProbes, publishedPorts, PROBE_TIMEOUT_MS, type ChaosProbe } from "./probes";
 import { freeAddress, startPrivateProber, type PrivateProber } from "./probes/private";
@@ -92,8 +93,11 @@ export async function startMeasurement(datacenter: string, plan: DatacenterPlan,
   if (set.private.length > 0 && set.privateNetwork) {
     const network = plan.networks.find((n) => n.id === set.privateNetwork)!;
     const used = new Set([network.gateway, ...network.members.map((m) => m.address)]);
+    const name = `${datacenter}-chaos-probe`;
+    // A helper left behind by a run that was killed outright (SIGKILL: no clean-up) holds the name and address.
+    await docker(["rm", "-f", name], { allowFailure: true, detached: true });
     prober = startPrivateProber({
-      name: `${datacenter}-chaos-probe`,
+      name,
       network: `${datacenter}-${network.id}`,
       address: freeAddress(network.cidr, used),
       image: PROBE_IMAGE,

@@ -85,7 +85,7 @@ function renderLog(log: ChaosLog): string {
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-function renderFidelity(rows: readonly FidelityRow[], tolerance: Tolerance): string {
+export function renderFidelity(rows: readonly FidelityRow[], tolerance: Tolerance): string {
   const body = rows.map((r) => [
     r.probe,
     `${describeIntervals(r.predicted.down)} (${r.predicted.seconds.toFixed(1)} s)`,
