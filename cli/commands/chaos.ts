@@ -6,7 +6,7 @@ import { clock } from "../../components/power/chart";
 import { deploymentProblems, liveDatacenter } from "../../components/power/live/containers";
 import { liveTimeline, parseSpeed, SpeedError } from "../../components/power/live/timeline";
 import { compare, describeIntervals, parseTolerance, ToleranceError, type FidelityRow, type Tolerance } from "../../components/power/live/compare";
-import { predictDowntime } from "../../components/power/live/predict";
+import { predictDowntime, type ServicePrediction } from "../../components/power/live/predict";
 import { startMeasurement } from "../chaos/measure";
 import { LiveController } from "../chaos/controller";
 import { datacenterContainers } from "../chaos/docker";
@@ -168,7 +168,6 @@ export const command: CliCommand = {
         io.err(`serverpark chaos: cannot play the scenario on the running datacenter:\n${mismatches.map((p) => `  - ${p}`).join("\n")}`);
         return EXIT.invalid;
       }
-      const predicted = predictDowntime(spec, plan, timeline, { speed });
       let measurement;
       try {
         measurement = await startMeasurement(
@@ -185,9 +184,13 @@ export const command: CliCommand = {
       }
       started = Date.now(); // the scenario's clock starts once the starting state is recorded and every probe samples
       let log: ChaosLog;
+      let predicted: ServicePrediction[];
       let samples;
       try {
         log = await playLive(timeline, spec.name, controller, started, { speed, signal: abort.signal, progress: progressWriter(io) });
+        // The simulator's cuts and boots, placed where the controller applied them.
+        const applied = { changes: log.changes, restoreAtRealSeconds: log.restore?.realSeconds };
+        predicted = predictDowntime(spec, plan, timeline, { speed, applied });
         // Keep measuring until the last predicted recovery has had its tolerance, so a late one is seen.
         const lastPredicted = Math.max(0, ...predicted.flatMap((p) => p.down.map((d) => d.to)));
         const until = Math.max((Date.now() - started) / 1000, lastPredicted + tolerance.seconds + 1);

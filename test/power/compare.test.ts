@@ -29,7 +29,7 @@ describe("measured intervals", () => {
     const p = probe("db", 5, (t) => t >= 1 && t < 1.75);
     expect(measuredIntervals(p)).toEqual([{ from: 1, to: 1.75 }]);
   });
-  it("a missing sample does not stretch an outage beyond two intervals, and `until` cuts it", () => {
+  it("a failed sample holds until the next observation, however late it comes (a stalled sampler leaves no false recovery), and `until` cuts it", () => {
     const p: ProbeSamples = {
       probe: "x",
       service: "x",
@@ -41,12 +41,12 @@ describe("measured intervals", () => {
       ],
     };
     expect(measuredIntervals(p)).toEqual([
-      { from: 0, to: 0.5 },
+      { from: 0, to: 3 },
       { from: 4, to: 4.25 },
     ]);
-    expect(measuredIntervals(p, 4)).toEqual([{ from: 0, to: 0.5 }]);
+    expect(measuredIntervals(p, 4)).toEqual([{ from: 0, to: 3 }]);
     expect(measuredIntervals(p, 4.1)).toEqual([
-      { from: 0, to: 0.5 },
+      { from: 0, to: 3 },
       { from: 4, to: 4.1 },
     ]);
   });

@@ -141,6 +141,26 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
     for (const s of ["www", "edge", "ns", "mail", "files", "arena", "noc"]) expect(p[s], s).toEqual([]);
   });
 
+  it("anchored on when the controller applied the changes: a cut applied late and a boot begun late move the outage with them", () => {
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h3@0/1m"));
+    const applied = {
+      changes: [
+        { host: "h3", kind: "power-off", realSeconds: 0.3 },
+        { host: "h3", kind: "power-on", realSeconds: 2.2 },
+      ],
+    };
+    const rows = predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: boot, applied });
+    expect(rows.find((r) => r.service === "db")!.down).toEqual([{ from: 0.3, to: 6.2 }]);
+    // Still dark at the end: it boots when the restore began.
+    const dark = liveTimeline(local.spec, local.plan, { duration: "2m", events: [{ at: 0, fail: "host:h3" }] });
+    const restored = predictDowntime(local.spec, local.plan, dark, {
+      speed: 60,
+      bootSeconds: boot,
+      applied: { changes: [{ host: "h3", kind: "power-off", realSeconds: 0.1 }], restoreAtRealSeconds: 2.5 },
+    });
+    expect(restored.find((r) => r.service === "db")!.down).toEqual([{ from: 0.1, to: 6.5 }]);
+  });
+
   it("a working generator: nothing goes down", () => {
     const p = predict({ generatorStart: "ok", events: [{ at: 0, fail: "utility:A", for: "30m" }] });
     expect(Object.values(p).flat()).toEqual([]);

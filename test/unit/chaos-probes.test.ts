@@ -45,11 +45,21 @@ const within = (ms: number) => AbortSignal.timeout(ms);
 describe("HTTP and HTTPS through a name", () => {
   it("up below 500, down on 5xx; the Host header names the site; a refused address is skipped for the next", async () => {
     const hosts: string[] = [];
-    const ok = await listen(createHttpServer((req, res) => (hosts.push(req.headers.host ?? ""), res.writeHead(200).end("hi"))));
+    const caching: (string | undefined)[] = [];
+    const ok = await listen(
+      createHttpServer((req, res) => {
+        hosts.push(req.headers.host ?? "");
+        caching.push(req.headers["cache-control"]);
+        res.writeHead(200).end("hi");
+      }),
+    );
     const failing = await listen(createHttpServer((_req, res) => res.writeHead(503).end()));
     const get = httpGet({ tls: false, hostname: "www.dc.test", path: "/" });
     await expect(anyOf([await closedPort(), ok], get)(within(5000))).resolves.toBeUndefined();
     expect(hosts).toEqual(["www.dc.test"]);
+    // Asked fresh, a cache on the way must ask the server.
+    await httpGet({ tls: false, hostname: "www.dc.test", path: "/", fresh: true })(ok, within(5000));
+    expect(caching).toEqual([undefined, "no-cache"]);
     await expect(anyOf([failing], get)(within(5000))).rejects.toThrow(/HTTP 503/);
   });
 

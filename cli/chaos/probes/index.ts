@@ -79,8 +79,10 @@ export function datacenterProbes(plan: DatacenterPlan, published: Published): Pr
   for (const s of plan.services) {
     const name = `${s.id}.${domain}`;
     if (s.role === "web" && proxy) {
-      add(s.id, "http", endpoints(proxy.id, "80/tcp"), httpGet({ tls: false, hostname: name, path: "/" }));
-      add(s.id, "https", endpoints(proxy.id, "443/tcp"), httpGet({ tls: true, hostname: name, path: "/" }));
+      // A fresh copy: the proxy's cache keeps the page for its max-age (60 s), which would hide
+      // an outage of the web servers for as long as the cached copy happens to have left.
+      add(s.id, "http", endpoints(proxy.id, "80/tcp"), httpGet({ tls: false, hostname: name, path: "/", fresh: true }));
+      add(s.id, "https", endpoints(proxy.id, "443/tcp"), httpGet({ tls: true, hostname: name, path: "/", fresh: true }));
     } else if (s.role === "game" && proxy) {
       add(s.id, "websocket", endpoints(proxy.id, "443/tcp"), websocketOpen({ tls: true, hostname: name, path: "/ws" }));
     } else if (s.role === "dns") {

@@ -49,8 +49,11 @@ export function anyOf(endpoints: readonly Endpoint[], attempt: (e: Endpoint, sig
   };
 }
 
-/** An HTTP(S) GET by name (Host header and SNI); up when the answer is below 500. */
-export function httpGet(options: { tls: boolean; hostname: string; path: string }): (e: Endpoint, signal: AbortSignal) => Promise<void> {
+/**
+ * An HTTP(S) GET by name (Host header and SNI); up when the answer is below 500. `fresh` asks
+ * caches on the way for a fresh copy (`Cache-Control: no-cache`, like a browser's reload).
+ */
+export function httpGet(options: { tls: boolean; hostname: string; path: string; fresh?: boolean }): (e: Endpoint, signal: AbortSignal) => Promise<void> {
   return (e, signal) =>
     new Promise<void>((resolve, reject) => {
       const onResponse = (res: IncomingMessage) => {
@@ -59,7 +62,15 @@ export function httpGet(options: { tls: boolean; hostname: string; path: string 
         if (status > 0 && status < 500) resolve();
         else reject(new Error(`HTTP ${status}`));
       };
-      const common = { host: e.host, port: e.port, path: options.path, method: "GET", agent: false as const, signal, headers: { host: options.hostname } };
+      const common = {
+        host: e.host,
+        port: e.port,
+        path: options.path,
+        method: "GET",
+        agent: false as const,
+        signal,
+        headers: { host: options.hostname, ...(options.fresh ? { "cache-control": "no-cache" } : {}) },
+      };
       const req = options.tls
         ? httpsRequest({ ...common, servername: options.hostname, rejectUnauthorized: false }, onResponse)
         : httpRequest(common, onResponse);

@@ -54,8 +54,9 @@ export function parseTolerance(value: string | undefined): Tolerance {
 }
 
 /**
- * Failed samples as down intervals: a failed sample covers the time until the next sample
- * starts (or one interval), and failed neighbours merge. Samples at or after `until` are ignored.
+ * Failed samples as down intervals: a failed sample holds until the next sample starts (the
+ * next observation; the last one holds for one interval), and failed neighbours merge.
+ * Samples at or after `until` are ignored.
  */
 export function measuredIntervals(probe: ProbeSamples, until = Infinity): Interval[] {
   const samples = [...probe.samples].filter((s) => s.at < until).sort((a, b) => a.at - b.at);
@@ -63,7 +64,7 @@ export function measuredIntervals(probe: ProbeSamples, until = Infinity): Interv
   samples.forEach((s, i) => {
     if (s.ok) return;
     const next = samples[i + 1]?.at ?? s.at + probe.intervalSeconds;
-    down.push({ from: s.at, to: Math.min(next, s.at + probe.intervalSeconds * 2, until) });
+    down.push({ from: s.at, to: Math.min(next, until) });
   });
   return normalize(down.map((d) => ({ from: round(d.from), to: round(d.to) })));
 }
