@@ -59,25 +59,25 @@ describe("interval arithmetic", () => {
 });
 
 describe("the proxy's ejection windows", () => {
-  // The third failed request (probes every 0.25 s) times out 2 s after it started: ejected at 2.5 s.
+  // The third failed request (probes every 0.25 s) fails half the 2 s connect timeout after it started: ejected at 1.5 s.
   it("a pool back before its first ejection is back at once", () => {
     expect(proxiedRecovery({ from: 0, to: 1.5 }, 1, PROXY)).toBe(1.5);
   });
   it("a pool ready during the ejection window gets traffic when the window ends", () => {
-    expect(proxiedRecovery({ from: 0, to: 3 }, 1, PROXY)).toBe(12.5);
-    expect(proxiedRecovery({ from: 0, to: 11.5 }, 10, PROXY)).toBe(12.5);
+    expect(proxiedRecovery({ from: 0, to: 3 }, 1, PROXY)).toBe(11.5);
+    expect(proxiedRecovery({ from: 0, to: 11.5 }, 10, PROXY)).toBe(11.5);
   });
   it("a pool still down at the window's end is ejected again: after a 2 s timeout while dark, at once once its host has power", () => {
-    // Window 2.5–12.5, the retry at 12.5 times out at 14.5 (host dark until 15), window 14.5–24.5.
-    expect(proxiedRecovery({ from: 0, to: 16.5 }, 15, PROXY)).toBe(24.5);
-    // Host back at 11: the retry at 12.5 is refused at once, window 12.5–22.5.
-    expect(proxiedRecovery({ from: 0, to: 13 }, 11, PROXY)).toBe(22.5);
-    // Ready while the retry at 12.5 is still waiting for its timeout: up at once.
+    // Window 1.5–11.5, the retry at 11.5 times out at 13.5 (host dark until 15), window 13.5–23.5.
+    expect(proxiedRecovery({ from: 0, to: 16.5 }, 15, PROXY)).toBe(23.5);
+    // Host back at 11: the retry at 11.5 is refused at once, window 11.5–21.5.
+    expect(proxiedRecovery({ from: 0, to: 13 }, 11, PROXY)).toBe(21.5);
+    // Ready while the retry at 11.5 is still waiting for its timeout: up at once.
     expect(proxiedRecovery({ from: 0, to: 13 }, 14, PROXY)).toBe(13);
   });
-  it("less traffic ejects later (one request a second: the third fails at 4 s)", () => {
-    expect(proxiedRecovery({ from: 0, to: 5 }, 1, PROXY, 1)).toBe(14);
-    expect(proxiedRecovery({ from: 0, to: 3.5 }, 1, PROXY, 1)).toBe(3.5);
+  it("less traffic ejects later (one request a second: the third fails at 3 s)", () => {
+    expect(proxiedRecovery({ from: 0, to: 5 }, 1, PROXY, 1)).toBe(13);
+    expect(proxiedRecovery({ from: 0, to: 2.5 }, 1, PROXY, 1)).toBe(2.5);
   });
 });
 
@@ -89,12 +89,12 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
   it("h1 (www-0, ns-0, arena-0) fails for a minute: www and ns are served by their other replica; arena waits for the proxy's ejection to end", () => {
     const p = predict("host:h1@0/1m");
     expect(p).toMatchObject({ www: [], ns: [], edge: [] });
-    // arena ready at 3 s (1 s + boot), but ejected 2.5–12.5 s: back at 12.5 s.
-    expect(p.arena).toEqual([[0, 12.5]]);
+    // arena ready at 3 s (1 s + boot), but ejected 1.5–11.5 s: back at 11.5 s.
+    expect(p.arena).toEqual([[0, 11.5]]);
   });
 
   it("a longer cut of h1 runs into a second ejection window", () => {
-    expect(predict("host:h1@0/15m").arena).toEqual([[0, 24.5]]);
+    expect(predict("host:h1@0/15m").arena).toEqual([[0, 23.5]]);
   });
 
   it("the speed compresses the power timeline but not the boot time", () => {
@@ -107,8 +107,8 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
     // www-0 down 0–4, www-1 1–5.
     const p = predict("host:h1@0/2m,host:h4@1m/2m");
     expect(p.ns).toEqual([[1, 3]]);
-    // www: both down 1–4; the proxy ejected both at 3.5 s (1 s + 0.5 s of requests + 2 s timeout) until 13.5 s.
-    expect(p.www).toEqual([[1, 13.5]]);
+    // www: both down 1–4; the proxy ejected both at 2.5 s (1 s + 0.5 s of requests + 1 s) until 12.5 s.
+    expect(p.www).toEqual([[1, 12.5]]);
     // noc (only on h4): 1 s to 3 s + 1 s boot.
     expect(p.noc).toEqual([[1, 4]]);
     expect(p.edge).toEqual([]);
