@@ -5,7 +5,7 @@
  */
 import { clock } from "../../components/power/chart";
 import { realSeconds, type HostPowerChange, type LiveTimeline } from "../../components/power/live/timeline";
-import type { FidelityRow, Tolerance } from "../../components/power/live/compare";
+import type { FidelityRow, ProbeSamples, Tolerance } from "../../components/power/live/compare";
 import type { ServicePrediction } from "../../components/power/live/predict";
 import type { AppliedChange, LiveController, TouchedReplica } from "./controller";
 
@@ -43,6 +43,8 @@ export interface ChaosLog {
     readonly measuredUntilSeconds: number;
     readonly predicted: readonly ServicePrediction[];
     readonly rows: readonly FidelityRow[];
+    /** Every probe's samples (real seconds after the start, ok or not), to look into a verdict. */
+    readonly samples: readonly ProbeSamples[];
   };
 }
 

@@ -199,7 +199,7 @@ export const command: CliCommand = {
         samples = await measurement.stop(started);
       }
       const measuredUntil = (Date.now() - started) / 1000;
-      log.fidelity = { tolerance, measuredUntilSeconds: round(measuredUntil), predicted, rows: compare(predicted, samples, tolerance, measuredUntil) };
+      log.fidelity = { tolerance, measuredUntilSeconds: round(measuredUntil), predicted, rows: compare(predicted, samples, tolerance, measuredUntil), samples };
       io.out(values.json === true ? JSON.stringify(log, null, 2) : `${renderLog(log)}\n\n${renderFidelity(log.fidelity.rows, tolerance)}`);
       if (log.interrupted) return EXIT.failure;
       return log.fidelity.rows.every((r) => r.verdict === "ok") ? EXIT.ok : EXIT.invalid;
