@@ -37,8 +37,12 @@ export class Sampler {
     const round = () => {
       for (const p of this.probes) {
         const t = Date.now();
+        // An answer says the service was up when the answer came, not when it was asked: an
+        // attempt started during an outage whose retransmitted SYN reaches the server after
+        // it booted again succeeds seconds later, and timed at its start it would count as
+        // "up" in the middle of the outage. A failure says it was not answering when asked.
         const attempt = p.check(AbortSignal.timeout(p.timeoutMs)).then(
-          () => void this.samples.push({ probe: p.probe, t, ok: true }),
+          () => void this.samples.push({ probe: p.probe, t: Date.now(), ok: true }),
           () => void this.samples.push({ probe: p.probe, t, ok: false }),
         );
         this.pending.add(attempt);

@@ -205,4 +205,32 @@ describe("the sampler", () => {
     expect(probe!.samples.every((s) => s.at >= 0)).toBe(true);
     expect(toProbeSamples([{ probe: "x/y", service: "x" }], sampler.samples, Date.now() + 60_000)[0]!.samples).toEqual([]);
   });
+
+  it("times an answer when it came and a failure when it was asked", async () => {
+    // One slow attempt (its answer comes 300 ms after it was asked), then fast failures.
+    let first = true;
+    const sampler = new Sampler(
+      [
+        {
+          probe: "x/y",
+          service: "x",
+          timeoutMs: 2000,
+          check: () => {
+            if (!first) return Promise.reject(new Error("down"));
+            first = false;
+            return new Promise<void>((r) => setTimeout(r, 300));
+          },
+        },
+      ],
+      50,
+    );
+    const startedMs = Date.now();
+    sampler.start();
+    while (!sampler.samples.some((s) => s.ok)) await new Promise((r) => setTimeout(r, 20));
+    await sampler.stop();
+    const [probe] = toProbeSamples([{ probe: "x/y", service: "x" }], sampler.samples, startedMs, 50);
+    const answer = probe!.samples.find((s) => s.ok)!;
+    expect(answer.at).toBeGreaterThanOrEqual(0.3); // asked at 0, answered at 0.3 s: up at 0.3 s
+    expect(probe!.samples[0]).toMatchObject({ ok: false }); // the failures asked meanwhile come first
+  });
 });

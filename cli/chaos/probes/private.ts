@@ -83,7 +83,8 @@ function check(t) {
 function round() {
   for (const t of targets) {
     const start = Date.now();
-    check(t).then((r) => process.stdout.write(JSON.stringify({ probe: t.probe, t: start, ...r }) + "\\n"));
+    // An answer means the service was up when it came; a failure, that it was not when asked.
+    check(t).then((r) => process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, ...r }) + "\\n"));
   }
 }
 round();
