@@ -5,6 +5,8 @@
  */
 import { clock } from "../../components/power/chart";
 import { realSeconds, type HostPowerChange, type LiveTimeline } from "../../components/power/live/timeline";
+import type { FidelityRow, ProbeSamples, Tolerance } from "../../components/power/live/compare";
+import type { ServicePrediction } from "../../components/power/live/predict";
 import type { AppliedChange, LiveController, TouchedReplica } from "./controller";
 
 /** What playing needs from the controller (LiveController; tests give a fake). */
@@ -35,6 +37,15 @@ export interface ChaosLog {
   readonly changes: AppliedChange[];
   restore: { realSeconds: number; started: TouchedReplica[]; healthyAtRealSeconds: number | null } | null;
   readonly predicted: readonly { service: string; downtimeSeconds: number; outages: number }[];
+  /** The live prediction against the probes' measurement (added by the command after the run). */
+  fidelity?: {
+    readonly tolerance: Tolerance;
+    readonly measuredUntilSeconds: number;
+    readonly predicted: readonly ServicePrediction[];
+    readonly rows: readonly FidelityRow[];
+    /** Every probe's samples (real seconds after the start, ok or not), to look into a verdict. */
+    readonly samples: readonly ProbeSamples[];
+  };
 }
 
 function waitUntil(ms: number, signal: AbortSignal): Promise<void> {

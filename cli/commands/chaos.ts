@@ -5,11 +5,14 @@ import { ScenarioError, UnknownComponentError } from "../../components/power";
 import { clock } from "../../components/power/chart";
 import { deploymentProblems, liveDatacenter } from "../../components/power/live/containers";
 import { liveTimeline, parseSpeed, SpeedError } from "../../components/power/live/timeline";
+import { compare, describeIntervals, parseTolerance, ToleranceError, type FidelityRow, type Tolerance } from "../../components/power/live/compare";
+import { predictDowntime, type ServicePrediction } from "../../components/power/live/predict";
+import { startMeasurement } from "../chaos/measure";
 import { LiveController } from "../chaos/controller";
 import { datacenterContainers } from "../chaos/docker";
 import { playLive, type ChaosLog } from "../chaos/run";
 
-const USAGE = `Usage: serverpark chaos <stack> --scenario <file|events> [--speed N] [--json]
+const USAGE = `Usage: serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--json]
 
 Plays a power scenario against the RUNNING datacenter of the stack (found by its containers'
 serverpark.datacenter label). The simulator runs the power chain (utility, UPS drain,
@@ -20,17 +23,28 @@ replicas start and are watched until healthy. Replicas on powered hosts are neve
 At the end, or on Ctrl-C, every host gets its power back and the command waits until every
 container that was running and healthy before is so again.
 
+Throughout, every service is probed as a client would, every 250 ms, through its own protocol
+(the site and the game through the proxy, DNS, SMTP, IMAPS and the NOC on their published
+ports; the db and SFTP from the private network), and the measured downtime is compared
+with the prediction: the simulator's power timeline plus each role's boot time, the proxy's
+ejection of dead upstreams and clients trying every replica (components/power/README.md).
+
 Options:
   --scenario <file|events>  the same scenario as \`serverpark simulate --scenario\`: a YAML/JSON
                             file, or events inline such as "host:h3@0/2m" or
                             "utility:A@0/30m,generator:A@0" (see components/power/README.md)
   --speed N                 simulated seconds per real second (default 60: the local stack's
                             10-minute UPS runtime takes about 10 s); any number > 0
+  --tolerance <2s,10%>      how far measured downtime may differ from the predicted one: the
+                            larger of the seconds and the percentage of the prediction
+                            (default 2s,10%)
   --json                    print the log of power changes applied (host, simulated and real
                             time, containers killed and started) as JSON
 
 Progress (simulated clock, real clock, dark hosts) goes to stderr.
-Exit codes: 0 played and restored; 1 bad scenario or stack not deployed (nothing touched);
+Exit codes: 0 played, restored and every service as predicted; 1 a service's measured downtime
+differs from the prediction by more than the tolerance, or a service predicted to stay up went
+down, or bad scenario or stack not deployed (nothing touched);
 2 usage; 3 docker failed, restoring timed out, or the run was interrupted (power restored).`;
 
 function progressWriter(io: CliIo): (line: string, transient: boolean) => void {
@@ -69,6 +83,26 @@ function renderLog(log: ChaosLog): string {
   ].join("\n");
 }
 
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export function renderFidelity(rows: readonly FidelityRow[], tolerance: Tolerance): string {
+  const body = rows.map((r) => [
+    r.probe,
+    `${describeIntervals(r.predicted.down)} (${r.predicted.seconds.toFixed(1)} s)`,
+    `${describeIntervals(r.measured.down)} (${r.measured.seconds.toFixed(1)} s)`,
+    `${r.differenceSeconds >= 0 ? "+" : ""}${r.differenceSeconds.toFixed(1)} s (±${r.toleranceSeconds.toFixed(1)})`,
+    r.verdict,
+  ]);
+  const bad = rows.filter((r) => r.verdict !== "ok").length;
+  return [
+    `Prediction vs measurement (real seconds after the start; tolerance ${tolerance.seconds} s or ${Math.round(tolerance.fraction * 100)} %, whichever is larger):`,
+    "",
+    table(["SERVICE", "PREDICTED DOWN", "MEASURED DOWN", "DIFFERENCE", "VERDICT"], body),
+    "",
+    bad === 0 ? "Every service went down and came back as predicted." : `${bad} of ${rows.length} probes did not behave as predicted.`,
+  ].join("\n");
+}
+
 export const command: CliCommand = {
   name: "chaos",
   summary: "play a power scenario against the running datacenter: power cuts kill and boot real containers",
@@ -77,6 +111,7 @@ export const command: CliCommand = {
     scenario: { type: "string" },
     speed: { type: "string" },
     json: { type: "boolean" },
+    tolerance: { type: "string" },
   },
   positionals: { min: 1, max: 1 },
   async run({ values, positionals }, io) {
@@ -86,6 +121,13 @@ export const command: CliCommand = {
       speed = parseSpeed(values.speed);
     } catch (e) {
       if (e instanceof SpeedError) throw new UsageError(e.message);
+      throw e;
+    }
+    let tolerance: Tolerance;
+    try {
+      tolerance = parseTolerance(values.tolerance === undefined ? undefined : String(values.tolerance));
+    } catch (e) {
+      if (e instanceof ToleranceError) throw new UsageError(e.message);
       throw e;
     }
     const { spec, plan } = loadPlan(positionals[0]!, io.cwd);
@@ -126,10 +168,41 @@ export const command: CliCommand = {
         io.err(`serverpark chaos: cannot play the scenario on the running datacenter:\n${mismatches.map((p) => `  - ${p}`).join("\n")}`);
         return EXIT.invalid;
       }
-      started = Date.now(); // the scenario's clock starts once the starting state is recorded
-      const log = await playLive(timeline, spec.name, controller, started, { speed, signal: abort.signal, progress: progressWriter(io) });
-      io.out(values.json === true ? JSON.stringify(log, null, 2) : renderLog(log));
-      return log.interrupted ? EXIT.failure : EXIT.ok;
+      let measurement;
+      try {
+        measurement = await startMeasurement(
+          spec.name,
+          plan,
+          [...live.replicas.values()]
+            .flat()
+            .filter((r) => r.wasRunning)
+            .map((r) => r.id),
+        );
+      } catch (e) {
+        io.err(`serverpark chaos: cannot measure the services, nothing was changed: ${(e as Error).message}`);
+        return EXIT.failure;
+      }
+      started = Date.now(); // the scenario's clock starts once the starting state is recorded and every probe samples
+      let log: ChaosLog;
+      let predicted: ServicePrediction[];
+      let samples;
+      try {
+        log = await playLive(timeline, spec.name, controller, started, { speed, signal: abort.signal, progress: progressWriter(io) });
+        // The simulator's cuts and boots, placed where the controller applied them.
+        const applied = { changes: log.changes, restoreAtRealSeconds: log.restore?.realSeconds };
+        predicted = predictDowntime(spec, plan, timeline, { speed, applied });
+        // Keep measuring until the last predicted recovery has had its tolerance, so a late one is seen.
+        const lastPredicted = Math.max(0, ...predicted.flatMap((p) => p.down.map((d) => d.to)));
+        const until = Math.max((Date.now() - started) / 1000, lastPredicted + tolerance.seconds + 1);
+        if (!abort.signal.aborted) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + until * 1000 - Date.now())));
+      } finally {
+        samples = await measurement.stop(started);
+      }
+      const measuredUntil = (Date.now() - started) / 1000;
+      log.fidelity = { tolerance, measuredUntilSeconds: round(measuredUntil), predicted, rows: compare(predicted, samples, tolerance, measuredUntil), samples };
+      io.out(values.json === true ? JSON.stringify(log, null, 2) : `${renderLog(log)}\n\n${renderFidelity(log.fidelity.rows, tolerance)}`);
+      if (log.interrupted) return EXIT.failure;
+      return log.fidelity.rows.every((r) => r.verdict === "ok") ? EXIT.ok : EXIT.invalid;
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);

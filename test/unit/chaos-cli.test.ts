@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { compare, DEFAULT_TOLERANCE } from "../../components/power/live/compare";
 import { captureIo } from "../support/cliIo";
 
 const { main } = createRequire(join(process.cwd(), "test/unit/chaos-cli.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
@@ -66,6 +67,15 @@ describe("serverpark chaos: bad input touches nothing", () => {
     expect(dockerCalls()).toEqual([]);
   });
 
+  it("a tolerance that is not seconds or a percentage is a usage error before any docker call", async () => {
+    for (const tolerance of ["soon", "2 h", "1s,2s,3s"]) {
+      const r = await chaos("local", "--scenario", "host:h1@0/1m", `--tolerance=${tolerance}`);
+      expect(r.code, tolerance).toBe(2);
+      expect(r.stderr, tolerance).toContain(`--tolerance must be seconds and/or a percentage, such as "2s", "10%" or "3s,15%", got "${tolerance}"`);
+    }
+    expect(dockerCalls()).toEqual([]);
+  });
+
   it("needs a scenario", async () => {
     const r = await chaos("local");
     expect(r.code).toBe(2);
@@ -86,6 +96,32 @@ describe("serverpark chaos: bad input touches nothing", () => {
     expect(all.stdout).toMatch(/^ {2}chaos +play a power scenario/m);
     const help = captureIo();
     expect(await main(["chaos", "--help"], help)).toBe(0);
-    expect(help.stdout).toContain("serverpark chaos <stack> --scenario <file|events> [--speed N] [--json]");
+    expect(help.stdout).toContain("serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--json]");
+    expect(help.stdout).toContain("differs from the prediction by more than the tolerance");
+  });
+});
+
+describe("serverpark chaos: the prediction-vs-measurement table", () => {
+  it("one line per probe with both intervals, the difference against the tolerance, the verdict, and a summary", () => {
+    const { renderFidelity } = createRequire(join(process.cwd(), "test/unit/chaos-cli.test.ts"))(
+      "../../cli/commands/chaos.ts",
+    ) as typeof import("../../cli/commands/chaos");
+    const samples = (down: (t: number) => boolean) => Array.from({ length: 80 }, (_, i) => ({ at: i * 0.25, ok: !down(i * 0.25) }));
+    const rows = compare(
+      [
+        { service: "db", access: "direct", down: [{ from: 0, to: 5 }], downSeconds: 5 },
+        { service: "www", access: "proxied", down: [], downSeconds: 0 },
+      ],
+      [
+        { probe: "db/postgres", service: "db", intervalSeconds: 0.25, samples: samples((t) => t < 5.5) },
+        { probe: "www/https", service: "www", intervalSeconds: 0.25, samples: samples((t) => t >= 2 && t < 3) },
+      ],
+      DEFAULT_TOLERANCE,
+    );
+    const text = renderFidelity(rows, DEFAULT_TOLERANCE);
+    expect(text).toContain("tolerance 2 s or 10 %, whichever is larger");
+    expect(text).toMatch(/^db\/postgres +0\.0–5\.0 s \(5\.0 s\) +0\.0–5\.5 s \(5\.5 s\) +\+0\.5 s \(±2\.0\) +ok$/m);
+    expect(text).toMatch(/^www\/https +- \(0\.0 s\) +2\.0–3\.0 s \(1\.0 s\) +\+1\.0 s \(±2\.0\) +went down$/m);
+    expect(text).toContain("1 of 2 probes did not behave as predicted.");
   });
 });

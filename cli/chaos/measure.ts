@@ -1,0 +1,135 @@
+/**
+ * Measures downtime during a live run: every SAMPLE_INTERVAL_MS each probe starts one client
+ * attempt (attempts overlap when a service is slow to answer, so a hanging service never
+ * lowers the resolution), and the back-end probes run in their helper container on the
+ * private network. Samples are kept on the epoch clock and turned into the run's real clock
+ * at the end.
+ */
+import type { DatacenterPlan } from "../../components/plan/types";
+import { docker } from "../../lab/docker-cli";
+import type { ProbeSamples } from "../../components/power/live/compare";
+import { datacenterProbes, publishedPorts, PROBE_TIMEOUT_MS, type ChaosProbe } from "./probes";
+import { freeAddress, startPrivateProber, type PrivateProber } from "./probes/private";
+
+export const SAMPLE_INTERVAL_MS = 250;
+
+/** The locally made base image (scripts/make-base-image.sh), which has node and nothing of ours. */
+export const PROBE_IMAGE = "node:24-bookworm-slim";
+
+interface RawSample {
+  readonly probe: string;
+  readonly t: number;
+  readonly ok: boolean;
+}
+
+/** Samples every probe on a fixed beat until stopped. */
+export class Sampler {
+  readonly samples: RawSample[] = [];
+  private readonly pending = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly probes: readonly ChaosProbe[],
+    private readonly intervalMs = SAMPLE_INTERVAL_MS,
+  ) {}
+
+  start(): void {
+    const round = () => {
+      for (const p of this.probes) {
+        const t = Date.now();
+        // An answer says the service was up when the answer came, not when it was asked: an
+        // attempt started during an outage whose retransmitted SYN reaches the server after
+        // it booted again succeeds seconds later, and timed at its start it would count as
+        // "up" in the middle of the outage. A failure says it was not answering when asked.
+        const attempt = p.check(AbortSignal.timeout(p.timeoutMs)).then(
+          () => void this.samples.push({ probe: p.probe, t: Date.now(), ok: true }),
+          () => void this.samples.push({ probe: p.probe, t, ok: false }),
+        );
+        this.pending.add(attempt);
+        void attempt.finally(() => this.pending.delete(attempt));
+      }
+    };
+    round();
+    this.timer = setInterval(round, this.intervalMs);
+  }
+
+  /** Stops starting attempts and waits for those under way (each ends by its timeout). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.all([...this.pending]);
+  }
+}
+
+/** Raw samples → per-probe samples on the run's clock (seconds after `startedMs`), those before the start dropped. */
+export function toProbeSamples(
+  probes: readonly { probe: string; service: string }[],
+  raw: readonly RawSample[],
+  startedMs: number,
+  intervalMs = SAMPLE_INTERVAL_MS,
+): ProbeSamples[] {
+  return probes.map((p) => ({
+    probe: p.probe,
+    service: p.service,
+    intervalSeconds: intervalMs / 1000,
+    samples: raw
+      .filter((s) => s.probe === p.probe && s.t >= startedMs)
+      .map((s) => ({ at: (s.t - startedMs) / 1000, ok: s.ok }))
+      .sort((a, b) => a.at - b.at),
+  }));
+}
+
+export interface Measurement {
+  /** Every probe of the run: its name and service. */
+  readonly probes: readonly { probe: string; service: string }[];
+  /** Stops every probe and returns the samples on the run's clock. */
+  stop(startedMs: number): Promise<ProbeSamples[]>;
+}
+
+/**
+ * Starts measuring the running datacenter: public probes from this process, back-end probes
+ * in a helper container on the private network. Resolves once the helper sent its first
+ * samples, so the run's clock can start with every probe already sampling.
+ */
+export async function startMeasurement(datacenter: string, plan: DatacenterPlan, replicaContainerIds: readonly string[]): Promise<Measurement> {
+  const set = datacenterProbes(plan, await publishedPorts(replicaContainerIds));
+  const sampler = new Sampler(set.public);
+  let prober: PrivateProber | undefined;
+  if (set.private.length > 0 && set.privateNetwork) {
+    const network = plan.networks.find((n) => n.id === set.privateNetwork)!;
+    const used = new Set([network.gateway, ...network.members.map((m) => m.address)]);
+    const name = `${datacenter}-chaos-probe`;
+    // A helper left behind by a run that was killed outright (SIGKILL: no clean-up) holds the name and address.
+    await docker(["rm", "-f", name], { allowFailure: true, detached: true });
+    prober = startPrivateProber({
+      name,
+      network: `${datacenter}-${network.id}`,
+      address: freeAddress(network.cidr, used),
+      image: PROBE_IMAGE,
+      targets: set.private,
+      intervalMs: SAMPLE_INTERVAL_MS,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    });
+    try {
+      await Promise.race([
+        prober.ready,
+        new Promise((_, reject) => setTimeout(() => reject(new Error("the chaos probe on the private network sent nothing for 60 s")), 60_000).unref()),
+      ]);
+    } catch (e) {
+      await prober.stop();
+      throw e;
+    }
+  }
+  sampler.start();
+  const probes = [...set.public.map((p) => ({ probe: p.probe, service: p.service })), ...uniqueProbes(set.private)];
+  return {
+    probes,
+    async stop(startedMs) {
+      await Promise.all([sampler.stop(), prober?.stop()]);
+      return toProbeSamples(probes, [...sampler.samples, ...(prober?.samples ?? [])], startedMs);
+    },
+  };
+}
+
+function uniqueProbes(targets: readonly { probe: string }[]): { probe: string; service: string }[] {
+  return [...new Set(targets.map((t) => t.probe))].map((probe) => ({ probe, service: probe.split("/")[0]! }));
+}

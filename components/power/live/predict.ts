@@ -1,0 +1,219 @@
+/**
+ * What a client should see during a live run: each probed service's down intervals on the
+ * real clock, predicted from the simulator's host power changes (`liveTimeline`) plus what
+ * the live datacenter adds on top of "a replica runs while its host has power":
+ *
+ * - a replica is down from its host's cut until its host's power returns **plus its role's
+ *   boot time** (`BOOT_SECONDS`: from `docker start` to the first answer a client gets);
+ *   a host still dark when the scenario ends boots when the run restores power (at the end);
+ * - clients try every address they have: DNS resolvers ask the second name server, and the
+ *   proxy's two A records (`edge`) are tried in turn, so those are down only while every
+ *   replica is down;
+ * - behind the proxy (`www`, `arena`) a request that fails on one upstream is retried on
+ *   another, so a pool is down only while every upstream is down; but then the proxy's
+ *   passive health check ejects the upstreams (`passive.failures` failed requests, which come
+ *   in after `connectTimeoutMs` from a dead address) for `passive.ejectMs`, and a recovered
+ *   upstream gets traffic again only when its ejection window ends. The proxy settings are
+ *   read from the stack (images/proxy/settings.ts gives the defaults).
+ *
+ * Pure: no Docker, no clock. Times are real seconds after the start of the run.
+ */
+import { proxySettingsSchema, type ProxySettings } from "../../../images/proxy/settings";
+import type { DatacenterPlan } from "../../plan/types";
+import type { DatacenterSpec } from "../../spec/schema";
+import { realSeconds, type LiveTimeline } from "./timeline";
+
+/** A half-open stretch of real time [from, to), seconds after the start of the run. */
+export interface Interval {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Seconds from the moment the controller begins a host's boot (tells its agent, then `docker
+ * start`s its replicas) to the first answer a client gets through the role's protocol.
+ * Measured on this machine (2 cores, load 7–9 while other sessions tested) on 2026-12-06,
+ * 01:04–01:06 UTC, with `serverpark chaos local --speed 60 --json` itself: the end of the
+ * measured outage minus the power-on's applied time, for a service with no other replica
+ * up: db 3.9 (`host:h3@0/1m`); mail 5.9 and 5.0 (h2, and h2+h5); file 3.4 and 5.1 (h5, and
+ * h2+h5); noc 3.4 and 4.2 (h4, and h1+h4); dns 2.1 (h1+h4: both name servers); proxy 2.8
+ * (h2+h5: both proxies, the site behind them up). Where two runs differ the mean is used.
+ * The web and game servers could not be measured alone: behind the proxy their return is
+ * hidden by its 10 s ejection window; they are Node servers like dns and noc, so 3 s.
+ */
+export const BOOT_SECONDS: Readonly<Record<string, number>> = {
+  web: 3,
+  proxy: 2.8,
+  dns: 2.1,
+  mail: 5.4,
+  file: 4.3,
+  db: 3.9,
+  game: 3,
+  noc: 3.8,
+};
+
+/** How a client reaches a service: directly (any replica will do) or through the proxy's pool. */
+export type Access = "direct" | "proxied";
+
+export interface ServicePrediction {
+  readonly service: string;
+  readonly access: Access;
+  readonly down: readonly Interval[];
+  readonly downSeconds: number;
+}
+
+/**
+ * When the controller actually applied the host changes (real seconds after the start: the
+ * moment it began to cut or to boot the host), and when it restored power at the end. Docker
+ * calls take seconds on a busy machine, so the prediction that is held against a measurement
+ * places the cuts and boots where they happened; the simulator decided which and in what order.
+ */
+export interface AppliedTimes {
+  readonly changes: readonly { readonly host: string; readonly kind: string; readonly realSeconds: number }[];
+  readonly restoreAtRealSeconds?: number;
+}
+
+export interface PredictOptions {
+  readonly speed: number;
+  /** Overrides of BOOT_SECONDS per role. */
+  readonly bootSeconds?: Readonly<Record<string, number>>;
+  /** Anchor the host changes on when they were applied instead of when they were due. */
+  readonly applied?: AppliedTimes;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Sorted, merged, empty ones dropped. */
+export function normalize(intervals: readonly Interval[]): Interval[] {
+  const sorted = intervals.filter((i) => i.to > i.from).sort((a, b) => a.from - b.from);
+  const out: Interval[] = [];
+  for (const i of sorted) {
+    const last = out[out.length - 1];
+    if (last && i.from <= last.to) out[out.length - 1] = { from: last.from, to: Math.max(last.to, i.to) };
+    else out.push({ ...i });
+  }
+  return out;
+}
+
+export function total(intervals: readonly Interval[]): number {
+  return round(normalize(intervals).reduce((s, i) => s + (i.to - i.from), 0));
+}
+
+/** The times covered by every list (down for a client that tries them all). */
+export function intersect(lists: readonly (readonly Interval[])[]): Interval[] {
+  if (lists.length === 0) return [];
+  let acc = normalize(lists[0]!);
+  for (const list of lists.slice(1)) {
+    const next: Interval[] = [];
+    for (const a of acc)
+      for (const b of normalize(list))
+        if (Math.min(a.to, b.to) > Math.max(a.from, b.from)) next.push({ from: Math.max(a.from, b.from), to: Math.min(a.to, b.to) });
+    acc = normalize(next);
+  }
+  return acc;
+}
+
+/**
+ * Per host: real-time stretches without power; a host dark at the end boots when power is
+ * restored (the end of the scenario, or `applied.restoreAtRealSeconds`).
+ */
+export function hostDarkIntervals(timeline: LiveTimeline, speed: number, applied?: AppliedTimes): Map<string, Interval[]> {
+  const end = applied?.restoreAtRealSeconds ?? realSeconds(timeline.endSeconds, speed);
+  const out = new Map<string, Interval[]>();
+  const since = new Map<string, number>();
+  const changes = applied ? applied.changes.map((c) => ({ ...c, t: c.realSeconds })) : timeline.changes.map((c) => ({ ...c, t: realSeconds(c.at, speed) }));
+  for (const c of changes) {
+    const t = c.t;
+    if (c.kind === "power-off") since.set(c.host, t);
+    if (c.kind === "power-on" && since.has(c.host)) {
+      out.set(c.host, [...(out.get(c.host) ?? []), { from: since.get(c.host)!, to: t }]);
+      since.delete(c.host);
+    }
+  }
+  for (const [host, from] of since) out.set(host, [...(out.get(host) ?? []), { from, to: Math.max(from, end) }]);
+  return out;
+}
+
+/** The proxy's behaviour that shapes a pool's outage (the stack's `edge` settings, else the defaults). */
+export function proxyModel(spec: DatacenterSpec): Pick<ProxySettings, "passive" | "connectTimeoutMs"> {
+  const service = spec.services.find((s) => s.role === "proxy");
+  const settings = proxySettingsSchema.safeParse(service?.settings ?? {});
+  return settings.success ? settings.data : proxySettingsSchema.parse({});
+}
+
+/**
+ * Seconds between requests to a service through the proxy during a live run: the probes'
+ * beat (cli/chaos/measure.ts). Passive ejection is driven by traffic, and this is the traffic.
+ */
+export const REQUEST_INTERVAL_SECONDS = 0.25;
+
+/**
+ * A pool that was down (every upstream) during `outage`, whose upstreams were ready again at
+ * `outage.to`: when the proxy sends it traffic again. The first failed requests eject the
+ * upstreams for `ejectMs`; at the end of a window one more request is tried and, if it fails
+ * (after `connectTimeoutMs` from a dead address), ejects them again. Once the host has power the
+ * address answers at once (refused until the server listens), so failures are immediate.
+ */
+export function proxiedRecovery(
+  outage: Interval,
+  hostBackAt: number,
+  proxy: Pick<ProxySettings, "passive" | "connectTimeoutMs">,
+  requestIntervalSeconds = REQUEST_INTERVAL_SECONDS,
+): number {
+  const eject = proxy.passive.ejectMs / 1000;
+  const failAfter = (t: number) => (t < hostBackAt ? proxy.connectTimeoutMs / 1000 : 0);
+  // The first ejection needs `failures` failed requests: the last of them started that many
+  // intervals after the cut. How long each takes to fail varies: requests in flight when the
+  // server dies fail at once (reset), new ones to the dead address only after the connect
+  // timeout. The live runs saw the ejection end 0.4 s and (three times) 2.5 s after the cut
+  // plus the window; the model takes the middle, half the connect timeout.
+  let start = outage.from + failAfter(outage.from) / 2 + (proxy.passive.failures - 1) * requestIntervalSeconds;
+  if (outage.to <= start) return outage.to;
+  for (;;) {
+    const windowEnd = start + eject;
+    if (outage.to <= windowEnd) return windowEnd;
+    const failedAt = windowEnd + failAfter(windowEnd);
+    if (outage.to <= failedAt) return outage.to;
+    start = failedAt;
+  }
+}
+
+/** Which services a client reaches through the proxy: the proxy's routes, else every web and game service. */
+function proxiedServices(plan: DatacenterPlan): Set<string> {
+  return new Set(plan.services.filter((s) => s.role === "web" || s.role === "game").map((s) => s.id));
+}
+
+/**
+ * Every service's predicted down intervals on the real clock, up to and including the
+ * recovery after the run restores power at its end.
+ */
+export function predictDowntime(spec: DatacenterSpec, plan: DatacenterPlan, timeline: LiveTimeline, options: PredictOptions): ServicePrediction[] {
+  const boot = { ...BOOT_SECONDS, ...options.bootSeconds };
+  const dark = hostDarkIntervals(timeline, options.speed, options.applied);
+  const proxy = proxyModel(spec);
+  const proxied = proxiedServices(plan);
+
+  const replicaDown = (service: string) =>
+    plan.replicas
+      .filter((r) => r.service === service)
+      .map((r) => (dark.get(r.host) ?? []).map((d) => ({ from: d.from, to: d.to + (boot[r.role] ?? 0), hostBackAt: d.to })));
+
+  const edge = plan.services.find((s) => s.role === "proxy");
+  const edgeDown = edge ? intersect(replicaDown(edge.id)) : [];
+
+  return plan.services.map((s) => {
+    const perReplica = replicaDown(s.id);
+    let down = intersect(perReplica);
+    if (proxied.has(s.id) && s.role !== "proxy") {
+      // The pool is back when the proxy admits the first upstream that recovers again.
+      down = down.map((d) => {
+        const covering = perReplica.flat().filter((r) => r.from <= d.from + 1e-9 && r.to >= d.to - 1e-9);
+        const hostBackAt = covering.length > 0 ? Math.min(...covering.map((r) => r.hostBackAt)) : d.from;
+        return { from: d.from, to: proxiedRecovery(d, hostBackAt, proxy) };
+      });
+      down = normalize([...down, ...edgeDown]);
+    }
+    const rounded = down.map((d) => ({ from: round(d.from), to: round(d.to) }));
+    return { service: s.id, access: proxied.has(s.id) ? "proxied" : "direct", down: rounded, downSeconds: total(rounded) };
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * The live run's prediction (components/power/live/predict.ts): scenarios on the local stack
+ * → each service's down intervals on the real clock, worked out by hand from the model in the
+ * module's header (host cut → power back + the role's boot time; any replica serves a
+ * direct service; the proxy's ejection windows for a pool that was wholly down).
+ */
+import { describe, expect, it } from "vitest";
+import { readScenario } from "../../cli/scenario";
+import { loadPlan } from "../../cli/stack";
+import { hostDarkIntervals, intersect, normalize, predictDowntime, proxiedRecovery, total } from "../../components/power/live/predict";
+import { liveTimeline } from "../../components/power/live/timeline";
+
+const local = loadPlan("local", process.cwd());
+// Round figures, so the expected intervals can be read off by hand.
+const boot = { web: 2, proxy: 1, dns: 1, mail: 2, file: 2, db: 4, game: 2, noc: 1 };
+const PROXY = { passive: { failures: 3, ejectMs: 10_000 }, connectTimeoutMs: 2000 };
+
+const scenarioOf = (s: unknown) => (typeof s === "string" ? readScenario(s, process.cwd()) : s);
+
+function predict(scenario: unknown, speed = 60) {
+  const timeline = liveTimeline(local.spec, local.plan, scenarioOf(scenario));
+  const rows = predictDowntime(local.spec, local.plan, timeline, { speed, bootSeconds: boot });
+  return Object.fromEntries(rows.map((r) => [r.service, r.down.map((d) => [d.from, d.to])]));
+}
+
+describe("interval arithmetic", () => {
+  it("merges overlapping and touching intervals, drops empty ones, and intersects lists", () => {
+    expect(
+      normalize([
+        { from: 3, to: 4 },
+        { from: 0, to: 1 },
+        { from: 1, to: 2 },
+        { from: 5, to: 5 },
+      ]),
+    ).toEqual([
+      { from: 0, to: 2 },
+      { from: 3, to: 4 },
+    ]);
+    expect(
+      total([
+        { from: 0, to: 1.5 },
+        { from: 1, to: 2 },
+      ]),
+    ).toBe(2);
+    expect(
+      intersect([
+        [{ from: 0, to: 5 }],
+        [
+          { from: 1, to: 2 },
+          { from: 4, to: 9 },
+        ],
+      ]),
+    ).toEqual([
+      { from: 1, to: 2 },
+      { from: 4, to: 5 },
+    ]);
+    expect(intersect([[{ from: 0, to: 5 }], []])).toEqual([]);
+  });
+});
+
+describe("the proxy's ejection windows", () => {
+  // The third failed request (probes every 0.25 s) fails half the 2 s connect timeout after it started: ejected at 1.5 s.
+  it("a pool back before its first ejection is back at once", () => {
+    expect(proxiedRecovery({ from: 0, to: 1.5 }, 1, PROXY)).toBe(1.5);
+  });
+  it("a pool ready during the ejection window gets traffic when the window ends", () => {
+    expect(proxiedRecovery({ from: 0, to: 3 }, 1, PROXY)).toBe(11.5);
+    expect(proxiedRecovery({ from: 0, to: 11.5 }, 10, PROXY)).toBe(11.5);
+  });
+  it("a pool still down at the window's end is ejected again: after a 2 s timeout while dark, at once once its host has power", () => {
+    // Window 1.5–11.5, the retry at 11.5 times out at 13.5 (host dark until 15), window 13.5–23.5.
+    expect(proxiedRecovery({ from: 0, to: 16.5 }, 15, PROXY)).toBe(23.5);
+    // Host back at 11: the retry at 11.5 is refused at once, window 11.5–21.5.
+    expect(proxiedRecovery({ from: 0, to: 13 }, 11, PROXY)).toBe(21.5);
+    // Ready while the retry at 11.5 is still waiting for its timeout: up at once.
+    expect(proxiedRecovery({ from: 0, to: 13 }, 14, PROXY)).toBe(13);
+  });
+  it("less traffic ejects later (one request a second: the third fails at 3 s)", () => {
+    expect(proxiedRecovery({ from: 0, to: 5 }, 1, PROXY, 1)).toBe(13);
+    expect(proxiedRecovery({ from: 0, to: 2.5 }, 1, PROXY, 1)).toBe(2.5);
+  });
+});
+
+describe("scenario → predicted down intervals (local stack, speed 60)", () => {
+  it("h3 (db's only host) fails for a minute: db is down from the cut until 1 s + db's boot; nothing else", () => {
+    expect(predict("host:h3@0/1m")).toEqual({ www: [], edge: [], ns: [], mail: [], files: [], db: [[0, 5]], arena: [], noc: [] });
+  });
+
+  it("h1 (www-0, ns-0, arena-0) fails for a minute: www and ns are served by their other replica; arena waits for the proxy's ejection to end", () => {
+    const p = predict("host:h1@0/1m");
+    expect(p).toMatchObject({ www: [], ns: [], edge: [] });
+    // arena ready at 3 s (1 s + boot), but ejected 1.5–11.5 s: back at 11.5 s.
+    expect(p.arena).toEqual([[0, 11.5]]);
+  });
+
+  it("a longer cut of h1 runs into a second ejection window", () => {
+    expect(predict("host:h1@0/15m").arena).toEqual([[0, 23.5]]);
+  });
+
+  it("the speed compresses the power timeline but not the boot time", () => {
+    expect(predict("host:h3@0/1m", 6).db).toEqual([[0, 14]]);
+    expect(predict("host:h3@1m/1m", 30).db).toEqual([[2, 8]]);
+  });
+
+  it("overlapping cuts of both hosts of a service: down only while neither answers", () => {
+    // h1 dark 0–2 s, h4 dark 1–3 s. ns-0 down 0–3, ns-1 1–4: ns down 1–3.
+    // www-0 down 0–4, www-1 1–5.
+    const p = predict("host:h1@0/2m,host:h4@1m/2m");
+    expect(p.ns).toEqual([[1, 3]]);
+    // www: both down 1–4; the proxy ejected both at 2.5 s (1 s + 0.5 s of requests + 1 s) until 12.5 s.
+    expect(p.www).toEqual([[1, 12.5]]);
+    // noc (only on h4): 1 s to 3 s + 1 s boot.
+    expect(p.noc).toEqual([[1, 4]]);
+    expect(p.edge).toEqual([]);
+  });
+
+  it("a proxy outage takes the proxied services down with it", () => {
+    // h2 (edge-0, mail-0) and h5 (edge-1, files-0) both dark 0–1 s: edge down 0–2 s.
+    const p = predict("host:h2@0/1m,host:h5@0/1m");
+    expect(p.edge).toEqual([[0, 2]]);
+    expect(p.www).toEqual([[0, 2]]);
+    expect(p.arena).toEqual([[0, 2]]);
+    expect(p.mail).toEqual([[0, 3]]);
+    expect(p.files).toEqual([[0, 3]]);
+  });
+
+  it("a host still dark at the end boots when the run restores power", () => {
+    expect(predict({ duration: "2m", events: [{ at: 0, fail: "host:h3" }] }).db).toEqual([[0, 6]]);
+  });
+
+  it("utility loss on feed A with generator A failing: after the UPS runtime h3 goes dark and db with it, until the utility returns", () => {
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("utility:A@0/4h,generator:A@0"));
+    const dark = hostDarkIntervals(timeline, 600);
+    // Only h3 is fed from A alone; the dual-corded hosts stay up on feed B.
+    expect([...dark.keys()]).toEqual(["h3"]);
+    const [h3] = dark.get("h3")!;
+    expect(h3!.from).toBeGreaterThan(0);
+    expect(h3!.to).toBe((4 * 3600) / 600);
+    const p = predict("utility:A@0/4h,generator:A@0", 600);
+    expect(p.db).toEqual([[Math.round(h3!.from * 1000) / 1000, 24 + 4]]);
+    for (const s of ["www", "edge", "ns", "mail", "files", "arena", "noc"]) expect(p[s], s).toEqual([]);
+  });
+
+  it("anchored on when the controller applied the changes: a cut applied late and a boot begun late move the outage with them", () => {
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h3@0/1m"));
+    const applied = {
+      changes: [
+        { host: "h3", kind: "power-off", realSeconds: 0.3 },
+        { host: "h3", kind: "power-on", realSeconds: 2.2 },
+      ],
+    };
+    const rows = predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: boot, applied });
+    expect(rows.find((r) => r.service === "db")!.down).toEqual([{ from: 0.3, to: 6.2 }]);
+    // Still dark at the end: it boots when the restore began.
+    const dark = liveTimeline(local.spec, local.plan, { duration: "2m", events: [{ at: 0, fail: "host:h3" }] });
+    const restored = predictDowntime(local.spec, local.plan, dark, {
+      speed: 60,
+      bootSeconds: boot,
+      applied: { changes: [{ host: "h3", kind: "power-off", realSeconds: 0.1 }], restoreAtRealSeconds: 2.5 },
+    });
+    expect(restored.find((r) => r.service === "db")!.down).toEqual([{ from: 0.1, to: 6.5 }]);
+  });
+
+  it("a working generator: nothing goes down", () => {
+    const p = predict({ generatorStart: "ok", events: [{ at: 0, fail: "utility:A", for: "30m" }] });
+    expect(Object.values(p).flat()).toEqual([]);
+  });
+});
