@@ -14,11 +14,11 @@
  *   passive health check ejects the upstreams (`passive.failures` failed requests, which come
  *   in after `connectTimeoutMs` from a dead address) for `passive.ejectMs`, and a recovered
  *   upstream gets traffic again only when its ejection window ends. The proxy settings are
- *   read from the stack (images/proxy/settings.ts gives the defaults).
+ *   read from the stack (contracts/settings/proxy.ts gives the defaults).
  *
  * Pure: no Docker, no clock. Times are real seconds after the start of the run.
  */
-import { proxySettingsSchema, type ProxySettings } from "../../../images/proxy/settings";
+import { proxySettingsSchema, type ProxySettings } from "../../../contracts/settings/proxy";
 import type { DatacenterPlan } from "../../plan/types";
 import type { DatacenterSpec } from "../../spec/schema";
 import { realSeconds, type LiveTimeline } from "./timeline";
