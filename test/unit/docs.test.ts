@@ -171,9 +171,9 @@ describe("the rules themselves", () => {
 
   it("reports a Markdown file the repository does not have, in Markdown and in source comments", () => {
     expect(problemsIn("bench/db/README.md", "as NOTES.md measured")).toEqual(["1: cites a Markdown file this repository does not have: NOTES.md"]);
-    const source = "/**\n * see ../../../../../shared/notes.txt\n */\nconst p = '../../../../etc/passwd';\n";
+    const source = "/**\n * see ../../../../../elsewhere/notes.txt\n */\nconst p = '../../../../etc/passwd';\n";
     expect(sourceProblems("images/mail/src/imap/parser.ts", source)).toEqual([
-      { line: 2, text: "../../../../../shared/notes.txt", problem: "cites a path outside the repository" },
+      { line: 2, text: "../../../../../elsewhere/notes.txt", problem: "cites a path outside the repository" },
     ]);
   });
 
