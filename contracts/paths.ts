@@ -15,6 +15,15 @@ export const TLS_PATHS = {
   ca: "/etc/serverpark/tls/ca.crt",
 } as const;
 
+/**
+ * The NOC's management client certificate and key (contracts/management.ts): the NOC presents
+ * them when it reads other replicas' management ports.
+ */
+export const MANAGEMENT_CLIENT_TLS_PATHS = {
+  cert: "/etc/serverpark/management-client/tls.crt",
+  key: "/etc/serverpark/management-client/tls.key",
+} as const;
+
 /** Secret files the role hooks (components/roles/) write and the servers read. */
 export const FILE_CREDENTIALS_PATH = "/etc/serverpark/secrets/file-users.json";
 export const MAIL_CREDENTIALS_PATH = "/etc/serverpark/secrets/mail-users.json";

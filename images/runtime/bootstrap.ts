@@ -15,7 +15,7 @@ import { z } from "zod";
 import { TLS_PATHS } from "../../contracts/paths";
 import { ConfigError, CONFIG_EXIT_CODE, parseConfig, runtimeEnv } from "./config";
 import { createLogger, type Logger } from "./log";
-import { startManagementServer, type ManagementOptions, type ManagementServer } from "./management";
+import { isLoopbackAddress, startManagementServer, type ManagementOptions, type ManagementServer } from "./management";
 import { readReplicaConfig, type ReplicaConfig } from "./replica";
 import { installShutdown, type ShutdownStep } from "./shutdown";
 import { createReloadingTls, type ReloadingTls, type TlsFiles } from "./tls";
@@ -40,6 +40,30 @@ export const tlsEnv = {
 /** The certificate files when both exist, else undefined (a bare `docker run`, tests). */
 export function mountedCertificate(env: { readonly SP_TLS_CERT: string; readonly SP_TLS_KEY: string }): TlsFiles | undefined {
   return existsSync(env.SP_TLS_CERT) && existsSync(env.SP_TLS_KEY) ? { certFile: env.SP_TLS_CERT, keyFile: env.SP_TLS_KEY } : undefined;
+}
+
+/**
+ * Where and how the management port listens (images/runtime/management.ts): with a management
+ * address (every datacenter replica on a management network), HTTPS with mutual TLS using the
+ * replica's own certificate and the datacenter CA — a replica without them does not start;
+ * without one, loopback only, or every address in plain HTTP when `SP_MGMT_INSECURE=true`
+ * asks for it (tests, a bare `docker run`).
+ */
+export function managementListener(
+  raw: Readonly<Record<string, string | undefined>>,
+  fallbackHost = "127.0.0.1",
+): Pick<ManagementOptions, "host" | "tls" | "insecure"> {
+  const address = raw.SP_MGMT_ADDRESS;
+  // A loopback management address (tests running several replicas on one machine) is reachable
+  // from this machine only, like the loopback listener itself.
+  if (address && !isLoopbackAddress(address)) {
+    return {
+      host: address,
+      tls: { certFile: raw.SP_TLS_CERT || TLS_PATHS.cert, keyFile: raw.SP_TLS_KEY || TLS_PATHS.key, caFile: raw.SP_TLS_CA || TLS_PATHS.ca },
+    };
+  }
+  if (address) return { host: address };
+  return raw.SP_MGMT_INSECURE === "true" ? { host: fallbackHost === "127.0.0.1" ? "0.0.0.0" : fallbackHost, insecure: true } : { host: fallbackHost };
 }
 
 /** What the bootstrap serves on the management port for the role. */
@@ -167,7 +191,7 @@ async function boot<E, C>(
     const management =
       "managementServer" in started
         ? started.managementServer
-        : await startManagementServer({ port: runtime.SP_MGMT_PORT, host: raw.SP_MGMT_ADDRESS ?? "0.0.0.0", log, ...started.management });
+        : await startManagementServer({ port: runtime.SP_MGMT_PORT, log, ...managementListener(raw), ...started.management });
     const closeManagement: ShutdownStep = { name: "management server", run: () => management.close() };
     const own = started.steps ?? [];
     const steps = started.managementFirst ? [closeManagement, ...own] : [...own, closeManagement];

@@ -7,10 +7,9 @@
 import { get } from "node:http";
 
 const port = Number(process.env.SP_MGMT_PORT || 9100);
-// Roles bind the management server to their management address when the target gives one
-// (SP_MGMT_ADDRESS), and then nothing listens on 127.0.0.1.
-const host = process.env.SP_MGMT_ADDRESS || "127.0.0.1";
-const request = get({ host, port, path: "/healthz", timeout: 3_000 }, (res) => {
+// The management server always answers plain HTTP on the container's own loopback; on the
+// management address it wants a management client certificate (images/runtime/management.ts).
+const request = get({ host: "127.0.0.1", port, path: "/healthz", timeout: 3_000 }, (res) => {
   let body = "";
   res.setEncoding("utf8");
   res.on("data", (chunk: string) => (body += chunk));

@@ -4,14 +4,27 @@
  *   GET /metrics  Prometheus text: Node's default metrics plus the role's own
  * plus any small JSON routes a role adds (the host agent's /identity and /power).
  *
- * Plain node:http on purpose: a handful of routes needs no framework, and this keeps
+ * Who may call it (contracts/management.ts): in the datacenter the port listens on the
+ * replica's management address with HTTPS and mutual TLS — only a client certificate from the
+ * datacenter CA naming a management caller (the NOC, the operator) gets in, and each route is
+ * authorised per caller (reads vs changes). Beside it, plain HTTP on 127.0.0.1 serves the
+ * image's own HEALTHCHECK and `docker exec` (no other container can reach this loopback).
+ * Without TLS files the server binds loopback only; a plain listener on any other address
+ * must be asked for explicitly (`insecure`, for tests and bare `docker run`s).
+ *
+ * Plain node:http/https on purpose: a handful of routes needs no framework, and this keeps
  * every image's bundle small. Each server gets its own prom-client Registry (not the
  * global one) so tests can run several in one process.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { isIP } from "node:net";
+import { TLSSocket } from "node:tls";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import { defaultAccess, MANAGEMENT_CLIENT_OU, mayCall, type ManagementAccess } from "../../contracts/management";
 import { closeServer, listen } from "./listen";
 import type { Logger } from "./log";
+import { createReloadingTls, type TlsFiles } from "./tls";
 
 /** What a readiness check reports; `details` go into the /healthz body as they are. */
 export interface Readiness {
@@ -20,6 +33,8 @@ export interface Readiness {
 }
 
 export interface ManagementRequest {
+  /** Who called: a management caller's name (contracts/management.ts), or "local" over loopback. */
+  readonly caller?: string;
   readonly method: string;
   readonly url: URL;
   /** Parsed JSON body for requests that have one, otherwise undefined. */
@@ -44,14 +59,30 @@ export class HttpError extends Error {
 export interface Route {
   readonly method: "GET" | "POST" | "PUT" | "DELETE";
   readonly path: string;
+  /** What the route does; the callers allowed follow from it. @default read for GET, change otherwise */
+  readonly access?: ManagementAccess;
   readonly handler: (request: ManagementRequest) => Reply | Promise<Reply>;
 }
 
 export interface ManagementOptions {
   /** Port to listen on; 0 picks a free one (tests). @default 9100 */
   readonly port?: number;
-  /** @default "0.0.0.0" */
+  /**
+   * The address of the network listener: the replica's management address in the datacenter
+   * (images/runtime/bootstrap.ts `managementListener` picks it from `SP_MGMT_ADDRESS`).
+   * @default "127.0.0.1"
+   */
   readonly host?: string;
+  /**
+   * The replica's certificate, key and the datacenter CA: with them the network listener
+   * speaks HTTPS and admits only management callers (contracts/management.ts).
+   */
+  readonly tls?: Required<TlsFiles>;
+  /**
+   * Serve plain HTTP, every caller trusted, on an address other than loopback. Only for tests
+   * and bare `docker run`s; a datacenter replica always has TLS.
+   */
+  readonly insecure?: boolean;
   readonly log: Logger;
   /** Decides /healthz. Throwing, or taking longer than 2 s, counts as not ready. */
   readonly readiness: () => Readiness | Promise<Readiness>;
@@ -71,41 +102,99 @@ export interface ManagementServer {
 const READINESS_TIMEOUT_MS = 2_000;
 const MAX_BODY_BYTES = 64 * 1024;
 
+/** Thrown when the management server is asked to listen in a way that would admit anyone. */
+export class ManagementConfigError extends Error {}
+
+/** 127/8, ::1 and "localhost": addresses only this machine (or this container) can reach. */
+export const isLoopbackAddress = (host: string) => host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+
 export async function startManagementServer(options: ManagementOptions): Promise<ManagementServer> {
   const registry = options.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
+  const denied = new Counter({
+    name: "serverpark_management_denied_total",
+    help: "Management requests refused because the caller is not allowed the route",
+    labelNames: ["access"] as const,
+    registers: [registry],
+  });
   const routes: Route[] = [{ method: "GET", path: "/healthz", handler: () => healthz(options.readiness) }, ...(options.routes ?? [])];
+  const log = options.log;
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res, routes, registry).catch((error: unknown) => {
-      options.log.error({ err: error, path: req.url }, "management request failed");
+    handle(req, res, routes, registry, (access) => denied.inc({ access }), log).catch((error: unknown) => {
+      log.error({ err: error, path: req.url }, "management request failed");
       if (!res.headersSent) send(res, 500, { error: "internal error" });
       else res.destroy();
     });
   };
   // In the datacenter the port belongs to the management network only (the plan's exposure
   // matrix says so): bind the replica's management address, plus loopback for the image's
-  // own HEALTHCHECK. Elsewhere (tests, a bare `docker run`) bind as asked.
-  const managementAddress = process.env.SP_MGMT_ADDRESS;
-  const hosts = managementAddress ? [...new Set([managementAddress, "127.0.0.1"])] : [options.host ?? "0.0.0.0"];
+  // own HEALTHCHECK.
+  const networkHost = options.host ?? "127.0.0.1";
+  if (options.tls && (networkHost === "0.0.0.0" || networkHost === "::")) {
+    throw new ManagementConfigError(`the management port needs one address to serve TLS on, not ${networkHost}`);
+  }
+  if (!options.tls && !isLoopbackAddress(networkHost) && !options.insecure) {
+    throw new ManagementConfigError(
+      `refusing plain HTTP on the management address ${networkHost}: the replica's TLS files are missing, so any caller on that network could change it`,
+    );
+  }
   const servers: Server[] = [];
+  const stops: (() => void)[] = [];
   let port = options.port ?? 9100;
-  for (const host of hosts) {
-    const server = createServer(handler);
+  const timeouts = (server: Server) => {
     // A slow or idle client must not hold the management port for long.
     server.requestTimeout = 10_000;
+    server.headersTimeout = 5_000;
     server.keepAliveTimeout = 5_000;
-    port = await listen(server, port, host); // the second listener shares a port-0 pick
-    servers.push(server);
+    server.maxConnections = 256;
+    return server;
+  };
+  if (options.tls) {
+    const tls = await createReloadingTls(options.tls, log, (material) => secure.setSecureContext({ ...material, minVersion: "TLSv1.2" }));
+    stops.push(tls.watch());
+    const secure: HttpsServer = createHttpsServer({ ...tls.material(), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, handler);
+    port = await listen(timeouts(secure), port, networkHost);
+    servers.push(secure);
+    if (networkHost !== "127.0.0.1") {
+      const local = timeouts(createServer(handler));
+      await listen(local, port, "127.0.0.1");
+      servers.push(local);
+    }
+  } else {
+    for (const host of [...new Set([networkHost, "127.0.0.1"])]) {
+      if (host === "127.0.0.1" && (networkHost === "0.0.0.0" || networkHost === "::")) continue; // the wildcard covers it
+      const server = timeouts(createServer(handler));
+      port = await listen(server, port, host); // the second listener shares a port-0 pick
+      servers.push(server);
+    }
   }
-  options.log.info({ port, hosts }, "management server listening");
+  log.info({ port, host: networkHost, tls: !!options.tls }, "management server listening");
 
   return {
     server: servers[0]!,
     registry,
     port,
-    close: () => Promise.all(servers.map(closeServer)).then(() => undefined),
+    close: async () => {
+      stops.forEach((stop) => stop());
+      await Promise.all(servers.map(closeServer));
+    },
   };
+}
+
+/**
+ * The caller of a request: over mutual TLS, the common name of a verified management client
+ * certificate (anything else — a service certificate, say — is nobody); over plain HTTP,
+ * "local" (loopback, or a listener the operator explicitly made insecure).
+ */
+export function callerOf(req: IncomingMessage): string | undefined {
+  const socket = req.socket;
+  if (!(socket instanceof TLSSocket)) return "local";
+  if (!socket.authorized) return undefined;
+  const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
+  const units = [subject?.OU ?? []].flat();
+  const name = subject?.CN;
+  return units.includes(MANAGEMENT_CLIENT_OU) && typeof name === "string" ? name : undefined;
 }
 
 async function healthz(readiness: ManagementOptions["readiness"]): Promise<Reply> {
@@ -123,11 +212,30 @@ async function healthz(readiness: ManagementOptions["readiness"]): Promise<Reply
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], registry: Registry): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  routes: Route[],
+  registry: Registry,
+  onDenied: (access: ManagementAccess) => void,
+  log: Logger,
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://management");
   const method = req.method ?? "GET";
+  const caller = callerOf(req);
+  const allowed = (access: ManagementAccess) => {
+    if (caller === "local" || (caller !== undefined && mayCall(caller, access))) return true;
+    onDenied(access);
+    log.warn(
+      { event: "management-denied", caller: caller ?? null, remote: req.socket.remoteAddress, method, path: url.pathname },
+      "management request refused",
+    );
+    send(res, 403, { error: `${caller ? `caller ${caller}` : "this certificate"} may not ${access === "read" ? "read" : "change"} ${url.pathname}` });
+    return false;
+  };
 
   if (url.pathname === "/metrics" && (method === "GET" || method === "HEAD")) {
+    if (!allowed("read")) return;
     const text = await registry.metrics();
     res.writeHead(200, { "content-type": registry.contentType });
     res.end(method === "HEAD" ? undefined : text);
@@ -142,9 +250,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
     return send(res, 405, { error: `${method} not allowed on ${url.pathname}` });
   }
 
+  if (!allowed(route.access ?? defaultAccess(route.method))) return;
   try {
     const body = await readJsonBody(req);
-    const reply = await route.handler({ method, url, body });
+    const reply = await route.handler({ caller, method, url, body });
     send(res, reply.status, reply.body, method === "HEAD");
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;

@@ -31,6 +31,8 @@ const resources: RecordedResource[] = [
       image: IMAGE,
       envs: [
         "SP_DATACENTER=test",
+        // A bare run without the datacenter's certificates: plain HTTP must be asked for.
+        "SP_MGMT_INSECURE=true",
         "SP_HOST_ID=h1",
         "SP_RACK=r1",
         "SP_HOST_KIND=virtualization",

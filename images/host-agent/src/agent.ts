@@ -5,7 +5,7 @@
  */
 import { Gauge, Registry } from "prom-client";
 import { z } from "zod";
-import { HttpError, startManagementServer, type Logger, type ManagementServer } from "../../runtime";
+import { HttpError, managementListener, startManagementServer, type Logger, type ManagementServer } from "../../runtime";
 import type { HostAgentConfig } from "./config";
 import { PowerState, powerChangeSchema, type Psu } from "./power";
 
@@ -30,7 +30,7 @@ export async function startHostAgent(config: HostAgentConfig, log: Logger): Prom
 
   const management = await startManagementServer({
     port: config.SP_MGMT_PORT,
-    host: config.SP_LISTEN,
+    ...managementListener(process.env, config.SP_LISTEN),
     log,
     registry,
     // An unpowered host is down: its health check fails like real hardware would.
