@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import type { DatacenterPlan, PlannedService } from "./plan";
+import { MANAGEMENT_CLIENT_OU, type ManagementCaller } from "../contracts/management";
+import type { DatacenterPlan, PlannedHost, PlannedService } from "./plan";
 
 export interface ServiceCertificate {
   readonly certPem: pulumi.Output<string>;
@@ -68,13 +69,42 @@ export class DatacenterPki extends pulumi.ComponentResource {
 
   /** Issues the certificate of one service; `name` is the service component's name, `parent` the component. */
   certificateFor(name: string, service: PlannedService, parent: pulumi.Resource, extraNames: readonly string[] = []): ServiceCertificate {
-    const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
     const names = DatacenterPki.namesFor(this.plan, service, extraNames);
-    const request = new tls.CertRequest(
-      `${name}-tls-csr`,
-      { privateKeyPem: key.privateKeyPem, subject: { commonName: `${service.id}.${this.plan.domain}`, organization: "Serverpark" }, ...names },
-      { parent },
+    return this.issue(name, { commonName: `${service.id}.${this.plan.domain}`, organization: "Serverpark" }, names, ["server_auth", "client_auth"], parent);
+  }
+
+  /**
+   * A host agent's certificate, for its management port (images/runtime/management.ts): valid
+   * for the host's name and its addresses. Server use only.
+   */
+  hostCertificate(name: string, host: PlannedHost, parent: pulumi.Resource): ServiceCertificate {
+    const names = { dnsNames: [`host-${host.id}`, `host-${host.id}.${this.plan.domain}`], ipAddresses: ["127.0.0.1", ...Object.values(host.addresses)].sort() };
+    return this.issue(name, { commonName: `host-${host.id}.${this.plan.domain}`, organization: "Serverpark" }, names, ["server_auth"], parent);
+  }
+
+  /**
+   * A management caller's client certificate (contracts/management.ts): the management OU and
+   * the caller's name, client use only. The NOC gets its own; the operator's is a stack output.
+   */
+  managementClient(name: string, caller: ManagementCaller, parent: pulumi.Resource): ServiceCertificate {
+    return this.issue(
+      name,
+      { commonName: caller, organizationalUnit: MANAGEMENT_CLIENT_OU, organization: "Serverpark" },
+      { dnsNames: [], ipAddresses: [] },
+      ["client_auth"],
+      parent,
     );
+  }
+
+  private issue(
+    name: string,
+    subject: tls.types.input.CertRequestSubject,
+    names: { dnsNames: string[]; ipAddresses: string[] },
+    uses: string[],
+    parent: pulumi.Resource,
+  ): ServiceCertificate {
+    const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+    const request = new tls.CertRequest(`${name}-tls-csr`, { privateKeyPem: key.privateKeyPem, subject, ...names }, { parent });
     const cert = new tls.LocallySignedCert(
       `${name}-tls-cert`,
       {
@@ -83,7 +113,7 @@ export class DatacenterPki extends pulumi.ComponentResource {
         caCertPem: this.ca.certPem,
         validityPeriodHours: this.validityHours,
         earlyRenewalHours: 720,
-        allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+        allowedUses: ["digital_signature", "key_encipherment", ...uses],
       },
       { parent },
     );
