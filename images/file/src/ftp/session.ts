@@ -121,6 +121,10 @@ export class Session {
 
   end(): void {
     this.closing = true;
+    // Read (and drop) what still comes, so the client's FIN is seen and the connection closes
+    // now, not when the timer below destroys it (the per-address and per-user counts wait for that).
+    this.readPaused = false;
+    this.control.resume();
     this.control.end();
     setTimeout(() => this.control.destroy(), 2000).unref();
   }
@@ -219,6 +223,7 @@ export class Session {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closing) return;
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     this.parse();
   }
@@ -256,6 +261,7 @@ export class Session {
 
   /** Backpressure: no reading while the queue is full, a line is unparsed, or replies are unsent. */
   private flow(): void {
+    if (this.closing) return;
     const { queuedCommands, unsentBytes } = this.deps.limits;
     const over = this.queue.length >= queuedCommands || this.pending.length > MAX_LINE || this.control.writableLength > unsentBytes;
     if (over && !this.readPaused) {
