@@ -7,11 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { curl, haveTools, PASSWORDS } from "../mail/support";
-import { sampleMax, startMailProcess, type MailProcess } from "../mail/process";
+import { freePorts, sampleMax, startMailProcess, type MailProcess, type MailProcessPorts } from "../mail/process";
 import { ATTACKER, flood, LineClient } from "./mailClients";
 
 const enabled = haveTools("curl", "openssl");
-const PORTS = { smtp: 47225, submission: 47287, imaps: 47293, pop3s: 47295, mgmt: 47200 };
+/** Free ports picked at start: other suites run on this machine at the same time. */
+let PORTS: MailProcessPorts;
 /** The bound this file holds the server to: RSS growth during one attack, in MiB. */
 const RSS_GROWTH_MIB = 48;
 const MAX_MESSAGE = 1024 * 1024;
@@ -19,6 +20,7 @@ const MAX_MESSAGE = 1024 * 1024;
 describe.skipIf(!enabled)("IMAP: hostile clients", () => {
   let server: MailProcess;
   beforeAll(async () => {
+    PORTS = await freePorts();
     server = await startMailProcess(PORTS, { users: ["alice", "bob"], maxMessageBytes: MAX_MESSAGE, loginLimit: { maxFailures: 1000 } });
   }, 30_000);
   afterAll(() => server?.kill());

@@ -7,11 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../images/mail/src/limits";
 import { curl, DOMAIN, haveTools, PASSWORDS, run, swaks } from "../mail/support";
-import { sampleMax, startMailProcess, type MailProcess } from "../mail/process";
+import { freePorts, sampleMax, startMailProcess, type MailProcess, type MailProcessPorts } from "../mail/process";
 import { ATTACKER, flood, LineClient, openMany } from "./mailClients";
 
 const enabled = haveTools("curl", "openssl", "swaks");
-const PORTS = { smtp: 47325, submission: 47387, imaps: 47393, pop3s: 47395, mgmt: 47300 };
+/** Free ports picked at start: other suites run on this machine at the same time. */
+let PORTS: MailProcessPorts;
 const RSS_GROWTH_MIB = 48;
 /**
  * DATA streams at loopback speed: smtp-server allocates a buffer per chunk even for the
@@ -25,6 +26,7 @@ const CLIENT = "127.0.0.2";
 describe.skipIf(!enabled)("SMTP, POP3 and every listener: hostile clients", () => {
   let server: MailProcess;
   beforeAll(async () => {
+    PORTS = await freePorts();
     server = await startMailProcess(PORTS, { users: ["alice", "bob"], maxMessageBytes: MAX_MESSAGE, loginLimit: { maxFailures: 1000 } });
   }, 30_000);
   afterAll(() => server?.kill());

@@ -4,6 +4,7 @@
  * loopback ports, and the process's resident set size read from /proc.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +29,30 @@ export interface MailProcess {
   /** Starts the process again (same data, same ports) after it exited. */
   restart(): Promise<MailProcess>;
   kill(): Promise<void>;
+}
+
+/** Binds `port` on `host` and releases it; true when it was free. */
+function isFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Five ports free right now on 127.0.0.1 and 127.0.0.2 (the management listener uses both),
+ * so tests and fuzzers do not collide with other suites running on the same machine. They
+ * are picked below the kernel's ephemeral range (32768+), which outgoing connections reuse.
+ */
+export async function freePorts(): Promise<MailProcessPorts> {
+  const picked = new Set<number>();
+  while (picked.size < 5) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!picked.has(port) && (await isFree(port, "127.0.0.1")) && (await isFree(port, "127.0.0.2"))) picked.add(port);
+  }
+  const [smtp, submission, imaps, pop3s, mgmt] = [...picked] as [number, number, number, number, number];
+  return { smtp, submission, imaps, pop3s, mgmt };
 }
 
 async function spawnServer(env: Record<string, string>, mgmt: number): Promise<ChildProcess> {
