@@ -79,8 +79,12 @@ async function spawnServer(env: Record<string, string>, mgmt: number): Promise<C
   throw new Error(`mail did not become healthy in 15 s: ${stderr}`);
 }
 
-/** Starts main.ts with `settings` (the stack's services[].settings) on `ports`. */
-export async function startMailProcess(ports: MailProcessPorts, settings: Record<string, unknown> = { users: ["alice", "bob"] }): Promise<MailProcess> {
+/** Starts main.ts with `settings` (the stack's services[].settings) on `ports`, `extraEnv` added. */
+export async function startMailProcess(
+  ports: MailProcessPorts,
+  settings: Record<string, unknown> = { users: ["alice", "bob"] },
+  extraEnv: Record<string, string> = {},
+): Promise<MailProcess> {
   const dir = mkdtempSync(join(tmpdir(), "sp-mail-proc-"));
   const { cert, key } = await makeCert();
   writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
@@ -99,6 +103,7 @@ export async function startMailProcess(ports: MailProcessPorts, settings: Record
     SP_MAIL_SUBMISSION_PORT: String(ports.submission),
     SP_MAIL_IMAPS_PORT: String(ports.imaps),
     SP_MAIL_POP3S_PORT: String(ports.pop3s),
+    ...extraEnv,
   };
   const make = (child: ChildProcess): MailProcess => ({
     child,
