@@ -9,7 +9,7 @@
  */
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { input, prng, type FuzzProtocol } from "../../test/mail/fuzzInputs";
+import { burst, CLOSING, input, prng, type FuzzProtocol } from "../../test/mail/fuzzInputs";
 import { freePorts, sampleMax, startMailProcess, type MailProcess, type MailProcessPorts } from "../../test/mail/process";
 import { RawSmtp } from "../../test/mail/rawSmtp";
 import { DOMAIN, PASSWORDS } from "../../test/mail/support";
@@ -28,18 +28,6 @@ const LOGIN: Record<FuzzProtocol, string[]> = {
   imap: [`l LOGIN bob ${PASSWORDS.bob}`, "s SELECT INBOX"],
   pop3: ["USER bob", `PASS ${PASSWORDS.bob}`],
 };
-
-/** Sends lines on one connection; resolves when the server closes it or after `waitMs`. */
-async function burst(socket: Socket, secure: boolean, lines: string[], waitMs: number): Promise<void> {
-  socket.on("error", () => undefined);
-  socket.resume();
-  await new Promise<void>((resolve) => {
-    socket.once("close", () => resolve());
-    socket.once(secure ? "secureConnect" : "connect", () => socket.write(Buffer.from(`${lines.join("\r\n")}\r\n`, "latin1")));
-    setTimeout(resolve, waitMs);
-  });
-  socket.destroy();
-}
 
 /** One real round trip per protocol; resolves false when no answer came within PROBE_MS. */
 async function probe(protocol: FuzzProtocol, ports: MailProcessPorts): Promise<boolean> {
@@ -98,9 +86,8 @@ export async function runMailFuzz(protocol: FuzzProtocol, count: number, seed: n
         if (n <= 0) return undefined;
         const lines = Array.from({ length: n }, () => input(rand, protocol));
         sent += n;
-        // The closing command ends the connection early when the inputs left it in a sane state.
-        const all = [...(login ? LOGIN[protocol] : []), ...lines, protocol === "imap" ? "z LOGOUT" : "QUIT"];
-        return burst(open(login, rand), protocol !== "smtp", all, 1500);
+        const all = [...(login ? LOGIN[protocol] : []), ...lines, CLOSING[protocol]];
+        return burst(open(login, rand), all, 1500);
       }),
     );
     if (++round % 20 === 0 && !crashed && !(await probe(protocol, ports))) hangs++;

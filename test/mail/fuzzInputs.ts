@@ -4,6 +4,7 @@
  * in addresses, oversized lines and binary garbage, from a seeded generator so a failure can
  * be replayed.
  */
+import type { Socket } from "node:net";
 import { DOMAIN } from "./support";
 
 /** mulberry32: small, seeded, good enough to vary inputs reproducibly. */
@@ -67,3 +68,24 @@ export function input(rand: () => number, protocol: FuzzProtocol): string {
 }
 
 export type FuzzProtocol = keyof typeof VERBS;
+
+/** The command that ends a session; sent last, it closes the connection early when the inputs left it in a sane state. */
+export const CLOSING: Record<FuzzProtocol, string> = { smtp: "QUIT", imap: "z LOGOUT", pop3: "QUIT" };
+
+/**
+ * Sends `lines` on one connection once the server has greeted (smtp-server drops a client
+ * that talks first with "421 You talk too soon", which would leave the inputs unread), then
+ * resolves when the server closes the connection or after `waitMs`.
+ */
+export async function burst(socket: Socket, lines: readonly string[], waitMs: number): Promise<void> {
+  socket.on("error", () => undefined);
+  await new Promise<void>((resolve) => {
+    socket.once("close", () => resolve());
+    socket.once("data", () => {
+      socket.write(Buffer.from(`${lines.join("\r\n")}\r\n`, "latin1"));
+      socket.resume();
+    });
+    setTimeout(resolve, waitMs);
+  });
+  socket.destroy();
+}
