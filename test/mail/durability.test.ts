@@ -10,10 +10,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { curl, DOMAIN, haveTools, PASSWORDS } from "./support";
 import { RawSmtp } from "./rawSmtp";
-import { startMailProcess, type MailProcess } from "./process";
+import { freePorts, startMailProcess, type MailProcess } from "./process";
 
 const enabled = haveTools("curl", "openssl");
-const PORTS = { smtp: 47125, submission: 47187, imaps: 47193, pop3s: 47195, mgmt: 47100 };
 
 const checksum = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -22,6 +21,7 @@ describe.skipIf(!enabled)("mail durability under kill -9", () => {
   afterAll(() => server?.kill());
 
   it("keeps every 250-acknowledged message intact across a SIGKILL during a burst", async () => {
+    const PORTS = await freePorts();
     server = await startMailProcess(PORTS);
 
     const acked = new Map<string, string>(); // id -> checksum of the body we sent
