@@ -8,7 +8,7 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../../runtime/log";
-import type { Authenticator } from "../auth";
+import type { Authenticator } from "../../../runtime/auth";
 import type { MailStore } from "../store";
 import { asString, CommandReader, ImapSyntaxError, tokenize, type Token } from "./parser";
 import { isInbox, no, ok, type Reply } from "./reply";
