@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { ROLES } from "../../contracts/roles";
-import { HetznerTargetSchema } from "../targets/hetzner/schema";
+import { HetznerTargetSchema } from "./hetzner";
 
 /** Lower-case DNS label: used in container names, DNS names and Pulumi resource names. */
 const id = z
