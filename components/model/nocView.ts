@@ -37,8 +37,16 @@ export function diagramModel(plan: DatacenterPlan): DiagramModel {
   return model;
 }
 
-/** The NOC replica's view: probe targets reached from `noc`'s networks, proxy probe hosts, the diagram. */
+const views = new WeakMap<PlannedService, NocView>();
+
+/**
+ * The NOC replica's view: probe targets reached from `noc`'s networks, proxy probe hosts, the
+ * diagram. Every replica of a service sits on the same networks, so it is computed once per
+ * NOC service.
+ */
 export function nocView(plan: DatacenterPlan, noc: PlannedReplica, service: PlannedService): NocView {
+  const known = views.get(service);
+  if (known) return known;
   const targets: ProbeTarget[] = [];
   const unreachable: string[] = [];
   const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
@@ -60,5 +68,7 @@ export function nocView(plan: DatacenterPlan, noc: PlannedReplica, service: Plan
     const host = proxyProbeHost(plan, s);
     if (host) proxyHosts[s.id] = host;
   }
-  return { targets, unreachable, proxyHosts, diagram: diagramModel(plan) };
+  const view: NocView = { targets, unreachable, proxyHosts, diagram: diagramModel(plan) };
+  views.set(service, view);
+  return view;
 }
