@@ -19,7 +19,7 @@ import type { BackupPolicy } from "../../runtime/backups";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
-import { Authenticator } from "../../mail/src/auth";
+import { Authenticator } from "../../runtime/auth";
 import type { FileSettings } from "../../../contracts/settings/file";
 import { FileBackups } from "./backup";
 import { startFtpServer, type FtpServer } from "./ftp";

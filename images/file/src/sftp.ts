@@ -9,7 +9,7 @@ import { lstat, open, readdir, stat, type FileHandle } from "node:fs/promises";
 import ssh2 from "ssh2";
 import type { SFTPWrapper, Attributes, FileEntry } from "ssh2";
 import type { Logger } from "../../runtime/log";
-import type { Authenticator } from "../../mail/src/auth";
+import type { Authenticator } from "../../runtime/auth";
 import { classify, PathError, VERSIONS_DIR, virtualPath } from "./paths";
 import type { SocketFlow } from "./ssh";
 import type { Upload, UserTree } from "./tree";

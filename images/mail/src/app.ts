@@ -13,7 +13,7 @@ import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { MailSettings } from "../../../contracts/settings/mail";
 import { parseAddress } from "./addresses";
-import { Authenticator } from "./auth";
+import { Authenticator } from "../../runtime/auth";
 import { capConnections } from "./connection";
 import { ImapSession } from "./imap/session";
 import { DEFAULT_LIMITS, type MailLimits } from "./limits";

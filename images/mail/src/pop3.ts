@@ -5,7 +5,7 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../runtime/log";
-import type { Authenticator } from "./auth";
+import type { Authenticator } from "../../runtime/auth";
 import { closeGracefully, ConnectionGuard, LineReader, type AddressCounter } from "./connection";
 import type { MailLimits } from "./limits";
 import type { MailStore, Mailbox, StoredMessage } from "./store";

@@ -11,7 +11,7 @@ import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { MailSettings } from "../../../contracts/settings/mail";
 import { parseAddress } from "./addresses";
-import type { Authenticator } from "./auth";
+import type { Authenticator } from "../../runtime/auth";
 import type { OutboundQueue } from "./queue";
 import type { MailStore } from "./store";
 import { AddressCounter } from "./connection";

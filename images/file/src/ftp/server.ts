@@ -5,7 +5,7 @@
 import { createServer, type AddressInfo } from "node:net";
 import type { Logger } from "../../../runtime/log";
 import type { ReloadingTls } from "../../../runtime/tls";
-import type { Authenticator } from "../../../mail/src/auth";
+import type { Authenticator } from "../../../runtime/auth";
 import type { FileSettings } from "../../../../contracts/settings/file";
 import type { FileLimits } from "../limits";
 import { PassivePorts, plainIp, type PlannedAddresses } from "../passive";

@@ -8,7 +8,7 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../../runtime/log";
-import type { Authenticator } from "../auth";
+import type { Authenticator } from "../../../runtime/auth";
 import type { MailStore } from "../store";
 import { closeGracefully, ConnectionGuard, type AddressCounter } from "../connection";
 import type { MailLimits } from "../limits";
