@@ -51,7 +51,29 @@ export default tseslint.config(
     },
   },
   { files: ["images/**/*.ts"], rules: { "no-restricted-imports": layering(noComponents) } },
+  // A role's server shares code with another role only through images/runtime/ (one rule per
+  // depth below images/<role>/src/, since the climb to images/ is as deep as the file).
+  ...[1, 2, 3].map((depth) => ({
+    files: [`images/*/src/${"*/".repeat(depth - 1)}*.ts`],
+    ignores: ["images/runtime/**"],
+    rules: {
+      "no-restricted-imports": layering(noComponents, {
+        regex: `^${"\\.\\./".repeat(depth + 1)}(?!runtime/|\\.\\./)[^/]+/`,
+        message: "a role's server must not import another role's: move the shared code into images/runtime/ (ARCHITECTURE.md).",
+      }),
+    },
+  })),
   { files: ["components/**/*.ts"], rules: { "no-restricted-imports": layering(noImages) } },
+  {
+    // The spec, the plan and the views are target-agnostic: a target reads them, never the reverse.
+    files: ["components/spec/**/*.ts", "components/plan/**/*.ts", "components/model/**/*.ts"],
+    rules: {
+      "no-restricted-imports": layering(noImages, {
+        regex: "^(\\.\\./)+targets(/|$)",
+        message: "the spec, plan and views must not depend on a target: the target imports them (ARCHITECTURE.md).",
+      }),
+    },
+  },
   {
     // The pack's evaluator imports the pack; the pack must not import it back (no cycle).
     files: ["policies/**/*.ts"],
@@ -60,15 +82,6 @@ export default tseslint.config(
         regex: intoRoot("components/compliance"),
         message: "components/compliance/ evaluates the pack; the pack must not import it (ARCHITECTURE.md).",
       }),
-    },
-  },
-  {
-    // TODO(issue 15): the NOC draws the datacenter with the program's SVG renderer and builds
-    // its diagram model from the runtime config (item 2: the plan hands the NOC its diagram
-    // model in its view); until then these two files may import components/render only.
-    files: ["images/noc/src/main.ts", "images/noc/src/web.ts"],
-    rules: {
-      "no-restricted-imports": layering({ ...noComponents, regex: `^(\\.\\./)+components/(?!render(/|$))` }),
     },
   },
 );

@@ -35,8 +35,6 @@ export const DB_PROBE_LOGIN_PATH = "/etc/serverpark/secrets/db-probe-login.json"
 export const NOC_PASSWORD_PATH = "/etc/serverpark/secrets/noc-password";
 /** The NOC's password for its monitoring login on the db services. */
 export const NOC_DB_PASSWORD_PATH = "/etc/serverpark/secrets/noc-db-password";
-/** The NOC's probe targets behind the proxies (not secret). */
-export const NOC_PROBES_PATH = "/etc/serverpark/noc-probes.json";
 
 /** Root of the stateful roles' volumes (images/dockerfiles.ts declares it a VOLUME). */
 export const DATA_ROOT = "/var/lib/serverpark";

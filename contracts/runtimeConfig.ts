@@ -7,27 +7,19 @@
  */
 import { z } from "zod";
 import { dnsZoneSchema } from "./dns";
+import { exposureSchema } from "./networks";
+import { nocViewSchema } from "./views/noc";
+import { resolvedRouteSchema } from "./views/proxy";
 
 const addresses = z.record(z.string(), z.string());
+const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.42.1.0/24");
 
-/** One service of the datacenter as a replica sees it: its ports and where its replicas are. */
-export const directoryEntrySchema = z.looseObject({
-  id: z.string(),
-  role: z.string(),
-  ports: z.array(z.looseObject({ name: z.string(), port: z.number().int(), protocol: z.string() })),
-  replicas: z.array(z.looseObject({ id: z.string(), host: z.string(), addresses, managementAddress: z.string().optional() })),
-});
-
-/** A host with its power supplies (the NOC draws feeds → PDUs → hosts from them). */
-export const runtimeHostSchema = z.looseObject({
-  id: z.string(),
-  rack: z.string(),
-  kind: z.string(),
-  feeds: z.array(z.string()),
-  psus: z.array(z.object({ pdu: z.string(), feed: z.string() })),
-  addresses,
-});
-
+/**
+ * One replica's view of the datacenter: who it is, its own networks, its role's settings and
+ * only what its role's job needs, resolved by the program from the plan (components/model/):
+ * the proxy its routes, the NOC its probe targets and drawing, a dns server its zones. Nothing
+ * here grows with the datacenter unless the role's job does.
+ */
 export const replicaRuntimeConfigSchema = z.object({
   datacenter: z.string(),
   domain: z.string(),
@@ -39,20 +31,21 @@ export const replicaRuntimeConfigSchema = z.object({
   feeds: z.array(z.string()),
   addresses,
   /**
-   * network id → CIDR of every network the replica is attached to (the keys of `addresses`).
-   * A server behind NAT (the Hetzner target publishes container ports on the planned
-   * addresses) sees its container address on its sockets; with the CIDRs it can tell which
-   * planned address a client reaches it on — FTP names it in PASV replies.
+   * Every network the replica is attached to (the keys of `addresses`): its CIDR and its
+   * declared exposure. A server behind NAT (the Hetzner target publishes container ports on
+   * the planned addresses) sees its container address on its sockets; with the CIDRs it can
+   * tell which planned address a client reaches it on — FTP names it in PASV replies. The
+   * exposure says which network is the management one, whatever its id.
    */
-  networks: z.record(z.string(), z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.42.1.0/24")),
+  networks: z.record(z.string(), z.object({ cidr, exposure: exposureSchema })),
   managementAddress: z.string().optional(),
   /** The role's `services[].settings` from the stack; each role checks them with its own schema (contracts/settings/). */
   settings: z.record(z.string(), z.unknown()),
-  /** The proxy and the NOC get every service; other roles only their own. */
-  directory: z.array(directoryEntrySchema),
-  /** The proxy and the NOC get every host; other roles only their own. */
-  hosts: z.array(runtimeHostSchema),
-  /** Only for the dns role: the zones it serves. */
+  /** Only for the proxy role: its routes with their upstreams (contracts/views/proxy.ts). */
+  routes: z.array(resolvedRouteSchema).optional(),
+  /** Only for the noc role: what to probe and what to draw (contracts/views/noc.ts). */
+  noc: nocViewSchema.optional(),
+  /** Only for the dns role: the zones its service serves, its settings' records merged in and each SOA serial computed after. */
   zones: z.array(dnsZoneSchema).optional(),
   /**
    * The service's declared backups (`services[].backup`): the role runs them on this UTC cron
@@ -65,7 +58,5 @@ type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T ex
 
 /** What the program writes (it builds values from the plan's readonly data). */
 export type ReplicaRuntimeConfig = DeepReadonly<z.input<typeof replicaRuntimeConfigSchema>>;
-export type DirectoryEntry = DeepReadonly<z.input<typeof directoryEntrySchema>>;
 /** What the server gets after parsing. */
 export type ParsedRuntimeConfig = z.output<typeof replicaRuntimeConfigSchema>;
-export type ParsedDirectoryEntry = ParsedRuntimeConfig["directory"][number];

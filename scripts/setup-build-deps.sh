@@ -12,4 +12,4 @@ if [[ -n "$(apt_missing postgresql-15)" && "$(id -u)" -eq 0 ]]; then
   mkdir -p /etc/postgresql-common
   [ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
 fi
-apt_install_missing setup-build-deps postgresql-15 busybox-static
+apt_install_missing setup-build-deps postgresql-15 postgresql-15-auto-failover pg-auto-failover-cli busybox-static

@@ -13,6 +13,8 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
 import { planDatacenter } from "../../components/plan";
 import { placeReplicas } from "../../components/plan/placement";
 import { parseSpec } from "../../components/spec/validate";
@@ -87,6 +89,21 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(" ")}`,
 );
+
+// What each replica receives: the largest runtime config per role (components/model/, the
+// file every target writes) in bytes of JSON and gzipped, for the generated datacenters.
+console.log("\nLargest replica config per role (JSON bytes / gzip bytes; cloud-init caps user data at 32 KiB)");
+for (const hosts of sizes) {
+  const sized = planDatacenter(parseSpec(generateSpec({ hosts })));
+  const services = new Map(sized.services.map((s) => [s.id, s]));
+  const largest = new Map<string, { bytes: number; gzip: number; replica: string }>();
+  for (const r of sized.replicas) {
+    const text = JSON.stringify(replicaRuntimeConfig(sized, r, services.get(r.service)!));
+    if ((largest.get(r.role)?.bytes ?? -1) < text.length) largest.set(r.role, { bytes: text.length, gzip: gzipSync(text).length, replica: r.id });
+  }
+  const cells = [...largest].sort(([a], [b]) => a.localeCompare(b)).map(([role, l]) => `${role} ${l.bytes}/${l.gzip}`);
+  console.log(`${String(hosts).padStart(5)} hosts: ${cells.join("  ")}`);
+}
 
 const plannerHosts = Number(values["planner-hosts"]);
 const spec = parseSpec(generateSpec({ hosts: plannerHosts, services: plannerHosts / 2 }));

@@ -2,7 +2,9 @@ import { writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { EXIT, type CliCommand } from "../command";
 import { loadPlan } from "../stack";
-import { diagramModelFromPlan, renderDatacenterSvg } from "../../components/render";
+import { diagramModel } from "../../components/model/nocView";
+// The NOC draws the same model coloured by live state; the renderer lives with it.
+import { renderDatacenterSvg } from "../../images/noc/src/diagram";
 
 export const command: CliCommand = {
   name: "diagram",
@@ -21,7 +23,7 @@ Options:
   positionals: { min: 1, max: 1 },
   run({ values, positionals }, io) {
     const { plan } = loadPlan(positionals[0]!, io.cwd);
-    const model = diagramModelFromPlan(plan);
+    const model = diagramModel(plan);
     if (values.json === true) {
       io.out(JSON.stringify(model, null, 2));
       return EXIT.ok;

@@ -5,6 +5,7 @@
  * the SOA serial is a hash of the record set, so the same plan always gives the same zone.
  */
 import { createHash } from "node:crypto";
+import type { ExtraRecord } from "../../contracts/settings/dns";
 import type { DnsRecord, DnsZone, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "./types";
 
 export const DEFAULT_TTL = 300;
@@ -33,10 +34,11 @@ function sortRecords(records: DnsRecord[]): DnsRecord[] {
   return keyed.map((k) => k.r);
 }
 
-function withSoa(origin: string, ns: string[], records: DnsRecord[]): DnsZone {
-  const body = sortRecords(records);
+/** The zone of `records` (every record but the SOA, final), whose SOA serial is a hash of exactly them. */
+function withSoa(origin: string, ns: readonly string[], records: readonly DnsRecord[]): DnsZone {
+  const body = sortRecords(dedupe(records));
   const hash = createHash("sha256");
-  for (const r of body) hash.update(`${r.name} ${r.type} ${dataKey(r)}\n`);
+  for (const r of body) hash.update(`${r.name} ${r.type} ${r.ttl} ${dataKey(r)}\n`);
   const serial = hash.digest().readUInt32BE(0) >>> 1; // 31 bits: always a valid serial
   const soa: DnsRecord = {
     name: origin,
@@ -45,6 +47,65 @@ function withSoa(origin: string, ns: string[], records: DnsRecord[]): DnsZone {
     data: { mname: ns[0] ?? `ns1.${origin}`, rname: `hostmaster.${origin}`, serial, refresh: 3600, retry: 600, expire: 1209600, minimum: 60 },
   };
   return { origin, records: [soa, ...body] };
+}
+
+/** `www` → `www.<origin>`, `@` → origin, `x.example.` → `x.example`. */
+export function absoluteName(name: string, origin: string): string {
+  if (name === "@" || name === "") return origin;
+  if (name.endsWith(".")) return name.slice(0, -1).toLowerCase();
+  return `${name}.${origin}`.toLowerCase();
+}
+
+/** A record of a dns service's settings with absolute names (relative ones hang off `origin`, the forward zone). */
+export function extraRecord(r: ExtraRecord, origin: string): DnsRecord {
+  const abs = (n: string) => absoluteName(n, origin);
+  const name = abs(r.name);
+  switch (r.type) {
+    case "CNAME":
+    case "NS":
+    case "PTR":
+      return { name, ttl: r.ttl, type: r.type, data: abs(r.data) };
+    case "MX":
+      return { name, ttl: r.ttl, type: "MX", data: { preference: r.data.preference, exchange: abs(r.data.exchange) } };
+    case "SRV":
+      return { name, ttl: r.ttl, type: "SRV", data: { ...r.data, target: abs(r.data.target) } };
+    default:
+      return { name, ttl: r.ttl, type: r.type, data: r.data } as DnsRecord;
+  }
+}
+
+/** The zone of `zones` a name belongs to: the longest origin it ends in. */
+export function zoneFor<Z extends { readonly origin: string }>(zones: readonly Z[], name: string): Z | undefined {
+  let best: Z | undefined;
+  for (const z of zones) {
+    if ((name === z.origin || name.endsWith(`.${z.origin}`)) && (!best || z.origin.length > best.origin.length)) best = z;
+  }
+  return best;
+}
+
+/**
+ * The final zones a dns service serves: the plan's zones with its settings' records merged
+ * into the zone holding their name, every zone's SOA serial hashed after the merge (so a
+ * change of records alone changes the serial and secondaries and caches see it).
+ * @throws Error naming a record whose name is outside every zone (the planner reports it first)
+ */
+export function zonesWithRecords(zones: readonly DnsZone[], extra: readonly ExtraRecord[]): DnsZone[] {
+  if (extra.length === 0) return [...zones];
+  const origin = zones[0]?.origin ?? "";
+  const added = new Map<string, DnsRecord[]>();
+  for (const r of extra) {
+    const record = extraRecord(r, origin);
+    const zone = zoneFor(zones, record.name);
+    if (!zone) throw new Error(`record ${record.name} ${record.type} is outside every zone (${zones.map((z) => z.origin).join(", ")})`);
+    added.set(zone.origin, [...(added.get(zone.origin) ?? []), record]);
+  }
+  return zones.map((z) => {
+    const more = added.get(z.origin);
+    if (!more) return z;
+    const soa = z.records.find((r) => r.type === "SOA");
+    const ns = soa?.type === "SOA" ? [soa.data.mname] : [];
+    return withSoa(z.origin, ns, [...z.records.filter((r) => r.type !== "SOA"), ...more]);
+  });
 }
 
 /** Address a service offers to the world: its internet-facing one, else its first network's. */
@@ -121,7 +182,7 @@ export function buildZones(input: ZoneInput): DnsZone[] {
     );
   }
 
-  const zones = [withSoa(domain, nameServers, dedupe(records))];
+  const zones = [withSoa(domain, nameServers, records)];
 
   // Reverse zones: one per /24 that holds a planned address.
   const reverse = new Map<string, DnsRecord[]>();
@@ -139,7 +200,7 @@ export function buildZones(input: ZoneInput): DnsZone[] {
   return zones;
 }
 
-function dedupe(records: DnsRecord[]): DnsRecord[] {
+function dedupe(records: readonly DnsRecord[]): DnsRecord[] {
   const seen = new Set<string>();
   return records.filter((r) => {
     const key = `${r.name}|${r.type}|${dataKey(r)}`;

@@ -7,9 +7,21 @@ import { MANAGEMENT_PORT, ROLE_INFO } from "../../contracts/roles";
 import type { DatacenterSpec } from "../spec/schema";
 import { SpecError, type SpecIssue } from "../spec/issues";
 import { allocateAddresses, type AddressRequest } from "./addressing";
-import { buildZones } from "./dns";
+import { buildZones, extraRecord, zoneFor } from "./dns";
+import { settingsOf } from "../spec/roleSettings";
 import { placeReplicas, replicaId } from "./placement";
-import type { DatacenterPlan, ExposureEntry, PlanLock, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService, PlanNote, PublishedPort } from "./types";
+import type {
+  DatacenterPlan,
+  DnsZone,
+  ExposureEntry,
+  PlanLock,
+  PlannedHost,
+  PlannedNetwork,
+  PlannedReplica,
+  PlannedService,
+  PlanNote,
+  PublishedPort,
+} from "./types";
 
 export * from "./types";
 export { replicaId } from "./placement";
@@ -142,6 +154,7 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
       replicas: ids,
       ports: info.ports,
       settings: svc.settings,
+      ...(svc.roleSettings !== undefined ? { roleSettings: svc.roleSettings } : {}),
       ...(svc.backup ? { backup: svc.backup } : {}),
     };
   });
@@ -194,6 +207,8 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   }
 
   const zones = buildZones({ domain: spec.domain, hosts, networks, services, replicas });
+  const recordIssues = checkDnsRecords(spec, zones);
+  if (recordIssues.length > 0) return { ok: false, issues: recordIssues };
   const lockOut: PlanLock = {
     version: 1,
     placement: Object.fromEntries(replicas.map((r) => [r.id, r.host])),
@@ -210,6 +225,23 @@ export function planDatacenter(spec: DatacenterSpec, lock?: PlanLock): Datacente
   const result = tryPlanDatacenter(spec, lock);
   if (!result.ok) throw new SpecError(result.issues, "the datacenter cannot be planned; it");
   return result.plan;
+}
+
+/** Every record of a dns service's settings must fall in a zone of the plan (the views merge them in: components/model/dnsView.ts). */
+function checkDnsRecords(spec: DatacenterSpec, zones: readonly DnsZone[]): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  spec.services.forEach((svc, s) => {
+    if (svc.role !== "dns" || svc.roleSettings === undefined) return;
+    settingsOf(svc, "dns").records.forEach((r, i) => {
+      const name = extraRecord(r, spec.domain).name;
+      if (!zoneFor(zones, name))
+        issues.push({
+          path: ["services", s, "settings", "records", i, "name"],
+          message: `${name} is outside every zone (${zones.map((z) => z.origin).join(", ")})`,
+        });
+    });
+  });
+  return issues;
 }
 
 function round(n: number): number {

@@ -6,6 +6,7 @@ import type { Exposure, HostKind } from "../spec/schema";
 import type { Protocol, Publish, Role, RolePort } from "../../contracts/roles";
 import type { ConfigPath } from "../spec/issues";
 import type { DnsZone } from "../../contracts/dns";
+import type { AnyRoleSettings } from "../spec/roleSettings";
 
 export type { DnsRecord, DnsRecordData, DnsZone } from "../../contracts/dns";
 
@@ -91,7 +92,10 @@ export interface PlannedService {
   readonly networks: readonly string[];
   readonly replicas: readonly string[];
   readonly ports: readonly RolePort[];
+  /** The stack's `settings` as written (what the diff and the policies judge, and what the servers parse). */
   readonly settings: Readonly<Record<string, unknown>>;
+  /** The same parsed by the role's schema during validation; read it with settingsOf (components/spec/roleSettings.ts). */
+  readonly roleSettings?: AnyRoleSettings;
   readonly backup?: { readonly schedule: string; readonly retentionDays: number; readonly targetHost?: string };
 }
 

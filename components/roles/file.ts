@@ -9,13 +9,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { FILE_CREDENTIALS_PATH } from "../../contracts/paths";
 import { hashPassword } from "../../contracts/credentials/scrypt";
-import { fileSettingsSchema } from "../../contracts/settings/file";
+import { settingsOf } from "../spec/roleSettings";
 import type { RoleHooks } from "./types";
 
 export const hooks: RoleHooks = {
   files(ctx) {
-    const parsed = fileSettingsSchema.safeParse(ctx.service.settings);
-    const users = parsed.success ? parsed.data.users.map((u) => u.name) : ["files"];
+    const users = settingsOf(ctx.service, "file").users.map((u) => u.name);
     const hashes = users.map((user) => {
       const password = new random.RandomPassword(`${ctx.name}-user-${user}`, { length: 24, special: false }, { parent: ctx.parent });
       const salt = new random.RandomBytes(`${ctx.name}-user-${user}-salt`, { length: 16 }, { parent: ctx.parent });

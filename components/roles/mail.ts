@@ -10,15 +10,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { MAIL_CREDENTIALS_PATH } from "../../contracts/paths";
 import { hashPassword } from "../../contracts/credentials/scrypt";
-import { mailSettingsSchema } from "../../contracts/settings/mail";
+import { settingsOf } from "../spec/roleSettings";
 import type { RoleHooks } from "./types";
 
 export const hooks: RoleHooks = {
   certificateNames: (service, plan) => [`mail.${plan.domain}`, `imap.${plan.domain}`, `smtp.${plan.domain}`],
   files(ctx) {
-    // Invalid settings are reported by `serverpark validate`; here defaults keep the program running.
-    const parsed = mailSettingsSchema.safeParse(ctx.service.settings);
-    const users = parsed.success ? parsed.data.users : ["postmaster"];
+    const users = settingsOf(ctx.service, "mail").users;
     const hashes = users.map((user) => {
       const password = new random.RandomPassword(`${ctx.name}-user-${user}`, { length: 24, special: false }, { parent: ctx.parent });
       const salt = new random.RandomBytes(`${ctx.name}-user-${user}-salt`, { length: 16 }, { parent: ctx.parent });

@@ -11,16 +11,15 @@
  * password per datacenter, handed in plain (as a secret file) to the NOC and only as a SCRAM
  * verifier to the db replicas, which create the role (images/db/src/provision.ts).
  *
- * The HTTPS probe through the proxy needs a name the proxy's certificate carries; the hook
- * writes one per proxy service into NOC_PROBES_PATH (not secret).
+ * What the NOC probes and draws (and the name to ask each proxy for) is in its view, the
+ * runtime config (components/model/nocView.ts), not in a file of this hook.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, NOC_PROBES_PATH } from "../../contracts/paths";
+import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH } from "../../contracts/paths";
 import { scramSha256Verifier } from "../../contracts/credentials/scram";
-import { nocSettingsSchema } from "../../contracts/settings/noc";
+import { settingsOf } from "../spec/roleSettings";
 import type { DatacenterPlan } from "../plan";
-import { proxyCertificateNames } from "./proxy";
 import type { RoleHookContext, RoleHooks } from "./types";
 
 export interface NocDbLogin {
@@ -50,9 +49,7 @@ export function nocDbLogin(ctx: RoleHookContext): NocDbLogin | undefined {
     logins.set(ctx.plan, null);
     return undefined;
   }
-  // Invalid settings are reported by `serverpark validate`; here the defaults keep the program running.
-  const parsed = nocSettingsSchema.safeParse(noc.settings);
-  const settings = parsed.success ? parsed.data : nocSettingsSchema.parse({});
+  const settings = settingsOf(noc, "noc");
   const name = `${ctx.plan.datacenter}-noc-db-login`;
   const password = new random.RandomPassword(name, { length: 32, special: false }, { parent: ctx.parent });
   const salt = new random.RandomBytes(`${name}-salt`, { length: 16 }, { parent: ctx.parent });
@@ -66,28 +63,12 @@ export function nocDbLogin(ctx: RoleHookContext): NocDbLogin | undefined {
   return login;
 }
 
-/**
- * The name the NOC asks a proxy for over HTTPS (SNI and Host): the first name on its
- * certificate that is a web site of the datacenter, else any name on it that is no wildcard.
- */
-export function proxyProbeHost(service: Parameters<typeof proxyCertificateNames>[0], plan: DatacenterPlan): string | undefined {
-  const names = proxyCertificateNames(service, plan).filter((n) => !n.includes("*"));
-  const sites = new Set(plan.services.filter((s) => s.role === "web").map((s) => `${s.id}.${plan.domain}`));
-  return names.find((n) => sites.has(n)) ?? names.find((n) => n.startsWith("www.")) ?? names[0];
-}
-
 export const hooks: RoleHooks = {
   files(ctx) {
     const password = new random.RandomPassword(`${ctx.name}-password`, { length: 24, special: false }, { parent: ctx.parent });
-    const proxyHosts: Record<string, string> = {};
-    for (const s of ctx.plan.services.filter((x) => x.role === "proxy")) {
-      const host = proxyProbeHost(s, ctx.plan);
-      if (host) proxyHosts[s.id] = host;
-    }
     const login = nocDbLogin(ctx);
     return [
       { path: NOC_PASSWORD_PATH, content: pulumi.secret(password.result), secret: true },
-      { path: NOC_PROBES_PATH, content: `${JSON.stringify({ proxyHosts }, null, 2)}\n` },
       ...(login ? [{ path: NOC_DB_PASSWORD_PATH, content: login.password, secret: true }] : []),
     ];
   },

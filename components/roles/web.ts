@@ -3,14 +3,12 @@
  * The replica certificate also names every site the service hosts (sites with their own
  * `tls` files present those instead, by SNI).
  */
-import { webSettingsSchema } from "../../contracts/settings/web";
 import type { PlannedService } from "../plan";
+import { settingsOf } from "../spec/roleSettings";
 import type { RoleHooks } from "./types";
 
 export function webCertificateNames(service: PlannedService): string[] {
-  const parsed = webSettingsSchema.safeParse(service.settings);
-  if (!parsed.success) return []; // reported by `serverpark validate`
-  return [...new Set(parsed.data.sites.flatMap((s) => [s.host, ...s.aliases]))].sort();
+  return [...new Set(settingsOf(service, "web").sites.flatMap((s) => [s.host, ...s.aliases]))].sort();
 }
 
 export const hooks: RoleHooks = { certificateNames: webCertificateNames };

@@ -6,7 +6,9 @@
  */
 import { z } from "zod";
 import { ROLES } from "../../contracts/roles";
-import { HetznerTargetSchema } from "../targets/hetzner/schema";
+import { EXPOSURES } from "../../contracts/networks";
+import { HetznerTargetSchema } from "./hetzner";
+import type { AnyRoleSettings } from "./roleSettings";
 
 /** Lower-case DNS label: used in container names, DNS names and Pulumi resource names. */
 const id = z
@@ -93,8 +95,7 @@ export const PlanSchema = z.strictObject({
   priceEurMonth: nonNegative.optional(),
 });
 
-export const EXPOSURES = ["internet", "internal", "management"] as const;
-export type Exposure = (typeof EXPOSURES)[number];
+export { EXPOSURES, type Exposure } from "../../contracts/networks";
 
 export const NetworkSchema = z.strictObject({
   id,
@@ -194,8 +195,15 @@ export const DatacenterSpecSchema = z.strictObject({
   hetzner: HetznerTargetSchema.optional(),
 });
 
+type SchemaOutput = z.output<typeof DatacenterSpecSchema>;
+/**
+ * A service of the validated spec. `settings` is what the stack says (the diff and the
+ * policies judge that); `roleSettings` is the same parsed by the role's schema, defaults
+ * applied, set by `validateSpec` when it checks role settings (the default).
+ */
+export type ServiceSpec = SchemaOutput["services"][number] & { readonly roleSettings?: AnyRoleSettings };
 /** The validated datacenter spec, with defaults applied. */
-export type DatacenterSpec = z.output<typeof DatacenterSpecSchema>;
+export type DatacenterSpec = Omit<SchemaOutput, "services"> & { services: ServiceSpec[] };
 /** What a user may write in the stack config (defaults optional). */
 export type DatacenterSpecInput = z.input<typeof DatacenterSpecSchema>;
 export type FeedSpec = DatacenterSpec["feeds"][number];
@@ -204,4 +212,3 @@ export type PduSpec = RackSpec["pdus"][number];
 export type HostSpec = DatacenterSpec["hosts"][number];
 export type PlanSpec = DatacenterSpec["plans"][number];
 export type NetworkSpec = DatacenterSpec["networks"][number];
-export type ServiceSpec = DatacenterSpec["services"][number];

@@ -8,7 +8,7 @@ import { Cron } from "croner";
 import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
 import { ROLE_INFO } from "../../contracts/roles";
-import { ROLE_SETTINGS } from "./roleSettings";
+import { ROLE_SETTINGS, type AnyRoleSettings, type RoleSettings } from "./roleSettings";
 import { DatacenterSpecSchema, type DatacenterSpec, type HostSpec, type PlanSpec } from "./schema";
 import { type ConfigPath, type SpecIssue, SpecError, sortIssues } from "./issues";
 
@@ -39,8 +39,13 @@ export function validateSpec(raw: unknown, options: ValidateOptions = {}): Valid
   if (!parsed.success) {
     return { ok: false, issues: sortIssues(zodIssues(parsed.error)) };
   }
-  const issues = crossCheck(parsed.data, options.roleSettings ?? true);
-  return issues.length > 0 ? { ok: false, issues: sortIssues(issues) } : { ok: true, spec: parsed.data };
+  const roleSettings = new Map<number, AnyRoleSettings>();
+  const issues = crossCheck(parsed.data, (options.roleSettings ?? true) ? roleSettings : undefined);
+  if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
+  // Each service carries its settings as its role's schema parsed them: the plan copies them
+  // and the role hooks and views read them from there (settingsOf), never parsing again.
+  const services = parsed.data.services.map((svc, s) => (roleSettings.has(s) ? { ...svc, roleSettings: roleSettings.get(s)! } : svc));
+  return { ok: true, spec: { ...parsed.data, services } };
 }
 
 /** Like `validateSpec`, but throws a `SpecError` listing every problem. */
@@ -101,7 +106,8 @@ function fits(plan: PlanSpec, host: HostSpec): boolean {
   return plan.cpus <= host.capacity.cpus && plan.memoryGb <= host.capacity.memoryGb && plan.diskGb <= host.capacity.diskGb;
 }
 
-function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
+/** @param parsedSettings filled with each service's parsed role settings; undefined: role settings are not checked. */
+function crossCheck(spec: DatacenterSpec, parsedSettings: Map<number, AnyRoleSettings> | undefined): SpecIssue[] {
   const issues: SpecIssue[] = [];
   checkUnique(spec.feeds, ["feeds"], "feed", issues);
   checkUnique(spec.racks, ["racks"], "rack", issues);
@@ -220,7 +226,6 @@ function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
     }
     return list;
   };
-  const parsedSettings = new Map<number, unknown>();
   spec.services.forEach((svc, s) => {
     const plan = plans.get(svc.plan);
     if (!plan) issues.push({ path: ["services", s, "plan"], message: `unknown plan "${svc.plan}"; ${oneOf(plans.keys())}` });
@@ -237,12 +242,12 @@ function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
       issues.push({ path: ["services", s, "replicas"], message: "a redundant service needs at least 2 replicas" });
     }
     // The role's own settings schema, exactly as its server will parse them at start-up.
-    if (roleSettings) {
+    if (parsedSettings) {
       const settings = ROLE_SETTINGS[svc.role].safeParse(svc.settings, { reportInput: true });
       if (!settings.success) issues.push(...zodIssues(settings.error, ["services", s, "settings"]));
       else {
         parsedSettings.set(s, settings.data);
-        if (svc.role === "proxy") checkProxyRoutes(svc.settings, spec, s, issues);
+        if (svc.role === "proxy") checkProxyRoutes(settings.data as RoleSettings["proxy"], spec, s, issues);
       }
     }
     if (svc.backup) {
@@ -277,18 +282,19 @@ function crossCheck(spec: DatacenterSpec, roleSettings: boolean): SpecIssue[] {
       }
     }
   });
-  if (roleSettings) checkNocDbLogin(spec, parsedSettings, issues);
+  if (parsedSettings) checkNocDbLogin(spec, parsedSettings, issues);
   return issues;
 }
 
 /**
- * A proxy route's `service` must be a service of this datacenter, and a port named explicitly
- * must be one of its ports (without one the proxy uses "http", else the service's first TCP
- * port). Reads the raw settings, which already passed the proxy's schema.
+ * A proxy route's `service` must be a service of this datacenter, and its port (named, or
+ * "http" by default) one of that service's ports, else the first TCP port is used (the
+ * views resolve routes the same way: components/model/proxyRoutes.ts). Only a port named
+ * in the stack is an error here.
  */
-function checkProxyRoutes(settings: Readonly<Record<string, unknown>>, spec: DatacenterSpec, s: number, issues: SpecIssue[]): void {
-  const routes = (settings.routes ?? []) as readonly { service?: string; port?: string }[];
-  routes.forEach((route, r) => {
+function checkProxyRoutes(settings: RoleSettings["proxy"], spec: DatacenterSpec, s: number, issues: SpecIssue[]): void {
+  const written = (spec.services[s]!.settings.routes ?? []) as readonly { port?: unknown }[];
+  settings.routes.forEach((route, r) => {
     if (route.service === undefined) return;
     const target = spec.services.find((t) => t.id === route.service);
     const path: ConfigPath = ["services", s, "settings", "routes", r];
@@ -296,8 +302,19 @@ function checkProxyRoutes(settings: Readonly<Record<string, unknown>>, spec: Dat
       issues.push({ path: [...path, "service"], message: `unknown service "${route.service}"; ${oneOf(spec.services.map((t) => t.id))}` });
       return;
     }
+    const attached = (svc: DatacenterSpec["services"][number]) => [
+      ...svc.networks,
+      ...(svc.management ? spec.networks.filter((n) => n.exposure === "management").map((n) => n.id) : []),
+    ];
+    const proxyNets = new Set(attached(spec.services[s]!));
+    if (!attached(target).some((n) => proxyNets.has(n))) {
+      issues.push({
+        path: [...path, "service"],
+        message: `service "${target.id}" shares no network with this proxy; attach one of them to a network of the other`,
+      });
+    }
     const ports = ROLE_INFO[target.role].ports.map((p) => p.name);
-    if (route.port !== undefined && !ports.includes(route.port)) {
+    if (written[r]?.port !== undefined && !ports.includes(route.port)) {
       issues.push({ path: [...path, "port"], message: `service "${target.id}" (${target.role}) has no port "${route.port}"; ${oneOf(ports)}` });
     }
   });
@@ -307,12 +324,12 @@ function checkProxyRoutes(settings: Readonly<Record<string, unknown>>, spec: Dat
  * The NOC's monitoring login is created on every db service: it must not be the db's own
  * application user, and its database must exist there (postgres always does).
  */
-function checkNocDbLogin(spec: DatacenterSpec, parsed: ReadonlyMap<number, unknown>, issues: SpecIssue[]): void {
+function checkNocDbLogin(spec: DatacenterSpec, parsed: ReadonlyMap<number, AnyRoleSettings>, issues: SpecIssue[]): void {
   spec.services.forEach((noc, n) => {
-    const probe = noc.role === "noc" ? (parsed.get(n) as { dbUser: string; dbName: string } | undefined) : undefined;
+    const probe = noc.role === "noc" ? (parsed.get(n) as RoleSettings["noc"] | undefined) : undefined;
     if (!probe) return;
     spec.services.forEach((db, d) => {
-      const own = db.role === "db" ? (parsed.get(d) as { user: string; databases: string[] } | undefined) : undefined;
+      const own = db.role === "db" ? (parsed.get(d) as RoleSettings["db"] | undefined) : undefined;
       if (!own) return;
       if (probe.dbUser === own.user) {
         issues.push({

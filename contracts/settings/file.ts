@@ -11,7 +11,7 @@ export const fileSettingsSchema = z.strictObject({
     .array(
       z.strictObject({
         name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "expected a lower-case user name such as alice"),
-        /** Bytes of live files the user may keep (versions do not count). @default 1 GiB */
+        /** Bytes the user may hold on disk: live files, their kept versions and uploads in flight (the oldest versions go first to make room). @default 1 GiB */
         quotaBytes: z
           .number()
           .int()

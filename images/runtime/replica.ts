@@ -1,14 +1,15 @@
 /**
  * The replica's runtime config file (`$SP_CONFIG`, default RUNTIME_CONFIG_PATH, written by
  * the target from the plan; its schema is contracts/runtimeConfig.ts): identity, the role's
- * `settings` from the stack, and the directory of the services it needs. Roles validate their own
+ * `settings` from the stack, and the view its role's job needs (the proxy's routes, the NOC's
+ * probe targets and drawing, a dns server's zones). Roles validate their own
  * `settings` with a zod schema; a bad file or bad settings stop start-up with one message
  * naming each setting (`settings.sites[0].host: ...`) and exit code 2, like bad env vars.
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { RUNTIME_CONFIG_PATH } from "../../contracts/paths";
-import { replicaRuntimeConfigSchema, type ParsedDirectoryEntry, type ParsedRuntimeConfig } from "../../contracts/runtimeConfig";
+import { replicaRuntimeConfigSchema, type ParsedRuntimeConfig } from "../../contracts/runtimeConfig";
 import { ConfigError, CONFIG_EXIT_CODE } from "./config";
 
 /**
@@ -28,11 +29,7 @@ export const STANDALONE_CONFIG: ParsedRuntimeConfig = Object.freeze({
   addresses: {},
   networks: {},
   settings: {},
-  directory: [],
-  hosts: [],
 });
-
-export type DirectoryService = ParsedDirectoryEntry;
 
 export interface ReplicaConfig<S> extends Omit<ParsedRuntimeConfig, "settings"> {
   readonly settings: S;

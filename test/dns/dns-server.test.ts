@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../images/runtime/log";
 import { startDnsApp, type DnsApp } from "../../images/dns/src/app";
-import { dig, dnsConfig, requireTool, writeConfig } from "./fixture";
+import { dig, dnsConfig, EXTRA_RECORDS, requireTool, writeConfig } from "./fixture";
 
 const log = createLogger({ role: "dns", level: "silent" });
 let app: DnsApp;
@@ -143,14 +143,19 @@ describe("truncation", () => {
 describe("zone reload without restart", () => {
   it("serves a record added to the config file after a reload, and keeps old zones on a bad file", async () => {
     if (!hasDig) return;
-    const { config } = dnsConfig({ rrl: { responsesPerSecond: 0 } });
     const before = await dig(port, ["added.fra1.park.test", "A"]);
     expect(before.status).toBe("NXDOMAIN");
-    const settings = { ...config.settings, records: [...(config.settings.records as unknown[]), { name: "added", type: "A", data: "10.42.1.99" }] };
-    writeFileSync(configPath, JSON.stringify({ ...config, settings }));
+    const soaBefore = await dig(port, ["fra1.park.test", "SOA"]);
+    // The program writes the new config: the record merged into the zone, and a new serial.
+    const { config } = dnsConfig({ rrl: { responsesPerSecond: 0 }, records: [...EXTRA_RECORDS, { name: "added", type: "A", data: "10.42.1.99" }] });
+    writeFileSync(configPath, JSON.stringify(config));
     await app.reload();
     const after = await dig(port, ["added.fra1.park.test", "A"]);
     expect(after.answer.join("\n")).toMatch(/A 10\.42\.1\.99/);
+    const serial = (r: { answer: string[] }) => r.answer.find((l) => / SOA /.test(l))?.split(" ")[6];
+    const soaAfter = await dig(port, ["fra1.park.test", "SOA"]);
+    expect(serial(soaAfter)).toMatch(/^\d+$/);
+    expect(serial(soaAfter)).not.toBe(serial(soaBefore));
 
     writeFileSync(configPath, JSON.stringify({ ...config, settings: { records: [{ name: "x", type: "A", data: "not-an-ip" }] } }));
     await expect(app.reload()).rejects.toThrow(/settings\.records\[0\]\.data/);

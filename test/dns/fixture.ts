@@ -1,6 +1,6 @@
 /**
  * Test fixture: the real local stack's plan, the runtime config the Docker target would
- * give replica ns-0, plus extra records (AAAA, CNAME chains, a huge TXT for truncation),
+ * give replica ns-0 with extra records in its settings (AAAA, CNAME chains, a huge TXT for truncation),
  * written to a temp file; and a small dig/kdig runner that parses their text output.
  */
 import { execFile } from "node:child_process";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { loadPlan } from "../../cli/stack";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
+import { dnsSettingsSchema } from "../../contracts/settings/dns";
 
 const run = promisify(execFile);
 export const ROOT = join(__dirname, "..", "..");
@@ -23,12 +24,18 @@ export const EXTRA_RECORDS = [
   { name: "_http._tcp.www", type: "SRV", data: { priority: 1, weight: 5, port: 80, target: "edge" } },
 ];
 
+/**
+ * The config the program writes for ns-0 when its service's settings are `{ records:
+ * EXTRA_RECORDS, ...settings }`: the settings as written, and the final zones with those
+ * records merged in by the program (components/model/dnsView.ts).
+ */
 export function dnsConfig(settings: Record<string, unknown> = {}) {
   const { plan } = loadPlan("local", ROOT);
-  const service = plan.services.find((s) => s.role === "dns")!;
+  const planned = plan.services.find((s) => s.role === "dns")!;
+  const written = { records: EXTRA_RECORDS, ...settings };
+  const service = { ...planned, settings: written, roleSettings: dnsSettingsSchema.parse(written) };
   const replica = plan.replicas.find((r) => r.id === service.replicas[0])!;
-  const config = replicaRuntimeConfig(plan, replica, service);
-  return { plan, config: { ...config, settings: { records: EXTRA_RECORDS, ...settings } } };
+  return { plan, config: replicaRuntimeConfig(plan, replica, service) };
 }
 
 export function writeConfig(config: unknown): string {

@@ -5,52 +5,17 @@
  * cap, the failed-login limit, connections per address, and the idle timeout.
  * Runs with ftp.requireTls off so the fuzzer can log in without TLS; passive ports 47320-47329.
  */
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fuzzLine, PRE_AUTH_BATCH } from "./ftp-fuzz-input";
 import { haveTools, lftp, PASSWORDS, Raw, startFtpFiles, type FtpTestServer } from "./ftp-support";
 
 const enabled = haveTools("lftp", "openssl");
-
-const VERBS = [
-  "USER", "PASS", "ACCT", "CWD", "CDUP", "SMNT", "REIN", "QUIT", "PORT", "EPRT", "TYPE", "STRU", "MODE", "RETR", "STOR", "STOU", "APPE", "ALLO",
-  "REST", "RNFR", "RNTO", "ABOR", "DELE", "RMD", "MKD", "PWD", "LIST", "NLST", "SITE", "SYST", "STAT", "HELP", "NOOP", "FEAT", "OPTS", "SIZE",
-  "MDTM", "MLST", "MLSD", "PBSZ", "PROT", "CCC", "XCWD", "XPWD", "XMKD", "XRMD", "LANG", "HOST",
-]; // prettier-ignore
-const HOSTILE = [
-  "../../../../etc/passwd", "/../../..", "..", "/", "", " ", "\0", "a\0b", "%s%s%n%n", "$(id)", "`id`", "; rm -rf /", "../".repeat(300),
-  "/.versions/../../../", ".versions/x/@v-1", "ä/ö/ü/😀", "\u202e", "-la", "-la ../..", "ALL", "UTF8 ON", "MLST x;y;", "1,2,3,4,5,6",
-  "|1|127.0.0.1|21|", "A", "L 8", "E", "X", "99999999999999999999", "-1", "\r", "a\rb", "\xff\xf4\xff\xf2", "C", "P", "S",
-]; // prettier-ignore
-
-function fuzzLine(loggedIn: boolean): Buffer {
-  const pick = <T>(xs: readonly T[]) => xs[randomInt(xs.length)]!;
-  // Transfers after PASV would wait for a data connection; AUTH would switch to TLS: the
-  // logged-in fuzzer leaves those verbs out so it measures input handling, not time-outs.
-  const verbs = loggedIn ? VERBS.filter((v) => !["PASV", "EPSV", "AUTH"].includes(v)) : [...VERBS, "AUTH", "PASV", "EPSV"];
-  switch (randomInt(6)) {
-    case 0: // binary garbage, no newline inside
-      return Buffer.from([...randomBytes(randomInt(1, 300))].filter((b) => b !== 0x0a));
-    case 1:
-      return Buffer.from(`${pick(verbs)} ${pick(HOSTILE)}`, "utf8");
-    case 2:
-      return Buffer.from(`${pick(verbs).toLowerCase()}${pick(["", " ", "  ", "\t"])}${pick(HOSTILE)}${pick(HOSTILE)}`, "utf8");
-    case 3: // random letters as a verb
-      return Buffer.from(
-        `${randomBytes(randomInt(1, 8))
-          .toString("base64")
-          .replace(/[^A-Za-z]/g, "X")} ${randomBytes(8).toString("hex")}`,
-      );
-    case 4: // oversized lines
-      return Buffer.from(`${pick(verbs)} ${"x".repeat(randomInt(4_000, 20_000))}`);
-    default:
-      return Buffer.from(pick(verbs));
-  }
-}
 
 describe.skipIf(!enabled)("FTP bad input and limits", () => {
   let server: FtpTestServer;
@@ -93,11 +58,13 @@ describe.skipIf(!enabled)("FTP bad input and limits", () => {
           }
         }
         const mark = raw.lines.length;
-        const batch = Array.from({ length: 100 }, () => Buffer.concat([fuzzLine(loggedIn), Buffer.from("\r\n")]));
+        // Before login a connection may send limits.preAuthCommands commands in all: one batch per connection.
+        const batch = Array.from({ length: loggedIn ? 100 : PRE_AUTH_BATCH }, () => Buffer.concat([fuzzLine(loggedIn), Buffer.from("\r\n")]));
         raw.send(Buffer.concat([...batch, Buffer.from("NOOP\r\n")]));
         sent += batch.length;
         // The NOOP's reply (or the connection closed, e.g. by a fuzzed QUIT or AUTH): the server went through the batch.
         await raw.until(/^200 OK$/, 60_000, mark);
+        if (!loggedIn) raw.close();
       }
       raw?.close();
     };

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createLogger } from "../../images/runtime/log";
 import { createReloadingTls } from "../../images/runtime/tls";
 import { startFileApp, type FileApp } from "../../images/file/src/app";
+import type { FileLimits } from "../../images/file/src/limits";
 import type { PlannedAddresses } from "../../images/file/src/passive";
 import { fileSettingsSchema } from "../../contracts/settings/file";
 import { makeCert } from "../mail/support";
@@ -22,12 +23,16 @@ export interface FtpTestServer {
   readonly cert: string;
 }
 
-/** @param planned the replica's planned addresses and networks, as the replica config gives them (PASV behind NAT). */
+/**
+ * @param planned the replica's planned addresses and networks, as the replica config gives them (PASV behind NAT).
+ * @param limits bounds against hostile clients (images/file/src/limits.ts), e.g. shorter timers.
+ */
 export async function startFtpFiles(
   passive: { from: number; to: number },
   ftp: Record<string, unknown> = {},
   host = "127.0.0.1",
   planned?: PlannedAddresses,
+  limits?: Partial<FileLimits>,
 ): Promise<FtpTestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "sp-ftp-"));
   const { cert, key } = await makeCert("file.test.example");
@@ -42,6 +47,7 @@ export async function startFtpFiles(
     ftpPort: 0,
     ftpPassivePorts: passive,
     ...(planned ? { ftpPlanned: planned } : {}),
+    ...(limits ? { limits } : {}),
     tls: await createReloadingTls({ certFile: cert, keyFile: key }, log),
     log,
   });

@@ -4,7 +4,7 @@
  * flight when the server dies; after a restart the old content is there byte for byte, the
  * new file does not exist, tmp/ is empty, and uploads work again.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { credentials } from "./support";
 import { STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { startServer } from "./server-process";
 
 export interface KillScenario {
   /** Ports and TLS the protocol needs (SP_FILE_*_PORT, SP_TLS_*); management and data are set here. */
@@ -21,26 +22,6 @@ export interface KillScenario {
   readonly upload: (remote: string, local: string, throttled: boolean) => Promise<{ code: number; out: string }>;
   /** The live process, so the caller's afterAll can kill what is left. */
   readonly onChild: (child: ChildProcess) => void;
-}
-
-async function startServer(env: Record<string, string>, mgmtPort: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "images/file/src/main.ts"], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  for (let i = 0; i < 300; i++) {
-    const healthy = await fetch(`http://127.0.0.1:${mgmtPort}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (healthy) return child;
-    if (child.exitCode !== null) throw new Error(`file server exited with ${child.exitCode}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`file server not healthy in 30 s: ${stderr}`);
 }
 
 export async function expectNoPartialFileAfterKill(scenario: KillScenario): Promise<void> {

@@ -257,7 +257,9 @@ describe("hetzner stack under mocks", () => {
     // address a client reached (images/file/src/passive.ts). The source address survives the
     // NAT only without Docker's userland proxy.
     const config = JSON.parse(files.get(`/etc/serverpark/containers/${file.id}/files/etc_serverpark_config.json`)!);
-    expect(config.networks).toEqual(Object.fromEntries(plan.networks.filter((n) => n.id in file.addresses).map((n) => [n.id, n.cidr])));
+    expect(config.networks).toEqual(
+      Object.fromEntries(plan.networks.filter((n) => n.id in file.addresses).map((n) => [n.id, { cidr: n.cidr, exposure: n.exposure }])),
+    );
     expect(JSON.parse(files.get("/etc/docker/daemon.json")!)["userland-proxy"]).toBe(false);
   });
 

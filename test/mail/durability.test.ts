@@ -4,66 +4,25 @@
  * in the middle of it, and is started again: every acknowledged message must be in the
  * mailbox byte for byte, no half-written message may be visible, and IMAP must serve them.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { credentials, curl, DOMAIN, haveTools, makeCert, PASSWORDS } from "./support";
+import { curl, DOMAIN, haveTools, PASSWORDS } from "./support";
 import { RawSmtp } from "./rawSmtp";
-import { STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { freePorts, startMailProcess, type MailProcess } from "./process";
 
 const enabled = haveTools("curl", "openssl");
-const PORTS = { smtp: 47125, submission: 47187, imaps: 47193, pop3s: 47195, mgmt: 47100 };
-
-async function startServer(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "images/mail/src/main.ts"], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  for (let i = 0; i < 150; i++) {
-    const ok = await fetch(`http://127.0.0.1:${PORTS.mgmt}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return child;
-    if (child.exitCode !== null) throw new Error(`mail exited with ${child.exitCode}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`mail did not become healthy in 15 s: ${stderr}`);
-}
 
 const checksum = (s: string) => createHash("sha256").update(s).digest("hex");
 
 describe.skipIf(!enabled)("mail durability under kill -9", () => {
-  let child: ChildProcess | undefined;
-  afterAll(() => void child?.kill("SIGKILL"));
+  let server: MailProcess | undefined;
+  afterAll(() => server?.kill());
 
   it("keeps every 250-acknowledged message intact across a SIGKILL during a burst", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sp-mail-kill-"));
-    const { cert, key } = await makeCert();
-    writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
-    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...STANDALONE_CONFIG, domain: DOMAIN, service: "mail", settings: { users: ["alice", "bob"] } }));
-    const env = {
-      SP_CONFIG: join(dir, "config.json"),
-      SP_MAIL_CREDENTIALS: join(dir, "users.json"),
-      SP_MAIL_DATA: join(dir, "data"),
-      SP_TLS_CERT: cert,
-      SP_TLS_KEY: key,
-      SP_LISTEN: "127.0.0.1",
-      SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */,
-      SP_LOG_LEVEL: "warn",
-      SP_MGMT_PORT: String(PORTS.mgmt),
-      SP_MAIL_SMTP_PORT: String(PORTS.smtp),
-      SP_MAIL_SUBMISSION_PORT: String(PORTS.submission),
-      SP_MAIL_IMAPS_PORT: String(PORTS.imaps),
-      SP_MAIL_POP3S_PORT: String(PORTS.pop3s),
-    };
-    child = await startServer(env);
+    const PORTS = await freePorts();
+    server = await startMailProcess(PORTS);
 
     const acked = new Map<string, string>(); // id -> checksum of the body we sent
     let sent = 0;
@@ -83,14 +42,14 @@ describe.skipIf(!enabled)("mail durability under kill -9", () => {
     const workers = Array.from({ length: 8 }, (_, w) => worker(w));
     // Kill once a fair number of messages went through, in the middle of the stream.
     for (let i = 0; i < 200 && acked.size < 150; i++) await new Promise((r) => setTimeout(r, 25));
-    child.kill("SIGKILL");
-    await new Promise((r) => child!.once("exit", r));
+    await server.kill();
     stop = true;
     await Promise.all(workers);
     expect(acked.size).toBeGreaterThan(20);
     expect(sent).toBeGreaterThan(acked.size); // some were in flight when it died
 
-    child = await startServer(env);
+    server = await server.restart();
+    const dir = server.dir;
     const msgDir = join(dir, "data", "mailboxes", "alice", "msg");
     const stored = new Map<string, string>();
     for (const name of readdirSync(msgDir)) {

@@ -11,86 +11,14 @@ import { CommandReader, ImapSyntaxError, tokenize } from "../../images/mail/src/
 import { compileSearch } from "../../images/mail/src/imap/search";
 import { parseFetchItems } from "../../images/mail/src/imap/fetch";
 import { curl, DOMAIN, haveTools, PASSWORDS, startTestMail, type TestMail } from "./support";
+import { burst, CLOSING, input, prng, type FuzzProtocol } from "./fuzzInputs";
 import { RawSmtp } from "./rawSmtp";
 
 const INPUTS = 10_000;
-const PER_CONNECTION = 250;
+/** Under the 30 commands the IMAP and POP3 servers allow before login (then they hang up). */
+const PER_CONNECTION = 25;
 
-/** mulberry32: small, seeded, good enough to vary inputs reproducibly. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const INJECTIONS = [
-  "a@b>\r\nRCPT TO:<x@evil.example",
-  "`id`@x.test",
-  "$(reboot)@x.test",
-  "a@b;rm -rf /",
-  "../../etc/passwd@x",
-  "a\0b@c",
-  '"quoted"@x',
-  "<>",
-  "@",
-  "a@",
-  "a@b@c",
-  "a%b@c",
-  "a@[127.0.0.1]",
-  "x".repeat(300) + "@y",
-  "alice@" + DOMAIN + "\r\nDATA",
-];
-const VERBS = {
-  smtp: ["HELO", "EHLO", "MAIL FROM:", "RCPT TO:", "DATA", "RSET", "NOOP", "VRFY", "EXPN", "AUTH PLAIN", "STARTTLS", "BDAT", "QUIT", "XCLIENT"],
-  imap: [
-    "LOGIN",
-    "SELECT",
-    "FETCH 1:* (BODY[",
-    "UID FETCH",
-    "STORE 1 +FLAGS",
-    "SEARCH OR",
-    "LIST",
-    "APPEND INBOX {99999999}",
-    "AUTHENTICATE PLAIN",
-    "IDLE",
-    "CAPABILITY",
-    "EXPUNGE",
-    "STATUS INBOX (",
-    "LOGIN {3}",
-  ],
-  pop3: ["USER", "PASS", "STAT", "LIST", "UIDL", "RETR", "DELE", "TOP", "RSET", "CAPA", "APOP", "QUIT"],
-};
-
-function input(rand: () => number, protocol: keyof typeof VERBS): string {
-  const pick = <T>(a: readonly T[]) => a[Math.floor(rand() * a.length)]!;
-  const garbage = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rand() * 256))).join("");
-  const r = rand();
-  if (r < 0.002) return "A".repeat(20_000 + Math.floor(rand() * 60_000)); // oversized line
-  if (r < 0.3) return garbage(Math.floor(rand() * 120));
-  const verb = pick(VERBS[protocol]);
-  const tag = protocol === "imap" ? `${pick(["a1", "*", "", "x(", "\\"])} ` : "";
-  const arg = rand() < 0.5 ? pick(INJECTIONS) : garbage(Math.floor(rand() * 40));
-  return `${tag}${verb}${rand() < 0.5 ? "<" : " "}${arg}${rand() < 0.3 ? ">" : ""}`;
-}
-
-/** Sends a burst of lines on one connection, then waits briefly for the server and closes. */
-async function burst(open: () => Socket, lines: string[]): Promise<void> {
-  const socket = open();
-  socket.on("error", () => undefined);
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    socket.once("close", done);
-    socket.once("connect", () => socket.write(Buffer.from(`${lines.join("\r\n")}\r\n`, "latin1")));
-    socket.once("secureConnect", () => socket.write(Buffer.from(`${lines.join("\r\n")}\r\n`, "latin1")));
-    setTimeout(done, 400);
-  });
-  socket.destroy();
-}
-
-async function fuzz(protocol: keyof typeof VERBS, open: () => Socket, seed: number): Promise<number> {
+async function fuzz(protocol: FuzzProtocol, open: () => Socket, seed: number): Promise<number> {
   const rand = prng(seed);
   let sent = 0;
   while (sent < INPUTS) {
@@ -99,7 +27,7 @@ async function fuzz(protocol: keyof typeof VERBS, open: () => Socket, seed: numb
       Array.from({ length: 4 }, () => {
         const lines = Array.from({ length: PER_CONNECTION }, () => input(rand, protocol));
         sent += lines.length;
-        return burst(open, lines);
+        return burst(open(), [...lines, CLOSING[protocol]], 400);
       }),
     );
   }

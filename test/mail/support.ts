@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { createLogger } from "../../images/runtime/log";
 import { createReloadingTls } from "../../images/runtime/tls";
 import { startMailApp, type MailApp } from "../../images/mail/src/app";
+import type { MailLimits } from "../../images/mail/src/limits";
 import { hashPassword } from "../../contracts/credentials/scrypt";
 import { mailSettingsSchema, type MailSettings } from "../../contracts/settings/mail";
 
@@ -79,6 +80,7 @@ export interface TestMail {
 export async function startTestMail(
   settings: Partial<Record<keyof MailSettings, unknown>> = {},
   dataDir = mkdtempSync(join(tmpdir(), "sp-mail-")),
+  limits: Partial<MailLimits> = {},
 ): Promise<TestMail> {
   const { cert, key } = await makeCert();
   const log = createLogger({ role: "mail", level: "silent" });
@@ -94,6 +96,7 @@ export async function startTestMail(
     ports: { smtp: 0, submission: 0, imaps: 0, pop3s: 0 },
     log,
     queueTickMs: 50,
+    limits,
   });
   return { app, dataDir, cert };
 }

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { command } from "../../cli/commands/diagram";
-import { diagramModelFromPlan, diagramModelFromRuntimeConfig, renderDatacenterSvg } from "../../components/render";
+import { diagramModel } from "../../components/model/nocView";
+import { renderDatacenterSvg } from "../../images/noc/src/diagram";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
 import { loadPlan } from "../../cli/stack";
 
@@ -19,7 +20,7 @@ function io() {
 }
 
 describe("datacenter SVG", () => {
-  const svg = renderDatacenterSvg(diagramModelFromPlan(plan));
+  const svg = renderDatacenterSvg(diagramModel(plan));
 
   it("names every host, replica, rack, PDU and feed of the local stack", () => {
     for (const h of plan.hosts) expect(svg).toContain(`data-host="${h.id}"`);
@@ -40,7 +41,7 @@ describe("datacenter SVG", () => {
   });
 
   it("is deterministic and well-formed XML", () => {
-    expect(renderDatacenterSvg(diagramModelFromPlan(plan))).toBe(svg);
+    expect(renderDatacenterSvg(diagramModel(plan))).toBe(svg);
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     // xmllint is in libxml2-utils; a well-formedness check without a parser dependency.
     try {
@@ -52,7 +53,7 @@ describe("datacenter SVG", () => {
   });
 
   it("colours replicas by state and shows availability", () => {
-    const live = renderDatacenterSvg(diagramModelFromPlan(plan), {
+    const live = renderDatacenterSvg(diagramModel(plan), {
       replicas: { "www-0": "up", "www-1": "down", "edge-0": "degraded" },
       details: { "www-1": "http timed out after 2000 ms" },
       availability: { www: 0.5, edge: 1 },
@@ -66,21 +67,22 @@ describe("datacenter SVG", () => {
   });
 
   it("escapes names", () => {
-    const model = diagramModelFromPlan(plan);
+    const model = diagramModel(plan);
     const evil = { ...model, datacenter: "<script>&" };
     expect(renderDatacenterSvg(evil)).toContain("datacenter &lt;script&gt;&amp;");
   });
 
-  it("draws the same picture from the runtime config the NOC receives", () => {
+  it("draws the same picture from the view the NOC receives", () => {
     const noc = plan.replicas.find((r) => r.role === "noc")!;
     const config = replicaRuntimeConfig(
       plan,
       noc,
       plan.services.find((s) => s.id === noc.service)!,
     );
-    const fromConfig = diagramModelFromRuntimeConfig(config);
-    expect(fromConfig.replicas.map((r) => r.id).sort()).toEqual(plan.replicas.map((r) => r.id).sort());
-    for (const h of plan.hosts) expect(fromConfig.hosts.find((x) => x.id === h.id)!.replicas).toEqual(expect.arrayContaining([...h.replicas]));
+    const fromView = config.noc!.diagram;
+    expect(fromView.replicas.map((r) => r.id).sort()).toEqual(plan.replicas.map((r) => r.id).sort());
+    for (const h of plan.hosts) expect(fromView.hosts.find((x) => x.id === h.id)!.replicas).toEqual([...h.replicas]);
+    expect(renderDatacenterSvg(JSON.parse(JSON.stringify(fromView)))).toBe(svg);
   });
 });
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPlan } from "../../cli/stack";
-import { diagramModelFromPlan } from "../../components/render";
+import { diagramModel } from "../../components/model/nocView";
 import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
 import { startNocWeb } from "../../images/noc/src/web";
@@ -22,7 +22,7 @@ declare const document: { querySelector(selector: string): { getAttribute(name: 
 
 const log = createLogger({ role: "noc", level: "silent" });
 const { plan } = loadPlan("local", join(__dirname, "..", ".."));
-const model = diagramModelFromPlan(plan);
+const model = diagramModel(plan);
 // The probes' timeout is generous: on a loaded 2-core machine a 500 ms probe of a healthy
 // local game server timed out (fresh-machine rehearsal, load ~8) and the page showed it down.
 // This file tests what the page shows, not how fast the probes are.

@@ -7,7 +7,8 @@ import { createLogger } from "../../images/runtime/log";
 import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
 import type { ProbeTarget } from "../../images/noc/src/probes";
-import { probeTargets } from "../../images/noc/src/targets";
+import { nocView } from "../../components/model/nocView";
+import { loadPlan } from "../../cli/stack";
 import { startTestGame } from "../game/helpers";
 import * as standIn from "./standins";
 import { execFile } from "node:child_process";
@@ -255,25 +256,33 @@ describe("probes against servers that do not", () => {
   });
 });
 
-describe("probe targets", () => {
-  it("probes every service port of every replica but FTP's passive data ports", () => {
-    const { targets } = probeTargets(
-      [
-        {
-          id: "files",
-          role: "file",
-          ports: [
-            { name: "sftp", port: 22, protocol: "tcp" },
-            { name: "ftp", port: 21, protocol: "tcp" },
-            { name: "ftp-passive-30000", port: 30000, protocol: "tcp" },
-            { name: "ftp-passive-30001", port: 30001, protocol: "tcp" },
-          ],
-          replicas: [{ id: "files-0", host: "h1", addresses: { private: "10.0.1.5", mgmt: "10.0.2.5" } }],
-        },
-      ],
-      { mgmt: "10.0.2.9" },
-      "noc",
+describe("probe targets (the NOC's view, from the plan)", () => {
+  const { plan } = loadPlan("local", join(__dirname, "..", ".."));
+  const noc = plan.replicas.find((r) => r.role === "noc")!;
+  const view = nocView(
+    plan,
+    noc,
+    plan.services.find((s) => s.id === noc.service)!,
+  );
+  const mgmt = plan.networks.find((n) => n.exposure === "management")!.id;
+
+  it("probes every service port of every replica but the NOC's own and FTP's passive data ports, on the management network", () => {
+    const files = plan.replicas.find((r) => r.role === "file")!;
+    expect(view.targets.filter((t) => t.replica === files.id).map((t) => `${t.replica}/${t.port.name}@${t.address}`)).toEqual([
+      `${files.id}/sftp@${files.addresses[mgmt]}`,
+      `${files.id}/ftp@${files.addresses[mgmt]}`,
+    ]);
+    const probed = new Set(view.targets.map((t) => t.replica));
+    expect([...probed].sort()).toEqual(
+      plan.replicas
+        .filter((r) => r.service !== noc.service)
+        .map((r) => r.id)
+        .sort(),
     );
-    expect(targets.map((t) => `${t.replica}/${t.port.name}@${t.address}`)).toEqual(["files-0/sftp@10.0.2.5", "files-0/ftp@10.0.2.5"]);
+    expect(view.unreachable).toEqual([]);
+  });
+
+  it("names each proxy's probe host from its certificate names", () => {
+    expect(view.proxyHosts).toEqual({ edge: "www.fra1.park.test" });
   });
 });

@@ -7,8 +7,12 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { join } from "node:path";
+import { loadPlan } from "../../cli/stack";
+import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
+import { parseReplicaConfig } from "../../images/runtime/replica";
 import { proxySettingsSchema } from "../../contracts/settings/proxy";
+import type { ResolvedRoute } from "../../contracts/views/proxy";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
 
 export interface Upstream {
@@ -20,6 +24,8 @@ export interface Upstream {
   release(): void;
   close(): Promise<void>;
 }
+
+const ROOT = join(__dirname, "..", "..");
 
 export const BIG = Buffer.alloc(512 * 1024, "z");
 
@@ -90,11 +96,25 @@ export async function startUpstream(id: string, port = 0): Promise<Upstream> {
   };
 }
 
+/**
+ * The config the program writes for edge-0 of the local stack when the edge service's settings
+ * are `settings` (components/model/: its routes resolved in its view), as the proxy parses it.
+ * `upstreams` may point the resolved routes' upstreams at the test's loopback servers.
+ */
+type WrittenRoute = NonNullable<ReturnType<typeof replicaRuntimeConfig>["routes"]>[number];
+
+export function proxyConfig(settings: Record<string, unknown>, upstreams?: (route: WrittenRoute) => ResolvedRoute["upstreams"]) {
+  const { plan } = loadPlan("local", ROOT);
+  const planned = plan.services.find((s) => s.id === "edge")!;
+  const service = { ...planned, settings, roleSettings: proxySettingsSchema.parse(settings) };
+  const replica = plan.replicas.find((r) => r.id === service.replicas[0])!;
+  const written = replicaRuntimeConfig(plan, replica, service);
+  const routes = upstreams ? written.routes!.map((r) => ({ ...r, upstreams: upstreams(r) })) : written.routes;
+  return parseReplicaConfig(JSON.stringify({ ...written, routes }), proxySettingsSchema);
+}
+
 export async function startProxy(settings: Record<string, unknown>, tls?: { certFile: string; keyFile: string }): Promise<ProxyApp> {
-  const config = parseReplicaConfig(
-    JSON.stringify({ ...STANDALONE_CONFIG, replica: "edge-0", service: "edge", domain: "fra1.park.test", settings }),
-    proxySettingsSchema,
-  );
+  const config = proxyConfig(settings);
   return startProxyApp({
     config,
     host: "127.0.0.1",

@@ -1,6 +1,6 @@
 /**
- * The proxy's default route to a game service: with no routes configured, the proxy
- * derives one from the directory (`arena.<domain>`, `arena.<net>.<domain>`, port "game"),
+ * The proxy's default route to a game service: with no routes configured, the program
+ * resolves one into the proxy's view (`arena.<domain>`, `arena.<net>.<domain>`, port "game"),
  * health-checks the game's `/healthz`, serves the client page through it, and passes the
  * game's WebSocket through on upgrade — over HTTP and over HTTPS (SNI) — with a real game
  * server behind it and the ws client. A spliced game connection outlives the proxy's
@@ -10,10 +10,11 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
-import { proxySettingsSchema } from "../../contracts/settings/proxy";
+import { join } from "node:path";
+import { loadPlan } from "../../cli/stack";
+import { proxyView } from "../../components/model/proxyView";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
-import { defaultRoutes } from "../../images/proxy/src/routes";
+import { proxyConfig } from "./fixture";
 import type { GameServer } from "../../images/game/src/server";
 import { curl, requireTool, selfSigned } from "../web/curl";
 import { sleep, startTestGame, TestClient } from "../game/helpers";
@@ -23,55 +24,38 @@ const NAME = `arena.${DOMAIN}`;
 /** Shortened proxy timeouts: a game connection must live longer than all of them. */
 const LIMITS = { requestTimeout: 1000, headersTimeout: 800, keepAliveTimeout: 300, connectionsCheckingInterval: 100 };
 
+/**
+ * The config the program writes for edge-0 of the local stack (no routes configured: the
+ * default ones), its upstreams pointed at the test's loopback game and web servers.
+ */
 function configFor(gamePort: number, webPort = 1) {
-  return parseReplicaConfig(
-    JSON.stringify({
-      ...STANDALONE_CONFIG,
-      replica: "edge-0",
-      service: "edge",
-      role: "proxy",
-      domain: DOMAIN,
-      addresses: { public: "127.0.0.1", private: "127.0.0.1" },
-      settings: { rateLimit: { requestsPerSecond: 0 }, accessLog: false },
-      directory: [
-        {
-          id: "www",
-          role: "web",
-          ports: [{ name: "http", port: webPort, protocol: "tcp" }],
-          replicas: [{ id: "www-0", host: "h1", addresses: { private: "127.0.0.1", mgmt: "127.0.0.2" } }],
-        },
-        {
-          id: "arena",
-          role: "game",
-          ports: [{ name: "game", port: gamePort, protocol: "tcp" }],
-          replicas: [{ id: "arena-0", host: "h2", addresses: { private: "127.0.0.1", mgmt: "127.0.0.3" } }],
-        },
-        {
-          id: "ns",
-          role: "dns",
-          ports: [{ name: "dns", port: 53, protocol: "udp" }],
-          replicas: [{ id: "ns-0", host: "h1", addresses: { public: "127.0.0.1" } }],
-        },
-      ],
-    }),
-    proxySettingsSchema,
+  return proxyConfig({ rateLimit: { requestsPerSecond: 0 }, accessLog: false }, (r) =>
+    r.upstreams.map((u) => ({ ...u, host: "127.0.0.1", port: r.hosts[0] === NAME ? gamePort : webPort })),
   );
 }
 
 describe("default routes", () => {
   it("derive one route per web and per game service, by their names; the game's on its game port, uncached, checked at /healthz", () => {
-    const routes = defaultRoutes(configFor(7350, 8080));
-    expect(routes.map((r) => r.service)).toEqual(["www", "arena"]);
-    const arena = routes.find((r) => r.service === "arena")!;
-    expect(arena).toMatchObject({
+    const { plan } = loadPlan("local", join(__dirname, "..", ".."));
+    const edge = plan.services.find((s) => s.id === "edge")!;
+    const routes = proxyView(plan, edge).routes;
+    expect(routes.map((r) => r.hosts[0])).toEqual([`www.${DOMAIN}`, NAME]);
+    const arena = routes.find((r) => r.hosts[0] === NAME)!;
+    const arenaReplica = plan.replicas.find((r) => r.service === "arena")!;
+    expect(arena).toEqual({
       hosts: [NAME, `arena.private.${DOMAIN}`, `arena.mgmt.${DOMAIN}`],
       pathPrefix: "/",
-      port: "game",
       cache: false,
       balance: "least-connections",
-      healthCheck: { path: "/healthz" },
+      healthCheck: { path: "/healthz", intervalMs: 2000, timeoutMs: 1000, unhealthyAfter: 2, healthyAfter: 2 },
+      // On the network the proxy shares for traffic (private), never the management one.
+      upstreams: [{ id: arenaReplica.id, host: arenaReplica.addresses.private, port: 7350 }],
     });
-    expect(routes.find((r) => r.service === "www")).toMatchObject({ port: "http", cache: true, healthCheck: { path: "/" } });
+    expect(routes.find((r) => r.hosts[0] === `www.${DOMAIN}`)).toMatchObject({
+      cache: true,
+      healthCheck: { path: "/" },
+      upstreams: [{ port: 8080 }, { port: 8080 }],
+    });
   });
 });
 
@@ -173,7 +157,7 @@ describe("a game service behind the proxy's default route", () => {
   });
 
   it("a game connection counts for least-connections while it is open", async () => {
-    const arena = proxy.router.routes.find((r) => r.settings.service === "arena")!;
+    const arena = proxy.router.routes.find((r) => r.settings.hosts[0] === NAME)!;
     const c = await TestClient.connect(`ws://127.0.0.1:${proxy.httpPort}/ws`, { headers: { host: NAME } });
     try {
       await c.join("counted");

@@ -7,23 +7,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
-import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import { malformedRequest, rawExchange, rawExchangeDetailed, rng } from "../web/malformed";
-import { startUpstream, type Upstream } from "./fixture";
+import { proxyConfig, startUpstream, type Upstream } from "./fixture";
 
 let upstream: Upstream;
 let proxy: ProxyApp;
 
 beforeAll(async () => {
   upstream = await startUpstream("u");
-  const config = parseReplicaConfig(
-    JSON.stringify({
-      ...STANDALONE_CONFIG,
-      settings: { routes: [{ hosts: ["a.test"], servers: [`127.0.0.1:${upstream.port}`] }], rateLimit: { requestsPerSecond: 0 }, maxBodyBytes: 100 },
-    }),
-    proxySettingsSchema,
-  );
+  const config = proxyConfig({
+    routes: [{ hosts: ["a.test"], servers: [`127.0.0.1:${upstream.port}`] }],
+    rateLimit: { requestsPerSecond: 0 },
+    maxBodyBytes: 100,
+  });
   proxy = await startProxyApp({
     config,
     host: "127.0.0.1",

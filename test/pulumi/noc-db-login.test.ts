@@ -87,9 +87,10 @@ describe("the NOC's database login under mocks", () => {
   });
 
   it("tells the NOC a name on the proxy's certificate to ask it for over HTTPS", () => {
-    const file = JSON.parse(uploads(container("noc-0")).get("/etc/serverpark/noc-probes.json")!) as { proxyHosts: Record<string, string> };
-    expect(file.proxyHosts).toEqual({ edge: "www.fra1.park.test" });
+    // In the NOC's view (its runtime config), next to its probe targets.
+    const view = (JSON.parse(uploads(container("noc-0")).get("/etc/serverpark/config.json")!) as { noc: { proxyHosts: Record<string, string> } }).noc;
+    expect(view.proxyHosts).toEqual({ edge: "www.fra1.park.test" });
     const cert = new X509Certificate(uploads(container("edge-0")).get("/etc/serverpark/tls/tls.crt")!);
-    expect(cert.checkHost(file.proxyHosts.edge!)).toBe("www.fra1.park.test");
+    expect(cert.checkHost(view.proxyHosts.edge!)).toBe("www.fra1.park.test");
   });
 });

@@ -28,8 +28,8 @@ describe("the replica runtime config contract", () => {
   });
 
   it("refuses a file without a field the program always writes, naming it", () => {
-    const { domain: _domain, hosts: _hosts, ...partial } = STANDALONE_CONFIG;
-    expect(() => parseReplicaConfig(JSON.stringify(partial), anySettings)).toThrow(/config\.domain: .*\n?[\s\S]*config\.hosts: /);
+    const { domain: _domain, networks: _networks, ...partial } = STANDALONE_CONFIG;
+    expect(() => parseReplicaConfig(JSON.stringify(partial), anySettings)).toThrow(/config\.domain: .*\n?[\s\S]*config\.networks: /);
   });
 
   it("a bare `docker run` (no file) gets the standalone config, which the schema accepts", () => {

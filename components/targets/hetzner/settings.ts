@@ -10,7 +10,7 @@ import type { DatacenterPlan, PlannedHost } from "../../plan";
 import type { SpecIssue } from "../../spec/issues";
 import type { DatacenterSpec } from "../../spec/schema";
 import { fitsType, LIMITS, LOCATION_BY_NAME, LOCATIONS, pickServerType, SERVER_TYPE_BY_NAME, SERVER_TYPES, type ServerType } from "./catalog";
-import type { HetznerSettings } from "./schema";
+import type { HetznerSettings } from "../../spec/hetzner";
 
 export const LOAD_BALANCER_TYPES = ["lb11", "lb21", "lb31"] as const;
 

@@ -1,6 +1,6 @@
 /**
- * The dns role assembled: zones from the replica config (the plan's zones plus the extra
- * records of the settings), the UDP/TCP server, and a reload that swaps in new zones
+ * The dns role assembled: zones from the replica config (final: the plan's zones with the
+ * records of the settings merged in by the program), the UDP/TCP server, and a reload that swaps in new zones
  * without a restart (SIGHUP, a change of the config file, or POST /reload). A reload that
  * fails keeps serving the previous zones and says why.
  */
@@ -15,11 +15,13 @@ import { ZoneSet } from "./zones";
 
 export type DnsConfig = ReplicaConfig<DnsSettings>;
 
-/** Zones of a replica config; throws with a message naming the bad record or zone. */
+/**
+ * Zones of a replica config, final as the program computed them (the settings' `records` are
+ * already merged in); throws with a message naming the bad record or zone.
+ */
 export function zonesOf(config: DnsConfig): ZoneSet {
   // The config's schema checked each zone's shape; the ZoneSet checks each record's data by type.
-  const zones = (config.zones ?? []) as readonly DnsZone[];
-  return new ZoneSet(zones, config.settings.records);
+  return new ZoneSet((config.zones ?? []) as readonly DnsZone[]);
 }
 
 export interface DnsAppOptions {

@@ -1,12 +1,12 @@
 /**
- * The authoritative data: the plan's zones (plus extra records from the settings) indexed
+ * The authoritative data: the zones of the replica's view (the plan's, with the records of the
+ * settings merged in by the program) indexed
  * by owner name and type, and the lookup that decides an answer the way RFC 1034 §4.3.2
  * says: REFUSED outside our zones, the records, a CNAME chain, NODATA (NOERROR + SOA) for a
  * name that exists without that type, NXDOMAIN (+ SOA) for a name that does not exist.
  */
 import type { Answer as PacketAnswer } from "dns-packet";
 import type { DnsRecord, DnsZone } from "../../../contracts/dns";
-import type { ExtraRecord } from "../../../contracts/settings/dns";
 
 /** A resource record as dns-packet encodes it (its own union type is too narrow to build generically). */
 export type Answer = PacketAnswer & { data?: unknown };
@@ -40,47 +40,16 @@ function toAnswer(r: DnsRecord): Answer {
   return { name: r.name.toLowerCase(), type: r.type, ttl: r.ttl, class: "IN", data: r.data } as Answer;
 }
 
-/** `www` → `www.<origin>`, `@` → origin, `x.example.` → `x.example`. */
-export function absoluteName(name: string, origin: string): string {
-  if (name === "@" || name === "") return origin;
-  if (name.endsWith(".")) return name.slice(0, -1).toLowerCase();
-  return `${name}.${origin}`.toLowerCase();
-}
-
-function extraToRecord(r: ExtraRecord, origin: string): DnsRecord {
-  const abs = (n: string) => absoluteName(n, origin);
-  const name = abs(r.name);
-  switch (r.type) {
-    case "CNAME":
-    case "NS":
-    case "PTR":
-      return { name, ttl: r.ttl, type: r.type, data: abs(r.data) };
-    case "MX":
-      return { name, ttl: r.ttl, type: "MX", data: { preference: r.data.preference, exchange: abs(r.data.exchange) } };
-    case "SRV":
-      return { name, ttl: r.ttl, type: "SRV", data: { ...r.data, target: abs(r.data.target) } };
-    default:
-      return { name, ttl: r.ttl, type: r.type, data: r.data } as DnsRecord;
-  }
-}
-
 export class ZoneSet {
   private readonly zones: Zone[];
 
   /**
-   * @param zones the plan's zones; the first is the forward zone, whose origin relative extra names hang off.
-   * @throws Error naming the record, when records break the rules (CNAME beside other data, no SOA, name outside every zone)
+   * @param zones the final zones of this dns service (contracts/runtimeConfig.ts `zones`: the
+   *   program merged the settings' records in and computed each SOA serial after)
+   * @throws Error naming the record, when records break the rules (CNAME beside other data, no SOA)
    */
-  constructor(zones: readonly DnsZone[], extra: readonly ExtraRecord[] = []) {
-    const origin = zones[0]?.origin.toLowerCase() ?? "";
-    const all = zones.map((z) => ({ origin: z.origin.toLowerCase(), records: [...z.records] }));
-    for (const r of extra) {
-      const record = extraToRecord(r, origin);
-      const zone = this.bestMatch(all, record.name);
-      if (!zone) throw new Error(`extra record ${record.name} ${record.type} is outside every zone (${all.map((z) => z.origin).join(", ")})`);
-      zone.records.push(record);
-    }
-    this.zones = all.map((z) => buildZone(z.origin, z.records));
+  constructor(zones: readonly DnsZone[]) {
+    this.zones = zones.map((z) => buildZone(z.origin.toLowerCase(), z.records));
   }
 
   get origins(): string[] {
@@ -175,7 +144,7 @@ function buildZone(origin: string, records: readonly DnsRecord[]): Zone {
     let sets = nodes.get(owner);
     if (!sets) nodes.set(owner, (sets = new Map()));
     const list = sets.get(answer.type) ?? [];
-    // The same record twice (plan + settings) is one record.
+    // The same record twice is one record.
     if (!list.some((x) => JSON.stringify(x.data) === JSON.stringify(answer.data))) list.push(answer);
     sets.set(answer.type, list);
     for (let name = owner; name.length > origin.length;) {

@@ -19,13 +19,14 @@ import type { BackupPolicy } from "../../runtime/backups";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
-import { Authenticator } from "../../mail/src/auth";
+import { Authenticator } from "../../runtime/auth";
 import type { FileSettings } from "../../../contracts/settings/file";
 import { FileBackups } from "./backup";
 import { startFtpServer, type FtpServer } from "./ftp";
 import type { PlannedAddresses } from "./passive";
 import { classify, PathError, virtualPath } from "./paths";
-import { createSftpServer } from "./sftp";
+import { DEFAULT_LIMITS, type FileLimits } from "./limits";
+import { createSshServer } from "./ssh";
 import { UserTree } from "./tree";
 
 export interface FileAppOptions {
@@ -48,6 +49,8 @@ export interface FileAppOptions {
   readonly tls?: ReloadingTls;
   readonly log: Logger;
   readonly registry?: Registry;
+  /** Bounds against hostile clients (limits.ts); tests shorten the timers. */
+  readonly limits?: Partial<FileLimits>;
 }
 
 export interface FileApp {
@@ -101,7 +104,8 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
     },
   });
 
-  const server = createSftpServer({ trees, auth, hostKey: hostKey(options.dataDir), log, onUpload: () => uploaded.inc() });
+  const limits: FileLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const server = createSshServer({ trees, auth, hostKey: hostKey(options.dataDir), limits, log, onUpload: () => uploaded.inc() });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.sftpPort, options.host, () => resolve());
@@ -116,6 +120,7 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
       tls: options.tls,
       settings: settings.ftp,
       passivePorts: options.ftpPassivePorts ?? { from: 30000, to: 30009 },
+      limits,
       host: options.host,
       ...(options.ftpPlanned ? { planned: options.ftpPlanned } : {}),
       log,

@@ -60,7 +60,7 @@ void runRole({
       ...(ftpOn ? { ftpPort: env.SP_FILE_FTP_PORT } : {}),
       ftpPassivePorts: { from, to },
       // Behind NAT (Hetzner) a PASV reply names the replica's planned address on the client's network.
-      ftpPlanned: { addresses: config.addresses, networks: config.networks },
+      ftpPlanned: { addresses: config.addresses, networks: Object.fromEntries(Object.entries(config.networks).map(([id, n]) => [id, n.cidr])) },
       ...(tls ? { tls } : {}),
       log,
     });

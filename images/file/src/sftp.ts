@@ -9,11 +9,12 @@ import { lstat, open, readdir, stat, type FileHandle } from "node:fs/promises";
 import ssh2 from "ssh2";
 import type { SFTPWrapper, Attributes, FileEntry } from "ssh2";
 import type { Logger } from "../../runtime/log";
-import type { Authenticator } from "../../mail/src/auth";
+import type { Authenticator } from "../../runtime/auth";
 import { classify, PathError, VERSIONS_DIR, virtualPath } from "./paths";
+import type { SocketFlow } from "./ssh";
 import type { Upload, UserTree } from "./tree";
 
-const { Server, utils } = ssh2;
+const { utils } = ssh2;
 const { OPEN_MODE, STATUS_CODE } = utils.sftp;
 
 type Handle =
@@ -24,7 +25,6 @@ type Handle =
 export interface SftpDeps {
   readonly trees: ReadonlyMap<string, UserTree>;
   readonly auth: Authenticator;
-  readonly hostKey: string | Buffer;
   readonly log: Logger;
   readonly onUpload?: (bytes: number) => void;
 }
@@ -53,8 +53,9 @@ function statusOf(error: unknown): [number, string] {
   return [STATUS_CODE.FAILURE, "Failure"];
 }
 
-/** Serves one SFTP channel for `tree`. */
-export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): void {
+/** Serves one SFTP channel for `tree`; `flow` bounds the connection's work in flight and open handles (ssh.ts). */
+export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flow: SocketFlow): void {
+  const unwatch = flow.watch(sftp);
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
   const addHandle = (h: Handle) => {
@@ -71,34 +72,57 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
     if (versions && write) throw new PathError("the .versions view is read-only");
     return { versions, rel, real: versions ? tree.version(rel) : tree.live(rel) };
   };
-  // Every request answers exactly once, whatever fails inside the handler.
+  const takeHandle = (buf: Buffer) => {
+    const h = getHandle(buf);
+    if (h && handles.delete(buf.readUInt32BE(0))) flow.handles--;
+    return h;
+  };
+  /** Takes one of the connection's handle slots for `make` (refused when all are taken) and answers with the new handle. */
+  const withHandle = async (reqId: number, make: () => Promise<Handle>) => {
+    if (flow.handles >= flow.limits.sftpHandles) throw new PathError(`too many open handles (at most ${flow.limits.sftpHandles})`, "failure");
+    flow.handles++;
+    let h: Handle;
+    try {
+      h = await make();
+    } catch (error) {
+      flow.handles--;
+      throw error;
+    }
+    sftp.handle(reqId, addHandle(h));
+  };
+  // Every request answers exactly once, whatever fails inside the handler; at most
+  // limits.sftpInflight run at once per connection (the others wait, and the socket is not read).
   const guard = (reqId: number, fn: () => Promise<void>) => {
-    fn().catch((error: unknown) => {
-      const [code, message] = statusOf(error);
-      if (code === STATUS_CODE.FAILURE && !(error instanceof PathError)) deps.log.warn({ err: error }, "sftp operation failed");
-      sftp.status(reqId, code, message);
-    });
+    flow.run(() =>
+      fn().catch((error: unknown) => {
+        const [code, message] = statusOf(error);
+        if (code === STATUS_CODE.FAILURE && !(error instanceof PathError)) deps.log.warn({ err: error }, "sftp operation failed");
+        sftp.status(reqId, code, message);
+      }),
+    );
   };
 
   sftp.on("OPEN", (reqId, filename, flags) =>
     guard(reqId, async () => {
       const write = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) !== 0;
       const { rel, real } = resolve(filename, write);
-      if (!write) {
-        await tree.confine(real);
-        const fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-        if (!(await fh.stat()).isFile()) {
-          await fh.close();
-          throw new PathError("not a file", "failure");
+      await withHandle(reqId, async () => {
+        if (!write) {
+          await tree.confine(real);
+          const fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+          if (!(await fh.stat()).isFile()) {
+            await fh.close();
+            throw new PathError("not a file", "failure");
+          }
+          return { kind: "read", fh };
         }
-        return void sftp.handle(reqId, addHandle({ kind: "read", fh }));
-      }
-      const existing = await lstat(real).catch(() => undefined);
-      if (existing && flags & OPEN_MODE.EXCL) throw new PathError("file exists", "failure");
-      if (!existing && !(flags & OPEN_MODE.CREAT)) throw new PathError("no such file", "no-such-file");
-      if (existing && !existing.isFile()) throw new PathError("not a regular file", "failure");
-      const upload = await tree.beginUpload(rel, !(flags & OPEN_MODE.TRUNC));
-      sftp.handle(reqId, addHandle({ kind: "upload", upload, append: (flags & OPEN_MODE.APPEND) !== 0, tree }));
+        const existing = await tree.confineWrite(rel);
+        if (existing && flags & OPEN_MODE.EXCL) throw new PathError("file exists", "failure");
+        if (!existing && !(flags & OPEN_MODE.CREAT)) throw new PathError("no such file", "no-such-file");
+        if (existing && !existing.isFile()) throw new PathError("not a regular file", "failure");
+        const upload = await tree.beginUpload(rel, !(flags & OPEN_MODE.TRUNC));
+        return { kind: "upload", upload, append: (flags & OPEN_MODE.APPEND) !== 0, tree };
+      });
     }),
   );
 
@@ -107,7 +131,7 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
       const h = getHandle(handle);
       const fh = h?.kind === "read" ? h.fh : h?.kind === "upload" ? h.upload.handle : undefined;
       if (!fh) throw new PathError("bad handle", "failure");
-      const buf = Buffer.alloc(Math.min(length, 256 * 1024));
+      const buf = Buffer.alloc(Math.min(length, flow.limits.sftpReadBytes));
       const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
       if (bytesRead === 0) return void sftp.status(reqId, STATUS_CODE.EOF);
       sftp.data(reqId, buf.subarray(0, bytesRead));
@@ -120,7 +144,7 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
       if (h?.kind !== "upload") throw new PathError("not open for writing", "failure");
       const at = h.append ? h.upload.size : offset;
       const end = at + data.length;
-      if (!h.tree.fits(h.upload, end)) {
+      if (!(await h.tree.reserve(h.upload, end))) {
         // Remember it: the CLOSE that follows must drop the upload, not commit a truncated file.
         h.failed = `quota of ${h.tree.quotaBytes} bytes exceeded`;
         throw new PathError(h.failed, "failure");
@@ -136,9 +160,8 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
 
   sftp.on("CLOSE", (reqId, handle) =>
     guard(reqId, async () => {
-      const h = getHandle(handle);
+      const h = takeHandle(handle);
       if (!h) throw new PathError("bad handle", "failure");
-      handles.delete(handle.readUInt32BE(0));
       if (h.kind === "read") await h.fh.close();
       if (h.kind === "upload" && h.failed) {
         await h.tree.abort(h.upload);
@@ -175,9 +198,11 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
   sftp.on("OPENDIR", (reqId, path) =>
     guard(reqId, async () => {
       const { versions, rel, real } = resolve(path, false);
-      await tree.confine(real);
-      if (!(await stat(real)).isDirectory()) throw new PathError("not a folder", "failure");
-      sftp.handle(reqId, addHandle({ kind: "dir", entries: undefined, path: real, virtualRoot: !versions && rel === "" }));
+      await withHandle(reqId, async () => {
+        await tree.confine(real);
+        if (!(await stat(real)).isDirectory()) throw new PathError("not a folder", "failure");
+        return { kind: "dir", entries: undefined, path: real, virtualRoot: !versions && rel === "" };
+      });
     }),
   );
   sftp.on("READDIR", (reqId, handle) =>
@@ -230,39 +255,8 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps): vo
       if (h.kind === "upload") void h.tree.abort(h.upload);
       if (h.kind === "read") void h.fh.close().catch(() => undefined);
     }
+    flow.handles -= handles.size;
     handles.clear();
+    unwatch();
   });
-}
-
-export function createSftpServer(deps: SftpDeps): InstanceType<typeof Server> {
-  const server = new Server({ hostKeys: [deps.hostKey], ident: "Serverpark-SFTP" }, (client, info) => {
-    // SFTP is request/response: with Nagle on, every small reply waits for the client's
-    // delayed ACK (~200 ms per small file in bench/file; OpenSSH sets TCP_NODELAY too).
-    // (ssh2 1.x has Connection#setNoDelay on the server side; @types/ssh2 declares it only for Client.)
-    (client as unknown as { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
-    let tree: UserTree | undefined;
-    client.on("authentication", (ctx) => {
-      if (ctx.method !== "password") return ctx.reject(["password"]);
-      deps.auth.login(info.ip, ctx.username, ctx.password).then(
-        (result) => {
-          tree = result.ok ? deps.trees.get(result.user) : undefined;
-          if (tree) ctx.accept();
-          else ctx.reject(["password"]);
-        },
-        () => ctx.reject(),
-      );
-    });
-    client.on("ready", () => {
-      client.on("session", (accept) => {
-        const session = accept();
-        session.on("sftp", (acceptSftp) => serveSftp(acceptSftp(), tree!, deps));
-        for (const what of ["exec", "shell", "pty", "x11", "auth-agent"] as const) {
-          session.on(what as "exec", (_accept: unknown, reject?: () => void) => reject?.());
-        }
-      });
-    });
-    client.on("error", (error) => deps.log.debug({ err: error, ip: info.ip }, "ssh client error"));
-  });
-  server.on("error", (error: Error) => deps.log.warn({ err: error }, "ssh server error"));
-  return server;
 }

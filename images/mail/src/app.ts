@@ -13,8 +13,10 @@ import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { MailSettings } from "../../../contracts/settings/mail";
 import { parseAddress } from "./addresses";
-import { Authenticator } from "./auth";
+import { Authenticator } from "../../runtime/auth";
+import { capConnections } from "./connection";
 import { ImapSession } from "./imap/session";
+import { DEFAULT_LIMITS, type MailLimits } from "./limits";
 import { handlePop3Connection } from "./pop3";
 import { OutboundQueue } from "./queue";
 import { createInboundServer, createSubmissionServer } from "./smtp";
@@ -47,6 +49,8 @@ export interface MailAppOptions {
   readonly ca?: Buffer;
   /** Backups of the mailboxes and the queue. @default {dir: <dataDir>/backups, policy: {} (on demand only)} */
   readonly backup?: { readonly dir: string; readonly policy: BackupPolicy };
+  /** What one client may cost (limits.ts); tests shorten the deadlines. @default DEFAULT_LIMITS */
+  readonly limits?: Partial<MailLimits>;
 }
 
 export interface MailApp {
@@ -74,10 +78,16 @@ function listen(server: Server | SMTPServer, port: number, host: string): Promis
 
 export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
   const { settings, log } = options;
+  const limits: MailLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const registry = options.registry ?? new Registry();
   const domains = new Set([options.domain.toLowerCase(), ...settings.domains]);
   const users = [...new Set([...settings.users, ...Object.keys(options.credentials)])];
-  const store = await MailStore.open(join(options.dataDir, "mailboxes"), users);
+  const store = await MailStore.open(join(options.dataDir, "mailboxes"), users, (q) =>
+    log.error(
+      { user: q.user, path: q.path, reason: q.reason },
+      "mailbox quarantined: its state cannot be trusted; the folder was moved aside whole and the user starts with an empty INBOX",
+    ),
+  );
   const auth = new Authenticator(new Map(Object.entries(options.credentials)), settings.loginLimit);
   const queue = new OutboundQueue({
     dir: join(options.dataDir, "queue"),
@@ -136,6 +146,7 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
     tls: options.tls,
     log,
     hostname: options.hostname,
+    limits,
     onAccepted: (kind: string, bytes: number) => {
       accepted.inc({ server: kind });
       acceptedBytes.inc({ server: kind }, bytes);
@@ -148,9 +159,18 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
   const tlsOptions = {
     SNICallback: (_: string, cb: (e: Error | null, c: ReturnType<ReloadingTls["current"]>) => void) => cb(null, options.tls.current()),
     ...options.tls.material(),
+    minVersion: "TLSv1.2" as const,
+    handshakeTimeout: limits.handshakeMs,
   };
-  const imap = createTlsServer(tlsOptions, (socket) => new ImapSession(socket, { store, auth, log, maxMessageBytes: settings.maxMessageBytes }));
-  const pop3 = createTlsServer(tlsOptions, (socket) => handlePop3Connection(socket, { store, auth, log }));
+  const imap = createTlsServer(tlsOptions);
+  const imapPreAuth = capConnections(imap, limits);
+  imap.on(
+    "secureConnection",
+    (socket) => new ImapSession(socket, { store, auth, log, maxMessageBytes: settings.maxMessageBytes, limits, preAuth: imapPreAuth }),
+  );
+  const pop3 = createTlsServer(tlsOptions);
+  const pop3PreAuth = capConnections(pop3, limits);
+  pop3.on("secureConnection", (socket) => handlePop3Connection(socket, { store, auth, log, limits, preAuth: pop3PreAuth }));
   for (const s of [imap, pop3]) s.on("tlsClientError", (error) => log.debug({ err: error }, "TLS handshake failed"));
 
   const ports: MailPorts = {

@@ -4,7 +4,7 @@
  * directory is fsynced so the new name itself survives a power cut. A reader therefore sees
  * either nothing or the complete file, never a half-written one.
  */
-import { open, rename, unlink } from "node:fs/promises";
+import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 
@@ -40,4 +40,19 @@ export async function replaceFileDurably(path: string, data: Buffer | string): P
     throw error;
   }
   await fsyncDir(dirname(path));
+}
+
+/**
+ * Creates `dir` and its missing parents, and fsyncs the parent of every folder it created,
+ * so the new names survive a power cut (a folder's entry lives in its parent).
+ */
+export async function mkdirDurably(dir: string, mode = 0o700): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode });
+  if (first === undefined) return;
+  const parents: string[] = [];
+  for (let created = dir; ; created = dirname(created)) {
+    parents.push(dirname(created));
+    if (created === first) break;
+  }
+  for (const parent of parents.reverse()) await fsyncDir(parent);
 }

@@ -60,7 +60,10 @@ void runRole({
     return {
       management: {
         registry: app.registry,
-        readiness: () => ({ ready: true, details: { queue: app.queue.size, ports: app.ports } }),
+        readiness: () => ({
+          ready: true,
+          details: { queue: app.queue.size, ports: app.ports, quarantinedMailboxes: app.store.quarantined.map((q) => q.path) },
+        }),
         routes: [
           { method: "GET", path: "/queue", handler: () => ({ status: 200, body: app.queue.list() }) },
           {

@@ -5,13 +5,18 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../runtime/log";
-import type { Authenticator } from "./auth";
+import type { Authenticator } from "../../runtime/auth";
+import { closeGracefully, ConnectionGuard, LineReader, type AddressCounter } from "./connection";
+import type { MailLimits } from "./limits";
 import type { MailStore, Mailbox, StoredMessage } from "./store";
 
 export interface Pop3Deps {
   readonly store: MailStore;
   readonly auth: Authenticator;
   readonly log: Logger;
+  readonly limits: MailLimits;
+  /** Connections of this listener that have not logged in yet. */
+  readonly preAuth: AddressCounter;
 }
 
 const MAX_LINE = 512; // RFC 2449: commands up to 255 octets; a little slack for clients
@@ -25,13 +30,12 @@ function dotStuff(raw: Buffer): string {
 }
 
 export function handlePop3Connection(socket: Socket, deps: Pop3Deps): void {
-  let buffer = "";
+  const reader = new LineReader(MAX_LINE);
   let userName: string | undefined;
   let box: Mailbox | undefined;
   let snapshot: StoredMessage[] = [];
   const deleted = new Set<number>();
   let errors = 0;
-  let chain = Promise.resolve();
   const send = (line: string) => !socket.destroyed && socket.write(`${line}\r\n`, "latin1");
   const pick = (arg: string | undefined): StoredMessage | undefined => {
     const n = Number(arg);
@@ -44,12 +48,12 @@ export function handlePop3Connection(socket: Socket, deps: Pop3Deps): void {
     const cmd = rawCmd.toUpperCase();
     const err = (text: string) => {
       send(`-ERR ${text}`);
-      if (++errors >= MAX_ERRORS) socket.end();
+      if (++errors >= MAX_ERRORS) closeGracefully(socket);
     };
     if (cmd === "QUIT") {
       if (box && deleted.size > 0) await box.expunge([...deleted].map((n) => snapshot[n - 1]!.uid));
       send("+OK Serverpark POP3 signing off");
-      socket.end();
+      closeGracefully(socket);
       return;
     }
     if (cmd === "CAPA") {
@@ -69,6 +73,7 @@ export function handlePop3Connection(socket: Socket, deps: Pop3Deps): void {
           return err(result.ok || result.reason === "invalid" ? "[AUTH] Invalid credentials" : "[AUTH] Too many failed logins; try again later");
         }
         box = deps.store.mailbox(result.user);
+        guard.loggedIn();
         snapshot = [...box.messages];
         return void send(`+OK ${snapshot.length} messages`);
       }
@@ -126,28 +131,28 @@ export function handlePop3Connection(socket: Socket, deps: Pop3Deps): void {
     return err("Unknown command");
   };
 
+  // Commands run one at a time; the socket is not read while they wait or replies pile up.
+  const guard = new ConnectionGuard<string>(socket, deps.limits, deps.limits.pop3IdleMs, deps.preAuth, {
+    run: (line) =>
+      handle(line).catch((error: unknown) => {
+        deps.log.error({ err: error }, "pop3 command failed");
+        send("-ERR Internal error");
+        closeGracefully(socket);
+      }),
+    bye: (reason) => {
+      send(reason === "deadline" ? "-ERR Log in sooner" : reason === "budget" ? "-ERR Too many commands before login" : "-ERR Idle for too long");
+      closeGracefully(socket);
+    },
+  });
   socket.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("latin1");
-    if (buffer.length > MAX_LINE && !buffer.includes("\r\n")) {
+    if (!socket.writable) return;
+    try {
+      guard.accept(reader.push(chunk));
+    } catch {
       send("-ERR Line too long");
-      socket.end();
-      buffer = "";
-      return;
-    }
-    let eol;
-    while ((eol = buffer.indexOf("\r\n")) >= 0) {
-      const line = buffer.slice(0, eol);
-      buffer = buffer.slice(eol + 2);
-      chain = chain
-        .then(() => (line.length > MAX_LINE ? void send("-ERR Line too long") : handle(line)))
-        .catch((error: unknown) => {
-          deps.log.error({ err: error }, "pop3 command failed");
-          send("-ERR Internal error");
-          socket.end();
-        });
+      closeGracefully(socket);
     }
   });
   socket.on("error", () => undefined);
-  socket.setTimeout(10 * 60_000, () => socket.end());
-  send("+OK Serverpark POP3 ready");
+  if (guard.open) send("+OK Serverpark POP3 ready");
 }

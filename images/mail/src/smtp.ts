@@ -11,9 +11,11 @@ import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { MailSettings } from "../../../contracts/settings/mail";
 import { parseAddress } from "./addresses";
-import type { Authenticator } from "./auth";
+import type { Authenticator } from "../../runtime/auth";
 import type { OutboundQueue } from "./queue";
 import type { MailStore } from "./store";
+import { AddressCounter } from "./connection";
+import type { MailLimits } from "./limits";
 
 export interface SmtpDeps {
   readonly store: MailStore;
@@ -24,6 +26,7 @@ export interface SmtpDeps {
   readonly tls: ReloadingTls;
   readonly log: Logger;
   readonly hostname: string;
+  readonly limits: MailLimits;
   /** Counts accepted messages by server kind. */
   readonly onAccepted?: (kind: "inbound" | "submission", bytes: number) => void;
 }
@@ -44,23 +47,88 @@ function baseOptions(deps: SmtpDeps): SMTPServerOptions {
     maxClients: 1_000,
     socketTimeout: 60_000,
     closeTimeout: 5_000,
+    // smtp-server defaults to TLS 1.0 "for very old clients"; nothing below 1.2 here.
+    minVersion: "TLSv1.2",
+    // Submission: commands before AUTH (EHLO, STARTTLS, EHLO, AUTH … leave room to spare).
+    maxAllowedUnauthenticatedCommands: 10,
     hidePIPELINING: false,
     hide8BITMIME: false,
     hideSMTPUTF8: true,
   };
 }
 
-/** Reads the DATA stream into memory; rejects with 552 when it exceeds SIZE. */
+/**
+ * Reads the DATA stream into memory, at most `limit` bytes: smtp-server keeps streaming
+ * past its SIZE limit (it must read up to the final dot), so bytes beyond it are dropped
+ * as they arrive, and the message is refused with 552 at its end.
+ */
 function collect(stream: NodeJS.ReadableStream & { sizeExceeded?: boolean }, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    let bytes = 0;
+    stream.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= limit) chunks.push(chunk);
+      else chunks.length = 0;
+    });
     stream.on("error", reject);
     stream.on("end", () => {
-      if (stream.sizeExceeded) return reject(smtpError(552, `5.3.4 Message exceeds the fixed maximum size of ${limit} bytes`));
+      if (stream.sizeExceeded || bytes > limit) return reject(smtpError(552, `5.3.4 Message exceeds the fixed maximum size of ${limit} bytes`));
       resolve(Buffer.concat(chunks));
     });
   });
+}
+
+interface SmtpConnection {
+  readonly id: string;
+  send(code: number, message: string): void;
+  close(): void;
+}
+
+/**
+ * Per-address connection cap and a deadline on every session: on 587 until AUTH succeeds
+ * (`preAuthMs`), on 25 for the whole session (`smtpSessionMs`, there is no login there).
+ * Activity does not extend either. smtp-server answers a refused connection with 421.
+ */
+function sessionLimits(kind: "inbound" | "submission", deps: SmtpDeps, server: () => SMTPServer) {
+  const perAddress = new AddressCounter(deps.limits.perAddress);
+  const preAuth = new AddressCounter(kind === "submission" ? deps.limits.preAuthConnections : Number.MAX_SAFE_INTEGER);
+  const open = new Map<string, { address: string; timer: NodeJS.Timeout; preAuth: boolean }>();
+  const release = (id: string, keepOpen = false) => {
+    const entry = open.get(id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    if (entry.preAuth) preAuth.remove("all");
+    entry.preAuth = false;
+    if (keepOpen) return;
+    perAddress.remove(entry.address);
+    open.delete(id);
+  };
+  const ms = kind === "submission" ? deps.limits.preAuthMs : deps.limits.smtpSessionMs;
+  const onConnect: SMTPServerOptions["onConnect"] = (session, callback) => {
+    const address = session.remoteAddress;
+    if (!perAddress.tryAdd(address)) return callback(smtpError(421, "4.7.0 Too many connections from your address"));
+    if (!preAuth.tryAdd("all")) {
+      perAddress.remove(address);
+      return callback(smtpError(421, "4.7.0 Too many connections; try again later"));
+    }
+    const timer = setTimeout(() => {
+      const connections = (server() as unknown as { connections: Set<SmtpConnection> }).connections;
+      for (const c of connections) {
+        if (c.id !== session.id) continue;
+        c.send(421, kind === "submission" ? "4.7.0 Log in sooner" : "4.4.2 Session time limit exceeded; reconnect");
+        c.close();
+      }
+    }, ms);
+    open.set(session.id, { address, timer, preAuth: true });
+    callback();
+  };
+  return {
+    onConnect,
+    onClose: (session: SMTPServerSession) => release(session.id),
+    /** Submission: the client logged in, so its deadline no longer applies. */
+    loggedIn: (session: SMTPServerSession) => release(session.id, true),
+  };
 }
 
 function traceHeaders(session: SMTPServerSession, hostname: string, kind: string): Buffer {
@@ -140,8 +208,11 @@ function onMailFrom(kind: "inbound" | "submission", deps: SmtpDeps): SMTPServerO
 }
 
 export function createInboundServer(deps: SmtpDeps): SMTPServer {
-  const server = new SMTPServer({
+  const limits = sessionLimits("inbound", deps, () => server);
+  const server: SMTPServer = new SMTPServer({
     ...baseOptions(deps),
+    onConnect: limits.onConnect,
+    onClose: limits.onClose,
     authOptional: true,
     disabledCommands: ["AUTH"],
     onMailFrom: onMailFrom("inbound", deps),
@@ -154,15 +225,21 @@ export function createInboundServer(deps: SmtpDeps): SMTPServer {
 }
 
 export function createSubmissionServer(deps: SmtpDeps): SMTPServer {
-  const server = new SMTPServer({
+  const limits = sessionLimits("submission", deps, () => server);
+  const server: SMTPServer = new SMTPServer({
     ...baseOptions(deps),
+    onConnect: limits.onConnect,
+    onClose: limits.onClose,
     authMethods: ["PLAIN", "LOGIN"],
     authOptional: false,
     allowInsecureAuth: false,
     onAuth(auth, session, callback) {
       const password = auth.password ?? "";
       deps.auth.login(session.remoteAddress, auth.username ?? "", password).then((result) => {
-        if (result.ok) return callback(null, { user: result.user });
+        if (result.ok) {
+          limits.loggedIn(session);
+          return callback(null, { user: result.user });
+        }
         const error =
           result.reason === "blocked"
             ? smtpError(454, "4.7.0 Too many failed logins; try again later")

@@ -13,9 +13,9 @@
  */
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { fsyncDir, replaceFileDurably, writeSynced } from "./durable";
+import { fsyncDir, mkdirDurably, replaceFileDurably, writeSynced } from "./durable";
 
 export interface StoredMessage {
   readonly uid: number;
@@ -65,16 +65,18 @@ export class Mailbox extends EventEmitter {
   }
 
   static async open(user: string, dir: string): Promise<Mailbox> {
-    await mkdir(join(dir, "msg"), { recursive: true, mode: 0o700 });
+    await mkdirDurably(join(dir, "msg"));
     // Anything in tmp/ was never acknowledged to a client: drop it.
     await rm(join(dir, "tmp"), { recursive: true, force: true });
-    await mkdir(join(dir, "tmp"), { mode: 0o700 });
+    await mkdirDurably(join(dir, "tmp"));
     let state: MailboxState = { uidValidity: Math.floor(Date.now() / 1000), uidNext: 1, flags: {} };
+    let text: string | undefined;
     try {
-      state = { ...state, ...(JSON.parse(await readFile(join(dir, "state.json"), "utf8")) as Partial<MailboxState>) };
+      text = await readFile(join(dir, "state.json"), "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`mailbox ${user}: unreadable state.json: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
+    if (text !== undefined) state = parseState(user, text);
     const uids = (await readdir(join(dir, "msg")))
       .filter((n) => /^\d+$/.test(n))
       .map(Number)
@@ -181,13 +183,65 @@ export class Mailbox extends EventEmitter {
   }
 }
 
-export class MailStore {
-  private constructor(private readonly boxes: ReadonlyMap<string, Mailbox>) {}
+/** A mailbox whose state.json cannot be trusted; MailStore quarantines it. */
+export class CorruptMailboxError extends Error {}
 
-  static async open(root: string, users: readonly string[]): Promise<MailStore> {
+const isCount = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 1;
+
+function parseState(user: string, text: string): MailboxState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CorruptMailboxError(`mailbox ${user}: state.json is not JSON: ${(error as Error).message}`);
+  }
+  const v = value as Partial<MailboxState> | null;
+  const flagsOk =
+    !!v && typeof v.flags === "object" && v.flags !== null && Object.values(v.flags).every((f) => Array.isArray(f) && f.every((x) => typeof x === "string"));
+  if (!v || !isCount(v.uidValidity) || !isCount(v.uidNext) || !flagsOk) throw new CorruptMailboxError(`mailbox ${user}: state.json has the wrong shape`);
+  return { uidValidity: v.uidValidity, uidNext: v.uidNext, flags: v.flags! };
+}
+
+export interface Quarantined {
+  readonly user: string;
+  /** Where the mailbox folder was moved, whole, for the operator. */
+  readonly path: string;
+  readonly reason: string;
+}
+
+export class MailStore {
+  private constructor(
+    private readonly boxes: ReadonlyMap<string, Mailbox>,
+    /** Mailboxes moved aside at start-up because their state could not be trusted. */
+    readonly quarantined: readonly Quarantined[],
+  ) {}
+
+  /**
+   * Opens every user's mailbox. One whose state.json is corrupt does not stop the others:
+   * its folder is moved whole to `<root>/.quarantine/<user>.<time>` (nothing is deleted or
+   * reinterpreted) and the user starts with a new, empty INBOX so mail keeps arriving.
+   */
+  static async open(root: string, users: readonly string[], onQuarantine?: (q: Quarantined) => void): Promise<MailStore> {
     const boxes = new Map<string, Mailbox>();
-    for (const user of users) boxes.set(user, await Mailbox.open(user, join(root, user)));
-    return new MailStore(boxes);
+    const quarantined: Quarantined[] = [];
+    for (const user of users) {
+      const dir = join(root, user);
+      try {
+        boxes.set(user, await Mailbox.open(user, dir));
+      } catch (error) {
+        if (!(error instanceof CorruptMailboxError)) throw error;
+        const aside = join(root, ".quarantine", `${user}.${new Date().toISOString().replace(/[:.]/g, "-")}`);
+        await mkdirDurably(join(root, ".quarantine"));
+        await rename(dir, aside);
+        await fsyncDir(root);
+        await fsyncDir(join(root, ".quarantine"));
+        const q = { user, path: aside, reason: error.message };
+        quarantined.push(q);
+        onQuarantine?.(q);
+        boxes.set(user, await Mailbox.open(user, dir));
+      }
+    }
+    return new MailStore(boxes, quarantined);
   }
 
   has(user: string): boolean {

@@ -2,16 +2,13 @@
 import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, NOC_PROBES_PATH, TLS_PATHS } from "../../../contracts/paths";
-import { diagramModelFromRuntimeConfig } from "../../../components/render/model";
+import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, TLS_PATHS } from "../../../contracts/paths";
 import { ConfigError, portVar, runRole } from "../../runtime";
 import { nocSettingsSchema } from "../../../contracts/settings/noc";
 import { Monitor } from "./monitor";
-import { probeTargets } from "./targets";
+import { nocViewOf } from "./view";
 import { startNocWeb } from "./web";
 import { rolePort } from "../../../contracts/roles";
-
-const probesFileSchema = z.object({ proxyHosts: z.record(z.string(), z.string().min(1)).default({}) });
 
 const readOptional = (path: string) => {
   try {
@@ -32,8 +29,6 @@ void runRole({
     SP_TLS_CA_FILE: z.string().default(TLS_PATHS.ca),
     /** Password of the database probe's own login (components/roles/noc.ts); without it the db probe reports "no-credential". */
     SP_DB_PASSWORD_FILE: z.string().default(NOC_DB_PASSWORD_PATH),
-    /** Facts from the plan for the probes (the name to ask each proxy for), written by the noc role hook. */
-    SP_NOC_PROBES_FILE: z.string().default(NOC_PROBES_PATH),
   },
   settings: nocSettingsSchema,
   start: async ({ env, config, log }) => {
@@ -41,11 +36,10 @@ void runRole({
     // Never serve the page without a login: a missing secret is a deployment error.
     if (!password) throw new ConfigError([`SP_NOC_PASSWORD_FILE: cannot read a password from ${env.SP_NOC_PASSWORD_FILE} (the noc role hook generates it)`]);
     const registry = new Registry();
-    const { targets, unreachable } = probeTargets(config.directory, config.addresses, config.service);
+    // What to probe and what to draw come resolved in the NOC's view (contracts/views/noc.ts).
+    const { targets, unreachable, proxyHosts, diagram: model } = nocViewOf(config);
     const ca = readOptional(env.SP_TLS_CA_FILE);
     const dbPassword = readOptional(env.SP_DB_PASSWORD_FILE)?.toString("utf8").trim();
-    const probesFile = probesFileSchema.safeParse(JSON.parse(readOptional(env.SP_NOC_PROBES_FILE)?.toString("utf8") ?? "{}"));
-    if (!probesFile.success) throw new ConfigError([`SP_NOC_PROBES_FILE ${env.SP_NOC_PROBES_FILE}: ${z.prettifyError(probesFile.error)}`]);
     const monitor = new Monitor({
       targets,
       unreachable,
@@ -56,9 +50,8 @@ void runRole({
       registry,
       ...(ca ? { ca } : {}),
       ...(dbPassword ? { dbPassword } : {}),
-      proxyHosts: probesFile.data.proxyHosts,
+      proxyHosts,
     });
-    const model = diagramModelFromRuntimeConfig({ datacenter: config.datacenter, domain: config.domain, directory: config.directory, hosts: config.hosts });
     const web = await startNocWeb({
       model,
       monitor,
@@ -72,7 +65,7 @@ void runRole({
     });
     monitor.start();
     // Whether a database login exists, never the password itself.
-    log.info({ targets: targets.length, unreachable, dbLogin: dbPassword ? config.settings.dbUser : null, proxyHosts: probesFile.data.proxyHosts }, "probing");
+    log.info({ targets: targets.length, unreachable, dbLogin: dbPassword ? config.settings.dbUser : null, proxyHosts }, "probing");
     return {
       management: {
         registry,

@@ -9,7 +9,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../runtime/log";
-import { renderDatacenterSvg, type DiagramModel } from "../../../components/render";
+import type { DiagramModel } from "../../../contracts/views/noc";
+import { renderDatacenterSvg } from "./diagram";
 import type { Monitor } from "./monitor";
 import { statusPage } from "./page";
 

@@ -4,7 +4,7 @@
  * what every command shares (REST and RNFR last only until the next command; login first) and
  * runs the handler. Transfers live in transfers.ts, the data channel in data-channel.ts.
  */
-import { lstat, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { mdtm, mlstFacts } from "./format";
 import { FtpError } from "./replies";
 import type { Session } from "./session";
@@ -21,6 +21,20 @@ const BEFORE_LOGIN = new Set(["AUTH", "PBSZ", "PROT", "FEAT", "OPTS", "SYST", "N
  * that was in force for this command. A thrown error becomes the reply (replies.ts).
  */
 type Handler = (s: Session, arg: string, verb: string, rest: number) => void | Promise<void>;
+
+/**
+ * Commands that do work for a logged-in user: only these extend the idle timeout, so a flood
+ * of NOOP, HELP, FEAT (or unknown verbs) keeps no connection open.
+ */
+const WORK = new Set([
+  "USER", "PASS", "AUTH", "CWD", "XCWD", "CDUP", "XCUP", "MKD", "XMKD", "RMD", "XRMD", "SIZE", "MDTM", "MLST", "LIST", "NLST", "MLSD",
+  "RETR", "STOR", "APPE", "DELE", "RNFR", "RNTO", "PASV", "EPSV", "REST",
+]); // prettier-ignore
+
+export function resetsIdle(line: string): boolean {
+  const space = line.indexOf(" ");
+  return WORK.has((space < 0 ? line : line.slice(0, space)).toUpperCase());
+}
 
 /** Parses one command line and runs its handler. */
 export async function dispatch(s: Session, line: string): Promise<void> {
@@ -231,9 +245,9 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     s.reply(250, "Deleted (the content is kept as a version)");
   },
   RNFR: async (s, arg) => {
-    const { rel, real } = s.resolve(arg, true);
+    const { rel } = s.resolve(arg, true);
     if (rel === "") throw new FtpError(550, "Cannot rename the root folder");
-    await lstat(real);
+    if (!(await s.tree!.confineWrite(rel))) throw new FtpError(550, "No such file or folder");
     s.renameFrom = rel;
     s.reply(350, "Ready for RNTO");
   },

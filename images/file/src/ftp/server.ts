@@ -5,8 +5,9 @@
 import { createServer, type AddressInfo } from "node:net";
 import type { Logger } from "../../../runtime/log";
 import type { ReloadingTls } from "../../../runtime/tls";
-import type { Authenticator } from "../../../mail/src/auth";
+import type { Authenticator } from "../../../runtime/auth";
 import type { FileSettings } from "../../../../contracts/settings/file";
+import type { FileLimits } from "../limits";
 import { PassivePorts, plainIp, type PlannedAddresses } from "../passive";
 import type { UserTree } from "../tree";
 import { Session } from "./session";
@@ -17,6 +18,7 @@ export interface FtpDeps {
   /** The service certificate; undefined only when TLS is not required (tests of plain FTP). */
   readonly tls: ReloadingTls | undefined;
   readonly settings: FileSettings["ftp"];
+  readonly limits: FileLimits;
   readonly passivePorts: { readonly from: number; readonly to: number };
   readonly host: string;
   /**

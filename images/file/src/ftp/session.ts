@@ -2,16 +2,24 @@
  * One FTP control connection: reading command lines (with the line-length limit), running them
  * one at a time, the idle timer, the upgrade to TLS after AUTH TLS, and the protocol state the
  * command handlers (commands.ts) and transfers (transfers.ts) read and set.
+ *
+ * Bounds (limits.ts): at most `queuedCommands` lines wait behind the running command and at
+ * most `unsentBytes` of replies wait for the client; beyond either, the socket is not read
+ * (and the next command waits for the replies to drain), so a client that sends commands
+ * without reading the answers holds a few KiB, not gigabytes. Before login a connection has
+ * `preAuthSeconds` and `preAuthCommands` in all; after login only real work (transfers, file
+ * and folder operations) resets the idle timer, never NOOP, HELP, FEAT and the like.
  */
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { plainIp, type PassivePorts } from "../passive";
 import { classify, virtualPath } from "../paths";
 import type { UserTree } from "../tree";
-import { dispatch } from "./commands";
+import { dispatch, resetsIdle } from "./commands";
 import { DataChannel } from "./data-channel";
 import { formatReply, FtpError, replyOf } from "./replies";
 import type { FtpDeps } from "./server";
+import { ftpsContext } from "./tls";
 import { abortTransfer, type Transfer } from "./transfers";
 
 /** Longest command line accepted (bytes, CRLF included); paths are capped at 4096 anyway. */
@@ -43,6 +51,11 @@ export class Session {
   /** AUTH TLS was read: the bytes after it belong to the TLS handshake. */
   private upgrading = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly loginTimer: NodeJS.Timeout;
+  /** Commands run before login (limits.preAuthCommands). */
+  private commandsBeforeLogin = 0;
+  /** Reading is paused (queue full, or replies unsent). */
+  private readPaused = false;
 
   // The protocol state, read and set by the command handlers and transfers.
   /** The control connection is encrypted (AUTH TLS done). */
@@ -77,6 +90,13 @@ export class Session {
     this.attach(socket);
     socket.on("close", () => this.teardown());
     this.touch();
+    // The time to log in: not extended by any command.
+    this.loginTimer = setTimeout(() => {
+      if (this.tree) return;
+      this.reply(421, "Login timeout, closing the connection");
+      this.end();
+    }, deps.limits.preAuthSeconds * 1000);
+    this.loginTimer.unref();
   }
 
   /** The logged-in user (passive port reservations are capped per user). */
@@ -96,10 +116,15 @@ export class Session {
   reply(code: number, text: string | string[]): void {
     if (this.closing || this.control.destroyed) return;
     this.control.write(formatReply(code, text), "utf8");
+    this.flow();
   }
 
   end(): void {
     this.closing = true;
+    // Read (and drop) what still comes, so the client's FIN is seen and the connection closes
+    // now, not when the timer below destroys it (the per-address and per-user counts wait for that).
+    this.readPaused = false;
+    this.control.resume();
     this.control.end();
     setTimeout(() => this.control.destroy(), 2000).unref();
   }
@@ -143,7 +168,12 @@ export class Session {
     this.pending = Buffer.alloc(0);
     this.queue.length = 0;
     this.raw.removeAllListeners("data");
-    const secure = new TLSSocket(this.raw, { isServer: true, secureContext: this.deps.tls.current() });
+    this.raw.removeAllListeners("drain");
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.raw.resume();
+    }
+    const secure = new TLSSocket(this.raw, { isServer: true, secureContext: ftpsContext(this.deps.tls) });
     this.control = secure;
     this.attach(secure);
     secure.once("secure", () => {
@@ -157,11 +187,12 @@ export class Session {
 
   private resumeReading(): void {
     // Lines that arrived behind the refused AUTH are still in `pending`.
-    if (this.pending.length > 0) this.onData(Buffer.alloc(0));
+    this.parse();
   }
 
   private attach(socket: Socket | TLSSocket): void {
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("drain", () => this.flow());
     socket.on("error", (error) => this.deps.log.debug({ err: error, ip: this.clientIp }, "ftp control connection error"));
   }
 
@@ -180,6 +211,7 @@ export class Session {
     this.tornDown = true;
     this.closing = true;
     clearTimeout(this.idleTimer);
+    clearTimeout(this.loginTimer);
     this.idleTimer = undefined;
     this.channel.close();
     if (this.transfer) {
@@ -190,11 +222,19 @@ export class Session {
     this.onClose();
   }
 
-  /** Splits the byte stream into lines; an over-long line gets one 500 and is skipped. */
   private onData(chunk: Buffer): void {
+    if (this.closing) return;
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.parse();
+  }
+
+  /**
+   * Moves complete lines from the byte stream to the queue while it has room (an over-long
+   * line gets one 500 and is skipped), then pauses or resumes reading.
+   */
+  private parse(): void {
     // After AUTH TLS the rest of the stream belongs to the TLS layer (see startTls()), not to us.
-    while (!this.upgrading) {
+    while (!this.upgrading && this.queue.length < this.deps.limits.queuedCommands) {
       const eol = this.pending.indexOf(0x0a);
       if (eol < 0) {
         if (this.pending.length > MAX_LINE) {
@@ -202,7 +242,7 @@ export class Session {
           if (!this.discarding) this.reply(500, `Line too long (at most ${MAX_LINE} bytes)`);
           this.discarding = true;
         }
-        return;
+        break;
       }
       const line = this.pending.subarray(0, eol);
       this.pending = this.pending.subarray(eol + 1);
@@ -216,6 +256,32 @@ export class Session {
       }
       this.enqueue(line);
     }
+    this.flow();
+  }
+
+  /** Backpressure: no reading while the queue is full, a line is unparsed, or replies are unsent. */
+  private flow(): void {
+    if (this.closing) return;
+    const { queuedCommands, unsentBytes } = this.deps.limits;
+    const over = this.queue.length >= queuedCommands || this.pending.length > MAX_LINE || this.control.writableLength > unsentBytes;
+    if (over && !this.readPaused) {
+      this.readPaused = true;
+      this.control.pause();
+    } else if (!over && this.readPaused) {
+      this.readPaused = false;
+      this.control.resume();
+    }
+  }
+
+  /** Resolves once the replies written so far are down to the bound (or the connection closed). */
+  private async writable(): Promise<void> {
+    const control = this.control;
+    if (control.writableLength <= this.deps.limits.unsentBytes || control.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => (control.off("drain", done), control.off("close", done), resolve());
+      control.on("drain", done);
+      control.on("close", done);
+    });
   }
 
   private enqueue(raw: Buffer): void {
@@ -242,14 +308,22 @@ export class Session {
     this.busy = true;
     try {
       while (this.queue.length > 0 && !this.closing) {
-        const line = this.queue.shift()!;
-        this.touch();
-        await dispatch(this, line.toString("utf8")).catch((error: unknown) => {
+        await this.writable();
+        const line = this.queue.shift()!.toString("utf8");
+        this.parse();
+        if (!this.tree && ++this.commandsBeforeLogin > this.deps.limits.preAuthCommands) {
+          this.reply(421, "Too many commands before login, closing the connection");
+          this.end();
+          break;
+        }
+        const work = resetsIdle(line);
+        if (work) this.touch();
+        await dispatch(this, line).catch((error: unknown) => {
           const [code, text] = replyOf(error);
           if (code === 451) this.deps.log.warn({ err: error, ip: this.clientIp }, "ftp command failed");
           this.reply(code, text);
         });
-        this.touch();
+        if (work) this.touch();
       }
     } finally {
       this.busy = false;

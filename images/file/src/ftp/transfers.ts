@@ -14,6 +14,7 @@ import type { DataUse } from "./data-channel";
 import { listLine, mlstFacts } from "./format";
 import { FtpError, replyOf } from "./replies";
 import type { Session } from "./session";
+import { ftpsContext } from "./tls";
 
 export interface Transfer extends DataUse {
   aborted: boolean;
@@ -87,7 +88,7 @@ async function runTransfer(s: Session, what: string, body: (data: Duplex, transf
   try {
     s.reply(150, `Opening ${s.protPrivate ? "TLS " : ""}data connection for ${what}`);
     const tls = s.deps.tls;
-    const data = await s.channel.open(transfer, s.protPrivate ? () => tls!.current() : undefined);
+    const data = await s.channel.open(transfer, s.protPrivate ? () => ftpsContext(tls!) : undefined);
     await body(data, transfer);
     s.reply(226, "Transfer complete");
   } catch (error) {
@@ -154,27 +155,26 @@ export async function retrieve(s: Session, arg: string, offset: number): Promise
 export async function store(s: Session, arg: string, append: boolean, offset: number): Promise<void> {
   checkDataReady(s);
   const tree = s.tree!;
-  const { rel, real } = s.resolve(arg, true);
+  const { rel } = s.resolve(arg, true);
   if (rel === "") throw new FtpError(553, "Cannot write the root folder");
-  const existing = await lstat(real).catch(() => undefined);
+  const existing = await tree.confineWrite(rel);
   if (existing && !existing.isFile()) throw new FtpError(553, "Not a regular file");
   if (offset > 0 && offset > (existing?.size ?? 0)) throw new FtpError(554, "REST offset is past the end of the file");
   // A new temporary file per upload (tree.ts): it becomes the file only once complete.
   const upload: Upload = await tree.beginUpload(rel, append || offset > 0);
-  if (offset > 0) {
-    await upload.handle.truncate(offset);
-    upload.size = offset;
-  }
+  if (offset > 0) await tree.truncate(upload, offset);
   let committed = false;
   await runTransfer(s, arg, async (data, transfer) => {
     let position = append ? upload.size : offset;
+    // Each chunk is reserved against the quota before it is written (tree.ts: live + versions + uploads in flight).
     const quota = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         position += chunk.length;
         transfer.bytes += chunk.length;
-        if (!tree.fits(upload, position)) return cb(new FtpError(552, `Quota of ${tree.quotaBytes} bytes exceeded; upload dropped`));
-        upload.size = Math.max(upload.size, position);
-        cb(null, chunk);
+        tree.reserve(upload, position).then(
+          (ok) => (ok ? cb(null, chunk) : cb(new FtpError(552, `Quota of ${tree.quotaBytes} bytes exceeded; upload dropped`))),
+          (error: Error) => cb(error),
+        );
       },
     });
     await pipeline(data, quota, writeTo(upload.handle, append ? upload.size : offset));

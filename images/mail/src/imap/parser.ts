@@ -13,6 +13,10 @@ export class ImapSyntaxError extends Error {}
 
 /** Longest command line (without literals) we accept; longer lines are a protocol error. */
 export const MAX_LINE = 16 * 1024;
+/** All lines of one command together (a command with literals spans several lines). */
+export const MAX_COMMAND_TEXT = 64 * 1024;
+/** Literals in one command. */
+export const MAX_LITERALS = 64;
 
 export interface RawCommand {
   /** The command text, each literal replaced by a NUL byte (NUL is illegal in IMAP text). */
@@ -20,45 +24,77 @@ export interface RawCommand {
   readonly literals: Buffer[];
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Collects bytes into complete commands. `onLiteral` is told when a synchronising literal
- * `{n}` needs a `+` continuation; `maxLiteral` bounds memory per command.
+ * `{n}` needs a `+` continuation. Memory per connection is bounded: `maxLiteralBytes` (read
+ * for every literal, so it can grow after login) bounds each literal, and one command's
+ * literals together (chained or not) to it plus min(it, MAX_COMMAND_TEXT); the command's
+ * text is bounded by MAX_COMMAND_TEXT. Every input byte is copied
+ * a bounded number of times (a literal once, when complete), never once per chunk.
  */
 export class CommandReader {
-  private buffer: Buffer = Buffer.alloc(0);
+  /** An incomplete line (at most MAX_LINE bytes). */
+  private line: Buffer = EMPTY;
   private parts: string[] = [];
+  private textBytes = 0;
   private literals: Buffer[] = [];
+  private literalBytes = 0;
+  /** Pieces of the literal being read, and how many bytes it still needs (-1: none). */
+  private chunks: Buffer[] = [];
   private need = -1;
+  private readonly maxLiteralBytes: () => number;
 
   constructor(
-    private readonly maxLiteral: number,
+    maxLiteralBytes: number | (() => number),
     private readonly onLiteral: (size: number) => void,
-  ) {}
+  ) {
+    this.maxLiteralBytes = typeof maxLiteralBytes === "number" ? () => maxLiteralBytes : maxLiteralBytes;
+  }
 
   /** Feeds data; returns complete commands, or throws ImapSyntaxError for an unusable stream. */
   push(chunk: Buffer): RawCommand[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     const out: RawCommand[] = [];
+    let data = chunk;
     for (;;) {
       if (this.need >= 0) {
-        if (this.buffer.length < this.need) return out;
-        this.literals.push(Buffer.from(this.buffer.subarray(0, this.need)));
-        this.buffer = this.buffer.subarray(this.need);
+        const take = Math.min(this.need, data.length);
+        if (take > 0) {
+          this.chunks.push(data.subarray(0, take));
+          this.need -= take;
+          data = data.subarray(take);
+        }
+        if (this.need > 0) return out;
+        this.literals.push(Buffer.concat(this.chunks)); // one copy, which also frees the input chunks
+        this.chunks = [];
         this.need = -1;
-        continue;
       }
-      const eol = this.buffer.indexOf("\r\n");
+      if (this.line.length > 0) {
+        data = Buffer.concat([this.line, data]);
+        this.line = EMPTY;
+      }
+      const eol = data.indexOf("\r\n");
       if (eol < 0) {
-        if (this.buffer.length > MAX_LINE) this.fail("line too long");
+        if (data.length > MAX_LINE) this.fail("line too long");
+        this.line = Buffer.from(data); // a copy: do not pin a large input chunk
         return out;
       }
       if (eol > MAX_LINE) this.fail("line too long");
-      const line = this.buffer.subarray(0, eol).toString("latin1");
-      this.buffer = this.buffer.subarray(eol + 2);
+      const line = data.subarray(0, eol).toString("latin1");
+      data = data.subarray(eol + 2);
+      this.textBytes += line.length;
+      if (this.textBytes > MAX_COMMAND_TEXT) this.fail("command too long");
       const literal = /\{(\d{1,10})(\+?)\}$/.exec(line);
       if (literal) {
         const size = Number(literal[1]);
-        if (size > this.maxLiteral) this.fail(`literal of ${size} bytes is too large`);
+        const allowed = this.maxLiteralBytes();
+        if (size > allowed) this.fail(`literal of ${size} bytes is too large (at most ${allowed} now)`);
+        // Besides the one big literal (APPEND's message), a command's other literals are small.
+        if (this.literalBytes + size > allowed + Math.min(allowed, MAX_COMMAND_TEXT))
+          this.fail(`literals of ${this.literalBytes + size} bytes in one command are too large`);
+        if (this.literals.length >= MAX_LITERALS) this.fail("too many literals in one command");
+        this.literalBytes += size;
         this.parts.push(line.slice(0, literal.index) + "\0");
         this.need = size;
         if (!literal[2]) this.onLiteral(size);
@@ -66,17 +102,23 @@ export class CommandReader {
       }
       this.parts.push(line);
       out.push({ text: this.parts.join(""), literals: this.literals });
-      this.parts = [];
-      this.literals = [];
+      this.reset();
     }
+  }
+
+  private reset(): void {
+    this.parts = [];
+    this.textBytes = 0;
+    this.literals = [];
+    this.literalBytes = 0;
   }
 
   private fail(message: string): never {
     // The rest of the stream cannot be framed reliably; the caller closes the connection.
-    this.buffer = Buffer.alloc(0);
-    this.parts = [];
-    this.literals = [];
+    this.line = EMPTY;
+    this.chunks = [];
     this.need = -1;
+    this.reset();
     throw new ImapSyntaxError(message);
   }
 }

@@ -6,7 +6,8 @@
  */
 import type { Mailbox, StoredMessage } from "../store";
 import { flagList, needsContent, parseFetchItems, renderFetch } from "./fetch";
-import { asString, ImapSyntaxError, parseSequenceSet, type Token } from "./parser";
+import { ImapSyntaxError, parseSequenceSet, type Token } from "./parser";
+import { validateFlags } from "./flags";
 import { isInbox, no, ok, type Reply } from "./reply";
 import { compileSearch } from "./search";
 
@@ -71,8 +72,7 @@ export class SelectedMailbox {
     if (!m) throw new ImapSyntaxError(`bad store action ${action.slice(0, 20)}`);
     const first = rest[0];
     const flagTokens = rest.length === 1 && first?.type === "list" ? first.items : rest;
-    const flags = flagTokens.map((f) => asString(f, "flag"));
-    if (flags.some((f) => !/^\\?[A-Za-z0-9$_.-]{1,64}$/.test(f))) throw new ImapSyntaxError("bad flag");
+    const flags = validateFlags(flagTokens);
     const targets = this.resolve(set, uid);
     await this.box.setFlags(
       targets.map((x) => x.message.uid),

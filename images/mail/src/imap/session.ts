@@ -8,9 +8,13 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../../runtime/log";
-import type { Authenticator } from "../auth";
+import type { Authenticator } from "../../../runtime/auth";
 import type { MailStore } from "../store";
-import { asString, CommandReader, ImapSyntaxError, tokenize, type Token } from "./parser";
+import { closeGracefully, ConnectionGuard, type AddressCounter } from "../connection";
+import type { MailLimits } from "../limits";
+import { validateFlags } from "./flags";
+import { asString, CommandReader, ImapSyntaxError, tokenize, type RawCommand, type Token } from "./parser";
+import { matchesListPattern } from "./pattern";
 import { isInbox, no, ok, type Reply } from "./reply";
 import { SelectedMailbox } from "./selected";
 
@@ -19,6 +23,9 @@ export interface ImapDeps {
   readonly auth: Authenticator;
   readonly log: Logger;
   readonly maxMessageBytes: number;
+  readonly limits: MailLimits;
+  /** Connections of this listener that have not logged in yet. */
+  readonly preAuth: AddressCounter;
 }
 
 const CAPS = "IMAP4rev1 LITERAL+ IDLE UIDPLUS UNSELECT NAMESPACE ID AUTH=PLAIN";
@@ -28,13 +35,13 @@ const MAX_ERRORS = 50;
 
 export class ImapSession {
   private readonly reader: CommandReader;
+  private readonly guard: ConnectionGuard<RawCommand>;
   private user: string | undefined;
   /** The selected mailbox (SELECT or EXAMINE), if any. */
   private selected: SelectedMailbox | undefined;
   private idleTag: string | undefined;
   private authTag: string | undefined;
   private errors = 0;
-  private chain: Promise<void> = Promise.resolve();
   private readonly onChange = () => {
     if (this.idleTag) this.sync(true);
   };
@@ -43,12 +50,31 @@ export class ImapSession {
     private readonly socket: Socket,
     private readonly deps: ImapDeps,
   ) {
-    this.reader = new CommandReader(deps.maxMessageBytes, () => this.send("+ Ready for literal data"));
+    // Before login a literal can only be a user name or password: a few KiB. After it, a
+    // literal may be one message (APPEND).
+    this.reader = new CommandReader(
+      () => (this.user ? deps.maxMessageBytes : deps.limits.preAuthLiteralBytes),
+      () => this.send("+ Ready for literal data"),
+    );
+    this.guard = new ConnectionGuard<RawCommand>(socket, deps.limits, deps.limits.imapIdleMs, deps.preAuth, {
+      run: (command) =>
+        this.run(command.text, command.literals).catch((error: unknown) => {
+          this.deps.log.error({ err: error }, "imap command failed");
+          this.bye("Internal error");
+        }),
+      bye: (reason) =>
+        this.bye(
+          reason === "deadline"
+            ? `Autologout: log in within ${Math.round(deps.limits.preAuthMs / 1000)} s`
+            : reason === "budget"
+              ? "Too many commands before login"
+              : "Autologout; idle for too long",
+        ),
+    });
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("close", () => this.deselect());
     socket.on("error", () => undefined);
-    socket.setTimeout(30 * 60_000, () => this.bye("Autologout; idle for too long"));
-    this.send(`* OK [CAPABILITY ${CAPS}] Serverpark IMAP ready`);
+    if (this.guard.open) this.send(`* OK [CAPABILITY ${CAPS}] Serverpark IMAP ready`);
   }
 
   private send(line: string): void {
@@ -57,24 +83,17 @@ export class ImapSession {
 
   private bye(text: string): void {
     this.send(`* BYE ${text}`);
-    this.socket.end();
+    closeGracefully(this.socket);
   }
 
   private onData(chunk: Buffer): void {
-    let commands;
+    if (!this.socket.writable) return;
     try {
-      commands = this.reader.push(chunk);
+      // Commands run one after another (a slow FETCH must not let a later STORE overtake
+      // it), and the socket is not read meanwhile.
+      this.guard.accept(this.reader.push(chunk));
     } catch (error) {
-      return this.bye(`Protocol error: ${(error as Error).message}`);
-    }
-    for (const command of commands) {
-      // Commands run one after another; a slow FETCH must not let a later STORE overtake it.
-      this.chain = this.chain
-        .then(() => this.run(command.text, command.literals))
-        .catch((error: unknown) => {
-          this.deps.log.error({ err: error }, "imap command failed");
-          this.bye("Internal error");
-        });
+      this.bye(`Protocol error: ${(error as Error).message}`);
     }
   }
 
@@ -114,7 +133,7 @@ export class ImapSession {
     }
     if (reply.text === "") return; // the command answers later (IDLE, AUTHENTICATE)
     this.send(`${tag} ${reply.status} ${reply.text}`);
-    if (name === "LOGOUT") this.socket.end();
+    if (name === "LOGOUT") closeGracefully(this.socket);
   }
 
   private async dispatch(tag: string, name: string, t: Token[], uid: boolean): Promise<Reply> {
@@ -199,6 +218,7 @@ export class ImapSession {
       return no(result.reason === "blocked" ? "[UNAVAILABLE] Too many failed logins; try again later" : "[AUTHENTICATIONFAILED] Invalid credentials");
     if (!this.deps.store.has(result.user)) return no("[AUTHENTICATIONFAILED] Invalid credentials");
     this.user = result.user;
+    this.guard.loggedIn();
     return ok(`[CAPABILITY ${CAPS}] LOGIN completed`);
   }
 
@@ -246,16 +266,7 @@ export class ImapSession {
 
   private list(name: string, reference: string, pattern: string): Reply {
     if (pattern === "") this.send(`* ${name} (\\Noselect) "/" ""`);
-    else {
-      const regex = new RegExp(
-        `^${(reference + pattern)
-          .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
-          .replace(/\*/g, ".*")
-          .replace(/%/g, "[^/]*")}$`,
-        "i",
-      );
-      if (regex.test("INBOX")) this.send(`* ${name} (\\HasNoChildren) "/" INBOX`);
-    }
+    else if (matchesListPattern(reference + pattern, "INBOX")) this.send(`* ${name} (\\HasNoChildren) "/" INBOX`);
     return ok(`${name} completed`);
   }
 
@@ -285,7 +296,7 @@ export class ImapSession {
     if (!message || message.type !== "string") throw new ImapSyntaxError("expected a message literal");
     if (!isInbox(target)) return no("[TRYCREATE] Only INBOX exists");
     const box = this.deps.store.mailbox(this.user!);
-    const flags = t[1]?.type === "list" ? t[1].items.map((f) => asString(f, "flag")) : [];
+    const flags = t.length > 2 && t[1]?.type === "list" ? validateFlags(t[1].items) : [];
     const uid = await box.deliver(message.value);
     if (flags.length > 0) await box.setFlags([uid], flags, "add");
     this.sync(false);

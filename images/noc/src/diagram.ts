@@ -7,7 +7,7 @@
  * Hand-written on purpose: the layout is a fixed grid (racks side by side, hosts stacked),
  * which a few coordinates express more plainly than a graph-layout dependency would.
  */
-import type { DiagramHost, DiagramModel } from "./model";
+import type { DiagramHost, DiagramModel } from "../../../contracts/views/noc";
 
 export type ReplicaState = "up" | "degraded" | "down" | "unknown";
 

@@ -1,8 +1,10 @@
 /**
  * The optional `hetzner` block of the datacenter spec: settings only the Hetzner Cloud target
  * reads. It sits beside the `docker` block; the model and the planner never look at it, so
- * switching a stack's target never changes the plan. Cross-checks that need the plan (does a
- * host fit a server type, is a location allowed) live in `settings.ts`.
+ * switching a stack's target never changes the plan. The spec owns the stack's format, so the
+ * schema lives here and the target imports it (components/targets/hetzner/), never the other
+ * way. Cross-checks that need the plan (does a host fit a server type, is a location allowed)
+ * live with the target in `components/targets/hetzner/settings.ts`.
  */
 import { z } from "zod";
 

@@ -1,9 +1,10 @@
 /**
- * One authenticator for SMTP AUTH, IMAP and POP3: checks a user's password against the
- * credentials file and rate-limits failed logins per client address, across protocols,
- * so a guesser cannot spread attempts over three ports.
+ * One authenticator for every password login of a role — SMTP AUTH, IMAP and POP3 on mail,
+ * SFTP and FTP on file: checks a user's password against the credentials file (scrypt
+ * hashes, contracts/credentials/scrypt.ts) and rate-limits failed logins per client
+ * address, across protocols, so a guesser cannot spread attempts over several ports.
  */
-import { verifyPassword } from "../../../contracts/credentials/scrypt";
+import { verifyPassword } from "../../contracts/credentials/scrypt";
 
 export interface LoginLimit {
   readonly maxFailures: number;

@@ -1,0 +1,11 @@
+/**
+ * What a network is for, declared in the stack (`networks[].exposure`) and handed to every
+ * replica with the networks it is attached to (contracts/runtimeConfig.ts `networks`), so
+ * servers choose a network by its purpose and never by its id.
+ */
+import { z } from "zod";
+
+/** `internet`: published to the world; `internal`: service to service; `management`: health, metrics, the NOC. */
+export const EXPOSURES = ["internet", "internal", "management"] as const;
+export type Exposure = (typeof EXPOSURES)[number];
+export const exposureSchema = z.enum(EXPOSURES);

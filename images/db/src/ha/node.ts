@@ -1,0 +1,400 @@
+/**
+ * One member of a highly available PostgreSQL group, run by pg_auto_failover's `pg_autoctl`
+ * (Debian's pg-auto-failover-cli + postgresql-15-auto-failover) under our supervision:
+ *   kind "monitor"  — the PostgreSQL with the pgautofailover extension that decides failovers;
+ *   kind "postgres" — a data node (keeper + PostgreSQL): the first to register becomes the
+ *                     primary, the next ones hot standbys by streaming replication.
+ * First start: `pg_autoctl create …` (initdb or pg_basebackup from the primary, registration).
+ * Every start: our pg_hba/pg_ident/settings files, the keeper's timeouts, then `pg_autoctl run`
+ * in a process group of its own; pg_autoctl starts and stops PostgreSQL itself, promotes,
+ * demotes and rejoins (pg_rewind) as the monitor assigns. Choice and trade-offs: ../../README.md.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import type { Logger } from "../../../runtime/log";
+import { scramSha256Verifier } from "../../../../contracts/credentials/scram";
+import {
+  checkTimings,
+  DEFAULT_TIMINGS,
+  hbaConf,
+  identConf,
+  MONITOR_DATABASE,
+  MONITOR_USER,
+  monitorUri,
+  pgpass,
+  REPLICATION_USER,
+  SETTINGS_FILE,
+  settingsConf,
+  withInclude,
+  type HaTimings,
+} from "./config";
+import { descendants, signal } from "./processes";
+
+const run = promisify(execFile);
+
+export interface HaNodeOptions {
+  readonly kind: "monitor" | "postgres";
+  /** Name on the monitor (data nodes), e.g. the replica's name. */
+  readonly name: string;
+  /** PostgreSQL's programs (pg_ctl, initdb, pg_basebackup, pg_rewind, postgres). */
+  readonly binDir: string;
+  /** @default /usr/bin/pg_autoctl */
+  readonly autoctl?: string;
+  /** The volume: <dataDir>/pgdata and pg_autoctl's configuration and state. */
+  readonly dataDir: string;
+  /** Private scratch folder (pg_autoctl's runtime files, the password file); not on the volume. */
+  readonly runDir: string;
+  /**
+   * PostgreSQL's unix socket folder. pg_autoctl starts PostgreSQL without -k, so during
+   * `create` the socket is in the compiled-in default: this must be that folder
+   * (Debian: /var/run/postgresql).
+   */
+  readonly socketDir: string;
+  /** The address the other members reach this one by (registered on the monitor). */
+  readonly hostname: string;
+  /** PostgreSQL's listen_addresses. */
+  readonly listen: string;
+  readonly port: number;
+  /** The monitor (data nodes only). */
+  readonly monitor?: { readonly host: string; readonly port: number };
+  /** Addresses or CIDRs of the data nodes (the monitor's and each node's pg_hba). */
+  readonly peers: readonly string[];
+  /** Passwords of the two pg_auto_failover logins: shared by the group (Pulumi secrets). */
+  readonly passwords: { readonly monitor: string; readonly replication: string };
+  /** The datacenter certificate (with its CA: sslmode verify-full); absent: self-signed (sslmode require). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+  /** The database superuser: the operating-system user pg_autoctl runs as (initdb names it so). */
+  readonly superuser: string;
+  /** Operating-system users that may connect locally as the superuser. @default [superuser] */
+  readonly localUsers?: readonly string[];
+  readonly maxConnections?: number;
+  readonly sharedBuffersMb?: number;
+  readonly timings?: HaTimings;
+  /** The application's pg_hba rules (data nodes). */
+  readonly clientRules?: readonly string[];
+  readonly log: Logger;
+  /** When this process is root (tests), pg_autoctl and PostgreSQL run as this user. */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
+}
+
+/** What this member is right now, from its own PostgreSQL. */
+export interface LocalRole {
+  readonly role: "primary" | "standby" | "monitor" | "down";
+  /** Standby: the WAL receiver's status ("streaming" when replicating). */
+  readonly receiver?: string;
+  readonly error?: string;
+}
+
+export class HaNode {
+  private child: ChildProcess | undefined;
+  private exited: Promise<number | null> = Promise.resolve(null);
+  private stopping = false;
+  /** Set when pg_autoctl stops without being asked to. */
+  onUnexpectedExit: (code: number | null) => void = () => undefined;
+  readonly timings: HaTimings;
+
+  constructor(readonly options: HaNodeOptions) {
+    this.timings = options.timings ?? DEFAULT_TIMINGS;
+    checkTimings(this.timings);
+    if (options.kind === "postgres" && !options.monitor) throw new Error("a data node needs the monitor's address");
+  }
+
+  get pgdata(): string {
+    return join(this.options.dataDir, "pgdata");
+  }
+
+  private get autoctl(): string {
+    return this.options.autoctl ?? "/usr/bin/pg_autoctl";
+  }
+
+  private get sslMode(): string {
+    return this.options.tls ? "verify-full" : "require";
+  }
+
+  /** pg_autoctl finds its configuration and state through the XDG folders; passwords through PGPASSFILE. */
+  private env(): NodeJS.ProcessEnv {
+    const { dataDir, runDir, binDir } = this.options;
+    return {
+      PATH: `${binDir}:/usr/bin:/bin`,
+      HOME: join(dataDir, "autoctl"),
+      XDG_CONFIG_HOME: join(dataDir, "autoctl", "config"),
+      XDG_DATA_HOME: join(dataDir, "autoctl", "share"),
+      XDG_RUNTIME_DIR: join(runDir, "autoctl"),
+      PGPASSFILE: join(runDir, "pgpass"),
+      TZ: "UTC",
+      LANG: "C.UTF-8",
+    };
+  }
+
+  private spawnOptions() {
+    const { runAs } = this.options;
+    return { env: this.env(), ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) };
+  }
+
+  private own(path: string): void {
+    if (this.options.runAs) chownSync(path, this.options.runAs.uid, this.options.runAs.gid);
+  }
+
+  private write(path: string, text: string, mode = 0o600): void {
+    writeFileSync(path, text, { mode });
+    this.own(path);
+  }
+
+  private prepareFolders(): void {
+    const { dataDir, runDir } = this.options;
+    for (const dir of [dataDir, join(dataDir, "autoctl"), runDir, join(runDir, "autoctl")]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.own(dir);
+    }
+    this.write(join(runDir, "pgpass"), pgpass(this.options.passwords));
+  }
+
+  /** pg_autoctl's configuration file exists once `create` has finished its first part. */
+  private get created(): boolean {
+    const cfg = join(this.options.dataDir, "autoctl", "config", "pg_autoctl", this.pgdata, "pg_autoctl.cfg");
+    return existsSync(cfg) && existsSync(join(this.pgdata, "PG_VERSION"));
+  }
+
+  private createArgs(): string[] {
+    const o = this.options;
+    const common = ["--pgdata", this.pgdata, "--pgctl", join(o.binDir, "pg_ctl"), "--pgport", String(o.port), "--hostname", o.hostname, "--skip-pg-hba"];
+    const tls = o.tls
+      ? ["--ssl-ca-file", o.tls.caFile, "--server-cert", o.tls.certFile, "--server-key", o.tls.keyFile, "--ssl-mode", "verify-full"]
+      : ["--ssl-self-signed", "--ssl-mode", "require"];
+    if (o.kind === "monitor") return ["create", "monitor", ...common, ...tls];
+    const node = { "--pghost": o.socketDir, "--listen": o.listen, "--name": o.name, "--username": o.superuser, "--dbname": "postgres" };
+    const monitor = monitorUri(o.monitor!.host, o.monitor!.port, this.sslMode);
+    return ["create", "postgres", ...common, ...tls, ...Object.entries(node).flat(), "--monitor", monitor];
+  }
+
+  /** Relays pg_autoctl's lines to our log; returns the last few (for error messages). */
+  private relay(child: ChildProcess): string[] {
+    const tail: string[] = [];
+    const relay = (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
+        this.options.log.info({ source: "pg_autoctl", node: this.options.name }, line.slice(0, 2000));
+        tail.push(line.slice(0, 300));
+        if (tail.length > 5) tail.shift();
+      }
+    };
+    child.stdout?.on("data", relay);
+    child.stderr?.on("data", relay);
+    return tail;
+  }
+
+  /** Runs one pg_autoctl command to its end; rejects with its exit code. */
+  private async once(args: readonly string[], timeoutMs: number): Promise<void> {
+    // A group of its own: a timeout kills what it started too (PostgreSQL, pg_basebackup).
+    const child = spawn(this.autoctl, args, { ...this.spawnOptions(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const tail = this.relay(child);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        for (const pid of [child.pid!, ...descendants(child.pid!)]) signal(pid, "SIGKILL");
+        signal(-child.pid!, "SIGKILL");
+      }, timeoutMs);
+      child.once("error", reject);
+      child.once("exit", (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    if (code !== 0) throw new Error(`pg_autoctl ${args.slice(0, 2).join(" ")} exited with ${code}: ${tail.join(" | ")}`);
+  }
+
+  /**
+   * `pg_autoctl create` is resumable: a standby whose pg_basebackup failed (the primary not
+   * ready yet) tries again. Its initdb allows local trust while it runs; our files replace
+   * that before `pg_autoctl run`.
+   */
+  private async create(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.once(this.createArgs(), 300_000);
+        return;
+      } catch (error) {
+        if (attempt >= 10) throw error;
+        this.options.log.warn({ attempt, error: (error as Error).message }, "pg_autoctl create failed; trying again");
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    }
+  }
+
+  private writeFiles(): void {
+    const o = this.options;
+    const roles = o.kind === "monitor" ? [o.superuser, MONITOR_USER] : [o.superuser];
+    this.write(join(this.pgdata, "pg_hba.conf"), hbaConf({ kind: o.kind, peers: o.peers, clientRules: o.kind === "postgres" ? o.clientRules : [] }));
+    this.write(join(this.pgdata, "pg_ident.conf"), identConf(o.localUsers ?? [o.superuser], roles));
+    this.write(
+      join(this.pgdata, SETTINGS_FILE),
+      settingsConf({
+        socketDir: o.socketDir,
+        maxConnections: o.maxConnections ?? 100,
+        sharedBuffersMb: o.sharedBuffersMb ?? 128,
+        monitorTimings: o.kind === "monitor" ? this.timings : undefined,
+      }),
+    );
+    const conf = join(this.pgdata, "postgresql.conf");
+    this.write(conf, withInclude(readFileSync(conf, "utf8")));
+  }
+
+  async start(): Promise<void> {
+    this.prepareFolders();
+    if (!this.created) {
+      this.options.log.info({ kind: this.options.kind, name: this.options.name }, "creating the HA node (pg_autoctl create)");
+      await this.create();
+    }
+    this.writeFiles();
+    const set = (key: string, value: string) => this.once(["config", "set", "--pgdata", this.pgdata, key, value], 30_000);
+    // The monitor has no --listen at create time: it listens on '*' until this.
+    await set("postgresql.listen_addresses", this.options.listen);
+    if (this.options.kind === "postgres") await set("timeout.network_partition_timeout", String(this.timings.networkPartitionSeconds));
+    const child = spawn(this.autoctl, ["run", "--pgdata", this.pgdata], { ...this.spawnOptions(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    this.stopping = false;
+    this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    this.relay(child);
+    void this.exited.then((code) => {
+      if (!this.stopping) this.onUnexpectedExit(code);
+    });
+    if (this.options.kind === "monitor") {
+      await this.waitLocal();
+      await this.setPasswords();
+    } else {
+      // A data node may be anywhere in pg_auto_failover's state machine (rewinding, catching
+      // up, stopped for a demotion): readiness() tells when it serves; the password waits for it.
+      this.passwordsSet = this.setPasswordsWhenUp();
+    }
+  }
+
+  /** Resolves once the replication password is in place (set here as primary, or replicated to this standby). */
+  passwordsSet: Promise<void> = Promise.resolve();
+  private async setPasswordsWhenUp(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.setPasswords();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  /** A query as the superuser through the local socket (pg_ident's map). */
+  async query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, database = "postgres"): Promise<T[]> {
+    const client = new pg.Client({
+      host: this.options.socketDir,
+      port: this.options.port,
+      user: this.options.superuser,
+      database,
+      connectionTimeoutMillis: 3000,
+      query_timeout: 10_000,
+    });
+    try {
+      await client.connect();
+      return (await client.query<T>(sql)).rows;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private async waitLocal(): Promise<void> {
+    let last = "";
+    for (let i = 0; i < 600; i++) {
+      if (!this.running) throw new Error(`pg_autoctl exited during start-up (${this.child?.exitCode})`);
+      try {
+        await this.query("SELECT 1");
+        return;
+      } catch (error) {
+        last = (error as Error).message;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    throw new Error(`PostgreSQL did not accept local connections within 120 s: ${last}`);
+  }
+
+  /**
+   * The logins' passwords, as SCRAM verifiers (the password itself never reaches the server's
+   * statements or logs). The monitor's login on the monitor; the replication login on a primary
+   * (standbys get it by replication).
+   */
+  async setPasswords(): Promise<void> {
+    const verifier = (password: string) => scramSha256Verifier(password, randomBytes(16));
+    if (this.options.kind === "monitor") {
+      await this.query(`ALTER ROLE ${MONITOR_USER} PASSWORD '${verifier(this.options.passwords.monitor)}'`, MONITOR_DATABASE);
+      return;
+    }
+    const [row] = await this.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby");
+    if (!row!.standby) await this.query(`ALTER ROLE ${REPLICATION_USER} PASSWORD '${verifier(this.options.passwords.replication)}'`);
+  }
+
+  /** Primary, streaming standby, monitor — or down, from this member's own PostgreSQL. */
+  async localRole(): Promise<LocalRole> {
+    try {
+      if (this.options.kind === "monitor") {
+        await this.query("SELECT 1", MONITOR_DATABASE);
+        return { role: "monitor" };
+      }
+      const [row] = await this.query<{ standby: boolean; receiver: string | null }>(
+        "SELECT pg_is_in_recovery() AS standby, (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver",
+      );
+      return row!.standby ? { role: "standby", receiver: row!.receiver ?? "none" } : { role: "primary" };
+    } catch (error) {
+      return { role: "down", error: (error as Error).message.slice(0, 300) };
+    }
+  }
+
+  /** Ready: the monitor answers, or this node is the primary or a standby that streams. */
+  async readiness(): Promise<{ ready: boolean; details: LocalRole }> {
+    const local = await this.localRole();
+    const ready = local.role === "primary" || local.role === "monitor" || (local.role === "standby" && local.receiver === "streaming");
+    return { ready, details: local };
+  }
+
+  /** The group as the monitor sees it (`pg_autoctl show state --json`): node, state, LSN, health. */
+  async clusterState(): Promise<unknown> {
+    const { stdout } = await run(this.autoctl, ["show", "state", "--pgdata", this.pgdata, "--json"], { ...this.spawnOptions(), timeout: 10_000 });
+    return JSON.parse(stdout);
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** pg_autoctl stops PostgreSQL (fast shutdown) on SIGTERM; SIGKILL to the group after `timeoutMs`. */
+  async stop(timeoutMs = 20_000): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    this.child!.kill("SIGTERM");
+    const timer = setTimeout(() => this.killAll(), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL to pg_autoctl, PostgreSQL and every process below them at once: a container that dies (tests). */
+  async kill(): Promise<void> {
+    this.stopping = true;
+    this.killAll();
+    await this.exited;
+  }
+
+  private killAll(): void {
+    const root = this.child?.pid;
+    if (!root) return;
+    const pids = new Set([root, ...descendants(root), ...this.postmasterPids()]);
+    signal(-root, "SIGKILL");
+    for (const pid of pids) signal(pid, "SIGKILL");
+  }
+
+  private postmasterPids(): number[] {
+    try {
+      const pid = Number(readFileSync(join(this.pgdata, "postmaster.pid"), "utf8").split("\n")[0]);
+      return Number.isInteger(pid) && pid > 1 ? [pid, ...descendants(pid)] : [];
+    } catch {
+      return [];
+    }
+  }
+}

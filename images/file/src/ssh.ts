@@ -1,0 +1,168 @@
+/**
+ * The SSH listener in front of ssh2 (which does SSH itself): our own TCP server hands each
+ * socket to ssh2 (`injectSocket`) only after the per-address cap, and arms the
+ * pre-authentication deadline on the raw socket, so a client that never sends a byte is
+ * dropped too. Per connection: password attempts and sessions are capped, and `SocketFlow`
+ * bounds the SFTP work in flight and pauses reading while replies wait for a client that
+ * does not read them.
+ */
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import ssh2 from "ssh2";
+import type { FileLimits } from "./limits";
+import { plainIp } from "./passive";
+import { serveSftp, type SftpDeps } from "./sftp";
+import type { UserTree } from "./tree";
+
+const { Server } = ssh2;
+
+/**
+ * One SSH connection's SFTP work: at most `limits.sftpInflight` requests run at once, and none
+ * starts while more than `limits.unsentBytes` of replies wait for the client (the rest wait in
+ * order); at most `limits.sftpHandles` handles are open; and the socket is not read while
+ * requests wait, so what a client can pile up is bounded by one read from the socket.
+ */
+export class SocketFlow {
+  handles = 0;
+  private running = 0;
+  private readonly waiting: (() => Promise<void>)[] = [];
+  private paused = false;
+  private retry: NodeJS.Timeout | undefined;
+  /** Bytes each SFTP channel holds back because the client's SSH window is closed. */
+  private readonly held = new Set<() => number>();
+
+  constructor(
+    private readonly socket: Socket,
+    readonly limits: FileLimits,
+  ) {
+    socket.on("drain", () => this.pump());
+  }
+
+  /** Runs `fn` when a slot is free and the client has read our earlier replies. */
+  run(fn: () => Promise<void>): void {
+    this.waiting.push(fn);
+    this.pump();
+  }
+
+  /**
+   * Counts what an SFTP channel holds back: ssh2 keeps replies in a private list (`_buffer`,
+   * ssh2 1.x) while the client's window is closed, and says nothing when it opens again.
+   */
+  watch(sftp: object): () => void {
+    const held = () => ((sftp as { _buffer?: Buffer[] })._buffer ?? []).reduce((n, b) => n + b.length, 0);
+    this.held.add(held);
+    return () => {
+      this.held.delete(held);
+      this.pump();
+    };
+  }
+
+  private unsent(): number {
+    let n = this.socket.writableLength;
+    for (const held of this.held) n += held();
+    return n;
+  }
+
+  private pump(): void {
+    const { sftpInflight, unsentBytes } = this.limits;
+    while (this.waiting.length > 0 && this.running < sftpInflight && this.unsent() <= unsentBytes) {
+      const fn = this.waiting.shift()!;
+      this.running++;
+      void fn().finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+    // Replies wait for the client's window: look again shortly (ssh2 emits no event for it).
+    if (this.waiting.length > 0 && this.running < sftpInflight && !this.retry && !this.socket.destroyed) {
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.pump();
+      }, 50);
+    }
+    const over = this.waiting.length > 0 || this.running >= sftpInflight || this.unsent() > unsentBytes;
+    if (over && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!over && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
+
+export interface SshDeps extends SftpDeps {
+  readonly hostKey: string | Buffer;
+  readonly limits: FileLimits;
+}
+
+interface Connection {
+  readonly flow: SocketFlow;
+  authenticated: boolean;
+}
+
+/** The SSH/SFTP server; `listen`, `address` and `close` as on any net.Server. */
+export function createSshServer(deps: SshDeps): NetServer {
+  const { limits } = deps;
+  const perIp = new Map<string, number>();
+  const connections = new Map<string, Connection>();
+  const ssh = new Server({ hostKeys: [deps.hostKey], ident: "Serverpark-SFTP" }, (client, info) => {
+    const conn = connections.get(`${info.ip}:${info.port}`);
+    if (!conn) return client.end();
+    let tree: UserTree | undefined;
+    let attempts = 0;
+    let sessions = 0;
+    client.on("authentication", (ctx) => {
+      if (++attempts > limits.sshAuthAttempts) return void client.end();
+      if (ctx.method !== "password") return ctx.reject(["password"]);
+      deps.auth.login(plainIp(info.ip), ctx.username, ctx.password).then(
+        (result) => {
+          tree = result.ok ? deps.trees.get(result.user) : undefined;
+          if (tree) {
+            conn.authenticated = true;
+            ctx.accept();
+          } else ctx.reject(["password"]);
+        },
+        () => ctx.reject(),
+      );
+    });
+    client.on("ready", () => {
+      client.on("session", (accept, reject) => {
+        if (++sessions > limits.sshSessions) return reject();
+        const session = accept();
+        session.on("sftp", (acceptSftp) => serveSftp(acceptSftp(), tree!, deps, conn.flow));
+        for (const what of ["exec", "shell", "pty", "x11", "auth-agent"] as const) {
+          session.on(what as "exec", (_accept: unknown, rejectIt?: () => void) => rejectIt?.());
+        }
+      });
+    });
+    client.on("error", (error) => deps.log.debug({ err: error, ip: info.ip }, "ssh client error"));
+  });
+  ssh.on("error", (error: Error) => deps.log.warn({ err: error }, "ssh server error"));
+
+  const server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    const ip = plainIp(socket.remoteAddress);
+    const open = perIp.get(ip) ?? 0;
+    if (open >= limits.sshConnectionsPerIp) return void socket.destroy();
+    perIp.set(ip, open + 1);
+    // SFTP is request/response: with Nagle on, every small reply waits for the client's
+    // delayed ACK (~200 ms per small file in bench/file; OpenSSH sets TCP_NODELAY too).
+    socket.setNoDelay(true);
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn: Connection = { flow: new SocketFlow(socket, limits), authenticated: false };
+    connections.set(key, conn);
+    const deadline = setTimeout(() => {
+      if (!conn.authenticated) socket.destroy();
+    }, limits.preAuthSeconds * 1000);
+    deadline.unref();
+    socket.once("close", () => {
+      clearTimeout(deadline);
+      connections.delete(key);
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
+    });
+    ssh.injectSocket(socket);
+  });
+  return server;
+}

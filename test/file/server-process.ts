@@ -1,0 +1,23 @@
+/** The real file server process (images/file/src/main.ts), for tests and bench/fuzz (no vitest here). */
+import { spawn, type ChildProcess } from "node:child_process";
+
+/** Starts the real file server process (images/file/src/main.ts) and waits for its health check. */
+export async function startServer(env: Record<string, string>, mgmtPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "images/file/src/main.ts"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+  for (let i = 0; i < 300; i++) {
+    const healthy = await fetch(`http://127.0.0.1:${mgmtPort}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (healthy) return child;
+    if (child.exitCode !== null) throw new Error(`file server exited with ${child.exitCode}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`file server not healthy in 30 s: ${stderr}`);
+}
