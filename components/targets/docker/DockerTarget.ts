@@ -14,6 +14,7 @@ import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, Plann
 import type { DatacenterSpec } from "../../spec/schema";
 import type { ReplicaFile } from "../../roles/types";
 import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
+import type { HostPorts } from "./hostPorts";
 import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "./images";
 
 export interface DockerTargetOptions {
@@ -21,6 +22,8 @@ export interface DockerTargetOptions {
   readonly root?: string;
   /** Mark volumes of stateful services `protect` (production stacks). @default false */
   readonly protectState?: boolean;
+  /** Where each published port is bound on the machine (./hostPorts.ts, kept in the stack's lock). */
+  readonly hostPorts: HostPorts;
 }
 
 /** Label prefix on every Docker object of a datacenter. */
@@ -50,7 +53,7 @@ export class DockerTarget implements DatacenterTarget {
   private operatorNetwork: docker.Network | undefined;
   private readonly resolvers: string[] = [];
 
-  constructor(private readonly options: DockerTargetOptions = {}) {}
+  constructor(private readonly options: DockerTargetOptions) {}
 
   setup(scope: TargetScope, spec: DatacenterSpec, plan: DatacenterPlan): void {
     this.spec = spec;
@@ -216,6 +219,7 @@ export class DockerTarget implements DatacenterTarget {
       attach.push({ name: this.operatorNetwork.name, aliases: [replica.id] });
     }
     const config = replicaRuntimeConfig(this.plan, replica, service);
+    const published = this.options.hostPorts.byReplica.get(replica.id) ?? [];
     new docker.Container(
       scope.name,
       {
@@ -246,7 +250,7 @@ export class DockerTarget implements DatacenterTarget {
           version: this.version,
         }),
         networksAdvanced: attach,
-        ports: replica.published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
+        ports: published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
         uploads: [
           { file: RUNTIME_CONFIG_PATH, content: JSON.stringify(config) },
           ...files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content })),
@@ -258,7 +262,7 @@ export class DockerTarget implements DatacenterTarget {
       { parent: scope.parent },
     );
     const endpoints: Record<string, string> = {};
-    for (const p of replica.published) endpoints[`${replica.id}/${p.name}`] = `${p.hostAddress}:${p.hostPort}`;
+    for (const p of published) endpoints[`${replica.id}/${p.name}`] = `${p.hostAddress}:${p.hostPort}`;
     return { endpoints };
   }
 
