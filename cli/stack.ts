@@ -4,11 +4,12 @@
  */
 import { relative } from "node:path";
 import { tryPlanDatacenter, type DatacenterPlan } from "../components/plan";
-import { lockPathFor, readLock } from "../components/plan/lock";
+import { lockPathFor, readLock, type StackLock } from "../components/plan/lock";
 import { formatPath, sortIssues, SPEC_CONFIG_KEY, type SpecIssue } from "../components/spec/issues";
 import { loadStackFile, type StackFile } from "../components/spec/load";
 import type { DatacenterSpec } from "../components/spec/schema";
 import { validateSpec } from "../components/spec/validate";
+import { allocateHostPorts, type HostPorts } from "../components/targets/docker/hostPorts";
 
 export interface LocatedIssue extends SpecIssue {
   readonly at: string;
@@ -52,6 +53,10 @@ export function loadSpec(nameOrPath: string, cwd: string): LoadedStack {
 
 export interface PlannedStack extends LoadedStack {
   readonly plan: DatacenterPlan;
+  /** The Docker target's host ports for the published ports (kept in the lock file). */
+  readonly hostPorts: HostPorts;
+  /** What `--write-lock` and `pulumi up` record: the plan's lock and the host ports. */
+  readonly lock: StackLock;
   readonly lockPath: string;
 }
 
@@ -60,8 +65,10 @@ export function loadPlan(nameOrPath: string, cwd: string, options: { ignoreLock?
   const lockPath = lockPathFor(file.path);
   const lock = options.ignoreLock ? undefined : readLock(lockPath);
   const result = tryPlanDatacenter(spec, lock);
-  if (!result.ok) throw new StackProblems(relative(cwd, file.path) || file.path, locate(file, result.issues, cwd), "the datacenter plan");
-  return { file, spec, plan: result.plan, lockPath };
+  const ports = result.ok ? allocateHostPorts(spec.docker, result.plan, lock?.ports) : undefined;
+  const issues = !result.ok ? result.issues : ports && !ports.ok ? ports.issues : [];
+  if (!result.ok || !ports?.ok) throw new StackProblems(relative(cwd, file.path) || file.path, locate(file, issues, cwd), "the datacenter plan");
+  return { file, spec, plan: result.plan, hostPorts: ports.ports, lock: { ...result.plan.lock, ports: ports.ports.lock }, lockPath };
 }
 
 /** Renders rows as an aligned text table with a header. */

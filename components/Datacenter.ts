@@ -3,6 +3,7 @@ import { DatacenterHost } from "./DatacenterHost";
 import { DatacenterPki } from "./DatacenterPki";
 import { DatacenterNetwork } from "./DatacenterNetwork";
 import { DatacenterService } from "./DatacenterService";
+import { agentLaunch, datacenterResolvers } from "./model/launch";
 import type { DatacenterPlan } from "./plan";
 import { powerSummary, type PowerSummary } from "./power";
 import type { DatacenterSpec } from "./spec/schema";
@@ -41,9 +42,12 @@ export class Datacenter extends pulumi.ComponentResource {
 
     target.setup({ name, parent: this }, spec, plan);
     const networks = this.createNetworks(name, plan, target);
-    this.createHosts(name, plan, target, networks);
     const pki = new DatacenterPki(`${name}-pki`, { plan }, { parent: this });
-    const services = this.createServices(name, spec, plan, target, networks, pki);
+    // Launch descriptions first (per service: certificate, role files), then each host runs its share.
+    const services = this.createServices(name, spec, plan, pki, datacenterResolvers(plan, target.runs("dns")));
+    const hosts = this.createHosts(name, plan, target, networks, services);
+    const handles = new Map(hosts.flatMap((h) => [...h.handles]));
+    for (const s of services) s.settle(handles);
 
     this.domain = pulumi.output(plan.domain);
     this.endpoints = pulumi.all(services.map((s) => s.endpoints)).apply((list) => Object.assign({}, ...list) as Record<string, string>);
@@ -70,24 +74,31 @@ export class Datacenter extends pulumi.ComponentResource {
     return handles;
   }
 
-  private createHosts(name: string, plan: DatacenterPlan, target: DatacenterTarget, networks: ReadonlyMap<string, NetworkHandle>): DatacenterHost[] {
-    return plan.hosts.map((host) => new DatacenterHost(`${name}-host-${host.id}`, { host, target, networks }, { parent: this }));
-  }
-
-  private createServices(
+  private createHosts(
     name: string,
-    spec: DatacenterSpec,
     plan: DatacenterPlan,
     target: DatacenterTarget,
     networks: ReadonlyMap<string, NetworkHandle>,
-    pki: DatacenterPki,
-  ): DatacenterService[] {
+    services: readonly DatacenterService[],
+  ): DatacenterHost[] {
+    const hosted = new Map(services.flatMap((s) => s.hosted.map((h) => [h.launch.replica.id, h] as const)));
+    return plan.hosts.map(
+      (host) =>
+        new DatacenterHost(
+          `${name}-host-${host.id}`,
+          { agent: agentLaunch(plan, host), replicas: host.replicas.map((id) => hosted.get(id)!), target, networks },
+          { parent: this },
+        ),
+    );
+  }
+
+  private createServices(name: string, spec: DatacenterSpec, plan: DatacenterPlan, pki: DatacenterPki, resolvers: readonly string[]): DatacenterService[] {
     const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
     return plan.services.map(
       (service) =>
         new DatacenterService(
           `${name}-svc-${service.id}`,
-          { service, replicas: service.replicas.map((id) => replicas.get(id)!), target, networks, pki, spec, plan },
+          { service, replicas: service.replicas.map((id) => replicas.get(id)!), pki, spec, plan, resolvers },
           { parent: this },
         ),
     );

@@ -1,57 +1,76 @@
 import * as pulumi from "@pulumi/pulumi";
 import { TLS_PATHS } from "../contracts/paths";
 import { DatacenterPki } from "./DatacenterPki";
+import { launchFile, replicaLaunch, type LaunchFile } from "./model/launch";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "./plan";
-import { ROLE_HOOKS, type ReplicaFile } from "./roles";
+import { ROLE_HOOKS } from "./roles";
 import type { DatacenterSpec } from "./spec/schema";
-import type { DatacenterTarget, NetworkHandle } from "./targets/target";
+import type { HostedReplica, ReplicaHandle } from "./targets/target";
 
 export interface DatacenterServiceArgs {
   /** The planned service (role, networks, settings). */
   readonly service: PlannedService;
   /** Its replicas, already placed on hosts. */
   readonly replicas: readonly PlannedReplica[];
-  readonly target: DatacenterTarget;
-  readonly networks: ReadonlyMap<string, NetworkHandle>;
   /** Issues the service's TLS certificate. */
   readonly pki: DatacenterPki;
   readonly spec: DatacenterSpec;
   readonly plan: DatacenterPlan;
+  /** The datacenter's resolvers (components/model/launch.ts datacenterResolvers). */
+  readonly resolvers: readonly string[];
 }
 
-/** One service: a role and its replicas, each a server on a host. */
+/**
+ * One service: a role and its replicas, each a server on a host. The service builds its
+ * replicas' launch descriptions (its certificate, the role's files); the hosts run them, and
+ * `settle` reports back which ran.
+ */
 export class DatacenterService extends pulumi.ComponentResource {
   readonly role: pulumi.Output<string>;
   /** `replica/port` → `address:port` for ports published outside the datacenter. */
   readonly endpoints: pulumi.Output<Record<string, string>>;
   /** Whether the target could deploy the replicas (false while the role has no image). */
   readonly deployed: pulumi.Output<boolean>;
+  /** The replicas to hand to their hosts. */
+  readonly hosted: readonly HostedReplica[];
+  private settled!: (handles: ReadonlyMap<string, ReplicaHandle>) => void;
 
   constructor(name: string, args: DatacenterServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("serverpark:datacenter:Service", name, {}, opts);
     const files = this.replicaFiles(name, args);
-    const endpoints: Record<string, string> = {};
-    let deployed = true;
-    for (const replica of args.replicas) {
-      const handle = args.target.replica({ name: `${name}-${replica.index}`, parent: this }, replica, args.service, args.networks, files);
-      if (!handle) deployed = false;
-      else Object.assign(endpoints, handle.endpoints);
-    }
+    this.hosted = args.replicas.map((replica) => ({
+      launch: replicaLaunch(args.plan, replica, args.service, files, args.resolvers),
+      scope: { name: `${name}-${replica.index}`, parent: this },
+    }));
+    const result = new Promise<{ endpoints: Record<string, string>; deployed: boolean }>((resolve) => {
+      this.settled = (handles) => {
+        const endpoints: Record<string, string> = {};
+        for (const r of args.replicas) Object.assign(endpoints, handles.get(r.id)?.endpoints ?? {});
+        resolve({ endpoints, deployed: args.replicas.every((r) => handles.has(r.id)) });
+      };
+    });
     this.role = pulumi.output(args.service.role);
-    this.endpoints = pulumi.output(endpoints);
-    this.deployed = pulumi.output(deployed);
+    this.endpoints = pulumi.output(result.then((r) => r.endpoints));
+    this.deployed = pulumi.output(result.then((r) => r.deployed));
     this.registerOutputs({ role: this.role, endpoints: this.endpoints, deployed: this.deployed });
   }
 
+  /** Called once the hosts ran the replicas: their handles, by replica id. */
+  settle(handles: ReadonlyMap<string, ReplicaHandle>): void {
+    this.settled(handles);
+  }
+
   /** TLS material and the role's own files, shared by every replica of the service. */
-  private replicaFiles(name: string, args: DatacenterServiceArgs): ReplicaFile[] {
+  private replicaFiles(name: string, args: DatacenterServiceArgs): LaunchFile[] {
     const hooks = ROLE_HOOKS[args.service.role];
     const cert = args.pki.certificateFor(name, args.service, this, hooks.certificateNames?.(args.service, args.plan) ?? []);
     return [
-      { path: TLS_PATHS.cert, content: cert.certPem },
-      { path: TLS_PATHS.key, content: cert.keyPem, secret: true },
-      { path: TLS_PATHS.ca, content: cert.caPem },
-      ...(hooks.files?.({ name, parent: this, service: args.service, plan: args.plan, spec: args.spec }) ?? []),
+      launchFile(TLS_PATHS.cert, cert.certPem),
+      launchFile(TLS_PATHS.key, cert.keyPem, true),
+      launchFile(TLS_PATHS.ca, cert.caPem),
+      ...(hooks.files?.({ name, parent: this, service: args.service, plan: args.plan, spec: args.spec }) ?? []).map((f) =>
+        launchFile(f.path, f.content, f.secret === true),
+      ),
     ];
   }
 }

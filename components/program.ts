@@ -13,6 +13,7 @@ import { formatIssue, sortIssues, type SpecIssue } from "./spec/issues";
 import type { DatacenterSpec } from "./spec/schema";
 import { validateSpec } from "./spec/validate";
 import { DockerTarget } from "./targets/docker/DockerTarget";
+import { allocateHostPorts, type HostPorts } from "./targets/docker/hostPorts";
 import { createHetznerTarget } from "./targets/hetzner";
 import type { DatacenterTarget } from "./targets/target";
 
@@ -42,10 +43,10 @@ function readRawSpec(config: pulumi.Config): unknown {
   }
 }
 
-function makeTarget(name: string, root: string, spec: DatacenterSpec, plan: DatacenterPlan): DatacenterTarget {
+function makeTarget(name: string, root: string, spec: DatacenterSpec, plan: DatacenterPlan, hostPorts: HostPorts): DatacenterTarget {
   switch (name) {
     case "docker":
-      return new DockerTarget({ root, protectState: new pulumi.Config("serverpark").getBoolean("protectState") ?? false });
+      return new DockerTarget({ root, hostPorts, protectState: new pulumi.Config("serverpark").getBoolean("protectState") ?? false });
     case "hetzner":
       // Checks the spec against Hetzner (and the registry secret) before any resource exists.
       return createHetznerTarget(spec, plan, { root, protectState: new pulumi.Config("serverpark").getBoolean("protectState") ?? false });
@@ -103,11 +104,14 @@ export function runProgram(options: { root?: string } = {}): ProgramResult {
   const planned = tryPlanDatacenter(spec, lock);
   if (!planned.ok) fail(planned.issues, `stack "${pulumi.getStack()}": the datacenter cannot be planned; serverpark:datacenter`);
   const plan = planned.plan;
+  // Docker's host ports are computed for every stack, so that its lock file keeps them whatever the target.
+  const ports = allocateHostPorts(spec.docker, plan, lock?.ports);
+  if (!ports.ok) fail(ports.issues, `stack "${pulumi.getStack()}": the datacenter cannot be planned; serverpark:datacenter`);
   for (const note of plan.notes) pulumi.log.warn(formatIssue(note));
   // The lock is what keeps replicas in place next time; record it once the plan is applied.
-  if (!pulumi.runtime.isDryRun()) writeLock(lockPath, plan.lock);
+  if (!pulumi.runtime.isDryRun()) writeLock(lockPath, { ...plan.lock, ports: ports.ports.lock });
 
-  const target = makeTarget(config.get("target") ?? "docker", root, spec, plan);
+  const target = makeTarget(config.get("target") ?? "docker", root, spec, plan, ports.ports);
   const datacenter = new Datacenter(spec.name, { spec, plan, target });
   return { datacenter, spec, plan };
 }

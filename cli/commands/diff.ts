@@ -8,6 +8,7 @@ import { defaultRedundancyModel } from "../../components/diff/power";
 import { renderDiffText } from "../../components/diff/render";
 import type { DatacenterDiff } from "../../components/diff/types";
 import { tryPlanDatacenter } from "../../components/plan";
+import { allocateHostPorts } from "../../components/targets/docker/hostPorts";
 import { lockPathFor, parseLock } from "../../components/plan/lock";
 import { SPEC_CONFIG_KEY } from "../../components/spec/issues";
 import { parseStackFile, resolveStackFile, StackFileError } from "../../components/spec/load";
@@ -53,7 +54,9 @@ export function sideFromText(text: string, path: string, lockText: string | unde
   const lock = lockText === undefined ? undefined : parseLock(lockText, `${label.replace(/\.ya?ml$/, "")}.lock.json`);
   const planned = tryPlanDatacenter(validated.spec, lock);
   if (!planned.ok) throw new StackProblems(label, locate(file, planned.issues, cwd), "the datacenter plan");
-  return { label, stack: file.stack, side: { spec: validated.spec, plan: planned.plan }, config: file.config };
+  const ports = allocateHostPorts(validated.spec.docker, planned.plan, lock?.ports);
+  if (!ports.ok) throw new StackProblems(label, locate(file, ports.issues, cwd), "the datacenter plan");
+  return { label, stack: file.stack, side: { spec: validated.spec, plan: planned.plan, hostPorts: ports.ports }, config: file.config };
 }
 
 export function sideFromFile(nameOrPath: string, cwd: string): LoadedSide {

@@ -4,10 +4,11 @@ import { loadPlan, table } from "../stack";
 import { renderLock, writeLock } from "../../components/plan/lock";
 import { formatPath } from "../../components/spec/issues";
 import type { DatacenterPlan } from "../../components/plan";
+import type { HostPorts } from "../../components/targets/docker/hostPorts";
 
 const fmt = (n: number) => String(Math.round(n * 100) / 100);
 
-function render(plan: DatacenterPlan): string {
+function render(plan: DatacenterPlan, hostPorts: HostPorts): string {
   const hosts = table(
     ["HOST", "RACK", "KIND", "FEEDS", "CPUS", "MEMORY GB", "DISK GB", "REPLICAS"],
     plan.hosts.map((h) => [
@@ -32,7 +33,7 @@ function render(plan: DatacenterPlan): string {
       Object.entries(r.addresses)
         .map(([n, a]) => `${n}=${a}`)
         .join(" "),
-      [...new Map(r.published.map((p) => [p.hostPort, `${p.hostAddress}:${p.hostPort}→${p.port}`])).values()].join(" ") || "-",
+      [...new Map((hostPorts.byReplica.get(r.id) ?? []).map((p) => [p.hostPort, `${p.hostAddress}:${p.hostPort}→${p.port}`])).values()].join(" ") || "-",
     ]),
   );
   const networks = table(
@@ -76,11 +77,11 @@ Options:
   options: { json: { type: "boolean" }, "write-lock": { type: "boolean" }, "ignore-lock": { type: "boolean" } },
   positionals: { min: 1, max: 1 },
   run({ values, positionals }, io) {
-    const { plan, lockPath } = loadPlan(positionals[0]!, io.cwd, { ignoreLock: values["ignore-lock"] === true });
-    io.out(values.json === true ? JSON.stringify(plan, null, 2) : render(plan));
+    const { plan, hostPorts, lock, lockPath } = loadPlan(positionals[0]!, io.cwd, { ignoreLock: values["ignore-lock"] === true });
+    io.out(values.json === true ? JSON.stringify(plan, null, 2) : render(plan, hostPorts));
     if (values["write-lock"] === true) {
-      const wrote = writeLock(lockPath, plan.lock);
-      io.err(`${relative(io.cwd, lockPath)}: ${wrote ? "written" : "unchanged"} (${renderLock(plan.lock).length} bytes)`);
+      const wrote = writeLock(lockPath, lock);
+      io.err(`${relative(io.cwd, lockPath)}: ${wrote ? "written" : "unchanged"} (${renderLock(lock).length} bytes)`);
     }
     return EXIT.ok;
   },

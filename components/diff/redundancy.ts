@@ -5,6 +5,7 @@
  */
 import type { DatacenterPlan } from "../plan";
 import type { DatacenterSpec } from "../spec/schema";
+import type { HostPorts } from "../targets/docker/hostPorts";
 import type { RedundancyReport, RedundancyRow, RedundancyVerdict } from "./types";
 
 /** Anything that can judge every service of a planned datacenter under N-1. */
@@ -17,6 +18,8 @@ export interface RedundancyModel {
 export interface Side {
   readonly spec: DatacenterSpec;
   readonly plan: DatacenterPlan;
+  /** The Docker target's host ports (components/targets/docker/hostPorts.ts), when known. */
+  readonly hostPorts?: HostPorts;
 }
 
 /** Compares the verdicts of both sides; services in head order, then removed ones. */

@@ -5,6 +5,7 @@
  */
 import type { PlannedReplica } from "../plan";
 import type { ServiceSpec } from "../spec/schema";
+import type { HostPorts } from "../targets/docker/hostPorts";
 import { fieldChanges, matchById } from "./compare";
 import type { Side } from "./redundancy";
 import type { DatacenterChange } from "./types";
@@ -58,7 +59,7 @@ export function serviceChanges(base: Side | undefined, head: Side | undefined): 
     );
     const keys = changedKeys(a.settings, b.settings);
     if (keys.length) facts.push(`settings changed: ${keys.join(", ")} (values not shown)`);
-    const details = publishedChanges(before, after);
+    const details = publishedChanges(before, after, base?.hostPorts, head?.hostPorts);
     if (facts.length > 0 || details.length > 0) {
       out.push({ part: "service", id: b.id, op: "change", summary: `~ ${b.id}: ${facts.length ? facts.join(", ") : "published ports change"}`, details });
     }
@@ -70,10 +71,14 @@ export function serviceChanges(base: Side | undefined, head: Side | undefined): 
   return out;
 }
 
-/** Host ports of replicas on both sides that are published elsewhere now. */
-function publishedChanges(before: readonly PlannedReplica[], after: readonly PlannedReplica[]): string[] {
-  const key = (r: PlannedReplica) => new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, `${p.hostAddress}:${p.hostPort} (${p.audience})`]));
-  const was = new Map(before.map((r) => [r.id, key(r)]));
+/** Published ports of replicas on both sides that are published elsewhere now (with the Docker target's host ports, when known). */
+function publishedChanges(before: readonly PlannedReplica[], after: readonly PlannedReplica[], wasPorts?: HostPorts, nowPorts?: HostPorts): string[] {
+  const keyOf = (hostPorts: HostPorts | undefined) => (r: PlannedReplica) => {
+    const bound = new Map((hostPorts?.byReplica.get(r.id) ?? []).map((p) => [`${p.port}/${p.protocol}`, `${p.hostAddress}:${p.hostPort} `]));
+    return new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, `${bound.get(`${p.port}/${p.protocol}`) ?? ""}(${p.audience})`]));
+  };
+  const was = new Map(before.map((r) => [r.id, keyOf(wasPorts)(r)]));
+  const key = keyOf(nowPorts);
   const out: string[] = [];
   for (const r of after) {
     const old = was.get(r.id);

@@ -1,6 +1,7 @@
 /**
  * `planDatacenter(spec, lock)` — the pure heart of Serverpark: placement, addresses,
- * published ports, DNS zones and the exposure matrix, from a validated spec. No Pulumi, no
+ * published ports (what is published to whom; the Docker target's host ports are its own,
+ * components/targets/docker/hostPorts.ts), DNS zones and the exposure matrix, from a validated spec. No Pulumi, no
  * I/O, no clock: the same spec and lock always give the same plan.
  */
 import { MANAGEMENT_PORT, ROLE_INFO } from "../../contracts/roles";
@@ -28,7 +29,7 @@ export { replicaId } from "./placement";
 
 export type PlanResult = { ok: true; plan: DatacenterPlan } | { ok: false; issues: SpecIssue[] };
 
-export const EMPTY_LOCK: PlanLock = { version: 1, placement: {}, addresses: {}, ports: {} };
+export const EMPTY_LOCK: PlanLock = { version: 1, placement: {}, addresses: {} };
 
 /** Networks a service's replicas attach to: the declared ones, then every management network. */
 function attachedNetworks(spec: DatacenterSpec, svc: DatacenterSpec["services"][number]): string[] {
@@ -65,44 +66,6 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   if (issues.length > 0) return { ok: false, issues };
   const addressOf = (net: string, key: string) => addressing.addresses.get(net)?.get(key);
 
-  // Published ports: internet ports of services on an internet network, and operator ports.
-  const portIssues: SpecIssue[] = [];
-  const usedPorts = new Set<number>();
-  const portKey = (replica: string, port: number) => `${replica}:${port}`;
-  const wantedPorts: { replica: string; port: number }[] = [];
-  for (const svc of spec.services) {
-    const onInternet = svc.networks.some((n) => internetNets.has(n));
-    const numbers = [
-      ...new Set(ROLE_INFO[svc.role].ports.filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator").map((p) => p.port)),
-    ];
-    for (let i = 0; i < svc.replicas; i++) for (const port of numbers) wantedPorts.push({ replica: replicaId(svc.id, i), port });
-  }
-  const hostPortOf = new Map<string, number>();
-  const maxPort = 65535;
-  for (const w of wantedPorts) {
-    const locked = lock.ports[portKey(w.replica, w.port)];
-    if (locked !== undefined && locked >= spec.docker.basePort && locked <= maxPort && !usedPorts.has(locked)) {
-      usedPorts.add(locked);
-      hostPortOf.set(portKey(w.replica, w.port), locked);
-    }
-  }
-  let nextPort = spec.docker.basePort;
-  for (const w of wantedPorts) {
-    const key = portKey(w.replica, w.port);
-    if (hostPortOf.has(key)) continue;
-    while (usedPorts.has(nextPort)) nextPort++;
-    if (nextPort > maxPort) {
-      portIssues.push({
-        path: ["docker", "basePort"],
-        message: `not enough host ports above ${spec.docker.basePort} for ${wantedPorts.length} published ports; lower it`,
-      });
-      break;
-    }
-    usedPorts.add(nextPort);
-    hostPortOf.set(key, nextPort);
-  }
-  if (portIssues.length > 0) return { ok: false, issues: portIssues };
-
   const hostsById = new Map(placement.hosts.map((h) => [h.spec.id, h]));
   const replicas: PlannedReplica[] = [];
   const services: PlannedService[] = spec.services.map((svc) => {
@@ -124,8 +87,6 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
           port: p.port,
           protocol: p.protocol,
           audience: p.publish as PublishedPort["audience"],
-          hostAddress: spec.docker.publishAddress,
-          hostPort: hostPortOf.get(portKey(id, p.port))!,
         }));
       const managementNet = nets.find((n) => managementNets.includes(n));
       replicas.push({
@@ -213,9 +174,6 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
     version: 1,
     placement: Object.fromEntries(replicas.map((r) => [r.id, r.host])),
     addresses: Object.fromEntries(networks.map((n) => [n.id, Object.fromEntries(n.members.map((m) => [m.key, m.address]))])),
-    ports: Object.fromEntries(
-      replicas.flatMap((r) => [...new Set(r.published.map((p) => p.port))].map((port) => [portKey(r.id, port), hostPortOf.get(portKey(r.id, port))!])),
-    ),
   };
   return { ok: true, plan: { datacenter: spec.name, domain: spec.domain, hosts, networks, services, replicas, zones, exposure, notes, lock: lockOut } };
 }

@@ -1,11 +1,19 @@
 /**
  * The plan lock on disk: `stacks/Pulumi.<stack>.lock.json`, committed next to the stack
  * config. It records where replicas, addresses and published ports went, so the next plan
- * keeps them (see `PlanLock`). Written with sorted keys so diffs stay minimal.
+ * keeps them (see `PlanLock`). The planner reads and writes `placement` and `addresses`;
+ * `ports` are the Docker target's host ports (components/targets/docker/hostPorts.ts),
+ * stored in the same file so that a stack keeps them too. Written with sorted keys so diffs
+ * stay minimal.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import type { PlanLock } from "./types";
+
+/** The lock file: the plan's part and the Docker target's host ports (`replica:port` → host port). */
+export interface StackLock extends PlanLock {
+  readonly ports: Readonly<Record<string, number>>;
+}
 
 const LockSchema = z.strictObject({
   version: z.literal(1),
@@ -19,7 +27,7 @@ export function lockPathFor(stackFile: string): string {
   return stackFile.replace(/\.ya?ml$/, "") + ".lock.json";
 }
 
-export function parseLock(text: string, where: string): PlanLock {
+export function parseLock(text: string, where: string): StackLock {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -34,16 +42,16 @@ export function parseLock(text: string, where: string): PlanLock {
   return parsed.data;
 }
 
-export function readLock(path: string): PlanLock | undefined {
+export function readLock(path: string): StackLock | undefined {
   return existsSync(path) ? parseLock(readFileSync(path, "utf8"), path) : undefined;
 }
 
-export function renderLock(lock: PlanLock): string {
+export function renderLock(lock: StackLock): string {
   return JSON.stringify(sortKeys(lock), null, 2) + "\n";
 }
 
 /** Writes the lock when its content changed; returns whether it wrote. */
-export function writeLock(path: string, lock: PlanLock): boolean {
+export function writeLock(path: string, lock: StackLock): boolean {
   const text = renderLock(lock);
   if (existsSync(path) && readFileSync(path, "utf8") === text) return false;
   writeFileSync(path, text);

@@ -12,8 +12,9 @@ export type { DnsRecord, DnsRecordData, DnsZone } from "../../contracts/dns";
 
 /**
  * What the previous plan decided, fed back in so that adding hosts or services never moves
- * an existing replica, address or published port. It is written next to the stack config
- * (`stacks/Pulumi.<stack>.lock.json`) and committed.
+ * an existing replica or address. It is written next to the stack config
+ * (`stacks/Pulumi.<stack>.lock.json`, with the Docker target's host ports: components/plan/lock.ts)
+ * and committed.
  */
 export interface PlanLock {
   readonly version: 1;
@@ -21,8 +22,6 @@ export interface PlanLock {
   readonly placement: Readonly<Record<string, string>>;
   /** network id → member key (`host:h1`, `replica:www-0`) → IPv4 address */
   readonly addresses: Readonly<Record<string, Readonly<Record<string, string>>>>;
-  /** `replica:port` (e.g. `proxy-0:443`) → published host port */
-  readonly ports: Readonly<Record<string, number>>;
 }
 
 export interface Resources {
@@ -55,13 +54,12 @@ export interface PlannedHost {
   readonly addresses: Readonly<Record<string, string>>;
 }
 
+/** A port published outside the datacenter: to whom, not how (each target decides where it binds). */
 export interface PublishedPort {
   readonly name: string;
   readonly port: number;
   readonly protocol: Protocol;
   readonly audience: Exclude<Publish, "none">;
-  readonly hostAddress: string;
-  readonly hostPort: number;
 }
 
 export interface PlannedReplica {

@@ -1,8 +1,9 @@
 /**
  * What a role adds to its replicas beyond the common deployment: extra certificate names,
  * and files (configuration, generated credentials) placed in every replica of a service.
- * Hooks are target-agnostic: the Docker target uploads the files into containers, the
- * Hetzner target writes them through cloud-init.
+ * Hooks are target-agnostic: the files go into each replica's launch description
+ * (components/model/launch.ts), which the Docker target uploads into containers and the
+ * Hetzner target writes through cloud-init.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { DatacenterPlan, PlannedService } from "../plan";

@@ -8,6 +8,7 @@ import { diffDatacenters } from "../../components/diff/datacenter";
 import { countLine, redundancyDrops } from "../../components/diff/format";
 import { renderDiffText } from "../../components/diff/render";
 import { sideFromFile } from "../../cli/commands/diff";
+import { allocateHostPorts } from "../../components/targets/docker/hostPorts";
 import { CASES, diffOf, load, ROOT } from "./cases";
 
 const byName = (name: string) => diffOf(CASES.find((c) => c.name === name)!).diff;
@@ -116,5 +117,15 @@ describe("datacenter diff", () => {
     expect(text).toContain("settings changed: +apiToken, +theme (values not shown)");
     expect(text).not.toContain("s3cr3t-value-1");
     expect(text).not.toContain("dark");
+  });
+  it("published port moved on the Docker target: the diff names the old and new host port", () => {
+    const local = sideFromFile("local", ROOT);
+    const ports = allocateHostPorts(local.side!.spec.docker, local.side!.plan, { ...local.side!.hostPorts!.lock, "edge-0:443": 40443 });
+    if (!ports.ok) throw new Error("allocation failed");
+    const diff = diffDatacenters(local.side, { ...local.side!, hostPorts: ports.ports });
+    const edge = diff.changes.find((c) => c.part === "service" && c.id === "edge")!;
+    const was = local.side!.hostPorts!.lock["edge-0:443"];
+    expect(edge.summary).toBe("~ edge: published ports change");
+    expect(edge.details).toEqual([`edge-0 443/tcp published on 127.0.0.1:40443 (internet) (was 127.0.0.1:${was} (internet))`]);
   });
 });

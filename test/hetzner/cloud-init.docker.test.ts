@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { HEALTH_CHECK } from "../../components/model/launch";
 import { renderCloudInit, type CloudInitInput } from "../../components/targets/hetzner/cloudInit";
 import { docker, dockerTestsEnabled } from "../harness/docker-cli";
 
@@ -29,7 +30,6 @@ const INPUT: CloudInitInput = {
   host: "h9",
   networks: [{ id: "mgmt", primary: ADDRESS, aliases: [] }],
   registry: { server: "registry.example.com", username: "deploy", password: "unused" },
-  resolvers: [],
   volumes: [],
   containers: [
     {
@@ -45,9 +45,11 @@ const INPUT: CloudInitInput = {
         SP_MGMT_PORT: String(PORT),
       },
       ports: [{ address: ADDRESS, port: PORT, protocol: "tcp" }],
-      files: [{ path: "/etc/serverpark/config.json", content: '{"replica":"h9"}' }],
+      files: [{ path: "/etc/serverpark/config.json", content: '{"replica":"h9"}', mode: 0o444 }],
       cpus: 0.25,
       memoryGb: 0.125,
+      health: HEALTH_CHECK,
+      resolvers: [],
     },
   ],
 };

@@ -6,6 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";
+import { HEALTH_CHECK } from "../../components/model/launch";
 import { fileSlug, renderCloudInit, systemdArg, type CloudInitInput } from "../../components/targets/hetzner/cloudInit";
 
 const INPUT: CloudInitInput = {
@@ -18,25 +19,28 @@ const INPUT: CloudInitInput = {
     { id: "mgmt", primary: "10.42.2.11", aliases: ["10.42.2.19", "10.42.2.23"] },
   ],
   registry: { server: "registry.example.com", username: "deploy", password: "not-a-real-password" },
-  resolvers: ["10.42.1.14", "10.42.1.15"],
   containers: [
     {
       id: "mail-0",
       image: "registry.example.com/serverpark/mail:0.1.0-0123456789ab",
       hostname: "mail-0",
-      env: { SP_ROLE: "mail", SP_REPLICA: "mail-0", SP_MGMT_PORT: "9100" },
+      domain: "fsn.park.example",
+      env: { SP_ROLE: "mail", SP_REPLICA: "mail-0", SP_MGMT_PORT: "9100", SP_BACKUP_DIR: "/var/lib/serverpark/backup" },
       ports: [
         { address: "10.42.0.14", port: 25, protocol: "tcp" },
         { address: "10.42.2.23", port: 9100, protocol: "tcp" },
         { address: "public", port: 25, protocol: "tcp" },
       ],
       files: [
-        { path: "/etc/serverpark/config.json", content: '{"replica":"mail-0"}' },
-        { path: "/etc/serverpark/tls/tls.key", content: "-----BEGIN PRIVATE KEY-----\nfixture\n-----END PRIVATE KEY-----\n", secret: true },
+        { path: "/etc/serverpark/config.json", content: '{"replica":"mail-0"}', mode: 0o444 },
+        { path: "/etc/serverpark/tls/tls.key", content: "-----BEGIN PRIVATE KEY-----\nfixture\n-----END PRIVATE KEY-----\n", mode: 0o400 },
       ],
       cpus: 2,
       memoryGb: 1,
+      health: HEALTH_CHECK,
+      resolvers: ["10.42.1.14", "10.42.1.15"],
       volume: { containerPath: "/var/lib/serverpark/mail" },
+      backup: { containerPath: "/var/lib/serverpark/backup" },
     },
     {
       id: "host-agent",
@@ -46,7 +50,9 @@ const INPUT: CloudInitInput = {
       ports: [{ address: "10.42.2.11", port: 9100, protocol: "tcp" }],
       files: [],
       cpus: 0.1,
-      memoryGb: 0.0625,
+      memoryGb: 0.125,
+      health: HEALTH_CHECK,
+      resolvers: [],
     },
   ],
   volumes: [{ replica: "mail-0", id: "4711" }],
@@ -90,6 +96,11 @@ describe("renderCloudInit", () => {
     expect(unit).not.toMatch(/--publish (0\.0\.0\.0:)?\d+:/);
     expect(unit).toContain("RequiresMountsFor=/srv/serverpark/volumes/mail-0");
     expect(unit).toContain("--dns 10.42.1.14");
+    // Backups on the server's own disk, apart from the data volume.
+    expect(unit).toContain("--volume /srv/serverpark/backups/mail-0:/var/lib/serverpark/backup");
+    expect(unit).toContain("ExecStartPre=/bin/chown 1000:1000 /srv/serverpark/backups/mail-0");
+    const agent = filesOf(renderCloudInit(INPUT)).get("/etc/systemd/system/serverpark-host-agent.service")!.content;
+    expect(agent).not.toContain("--dns");
   });
 
   it("puts every alias address on the interface of its network", () => {

@@ -174,9 +174,12 @@ describe("the private-network prober's script", () => {
 
 describe("the local stack's probes", () => {
   it("probe every service once through its own protocol, public ones on what is published, back-ends on their private addresses", () => {
-    const { plan } = loadPlan("local", process.cwd());
+    const { plan, hostPorts } = loadPlan("local", process.cwd());
     const published = new Map(
-      plan.replicas.map((r) => [r.id, new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, { host: "127.0.0.1", port: p.hostPort }]))]),
+      plan.replicas.map((r) => [
+        r.id,
+        new Map(hostPorts.byReplica.get(r.id)!.map((p) => [`${p.port}/${p.protocol}`, { host: "127.0.0.1", port: p.hostPort }])),
+      ]),
     );
     const set = datacenterProbes(plan, published);
     expect(set.public.map((p) => p.probe)).toEqual(["www/http", "www/https", "ns/dns", "mail/smtp", "mail/imaps", "arena/websocket", "noc/http"]);

@@ -10,6 +10,7 @@ import { parseCidr, parseIp, cidrContains, type Cidr } from "../../components/ne
 import { loadStackFile } from "../../components/spec/load";
 import type { DatacenterSpec, DatacenterSpecInput } from "../../components/spec/schema";
 import { validateSpec } from "../../components/spec/validate";
+import { allocateHostPorts, type HostPorts } from "../../components/targets/docker/hostPorts";
 import { generateSpec } from "../support/generateSpec";
 
 const localSpec = () => {
@@ -81,6 +82,12 @@ function plannable(input: DatacenterSpecInput): { spec: DatacenterSpec; plan: Da
   return p.ok ? { spec: v.spec, plan: p.plan } : undefined;
 }
 
+function hostPortsOf(spec: DatacenterSpec, plan: DatacenterPlan, locked?: Readonly<Record<string, number>>): HostPorts {
+  const result = allocateHostPorts(spec.docker, plan, locked);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.ports;
+}
+
 function checkInvariants(spec: DatacenterSpec, plan: DatacenterPlan): void {
   // Addresses: unique per network, inside the CIDR, never the network, gateway or broadcast.
   for (const net of plan.networks) {
@@ -95,8 +102,9 @@ function checkInvariants(spec: DatacenterSpec, plan: DatacenterPlan): void {
       expect(ip).toBeLessThan(cidr.base + cidr.size - 1);
     }
   }
-  // Published host ports unique.
-  const ports = plan.replicas.flatMap((r) => [...new Set(r.published.map((p) => p.hostPort))]);
+  // The Docker target's host ports: one per published port number of a replica, all different.
+  const ports = Object.values(hostPortsOf(spec, plan).lock);
+  expect(ports.length).toBe(plan.replicas.reduce((n, r) => n + new Set(r.published.map((p) => p.port)).size, 0));
   expect(new Set(ports).size).toBe(ports.length);
   // Capacity and dedicated exclusivity.
   for (const h of plan.hosts) {
@@ -132,7 +140,8 @@ describe("planner on the local stack", () => {
     expect(published("www-0")).toEqual([]);
     expect(published("db-0")).toEqual([]);
     expect(published("noc-0").map((p) => p.audience)).toEqual(["operator"]);
-    expect(new Set(plan.replicas.flatMap((r) => r.published.map((p) => p.hostAddress)))).toEqual(new Set(["127.0.0.1"]));
+    const hostPorts = hostPortsOf(localSpec(), plan);
+    expect(new Set(plan.replicas.flatMap((r) => hostPorts.byReplica.get(r.id)!.map((p) => p.hostAddress)))).toEqual(new Set(["127.0.0.1"]));
   });
 
   it("keeps the database's port off the internet network in the exposure matrix", () => {
@@ -159,7 +168,8 @@ describe("planner on the local stack", () => {
 
   it("matches the committed lock, so a plan of the unchanged stack changes nothing", () => {
     const lock = JSON.parse(readFileSync("stacks/Pulumi.local.lock.json", "utf8"));
-    expect(planDatacenter(localSpec(), lock).lock).toEqual(lock);
+    const again = planDatacenter(localSpec(), lock);
+    expect({ ...again.lock, ports: hostPortsOf(localSpec(), again, lock.ports).lock }).toEqual(lock);
   });
 
   it("moves a locked replica only when its host is gone, and says so", () => {
@@ -218,12 +228,15 @@ describe("planner properties", () => {
         fc.pre(after.ok);
         const next = (after as { plan: DatacenterPlan }).plan;
         checkInvariants((grown as { spec: DatacenterSpec }).spec, next);
+        const portsBefore = hostPortsOf(before!.spec, before!.plan);
+        const portsAfter = hostPortsOf((grown as { spec: DatacenterSpec }).spec, next, portsBefore.lock);
         expect(next.notes).toEqual([]);
         for (const r of before!.plan.replicas) {
           const now = next.replicas.find((x) => x.id === r.id)!;
           expect(now.host).toBe(r.host);
           expect(now.addresses).toEqual(r.addresses);
           expect(now.published).toEqual(r.published);
+          expect(portsAfter.byReplica.get(r.id)).toEqual(portsBefore.byReplica.get(r.id));
         }
         for (const h of before!.plan.hosts) expect(next.hosts.find((x) => x.id === h.id)!.addresses).toEqual(h.addresses);
       }),

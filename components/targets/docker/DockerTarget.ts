@@ -2,18 +2,18 @@
  * The Docker target: the local datacenter on one Docker engine. Every planned network is a
  * bridge network (internal unless it faces the internet) with the plan's CIDR; every host is
  * a small agent container on the management network; every replica is a container with the
- * plan's addresses, limits, labels, health check and, for stateful roles, a volume. Ports are
- * published on loopback only. Nothing here decides placement or addresses: the plan does.
+ * plan's addresses and its launch description's env, files, volumes (data, backups), limits,
+ * restart policy and health check (components/model/launch.ts). Ports are published on
+ * loopback only, on host ports of this target's own choosing (./hostPorts.ts). Nothing here
+ * decides placement or addresses: the plan does.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { MANAGEMENT_PORT, ROLE_INFO } from "../../../contracts/roles";
-import { BACKUP_PATH, RUNTIME_CONFIG_PATH } from "../../../contracts/paths";
-import { replicaRuntimeConfig } from "../../model/runtimeConfig";
-import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
+import type { AgentLaunch, HealthCheck, ReplicaLaunch } from "../../model/launch";
+import type { DatacenterPlan, PlannedNetwork } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
-import type { ReplicaFile } from "../../roles/types";
-import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
+import type { DatacenterTarget, HostedReplica, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
+import type { HostPorts } from "./hostPorts";
 import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "./images";
 
 export interface DockerTargetOptions {
@@ -21,6 +21,8 @@ export interface DockerTargetOptions {
   readonly root?: string;
   /** Mark volumes of stateful services `protect` (production stacks). @default false */
   readonly protectState?: boolean;
+  /** Where each published port is bound on the machine (./hostPorts.ts, kept in the stack's lock). */
+  readonly hostPorts: HostPorts;
 }
 
 /** Label prefix on every Docker object of a datacenter. */
@@ -35,8 +37,21 @@ function labels(values: Record<string, string>): Labels {
     .map((k) => ({ label: `${LABEL}.${k}`, value: values[k]! }));
 }
 
-/** Health check run by the engine: the image's own probe of its /healthz. */
-const HEALTHCHECK = { tests: ["CMD", "node", "/app/healthcheck.mjs"], interval: "10s", timeout: "10s", retries: 3, startPeriod: "20s" };
+/** The launch's health check, as the engine takes it. */
+function healthcheck(h: HealthCheck) {
+  return {
+    tests: ["CMD", ...h.command],
+    interval: `${h.intervalSeconds}s`,
+    timeout: `${h.timeoutSeconds}s`,
+    retries: h.retries,
+    startPeriod: `${h.startPeriodSeconds}s`,
+  };
+}
+
+/** `SP_*` variables in the launch's order, as `NAME=value`. */
+function envList(env: Readonly<Record<string, string>>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
 const LOG_OPTS = { "max-size": "10m", "max-file": "3" };
 /** Lets the non-root servers bind 25, 53, 80, 443 inside their own network namespace. */
 const SYSCTLS = { "net.ipv4.ip_unprivileged_port_start": "0" };
@@ -48,9 +63,8 @@ export class DockerTarget implements DatacenterTarget {
   private version = "0.0.0";
   private readonly images = new Map<string, docker.Image>();
   private operatorNetwork: docker.Network | undefined;
-  private readonly resolvers: string[] = [];
 
-  constructor(private readonly options: DockerTargetOptions = {}) {}
+  constructor(private readonly options: DockerTargetOptions) {}
 
   setup(scope: TargetScope, spec: DatacenterSpec, plan: DatacenterPlan): void {
     this.spec = spec;
@@ -77,13 +91,6 @@ export class DockerTarget implements DatacenterTarget {
         },
         { parent: scope.parent },
       );
-    }
-    // Replicas resolve through the datacenter's own DNS servers once the dns role deploys.
-    if (this.images.has("dns")) {
-      for (const r of plan.replicas.filter((x) => x.role === "dns")) {
-        const internal = plan.networks.find((n) => n.exposure === "internal" && r.addresses[n.id]);
-        if (internal) this.resolvers.push(r.addresses[internal.id]!);
-      }
     }
   }
 
@@ -120,28 +127,36 @@ export class DockerTarget implements DatacenterTarget {
     return { name: net.name };
   }
 
-  host(scope: TargetScope, host: PlannedHost, networks: ReadonlyMap<string, NetworkHandle>): void {
+  runs(image: string): boolean {
+    return this.images.has(image);
+  }
+
+  host(
+    scope: TargetScope,
+    agent: AgentLaunch,
+    replicas: readonly HostedReplica[],
+    networks: ReadonlyMap<string, NetworkHandle>,
+  ): ReadonlyMap<string, ReplicaHandle> {
+    this.agent(scope, agent, networks);
+    const handles = new Map<string, ReplicaHandle>();
+    for (const r of replicas) {
+      const handle = this.replica(r.scope, r.launch, networks);
+      if (handle) handles.set(r.launch.replica.id, handle);
+    }
+    return handles;
+  }
+
+  private agent(scope: TargetScope, launch: AgentLaunch, networks: ReadonlyMap<string, NetworkHandle>): void {
     const image = this.images.get(HOST_AGENT);
     if (!image) return;
-    const attach = Object.entries(host.addresses).map(([netId, address]) => ({
-      name: networks.get(netId)!.name,
-      ipv4Address: address,
-      aliases: [`host-${host.id}`],
-    }));
+    const host = launch.host;
     new docker.Container(
       `${scope.name}-agent`,
       {
         name: `${this.spec.name}-host-${host.id}`,
-        hostname: `host-${host.id}`,
+        hostname: launch.hostname,
         image: image.imageName,
-        envs: [
-          `SP_DATACENTER=${this.spec.name}`,
-          `SP_HOST_ID=${host.id}`,
-          `SP_RACK=${host.rack}`,
-          `SP_HOST_KIND=${host.kind}`,
-          `SP_PSUS=${JSON.stringify(host.psus)}`,
-          `SP_MGMT_PORT=${MANAGEMENT_PORT}`,
-        ],
+        envs: envList(launch.env),
         labels: labels({
           datacenter: this.spec.name,
           kind: "host",
@@ -151,89 +166,60 @@ export class DockerTarget implements DatacenterTarget {
           feeds: host.feeds.join("+"),
           version: this.version,
         }),
-        networksAdvanced: attach,
-        // 128 MB: the agent itself takes ~50 MB, and operators (and tests) `docker exec` node in it.
-        ...this.common(0.1, 0.125),
+        networksAdvanced: Object.entries(launch.addresses).map(([netId, address]) => ({
+          name: networks.get(netId)!.name,
+          ipv4Address: address,
+          aliases: [launch.hostname],
+        })),
+        ...this.common(launch),
       },
       { parent: scope.parent },
     );
   }
 
-  replica(
-    scope: TargetScope,
-    replica: PlannedReplica,
-    service: PlannedService,
-    networks: ReadonlyMap<string, NetworkHandle>,
-    files: readonly ReplicaFile[],
-  ): ReplicaHandle | undefined {
-    const image = this.images.get(service.role);
+  private replica(scope: TargetScope, launch: ReplicaLaunch, networks: ReadonlyMap<string, NetworkHandle>): ReplicaHandle | undefined {
+    const image = this.images.get(launch.image);
     if (!image) return undefined;
-    const info = ROLE_INFO[service.role];
-    const volumes: docker.types.input.ContainerVolume[] = [];
-    if (info.stateful && info.dataPath) {
+    const { replica, service } = launch;
+    const volumes: docker.types.input.ContainerVolume[] = launch.volumes.map((v) => {
+      // Backups get a volume of their own, so losing the data volume does not lose them. It is
+      // labelled with the host that keeps it: one engine holds every volume here, so the label
+      // records where the copy belongs.
       const volume = new docker.Volume(
-        `${scope.name}-data`,
+        `${scope.name}-${v.kind}`,
         {
-          name: `${this.spec.name}-${replica.id}-data`,
-          labels: labels({ datacenter: this.spec.name, service: service.id, replica: replica.id, role: service.role, version: this.version }),
-        },
-        { parent: scope.parent, protect: this.options.protectState ?? false },
-      );
-      volumes.push({ volumeName: volume.name, containerPath: info.dataPath });
-    }
-    // Declared backups get a volume of their own, so losing the data volume does not lose them.
-    // It is labelled with the host that keeps it (backup.targetHost, else the replica's host):
-    // one engine holds every volume here, so the label records where the copy belongs.
-    const backupEnv: string[] = [];
-    if (info.stateful && service.backup) {
-      const keeper = service.backup.targetHost ?? replica.host;
-      const backupVolume = new docker.Volume(
-        `${scope.name}-backup`,
-        {
-          name: `${this.spec.name}-${replica.id}-backup`,
+          name: `${this.spec.name}-${replica.id}-${v.kind}`,
           labels: labels({
             datacenter: this.spec.name,
             service: service.id,
             replica: replica.id,
             role: service.role,
-            host: keeper,
-            kind: "backup",
+            ...(v.kind === "backup" ? { host: v.keeper, kind: "backup" } : {}),
             version: this.version,
           }),
         },
         { parent: scope.parent, protect: this.options.protectState ?? false },
       );
-      volumes.push({ volumeName: backupVolume.name, containerPath: BACKUP_PATH });
-      backupEnv.push(`SP_BACKUP_DIR=${BACKUP_PATH}`);
-    }
-    const attach: docker.types.input.ContainerNetworksAdvanced[] = Object.entries(replica.addresses).map(([netId, address]) => ({
+      return { volumeName: volume.name, containerPath: v.containerPath };
+    });
+    const attach: docker.types.input.ContainerNetworksAdvanced[] = Object.entries(launch.addresses).map(([netId, address]) => ({
       name: networks.get(netId)!.name,
       ipv4Address: address,
       aliases: [replica.id, service.id],
     }));
     // Operator ports (the NOC page) are published through the operator bridge, see setup().
-    if (this.operatorNetwork && replica.published.some((p) => p.audience === "operator")) {
+    if (this.operatorNetwork && launch.published.some((p) => p.audience === "operator")) {
       attach.push({ name: this.operatorNetwork.name, aliases: [replica.id] });
     }
-    const config = replicaRuntimeConfig(this.plan, replica, service);
+    const published = this.options.hostPorts.byReplica.get(replica.id) ?? [];
     new docker.Container(
       scope.name,
       {
         name: `${this.spec.name}-${replica.id}`,
-        hostname: replica.id,
-        domainname: this.plan.domain,
+        hostname: launch.hostname,
+        ...(launch.domain ? { domainname: launch.domain } : {}),
         image: image.imageName,
-        envs: [
-          `SP_DATACENTER=${this.spec.name}`,
-          `SP_SERVICE=${service.id}`,
-          `SP_ROLE=${service.role}`,
-          `SP_REPLICA=${replica.id}`,
-          `SP_HOST=${replica.host}`,
-          `SP_CONFIG=${RUNTIME_CONFIG_PATH}`,
-          `SP_MGMT_PORT=${MANAGEMENT_PORT}`,
-          ...(replica.managementAddress ? [`SP_MGMT_ADDRESS=${replica.managementAddress}`] : []),
-          ...backupEnv,
-        ],
+        envs: envList(launch.env),
         labels: labels({
           datacenter: this.spec.name,
           kind: "replica",
@@ -246,24 +232,23 @@ export class DockerTarget implements DatacenterTarget {
           version: this.version,
         }),
         networksAdvanced: attach,
-        ports: replica.published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
-        uploads: [
-          { file: RUNTIME_CONFIG_PATH, content: JSON.stringify(config) },
-          ...files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content })),
-        ],
+        ports: published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
+        // Uploads are root's: their mode stays the engine's default (readable by the service user), see components/model/launch.ts.
+        uploads: launch.files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content })),
         volumes,
-        ...(this.resolvers.length > 0 ? { dns: this.resolvers, dnsSearches: [this.plan.domain] } : {}),
-        ...this.common(replica.resources.cpus, replica.resources.memoryGb),
+        ...(launch.resolvers.length > 0 ? { dns: [...launch.resolvers], dnsSearches: [launch.domain ?? this.plan.domain] } : {}),
+        ...this.common(launch),
       },
       { parent: scope.parent },
     );
     const endpoints: Record<string, string> = {};
-    for (const p of replica.published) endpoints[`${replica.id}/${p.name}`] = `${p.hostAddress}:${p.hostPort}`;
+    for (const p of published) endpoints[`${replica.id}/${p.name}`] = `${p.hostAddress}:${p.hostPort}`;
     return { endpoints };
   }
 
-  /** Settings every container shares: limits, hardening, logs, restarts, health. */
-  private common(cpus: number, memoryGb: number) {
+  /** Settings every container shares: limits, hardening, logs, and the launch's restart policy and health check. */
+  private common(launch: AgentLaunch | ReplicaLaunch) {
+    const { cpus, memoryGb } = launch.resources;
     const memory = Math.max(16, Math.round(memoryGb * 1024));
     return {
       // cpuQuota instead of `cpus`: the engine rejects `cpus` above the machine's core count,
@@ -277,8 +262,8 @@ export class DockerTarget implements DatacenterTarget {
       securityOpts: ["no-new-privileges:true"],
       // No read-only root fs: the engine refuses to upload config and TLS files into one.
       sysctls: SYSCTLS,
-      restart: "unless-stopped",
-      healthcheck: HEALTHCHECK,
+      restart: launch.restart,
+      healthcheck: healthcheck(launch.health),
       logDriver: "json-file",
       logOpts: LOG_OPTS,
       stopTimeout: 20,

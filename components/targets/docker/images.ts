@@ -21,8 +21,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { findProjectRoot } from "../../spec/load";
 
-/** The image every physical host runs: a small agent reporting identity and power state. */
-export const HOST_AGENT = "host-agent";
+export { HOST_AGENT } from "../../model/launch";
 
 /** The tag's hash part while the role's bundle has not been built (see the module comment). */
 export const UNBUILT = "unbuilt";

@@ -9,12 +9,11 @@
 import * as docker from "@pulumi/docker";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import { ROLE_INFO } from "../../../contracts/roles";
-import type { DatacenterPlan, PlannedHost, PlannedNetwork, PlannedReplica, PlannedService } from "../../plan";
-import type { ReplicaFile } from "../../roles/types";
+import type { AgentLaunch } from "../../model/launch";
+import type { DatacenterPlan, PlannedHost, PlannedNetwork } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "../docker/images";
-import type { DatacenterTarget, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
+import type { DatacenterTarget, HostedReplica, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
 import { renderCloudInit, type CloudInitContainer, type CloudInitFile, type CloudInitNetwork } from "./cloudInit";
 import { agentContainer, replicaContainer } from "./containers";
 import { firewallRules } from "./firewall";
@@ -56,11 +55,8 @@ function labels(values: Record<string, string>): Record<string, string> {
   );
 }
 
-interface PendingReplica {
-  readonly replica: PlannedReplica;
-  readonly service: PlannedService;
-  readonly files: readonly ReplicaFile[];
-  readonly scope: TargetScope;
+/** A replica on its way to its server: its image (when the role has one) and its data volume. */
+interface PlacedReplica extends HostedReplica {
   readonly image?: docker.Image;
   readonly volume?: hcloud.Volume;
 }
@@ -82,10 +78,7 @@ export class HetznerTarget implements DatacenterTarget {
   private readonly images = new Map<string, docker.Image>();
   private readonly placementGroups = new Map<string, hcloud.PlacementGroup>();
   private readonly networks = new Map<string, HetznerNetwork>();
-  private readonly hostScopes = new Map<string, TargetScope>();
-  private readonly pending = new Map<string, PendingReplica[]>();
   private loadBalancer: hcloud.LoadBalancer | undefined;
-  private readonly resolvers: string[] = [];
 
   constructor(private readonly options: HetznerTargetOptions) {}
 
@@ -120,12 +113,6 @@ export class HetznerTarget implements DatacenterTarget {
       );
     }
     if (this.settings.loadBalancer.enabled) this.createLoadBalancer(scope, plan);
-    if (this.images.has("dns")) {
-      for (const r of plan.replicas.filter((x) => x.role === "dns")) {
-        const internal = plan.networks.find((n) => n.exposure === "internal" && r.addresses[n.id]);
-        if (internal) this.resolvers.push(r.addresses[internal.id]!);
-      }
-    }
   }
 
   /** Role images, built locally and pushed to the stack's registry; servers pull them by tag. */
@@ -200,63 +187,59 @@ export class HetznerTarget implements DatacenterTarget {
     return { name: net.name };
   }
 
-  host(scope: TargetScope, host: PlannedHost): void {
-    this.hostScopes.set(host.id, scope);
-    this.pending.set(host.id, []);
-    if (host.replicas.length === 0) this.createServer(host);
+  runs(image: string): boolean {
+    return this.images.has(image);
   }
 
-  replica(
-    scope: TargetScope,
-    replica: PlannedReplica,
-    service: PlannedService,
-    _networks: ReadonlyMap<string, NetworkHandle>,
-    files: readonly ReplicaFile[],
-  ): ReplicaHandle | undefined {
-    const image = this.images.get(service.role);
-    const info = ROLE_INFO[service.role];
-    const decision = this.options.resolution.hosts.get(replica.host)!;
-    let volume: hcloud.Volume | undefined;
-    // Created even while the role has no image: the replica's storage exists from the first deployment.
-    if (info.stateful && info.dataPath) {
-      volume = new hcloud.Volume(
-        `${scope.name}-data`,
-        {
-          name: `${this.dc}-${replica.id}-data`,
-          size: volumeSizeGb(replica.resources.diskGb),
-          location: decision.location,
-          format: "ext4",
-          deleteProtection: this.options.protectState ?? false,
-          labels: this.labels({
-            kind: "volume",
-            service: service.id,
-            replica: replica.id,
-            role: service.role,
-            host: replica.host,
-            rack: replica.rack,
-            feed: replica.feeds.join("-"),
-          }),
-        },
-        { parent: scope.parent, protect: this.options.protectState ?? false },
-      );
+  /** One server per host: its cloud-init carries the agent and every replica of the host. */
+  host(scope: TargetScope, agent: AgentLaunch, replicas: readonly HostedReplica[]): ReadonlyMap<string, ReplicaHandle> {
+    const placed = replicas.map((r): PlacedReplica => {
+      const image = this.images.get(r.launch.image);
+      const volume = this.dataVolume(r);
+      return { ...r, ...(image ? { image } : {}), ...(volume ? { volume } : {}) };
+    });
+    this.createServer(scope, agent, placed);
+    const handles = new Map<string, ReplicaHandle>();
+    for (const { launch, image } of placed) {
+      if (!image) continue;
+      const endpoints: Record<string, string> = {};
+      for (const p of launch.published) endpoints[`${launch.replica.id}/${p.name}`] = `${this.dc}-${launch.replica.host}:${p.port}`;
+      handles.set(launch.replica.id, { endpoints });
     }
-    const list = this.pending.get(replica.host)!;
-    list.push({ replica, service, files, scope, ...(image ? { image } : {}), ...(volume ? { volume } : {}) });
-    // The server's cloud-init carries every replica of the host, so it is created with the last one.
-    const host = this.plan.hosts.find((h) => h.id === replica.host)!;
-    if (list.length === host.replicas.length) this.createServer(host);
-    if (!image) return undefined;
-    const endpoints: Record<string, string> = {};
-    for (const p of replica.published) endpoints[`${replica.id}/${p.name}`] = `${this.dc}-${replica.host}:${p.port}`;
-    return { endpoints };
+    return handles;
   }
 
-  private createServer(host: PlannedHost): void {
-    const scope = this.hostScopes.get(host.id)!;
+  /** The replica's data volume; created even while the role has no image, so its storage exists from the first deployment. */
+  private dataVolume({ launch, scope }: HostedReplica): hcloud.Volume | undefined {
+    const { replica, service } = launch;
+    if (!launch.volumes.some((v) => v.kind === "data")) return undefined;
+    return new hcloud.Volume(
+      `${scope.name}-data`,
+      {
+        name: `${this.dc}-${replica.id}-data`,
+        size: volumeSizeGb(replica.resources.diskGb),
+        location: this.options.resolution.hosts.get(replica.host)!.location,
+        format: "ext4",
+        deleteProtection: this.options.protectState ?? false,
+        labels: this.labels({
+          kind: "volume",
+          service: service.id,
+          replica: replica.id,
+          role: service.role,
+          host: replica.host,
+          rack: replica.rack,
+          feed: replica.feeds.join("-"),
+        }),
+      },
+      { parent: scope.parent, protect: this.options.protectState ?? false },
+    );
+  }
+
+  private createServer(scope: TargetScope, agent: AgentLaunch, replicas: readonly PlacedReplica[]): void {
+    const host = agent.host;
     const decision = this.options.resolution.hosts.get(host.id)!;
-    const replicas = this.pending.get(host.id)!;
     const opts = { parent: scope.parent };
-    const roles = [...new Set(replicas.map((p) => p.service.role))].sort();
+    const roles = [...new Set(replicas.map((p) => p.launch.service.role))].sort();
     const hostLabels = this.labels({
       kind: "host",
       host: host.id,
@@ -275,7 +258,7 @@ export class HetznerTarget implements DatacenterTarget {
       },
       opts,
     );
-    const stable = replicas.some((p) => STABLE_ADDRESS_ROLES.has(p.service.role) && p.replica.published.some((x) => x.audience === "internet"));
+    const stable = replicas.some((p) => STABLE_ADDRESS_ROLES.has(p.launch.service.role) && p.launch.published.some((x) => x.audience === "internet"));
     const primaryIp = stable
       ? new hcloud.PrimaryIp(
           `${scope.name}-ipv4`,
@@ -285,7 +268,7 @@ export class HetznerTarget implements DatacenterTarget {
       : undefined;
 
     const networks = this.serverNetworks(host, decision.networks);
-    const containers = this.containers(host, replicas);
+    const containers = this.containers(agent, replicas);
     const withVolume = replicas.filter((p) => p.volume);
     const userData = pulumi
       .all([this.options.registryPassword, pulumi.all(containers.map((c) => c.resolved)), pulumi.all(withVolume.map((p) => p.volume!.id))])
@@ -296,9 +279,8 @@ export class HetznerTarget implements DatacenterTarget {
           host: host.id,
           networks,
           registry: { server: this.settings.registry!.server, username: this.settings.registry!.username, password },
-          resolvers: this.resolvers,
           containers: resolved,
-          volumes: volumeIds.map((id, i) => ({ replica: withVolume[i]!.replica.id, id })),
+          volumes: volumeIds.map((id, i) => ({ replica: withVolume[i]!.launch.replica.id, id })),
         });
         const size = Buffer.byteLength(text);
         if (size > LIMITS.userDataBytes)
@@ -345,7 +327,7 @@ export class HetznerTarget implements DatacenterTarget {
         { parent: p.scope.parent },
       );
     }
-    if (this.loadBalancer && replicas.some((p) => p.service.role === "proxy" && p.replica.published.some((x) => x.audience === "internet"))) {
+    if (this.loadBalancer && replicas.some((p) => p.launch.service.role === "proxy" && p.launch.published.some((x) => x.audience === "internet"))) {
       new hcloud.LoadBalancerTarget(
         `${scope.name}-lb-target`,
         { type: "server", loadBalancerId: numericId(this.loadBalancer.id), serverId: numericId(server.id) },
@@ -366,19 +348,19 @@ export class HetznerTarget implements DatacenterTarget {
   }
 
   /** The containers of a host: its agent and its deployable replicas, with files resolved later. */
-  private containers(host: PlannedHost, replicas: readonly PendingReplica[]): { resolved: pulumi.Output<CloudInitContainer> }[] {
+  private containers(agent: AgentLaunch, replicas: readonly PlacedReplica[]): { resolved: pulumi.Output<CloudInitContainer> }[] {
     const out: { resolved: pulumi.Output<CloudInitContainer> }[] = [];
-    const agent = this.images.get(HOST_AGENT);
-    if (agent) out.push({ resolved: agent.imageName.apply((image) => agentContainer(this.dc, host, image)) });
+    const agentImage = this.images.get(HOST_AGENT);
+    if (agentImage) out.push({ resolved: agentImage.imageName.apply((image) => agentContainer(agent, image)) });
     for (const p of replicas) {
       if (!p.image) continue;
       const files = pulumi.all(
-        p.files.map((f) => pulumi.output(f.content).apply((content): CloudInitFile => ({ path: f.path, content, ...(f.secret ? { secret: true } : {}) }))),
+        p.launch.files.map((f) => pulumi.output(f.content).apply((content): CloudInitFile => ({ path: f.path, content, mode: f.mode }))),
       );
       out.push({
         resolved: pulumi
           .all([p.image.imageName, files])
-          .apply(([image, resolved]) => replicaContainer(this.dc, this.plan, p.replica, p.service, image, resolved, p.volume !== undefined)),
+          .apply(([image, resolved]) => replicaContainer(this.plan, p.launch, image, resolved, p.volume !== undefined)),
       });
     }
     return out;

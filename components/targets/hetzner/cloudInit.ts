@@ -16,12 +16,14 @@
  */
 import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
+import type { ContainerLaunch, HealthCheck } from "../../model/launch";
 
 export interface CloudInitFile {
   /** Absolute path inside the container. */
   readonly path: string;
   readonly content: string;
-  readonly secret?: boolean;
+  /** Permissions for the container user (uid 1000 owns the file), e.g. 0o400 for a secret. */
+  readonly mode: number;
 }
 
 export interface CloudInitPort {
@@ -31,18 +33,20 @@ export interface CloudInitPort {
   readonly protocol: "tcp" | "udp";
 }
 
-export interface CloudInitContainer {
+/** A container as its launch describes it (hostname, domain, env, health check, resolvers), resolved to plain values. */
+export interface CloudInitContainer extends Pick<ContainerLaunch, "hostname" | "domain" | "env" | "health" | "resolvers"> {
   /** Container and unit name suffix: the replica id, or `host-agent`. */
   readonly id: string;
+  /** The image reference to pull and run. */
   readonly image: string;
-  readonly hostname: string;
-  readonly env: Readonly<Record<string, string>>;
   readonly ports: readonly CloudInitPort[];
   readonly files: readonly CloudInitFile[];
   readonly cpus: number;
   readonly memoryGb: number;
   /** Mount the replica's volume (see `CloudInitInput.volumes`) at `containerPath`. */
   readonly volume?: { readonly containerPath: string };
+  /** Mount the replica's backup directory on the server's disk (BACKUPS/<id>) at `containerPath`. */
+  readonly backup?: { readonly containerPath: string };
 }
 
 export interface CloudInitNetwork {
@@ -59,8 +63,6 @@ export interface CloudInitInput {
   readonly host: string;
   readonly networks: readonly CloudInitNetwork[];
   readonly registry: { readonly server: string; readonly username: string; readonly password: string };
-  /** Resolvers for the containers: the datacenter's own DNS replicas. */
-  readonly resolvers: readonly string[];
   readonly containers: readonly CloudInitContainer[];
   /** Hetzner volumes attached to this server, mounted at /srv/serverpark/volumes/<replica>. */
   readonly volumes: readonly { readonly replica: string; readonly id: string }[];
@@ -68,21 +70,25 @@ export interface CloudInitInput {
 
 const ETC = "/etc/serverpark";
 const VOLUMES = "/srv/serverpark/volumes";
+/** Backups of a replica: on the server's own disk, apart from its data volume (off the host: issue #17). */
+const BACKUPS = "/srv/serverpark/backups";
 const PUBLIC_ENV = "/run/serverpark/public.env";
 const PUBLIC_VAR = "${SP_PUBLIC_IPV4}";
-/** The same probe the image's HEALTHCHECK runs. */
-const HEALTH = [
-  "--health-cmd",
-  "node /app/healthcheck.mjs",
-  "--health-interval",
-  "10s",
-  "--health-timeout",
-  "3s",
-  "--health-retries",
-  "3",
-  "--health-start-period",
-  "15s",
-];
+/** The launch's health check as `docker run` flags (a shell command line: the probe's argv joined). */
+function healthFlags(h: HealthCheck): string[] {
+  return [
+    "--health-cmd",
+    h.command.join(" "),
+    "--health-interval",
+    `${h.intervalSeconds}s`,
+    "--health-timeout",
+    `${h.timeoutSeconds}s`,
+    "--health-retries",
+    String(h.retries),
+    "--health-start-period",
+    `${h.startPeriodSeconds}s`,
+  ];
+}
 
 /** Stable, readable file name for a container path: /etc/serverpark/tls/tls.key → etc_serverpark_tls_tls.key */
 export function fileSlug(path: string): string {
@@ -118,7 +124,7 @@ function dockerRunLines(input: CloudInitInput, c: CloudInitContainer): string[][
   const lines: string[][] = [
     ["/usr/bin/docker", "run", "--rm", "--name", containerName(input, c)],
     ["--hostname", c.hostname],
-    ["--domainname", input.domain],
+    ...(c.domain ? [["--domainname", c.domain]] : []),
     ["--env-file", `${dir}/env`],
     ["--user", "1000:1000"],
     ["--cap-drop", "ALL"],
@@ -128,12 +134,13 @@ function dockerRunLines(input: CloudInitInput, c: CloudInitContainer): string[][
     ["--memory", memory, "--memory-swap", memory],
     ["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3"],
     ["--stop-timeout", "20"],
-    HEALTH,
+    healthFlags(c.health),
   ];
-  for (const r of input.resolvers) lines.push(["--dns", r]);
-  if (input.resolvers.length > 0) lines.push(["--dns-search", input.domain]);
+  for (const r of c.resolvers) lines.push(["--dns", r]);
+  if (c.resolvers.length > 0) lines.push(["--dns-search", c.domain ?? input.domain]);
   for (const f of c.files) lines.push(["--volume", `${dir}/files/${fileSlug(f.path)}:${f.path}:ro`]);
   if (c.volume) lines.push(["--volume", `${VOLUMES}/${c.id}:${c.volume.containerPath}`]);
+  if (c.backup) lines.push(["--volume", `${BACKUPS}/${c.id}:${c.backup.containerPath}`]);
   const ports = [...c.ports].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol) || a.address.localeCompare(b.address));
   for (const p of ports) lines.push(["--publish", `${p.address === "public" ? PUBLIC_VAR : p.address}:${p.port}:${p.port}/${p.protocol}`]);
   lines.push([c.image]);
@@ -152,11 +159,13 @@ function unit(input: CloudInitInput, c: CloudInitContainer): string {
     "",
     "[Service]",
     `EnvironmentFile=${PUBLIC_ENV}`,
+    // The launch's "unless-stopped": systemd restarts the unit whenever it exits, never after `systemctl stop`.
     "Restart=always",
     "RestartSec=5",
     "TimeoutStartSec=600",
     `ExecStartPre=-/usr/bin/docker rm -f ${name}`,
     ...(c.volume ? [`ExecStartPre=/bin/chown 1000:1000 ${VOLUMES}/${c.id}`] : []),
+    ...(c.backup ? [`ExecStartPre=/bin/mkdir -p ${BACKUPS}/${c.id}`, `ExecStartPre=/bin/chown 1000:1000 ${BACKUPS}/${c.id}`] : []),
     `ExecStart=${dockerRunLines(input, c)
       .map((line) => line.map(systemdArg).join(" "))
       .join(" \\\n  ")}`,
@@ -237,7 +246,7 @@ export function renderCloudInit(input: CloudInitInput): string {
     files.push({ path: `${dir}/env`, content: env, permissions: "0644" });
     for (const f of [...c.files].sort((a, b) => a.path.localeCompare(b.path))) {
       // Readable by the container user only (chowned in runcmd: cloud-init knows no uid 1000 user).
-      files.push({ path: `${dir}/files/${fileSlug(f.path)}`, content: gz(f.content), permissions: f.secret ? "0400" : "0444", encoding: "gz+b64" });
+      files.push({ path: `${dir}/files/${fileSlug(f.path)}`, content: gz(f.content), permissions: f.mode.toString(8).padStart(4, "0"), encoding: "gz+b64" });
     }
     files.push({ path: `/etc/systemd/system/serverpark-${c.id}.service`, content: unit(input, c), permissions: "0644" });
   }

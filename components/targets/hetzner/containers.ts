@@ -1,33 +1,38 @@
 /**
  * What runs on a Hetzner server, as plain values for `renderCloudInit`: the host agent and each
- * replica, with the same environment, limits and runtime config as the Docker target gives
- * them, and every port bound to exactly the addresses the plan's exposure matrix allows.
+ * replica, translated from their launch descriptions (components/model/launch.ts, the same the
+ * Docker target translates), with every port bound to exactly the addresses the plan's
+ * exposure matrix allows.
  */
-import { MANAGEMENT_PORT, ROLE_INFO } from "../../../contracts/roles";
-import { RUNTIME_CONFIG_PATH } from "../../../contracts/paths";
-import { replicaRuntimeConfig } from "../../model/runtimeConfig";
-import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService } from "../../plan";
+import { MANAGEMENT_PORT } from "../../../contracts/roles";
+import type { AgentLaunch, ReplicaLaunch } from "../../model/launch";
+import type { DatacenterPlan, PlannedReplica } from "../../plan";
 import { HOST_AGENT } from "../docker/images";
 import type { CloudInitContainer, CloudInitFile, CloudInitPort } from "./cloudInit";
 
+/** What every container takes from its launch as is. */
+function fromLaunch(
+  launch: AgentLaunch | ReplicaLaunch,
+): Pick<CloudInitContainer, "hostname" | "domain" | "env" | "cpus" | "memoryGb" | "health" | "resolvers"> {
+  return {
+    hostname: launch.hostname,
+    ...(launch.domain ? { domain: launch.domain } : {}),
+    env: launch.env,
+    cpus: launch.resources.cpus,
+    memoryGb: launch.resources.memoryGb,
+    health: launch.health,
+    resolvers: launch.resolvers,
+  };
+}
+
 /** The host agent: identity and health of the server, on its management addresses. */
-export function agentContainer(datacenter: string, host: PlannedHost, image: string): CloudInitContainer {
+export function agentContainer(launch: AgentLaunch, image: string): CloudInitContainer {
   return {
     id: HOST_AGENT,
     image,
-    hostname: `host-${host.id}`,
-    env: {
-      SP_DATACENTER: datacenter,
-      SP_HOST_ID: host.id,
-      SP_RACK: host.rack,
-      SP_HOST_KIND: host.kind,
-      SP_PSUS: JSON.stringify(host.psus),
-      SP_MGMT_PORT: String(MANAGEMENT_PORT),
-    },
-    ports: Object.values(host.addresses).map((address): CloudInitPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
+    ...fromLaunch(launch),
+    ports: Object.values(launch.addresses).map((address): CloudInitPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
     files: [],
-    cpus: 0.1,
-    memoryGb: 0.0625,
   };
 }
 
@@ -48,35 +53,27 @@ export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica): Clo
   return ports;
 }
 
-/** One replica's container; `files` are the role's files (TLS, credentials) with their contents resolved. */
+/**
+ * One replica's container; `files` are the launch's files with their contents resolved. The
+ * data volume is mounted when the Hetzner volume exists; backups go to a directory on the
+ * server's own disk (see components/model/launch.ts).
+ */
 export function replicaContainer(
-  datacenter: string,
   plan: DatacenterPlan,
-  replica: PlannedReplica,
-  service: PlannedService,
+  launch: ReplicaLaunch,
   image: string,
   files: readonly CloudInitFile[],
   hasVolume: boolean,
 ): CloudInitContainer {
-  const dataPath = ROLE_INFO[service.role].dataPath;
+  const data = launch.volumes.find((v) => v.kind === "data");
+  const backup = launch.volumes.find((v) => v.kind === "backup");
   return {
-    id: replica.id,
+    id: launch.replica.id,
     image,
-    hostname: replica.id,
-    env: {
-      SP_DATACENTER: datacenter,
-      SP_SERVICE: service.id,
-      SP_ROLE: service.role,
-      SP_REPLICA: replica.id,
-      SP_HOST: replica.host,
-      SP_CONFIG: RUNTIME_CONFIG_PATH,
-      SP_MGMT_PORT: String(MANAGEMENT_PORT),
-      ...(replica.managementAddress ? { SP_MGMT_ADDRESS: replica.managementAddress } : {}),
-    },
-    ports: replicaPorts(plan, replica),
-    files: [{ path: RUNTIME_CONFIG_PATH, content: JSON.stringify(replicaRuntimeConfig(plan, replica, service)) }, ...files],
-    cpus: replica.resources.cpus,
-    memoryGb: replica.resources.memoryGb,
-    ...(hasVolume && dataPath ? { volume: { containerPath: dataPath } } : {}),
+    ...fromLaunch(launch),
+    ports: replicaPorts(plan, launch.replica),
+    files,
+    ...(hasVolume && data ? { volume: { containerPath: data.containerPath } } : {}),
+    ...(backup ? { backup: { containerPath: backup.containerPath } } : {}),
   };
 }

@@ -1,0 +1,183 @@
+/**
+ * Launch descriptions: what a container needs to start, built once from the plan and the
+ * role hooks, and translated mechanically by every target (the Docker target into
+ * `docker.Container` arguments, the Hetzner target into its server's cloud-init units). A
+ * target adds only how it binds: Docker's bridge networks and loopback host ports
+ * (components/targets/docker/hostPorts.ts), Hetzner's per-address port publishing and volumes.
+ *
+ * Differences the targets keep on purpose (test/hetzner/launch-parity.test.ts asserts the
+ * rest is identical for every replica: env, files, health check):
+ * - file modes: Hetzner writes each file owned by the service user with `mode`; Docker's
+ *   uploads are root's, so the Docker target leaves them world-readable (the container runs
+ *   one user, and its uploads never leave the engine).
+ * - the backup volume: a Docker volume on Docker, a directory on the server's own disk on
+ *   Hetzner (outside the data volume, so losing one does not lose the other; shipping
+ *   backups off the host is issue #17).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { BACKUP_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
+import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService, PublishedPort } from "../plan";
+import { replicaRuntimeConfig } from "./runtimeConfig";
+
+/** The image every physical host runs: a small agent reporting identity and power state. */
+export const HOST_AGENT = "host-agent";
+
+export interface LaunchFile {
+  /** Absolute path inside the container. */
+  readonly path: string;
+  readonly content: pulumi.Input<string>;
+  /** Keys, passwords: a Pulumi secret end to end. */
+  readonly secret: boolean;
+  /** Permissions for the service user: 0o400 for secrets, 0o444 otherwise. */
+  readonly mode: number;
+}
+
+export interface LaunchVolume {
+  /** `data`: the role's state; `backup`: where its backups go (`SP_BACKUP_DIR`). */
+  readonly kind: "data" | "backup";
+  readonly containerPath: string;
+  /** The host that keeps it: the replica's own, or for backups `backup.targetHost`. */
+  readonly keeper: string;
+}
+
+export interface HealthCheck {
+  /** argv run inside the container; healthy on exit 0. */
+  readonly command: readonly string[];
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly retries: number;
+  readonly startPeriodSeconds: number;
+}
+
+/** What every container's launch says; see ReplicaLaunch and AgentLaunch. */
+export interface ContainerLaunch {
+  /** The image: a role, or the host agent. */
+  readonly image: Role | typeof HOST_AGENT;
+  readonly hostname: string;
+  /** DNS domain of the container, when it has one. */
+  readonly domain?: string;
+  /** Every `SP_*` variable the server reads. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly files: readonly LaunchFile[];
+  readonly volumes: readonly LaunchVolume[];
+  readonly health: HealthCheck;
+  /** Ports published outside the datacenter, as the plan states them. */
+  readonly published: readonly PublishedPort[];
+  /** Restarted whenever it exits, unless an operator stopped it. */
+  readonly restart: "unless-stopped";
+  readonly resources: { readonly cpus: number; readonly memoryGb: number };
+  /** network id → planned address. */
+  readonly addresses: Readonly<Record<string, string>>;
+  /** The datacenter's own resolvers (its DNS replicas), empty when it has none running. */
+  readonly resolvers: readonly string[];
+}
+
+export interface ReplicaLaunch extends ContainerLaunch {
+  readonly kind: "replica";
+  readonly replica: PlannedReplica;
+  readonly service: PlannedService;
+}
+
+export interface AgentLaunch extends ContainerLaunch {
+  readonly kind: "agent";
+  readonly host: PlannedHost;
+}
+
+/** The image's own probe of its /healthz (the same in every image, images/dockerfiles.ts). */
+export const HEALTH_CHECK: HealthCheck = {
+  command: ["node", "/app/healthcheck.mjs"],
+  intervalSeconds: 10,
+  timeoutSeconds: 10,
+  retries: 3,
+  startPeriodSeconds: 20,
+};
+
+/** A file of a replica, with the mode its secrecy implies. */
+export function launchFile(path: string, content: pulumi.Input<string>, secret = false): LaunchFile {
+  return { path, content, secret, mode: secret ? 0o400 : 0o444 };
+}
+
+/** The internal addresses of the datacenter's DNS replicas, once the dns role runs. */
+export function datacenterResolvers(plan: DatacenterPlan, dnsRuns: boolean): string[] {
+  if (!dnsRuns) return [];
+  const out: string[] = [];
+  for (const r of plan.replicas.filter((x) => x.role === "dns")) {
+    const internal = plan.networks.find((n) => n.exposure === "internal" && r.addresses[n.id]);
+    if (internal) out.push(r.addresses[internal.id]!);
+  }
+  return out;
+}
+
+/**
+ * One replica's launch: `files` are the service's TLS material and role files (the same for
+ * every replica); the runtime config is added here.
+ */
+export function replicaLaunch(
+  plan: DatacenterPlan,
+  replica: PlannedReplica,
+  service: PlannedService,
+  files: readonly LaunchFile[],
+  resolvers: readonly string[],
+): ReplicaLaunch {
+  const info = ROLE_INFO[service.role];
+  const volumes: LaunchVolume[] = [];
+  if (info.stateful && info.dataPath) volumes.push({ kind: "data", containerPath: info.dataPath, keeper: replica.host });
+  if (info.stateful && service.backup) volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: service.backup.targetHost ?? replica.host });
+  const env: Record<string, string> = {
+    SP_DATACENTER: plan.datacenter,
+    SP_SERVICE: service.id,
+    SP_ROLE: service.role,
+    SP_REPLICA: replica.id,
+    SP_HOST: replica.host,
+    SP_CONFIG: RUNTIME_CONFIG_PATH,
+    SP_MGMT_PORT: String(MANAGEMENT_PORT),
+    ...(replica.managementAddress ? { SP_MGMT_ADDRESS: replica.managementAddress } : {}),
+    ...(volumes.some((v) => v.kind === "backup") ? { SP_BACKUP_DIR: BACKUP_PATH } : {}),
+  };
+  return {
+    kind: "replica",
+    replica,
+    service,
+    image: service.role,
+    hostname: replica.id,
+    domain: plan.domain,
+    env,
+    files: [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(replicaRuntimeConfig(plan, replica, service))), ...files],
+    volumes,
+    health: HEALTH_CHECK,
+    published: replica.published,
+    restart: "unless-stopped",
+    resources: { cpus: replica.resources.cpus, memoryGb: replica.resources.memoryGb },
+    addresses: replica.addresses,
+    resolvers,
+  };
+}
+
+/** A host's agent: identity and power state, on its management addresses. */
+export function agentLaunch(plan: DatacenterPlan, host: PlannedHost): AgentLaunch {
+  return {
+    kind: "agent",
+    host,
+    image: HOST_AGENT,
+    hostname: `host-${host.id}`,
+    env: {
+      SP_DATACENTER: plan.datacenter,
+      SP_HOST_ID: host.id,
+      SP_RACK: host.rack,
+      SP_HOST_KIND: host.kind,
+      SP_PSUS: JSON.stringify(host.psus),
+      SP_MGMT_PORT: String(MANAGEMENT_PORT),
+    },
+    files: [],
+    volumes: [],
+    health: HEALTH_CHECK,
+    published: [],
+    restart: "unless-stopped",
+    // 128 MB: the agent itself takes ~50 MB, and operators (and tests) `docker exec` node in it.
+    resources: { cpus: 0.1, memoryGb: 0.125 },
+    addresses: host.addresses,
+    // The agent resolves nothing in the datacenter.
+    resolvers: [],
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Both targets translate the same launch descriptions (components/model/launch.ts): the
+ * Hetzner stack's spec run through the Docker target and through the Hetzner target gives
+ * every replica and every host agent the same environment, the same files (path, content,
+ * secrecy) and the same health check. Target-specific environment variables would be listed
+ * in TARGET_ENV; there are none today.
+ */
+import { gunzipSync } from "node:zlib";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { TLS_PATHS } from "../../contracts/paths";
+import type { ProgramResult } from "../../components/program";
+import { fileSlug } from "../../components/targets/hetzner/cloudInit";
+import { roleImageSource } from "../../components/targets/docker/images";
+import { isSecretValue, runUnderMocks, unwrapSecrets, type MockRun } from "../support/pulumiMocks";
+import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
+
+/** Environment variables one target sets and the other does not (none). */
+const TARGET_ENV: readonly string[] = [];
+
+interface Launched {
+  env: Record<string, string>;
+  /** path → content; on Hetzner also the file's permissions (Docker's uploads carry none). */
+  files: Record<string, { content: string }>;
+  modes: Record<string, string>;
+  /** Docker: the uploads list is a secret on the wire (one secret element makes it one). */
+  secretUploads?: boolean;
+  health: { command: string; interval: string; timeout: string; retries: string; startPeriod: string };
+}
+
+let docker: MockRun<ProgramResult>;
+let hetzner: MockRun<ProgramResult>;
+const { plan } = specWith();
+
+beforeAll(async () => {
+  const run = (target: string) =>
+    runUnderMocks(async () => (await import("../../components/program.js")).runProgram(), {
+      stack: "hetzner",
+      config: { ...stackFile.config, "serverpark:target": target, "serverpark:registryPassword": REGISTRY_PASSWORD },
+    });
+  docker = await run("docker");
+  hetzner = await run("hetzner");
+}, 240_000);
+
+/**
+ * Each run mints its own keys and certificates under mocks (lab/tls.ts), so TLS files are
+ * compared by kind (the PEM block's type), every other file by content.
+ */
+const TLS_FILES = new Set(Object.values(TLS_PATHS) as string[]);
+const comparable = (files: Launched["files"]) =>
+  Object.fromEntries(
+    Object.entries(files).map(([path, f]) => [path, { ...f, content: TLS_FILES.has(path) ? /-----BEGIN ([A-Z ]+)-----/.exec(f.content)?.[1] : f.content }]),
+  );
+
+const withoutTargetEnv = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).filter(([k]) => !TARGET_ENV.includes(k)));
+
+/** What the Docker target gave a container. */
+function onDocker(name: string): Launched {
+  const c = docker.byType("docker:index/container:Container").find((x) => x.inputs.name === name)!;
+  expect(c, name).toBeDefined();
+  const hc = c.inputs.healthcheck;
+  expect(hc.tests[0]).toBe("CMD");
+  return {
+    env: Object.fromEntries((c.inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])),
+    files: Object.fromEntries(((c.inputs.uploads ?? []) as any[]).map((u) => [u.file, { content: String(u.content) }])),
+    modes: {},
+    secretUploads: isSecretValue(c.rawInputs.uploads),
+    health: { command: hc.tests.slice(1).join(" "), interval: hc.interval, timeout: hc.timeout, retries: String(hc.retries), startPeriod: hc.startPeriod },
+  };
+}
+
+/** What the Hetzner target's cloud-init gives the container `id` on `host`'s server. */
+function onHetzner(host: string, id: string): Launched {
+  const server = hetzner.byType("hcloud:index/server:Server").find((s) => s.inputs.name === `fsn-${host}`)!;
+  const doc = parse(unwrapSecrets(server.rawInputs.userData) as string);
+  const written = new Map<string, { content: string; permissions: string }>(
+    doc.write_files.map((f: any) => [
+      f.path,
+      { permissions: f.permissions, content: f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content },
+    ]),
+  );
+  const dir = `/etc/serverpark/containers/${id}`;
+  const env = Object.fromEntries(
+    written
+      .get(`${dir}/env`)!
+      .content.trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  const unit = written.get(`/etc/systemd/system/serverpark-${id}.service`)!.content;
+  const files: Launched["files"] = {};
+  const modes: Launched["modes"] = {};
+  for (const m of unit.matchAll(/--volume (\S+):(\S+):ro/g)) {
+    const f = written.get(m[1]!)!;
+    expect(m[1]).toBe(`${dir}/files/${fileSlug(m[2]!)}`);
+    files[m[2]!] = { content: f.content };
+    modes[m[2]!] = f.permissions;
+  }
+  const flag = (name: string) => new RegExp(`--health-${name} ("[^"]*"|\\S+)`).exec(unit)![1]!.replace(/^"|"$/g, "");
+  return {
+    env,
+    files,
+    modes,
+    health: { command: flag("cmd"), interval: flag("interval"), timeout: flag("timeout"), retries: flag("retries"), startPeriod: flag("start-period") },
+  };
+}
+
+describe("the same launch descriptions on both targets", () => {
+  const deployed = plan.replicas.filter((r) => roleImageSource(r.role));
+
+  it("has replicas to compare, backups among them", () => {
+    expect(deployed.length).toBeGreaterThan(0);
+    expect(deployed.some((r) => plan.services.find((s) => s.id === r.service)!.backup)).toBe(true);
+  });
+
+  it("gives every replica the same env, files and health check", () => {
+    for (const r of deployed) {
+      const d = onDocker(`fsn-${r.id}`);
+      const h = onHetzner(r.host, r.id);
+      expect(withoutTargetEnv(h.env), r.id).toEqual(withoutTargetEnv(d.env));
+      expect(comparable(h.files), r.id).toEqual(comparable(d.files));
+      expect(h.health, r.id).toEqual(d.health);
+      expect(Object.keys(d.files).length, r.id).toBeGreaterThanOrEqual(4); // config, certificate, key, CA
+    }
+  });
+
+  it("tells a replica with a declared backup where its backups go, on both targets", () => {
+    for (const r of deployed) {
+      const backup = plan.services.find((s) => s.id === r.service)!.backup;
+      const d = onDocker(`fsn-${r.id}`);
+      expect(d.env.SP_BACKUP_DIR !== undefined, r.id).toBe(backup !== undefined);
+      expect(onHetzner(r.host, r.id).env.SP_BACKUP_DIR, r.id).toBe(d.env.SP_BACKUP_DIR);
+    }
+  });
+
+  it("keeps secret files secret on both targets: a secret upload list on Docker, owner-only files on Hetzner", () => {
+    for (const r of deployed) {
+      expect(onDocker(`fsn-${r.id}`).secretUploads, r.id).toBe(true);
+      const modes = onHetzner(r.host, r.id).modes;
+      for (const [path, mode] of Object.entries(modes)) {
+        const secret = path === TLS_PATHS.key || path.startsWith("/etc/serverpark/secrets/");
+        expect(mode, `${r.id} ${path}`).toBe(secret ? "0400" : "0444");
+      }
+      expect(modes[TLS_PATHS.key], r.id).toBe("0400");
+    }
+  });
+
+  it.runIf(roleImageSource("host-agent"))("gives every host agent the same env and health check", () => {
+    for (const host of plan.hosts) {
+      const d = onDocker(`fsn-host-${host.id}`);
+      const h = onHetzner(host.id, "host-agent");
+      expect(h.env, host.id).toEqual(d.env);
+      expect(h.health, host.id).toEqual(d.health);
+    }
+  });
+});
