@@ -3,8 +3,9 @@ import { DatacenterHost } from "./DatacenterHost";
 import { DatacenterPki } from "./DatacenterPki";
 import { DatacenterNetwork } from "./DatacenterNetwork";
 import { DatacenterService } from "./DatacenterService";
-import { agentLaunch, datacenterResolvers } from "./model/launch";
-import type { DatacenterPlan } from "./plan";
+import { TLS_PATHS } from "../contracts/paths";
+import { agentLaunch, datacenterResolvers, launchFile, type LaunchFile } from "./model/launch";
+import type { DatacenterPlan, PlannedHost } from "./plan";
 import { powerSummary, type PowerSummary } from "./power";
 import type { DatacenterSpec } from "./spec/schema";
 import type { DatacenterTarget, NetworkHandle } from "./targets/target";
@@ -33,6 +34,12 @@ export class Datacenter extends pulumi.ComponentResource {
   readonly undeployedServices: pulumi.Output<string[]>;
   /** The spec and plan, for policies and reports. */
   readonly model: pulumi.Output<{ spec: DatacenterSpec; plan: DatacenterPlan; target: string }>;
+  /**
+   * The operator's management client certificate (contracts/management.ts): with it, and the
+   * CA, an operator or a tool reads and changes any replica's or host agent's management port.
+   * The key is a Pulumi secret.
+   */
+  readonly operatorCredentials: pulumi.Output<{ certPem: string; keyPem: string; caPem: string }>;
   /** The power model's verdicts (components/power): N-1 table, per-service verdicts, comparable tier. */
   readonly power: pulumi.Output<PowerSummary>;
 
@@ -45,10 +52,14 @@ export class Datacenter extends pulumi.ComponentResource {
     const pki = new DatacenterPki(`${name}-pki`, { plan }, { parent: this });
     // Launch descriptions first (per service: certificate, role files), then each host runs its share.
     const services = this.createServices(name, spec, plan, pki, datacenterResolvers(plan, target.runs("dns")));
-    const hosts = this.createHosts(name, plan, target, networks, services);
+    const hosts = this.createHosts(name, plan, target, networks, services, pki);
     const handles = new Map(hosts.flatMap((h) => [...h.handles]));
     for (const s of services) s.settle(handles);
 
+    const operator = pki.managementClient(`${name}-operator`, "operator", this);
+    this.operatorCredentials = pulumi.secret(
+      pulumi.all([operator.certPem, operator.keyPem, operator.caPem]).apply(([certPem, keyPem, caPem]) => ({ certPem, keyPem, caPem })),
+    );
     this.domain = pulumi.output(plan.domain);
     this.endpoints = pulumi.all(services.map((s) => s.endpoints)).apply((list) => Object.assign({}, ...list) as Record<string, string>);
     this.addresses = pulumi.output(Object.fromEntries(plan.replicas.map((r) => [r.id, { ...r.addresses }])));
@@ -62,7 +73,14 @@ export class Datacenter extends pulumi.ComponentResource {
       undeployedServices: this.undeployedServices,
       model: this.model,
       power: this.power,
+      operatorCredentials: this.operatorCredentials,
     });
+  }
+
+  /** A host agent's certificate for its management port, with the CA to check its callers. */
+  private agentFiles(name: string, host: PlannedHost, pki: DatacenterPki): LaunchFile[] {
+    const cert = pki.hostCertificate(`${name}-host-${host.id}-agent`, host, this);
+    return [launchFile(TLS_PATHS.cert, cert.certPem), launchFile(TLS_PATHS.key, cert.keyPem, true), launchFile(TLS_PATHS.ca, cert.caPem)];
   }
 
   private createNetworks(name: string, plan: DatacenterPlan, target: DatacenterTarget): Map<string, NetworkHandle> {
@@ -80,13 +98,14 @@ export class Datacenter extends pulumi.ComponentResource {
     target: DatacenterTarget,
     networks: ReadonlyMap<string, NetworkHandle>,
     services: readonly DatacenterService[],
+    pki: DatacenterPki,
   ): DatacenterHost[] {
     const hosted = new Map(services.flatMap((s) => s.hosted.map((h) => [h.launch.replica.id, h] as const)));
     return plan.hosts.map(
       (host) =>
         new DatacenterHost(
           `${name}-host-${host.id}`,
-          { agent: agentLaunch(plan, host), replicas: host.replicas.map((id) => hosted.get(id)!), target, networks },
+          { agent: agentLaunch(plan, host, this.agentFiles(name, host, pki)), replicas: host.replicas.map((id) => hosted.get(id)!), target, networks },
           { parent: this },
         ),
     );

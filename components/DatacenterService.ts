@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { TLS_PATHS } from "../contracts/paths";
+import { MANAGEMENT_CALLERS, type ManagementCaller } from "../contracts/management";
+import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../contracts/paths";
 import { DatacenterPki } from "./DatacenterPki";
 import { launchFile, replicaLaunch, type LaunchFile } from "./model/launch";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "./plan";
@@ -64,10 +65,15 @@ export class DatacenterService extends pulumi.ComponentResource {
   private replicaFiles(name: string, args: DatacenterServiceArgs): LaunchFile[] {
     const hooks = ROLE_HOOKS[args.service.role];
     const cert = args.pki.certificateFor(name, args.service, this, hooks.certificateNames?.(args.service, args.plan) ?? []);
+    // A role that is also a management caller (the NOC) gets its client certificate
+    // (contracts/management.ts); every other replica can call no management port.
+    const caller = MANAGEMENT_CALLERS.find((c): c is ManagementCaller => c === args.service.role);
+    const client = caller ? args.pki.managementClient(`${name}-management`, caller, this) : undefined;
     return [
       launchFile(TLS_PATHS.cert, cert.certPem),
       launchFile(TLS_PATHS.key, cert.keyPem, true),
       launchFile(TLS_PATHS.ca, cert.caPem),
+      ...(client ? [launchFile(MANAGEMENT_CLIENT_TLS_PATHS.cert, client.certPem), launchFile(MANAGEMENT_CLIENT_TLS_PATHS.key, client.keyPem, true)] : []),
       ...(hooks.files?.({ name, parent: this, service: args.service, plan: args.plan, spec: args.spec }) ?? []).map((f) =>
         launchFile(f.path, f.content, f.secret === true),
       ),

@@ -20,9 +20,11 @@ async function keysOf(privateKeyPem: string): Promise<webcrypto.CryptoKeyPair> {
   return { privateKey, publicKey } as webcrypto.CryptoKeyPair;
 }
 
-function subjectName(subject: { commonName?: string; organization?: string } | undefined): string {
+function subjectName(subject: { commonName?: string; organizationalUnit?: string; organization?: string } | undefined): string {
   const parts = [];
   if (subject?.commonName) parts.push(`CN=${subject.commonName}`);
+  // The management client certificates' identity lives in the OU (contracts/management.ts).
+  if (subject?.organizationalUnit) parts.push(`OU=${subject.organizationalUnit}`);
   if (subject?.organization) parts.push(`O=${subject.organization}`);
   return parts.join(", ") || "CN=serverpark";
 }

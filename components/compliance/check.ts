@@ -10,7 +10,7 @@ import { findProjectRoot, type StackFile } from "../spec/load";
 import { PACK_NAME, POLICIES } from "../../policies/rules";
 import type { SpPolicy } from "../../policies/lib/policy";
 import { evaluatePolicies, type Evaluation, type PolicyPackConfig } from "./evaluate";
-import { recordStack, type RecordedResource } from "./record";
+import { recordStack, type RecordedResource, type RecordOptions } from "./record";
 
 export interface CheckOptions {
   /** Project root holding Pulumi.yaml, images/ and stacks/ (the lock). @default the root above cwd */
@@ -18,6 +18,8 @@ export interface CheckOptions {
   /** Policy pack config (CrossGuard's `--policy-pack-config` format). @default policies/config/<stack>.json when it exists */
   readonly config?: PolicyPackConfig;
   readonly stackTags?: Readonly<Record<string, string>>;
+  /** Outputs computed by an earlier `up` (components/compliance/record.ts RecordOptions.computed). */
+  readonly computed?: RecordOptions["computed"];
   /** Changes applied to the recorded resources before evaluation (tests simulate code changes with them). */
   readonly mutate?: (resources: RecordedResource[]) => void;
   readonly policies?: readonly SpPolicy[];
@@ -46,7 +48,11 @@ export function stackPolicyConfig(stack: string): { config: PolicyPackConfig; so
 
 export async function checkStack(file: StackFile, options: CheckOptions = {}): Promise<StackCheck> {
   const root = options.root ?? findProjectRoot();
-  const recorded = await recordStack(() => runProgram({ root }), { stack: file.stack, config: file.config });
+  const recorded = await recordStack(() => runProgram({ root }), {
+    stack: file.stack,
+    config: file.config,
+    ...(options.computed ? { computed: options.computed } : {}),
+  });
   const resources = recorded.resources;
   options.mutate?.(resources);
   const fromFile = stackPolicyConfig(file.stack);

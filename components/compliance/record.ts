@@ -54,6 +54,11 @@ export interface RecordOptions {
   readonly config: Readonly<Record<string, unknown>>;
   /** Values for `secure:` config entries (the ciphertext cannot be read here). @default "[secret]" for each */
   readonly secrets?: Readonly<Record<string, string>>;
+  /**
+   * Outputs the providers computed in an earlier `up` (a stack that exists), by resource; without
+   * it every computed output is unknown, as in the preview of a new stack.
+   */
+  readonly computed?: (type: string, name: string) => Record<string, unknown> | undefined;
 }
 
 /** Go-style durations (`5m`, `1h30m`, `20s`) as the engine parses custom timeouts. */
@@ -115,7 +120,10 @@ export async function recordStack(run: () => unknown | Promise<unknown>, options
   await pulumi.runtime.setMocks(
     {
       // Providers compute nothing here: the state is the inputs, as in a preview of new resources.
-      newResource: (args) => ({ id: args.type.startsWith("hcloud:") ? String(1000 + resources.length) : `${args.name}-id`, state: args.inputs }),
+      newResource: (args) => ({
+        id: args.type.startsWith("hcloud:") ? String(1000 + resources.length) : `${args.name}-id`,
+        state: { ...args.inputs, ...options.computed?.(args.type, args.name) },
+      }),
       call: (args) => args.inputs,
     },
     project,

@@ -154,8 +154,18 @@ export function replicaLaunch(
   };
 }
 
-/** A host's agent: identity and power state, on its management addresses. */
-export function agentLaunch(plan: DatacenterPlan, host: PlannedHost): AgentLaunch {
+/** The address a host's agent serves its management port on: its first management network's. */
+export function agentManagementAddress(plan: DatacenterPlan, host: PlannedHost): string | undefined {
+  const net = plan.networks.find((n) => n.exposure === "management" && host.addresses[n.id]);
+  return net ? host.addresses[net.id] : undefined;
+}
+
+/**
+ * A host's agent: identity and power state, on its management address over mutual TLS
+ * (`files`: its certificate, key and the datacenter CA at TLS_PATHS).
+ */
+export function agentLaunch(plan: DatacenterPlan, host: PlannedHost, files: readonly LaunchFile[]): AgentLaunch {
+  const managementAddress = agentManagementAddress(plan, host);
   return {
     kind: "agent",
     host,
@@ -168,8 +178,9 @@ export function agentLaunch(plan: DatacenterPlan, host: PlannedHost): AgentLaunc
       SP_HOST_KIND: host.kind,
       SP_PSUS: JSON.stringify(host.psus),
       SP_MGMT_PORT: String(MANAGEMENT_PORT),
+      ...(managementAddress ? { SP_MGMT_ADDRESS: managementAddress } : {}),
     },
-    files: [],
+    files,
     volumes: [],
     health: HEALTH_CHECK,
     published: [],

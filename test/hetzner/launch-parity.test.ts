@@ -8,7 +8,7 @@
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { TLS_PATHS } from "../../contracts/paths";
+import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../../contracts/paths";
 import type { ProgramResult } from "../../components/program";
 import { fileSlug } from "../../components/targets/hetzner/cloudInit";
 import { roleImageSource } from "../../components/targets/docker/images";
@@ -46,7 +46,7 @@ beforeAll(async () => {
  * Each run mints its own keys and certificates under mocks (lab/tls.ts), so TLS files are
  * compared by kind (the PEM block's type), every other file by content.
  */
-const TLS_FILES = new Set(Object.values(TLS_PATHS) as string[]);
+const TLS_FILES = new Set([...Object.values(TLS_PATHS), ...Object.values(MANAGEMENT_CLIENT_TLS_PATHS)] as string[]);
 const comparable = (files: Launched["files"]) =>
   Object.fromEntries(
     Object.entries(files).map(([path, f]) => [path, { ...f, content: TLS_FILES.has(path) ? /-----BEGIN ([A-Z ]+)-----/.exec(f.content)?.[1] : f.content }]),
@@ -138,7 +138,7 @@ describe("the same launch descriptions on both targets", () => {
       expect(onDocker(`fsn-${r.id}`).secretUploads, r.id).toBe(true);
       const modes = onHetzner(r.host, r.id).modes;
       for (const [path, mode] of Object.entries(modes)) {
-        const secret = path === TLS_PATHS.key || path.startsWith("/etc/serverpark/secrets/");
+        const secret = path === TLS_PATHS.key || path === MANAGEMENT_CLIENT_TLS_PATHS.key || path.startsWith("/etc/serverpark/secrets/");
         expect(mode, `${r.id} ${path}`).toBe(secret ? "0400" : "0444");
       }
       expect(modes[TLS_PATHS.key], r.id).toBe("0400");

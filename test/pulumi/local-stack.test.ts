@@ -129,7 +129,8 @@ describe("local stack under mocks", () => {
     const ca = run.byType("tls:index/selfSignedCert:SelfSignedCert");
     expect(ca).toHaveLength(1);
     const certs = run.byType("tls:index/locallySignedCert:LocallySignedCert");
-    expect(certs).toHaveLength(spec.services.length);
+    // One per service, one per host agent, the NOC's management client and the operator's.
+    expect(certs).toHaveLength(spec.services.length + spec.hosts.length + 2);
     for (const c of run.byType(CONTAINER).filter((x) => label(x, "kind") === "replica")) {
       const uploads = new Map((c.inputs.uploads as { file: string; content: string }[]).map((u) => [u.file, u.content]));
       expect([...uploads.keys()]).toEqual(
@@ -143,5 +144,29 @@ describe("local stack under mocks", () => {
       // One secret element makes the whole uploads list secret on the wire: the key is never plain.
       expect(isSecretValue(c.rawInputs.uploads), `${c.name}: uploads carrying the key must be a Pulumi secret`).toBe(true);
     }
+  });
+
+  it("gives the management plane its identities: host agents a server certificate on their management address, the NOC a client certificate, the operator one as a secret output", async () => {
+    const uploadsOf = (c: (typeof run.resources)[number]) => new Map((c.inputs.uploads as { file: string; content: string }[]).map((u) => [u.file, u.content]));
+    for (const agent of run.byType(CONTAINER).filter((x) => label(x, "kind") === "host")) {
+      const env = agent.inputs.envs as string[];
+      const address = env.find((e) => e.startsWith("SP_MGMT_ADDRESS="))?.split("=")[1];
+      expect(address, `${agent.name} serves its management port on its management address`).toMatch(/^10\.42\.2\./);
+      const uploads = uploadsOf(agent);
+      const cert = new X509Certificate(uploads.get("/etc/serverpark/tls/tls.crt")!);
+      expect(cert.subjectAltName).toContain(`IP Address:${address}`);
+      expect(cert.checkIssued(new X509Certificate(uploads.get("/etc/serverpark/tls/ca.crt")!))).toBe(true);
+      expect(isSecretValue(agent.rawInputs.uploads), `${agent.name}: its key is a secret`).toBe(true);
+    }
+    const noc = run.byType(CONTAINER).find((x) => label(x, "role") === "noc")!;
+    const client = new X509Certificate(uploadsOf(noc).get("/etc/serverpark/management-client/tls.crt")!);
+    expect(client.subject).toContain("OU=serverpark management client");
+    expect(client.subject).toContain("CN=noc");
+    for (const other of run.byType(CONTAINER).filter((x) => label(x, "kind") === "replica" && label(x, "role") !== "noc")) {
+      expect([...uploadsOf(other).keys()].some((f) => f.includes("management-client")), `${other.name} holds no management client certificate`).toBe(false);
+    }
+    const operator = await valueOf(run.exports.operatorCredentials);
+    expect(new X509Certificate(operator.certPem).subject).toContain("CN=operator");
+    expect(operator.keyPem).toMatch(/PRIVATE KEY/);
   });
 });

@@ -171,6 +171,7 @@ export class DockerTarget implements DatacenterTarget {
           ipv4Address: address,
           aliases: [launch.hostname],
         })),
+        uploads: launch.files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content })),
         ...this.common(launch),
       },
       { parent: scope.parent },

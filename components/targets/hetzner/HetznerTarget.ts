@@ -351,12 +351,14 @@ export class HetznerTarget implements DatacenterTarget {
   private containers(agent: AgentLaunch, replicas: readonly PlacedReplica[]): { resolved: pulumi.Output<CloudInitContainer> }[] {
     const out: { resolved: pulumi.Output<CloudInitContainer> }[] = [];
     const agentImage = this.images.get(HOST_AGENT);
-    if (agentImage) out.push({ resolved: agentImage.imageName.apply((image) => agentContainer(agent, image)) });
+    const resolve = (files: AgentLaunch["files"]) =>
+      pulumi.all(files.map((f) => pulumi.output(f.content).apply((content): CloudInitFile => ({ path: f.path, content, mode: f.mode }))));
+    if (agentImage) {
+      out.push({ resolved: pulumi.all([agentImage.imageName, resolve(agent.files)]).apply(([image, files]) => agentContainer(agent, image, files)) });
+    }
     for (const p of replicas) {
       if (!p.image) continue;
-      const files = pulumi.all(
-        p.launch.files.map((f) => pulumi.output(f.content).apply((content): CloudInitFile => ({ path: f.path, content, mode: f.mode }))),
-      );
+      const files = resolve(p.launch.files);
       out.push({
         resolved: pulumi
           .all([p.image.imageName, files])

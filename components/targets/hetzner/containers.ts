@@ -26,13 +26,13 @@ function fromLaunch(
 }
 
 /** The host agent: identity and health of the server, on its management addresses. */
-export function agentContainer(launch: AgentLaunch, image: string): CloudInitContainer {
+export function agentContainer(launch: AgentLaunch, image: string, files: readonly CloudInitFile[]): CloudInitContainer {
   return {
     id: HOST_AGENT,
     image,
     ...fromLaunch(launch),
     ports: Object.values(launch.addresses).map((address): CloudInitPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
-    files: [],
+    files,
   };
 }
 
