@@ -228,8 +228,10 @@ export async function dnsStandIn(zone: string): Promise<Running> {
 /**
  * Stand-in PostgreSQL: the startup exchange and one simple query, in the real wire format
  * (protocol 3.0), answering `SELECT 1` with one row — or refusing the login (SQLSTATE 28P01).
+ * With `tls` it answers the SSLRequest with "S" and continues over TLS, as the db role does.
  */
-export async function postgresStandIn(refuseLogin = false): Promise<Running> {
+export async function postgresStandIn(refuseLogin = false, tls?: { cert: Buffer; key: Buffer }): Promise<Running> {
+  const context = tls ? createSecureContext({ cert: tls.cert, key: tls.key }) : undefined;
   const msg = (type: string, body: Buffer) => {
     const head = Buffer.alloc(5);
     head.write(type, 0, "latin1");
@@ -249,11 +251,11 @@ export async function postgresStandIn(refuseLogin = false): Promise<Running> {
   const cstr = (s: string) => Buffer.from(`${s}\0`);
   const ready = msg("Z", Buffer.from("I"));
   const s = await listen(
-    createTcpServer((socket) => {
+    createTcpServer(function serve(socket: Socket) {
       socket.on("error", () => undefined);
       let started = false;
       let buf = Buffer.alloc(0);
-      socket.on("data", (chunk: Buffer) => {
+      const onData = (chunk: Buffer) => {
         buf = Buffer.concat([buf, chunk]);
         for (;;) {
           if (!started) {
@@ -261,9 +263,16 @@ export async function postgresStandIn(refuseLogin = false): Promise<Running> {
             const code = buf.readInt32BE(4);
             buf = buf.subarray(buf.readInt32BE(0));
             if (code === 80877103) {
-              socket.write("N");
-              continue;
-            } // SSLRequest: no TLS here
+              // SSLRequest: with a certificate, "S" and the handshake on the same connection.
+              if (!context || socket instanceof TLSSocket) {
+                socket.write("N");
+                continue;
+              }
+              socket.off("data", onData);
+              socket.write("S");
+              serve(new TLSSocket(socket, { isServer: true, secureContext: context }));
+              return;
+            }
             started = true;
             if (refuseLogin) {
               socket.end(msg("E", Buffer.concat([cstr("SFATAL"), cstr("C28P01"), cstr('Mpassword authentication failed for user "noc"'), Buffer.from([0])])));
@@ -298,7 +307,8 @@ export async function postgresStandIn(refuseLogin = false): Promise<Running> {
             );
           }
         }
-      });
+      };
+      socket.on("data", onData);
     }),
   );
   return { port: portOf(s), close: closer(s) };
