@@ -10,6 +10,7 @@ import { createLogger } from "../../images/runtime/log";
 import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
 import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
+import type { WebSocketLimits } from "../../images/proxy/src/websocket";
 
 export interface Upstream {
   readonly id: string;
@@ -90,7 +91,11 @@ export async function startUpstream(id: string, port = 0): Promise<Upstream> {
   };
 }
 
-export async function startProxy(settings: Record<string, unknown>, tls?: { certFile: string; keyFile: string }): Promise<ProxyApp> {
+export async function startProxy(
+  settings: Record<string, unknown>,
+  tls?: { certFile: string; keyFile: string },
+  websocket: Partial<WebSocketLimits> = {},
+): Promise<ProxyApp> {
   const config = parseReplicaConfig(
     JSON.stringify({ ...STANDALONE_CONFIG, replica: "edge-0", service: "edge", domain: "fra1.park.test", settings }),
     proxySettingsSchema,
@@ -101,6 +106,7 @@ export async function startProxy(settings: Record<string, unknown>, tls?: { cert
     httpPort: 0,
     httpsPort: 0,
     ...(tls ? { tls } : {}),
+    websocket,
     log: createLogger({ role: "proxy", level: "silent" }),
   });
 }
