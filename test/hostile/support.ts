@@ -29,7 +29,8 @@ export function opensslHandshake(port: number, version: string, extra: readonly 
     child.stderr.on("data", (c: Buffer) => (output += c.toString()));
     child.once("error", reject);
     child.once("close", (code) => {
-      const protocol = /Protocol\s*:\s*(TLSv[\d.]+)/.exec(output)?.[1] ?? /New, (TLSv[\d.]+)/.exec(output)?.[1];
+      // "New, TLSv1.2, Cipher is …" only when a handshake completed ("New, (NONE), …" otherwise).
+      const protocol = /^New, (TLSv[\d.]+), Cipher is (?!\(NONE\))/m.exec(output)?.[1];
       resolve({ ok: code === 0 && !!protocol, ...(protocol ? { protocol } : {}), output });
     });
   });

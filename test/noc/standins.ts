@@ -5,6 +5,7 @@
  * the game server itself, smtp-server for SMTP, ssh2's Server for SSH, node:http for HTTP.
  */
 import { execFileSync } from "node:child_process";
+import { createHash, createPublicKey } from "node:crypto";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
@@ -58,6 +59,19 @@ export function makeCertificates(names: readonly string[] = []): { ca: Buffer; c
   writeFileSync(join(dir, "ext.cnf"), `subjectAltName=${["IP:127.0.0.1", "DNS:localhost", ...names.map((n) => `DNS:${n}`)].join(",")}\n`);
   run(["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "ext.cnf"]);
   return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, "tls.crt")), key: readFileSync(join(dir, "tls.key")) };
+}
+
+/** {@link makeCertificates} written to files (servers that take paths), with the CA's PEM and the SPKI pin of the key. */
+export function certificateFiles(names: readonly string[] = []): { certFile: string; keyFile: string; ca: Buffer; caFile: string; spki: string } {
+  const pki = makeCertificates(names);
+  const dir = mkdtempSync(join(tmpdir(), "noc-tls-"));
+  writeFileSync(join(dir, "tls.crt"), pki.cert);
+  writeFileSync(join(dir, "tls.key"), pki.key, { mode: 0o600 });
+  writeFileSync(join(dir, "ca.crt"), pki.ca);
+  const spki = createHash("sha256")
+    .update(createPublicKey(pki.key).export({ type: "spki", format: "der" }))
+    .digest("base64");
+  return { certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key"), ca: pki.ca, caFile: join(dir, "ca.crt"), spki };
 }
 
 /** HTTP stand-in for web/proxy: answers `status` and echoes the Host header. */

@@ -4,7 +4,7 @@ import { Registry } from "prom-client";
 import { z } from "zod";
 import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, NOC_PROBES_PATH, TLS_PATHS } from "../../../contracts/paths";
 import { diagramModelFromRuntimeConfig } from "../../../components/render/model";
-import { ConfigError, portVar, runRole } from "../../runtime";
+import { ConfigError, mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
 import { nocSettingsSchema } from "../../../contracts/settings/noc";
 import { Monitor } from "./monitor";
 import { probeTargets } from "./targets";
@@ -34,12 +34,17 @@ void runRole({
     SP_DB_PASSWORD_FILE: z.string().default(NOC_DB_PASSWORD_PATH),
     /** Facts from the plan for the probes (the name to ask each proxy for), written by the noc role hook. */
     SP_NOC_PROBES_FILE: z.string().default(NOC_PROBES_PATH),
+    /** The replica's certificate: the page is served over HTTPS only. */
+    ...tlsEnv,
   },
   settings: nocSettingsSchema,
   start: async ({ env, config, log }) => {
     const password = readOptional(env.SP_NOC_PASSWORD_FILE)?.toString("utf8").trim();
     // Never serve the page without a login: a missing secret is a deployment error.
     if (!password) throw new ConfigError([`SP_NOC_PASSWORD_FILE: cannot read a password from ${env.SP_NOC_PASSWORD_FILE} (the noc role hook generates it)`]);
+    // Nor with the password in clear: the page is HTTPS with the replica's certificate.
+    const tls = mountedCertificate(env);
+    if (!tls) throw new ConfigError([`SP_TLS_CERT/SP_TLS_KEY: no certificate at ${env.SP_TLS_CERT} (the deployment mounts one per replica)`]);
     const registry = new Registry();
     const { targets, unreachable } = probeTargets(config.directory, config.addresses, config.service);
     const ca = readOptional(env.SP_TLS_CA_FILE);
@@ -69,6 +74,7 @@ void runRole({
       historyMinutes: config.settings.historyMinutes,
       port: env.SP_NOC_PORT,
       host: env.SP_LISTEN,
+      tls,
     });
     monitor.start();
     // Whether a database login exists, never the password itself.
