@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
+import { oneAtATime } from "../../runtime/pipelining";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { ProxySettings } from "../../../contracts/settings/proxy";
@@ -106,15 +107,17 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     onDone: (req, status, upstream) => onResponse(req, status, 0, upstream ? { upstream } : {}),
   });
 
-  const handler = (tls: boolean) => (req: IncomingMessage, res: ServerResponse) => {
-    try {
-      forward(req, res, tls);
-    } catch (error) {
-      log.error({ err: error, url: req.url }, "proxy request failed");
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    }
-  };
+  // Pipelined requests one at a time per connection: bounded memory (runtime/pipelining.ts).
+  const handler = (tls: boolean) =>
+    oneAtATime((req: IncomingMessage, res: ServerResponse) => {
+      try {
+        forward(req, res, tls);
+      } catch (error) {
+        log.error({ err: error, url: req.url }, "proxy request failed");
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      }
+    });
 
   const listeners = await startHttpListeners({
     host: options.host,
