@@ -5,15 +5,8 @@
  */
 import * as packet from "dns-packet";
 
-/** Small deterministic PRNG (mulberry32) so every run sends the same inputs. */
-export function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seeded PRNG (mulberry32) as the HTTP generators, so every run sends the same inputs. */
+export { rng } from "../web/malformed";
 
 export const SEEDS = [
   packet.encode({ type: "query", id: 1, flags: packet.RECURSION_DESIRED, questions: [{ type: "A", name: "edge.fra1.park.test" }] }),

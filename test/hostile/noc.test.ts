@@ -4,16 +4,14 @@
  * the operator out — the right password from that same address still gets in — and never
  * slows another address; TLS 1.1 is refused. Clients: curl, fetch, openssl s_client.
  */
-import { join } from "node:path";
 import { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPlan } from "../../cli/stack";
-import { diagramModelFromPlan } from "../../components/render";
 import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
-import { startNocWeb } from "../../images/noc/src/web";
+import type { startNocWeb } from "../../images/noc/src/web";
 import { createLogger } from "../../images/runtime/log";
 import { certificateFiles } from "../noc/standins";
+import { localPlan, startTestNocWeb } from "../noc/web-fixture";
 import { curl, requireTool } from "../web/curl";
 import { opensslHandshake } from "./support";
 
@@ -26,20 +24,8 @@ const caFile = tls.caFile;
 
 beforeAll(async () => {
   ok = await requireTool("curl");
-  const { plan } = loadPlan("local", join(__dirname, "..", ".."));
-  const monitor = new Monitor({ targets: [], settings: nocSettingsSchema.parse({}), domain: plan.domain, log });
-  noc = await startNocWeb({
-    model: diagramModelFromPlan(plan),
-    monitor,
-    username: "operator",
-    password: PASSWORD,
-    log,
-    refreshMs: 1000,
-    historyMinutes: 60,
-    port: 0,
-    host: "127.0.0.1",
-    tls,
-  });
+  const monitor = new Monitor({ targets: [], settings: nocSettingsSchema.parse({}), domain: localPlan.domain, log });
+  noc = await startTestNocWeb(monitor, PASSWORD, tls);
 });
 afterAll(async () => {
   await noc?.close();

@@ -9,21 +9,20 @@ import type { Browser } from "playwright-core";
 import { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPlan } from "../../cli/stack";
-import { diagramModelFromPlan } from "../../components/render";
 import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
-import { FREE_FAILURES, startNocWeb } from "../../images/noc/src/web";
+import { FREE_FAILURES, type startNocWeb } from "../../images/noc/src/web";
 import { createLogger } from "../../images/runtime/log";
 import { startTestGame } from "../game/helpers";
 import { ARTIFACTS, browserMissing, launchChromium } from "./browser";
 import { certificateFiles, httpStandIn } from "./standins";
+import { startTestNocWeb } from "./web-fixture";
 
 /** The page's DOM, as far as the functions run inside Chromium use it (the project has no DOM lib). */
 declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
 
 const log = createLogger({ role: "noc", level: "silent" });
 const { plan } = loadPlan("local", join(__dirname, "..", ".."));
-const model = diagramModelFromPlan(plan);
 // The probes' timeout is generous: on a loaded 2-core machine a 500 ms probe of a healthy
 // local game server timed out (fresh-machine rehearsal, load ~8) and the page showed it down.
 // This file tests what the page shows, not how fast the probes are.
@@ -62,18 +61,7 @@ beforeAll(async () => {
   });
   await monitor.runRound();
   monitor.start();
-  noc = await startNocWeb({
-    model,
-    monitor,
-    username: "operator",
-    password: "s3cret-test-pass",
-    log,
-    refreshMs: 1000,
-    historyMinutes: 60,
-    port: 0,
-    host: "127.0.0.1",
-    tls,
-  });
+  noc = await startTestNocWeb(monitor, "s3cret-test-pass", tls);
   base = `https://127.0.0.1:${noc.port}`;
 });
 afterAll(async () => {
@@ -116,18 +104,7 @@ describe("NOC web access", () => {
   });
 
   it("answers wrong passwords from an address with 429 after its free failures, the right one still with 200", async () => {
-    const other = await startNocWeb({
-      model,
-      monitor,
-      username: "operator",
-      password: "x",
-      log,
-      refreshMs: 1000,
-      historyMinutes: 60,
-      port: 0,
-      host: "127.0.0.1",
-      tls,
-    });
+    const other = await startTestNocWeb(monitor, "x", tls);
     try {
       const url = `https://127.0.0.1:${other.port}/`;
       for (let i = 0; i < FREE_FAILURES; i++) expect((await fetch(url, { headers: auth("operator", `guess${i}`) })).status).toBe(401);
