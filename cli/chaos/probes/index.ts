@@ -91,7 +91,8 @@ export function datacenterProbes(plan: DatacenterPlan, published: Published): Pr
       add(s.id, "smtp", endpoints(s.id, "25/tcp"), tcpGreeting(/^220[ -]/));
       add(s.id, "imaps", endpoints(s.id, "993/tcp"), tlsGreeting(name, /^\* OK/));
     } else if (s.role === "noc") {
-      add(s.id, "http", endpoints(s.id, "8080/tcp"), httpGet({ tls: false, hostname: name, path: "/" }));
+      // The NOC page is HTTPS only (images/noc/src/web.ts); the probe keeps its name "http".
+      add(s.id, "http", endpoints(s.id, "8080/tcp"), httpGet({ tls: true, hostname: name, path: "/" }));
     } else if ((s.role === "db" || s.role === "file") && privateNet) {
       const port = s.ports.find((p) => p.name === (s.role === "db" ? "postgres" : "sftp"));
       for (const r of plan.replicas.filter((x) => x.service === s.id)) {
