@@ -71,10 +71,25 @@ export function healthySinceStart(s: ContainerState): boolean {
   return s.health === "healthy" && s.lastProbeAt !== undefined && Date.parse(s.lastProbeAt) >= Date.parse(s.startedAt);
 }
 
+/**
+ * Kills and starts go to the engine one command at a time. With several hosts cut or booted
+ * at the same instant (both feeds lost) they came at once, and twice in 2026-12-06's runs the
+ * Docker 20.10 engine afterwards refused to remove a network ("has active endpoints" with no
+ * container on it: a leaked endpoint count that only an engine restart clears). Whether
+ * concurrent starts are the cause is not proven; one at a time costs little, since the engine
+ * starts containers about one after another anyway.
+ */
+let engineQueue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(call: () => Promise<T>): Promise<T> {
+  const next = engineQueue.then(call, call);
+  engineQueue = next.catch(() => undefined);
+  return next;
+}
+
 /** A power cut: SIGKILL, no stop timeout, no graceful shutdown. Already-stopped containers are fine. */
 export async function killContainers(ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  const r = await docker(["kill", "--signal", "KILL", ...ids], { allowFailure: true });
+  const r = await oneAtATime(() => docker(["kill", "--signal", "KILL", ...ids], { allowFailure: true }));
   if (r.exitCode === 0) return;
   const real = r.stderr
     .split("\n")
@@ -84,7 +99,7 @@ export async function killContainers(ids: readonly string[]): Promise<void> {
 }
 
 export async function startContainers(ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await docker(["start", ...ids]);
+  if (ids.length > 0) await oneAtATime(() => docker(["start", ...ids]));
 }
 
 /** The agent's power state as its `GET /power` answers (images/host-agent/src/power.ts). */
