@@ -31,10 +31,12 @@ At the end, or on Ctrl-C, every host gets its power back and the command waits u
 container that was running and healthy before is so again.
 
 Throughout, every service is probed as a client would, every 250 ms, through its own protocol
-(the site and the game through the proxy, DNS, SMTP, IMAPS and the NOC on their published
-ports; the db and SFTP from the private network), and the measured downtime is compared
-with the prediction: the simulator's power timeline plus each role's boot time, the proxy's
-ejection of dead upstreams and clients trying every replica (components/power/README.md).
+(the site and the game through the proxy, DNS, SMTP, an IMAP LOGIN and the NOC on their
+published ports; a db query and an SFTP login from the private network; the logins use the
+deployment's generated passwords, see --secrets), and the measured downtime is compared with
+the prediction: the simulator's power timeline plus each role's recorded boot time (a range,
+stretched by this machine's load and shared among the replicas that boot at once), the
+proxy's ejection of dead upstreams and clients trying every replica (components/power/README.md).
 
 Options:
   --scenario <file|events>  the same scenario as \`serverpark simulate --scenario\`: a YAML/JSON
