@@ -151,7 +151,7 @@ describe("the deployment's passwords", () => {
     expect(secretsFromLab(root, "other")).toBeUndefined();
     // The probes: logins by name, the passwords kept apart from the targets.
     const published = new Map(
-      plan.replicas.map((r) => [r.id, new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, { host: "127.0.0.1", port: p.hostPort }]))]),
+      plan.replicas.map((r) => [r.id, new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, { host: "127.0.0.1", port: p.port }]))]),
     );
     const set = datacenterProbes(plan, published, logins);
     expect(set.public.map((p) => p.probe)).toContain("mail/imap-login");
@@ -165,7 +165,7 @@ describe("the deployment's passwords", () => {
 
   it("without them, each probe stops at its handshake and says so by its name", () => {
     const published = new Map(
-      plan.replicas.map((r) => [r.id, new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, { host: "127.0.0.1", port: p.hostPort }]))]),
+      plan.replicas.map((r) => [r.id, new Map(r.published.map((p) => [`${p.port}/${p.protocol}`, { host: "127.0.0.1", port: p.port }]))]),
     );
     const set = datacenterProbes(plan, published, probeLogins(plan, undefined));
     expect(set.public.map((p) => p.probe)).toContain("mail/imaps");
