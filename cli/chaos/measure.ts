@@ -7,6 +7,7 @@
  */
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
+import { TLS_PATHS } from "../../contracts/paths";
 import type { DatacenterPlan } from "../../components/plan/types";
 import { findProjectRoot } from "../../components/spec/load";
 import type { ProbeLogins } from "./secrets";
@@ -98,6 +99,15 @@ export interface Measurement {
  * in a helper container on the private network. Resolves once the helper sent its first
  * samples, so the run's clock can start with every probe already sampling.
  */
+/** The datacenter CA as every replica holds it (TLS_PATHS.ca), read from the first that answers. */
+async function datacenterCa(containerIds: readonly string[]): Promise<string | undefined> {
+  for (const id of containerIds) {
+    const out = await docker(["exec", id, "cat", TLS_PATHS.ca], { allowFailure: true });
+    if (out.stdout.includes("BEGIN CERTIFICATE")) return out.stdout;
+  }
+  return undefined;
+}
+
 export async function startMeasurement(
   datacenter: string,
   plan: DatacenterPlan,
@@ -122,6 +132,7 @@ export async function startMeasurement(
       intervalMs: SAMPLE_INTERVAL_MS,
       timeoutMs: PROBE_TIMEOUT_MS,
       passwords: set.passwords,
+      ...(set.private.some((t) => t.kind === "postgres-query") ? { ca: await datacenterCa(replicaContainerIds) } : {}),
       // The logins' clients (pg, ssh2), read-only; its real path, as the Docker engine needs it.
       ...(Object.keys(set.passwords).length > 0 ? { nodeModules: realpathSync(join(findProjectRoot(), "node_modules")) } : {}),
     });

@@ -5,6 +5,7 @@
  * their passwords come from (cli/chaos/secrets.ts): `serverpark lab` state, a Pulumi export,
  * a --secrets file, named as the role hooks name the resources.
  */
+import { readFileSync } from "node:fs";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,10 +76,15 @@ describe("one login at a time", () => {
 describe("the private prober's logins", () => {
   const files: { app?: { close(): Promise<void>; sftpPort: number } } = {};
   let db: DbApp | undefined;
+  let dbCa: string | undefined;
   const pg = havePostgres();
   beforeAll(async () => {
     files.app = (await startTestFiles()).app;
-    if (pg) db = await testDb(DB_PORT).start();
+    if (pg) {
+      const made = testDb(DB_PORT);
+      dbCa = readFileSync(made.caFile, "utf8");
+      db = await made.start();
+    }
   }, 120_000);
   afterAll(async () => {
     await files.app?.close();
@@ -97,7 +103,7 @@ describe("the private prober's logins", () => {
         : []),
     ];
     const passwords = { "files/sftp-login": FILE_PASSWORDS.alice, "bad/sftp-login": "not-bobs", "db/query": DB_PASSWORD, "baddb/query": "nope" };
-    const options = { name: "t", network: "n", address: "a", image: "i", targets, intervalMs: 300, timeoutMs: 8000, passwords };
+    const options = { name: "t", network: "n", address: "a", image: "i", targets, intervalMs: 300, timeoutMs: 8000, passwords, ...(dbCa ? { ca: dbCa } : {}) };
     // The passwords go over stdin: the command line carries none.
     const args = ["-e", PROBE_SCRIPT, JSON.stringify(targets), "300", "8000"];
     expect(args.join(" ")).not.toContain(FILE_PASSWORDS.alice);

@@ -47,7 +47,7 @@ export interface PrivateSample {
 
 /**
  * Runs as `node -e PROBE_SCRIPT <targets JSON> <interval ms> <timeout ms>`. Its first line on
- * stdin is the passwords (probe → password; never on the command line, which `ps` and
+ * stdin is `{passwords, ca}` (probe → password, and the datacenter CA; never on the command line, which `ps` and
  * `docker inspect` show); it stops when stdin ends. The logins use the `pg` and `ssh2`
  * packages (mounted read-only from the project's node_modules).
  */
@@ -60,6 +60,7 @@ startup.writeInt32BE(startup.length, 0);
 startup.writeInt32BE(196608, 4);
 params.copy(startup, 8);
 let passwords = {};
+let ca;
 const busy = new Set();
 function sqlstate(buf) {
   for (let i = 5; i < buf.length && buf[i] !== 0; ) {
@@ -91,7 +92,9 @@ function handshake(t, finish) {
 }
 function query(t, finish) {
   const { Client } = require("pg");
-  const c = new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password: passwords[t.probe] || "", connectionTimeoutMillis: timeoutMs, ssl: false });
+  // The db takes network logins over TLS only; the password goes only to a server the datacenter CA vouches for.
+  if (!ca) return finish(false, "no datacenter CA to verify the db"), () => undefined;
+  const c = new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password: passwords[t.probe] || "", connectionTimeoutMillis: timeoutMs, ssl: { ca, minVersion: "TLSv1.2" } });
   c.on("error", () => undefined);
   c.connect()
     .then(() => c.query("SELECT 1 AS one"))
@@ -157,7 +160,7 @@ process.stdin.on("data", (chunk) => {
   input += chunk;
   const nl = input.indexOf("\\n");
   if (nl < 0) return;
-  passwords = JSON.parse(input.slice(0, nl) || "{}");
+  ({ passwords = {}, ca } = JSON.parse(input.slice(0, nl) || "{}"));
   input = "";
   started = true;
   round();
@@ -194,6 +197,8 @@ export interface PrivateProberOptions {
   readonly timeoutMs: number;
   /** probe → password, for the kinds that log in; written to the helper's stdin. */
   readonly passwords?: Readonly<Record<string, string>>;
+  /** The datacenter CA (PEM): `postgres-query` verifies the db's certificate with it (written to stdin too). */
+  readonly ca?: string;
   /** The project's node_modules (its real path), mounted read-only for the logins' clients. */
   readonly nodeModules?: string;
 }
@@ -244,7 +249,7 @@ export function startPrivateProber(
   const samples: PrivateSample[] = [];
   const child: ChildProcess = spawn(command.file, command.args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
   child.stdin!.on("error", () => undefined); // a helper that failed to start: its exit says why
-  child.stdin!.write(`${JSON.stringify(o.passwords ?? {})}\n`);
+  child.stdin!.write(`${JSON.stringify({ passwords: o.passwords ?? {}, ...(o.ca ? { ca: o.ca } : {}) })}\n`);
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
   const seen = new Set<string>();
