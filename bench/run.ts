@@ -31,13 +31,21 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   mail: { script: "mail/smtp.ts", what: "SMTP msg/s accepted and stored, mail role vs Postfix (smtp-source)", setup: "bench/mail/setup.sh" },
   fuzz: { script: "fuzz/run.ts", what: "every protocol's fuzzer (100,000 inputs each by default): crashes, hangs, peak RSS" },
   file: { script: "file/sftp.ts", what: "SFTP MB/s and files/s, file role vs OpenSSH sshd (sftp client)", setup: "bench/file/setup.sh" },
+  chaos: {
+    script: "chaos/run.ts",
+    what: "HTTP error window through the proxy when a web replica's host loses power; the db's return (Docker; run under the e2e lock)",
+  },
+  "chaos-fidelity": {
+    script: "chaos/fidelity.ts",
+    what: "serverpark chaos: issue 14's five scenarios N times, verdicts at the default tolerance (Docker; e2e lock)",
+  },
 };
 
 function main(): number {
   const [name, ...args] = process.argv.slice(2);
   if (!name || name === "--list") {
     console.log("usage: npm run bench -- <name> [args...]\n");
-    for (const [key, b] of Object.entries(BENCHES)) console.log(`  ${key.padEnd(8)} ${b.what}${b.setup ? `  (set-up: ${b.setup})` : ""}`);
+    for (const [key, b] of Object.entries(BENCHES)) console.log(`  ${key.padEnd(15)} ${b.what}${b.setup ? `  (set-up: ${b.setup})` : ""}`);
     return 0;
   }
   const bench = BENCHES[name];

@@ -31,7 +31,15 @@ else
   rm -f "$PIDFILE"
   echo "setup-docker: starting dockerd (log: $LOG)"
   # setsid + nohup: the daemon must outlive this script and the CI step that ran it.
-  setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
+  # Only stdin/stdout/stderr go with it: an inherited descriptor (a caller's `flock` on a
+  # lock file, say) would otherwise be held for the daemon's whole life.
+  (
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      if ((n > 2)); then eval "exec ${n}>&-" 2>/dev/null || true; fi
+    done
+    exec setsid nohup dockerd >>"$LOG" 2>&1 </dev/null
+  ) &
 fi
 
 for ((i = 0; i < WAIT_SECONDS; i++)); do

@@ -27,7 +27,7 @@ export interface AppliedChange {
   readonly powered: boolean;
   readonly feeds: Readonly<Record<string, boolean>>;
   readonly simSeconds: number;
-  /** Real seconds after the start when the change was due, and when it was applied. */
+  /** Real seconds after the start when the change was due, and when it was applied (a boot queued behind another host's starts: moved by the wait). */
   readonly plannedRealSeconds: number;
   realSeconds: number;
   readonly killed: readonly TouchedReplica[];
@@ -109,7 +109,12 @@ export class LiveController {
       // Boot order: the host (its agent) first, then the servers on it.
       applied.agentPowered = (await agentPower(agent.name, body)).powered;
       const replicas = replicasToStart(this.live, change.host);
-      await startContainers(replicas.map((r) => r.id));
+      // Starts are queued one at a time: a boot waiting behind another host's begins that much later.
+      const requested = this.now();
+      await startContainers(
+        replicas.map((r) => r.id),
+        () => (applied.realSeconds += this.now() - requested),
+      );
       this.watch(applied, replicas, gen);
     } else {
       applied.agentPowered = (await agentPower(agent.name, body)).powered;

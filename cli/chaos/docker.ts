@@ -71,6 +71,21 @@ export function healthySinceStart(s: ContainerState): boolean {
   return s.health === "healthy" && s.lastProbeAt !== undefined && Date.parse(s.lastProbeAt) >= Date.parse(s.startedAt);
 }
 
+/**
+ * Starts go to the engine one command at a time. With several hosts booted at the same
+ * instant (both feeds lost) they came at once, and twice in 2026-12-06's runs the
+ * Docker 20.10 engine afterwards refused to remove a network ("has active endpoints" with no
+ * container on it: a leaked endpoint count that only an engine restart clears). Whether
+ * concurrent starts are the cause is not proven; one at a time costs little, since the engine
+ * starts containers about one after another anyway.
+ */
+let engineQueue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(call: () => Promise<T>): Promise<T> {
+  const next = engineQueue.then(call, call);
+  engineQueue = next.catch(() => undefined);
+  return next;
+}
+
 /** A power cut: SIGKILL, no stop timeout, no graceful shutdown. Already-stopped containers are fine. */
 export async function killContainers(ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
@@ -83,8 +98,13 @@ export async function killContainers(ids: readonly string[]): Promise<void> {
   if (real.length > 0) throw new DockerCommandError(["kill", ...ids], { ...r, stderr: real.join("\n") });
 }
 
-export async function startContainers(ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await docker(["start", ...ids]);
+/** `docker start`, after the starts queued before it; `onBegin` when it is sent to the engine (the boot begins). */
+export async function startContainers(ids: readonly string[], onBegin: () => void = () => undefined): Promise<void> {
+  if (ids.length === 0) return onBegin();
+  await oneAtATime(() => {
+    onBegin();
+    return docker(["start", ...ids]);
+  });
 }
 
 /** The agent's power state as its `GET /power` answers (images/host-agent/src/power.ts). */

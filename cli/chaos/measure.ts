@@ -5,10 +5,16 @@
  * private network. Samples are kept on the epoch clock and turned into the run's real clock
  * at the end.
  */
+import { realpathSync } from "node:fs";
+import { join } from "node:path";
+import { TLS_PATHS } from "../../contracts/paths";
 import type { DatacenterPlan } from "../../components/plan/types";
+import { findProjectRoot } from "../../components/spec/load";
+import type { ProbeLogins } from "./secrets";
 import { docker } from "../../lab/docker-cli";
 import type { ProbeSamples } from "../../components/power/live/compare";
 import { datacenterProbes, publishedPorts, PROBE_TIMEOUT_MS, type ChaosProbe } from "./probes";
+import { SkippedError } from "./probes/protocols";
 import { freeAddress, startPrivateProber, type PrivateProber } from "./probes/private";
 
 export const SAMPLE_INTERVAL_MS = 250;
@@ -18,8 +24,11 @@ export const PROBE_IMAGE = "node:24-bookworm-slim";
 
 interface RawSample {
   readonly probe: string;
+  /** Epoch ms: when a success was answered, when a failure was asked. */
   readonly t: number;
   readonly ok: boolean;
+  /** Epoch ms when the attempt was asked. */
+  readonly asked?: number;
 }
 
 /** Samples every probe on a fixed beat until stopped. */
@@ -42,8 +51,8 @@ export class Sampler {
         // it booted again succeeds seconds later, and timed at its start it would count as
         // "up" in the middle of the outage. A failure says it was not answering when asked.
         const attempt = p.check(AbortSignal.timeout(p.timeoutMs)).then(
-          () => void this.samples.push({ probe: p.probe, t: Date.now(), ok: true }),
-          () => void this.samples.push({ probe: p.probe, t, ok: false }),
+          () => void this.samples.push({ probe: p.probe, t: Date.now(), ok: true, asked: t }),
+          (err) => void (err instanceof SkippedError ? undefined : this.samples.push({ probe: p.probe, t, ok: false })),
         );
         this.pending.add(attempt);
         void attempt.finally(() => this.pending.delete(attempt));
@@ -73,7 +82,7 @@ export function toProbeSamples(
     intervalSeconds: intervalMs / 1000,
     samples: raw
       .filter((s) => s.probe === p.probe && s.t >= startedMs)
-      .map((s) => ({ at: (s.t - startedMs) / 1000, ok: s.ok }))
+      .map((s) => ({ at: (s.t - startedMs) / 1000, ok: s.ok, ...(s.asked !== undefined ? { askedAt: (s.asked - startedMs) / 1000 } : {}) }))
       .sort((a, b) => a.at - b.at),
   }));
 }
@@ -90,8 +99,22 @@ export interface Measurement {
  * in a helper container on the private network. Resolves once the helper sent its first
  * samples, so the run's clock can start with every probe already sampling.
  */
-export async function startMeasurement(datacenter: string, plan: DatacenterPlan, replicaContainerIds: readonly string[]): Promise<Measurement> {
-  const set = datacenterProbes(plan, await publishedPorts(replicaContainerIds));
+/** The datacenter CA as every replica holds it (TLS_PATHS.ca), read from the first that answers. */
+async function datacenterCa(containerIds: readonly string[]): Promise<string | undefined> {
+  for (const id of containerIds) {
+    const out = await docker(["exec", id, "cat", TLS_PATHS.ca], { allowFailure: true });
+    if (out.stdout.includes("BEGIN CERTIFICATE")) return out.stdout;
+  }
+  return undefined;
+}
+
+export async function startMeasurement(
+  datacenter: string,
+  plan: DatacenterPlan,
+  replicaContainerIds: readonly string[],
+  logins: ProbeLogins = new Map(),
+): Promise<Measurement> {
+  const set = datacenterProbes(plan, await publishedPorts(replicaContainerIds), logins);
   const sampler = new Sampler(set.public);
   let prober: PrivateProber | undefined;
   if (set.private.length > 0 && set.privateNetwork) {
@@ -108,6 +131,10 @@ export async function startMeasurement(datacenter: string, plan: DatacenterPlan,
       targets: set.private,
       intervalMs: SAMPLE_INTERVAL_MS,
       timeoutMs: PROBE_TIMEOUT_MS,
+      passwords: set.passwords,
+      ...(set.private.some((t) => t.kind === "postgres-query") ? { ca: await datacenterCa(replicaContainerIds) } : {}),
+      // The logins' clients (pg, ssh2), read-only; its real path, as the Docker engine needs it.
+      ...(Object.keys(set.passwords).length > 0 ? { nodeModules: realpathSync(join(findProjectRoot(), "node_modules")) } : {}),
     });
     try {
       await Promise.race([

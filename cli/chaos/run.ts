@@ -40,6 +40,8 @@ export interface ChaosLog {
   /** The live prediction against the probes' measurement (added by the command after the run). */
   fidelity?: {
     readonly tolerance: Tolerance;
+    /** The load average before the run, the cores, and the stretch of every boot it gave. */
+    readonly machine: { readonly load: number; readonly cores: number; readonly bootSlowdown: number };
     readonly measuredUntilSeconds: number;
     readonly predicted: readonly ServicePrediction[];
     readonly rows: readonly FidelityRow[];

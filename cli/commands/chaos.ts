@@ -1,3 +1,6 @@
+import { availableParallelism, loadavg } from "node:os";
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { EXIT, UsageError, type CliCommand, type CliIo } from "../command";
 import { readScenario } from "../scenario";
 import { loadPlan, table } from "../stack";
@@ -7,12 +10,16 @@ import { deploymentProblems, liveDatacenter } from "../../components/power/live/
 import { liveTimeline, parseSpeed, SpeedError } from "../../components/power/live/timeline";
 import { compare, describeIntervals, parseTolerance, ToleranceError, type FidelityRow, type Tolerance } from "../../components/power/live/compare";
 import { predictDowntime, type ServicePrediction } from "../../components/power/live/predict";
+import { renderChaosChart } from "../../components/power/live/chartHtml";
+import { loadSlowdown } from "../../components/power/live/boot";
 import { startMeasurement } from "../chaos/measure";
 import { LiveController } from "../chaos/controller";
 import { datacenterContainers } from "../chaos/docker";
 import { playLive, type ChaosLog } from "../chaos/run";
+import { probeLogins, secretsFromFile, secretsFromLab, secretsFromPulumi, type DeploymentSecrets } from "../chaos/secrets";
+import { findProjectRoot } from "../../components/spec/load";
 
-const USAGE = `Usage: serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--json]
+const USAGE = `Usage: serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--secrets file] [--json] [--chart out.html]
 
 Plays a power scenario against the RUNNING datacenter of the stack (found by its containers'
 serverpark.datacenter label). The simulator runs the power chain (utility, UPS drain,
@@ -24,10 +31,12 @@ At the end, or on Ctrl-C, every host gets its power back and the command waits u
 container that was running and healthy before is so again.
 
 Throughout, every service is probed as a client would, every 250 ms, through its own protocol
-(the site and the game through the proxy, DNS, SMTP, IMAPS and the NOC on their published
-ports; the db and SFTP from the private network), and the measured downtime is compared
-with the prediction: the simulator's power timeline plus each role's boot time, the proxy's
-ejection of dead upstreams and clients trying every replica (components/power/README.md).
+(the site and the game through the proxy, DNS, SMTP, an IMAP LOGIN and the NOC on their
+published ports; a db query and an SFTP login from the private network; the logins use the
+deployment's generated passwords, see --secrets), and the measured downtime is compared with
+the prediction: the simulator's power timeline plus each role's recorded boot time (a range,
+stretched by this machine's load and shared among the replicas that boot at once), the
+proxy's ejection of dead upstreams and clients trying every replica (components/power/README.md).
 
 Options:
   --scenario <file|events>  the same scenario as \`serverpark simulate --scenario\`: a YAML/JSON
@@ -38,6 +47,13 @@ Options:
   --tolerance <2s,10%>      how far measured downtime may differ from the predicted one: the
                             larger of the seconds and the percentage of the prediction
                             (default 2s,10%)
+  --secrets <file>          JSON, resource name → generated password, for the probes' logins
+                            (IMAP LOGIN, SFTP login, db query) when the stack was not
+                            deployed by \`serverpark lab\` (its state has them) nor by a
+                            \`pulumi\` CLI on PATH (\`pulumi stack export --show-secrets\`);
+                            without any, those probes stop at the handshake
+  --chart <out.html>        also write one self-contained HTML page drawing, per service, the
+                            predicted and the measured down intervals on one time axis
   --json                    print the log of power changes applied (host, simulated and real
                             time, containers killed and started) as JSON
 
@@ -84,11 +100,16 @@ function renderLog(log: ChaosLog): string {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+const seconds = (lo: number, hi: number) => (hi.toFixed(1) === lo.toFixed(1) ? `${lo.toFixed(1)} s` : `${lo.toFixed(1)}…${hi.toFixed(1)} s`);
 
-export function renderFidelity(rows: readonly FidelityRow[], tolerance: Tolerance): string {
+export function renderFidelity(
+  rows: readonly FidelityRow[],
+  tolerance: Tolerance,
+  machine?: { readonly load: number; readonly cores: number; readonly bootSlowdown: number },
+): string {
   const body = rows.map((r) => [
     r.probe,
-    `${describeIntervals(r.predicted.down)} (${r.predicted.seconds.toFixed(1)} s)`,
+    `${describeIntervals(r.predicted.down, r.predicted.latestDown)} (${seconds(r.predicted.seconds, r.predicted.latestSeconds)})`,
     `${describeIntervals(r.measured.down)} (${r.measured.seconds.toFixed(1)} s)`,
     `${r.differenceSeconds >= 0 ? "+" : ""}${r.differenceSeconds.toFixed(1)} s (±${r.toleranceSeconds.toFixed(1)})`,
     r.verdict,
@@ -96,6 +117,11 @@ export function renderFidelity(rows: readonly FidelityRow[], tolerance: Toleranc
   const bad = rows.filter((r) => r.verdict !== "ok").length;
   return [
     `Prediction vs measurement (real seconds after the start; tolerance ${tolerance.seconds} s or ${Math.round(tolerance.fraction * 100)} %, whichever is larger):`,
+    ...(machine
+      ? [
+          `Boot times stretched ×${machine.bootSlowdown.toFixed(2)} for this machine's load ${machine.load.toFixed(1)} on ${machine.cores} cores; predicted "a…b s": shortest to longest boot.`,
+        ]
+      : []),
     "",
     table(["SERVICE", "PREDICTED DOWN", "MEASURED DOWN", "DIFFERENCE", "VERDICT"], body),
     "",
@@ -112,6 +138,8 @@ export const command: CliCommand = {
     speed: { type: "string" },
     json: { type: "boolean" },
     tolerance: { type: "string" },
+    secrets: { type: "string" },
+    chart: { type: "string" },
   },
   positionals: { min: 1, max: 1 },
   async run({ values, positionals }, io) {
@@ -130,7 +158,7 @@ export const command: CliCommand = {
       if (e instanceof ToleranceError) throw new UsageError(e.message);
       throw e;
     }
-    const { spec, plan } = loadPlan(positionals[0]!, io.cwd);
+    const { spec, plan, file } = loadPlan(positionals[0]!, io.cwd);
     let timeline;
     try {
       timeline = liveTimeline(spec, plan, readScenario(String(values.scenario), io.cwd));
@@ -149,6 +177,26 @@ export const command: CliCommand = {
       io.err(`serverpark chaos: cannot play the scenario on the running datacenter:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
       return EXIT.invalid;
     }
+
+    // The logins the probes prove service with (an IMAP LOGIN, an SFTP login, a db query).
+    let secrets: DeploymentSecrets | undefined;
+    if (values.secrets !== undefined) {
+      try {
+        secrets = secretsFromFile(resolve(io.cwd, String(values.secrets)));
+      } catch (e) {
+        io.err(`serverpark chaos: cannot read --secrets ${String(values.secrets)}: ${(e as Error).message.split("\n")[0]}`);
+        return EXIT.invalid;
+      }
+    } else secrets = secretsFromLab(findProjectRoot(io.cwd), file.stack) ?? (await secretsFromPulumi(file.stack, io.cwd));
+    const logins = probeLogins(plan, secrets);
+    io.err(
+      logins.size > 0
+        ? `serverpark chaos: probes log in to ${[...logins.keys()].join(", ")} with the passwords from ${secrets!.source}`
+        : `serverpark chaos: no deployment secrets found (serverpark lab state, pulumi stack export, --secrets): the db, mail and SFTP probes stop at the handshake`,
+    );
+
+    // The machine's load before the run: it stretches every boot (components/power/live/boot.ts).
+    const machine = { load: round(loadavg()[0]!), cores: availableParallelism() };
 
     const abort = new AbortController();
     let signals = 0;
@@ -177,6 +225,7 @@ export const command: CliCommand = {
             .flat()
             .filter((r) => r.wasRunning)
             .map((r) => r.id),
+          logins,
         );
       } catch (e) {
         io.err(`serverpark chaos: cannot measure the services, nothing was changed: ${(e as Error).message}`);
@@ -190,7 +239,8 @@ export const command: CliCommand = {
         log = await playLive(timeline, spec.name, controller, started, { speed, signal: abort.signal, progress: progressWriter(io) });
         // The simulator's cuts and boots, placed where the controller applied them.
         const applied = { changes: log.changes, restoreAtRealSeconds: log.restore?.realSeconds };
-        predicted = predictDowntime(spec, plan, timeline, { speed, applied });
+        // Replicas that boot at once share this machine's cores.
+        predicted = predictDowntime(spec, plan, timeline, { speed, applied, ...machine });
         // Keep measuring until the last predicted recovery has had its tolerance, so a late one is seen.
         const lastPredicted = Math.max(0, ...predicted.flatMap((p) => p.down.map((d) => d.to)));
         const until = Math.max((Date.now() - started) / 1000, lastPredicted + tolerance.seconds + 1);
@@ -199,8 +249,24 @@ export const command: CliCommand = {
         samples = await measurement.stop(started);
       }
       const measuredUntil = (Date.now() - started) / 1000;
-      log.fidelity = { tolerance, measuredUntilSeconds: round(measuredUntil), predicted, rows: compare(predicted, samples, tolerance, measuredUntil), samples };
-      io.out(values.json === true ? JSON.stringify(log, null, 2) : `${renderLog(log)}\n\n${renderFidelity(log.fidelity.rows, tolerance)}`);
+      const slowdown = round(loadSlowdown(machine.load, machine.cores));
+      log.fidelity = {
+        tolerance,
+        machine: { ...machine, bootSlowdown: slowdown },
+        measuredUntilSeconds: round(measuredUntil),
+        predicted,
+        rows: compare(predicted, samples, tolerance, measuredUntil),
+        samples,
+      };
+      io.out(
+        values.json === true ? JSON.stringify(log, null, 2) : `${renderLog(log)}\n\n${renderFidelity(log.fidelity.rows, tolerance, log.fidelity.machine)}`,
+      );
+      if (values.chart !== undefined) {
+        const path = resolve(io.cwd, String(values.chart));
+        const title = `${log.datacenter}: ${log.scenario} at speed ${log.speed}`;
+        writeFileSync(path, renderChaosChart({ title, rows: log.fidelity.rows, changes: log.changes, untilSeconds: log.fidelity.measuredUntilSeconds }));
+        io.err(`serverpark chaos: chart written to ${path}`);
+      }
       if (log.interrupted) return EXIT.failure;
       return log.fidelity.rows.every((r) => r.verdict === "ok") ? EXIT.ok : EXIT.invalid;
     } finally {

@@ -15,7 +15,7 @@ import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
 import { createLogger } from "../../images/runtime/log";
 import { Registry } from "prom-client";
-import { havePostgres, psql, run, testDb, type TestDb } from "./support";
+import { havePostgres, pgEnv, psql, run, testCa, testDb, type TestDb } from "./support";
 
 const PORT = 47361;
 const enabled = havePostgres();
@@ -38,7 +38,7 @@ async function asNoc(...statements: string[]): Promise<string> {
     "-At",
     ...statements.flatMap((s) => ["-c", s]),
   ];
-  const { stdout } = await run("psql", args, { env: { ...process.env, PGPASSWORD: NOC_PASSWORD, PGCONNECT_TIMEOUT: "5" }, timeout: 30_000 });
+  const { stdout } = await run("psql", args, { env: pgEnv(PORT, NOC_PASSWORD), timeout: 30_000 });
   return stdout.trim();
 }
 
@@ -51,6 +51,7 @@ async function probe(password: string | undefined, settings: Record<string, unkn
     log: createLogger({ role: "noc", level: "silent" }),
     registry,
     ...(password ? { dbPassword: password } : {}),
+    ca: testCa(PORT),
   });
   await monitor.runRound();
   return {

@@ -12,55 +12,10 @@ import { startDnsApp, type DnsApp } from "../../images/dns/src/app";
 import { respond } from "../../images/dns/src/responder";
 import { createLogger } from "../../images/runtime/log";
 import { dnsConfig, writeConfig } from "./fixture";
+import { malformed, rng, SEEDS } from "./fuzz-inputs";
 
 const log = createLogger({ role: "dns", level: "silent" });
 let app: DnsApp;
-
-/** Small deterministic PRNG (mulberry32) so every run sends the same inputs. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const SEEDS = [
-  packet.encode({ type: "query", id: 1, flags: packet.RECURSION_DESIRED, questions: [{ type: "A", name: "edge.fra1.park.test" }] }),
-  packet.encode({
-    type: "query",
-    id: 2,
-    questions: [{ type: "TXT", name: "big.fra1.park.test" }],
-    additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096 } as unknown as packet.Answer],
-  }),
-  packet.encode({ type: "query", id: 3, questions: [{ type: "PTR", name: "10.0.42.10.in-addr.arpa" }] }),
-];
-
-export function malformed(random: () => number, i: number): Buffer {
-  const seed = SEEDS[i % SEEDS.length]!;
-  const kind = i % 6;
-  const buf = Buffer.from(seed);
-  switch (kind) {
-    case 0: // flip some bits
-      for (let k = 0; k < 1 + Math.floor(random() * 6); k++) buf[Math.floor(random() * buf.length)]! ^= 1 << Math.floor(random() * 8);
-      return buf;
-    case 1: // truncate anywhere
-      return buf.subarray(0, Math.floor(random() * buf.length));
-    case 2: // lie about section counts
-      buf.writeUInt16BE(Math.floor(random() * 65536), 4 + 2 * Math.floor(random() * 4));
-      return buf;
-    case 3: // compression pointer loop in the question name
-      buf[12] = 0xc0;
-      buf[13] = 12;
-      return buf;
-    case 4: // random bytes of random length
-      return Buffer.from(Array.from({ length: Math.floor(random() * 600) }, () => Math.floor(random() * 256)));
-    default: // oversized label lengths / garbage appended
-      buf[12] = 63 + Math.floor(random() * 192);
-      return Buffer.concat([buf, Buffer.alloc(Math.floor(random() * 40), 0xff)]);
-  }
-}
 
 beforeAll(async () => {
   app = await startDnsApp({

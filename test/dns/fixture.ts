@@ -21,6 +21,7 @@ export const EXTRA_RECORDS = [
   { name: "outside", type: "CNAME", data: "example.org." },
   { name: "v6", type: "AAAA", data: "2001:db8::53" },
   { name: "big", type: "TXT", data: Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(200, "x")) },
+  { name: "medium", type: "TXT", data: Array.from({ length: 3 }, (_, i) => `${i}`.padEnd(200, "m")) },
   { name: "_http._tcp.www", type: "SRV", data: { priority: 1, weight: 5, port: 80, target: "edge" } },
 ];
 

@@ -7,6 +7,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { Agent } from "undici";
 import { afterAll, expect, it } from "vitest";
 import { sleep } from "../game/helpers";
 import { haveTools } from "../mail/support";
@@ -25,7 +26,13 @@ interface Status {
 
 describeE2e("NOC on Docker", () => {
   const noc = () => dc.replica("noc-0");
-  const url = (path: string) => `http://127.0.0.1:${noc().published["8080/tcp"]}${path}`;
+  // The page is HTTPS with the replica's certificate (it names 127.0.0.1), verified by the datacenter CA.
+  const url = (path: string) => `https://127.0.0.1:${noc().published["8080/tcp"]}${path}`;
+  let trusting: Agent | undefined;
+  const fetch = async (target: string, init: { headers?: Record<string, string> } = {}) => {
+    trusting ??= new Agent({ connect: { ca: await docker("exec", noc().name, "cat", "/etc/serverpark/tls/ca.crt") } });
+    return globalThis.fetch(target, { ...init, dispatcher: trusting } as RequestInit);
+  };
   let password = "";
   const headers = () => ({ authorization: `Basic ${Buffer.from(`operator:${password}`).toString("base64")}` });
   const status = async () => (await (await fetch(url("/api/status"), { headers: headers() })).json()) as Status;

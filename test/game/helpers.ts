@@ -4,13 +4,17 @@ import WebSocket from "ws";
 import { createLogger } from "../../images/runtime/log";
 import { gameSettingsSchema, type GameSettings } from "../../contracts/settings/game";
 import { gameMetrics } from "../../images/game/src/metrics";
-import { startGameServer, type GameServer } from "../../images/game/src/server";
+import { startGameServer, type ConnectionLimits, type GameServer } from "../../images/game/src/server";
 
-export async function startTestGame(overrides: Partial<GameSettings> = {}): Promise<{ game: GameServer; registry: Registry; url: string }> {
+export async function startTestGame(
+  overrides: Partial<GameSettings> = {},
+  limits: Partial<ConnectionLimits> = {},
+): Promise<{ game: GameServer; registry: Registry; url: string }> {
   const settings = gameSettingsSchema.parse(overrides);
   const registry = new Registry();
   const game = await startGameServer({
     settings,
+    limits,
     log: createLogger({ role: "game", level: "silent" }),
     metrics: gameMetrics(registry),
     port: 0,

@@ -19,13 +19,20 @@ export function browserMissing(): string | undefined {
   return reason;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** @param trustSpki base64 SHA-256 pins of server keys to accept (a test server's certificate from a throwaway CA), nothing else. */
+export async function launchChromium(trustSpki: readonly string[] = []): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: 30_000,
     // A fresh profile per run: playwright passes its own temporary --user-data-dir.
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      ...(trustSpki.length ? [`--ignore-certificate-errors-spki-list=${trustSpki.join(",")}`] : []),
+    ],
   });
 }

@@ -6,27 +6,32 @@
  */
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
+import { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPlan } from "../../cli/stack";
-import { diagramModel } from "../../components/model/nocView";
 import { nocSettingsSchema } from "../../contracts/settings/noc";
 import { Monitor } from "../../images/noc/src/monitor";
-import { startNocWeb } from "../../images/noc/src/web";
+import { FREE_FAILURES, type startNocWeb } from "../../images/noc/src/web";
 import { createLogger } from "../../images/runtime/log";
 import { startTestGame } from "../game/helpers";
 import { ARTIFACTS, browserMissing, launchChromium } from "./browser";
-import { httpStandIn } from "./standins";
+import { certificateFiles, httpStandIn } from "./standins";
+import { startTestNocWeb } from "./web-fixture";
 
 /** The page's DOM, as far as the functions run inside Chromium use it (the project has no DOM lib). */
 declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
 
 const log = createLogger({ role: "noc", level: "silent" });
 const { plan } = loadPlan("local", join(__dirname, "..", ".."));
-const model = diagramModel(plan);
 // The probes' timeout is generous: on a loaded 2-core machine a 500 ms probe of a healthy
 // local game server timed out (fresh-machine rehearsal, load ~8) and the page showed it down.
 // This file tests what the page shows, not how fast the probes are.
 const settings = nocSettingsSchema.parse({ intervalMs: 1000, timeoutMs: 8000, historyMinutes: 60 });
+// The page is HTTPS (images/noc/src/web.ts): a certificate from a throwaway CA, trusted by
+// fetch through the CA and by Chromium through the key's pin.
+const tls = certificateFiles();
+const trusting = new Agent({ connect: { ca: tls.ca } });
+const fetch = (url: string, init: { headers?: Record<string, string> } = {}) => globalThis.fetch(url, { ...init, dispatcher: trusting } as RequestInit);
 const auth = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` });
 
 let stopGame: () => Promise<void>;
@@ -56,18 +61,8 @@ beforeAll(async () => {
   });
   await monitor.runRound();
   monitor.start();
-  noc = await startNocWeb({
-    model,
-    monitor,
-    username: "operator",
-    password: "s3cret-test-pass",
-    log,
-    refreshMs: 1000,
-    historyMinutes: 60,
-    port: 0,
-    host: "127.0.0.1",
-  });
-  base = `http://127.0.0.1:${noc.port}`;
+  noc = await startTestNocWeb(monitor, "s3cret-test-pass", tls);
+  base = `https://127.0.0.1:${noc.port}`;
 });
 afterAll(async () => {
   await monitor.stop();
@@ -108,22 +103,15 @@ describe("NOC web access", () => {
     expect(history["arena-0/game"]![0]!.state).toBe("up");
   });
 
-  it("throttles a client after 20 failed logins", async () => {
-    const other = await startNocWeb({
-      model,
-      monitor,
-      username: "operator",
-      password: "x",
-      log,
-      refreshMs: 1000,
-      historyMinutes: 60,
-      port: 0,
-      host: "127.0.0.1",
-    });
+  it("answers wrong passwords from an address with 429 after its free failures, the right one still with 200", async () => {
+    const other = await startTestNocWeb(monitor, "x", tls);
     try {
-      const url = `http://127.0.0.1:${other.port}/`;
-      for (let i = 0; i < 20; i++) expect((await fetch(url, { headers: auth("operator", `guess${i}`) })).status).toBe(401);
-      expect((await fetch(url, { headers: auth("operator", "x") })).status).toBe(429);
+      const url = `https://127.0.0.1:${other.port}/`;
+      for (let i = 0; i < FREE_FAILURES; i++) expect((await fetch(url, { headers: auth("operator", `guess${i}`) })).status).toBe(401);
+      expect((await fetch(url, { headers: auth("operator", "guess") })).status).toBe(401); // this one starts the wait
+      expect((await fetch(url, { headers: auth("operator", "guess") })).status).toBe(429);
+      expect((await fetch(url)).status).toBe(401); // no credentials: the challenge, so a browser still asks
+      expect((await fetch(url, { headers: auth("operator", "x") })).status).toBe(200);
     } finally {
       await other.close();
     }
@@ -133,7 +121,7 @@ describe("NOC web access", () => {
 describe.skipIf(browserMissing() !== undefined)("NOC page in headless Chromium", () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await launchChromium([tls.spki]);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -53,8 +53,8 @@ beforeAll(async () => {
   ports.proxyTls = proxyTls.port;
   ports.sftp = keep(await standIn.sshServer()).port;
   ports.dns = keep(await standIn.dnsStandIn("fra1.park.test")).port;
-  ports.pg = keep(await standIn.postgresStandIn()).port;
-  ports.pgRefuses = keep(await standIn.postgresStandIn(true)).port;
+  ports.pg = keep(await standIn.postgresStandIn(false, pki)).port;
+  ports.pgRefuses = keep(await standIn.postgresStandIn(true, pki)).port;
   ports.silent = keep(await standIn.silentServer()).port;
 });
 afterAll(async () => {
@@ -70,14 +70,16 @@ const target = (service: string, role: string, name: string, port: number, proto
   address: "127.0.0.1",
 });
 
-async function probeOnce(t: ProbeTarget, options: { ca?: Buffer; timeoutMs?: number; dbPassword?: string; proxyHosts?: Record<string, string> } = {}) {
+/** `ca` defaults to the stand-ins' CA; `null` runs the probe without one. */
+async function probeOnce(t: ProbeTarget, options: { ca?: Buffer | null; timeoutMs?: number; dbPassword?: string; proxyHosts?: Record<string, string> } = {}) {
+  const ca = options.ca === undefined ? pki.ca : options.ca;
   const monitor = new Monitor({
     targets: [t],
     settings: { ...settings, timeoutMs: options.timeoutMs ?? settings.timeoutMs },
     domain: "fra1.park.test",
     log,
     dbPassword: options.dbPassword ?? DB_PASSWORD,
-    ...(options.ca ? { ca: options.ca } : {}),
+    ...(ca ? { ca } : {}),
     ...(options.proxyHosts ? { proxyHosts: options.proxyHosts } : {}),
   });
   await monitor.runRound();
@@ -95,7 +97,7 @@ describe("probes against servers that answer", () => {
     ["SELECT 1 (stand-in postgres)", () => target("db", "db", "postgres", ports.pg!), /SELECT 1 = 1 as noc@postgres/],
     ["websocket join (the real game server)", () => target("arena", "game", "game", ports.game!), /joined room r\d+/],
   ])("%s", async (_name, make, detail) => {
-    const r = await probeOnce(make());
+    const r = await probeOnce(make(), { ca: pki.ca });
     expect(r).toMatchObject({ state: "up" });
     expect(r.detail).toMatch(detail);
   });
@@ -231,10 +233,23 @@ describe("probes against servers that do not", () => {
   });
 
   it("a login refused by postgres is down, with the reason", async () => {
-    const r = await probeOnce(target("db", "db", "postgres", ports.pgRefuses!));
+    const r = await probeOnce(target("db", "db", "postgres", ports.pgRefuses!), { ca: pki.ca });
     expect(r).toMatchObject({ state: "down", reason: "login-refused" });
     expect(r.detail).toMatch(/login refused as noc@postgres \(SQLSTATE 28P01/);
     expect(r.detail).not.toContain(DB_PASSWORD);
+  });
+
+  it("without the datacenter CA every TLS probe fails closed, and the database password is not sent", async () => {
+    for (const [name, t] of [
+      ["postgres", target("db", "db", "postgres", ports.pg!)],
+      ["imaps", target("mail", "mail", "imaps", ports.imaps!)],
+      ["https via proxy", target("edge", "proxy", "https", ports.proxyTls!)],
+      ["ftps", target("files", "file", "ftp", ports.ftp!)],
+    ] as const) {
+      const r = await probeOnce(t, { ca: null, proxyHosts: { edge: "www.fra1.park.test" } });
+      expect(r, name).toMatchObject({ state: "down", reason: "tls" });
+      expect(r.detail, name).toMatch(/no datacenter CA/);
+    }
   });
 
   it("an HTTP 502 is degraded, not up", async () => {

@@ -5,6 +5,7 @@
  * the game server itself, smtp-server for SMTP, ssh2's Server for SSH, node:http for HTTP.
  */
 import { execFileSync } from "node:child_process";
+import { createHash, createPublicKey } from "node:crypto";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
@@ -58,6 +59,19 @@ export function makeCertificates(names: readonly string[] = []): { ca: Buffer; c
   writeFileSync(join(dir, "ext.cnf"), `subjectAltName=${["IP:127.0.0.1", "DNS:localhost", ...names.map((n) => `DNS:${n}`)].join(",")}\n`);
   run(["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "ext.cnf"]);
   return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, "tls.crt")), key: readFileSync(join(dir, "tls.key")) };
+}
+
+/** {@link makeCertificates} written to files (servers that take paths), with the CA's PEM and the SPKI pin of the key. */
+export function certificateFiles(names: readonly string[] = []): { certFile: string; keyFile: string; ca: Buffer; caFile: string; spki: string } {
+  const pki = makeCertificates(names);
+  const dir = mkdtempSync(join(tmpdir(), "noc-tls-"));
+  writeFileSync(join(dir, "tls.crt"), pki.cert);
+  writeFileSync(join(dir, "tls.key"), pki.key, { mode: 0o600 });
+  writeFileSync(join(dir, "ca.crt"), pki.ca);
+  const spki = createHash("sha256")
+    .update(createPublicKey(pki.key).export({ type: "spki", format: "der" }))
+    .digest("base64");
+  return { certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key"), ca: pki.ca, caFile: join(dir, "ca.crt"), spki };
 }
 
 /** HTTP stand-in for web/proxy: answers `status` and echoes the Host header. */
@@ -228,8 +242,10 @@ export async function dnsStandIn(zone: string): Promise<Running> {
 /**
  * Stand-in PostgreSQL: the startup exchange and one simple query, in the real wire format
  * (protocol 3.0), answering `SELECT 1` with one row — or refusing the login (SQLSTATE 28P01).
+ * With `tls` it answers the SSLRequest with "S" and continues over TLS, as the db role does.
  */
-export async function postgresStandIn(refuseLogin = false): Promise<Running> {
+export async function postgresStandIn(refuseLogin = false, tls?: { cert: Buffer; key: Buffer }): Promise<Running> {
+  const context = tls ? createSecureContext({ cert: tls.cert, key: tls.key }) : undefined;
   const msg = (type: string, body: Buffer) => {
     const head = Buffer.alloc(5);
     head.write(type, 0, "latin1");
@@ -249,11 +265,11 @@ export async function postgresStandIn(refuseLogin = false): Promise<Running> {
   const cstr = (s: string) => Buffer.from(`${s}\0`);
   const ready = msg("Z", Buffer.from("I"));
   const s = await listen(
-    createTcpServer((socket) => {
+    createTcpServer(function serve(socket: Socket) {
       socket.on("error", () => undefined);
       let started = false;
       let buf = Buffer.alloc(0);
-      socket.on("data", (chunk: Buffer) => {
+      const onData = (chunk: Buffer) => {
         buf = Buffer.concat([buf, chunk]);
         for (;;) {
           if (!started) {
@@ -261,9 +277,16 @@ export async function postgresStandIn(refuseLogin = false): Promise<Running> {
             const code = buf.readInt32BE(4);
             buf = buf.subarray(buf.readInt32BE(0));
             if (code === 80877103) {
-              socket.write("N");
-              continue;
-            } // SSLRequest: no TLS here
+              // SSLRequest: with a certificate, "S" and the handshake on the same connection.
+              if (!context || socket instanceof TLSSocket) {
+                socket.write("N");
+                continue;
+              }
+              socket.off("data", onData);
+              socket.write("S");
+              serve(new TLSSocket(socket, { isServer: true, secureContext: context }));
+              return;
+            }
             started = true;
             if (refuseLogin) {
               socket.end(msg("E", Buffer.concat([cstr("SFATAL"), cstr("C28P01"), cstr('Mpassword authentication failed for user "noc"'), Buffer.from([0])])));
@@ -298,7 +321,8 @@ export async function postgresStandIn(refuseLogin = false): Promise<Running> {
             );
           }
         }
-      });
+      };
+      socket.on("data", onData);
     }),
   );
   return { port: portOf(s), close: closer(s) };

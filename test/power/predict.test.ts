@@ -7,8 +7,9 @@
 import { describe, expect, it } from "vitest";
 import { readScenario } from "../../cli/scenario";
 import { loadPlan } from "../../cli/stack";
-import { hostDarkIntervals, intersect, normalize, predictDowntime, proxiedRecovery, total } from "../../components/power/live/predict";
+import { hostDarkIntervals, intersect, normalize, predictDowntime, proxiedRecovery, sharedBoots, total } from "../../components/power/live/predict";
 import { liveTimeline } from "../../components/power/live/timeline";
+import { loadSlowdown } from "../../components/power/live/boot";
 
 const local = loadPlan("local", process.cwd());
 // Round figures, so the expected intervals can be read off by hand.
@@ -55,6 +56,94 @@ describe("interval arithmetic", () => {
       { from: 4, to: 5 },
     ]);
     expect(intersect([[{ from: 0, to: 5 }], []])).toEqual([]);
+  });
+});
+
+describe("boots sharing the machine's cores", () => {
+  it("alone, or no more boots than cores: each takes its own time", () => {
+    expect(sharedBoots([{ start: 1, work: 3 }], 2)).toEqual([4]);
+    expect(
+      sharedBoots(
+        [
+          { start: 0, work: 2 },
+          { start: 0, work: 4 },
+        ],
+        2,
+      ),
+    ).toEqual([2, 4]);
+  });
+  it("four boots on two cores: half a core each until the shortest is done, then faster", () => {
+    // Works 1, 2, 2, 3 at 0.5 each: the first ends at 2 s; three left (1, 1, 2) at 2/3: the
+    // next two end 1.5 s later (3.5 s); the last (1 left) alone at full speed: 4.5 s.
+    const ends = sharedBoots(
+      [
+        { start: 0, work: 1 },
+        { start: 0, work: 2 },
+        { start: 0, work: 2 },
+        { start: 0, work: 3 },
+      ],
+      2,
+    );
+    expect(ends.map((t) => Math.round(t * 1000) / 1000)).toEqual([2, 3.5, 3.5, 4.5]);
+  });
+  it("with the machine's other work worth 2 boots: one boot on two cores runs at half speed, three at 2/5 of a core each", () => {
+    expect(sharedBoots([{ start: 0, work: 1 }], 2, 2)).toEqual([2]);
+    // Three boots + 2 of background on 2 cores: 2/5 of a core each until the first is done.
+    expect(
+      sharedBoots(
+        [
+          { start: 0, work: 1 },
+          { start: 0, work: 1 },
+          { start: 0, work: 1 },
+        ],
+        2,
+        2,
+      ),
+    ).toEqual([2.5, 2.5, 2.5]);
+  });
+  it("a boot that begins later joins the sharing then", () => {
+    // Two on one core: 0-1 s the first alone (1 of 2 done); then both at 0.5: the first ends at 3 s, the second (1 s) at 3 s too.
+    expect(
+      sharedBoots(
+        [
+          { start: 0, work: 2 },
+          { start: 1, work: 1 },
+        ],
+        1,
+      ),
+    ).toEqual([3, 3]);
+  });
+  it("every host booting at once (both feeds lost) on two cores: each role's return is later than alone, in the order of their works", () => {
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("utility:A@0/4h,utility:B@0/4h,generator:A@0,generator:B@0"));
+    const alone = predictDowntime(local.spec, local.plan, timeline, { speed: 600, bootSeconds: boot });
+    const shared = predictDowntime(local.spec, local.plan, timeline, { speed: 600, bootSeconds: boot, cores: 2 });
+    const end = (rows: typeof alone, s: string) => rows.find((r) => r.service === s)!.down.at(-1)!.to;
+    for (const s of ["ns", "mail", "files", "db", "noc"]) expect(end(shared, s), s).toBeGreaterThan(end(alone, s));
+    // Works here: dns 1 < file 2 < db 4: they come back in that order.
+    expect(end(shared, "ns")).toBeLessThan(end(shared, "files"));
+    expect(end(shared, "files")).toBeLessThan(end(shared, "db"));
+  });
+});
+
+describe("a role's boot as a range", () => {
+  it("the prediction holds both ends: shortest and longest recorded boot", () => {
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h3@0/1m"));
+    const [db] = predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: { ...boot, db: { min: 2, max: 5 } } }).filter(
+      (r) => r.service === "db",
+    );
+    expect(db).toMatchObject({ down: [{ from: 0, to: 3 }], downSeconds: 3, latest: { down: [{ from: 0, to: 6 }], seconds: 6 } });
+  });
+});
+
+describe("the machine's load stretches every boot", () => {
+  it("load 8 on 2 cores: 1 + 0.25 × 4 = twice as long; idle or unknown: as recorded", () => {
+    expect(loadSlowdown(8, 2)).toBe(2);
+    expect(loadSlowdown(0, 2)).toBe(1);
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h3@0/1m"));
+    const db = (o: object) =>
+      predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: { ...boot, db: { min: 2, max: 3 } }, ...o }).find((r) => r.service === "db")!;
+    expect(db({}).down).toEqual([{ from: 0, to: 3 }]);
+    expect(db({ load: 8, cores: 2 })).toMatchObject({ down: [{ from: 0, to: 5 }], latest: { down: [{ from: 0, to: 7 }] } });
   });
 });
 

@@ -14,6 +14,7 @@ import { parseReplicaConfig } from "../../images/runtime/replica";
 import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import type { ResolvedRoute } from "../../contracts/views/proxy";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
+import type { WebSocketLimits } from "../../images/proxy/src/websocket";
 
 export interface Upstream {
   readonly id: string;
@@ -113,7 +114,11 @@ export function proxyConfig(settings: Record<string, unknown>, upstreams?: (rout
   return parseReplicaConfig(JSON.stringify({ ...written, routes }), proxySettingsSchema);
 }
 
-export async function startProxy(settings: Record<string, unknown>, tls?: { certFile: string; keyFile: string }): Promise<ProxyApp> {
+export async function startProxy(
+  settings: Record<string, unknown>,
+  tls?: { certFile: string; keyFile: string },
+  websocket: Partial<WebSocketLimits> = {},
+): Promise<ProxyApp> {
   const config = proxyConfig(settings);
   return startProxyApp({
     config,
@@ -121,6 +126,7 @@ export async function startProxy(settings: Record<string, unknown>, tls?: { cert
     httpPort: 0,
     httpsPort: 0,
     ...(tls ? { tls } : {}),
+    websocket,
     log: createLogger({ role: "proxy", level: "silent" }),
   });
 }

@@ -96,7 +96,9 @@ describe("serverpark chaos: bad input touches nothing", () => {
     expect(all.stdout).toMatch(/^ {2}chaos +play a power scenario/m);
     const help = captureIo();
     expect(await main(["chaos", "--help"], help)).toBe(0);
-    expect(help.stdout).toContain("serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--json]");
+    expect(help.stdout).toContain(
+      "serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--secrets file] [--json] [--chart out.html]",
+    );
     expect(help.stdout).toContain("differs from the prediction by more than the tolerance");
   });
 });
@@ -109,8 +111,8 @@ describe("serverpark chaos: the prediction-vs-measurement table", () => {
     const samples = (down: (t: number) => boolean) => Array.from({ length: 80 }, (_, i) => ({ at: i * 0.25, ok: !down(i * 0.25) }));
     const rows = compare(
       [
-        { service: "db", access: "direct", down: [{ from: 0, to: 5 }], downSeconds: 5 },
-        { service: "www", access: "proxied", down: [], downSeconds: 0 },
+        { service: "db", access: "direct", down: [{ from: 0, to: 5 }], downSeconds: 5, latest: { down: [{ from: 0, to: 5 }], seconds: 5 } },
+        { service: "www", access: "proxied", down: [], downSeconds: 0, latest: { down: [], seconds: 0 } },
       ],
       [
         { probe: "db/postgres", service: "db", intervalSeconds: 0.25, samples: samples((t) => t < 5.5) },

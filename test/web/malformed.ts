@@ -1,4 +1,4 @@
-/** Seeded generators of malformed HTTP requests and a raw-socket exchange, shared by the web and proxy bad-input tests. */
+/** Seeded generators of malformed and hostile HTTP requests and a raw-socket exchange, shared by the web and proxy bad-input tests and bench/fuzz/http.fuzz.ts. */
 import { connect } from "node:net";
 
 export function rng(seed: number) {
@@ -39,6 +39,42 @@ export function malformedRequest(random: () => number, i: number): Buffer {
     default:
       return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 300) }, () => Math.floor(random() * 256)));
   }
+}
+
+const HOSTILE_PATHS = [
+  "/../etc/passwd",
+  "/%2e%2e/%2e%2e/etc/passwd",
+  "/sub/..%2f..%2f",
+  "/%ff%fe",
+  "/index.html%00",
+  "/passwd",
+  "/up/outside.txt",
+  "/.git/config",
+  "/" + "x".repeat(2000),
+  "/sub",
+  "/style.css",
+  "/%",
+  "/a?b=%%%",
+  "/\\..\\",
+];
+const HOSTILE_HEADERS = [
+  "Range: bytes=5-1",
+  "Range: bytes=-0",
+  "Range: bytes=99999999999999999999-",
+  "Range: items=1-2",
+  "If-None-Match: *",
+  'If-Match: W/"x"',
+  "If-Modified-Since: yesterday",
+  "Accept-Encoding: br;q=abc, gzip;q=-1",
+  "If-Range: garbage",
+  "X: y",
+  "X-Dup: 1",
+];
+
+/** A well-framed request (so it can be pipelined) with a hostile method, path, host and headers. */
+export function hostileRequest(random: () => number): string {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+  return `${pick(["GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND"])} ${pick(HOSTILE_PATHS)} HTTP/1.1\r\nHost: ${pick(["a.test", "b.test", "nope", "A.TEST."])}\r\n${pick(HOSTILE_HEADERS)}\r\n${pick(HOSTILE_HEADERS)}\r\n\r\n`;
 }
 
 /** Sends one raw request; resolves with what came back before the server closed (or 2 s passed). */

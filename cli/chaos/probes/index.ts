@@ -5,15 +5,21 @@
  *   `docker inspect`): the web site and the game's WebSocket through the proxy (every proxy
  *   replica tried in turn, like a client with the name's two addresses), DNS (the second
  *   name server asked when the first does not answer within a second, like a resolver), the
- *   SMTP greeting, the IMAPS handshake and greeting, and the NOC page;
- * - from the private network (the replicas' planned addresses, see private.ts): the db's
- *   startup handshake and the SFTP server's SSH greeting.
+ *   SMTP greeting, an IMAP LOGIN over TLS (`mail/imap-login`), and the NOC page;
+ * - from the private network (the replicas' planned addresses, see private.ts): a db query
+ *   (`db/query`: log in, `SELECT 1`) and an SFTP login (`files/sftp-login`).
+ *
+ * The logins need the deployment's generated passwords (../secrets.ts). For a service whose
+ * password is not to be had, its probe stops at the protocol's handshake and says so by its
+ * name: `mail/imaps` (TLS and the greeting), `db/postgres` (startup handshake), `files/sftp`
+ * (the SSH greeting).
  *
  * Nothing else is ever contacted: 127.0.0.1 and the datacenter's own container addresses.
  */
 import type { DatacenterPlan } from "../../../components/plan/types";
 import { docker } from "../../../lab/docker-cli";
-import { anyOf, dnsSoa, httpGet, tcpGreeting, tlsGreeting, websocketOpen, type Check, type Endpoint } from "./protocols";
+import { anyOf, dnsSoa, httpGet, imapLogin, oneLoginAtATime, tcpGreeting, tlsGreeting, websocketOpen, type Check, type Endpoint } from "./protocols";
+import type { ProbeLogins } from "../secrets";
 import type { PrivateTarget } from "./private";
 
 export interface ChaosProbe {
@@ -59,12 +65,14 @@ export const DNS_SERVER_TIMEOUT_MS = 1000;
 export interface ProbeSet {
   readonly public: ChaosProbe[];
   readonly private: PrivateTarget[];
+  /** probe → password, for the private targets that log in. */
+  readonly passwords: Record<string, string>;
   /** The internal network the private probes run on, or undefined when there are none. */
   readonly privateNetwork?: string;
 }
 
 /** The probes for every service the plan has, pointed at what is published and planned. */
-export function datacenterProbes(plan: DatacenterPlan, published: Published): ProbeSet {
+export function datacenterProbes(plan: DatacenterPlan, published: Published, logins: ProbeLogins = new Map()): ProbeSet {
   const domain = plan.domain;
   const endpoints = (service: string, port: string) =>
     plan.replicas.filter((r) => r.service === service).flatMap((r) => (published.get(r.id)?.get(port) ? [published.get(r.id)!.get(port)!] : []));
@@ -75,6 +83,7 @@ export function datacenterProbes(plan: DatacenterPlan, published: Published): Pr
   };
   const privateNet = plan.networks.find((n) => n.exposure === "internal");
   const targets: PrivateTarget[] = [];
+  const passwords: Record<string, string> = {};
 
   for (const s of plan.services) {
     const name = `${s.id}.${domain}`;
@@ -89,17 +98,30 @@ export function datacenterProbes(plan: DatacenterPlan, published: Published): Pr
       add(s.id, "dns", endpoints(s.id, "53/udp"), dnsSoa(domain), DNS_SERVER_TIMEOUT_MS);
     } else if (s.role === "mail") {
       add(s.id, "smtp", endpoints(s.id, "25/tcp"), tcpGreeting(/^220[ -]/));
-      add(s.id, "imaps", endpoints(s.id, "993/tcp"), tlsGreeting(name, /^\* OK/));
+      const login = logins.get(s.id);
+      if (login) add(s.id, "imap-login", endpoints(s.id, "993/tcp"), oneLoginAtATime(imapLogin(name, login.user, login.password)));
+      else add(s.id, "imaps", endpoints(s.id, "993/tcp"), tlsGreeting(name, /^\* OK/));
     } else if (s.role === "noc") {
-      add(s.id, "http", endpoints(s.id, "8080/tcp"), httpGet({ tls: false, hostname: name, path: "/" }));
+      // The NOC page is HTTPS only (images/noc/src/web.ts); the probe keeps its name "http".
+      add(s.id, "http", endpoints(s.id, "8080/tcp"), httpGet({ tls: true, hostname: name, path: "/" }));
     } else if ((s.role === "db" || s.role === "file") && privateNet) {
       const port = s.ports.find((p) => p.name === (s.role === "db" ? "postgres" : "sftp"));
+      const login = logins.get(s.id);
+      const how = s.role === "db" ? (login ? "query" : "postgres") : login ? "sftp-login" : "sftp";
+      const kind = s.role === "db" ? (login ? "postgres-query" : "postgres") : login ? "sftp-login" : "ssh";
       for (const r of plan.replicas.filter((x) => x.service === s.id)) {
         const host = r.addresses[privateNet.id];
-        if (port && host)
-          targets.push({ probe: `${s.id}/${s.role === "db" ? "postgres" : "sftp"}`, kind: s.role === "db" ? "postgres" : "ssh", host, port: port.port });
+        if (!port || !host) continue;
+        targets.push({
+          probe: `${s.id}/${how}`,
+          kind,
+          host,
+          port: port.port,
+          ...(login ? { user: login.user, ...(login.database ? { database: login.database } : {}) } : {}),
+        });
+        if (login) passwords[`${s.id}/${how}`] = login.password;
       }
     }
   }
-  return { public: probes, private: targets, privateNetwork: privateNet?.id };
+  return { public: probes, private: targets, passwords, privateNetwork: privateNet?.id };
 }

@@ -6,13 +6,16 @@
  * PROBE_SCRIPT: every interval it opens a fresh connection to each target and prints one
  * JSON line per attempt. Attempts:
  *
- * - `postgres`: the PostgreSQL startup handshake (a StartupMessage for a login that does not
- *   exist); up when the server answers with an authentication request or refuses the login,
- *   down when it says it is starting up or shutting down (SQLSTATE 57P*), cannot take the
- *   connection (53*), or does not answer. The probe has no password: a real query would need
- *   the db's generated credentials, which only the deployment holds.
- * - `ssh`: the SSH identification line (`SSH-2.0-…`) the SFTP server sends first; logging in
- *   would need a customer's credentials, which only the deployment holds.
+ * - `postgres-query`: logs in with the db service's application login (its generated
+ *   password, read from the deployment: cli/chaos/secrets.ts) and runs `SELECT 1`; up only
+ *   when the answer is 1. While PostgreSQL is starting up or recovering it refuses the login
+ *   (SQLSTATE 57P03): down.
+ * - `sftp-login`: logs in over SSH with the file service's first user and lists its home
+ *   folder over SFTP; up only when the listing comes back.
+ * - Without the deployment's secrets (neither `serverpark lab` state nor Pulumi's), the
+ *   handshakes only: `postgres`, the startup handshake for a login that does not exist (up
+ *   on an authentication request or a refused login; down on 57P* starting up / shutting
+ *   down, 53* cannot take the connection, or silence); `ssh`, the `SSH-2.0-` greeting.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -20,20 +23,34 @@ import { docker } from "../../../lab/docker-cli";
 
 export interface PrivateTarget {
   readonly probe: string;
-  readonly kind: "postgres" | "ssh";
+  /**
+   * `postgres`, `ssh`: the handshake only (no credentials); `postgres-query`: log in and run
+   * `SELECT 1`; `sftp-login`: log in over SSH and list the home folder over SFTP.
+   */
+  readonly kind: "postgres" | "ssh" | "postgres-query" | "sftp-login";
   readonly host: string;
   readonly port: number;
+  /** The login (not secret) for the kinds that log in; the password goes over stdin. */
+  readonly user?: string;
+  readonly database?: string;
 }
 
 export interface PrivateSample {
   readonly probe: string;
-  /** Epoch milliseconds when the attempt started. */
+  /** Epoch milliseconds when a success was answered, when a failure was asked. */
   readonly t: number;
+  /** Epoch milliseconds when the attempt was asked. */
+  readonly asked?: number;
   readonly ok: boolean;
   readonly why?: string;
 }
 
-/** Runs as `node -e PROBE_SCRIPT <targets JSON> <interval ms> <timeout ms>`; stops when stdin ends. */
+/**
+ * Runs as `node -e PROBE_SCRIPT <targets JSON> <interval ms> <timeout ms>`. Its first line on
+ * stdin is `{passwords, ca}` (probe → password, and the datacenter CA; never on the command line, which `ps` and
+ * `docker inspect` show); it stops when stdin ends. The logins use the `pg` and `ssh2`
+ * packages (mounted read-only from the project's node_modules).
+ */
 export const PROBE_SCRIPT = `"use strict";
 const net = require("node:net");
 const [targets, intervalMs, timeoutMs] = [JSON.parse(process.argv[1]), Number(process.argv[2]), Number(process.argv[3])];
@@ -42,6 +59,9 @@ const startup = Buffer.alloc(8 + params.length);
 startup.writeInt32BE(startup.length, 0);
 startup.writeInt32BE(196608, 4);
 params.copy(startup, 8);
+let passwords = {};
+let ca;
+const busy = new Set();
 function sqlstate(buf) {
   for (let i = 5; i < buf.length && buf[i] !== 0; ) {
     const end = buf.indexOf(0, i + 1);
@@ -51,32 +71,77 @@ function sqlstate(buf) {
   }
   return "";
 }
+function handshake(t, finish) {
+  const s = net.connect({ host: t.host, port: t.port });
+  let buf = Buffer.alloc(0);
+  s.on("error", (e) => finish(false, e.code || e.message));
+  s.on("close", () => finish(false, "closed"));
+  if (t.kind === "postgres") s.on("connect", () => s.write(startup));
+  s.on("data", (d) => {
+    buf = Buffer.concat([buf, d]);
+    if (t.kind === "ssh") {
+      if (buf.toString("latin1").startsWith("SSH-2.0-")) finish(true);
+      else if (buf.includes(10)) finish(false, "not an SSH greeting");
+    } else if (buf[0] === 82) finish(true);
+    else if (buf[0] === 69 && buf.length >= 5 && buf.length >= 1 + buf.readInt32BE(1)) {
+      const code = sqlstate(buf);
+      finish(!/^(57P|53)/.test(code), "SQLSTATE " + code);
+    } else if (buf[0] !== 69) finish(false, "unexpected answer");
+  });
+  return () => s.destroy();
+}
+function query(t, finish) {
+  const { Client } = require("pg");
+  // The db takes network logins over TLS only; the password goes only to a server the datacenter CA vouches for.
+  if (!ca) return finish(false, "no datacenter CA to verify the db"), () => undefined;
+  const c = new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password: passwords[t.probe] || "", connectionTimeoutMillis: timeoutMs, ssl: { ca, minVersion: "TLSv1.2" } });
+  c.on("error", () => undefined);
+  c.connect()
+    .then(() => c.query("SELECT 1 AS one"))
+    .then((r) => finish(r.rows.length === 1 && Number(r.rows[0].one) === 1, "unexpected result"))
+    .catch((e) => finish(false, e.code ? "SQLSTATE " + e.code : e.message));
+  return () => c.end().catch(() => undefined);
+}
+function sftp(t, finish) {
+  const { Client } = require("ssh2");
+  const c = new Client();
+  c.on("error", (e) => finish(false, e.level === "client-authentication" ? "login refused" : e.code || e.message));
+  c.on("close", () => finish(false, "closed"));
+  c.on("ready", () =>
+    c.sftp((err, s) => {
+      if (err) return finish(false, "no sftp subsystem");
+      s.readdir(".", (e) => finish(!e, e ? "cannot list the home folder" : undefined));
+    }),
+  );
+  c.connect({ host: t.host, port: t.port, username: t.user, password: passwords[t.probe] || "", readyTimeout: timeoutMs, tryKeyboard: false });
+  return () => c.end();
+}
 function check(t) {
   return new Promise((resolve) => {
-    const s = net.connect({ host: t.host, port: t.port });
-    let buf = Buffer.alloc(0);
     let settled = false;
+    let holds = false;
+    let close = () => undefined;
     const finish = (ok, why) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      s.destroy();
+      if (holds) busy.delete(t.probe);
+      close();
       resolve(ok ? { ok } : { ok, why });
     };
     const timer = setTimeout(() => finish(false, "timeout"), timeoutMs);
+    if (t.kind !== "postgres-query" && t.kind !== "sftp-login") return (close = handshake(t, finish));
+    // One login at a time per target (see oneLoginAtATime in protocols.ts): connect first; a
+    // tick that finds the previous login still under way records nothing (ok: null).
+    const s = net.connect({ host: t.host, port: t.port });
+    close = () => s.destroy();
     s.on("error", (e) => finish(false, e.code || e.message));
-    s.on("close", () => finish(false, "closed"));
-    if (t.kind === "postgres") s.on("connect", () => s.write(startup));
-    s.on("data", (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (t.kind === "ssh") {
-        if (buf.toString("latin1").startsWith("SSH-2.0-")) finish(true);
-        else if (buf.includes(10)) finish(false, "not an SSH greeting");
-      } else if (buf[0] === 82) finish(true);
-      else if (buf[0] === 69 && buf.length >= 5 && buf.length >= 1 + buf.readInt32BE(1)) {
-        const code = sqlstate(buf);
-        finish(!/^(57P|53)/.test(code), "SQLSTATE " + code);
-      } else if (buf[0] !== 69) finish(false, "unexpected answer");
+    s.on("connect", () => {
+      s.destroy();
+      if (busy.has(t.probe)) return finish(null);
+      busy.add(t.probe);
+      holds = true;
+      close = (t.kind === "postgres-query" ? query : sftp)(t, finish);
     });
   });
 }
@@ -84,13 +149,24 @@ function round() {
   for (const t of targets) {
     const start = Date.now();
     // An answer means the service was up when it came; a failure, that it was not when asked.
-    check(t).then((r) => process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, ...r }) + "\\n"));
+    check(t).then((r) => r.ok !== null && process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, asked: start, ...r }) + "\\n"));
   }
 }
-round();
-setInterval(round, intervalMs);
+let input = "";
+let started = false;
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  if (started) return;
+  input += chunk;
+  const nl = input.indexOf("\\n");
+  if (nl < 0) return;
+  ({ passwords = {}, ca } = JSON.parse(input.slice(0, nl) || "{}"));
+  input = "";
+  started = true;
+  round();
+  setInterval(round, intervalMs);
+});
 process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
 `;
 
 /** The highest address of an IPv4 CIDR (below its broadcast address) that is not in `used`. */
@@ -119,6 +195,12 @@ export interface PrivateProberOptions {
   readonly targets: readonly PrivateTarget[];
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /** probe → password, for the kinds that log in; written to the helper's stdin. */
+  readonly passwords?: Readonly<Record<string, string>>;
+  /** The datacenter CA (PEM): `postgres-query` verifies the db's certificate with it (written to stdin too). */
+  readonly ca?: string;
+  /** The project's node_modules (its real path), mounted read-only for the logins' clients. */
+  readonly nodeModules?: string;
 }
 
 /** The helper container's `docker run` arguments (no datacenter label: it is not part of the datacenter). */
@@ -144,6 +226,7 @@ export function proberArgs(o: PrivateProberOptions): string[] {
     "65534:65534",
     "--memory",
     "128m",
+    ...(o.nodeModules ? ["--volume", `${o.nodeModules}:/opt/probe/node_modules:ro`, "--env", "NODE_PATH=/opt/probe/node_modules"] : []),
     o.image,
     "node",
     "-e",
@@ -165,6 +248,8 @@ export function startPrivateProber(
 ): PrivateProber {
   const samples: PrivateSample[] = [];
   const child: ChildProcess = spawn(command.file, command.args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
+  child.stdin!.on("error", () => undefined); // a helper that failed to start: its exit says why
+  child.stdin!.write(`${JSON.stringify({ passwords: o.passwords ?? {}, ...(o.ca ? { ca: o.ca } : {}) })}\n`);
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
   const seen = new Set<string>();

@@ -30,6 +30,25 @@ function aborted(signal: AbortSignal): Error {
 }
 
 /**
+ * The one way an attempt ends: `done()` (up) or `done(error)` (down), at most once, closing
+ * what it opened; the signal aborting ends it as down.
+ */
+function ending(signal: AbortSignal, close: () => void, resolve: () => void, reject: (e: Error) => void): (err?: Error) => void {
+  let over = false;
+  const done = (err?: Error) => {
+    if (over) return;
+    over = true;
+    signal.removeEventListener("abort", onAbort);
+    close();
+    if (err) reject(err);
+    else resolve();
+  };
+  const onAbort = () => done(aborted(signal));
+  signal.addEventListener("abort", onAbort, { once: true });
+  return done;
+}
+
+/**
  * Tries the endpoints in order, like a client with several addresses (two A records, two name
  * servers): the first that answers will do. Each gets its own share of the time left.
  */
@@ -42,6 +61,7 @@ export function anyOf(endpoints: readonly Endpoint[], attempt: (e: Endpoint, sig
       try {
         return await attempt(e, own);
       } catch (err) {
+        if (err instanceof SkippedError) throw err;
         errors.push(`${show(e)}: ${(err as Error).message}`);
       }
     }
@@ -106,14 +126,7 @@ export function dnsSoa(zone: string): (e: Endpoint, signal: AbortSignal) => Prom
     new Promise<void>((resolve, reject) => {
       const id = Math.floor(Math.random() * 65535);
       const socket = createSocket("udp4");
-      const done = (err?: Error) => {
-        signal.removeEventListener("abort", onAbort);
-        socket.close();
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => done(aborted(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
+      const done = ending(signal, () => socket.close(), resolve, reject);
       socket.on("error", (err) => done(err));
       socket.on("message", (msg) => {
         try {
@@ -132,27 +145,38 @@ export function dnsSoa(zone: string): (e: Endpoint, signal: AbortSignal) => Prom
     });
 }
 
-/** Reads from a socket until `pattern` matches what arrived (a greeting line). */
-function greeting(socket: Socket, pattern: RegExp, signal: AbortSignal): Promise<void> {
+/**
+ * A conversation over one socket, line by line: `onLine` gets each line and calls `done()`
+ * (up) or `done(error)` (down); the socket closing first, an error or the signal end it too.
+ */
+function converse(socket: Socket, signal: AbortSignal, what: string, onLine: (line: string, done: (err?: Error) => void) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let text = "";
+    let over = false;
+    const end = ending(signal, () => socket.destroy(), resolve, reject);
     const done = (err?: Error) => {
-      signal.removeEventListener("abort", onAbort);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve();
+      over = true;
+      end(err);
     };
-    const onAbort = () => done(aborted(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => {
       text += chunk;
-      if (pattern.test(text)) done();
-      else if (text.includes("\n")) done(new Error(`unexpected greeting: ${JSON.stringify(text.split("\n")[0]!.slice(0, 80))}`));
+      for (let nl = text.indexOf("\n"); nl >= 0 && !over; nl = text.indexOf("\n")) {
+        const line = text.slice(0, nl).trimEnd();
+        text = text.slice(nl + 1);
+        onLine(line, done);
+      }
     });
     socket.on("error", (err) => done(err));
-    socket.on("close", () => done(new Error("connection closed before the greeting")));
+    socket.on("close", () => done(new Error(`connection closed before ${what}`)));
   });
+}
+
+/** Reads the first line from a socket: up when it matches `pattern` (a greeting line). */
+function greeting(socket: Socket, pattern: RegExp, signal: AbortSignal): Promise<void> {
+  return converse(socket, signal, "the greeting", (line, done) =>
+    pattern.test(line) ? done() : done(new Error(`unexpected greeting: ${JSON.stringify(line.slice(0, 80))}`)),
+  );
 }
 
 /** A plain-TCP greeting line (SMTP `220`, SSH `SSH-2.0-`). */
@@ -163,4 +187,64 @@ export function tcpGreeting(pattern: RegExp): (e: Endpoint, signal: AbortSignal)
 /** A TLS handshake by name, then the greeting line (IMAPS `* OK`). */
 export function tlsGreeting(hostname: string, pattern: RegExp): (e: Endpoint, signal: AbortSignal) => Promise<void> {
   return (e, signal) => greeting(tlsConnect({ host: e.host, port: e.port, servername: hostname, rejectUnauthorized: false }), pattern, signal);
+}
+
+/** An IMAP string literal-free quoted string (the generated passwords are letters and digits). */
+const quoted = (s: string) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+
+/**
+ * IMAPS: the TLS handshake by name, the `* OK` greeting, then `LOGIN` with a mailbox's
+ * credentials; up only when the server says `a1 OK` (the user's mailbox store answered).
+ */
+export function imapLogin(hostname: string, user: string, password: string): (e: Endpoint, signal: AbortSignal) => Promise<void> {
+  return (e, signal) => {
+    const socket = tlsConnect({ host: e.host, port: e.port, servername: hostname, rejectUnauthorized: false });
+    let greeted = false;
+    return converse(socket, signal, "the login was answered", (line, done) => {
+      if (!greeted) {
+        if (!/^\* OK/.test(line)) return done(new Error(`unexpected greeting: ${JSON.stringify(line.slice(0, 80))}`));
+        greeted = true;
+        socket.write(`a1 LOGIN ${quoted(user)} ${quoted(password)}\r\n`);
+      } else if (line.startsWith("a1 ")) {
+        if (!/^a1 OK/.test(line)) return done(new Error(`login: ${line.slice(3, 80)}`)); // the server's words: no password in them
+        socket.write("a2 LOGOUT\r\n");
+        done();
+      }
+    });
+  };
+}
+
+/** A tick that found a login still under way: it records nothing (see `oneLoginAtATime`). */
+export class SkippedError extends Error {
+  constructor() {
+    super("the previous login is still under way");
+    this.name = "SkippedError";
+  }
+}
+
+/**
+ * A login costs CPU on both ends (TLS or SSH key exchange, the server's scrypt), and on a busy
+ * machine it can take longer than the 250 ms beat: overlapping logins would pile up and the
+ * probes themselves would take the service down. So each tick first only connects (cheap,
+ * and it still sees a dead or refusing server at once), and runs the login only when no
+ * earlier login to that service is under way; otherwise the tick records nothing
+ * (SkippedError) and the earlier login's answer stands for it.
+ */
+export function oneLoginAtATime(login: (e: Endpoint, signal: AbortSignal) => Promise<void>): (e: Endpoint, signal: AbortSignal) => Promise<void> {
+  let busy = false;
+  return async (e, signal) => {
+    await new Promise<void>((resolve, reject) => {
+      const socket = tcpConnect({ host: e.host, port: e.port });
+      const done = ending(signal, () => socket.destroy(), resolve, reject);
+      socket.on("connect", () => done());
+      socket.on("error", (err) => done(err));
+    });
+    if (busy) throw new SkippedError();
+    busy = true;
+    try {
+      await login(e, signal);
+    } finally {
+      busy = false;
+    }
+  };
 }

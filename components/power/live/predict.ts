@@ -21,7 +21,10 @@
 import { proxySettingsSchema, type ProxySettings } from "../../../contracts/settings/proxy";
 import type { DatacenterPlan } from "../../plan/types";
 import type { DatacenterSpec } from "../../spec/schema";
+import { BOOT_SECONDS, bootRange, LOAD_STRETCH, type BootTime } from "./boot";
 import { realSeconds, type LiveTimeline } from "./timeline";
+
+export { BOOT_SECONDS };
 
 /** A half-open stretch of real time [from, to), seconds after the start of the run. */
 export interface Interval {
@@ -29,37 +32,20 @@ export interface Interval {
   readonly to: number;
 }
 
-/**
- * Seconds from the moment the controller begins a host's boot (tells its agent, then `docker
- * start`s its replicas) to the first answer a client gets through the role's protocol.
- * Measured on this machine (2 cores, load 7–9 while other sessions tested) on 2026-12-06,
- * 01:04–01:06 UTC, with `serverpark chaos local --speed 60 --json` itself: the end of the
- * measured outage minus the power-on's applied time, for a service with no other replica
- * up: db 3.9 (`host:h3@0/1m`); mail 5.9 and 5.0 (h2, and h2+h5); file 3.4 and 5.1 (h5, and
- * h2+h5); noc 3.4 and 4.2 (h4, and h1+h4); dns 2.1 (h1+h4: both name servers); proxy 2.8
- * (h2+h5: both proxies, the site behind them up). Where two runs differ the mean is used.
- * The web and game servers could not be measured alone: behind the proxy their return is
- * hidden by its 10 s ejection window; they are Node servers like dns and noc, so 3 s.
- */
-export const BOOT_SECONDS: Readonly<Record<string, number>> = {
-  web: 3,
-  proxy: 2.8,
-  dns: 2.1,
-  mail: 5.4,
-  file: 4.3,
-  db: 3.9,
-  game: 3,
-  noc: 3.8,
-};
-
 /** How a client reaches a service: directly (any replica will do) or through the proxy's pool. */
 export type Access = "direct" | "proxied";
 
 export interface ServicePrediction {
   readonly service: string;
   readonly access: Access;
+  /** With every role's shortest recorded boot time (BOOT_SECONDS `min`). */
   readonly down: readonly Interval[];
   readonly downSeconds: number;
+  /**
+   * With every role's longest recorded boot time (`max`): the prediction is the range between
+   * the two, e.g. db's start-up plus PostgreSQL's crash recovery, which varies run to run.
+   */
+  readonly latest: { readonly down: readonly Interval[]; readonly seconds: number };
 }
 
 /**
@@ -75,10 +61,63 @@ export interface AppliedTimes {
 
 export interface PredictOptions {
   readonly speed: number;
-  /** Overrides of BOOT_SECONDS per role. */
-  readonly bootSeconds?: Readonly<Record<string, number>>;
+  /** Overrides of BOOT_SECONDS per role: one number, or the shortest and longest. */
+  readonly bootSeconds?: Readonly<Record<string, number | BootTime>>;
   /** Anchor the host changes on when they were applied instead of when they were due. */
   readonly applied?: AppliedTimes;
+  /**
+   * The CPU cores of the machine the datacenter runs on: replicas that boot at once share
+   * them (`sharedBoots`). Default: as many as there are boots (no sharing).
+   */
+  readonly cores?: number;
+  /**
+   * The machine's 1-minute load average before the run (the datacenter's own boots not yet
+   * in it): the boots share the cores with it (`sharedBoots`); a boot alone is stretched by
+   * `loadSlowdown(load, cores)`. Default: idle.
+   */
+  readonly load?: number;
+}
+
+/** One replica's boot: it begins `start` seconds after the start of the run and needs `work` seconds of one core. */
+export interface BootJob {
+  readonly start: number;
+  readonly work: number;
+}
+
+/**
+ * When each boot ends when boots share `cores` CPU cores fairly (processor sharing) with the
+ * machine's other work, worth `background` boots (LOAD_STRETCH × its load average): n boots
+ * each advance at cores ÷ (max(n, cores) + background) of a core, at most 1. A recorded boot
+ * time (BOOT_SECONDS) is a replica booting alone on an idle machine, so it is that replica's
+ * work: alone on a busy machine it is stretched by `loadSlowdown`; one host's three replicas
+ * on two cores take a little longer each, a whole datacenter booting at once much longer.
+ */
+export function sharedBoots(jobs: readonly BootJob[], cores: number, background = 0): number[] {
+  const done = jobs.map(() => NaN);
+  const left = jobs.map((j) => j.work);
+  const order = jobs.map((_, i) => i).sort((a, b) => jobs[a]!.start - jobs[b]!.start);
+  let t = order.length > 0 ? jobs[order[0]!]!.start : 0;
+  let next = 0;
+  const running = new Set<number>();
+  while (next < order.length || running.size > 0) {
+    while (next < order.length && jobs[order[next]!]!.start <= t + 1e-9) running.add(order[next++]!);
+    if (running.size === 0) {
+      t = jobs[order[next]!]!.start;
+      continue;
+    }
+    const rate = Math.min(1, cores / (Math.max(running.size, cores) + background));
+    const soonest = Math.min(...[...running].map((i) => left[i]!));
+    const arrival = next < order.length ? jobs[order[next]!]!.start : Infinity;
+    const step = Math.min(soonest / rate, arrival - t);
+    for (const i of running) left[i] = left[i]! - step * rate;
+    t += step;
+    for (const i of [...running])
+      if (left[i]! <= 1e-9) {
+        done[i] = t;
+        running.delete(i);
+      }
+  }
+  return done;
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -183,20 +222,26 @@ function proxiedServices(plan: DatacenterPlan): Set<string> {
   return new Set(plan.services.filter((s) => s.role === "web" || s.role === "game").map((s) => s.id));
 }
 
-/**
- * Every service's predicted down intervals on the real clock, up to and including the
- * recovery after the run restores power at its end.
- */
-export function predictDowntime(spec: DatacenterSpec, plan: DatacenterPlan, timeline: LiveTimeline, options: PredictOptions): ServicePrediction[] {
-  const boot = { ...BOOT_SECONDS, ...options.bootSeconds };
-  const dark = hostDarkIntervals(timeline, options.speed, options.applied);
+/** Every service's down intervals for one boot time per role. */
+function predictWith(
+  spec: DatacenterSpec,
+  plan: DatacenterPlan,
+  dark: ReadonlyMap<string, readonly Interval[]>,
+  boot: Readonly<Record<string, number>>,
+  cores: number | undefined,
+  background: number,
+): { service: string; access: Access; down: Interval[] }[] {
   const proxy = proxyModel(spec);
   const proxied = proxiedServices(plan);
 
+  // Every replica's boots, sharing the machine's cores with the boots at the same time.
+  const jobs = plan.replicas.flatMap((r) => (dark.get(r.host) ?? []).map((d) => ({ replica: r.id, d, start: d.to, work: boot[r.role] ?? 0 })));
+  const ends = sharedBoots(jobs, cores ?? Math.max(1, jobs.length), background);
+  const bootEnd = new Map(jobs.map((j, i) => [`${j.replica}@${j.d.from}`, ends[i]!]));
   const replicaDown = (service: string) =>
     plan.replicas
       .filter((r) => r.service === service)
-      .map((r) => (dark.get(r.host) ?? []).map((d) => ({ from: d.from, to: d.to + (boot[r.role] ?? 0), hostBackAt: d.to })));
+      .map((r) => (dark.get(r.host) ?? []).map((d) => ({ from: d.from, to: bootEnd.get(`${r.id}@${d.from}`)!, hostBackAt: d.to })));
 
   const edge = plan.services.find((s) => s.role === "proxy");
   const edgeDown = edge ? intersect(replicaDown(edge.id)) : [];
@@ -213,7 +258,22 @@ export function predictDowntime(spec: DatacenterSpec, plan: DatacenterPlan, time
       });
       down = normalize([...down, ...edgeDown]);
     }
-    const rounded = down.map((d) => ({ from: round(d.from), to: round(d.to) }));
-    return { service: s.id, access: proxied.has(s.id) ? "proxied" : "direct", down: rounded, downSeconds: total(rounded) };
+    return { service: s.id, access: proxied.has(s.id) ? "proxied" : "direct", down: down.map((d) => ({ from: round(d.from), to: round(d.to) })) };
   });
+}
+
+/**
+ * Every service's predicted down intervals on the real clock, up to and including the
+ * recovery after the run restores power at its end: once with every role's shortest boot
+ * time and once with its longest.
+ */
+export function predictDowntime(spec: DatacenterSpec, plan: DatacenterPlan, timeline: LiveTimeline, options: PredictOptions): ServicePrediction[] {
+  const boots = Object.fromEntries(Object.entries({ ...BOOT_SECONDS, ...options.bootSeconds }).map(([role, b]) => [role, bootRange(b)]));
+  const dark = hostDarkIntervals(timeline, options.speed, options.applied);
+  // The machine's other work, in boots: alone, a boot is stretched by loadSlowdown(load, cores).
+  const background = options.load === undefined || options.cores === undefined ? 0 : LOAD_STRETCH * Math.max(0, options.load);
+  const pick = (which: "min" | "max") => Object.fromEntries(Object.entries(boots).map(([role, b]) => [role, b[which]]));
+  const earliest = predictWith(spec, plan, dark, pick("min"), options.cores, background);
+  const latest = predictWith(spec, plan, dark, pick("max"), options.cores, background);
+  return earliest.map((e, i) => ({ ...e, downSeconds: total(e.down), latest: { down: latest[i]!.down, seconds: total(latest[i]!.down) } }));
 }

@@ -84,6 +84,8 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
   });
   // Read before PostgreSQL starts: a bad file stops start-up without leaving a server behind.
   const probeLogin = readProbeLogin(options.probeLoginFile);
+  // pg_hba.conf admits network logins over TLS only (postgres.ts hbaLines).
+  if (!tls) options.log.warn({}, "no service certificate: every network login is refused (TLS only), the unix socket still works");
   await postgres.start();
   const password = readFileSync(options.passwordFile, "utf8").trim();
   if (password.length < 8) throw new Error(`the password in ${options.passwordFile} is shorter than 8 characters`);

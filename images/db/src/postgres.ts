@@ -99,12 +99,9 @@ export class Postgres {
       "log_timezone = 'UTC'",
       "dynamic_shared_memory_type = posix",
     ];
-    if (tls) lines.push("ssl = on", `ssl_cert_file = '${tls.certFile}'`, `ssl_key_file = '${tls.keyFile}'`);
+    if (tls) lines.push("ssl = on", `ssl_cert_file = '${tls.certFile}'`, `ssl_key_file = '${tls.keyFile}'`, "ssl_min_protocol_version = 'TLSv1.2'");
     writeFileSync(join(this.pgdata, "postgresql.auto.conf"), `# written by the serverpark db role at every start\n${lines.join("\n")}\n`);
-    // Passwords only (SCRAM), from anywhere on the networks the service is attached to;
-    // which networks reach the port is decided by the plan's exposure matrix, not here.
-    const hba = ["local all all scram-sha-256", "host all all 0.0.0.0/0 scram-sha-256", "host all all ::/0 scram-sha-256"];
-    writeFileSync(join(this.pgdata, "pg_hba.conf"), `${hba.join("\n")}\n`);
+    writeFileSync(join(this.pgdata, "pg_hba.conf"), `${hbaLines().join("\n")}\n`);
     this.own(join(this.pgdata, "postgresql.auto.conf"));
     this.own(join(this.pgdata, "pg_hba.conf"));
   }
@@ -194,6 +191,23 @@ export class Postgres {
       },
     };
   }
+}
+
+/**
+ * pg_hba.conf: the first matching line decides. Over the network only TLS with a password
+ * (SCRAM), and never the superuser: `postgres` logs in on the unix socket inside the
+ * container only (provisioning, dumps, restores). Without a certificate no network login
+ * matches at all (fail closed). Which networks reach the port is the plan's exposure
+ * matrix, not decided here.
+ */
+export function hbaLines(): string[] {
+  return [
+    "local all all scram-sha-256",
+    "hostnossl all all all reject",
+    "hostssl all postgres all reject",
+    "hostssl all all 0.0.0.0/0 scram-sha-256",
+    "hostssl all all ::/0 scram-sha-256",
+  ];
 }
 
 /** Copies the TLS key to a private file: PostgreSQL refuses keys readable by others. */

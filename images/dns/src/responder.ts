@@ -75,14 +75,19 @@ export function respond(query: Buffer, zones: ZoneSet, transport: Transport, opt
   const result = zones.lookup(question.name, question.type);
   if (result.refused) return errorReply(id, opcode, rd, "REFUSED", [question], edns, undefined, `refused|${question.type}`);
 
+  // ANY gets one RRset, not every one the name has (RFC 8482 §4.1): the full set made ANY
+  // the classic amplification query, and no client relies on it. No glue either.
+  const minimal = (question.type as string) === "ANY" && result.answers.length > 0;
+  const answers = minimal ? result.answers.filter((a) => a.type === result.answers[0]!.type && a.name === result.answers[0]!.name) : result.answers;
+  const additionals = minimal ? [] : result.additionals;
   const response: Packet = {
     id,
     type: "response",
     flags: rd | packet.AUTHORITATIVE_ANSWER | RCODE[result.rcode],
     questions: [question],
-    answers: result.answers,
+    answers,
     authorities: result.authorities,
-    additionals: edns ? [...result.additionals, edns] : result.additionals,
+    additionals: edns ? [...additionals, edns] : additionals,
   };
   const rrlKey = result.rcode === "NOERROR" && result.answers.length > 0 ? `${question.name.toLowerCase()}|${question.type}` : `${result.rcode}|${result.zone}`;
   let message = packet.encode(response);

@@ -12,6 +12,7 @@ import type { DnsSettings } from "../../../contracts/settings/dns";
 import { respond, type Reply, type Transport } from "./responder";
 import { ResponseRateLimiter } from "./rrl";
 import type { ZoneSet } from "./zones";
+import { AddressCap } from "../../runtime/addressCap";
 
 export interface DnsServerOptions {
   readonly host: string;
@@ -21,6 +22,8 @@ export interface DnsServerOptions {
   readonly zones: () => ZoneSet;
   readonly log: Logger;
   readonly registry: Registry;
+  /** Open TCP connections per client address. @default TCP_PER_ADDRESS */
+  readonly tcpPerAddress?: number;
 }
 
 export interface DnsServer {
@@ -30,8 +33,45 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-/** Largest TCP message (RFC 1035: 16-bit length) plus its prefix. */
-const MAX_TCP_MESSAGE = 65535;
+/** Answers queued for one TCP client beyond which its queries are no longer read. */
+export const TCP_WRITE_HIGH_WATER = 64 * 1024;
+/** Open TCP connections per client address (beyond: closed at once). */
+export const TCP_PER_ADDRESS = 16;
+/** Encoded replies kept for reuse, in bytes (keys and replies); queries longer than a UDP one are not kept. */
+const REPLY_CACHE_BYTES = 32 * 1024 * 1024;
+const CACHEABLE_QUERY = 512;
+
+/**
+ * Length-prefixed TCP messages (RFC 1035 §4.2.2) from a stream of chunks. Chunks are joined
+ * only once a whole prefix or message is there, so a message arriving a byte at a time costs
+ * linear time; what is held is at most one message (64 KiB) plus the last chunk.
+ */
+class MessageReader {
+  private parts: Buffer[] = [];
+  private held = 0;
+
+  push(chunk: Buffer): void {
+    this.parts.push(chunk);
+    this.held += chunk.length;
+  }
+
+  private take(n: number): Buffer | undefined {
+    if (this.held < n) return undefined;
+    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.held);
+    this.parts = all.length > n ? [all.subarray(n)] : [];
+    this.held -= n;
+    return all.subarray(0, n);
+  }
+
+  /** The next complete message, or undefined until one has arrived. */
+  next(): Buffer | undefined {
+    if (this.held < 2) return undefined;
+    const first = this.parts[0]!;
+    const length = first.length >= 2 ? first.readUInt16BE(0) : Buffer.concat(this.parts.slice(0, 2)).readUInt16BE(0);
+    if (this.held < 2 + length) return undefined;
+    return this.take(2 + length)!.subarray(2);
+  }
+}
 
 function metrics(registry: Registry) {
   return {
@@ -57,19 +97,27 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   // on reload, and re-encoding the same answer with dns-packet costs more than the lookup.
   let cacheZones: ZoneSet | undefined;
   const replies = new Map<string, Reply>();
+  let cacheBytes = 0;
   const cached = (message: Buffer, transport: Transport): Reply | undefined => {
     const zones = options.zones();
     if (zones !== cacheZones) {
       replies.clear();
+      cacheBytes = 0;
       cacheZones = zones;
     }
-    const key = transport + message.toString("latin1", 2);
-    let reply = replies.get(key);
+    const key = message.length <= CACHEABLE_QUERY ? transport + message.toString("latin1", 2) : undefined;
+    let reply = key === undefined ? undefined : replies.get(key);
     if (!reply) {
       reply = respond(message, zones, transport, responderOptions);
       if (!reply) return undefined;
-      if (replies.size >= 10_000) replies.clear();
-      replies.set(key, reply);
+      if (key !== undefined) {
+        if (replies.size >= 10_000 || cacheBytes > REPLY_CACHE_BYTES) {
+          replies.clear();
+          cacheBytes = 0;
+        }
+        replies.set(key, reply);
+        cacheBytes += key.length + reply.message.length;
+      }
     }
     const id = message.readUInt16BE(0);
     const withId = (buf: Buffer) => {
@@ -110,20 +158,47 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   tcp.maxConnections = settings.maxTcpConnections;
   tcp.on("error", (error) => log.error({ err: error }, "DNS TCP server error"));
 
+  const perAddress = new AddressCap(options.tcpPerAddress ?? TCP_PER_ADDRESS);
+
   function serveTcp(socket: Socket): void {
-    m.tcpConnections.inc();
-    socket.setTimeout(settings.tcpIdleTimeoutMs, () => socket.destroy());
     socket.on("error", () => socket.destroy());
-    socket.on("close", () => m.tcpConnections.dec());
-    let pending: Buffer = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
-        const length = pending.readUInt16BE(0);
-        if (pending.length < 2 + length) break;
-        const message = pending.subarray(2, 2 + length);
-        pending = pending.subarray(2 + length);
-        const reply = length === 0 ? undefined : answer(message, "tcp");
+    const release = perAddress.acquire(socket.remoteAddress);
+    if (!release) {
+      m.dropped.inc({ reason: "tcp-per-address" });
+      socket.destroy();
+      return;
+    }
+    m.tcpConnections.inc();
+    // The idle timer restarts only when a complete query has been answered: bytes of a
+    // message that never completes, or queries sent while reading is paused (the client is
+    // not reading its answers), do not keep the connection open.
+    const idle = setTimeout(() => socket.destroy(), settings.tcpIdleTimeoutMs);
+    socket.on("close", () => {
+      clearTimeout(idle);
+      release();
+      m.tcpConnections.dec();
+    });
+    const input = new MessageReader();
+    let waitingForDrain = false;
+    const work = () => {
+      for (;;) {
+        // Backpressure: answers the client has not read stay bounded; its queries wait in
+        // the kernel (reading paused) until it reads (RFC 7766 §6.2.4 allows not reading).
+        if (socket.writableLength > TCP_WRITE_HIGH_WATER) {
+          if (!waitingForDrain) {
+            waitingForDrain = true;
+            socket.pause();
+            socket.once("drain", () => {
+              waitingForDrain = false;
+              socket.resume();
+              work();
+            });
+          }
+          return;
+        }
+        const message = input.next();
+        if (message === undefined) break;
+        const reply = message.length === 0 ? undefined : answer(message, "tcp");
         if (!reply) {
           // A TCP peer sending garbage gets its connection closed (RFC 7766 §6.2.4 allows it).
           m.dropped.inc({ reason: "malformed" });
@@ -131,11 +206,15 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
           return;
         }
         m.queries.inc({ transport: "tcp", rcode: reply.rcode });
+        idle.refresh();
         const prefix = Buffer.allocUnsafe(2);
         prefix.writeUInt16BE(reply.message.length, 0);
         socket.write(Buffer.concat([prefix, reply.message]));
       }
-      if (pending.length > MAX_TCP_MESSAGE + 2) socket.destroy();
+    };
+    socket.on("data", (chunk: Buffer) => {
+      input.push(chunk);
+      if (!waitingForDrain) work();
     });
   }
 

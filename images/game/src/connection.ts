@@ -1,7 +1,7 @@
 /**
  * One WebSocket client and the rules it is held to: message rate (inputs over the limit are
  * rejected, three times the limit closes it), text frames of valid JSON only, the message
- * schema (three malformed messages close it). A misbehaving client is closed on its own;
+ * schema (three malformed messages close it), a join before the deadline. A misbehaving client is closed on its own;
  * nothing it sends can stop the tick or affect other players.
  */
 import type { Duplex } from "node:stream";
@@ -19,6 +19,8 @@ export interface ConnectionContext {
   readonly settings: GameSettings;
   readonly log: Logger;
   readonly metrics?: GameMetrics;
+  /** A connection that has not joined by then is closed (server.ts CONNECTION_LIMITS). */
+  readonly joinDeadlineMs: number;
 }
 
 /** Takes a client whose WebSocket upgrade succeeded into the lobby. */
@@ -28,7 +30,18 @@ export function accept(ctx: ConnectionContext, ws: WebSocket, socket: Duplex): v
   ws.on("message", (data, isBinary) => onMessage(ctx, c, data, isBinary));
   // ws closes with 1009 itself for oversized frames and emits an error first.
   ws.on("error", (error) => ctx.log.debug({ err: error }, "client socket error"));
-  ws.on("close", () => ctx.lobby.disconnected(c));
+  // Never joining is not playing: such a connection only holds a socket. It is closed at
+  // the deadline, and cut a second later if it does not answer the close.
+  const deadline = setTimeout(() => {
+    if (c.player) return;
+    ctx.lobby.close(c, CLOSE.policy, "no join in time");
+    setTimeout(() => ws.terminate(), 1000).unref();
+  }, ctx.joinDeadlineMs);
+  deadline.unref();
+  ws.on("close", () => {
+    clearTimeout(deadline);
+    ctx.lobby.disconnected(c);
+  });
 }
 
 function onMessage(ctx: ConnectionContext, c: Client, data: RawData, isBinary: boolean): void {

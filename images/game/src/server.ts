@@ -5,9 +5,10 @@
  * A misbehaving client is closed on its own; nothing it sends can stop the tick or affect
  * other players.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
+import { AddressCap } from "../../runtime/addressCap";
 import type { Logger } from "../../runtime/log";
 import type { GameSettings } from "../../../contracts/settings/game";
 import { accept } from "./connection";
@@ -18,8 +19,33 @@ import { CLOSE } from "./protocol";
 import type { Room } from "./room";
 import { TickLoop, type TickStats } from "./tick";
 
+/**
+ * Connection limits (images/game/README.md, "Limits under attack"). Behind the proxy every
+ * player arrives from the proxy's address, so the tight cap is per client as the proxy
+ * names it (the last X-Forwarded-For entry, which the proxy appends itself) and a wide one
+ * per connecting address bounds anyone who sends that header themselves.
+ */
+export const CONNECTION_LIMITS = {
+  /** A connection that has not joined a room by then is closed. */
+  joinDeadlineMs: 10_000,
+  /** Open WebSockets per client (forwarded address, else the connecting one). */
+  perClient: 16,
+  /** Open WebSockets per connecting address (a proxy carries many clients). */
+  perPeer: 2048,
+};
+export type ConnectionLimits = typeof CONNECTION_LIMITS;
+
+/** The client the proxy names in the last X-Forwarded-For entry, or undefined. */
+function forwardedClient(req: IncomingMessage): string | undefined {
+  const header = req.headers["x-forwarded-for"];
+  const last = (Array.isArray(header) ? header.join(",") : header)?.split(",").pop()?.trim();
+  return last || undefined;
+}
+
 export interface GameServerOptions {
   readonly settings: GameSettings;
+  /** Overrides of {@link CONNECTION_LIMITS} (tests). */
+  readonly limits?: Partial<ConnectionLimits>;
   readonly log: Logger;
   readonly metrics?: GameMetrics;
   /** @default 7350 */
@@ -48,7 +74,10 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
   const lobby = new Lobby(settings, metrics);
   const loop = new TickLoop(lobby, settings, log, metrics);
 
-  const http = createServer((req, res) =>
+  const limits = { ...CONNECTION_LIMITS, ...options.limits };
+  const perPeer = new AddressCap(limits.perPeer);
+  const perClient = new AddressCap(limits.perClient);
+  const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) =>
     servePage({ listening: () => http.listening, lastTickAt: () => loop.lastTickAt, rooms: () => lobby.rooms.size }, req, res),
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, perMessageDeflate: false });
@@ -57,7 +86,20 @@ export async function startGameServer(options: GameServerOptions): Promise<GameS
       socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept({ lobby, settings, log, metrics }, ws, socket));
+    const peer = req.socket.remoteAddress;
+    const releasePeer = perPeer.acquire(peer);
+    const releaseClient = releasePeer && perClient.acquire(forwardedClient(req) ?? peer);
+    if (!releasePeer || !releaseClient) {
+      releasePeer?.();
+      metrics?.closes.inc({ reason: "too many connections" });
+      socket.end("HTTP/1.1 429 Too Many Requests\r\nretry-after: 10\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
+    socket.once("close", () => {
+      releasePeer();
+      releaseClient();
+    });
+    wss.handleUpgrade(req, socket, head, (ws) => accept({ lobby, settings, log, metrics, joinDeadlineMs: limits.joinDeadlineMs }, ws, socket));
   });
 
   loop.start();

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
 import { z } from "zod";
 import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, TLS_PATHS } from "../../../contracts/paths";
-import { ConfigError, portVar, runRole } from "../../runtime";
+import { ConfigError, mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
 import { nocSettingsSchema } from "../../../contracts/settings/noc";
 import { Monitor } from "./monitor";
 import { nocViewOf } from "./view";
@@ -29,12 +29,17 @@ void runRole({
     SP_TLS_CA_FILE: z.string().default(TLS_PATHS.ca),
     /** Password of the database probe's own login (components/roles/noc.ts); without it the db probe reports "no-credential". */
     SP_DB_PASSWORD_FILE: z.string().default(NOC_DB_PASSWORD_PATH),
+    /** The replica's certificate: the page is served over HTTPS only. */
+    ...tlsEnv,
   },
   settings: nocSettingsSchema,
   start: async ({ env, config, log }) => {
     const password = readOptional(env.SP_NOC_PASSWORD_FILE)?.toString("utf8").trim();
     // Never serve the page without a login: a missing secret is a deployment error.
     if (!password) throw new ConfigError([`SP_NOC_PASSWORD_FILE: cannot read a password from ${env.SP_NOC_PASSWORD_FILE} (the noc role hook generates it)`]);
+    // Nor with the password in clear: the page is HTTPS with the replica's certificate.
+    const tls = mountedCertificate(env);
+    if (!tls) throw new ConfigError([`SP_TLS_CERT/SP_TLS_KEY: no certificate at ${env.SP_TLS_CERT} (the deployment mounts one per replica)`]);
     const registry = new Registry();
     // What to probe and what to draw come resolved in the NOC's view (contracts/views/noc.ts).
     const { targets, unreachable, proxyHosts, diagram: model } = nocViewOf(config);
@@ -62,6 +67,7 @@ void runRole({
       historyMinutes: config.settings.historyMinutes,
       port: env.SP_NOC_PORT,
       host: env.SP_LISTEN,
+      tls,
     });
     monitor.start();
     // Whether a database login exists, never the password itself.

@@ -1,16 +1,23 @@
 /**
  * The NOC's web server: the status page, the live SVG, the status JSON and the probe
- * history (`/api/history`, every result in the window), all behind
- * HTTP Basic authentication (the deployment publishes it on 127.0.0.1 only; Basic over
- * loopback is adequate there, and every browser and curl speaks it). Failed logins are
- * throttled per client address.
+ * history (`/api/history`, every result in the window), all behind HTTP Basic
+ * authentication — over HTTPS with the replica's certificate from the datacenter CA
+ * (TLS 1.2 or newer, reloaded when renewed), so the password never crosses a network in
+ * clear. Plain HTTP only when no certificate is given (tests; the role's entry refuses to
+ * start without one).
+ *
+ * Failed logins are throttled per client address (see {@link LoginThrottle}); the right
+ * password always gets in, so nobody sharing an address with an attacker (everyone behind
+ * Docker's port proxy shares one) can be locked out by the attacker's failures.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../runtime/log";
 import type { DiagramModel } from "../../../contracts/views/noc";
 import { renderDatacenterSvg } from "./diagram";
+import { createReloadingTls, type TlsFiles } from "../../runtime/tls";
 import type { Monitor } from "./monitor";
 import { statusPage } from "./page";
 
@@ -26,14 +33,59 @@ export interface NocWebOptions {
   readonly port?: number;
   /** @default "0.0.0.0" */
   readonly host?: string;
+  /** The replica's certificate: the page is served over HTTPS. Without it, plain HTTP. */
+  readonly tls?: TlsFiles;
 }
 
-const MAX_FAILURES_PER_MINUTE = 20;
+/** Failures an address may make before it is slowed down. */
+export const FREE_FAILURES = 10;
+/** The longest an address waits between failed tries. */
+export const MAX_BACKOFF_MS = 5 * 60_000;
+/** Addresses remembered at most (oldest forgotten first). */
+const MAX_TRACKED = 10_000;
+
+/**
+ * Failed logins per client address: after {@link FREE_FAILURES}, each further failure
+ * doubles the time that address must wait (1 s, 2 s, 4 s … {@link MAX_BACKOFF_MS}) before
+ * a request without the right credentials is even answered with 401; until then it gets
+ * 429. A request with the right credentials is always served and clears its address.
+ * Nothing is global: one address's failures never affect another's, and never the operator
+ * who has the password. An address quiet for twice its wait starts over.
+ */
+export class LoginThrottle {
+  private readonly entries = new Map<string, { failures: number; until: number; last: number }>();
+
+  /** Milliseconds `address` must still wait (0: it may try). */
+  waitMs(address: string, now = Date.now()): number {
+    const e = this.entries.get(address);
+    if (!e) return 0;
+    if (now - e.last > 2 * Math.max(60_000, e.until - e.last)) {
+      this.entries.delete(address);
+      return 0;
+    }
+    return Math.max(0, e.until - now);
+  }
+
+  failed(address: string, now = Date.now()): void {
+    const e = this.entries.get(address) ?? { failures: 0, until: 0, last: now };
+    e.failures++;
+    e.last = now;
+    if (e.failures > FREE_FAILURES) e.until = now + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(20, e.failures - FREE_FAILURES - 1));
+    this.entries.delete(address); // re-inserted last: the Map's order is the eviction order
+    this.entries.set(address, e);
+    if (this.entries.size > MAX_TRACKED) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  succeeded(address: string): void {
+    this.entries.delete(address);
+  }
+}
+
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 export async function startNocWeb(options: NocWebOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const expected = digest(`${options.username}:${options.password}`);
-  const failures = new Map<string, { count: number; since: number }>();
+  const throttle = new LoginThrottle();
 
   const authorized = (req: IncomingMessage): boolean => {
     const header = req.headers.authorization ?? "";
@@ -54,18 +106,19 @@ export async function startNocWeb(options: NocWebOptions): Promise<{ server: Ser
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://noc").pathname;
     const client = req.socket.remoteAddress ?? "?";
-    const now = Date.now();
-    const f = failures.get(client);
-    if (f && now - f.since > 60_000) failures.delete(client);
-    if ((failures.get(client)?.count ?? 0) >= MAX_FAILURES_PER_MINUTE) {
-      res.writeHead(429, { "retry-after": "60", "content-type": "text/plain" }).end("too many failed logins; wait a minute\n");
-      return;
-    }
-    if (!authorized(req)) {
+    if (authorized(req)) throttle.succeeded(client);
+    else {
+      // A request without credentials always gets the challenge (a browser's first request
+      // must, or the operator would never be asked for the password).
+      const wait = req.headers.authorization ? throttle.waitMs(client) : 0;
+      if (wait > 0) {
+        res
+          .writeHead(429, { "retry-after": String(Math.ceil(wait / 1000)), "content-type": "text/plain" })
+          .end("too many failed logins from your address; wait\n");
+        return;
+      }
       if (req.headers.authorization) {
-        const entry = failures.get(client) ?? { count: 0, since: now };
-        entry.count++;
-        failures.set(client, entry);
+        throttle.failed(client);
         options.log.warn({ client }, "NOC login failed");
       }
       res
@@ -97,26 +150,38 @@ export async function startNocWeb(options: NocWebOptions): Promise<{ server: Ser
     }
   };
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     try {
       handle(req, res);
     } catch (error) {
       options.log.error({ err: error }, "NOC request failed");
       if (!res.headersSent) res.writeHead(500).end();
     }
-  });
-  server.requestTimeout = 10_000;
+  };
+  const limits = { requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 16 * 1024, keepAliveTimeout: 5_000 };
+  let stopWatch = () => {};
+  let server: Server;
+  if (options.tls) {
+    const minVersion = "TLSv1.2";
+    let secure: HttpsServer | undefined;
+    const tls = await createReloadingTls(options.tls, options.log, (m) => secure?.setSecureContext({ cert: m.cert, key: m.key, minVersion }));
+    server = secure = createHttpsServer({ ...limits, cert: tls.material().cert, key: tls.material().key, minVersion }, listener);
+    stopWatch = tls.watch();
+  } else {
+    server = createServer(limits, listener);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 8080, options.host ?? "0.0.0.0", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  options.log.info({ port }, "NOC page listening");
+  options.log.info({ port, https: !!options.tls }, "NOC page listening");
   return {
     server,
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        stopWatch();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
+import { oneAtATime } from "../../runtime/pipelining";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { ProxySettings } from "../../../contracts/settings/proxy";
@@ -15,7 +16,7 @@ import { ResponseCache } from "./cache";
 import { createForwarder } from "./forward";
 import { BucketTable } from "./limits";
 import { Router } from "./routes";
-import { createUpgradeHandler } from "./websocket";
+import { createUpgradeHandler, WEBSOCKET_LIMITS, type WebSocketLimits } from "./websocket";
 
 export interface ProxyAppOptions {
   readonly config: ReplicaConfig<ProxySettings>;
@@ -27,6 +28,8 @@ export interface ProxyAppOptions {
   readonly registry?: Registry;
   /** Node server limits; tests shorten the timeouts. */
   readonly limits?: Partial<typeof LIMITS>;
+  /** Overrides of {@link WEBSOCKET_LIMITS} (tests shorten the idle timeout). */
+  readonly websocket?: Partial<WebSocketLimits>;
 }
 
 export interface ProxyApp {
@@ -83,6 +86,7 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     }
     if (access.enabled) access.write(combinedLine(req, status, bytes), info);
   };
+  const rate = settings.rateLimit.requestsPerSecond > 0 ? new BucketTable(settings.rateLimit.requestsPerSecond, settings.rateLimit.burst) : undefined;
   const forward = createForwarder({
     router,
     cache: new ResponseCache(settings.cache.maxBytes, settings.cache.maxObjectBytes),
@@ -90,21 +94,30 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     connectTimeoutMs: settings.connectTimeoutMs,
     upstreamTimeoutMs: settings.upstreamTimeoutMs,
     maxBodyBytes: settings.maxBodyBytes,
-    ...(settings.rateLimit.requestsPerSecond > 0 ? { rate: new BucketTable(settings.rateLimit.requestsPerSecond, settings.rateLimit.burst) } : {}),
+    ...(rate ? { rate } : {}),
     ...(settings.bandwidth.bytesPerSecond > 0 ? { bandwidth: new BucketTable(settings.bandwidth.bytesPerSecond, settings.bandwidth.burstBytes) } : {}),
     onResponse,
   });
-  const upgrade = createUpgradeHandler(router, settings.connectTimeoutMs, (req, status, upstream) => onResponse(req, status, 0, upstream ? { upstream } : {}));
+  // Upgrades share the request buckets: a WebSocket handshake is a request like any other.
+  const upgrade = createUpgradeHandler({
+    router,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    ...(rate ? { rate } : {}),
+    limits: { ...WEBSOCKET_LIMITS, ...options.websocket },
+    onDone: (req, status, upstream) => onResponse(req, status, 0, upstream ? { upstream } : {}),
+  });
 
-  const handler = (tls: boolean) => (req: IncomingMessage, res: ServerResponse) => {
-    try {
-      forward(req, res, tls);
-    } catch (error) {
-      log.error({ err: error, url: req.url }, "proxy request failed");
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    }
-  };
+  // Pipelined requests one at a time per connection: bounded memory (runtime/pipelining.ts).
+  const handler = (tls: boolean) =>
+    oneAtATime((req: IncomingMessage, res: ServerResponse) => {
+      try {
+        forward(req, res, tls);
+      } catch (error) {
+        log.error({ err: error, url: req.url }, "proxy request failed");
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      }
+    });
 
   const listeners = await startHttpListeners({
     host: options.host,

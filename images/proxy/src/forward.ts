@@ -202,6 +202,13 @@ export function createForwarder(options: ForwardOptions) {
       server.active--;
       finished = true;
       if (tooLarge) return plain(req, res, 413, "request body too large", { connection: "close" }, { route: route.id, upstream: server.id });
+      // The client went away (an aborted upload, a closed connection) before the upstream
+      // answered: the request failed because of the client, not the server. Counting it would
+      // let anyone eject healthy upstreams by aborting a few POSTs; nobody is left to answer.
+      if ((req.destroyed && !req.complete) || res.destroyed) {
+        res.destroy();
+        return options.onResponse(req, 499, 0, { route: route.id, upstream: server.id });
+      }
       // undici refusing the request itself (a path or header it will not send) is the
       // client's fault, not the upstream's: no failure counted, no retry.
       if (code === "UND_ERR_INVALID_ARG" || code === "UND_ERR_NOT_SUPPORTED")

@@ -2,34 +2,83 @@
  * WebSocket (and any HTTP/1.1 Upgrade) pass-through: the handshake goes to an upstream
  * chosen like any request, with forwarding headers; once the upstream answers, the two
  * connections are spliced and bytes flow both ways untouched until either side closes.
+ *
+ * Limits (images/proxy/README.md, "Limits under attack"): each upgrade takes a token from
+ * the client's request bucket like any request (429 when empty); at most
+ * `maxPerAddress` tunnels per client address (429 beyond, counted from the handshake on);
+ * a tunnel with no byte either way for `idleMs` is closed. An upstream connection the
+ * client gave up on is not an upstream failure.
  */
 import type { IncomingMessage } from "node:http";
 import { connect, Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { AddressCap } from "../../runtime/addressCap";
 import { forwardHeaders } from "./forward";
+import type { BucketTable } from "./limits";
 import type { Router } from "./routes";
 
 /** TCP keep-alive probes on spliced connections start after this much silence. */
 const KEEPALIVE_MS = 30_000;
 
-export function createUpgradeHandler(router: Router, connectTimeoutMs: number, onDone: (req: IncomingMessage, status: number, upstream?: string) => void) {
+export const WEBSOCKET_LIMITS = {
+  /** A tunnel silent both ways this long is closed (a game in play sends every tick). */
+  idleMs: 120_000,
+  /** Open tunnels (and handshakes in progress) per client address. */
+  maxPerAddress: 64,
+};
+export type WebSocketLimits = typeof WEBSOCKET_LIMITS;
+
+export interface UpgradeOptions {
+  readonly router: Router;
+  readonly connectTimeoutMs: number;
+  /** The client request buckets (undefined when rate limiting is off). */
+  readonly rate?: BucketTable;
+  readonly limits: WebSocketLimits;
+  readonly onDone: (req: IncomingMessage, status: number, upstream?: string) => void;
+}
+
+export function createUpgradeHandler(options: UpgradeOptions) {
+  const { router, connectTimeoutMs, rate, limits, onDone } = options;
+  const perAddress = new AddressCap(limits.maxPerAddress);
   return function upgrade(req: IncomingMessage, client: Duplex, head: Buffer, tls: boolean): void {
-    const refuse = (status: number, text: string) => {
-      client.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    client.on("error", () => undefined);
+    const refuse = (status: number, text: string, extra = "") => {
+      client.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n${extra}\r\n`);
       onDone(req, status);
     };
+    const address = req.socket?.remoteAddress ?? "";
+    if (rate && !rate.get(address).tryTake()) return refuse(429, "Too Many Requests", "retry-after: 1\r\n");
     if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") return refuse(400, "Bad Request");
     const route = router.match(req.headers.host, req.url ?? "/");
     if (!route) return refuse(404, "Not Found");
+    const release = perAddress.acquire(address);
+    if (!release) return refuse(429, "Too Many Requests", "retry-after: 10\r\n");
     const server = route.pool.pick();
-    if (!server) return refuse(503, "Service Unavailable");
+    if (!server) {
+      release();
+      return refuse(503, "Service Unavailable");
+    }
 
     const upstream: Socket = connect({ host: server.host, port: server.port });
     const timer = setTimeout(() => upstream.destroy(new Error("connect timeout")), connectTimeoutMs);
-    client.on("error", () => upstream.destroy());
+    /** The client left (or idled out): whatever the upstream does next is not its fault. */
+    let clientGone = false;
+    client.once("close", () => {
+      clientGone = true;
+      release();
+      upstream.destroy();
+    });
+    // Idle from the handshake on: a client that opens the upgrade and then says nothing
+    // (or an upstream that never answers it) is dropped too. Any byte either way through
+    // the client socket restarts the timer.
+    if (client instanceof Socket)
+      client.setTimeout(limits.idleMs, () => {
+        clientGone = true;
+        client.destroy();
+      });
     upstream.on("error", () => {
       clearTimeout(timer);
-      if (upstream.connecting || !upstream.bytesRead) {
+      if ((upstream.connecting || !upstream.bytesRead) && !clientGone) {
         route.pool.reportFailure(server);
         if (client.writable) refuse(502, "Bad Gateway");
       } else client.destroy();
@@ -45,9 +94,9 @@ export function createUpgradeHandler(router: Router, connectTimeoutMs: number, o
       upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
       if (head.length > 0) upstream.write(head);
       server.active++;
-      // A spliced connection may live for hours (a game session): no idle timeout here (the
-      // HTTP server's request/keep-alive timers stop at the upgrade), small frames go out at
-      // once (no Nagle delay on game inputs), and TCP keep-alive finds peers that vanished.
+      // Small frames go out at once (no Nagle delay on game inputs), and TCP keep-alive
+      // finds peers that vanished. The HTTP server's request/keep-alive timers stop at the
+      // upgrade; the idle timer above is this tunnel's own.
       upstream.setNoDelay(true);
       upstream.setKeepAlive(true, KEEPALIVE_MS);
       if (client instanceof Socket) {
@@ -57,13 +106,8 @@ export function createUpgradeHandler(router: Router, connectTimeoutMs: number, o
       }
       upstream.pipe(client);
       client.pipe(upstream);
-      const close = () => {
-        upstream.destroy();
-        client.destroy();
-      };
-      upstream.once("close", close);
-      client.once("close", close);
       upstream.once("close", () => {
+        client.destroy();
         server.active--;
         onDone(req, 101, server.id);
       });

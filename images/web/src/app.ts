@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Counter, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
+import { oneAtATime } from "../../runtime/pipelining";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { SiteSettings, WebSettings } from "../../../contracts/settings/web";
@@ -124,7 +125,8 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     ...(options.tls ? { defaultCertificate: options.tls } : {}),
     certificates: sites.sites.flatMap((site) => (site.tls ? [{ names: site.names, files: site.tls }] : [])),
     limits: { ...LIMITS, ...options.limits },
-    handler: () => listener,
+    // Pipelined requests one at a time per connection: bounded memory (runtime/pipelining.ts).
+    handler: () => oneAtATime(listener),
     onClientError: () => clientErrors.inc(),
     noCertificateMessage: "no TLS certificate (replica or site): HTTPS listener disabled",
     log,

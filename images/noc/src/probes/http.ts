@@ -6,7 +6,7 @@
  * noc role hook chose from the proxy's certificate (a web site's name), else the domain.
  */
 import { Agent, request } from "undici";
-import type { Probe, ProbeContext, ProbeTarget } from "./types";
+import { verifiedTls, type Probe, type ProbeContext, type ProbeTarget } from "./types";
 
 export function proxySiteName(target: ProbeTarget, ctx: ProbeContext): string {
   return ctx.settings.proxyHost ?? ctx.proxyHosts?.[target.service] ?? ctx.domain;
@@ -16,7 +16,7 @@ export function httpProbe(tls: boolean, viaProxy: boolean): Probe {
   return async (target, ctx) => {
     const host = viaProxy ? proxySiteName(target, ctx) : undefined;
     const dispatcher = new Agent({
-      connect: { timeout: ctx.timeoutMs, ca: ctx.ca, rejectUnauthorized: ctx.ca !== undefined, ...(host ? { servername: host } : {}) },
+      connect: { timeout: ctx.timeoutMs, ...(tls ? verifiedTls(ctx) : {}), ...(host ? { servername: host } : {}) },
       keepAliveTimeout: 1,
       pipelining: 0,
     });
@@ -28,7 +28,7 @@ export function httpProbe(tls: boolean, viaProxy: boolean): Probe {
         headers: { "user-agent": "serverpark-noc", ...(host ? { host } : {}) },
       });
       await res.body.dump({ limit: 64 * 1024 });
-      const verified = tls ? (ctx.ca ? `, TLS verified as ${host ?? target.address}` : ", TLS unverified (no CA)") : "";
+      const verified = tls ? `, TLS verified as ${host ?? target.address}` : "";
       const detail = `HTTP ${res.statusCode}${viaProxy ? ` via proxy (Host ${host})` : ""}${verified}`;
       // 5xx: the server is there but cannot serve (a proxy without healthy upstreams).
       return res.statusCode < 500 ? { ok: true, detail } : { ok: false, degraded: true, detail };

@@ -5,7 +5,7 @@
  */
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
-import type { Probe, ProbeContext, ProbeTarget } from "./types";
+import { verifiedTls, type Probe, type ProbeContext, type ProbeTarget } from "./types";
 
 export class LineSocket {
   private buffer = "";
@@ -59,7 +59,7 @@ export class LineSocket {
     return new Promise((resolve, reject) => {
       const options = { host: target.address, port: target.port.port };
       const socket = tls
-        ? tlsConnect({ ...options, ca: ctx.ca, rejectUnauthorized: ctx.ca !== undefined }, () => resolve(new LineSocket(socket)))
+        ? tlsConnect({ ...options, ...verifiedTls(ctx) }, () => resolve(new LineSocket(socket)))
         : tcpConnect(options, () => resolve(new LineSocket(socket)));
       socket.once("error", reject);
       ctx.signal.addEventListener("abort", () => socket.destroy(), { once: true });
@@ -103,7 +103,7 @@ export function greetingProbe(expected: RegExp, tls: boolean): Probe {
     try {
       const greeting = await s.line();
       if (!expected.test(greeting)) return { ok: false, degraded: true, detail: `unexpected greeting: ${greeting.slice(0, 80)}` };
-      const verified = tls ? (ctx.ca ? ", TLS verified" : ", TLS unverified (no CA)") : "";
+      const verified = tls ? ", TLS verified" : "";
       return { ok: true, detail: `${greeting.slice(0, 60)}${verified}` };
     } finally {
       s.close();
@@ -159,13 +159,12 @@ export const ftpsProbe: Probe = async (target, ctx) => {
     const auth = await ftpReply(plain);
     if (auth.code !== "234") return { ok: false, degraded: true, detail: `AUTH TLS answered ${auth.text.slice(0, 80)} (no explicit TLS)` };
     const servername = `${target.service}.${ctx.domain}`;
-    s = await plain.startTls({ servername, ca: ctx.ca, rejectUnauthorized: ctx.ca !== undefined }, ctx.signal);
+    s = await plain.startTls({ servername, ...verifiedTls(ctx) }, ctx.signal);
     const protocol = (s.socket as TLSSocket).getProtocol?.() ?? "TLS";
     s.write("QUIT\r\n");
     const quit = await ftpReply(s);
     if (quit.code !== "221") return { ok: false, degraded: true, detail: `QUIT over TLS answered ${quit.text.slice(0, 80)}` };
-    const verified = ctx.ca ? `verified as ${servername}` : "unverified (no CA)";
-    return { ok: true, detail: `220, AUTH TLS 234, ${protocol} ${verified}, QUIT 221 (${greeting.text.slice(4, 44)})` };
+    return { ok: true, detail: `220, AUTH TLS 234, ${protocol} verified as ${servername}, QUIT 221 (${greeting.text.slice(4, 44)})` };
   } finally {
     s.close();
   }

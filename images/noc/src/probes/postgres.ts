@@ -1,10 +1,11 @@
 /**
  * PostgreSQL: log in with the NOC's own least-privileged login (components/roles/noc.ts) and
- * run `SELECT 1` with the pg client. A refused login is DOWN: applications log in the same
+ * run `SELECT 1` with the pg client, over TLS verified against the datacenter CA (the db role
+ * refuses logins without TLS). A refused login is DOWN: applications log in the same
  * way, so a server that refuses logins is not serving. The password never enters a detail.
  */
 import pg from "pg";
-import type { Probe } from "./types";
+import { verifiedTls, type Probe } from "./types";
 
 export const postgresProbe: Probe = async (target, ctx) => {
   if (!ctx.dbPassword) {
@@ -18,7 +19,8 @@ export const postgresProbe: Probe = async (target, ctx) => {
     password: ctx.dbPassword,
     connectionTimeoutMillis: ctx.timeoutMs,
     query_timeout: ctx.timeoutMs,
-    ssl: false,
+    // The db role admits network logins over TLS only; the password goes to a verified server only.
+    ssl: verifiedTls(ctx),
     application_name: "serverpark-noc",
   });
   client.on("error", () => undefined);
