@@ -46,7 +46,7 @@ export const STATE_COLOURS: Readonly<Record<ReplicaState, string>> = {
   degraded: "#e0a526",
   down: "#d63c3c",
   unknown: "#8a94a6",
-  "no-power": "#d0d5dd",
+  "no-power": "#c4c9d3",
 };
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");

@@ -23,7 +23,7 @@ export const POWER_COLOURS: Readonly<Record<PowerState, string>> = {
 /** Presentation attributes of the power-tinted boxes (see diagram.ts, withAttributes). */
 export const POWER_STYLE_ATTRS: Readonly<Record<string, string>> = {
   "hostbox-powered": 'fill="#fff" stroke="#2e9d4f"',
-  "hostbox-unpowered": 'fill="#d0d5dd" stroke="#3d4350" stroke-dasharray="4 3"',
+  "hostbox-unpowered": 'fill="#eceef2" stroke="#3d4350" stroke-dasharray="4 3"',
   "hostbox-unknown": 'fill="#fff" stroke="#8a94a6" stroke-dasharray="2 2"',
   "rackbox-powered": 'fill="#f1f8f3" stroke="#2e9d4f"',
   "rackbox-unpowered": 'fill="#d0d5dd" stroke="#3d4350"',
