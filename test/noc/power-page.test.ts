@@ -29,7 +29,7 @@ declare const document: { querySelector(selector: string): { getAttribute(name: 
 const log = createLogger({ role: "noc", level: "silent" });
 const { plan } = loadPlan("local", join(__dirname, "..", ".."));
 const model = diagramModel(plan);
-const ADDRESS = { h1: "127.0.0.2", h3: "127.0.0.3" };
+const ADDRESS = { h1: "127.0.0.6", h3: "127.0.0.7" };
 
 describe.skipIf(browserMissing() !== undefined)("NOC page shows power in headless Chromium", () => {
   let pki: ManagementPki;
