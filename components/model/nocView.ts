@@ -4,7 +4,8 @@
  * management network first since every replica has an address there — the name to ask each
  * proxy for, and the diagram model it colours with live state. FTP's passive data ports are
  * not probed: they only carry data for a session that reserved them (the `ftp` control
- * port's probe covers the service), and a bare connect proves nothing.
+ * port's probe covers the service), and a bare connect proves nothing. Each host's agent is
+ * listed at one address the NOC can reach, for its power state.
  */
 import type { DiagramModel, NocView, ProbeTarget } from "../../contracts/views/noc";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
@@ -40,8 +41,8 @@ export function diagramModel(plan: DatacenterPlan): DiagramModel {
 const views = new WeakMap<PlannedService, NocView>();
 
 /**
- * The NOC replica's view: probe targets reached from `noc`'s networks, proxy probe hosts, the
- * diagram. Every replica of a service sits on the same networks, so it is computed once per
+ * The NOC replica's view: probe targets reached from `noc`'s networks, proxy probe hosts, host
+ * agents' addresses, the diagram. Every replica of a service sits on the same networks, so it is computed once per
  * NOC service.
  */
 export function nocView(plan: DatacenterPlan, noc: PlannedReplica, service: PlannedService): NocView {
@@ -68,7 +69,12 @@ export function nocView(plan: DatacenterPlan, noc: PlannedReplica, service: Plan
     const host = proxyProbeHost(plan, s);
     if (host) proxyHosts[s.id] = host;
   }
-  const view: NocView = { targets, unreachable, proxyHosts, diagram: diagramModel(plan) };
+  const hostAgents: Record<string, string> = {};
+  for (const h of plan.hosts) {
+    const net = sharedNetwork(plan, noc.addresses, h.addresses, "first");
+    if (net) hostAgents[h.id] = h.addresses[net]!;
+  }
+  const view: NocView = { targets, unreachable, proxyHosts, hostAgents, diagram: diagramModel(plan) };
   views.set(service, view);
   return view;
 }

@@ -42,6 +42,11 @@ export const nocViewSchema = z.object({
   unreachable: z.array(z.string()),
   /** Proxy service id → a name on its certificate, for the HTTPS probe through it (SNI and Host). */
   proxyHosts: z.record(z.string(), z.string().min(1)),
+  /**
+   * Host id → the address of its host agent on a network the NOC shares with it (management
+   * first); the NOC reads each agent's `GET /power` there. Hosts missing here are "unknown".
+   */
+  hostAgents: z.record(z.string(), z.string()),
   diagram: diagramModelSchema,
 });
 

@@ -300,4 +300,9 @@ describe("probe targets (the NOC's view, from the plan)", () => {
   it("names each proxy's probe host from its certificate names", () => {
     expect(view.proxyHosts).toEqual({ edge: "www.fra1.park.test" });
   });
+
+  it("lists every host's agent at its management address", () => {
+    expect(view.hostAgents).toEqual(Object.fromEntries(plan.hosts.map((h) => [h.id, h.addresses[mgmt]])));
+    expect(Object.keys(view.hostAgents)).toHaveLength(plan.hosts.length);
+  });
 });

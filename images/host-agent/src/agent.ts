@@ -5,7 +5,7 @@
  */
 import { Gauge, Registry } from "prom-client";
 import { z } from "zod";
-import { HttpError, managementListener, startManagementServer, type Logger, type ManagementServer } from "../../runtime";
+import { HttpError, managementListener, startManagementServer, type Logger, type ManagementOptions, type ManagementServer } from "../../runtime";
 import type { HostAgentConfig } from "./config";
 import { PowerState, powerChangeSchema, type Psu } from "./power";
 
@@ -14,7 +14,15 @@ export interface HostAgent {
   readonly power: PowerState;
 }
 
-export async function startHostAgent(config: HostAgentConfig, log: Logger): Promise<HostAgent> {
+/**
+ * Starts the agent; `listener` defaults to what the environment says (SP_MGMT_ADDRESS and the
+ * TLS files, images/runtime/bootstrap.ts). Tests pass one to run TLS on a loopback address.
+ */
+export async function startHostAgent(
+  config: HostAgentConfig,
+  log: Logger,
+  listener: Pick<ManagementOptions, "host" | "tls" | "insecure"> = managementListener(process.env, config.SP_LISTEN),
+): Promise<HostAgent> {
   const psus: Psu[] = config.SP_PSUS.map((p, i) => ({ id: p.id ?? `psu${i + 1}`, pdu: p.pdu, feed: p.feed }));
   const power = new PowerState(psus);
   const identity = {
@@ -30,7 +38,7 @@ export async function startHostAgent(config: HostAgentConfig, log: Logger): Prom
 
   const management = await startManagementServer({
     port: config.SP_MGMT_PORT,
-    ...managementListener(process.env, config.SP_LISTEN),
+    ...listener,
     log,
     registry,
     // An unpowered host is down: its health check fails like real hardware would.

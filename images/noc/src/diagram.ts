@@ -4,12 +4,16 @@
  * an optional live state, so `serverpark diagram` (static, no state) and the NOC page
  * (live colours) produce the same picture, and tests can compare output byte for byte.
  *
+ * With the host agents' power state, feeds, PDUs, racks and hosts are coloured by it
+ * (./diagramPower.ts) and replicas on a dark host are grey "no power" chips, not red ones.
+ *
  * Hand-written on purpose: the layout is a fixed grid (racks side by side, hosts stacked),
  * which a few coordinates express more plainly than a graph-layout dependency would.
  */
 import type { DiagramHost, DiagramModel } from "../../../contracts/views/noc";
+import { hostPower, POWER_STYLE_ATTRS, powerLegend, pduPower, rackPower, serviceBar, wireDash, type DiagramPower } from "./diagramPower";
 
-export type ReplicaState = "up" | "degraded" | "down" | "unknown";
+export type ReplicaState = "up" | "degraded" | "down" | "unknown" | "no-power";
 
 export interface DiagramState {
   /** replica id → state; replicas not listed are drawn "unknown". */
@@ -20,6 +24,10 @@ export interface DiagramState {
   readonly availability?: Readonly<Record<string, number>>;
   /** Caption of the availability column. @default "availability" */
   readonly availabilityLabel?: string;
+  /** Feeds, PDUs, racks and hosts by power state; without it they are drawn as planned. */
+  readonly power?: DiagramPower;
+  /** service id → share of the window it was down for want of power, and for other reasons. */
+  readonly downtime?: Readonly<Record<string, { readonly power: number; readonly failure: number }>>;
 }
 
 const M = 20;
@@ -38,6 +46,7 @@ export const STATE_COLOURS: Readonly<Record<ReplicaState, string>> = {
   degraded: "#e0a526",
   down: "#d63c3c",
   unknown: "#8a94a6",
+  "no-power": "#c4c9d3",
 };
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -87,11 +96,15 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
   let bottom = rackY;
 
   // Feeds along the top.
+  const power = state.power;
   feeds.forEach((f, i) => {
     const x = M + i * (FEED_W + 16);
+    const p = power?.feeds[f];
+    const fill = !p || p.state === "powered" ? feedColour.get(f) : p.state === "unpowered" ? "#3d4350" : "#b8bfcc";
+    const label = p && p.state !== "powered" ? ` · ${p.state === "unpowered" ? "no power" : "unknown"}` : "";
     out.push(
-      `<g class="feed" data-feed="${esc(f)}"><rect x="${x}" y="${feedY}" width="${FEED_W}" height="${FEED_H}" rx="4" fill="${feedColour.get(f)}"/>` +
-        `<text x="${x + FEED_W / 2}" y="${feedY + 22}" text-anchor="middle" class="light">feed ${esc(f)}</text></g>`,
+      `<g class="feed" data-feed="${esc(f)}"${p ? ` data-power="${p.state}"` : ""}>${p ? `<title>feed ${esc(f)}: ${p.state} — ${esc(p.detail)}</title>` : ""}<rect x="${x}" y="${feedY}" width="${FEED_W}" height="${FEED_H}" rx="4" fill="${fill}"/>` +
+        `<text x="${x + FEED_W / 2}" y="${feedY + 22}" text-anchor="middle" class="light">feed ${esc(f)}${label}</text></g>`,
     );
   });
 
@@ -112,10 +125,12 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
     const psuLinks: string[] = [];
     for (const h of rack.hosts) {
       const hh = hostHeight(h);
+      const hp = hostPower(power, h.id, hostX + hostW / 2, y + 16);
       body.push(
-        `<g class="host" data-host="${esc(h.id)}"><title>host ${esc(h.id)}${h.kind ? ` (${esc(h.kind)})` : ""}, rack ${esc(h.rack)}, PSUs on ${esc(h.psus.map((p) => p.pdu).join(", ") || "none")}</title>` +
-          `<rect x="${hostX}" y="${y}" width="${hostW}" height="${hh}" rx="3" class="hostbox"/>` +
+        `<g class="host" data-host="${esc(h.id)}"${hp.attr}><title>host ${esc(h.id)}${h.kind ? ` (${esc(h.kind)})` : ""}, rack ${esc(h.rack)}, PSUs on ${esc(h.psus.map((p) => p.pdu).join(", ") || "none")}${esc(hp.title)}</title>` +
+          `<rect x="${hostX}" y="${y}" width="${hostW}" height="${hh}" rx="3" class="${hp.boxClass}"/>` +
           `<text x="${hostX + 8}" y="${y + 16}" class="hostname">${esc(h.id)}</text>` +
+          hp.label +
           (h.kind ? `<text x="${hostX + hostW - 8}" y="${y + 16}" text-anchor="end" class="muted">${esc(h.kind)}</text>` : ""),
       );
       h.replicas.forEach((rid, i) => {
@@ -128,7 +143,7 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
         body.push(
           `<g class="replica st-${st}" id="replica-${idOf(rid)}" data-replica="${esc(rid)}" data-service="${esc(r?.service ?? "")}" data-state="${st}"><title>${esc(tip)}</title>` +
             `<rect x="${cx}" y="${cy}" width="${chipW}" height="${CHIP_H}" rx="3" fill="${STATE_COLOURS[st]}"/>` +
-            `<text x="${cx + chipW / 2}" y="${cy + 15}" text-anchor="middle" class="light">${esc(cut(rid, 14))}</text></g>`,
+            `<text x="${cx + chipW / 2}" y="${cy + 15}" text-anchor="middle" class="${st === "no-power" ? "dim" : "light"}">${esc(cut(rid, 14))}</text></g>`,
         );
       });
       body.push("</g>");
@@ -137,7 +152,7 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
         const bi = rack.pdus.findIndex((d) => d.id === p.pdu);
         const wy = y + 12 + j * 10;
         psuLinks.push(
-          `<path d="M${busX(bi)} ${wy}H${hostX}" stroke="${feedColour.get(p.feed)}" class="wire"/><circle cx="${hostX}" cy="${wy}" r="2.5" fill="${feedColour.get(p.feed)}"/>`,
+          `<path d="M${busX(bi)} ${wy}H${hostX}" stroke="${feedColour.get(p.feed)}" class="wire"${wireDash(power?.pdus[p.pdu])}/><circle cx="${hostX}" cy="${wy}" r="2.5" fill="${feedColour.get(p.feed)}"/>`,
         );
       });
       y += hh + 8;
@@ -153,16 +168,18 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
       const colour = feedColour.get(p.feed)!;
       const feedX = M + fi * (FEED_W + 16) + FEED_W / 2;
       const gutterX = rack.x + 5 + fi * 6;
+      const pp = pduPower(power?.pdus[p.id]);
       return (
-        `<path d="M${feedX} ${feedY + FEED_H}V${trunkY(fi)}H${gutterX}V${py + PDU_H / 2}H${pduX}" stroke="${colour}" class="wire"/>` +
-        `<path d="M${pduX + PDU_W} ${py + PDU_H / 2}H${busX(i)}V${hostsBottom - 8}" stroke="${colour}" class="wire"/>` +
-        `<g class="pdu" data-pdu="${esc(p.id)}"><title>PDU ${esc(p.id)} on feed ${esc(p.feed)}</title><rect x="${pduX}" y="${py}" width="${PDU_W}" height="${PDU_H}" rx="3" fill="#fff" stroke="${colour}" stroke-width="2"/>` +
-        `<text x="${pduX + PDU_W / 2}" y="${py + 16}" text-anchor="middle" class="small">${esc(cut(p.id, 12))}</text></g>`
+        `<path d="M${feedX} ${feedY + FEED_H}V${trunkY(fi)}H${gutterX}V${py + PDU_H / 2}H${pduX}" stroke="${colour}" class="wire"${wireDash(power?.feeds[p.feed])}/>` +
+        `<path d="M${pduX + PDU_W} ${py + PDU_H / 2}H${busX(i)}V${hostsBottom - 8}" stroke="${colour}" class="wire"${wireDash(power?.pdus[p.id])}/>` +
+        `<g class="pdu" data-pdu="${esc(p.id)}"${pp.attr}><title>PDU ${esc(p.id)} on feed ${esc(p.feed)}${esc(pp.title)}</title><rect x="${pduX}" y="${py}" width="${PDU_W}" height="${PDU_H}" rx="3" fill="${pp.fill}" stroke="${colour}" stroke-width="2"/>` +
+        `<text x="${pduX + PDU_W / 2}" y="${py + 16}" text-anchor="middle" class="${pp.text}">${esc(cut(p.id, 12))}</text></g>`
       );
     });
 
+    const rp = rackPower(power?.racks[rack.id]);
     out.push(
-      `<g class="rack" data-rack="${esc(rack.id)}"><rect x="${rack.x}" y="${rackY}" width="${RACK_W}" height="${rackH}" rx="6" class="rackbox"/>` +
+      `<g class="rack" data-rack="${esc(rack.id)}"${rp.attr}>${rp.title ? `<title>rack ${esc(rack.id)}${esc(rp.title)}</title>` : ""}<rect x="${rack.x}" y="${rackY}" width="${RACK_W}" height="${rackH}" rx="6" class="${rp.boxClass}"/>` +
         `<text x="${pduX}" y="${rackY + 20}" class="rackname">rack ${esc(rack.id)}</text>` +
         pdus.join("") +
         psuLinks.join("") +
@@ -180,25 +197,27 @@ export function renderDatacenterSvg(model: DiagramModel, state: DiagramState = {
     const a = state.availability?.[s.id];
     const states = s.replicas.map((r) => state.replicas?.[r] ?? "unknown");
     const up = states.filter((x) => x === "up").length;
-    const bar =
-      a === undefined
-        ? `<text x="${M + 300}" y="${y}" class="muted">n/a</text>`
-        : `<rect x="${M + 300}" y="${y - 11}" width="200" height="12" fill="#e5e8ee"/><rect x="${M + 300}" y="${y - 11}" width="${(200 * Math.max(0, Math.min(1, a))).toFixed(1)}" height="12" fill="${a >= 0.99 ? STATE_COLOURS.up : a >= 0.9 ? STATE_COLOURS.degraded : STATE_COLOURS.down}"/>` +
-          `<text x="${M + 510}" y="${y}" class="small">${(a * 100).toFixed(a === 1 ? 0 : 2)}%</text>`;
+    const dark = states.filter((x) => x === "no-power").length;
+    const bar = a === undefined ? `<text x="${M + 300}" y="${y}" class="muted">n/a</text>` : serviceBar(M + 300, y, a, state.downtime?.[s.id], STATE_COLOURS);
+    const count = state.replicas
+      ? `${up}/${s.replicas.length} up${dark > 0 ? ` · ${dark} no power` : ""}`
+      : `${s.replicas.length} replica${s.replicas.length === 1 ? "" : "s"}`;
     out.push(
       `<g class="service" data-service="${esc(s.id)}"><text x="${M}" y="${y}" class="small">${esc(s.id)} (${esc(s.role)})</text>` +
-        `<text x="${M + 170}" y="${y}" class="small">${state.replicas ? `${up}/${s.replicas.length} up` : `${s.replicas.length} replica${s.replicas.length === 1 ? "" : "s"}`}</text>${bar}</g>`,
+        `<text x="${M + 170}" y="${y}" class="small">${count}</text>${bar}</g>`,
     );
   });
 
   const width = Math.max(M * 2 + racks.length * (RACK_W + RACK_GAP) - RACK_GAP, M * 2 + feeds.length * (FEED_W + 16), 620);
   const height = tableY + 20 + model.services.length * 20 + 10;
-  const legend = (Object.keys(STATE_COLOURS) as ReplicaState[])
-    .map(
-      (s, i) =>
-        `<rect x="${width - M - 4 * 92 + i * 92}" y="14" width="12" height="12" fill="${STATE_COLOURS[s]}"/><text x="${width - M - 4 * 92 + i * 92 + 16}" y="24" class="small">${s}</text>`,
-    )
-    .join("");
+  const states = Object.keys(STATE_COLOURS) as ReplicaState[];
+  const legend =
+    states
+      .map(
+        (s, i) =>
+          `<rect x="${width - M - states.length * 92 + i * 92}" y="10" width="12" height="12" fill="${STATE_COLOURS[s]}"/><text x="${width - M - states.length * 92 + i * 92 + 16}" y="20" class="small">${s === "no-power" ? "no power" : s}</text>`,
+      )
+      .join("") + (power ? powerLegend(width - M, 26) : "");
   return withAttributes(
     [
       `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="datacenter ${esc(model.datacenter)}">`,
@@ -227,8 +246,11 @@ const STYLE_ATTRS: Readonly<Record<string, string>> = {
   rackbox: 'fill="#f4f6fa" stroke="#98a2b3"',
   hostbox: 'fill="#fff" stroke="#667085"',
   wire: 'fill="none" stroke-width="2"',
+  dim: 'fill="#475467" font-weight="600"',
+  ...POWER_STYLE_ATTRS,
 };
+const STYLED = new RegExp(`class="(${Object.keys(STYLE_ATTRS).join("|")})"`, "g");
 
 function withAttributes(svg: string): string {
-  return svg.replace(/class="(light|small|muted|hostname|rackname|rackbox|hostbox|wire)"/g, (m, name: string) => `${m} ${STYLE_ATTRS[name]}`);
+  return svg.replace(STYLED, (m, name: string) => `${m} ${STYLE_ATTRS[name]}`);
 }

@@ -2,13 +2,14 @@
 import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, TLS_PATHS } from "../../../contracts/paths";
+import { MANAGEMENT_CLIENT_TLS_PATHS, NOC_DB_PASSWORD_PATH, NOC_PASSWORD_PATH, TLS_PATHS } from "../../../contracts/paths";
 import { ConfigError, mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
 import { nocSettingsSchema } from "../../../contracts/settings/noc";
 import { Monitor } from "./monitor";
 import { nocViewOf } from "./view";
 import { startNocWeb } from "./web";
-import { rolePort } from "../../../contracts/roles";
+import { MANAGEMENT_PORT, rolePort } from "../../../contracts/roles";
+import { PowerPoller } from "./power";
 
 const readOptional = (path: string) => {
   try {
@@ -31,6 +32,9 @@ void runRole({
     SP_DB_PASSWORD_FILE: z.string().default(NOC_DB_PASSWORD_PATH),
     /** The replica's certificate: the page is served over HTTPS only. */
     ...tlsEnv,
+    /** The NOC's management client certificate and key, to read the host agents' power state; without them every host shows "unknown". */
+    SP_MGMT_CLIENT_CERT_FILE: z.string().default(MANAGEMENT_CLIENT_TLS_PATHS.cert),
+    SP_MGMT_CLIENT_KEY_FILE: z.string().default(MANAGEMENT_CLIENT_TLS_PATHS.key),
   },
   settings: nocSettingsSchema,
   start: async ({ env, config, log }) => {
@@ -42,9 +46,19 @@ void runRole({
     if (!tls) throw new ConfigError([`SP_TLS_CERT/SP_TLS_KEY: no certificate at ${env.SP_TLS_CERT} (the deployment mounts one per replica)`]);
     const registry = new Registry();
     // What to probe and what to draw come resolved in the NOC's view (contracts/views/noc.ts).
-    const { targets, unreachable, proxyHosts, diagram: model } = nocViewOf(config);
+    const { targets, unreachable, proxyHosts, hostAgents, diagram: model } = nocViewOf(config);
     const ca = readOptional(env.SP_TLS_CA_FILE);
     const dbPassword = readOptional(env.SP_DB_PASSWORD_FILE)?.toString("utf8").trim();
+    const clientCert = readOptional(env.SP_MGMT_CLIENT_CERT_FILE);
+    const clientKey = readOptional(env.SP_MGMT_CLIENT_KEY_FILE);
+    const power = new PowerPoller({
+      model,
+      agents: hostAgents,
+      port: MANAGEMENT_PORT,
+      ...(ca && clientCert && clientKey ? { tls: { ca, cert: clientCert, key: clientKey } } : {}),
+      log,
+      registry,
+    });
     const monitor = new Monitor({
       targets,
       unreachable,
@@ -56,6 +70,7 @@ void runRole({
       ...(ca ? { ca } : {}),
       ...(dbPassword ? { dbPassword } : {}),
       proxyHosts,
+      power,
     });
     const web = await startNocWeb({
       model,
@@ -70,8 +85,19 @@ void runRole({
       tls,
     });
     monitor.start();
+    power.start();
     // Whether a database login exists, never the password itself.
-    log.info({ targets: targets.length, unreachable, dbLogin: dbPassword ? config.settings.dbUser : null, proxyHosts }, "probing");
+    log.info(
+      {
+        targets: targets.length,
+        unreachable,
+        dbLogin: dbPassword ? config.settings.dbUser : null,
+        proxyHosts,
+        hostAgents: Object.keys(hostAgents).length,
+        powerTls: !!(ca && clientCert && clientKey),
+      },
+      "probing",
+    );
     return {
       management: {
         registry,
@@ -80,6 +106,7 @@ void runRole({
       steps: [
         { name: "status page", run: () => web.close() },
         { name: "probes", run: () => monitor.stop() },
+        { name: "power reads", run: () => power.stop() },
       ],
     };
   },

@@ -2,14 +2,20 @@
  * The probe loop: every `intervalMs` all targets are probed (at most `concurrency` at a
  * time, each under `timeoutMs`), results go into a short history, Prometheus metrics and
  * the status the page shows. A probe that times out or fails counts its port down.
+ *
+ * With the host agents' power state (./power.ts), a replica that is not up on a host its
+ * agent reports unpowered is "no-power", not down, and a round in which a service had no
+ * replica up is filed under `power` when every one of its replicas was "no-power", under
+ * `failure` otherwise. Availability stays what clients saw (a dark service is down).
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../runtime/log";
 import type { NocSettings } from "../../../contracts/settings/noc";
+import type { PowerView } from "./powerState";
 import { probeFor, type FailureReason, type ProbeContext, type ProbeTarget } from "./probes";
 
 export type PortState = "up" | "degraded" | "down";
-export type ReplicaState = PortState | "unknown";
+export type ReplicaState = PortState | "unknown" | "no-power";
 
 export interface ProbeResult {
   readonly service: string;
@@ -48,10 +54,12 @@ export function reasonOf(error: unknown): FailureReason {
   return "error";
 }
 
+/** A service in one round: a replica fully up, or down for want of power, or down for another reason. */
+type RoundOutcome = "up" | "power" | "failure";
+
 interface Round {
   readonly at: number;
-  /** service id → whether at least one replica was fully up. */
-  readonly services: Readonly<Record<string, boolean>>;
+  readonly services: Readonly<Record<string, RoundOutcome>>;
 }
 
 export interface NocStatus {
@@ -61,6 +69,10 @@ export interface NocStatus {
   readonly details: Record<string, string>;
   /** service id → share of rounds in the window with a replica fully up. */
   readonly availability: Record<string, number>;
+  /** service id → share of rounds in the window it was down, by cause (see above). */
+  readonly downtime: Record<string, { readonly power: number; readonly failure: number }>;
+  /** Feeds, PDUs, racks and hosts as the host agents report them (undefined without a poller). */
+  readonly power: PowerView | undefined;
   readonly probes: readonly ProbeResult[];
 }
 
@@ -78,6 +90,8 @@ export interface MonitorOptions {
   readonly dbPassword?: string;
   /** Proxy service id → name on its certificate, for the HTTPS probe through it. */
   readonly proxyHosts?: Readonly<Record<string, string>>;
+  /** The host agents' power state (./power.ts). */
+  readonly power?: { view(): PowerView };
   /** Injected by tests. @default Date.now */
   readonly now?: () => number;
 }
@@ -119,6 +133,12 @@ export class Monitor {
         labelNames: ["service"],
         registers,
       }),
+      down: new Gauge({
+        name: "noc_service_down_ratio",
+        help: "Share of probe rounds in the history window with no replica up, by cause (power: every replica on an unpowered host)",
+        labelNames: ["service", "cause"],
+        registers,
+      }),
     };
   }
 
@@ -145,12 +165,16 @@ export class Monitor {
       list.push(r.state === "up" ? { at: r.at, state: r.state, latencyMs } : { at: r.at, state: r.state, latencyMs, reason: r.reason!, detail: r.detail });
       while (list.length > 0 && list[0]!.at < horizon) list.shift();
     }
-    const services: Record<string, boolean> = {};
     const states = this.replicaStates();
-    for (const t of this.options.targets) services[t.service] = (services[t.service] ?? false) || states[t.replica] === "up";
+    const byService = new Map<string, ReplicaState[]>();
+    for (const t of this.options.targets) (byService.get(t.service) ?? byService.set(t.service, []).get(t.service)!).push(states[t.replica] ?? "unknown");
+    const services: Record<string, RoundOutcome> = {};
+    for (const [service, list] of byService) services[service] = list.includes("up") ? "up" : list.every((x) => x === "no-power") ? "power" : "failure";
     this.rounds.push({ at, services });
     while (this.rounds.length > 0 && this.rounds[0]!.at < horizon) this.rounds.shift();
     for (const [service, a] of Object.entries(this.availability())) this.metrics.availability.set({ service }, a);
+    for (const [service, d] of Object.entries(this.downtime()))
+      for (const cause of ["power", "failure"] as const) this.metrics.down.set({ service, cause }, d[cause]);
   }
 
   private async probe(target: ProbeTarget): Promise<ProbeResult> {
@@ -211,7 +235,7 @@ export class Monitor {
     };
   }
 
-  /** up: every port up; down: none answered; degraded: in between. */
+  /** up: every port up; down: none answered; degraded: in between; no-power: not up on a host reported unpowered. */
   replicaStates(): Record<string, ReplicaState> {
     const byReplica = new Map<string, PortState[]>();
     for (const r of this.latest.values()) (byReplica.get(r.replica) ?? byReplica.set(r.replica, []).get(r.replica)!).push(r.state);
@@ -221,6 +245,8 @@ export class Monitor {
     for (const [id, states] of byReplica) {
       out[id] = states.every((s) => s === "up") ? "up" : states.every((s) => s === "down") ? "down" : "degraded";
     }
+    const hosts = this.options.power?.view().hosts;
+    if (hosts) for (const t of this.options.targets) if (hosts[t.host]?.state === "unpowered" && out[t.replica] !== "up") out[t.replica] = "no-power";
     return out;
   }
 
@@ -229,7 +255,18 @@ export class Monitor {
     const services = new Set(this.options.targets.map((t) => t.service));
     for (const s of services) {
       const seen = this.rounds.filter((r) => s in r.services);
-      if (seen.length > 0) out[s] = seen.filter((r) => r.services[s]).length / seen.length;
+      if (seen.length > 0) out[s] = seen.filter((r) => r.services[s] === "up").length / seen.length;
+    }
+    return out;
+  }
+
+  /** service id → share of rounds in the window it was down for want of power, and for any other reason. */
+  downtime(): Record<string, { power: number; failure: number }> {
+    const out: Record<string, { power: number; failure: number }> = {};
+    for (const s of new Set(this.options.targets.map((t) => t.service))) {
+      const seen = this.rounds.filter((r) => s in r.services);
+      const share = (cause: RoundOutcome) => seen.filter((r) => r.services[s] === cause).length / seen.length;
+      if (seen.length > 0) out[s] = { power: share("power"), failure: share("failure") };
     }
     return out;
   }
@@ -244,7 +281,19 @@ export class Monitor {
     const details: Record<string, string> = {};
     for (const p of probes)
       details[p.replica] = `${details[p.replica] ? `${details[p.replica]}; ` : ""}${p.port} ${p.state} ${Math.round(p.latencyMs)} ms (${p.detail})`;
-    return { at: this.rounds.at(-1)?.at, rounds: this.rounds.length, replicas: this.replicaStates(), details, availability: this.availability(), probes };
+    const power = this.options.power?.view();
+    const dark = new Map(this.options.targets.filter((t) => power?.hosts[t.host]?.state === "unpowered").map((t) => [t.replica, t.host]));
+    for (const [replica, host] of dark) details[replica] = `host ${host} has no power${details[replica] ? `; ${details[replica]}` : ""}`;
+    return {
+      at: this.rounds.at(-1)?.at,
+      rounds: this.rounds.length,
+      replicas: this.replicaStates(),
+      details,
+      availability: this.availability(),
+      downtime: this.downtime(),
+      power,
+      probes,
+    };
   }
 
   start(): void {

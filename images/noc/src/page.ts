@@ -1,6 +1,6 @@
 /**
  * The status page: the datacenter drawing (from components/render, coloured by live
- * state) and a table of the latest probes. The page re-fetches both every few seconds;
+ * state and power), a line counting hosts by power state, and a table of the latest probes. The page re-fetches both every few seconds;
  * the script carries a per-response nonce so the CSP can forbid every other script.
  */
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -13,11 +13,12 @@ export function statusPage(opts: { datacenter: string; svg: string; nonce: strin
 body{margin:0;padding:16px 24px;font-family:system-ui,sans-serif;color:#1d2433;background:#fff}
 h1{font-size:20px;margin:0 0 4px} #updated{color:#667085;font-size:13px;margin-bottom:12px}
 #map svg{max-width:100%;height:auto} table{border-collapse:collapse;font-size:12px;margin-top:16px}
-td,th{padding:3px 10px;border-bottom:1px solid #e5e8ee;text-align:left} .up{color:#2e9d4f}.down{color:#d63c3c}.degraded{color:#b7791f}
+td,th{padding:3px 10px;border-bottom:1px solid #e5e8ee;text-align:left} .muted{color:#667085;font-size:13px;margin-bottom:8px} .up{color:#2e9d4f}.down{color:#d63c3c}.degraded{color:#b7791f}.nopower{color:#667085}
 </style></head>
 <body>
 <h1>Network operations centre · ${esc(opts.datacenter)}</h1>
 <div id="updated">waiting for the first probe round…</div>
+<div id="power" class="muted"></div>
 <div id="map">${opts.svg}</div>
 <table><thead><tr><th>replica</th><th>port</th><th>probe</th><th>address</th><th>state</th><th>latency</th><th>detail</th></tr></thead><tbody id="probes"></tbody></table>
 <script nonce="${opts.nonce}">
@@ -32,10 +33,17 @@ async function refresh() {
     document.getElementById("updated").textContent = status.at
       ? "last probe round " + new Date(status.at).toISOString() + " · " + status.rounds + " rounds in the window"
       : "waiting for the first probe round…";
+    if (status.power) {
+      const hosts = Object.values(status.power.hosts);
+      const count = (st) => hosts.filter((h) => h.state === st).length;
+      document.getElementById("power").textContent = "power (host agents): " + count("powered") + " powered, " + count("unpowered") + " without power, " + count("unknown") + " unknown of " + hosts.length + " hosts";
+    }
     const body = document.getElementById("probes");
     body.replaceChildren(...status.probes.map((p) => {
       const tr = document.createElement("tr");
-      for (const [text, cls] of [[p.replica], [p.port], [p.kind], [p.address], [p.state, p.state], [Math.round(p.latencyMs) + " ms"], [p.detail]]) {
+      // A probe failing on a host without power is the power cut, not a failed server.
+      const state = status.replicas[p.replica] === "no-power" && p.state !== "up" ? ["no power", "nopower"] : [p.state, p.state];
+      for (const [text, cls] of [[p.replica], [p.port], [p.kind], [p.address], state, [Math.round(p.latencyMs) + " ms"], [p.detail]]) {
         const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.append(td);
       }
       return tr;

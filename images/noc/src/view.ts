@@ -1,6 +1,6 @@
 /**
  * How the NOC reads its view from the replica config (contracts/views/noc.ts): probe targets,
- * unreachable replicas, the name to ask each proxy for and the diagram model, all resolved by
+ * unreachable replicas, the name to ask each proxy for, each host agent's address and the diagram model, all resolved by
  * the program from the plan. A NOC started without a config file (a bare `docker run`) has
  * nothing to probe and draws an empty datacenter.
  */
@@ -13,6 +13,7 @@ export function nocViewOf(config: ReplicaConfig<unknown>): NocView {
       targets: [],
       unreachable: [],
       proxyHosts: {},
+      hostAgents: {},
       diagram: { datacenter: config.datacenter, domain: config.domain, hosts: [], replicas: [], services: [] },
     }
   );

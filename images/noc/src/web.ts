@@ -99,6 +99,8 @@ export async function startNocWeb(options: NocWebOptions): Promise<{ server: Ser
       replicas: s.replicas,
       details: s.details,
       availability: s.availability,
+      downtime: s.downtime,
+      ...(s.power ? { power: s.power } : {}),
       availabilityLabel: `availability, last ${options.historyMinutes} min`,
     });
   };
