@@ -242,6 +242,8 @@ async function handle(
     return;
   }
 
+  // Refused before the path is even looked up: a caller without the grant learns nothing of the routes.
+  if (!allowed(defaultAccess(method))) return;
   const candidates = routes.filter((r) => r.path === url.pathname);
   const route = candidates.find((r) => r.method === method || (method === "HEAD" && r.method === "GET"));
   if (!route) {
@@ -250,7 +252,7 @@ async function handle(
     return send(res, 405, { error: `${method} not allowed on ${url.pathname}` });
   }
 
-  if (!allowed(route.access ?? defaultAccess(route.method))) return;
+  if (route.access && route.access !== defaultAccess(method) && !allowed(route.access)) return;
   try {
     const body = await readJsonBody(req);
     const reply = await route.handler({ caller, method, url, body });

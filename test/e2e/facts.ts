@@ -29,6 +29,8 @@ export interface E2eFacts {
   readonly plan: any;
   /** Roles that have an image and were deployed. */
   readonly deployedRoles: string[];
+  /** Files of the operator's management client certificate and the datacenter CA (the stack output operatorCredentials). */
+  readonly operator?: { readonly cert: string; readonly key: string; readonly ca: string };
 }
 
 declare module "vitest" {

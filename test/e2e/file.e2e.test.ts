@@ -54,14 +54,17 @@ describeE2e("file replica on Docker", () => {
     expect(put.code, put.out).toBe(0);
     expect(put.out).toMatch(new RegExp(`300000 .*${name.replace(".", "\\.")}`));
 
-    const before = JSON.parse(await curl(`http://${mgmt}:9100/backups`)) as { name: string }[];
-    const backup = JSON.parse(await curl("-X", "POST", `http://${mgmt}:9100/backups`)) as { name: string; files: number };
+    // The management port wants the operator's client certificate (contracts/management.ts).
+    const op = dc.operator!;
+    const asOperator = ["--cacert", op.ca, "--cert", op.cert, "--key", op.key];
+    const before = JSON.parse(await curl(...asOperator, `https://${mgmt}:9100/backups`)) as { name: string }[];
+    const backup = JSON.parse(await curl(...asOperator, "-X", "POST", `https://${mgmt}:9100/backups`)) as { name: string; files: number };
     expect(backup.files).toBeGreaterThanOrEqual(1);
     expect(
       before.map((b) => b.name),
       "the backup is a new one",
     ).not.toContain(backup.name);
-    const listed = JSON.parse(await curl(`http://${mgmt}:9100/backups`)) as { name: string; users: string[] }[];
+    const listed = JSON.parse(await curl(...asOperator, `https://${mgmt}:9100/backups`)) as { name: string; users: string[] }[];
     expect(listed.find((b) => b.name === backup.name)?.users).toContain("files");
 
     // Read it back from the backup folder on its volume, outside the server: where the

@@ -3,12 +3,16 @@
  * README.md here), and removes it afterwards.
  */
 import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 import { DockerHarness } from "../harness/docker-harness";
 import { planDatacenter } from "../../components/plan";
 import { loadStackFile } from "../../components/spec/load";
 import { parseSpec } from "../../components/spec/validate";
+import { valueOf } from "../../lab/record";
 import { runUnderMocks } from "../support/pulumiMocks";
 import type { E2eContainer, E2eFacts } from "./facts";
 
@@ -102,9 +106,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // The same pure plan the program computed (stack "e2e" has no lock file).
     plan: JSON.parse(JSON.stringify(planDatacenter(parseSpec(e2eConfig()["serverpark:datacenter"])))),
     deployedRoles: [...new Set(containers.map((c) => label(c.inputs, "role")!))].sort(),
+    operator: await operatorFiles(mock.exports.operatorCredentials as Parameters<typeof valueOf>[0]),
   };
   project.provide("datacenter", facts);
   return teardown;
+}
+
+/** The operator's management client certificate, as an operator would save it from the stack output. */
+async function operatorFiles(output: Parameters<typeof valueOf>[0]): Promise<E2eFacts["operator"]> {
+  const creds = (await valueOf(output)) as { certPem: string; keyPem: string; caPem: string };
+  const dir = mkdtempSync(join(tmpdir(), "sp-e2e-operator-"));
+  const files = { cert: join(dir, "operator.crt"), key: join(dir, "operator.key"), ca: join(dir, "ca.crt") };
+  writeFileSync(files.cert, creds.certPem);
+  writeFileSync(files.key, creds.keyPem, { mode: 0o600 });
+  writeFileSync(files.ca, creds.caPem);
+  return files;
 }
 
 /** `443/tcp` → host port. */
