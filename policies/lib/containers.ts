@@ -27,6 +27,20 @@ export interface ContainerView {
   /** Health check command; empty when none. */
   readonly healthTests: readonly string[];
   readonly ports: readonly { readonly internal: number; readonly protocol: string; readonly ip?: string }[];
+  /** The container's environment (`NAME` → value). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Paths inside the container where files are placed (uploads, read-only bind mounts). */
+  readonly files: readonly string[];
+}
+
+/** `NAME=value` lines (an env list, or an `--env-file`) as a record; later names win. */
+export function envRecord(lines: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of lines) {
+    const eq = line.indexOf("=");
+    if (eq > 0 && !line.startsWith("#")) env[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  }
+  return env;
 }
 
 const positive = (v: unknown) => (typeof v === "number" && v > 0) || (typeof v === "string" && Number(v) > 0);
@@ -55,6 +69,8 @@ export function fromDockerContainer(type: string, name: string, props: Record<st
       protocol: p.protocol ?? "tcp",
       ...(p.ip ? { ip: p.ip } : {}),
     })),
+    env: envRecord(((props.envs ?? []) as unknown[]).filter((e): e is string => typeof e === "string")),
+    files: ((props.uploads ?? []) as { file?: string }[]).map((u) => u.file ?? "").filter((f) => f !== ""),
   };
 }
 
@@ -78,8 +94,8 @@ export function splitCommandLine(line: string): string[] {
   return args.map((a) => a.replace(/\$\$/g, "$").replace(/%%/g, "%"));
 }
 
-/** The view of one `docker run …` (arguments after `run`). */
-export function fromDockerRun(who: string, argv: readonly string[]): ContainerView {
+/** The view of one `docker run …` (arguments after `run`); `envFiles` are the contents of files it names with `--env-file`. */
+export function fromDockerRun(who: string, argv: readonly string[], envFiles: Readonly<Record<string, string>> = {}): ContainerView {
   const flags = new Map<string, string[]>();
   let image = "";
   const BOOLEAN = new Set(["--privileged", "--rm", "--read-only", "--init", "--no-healthcheck", "-d", "--detach", "-i", "-t"]);
@@ -130,6 +146,11 @@ export function fromDockerRun(who: string, argv: readonly string[]): ContainerVi
     logOpts,
     healthTests: health,
     ports,
+    env: envRecord([...all("--env-file").flatMap((f) => (envFiles[f] ?? "").split("\n")), ...all("-e", "--env")]),
+    files: all("-v", "--volume")
+      .map((v) => v.split(":"))
+      .filter((parts) => parts.length >= 2 && parts[0]!.startsWith("/"))
+      .map((parts) => parts[1]!),
   };
 }
 
@@ -142,6 +163,9 @@ export function fromCloudInit(serverName: string, userData: string): ContainerVi
     return [];
   }
   const views: ContainerView[] = [];
+  const plain = Object.fromEntries(
+    (config.write_files ?? []).filter((f) => !f.encoding && typeof f.content === "string").map((f) => [f.path ?? "", f.content!]),
+  );
   for (const f of config.write_files ?? []) {
     const unit = /^\/etc\/systemd\/system\/(serverpark-.+)\.service$/.exec(f.path ?? "")?.[1];
     if (!unit || f.encoding || typeof f.content !== "string") continue;
@@ -150,7 +174,7 @@ export function fromCloudInit(serverName: string, userData: string): ContainerVi
     const argv = splitCommandLine(exec);
     const run = argv.indexOf("run");
     if (!/(^|\/)docker$/.test(argv[0] ?? "") || run < 0) continue;
-    views.push(fromDockerRun(`Server "${serverName}" container of unit ${unit}`, argv.slice(run + 1)));
+    views.push(fromDockerRun(`Server "${serverName}" container of unit ${unit}`, argv.slice(run + 1), plain));
   }
   return views;
 }

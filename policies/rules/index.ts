@@ -7,6 +7,7 @@ import { BACKUP_POLICIES } from "./backup";
 import { CAPACITY_POLICIES } from "./capacity";
 import { CHANGE_POLICIES } from "./change";
 import { CONFIGURATION_POLICIES } from "./configuration";
+import { MANAGEMENT_POLICIES } from "./management";
 import { NETWORK_POLICIES } from "./network";
 import { OBSERVABILITY_POLICIES } from "./observability";
 import { POWER_POLICIES } from "./power";
@@ -18,6 +19,7 @@ import { TLS_POLICIES } from "./tls";
 export const POLICIES: readonly SpPolicy[] = [
   ...POWER_POLICIES,
   ...PRIVILEGED_POLICIES,
+  ...MANAGEMENT_POLICIES,
   ...SECRET_POLICIES,
   ...NETWORK_POLICIES,
   ...TLS_POLICIES,

@@ -14,6 +14,7 @@ import { imageRefProblem, pinnedImages, resourceLabels, unpinnedBases } from "..
 import { internalNetworksIsolated, localLoopbackOnly, publishedPortsAllowed } from "../../policies/rules/network";
 import { healthChecks, logRotation } from "../../policies/rules/observability";
 import { capabilitiesJustified, noDockerSocket, noHostNamespaces, noPrivilegedContainer, nonRootUser } from "../../policies/rules/privileged";
+import { managementPlaneAuthenticated } from "../../policies/rules/management";
 import { dataResidency } from "../../policies/rules/residency";
 import { noDefaultPasswords } from "../../policies/rules/secrets";
 import { container, messages, runPolicy, type FixtureResource } from "./support";
@@ -30,6 +31,45 @@ const network = (exposure: string, internal: boolean): FixtureResource => ({
       { label: "serverpark.version", value: "0.1.0" },
     ],
   },
+});
+
+describe("A.5.15/A.8.2/A.8.5 the management plane", () => {
+  const tlsFiles = ["/etc/serverpark/tls/tls.crt", "/etc/serverpark/tls/tls.key", "/etc/serverpark/tls/ca.crt"].map((file) => ({ file, content: "x" }));
+  it("sp-206 passes a management port with its TLS files, fails one without, and fails plain HTTP asked for", async () => {
+    expect(await messages(managementPlaneAuthenticated, [container("db", { envs: ["SP_MGMT_ADDRESS=10.42.2.9"], uploads: tlsFiles })])).toEqual([]);
+    const [missing] = await messages(managementPlaneAuthenticated, [container("db", { envs: ["SP_MGMT_ADDRESS=10.42.2.9"], uploads: tlsFiles.slice(0, 1) })]);
+    expect(missing).toMatch(/serves its management port on 10\.42\.2\.9 without \/etc\/serverpark\/tls\/tls\.key, \/etc\/serverpark\/tls\/ca\.crt/);
+    expect(await messages(managementPlaneAuthenticated, [container("host-agent", { envs: ["SP_MGMT_INSECURE=true"] })])).toHaveLength(1);
+    // A loopback management address (only the container itself reaches it) needs no TLS.
+    expect(await messages(managementPlaneAuthenticated, [container("db", { envs: ["SP_MGMT_ADDRESS=127.0.0.2"] })])).toEqual([]);
+  });
+
+  it("sp-206 allows a management client certificate only in a management caller's container", async () => {
+    const client = [
+      { file: "/etc/serverpark/management-client/tls.crt", content: "x" },
+      { file: "/etc/serverpark/management-client/tls.key", content: "x" },
+    ];
+    expect(await messages(managementPlaneAuthenticated, [container("noc", { uploads: client })])).toEqual([]);
+    expect(await messages(managementPlaneAuthenticated, [container("proxy", { uploads: client })])).toEqual([
+      expect.stringMatching(/role proxy\) holds a management client certificate/),
+    ]);
+  });
+
+  it("sp-206 reads a Hetzner unit's --env-file and read-only file mounts", () => {
+    const userData = `#cloud-config\n${stringify({
+      write_files: [
+        { path: "/etc/serverpark/containers/db-0/env", content: "SP_MGMT_ADDRESS=10.42.2.9\nSP_ROLE=db\n" },
+        {
+          path: "/etc/systemd/system/serverpark-db-0.service",
+          content:
+            "[Service]\nExecStart=/usr/bin/docker run --rm --env-file /etc/serverpark/containers/db-0/env --volume /etc/serverpark/containers/db-0/files/tls.crt:/etc/serverpark/tls/tls.crt:ro serverpark/db:1\n",
+        },
+      ],
+    })}`;
+    const [view] = fromCloudInit("s1", userData);
+    expect(view!.env).toMatchObject({ SP_MGMT_ADDRESS: "10.42.2.9", SP_ROLE: "db" });
+    expect(view!.files).toEqual(["/etc/serverpark/tls/tls.crt"]);
+  });
 });
 
 describe("A.8.2 privileged access", () => {
