@@ -57,7 +57,9 @@ describeE2e("mail replica on Docker", () => {
     ]);
     expect(sent.code, sent.out).toBe(0);
 
-    const taken = await curl(["-X", "POST", `http://${mail.addresses.mgmt!}:9100/backups`]);
+    // The management port wants the operator's client certificate (contracts/management.ts).
+    const op = dc.operator!;
+    const taken = await curl(["--cacert", op.ca, "--cert", op.cert, "--key", op.key, "-X", "POST", `https://${mail.addresses.mgmt!}:9100/backups`]);
     expect(taken.code, taken.err).toBe(0);
     const backup = JSON.parse(taken.out) as { name: string; files: number };
     expect(backup.files).toBeGreaterThanOrEqual(2);

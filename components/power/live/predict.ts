@@ -92,7 +92,7 @@ export interface BootJob {
  * work: alone on a busy machine it is stretched by `loadSlowdown`; one host's three replicas
  * on two cores take a little longer each, a whole datacenter booting at once much longer.
  */
-export function sharedBoots(jobs: readonly BootJob[], cores: number, background = 0): number[] {
+export function sharedBoots(jobs: readonly BootJob[], cores: number, background = 0, independent = false): number[] {
   const done = jobs.map(() => NaN);
   const left = jobs.map((j) => j.work);
   const order = jobs.map((_, i) => i).sort((a, b) => jobs[a]!.start - jobs[b]!.start);
@@ -105,7 +105,8 @@ export function sharedBoots(jobs: readonly BootJob[], cores: number, background 
       t = jobs[order[next]!]!.start;
       continue;
     }
-    const rate = Math.min(1, cores / (Math.max(running.size, cores) + background));
+    // Independent boots slow down for the machine's other work only, never for each other.
+    const rate = Math.min(1, cores / (Math.max(independent ? 1 : running.size, cores) + background));
     const soonest = Math.min(...[...running].map((i) => left[i]!));
     const arrival = next < order.length ? jobs[order[next]!]!.start : Infinity;
     const step = Math.min(soonest / rate, arrival - t);
@@ -230,13 +231,14 @@ function predictWith(
   boot: Readonly<Record<string, number>>,
   cores: number | undefined,
   background: number,
+  independent = false,
 ): { service: string; access: Access; down: Interval[] }[] {
   const proxy = proxyModel(spec);
   const proxied = proxiedServices(plan);
 
   // Every replica's boots, sharing the machine's cores with the boots at the same time.
   const jobs = plan.replicas.flatMap((r) => (dark.get(r.host) ?? []).map((d) => ({ replica: r.id, d, start: d.to, work: boot[r.role] ?? 0 })));
-  const ends = sharedBoots(jobs, cores ?? Math.max(1, jobs.length), background);
+  const ends = sharedBoots(jobs, cores ?? Math.max(1, jobs.length), background, independent);
   const bootEnd = new Map(jobs.map((j, i) => [`${j.replica}@${j.d.from}`, ends[i]!]));
   const replicaDown = (service: string) =>
     plan.replicas
@@ -265,7 +267,7 @@ function predictWith(
 /**
  * Every service's predicted down intervals on the real clock, up to and including the
  * recovery after the run restores power at its end: once with every role's shortest boot
- * time and once with its longest.
+ * time and boots that do not slow each other, once with its longest and boots sharing the cores.
  */
 export function predictDowntime(spec: DatacenterSpec, plan: DatacenterPlan, timeline: LiveTimeline, options: PredictOptions): ServicePrediction[] {
   const boots = Object.fromEntries(Object.entries({ ...BOOT_SECONDS, ...options.bootSeconds }).map(([role, b]) => [role, bootRange(b)]));
@@ -273,7 +275,11 @@ export function predictDowntime(spec: DatacenterSpec, plan: DatacenterPlan, time
   // The machine's other work, in boots: alone, a boot is stretched by loadSlowdown(load, cores).
   const background = options.load === undefined || options.cores === undefined ? 0 : LOAD_STRETCH * Math.max(0, options.load);
   const pick = (which: "min" | "max") => Object.fromEntries(Object.entries(boots).map(([role, b]) => [role, b[which]]));
-  const earliest = predictWith(spec, plan, dark, pick("min"), options.cores, background);
+  // The earliest end assumes the boots of one moment do not slow each other (only the
+  // machine's other work does); the latest end shares the cores fairly among them. Measured on
+  // a whole datacenter booting at once (scenario e, load ~1), the truth lies between: much of a
+  // boot is waiting (the engine, health checks), not computing.
+  const earliest = predictWith(spec, plan, dark, pick("min"), options.cores, background, true);
   const latest = predictWith(spec, plan, dark, pick("max"), options.cores, background);
   return earliest.map((e, i) => ({ ...e, downSeconds: total(e.down), latest: { down: latest[i]!.down, seconds: total(latest[i]!.down) } }));
 }
