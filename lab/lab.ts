@@ -8,12 +8,13 @@
  * so `status` and `down` find exactly that, with or without the state file (./state.ts).
  * What differs from `pulumi up` is in lab/README.md.
  */
-import { relative } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { DockerApplier, DOCKER_TYPES, type OwnedObject, type ReconcileSummary } from "./applier";
 import { docker } from "./docker-cli";
 import { OutputStore } from "./outputs";
 import { runUnderMocks, valueOf } from "./record";
-import { lockStack, readState, removeState, writeState, type LabState } from "./state";
+import { labDir, lockStack, readState, removeState, writeState, type LabState } from "./state";
 import { runProgram } from "../components/program";
 import type { StackFile } from "../components/spec/load";
 
@@ -71,6 +72,20 @@ async function foreignObjects(wanted: { kind: string; name: string }[], stack: s
   return clashes;
 }
 
+/**
+ * The stack's operator certificate, key (0600) and the datacenter CA, as an operator would save
+ * them from `pulumi stack output operatorCredentials --show-secrets`: what a management port
+ * (contracts/management.ts) admits for reads and changes. Returns the folder.
+ */
+export function writeOperatorCredentials(root: string, stack: string, creds: { certPem: string; keyPem: string; caPem: string }): string {
+  const dir = join(labDir(root), `${stack}-operator`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, "operator.crt"), creds.certPem);
+  writeFileSync(join(dir, "operator.key"), creds.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, "ca.crt"), creds.caPem);
+  return dir;
+}
+
 export async function labUp(file: StackFile, options: LabOptions & { readonly healthTimeoutMs: number }): Promise<UpResult> {
   const { root, progress } = options;
   const started = Date.now();
@@ -126,6 +141,8 @@ export async function labUp(file: StackFile, options: LabOptions & { readonly he
       outputs: store.state(),
     };
     writeState(root, state);
+    const operator = writeOperatorCredentials(root, file.stack, await valueOf(run.exports.datacenter.operatorCredentials));
+    progress(`operator: management client certificate in ${relative(root, operator) || operator} (curl --cacert ca.crt --cert operator.crt --key operator.key https://<management address>:9100/…)`);
 
     const health = await waitAllHealthy(
       applier,

@@ -61,6 +61,8 @@ export function writeState(root: string, state: LabState): void {
 
 export function removeState(root: string, stack: string): void {
   rmSync(statePath(root, stack), { force: true });
+  // The operator's certificate and key for the stack (lab/lab.ts writeOperatorCredentials).
+  rmSync(join(labDir(root), `${stack}-operator`), { recursive: true, force: true });
 }
 
 export class StackBusyError extends Error {}
