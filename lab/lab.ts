@@ -142,7 +142,9 @@ export async function labUp(file: StackFile, options: LabOptions & { readonly he
     };
     writeState(root, state);
     const operator = writeOperatorCredentials(root, file.stack, await valueOf(run.exports.datacenter.operatorCredentials));
-    progress(`operator: management client certificate in ${relative(root, operator) || operator} (curl --cacert ca.crt --cert operator.crt --key operator.key https://<management address>:9100/…)`);
+    progress(
+      `operator: management client certificate in ${relative(root, operator) || operator} (curl --cacert ca.crt --cert operator.crt --key operator.key https://<management address>:9100/…)`,
+    );
 
     const health = await waitAllHealthy(
       applier,
