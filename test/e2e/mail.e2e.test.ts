@@ -59,11 +59,12 @@ describeE2e("mail replica on Docker", () => {
 
     // The management port wants the operator's client certificate (contracts/management.ts).
     const op = dc.operator!;
-    const taken = await curl(["--cacert", op.ca, "--cert", op.cert, "--key", op.key, "-X", "POST", `https://${mail.addresses.mgmt!}:9100/backups`]);
+    const asOperator = ["--cacert", op.ca, "--cert", op.cert, "--key", op.key];
+    const taken = await curl([...asOperator, "-X", "POST", `https://${mail.addresses.mgmt!}:9100/backups`]);
     expect(taken.code, taken.err).toBe(0);
     const backup = JSON.parse(taken.out) as { name: string; files: number };
     expect(backup.files).toBeGreaterThanOrEqual(2);
-    const listed = JSON.parse((await curl([`http://${mail.addresses.mgmt!}:9100/backups`])).out) as { next: string | null; backups: { name: string }[] };
+    const listed = JSON.parse((await curl([...asOperator, `https://${mail.addresses.mgmt!}:9100/backups`])).out) as { next: string | null; backups: { name: string }[] };
     expect(listed.backups.map((b) => b.name)).toContain(backup.name);
     expect(listed.next, "the stack's schedule is running").not.toBeNull();
 
