@@ -64,7 +64,10 @@ describeE2e("mail replica on Docker", () => {
     expect(taken.code, taken.err).toBe(0);
     const backup = JSON.parse(taken.out) as { name: string; files: number };
     expect(backup.files).toBeGreaterThanOrEqual(2);
-    const listed = JSON.parse((await curl([...asOperator, `https://${mail.addresses.mgmt!}:9100/backups`])).out) as { next: string | null; backups: { name: string }[] };
+    const listed = JSON.parse((await curl([...asOperator, `https://${mail.addresses.mgmt!}:9100/backups`])).out) as {
+      next: string | null;
+      backups: { name: string }[];
+    };
     expect(listed.backups.map((b) => b.name)).toContain(backup.name);
     expect(listed.next, "the stack's schedule is running").not.toBeNull();
 

@@ -30,7 +30,10 @@ beforeAll(async () => {
         : type === "tls:index/certRequest:CertRequest"
           ? { certRequestPem: pem("CERTIFICATE REQUEST") }
           : undefined;
-  hetzner = await checkStack({ ...file, config: { ...file.config, "serverpark:registryPassword": { secure: "v1:bm90LXJlYWxseS1lbmNyeXB0ZWQ=" } } }, { computed });
+  hetzner = await checkStack(
+    { ...file, config: { ...file.config, "serverpark:registryPassword": { secure: "v1:bm90LXJlYWxseS1lbmNyeXB0ZWQ=" } } },
+    { computed },
+  );
 });
 
 describe("the local stack", () => {

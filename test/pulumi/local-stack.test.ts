@@ -163,7 +163,10 @@ describe("local stack under mocks", () => {
     expect(client.subject).toContain("OU=serverpark management client");
     expect(client.subject).toContain("CN=noc");
     for (const other of run.byType(CONTAINER).filter((x) => label(x, "kind") === "replica" && label(x, "role") !== "noc")) {
-      expect([...uploadsOf(other).keys()].some((f) => f.includes("management-client")), `${other.name} holds no management client certificate`).toBe(false);
+      expect(
+        [...uploadsOf(other).keys()].some((f) => f.includes("management-client")),
+        `${other.name} holds no management client certificate`,
+      ).toBe(false);
     }
     const operator = await valueOf(run.exports.operatorCredentials);
     expect(new X509Certificate(operator.certPem).subject).toContain("CN=operator");
