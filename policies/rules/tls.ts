@@ -88,6 +88,8 @@ export const tlsMinimumVersion = modelPolicy({
 
 const PLAINTEXT_AUTH_KEY = (k: string) =>
   /^(allow)?[-_]?(insecure|plain(text)?|unencrypted|cleartext|clear)[-_]?(auth(entication)?|login|passwords?)$/i.test(k);
+/** The inverse switch: a setting that demands TLS before login (the file role's `ftp.requireTls`), turned off. */
+const REQUIRE_TLS_KEY = (k: string) => /^(require|force|enforce)[-_]?(tls|ssl|encryption)$/i.test(k);
 
 export const noPlaintextAuth = modelPolicy({
   name: "sp-313-no-plaintext-auth",
@@ -100,6 +102,12 @@ export const noPlaintextAuth = modelPolicy({
       for (const f of findKeys(svc.settings, PLAINTEXT_AUTH_KEY)) {
         if (f.value === true || f.value === "true")
           report(`${servicePath(model.spec, svc.id)}: settings.${f.path} allows passwords over plaintext. Fix: remove it.`);
+      }
+      for (const f of findKeys(svc.settings, REQUIRE_TLS_KEY)) {
+        if (f.value === false || f.value === "false")
+          report(
+            `${servicePath(model.spec, svc.id)}: settings.${f.path} is false, so passwords may cross in clear (e.g. FTP USER/PASS before AUTH TLS). Fix: remove it (TLS is required by default).`,
+          );
       }
     }
   },

@@ -189,6 +189,12 @@ describe("A.8.21 / A.8.24 TLS", () => {
     expect(await messages(noPlaintextAuth, [datacenterResource(plain)])).toEqual([
       expect.stringMatching(/\(mail\): settings.smtp.allowInsecureAuth allows passwords over plaintext/),
     ]);
+    const ftp = withSpec((s) => (svc(s, "files").settings = { ftp: { requireTls: false } }));
+    expect(await messages(noPlaintextAuth, [datacenterResource(ftp)])).toEqual([
+      expect.stringMatching(/\(files\): settings.ftp.requireTls is false, so passwords may cross in clear/),
+    ]);
+    const required = withSpec((s) => (svc(s, "files").settings = { ftp: { requireTls: true } }));
+    expect(await messages(noPlaintextAuth, [datacenterResource(required)])).toEqual([]);
   });
 });
 
