@@ -22,6 +22,7 @@ interface Status {
   rounds: number;
   replicas: Record<string, string>;
   probes: { replica: string; port: string; kind: string; state: string; detail: string; reason?: string }[];
+  power?: { hosts: Record<string, { state: string; detail: string }> };
 }
 
 describeE2e("NOC on Docker", () => {
@@ -121,6 +122,14 @@ describeE2e("NOC on Docker", () => {
     const ftp = s.probes.find((p) => p.replica === "files-0" && p.port === "ftp")!;
     expect(ftp.kind).toBe("ftp-auth-tls");
     expect(ftp.detail).toMatch(new RegExp(`^220, AUTH TLS 234, TLSv1\\.[23] verified as files\\.${dc.domain.replaceAll(".", "\\.")}, QUIT 221`));
+  });
+
+  it("reads every host agent's power over the management plane (mutual TLS as the NOC) and shows each host powered", async () => {
+    const hosts = dc.containers.filter((c) => c.kind === "host").map((c) => c.host);
+    expect(hosts.length).toBeGreaterThan(0);
+    // A poll a second: "unknown" until the first answers (an agent that refused the NOC's certificate would stay unknown).
+    const seen = await until((s) => hosts.every((h) => s.power?.hosts[h]?.state === "powered"), 30_000);
+    expect(Object.keys(seen.power!.hosts).sort()).toEqual([...hosts].sort());
   });
 
   it("shows arena-0 down when its container stops", async () => {
