@@ -75,11 +75,12 @@ export class DatacenterPki extends pulumi.ComponentResource {
 
   /**
    * A host agent's certificate, for its management port (images/runtime/management.ts): valid
-   * for the host's name and its addresses. Server use only.
+   * for the host's name and its addresses.
    */
   hostCertificate(name: string, host: PlannedHost, parent: pulumi.Resource): ServiceCertificate {
     const names = { dnsNames: [`host-${host.id}`, `host-${host.id}.${this.plan.domain}`], ipAddresses: ["127.0.0.1", ...Object.values(host.addresses)].sort() };
-    return this.issue(name, { commonName: `host-${host.id}.${this.plan.domain}`, organization: "Serverpark" }, names, ["server_auth"], parent);
+    // client_auth too: the agent's own health check presents it to its own port (images/runtime/healthcheck.ts).
+    return this.issue(name, { commonName: `host-${host.id}.${this.plan.domain}`, organization: "Serverpark" }, names, ["server_auth", "client_auth"], parent);
   }
 
   /**

@@ -10,6 +10,8 @@
  * - file modes: Hetzner writes each file owned by the service user with `mode`; Docker's
  *   uploads are root's, so the Docker target leaves them world-readable (the container runs
  *   one user, and its uploads never leave the engine).
+ * - `SP_MGMT_ADDRESS`: the planned address on Docker (the container holds it); `0.0.0.0` on
+ *   Hetzner, where the unit publishes the port on the planned address from outside the container.
  * - the backup volume: a Docker volume on Docker, a directory on the server's own disk on
  *   Hetzner (outside the data volume, so losing one does not lose the other; shipping
  *   backups off the host is issue #17).

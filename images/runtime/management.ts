@@ -131,9 +131,6 @@ export async function startManagementServer(options: ManagementOptions): Promise
   // matrix says so): bind the replica's management address, plus loopback for the image's
   // own HEALTHCHECK.
   const networkHost = options.host ?? "127.0.0.1";
-  if (options.tls && (networkHost === "0.0.0.0" || networkHost === "::")) {
-    throw new ManagementConfigError(`the management port needs one address to serve TLS on, not ${networkHost}`);
-  }
   if (!options.tls && !isLoopbackAddress(networkHost) && !options.insecure) {
     throw new ManagementConfigError(
       `refusing plain HTTP on the management address ${networkHost}: the replica's TLS files are missing, so any caller on that network could change it`,
@@ -154,12 +151,21 @@ export async function startManagementServer(options: ManagementOptions): Promise
     const tls = await createReloadingTls(options.tls, log, (material) => secure.setSecureContext({ ...material, minVersion: "TLSv1.2" }));
     stops.push(tls.watch());
     const secure: HttpsServer = createHttpsServer({ ...tls.material(), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, handler);
-    port = await listen(timeouts(secure), port, networkHost);
-    servers.push(secure);
-    if (networkHost !== "127.0.0.1") {
-      const local = timeouts(createServer(handler));
-      await listen(local, port, "127.0.0.1");
-      servers.push(local);
+    timeouts(secure);
+    if (networkHost === "0.0.0.0" || networkHost === "::") {
+      // Every address of the container (the Hetzner target publishes the port on the planned
+      // address from outside it): TLS only, and the container's own health check proves it is
+      // the container by presenting the container's own certificate (callerOf: "local").
+      port = await listen(secure, port, networkHost);
+      servers.push(secure);
+    } else {
+      port = await listen(secure, port, networkHost);
+      servers.push(secure);
+      if (networkHost !== "127.0.0.1") {
+        const local = timeouts(createServer(handler));
+        await listen(local, port, "127.0.0.1");
+        servers.push(local);
+      }
     }
   } else {
     for (const host of [...new Set([networkHost, "127.0.0.1"])]) {
@@ -191,7 +197,12 @@ export function callerOf(req: IncomingMessage): string | undefined {
   const socket = req.socket;
   if (!(socket instanceof TLSSocket)) return "local";
   if (!socket.authorized) return undefined;
-  const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
+  const peer = socket.getPeerCertificate();
+  // The container's own certificate, from a loopback peer: only the container holds its key.
+  const own = socket.getCertificate() as { fingerprint256?: string } | null;
+  if (own?.fingerprint256 && peer.fingerprint256 === own.fingerprint256 && isLoopbackAddress((socket.remoteAddress ?? "").replace(/^::ffff:/, "")))
+    return "local";
+  const subject = peer.subject as Record<string, string | string[] | undefined> | undefined;
   const units = [subject?.OU ?? []].flat();
   const name = subject?.CN;
   return units.includes(MANAGEMENT_CLIENT_OU) && typeof name === "string" ? name : undefined;

@@ -5,9 +5,8 @@
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { startProxyApp, type ProxyApp } from "../../images/proxy/src/app";
-import { proxySettingsSchema } from "../../contracts/settings/proxy";
 import { createLogger } from "../../images/runtime/log";
-import { parseReplicaConfig, STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { proxyConfig } from "../proxy/fixture";
 import { selfSigned } from "../web/curl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GameServer } from "../../images/game/src/server";
@@ -61,24 +60,10 @@ describe.skipIf(browserMissing() !== undefined)("game client page through the pr
   let proxy: ProxyApp;
   beforeAll(async () => {
     ({ game } = await startTestGame());
-    const config = parseReplicaConfig(
-      JSON.stringify({
-        ...STANDALONE_CONFIG,
-        replica: "edge-0",
-        service: "edge",
-        domain: "fra1.park.test",
-        addresses: { private: "127.0.0.1" },
-        settings: { accessLog: false },
-        directory: [
-          {
-            id: "arena",
-            role: "game",
-            ports: [{ name: "game", port: game.port, protocol: "tcp" }],
-            replicas: [{ id: "arena-0", host: "h1", addresses: { private: "127.0.0.1" } }],
-          },
-        ],
-      }),
-      proxySettingsSchema,
+    // edge-0's config as the program writes it (its routes resolved in its view), the arena
+    // route's upstream pointed at this test's game server.
+    const config = proxyConfig({ accessLog: false }, (route) =>
+      route.hosts.includes(NAME) ? [{ id: "arena-0", host: "127.0.0.1", port: game.port }] : [...route.upstreams],
     );
     const tls = await selfSigned([NAME]);
     proxy = await startProxyApp({ config, host: "127.0.0.1", httpPort: 0, httpsPort: 0, tls, log: createLogger({ role: "proxy", level: "silent" }) });

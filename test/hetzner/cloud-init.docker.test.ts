@@ -6,15 +6,17 @@
  * cloud-init files are written under a temporary root, so nothing leaves 127.0.0.0/8.
  */
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { TLS_PATHS } from "../../contracts/paths";
 import { HEALTH_CHECK } from "../../components/model/launch";
 import { renderCloudInit, type CloudInitInput } from "../../components/targets/hetzner/cloudInit";
 import { docker, dockerTestsEnabled } from "../harness/docker-cli";
+import { makeManagementPki } from "../support/managementPki";
 
 /** This area's loopback address and port (unique to test/hetzner). */
 const ADDRESS = "127.0.84.1";
@@ -23,6 +25,9 @@ const IMAGE = "serverpark-test/hetzner-host-agent:dev";
 const NAME = "sp-hetzner-test-agent";
 const enabled = dockerTestsEnabled();
 const root = mkdtempSync(join(tmpdir(), "sp-hetzner-root-"));
+// The agent's certificate (it names the planned address and loopback) and a NOC client's.
+const pki = makeManagementPki([ADDRESS, "127.0.0.1"]);
+const pem = (path: string) => readFileSync(path, "utf8");
 
 const INPUT: CloudInitInput = {
   datacenter: "fsn",
@@ -43,9 +48,17 @@ const INPUT: CloudInitInput = {
         SP_HOST_KIND: "dedicated",
         SP_PSUS: JSON.stringify([{ pdu: "r1-pdu-a", feed: "A" }]),
         SP_MGMT_PORT: String(PORT),
+        // As the Hetzner target renders it (components/targets/hetzner/containers.ts): every address
+        // of the container's own namespace, published on the planned one by the unit.
+        SP_MGMT_ADDRESS: "0.0.0.0",
       },
       ports: [{ address: ADDRESS, port: PORT, protocol: "tcp" }],
-      files: [{ path: "/etc/serverpark/config.json", content: '{"replica":"h9"}', mode: 0o444 }],
+      files: [
+        { path: "/etc/serverpark/config.json", content: '{"replica":"h9"}', mode: 0o444 },
+        { path: TLS_PATHS.cert, content: pem(pki.server.cert), mode: 0o444 },
+        { path: TLS_PATHS.key, content: pem(pki.server.key), mode: 0o400 },
+        { path: TLS_PATHS.ca, content: pem(pki.ca), mode: 0o444 },
+      ],
       cpus: 0.25,
       memoryGb: 0.125,
       health: HEALTH_CHECK,
@@ -101,8 +114,22 @@ describe.runIf(enabled)("the rendered unit's docker run on a real engine", () =>
       if (health !== "healthy") await new Promise((r) => setTimeout(r, 1000));
     }
     expect(health).toBe("healthy");
-    const res = await fetch(`http://${ADDRESS}:${PORT}/healthz`, { signal: AbortSignal.timeout(5000) });
-    expect(res.status).toBe(200);
+    // On its planned address: mutual TLS only — the NOC's certificate reads, no certificate gets nothing.
+    const curl = (...args: string[]) => {
+      try {
+        return execFileSync(
+          "curl",
+          ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--cacert", pki.ca, ...args, `https://${ADDRESS}:${PORT}/healthz`],
+          {
+            encoding: "utf8",
+          },
+        );
+      } catch (e) {
+        return `curl exit ${(e as { status?: number }).status}`;
+      }
+    };
+    expect(curl("--cert", pki.noc.cert, "--key", pki.noc.key)).toBe("200");
+    expect(curl()).toMatch(/^curl exit/);
 
     // The hardening the engine actually applied.
     const inspect = JSON.parse((await docker(["inspect", NAME])).stdout)[0];

@@ -2,8 +2,9 @@
  * Both targets translate the same launch descriptions (components/model/launch.ts): the
  * Hetzner stack's spec run through the Docker target and through the Hetzner target gives
  * every replica and every host agent the same environment, the same files (path, content,
- * secrecy) and the same health check. Target-specific environment variables would be listed
- * in TARGET_ENV; there are none today.
+ * secrecy) and the same health check. Target-specific environment variables are listed in
+ * TARGET_ENV: on Hetzner a container serves its management port on every address of its own
+ * network namespace (SP_MGMT_ADDRESS=0.0.0.0), and the unit publishes it on the planned address.
  */
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +17,7 @@ import { isSecretValue, runUnderMocks, unwrapSecrets, type MockRun } from "../su
 import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 
 /** Environment variables one target sets and the other does not (none). */
-const TARGET_ENV: readonly string[] = [];
+const TARGET_ENV: readonly string[] = ["SP_MGMT_ADDRESS"];
 
 interface Launched {
   env: Record<string, string>;
@@ -149,7 +150,7 @@ describe("the same launch descriptions on both targets", () => {
     for (const host of plan.hosts) {
       const d = onDocker(`fsn-host-${host.id}`);
       const h = onHetzner(host.id, "host-agent");
-      expect(h.env, host.id).toEqual(d.env);
+      expect(withoutTargetEnv(h.env), host.id).toEqual(withoutTargetEnv(d.env));
       expect(h.health, host.id).toEqual(d.health);
     }
   });

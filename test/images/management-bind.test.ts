@@ -98,6 +98,30 @@ describe("management port with TLS", () => {
   });
 });
 
+describe("management port with TLS on every address (a container published from outside)", () => {
+  it("speaks only mutual TLS, and takes its own certificate from loopback as the container itself", async () => {
+    const pki = makeManagementPki(["127.0.0.1", ADDRESS]);
+    const server = await startManagementServer({
+      port: 0,
+      host: "0.0.0.0",
+      tls: { certFile: pki.server.cert, keyFile: pki.server.key, caFile: pki.ca },
+      log,
+      readiness: () => ({ ready: true }),
+    });
+    try {
+      expect(await curl(`https://${ADDRESS}:${server.port}/healthz`, { ca: pki.ca, as: pki.noc })).toBe("200");
+      expect(await curl(`https://${ADDRESS}:${server.port}/healthz`, { ca: pki.ca, as: pki.serviceNamedNoc })).toBe("403");
+      expect(await curl(`https://${ADDRESS}:${server.port}/healthz`, { ca: pki.ca })).toMatch(/^curl exit/);
+      expect(await curl(`http://127.0.0.1:${server.port}/healthz`)).not.toBe("200");
+      // The container's own certificate (the health check's): "local", so even a change is allowed.
+      expect(await curl(`https://127.0.0.1:${server.port}/healthz`, { ca: pki.ca, as: pki.server, method: "POST" })).toBe("405");
+      expect(await curl(`https://127.0.0.1:${server.port}/healthz`, { ca: pki.ca, as: pki.server })).toBe("200");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("management port without TLS", () => {
   it("binds loopback only by default", async () => {
     const server = await startManagementServer({ port: 0, log, readiness: () => ({ ready: true }) });

@@ -17,7 +17,10 @@ function fromLaunch(
   return {
     hostname: launch.hostname,
     ...(launch.domain ? { domain: launch.domain } : {}),
-    env: launch.env,
+    // The planned management address is the server's (the unit publishes the port on it), not
+    // the container's: inside its own namespace the container serves on every address, with
+    // mutual TLS (images/runtime/management.ts). The one variable the targets set differently.
+    env: launch.env.SP_MGMT_ADDRESS ? { ...launch.env, SP_MGMT_ADDRESS: "0.0.0.0" } : launch.env,
     cpus: launch.resources.cpus,
     memoryGb: launch.resources.memoryGb,
     health: launch.health,
