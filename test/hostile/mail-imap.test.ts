@@ -124,6 +124,39 @@ describe.skipIf(!enabled)("IMAP: hostile clients", () => {
     c.destroy();
   }, 120_000);
 
+  it("writes a whole-mailbox FETCH one message at a time to a client that does not read it", async () => {
+    // 128 messages of 512 KiB (64 MiB) in bob's INBOX, appended by bob himself.
+    const writer = await LineClient.open(PORTS.imaps);
+    await writer.waitFor(/^\* OK .*\r\n/m);
+    writer.write(`l LOGIN bob ${PASSWORDS.bob}\r\n`);
+    await writer.waitFor(/^l OK .*\r\n/m);
+    const body = Buffer.from(`Subject: big\r\n\r\n${"x".repeat(76)}\r\n`.repeat(6553).slice(0, 512 * 1024));
+    for (let i = 0; i < 128; i++) {
+      writer.write(`a${i} APPEND INBOX {${body.length}}\r\n`);
+      await writer.waitFor(/^\+ .*\r\n/m);
+      writer.write(Buffer.concat([body, Buffer.from("\r\n")]));
+      await writer.waitFor(new RegExp(`^a${i} OK .*\r\n`, "m"));
+    }
+    writer.destroy();
+    const before = server.rssMiB();
+    const rss = sampleMax(() => server.rssMiB());
+    const c = await LineClient.open(PORTS.imaps, { localAddress: ATTACKER });
+    await c.waitFor(/^\* OK .*\r\n/m);
+    c.write(`l LOGIN bob ${PASSWORDS.bob}\r\n`);
+    await c.waitFor(/^l OK .*\r\n/m);
+    c.write("s SELECT INBOX\r\n");
+    await c.waitFor(/^s OK .*\r\n/m);
+    c.socket.pause();
+    c.write("f FETCH 1:* BODY.PEEK[]\r\n");
+    await new Promise((r) => setTimeout(r, 3000));
+    const during = await curlList();
+    const max = rss.stop();
+    console.log(`imap unread FETCH of 64 MiB: RSS ${before.toFixed(0)} -> ${max.toFixed(0)} MiB`);
+    expect(during.code, during.err).toBe(0);
+    expect(max - before).toBeLessThan(RSS_GROWTH_MIB);
+    c.destroy();
+  }, 180_000);
+
   it("ends an unauthenticated connection after its command budget, however cheap the commands", async () => {
     const c = await LineClient.open(PORTS.imaps, { localAddress: ATTACKER });
     c.write("n NOOP\r\n".repeat(10_000));

@@ -74,6 +74,24 @@ export class LineReader {
   }
 }
 
+/**
+ * Resolves once the socket's unsent data is at most `highWater` bytes (or it closed): a command
+ * that writes many replies (a FETCH of a whole mailbox) waits here between them, so a client
+ * that does not read holds at most about `highWater` plus one reply of the server's memory.
+ */
+export function whenWritable(socket: Socket, highWater: number): Promise<void> {
+  if (socket.writableLength <= highWater || socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off("drain", done);
+      socket.off("close", done);
+      resolve();
+    };
+    socket.on("drain", done);
+    socket.on("close", done);
+  });
+}
+
 export interface GuardHooks<T> {
   /** Runs one command; errors are the caller's to handle. */
   run(command: T): Promise<void>;
@@ -172,16 +190,7 @@ export class ConnectionGuard<T> {
 
   /** Resolves once unsent replies are below the high-water mark (or the socket closed). */
   private writable(): Promise<void> {
-    if (this.socket.writableLength <= this.limits.writeHighWater || this.socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.socket.off("drain", done);
-        this.socket.off("close", done);
-        resolve();
-      };
-      this.socket.on("drain", done);
-      this.socket.on("close", done);
-    });
+    return whenWritable(this.socket, this.limits.writeHighWater);
   }
 
   private touch(): void {

@@ -20,6 +20,8 @@ export class SelectedMailbox {
     /** EXAMINE: flags and expunges are refused. */
     readonly readOnly: boolean,
     private readonly send: (line: string) => void,
+    /** Waits while the client has not read what was sent (images/mail/src/connection.ts whenWritable). */
+    private readonly writable: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.view = box.messages.map((m) => m.uid);
   }
@@ -53,6 +55,8 @@ export class SelectedMailbox {
     if (uid && !items.some((i) => i.name === "UID")) items.unshift({ name: "UID" });
     const setSeen = !this.readOnly && items.some((i) => i.setsSeen);
     for (const { seq, message } of this.resolve(set, uid)) {
+      // One message at a time, each only once the client read the last: memory stays bounded.
+      await this.writable();
       const raw = needsContent(items) ? await this.box.read(message.uid).catch(() => undefined) : undefined;
       if (needsContent(items) && !raw) continue; // expunged meanwhile by another session
       let extra = "";

@@ -10,7 +10,7 @@ import type { Socket } from "node:net";
 import type { Logger } from "../../../runtime/log";
 import type { Authenticator } from "../../../runtime/auth";
 import type { MailStore } from "../store";
-import { closeGracefully, ConnectionGuard, type AddressCounter } from "../connection";
+import { closeGracefully, ConnectionGuard, whenWritable, type AddressCounter } from "../connection";
 import type { MailLimits } from "../limits";
 import { validateFlags } from "./flags";
 import { asString, CommandReader, ImapSyntaxError, tokenize, type RawCommand, type Token } from "./parser";
@@ -246,7 +246,12 @@ export class ImapSession {
     this.deselect();
     if (!isInbox(name)) return no("[NONEXISTENT] No such mailbox");
     const box = this.deps.store.mailbox(this.user!);
-    this.selected = new SelectedMailbox(box, readOnly, (line) => this.send(line));
+    this.selected = new SelectedMailbox(
+      box,
+      readOnly,
+      (line) => this.send(line),
+      () => whenWritable(this.socket, this.deps.limits.writeHighWater),
+    );
     box.on("change", this.onChange);
     this.send(`* FLAGS ${FLAGS}`);
     this.send(`* OK [PERMANENTFLAGS ${readOnly ? "()" : "(\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"}] Flags permitted`);
