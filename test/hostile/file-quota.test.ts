@@ -20,14 +20,21 @@ const enabled = haveTools("curl", "sftp", "sshpass", "openssl");
 const QUOTA = 100_000;
 
 /** Bytes of every regular file under `dir` (live files, versions and temporary uploads). */
-function diskUse(dir: string): number {
-  let total = 0;
+/**
+ * Bytes of the files under `dir`, each file once. The walk is not atomic: a file the server
+ * renames while it runs (an upload's temporary file becoming the live one, a live file becoming
+ * a version) can be met twice, so files are counted by inode.
+ */
+function diskUse(dir: string, seen = new Map<number, number>()): number {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += diskUse(path);
-    else if (entry.isFile()) total += statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    if (entry.isDirectory()) diskUse(path, seen);
+    else if (entry.isFile()) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st) seen.set(st.ino, st.size);
+    }
   }
-  return total;
+  return [...seen.values()].reduce((a, b) => a + b, 0);
 }
 
 describe.skipIf(!enabled)("file role: quotas count live files, versions and uploads in flight", () => {
