@@ -5,8 +5,8 @@
  * The image tag is `<package version>-<hash>`, the hash taken over exactly what goes into
  * the image: the Dockerfile and every file its COPY/ADD lines take from the build context,
  * which for every role today is the bundle `npm run build:images` writes to
- * `images/<role>/dist/` (the role's code, the shared runtime, `contracts/`, `components/model`,
- * `components/render` and the npm dependencies, all in one file, plus db's PostgreSQL).
+ * `images/<role>/dist/` (the role's code, the shared runtime, `contracts/` and the npm
+ * dependencies, all in one file, plus db's PostgreSQL).
  * So any change that reaches a bundle gives a new tag and Pulumi replaces exactly the
  * containers running that role, and a change that reaches no bundle (a test, a README,
  * the planner) keeps every tag. The bundle is deterministic (images/build.ts), so two
