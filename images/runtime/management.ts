@@ -131,6 +131,7 @@ export async function startManagementServer(options: ManagementOptions): Promise
   // matrix says so): bind the replica's management address, plus loopback for the image's
   // own HEALTHCHECK.
   const networkHost = options.host ?? "127.0.0.1";
+  const wildcard = networkHost === "0.0.0.0" || networkHost === "::";
   if (!options.tls && !isLoopbackAddress(networkHost) && !options.insecure) {
     throw new ManagementConfigError(
       `refusing plain HTTP on the management address ${networkHost}: the replica's TLS files are missing, so any caller on that network could change it`,
@@ -152,24 +153,20 @@ export async function startManagementServer(options: ManagementOptions): Promise
     stops.push(tls.watch());
     const secure: HttpsServer = createHttpsServer({ ...tls.material(), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, handler);
     timeouts(secure);
-    if (networkHost === "0.0.0.0" || networkHost === "::") {
-      // Every address of the container (the Hetzner target publishes the port on the planned
-      // address from outside it): TLS only, and the container's own health check proves it is
-      // the container by presenting the container's own certificate (callerOf: "local").
-      port = await listen(secure, port, networkHost);
-      servers.push(secure);
-    } else {
-      port = await listen(secure, port, networkHost);
-      servers.push(secure);
-      if (networkHost !== "127.0.0.1") {
-        const local = timeouts(createServer(handler));
-        await listen(local, port, "127.0.0.1");
-        servers.push(local);
-      }
+    port = await listen(secure, port, networkHost);
+    servers.push(secure);
+    // On a wildcard (every address of the container: the Hetzner target publishes the port on
+    // the planned address from outside it) there is TLS only, and the container's own health
+    // check proves it is the container by presenting its own certificate (callerOf: "local").
+    // On one address, plain HTTP on loopback beside it.
+    if (!wildcard && networkHost !== "127.0.0.1") {
+      const local = timeouts(createServer(handler));
+      await listen(local, port, "127.0.0.1");
+      servers.push(local);
     }
   } else {
     for (const host of [...new Set([networkHost, "127.0.0.1"])]) {
-      if (host === "127.0.0.1" && (networkHost === "0.0.0.0" || networkHost === "::")) continue; // the wildcard covers it
+      if (host === "127.0.0.1" && wildcard) continue; // the wildcard covers it
       const server = timeouts(createServer(handler));
       port = await listen(server, port, host); // the second listener shares a port-0 pick
       servers.push(server);
