@@ -153,8 +153,9 @@ export class UserTree {
       const handle = await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
       return { tmp, handle, rel, size, oldSize };
     } catch (error) {
-      this.inflight -= size;
+      // The bytes leave the disk before their reservation is given back (see release()).
       await unlink(tmp).catch(() => undefined);
+      this.inflight -= size;
       throw error;
     }
   }
@@ -194,6 +195,12 @@ export class UserTree {
     }
   }
 
+  /**
+   * Gives the upload's reservation back. Only once its bytes are off the disk (unlinked) or
+   * counted as live (renamed into place, in the same step): a reservation released while the
+   * temporary file still holds its bytes would let another upload take them too, and the disk
+   * would hold more than the quota.
+   */
   private release(upload: Upload): void {
     if (upload.settled) return;
     upload.settled = true;
@@ -207,30 +214,32 @@ export class UserTree {
       await upload.handle.close();
       const size = (await stat(upload.tmp)).size;
       await this.mutex.run(async () => {
-        this.release(upload);
         const old = await this.confineWrite(upload.rel);
         if (old?.isDirectory()) throw new PathError("a folder of that name exists", "failure");
         const oldSize = old?.isFile() ? old.size : 0;
-        // The old content becomes a version (evictable); the new one and every other upload must fit.
-        if (this.used - oldSize + size + this.inflight > this.quotaBytes) throw quotaError(this.quotaBytes);
+        // The old content becomes a version (evictable); the new one and every other upload must
+        // fit (this upload's reservation is still in `inflight`, and becomes `size` live bytes).
+        if (this.used - oldSize + size + this.inflight - upload.size > this.quotaBytes) throw quotaError(this.quotaBytes);
         const target = this.live(upload.rel);
         if (old) await this.keepVersion(upload.rel, oldSize);
         await rename(upload.tmp, target);
-        await fsyncDir(dirname(target));
+        // The reservation becomes live bytes in one step: no moment where neither counts them.
+        this.release(upload);
         this.used += size;
+        await fsyncDir(dirname(target));
         if (this.total > this.quotaBytes) await this.evict(this.total - this.quotaBytes);
       });
     } catch (error) {
-      this.release(upload);
       await unlink(upload.tmp).catch(() => undefined);
+      this.release(upload);
       throw error;
     }
   }
 
   async abort(upload: Upload): Promise<void> {
-    this.release(upload);
     await upload.handle.close().catch(() => undefined);
     await unlink(upload.tmp).catch(() => undefined);
+    this.release(upload);
   }
 
   /** Deletes the oldest versions of any file until `bytes` are freed or none is left (caller holds the mutex). */
