@@ -218,6 +218,21 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
     expect(p.files).toEqual([[0, 3]]);
   });
 
+  it("a proxy that rebooted too starts with nothing ejected: its ejections count from when it answers again", () => {
+    // h1, h2, h4, h5 dark 0–5 s: edge answers again at 6 s, www and arena are ready at 7 s. The
+    // fresh proxy ejects them after its third failed request (6.5 s) until 16.5 s; the windows
+    // since the cut (1.5–11.5 s) belonged to proxies that no longer run.
+    const all = "host:h1@0/5m,host:h2@0/5m,host:h4@0/5m,host:h5@0/5m";
+    const p = predict(all);
+    expect(p.edge).toEqual([[0, 6]]);
+    expect(p.www).toEqual([[0, 16.5]]);
+    expect(p.arena).toEqual([[0, 16.5]]);
+    // Ready 0.3 s after the proxy answers, before its third failure: back at once.
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf(all));
+    const quick = predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: { ...boot, web: 1.3 } });
+    expect(quick.find((r) => r.service === "www")!.down).toEqual([{ from: 0, to: 6.3 }]);
+  });
+
   it("a host still dark at the end boots when the run restores power", () => {
     expect(predict({ duration: "2m", events: [{ at: 0, fail: "host:h3" }] }).db).toEqual([[0, 6]]);
   });

@@ -252,11 +252,15 @@ function predictWith(
     const perReplica = replicaDown(s.id);
     let down = intersect(perReplica);
     if (proxied.has(s.id) && s.role !== "proxy") {
-      // The pool is back when the proxy admits the first upstream that recovers again.
+      // The pool is back when the proxy admits the first upstream that recovers again. A proxy
+      // that was itself down during the pool's outage starts again with nothing ejected: its
+      // ejections count from the moment it answers again, not from the cut.
       down = down.map((d) => {
         const covering = perReplica.flat().filter((r) => r.from <= d.from + 1e-9 && r.to >= d.to - 1e-9);
         const hostBackAt = covering.length > 0 ? Math.min(...covering.map((r) => r.hostBackAt)) : d.from;
-        return { from: d.from, to: proxiedRecovery(d, hostBackAt, proxy) };
+        const restarted = edgeDown.filter((e) => e.from < d.to && e.to > d.from).map((e) => e.to);
+        const seenFrom = restarted.length > 0 ? Math.max(...restarted) : d.from;
+        return { from: d.from, to: proxiedRecovery({ from: seenFrom, to: d.to }, hostBackAt, proxy) };
       });
       down = normalize([...down, ...edgeDown]);
     }
