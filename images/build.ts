@@ -8,8 +8,8 @@
  *        tsx images/build.ts --dockerfiles   (writes every images/<role>/Dockerfile from images/dockerfiles.ts)
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { build, type BuildOptions } from "esbuild";
 import { renderDockerfile, ROLE_IMAGES } from "./dockerfiles";
 
@@ -51,6 +51,24 @@ const COMMON: BuildOptions = {
   preserveSymlinks: true,
 };
 
+/** ssh2's optional native crypto binding (scripts/build-ssh-crypto.sh), as its bundled code requires it. */
+const SSH_CRYPTO = {
+  built: join(ROOT, "node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node"),
+  required: "./crypto/build/Release/sshcrypto.node",
+};
+
+/**
+ * A bundle that carries ssh2 requires its binding relative to itself (esbuild keeps `*.node`
+ * external): copied next to the bundle when it was built, so the image gets the native
+ * ciphers; without it ssh2 falls back to JavaScript, as before.
+ */
+export function copyNativeCrypto(outdir: string): void {
+  if (!existsSync(SSH_CRYPTO.built) || !readFileSync(join(outdir, "main.mjs"), "utf8").includes(SSH_CRYPTO.required)) return;
+  const target = join(outdir, SSH_CRYPTO.required);
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(SSH_CRYPTO.built, target);
+}
+
 export function listRoles(): string[] {
   return readdirSync(IMAGES)
     .filter((name) => existsSync(join(IMAGES, name, "src", "main.ts")))
@@ -71,6 +89,7 @@ export async function buildRole(role: string): Promise<{ file: string; bytes: nu
     entryPoints: { main, healthcheck: join(IMAGES, "runtime", "healthcheck.ts") },
     outdir,
   });
+  copyNativeCrypto(outdir);
   // A role may add files its bundle cannot carry (the db role copies PostgreSQL's binaries).
   const prepare = join(IMAGES, role, "prepare.sh");
   if (existsSync(prepare)) execFileSync("bash", [prepare], { stdio: "inherit" });

@@ -3,7 +3,8 @@
 # what Debian ships into their build context or base image):
 #   postgresql-15  — the db role runs Debian's PostgreSQL 15 (images/db/prepare.sh copies it);
 #   busybox-static — a static shell and tools for the locally made base image
-#                    (scripts/make-base-image.sh copies /bin/busybox into it).
+#                    (scripts/make-base-image.sh copies /bin/busybox into it);
+#   g++, make, python3 — node-gyp builds ssh2's native crypto with them (scripts/build-ssh-crypto.sh).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
@@ -12,4 +13,4 @@ if [[ -n "$(apt_missing postgresql-15)" && "$(id -u)" -eq 0 ]]; then
   mkdir -p /etc/postgresql-common
   [ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
 fi
-apt_install_missing setup-build-deps postgresql-15 postgresql-15-auto-failover pg-auto-failover-cli busybox-static
+apt_install_missing setup-build-deps postgresql-15 postgresql-15-auto-failover pg-auto-failover-cli busybox-static g++ make python3

@@ -4,7 +4,8 @@
 # idempotent, so running either command twice does nothing the second time.
 #
 #   bash scripts/setup.sh runtime   # what deploying the local datacenter needs:
-#                                   #   Docker engine, build packages, role bundles, base image
+#                                   #   Docker engine, build packages, ssh2's native crypto,
+#                                   #   role bundles, base image
 #   bash scripts/setup.sh tests     # runtime + the real protocol clients + the tests' ports
 #
 # Needs root for the Debian packages (apt-get) and for starting dockerd; each step says
@@ -23,13 +24,15 @@ esac
 
 step() { echo "setup: $1" >&2; }
 
-step "1/4 Docker engine"
+step "1/5 Docker engine"
 bash "$here/setup-docker.sh"
-step "2/4 build packages (PostgreSQL 15 for the db image, busybox-static for the base image)"
+step "2/5 build packages (PostgreSQL 15 for the db image, busybox-static for the base image)"
 bash "$here/setup-build-deps.sh"
-step "3/4 role bundles"
+step "3/5 ssh2's native crypto (SFTP speed; JavaScript ciphers when it cannot be built)"
+bash "$here/build-ssh-crypto.sh"
+step "4/5 role bundles"
 node node_modules/tsx/dist/cli.mjs images/build.ts
-step "4/4 local base image"
+step "5/5 local base image"
 bash "$here/make-base-image.sh"
 if [[ $what == tests ]]; then
   step "tests: real protocol clients"
