@@ -4,6 +4,7 @@
  * services are up?
  */
 import type { DatacenterPlan } from "../plan/types";
+import { replicasNeeded, serviceUp } from "../spec/redundancy";
 import { PowerFlow } from "./flow";
 import type { PowerTopology } from "./topology";
 import { COMPONENT_KINDS, type ComponentId, type FeedSource, type PowerState, type ServiceState } from "./types";
@@ -80,12 +81,22 @@ export function poweredHosts(topology: PowerTopology, failed: Iterable<Component
   return evaluatePower(topology, failed).poweredHosts;
 }
 
-/** Which services are up when exactly the hosts in `powered` run. A replica runs while its host has power. */
+/**
+ * Which services are up when exactly the hosts in `powered` run. A replica runs while its host
+ * has power; a service is up while it has the replicas it needs (components/spec/redundancy.ts).
+ */
 export function serviceStates(plan: DatacenterPlan, powered: ReadonlySet<string>): ServiceState[] {
   const hostOf = new Map(plan.replicas.map((r) => [r.id, r.host]));
   return plan.services.map((s) => {
     const running = s.replicas.filter((r) => powered.has(hostOf.get(r) ?? ""));
-    return { service: s.id, replicas: s.replicas.length, minReplicas: s.minReplicas, running, up: running.length >= s.minReplicas };
+    return {
+      service: s.id,
+      replicas: s.replicas.length,
+      minReplicas: s.minReplicas,
+      needed: replicasNeeded(s),
+      running,
+      up: serviceUp(s, running.length),
+    };
   });
 }
 
@@ -95,14 +106,18 @@ export function serviceStates(plan: DatacenterPlan, powered: ReadonlySet<string>
  */
 export class ServiceIndex {
   readonly ids: readonly string[];
-  readonly minReplicas: Int32Array;
+  /**
+   * Per service: the running replicas it needs to be up (replicasNeeded in
+   * components/spec/redundancy.ts: minReplicas, or every replica of one that does not replicate).
+   */
+  readonly needed: Int32Array;
   /** Per service: host index of each replica (a host appears once per replica it carries). */
   readonly replicaHosts: readonly Int32Array[];
 
   constructor(topology: PowerTopology, plan: Pick<DatacenterPlan, "services" | "replicas">) {
     const hostOf = new Map(plan.replicas.map((r) => [r.id, r.host]));
     this.ids = plan.services.map((s) => s.id);
-    this.minReplicas = Int32Array.from(plan.services.map((s) => s.minReplicas));
+    this.needed = Int32Array.from(plan.services.map((s) => replicasNeeded(s)));
     this.replicaHosts = plan.services.map((s) => Int32Array.from(s.replicas.map((r) => topology.hostIndex.get(hostOf.get(r) ?? "") ?? -1)));
   }
 
@@ -112,7 +127,7 @@ export class ServiceIndex {
       let n = 0;
       for (const h of this.replicaHosts[s]!) if (h >= 0 && hostPowered[h] === 1) n++;
       running[s] = n;
-      up[s] = n >= this.minReplicas[s]! ? 1 : 0;
+      up[s] = n >= this.needed[s]! ? 1 : 0;
     }
   }
 }
