@@ -30,7 +30,8 @@ function hostLabel(plan: DatacenterPlan, hostId: string): string {
 
 export const powerPathSurvivesFeedLoss = modelPolicy({
   name: "sp-101-power-path-survives-feed-loss",
-  description: "Every host keeps power when any one feed is lost, or every service it carries has a replica on a host that keeps power.",
+  description:
+    "Every host keeps power when any one feed is lost, or every service it carries keeps the replicas it needs running on hosts that keep power (a replica of a stateful service that does not replicate is no spare).",
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Give the host a second power supply on a PDU of another feed, or add a replica of each service it carries on a host fed by another feed.",
