@@ -51,9 +51,30 @@ export function replicasNeeded(svc: ReplicaSet): number {
   return survivesReplicaLoss(svc) ? (svc.minReplicas ?? 1) : count(svc);
 }
 
-/** The service is up with `running` of its replicas running. */
-export function serviceUp(svc: ReplicaSet, running: number): boolean {
-  return running >= replicasNeeded(svc);
+/**
+ * The group's arbiters: members that serve no client but decide its failovers (an HA db's
+ * pg_auto_failover monitor, in the plan's replicas but not among the service's). With one
+ * member lost, only an arbiter promotes a standby, or lets a primary whose synchronous
+ * standby is gone accept writes again; without one running, a replicated service that lost a
+ * member is down. (Stated for the worst case of two data nodes: with more, a primary whose
+ * other standbys still acknowledge would keep writing.)
+ */
+export interface Arbiters {
+  readonly total: number;
+  readonly running: number;
+}
+
+/**
+ * The service is up with `running` of its replicas running (and `arbiters`, when its group has
+ * any). The power model's inner loop calls {@link upWith} with the numbers precomputed.
+ */
+export function serviceUp(svc: ReplicaSet, running: number, arbiters: Arbiters = { total: 0, running: 0 }): boolean {
+  return upWith(replicasNeeded(svc), count(svc), running, arbiters.total, arbiters.running);
+}
+
+/** The rule on counts: `running` of `total` replicas with `needed` required, and the group's arbiters. */
+export function upWith(needed: number, total: number, running: number, arbiters: number, arbitersRunning: number): boolean {
+  return running >= needed && (running === total || arbiters === 0 || arbitersRunning > 0);
 }
 
 /**

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { nMinusOne, poweredHosts, powerTopology, serviceStates, serviceVerdicts, simulateScenario } from "../../components/power";
 import { planDatacenter } from "../../components/plan";
-import { replicasNeeded, replicatesData, survivesReplicaLoss, unreplicatedReplicas } from "../../components/spec/redundancy";
+import { replicasNeeded, replicatesData, survivesReplicaLoss, unreplicatedReplicas, upWith } from "../../components/spec/redundancy";
 import type { DatacenterSpec } from "../../components/spec/schema";
 import { validateSpec } from "../../components/spec/validate";
 import { powerPathSurvivesFeedLoss, redundantServicesSurvive } from "../../policies/rules/power";
@@ -36,6 +36,40 @@ describe("the rule", () => {
       expect(unreplicatedReplicas(svc) !== undefined).toBe(!survives && replicas > 1);
     },
   );
+});
+
+describe("a replicated group's arbiter (an HA db's monitor)", () => {
+  it.each([
+    [2, 2, 0, 0, true, "every member runs: the arbiter is not needed"],
+    [2, 1, 1, 0, false, "a member lost and the arbiter too: no failover, no write"],
+    [2, 1, 1, 1, true, "a member lost, the arbiter decides"],
+    [2, 1, 0, 0, true, "no arbiter in the group: minReplicas alone"],
+    [2, 0, 1, 1, false, "nothing runs"],
+  ] as const)("%i members, %i running, %i arbiter(s), %i running → %s (%s)", (total, running, arbiters, arbitersRunning, up, _why) => {
+    expect(upWith(1, total, running, arbiters, arbitersRunning)).toBe(up);
+  });
+
+  it("the model takes a db down when one failure takes a data node and the monitor together", () => {
+    const input = localSpecInput() as { services: { id: string; replicas: number }[] };
+    input.services.find((s) => s.id === "db")!.replicas = 2;
+    const valid = validateSpec(input);
+    if (!valid.ok) throw new Error(JSON.stringify(valid.issues));
+    const base = planDatacenter(valid.spec);
+    const db0 = base.replicas.find((r) => r.id === "db-0")!;
+    expect([db0.host, db0.rack]).toEqual(["h3", "r1"]);
+    // The monitor as the HA plan adds it: a member of the service's group that is not one of its replicas, here on h1 (rack r1, dual-fed).
+    const plan = { ...base, replicas: [...base.replicas, { ...db0, id: "db-monitor", index: 2, host: "h1", feeds: ["A", "B"] }] };
+    const downBy = serviceVerdicts(plan, nMinusOne(valid.spec, plan, { transients: false })).find((v) => v.service === "db")!.downBy;
+    expect(downBy).toEqual(["rack:r1"]); // db-0 and the monitor; h3 alone, h1 alone, feed A (h1 keeps B) leave a way to fail over
+    const without = serviceVerdicts(base, nMinusOne(valid.spec, base, { transients: false })).find((v) => v.service === "db")!.downBy;
+    expect(without).toEqual([]);
+    const topology = powerTopology(valid.spec);
+    expect(serviceStates(plan, poweredHosts(topology, ["rack:r1"])).find((s) => s.service === "db")).toMatchObject({
+      up: false,
+      running: [expect.stringMatching(/^db-1$/)],
+    });
+    expect(serviceStates(plan, poweredHosts(topology, ["host:h3"])).find((s) => s.service === "db")!.up).toBe(true);
+  });
 });
 
 /** The local stack with mail at two replicas, past validate (which refuses it). */
