@@ -132,11 +132,12 @@ export const redundantServicesSurvive = modelPolicy({
       const downBy = verdicts.get(svc.id)?.downBy ?? [];
       if (downBy.length === 0) continue;
       const placed = svc.replicas.map((id) => plan.replicas.find((x) => x.id === id)!);
+      const arbiters = plan.replicas.filter((r) => r.service === svc.id && !svc.replicas.includes(r.id));
       const placement = placed.map((r) => `${r.id} on ${r.host} (rack ${r.rack}, feed ${r.feeds.join("+")})`);
       const needed = replicasNeeded(svc);
       report(
         `${servicePath(spec, svc.id)} is declared redundant but drops below ${needed} running replica${needed > 1 ? "s" : ""} when ${downBy.join(" or ")} fails` +
-          `${sharedCause(svc, placed)}; replicas: ${placement.join(", ")}. ` +
+          `${sharedCause(svc, placed, arbiters)}; replicas: ${placement.join(", ")}. ` +
           `Fix: add a replica or place replicas on hosts in other racks and on other feeds.`,
       );
     }
@@ -144,8 +145,9 @@ export const redundantServicesSurvive = modelPolicy({
 });
 
 /** What the replicas have in common that one failure takes them all down (empty when nothing obvious). */
-function sharedCause(svc: PlannedService, placed: readonly PlannedReplica[]): string {
+function sharedCause(svc: PlannedService, placed: readonly PlannedReplica[], arbiters: readonly PlannedReplica[]): string {
   const why: string[] = [];
+  for (const a of arbiters) why.push(`a lost replica fails over only while ${a.id} runs, on ${a.host} (rack ${a.rack}, feed ${a.feeds.join("+")})`);
   if (!survivesReplicaLoss(svc)) why.push(`${svc.role} does not replicate its data, so losing any replica loses data`);
   const racks = new Set(placed.map((r) => r.rack));
   if (placed.length > 1 && racks.size === 1) why.push(`all ${placed.length} replicas are in rack ${[...racks][0]}`);

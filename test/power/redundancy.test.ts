@@ -49,7 +49,7 @@ describe("a replicated group's arbiter (an HA db's monitor)", () => {
     expect(upWith(1, total, running, arbiters, arbitersRunning)).toBe(up);
   });
 
-  it("the model takes a db down when one failure takes a data node and the monitor together", () => {
+  it("the model takes a db down when one failure takes a data node and the monitor together", async () => {
     const input = localSpecInput() as { services: { id: string; replicas: number }[] };
     input.services.find((s) => s.id === "db")!.replicas = 2;
     const valid = validateSpec(input);
@@ -69,6 +69,12 @@ describe("a replicated group's arbiter (an HA db's monitor)", () => {
       running: [expect.stringMatching(/^db-1$/)],
     });
     expect(serviceStates(plan, poweredHosts(topology, ["host:h3"])).find((s) => s.service === "db")!.up).toBe(true);
+    const model = { type: "serverpark:index:Datacenter", name: valid.spec.name, props: { model: { spec: valid.spec, plan, target: "docker" } } };
+    expect(await messages(redundantServicesSurvive, [model])).toEqual([
+      expect.stringMatching(
+        /\(db\) is declared redundant .* when rack:r1 fails \(a lost replica fails over only while db-monitor runs, on h1 \(rack r1, feed A\+B\)\)/,
+      ),
+    ]);
   });
 });
 
