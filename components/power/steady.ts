@@ -102,7 +102,7 @@ export function serviceStates(plan: DatacenterPlan, powered: ReadonlySet<string>
 }
 
 /** Members of the service's group that are not its replicas: its arbiters (components/spec/redundancy.ts). */
-function arbitersOf(plan: Pick<DatacenterPlan, "replicas">, service: PlannedService): PlannedReplica[] {
+export function arbitersOf(plan: Pick<DatacenterPlan, "replicas">, service: PlannedService): PlannedReplica[] {
   return plan.replicas.filter((r) => r.service === service.id && !service.replicas.includes(r.id));
 }
 

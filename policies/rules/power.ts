@@ -3,7 +3,7 @@
  * decided from the datacenter model the `Datacenter` component exposes, with the power model
  * answering which hosts keep power under which failure — not by counting replicas.
  */
-import { componentId, serviceStates, type ServiceState } from "../../components/power";
+import { arbitersOf, componentId, serviceStates, type ServiceState } from "../../components/power";
 import { replicasNeeded, survivesReplicaLoss } from "../../components/spec/redundancy";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "../../components/plan/types";
 import { modelPolicy } from "../lib/policy";
@@ -132,7 +132,7 @@ export const redundantServicesSurvive = modelPolicy({
       const downBy = verdicts.get(svc.id)?.downBy ?? [];
       if (downBy.length === 0) continue;
       const placed = svc.replicas.map((id) => plan.replicas.find((x) => x.id === id)!);
-      const arbiters = plan.replicas.filter((r) => r.service === svc.id && !svc.replicas.includes(r.id));
+      const arbiters = arbitersOf(plan, svc);
       const placement = placed.map((r) => `${r.id} on ${r.host} (rack ${r.rack}, feed ${r.feeds.join("+")})`);
       const needed = replicasNeeded(svc);
       report(
