@@ -17,7 +17,8 @@ import { UNKNOWN, unproxied } from "./settings";
 /** One replica's deployed backups: where they land, or why that is wrong. */
 export interface DeployedBackup {
   readonly replica: PlannedReplica;
-  readonly container: ContainerView;
+  /** Undefined when the stack deploys containers but this replica's is not among those the pack reads. */
+  readonly container?: ContainerView;
   /** The host that keeps the copy, when the resources say. */
   readonly keeper?: string;
   /** What is wrong with where the backups land (undefined: they land on `keeper`, off the data). */
@@ -26,7 +27,13 @@ export interface DeployedBackup {
 
 const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir.replace(/\/+$/, "")}/`);
 
-/** The replica's deployed backups for every replica of `service` whose container is among `resources` (none found: empty). */
+/**
+ * Where each replica of `service` deploys its backups, judged from `resources`. A replica on a
+ * Hetzner server whose user data does not start it is a problem too (the pack cannot see where
+ * its backups go); one on a server whose user data is unknown (a preview) makes the calling
+ * policy "can't run during preview". A replica without a Docker container or a server gives
+ * nothing (a stack of the model alone, in the policy tests of the declaration).
+ */
 export function deployedBackups(model: DatacenterModel, service: PlannedService, resources: readonly PolicyResource[]): DeployedBackup[] {
   const containers = resources.flatMap((r) => containersOf(r) ?? []).filter((c) => c.env.SP_DATACENTER === model.spec.name);
   const volumes = new Map(
@@ -38,6 +45,8 @@ export function deployedBackups(model: DatacenterModel, service: PlannedService,
       }),
   );
   const dataPath = ROLE_INFO[service.role].dataPath;
+  // The Hetzner server of each host (its labels name the host).
+  const servers = new Map(resources.filter((r) => r.type === TYPES.hcloudServer).map((r) => [serverparkLabels(unproxied(r.props)).host, r] as const));
   return service.replicas.flatMap((id) => {
     const replica = model.plan.replicas.find((r) => r.id === id)!;
     const container = containers.find((c) => c.env.SP_REPLICA === id);
@@ -45,11 +54,21 @@ export function deployedBackups(model: DatacenterModel, service: PlannedService,
       // A server whose user data is computed (during a preview) hides its containers: read it
       // through CrossGuard's proxy, which turns this policy into "can't run during preview"
       // (decided on `pulumi up`) rather than a pass on the declaration alone.
-      for (const server of resources.filter((r) => r.type === TYPES.hcloudServer && (unproxied(r.props) as { userData?: unknown }).userData === UNKNOWN))
-        void (server.props as { userData?: unknown }).userData;
-      return [];
+      const server = servers.get(replica.host);
+      if (server && (unproxied(server.props) as { userData?: unknown }).userData === UNKNOWN) void (server.props as { userData?: unknown }).userData;
+      // On a server whose start-up the pack reads, yet not among its containers: deployed in a
+      // form this pack does not read, which is no evidence of where the backups go.
+      return server
+        ? [
+            {
+              replica,
+              problem: "runs in no container this policy pack can read (Docker containers, Hetzner servers' user data): where its backups go is not checked",
+            },
+          ]
+        : [];
     }
-    const at = (problem: string): DeployedBackup => ({ replica, container, problem });
+    const target = service.backup?.targetHost;
+    const at = (problem: string): DeployedBackup => ({ replica, container, problem: `${problem}${target ? `, not to its backup target ${target}` : ""}` });
     const dir = container.env.SP_BACKUP_DIR;
     if (dir === undefined || dir === "")
       return [

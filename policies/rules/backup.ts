@@ -46,8 +46,10 @@ export const backupTargetSeparated = modelPolicy({
       for (const deployed of deployedBackups(model, svc, args.resources)) {
         const { replica, container, keeper, problem } = deployed;
         const target = svc.backup!.targetHost;
-        const who = `replica ${replica.id} (${container.who})`;
-        if (problem) report(`${where}: ${who} ${problem}${target ? `, not to its backup target ${target}` : ""}. Fix: ${SHIP_FIX}`);
+        const who = container ? `replica ${replica.id} (${container.who})` : `replica ${replica.id}`;
+        if (problem && !container)
+          report(`${where}: ${who} ${problem}. Fix: teach the pack the form the target deploys containers in (policies/lib/containers.ts).`);
+        else if (problem) report(`${where}: ${who} ${problem}. Fix: ${SHIP_FIX}`);
         else if (keeper === replica.host) report(`${where}: ${who} keeps its backups on its own host ${keeper}. Fix: ${SHIP_FIX}`);
         else if (target !== undefined && keeper !== target)
           report(`${where}: ${who} sends its backups to host ${keeper}, but backup.targetHost is ${target}. Fix: deploy the backup volume on ${target}.`);

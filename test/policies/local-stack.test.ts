@@ -104,6 +104,23 @@ describe("the hetzner stack", () => {
   });
 });
 
+describe("sp-422 on what the hetzner stack would deploy", () => {
+  it("fails a replica its server does not start where the pack can read it: no evidence is no pass", async () => {
+    // As if the units left the user data (delivered another way): the servers are there, their containers not.
+    const bare = hetzner.resources.map((r) =>
+      r.type === "hcloud:index/server:Server"
+        ? { ...r, inputs: { ...r.inputs, userData: "#cloud-config\n{}\n" }, outputs: { ...r.outputs, userData: "#cloud-config\n{}\n" } }
+        : r,
+    );
+    const found = (await evaluatePolicies([backupTargetSeparated], bare, { packEnforcementLevel: "mandatory" })).violations.map((v) => v.detail);
+    expect(found.length).toBeGreaterThan(0);
+    for (const detail of found)
+      expect(detail).toMatch(
+        /: replica \S+ runs in no container this policy pack can read .*: where its backups go is not checked\. Fix: /,
+      );
+  });
+});
+
 describe("sp-422 on what the local stack deploys", () => {
   // The recorded Docker resources, changed the way a target could get them wrong.
   const sp422 = async (change: (r: RecordedResource) => RecordedResource) =>
