@@ -115,9 +115,7 @@ describe("sp-422 on what the hetzner stack would deploy", () => {
     const found = (await evaluatePolicies([backupTargetSeparated], bare, { packEnforcementLevel: "mandatory" })).violations.map((v) => v.detail);
     expect(found.length).toBeGreaterThan(0);
     for (const detail of found)
-      expect(detail).toMatch(
-        /: replica \S+ runs in no container this policy pack can read .*: where its backups go is not checked\. Fix: /,
-      );
+      expect(detail).toMatch(/: replica \S+ runs in no container this policy pack can read .*: where its backups go is not checked\. Fix: /);
   });
 });
 
