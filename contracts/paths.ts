@@ -7,6 +7,8 @@
 
 /** The replica's runtime config (`SP_CONFIG`; its schema is contracts/runtimeConfig.ts). */
 export const RUNTIME_CONFIG_PATH = "/etc/serverpark/config.json";
+/** The role's view file beside it (contracts/runtimeConfig.ts VIEW_FILE): the proxy's routes, the NOC's targets, dns zones. */
+export const ROLE_VIEW_PATH = "/etc/serverpark/view.json";
 
 /** Where every replica finds its service certificate, key and the datacenter CA (images/runtime/tls.ts). */
 export const TLS_PATHS = {

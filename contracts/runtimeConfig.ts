@@ -15,6 +15,33 @@ const addresses = z.record(z.string(), z.string());
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.42.1.0/24");
 
 /**
+ * What a role's job needs from the plan, beyond its identity and settings: the proxy's routes,
+ * the NOC's probe targets and drawing, a dns server's zones. These grow with the datacenter
+ * (a NOC watching 1,000 hosts, a dns server with their records), so the program writes the
+ * view to a file of its own beside the config ({@link VIEW_FILE}), once per distinct content,
+ * and the config names it with its SHA-256 ({@link viewRefSchema}): the config itself stays
+ * small and grows only with the replica, and identical views (every dns service serving the
+ * same zones) are written and delivered once.
+ */
+export const roleViewSchema = z.object({
+  /** Only for the proxy role: its routes with their upstreams (contracts/views/proxy.ts). */
+  routes: z.array(resolvedRouteSchema).optional(),
+  /** Only for the noc role: what to probe and what to draw (contracts/views/noc.ts). */
+  noc: nocViewSchema.optional(),
+  /** Only for the dns role: the zones its service serves, its settings' records merged in and each SOA serial computed after. */
+  zones: z.array(dnsZoneSchema).optional(),
+});
+
+/** The view file's name, in the config's folder (contracts/paths.ts ROLE_VIEW_PATH in a container). */
+export const VIEW_FILE = "view.json";
+
+/** The config's reference to its view file: the file's name beside the config and the SHA-256 of its bytes. */
+export const viewRefSchema = z.object({
+  file: z.literal(VIEW_FILE),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected the view file's SHA-256 in hex"),
+});
+
+/**
  * One replica's view of the datacenter: who it is, its own networks, its role's settings and
  * only what its role's job needs, resolved by the program from the plan (components/model/):
  * the proxy its routes, the NOC its probe targets and drawing, a dns server its zones. Nothing
@@ -41,18 +68,22 @@ export const replicaRuntimeConfigSchema = z.object({
   managementAddress: z.string().optional(),
   /** The role's `services[].settings` from the stack; each role checks them with its own schema (contracts/settings/). */
   settings: z.record(z.string(), z.unknown()),
-  /** Only for the proxy role: its routes with their upstreams (contracts/views/proxy.ts). */
-  routes: z.array(resolvedRouteSchema).optional(),
-  /** Only for the noc role: what to probe and what to draw (contracts/views/noc.ts). */
-  noc: nocViewSchema.optional(),
-  /** Only for the dns role: the zones its service serves, its settings' records merged in and each SOA serial computed after. */
-  zones: z.array(dnsZoneSchema).optional(),
+  /**
+   * The role's view in its file (what the program writes for the proxy, the NOC and dns). The
+   * server reads the file, checks its SHA-256 and parses it with {@link roleViewSchema}; a
+   * mismatch (a half-applied deployment) stops start-up. A hand-written config (tests, a bare
+   * `docker run`) may instead carry the view's fields inline.
+   */
+  view: viewRefSchema.optional(),
+  ...roleViewSchema.shape,
   /**
    * The service's declared backups (`services[].backup`): the role runs them on this UTC cron
    * schedule into `$SP_BACKUP_DIR` and deletes those older than `retentionDays`.
    */
   backup: z.looseObject({ schedule: z.string(), retentionDays: z.number().positive(), targetHost: z.string().optional() }).optional(),
 });
+
+export type RoleView = DeepReadonly<z.input<typeof roleViewSchema>>;
 
 type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 

@@ -1,7 +1,8 @@
 /**
  * Translates the inputs of a `docker:index/container:Container` (as
  * @pulumi/docker 5 documents them) into `docker create` / `docker network connect`
- * arguments. Pure, so every mapping is unit-tested without an engine.
+ * arguments. Pure but for reading an upload's `source` file, so every mapping is unit-tested
+ * without an engine.
  *
  * Every input is either mapped, explicitly accepted as having no effect on a
  * freshly created container (listed in NO_EFFECT with the reason), or rejected by
@@ -13,6 +14,9 @@
  * - `entrypoints: [a, ...rest]` becomes `--entrypoint a` with `rest` put before the
  *   command: the same argv is executed.
  */
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 
 type Inputs = Record<string, unknown>;
 
@@ -308,12 +312,35 @@ function mountSpec(m: Inputs, where: string): string {
 function uploadOf(u: Inputs, where: string): Upload {
   const sources = [u.content, u.contentBase64, u.source].filter((s) => s !== undefined && s !== null);
   if (sources.length !== 1) throw new UnsupportedInputError(`${where}: each upload needs exactly one of content, contentBase64, source`);
-  if (u.source) throw unsupported(where, "uploads[].source (put the content in `content` for tests)");
-  const content = u.content !== undefined && u.content !== null ? Buffer.from(String(u.content), "utf8") : Buffer.from(String(u.contentBase64), "base64");
+  const content = u.source
+    ? sourceContent(u, where)
+    : u.content !== undefined && u.content !== null
+      ? Buffer.from(String(u.content), "utf8")
+      : Buffer.from(String(u.contentBase64), "base64");
   const mode = u.permissions ? parseInt(String(u.permissions), 8) : u.executable === true ? 0o744 : 0o644;
   // Copied like the provider's CopyToContainer: owned by root, mode from the input.
   if (u.owner || u.group) throw unsupported(where, "uploads[].owner/group");
   return { file: String(u.file), content, mode };
+}
+
+/**
+ * An upload read from a file on this machine, like the provider reads `source` when it
+ * creates the container. With `sourceHash` (the program gives the file's SHA-256) the file
+ * must still be that content: a file changed since the program ran is refused, not uploaded.
+ */
+function sourceContent(u: Inputs, where: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(String(u.source));
+  } catch (error) {
+    throw new UnsupportedInputError(`${where}: cannot read uploads[].source ${String(u.source)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (u.sourceHash) {
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (sha256 !== u.sourceHash)
+      throw new UnsupportedInputError(`${where}: uploads[].source ${String(u.source)} has SHA-256 ${sha256}, not the sourceHash ${String(u.sourceHash)}`);
+  }
+  return bytes;
 }
 
 export function shellQuote(arg: string): string {

@@ -8,6 +8,10 @@
  * - `replay <hosts> <dump.json>`: registers exactly the resources the program registered —
  *   same types through the same provider SDK classes, names and input values (secrets still
  *   secret) — without any model: what any program producing this datacenter has to pay Pulumi.
+ * - `floor <hosts> <dump.json>`: the same resources of the same SDK classes with only the inputs
+ *   each class requires: what the provider SDKs charge per resource whatever its inputs (each
+ *   class declares every property of the resource, ~70 for a docker.Container, and the runtime
+ *   makes an output with its promises for each).
  *
  * Prints one JSON line: {mode, hosts, ms, cpuMs, resources}. `cpuMs` (user + system of this
  * process) moves far less than wall time on a shared, loaded machine.
@@ -62,7 +66,21 @@ function fromWire(v: unknown, secret = false): unknown {
   return secret ? pulumi.secret(v) : v;
 }
 
-function replay(dumped: readonly Dumped[]): void {
+/**
+ * The inputs each SDK class requires (its constructor throws without them): what `floor`
+ * keeps of a resource's inputs.
+ */
+const REQUIRED: Record<string, readonly string[]> = {
+  "docker:index/container:Container": ["image"],
+  "docker:index/image:Image": ["imageName"],
+  "tls:index/privateKey:PrivateKey": ["algorithm"],
+  "tls:index/selfSignedCert:SelfSignedCert": ["allowedUses", "validityPeriodHours"],
+  "tls:index/locallySignedCert:LocallySignedCert": ["allowedUses", "caCertPem", "certRequestPem", "validityPeriodHours"],
+  "random:index/randomPassword:RandomPassword": ["length"],
+  "random:index/randomBytes:RandomBytes": ["length"],
+};
+
+function replay(dumped: readonly Dumped[], floor = false): void {
   class Component extends pulumi.ComponentResource {
     constructor(type: string, name: string) {
       super(type, name, {}, {});
@@ -73,7 +91,8 @@ function replay(dumped: readonly Dumped[]): void {
     // Default providers are registered by the SDK classes themselves, as in the program.
     if (r.type.startsWith("pulumi:providers:")) continue;
     const Class = CLASSES[r.type];
-    if (Class) new Class(r.name, fromWire(r.rawInputs));
+    const inputs = floor ? Object.fromEntries((REQUIRED[r.type] ?? []).map((k) => [k, r.rawInputs[k]])) : r.rawInputs;
+    if (Class) new Class(r.name, fromWire(inputs));
     else if (r.type.startsWith("serverpark:")) new Component(r.type, r.name);
     else throw new Error(`replay: no SDK class for ${r.type}; add it to CLASSES`);
   }
@@ -81,20 +100,21 @@ function replay(dumped: readonly Dumped[]): void {
 
 async function main(): Promise<void> {
   const config = { "serverpark:datacenter": generateSpec({ hosts }), "serverpark:target": "docker" };
-  const dumped: Dumped[] = mode === "replay" ? (JSON.parse(readFileSync(extra!, "utf8")) as Dumped[]) : [];
+  const replaying = mode === "replay" || mode === "floor";
+  const dumped: Dumped[] = replaying ? (JSON.parse(readFileSync(extra!, "utf8")) as Dumped[]) : [];
   // Like for like: the replay skips the stack traces Pulumi never prints, as the program does
   // (imported before the clock starts: loading our modules is not the replay's work).
-  if (mode === "replay") (await import("../../components/program.js")).skipUnreadPromiseStacks();
+  if (replaying) (await import("../../components/program.js")).skipUnreadPromiseStacks();
   const started = performance.now();
   const cpu = process.cpuUsage();
   let resources: { type: string; name: string; rawInputs: Record<string, any> }[];
   if (mode === "program") {
     resources = (await runUnderMocks(() => import("../../stacks/index.js"), { stack: `bench${hosts}`, config, realTls: false })).resources;
-  } else if (mode === "replay") {
+  } else if (replaying) {
     resources = (
       await runUnderMocks(
         async () => {
-          replay(dumped);
+          replay(dumped, mode === "floor");
           return {};
         },
         { stack: `bench${hosts}`, config: {}, realTls: false },

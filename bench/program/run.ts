@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
+import { replicaLaunch } from "../../components/model/launch";
+import { RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { planDatacenter } from "../../components/plan";
 import { placeReplicas } from "../../components/plan/placement";
 import { parseSpec } from "../../components/spec/validate";
@@ -62,19 +63,23 @@ console.log(
     .join(" ")} on ${availableParallelism()} cores`,
 );
 console.log(`Program under mocks (median of ${repeat} fresh processes each; wall ms / CPU ms of the process)`);
-console.log("  bare: as many plain resources (2 properties each); replay: the same resources, same SDK classes and inputs, no model");
-console.log("hosts  resources  program wall/cpu  replay wall/cpu  bare wall/cpu  ×replay wall/cpu  ×bare wall/cpu  program cpu ms/host");
+console.log("  bare: as many plain resources (2 properties each); replay: the same resources, same SDK classes and inputs, no model;");
+console.log("  floor: the same resources and SDK classes with only their required inputs (what the SDKs charge per resource)");
+console.log(
+  "hosts  resources  program wall/cpu  replay wall/cpu  floor wall/cpu  bare wall/cpu  ×replay wall/cpu  ×floor wall/cpu  ×bare wall/cpu  floor×bare cpu  program cpu ms/host",
+);
 const rows: { hosts: number; program: Sample }[] = [];
 for (const hosts of sizes) {
   const dump = join(dumpDir, `program-${hosts}.json`);
   const program = measure("program", hosts, dump);
   const replayed = measure("replay", hosts, dump);
+  const floor = measure("floor", hosts, dump);
   const bare = measure("bare", hosts, String(program.resources));
   if (replayed.resources !== program.resources) throw new Error(`replay registered ${replayed.resources} resources, the program ${program.resources}`);
   rows.push({ hosts, program });
   const pair = (s: Sample, w: number) => `${s.ms}/${s.cpuMs}`.padStart(w);
   console.log(
-    `${String(hosts).padStart(5)}  ${String(program.resources).padStart(9)}  ${pair(program, 16)}  ${pair(replayed, 15)}  ${pair(bare, 13)}  ${ratio(program.ms, replayed.ms)} / ${ratio(program.cpuMs, replayed.cpuMs)}    ${ratio(program.ms, bare.ms)} / ${ratio(program.cpuMs, bare.cpuMs)}  ${(program.cpuMs / hosts).toFixed(1).padStart(19)}`,
+    `${String(hosts).padStart(5)}  ${String(program.resources).padStart(9)}  ${pair(program, 16)}  ${pair(replayed, 15)}  ${pair(floor, 14)}  ${pair(bare, 13)}  ${ratio(program.ms, replayed.ms)} / ${ratio(program.cpuMs, replayed.cpuMs)}   ${ratio(program.ms, floor.ms)} / ${ratio(program.cpuMs, floor.cpuMs)}   ${ratio(program.ms, bare.ms)} / ${ratio(program.cpuMs, bare.cpuMs)}  ${ratio(floor.cpuMs, bare.cpuMs).padStart(14)}  ${(program.cpuMs / hosts).toFixed(1).padStart(19)}`,
   );
 }
 rmSync(dumpDir, { recursive: true, force: true });
@@ -90,19 +95,35 @@ console.log(
     .join(" ")}`,
 );
 
-// What each replica receives: the largest runtime config per role (components/model/, the
-// file every target writes) in bytes of JSON and gzipped, for the generated datacenters.
+// What each replica receives: the largest runtime config per role (the file every target
+// writes, components/model/launch.ts) in bytes of JSON and gzipped, and the role views kept in
+// files of their own (components/model/viewFiles.ts): the largest, and how many distinct ones
+// the datacenter writes and delivers.
 console.log("\nLargest replica config per role (JSON bytes / gzip bytes; cloud-init caps user data at 32 KiB)");
 for (const hosts of sizes) {
   const sized = planDatacenter(parseSpec(generateSpec({ hosts })));
   const services = new Map(sized.services.map((s) => [s.id, s]));
   const largest = new Map<string, { bytes: number; gzip: number; replica: string }>();
+  const views = new Map<string, { bytes: number; roles: Set<string> }>();
   for (const r of sized.replicas) {
-    const text = JSON.stringify(replicaRuntimeConfig(sized, r, services.get(r.service)!));
+    const files = replicaLaunch(sized, r, services.get(r.service)!, [], []).files;
+    const text = String(files.find((f) => f.path === RUNTIME_CONFIG_PATH)!.content);
     if ((largest.get(r.role)?.bytes ?? -1) < text.length) largest.set(r.role, { bytes: text.length, gzip: gzipSync(text).length, replica: r.id });
+    for (const f of files)
+      if (f.source)
+        (views.get(f.source.sha256) ?? views.set(f.source.sha256, { bytes: f.source.bytes, roles: new Set() }).get(f.source.sha256)!).roles.add(r.role);
   }
   const cells = [...largest].sort(([a], [b]) => a.localeCompare(b)).map(([role, l]) => `${role} ${l.bytes}/${l.gzip}`);
   console.log(`${String(hosts).padStart(5)} hosts: ${cells.join("  ")}`);
+  const perRole = new Map<string, { files: number; largest: number }>();
+  for (const v of views.values()) {
+    for (const role of v.roles) {
+      const e = perRole.get(role) ?? { files: 0, largest: 0 };
+      perRole.set(role, { files: e.files + 1, largest: Math.max(e.largest, v.bytes) });
+    }
+  }
+  const viewCells = [...perRole].sort(([a], [b]) => a.localeCompare(b)).map(([role, v]) => `${role} ${v.files} file(s), largest ${v.largest}`);
+  console.log(`${" ".repeat(13)}view files: ${viewCells.join("  ")}`);
 }
 
 const plannerHosts = Number(values["planner-hosts"]);

@@ -12,6 +12,12 @@ const views = new WeakMap<PlannedService, readonly DnsZone[]>();
 
 export function dnsZonesOf(plan: DatacenterPlan, service: PlannedService): readonly DnsZone[] {
   let zones = views.get(service);
-  if (!zones) views.set(service, (zones = zonesWithRecords(plan.zones, settingsOf(service, "dns").records)));
+  if (!zones) {
+    const records = settingsOf(service, "dns").records;
+    // Without records of its own a service serves the plan's zones as they are: the same
+    // object for every such service, so its view file is serialised once (./viewFiles.ts).
+    zones = records.length === 0 ? plan.zones : zonesWithRecords(plan.zones, records);
+    views.set(service, zones);
+  }
   return zones;
 }

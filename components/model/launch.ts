@@ -17,22 +17,37 @@
  *   backups off the host is issue #17).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { BACKUP_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { readFileSync } from "node:fs";
+import { BACKUP_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { VIEW_FILE } from "../../contracts/runtimeConfig";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
 import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService, PublishedPort } from "../plan";
 import { replicaRuntimeConfig } from "./runtimeConfig";
+import { storeView, type StoredView } from "./viewFiles";
 
 /** The image every physical host runs: a small agent reporting identity and power state. */
 export const HOST_AGENT = "host-agent";
 
-export interface LaunchFile {
+interface LaunchFileBase {
   /** Absolute path inside the container. */
   readonly path: string;
-  readonly content: pulumi.Input<string>;
   /** Keys, passwords: a Pulumi secret end to end. */
   readonly secret: boolean;
   /** Permissions for the service user: 0o400 for secrets, 0o444 otherwise. */
   readonly mode: number;
+}
+
+/**
+ * A file of a container: its content, or (a role's view, ./viewFiles.ts) a file on the machine
+ * running the program, named by its SHA-256, that the target delivers without putting the
+ * bytes in a resource's inputs. Never a secret.
+ */
+export type LaunchFile = LaunchFileBase &
+  ({ readonly content: pulumi.Input<string>; readonly source?: never } | { readonly source: StoredView; readonly content?: never });
+
+/** A file's content, read from its source when it has one (for targets that must embed it). */
+export function launchFileContent(f: LaunchFile): pulumi.Input<string> {
+  return f.source ? readFileSync(f.source.path, "utf8") : f.content;
 }
 
 export interface LaunchVolume {
@@ -145,7 +160,7 @@ export function replicaLaunch(
     hostname: replica.id,
     domain: plan.domain,
     env,
-    files: [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(replicaRuntimeConfig(plan, replica, service))), ...files],
+    files: [...configFiles(plan, replica, service), ...files],
     volumes,
     health: HEALTH_CHECK,
     published: replica.published,
@@ -154,6 +169,21 @@ export function replicaLaunch(
     addresses: replica.addresses,
     resolvers,
   };
+}
+
+/**
+ * The runtime config and, for a role with a view (proxy, NOC, dns), the view's file beside it:
+ * the config names the file and its SHA-256 (contracts/runtimeConfig.ts).
+ */
+function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchFile[] {
+  const { routes, noc, zones, ...config } = replicaRuntimeConfig(plan, replica, service);
+  const key = routes ?? noc ?? zones;
+  if (!key) return [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(config))];
+  const view = storeView({ ...(routes ? { routes } : {}), ...(noc ? { noc } : {}), ...(zones ? { zones } : {}) }, key);
+  return [
+    launchFile(RUNTIME_CONFIG_PATH, JSON.stringify({ ...config, view: { file: VIEW_FILE, sha256: view.sha256 } })),
+    { path: ROLE_VIEW_PATH, source: view, secret: false, mode: 0o444 },
+  ];
 }
 
 /** The address a host's agent serves its management port on: its first management network's. */

@@ -4,7 +4,7 @@
  * hashes, contracts/credentials/scrypt.ts) and rate-limits failed logins per client
  * address, across protocols, so a guesser cannot spread attempts over several ports.
  */
-import { verifyPassword } from "../../contracts/credentials/scrypt";
+import { neverMatchingHash, verifyPassword } from "../../contracts/credentials/scrypt";
 
 export interface LoginLimit {
   readonly maxFailures: number;
@@ -14,17 +14,18 @@ export interface LoginLimit {
 
 export type LoginResult = { ok: true; user: string } | { ok: false; reason: "invalid" | "blocked" };
 
-/** A hash that never matches, checked for unknown users so timing does not reveal them. */
-const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-
 export class Authenticator {
   private readonly failures = new Map<string, { count: number; first: number; blockedUntil: number }>();
+  /** Checked for unknown users so timing does not reveal them: the cost of a real user's hash. */
+  private readonly dummy: string;
 
   constructor(
     private readonly users: ReadonlyMap<string, string>,
     private readonly limit: LoginLimit,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.dummy = neverMatchingHash(users.values().next().value);
+  }
 
   /** Accepts `alice` and `alice@any-local-domain`; the caller checks the domain part. */
   static localPart(username: string): string {
@@ -40,7 +41,7 @@ export class Authenticator {
     if (this.isBlocked(client)) return { ok: false, reason: "blocked" };
     const user = Authenticator.localPart(username);
     const hash = this.users.get(user);
-    const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
+    const ok = await verifyPassword(password, hash ?? this.dummy);
     if (ok && hash) {
       this.failures.delete(client);
       return { ok: true, user };

@@ -6,10 +6,12 @@
  * `settings` with a zod schema; a bad file or bad settings stop start-up with one message
  * naming each setting (`settings.sites[0].host: ...`) and exit code 2, like bad env vars.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { RUNTIME_CONFIG_PATH } from "../../contracts/paths";
-import { replicaRuntimeConfigSchema, type ParsedRuntimeConfig } from "../../contracts/runtimeConfig";
+import { replicaRuntimeConfigSchema, roleViewSchema, type ParsedRuntimeConfig } from "../../contracts/runtimeConfig";
 import { ConfigError, CONFIG_EXIT_CODE } from "./config";
 
 /**
@@ -65,7 +67,38 @@ export function readReplicaConfig<S extends z.ZodType>(path: string | undefined,
       throw new ConfigError([`cannot read the replica config ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
     }
   }
-  return parseReplicaConfig(text, settingsSchema, file);
+  return withView(parseReplicaConfig(text, settingsSchema, file), file);
+}
+
+/**
+ * The role's view from the file the config names (contracts/runtimeConfig.ts `view`), beside
+ * the config: its SHA-256 must be the one the config carries (config and view are written by
+ * one deployment; a mismatch means half of one), and it must parse.
+ */
+function withView<C extends Pick<ParsedRuntimeConfig, "view">>(config: C, configPath: string): C {
+  if (!config.view) return config;
+  const path = join(dirname(configPath), config.view.file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError([`cannot read the view file ${path} that ${configPath} names: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+  }
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  if (sha256 !== config.view.sha256) {
+    throw new ConfigError([
+      `${path}: SHA-256 ${sha256} is not the ${config.view.sha256} that ${configPath} names (config and view come from different deployments)`,
+    ]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString("utf8"));
+  } catch (error) {
+    throw new ConfigError([`${path} is not valid JSON: ${(error as Error).message}`]);
+  }
+  const view = roleViewSchema.safeParse(raw);
+  if (!view.success) throw new ConfigError(view.error.issues.map((i) => `${formatIssuePath(path, i.path)}: ${i.message}`));
+  return Object.freeze({ ...config, ...view.data });
 }
 
 /** Start-up entry: {@link readReplicaConfig}, or print the problems and exit with code 2. */

@@ -15,6 +15,7 @@ import { fileSlug } from "../../components/targets/hetzner/cloudInit";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { isSecretValue, runUnderMocks, unwrapSecrets, type MockRun } from "../support/pulumiMocks";
 import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
+import { uploadsOf } from "../support/runtimeConfig";
 
 /** Environment variables one target sets and the other does not (none). */
 const TARGET_ENV: readonly string[] = ["SP_MGMT_ADDRESS"];
@@ -63,7 +64,7 @@ function onDocker(name: string): Launched {
   expect(hc.tests[0]).toBe("CMD");
   return {
     env: Object.fromEntries((c.inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])),
-    files: Object.fromEntries(((c.inputs.uploads ?? []) as any[]).map((u) => [u.file, { content: String(u.content) }])),
+    files: Object.fromEntries([...uploadsOf(c.inputs.uploads)].map(([file, content]) => [file, { content }])),
     modes: {},
     secretUploads: isSecretValue(c.rawInputs.uploads),
     health: { command: hc.tests.slice(1).join(" "), interval: hc.interval, timeout: hc.timeout, retries: String(hc.retries), startPeriod: hc.startPeriod },

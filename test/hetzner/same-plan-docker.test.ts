@@ -5,10 +5,10 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProgramResult } from "../../components/program";
-import { RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { runUnderMocks, type MockRun } from "../support/pulumiMocks";
 import { planEssence, specWith, stackFile } from "./fixture";
+import { configWithView, uploadsOf } from "../support/runtimeConfig";
 
 let run: MockRun<ProgramResult>;
 const { plan: expected } = specWith();
@@ -44,7 +44,7 @@ describe("the hetzner spec on the docker target", () => {
     const dns = run.byType("docker:index/container:Container").filter((c) => /^fsn-ns-\d$/.test(c.inputs.name));
     expect(dns.length).toBe(roleImageSource("dns") ? 2 : 0);
     for (const c of dns) {
-      const config = JSON.parse(c.inputs.uploads.find((u: any) => u.file === RUNTIME_CONFIG_PATH).content);
+      const config = configWithView(uploadsOf(c.inputs.uploads));
       expect(config.zones).toEqual(expected.zones);
     }
   });

@@ -6,9 +6,12 @@
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import type { ProgramResult } from "../../components/program";
+import { fileSlug } from "../../components/targets/hetzner/cloudInit";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { runUnderMocks, unwrapSecrets, type MockRun } from "../support/pulumiMocks";
+import { configWithView } from "../support/runtimeConfig";
 import { planEssence, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 
 let run: MockRun<ProgramResult>;
@@ -42,10 +45,14 @@ describe("the hetzner spec on the hetzner target", () => {
     for (const r of expected.replicas.filter((x) => x.role === "dns")) {
       const server = run.byType("hcloud:index/server:Server").find((s) => s.inputs.name === `fsn-${r.host}`)!;
       const doc = parse(unwrapSecrets(server.rawInputs.userData));
-      const file = doc.write_files.find((f: any) => f.path === `/etc/serverpark/containers/${r.id}/files/etc_serverpark_config.json`);
-      expect(file === undefined, `${r.id} config present iff the dns role has an image`).toBe(roleImageSource("dns") === undefined);
-      if (!file) continue;
-      const config = JSON.parse(gunzipSync(Buffer.from(file.content, "base64")).toString());
+      const written = (path: string) => {
+        const file = doc.write_files.find((f: any) => f.path === `/etc/serverpark/containers/${r.id}/files/${fileSlug(path)}`);
+        return file ? gunzipSync(Buffer.from(file.content, "base64")).toString() : undefined;
+      };
+      const text = written(RUNTIME_CONFIG_PATH);
+      expect(text === undefined, `${r.id} config present iff the dns role has an image`).toBe(roleImageSource("dns") === undefined);
+      if (text === undefined) continue;
+      const config = configWithView(new Map([RUNTIME_CONFIG_PATH, ROLE_VIEW_PATH].flatMap((p) => (written(p) === undefined ? [] : [[p, written(p)!]]))));
       expect(config.zones).toEqual(expected.zones);
     }
   });

@@ -1,4 +1,8 @@
 /** The harness's translation of @pulumi/docker inputs to docker CLI arguments (no engine needed). */
+import { createHash } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planContainer, shellQuote } from "../../lab/container-args";
 import { imageBuild, networkCreateArgs, volumeCreateArgs } from "../../lab/resource-args";
@@ -83,6 +87,18 @@ describe("planContainer", () => {
     expect(p.uploads).toEqual([{ file: "/etc/app/zone.txt", content: Buffer.from("x"), mode: 0o744 }]);
     expect(p.start).toBe(false);
     expect(p.waitHealthyMs).toBe(5000);
+  });
+
+  it("reads an upload's source file like the provider, and refuses one whose bytes are not its sourceHash", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-lab-source-"));
+    const path = join(dir, "view.json");
+    writeFileSync(path, '{"zones":[]}');
+    const sha256 = createHash("sha256").update('{"zones":[]}').digest("hex");
+    const p = plan({ uploads: [{ file: "/etc/serverpark/view.json", source: path, sourceHash: sha256 }] });
+    expect(p.uploads).toEqual([{ file: "/etc/serverpark/view.json", content: Buffer.from('{"zones":[]}'), mode: 0o644 }]);
+    writeFileSync(path, '{"zones":[1]}');
+    expect(() => plan({ uploads: [{ file: "/v", source: path, sourceHash: sha256 }] })).toThrow(/has SHA-256 [0-9a-f]{64}, not the sourceHash/);
+    expect(() => plan({ uploads: [{ file: "/v", source: join(dir, "gone.json") }] })).toThrow(/cannot read uploads\[\]\.source .*gone\.json: ENOENT/);
   });
 
   it("rejects unknown inputs by name instead of ignoring them", () => {

@@ -71,6 +71,24 @@ describe("scenario → host power changes", () => {
     expect(realSeconds(t.changes[0]!.at, DEFAULT_SPEED)).toBeCloseTo(1000 / 60, 6);
   });
 
+  it("a PDU fails and is repaired: the host on it alone goes dark, a dual-corded one only loses that PDU, and each change says which PDU", () => {
+    const t = liveTimeline(local.spec, local.plan, { events: [{ at: "1m", fail: "pdu:r1-pdu-a", for: "2m" }] });
+    const at60 = t.changes.filter((c) => c.at === 60);
+    // h3 is fed only through r1-pdu-a; the other hosts of r1 keep power through r1-pdu-b.
+    expect(at60.find((c) => c.host === "h3")).toMatchObject({ kind: "power-off", pdus: { "r1-pdu-a": false } });
+    const dual = local.plan.hosts.filter((h) => h.rack === "r1" && h.psus.length === 2).map((h) => h.id);
+    expect(dual.length).toBeGreaterThan(0);
+    for (const h of dual)
+      expect(
+        at60.find((c) => c.host === h),
+        h,
+      ).toMatchObject({ kind: "supply", powered: true, pdus: { "r1-pdu-a": false, "r1-pdu-b": true } });
+    const at180 = t.changes.filter((c) => c.at === 180);
+    expect(at180.find((c) => c.host === "h3")).toMatchObject({ kind: "power-on", pdus: { "r1-pdu-a": true } });
+    // Hosts of other racks never see a change.
+    expect(t.changes.every((c) => local.plan.hosts.find((h) => h.id === c.host)!.rack === "r1")).toBe(true);
+  });
+
   it("a working generator keeps every host powered: no change to play", () => {
     const t = liveTimeline(local.spec, local.plan, { generatorStart: "ok", events: [{ at: 0, fail: "utility:A", for: "30m" }] });
     expect(t.changes).toEqual([]);
@@ -151,21 +169,45 @@ describe("which containers a change touches", () => {
     expect(deploymentProblems(live, { hosts: [{ id: "h1" }, { id: "h2" }] } as never)).toEqual([]);
   });
 
-  it("tells the agent what the simulator sees: dark feeds, or every PSU failed when the feeds do not explain the cut", () => {
+  it("tells the agent what the simulator sees: dark feeds and failed PDUs, or every PSU failed when they do not explain the cut", () => {
     const dual = {
       psus: [
         { pdu: "p-a", feed: "A" },
         { pdu: "p-b", feed: "B" },
       ],
     };
-    expect(agentPowerBody(dual, { powered: true, feeds: { A: false, B: true } })).toEqual({ feeds: { A: false, B: true }, psus: { psu1: true, psu2: true } });
-    expect(agentPowerBody(dual, { powered: false, feeds: { A: false, B: false } })).toEqual({
-      feeds: { A: false, B: false },
+    const up = { "p-a": true, "p-b": true };
+    expect(agentPowerBody(dual, { powered: true, feeds: { A: false, B: true } })).toEqual({
+      feeds: { A: false, B: true },
+      pdus: up,
       psus: { psu1: true, psu2: true },
     });
-    // The host itself (or its rack or PDU) failed while both feeds are live.
-    expect(agentPowerBody(dual, { powered: false, feeds: { A: true, B: true } })).toEqual({ feeds: { A: true, B: true }, psus: { psu1: false, psu2: false } });
-    expect(agentPowerBody({ psus: [{ pdu: "p-a", feed: "A" }] }, { powered: true, feeds: { A: true } })).toEqual({ feeds: { A: true }, psus: { psu1: true } });
+    expect(agentPowerBody(dual, { powered: false, feeds: { A: false, B: false } })).toEqual({
+      feeds: { A: false, B: false },
+      pdus: up,
+      psus: { psu1: true, psu2: true },
+    });
+    // Both PDUs failed: the PDUs explain the cut, the PSUs stay healthy.
+    expect(agentPowerBody(dual, { powered: false, feeds: { A: true, B: true }, pdus: { "p-a": false, "p-b": false } })).toEqual({
+      feeds: { A: true, B: true },
+      pdus: { "p-a": false, "p-b": false },
+      psus: { psu1: true, psu2: true },
+    });
+    // One PDU failed on a dual-corded host: still powered, that PDU reported down.
+    expect(agentPowerBody(dual, { powered: true, feeds: { A: true, B: true }, pdus: { "p-a": false, "p-b": true } })).toMatchObject({
+      pdus: { "p-a": false, "p-b": true },
+    });
+    // The host itself (or its rack) failed while feeds and PDUs are live.
+    expect(agentPowerBody(dual, { powered: false, feeds: { A: true, B: true } })).toEqual({
+      feeds: { A: true, B: true },
+      pdus: up,
+      psus: { psu1: false, psu2: false },
+    });
+    expect(agentPowerBody({ psus: [{ pdu: "p-a", feed: "A" }] }, { powered: true, feeds: { A: true } })).toEqual({
+      feeds: { A: true },
+      pdus: { "p-a": true },
+      psus: { psu1: true },
+    });
   });
 
   it("refuses an agent whose PSUs are not the plan's (it would be told about PSUs it lacks)", () => {

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { scramVerifierMatches } from "../../contracts/credentials/scram";
 import { loadStackFile } from "../../components/spec/load";
 import { isSecretValue, runUnderMocks, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
+import { configWithView, uploadsOf } from "../support/runtimeConfig";
 
 const CONTAINER = "docker:index/container:Container";
 const PASSWORD = "random:index/randomPassword:RandomPassword";
@@ -30,7 +31,7 @@ beforeAll(async () => {
 
 const label = (r: RecordedResource, key: string) => (r.inputs.labels as { label: string; value: string }[]).find((l) => l.label === `serverpark.${key}`)?.value;
 const container = (replica: string) => run.byType(CONTAINER).find((c) => label(c, "replica") === replica)!;
-const uploads = (c: RecordedResource) => new Map(((c.inputs.uploads ?? []) as { file: string; content: string }[]).map((u) => [u.file, u.content]));
+const uploads = (c: RecordedResource) => uploadsOf(c.inputs.uploads);
 
 /** Every string in a wire value that is not inside a secret wrapper. */
 function plainStrings(v: unknown, out: string[] = []): string[] {
@@ -88,7 +89,7 @@ describe("the NOC's database login under mocks", () => {
 
   it("tells the NOC a name on the proxy's certificate to ask it for over HTTPS", () => {
     // In the NOC's view (its runtime config), next to its probe targets.
-    const view = (JSON.parse(uploads(container("noc-0")).get("/etc/serverpark/config.json")!) as { noc: { proxyHosts: Record<string, string> } }).noc;
+    const view = (configWithView(uploads(container("noc-0"))) as { noc: { proxyHosts: Record<string, string> } }).noc;
     expect(view.proxyHosts).toEqual({ edge: "www.fra1.park.test" });
     const cert = new X509Certificate(uploads(container("edge-0")).get("/etc/serverpark/tls/tls.crt")!);
     expect(cert.checkHost(view.proxyHosts.edge!)).toBe("www.fra1.park.test");

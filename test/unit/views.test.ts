@@ -4,15 +4,20 @@
  * zones resolved on the program side; networks chosen by their declared exposure; and no
  * replica receiving the directory of every service or every host.
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { replicaLaunch } from "../../components/model/launch";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
 import { proxyView } from "../../components/model/proxyView";
 import { planDatacenter, tryPlanDatacenter, type DatacenterPlan } from "../../components/plan";
 import { loadStackFile } from "../../components/spec/load";
 import { settingsOf } from "../../components/spec/roleSettings";
 import { formatPath } from "../../components/spec/issues";
-import { validateSpec } from "../../components/spec/validate";
+import { parseSpec, validateSpec } from "../../components/spec/validate";
+import { ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { replicaRuntimeConfigSchema } from "../../contracts/runtimeConfig";
+import { generateSpec } from "../support/generateSpec";
 
 const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
 
@@ -181,5 +186,30 @@ describe("dns zones, final before the serial", () => {
     expect(!planned.ok && planned.issues.map((i) => `${formatPath(i.path)}: ${i.message}`)).toEqual([
       expect.stringMatching(/^services\[\d+\]\.settings\.records\[0\]\.name: elsewhere\.example is outside every zone/),
     ]);
+  });
+});
+
+describe("views that grow with the datacenter are files beside a small config", () => {
+  it("at 1,000 generated hosts every replica's config stays under 1 KiB; dns services with the same zones share one view file", () => {
+    const plan = planDatacenter(parseSpec(generateSpec({ hosts: 1000 })));
+    const services = new Map(plan.services.map((s) => [s.id, s]));
+    let largest = 0;
+    const viewsByRole = new Map<string, Set<string>>();
+    for (const r of plan.replicas) {
+      const files = replicaLaunch(plan, r, services.get(r.service)!, [], []).files;
+      largest = Math.max(largest, String(files.find((f) => f.path === RUNTIME_CONFIG_PATH)!.content).length);
+      for (const f of files) {
+        if (!f.source) continue;
+        expect(f.path).toBe(ROLE_VIEW_PATH);
+        expect(createHash("sha256").update(readFileSync(f.source.path)).digest("hex")).toBe(f.source.sha256);
+        viewsByRole.set(r.role, (viewsByRole.get(r.role) ?? new Set()).add(f.source.sha256));
+      }
+    }
+    expect(largest).toBeLessThan(1024);
+    expect([...viewsByRole.keys()].sort()).toEqual(["dns", "noc", "proxy"]);
+    // Every dns service serves the plan's zones (none has records of its own): one file.
+    expect(viewsByRole.get("dns")!.size).toBe(1);
+    // Each NOC watches every service but its own: one file per NOC service.
+    expect(viewsByRole.get("noc")!.size).toBe(plan.services.filter((s) => s.role === "noc").length);
   });
 });

@@ -112,22 +112,31 @@ export function replicasToStart(live: LiveDatacenter, host: string): LiveReplica
 /** The body of the agent's `POST /power` (images/host-agent/) for a host state. */
 export interface AgentPowerBody {
   readonly feeds: Record<string, boolean>;
+  readonly pdus: Record<string, boolean>;
   readonly psus: Record<string, boolean>;
 }
 
 /**
- * What the agent is told. Feeds are reported as the simulator sees them. When the host is dark
- * although a PSU's feed is live (the host, its rack or PDU failed, or a PDU tripped), every
- * PSU is reported failed, so the agent says "unpowered" exactly when the simulator does.
- * PSU ids are the agent's defaults (`psu1`, `psu2`, … in plan order).
+ * What the agent is told. Feeds and PDUs are reported as the simulator sees them (a failed
+ * PDU is the PDU's state, so the NOC shows the PDU down, not the PSUs behind it). When the
+ * host is dark although a PSU has a live feed through a working PDU (the host or its rack
+ * failed), every PSU is reported failed, so the agent says "unpowered" exactly when the
+ * simulator does. PSU ids are the agent's defaults (`psu1`, `psu2`, … in plan order).
  */
 export function agentPowerBody(host: Pick<PlannedHost, "psus">, state: HostPowerState): AgentPowerBody {
   const feeds: Record<string, boolean> = {};
-  for (const psu of host.psus) feeds[psu.feed] = state.feeds[psu.feed] ?? true;
-  const feedsExplain = host.psus.some((p) => feeds[p.feed]) === state.powered;
-  if (state.powered && !feedsExplain) for (const f of Object.keys(feeds)) feeds[f] = true;
-  const unitsOk = state.powered || feedsExplain;
-  return { feeds, psus: Object.fromEntries(host.psus.map((_, i) => [`psu${i + 1}`, unitsOk])) };
+  const pdus: Record<string, boolean> = {};
+  for (const psu of host.psus) {
+    feeds[psu.feed] = state.feeds[psu.feed] ?? true;
+    pdus[psu.pdu] = state.pdus?.[psu.pdu] ?? true;
+  }
+  const supplyExplains = host.psus.some((p) => feeds[p.feed] && pdus[p.pdu]) === state.powered;
+  if (state.powered && !supplyExplains) {
+    for (const f of Object.keys(feeds)) feeds[f] = true;
+    for (const p of Object.keys(pdus)) pdus[p] = true;
+  }
+  const unitsOk = state.powered || supplyExplains;
+  return { feeds, pdus, psus: Object.fromEntries(host.psus.map((_, i) => [`psu${i + 1}`, unitsOk])) };
 }
 
 /** A PSU as the agent's `GET /power` lists it. */

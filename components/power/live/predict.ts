@@ -231,14 +231,15 @@ function predictWith(
   boot: Readonly<Record<string, number>>,
   cores: number | undefined,
   background: number,
-  independent = false,
+  /** The earliest end: boots that do not slow each other, and the order of boots that spares the pools. */
+  earliest = false,
 ): { service: string; access: Access; down: Interval[] }[] {
   const proxy = proxyModel(spec);
   const proxied = proxiedServices(plan);
 
   // Every replica's boots, sharing the machine's cores with the boots at the same time.
   const jobs = plan.replicas.flatMap((r) => (dark.get(r.host) ?? []).map((d) => ({ replica: r.id, d, start: d.to, work: boot[r.role] ?? 0 })));
-  const ends = sharedBoots(jobs, cores ?? Math.max(1, jobs.length), background, independent);
+  const ends = sharedBoots(jobs, cores ?? Math.max(1, jobs.length), background, earliest);
   const bootEnd = new Map(jobs.map((j, i) => [`${j.replica}@${j.d.from}`, ends[i]!]));
   const replicaDown = (service: string) =>
     plan.replicas
@@ -254,11 +255,15 @@ function predictWith(
     if (proxied.has(s.id) && s.role !== "proxy") {
       // The pool is back when the proxy admits the first upstream that recovers again. A proxy
       // that was itself down during the pool's outage starts again with nothing ejected: its
-      // ejections count from the moment it answers again, not from the cut.
+      // ejections count from the moment it answers again, not from the cut. Whether it ejects
+      // the pool at all then depends on which of the two boots ends first, and their ranges
+      // overlap: the earliest end takes the order that spares the pool (the proxy's first
+      // requests already find an upstream), the latest the order that ejects it.
       down = down.map((d) => {
         const covering = perReplica.flat().filter((r) => r.from <= d.from + 1e-9 && r.to >= d.to - 1e-9);
         const hostBackAt = covering.length > 0 ? Math.min(...covering.map((r) => r.hostBackAt)) : d.from;
         const restarted = edgeDown.filter((e) => e.from < d.to && e.to > d.from).map((e) => e.to);
+        if (restarted.length > 0 && earliest) return d;
         const seenFrom = restarted.length > 0 ? Math.max(...restarted) : d.from;
         return { from: d.from, to: proxiedRecovery({ from: seenFrom, to: d.to }, hostBackAt, proxy) };
       });

@@ -4,7 +4,7 @@
  * datacenter, each with its simulated instant and, for a given speed, its real instant.
  * Pure: no Docker, no clock.
  */
-import type { DatacenterPlan } from "../../plan/types";
+import type { DatacenterPlan, PlannedHost } from "../../plan/types";
 import type { DatacenterSpec } from "../../spec/schema";
 import { parseScenario, simulateScenario } from "../scenario";
 import { powerTopology } from "../topology";
@@ -13,11 +13,33 @@ import type { ScenarioResult, Segment } from "../types";
 /** The local stack's 10-minute UPS runtime plays out in about 10 s. */
 export const DEFAULT_SPEED = 60;
 
-/** What a host's agent is told: is the host powered, and which of its feeds are live. */
+/** What a host's agent is told: is the host powered, and which of its feeds and PDUs are live. */
 export interface HostPowerState {
   readonly powered: boolean;
   /** The feeds of the host's PSUs → whether the feed has a source (utility, generator or UPS). */
   readonly feeds: Readonly<Record<string, boolean>>;
+  /** The PDUs of the host's PSUs → whether the PDU works (a scenario's `fail: pdu:<id>`); absent: all work. */
+  readonly pdus?: Readonly<Record<string, boolean>>;
+}
+
+/** Instants at which a PDU fails or is repaired, from the scenario's events. */
+function pduChanges(events: readonly { at: number; fail?: string; repair?: string; for?: number }[]): { at: number; pdu: string; up: boolean }[] {
+  const out: { at: number; pdu: string; up: boolean }[] = [];
+  for (const e of events) {
+    const target = e.fail ?? e.repair ?? "";
+    if (!target.startsWith("pdu:")) continue;
+    const pdu = target.slice("pdu:".length);
+    out.push({ at: e.at, pdu, up: e.fail === undefined });
+    if (e.fail !== undefined && e.for !== undefined) out.push({ at: e.at + e.for, pdu, up: true });
+  }
+  return out.sort((a, b) => a.at - b.at);
+}
+
+/** Whether `pdu` works at simulated second `t` (the last change at or before `t` decides). */
+function pduUpAt(changes: readonly { at: number; pdu: string; up: boolean }[], pdu: string, t: number): boolean {
+  let up = true;
+  for (const c of changes) if (c.pdu === pdu && c.at <= t) up = c.up;
+  return up;
 }
 
 /**
@@ -81,22 +103,30 @@ export function liveTimeline(spec: DatacenterSpec, plan: DatacenterPlan, rawScen
   const feedOf = new Map(simulation.feeds.map((f) => [f.feed, f.segments]));
   const hostOf = new Map(simulation.hosts.map((h) => [h.host, h.segments]));
 
-  const instants = new Set<number>();
+  const pduEvents = pduChanges(scenario.events);
+  const instants = new Set<number>(pduEvents.map((c) => c.at));
   for (const segments of [...feedOf.values(), ...hostOf.values()]) for (const s of segments) if (s.to > s.from) instants.add(s.from);
   const times = [...instants].sort((a, b) => a - b);
 
-  const previous = new Map<string, HostPowerState>(plan.hosts.map((h) => [h.id, { powered: true, feeds: Object.fromEntries(h.feeds.map((f) => [f, true])) }]));
+  const pdusOf = (host: PlannedHost) => [...new Set(host.psus.map((p) => p.pdu))];
+  const previous = new Map<string, Required<HostPowerState>>(
+    plan.hosts.map((h) => [
+      h.id,
+      { powered: true, feeds: Object.fromEntries(h.feeds.map((f) => [f, true])), pdus: Object.fromEntries(pdusOf(h).map((p) => [p, true])) },
+    ]),
+  );
   const changes: HostPowerChange[] = [];
   for (const at of times) {
     for (const host of plan.hosts) {
       const powered = stateAt(hostOf.get(host.id) ?? [], at)?.powered ?? true;
       const feeds = Object.fromEntries(host.feeds.map((f) => [f, (stateAt(feedOf.get(f) ?? [], at)?.source ?? "utility") !== "none"]));
+      const pdus = Object.fromEntries(pdusOf(host).map((p) => [p, pduUpAt(pduEvents, p, at)]));
       const before = previous.get(host.id)!;
-      const sameFeeds = host.feeds.every((f) => feeds[f] === before.feeds[f]);
-      if (before.powered === powered && sameFeeds) continue;
+      const sameSupply = host.feeds.every((f) => feeds[f] === before.feeds[f]) && Object.keys(pdus).every((p) => pdus[p] === before.pdus[p]);
+      if (before.powered === powered && sameSupply) continue;
       const kind: ChangeKind = before.powered === powered ? "supply" : powered ? "power-on" : "power-off";
-      changes.push({ host: host.id, kind, at, powered, feeds });
-      previous.set(host.id, { powered, feeds });
+      changes.push({ host: host.id, kind, at, powered, feeds, pdus });
+      previous.set(host.id, { powered, feeds, pdus });
     }
   }
   const lastEvent = Math.max(...scenario.events.map((e) => e.at + (e.for ?? 0)));

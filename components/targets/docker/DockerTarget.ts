@@ -9,7 +9,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { AgentLaunch, HealthCheck, ReplicaLaunch } from "../../model/launch";
+import type { AgentLaunch, HealthCheck, LaunchFile, ReplicaLaunch } from "../../model/launch";
 import type { DatacenterPlan, PlannedNetwork } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import type { DatacenterTarget, HostedReplica, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
@@ -46,6 +46,16 @@ function healthcheck(h: HealthCheck) {
     retries: h.retries,
     startPeriod: `${h.startPeriodSeconds}s`,
   };
+}
+
+/**
+ * A launch file as a container upload: its content, or a view file read by the provider from
+ * its path (its hash in `sourceHash`, so a changed view updates the container), so the
+ * view's bytes are not part of the container's inputs.
+ */
+function upload(f: LaunchFile): docker.types.input.ContainerUpload {
+  if (f.source) return { file: f.path, source: f.source.path, sourceHash: f.source.sha256 };
+  return { file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content };
 }
 
 /** `SP_*` variables in the launch's order, as `NAME=value`. */
@@ -171,7 +181,7 @@ export class DockerTarget implements DatacenterTarget {
           ipv4Address: address,
           aliases: [launch.hostname],
         })),
-        uploads: launch.files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content })),
+        uploads: launch.files.map(upload),
         ...this.common(launch),
       },
       { parent: scope.parent },
@@ -235,7 +245,7 @@ export class DockerTarget implements DatacenterTarget {
         networksAdvanced: attach,
         ports: published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
         // Uploads are root's: their mode stays the engine's default (readable by the service user), see components/model/launch.ts.
-        uploads: launch.files.map((f) => ({ file: f.path, content: f.secret ? pulumi.secret(f.content) : f.content })),
+        uploads: launch.files.map(upload),
         volumes,
         ...(launch.resolvers.length > 0 ? { dns: [...launch.resolvers], dnsSearches: [launch.domain ?? this.plan.domain] } : {}),
         ...this.common(launch),

@@ -9,7 +9,7 @@
 import * as docker from "@pulumi/docker";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import type { AgentLaunch } from "../../model/launch";
+import { launchFileContent, type AgentLaunch } from "../../model/launch";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "../docker/images";
@@ -352,7 +352,7 @@ export class HetznerTarget implements DatacenterTarget {
     const out: { resolved: pulumi.Output<CloudInitContainer> }[] = [];
     const agentImage = this.images.get(HOST_AGENT);
     const resolve = (files: AgentLaunch["files"]) =>
-      pulumi.all(files.map((f) => pulumi.output(f.content).apply((content): CloudInitFile => ({ path: f.path, content, mode: f.mode }))));
+      pulumi.all(files.map((f) => pulumi.output(launchFileContent(f)).apply((content): CloudInitFile => ({ path: f.path, content, mode: f.mode }))));
     if (agentImage) {
       out.push({ resolved: pulumi.all([agentImage.imageName, resolve(agent.files)]).apply(([image, files]) => agentContainer(agent, image, files)) });
     }
