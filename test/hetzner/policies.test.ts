@@ -9,6 +9,7 @@ import { recordStack, type RecordedStack } from "../../components/compliance/rec
 import { POLICIES } from "../../policies/rules";
 import { backupTargetSeparated } from "../../policies/rules/backup";
 import { dataResidency } from "../../policies/rules/residency";
+import { crossGuard } from "../policies/crossguard";
 import { REGISTRY_PASSWORD, stackFile } from "./fixture";
 
 let stack: RecordedStack;
@@ -43,13 +44,23 @@ describe("policy pack on the hetzner stack", () => {
     expect(judged.map((v) => `${v.policy}: ${v.detail}`)).toEqual([]);
   });
 
-  it("cannot pass sp-422 in a preview: the servers' user data (and so where backups go) is not known yet", () => {
+  it("cannot pass sp-422 in a preview: the servers' user data (and so where backups go) is not known yet", async () => {
     // The containers, their SP_BACKUP_DIR and mounts live in each server's user data, which
     // embeds certificates issued during the update: the policy says it cannot run rather
     // than pass on the declaration alone. After an up it fails (test/policies/local-stack.test.ts).
     const outcome = evaluation.outcomes.find((o) => o.policy === backupTargetSeparated.name)!;
     expect(outcome.violations.map((v) => [v.enforcementLevel, v.detail])).toEqual([
       ["advisory", expect.stringMatching(/^can't run policy 'sp-422-backup-target-separated' during preview: /)],
+    ]);
+    // CrossGuard's own analyzer handlers say the same (what `pulumi preview --policy-pack` runs).
+    const theirs = await crossGuard([backupTargetSeparated], stack.resources);
+    expect(theirs.map((d) => [d.level, d.message])).toEqual([
+      [
+        "advisory",
+        expect.stringMatching(
+          /^can't run policy 'sp-422-backup-target-separated' (from policy pack \S+ )?during preview: string value at \.userData can't be known during preview$/,
+        ),
+      ],
     ]);
   });
 
