@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { EXIT, UsageError, type CliCommand, type CliIo } from "./command";
 import { SpecError } from "../components/spec/issues";
 import { StackFileError } from "../components/spec/load";
+import { StackProblems } from "./stack";
 
 export function loadCommands(): CliCommand[] {
   const dir = join(__dirname, "commands");
@@ -72,7 +73,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.err(`serverpark ${name}: ${e.message}\n\n${command.usage}`);
       return EXIT.usage;
     }
-    if (e instanceof SpecError || e instanceof StackFileError) {
+    // A stack with problems is the user's input to fix (exit 1), whichever command loaded it.
+    if (e instanceof SpecError || e instanceof StackFileError || e instanceof StackProblems) {
       io.err(e.message);
       return EXIT.invalid;
     }

@@ -7,6 +7,7 @@ import {
   estimateAvailability,
   nMinusOne,
   nMinusTwo,
+  redundantServicesDown,
   ScenarioError,
   serviceVerdicts,
   simulateScenario,
@@ -14,7 +15,7 @@ import {
   UnknownComponentError,
 } from "../../components/power";
 import { clock, renderHtml, renderSvg } from "../../components/power/chart";
-import type { AvailabilityResult, NMinusOneRow, ScenarioResult, Segment, ServiceVerdict } from "../../components/power";
+import type { AvailabilityResult, NMinusOneRow, RedundantServiceDown, ScenarioResult, Segment, ServiceVerdict } from "../../components/power";
 import type { DatacenterPlan } from "../../components/plan";
 
 const USAGE = `Usage: serverpark simulate <stack> --scenario <file|events> [--generator-start ok|fail|sample] [--seed S] [--chart out.svg|out.html] [--json]
@@ -30,9 +31,14 @@ Modes (exactly one):
                             generator:A pdu:<id> rack:<id> host:<id>. Prints the event log,
                             downtime per service and host, and a timeline.
   --n-1                     fail every feed, utility, UPS, generator, PDU, rack and host in turn:
-                            what goes down (settled) and what is interrupted (transient)
+                            what goes down (settled) and what is interrupted (transient).
+                            Exits 1 when a service declared redundant goes down in any of
+                            them (a stateful service counts a lost replica as a loss unless
+                            it replicates: components/spec/redundancy.ts), else 0; --json
+                            says which under "redundantDown"
   --n-2                     with --n-1: also every pair that takes down a service neither
-                            failure takes down alone
+                            failure takes down alone; a redundant service down in a pair
+                            fails the run too (two replicas do not survive both their hosts)
   --availability            Monte-Carlo over simulated years: availability per service with a
                             95 % confidence interval, site power availability, comparable tier
 
@@ -98,7 +104,13 @@ function feedBar(segments: ScenarioResult["feeds"][number]["segments"], horizon:
   return out;
 }
 
-function renderNMinusOne(plan: DatacenterPlan, rows: readonly NMinusOneRow[], verdicts: readonly ServiceVerdict[], pairs?: readonly NMinusOneRow[]): string {
+function renderNMinusOne(
+  plan: DatacenterPlan,
+  rows: readonly NMinusOneRow[],
+  verdicts: readonly ServiceVerdict[],
+  redundantDown: readonly RedundantServiceDown[],
+  pairs?: readonly NMinusOneRow[],
+): string {
   const list = (xs: readonly string[]) => xs.join(" ") || "-";
   const t = table(
     ["FAILED", "KIND", "SERVICES DOWN", "INTERRUPTED", "HOSTS DARK", "TRIPPED"],
@@ -114,7 +126,6 @@ function renderNMinusOne(plan: DatacenterPlan, rows: readonly NMinusOneRow[], ve
       list(s.interruptedBy),
     ]),
   );
-  const spofs = verdicts.filter((s) => s.redundant && !s.survivesNMinusOne);
   const out = [`N-1 analysis of ${plan.datacenter}: ${rows.length} single failures`, "", t, "", v];
   if (pairs)
     out.push(
@@ -128,9 +139,11 @@ function renderNMinusOne(plan: DatacenterPlan, rows: readonly NMinusOneRow[], ve
     );
   out.push(
     "",
-    spofs.length === 0
-      ? "Every service declared redundant survives any single failure."
-      : `Single points of failure for redundant services: ${spofs.map((s) => `${s.service} (${s.downBy.join(", ")})`).join("; ")}`,
+    redundantDown.length === 0
+      ? `Every service declared redundant survives ${pairs ? "any single failure and any pair of failures" : "any single failure"}.`
+      : `FAIL: services declared redundant go down after ${pairs ? "a single failure or a pair of failures" : "a single failure"}: ${redundantDown
+          .map((s) => `${s.service} (${s.downBy.slice(0, 8).join(", ")}${s.downBy.length > 8 ? `, … ${s.downBy.length} in all` : ""})`)
+          .join("; ")}`,
   );
   return out.join("\n");
 }
@@ -225,8 +238,15 @@ export const command: CliCommand = {
         const rows = nMinusOne(spec, plan);
         const verdicts = serviceVerdicts(plan, rows);
         const pairs = values["n-2"] === true ? nMinusTwo(spec, plan) : undefined;
-        io.out(json ? JSON.stringify({ rows, verdicts, ...(pairs ? { pairs } : {}) }, null, 2) : renderNMinusOne(plan, rows, verdicts, pairs));
-        return EXIT.ok;
+        // The gate: a service declared redundant that any analysed failure (or pair) takes down.
+        const redundantDown = redundantServicesDown(plan, [...rows, ...(pairs ?? [])]);
+        const ok = redundantDown.length === 0;
+        io.out(
+          json
+            ? JSON.stringify({ ok, redundantDown, rows, verdicts, ...(pairs ? { pairs } : {}) }, null, 2)
+            : renderNMinusOne(plan, rows, verdicts, redundantDown, pairs),
+        );
+        return ok ? EXIT.ok : EXIT.invalid;
       }
       const years = integer(values.years, "years", 1000, 1);
       const showProgress = io.interactive && !json && years >= 200;

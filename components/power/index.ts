@@ -3,8 +3,8 @@
  */
 export * from "./types";
 export { powerTopology, totalLoadKw, componentId, type PowerTopology } from "./topology";
-export { poweredHosts, evaluatePower, serviceStates, UnknownComponentError } from "./steady";
-export { nMinusOne, nMinusTwo, serviceVerdicts, type NMinusOneOptions } from "./nminus";
+export { poweredHosts, evaluatePower, serviceStates, arbitersOf, UnknownComponentError } from "./steady";
+export { nMinusOne, nMinusTwo, serviceVerdicts, redundantServicesDown, type NMinusOneOptions, type RedundantServiceDown } from "./nminus";
 export { DEFAULT_RATES, defaultReliability, reliabilityModel, type ReliabilityOverrides } from "./reliability";
 export {
   simulateScenario,

@@ -118,7 +118,7 @@ export class Ledger {
         if (record)
           this.log(
             t,
-            `service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${now.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.minReplicas[s]})`,
+            `service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${now.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.needed[s]})`,
           );
         this.prevUp[s] = up;
       }

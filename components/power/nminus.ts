@@ -145,3 +145,23 @@ export function serviceVerdicts(plan: DatacenterPlan, rows: readonly NMinusOneRo
     };
   });
 }
+
+/** A service declared redundant that goes down in some of the failures analysed. */
+export interface RedundantServiceDown {
+  readonly service: string;
+  /** The failures (`rack:r1`, for a pair `host:h1+host:h4`) after which it is down. */
+  readonly downBy: readonly ComponentId[];
+}
+
+/**
+ * The services declared redundant that go down in any of these N-1 or N-2 rows (down by the
+ * rule of components/spec/redundancy.ts, as every row is): what `serverpark simulate --n-1`
+ * and `--n-2` fail on. Empty when every redundant service survives every row.
+ */
+export function redundantServicesDown(plan: DatacenterPlan, rows: readonly NMinusOneRow[]): RedundantServiceDown[] {
+  return plan.services.flatMap((s) => {
+    if (!s.redundant) return [];
+    const downBy = rows.filter((r) => r.servicesDown.includes(s.id)).map((r) => r.component);
+    return downBy.length > 0 ? [{ service: s.id, downBy }] : [];
+  });
+}

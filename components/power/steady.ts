@@ -3,7 +3,8 @@
  * generators have started where the utility is gone), which hosts have power, and which
  * services are up?
  */
-import type { DatacenterPlan } from "../plan/types";
+import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan/types";
+import { replicasNeeded, serviceUp, upWith } from "../spec/redundancy";
 import { PowerFlow } from "./flow";
 import type { PowerTopology } from "./topology";
 import { COMPONENT_KINDS, type ComponentId, type FeedSource, type PowerState, type ServiceState } from "./types";
@@ -80,13 +81,29 @@ export function poweredHosts(topology: PowerTopology, failed: Iterable<Component
   return evaluatePower(topology, failed).poweredHosts;
 }
 
-/** Which services are up when exactly the hosts in `powered` run. A replica runs while its host has power. */
+/**
+ * Which services are up when exactly the hosts in `powered` run. A replica runs while its host
+ * has power; a service is up while it has the replicas it needs (components/spec/redundancy.ts).
+ */
 export function serviceStates(plan: DatacenterPlan, powered: ReadonlySet<string>): ServiceState[] {
   const hostOf = new Map(plan.replicas.map((r) => [r.id, r.host]));
   return plan.services.map((s) => {
     const running = s.replicas.filter((r) => powered.has(hostOf.get(r) ?? ""));
-    return { service: s.id, replicas: s.replicas.length, minReplicas: s.minReplicas, running, up: running.length >= s.minReplicas };
+    const arbiters = arbitersOf(plan, s);
+    return {
+      service: s.id,
+      replicas: s.replicas.length,
+      minReplicas: s.minReplicas,
+      needed: replicasNeeded(s),
+      running,
+      up: serviceUp(s, running.length, { total: arbiters.length, running: arbiters.filter((a) => powered.has(a.host)).length }),
+    };
   });
+}
+
+/** Members of the service's group that are not its replicas: its arbiters (components/spec/redundancy.ts). */
+export function arbitersOf(plan: Pick<DatacenterPlan, "replicas">, service: PlannedService): PlannedReplica[] {
+  return plan.replicas.filter((r) => r.service === service.id && !service.replicas.includes(r.id));
 }
 
 /**
@@ -95,24 +112,36 @@ export function serviceStates(plan: DatacenterPlan, powered: ReadonlySet<string>
  */
 export class ServiceIndex {
   readonly ids: readonly string[];
-  readonly minReplicas: Int32Array;
+  /**
+   * Per service: the running replicas it needs to be up (replicasNeeded in
+   * components/spec/redundancy.ts: minReplicas, or every replica of one that does not replicate).
+   */
+  readonly needed: Int32Array;
   /** Per service: host index of each replica (a host appears once per replica it carries). */
   readonly replicaHosts: readonly Int32Array[];
+  /** Per service: host index of each of its group's arbiters (none for most services). */
+  readonly arbiterHosts: readonly Int32Array[];
 
   constructor(topology: PowerTopology, plan: Pick<DatacenterPlan, "services" | "replicas">) {
     const hostOf = new Map(plan.replicas.map((r) => [r.id, r.host]));
+    const hostIndex = (host: string | undefined) => topology.hostIndex.get(host ?? "") ?? -1;
     this.ids = plan.services.map((s) => s.id);
-    this.minReplicas = Int32Array.from(plan.services.map((s) => s.minReplicas));
-    this.replicaHosts = plan.services.map((s) => Int32Array.from(s.replicas.map((r) => topology.hostIndex.get(hostOf.get(r) ?? "") ?? -1)));
+    this.needed = Int32Array.from(plan.services.map((s) => replicasNeeded(s)));
+    this.replicaHosts = plan.services.map((s) => Int32Array.from(s.replicas.map((r) => hostIndex(hostOf.get(r)))));
+    this.arbiterHosts = plan.services.map((s) => Int32Array.from(arbitersOf(plan, s).map((a) => hostIndex(a.host))));
   }
 
-  /** Writes running-replica counts and up flags for the given powered-host vector. */
+  /** Writes running-replica counts and up flags (by upWith, components/spec/redundancy.ts) for the given powered-host vector. */
   evaluate(hostPowered: Uint8Array, running: Int32Array, up: Uint8Array): void {
     for (let s = 0; s < this.ids.length; s++) {
+      const replicas = this.replicaHosts[s]!;
+      const arbiters = this.arbiterHosts[s]!;
       let n = 0;
-      for (const h of this.replicaHosts[s]!) if (h >= 0 && hostPowered[h] === 1) n++;
+      for (const h of replicas) if (h >= 0 && hostPowered[h] === 1) n++;
+      let a = 0;
+      for (const h of arbiters) if (h >= 0 && hostPowered[h] === 1) a++;
       running[s] = n;
-      up[s] = n >= this.minReplicas[s]! ? 1 : 0;
+      up[s] = upWith(this.needed[s]!, replicas.length, n, arbiters.length, a) ? 1 : 0;
     }
   }
 }

@@ -28,9 +28,14 @@ export interface ServiceState {
   readonly service: string;
   readonly replicas: number;
   readonly minReplicas: number;
+  /**
+   * Running replicas the service needs: `minReplicas` when it survives the loss of a replica
+   * (stateless, or it replicates), else every replica (components/spec/redundancy.ts).
+   */
+  readonly needed: number;
   /** Replica ids whose host has power. */
   readonly running: readonly string[];
-  /** At least `minReplicas` replicas run. */
+  /** At least `needed` replicas run. */
   readonly up: boolean;
 }
 

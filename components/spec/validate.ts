@@ -8,6 +8,7 @@ import { Cron } from "croner";
 import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
 import { ROLE_INFO } from "../../contracts/roles";
+import { unreplicatedReplicas } from "./redundancy";
 import { ROLE_SETTINGS, type AnyRoleSettings, type RoleSettings } from "./roleSettings";
 import { DatacenterSpecSchema, type DatacenterSpec, type HostSpec, type PlanSpec } from "./schema";
 import { type ConfigPath, type SpecIssue, SpecError, sortIssues } from "./issues";
@@ -240,6 +241,10 @@ function crossCheck(spec: DatacenterSpec, parsedSettings: Map<number, AnyRoleSet
     }
     if (svc.redundant === true && svc.replicas < 2) {
       issues.push({ path: ["services", s, "replicas"], message: "a redundant service needs at least 2 replicas" });
+    }
+    const unreplicated = unreplicatedReplicas(svc);
+    if (unreplicated !== undefined) {
+      issues.push({ path: ["services", s, "replicas"], message: `is ${svc.replicas}, but ${unreplicated}; set replicas: 1` });
     }
     // The role's own settings schema, exactly as its server will parse them at start-up.
     if (parsedSettings) {

@@ -31,7 +31,22 @@ export interface ContainerView {
   readonly env: Readonly<Record<string, string>>;
   /** Paths inside the container where files are placed (uploads, read-only bind mounts). */
   readonly files: readonly string[];
+  /**
+   * What is mounted where: `source` is a named volume, or a path on the machine that runs the
+   * container (`bind`); "" when not known yet (a volume name computed during a preview).
+   */
+  readonly mounts: readonly ContainerMount[];
 }
+
+export interface ContainerMount {
+  readonly source: string;
+  /** The path inside the container. */
+  readonly target: string;
+  readonly bind: boolean;
+}
+
+/** A string value, or "" when it is missing or not known until the update. */
+const known = (v: unknown): string => (typeof v === "string" && v !== UNKNOWN ? v : "");
 
 /** `NAME=value` lines (an env list, or an `--env-file`) as a record; later names win. */
 export function envRecord(lines: readonly string[]): Record<string, string> {
@@ -71,7 +86,21 @@ export function fromDockerContainer(type: string, name: string, props: Record<st
     })),
     env: envRecord(((props.envs ?? []) as unknown[]).filter((e): e is string => typeof e === "string")),
     files: ((props.uploads ?? []) as { file?: string }[]).map((u) => u.file ?? "").filter((f) => f !== ""),
+    mounts: dockerMounts(unproxied(props)),
   };
+}
+
+/** A Docker container's `volumes` and `mounts`, read past the unknown-checking proxy (a volume's name may be computed). */
+function dockerMounts(props: Record<string, any>): ContainerMount[] {
+  const volumes = Array.isArray(props.volumes) ? (props.volumes as Record<string, unknown>[]) : [];
+  const mounts = Array.isArray(props.mounts) ? (props.mounts as Record<string, unknown>[]) : [];
+  return [
+    ...volumes.map((v) => {
+      const host = known(v.hostPath);
+      return { source: host || known(v.volumeName), target: known(v.containerPath), bind: host !== "" };
+    }),
+    ...mounts.map((m) => ({ source: known(m.source), target: known(m.target), bind: m.type === "bind" })),
+  ];
 }
 
 /** Splits a systemd command line into arguments: quotes, `\` escapes, `$$`/`%%` and line continuations. */
@@ -114,10 +143,15 @@ export function fromDockerRun(who: string, argv: readonly string[], envFiles: Re
   const volumes = all("-v", "--volume")
     .map((v) => v.split(":")[0]!)
     .filter((src) => src.startsWith("/"));
-  const mounts = all("--mount")
-    .map((m) => Object.fromEntries(m.split(",").map((kv) => kv.split("=") as [string, string])))
-    .filter((m) => m.type === "bind")
-    .map((m) => m.source ?? m.src ?? "");
+  const mounts: ContainerMount[] = [
+    ...all("-v", "--volume")
+      .map((v) => v.split(":"))
+      .filter((parts) => parts.length >= 2)
+      .map(([source, target]) => ({ source: source!, target: target!, bind: source!.startsWith("/") })),
+    ...all("--mount")
+      .map((m) => Object.fromEntries(m.split(",").map((kv) => kv.split("=") as [string, string])))
+      .map((m) => ({ source: m.source ?? m.src ?? "", target: m.target ?? m.destination ?? m.dst ?? "", bind: m.type === "bind" })),
+  ];
   const ports = all("-p", "--publish").map((p) => {
     const [spec, protocol = "tcp"] = p.split("/");
     const parts = spec!.split(":");
@@ -135,7 +169,7 @@ export function fromDockerRun(who: string, argv: readonly string[], envFiles: Re
     who,
     role: image.split("/").pop()!.split(/[:@]/)[0]!,
     privileged: flags.has("--privileged"),
-    hostMounts: [...volumes, ...mounts],
+    hostMounts: [...volumes, ...mounts.filter((m) => m.bind && !volumes.includes(m.source)).map((m) => m.source)],
     namespaces: { networkMode: last("--network", "--net"), pidMode: last("--pid"), ipcMode: last("--ipc"), usernsMode: last("--userns") },
     capAdd: all("--cap-add"),
     capDrop: all("--cap-drop"),
@@ -151,6 +185,7 @@ export function fromDockerRun(who: string, argv: readonly string[], envFiles: Re
       .map((v) => v.split(":"))
       .filter((parts) => parts.length >= 2 && parts[0]!.startsWith("/"))
       .map((parts) => parts[1]!),
+    mounts,
   };
 }
 
@@ -179,8 +214,11 @@ export function fromCloudInit(serverName: string, userData: string): ContainerVi
   return views;
 }
 
-/** The containers a resource starts, or undefined when it starts none this module knows. */
-export function containersOf(args: ResourceValidationArgs): ContainerView[] | undefined {
+/**
+ * The containers a resource starts, or undefined when it starts none this module knows. A
+ * resource policy passes its args (inputs); a stack policy one of its resources.
+ */
+export function containersOf(args: Pick<ResourceValidationArgs, "type" | "name" | "props">): ContainerView[] | undefined {
   if (args.type === TYPES.container) return [fromDockerContainer(args.type, args.name, args.props)];
   if (args.type === TYPES.hcloudServer) {
     const props = unproxied(args.props);

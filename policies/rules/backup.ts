@@ -2,11 +2,14 @@
  * A.8.13 Information backup: every stateful service (mail, file, db) is backed up on a
  * schedule, kept for a retention period, onto a host in another rack that no single feed loss
  * takes down together with the data it protects (asked of the power model: a dual-fed target
- * next to a dual-fed replica is fine, a target on the replica's only feed is not).
+ * next to a dual-fed replica is fine, a target on the replica's only feed is not). sp-422 also
+ * reads where the deployed containers really write their backups (lib/backups.ts): the
+ * declaration alone proves nothing when a target ignores it.
  */
 import { componentId } from "../../components/power";
 import { powerView } from "../lib/power";
 import { modelPolicy } from "../lib/policy";
+import { deployedBackups } from "../lib/backups";
 import { servicePath } from "../lib/resources";
 
 export const backupConfigured = modelPolicy({
@@ -30,14 +33,27 @@ export const backupConfigured = modelPolicy({
 export const backupTargetSeparated = modelPolicy({
   name: "sp-422-backup-target-separated",
   description:
-    "Every stateful service's backups go to a declared host in a different rack than its replicas, which no single feed loss takes down together with a replica.",
+    "Every stateful service's backups go to a declared host in a different rack than its replicas, which no single feed loss takes down together with a replica, and the deployed containers send them there: to a volume of their own kept by that host, never onto the data volume or the replica's own host.",
   controls: ["A.8.13"],
   severity: "high",
-  remediationSteps: "Set backup.targetHost to a host whose rack and feeds differ from every replica's (`serverpark plan <stack>` lists them).",
-  validateModel: (model, report) => {
+  remediationSteps:
+    "Set backup.targetHost to a host whose rack and feeds differ from every replica's (`serverpark plan <stack>` lists them), and deploy the replicas with SP_BACKUP_DIR on a backup volume that host keeps.",
+  validateModel: (model, report, args) => {
     const { plan, spec } = model;
     for (const svc of plan.services.filter((s) => s.stateful && s.backup)) {
       const where = servicePath(spec, svc.id);
+      // What is deployed: where each replica's container really writes its backups.
+      for (const deployed of deployedBackups(model, svc, args.resources)) {
+        const { replica, container, keeper, problem } = deployed;
+        const target = svc.backup!.targetHost;
+        const who = container ? `replica ${replica.id} (${container.who})` : `replica ${replica.id}`;
+        if (problem && !container)
+          report(`${where}: ${who} ${problem}. Fix: teach the pack the form the target deploys containers in (policies/lib/containers.ts).`);
+        else if (problem) report(`${where}: ${who} ${problem}. Fix: ${SHIP_FIX}`);
+        else if (keeper === replica.host) report(`${where}: ${who} keeps its backups on its own host ${keeper}. Fix: ${SHIP_FIX}`);
+        else if (target !== undefined && keeper !== target)
+          report(`${where}: ${who} sends its backups to host ${keeper}, but backup.targetHost is ${target}. Fix: deploy the backup volume on ${target}.`);
+      }
       const targetId = svc.backup!.targetHost;
       if (!targetId) {
         report(
@@ -74,5 +90,7 @@ export const backupTargetSeparated = modelPolicy({
     }
   },
 });
+
+const SHIP_FIX = "mount a backup volume of its own at SP_BACKUP_DIR, kept by backup.targetHost (or ship the backups there over the network).";
 
 export const BACKUP_POLICIES = [backupConfigured, backupTargetSeparated];

@@ -3,13 +3,25 @@
  * decided from the datacenter model the `Datacenter` component exposes, with the power model
  * answering which hosts keep power under which failure — not by counting replicas.
  */
-import { componentId } from "../../components/power";
-import type { DatacenterPlan } from "../../components/plan/types";
+import { arbitersOf, componentId, serviceStates, type ServiceState } from "../../components/power";
+import { replicasNeeded, survivesReplicaLoss } from "../../components/spec/redundancy";
+import type { DatacenterPlan, PlannedReplica, PlannedService } from "../../components/plan/types";
 import { modelPolicy } from "../lib/policy";
 import { powerView } from "../lib/power";
 import { servicePath } from "../lib/resources";
 
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Why a service is down in a power state: what still runs against what it needs. */
+function shortfall(plan: DatacenterPlan, state: ServiceState): string {
+  const svc = plan.services.find((s) => s.id === state.service)!;
+  const running =
+    state.running.length === 0 ? "has no replica on a host that keeps power" : `keeps ${state.running.length} of ${state.replicas} replicas running`;
+  const why = survivesReplicaLoss(svc)
+    ? `needs ${state.needed}`
+    : `needs all ${state.needed}: ${svc.role} does not replicate its data, so each replica holds data no other has`;
+  return state.needed === 1 && state.running.length === 0 ? running : `${running} (${why})`;
+}
 
 function hostLabel(plan: DatacenterPlan, hostId: string): string {
   const h = plan.hosts.find((x) => x.id === hostId);
@@ -18,7 +30,8 @@ function hostLabel(plan: DatacenterPlan, hostId: string): string {
 
 export const powerPathSurvivesFeedLoss = modelPolicy({
   name: "sp-101-power-path-survives-feed-loss",
-  description: "Every host keeps power when any one feed is lost, or every service it carries has a replica on a host that keeps power.",
+  description:
+    "Every host keeps power when any one feed is lost, or every service it carries keeps the replicas it needs running on hosts that keep power (a replica of a stateful service that does not replicate is no spare).",
   controls: ["A.7.11"],
   severity: "high",
   remediationSteps: "Give the host a second power supply on a PDU of another feed, or add a replica of each service it carries on a host fed by another feed.",
@@ -29,15 +42,14 @@ export const powerPathSurvivesFeedLoss = modelPolicy({
     for (const feed of spec.feeds) {
       const state = power.stateAfter([componentId("feed", feed.id)]);
       const tripped = state.tripped.length > 0 ? ` (overload trips ${state.tripped.join(", ")})` : "";
+      // Up or down by the rule the simulator and sp-111 use (components/spec/redundancy.ts).
+      const down = new Map(serviceStates(plan, state.poweredHosts).flatMap((s) => (s.up ? [] : [[s.service, s] as const])));
       for (const host of plan.hosts.filter((h) => !state.poweredHosts.has(h.id))) {
-        const stranded = [...new Set(host.replicas.map((r) => replicas.get(r)!.service))].filter((svcId) => {
-          const svc = plan.services.find((s) => s.id === svcId)!;
-          return !svc.replicas.some((r) => state.poweredHosts.has(replicas.get(r)!.host));
-        });
+        const stranded = [...new Set(host.replicas.map((r) => replicas.get(r)!.service))].flatMap((id) => down.get(id) ?? []);
         if (stranded.length === 0) continue;
         report(
-          `${hostLabel(plan, host.id)} loses power when feed ${feed.id} is lost${tripped}, and ${stranded.map((s) => `service ${s}`).join(", ")} ha${stranded.length > 1 ? "ve" : "s"} no replica on a host that keeps power. ` +
-            `Fix: add a PSU on a PDU of another feed to ${host.id}, or add a replica of ${stranded.join(", ")} on a host fed by another feed.`,
+          `${hostLabel(plan, host.id)} loses power when feed ${feed.id} is lost${tripped}, and ${stranded.map((s) => `service ${s.service} ${shortfall(plan, s)}`).join(", ")}. ` +
+            `Fix: add a PSU on a PDU of another feed to ${host.id}, or add a replica of ${stranded.map((s) => s.service).join(", ")} on a host fed by another feed.`,
         );
       }
     }
@@ -105,7 +117,8 @@ export const powerCapacityCoversLoad = modelPolicy({
 
 export const redundantServicesSurvive = modelPolicy({
   name: "sp-111-redundant-service-survives-single-failure",
-  description: "Every service declared redundant keeps at least minReplicas running after the loss of any single host, rack or power feed.",
+  description:
+    "Every service declared redundant keeps the replicas it needs running after the loss of any single host, rack or power feed (minReplicas; every replica of a stateful service that does not replicate).",
   controls: ["A.8.14"],
   severity: "critical",
   remediationSteps: "Add replicas, or spread them: hosts in different racks, fed by different feeds (or give their hosts a second PSU on another feed).",
@@ -118,16 +131,29 @@ export const redundantServicesSurvive = modelPolicy({
     for (const svc of redundant) {
       const downBy = verdicts.get(svc.id)?.downBy ?? [];
       if (downBy.length === 0) continue;
-      const placement = svc.replicas.map((id) => {
-        const r = plan.replicas.find((x) => x.id === id)!;
-        return `${id} on ${r.host} (rack ${r.rack}, feed ${r.feeds.join("+")})`;
-      });
+      const placed = svc.replicas.map((id) => plan.replicas.find((x) => x.id === id)!);
+      const arbiters = arbitersOf(plan, svc);
+      const placement = placed.map((r) => `${r.id} on ${r.host} (rack ${r.rack}, feed ${r.feeds.join("+")})`);
+      const needed = replicasNeeded(svc);
       report(
-        `${servicePath(spec, svc.id)} is declared redundant but drops below ${svc.minReplicas} running replica${svc.minReplicas > 1 ? "s" : ""} when ${downBy.join(" or ")} fails; replicas: ${placement.join(", ")}. ` +
+        `${servicePath(spec, svc.id)} is declared redundant but drops below ${needed} running replica${needed > 1 ? "s" : ""} when ${downBy.join(" or ")} fails` +
+          `${sharedCause(svc, placed, arbiters)}; replicas: ${placement.join(", ")}. ` +
           `Fix: add a replica or place replicas on hosts in other racks and on other feeds.`,
       );
     }
   },
 });
+
+/** What the replicas have in common that one failure takes them all down (empty when nothing obvious). */
+function sharedCause(svc: PlannedService, placed: readonly PlannedReplica[], arbiters: readonly PlannedReplica[]): string {
+  const why: string[] = [];
+  for (const a of arbiters) why.push(`a lost replica fails over only while ${a.id} runs, on ${a.host} (rack ${a.rack}, feed ${a.feeds.join("+")})`);
+  if (!survivesReplicaLoss(svc)) why.push(`${svc.role} does not replicate its data, so losing any replica loses data`);
+  const racks = new Set(placed.map((r) => r.rack));
+  if (placed.length > 1 && racks.size === 1) why.push(`all ${placed.length} replicas are in rack ${[...racks][0]}`);
+  const feeds = new Set(placed.flatMap((r) => r.feeds));
+  if (placed.length > 1 && feeds.size === 1) why.push(`every replica's host is fed by feed ${[...feeds][0]} alone`);
+  return why.length > 0 ? ` (${why.join("; ")})` : "";
+}
 
 export const POWER_POLICIES = [powerPathSurvivesFeedLoss, upsBridgesGeneratorStart, powerCapacityCoversLoad, redundantServicesSurvive];

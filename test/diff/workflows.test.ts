@@ -4,7 +4,7 @@
  * comments 100 at a time (the marker may sit on any page; matrix jobs of other stacks must
  * never be touched).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,8 +75,10 @@ describe("workflows", () => {
     expect(job.needs).toEqual(["test", "stacks"]);
     expect(job.strategy!.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.stacks) }}");
     const runs = job.steps.map((s) => s.run ?? "").join("\n");
-    expect(runs).toContain('pulumi preview --stack "$STACK" --diff --json --policy-pack policies > preview.json');
-    expect(runs).toContain('npx serverpark policy "$STACK" --json > policy.json');
+    expect(runs).toContain(
+      'pulumi preview --stack "$STACK" --diff --json --policy-pack policies --policy-pack-config "policies/config/$STACK.json" > preview.json',
+    );
+    expect(runs).toContain('npx serverpark policy "$STACK" --json --config "policies/config/$STACK.json" > policy.json');
     expect(runs).toContain('npx serverpark pr-comment --git "origin/$BASE_REF..HEAD" "$STACK"');
     expect(job.steps.find((s) => s.uses === "actions/checkout@v4")!.with).toEqual({ "fetch-depth": 0 });
     const script = job.steps.find((s) => s.uses === "actions/github-script@v7")!.with!.script as string;
@@ -96,8 +98,36 @@ describe("workflows", () => {
     const job = deploy.jobs.deploy!;
     expect(job.needs).toEqual(["test", "stacks"]);
     expect(job.concurrency).toEqual({ group: "deploy-${{ matrix.stack }}", "cancel-in-progress": false });
-    expect(job.steps.map((s) => s.run ?? "").join("\n")).toContain('pulumi up --stack "$STACK" --yes --policy-pack policies');
+    expect(job.steps.map((s) => s.run ?? "").join("\n")).toContain(
+      'pulumi up --stack "$STACK" --yes --policy-pack policies --policy-pack-config "policies/config/$STACK.json"',
+    );
     expect(deploy.jobs.stacks!.steps.map((s) => s.run ?? "").join("\n")).toContain("list-stacks.js --auto-deploy");
+  });
+
+  it("pass the stack's policy config wherever they run the policy pack, and every stack has one", () => {
+    const CONFIG = '"policies/config/$STACK.json"';
+    const names = readdirSync(join(ROOT, ".github", "workflows")).filter((f) => /\.ya?ml$/.test(f));
+    expect(names.sort()).toEqual(["deploy.yml", "preview.yml"]);
+    let runs = 0;
+    for (const name of names) {
+      for (const [id, job] of Object.entries(workflow(name).jobs)) {
+        for (const line of job.steps.flatMap((s) => (s.run ?? "").split("\n"))) {
+          const pack = /\bpulumi (preview|up)\b.*--policy-pack\b/.test(line);
+          const ours = /\bserverpark policy\b/.test(line);
+          if (!pack && !ours) continue;
+          runs += 1;
+          expect(line, `${name} ${id}`).toContain(pack ? `--policy-pack-config ${CONFIG}` : `--config ${CONFIG}`);
+          // $STACK is the job's matrix stack, the one whose config file is named.
+          expect(job.env?.STACK, `${name} ${id}`).toBe("${{ matrix.stack }}");
+        }
+      }
+    }
+    expect(runs).toBe(3); // preview: pulumi preview and serverpark policy; deploy: pulumi up
+    // Pulumi refuses a --policy-pack-config file that does not exist: every stack CI runs needs one.
+    for (const stack of listStacks(ROOT)) {
+      const config = JSON.parse(readFileSync(join(ROOT, "policies", "config", `${stack}.json`), "utf8")) as unknown;
+      expect(typeof config === "object" && config !== null && !Array.isArray(config), `policies/config/${stack}.json is an object`).toBe(true);
+    }
   });
 
   it("the inline github-script runs: it reads comment.md and upserts through the script", async () => {

@@ -92,6 +92,43 @@ describe("A.8.14 redundancy", () => {
   });
 });
 
+describe("bad input: db with two replicas in one single-fed rack", () => {
+  // h3 goes; rack r2 hangs on feed A alone (its second PDU moves to feed A), so the only
+  // dedicated hosts left, h6 and h7, share one rack and one feed. The db replicates (two
+  // replicas), which makes it redundant, but one rack or one feed still takes both replicas.
+  const oneRack = withSpec((s) => {
+    s.hosts = s.hosts.filter((h: { id: string }) => h.id !== "h3");
+    s.racks.find((r: { id: string }) => r.id === "r2").pdus[1] = { id: "r2-pdu-a2", feed: "A", capacityKw: 11 };
+    for (const h of s.hosts) if (h.rack === "r2") h.psus = h.psus.map((p: string) => (p === "r2-pdu-b" ? "r2-pdu-a2" : p));
+    svc(s, "db").replicas = 2;
+    svc(s, "db").backup.targetHost = "h2";
+  });
+  const model = () => datacenterResource(oneRack, { useLock: false });
+
+  it("sp-111: the db is declared redundant, and rack r2 or feed A takes both replicas; the message says why", async () => {
+    const msgs = await messages(redundantServicesSurvive, [model()]);
+    expect(msgs).toEqual([
+      expect.stringMatching(
+        /^serverpark:datacenter\.services\[5\] \(db\) is declared redundant but drops below 1 running replica when feed:A or rack:r2 fails \(all 2 replicas are in rack r2; every replica's host is fed by feed A alone\); replicas: db-0 on h[67] \(rack r2, feed A\), db-1 on h[67] \(rack r2, feed A\)\. Fix: /,
+      ),
+    ]);
+  });
+
+  it("sp-101: losing feed A darkens both db hosts and leaves the db no replica", async () => {
+    const msgs = await messages(powerPathSurvivesFeedLoss, [model()]);
+    const db = msgs.filter((m) => /service db\b/.test(m));
+    expect(db).toHaveLength(2);
+    for (const host of ["h6", "h7"])
+      expect(db).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `^host ${host} \\(rack r2, PSUs r2-pdu-a2?→feed A(, r2-pdu-a2?→feed A)?\\) loses power when feed A is lost, and service db has no replica on a host that keeps power`,
+          ),
+        ),
+      );
+  });
+});
+
 describe("A.8.13 backup", () => {
   it("sp-421 requires a backup on every stateful service, with the minimum retention", async () => {
     expect(await messages(backupConfigured, [local()])).toEqual([]);

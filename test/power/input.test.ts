@@ -134,10 +134,20 @@ describe("serverpark simulate", () => {
     const first = await run();
     expect(await run()).toBe(first);
     c = io();
-    expect(await main(["simulate", "local", "--n-1", "--n-2", "--json"], c)).toBe(0);
-    const n2 = JSON.parse(c.stdout) as { rows: unknown[]; verdicts: unknown[]; pairs: { component: string; servicesDown: string[] }[] };
+    // Two replicas do not survive both their hosts: as an N-2 gate the local stack fails.
+    expect(await main(["simulate", "local", "--n-1", "--n-2", "--json"], c)).toBe(1);
+    const n2 = JSON.parse(c.stdout) as {
+      ok: boolean;
+      redundantDown: { service: string; downBy: string[] }[];
+      rows: unknown[];
+      verdicts: unknown[];
+      pairs: { component: string; servicesDown: string[] }[];
+    };
     expect(n2.rows).toHaveLength(21);
     expect(n2.pairs.find((p) => p.component === "feed:A+feed:B")!.servicesDown).toHaveLength(8);
+    expect(n2.ok).toBe(false);
+    expect(n2.redundantDown.map((s) => s.service)).toEqual(["www", "edge", "ns"]);
+    expect(n2.redundantDown.find((s) => s.service === "www")!.downBy).toEqual(expect.arrayContaining(["feed:A+feed:B", "host:h1+host:h4"]));
     expect(await main(["simulate", "local", "--n-2"], io())).toBe(2);
     const parsed = JSON.parse(first) as { years: number; seed: number; tier: { topologyTier: number } };
     expect(parsed).toMatchObject({ years: 50, seed: 9, tier: { topologyTier: 1 } });

@@ -138,7 +138,7 @@ describe("power model properties", () => {
           for (const r of state.running) expect(steady.has(hostOf.get(r)!)).toBe(true);
           const expected = plan.services.find((x) => x.id === state.service)!.replicas.filter((r) => steady.has(hostOf.get(r)!)).length;
           expect(state.running.length).toBe(expected);
-          expect(state.up).toBe(expected >= state.minReplicas);
+          expect(state.up).toBe(expected >= state.needed);
         }
       }),
       { numRuns: 150, seed: 11 },

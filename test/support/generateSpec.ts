@@ -42,7 +42,9 @@ export function generateSpec(options: GenerateOptions): DatacenterSpecInput {
     const role = ROLES[i % ROLES.length]!;
     const wantsDedicated = role === "db" && dedicatedUsed < dedicatedHosts;
     if (wantsDedicated) dedicatedUsed += 1;
-    const replicas = wantsDedicated ? 1 : Math.min(1 + (i % 3), hostCount - dedicatedHosts);
+    // mail and file keep their data per replica (components/spec/redundancy.ts): one each.
+    const single = wantsDedicated || role === "mail" || role === "file";
+    const replicas = single ? 1 : Math.min(1 + (i % 3), hostCount - dedicatedHosts);
     return {
       id: `${role}${i}`,
       role,

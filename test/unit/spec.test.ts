@@ -75,6 +75,18 @@ describe("validateSpec", () => {
     ).toBe(true);
   });
 
+  it("refuses mail and file with more than one replica until they replicate, and accepts db with two", () => {
+    // services[3] is mail, [4] files, [5] db in the local stack.
+    expect(problems((s) => (s.services[3].replicas = 2))).toEqual([
+      "services[3].replicas: is 2, but mail does not replicate its mailboxes yet: two replicas would hold different data; set replicas: 1",
+    ]);
+    expect(problems((s) => (s.services[4].replicas = 3))).toEqual([
+      "services[4].replicas: is 3, but file does not replicate its files yet: two replicas would hold different data; set replicas: 1",
+    ]);
+    expect(problems((s) => (s.services[5].replicas = 2))).toEqual([]);
+    expect(problems((s) => (s.services[3].replicas = 1))).toEqual([]);
+  });
+
   it("reports every problem at once, sorted by path", () => {
     const found = problems((s) => {
       s.services[0].plan = "nope";

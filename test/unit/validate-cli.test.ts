@@ -4,11 +4,10 @@
  */
 import "tsx/cjs";
 import { createRequire } from "node:module";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { captureIo } from "../support/cliIo";
+import { stackVariant } from "../support/stackVariant";
 import { validateSpec } from "../../components/spec/validate";
 import { loadStackFile } from "../../components/spec/load";
 
@@ -16,19 +15,6 @@ import { loadStackFile } from "../../components/spec/load";
 const { main } = createRequire(join(process.cwd(), "test/unit/validate-cli.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
 
 const io = () => captureIo();
-
-/** A copy of a committed stack file with text replacements, in a temp dir. */
-function variant(stack: "local" | "hetzner", edits: [string | RegExp, string][]): string {
-  let text = readFileSync(join(process.cwd(), "stacks", `Pulumi.${stack}.yaml`), "utf8");
-  for (const [from, to] of edits) {
-    const next = text.replace(from, to);
-    expect(next, `edit ${String(from)} applies`).not.toBe(text);
-    text = next;
-  }
-  const path = join(mkdtempSync(join(tmpdir(), "sp-validate-")), `Pulumi.${stack}.yaml`);
-  writeFileSync(path, text);
-  return path;
-}
 
 describe("serverpark validate", () => {
   it("accepts both committed stacks and names their target", async () => {
@@ -46,7 +32,7 @@ describe("serverpark validate", () => {
   });
 
   it("checks each service's settings with its role's schema, at the line of the setting", async () => {
-    const file = variant("local", [
+    const file = stackVariant("local", [
       ["{ name: www, type: CNAME, data: edge }", "{ name: www, type: CNAMEX, data: edge }"],
       ["settings: { records: [", "settings: { rrll: 3, records: ["],
       ["settings: { intervalMs: 10000,", "settings: { intervalMs: -5,"],
@@ -71,7 +57,7 @@ describe("serverpark validate", () => {
   });
 
   it("runs Hetzner's own checks for a hetzner stack", async () => {
-    const file = variant("hetzner", [[/location: fsn1/, "location: nbg9"]]);
+    const file = stackVariant("hetzner", [[/location: fsn1/, "location: nbg9"]]);
     const c = io();
     expect(await main(["validate", file, "--json"], c)).toBe(1);
     const report = JSON.parse(c.stdout) as { ok: boolean; issues: { path: string; message: string; at: string }[] };
@@ -83,7 +69,7 @@ describe("serverpark validate", () => {
   });
 
   it("refuses an unknown target", async () => {
-    const file = variant("local", [["serverpark:target: docker", "serverpark:target: aws"]]);
+    const file = stackVariant("local", [["serverpark:target: docker", "serverpark:target: aws"]]);
     const c = io();
     expect(await main(["validate", file], c)).toBe(1);
     expect(c.stderr).toContain('serverpark:target is "aws"; expected one of: docker, hetzner');
@@ -92,7 +78,7 @@ describe("serverpark validate", () => {
 
 describe("proxy routes in the spec", () => {
   it("must name a service of the datacenter and one of its ports", async () => {
-    const file = variant("local", [
+    const file = stackVariant("local", [
       [
         "{ id: edge, role: proxy, replicas: 2, plan: vps-s, networks: [public, private], redundant: true }",
         `{ id: edge, role: proxy, replicas: 2, plan: vps-s, networks: [public, private], redundant: true, settings: { routes: [
@@ -111,7 +97,7 @@ describe("proxy routes in the spec", () => {
 
 describe("backup schedules in the spec", () => {
   it("are checked as cron expressions, not only as five fields", async () => {
-    const file = variant("local", [['backup: { schedule: "15 2 * * *"', 'backup: { schedule: "75 2 * * *"']]);
+    const file = stackVariant("local", [['backup: { schedule: "15 2 * * *"', 'backup: { schedule: "75 2 * * *"']]);
     const c = io();
     expect(await main(["validate", file], c)).toBe(1);
     expect(c.stderr).toMatch(/services\[3\]\.backup\.schedule: "75 2 \* \* \*" is not a valid cron expression/);
@@ -120,10 +106,22 @@ describe("backup schedules in the spec", () => {
 
 describe("the NOC's monitoring login", () => {
   it("must not be the db's application user, and its database must exist on the db service", async () => {
-    const file = variant("local", [["settings: { intervalMs: 10000,", "settings: { dbUser: app, dbName: shop, intervalMs: 10000,"]]);
+    const file = stackVariant("local", [["settings: { intervalMs: 10000,", "settings: { dbUser: app, dbName: shop, intervalMs: 10000,"]]);
     const c = io();
     expect(await main(["validate", file], c)).toBe(1);
     expect(c.stderr).toMatch(/services\[7\]\.settings\.dbUser: is "app", the application user of db service "db"/);
     expect(c.stderr).toMatch(/services\[7\]\.settings\.dbName: database "shop" is not one of db service "db"'s databases \(postgres, app\)/);
+  });
+});
+
+describe("replicas of roles that do not replicate", () => {
+  it("mail with two replicas is refused at the line of its replicas, saying why", async () => {
+    const file = stackVariant("local", [[/id: mail\n(\s+)role: mail\n(\s+)replicas: 1/, "id: mail\n$1role: mail\n$2replicas: 2"]]);
+    const c = io();
+    expect(await main(["validate", file], c)).toBe(1);
+    expect(c.stderr).toMatch(
+      /Pulumi\.local\.yaml:\d+:\d+: serverpark:datacenter\.services\[3\]\.replicas: is 2, but mail does not replicate its mailboxes yet: two replicas would hold different data; set replicas: 1/,
+    );
+    expect(c.stderr).toContain("has 1 problem");
   });
 });
