@@ -9,3 +9,6 @@ import { z } from "zod";
 export const EXPOSURES = ["internet", "internal", "management"] as const;
 export type Exposure = (typeof EXPOSURES)[number];
 export const exposureSchema = z.enum(EXPOSURES);
+
+/** An IPv4 or IPv6 network in CIDR notation (e.g. 10.42.1.0/24). */
+export const cidrSchema = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.42.1.0/24");

@@ -7,12 +7,12 @@
  */
 import { z } from "zod";
 import { dnsZoneSchema } from "./dns";
-import { exposureSchema } from "./networks";
+import { cidrSchema, exposureSchema } from "./networks";
 import { nocViewSchema } from "./views/noc";
 import { resolvedRouteSchema } from "./views/proxy";
 
 const addresses = z.record(z.string(), z.string());
-const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "expected a CIDR such as 10.42.1.0/24");
+const cidr = cidrSchema;
 
 /**
  * What a role's job needs from the plan, beyond its identity and settings: the proxy's routes,

@@ -5,6 +5,7 @@
  * replicas from the plan's directory) or explicit `host:port` servers.
  */
 import { z } from "zod";
+import { cidrSchema } from "../networks";
 
 const HOST = /^(?:\*|(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$/;
 const hostname = z.string().toLowerCase().regex(HOST, "expected a host name, *.suffix, or *");
@@ -71,6 +72,19 @@ export const proxySettingsSchema = z.strictObject({
         .default(256 * 1024),
     })
     .default({ bytesPerSecond: 0, burstBytes: 256 * 1024 }),
+  /**
+   * A load balancer in front that passes each client's address with the PROXY protocol (v1 or
+   * v2; Hetzner's load balancer with `proxyprotocol`, HAProxy, nginx): connections from these
+   * networks must start with the header, and the address it names is the client's for rate
+   * limits, logs and X-Forwarded-For. Connections from elsewhere carry no header. Unset: none.
+   */
+  proxyProtocol: z
+    .strictObject({
+      from: z.array(cidrSchema).min(1),
+      /** Time the balancer has to send the header. @default 5000 */
+      headerTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    })
+    .optional(),
   /** Largest request body. @default 10485760 */
   maxBodyBytes: z
     .number()

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import { pino } from "pino";
 import { createLogger, type Logger } from "./log";
+import { clientAddress } from "./proxyProtocol";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -26,7 +27,7 @@ export function combinedLine(req: IncomingMessage, status: number, bytes: number
   const request = `${req.method ?? "-"} ${req.url ?? "-"} HTTP/${req.httpVersion}`;
   const referer = req.headers.referer;
   const agent = req.headers["user-agent"];
-  return `${req.socket?.remoteAddress ?? "-"} - - [${clfDate(when)}] ${quote(request)} ${status} ${bytes} ${quote(referer)} ${quote(agent)}`;
+  return `${clientAddress(req.socket) ?? "-"} - - [${clfDate(when)}] ${quote(request)} ${status} ${bytes} ${quote(referer)} ${quote(agent)}`;
 }
 
 export interface AccessLog {

@@ -11,6 +11,7 @@ import type { Duplex } from "node:stream";
 import type { SecureContext } from "node:tls";
 import { closeServer, listen } from "./listen";
 import type { Logger } from "./log";
+import { proxyProtocolServer, type ProxyProtocolOptions } from "./proxyProtocol";
 import { createReloadingTls, type ReloadingTls, type TlsFiles } from "./tls";
 
 /** A certificate served for these names (exact, or `*.example.test` for one label). */
@@ -40,6 +41,8 @@ export interface HttpListenersOptions {
   readonly log: Logger;
   /** How often certificate files are checked for changes. @default 5000 */
   readonly reloadIntervalMs?: number;
+  /** PROXY protocol from a load balancer (./proxyProtocol.ts): both listeners read it from the trusted peers. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
 }
 
 export interface HttpListeners {
@@ -111,8 +114,12 @@ export async function startHttpListeners(options: HttpListenersOptions): Promise
   }
   const watches = reloading.map((tls) => tls.watch(options.reloadIntervalMs));
 
-  const httpPort = await listen(http, options.httpPort, options.host);
-  const httpsPort = https ? await listen(https, options.httpsPort!, options.host) : undefined;
+  // With the PROXY protocol a TCP server in front of each listens and hands connections over.
+  const front = (server: Server) => (options.proxyProtocol ? proxyProtocolServer(server, options.proxyProtocol) : server);
+  const httpFront = front(http);
+  const httpsFront = https ? front(https) : undefined;
+  const httpPort = await listen(httpFront, options.httpPort, options.host);
+  const httpsPort = httpsFront ? await listen(httpsFront, options.httpsPort!, options.host) : undefined;
   return {
     http,
     ...(https ? { https } : {}),
@@ -123,7 +130,8 @@ export async function startHttpListeners(options: HttpListenersOptions): Promise
     },
     close: async () => {
       for (const stop of watches) stop();
-      await Promise.all([closeServer(http), closeServer(https)]);
+      const fronts = [httpFront, httpsFront].filter((f) => f !== http && f !== https);
+      await Promise.all([closeServer(http), closeServer(https), ...fronts.map((f) => closeServer(f))]);
     },
   };
 }

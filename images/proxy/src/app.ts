@@ -5,9 +5,11 @@
  * access logs and metrics.
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { BlockList, isIPv6 } from "node:net";
 import { Counter, Gauge, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
+import type { ProxyProtocolOptions } from "../../runtime/proxyProtocol";
 import { oneAtATime } from "../../runtime/pipelining";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
@@ -17,6 +19,20 @@ import { createForwarder } from "./forward";
 import { BucketTable } from "./limits";
 import { Router } from "./routes";
 import { createUpgradeHandler, WEBSOCKET_LIMITS, type WebSocketLimits } from "./websocket";
+
+/** The PROXY protocol's trusted peers (the balancer's networks) as a matcher, and its refusals logged. */
+function proxyProtocolOptions(settings: NonNullable<ProxySettings["proxyProtocol"]>, log: Logger): ProxyProtocolOptions {
+  const from = new BlockList();
+  for (const cidr of settings.from) {
+    const [address, bits] = cidr.split("/") as [string, string];
+    from.addSubnet(address, Number(bits), isIPv6(address) ? "ipv6" : "ipv4");
+  }
+  return {
+    trusted: (address) => from.check(address, isIPv6(address) ? "ipv6" : "ipv4"),
+    headerTimeoutMs: settings.headerTimeoutMs,
+    onBadHeader: (reason, peer) => log.warn({ event: "proxy-protocol-refused", peer, reason }, "connection from the load balancer dropped: bad PROXY header"),
+  };
+}
 
 export interface ProxyAppOptions {
   readonly config: ReplicaConfig<ProxySettings>;
@@ -130,6 +146,7 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     onUpgrade: upgrade,
     noCertificateMessage: "no TLS certificate: HTTPS listener disabled",
     log,
+    ...(settings.proxyProtocol ? { proxyProtocol: proxyProtocolOptions(settings.proxyProtocol, log) } : {}),
   });
   const { http, https, httpPort, httpsPort } = listeners;
   for (const r of router.routes) r.pool.startHealthChecks();

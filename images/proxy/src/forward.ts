@@ -15,6 +15,7 @@ import type { ResponseCache } from "./cache";
 import { Throttle, type BucketTable } from "./limits";
 import type { UpstreamServer } from "./pool";
 import type { Route, Router } from "./routes";
+import { clientAddress } from "../../runtime/proxyProtocol";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -67,7 +68,7 @@ export function forwardHeaders(req: IncomingMessage, tls: boolean, keepUpgrade =
     if (value === undefined || ((HOP_BY_HOP.has(name) || listed?.has(name)) && !(keepUpgrade && name === "upgrade"))) continue;
     out[name] = value;
   }
-  const client = req.socket?.remoteAddress ?? "unknown";
+  const client = clientAddress(req.socket) ?? "unknown";
   const prior = req.headers["x-forwarded-for"];
   out["x-forwarded-for"] = prior ? `${Array.isArray(prior) ? prior.join(", ") : prior}, ${client}` : client;
   out["x-forwarded-proto"] = tls ? "https" : "http";
@@ -97,7 +98,7 @@ export function upstreamHeaders(req: IncomingMessage, tls: boolean): string[] {
     if (NOT_FORWARDED.has(lower) || listed?.has(lower)) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
-  const client = req.socket?.remoteAddress ?? "unknown";
+  const client = clientAddress(req.socket) ?? "unknown";
   out.push("x-forwarded-for", prior ? `${prior}, ${client}` : client, "x-forwarded-proto", tls ? "https" : "http");
   if (host) out.push("x-forwarded-host", host);
   return out;
@@ -149,7 +150,7 @@ export function createForwarder(options: ForwardOptions) {
   };
 
   return function handle(req: IncomingMessage, res: ServerResponse, tls: boolean): void {
-    const client = req.socket?.remoteAddress ?? "";
+    const client = clientAddress(req.socket) ?? "";
     if (options.rate && !options.rate.get(client).tryTake()) return plain(req, res, 429, "too many requests", { "retry-after": "1" });
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > options.maxBodyBytes) return plain(req, res, 413, "request body too large", { connection: "close" });
@@ -261,7 +262,7 @@ export function createForwarder(options: ForwardOptions) {
           collectLimit = options.cache.maxObjectBytes;
         }
         const declared = incoming["content-length"] === undefined ? Infinity : Number(incoming["content-length"]);
-        const bucket = req.method === "HEAD" ? undefined : options.bandwidth?.get(req.socket?.remoteAddress ?? "");
+        const bucket = req.method === "HEAD" ? undefined : options.bandwidth?.get(clientAddress(req.socket) ?? "");
         if (bucket) {
           through = new PassThrough();
           through.on("close", () => {

@@ -16,6 +16,7 @@ import { AddressCap } from "../../runtime/addressCap";
 import { forwardHeaders } from "./forward";
 import type { BucketTable } from "./limits";
 import type { Router } from "./routes";
+import { clientAddress } from "../../runtime/proxyProtocol";
 
 /** TCP keep-alive probes on spliced connections start after this much silence. */
 const KEEPALIVE_MS = 30_000;
@@ -46,7 +47,7 @@ export function createUpgradeHandler(options: UpgradeOptions) {
       client.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n${extra}\r\n`);
       onDone(req, status);
     };
-    const address = req.socket?.remoteAddress ?? "";
+    const address = clientAddress(req.socket) ?? "";
     if (rate && !rate.get(address).tryTake()) return refuse(429, "Too Many Requests", "retry-after: 1\r\n");
     if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") return refuse(400, "Bad Request");
     const route = router.match(req.headers.host, req.url ?? "/");
