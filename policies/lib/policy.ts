@@ -100,9 +100,9 @@ export function containerPolicy(
 ): ResourceValidationPolicy {
   return resourcePolicy({
     ...def,
-    validateResource: (args, report) => {
-      const containers = containersOf(args);
-      if (!containers) return args.notApplicable("starts no container (applies to Docker containers and Hetzner servers' cloud-init containers)");
+    validateResource: async (args, report) => {
+      const containers = await containersOf(args);
+      if (!containers) return args.notApplicable("starts no container (applies to Docker containers and the units the Hetzner deployment copies)");
       for (const c of containers) def.validateContainer(c, report, args);
     },
   });
