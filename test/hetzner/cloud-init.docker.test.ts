@@ -6,14 +6,15 @@
  * loopback addresses and the copied files are written under a temporary root (owner and mode
  * as the deployment's start command sets them), so nothing leaves 127.0.0.0/8.
  */
-import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TLS_PATHS } from "../../contracts/paths";
 import { HEALTH_CHECK } from "../../components/model/launch";
-import { renderUnit, serverFilePath, type ServerContainer, type ServerFile } from "../../components/targets/hetzner/units";
+import { healthy } from "../../components/targets/hetzner/deploy";
+import { containerDir, renderUnit, serverFilePath, type ServerContainer, type ServerFile } from "../../components/targets/hetzner/units";
 import { docker, dockerTestsEnabled } from "../harness/docker-cli";
 import { makeManagementPki } from "../support/managementPki";
 
@@ -97,6 +98,9 @@ describe.runIf(enabled)("the rendered unit's docker run on a real engine", () =>
       writeFileSync(path, f.content, { mode: f.mode });
       chownSync(path, 1000, 1000);
     }
+    // The container's directory is root's alone, as the deployment creates it.
+    chmodSync(join(root, containerDir(AGENT.id)), 0o700);
+    chmodSync(join(root, containerDir(AGENT.id), "files"), 0o700);
     const unit = renderUnit("fsn", "fsn.park.example", "h9", AGENT);
     const argv = execStart(unit)
       .slice(1) // /usr/bin/docker
@@ -105,13 +109,15 @@ describe.runIf(enabled)("the rendered unit's docker run on a real engine", () =>
     expect(argv.slice(0, 4)).toEqual(["run", "--detach", "--name", NAME]);
     await docker(argv);
 
-    // Healthy by its own health check (bounded wait).
-    let health = "";
-    for (let i = 0; i < 60 && health !== "healthy"; i++) {
-      health = (await docker(["inspect", "--format", "{{.State.Health.Status}}", NAME])).stdout.trim();
-      if (health !== "healthy") await new Promise((r) => setTimeout(r, 1000));
-    }
+    // Healthy by its own health check: the deployment's start waits for it exactly so (bounded).
+    const wait = spawnSync("sh", ["-c", healthy(NAME)], { encoding: "utf8", timeout: 600_000 });
+    expect(wait.status, wait.stderr).toBe(0);
+    const health = (await docker(["inspect", "--format", "{{.State.Health.Status}}", NAME])).stdout.trim();
     expect(health).toBe("healthy");
+    // …and gives up, naming the container, on one that never gets there.
+    const missing = spawnSync("sh", ["-c", healthy("sp-hetzner-test-absent", 1)], { encoding: "utf8", timeout: 60_000 });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/serverpark: sp-hetzner-test-absent is not healthy after 5 s/);
     // On its planned address: mutual TLS only — the NOC's certificate reads, no certificate gets nothing.
     const curl = (...args: string[]) => {
       try {

@@ -358,6 +358,16 @@ describe("hetzner stack under mocks", () => {
     60_000,
   );
 
+  it.runIf(hasTool("shellcheck"))("runs only commands shellcheck finds nothing in over SSH", () => {
+    const commands = run.byType(T.command);
+    expect(commands.length).toBeGreaterThan(plan.hosts.length * 3);
+    for (const c of commands) {
+      for (const script of [c.inputs.create, c.inputs.delete].filter((x): x is string => typeof x === "string")) {
+        expect(shellcheck(`#!/bin/sh\n${script}\n`), `${c.name}: ${script}`).toBe("");
+      }
+    }
+  });
+
   it.runIf(hasTool("shellcheck"))("renders network scripts shellcheck finds nothing in", () => {
     for (const host of plan.hosts) expect(shellcheck(fileOn(host.id, "/usr/local/sbin/serverpark-network")!), host.id).toBe("");
   });

@@ -25,7 +25,7 @@ import { firewallRules } from "./firewall";
 import type { HetznerResolution } from "./settings";
 import { volumeSizeGb } from "./settings";
 import { LIMITS } from "./catalog";
-import { renderUnit, type ServerNetwork } from "./units";
+import { containerName, renderUnit, type ServerNetwork } from "./units";
 
 export interface HetznerTargetOptions {
   /** What `checkHetzner` decided for this spec (locations, server types, placement groups). */
@@ -367,6 +367,7 @@ export class HetznerTarget implements DatacenterTarget {
         scope,
         name: `${scope.name}-agent`,
         id: HOST_AGENT,
+        container: containerName(this.dc, HOST_AGENT),
         unit: unit(agentImage, (name) => agentContainer(agent, name)),
         files: agent.files,
         dependsOn: [agentImage],
@@ -380,6 +381,7 @@ export class HetznerTarget implements DatacenterTarget {
         scope: p.scope,
         name: p.scope.name,
         id: launch.replica.id,
+        container: containerName(this.dc, launch.replica.id),
         unit: unit(p.image, (name) => replicaContainer(this.plan, launch, name, p.volume !== undefined)),
         files: launch.files,
         ...(p.volume && attachment ? { volume: { id: p.volume.id, attachment } } : {}),

@@ -12,7 +12,8 @@
  *    delete stops and removes the container (only on the server it was created on);
  *  - one `CopyToRemote` per file: the unit, and every file of the launch description whatever
  *    its content (runtime config, TLS material, role files), a secret stays a secret;
- *  - `start`: sets owner and modes, and (re)starts the unit. Its `triggers` are a digest of
+ *  - `start`: sets owner and modes, (re)starts the unit and waits until the container is
+ *    healthy (its own health check; at most 10 minutes). Its `triggers` are a digest of
  *    the unit and every file, so a changed config, image or secret restarts exactly that
  *    container, in place; the server is untouched.
  * Every resource is also triggered by the server's id: a replaced server gets everything again
@@ -50,6 +51,15 @@ export function shellWord(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Waits (at most 10 minutes: the first start pulls the image) until the container's own health
+ * check passes, so `pulumi up` fails on a container that does not come up, naming it.
+ */
+export function healthy(container: string, tries = 120): string {
+  const status = `docker inspect --format '{{.State.Health.Status}}' ${container} 2>/dev/null`;
+  return `{ i=0; until [ "$(${status})" = healthy ]; do i=$((i + 1)); [ "$i" -le ${tries} ] || { echo "serverpark: ${container} is not healthy after ${tries * 5} s ($(${status}))" >&2; exit 1; }; sleep 5; done; }`;
+}
+
 function digest(parts: readonly string[]): string {
   const h = createHash("sha256");
   for (const p of parts) h.update(`${Buffer.byteLength(p)}:`).update(p);
@@ -72,6 +82,8 @@ export interface ContainerDeploymentArgs {
   readonly name: string;
   /** Container id on the server (replica id or `host-agent`). */
   readonly id: string;
+  /** The Docker container's name (units.ts `containerName`). */
+  readonly container: string;
   /** The rendered unit (units.ts). */
   readonly unit: pulumi.Output<string>;
   /** The launch description's files, copied as they are. */
@@ -188,7 +200,14 @@ export class ServerDeployment {
       `${c.name}-start`,
       {
         connection: this.connection,
-        create: [...owned, ...modes, "systemctl daemon-reload", `systemctl enable ${unitName(c.id)}`, `systemctl restart ${unitName(c.id)}`].join(" && "),
+        create: [
+          ...owned,
+          ...modes,
+          "systemctl daemon-reload",
+          `systemctl enable ${unitName(c.id)}`,
+          `systemctl restart ${unitName(c.id)}`,
+          healthy(c.container),
+        ].join(" && "),
         // What the container runs with: a change to any of it restarts this container, in place.
         triggers: [this.serverId, contents.apply(([unit, ...files]) => digest([unit!, ...c.files.flatMap((f, i) => [f.path, String(f.mode), files[i]!])]))],
       },

@@ -71,6 +71,8 @@ const PUBLIC_VAR = "${SP_PUBLIC_IPV4}";
 /** The directory of a container's files on the server. */
 export const containerDir = (id: string) => `${ETC}/containers/${id}`;
 export const unitName = (id: string) => `serverpark-${id}.service`;
+/** The Docker container a unit runs. */
+export const containerName = (datacenter: string, id: string) => `${datacenter}-${id}`;
 export const unitPath = (id: string) => `/etc/systemd/system/${unitName(id)}`;
 
 /** Stable, readable file name for a container path: /etc/serverpark/tls/tls.key → etc_serverpark_tls_tls.key */
@@ -142,7 +144,7 @@ function dockerRunLines(name: string, domain: string, c: ServerContainer): strin
 
 /** The systemd unit of one container on host `host` of datacenter `datacenter` (container `<datacenter>-<id>`). */
 export function renderUnit(datacenter: string, domain: string, host: string, c: ServerContainer): string {
-  const name = `${datacenter}-${c.id}`;
+  const name = containerName(datacenter, c.id);
   const mount = c.volume ? [`RequiresMountsFor=${VOLUMES}/${c.id}`] : [];
   return [
     "[Unit]",
