@@ -16,6 +16,12 @@ import { resolvedInputs } from "./deployed";
 import { rawSpec, REGISTRY_PASSWORD, stackFile } from "./fixture";
 
 const SERVER = "hcloud:index/server:Server";
+/**
+ * What hcloud's provider replaces a server for (ForceNew in terraform-provider-hcloud's
+ * hcloud_server schema, which @pulumi/hcloud bridges); every other input (server type, networks
+ * and alias IPs, firewalls, labels, placement group, backups) it changes in place.
+ */
+const REPLACES = ["image", "location", "datacenter", "userData", "sshKeys"] as const;
 const minted: MintedTls = new Map();
 
 function runWith(edit: (raw: Record<string, any>) => void = () => {}, password = REGISTRY_PASSWORD): Promise<MockRun<ProgramResult>> {
@@ -38,12 +44,15 @@ async function changed(before: MockRun<unknown>, after: MockRun<unknown>): Promi
 }
 
 const servers = (run: MockRun<unknown>) => Object.fromEntries(run.byType(SERVER).map((s) => [s.name, s.inputs]));
+const replacing = (run: MockRun<unknown>) =>
+  Object.fromEntries(run.byType(SERVER).map((s) => [s.name, Object.fromEntries(REPLACES.map((k) => [k, s.inputs[k]]))]));
 
 let base: MockRun<ProgramResult>;
 let again: MockRun<ProgramResult>;
 let settings: MockRun<ProgramResult>;
 let password: MockRun<ProgramResult>;
 let images: MockRun<ProgramResult>;
+let bigger: MockRun<ProgramResult>;
 
 beforeAll(async () => {
   base = await runWith();
@@ -53,6 +62,8 @@ beforeAll(async () => {
   password = await runWith(undefined, `${REGISTRY_PASSWORD}-rotated`);
   // Another registry namespace: a new image reference for every role.
   images = await runWith((raw) => (raw.hetzner.registry.namespace = "serverpark-next"));
+  // More memory for host h1: a bigger server type.
+  bigger = await runWith((raw) => (raw.hosts.find((h: any) => h.id === "h1").capacity.memoryGb = 32));
 }, 600_000);
 
 describe("changes without replacing servers", () => {
@@ -89,5 +100,19 @@ describe("changes without replacing servers", () => {
     for (const start of starts) expect(diff, start.name).toContain(`command:remote:Command ${start.name}`);
     expect(diff.filter((d) => d.startsWith("hcloud:"))).toEqual([]);
     expect(servers(images)).toEqual(servers(base));
+  });
+
+  it("changes a server's type in place when its host grows: no input the provider replaces a server for differs", async () => {
+    const diff = await changed(base, bigger);
+    console.log(`host h1 grown → resources with other inputs:\n  ${diff.join("\n  ")}`);
+    expect(diff).toContain(`${SERVER} fsn-host-h1-server`);
+    expect(bigger.byType(SERVER).find((s) => s.inputs.name === "fsn-h1")!.inputs.serverType).not.toBe(
+      base.byType(SERVER).find((s) => s.inputs.name === "fsn-h1")!.inputs.serverType,
+    );
+    expect(replacing(bigger)).toEqual(replacing(base));
+  });
+
+  it("never changes an input the provider replaces a server for, in any of these changes", () => {
+    for (const run of [settings, password, images]) expect(replacing(run)).toEqual(replacing(base));
   });
 });
