@@ -53,6 +53,7 @@ let settings: MockRun<ProgramResult>;
 let password: MockRun<ProgramResult>;
 let images: MockRun<ProgramResult>;
 let bigger: MockRun<ProgramResult>;
+let added: MockRun<ProgramResult>;
 
 beforeAll(async () => {
   base = await runWith();
@@ -64,6 +65,8 @@ beforeAll(async () => {
   images = await runWith((raw) => (raw.hetzner.registry.namespace = "serverpark-next"));
   // More memory for host h1: a bigger server type.
   bigger = await runWith((raw) => (raw.hosts.find((h: any) => h.id === "h1").capacity.memoryGb = 32));
+  // A new service: new containers, new addresses on some servers.
+  added = await runWith((raw) => raw.services.push({ id: "blog", role: "web", replicas: 2, plan: "vps-s", networks: ["private"] }));
 }, 600_000);
 
 describe("changes without replacing servers", () => {
@@ -112,7 +115,17 @@ describe("changes without replacing servers", () => {
     expect(replacing(bigger)).toEqual(replacing(base));
   });
 
+  it("adds a service's containers to running servers: their new addresses are alias IPs, changed in place", async () => {
+    const diff = await changed(base, added);
+    console.log(`service blog added → resources with other inputs:\n  ${diff.join("\n  ")}`);
+    const blog = added.exports.plan.replicas.filter((r) => r.service === "blog");
+    expect(blog).toHaveLength(2);
+    for (const r of blog) expect(diff, r.id).toContain(`command:remote:Command fsn-svc-${r.id}-start`);
+    expect(diff.filter((d) => d.startsWith(`${SERVER} `)).sort()).toEqual([...new Set(blog.map((r) => `${SERVER} fsn-host-${r.host}-server`))].sort());
+    expect(replacing(added)).toEqual(replacing(base));
+  });
+
   it("never changes an input the provider replaces a server for, in any of these changes", () => {
-    for (const run of [settings, password, images]) expect(replacing(run)).toEqual(replacing(base));
+    for (const run of [settings, password, images, added]) expect(replacing(run)).toEqual(replacing(base));
   });
 });
