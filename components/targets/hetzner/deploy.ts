@@ -184,7 +184,9 @@ export class ServerDeployment {
         delete: pulumi.interpolate`[ "$(curl -fsS --max-time 5 ${METADATA_ID} || true)" = "${this.serverId}" ] || exit 0; systemctl disable --now ${unitName(c.id)} || true; rm -f ${unitPath(c.id)}; rm -rf ${dir}${volumeDelete}; systemctl daemon-reload`,
         triggers: [this.serverId],
       },
-      { parent, dependsOn: [this.ready, ...(c.volume ? [c.volume.attachment] : [])] },
+      // Replaced (a new server, a changed connection): the old one's delete must come first, or
+      // on the same server it would remove what the new one just set up.
+      { parent, dependsOn: [this.ready, ...(c.volume ? [c.volume.attachment] : [])], deleteBeforeReplace: true },
     );
     const copies = [
       this.copy(`${c.name}-unit`, c.unit, unitPath(c.id), parent, [lifecycle]),
