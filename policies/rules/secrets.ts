@@ -85,9 +85,15 @@ export const noDefaultPasswords = resourcePolicy({
 });
 
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
-/** File names that hold credentials (`authorized_keys`, `*.pub` and certificates are public). */
-const CREDENTIAL_FILE = /(pass(word|wd|phrase)?|secret|token|credential|api[-_]?key|id_(rsa|dsa|ecdsa|ed25519)|\.key|\.p12|\.pfx|\.jks)[^/]*$/i;
-const PUBLIC_FILE = /(authorized_keys|known_hosts|\.pub|\.crt|\.pem\.pub)$/i;
+/** File names that hold credentials: a credential word between separators, a private key's usual names and extensions. */
+const CREDENTIAL_FILE = [
+  /(^|[._-])(passwords?|pass|passphrase|secrets?|tokens?|credentials?|api[-_]?keys?|shadow|gshadow)([._-]|$)/i,
+  /^id_(rsa|dsa|ecdsa|ed25519)$/,
+  /\.(key|p12|pfx|jks)$/i,
+];
+/** Public by design although the name looks like a credential's. */
+const PUBLIC_FILE = new Set(["/etc/passwd", "/etc/group"]);
+const isCredentialFile = (path: string) => !PUBLIC_FILE.has(path) && CREDENTIAL_FILE.some((re) => re.test(path.slice(path.lastIndexOf("/") + 1)));
 /** `docker login -p x`, `--password x`, `--password=x` (but not `--password-stdin`). */
 const PASSWORD_FLAG = /(\s-p\s+\S|--password(=|\s+)(?!-)\S)/;
 
@@ -124,7 +130,7 @@ export function secretsInUserData(userData: string): string[] {
     const path = typeof f.path === "string" ? f.path : "?";
     const content = typeof f.content === "string" ? decoded(f.content, typeof f.encoding === "string" ? f.encoding : undefined) : "";
     if (PRIVATE_KEY.test(content)) found.push(`a private key in ${path}`);
-    else if (CREDENTIAL_FILE.test(path) && !PUBLIC_FILE.test(path) && content.trim() !== "") found.push(`a credential file ${path}`);
+    else if (isCredentialFile(path) && content.trim() !== "") found.push(`a credential file ${path}`);
     else if (/^\s*[{[]/.test(content)) {
       try {
         for (const k of findKeys(JSON.parse(content), isSecretKey)) {

@@ -382,6 +382,13 @@ describe("A.5.17/A.8.5 no secrets in a Hetzner server's user data", () => {
       expect.stringMatching(/carries a private key\./),
     ]);
     expect(await messages(noSecretsInUserData, [server(cloudConfig({ chpasswd: { users: [{ name: "root", password: "Zx9-long" }] } }))])).toHaveLength(1);
+    // Names that only look like a credential's, and public keys, are not findings; a shadow file is.
+    const named = (path: string) => messages(noSecretsInUserData, [server(cloudConfig({ write_files: [{ path, content: "x:1:2\n" }] }))]);
+    for (const path of ["/etc/compass.conf", "/etc/passwd", "/root/.ssh/authorized_keys", "/etc/ssl/certs/ca.crt", "/etc/bypass-list"])
+      expect(await named(path), path).toEqual([]);
+    for (const path of ["/etc/shadow", "/run/secrets/db-password", "/etc/app/api_key", "/root/.ssh/id_ed25519", "/etc/ssl/private/site.key"]) {
+      expect(await named(path), path).toEqual([expect.stringMatching(/carries a credential file/)]);
+    }
     // --password-stdin reads the password from elsewhere.
     expect(await messages(noSecretsInUserData, [server(cloudConfig({ runcmd: ["docker login --password-stdin r.example.com < /dev/null"] }))])).toEqual([]);
   });
