@@ -29,6 +29,7 @@ const OUTSIDE = { internet: "198.18.84.2", private: "10.184.0.2", linkLocal: "16
 const HOST_SIDE = ["198.18.84.1/24", "10.184.0.1/24", "169.254.84.1/24"];
 const PORT = 18484;
 const PUBLISHED = 18485;
+const DNAT_PORT = 18486;
 const CLIENT = { closed: "sp-hz-client-closed", open: "sp-hz-client-egress" } as const;
 const SERVER = "sp-hz-published";
 const enabled = dockerTestsEnabled();
@@ -44,10 +45,22 @@ async function reaches(container: string, address: string): Promise<"open" | "bl
   return stdout.trim() as "open" | "blocked";
 }
 
+/** From inside a client container: what the published server answers on the host's side of the outside link, or "blocked". */
+async function published(container: string, port: number): Promise<string> {
+  const script = `const s = require("net").connect(${port}, "198.18.84.1"); s.setTimeout(3000); s.on("data", (d) => { console.log(String(d).trim()); process.exit(0); }); s.on("timeout", () => { console.log("blocked"); process.exit(0); }); s.on("error", (e) => { console.log("error " + e.code); process.exit(0); });`;
+  return (await docker(["exec", container, "node", "-e", script], { timeoutMs: 20_000 })).stdout.trim();
+}
+
+/** The DNAT Docker adds for a published port when its userland proxy is off, from the egress network only. */
+const dnatRule = (server: string) =>
+  `PREROUTING -i ${CONFIG.open.bridge} -d 198.18.84.1/32 -p tcp -m tcp --dport ${DNAT_PORT} -j DNAT --to-destination ${server}:${PUBLISHED}`;
+let serverAddress = "";
+
 async function cleanup(): Promise<void> {
   listener?.kill();
   await docker(["rm", "-f", CLIENT.closed, CLIENT.open, SERVER], { allowFailure: true });
   await docker(["network", "rm", CONFIG.closed.name, CONFIG.open.name], { allowFailure: true });
+  if (serverAddress) quiet(`iptables -t nat -D ${dnatRule(serverAddress)}`);
   quiet(`iptables -D DOCKER-USER -j ${CONFIG.chain}; iptables -F ${CONFIG.chain}; iptables -X ${CONFIG.chain}`);
   quiet(`ip netns del ${NS}`);
 }
@@ -106,6 +119,9 @@ beforeAll(async () => {
     "-e",
     `require("net").createServer((s) => s.end("hi\\n")).listen(${PUBLISHED})`,
   ]);
+  serverAddress = (await docker(["inspect", "--format", `{{(index .NetworkSettings.Networks "${CONFIG.closed.name}").IPAddress}}`, SERVER])).stdout.trim();
+  expect(serverAddress).toMatch(/^172\.30\.84\.\d+$/);
+  sh(`iptables -t nat -I ${dnatRule(serverAddress)}`);
   await new Promise((r) => setTimeout(r, 1000));
 }, 300_000);
 
@@ -147,6 +163,22 @@ describe.runIf(enabled)("the egress rules on a real engine", () => {
     );
     expect(r.stdout.trim(), r.stderr).toBe("hi");
   });
+
+  it("lets containers on either network reach each other's published ports on the server's addresses (a proxy and its back-end on one server)", async () => {
+    // Through this engine's userland proxy (Docker's default)…
+    expect(await published(CLIENT.closed, PUBLISHED)).toBe("hi");
+    expect(await published(CLIENT.open, PUBLISHED)).toBe("hi");
+    // …and as on a server, where the userland proxy is off and Docker DNATs across the bridges:
+    // the rule Docker would add, for the egress network only (to another port, so the proxy is not in the way).
+    expect(await published(CLIENT.open, DNAT_PORT)).toBe("hi");
+    // Without our rules Docker's isolation between networks drops it.
+    sh(`iptables -F ${CONFIG.chain}`);
+    try {
+      expect(await published(CLIENT.open, DNAT_PORT)).toBe("blocked");
+    } finally {
+      sh(egressScript(CONFIG));
+    }
+  }, 60_000);
 
   it("is what blocks: without the chain's rules the closed container reaches the internet", async () => {
     sh(`iptables -F ${CONFIG.chain}`);

@@ -10,7 +10,9 @@
  *  - any new connection from `sp-closed` to anything but private addresses (the datacenter's
  *    planned networks are private address space, settings.ts checks it).
  * Replies to connections made to a container (its published ports) are untouched: they are
- * established, and their sources are the clients, never a container network.
+ * established, and their sources are the clients, never a container network. A published port
+ * reached from the other container network (DNAT across the two bridges) is accepted both ways,
+ * which Docker's own isolation between networks would otherwise drop.
  *
  * The rules depend on nothing in the plan, so they live in the user data (the same on every
  * server) and a unit re-applies them at every boot, after Docker and before any container.
@@ -56,6 +58,11 @@ export function egressScript(config: EgressConfig = EGRESS): string {
     net(open),
     `iptables -N ${chain} 2>/dev/null || iptables -F ${chain}`,
     `iptables -C DOCKER-USER -j ${chain} 2>/dev/null || iptables -I DOCKER-USER 1 -j ${chain}`,
+    // A published port reached from the other network (a proxy and its back-end on one server):
+    // without Docker's userland proxy that is a DNAT across bridges, which Docker's network
+    // isolation (evaluated after this chain) would drop, replies included.
+    `iptables -A ${chain} -i ${open.bridge} -o ${closed.bridge} -m conntrack --ctstate DNAT -j ACCEPT`,
+    `iptables -A ${chain} -i ${closed.bridge} -o ${open.bridge} -m conntrack --ctstate DNAT -j ACCEPT`,
     `iptables -A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN`,
     `iptables -A ${chain} -s ${closed.subnet} -d 169.254.0.0/16 -j DROP`,
     `iptables -A ${chain} -s ${open.subnet} -d 169.254.0.0/16 -j DROP`,
