@@ -256,7 +256,15 @@ describe("hetzner stack under mocks", () => {
       // The server's id (a replacement gets everything again) and a digest of the unit and every file.
       expect(start.inputs.triggers, start.name).toHaveLength(2);
       expect(start.inputs.triggers[1]).toMatch(/^[0-9a-f]{64}$/);
-      for (const copy of run.byType(T.copy).filter((c) => c.inputs.remotePath.startsWith(`/etc/serverpark/containers/${id}/files/`))) {
+      // Its own copies (every host's agent has the same paths, on its own server).
+      const files = run
+        .byType(T.copy)
+        .filter((c) => c.name.startsWith(start.name.replace(/start$/, "")) && c.inputs.remotePath.startsWith(`/etc/serverpark/containers/${id}/files/`));
+      // Before anything else, files the launch no longer lists are removed: exactly the copied ones stay.
+      const find = (start.inputs.create as string).split(" && ")[0]!;
+      expect(find).toMatch(new RegExp(`^find /etc/serverpark/containers/${id}/files -maxdepth 1 -type f( ! -name \\S+)* -delete$`));
+      expect([...find.matchAll(/! -name (\S+)/g)].map((m) => m[1]).sort()).toEqual(files.map((f) => f.inputs.remotePath.split("/").pop()).sort());
+      for (const copy of files) {
         const steps = (start.inputs.create as string).split(" && ");
         expect(
           steps.some((step) => /^chmod 04[04]{2} /.test(step) && step.endsWith(` ${copy.inputs.remotePath}`)),

@@ -3,7 +3,12 @@
  * snapshot, exact publish addresses, systemd escaping, environment in the unit) and the
  * network script (alias addresses per interface, shellcheck-clean).
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { removeOthers } from "../../components/targets/hetzner/deploy";
 import { hasTool, shellcheck } from "./tools";
 import { HEALTH_CHECK } from "../../components/model/launch";
 import { networkScript, renderUnit, systemdArg, volumeFstabLine, type ServerContainer } from "../../components/targets/hetzner/units";
@@ -119,6 +124,15 @@ describe("networkScript", () => {
     expect(shellcheck(script)).toBe("");
     expect(shellcheck("#!/bin/sh\nrm -rf $dir/*\n")).not.toBe("");
   });
+});
+
+it("removes the files a container's launch no longer lists, and only those (run with the real find)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sp-hetzner-files-"));
+  for (const name of ["etc_serverpark_config.json", "etc_serverpark_tls_tls.key", "etc_serverpark_views_0123abcd.json"]) writeFileSync(join(dir, name), "x");
+  execFileSync("sh", ["-c", removeOthers(dir, ["etc_serverpark_config.json", "etc_serverpark_tls_tls.key"])]);
+  expect(readdirSync(dir).sort()).toEqual(["etc_serverpark_config.json", "etc_serverpark_tls_tls.key"]);
+  execFileSync("sh", ["-c", removeOthers(dir, [])]);
+  expect(readdirSync(dir)).toEqual([]);
 });
 
 it("mounts a volume by its Hetzner id, waiting for the attachment without blocking the boot", () => {

@@ -12,7 +12,7 @@
  *    delete stops and removes the container (only on the server it was created on);
  *  - one `CopyToRemote` per file: the unit, and every file of the launch description whatever
  *    its content (runtime config, TLS material, role files), a secret stays a secret;
- *  - `start`: sets owner and modes, (re)starts the unit and waits until the container is
+ *  - `start`: removes files the launch no longer lists, sets owner and modes, (re)starts the unit and waits until the container is
  *    healthy (its own health check; at most 10 minutes). Its `triggers` are a digest of
  *    the unit and every file, so a changed config, image or secret restarts exactly that
  *    container, in place; the server is untouched.
@@ -58,6 +58,11 @@ export function shellWord(s: string): string {
 export function healthy(container: string, tries = 120): string {
   const status = `docker inspect --format '{{.State.Health.Status}}' ${container} 2>/dev/null`;
   return `{ i=0; until [ "$(${status})" = healthy ]; do i=$((i + 1)); [ "$i" -le ${tries} ] || { echo "serverpark: ${container} is not healthy after ${tries * 5} s ($(${status}))" >&2; exit 1; }; sleep 5; done; }`;
+}
+
+/** Removes every file directly in `dir` but `keep` (file slugs: no shell or glob characters). */
+export function removeOthers(dir: string, keep: readonly string[]): string {
+  return `find ${dir} -maxdepth 1 -type f${keep.map((name) => ` ! -name ${name}`).join("")} -delete`;
 }
 
 function digest(parts: readonly string[]): string {
@@ -197,12 +202,18 @@ export class ServerDeployment {
     ];
     const modes = c.files.map((f) => `chmod ${f.mode.toString(8).padStart(4, "0")} ${serverFilePath(c.id, f.path)}`);
     const owned = c.files.length > 0 ? [`chown 1000:1000 ${c.files.map((f) => serverFilePath(c.id, f.path)).join(" ")}`] : [];
+    // Files the launch no longer lists (a renamed or content-addressed file replaced): a copy's delete leaves its file behind.
+    const stale = removeOthers(
+      `${dir}/files`,
+      c.files.map((f) => fileSlug(f.path)),
+    );
     const contents = pulumi.all([c.unit, ...c.files.map((f) => f.content)]);
     return new command.remote.Command(
       `${c.name}-start`,
       {
         connection: this.connection,
         create: [
+          stale,
           ...owned,
           ...modes,
           "systemctl daemon-reload",
