@@ -8,6 +8,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto } from "node:crypto";
+import ssh2 from "ssh2";
 
 x509.cryptoProvider.set(webcrypto as any);
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
@@ -42,6 +43,11 @@ const serial = () =>
 export async function mintTls(type: string, inputs: Record<string, any>): Promise<Record<string, unknown> | undefined> {
   switch (type) {
     case "tls:index/privateKey:PrivateKey": {
+      if (inputs.algorithm === "ED25519") {
+        // An SSH key (the Hetzner deployment's): OpenSSH formats, as the tls provider gives them.
+        const key = ssh2.utils.generateKeyPairSync("ed25519");
+        return { privateKeyOpenssh: key.private, publicKeyOpenssh: `${key.public}\n` };
+      }
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
       return {
         privateKeyPem: privateKey.export({ type: "sec1", format: "pem" }),

@@ -10,7 +10,7 @@
 import type { PolicyResource } from "@pulumi/policy";
 import { ROLE_INFO } from "../../contracts/roles";
 import type { PlannedReplica, PlannedService } from "../../components/plan/types";
-import { containersOf, type ContainerView } from "./containers";
+import { containersOf, COPY_TO_REMOTE, unitPathOf, type ContainerView } from "./containers";
 import { serverparkLabels, TYPES, type DatacenterModel } from "./resources";
 import { UNKNOWN, unproxied } from "./settings";
 
@@ -34,8 +34,8 @@ const within = (path: string, dir: string) => path === dir || path.startsWith(`$
  * policy "can't run during preview". A replica without a Docker container or a server gives
  * nothing (a stack of the model alone, in the policy tests of the declaration).
  */
-export function deployedBackups(model: DatacenterModel, service: PlannedService, resources: readonly PolicyResource[]): DeployedBackup[] {
-  const containers = resources.flatMap((r) => containersOf(r) ?? []).filter((c) => c.env.SP_DATACENTER === model.spec.name);
+export async function deployedBackups(model: DatacenterModel, service: PlannedService, resources: readonly PolicyResource[]): Promise<DeployedBackup[]> {
+  const containers = (await Promise.all(resources.map((r) => containersOf(r)))).flatMap((c) => c ?? []).filter((c) => c.env.SP_DATACENTER === model.spec.name);
   const volumes = new Map(
     resources
       .filter((r) => r.type === TYPES.volume)
@@ -56,13 +56,17 @@ export function deployedBackups(model: DatacenterModel, service: PlannedService,
       // (decided on `pulumi up`) rather than a pass on the declaration alone.
       const server = servers.get(replica.host);
       if (server && (unproxied(server.props) as { userData?: unknown }).userData === UNKNOWN) void (server.props as { userData?: unknown }).userData;
+      // A unit copied over SSH whose text is not known yet (a preview) likewise.
+      const unit = resources.find((r) => r.type === COPY_TO_REMOTE && (unproxied(r.props) as { remotePath?: unknown }).remotePath === unitPathOf(id));
+      if (unit) void (unit.props as { source?: { text?: unknown } }).source?.text;
       // On a server whose start-up the pack reads, yet not among its containers: deployed in a
       // form this pack does not read, which is no evidence of where the backups go.
       return server
         ? [
             {
               replica,
-              problem: "runs in no container this policy pack can read (Docker containers, Hetzner servers' user data): where its backups go is not checked",
+              problem:
+                "runs in no container this policy pack can read (Docker containers, Hetzner units copied to the server or in its user data): where its backups go is not checked",
             },
           ]
         : [];

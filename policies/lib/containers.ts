@@ -1,7 +1,8 @@
 /**
  * One view of a container for the container policies, whichever target started it: a
- * `docker:index/container:Container` (Docker target: its inputs), or a `docker run` inside a
- * Hetzner server's cloud-init (Hetzner target: one systemd unit per container in `userData`).
+ * `docker:index/container:Container` (Docker target: its inputs), or a `docker run` in a
+ * systemd unit on a Hetzner server (Hetzner target: one unit per container, copied over SSH
+ * by a `command:remote:CopyToRemote`; units in a server's cloud-init `userData` are read too).
  * So privileged access, limits, logs, health and published ports are judged the same on both.
  */
 import type { ResourceValidationArgs } from "@pulumi/policy";
@@ -189,6 +190,25 @@ export function fromDockerRun(who: string, argv: readonly string[], envFiles: Re
   };
 }
 
+const UNIT_PATH = /^\/etc\/systemd\/system\/(serverpark-.+)\.service$/;
+/** A unit that runs a copied file through `copyToRemote`: the Hetzner deployment's. */
+export const COPY_TO_REMOTE = "command:remote:CopyToRemote";
+
+/** Where the Hetzner deployment copies the unit of the container `id` (a replica id, or host-agent). */
+export function unitPathOf(id: string): string {
+  return `/etc/systemd/system/serverpark-${id}.service`;
+}
+
+/** The container a serverpark unit's `ExecStart=docker run …` starts, if it starts one. */
+function fromUnit(who: string, unit: string, envFiles: Readonly<Record<string, string>>): ContainerView | undefined {
+  const exec = /^ExecStart=((?:.*\\\n)*.*)$/m.exec(unit)?.[1];
+  if (!exec) return undefined;
+  const argv = splitCommandLine(exec);
+  const run = argv.indexOf("run");
+  if (!/(^|\/)docker$/.test(argv[0] ?? "") || run < 0) return undefined;
+  return fromDockerRun(who, argv.slice(run + 1), envFiles);
+}
+
 /** The containers a Hetzner server's cloud-init starts: one `docker run` per serverpark unit. */
 export function fromCloudInit(serverName: string, userData: string): ContainerView[] {
   let config: { write_files?: { path?: string; content?: string; encoding?: string }[] };
@@ -202,24 +222,33 @@ export function fromCloudInit(serverName: string, userData: string): ContainerVi
     (config.write_files ?? []).filter((f) => !f.encoding && typeof f.content === "string").map((f) => [f.path ?? "", f.content!]),
   );
   for (const f of config.write_files ?? []) {
-    const unit = /^\/etc\/systemd\/system\/(serverpark-.+)\.service$/.exec(f.path ?? "")?.[1];
+    const unit = UNIT_PATH.exec(f.path ?? "")?.[1];
     if (!unit || f.encoding || typeof f.content !== "string") continue;
-    const exec = /^ExecStart=((?:.*\\\n)*.*)$/m.exec(f.content)?.[1];
-    if (!exec) continue;
-    const argv = splitCommandLine(exec);
-    const run = argv.indexOf("run");
-    if (!/(^|\/)docker$/.test(argv[0] ?? "") || run < 0) continue;
-    views.push(fromDockerRun(`Server "${serverName}" container of unit ${unit}`, argv.slice(run + 1), plain));
+    const view = fromUnit(`Server "${serverName}" container of unit ${unit}`, f.content, plain);
+    if (view) views.push(view);
   }
   return views;
+}
+
+/** The container of a unit the Hetzner deployment copies to a server (a text asset at /etc/systemd/system/serverpark-*.service). */
+export async function fromCopiedUnit(name: string, props: Record<string, any>): Promise<ContainerView | undefined> {
+  const unit = typeof props.remotePath === "string" ? UNIT_PATH.exec(props.remotePath)?.[1] : undefined;
+  if (!unit) return undefined;
+  const text: unknown = await unproxied(props.source as { text?: unknown } | undefined)?.text;
+  if (typeof text !== "string" || text === UNKNOWN) return undefined;
+  return fromUnit(`Unit ${unit} copied by "${name}"`, text, {});
 }
 
 /**
  * The containers a resource starts, or undefined when it starts none this module knows. A
  * resource policy passes its args (inputs); a stack policy one of its resources.
  */
-export function containersOf(args: Pick<ResourceValidationArgs, "type" | "name" | "props">): ContainerView[] | undefined {
+export async function containersOf(args: Pick<ResourceValidationArgs, "type" | "name" | "props">): Promise<ContainerView[] | undefined> {
   if (args.type === TYPES.container) return [fromDockerContainer(args.type, args.name, args.props)];
+  if (args.type === COPY_TO_REMOTE) {
+    const view = await fromCopiedUnit(args.name, unproxied(args.props));
+    return view ? [view] : undefined;
+  }
   if (args.type === TYPES.hcloudServer) {
     const props = unproxied(args.props);
     const userData = props.userData;

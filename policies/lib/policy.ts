@@ -79,14 +79,16 @@ export function isStackPolicy(policy: SpPolicy): policy is StackValidationPolicy
 
 /** A stack policy judged on the datacenter model: `report` pins every violation to the `Datacenter` resource. */
 export function modelPolicy(
-  def: Common & { readonly validateModel: (model: DatacenterModel, report: (message: string) => void, args: StackValidationArgs) => void },
+  def: Common & {
+    readonly validateModel: (model: DatacenterModel, report: (message: string) => void, args: StackValidationArgs) => void | Promise<void>;
+  },
 ): StackValidationPolicy {
   return stackPolicy({
     ...def,
-    validateStack: (args, report) => {
+    validateStack: async (args, report) => {
       const models = datacenterModels(args.resources);
       if (models.length === 0) return args.notApplicable("no serverpark Datacenter in this stack");
-      for (const { urn, model } of models) def.validateModel(model, (message) => report(message, urn), args);
+      for (const { urn, model } of models) await def.validateModel(model, (message) => report(message, urn), args);
     },
   });
 }
@@ -100,9 +102,9 @@ export function containerPolicy(
 ): ResourceValidationPolicy {
   return resourcePolicy({
     ...def,
-    validateResource: (args, report) => {
-      const containers = containersOf(args);
-      if (!containers) return args.notApplicable("starts no container (applies to Docker containers and Hetzner servers' cloud-init containers)");
+    validateResource: async (args, report) => {
+      const containers = await containersOf(args);
+      if (!containers) return args.notApplicable("starts no container (applies to Docker containers and the units the Hetzner deployment copies)");
       for (const c of containers) def.validateContainer(c, report, args);
     },
   });

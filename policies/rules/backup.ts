@@ -38,12 +38,12 @@ export const backupTargetSeparated = modelPolicy({
   severity: "high",
   remediationSteps:
     "Set backup.targetHost to a host whose rack and feeds differ from every replica's (`serverpark plan <stack>` lists them), and deploy the replicas with SP_BACKUP_DIR on a backup volume that host keeps.",
-  validateModel: (model, report, args) => {
+  validateModel: async (model, report, args) => {
     const { plan, spec } = model;
     for (const svc of plan.services.filter((s) => s.stateful && s.backup)) {
       const where = servicePath(spec, svc.id);
       // What is deployed: where each replica's container really writes its backups.
-      for (const deployed of deployedBackups(model, svc, args.resources)) {
+      for (const deployed of await deployedBackups(model, svc, args.resources)) {
         const { replica, container, keeper, problem } = deployed;
         const target = svc.backup!.targetHost;
         const who = container ? `replica ${replica.id} (${container.who})` : `replica ${replica.id}`;

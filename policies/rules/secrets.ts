@@ -11,8 +11,10 @@
  * Values unknown during preview (a generated key) are skipped; the analyzer runs again on
  * `pulumi up`, when they are known.
  */
+import { gunzipSync } from "node:zlib";
+import { parse } from "yaml";
 import { modelPolicy, resourcePolicy } from "../lib/policy";
-import { describeResource } from "../lib/resources";
+import { describeResource, TYPES } from "../lib/resources";
 import { findKeys, isDefaultPassword, isSecretKey, UNKNOWN, unproxied } from "../lib/settings";
 
 const CONTROLS = ["A.8.5"];
@@ -82,4 +84,92 @@ export const noDefaultPasswords = resourcePolicy({
   },
 });
 
-export const SECRET_POLICIES = [noPlaintextSecrets, noDefaultPasswords];
+const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+/** File names that hold credentials: a credential word between separators, a private key's usual names and extensions. */
+const CREDENTIAL_FILE = [
+  /(^|[._-])(passwords?|pass|passphrase|secrets?|tokens?|credentials?|api[-_]?keys?|shadow|gshadow)([._-]|$)/i,
+  /^id_(rsa|dsa|ecdsa|ed25519)$/,
+  /\.(key|p12|pfx|jks)$/i,
+];
+/** Public by design although the name looks like a credential's. */
+const PUBLIC_FILE = new Set(["/etc/passwd", "/etc/group"]);
+const isCredentialFile = (path: string) => !PUBLIC_FILE.has(path) && CREDENTIAL_FILE.some((re) => re.test(path.slice(path.lastIndexOf("/") + 1)));
+/** `docker login -p x`, `--password x`, `--password=x` (but not `--password-stdin`). */
+const PASSWORD_FLAG = /(\s-p\s+\S|--password(=|\s+)(?!-)\S)/;
+
+function decoded(content: string, encoding: string | undefined): string {
+  try {
+    switch ((encoding ?? "").toLowerCase()) {
+      case "b64":
+      case "base64":
+        return Buffer.from(content, "base64").toString("utf8");
+      case "gz+b64":
+      case "gzip+b64":
+      case "gz+base64":
+      case "gzip+base64":
+        return gunzipSync(Buffer.from(content, "base64")).toString("utf8");
+      default:
+        return content;
+    }
+  } catch {
+    return content;
+  }
+}
+
+/** What in a server's user data is a secret: each finding says what and where. */
+export function secretsInUserData(userData: string): string[] {
+  const found: string[] = [];
+  let doc: any;
+  try {
+    doc = userData.startsWith("#cloud-config") ? parse(userData) : undefined;
+  } catch {
+    doc = undefined;
+  }
+  const files = (Array.isArray(doc?.write_files) ? doc.write_files : []) as { path?: unknown; content?: unknown; encoding?: unknown }[];
+  for (const f of files) {
+    const path = typeof f.path === "string" ? f.path : "?";
+    const content = typeof f.content === "string" ? decoded(f.content, typeof f.encoding === "string" ? f.encoding : undefined) : "";
+    if (PRIVATE_KEY.test(content)) found.push(`a private key in ${path}`);
+    else if (isCredentialFile(path) && content.trim() !== "") found.push(`a credential file ${path}`);
+    else if (/^\s*[{[]/.test(content)) {
+      try {
+        for (const k of findKeys(JSON.parse(content), isSecretKey)) {
+          if (typeof k.value === "string" && k.value !== "") found.push(`${k.path} in ${path}`);
+        }
+      } catch {
+        // not JSON
+      }
+    }
+  }
+  if (doc && typeof doc === "object") {
+    const { write_files: _files, ...rest } = doc as Record<string, unknown>;
+    for (const k of findKeys(rest, isSecretKey)) if ((typeof k.value === "string" && k.value !== "") || typeof k.value === "number") found.push(`${k.path}`);
+  }
+  // Anywhere else (a runcmd line, a shell script as user data).
+  if (!found.some((f) => f.startsWith("a private key")) && PRIVATE_KEY.test(userData)) found.push("a private key");
+  for (const line of userData.split("\n")) if (/docker\s+login/.test(line) && PASSWORD_FLAG.test(line)) found.push("a password on a docker login command line");
+  return [...new Set(found)];
+}
+
+export const noSecretsInUserData = resourcePolicy({
+  name: "sp-213-no-secrets-in-user-data",
+  description: "No Hetzner server's user data carries a secret (private key, password, token, credential file); user data only bootstraps.",
+  controls: ["A.5.17", "A.8.5"],
+  severity: "critical",
+  remediationSteps:
+    "Keep user data to bootstrap (packages, the deployment's SSH public key) and deliver keys, passwords and credential files after boot over SSH (components/targets/hetzner/deploy.ts), as Pulumi secrets.",
+  validateResource: (args, report) => {
+    if (args.type !== TYPES.hcloudServer) return args.notApplicable("applies to Hetzner Cloud servers");
+    const props = unproxied(args.props);
+    const userData = props.userData;
+    if (userData === undefined || userData === null || userData === "") return;
+    if (typeof userData !== "string" || userData === UNKNOWN) return args.notApplicable("user data unknown until the deployment (preview)");
+    const who = describeResource(args.type, args.name, props);
+    for (const finding of secretsInUserData(userData))
+      report(
+        `${who}: its user data carries ${finding}. User data is readable by every process on the server that reaches the metadata service (169.254.169.254), and the provider keeps it. Fix: deliver it after boot over SSH and keep user data to bootstrap.`,
+      );
+  },
+});
+
+export const SECRET_POLICIES = [noPlaintextSecrets, noDefaultPasswords, noSecretsInUserData];

@@ -1,14 +1,15 @@
 /**
  * The real program on the Hetzner stack's config, under Pulumi mocks: which hcloud resources
- * it would create, with which inputs — and that the registry password stays secret.
+ * it would create, with which inputs, what the deployment copies to each server over SSH —
+ * and that every secret stays secret and out of user data.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { gunzipSync } from "node:zlib";
 import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../contracts/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
 import { isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";
+import { copiesOf, type Copied } from "./deployed";
 import { rawSpec, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 
 const T = {
@@ -25,6 +26,8 @@ const T = {
   lbTarget: "hcloud:index/loadBalancerTarget:LoadBalancerTarget",
   image: "docker:index/image:Image",
   container: "docker:index/container:Container",
+  command: "command:remote:Command",
+  copy: "command:remote:CopyToRemote",
 };
 
 let run: MockRun<typeof import("../../stacks/index.js")>;
@@ -36,28 +39,31 @@ beforeAll(async () => {
     stack: "hetzner",
     config: { ...stackFile.config, "serverpark:registryPassword": REGISTRY_PASSWORD },
   });
+  copies = await copiesOf(run);
 }, 120_000);
 
 const serverOf = (host: string) => run.byType(T.server).find((s) => s.inputs.name === `fsn-${host}`)!;
 const idOf = (type: string, pred: (r: RecordedResource) => boolean) => Number(run.byType(type).find(pred)!.id);
 
-/** The server's cloud-init: a secret on the wire, YAML once unwrapped. */
-function cloudInit(host: string): { raw: string; doc: any; files: Map<string, string> } {
+/** The server's user data: plain (it holds no secret), YAML. */
+function cloudInit(host: string): { raw: string; doc: any } {
   const userData = serverOf(host).rawInputs.userData;
-  expect(isSecretValue(userData), `userData of ${host} is a secret`).toBe(true);
-  const raw = unwrapSecrets(userData) as string;
-  const doc = parse(raw);
-  const files = new Map<string, string>(
-    doc.write_files.map((f: any) => [f.path, f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content]),
-  );
-  return { raw, doc, files };
+  expect(isSecretValue(userData), `userData of ${host} is no secret`).toBe(false);
+  return { raw: userData as string, doc: parse(userData as string) };
 }
+
+/** Resource name prefixes of what the deployment does on a host's server: its own, its agent's, its replicas'. */
+const prefixesOf = (host: string) => [`fsn-host-${host}-`, ...plan.hosts.find((h) => h.id === host)!.replicas.map((id) => `fsn-svc-${id}-`)];
+
+let copies: Copied[];
+/** What the deployment copies to a host's server: remote path → content. */
+const fileOn = (host: string, path: string) => copies.find((c) => c.remotePath === path && prefixesOf(host).some((p) => c.name.startsWith(p)))?.content;
 
 describe("hetzner stack under mocks", () => {
   it("creates only Hetzner and image resources, no local containers", () => {
     expect(run.byType(T.container)).toEqual([]);
     const types = new Set(run.resources.filter((r) => !r.type.startsWith("serverpark:") && !r.type.startsWith("pulumi:")).map((r) => r.type.split(":")[0]));
-    for (const t of types) expect(["hcloud", "docker", "tls", "random"]).toContain(t);
+    for (const t of types) expect(["hcloud", "docker", "tls", "random", "command"]).toContain(t);
   });
 
   it("creates one server per host with the smallest fitting type, in its feed's location", () => {
@@ -143,10 +149,11 @@ describe("hetzner stack under mocks", () => {
       expect(v.inputs.labels).toMatchObject({ datacenter: "fsn", role: r.role, replica: r.id, rack: r.rack, feed: r.feeds.join("-") });
       const att = run.byType(T.attach).find((a) => a.inputs.volumeId === Number(v.id))!;
       expect(att.inputs.serverId).toBe(Number(serverOf(r.host).id));
-      // …and cloud-init mounts it, into the container where the role keeps its data.
-      expect(cloudInit(r.host).raw).toContain(`/dev/disk/by-id/scsi-0HC_Volume_${v.id} /srv/serverpark/volumes/${r.id} ext4`);
+      // …and the deployment mounts it, into the container where the role keeps its data.
+      const lifecycle = run.byType(T.command).find((c) => c.name === `fsn-svc-${r.id}-container`)!;
+      expect(lifecycle.inputs.create).toContain(`/dev/disk/by-id/scsi-0HC_Volume_${v.id} /srv/serverpark/volumes/${r.id} ext4`);
       if (deployable(r.role)) {
-        const unit = cloudInit(r.host).files.get(`/etc/systemd/system/serverpark-${r.id}.service`)!;
+        const unit = fileOn(r.host, `/etc/systemd/system/serverpark-${r.id}.service`)!;
         expect(unit).toContain(`--volume /srv/serverpark/volumes/${r.id}:${ROLE_INFO[r.role].dataPath}`);
       }
     }
@@ -207,16 +214,14 @@ describe("hetzner stack under mocks", () => {
     }
   });
 
-  it("runs every deployed replica from cloud-init with the plan's addresses and the Docker target's hardening", () => {
+  it("runs every deployed replica from a unit the deployment copies, with the plan's addresses and the Docker target's hardening", () => {
     for (const host of plan.hosts) {
-      const { doc, files } = cloudInit(host.id);
-      expect(doc.packages).toContain("docker.io");
-      expect(files.get(`/etc/serverpark/registry-password`)).toBe(REGISTRY_PASSWORD);
-      const script = files.get("/usr/local/sbin/serverpark-network")!;
+      const script = fileOn(host.id, "/usr/local/sbin/serverpark-network")!;
       for (const net of Object.keys(host.addresses)) expect(script).toContain(`alias_on ${host.addresses[net]}`);
+      expect(fileOn(host.id, "/etc/systemd/system/serverpark-host-agent.service")).toContain(`--env SP_HOST_ID=${host.id}`);
       for (const id of host.replicas) {
         const r = plan.replicas.find((x) => x.id === id)!;
-        const unit = files.get(`/etc/systemd/system/serverpark-${id}.service`);
+        const unit = fileOn(host.id, `/etc/systemd/system/serverpark-${id}.service`);
         if (!deployable(r.role)) {
           expect(unit, `${id} has no image yet`).toBeUndefined();
           continue;
@@ -227,6 +232,7 @@ describe("hetzner stack under mocks", () => {
           "--cap-drop ALL",
           "--security-opt no-new-privileges:true",
           "--sysctl net.ipv4.ip_unprivileged_port_start=0",
+          `--env SP_REPLICA=${id} `,
           `registry.example.com/serverpark/${r.role}:`,
         ]) {
           expect(unit).toContain(flag);
@@ -235,17 +241,63 @@ describe("hetzner stack under mocks", () => {
           for (const net of e.reachableFrom) expect(unit).toContain(`--publish ${r.addresses[net]}:${e.number}:${e.number}/${e.protocol}`);
         }
         for (const p of r.published) expect(unit).toContain(`--publish \${SP_PUBLIC_IPV4}:${p.port}:${p.port}/${p.protocol}`);
-        const config = JSON.parse(files.get(`/etc/serverpark/containers/${id}/files/etc_serverpark_config.json`)!);
+        const config = JSON.parse(fileOn(host.id, `/etc/serverpark/containers/${id}/files/etc_serverpark_config.json`)!);
         expect(config).toMatchObject({ replica: id, host: host.id, addresses: r.addresses });
-        expect(files.get(`/etc/serverpark/containers/${id}/env`)).toContain(`SP_REPLICA=${id}\n`);
       }
+    }
+  });
+
+  it("starts each container after its files and its image, restarting it whenever any of them changes", () => {
+    const starts = run.byType(T.command).filter((c) => c.name.endsWith("-start"));
+    const containers = plan.hosts.length + plan.replicas.filter((r) => deployable(r.role)).length;
+    expect(starts).toHaveLength(containers);
+    for (const start of starts) {
+      const id = /serverpark-(.+)\.service$/.exec(/systemctl restart (\S+)/.exec(start.inputs.create)![1]!)![1]!;
+      // The server's id (a replacement gets everything again) and a digest of the unit and every file.
+      expect(start.inputs.triggers, start.name).toHaveLength(2);
+      expect(start.inputs.triggers[1]).toMatch(/^[0-9a-f]{64}$/);
+      // Its own copies (every host's agent has the same paths, on its own server).
+      const files = run
+        .byType(T.copy)
+        .filter((c) => c.name.startsWith(start.name.replace(/start$/, "")) && c.inputs.remotePath.startsWith(`/etc/serverpark/containers/${id}/files/`));
+      // Before anything else, files the launch no longer lists are removed: exactly the copied ones stay.
+      const find = (start.inputs.create as string).split(" && ")[0]!;
+      expect(find).toMatch(new RegExp(`^find /etc/serverpark/containers/${id}/files -maxdepth 1 -type f( ! -name \\S+)* -delete$`));
+      expect([...find.matchAll(/! -name (\S+)/g)].map((m) => m[1]).sort()).toEqual(files.map((f) => f.inputs.remotePath.split("/").pop()).sort());
+      for (const copy of files) {
+        const steps = (start.inputs.create as string).split(" && ");
+        expect(
+          steps.some((step) => /^chmod 04[04]{2} /.test(step) && step.endsWith(` ${copy.inputs.remotePath}`)),
+          `${start.name} sets the mode of ${copy.inputs.remotePath}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it("delivers every secret file as a secret, and logs in to the registry with the password on stdin", () => {
+    let secrets = 0;
+    for (const copy of copies) {
+      if (/\.key$|password/.test(copy.remotePath)) {
+        expect(copy.secret, copy.remotePath).toBe(true);
+        expect(copy.content).toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----|^\S+$/);
+        secrets++;
+      }
+    }
+    // The deployment's private key travels only inside the connections, as a secret.
+    for (const r of [...run.byType(T.copy), ...run.byType(T.command)]) expect(isSecretValue(r.rawInputs.connection), r.name).toBe(true);
+    expect(secrets).toBeGreaterThan(plan.hosts.length);
+    const logins = run.byType(T.command).filter((c) => c.name.endsWith("-deploy-registry"));
+    expect(logins).toHaveLength(plan.hosts.length);
+    for (const login of logins) {
+      expect(login.inputs.create).toBe("docker login --username deploy --password-stdin registry.example.com >/dev/null");
+      expect(isSecretValue(login.rawInputs.stdin)).toBe(true);
+      expect(login.inputs.stdin).toBe(REGISTRY_PASSWORD);
     }
   });
 
   it("publishes the file role's FTP control and passive ports on its private and management addresses, and gives it its networks' CIDRs", () => {
     const file = plan.replicas.find((r) => r.role === "file")!;
-    const { files } = cloudInit(file.host);
-    const unit = files.get(`/etc/systemd/system/serverpark-${file.id}.service`)!;
+    const unit = fileOn(file.host, `/etc/systemd/system/serverpark-${file.id}.service`)!;
     const passive = Array.from({ length: FTP_PASSIVE_PORTS.to - FTP_PASSIVE_PORTS.from + 1 }, (_, i) => FTP_PASSIVE_PORTS.from + i);
     expect(Object.keys(file.addresses).sort()).toEqual(["mgmt", "private"]);
     for (const address of Object.values(file.addresses)) {
@@ -256,15 +308,22 @@ describe("hetzner stack under mocks", () => {
     // Behind Docker's NAT the server sees its bridge address; the CIDRs tell it which planned
     // address a client reached (images/file/src/passive.ts). The source address survives the
     // NAT only without Docker's userland proxy.
-    const config = JSON.parse(files.get(`/etc/serverpark/containers/${file.id}/files/etc_serverpark_config.json`)!);
+    const config = JSON.parse(fileOn(file.host, `/etc/serverpark/containers/${file.id}/files/etc_serverpark_config.json`)!);
     expect(config.networks).toEqual(
       Object.fromEntries(plan.networks.filter((n) => n.id in file.addresses).map((n) => [n.id, { cidr: n.cidr, exposure: n.exposure }])),
     );
-    expect(JSON.parse(files.get("/etc/docker/daemon.json")!)["userland-proxy"]).toBe(false);
+    expect(JSON.parse(cloudInit(file.host).doc.write_files.find((f: any) => f.path === "/etc/docker/daemon.json").content)["userland-proxy"]).toBe(false);
   });
 
-  it("keeps each server's cloud-init under Hetzner's 32 KiB", () => {
-    for (const host of plan.hosts) expect(Buffer.byteLength(cloudInit(host.id).raw), host.id).toBeLessThanOrEqual(32 * 1024);
+  it("gives every server the same bootstrap-only user data: Docker and the deployment's public key", () => {
+    const first = cloudInit(plan.hosts[0]!.id).raw;
+    for (const host of plan.hosts) expect(cloudInit(host.id).raw, host.id).toBe(first);
+    expect(Buffer.byteLength(first)).toBeLessThanOrEqual(32 * 1024);
+    const key = cloudInit(plan.hosts[0]!.id).doc.write_files.find((f: any) => f.path === "/root/.ssh/authorized_keys").content;
+    const deployKey = run.byType("tls:index/privateKey:PrivateKey").find((k) => k.inputs.algorithm === "ED25519")!;
+    expect(key).toMatch(/^ssh-ed25519 AAAA\S+ serverpark-deploy\n$/);
+    expect(deployKey).toBeDefined();
+    expect(first).not.toMatch(/PRIVATE KEY|password|docker run|10\.42\./);
   });
 
   it("never shows the registry password outside a secret", async () => {
@@ -297,19 +356,27 @@ describe("hetzner stack under mocks", () => {
     );
   });
 
-  // cloud-init's validator takes seconds per document: the two richest hosts (volumes, primary IP, NOC, DNS).
+  // Every server gets the same document (see above): one validation covers them all.
   it.runIf(hasTool("cloud-init"))(
     "renders user data cloud-init's own validator accepts",
     () => {
-      for (const host of ["h2", "h4"]) {
-        const result = cloudInitSchema(cloudInit(host).raw);
-        expect(result.ok, `${host}: ${result.output}`).toBe(true);
-      }
+      const result = cloudInitSchema(cloudInit("h2").raw);
+      expect(result.ok, result.output).toBe(true);
     },
     60_000,
   );
 
+  it.runIf(hasTool("shellcheck"))("runs only commands shellcheck finds nothing in over SSH", () => {
+    const commands = run.byType(T.command);
+    expect(commands.length).toBeGreaterThan(plan.hosts.length * 3);
+    for (const c of commands) {
+      for (const script of [c.inputs.create, c.inputs.delete].filter((x): x is string => typeof x === "string")) {
+        expect(shellcheck(`#!/bin/sh\n${script}\n`), `${c.name}: ${script}`).toBe("");
+      }
+    }
+  });
+
   it.runIf(hasTool("shellcheck"))("renders network scripts shellcheck finds nothing in", () => {
-    for (const host of plan.hosts) expect(shellcheck(cloudInit(host.id).files.get("/usr/local/sbin/serverpark-network")!), host.id).toBe("");
+    for (const host of plan.hosts) expect(shellcheck(fileOn(host.id, "/usr/local/sbin/serverpark-network")!), host.id).toBe("");
   });
 });

@@ -6,14 +6,14 @@
  * TARGET_ENV: on Hetzner a container serves its management port on every address of its own
  * network namespace (SP_MGMT_ADDRESS=0.0.0.0), and the unit publishes it on the planned address.
  */
-import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../../contracts/paths";
 import type { ProgramResult } from "../../components/program";
-import { fileSlug } from "../../components/targets/hetzner/cloudInit";
+import { fileSlug } from "../../components/targets/hetzner/units";
+import { envRecord, splitCommandLine } from "../../policies/lib/containers";
 import { roleImageSource } from "../../components/targets/docker/images";
-import { isSecretValue, runUnderMocks, unwrapSecrets, type MockRun } from "../support/pulumiMocks";
+import { isSecretValue, runUnderMocks, type MockRun } from "../support/pulumiMocks";
+import { copiesOf, type Copied } from "./deployed";
 import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 import { uploadsOf } from "../support/runtimeConfig";
 
@@ -27,11 +27,14 @@ interface Launched {
   modes: Record<string, string>;
   /** Docker: the uploads list is a secret on the wire (one secret element makes it one). */
   secretUploads?: boolean;
+  /** Hetzner: which files' copies are secrets on the wire. */
+  secretCopies?: Record<string, boolean>;
   health: { command: string; interval: string; timeout: string; retries: string; startPeriod: string };
 }
 
 let docker: MockRun<ProgramResult>;
 let hetzner: MockRun<ProgramResult>;
+let hetznerCopies: Copied[];
 const { plan } = specWith();
 
 beforeAll(async () => {
@@ -42,6 +45,7 @@ beforeAll(async () => {
     });
   docker = await run("docker");
   hetzner = await run("hetzner");
+  hetznerCopies = await copiesOf(hetzner);
 }, 240_000);
 
 /**
@@ -73,36 +77,37 @@ function onDocker(name: string): Launched {
 
 /** What the Hetzner target's cloud-init gives the container `id` on `host`'s server. */
 function onHetzner(host: string, id: string): Launched {
-  const server = hetzner.byType("hcloud:index/server:Server").find((s) => s.inputs.name === `fsn-${host}`)!;
-  const doc = parse(unwrapSecrets(server.rawInputs.userData) as string);
-  const written = new Map<string, { content: string; permissions: string }>(
-    doc.write_files.map((f: any) => [
-      f.path,
-      { permissions: f.permissions, content: f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content },
-    ]),
+  // What the deployment copies to the host's server (components/targets/hetzner/deploy.ts), and how the start sets modes.
+  const copies = hetznerCopies.filter((c) => c.name.startsWith(id === "host-agent" ? `fsn-host-${host}-agent-` : `fsn-svc-${id}-`));
+  const written = new Map<string, string>(copies.map((c) => [c.remotePath, c.content]));
+  const secretCopies: Record<string, boolean> = {};
+  const start = hetzner
+    .byType("command:remote:Command")
+    .find((c) => c.name === (id === "host-agent" ? `fsn-host-${host}-agent-start` : `fsn-svc-${id}-start`))!;
+  const chmod = new Map(
+    (start.inputs.create as string)
+      .split(" && ")
+      .filter((step) => step.startsWith("chmod "))
+      .map((step) => [step.split(" ")[2]!, step.split(" ")[1]!]),
   );
   const dir = `/etc/serverpark/containers/${id}`;
-  const env = Object.fromEntries(
-    written
-      .get(`${dir}/env`)!
-      .content.trim()
-      .split("\n")
-      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
-  const unit = written.get(`/etc/systemd/system/serverpark-${id}.service`)!.content;
+  const unit = written.get(`/etc/systemd/system/serverpark-${id}.service`)!;
+  const argv = splitCommandLine(/^ExecStart=((?:.*\\\n)*.*)$/m.exec(unit)![1]!);
+  const env = envRecord(argv.flatMap((a, i) => (argv[i - 1] === "--env" ? [a] : [])));
   const files: Launched["files"] = {};
   const modes: Launched["modes"] = {};
   for (const m of unit.matchAll(/--volume (\S+):(\S+):ro/g)) {
-    const f = written.get(m[1]!)!;
     expect(m[1]).toBe(`${dir}/files/${fileSlug(m[2]!)}`);
-    files[m[2]!] = { content: f.content };
-    modes[m[2]!] = f.permissions;
+    files[m[2]!] = { content: written.get(m[1]!)! };
+    modes[m[2]!] = chmod.get(m[1]!)!;
+    secretCopies[m[2]!] = copies.find((c) => c.remotePath === m[1])!.secret;
   }
   const flag = (name: string) => new RegExp(`--health-${name} ("[^"]*"|\\S+)`).exec(unit)![1]!.replace(/^"|"$/g, "");
   return {
     env,
     files,
     modes,
+    secretCopies,
     health: { command: flag("cmd"), interval: flag("interval"), timeout: flag("timeout"), retries: flag("retries"), startPeriod: flag("start-period") },
   };
 }
@@ -135,13 +140,15 @@ describe("the same launch descriptions on both targets", () => {
     }
   });
 
-  it("keeps secret files secret on both targets: a secret upload list on Docker, owner-only files on Hetzner", () => {
+  it("keeps secret files secret on both targets: a secret upload list on Docker, secret copies of owner-only files on Hetzner", () => {
     for (const r of deployed) {
       expect(onDocker(`fsn-${r.id}`).secretUploads, r.id).toBe(true);
-      const modes = onHetzner(r.host, r.id).modes;
+      const { modes, secretCopies } = onHetzner(r.host, r.id);
       for (const [path, mode] of Object.entries(modes)) {
         const secret = path === TLS_PATHS.key || path === MANAGEMENT_CLIENT_TLS_PATHS.key || path.startsWith("/etc/serverpark/secrets/");
         expect(mode, `${r.id} ${path}`).toBe(secret ? "0400" : "0444");
+        // A secret file travels as a secret (the copy's source), never in user data.
+        if (secret) expect(secretCopies![path], `${r.id} ${path}`).toBe(true);
       }
       expect(modes[TLS_PATHS.key], r.id).toBe("0400");
     }

@@ -4,15 +4,26 @@
  * server moved out of Germany.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import ssh2 from "ssh2";
+import { parse, stringify } from "yaml";
 import { evaluatePolicies, type Evaluation } from "../../components/compliance/evaluate";
 import { recordStack, type RecordedStack } from "../../components/compliance/record";
 import { POLICIES } from "../../policies/rules";
 import { backupTargetSeparated } from "../../policies/rules/backup";
 import { dataResidency } from "../../policies/rules/residency";
 import { crossGuard } from "../policies/crossguard";
+import { noSecretsInUserData } from "../../policies/rules/secrets";
 import { REGISTRY_PASSWORD, stackFile } from "./fixture";
 
 let stack: RecordedStack;
+const DEPLOY_KEY = ssh2.utils.generateKeyPairSync("ed25519");
+
+/** User data with one more file for cloud-init to write. */
+function withFile(userData: string, path: string, content: string): string {
+  const doc = parse(userData);
+  doc.write_files.push({ path, content });
+  return `#cloud-config\n${stringify(doc)}`;
+}
 let evaluation: Evaluation;
 
 beforeAll(async () => {
@@ -20,6 +31,10 @@ beforeAll(async () => {
     stack: "hetzner",
     config: { ...stackFile.config, "serverpark:registryPassword": { secure: "v1:fixture" } },
     secrets: { "serverpark:registryPassword": REGISTRY_PASSWORD },
+    // A stack after its first `up`: the deployment's key exists, so user data is known (in the
+    // preview of a new stack it is unknown, and sp-213 runs on `pulumi up`).
+    computed: (type, name) =>
+      type === "tls:index/privateKey:PrivateKey" && name.endsWith("-deploy-key") ? { publicKeyOpenssh: `${DEPLOY_KEY.public}\n` } : undefined,
   });
   evaluation = await evaluatePolicies(POLICIES, stack.resources, { packEnforcementLevel: "mandatory" });
 }, 120_000);
@@ -44,24 +59,20 @@ describe("policy pack on the hetzner stack", () => {
     expect(judged.map((v) => `${v.policy}: ${v.detail}`)).toEqual([]);
   });
 
-  it("cannot pass sp-422 in a preview: the servers' user data (and so where backups go) is not known yet", async () => {
-    // The containers, their SP_BACKUP_DIR and mounts live in each server's user data, which
-    // embeds certificates issued during the update: the policy says it cannot run rather
-    // than pass on the declaration alone. After an up it fails (test/policies/local-stack.test.ts).
+  it("fails sp-422 already in a preview: the copied units say where backups go, and it is the replica's own server", async () => {
+    // The containers, their SP_BACKUP_DIR and mounts are in the units the deployment copies
+    // over SSH, known before the update: the preview fails as the up does
+    // (test/policies/local-stack.test.ts), never a pass on the declaration alone.
     const outcome = evaluation.outcomes.find((o) => o.policy === backupTargetSeparated.name)!;
-    expect(outcome.violations.map((v) => [v.enforcementLevel, v.detail])).toEqual([
-      ["advisory", expect.stringMatching(/^can't run policy 'sp-422-backup-target-separated' during preview: /)],
-    ]);
+    expect(outcome.violations.length).toBeGreaterThan(0);
+    for (const v of outcome.violations) {
+      expect(v.enforcementLevel).toBe("mandatory");
+      expect(v.detail).toMatch(/writes its backups to \/srv\/serverpark\/backups\/\S+ on the disk of h\d, the host that runs it/);
+    }
     // CrossGuard's own analyzer handlers say the same (what `pulumi preview --policy-pack` runs).
     const theirs = await crossGuard([backupTargetSeparated], stack.resources);
-    expect(theirs.map((d) => [d.level, d.message])).toEqual([
-      [
-        "advisory",
-        expect.stringMatching(
-          /^can't run policy 'sp-422-backup-target-separated' (from policy pack \S+ )?during preview: string value at \.userData can't be known during preview$/,
-        ),
-      ],
-    ]);
+    expect(theirs.length).toBe(outcome.violations.length);
+    for (const d of theirs) expect(d.message).toMatch(/on the disk of h\d, the host that runs it/);
   });
 
   it("reports a server placed outside the declared region", async () => {
@@ -73,5 +84,30 @@ describe("policy pack on the hetzner stack", () => {
     );
     const result = await evaluatePolicies([dataResidency], moved, { packEnforcementLevel: "mandatory" });
     expect(result.violations.map((v) => v.detail)).toEqual([expect.stringMatching(/fsn-h1.*location ash, outside the declared locations fsn1, nbg1/)]);
+  });
+
+  it("judges every container the deployment copies (its unit) with the container policies", () => {
+    const units = stack.resources.filter(
+      (r) =>
+        r.type === "command:remote:CopyToRemote" && /^\/etc\/systemd\/system\/serverpark-(?!network\.).+\.service$/.test(String((r.inputs as any).remotePath)),
+    );
+    expect(units.length).toBeGreaterThan(7); // every host's agent and the replicas
+    for (const policy of ["sp-205-non-root-user", "sp-401-container-limits", "sp-432-health-checks"]) {
+      expect(evaluation.outcomes.find((o) => o.policy === policy)!.checked, policy).toBe(units.length);
+    }
+  });
+
+  it("finds no secret in any server's user data (sp-213), and finds one put there", async () => {
+    const outcome = evaluation.outcomes.find((o) => o.policy === noSecretsInUserData.name)!;
+    expect(outcome.checked).toBe(7);
+    expect(outcome.violations).toEqual([]);
+    // What the target used to send: the registry password among the files cloud-init writes.
+    const leaky = stack.resources.map((r) =>
+      r.type === "hcloud:index/server:Server" && (r.inputs as any).name === "fsn-h1"
+        ? { ...r, inputs: { ...r.inputs, userData: withFile((r.inputs as any).userData, "/etc/serverpark/registry-password", REGISTRY_PASSWORD) } }
+        : r,
+    );
+    const result = await evaluatePolicies([noSecretsInUserData], leaky, { packEnforcementLevel: "mandatory" });
+    expect(result.violations.map((v) => v.detail)).toEqual([expect.stringMatching(/fsn-h1.*carries a credential file \/etc\/serverpark\/registry-password/)]);
   });
 });

@@ -3,15 +3,14 @@
  * as the planner alone (and as the Docker target, same-plan-docker.test.ts), and the servers
  * and replicas carry exactly the planned addresses and zones.
  */
-import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import type { ProgramResult } from "../../components/program";
-import { fileSlug } from "../../components/targets/hetzner/cloudInit";
+import { fileSlug } from "../../components/targets/hetzner/units";
 import { roleImageSource } from "../../components/targets/docker/images";
-import { runUnderMocks, unwrapSecrets, type MockRun } from "../support/pulumiMocks";
+import { runUnderMocks, type MockRun } from "../support/pulumiMocks";
 import { configWithView } from "../support/runtimeConfig";
+import { copiesOf } from "./deployed";
 import { planEssence, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 
 let run: MockRun<ProgramResult>;
@@ -41,14 +40,10 @@ describe("the hetzner spec on the hetzner target", () => {
     }
   });
 
-  it("hands the DNS replicas the planned zones", () => {
+  it("hands the DNS replicas the planned zones", async () => {
+    const copies = await copiesOf(run);
     for (const r of expected.replicas.filter((x) => x.role === "dns")) {
-      const server = run.byType("hcloud:index/server:Server").find((s) => s.inputs.name === `fsn-${r.host}`)!;
-      const doc = parse(unwrapSecrets(server.rawInputs.userData));
-      const written = (path: string) => {
-        const file = doc.write_files.find((f: any) => f.path === `/etc/serverpark/containers/${r.id}/files/${fileSlug(path)}`);
-        return file ? gunzipSync(Buffer.from(file.content, "base64")).toString() : undefined;
-      };
+      const written = (path: string) => copies.find((c) => c.remotePath === `/etc/serverpark/containers/${r.id}/files/${fileSlug(path)}`)?.content;
       const text = written(RUNTIME_CONFIG_PATH);
       expect(text === undefined, `${r.id} config present iff the dns role has an image`).toBe(roleImageSource("dns") === undefined);
       if (text === undefined) continue;

@@ -52,7 +52,16 @@ describe("checkHetzner", () => {
     ["admin CIDR of the whole internet", (r: any) => (r.hetzner.adminCidrs = ["0.0.0.0/0"]), "hetzner.adminCidrs[0]", /whole internet/],
     ["admin CIDR ::/0", (r: any) => (r.hetzner.adminCidrs = ["::/0"]), "hetzner.adminCidrs[0]", /whole internet/],
     ["malformed admin CIDR", (r: any) => (r.hetzner.adminCidrs = ["10.0.0.1"]), "hetzner.adminCidrs[0]", /not in CIDR notation/],
-    ["no admin CIDRs while the NOC publishes", (r: any) => (r.hetzner.adminCidrs = []), "hetzner.adminCidrs", /operator ports/],
+    ["no admin CIDRs while the NOC publishes", (r: any) => (r.hetzner.adminCidrs = []), "hetzner.adminCidrs", /over SSH and operator ports/],
+    [
+      "no admin CIDRs, no NOC: the deployment still needs SSH",
+      (r: any) => {
+        r.hetzner.adminCidrs = [];
+        r.services = r.services.filter((s: any) => s.role !== "noc");
+      },
+      "hetzner.adminCidrs",
+      /deployment reaches every server over SSH, which/,
+    ],
     [
       "unknown load balancer type",
       (r: any) => (r.hetzner.loadBalancer = { enabled: true, type: "lb99" }),

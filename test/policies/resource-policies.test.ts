@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { gzipSync } from "node:zlib";
 import { fromCloudInit, splitCommandLine } from "../../policies/lib/containers";
 import { containerLimits } from "../../policies/rules/capacity";
 import { protectStateful } from "../../policies/rules/change";
@@ -16,8 +17,11 @@ import { healthChecks, logRotation } from "../../policies/rules/observability";
 import { capabilitiesJustified, noDockerSocket, noHostNamespaces, noPrivilegedContainer, nonRootUser } from "../../policies/rules/privileged";
 import { managementPlaneAuthenticated } from "../../policies/rules/management";
 import { dataResidency } from "../../policies/rules/residency";
-import { noDefaultPasswords } from "../../policies/rules/secrets";
+import { noDefaultPasswords, noSecretsInUserData } from "../../policies/rules/secrets";
 import { container, messages, runPolicy, type FixtureResource } from "./support";
+
+/** A text asset as the engine serializes it: Pulumi's signature key and the asset signature. */
+const textAsset = (text: string) => ({ "4dabf18193072939515e22adb298388d": "c44067f5952c0a294b673a41bacd8c17", text });
 
 const network = (exposure: string, internal: boolean): FixtureResource => ({
   type: "docker:index/network:Network",
@@ -115,7 +119,7 @@ describe("A.8.2 privileged access", () => {
   it("container policies are not applicable to other resource types", async () => {
     const outcome = await runPolicy(noPrivilegedContainer, [network("internal", true)]);
     expect(outcome.checked).toBe(0);
-    expect(outcome.notApplicable).toEqual(["starts no container (applies to Docker containers and Hetzner servers' cloud-init containers)"]);
+    expect(outcome.notApplicable).toEqual(["starts no container (applies to Docker containers and the units the Hetzner deployment copies)"]);
   });
 });
 
@@ -314,6 +318,83 @@ describe("containers started by a Hetzner server's cloud-init", () => {
     expect(await messages(healthChecks, [bad])).toHaveLength(1);
     expect(await messages(publishedPortsAllowed, [bad])).toEqual([expect.stringMatching(/publishes 5432\/tcp \(not a public port of role db\)/)]);
     expect((await runPolicy(localLoopbackOnly, [bad])).checked).toBe(0);
+  });
+
+  // The Hetzner deployment copies each unit over SSH (components/targets/hetzner/deploy.ts): a text asset as the engine serializes it.
+  const copied = (run: string, remotePath = "/etc/systemd/system/serverpark-db-0.service"): FixtureResource => ({
+    type: "command:remote:CopyToRemote",
+    name: "fsn-svc-db-0-unit",
+    props: { remotePath, source: textAsset(unit(run)) },
+  });
+
+  it("judges the units the deployment copies the same way", async () => {
+    for (const policy of [noPrivilegedContainer, nonRootUser, containerLimits, logRotation, healthChecks, publishedPortsAllowed]) {
+      expect(await messages(policy, [copied(hardened)]), policy.name).toEqual([]);
+    }
+    expect(await messages(noPrivilegedContainer, [copied("--privileged --user 1000:1000")])).toEqual([
+      expect.stringMatching(/^Unit serverpark-db-0 copied by "fsn-svc-db-0-unit" runs privileged/),
+    ]);
+    // Any other copied file starts no container.
+    expect((await runPolicy(noPrivilegedContainer, [copied("--privileged", "/etc/serverpark/containers/db-0/files/x")])).checked).toBe(0);
+  });
+});
+
+describe("A.5.17/A.8.5 no secrets in a Hetzner server's user data", () => {
+  const server = (userData: string): FixtureResource => ({ type: "hcloud:index/server:Server", name: "fsn-host-h3", props: { name: "fsn-h3", userData } });
+  const cloudConfig = (doc: Record<string, unknown>) => `#cloud-config\n${stringify(doc)}`;
+  const gz = (text: string) => gzipSync(Buffer.from(text)).toString("base64");
+  const KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+
+  it("sp-213 passes bootstrap-only user data: packages and the deployment's public key", async () => {
+    const bootstrap = cloudConfig({
+      packages: ["docker.io"],
+      write_files: [
+        { path: "/etc/docker/daemon.json", content: '{"live-restore": true}' },
+        { path: "/root/.ssh/authorized_keys", append: true, content: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC serverpark-deploy\n" },
+      ],
+      runcmd: [["install", "-d", "-m", "0700", "/etc/serverpark"]],
+    });
+    const outcome = await runPolicy(noSecretsInUserData, [server(bootstrap)]);
+    expect(outcome.violations).toEqual([]);
+    expect(outcome.checked).toBe(1);
+  });
+
+  it("sp-213 fails a private key, a password file and a credential in JSON, plain or gzip+base64", async () => {
+    const leaky = cloudConfig({
+      write_files: [
+        { path: "/etc/serverpark/containers/db-0/files/etc_serverpark_tls_tls.key", encoding: "gz+b64", content: gz(KEY) },
+        { path: "/etc/serverpark/registry-password", encoding: "gz+b64", content: gz("s3cr3t-registry-pass") },
+        { path: "/etc/serverpark/containers/db-0/files/etc_serverpark_config.json", content: JSON.stringify({ settings: { adminPassword: "Zx9-long" } }) },
+      ],
+      runcmd: ["docker login --username deploy --password hunter2-long registry.example.com"],
+    });
+    const found = await messages(noSecretsInUserData, [server(leaky)]);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^Server "fsn-h3".*carries a private key in \/etc\/serverpark\/containers\/db-0\/files\/etc_serverpark_tls_tls\.key\. .*Fix: deliver it after boot over SSH/,
+      ),
+      expect.stringMatching(/carries a credential file \/etc\/serverpark\/registry-password\./),
+      expect.stringMatching(/carries settings\.adminPassword in \/etc\/serverpark\/containers\/db-0\/files\/etc_serverpark_config\.json\./),
+      expect.stringMatching(/carries a password on a docker login command line\./),
+    ]);
+    // A shell script as user data, and cloud-init's own password settings.
+    expect(await messages(noSecretsInUserData, [server(`#!/bin/sh\ncat > /root/k <<EOF\n${KEY}EOF\n`)])).toEqual([
+      expect.stringMatching(/carries a private key\./),
+    ]);
+    expect(await messages(noSecretsInUserData, [server(cloudConfig({ chpasswd: { users: [{ name: "root", password: "Zx9-long" }] } }))])).toHaveLength(1);
+    // Names that only look like a credential's, and public keys, are not findings; a shadow file is.
+    const named = (path: string) => messages(noSecretsInUserData, [server(cloudConfig({ write_files: [{ path, content: "x:1:2\n" }] }))]);
+    for (const path of ["/etc/compass.conf", "/etc/passwd", "/root/.ssh/authorized_keys", "/etc/ssl/certs/ca.crt", "/etc/bypass-list"])
+      expect(await named(path), path).toEqual([]);
+    for (const path of ["/etc/shadow", "/run/secrets/db-password", "/etc/app/api_key", "/root/.ssh/id_ed25519", "/etc/ssl/private/site.key"]) {
+      expect(await named(path), path).toEqual([expect.stringMatching(/carries a credential file/)]);
+    }
+    // --password-stdin reads the password from elsewhere.
+    expect(await messages(noSecretsInUserData, [server(cloudConfig({ runcmd: ["docker login --password-stdin r.example.com < /dev/null"] }))])).toEqual([]);
+  });
+
+  it("sp-213 applies to Hetzner servers only", async () => {
+    expect((await runPolicy(noSecretsInUserData, [container("db")])).checked).toBe(0);
   });
 });
 

@@ -29,13 +29,26 @@ function stableRandom(type: string, name: string, inputs: Record<string, any>): 
   }
 }
 
+/**
+ * Keys and certificates minted under mocks, by resource and inputs: runs that share one keep
+ * them as a deployment's state would (a resource whose inputs did not change keeps its outputs),
+ * so two runs differ only where the program's inputs did.
+ */
+export type MintedTls = Map<string, Promise<Record<string, unknown> | undefined>>;
+
 export function runUnderMocks<T = Record<string, unknown>>(
   load: () => Promise<T>,
-  options: Omit<MockRunOptions, "outputs"> & { readonly realTls?: boolean },
+  options: Omit<MockRunOptions, "outputs"> & { readonly realTls?: boolean; readonly minted?: MintedTls },
 ): Promise<MockRun<T>> {
-  const { realTls = true, ...rest } = options;
+  const { realTls = true, minted, ...rest } = options;
+  const mint = (type: string, name: string, inputs: Record<string, any>) => {
+    if (!minted) return mintTls(type, inputs);
+    const key = `${type}\0${name}\0${JSON.stringify(inputs)}`;
+    if (!minted.has(key)) minted.set(key, mintTls(type, inputs));
+    return minted.get(key)!;
+  };
   return record(load, {
     ...rest,
-    outputs: async (type, name, inputs) => stableRandom(type, name, inputs) ?? (realTls ? await mintTls(type, inputs) : undefined),
+    outputs: async (type, name, inputs) => stableRandom(type, name, inputs) ?? (realTls ? await mint(type, name, inputs) : undefined),
   });
 }

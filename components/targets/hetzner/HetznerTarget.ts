@@ -3,23 +3,29 @@
  * Hetzner network with one subnet (its planned CIDR); every host is a server of the smallest
  * type that holds its capacity, in a spread placement group per feed (or rack), behind a
  * firewall that opens exactly the plan's published ports; every replica is a container on its
- * host's server, started by cloud-init, with a Hetzner volume when its role keeps state.
+ * host's server, with a Hetzner volume when its role keeps state. User data only bootstraps
+ * (Docker and the deployment's SSH key, cloudInit.ts); the containers, their files and secrets
+ * are delivered after boot over SSH (deploy.ts), so a change updates containers in place and a
+ * server is replaced only when its type, location or image changes.
  * Nothing here decides placement or addresses: the plan does (see README.md for the mapping).
  */
 import * as docker from "@pulumi/docker";
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import { launchFileContent, type AgentLaunch } from "../../model/launch";
+import * as tls from "@pulumi/tls";
+import type { AgentLaunch } from "../../model/launch";
 import type { DatacenterPlan, PlannedHost, PlannedNetwork } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "../docker/images";
 import type { DatacenterTarget, HostedReplica, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
-import { renderCloudInit, type CloudInitContainer, type CloudInitFile, type CloudInitNetwork } from "./cloudInit";
+import { renderCloudInit } from "./cloudInit";
 import { agentContainer, replicaContainer } from "./containers";
+import { ServerDeployment } from "./deploy";
 import { firewallRules } from "./firewall";
 import type { HetznerResolution } from "./settings";
 import { volumeSizeGb } from "./settings";
 import { LIMITS } from "./catalog";
+import { containerName, renderUnit, type ServerNetwork } from "./units";
 
 export interface HetznerTargetOptions {
   /** What `checkHetzner` decided for this spec (locations, server types, placement groups). */
@@ -79,6 +85,8 @@ export class HetznerTarget implements DatacenterTarget {
   private readonly placementGroups = new Map<string, hcloud.PlacementGroup>();
   private readonly networks = new Map<string, HetznerNetwork>();
   private loadBalancer: hcloud.LoadBalancer | undefined;
+  /** The deployment's SSH key: the program generates it, state keeps it as a secret. */
+  private deployKey!: tls.PrivateKey;
 
   constructor(private readonly options: HetznerTargetOptions) {}
 
@@ -100,6 +108,7 @@ export class HetznerTarget implements DatacenterTarget {
       );
       this.sshKeyRef = uploaded.id;
     } else this.sshKeyRef = key.name!;
+    this.deployKey = new tls.PrivateKey(`${scope.name}-deploy-key`, { algorithm: "ED25519" }, opts);
 
     this.createImages(scope, plan);
     for (const group of [...new Set([...this.options.resolution.hosts.values()].map((d) => d.placementGroup))].sort()) {
@@ -268,25 +277,13 @@ export class HetznerTarget implements DatacenterTarget {
       : undefined;
 
     const networks = this.serverNetworks(host, decision.networks);
-    const containers = this.containers(agent, replicas);
-    const withVolume = replicas.filter((p) => p.volume);
-    const userData = pulumi
-      .all([this.options.registryPassword, pulumi.all(containers.map((c) => c.resolved)), pulumi.all(withVolume.map((p) => p.volume!.id))])
-      .apply(([password, resolved, volumeIds]) => {
-        const text = renderCloudInit({
-          datacenter: this.dc,
-          domain: this.plan.domain,
-          host: host.id,
-          networks,
-          registry: { server: this.settings.registry!.server, username: this.settings.registry!.username, password },
-          containers: resolved,
-          volumes: volumeIds.map((id, i) => ({ replica: withVolume[i]!.launch.replica.id, id })),
-        });
-        const size = Buffer.byteLength(text);
-        if (size > LIMITS.userDataBytes)
-          throw new Error(`cloud-init for host ${host.id} is ${size} bytes; Hetzner accepts ${LIMITS.userDataBytes}. Move replicas to other hosts.`);
-        return text;
-      });
+    // The same bootstrap on every server of the datacenter: nothing in it changes with the plan.
+    const userData = this.deployKey.publicKeyOpenssh.apply((deployPublicKey) => {
+      const text = renderCloudInit({ deployPublicKey });
+      const size = Buffer.byteLength(text);
+      if (size > LIMITS.userDataBytes) throw new Error(`cloud-init for host ${host.id} is ${size} bytes; Hetzner accepts ${LIMITS.userDataBytes}.`);
+      return text;
+    });
 
     const server = new hcloud.Server(
       `${scope.name}-server`,
@@ -303,30 +300,28 @@ export class HetznerTarget implements DatacenterTarget {
         rebuildProtection: this.options.protectState ?? false,
         publicNets: [{ ipv4Enabled: true, ...(primaryIp ? { ipv4: numericId(primaryIp.id) } : {}), ipv6Enabled: true }],
         networks: networks.map((n) => ({ networkId: numericId(this.networks.get(n.id)!.network.id), ip: n.primary, aliasIps: [...n.aliases] })),
-        userData: pulumi.secret(userData),
+        userData,
         labels: hostLabels,
         shutdownBeforeDeletion: true,
       },
-      {
-        ...opts,
-        // Servers attach to networks through their subnets, and boot pulling the images.
-        // (A changed cloud-init replaces the server in the provider: hosts are cattle, state lives on volumes.)
-        dependsOn: [
-          ...decision.networks.map((n) => this.networks.get(n)!.subnet),
-          ...replicas.flatMap((p) => (p.image ? [p.image] : [])),
-          ...(this.images.get(HOST_AGENT) ? [this.images.get(HOST_AGENT)!] : []),
-        ],
-      },
+      // Servers attach to networks through their subnets. (User data, server type, location and
+      // image are all the provider replaces a server for; none of them changes with a container.)
+      { ...opts, dependsOn: decision.networks.map((n) => this.networks.get(n)!.subnet) },
     );
+    const attachments = new Map<string, hcloud.VolumeAttachment>();
     for (const p of replicas) {
       if (!p.volume) continue;
       const { scope: replicaScope } = p;
-      new hcloud.VolumeAttachment(
-        `${replicaScope.name}-data-attach`,
-        { serverId: numericId(server.id), volumeId: numericId(p.volume.id), automount: false },
-        { parent: p.scope.parent },
+      attachments.set(
+        p.launch.replica.id,
+        new hcloud.VolumeAttachment(
+          `${replicaScope.name}-data-attach`,
+          { serverId: numericId(server.id), volumeId: numericId(p.volume.id), automount: false },
+          { parent: p.scope.parent },
+        ),
       );
     }
+    this.deploy(scope, server, networks, agent, replicas, attachments);
     if (this.loadBalancer && replicas.some((p) => p.launch.service.role === "proxy" && p.launch.published.some((x) => x.audience === "internet"))) {
       new hcloud.LoadBalancerTarget(
         `${scope.name}-lb-target`,
@@ -337,7 +332,7 @@ export class HetznerTarget implements DatacenterTarget {
   }
 
   /** The server's address on each network: the host agent's, else its first replica's; the others become alias IPs. */
-  private serverNetworks(host: PlannedHost, networkIds: readonly string[]): CloudInitNetwork[] {
+  private serverNetworks(host: PlannedHost, networkIds: readonly string[]): ServerNetwork[] {
     return networkIds.map((id) => {
       const addresses = [
         ...(host.addresses[id] ? [host.addresses[id]] : []),
@@ -347,25 +342,52 @@ export class HetznerTarget implements DatacenterTarget {
     });
   }
 
-  /** The containers of a host: its agent and its deployable replicas, with files resolved later. */
-  private containers(agent: AgentLaunch, replicas: readonly PlacedReplica[]): { resolved: pulumi.Output<CloudInitContainer> }[] {
-    const out: { resolved: pulumi.Output<CloudInitContainer> }[] = [];
+  /** Everything the server runs, over SSH after boot: the host agent and each deployable replica. */
+  private deploy(
+    scope: TargetScope,
+    server: hcloud.Server,
+    networks: readonly ServerNetwork[],
+    agent: AgentLaunch,
+    replicas: readonly PlacedReplica[],
+    attachments: ReadonlyMap<string, hcloud.VolumeAttachment>,
+  ): void {
+    const registry = this.settings.registry!;
+    const deployment = new ServerDeployment({
+      scope,
+      server,
+      privateKey: this.deployKey.privateKeyOpenssh,
+      networks,
+      registry: { server: registry.server, username: registry.username, password: this.options.registryPassword },
+    });
+    const unit = (image: docker.Image, container: (name: string) => Parameters<typeof renderUnit>[3]) =>
+      image.imageName.apply((name) => renderUnit(this.dc, this.plan.domain, agent.host.id, container(name)));
     const agentImage = this.images.get(HOST_AGENT);
-    const resolve = (files: AgentLaunch["files"]) =>
-      pulumi.all(files.map((f) => pulumi.output(launchFileContent(f)).apply((content): CloudInitFile => ({ path: f.path, content, mode: f.mode }))));
     if (agentImage) {
-      out.push({ resolved: pulumi.all([agentImage.imageName, resolve(agent.files)]).apply(([image, files]) => agentContainer(agent, image, files)) });
+      deployment.container({
+        scope,
+        name: `${scope.name}-agent`,
+        id: HOST_AGENT,
+        container: containerName(this.dc, HOST_AGENT),
+        unit: unit(agentImage, (name) => agentContainer(agent, name)),
+        files: agent.files,
+        dependsOn: [agentImage],
+      });
     }
     for (const p of replicas) {
       if (!p.image) continue;
-      const files = resolve(p.launch.files);
-      out.push({
-        resolved: pulumi
-          .all([p.image.imageName, files])
-          .apply(([image, resolved]) => replicaContainer(this.plan, p.launch, image, resolved, p.volume !== undefined)),
+      const { launch } = p;
+      const attachment = attachments.get(launch.replica.id);
+      deployment.container({
+        scope: p.scope,
+        name: p.scope.name,
+        id: launch.replica.id,
+        container: containerName(this.dc, launch.replica.id),
+        unit: unit(p.image, (name) => replicaContainer(this.plan, launch, name, p.volume !== undefined)),
+        files: launch.files,
+        ...(p.volume && attachment ? { volume: { id: p.volume.id, attachment } } : {}),
+        dependsOn: [p.image],
       });
     }
-    return out;
   }
 
   private labels(values: Record<string, string>): Record<string, string> {

@@ -1,5 +1,5 @@
 /**
- * What runs on a Hetzner server, as plain values for `renderCloudInit`: the host agent and each
+ * What runs on a Hetzner server, as plain values for `renderUnit` (units.ts): the host agent and each
  * replica, translated from their launch descriptions (components/model/launch.ts, the same the
  * Docker target translates), with every port bound to exactly the addresses the plan's
  * exposure matrix allows.
@@ -8,12 +8,10 @@ import { MANAGEMENT_PORT } from "../../../contracts/roles";
 import type { AgentLaunch, ReplicaLaunch } from "../../model/launch";
 import type { DatacenterPlan, PlannedReplica } from "../../plan";
 import { HOST_AGENT } from "../docker/images";
-import type { CloudInitContainer, CloudInitFile, CloudInitPort } from "./cloudInit";
+import type { ServerContainer, ServerPort } from "./units";
 
 /** What every container takes from its launch as is. */
-function fromLaunch(
-  launch: AgentLaunch | ReplicaLaunch,
-): Pick<CloudInitContainer, "hostname" | "domain" | "env" | "cpus" | "memoryGb" | "health" | "resolvers"> {
+function fromLaunch(launch: AgentLaunch | ReplicaLaunch): Pick<ServerContainer, "hostname" | "domain" | "env" | "cpus" | "memoryGb" | "health" | "resolvers"> {
   return {
     hostname: launch.hostname,
     ...(launch.domain ? { domain: launch.domain } : {}),
@@ -28,14 +26,21 @@ function fromLaunch(
   };
 }
 
+/** Where the launch's files are mounted, and with which mode (their contents travel over SSH: deploy.ts). */
+function mounts(launch: AgentLaunch | ReplicaLaunch): ServerContainer["files"] {
+  return launch.files.map((f) => ({ path: f.path, mode: f.mode }));
+}
+
 /** The host agent: identity and health of the server, on its management addresses. */
-export function agentContainer(launch: AgentLaunch, image: string, files: readonly CloudInitFile[]): CloudInitContainer {
+export function agentContainer(launch: AgentLaunch, image: string): ServerContainer {
   return {
     id: HOST_AGENT,
     image,
     ...fromLaunch(launch),
-    ports: Object.values(launch.addresses).map((address): CloudInitPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
-    files,
+    ports: Object.values(launch.addresses).map((address): ServerPort => ({ address, port: MANAGEMENT_PORT, protocol: "tcp" })),
+    files: mounts(launch),
+    // The agent reports about its own server; it has nothing to fetch from the internet.
+    internet: false,
   };
 }
 
@@ -44,8 +49,8 @@ export function agentContainer(launch: AgentLaunch, image: string, files: readon
  * matrix lists for it (the management port on the management address only), and each published
  * port on the server's public IPv4.
  */
-export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica): CloudInitPort[] {
-  const ports: CloudInitPort[] = [];
+export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica): ServerPort[] {
+  const ports: ServerPort[] = [];
   for (const e of plan.exposure.filter((x) => x.service === replica.service)) {
     for (const net of e.reachableFrom) {
       const address = replica.addresses[net];
@@ -57,17 +62,10 @@ export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica): Clo
 }
 
 /**
- * One replica's container; `files` are the launch's files with their contents resolved. The
- * data volume is mounted when the Hetzner volume exists; backups go to a directory on the
+ * One replica's container. The data volume is mounted when the Hetzner volume exists; backups go to a directory on the
  * server's own disk (see components/model/launch.ts).
  */
-export function replicaContainer(
-  plan: DatacenterPlan,
-  launch: ReplicaLaunch,
-  image: string,
-  files: readonly CloudInitFile[],
-  hasVolume: boolean,
-): CloudInitContainer {
+export function replicaContainer(plan: DatacenterPlan, launch: ReplicaLaunch, image: string, hasVolume: boolean): ServerContainer {
   const data = launch.volumes.find((v) => v.kind === "data");
   const backup = launch.volumes.find((v) => v.kind === "backup");
   return {
@@ -75,7 +73,9 @@ export function replicaContainer(
     image,
     ...fromLaunch(launch),
     ports: replicaPorts(plan, launch.replica),
-    files,
+    files: mounts(launch),
+    // The local target's rule: only a container on a network facing the internet has a way out.
+    internet: plan.networks.some((n) => n.exposure === "internet" && launch.replica.addresses[n.id] !== undefined),
     ...(hasVolume && data ? { volume: { containerPath: data.containerPath } } : {}),
     ...(backup ? { backup: { containerPath: backup.containerPath } } : {}),
   };

@@ -123,10 +123,11 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
         message: `${c} is the whole internet; management and operator ports are only opened to named admin networks`,
       });
   });
-  if (h.adminCidrs.length === 0 && plan.replicas.some((r) => r.published.some((p) => p.audience === "operator"))) {
+  if (h.adminCidrs.length === 0) {
+    const noc = plan.replicas.some((r) => r.published.some((p) => p.audience === "operator")) ? " and operator ports (the NOC page)" : "";
     issues.push({
       path: ["hetzner", "adminCidrs"],
-      message: "is empty, but operator ports (the NOC page) are published; list the admin networks allowed to reach them and SSH",
+      message: `is empty, but the deployment reaches every server over SSH${noc}, which the firewall opens to these networks only; list the networks \`pulumi up\` and the operators run from`,
     });
   }
   if (!(LOAD_BALANCER_TYPES as readonly string[]).includes(h.loadBalancer.type)) {
