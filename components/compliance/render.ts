@@ -3,12 +3,14 @@
  * self-contained HTML page (for auditors: no scripts, no external assets). Both render the
  * same `ComplianceReport`, control by control in Annex A order.
  */
+import type { EvidenceFinding } from "./evidence";
 import type { ComplianceReport, ControlResult, ControlRow, PolicyResult } from "./report";
 
 const CONTROL_LABEL: Record<ControlResult, string> = {
   pass: "PASS",
   fail: "FAIL",
   advisory: "ADVISORY",
+  stale: "STALE",
   "not-applicable": "NOT APPLICABLE",
   "not-addressed": "NOT ADDRESSED",
 };
@@ -23,7 +25,12 @@ const THEME_TITLE = {
 
 function summaryLine(r: ComplianceReport): string {
   const s = r.summary;
-  return `${s.controls} Annex A controls: ${s.pass} pass, ${s.fail} fail, ${s.advisory} advisory findings, ${s["not-applicable"]} not applicable to this stack, ${s["not-addressed"]} not addressed by this pack. ${s.policies} policies, ${s.mandatoryViolations} mandatory violations.`;
+  return `${s.controls} Annex A controls: ${s.pass} pass, ${s.fail} fail, ${s.advisory} advisory findings, ${s.stale} with stale evidence, ${s["not-applicable"]} not applicable to this stack, ${s["not-addressed"]} not addressed by this pack. ${s.policies} policies, ${s.mandatoryViolations} mandatory violations.`;
+}
+
+/** One run, e.g. `chaos run 2026-12-01T10:00:00.000Z (chaos-local-….json): pass — every service …`. */
+function runLine(e: EvidenceFinding): string {
+  return `${e.title} ${e.date} (${e.file}): ${e.result === "stale" ? "STALE" : e.result === "fail" ? "FAIL" : "pass"} — ${e.note}`;
 }
 
 const md = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -42,11 +49,15 @@ export function renderMarkdown(r: ComplianceReport): string {
     out.push(`## ${THEME_TITLE[theme]}`, "", "| Control | Title | Result | Evidence (policies) |", "|---|---|---|---|");
     const rows = r.controls.filter((c) => c.theme === theme);
     for (const c of rows) {
-      const evidence = c.policies.length === 0 ? "not addressed by this pack" : c.policies.map((p) => `\`${p.id}\` ${POLICY_LABEL[p.result]}`).join("<br>");
+      const items = [
+        ...c.policies.map((p) => `\`${p.id}\` ${POLICY_LABEL[p.result]}`),
+        ...c.evidence.map((e) => `${e.title} ${e.date.slice(0, 10)} ${e.result}`),
+      ];
+      const evidence = items.length === 0 ? "not addressed by this pack" : items.join("<br>");
       out.push(`| ${c.id} | ${md(c.title)} | ${CONTROL_LABEL[c.result]} | ${evidence} |`);
     }
     out.push("");
-    for (const c of rows.filter((x) => x.policies.length > 0)) out.push(...controlDetailMd(c));
+    for (const c of rows.filter((x) => x.policies.length > 0 || x.evidence.length > 0)) out.push(...controlDetailMd(c));
   }
   return out.join("\n").replace(/\n{3,}/g, "\n\n") + "\n";
 }
@@ -60,6 +71,7 @@ function controlDetailMd(c: ControlRow): string[] {
     for (const f of p.failures) out.push(`  - ${f.where}: ${md(f.detail)}`);
     if (p.failures.length > 0) out.push(`  - Remediation: ${md(p.remediation)}`);
   }
+  for (const e of c.evidence) out.push(`- **Evidence**: ${md(runLine(e))}`);
   out.push("");
   return out;
 }
@@ -69,7 +81,7 @@ const esc = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1b1f24}
 table{border-collapse:collapse;width:100%;margin:0 0 1.5rem}th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}.r{font-weight:600;white-space:nowrap}.pass{color:#1a7f37}.fail{color:#cf222e}.advisory{color:#9a6700}
-.not-applicable,.not-addressed,.disabled{color:#57606a}code{font-size:12px}ul{margin:.25rem 0 .25rem 1.2rem;padding:0}`;
+.stale{color:#9a6700}.not-applicable,.not-addressed,.disabled{color:#57606a}code{font-size:12px}ul{margin:.25rem 0 .25rem 1.2rem;padding:0}`;
 
 export function renderHtml(r: ComplianceReport): string {
   const { pack } = r;
@@ -79,7 +91,7 @@ export function renderHtml(r: ComplianceReport): string {
       .filter((c) => c.theme === theme)
       .map((c) => {
         const evidence =
-          c.policies.length === 0
+          c.policies.length === 0 && c.evidence.length === 0
             ? `<span class="not-addressed">not addressed by this pack</span>`
             : c.policies
                 .map((p) => {
@@ -88,7 +100,7 @@ export function renderHtml(r: ComplianceReport): string {
                   const na = p.notApplicable ? ` — ${esc(p.notApplicable)}` : "";
                   return `<div><code>${esc(p.id)}</code> <span class="${p.result}">${POLICY_LABEL[p.result]}</span> (${esc(p.severity)}, ${esc(p.enforcementLevel)}): ${esc(p.description)}${na}${failures || fix ? `<ul>${failures}${fix}</ul>` : ""}</div>`;
                 })
-                .join("");
+                .join("") + c.evidence.map((e) => `<div class="${e.result}">Evidence: ${esc(runLine(e))}</div>`).join("");
         return `<tr id="${esc(c.id)}"><td>${esc(c.id)}</td><td>${esc(c.title)}</td><td class="r ${c.result}">${CONTROL_LABEL[c.result]}</td><td>${evidence}</td></tr>`;
       });
     sections.push(

@@ -32,7 +32,7 @@ describe("compliance report", () => {
     expect(byId.get("A.8.14")!.result).toBe("pass");
     expect(byId.get("A.5.23")!.result).toBe("not-applicable"); // no Hetzner resources
     const s = report.summary;
-    expect(s.pass + s.fail + s.advisory + s["not-applicable"] + s["not-addressed"]).toBe(93);
+    expect(s.pass + s.fail + s.advisory + s.stale + s["not-applicable"] + s["not-addressed"]).toBe(93);
     expect(s.policies).toBe(POLICIES.length);
   });
 
