@@ -85,7 +85,7 @@ Options:
     }
     const s = report.summary;
     io.out(
-      `${check.stack}: ${s.pass} pass, ${s.fail} fail, ${s.advisory} advisory, ${s.stale} stale, ${s["not-applicable"]} not applicable, ${s["not-addressed"]} not addressed (of ${s.controls} Annex A controls)`,
+      `${check.stack}: ${s.pass} pass, ${s.fail} fail, ${s.advisory} advisory, ${s.stale} stale, ${s["no-evidence"]} no evidence, ${s["not-applicable"]} not applicable, ${s["not-addressed"]} not addressed (of ${s.controls} Annex A controls)`,
     );
     return EXIT.ok;
   },

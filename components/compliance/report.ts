@@ -10,9 +10,10 @@ import { controlsOf, type SpPolicy } from "../../policies/lib/policy";
 import type { StackCheck } from "./check";
 import type { Violation } from "./evaluate";
 import type { EvidenceFinding, EvidenceJudgement } from "./evidence";
+import { statementOf, type Statement } from "./statement";
 
 export type PolicyResult = "pass" | "fail" | "advisory" | "not-applicable" | "disabled";
-export type ControlResult = "pass" | "fail" | "advisory" | "stale" | "not-applicable" | "not-addressed";
+export type ControlResult = "pass" | "fail" | "advisory" | "stale" | "no-evidence" | "not-applicable" | "not-addressed";
 
 export interface PolicyRow {
   readonly id: string;
@@ -31,6 +32,8 @@ export interface ControlRow extends AnnexAControl {
   readonly policies: readonly PolicyRow[];
   /** Runs that prove the control (components/compliance/evidence.ts), when evidence was given. */
   readonly evidence: readonly EvidenceFinding[];
+  /** The SoA's columns: applicable and why, how it is checked. */
+  readonly statement: Statement;
 }
 
 export interface ComplianceReport {
@@ -71,11 +74,11 @@ function policyRow(policy: SpPolicy, check: StackCheck): PolicyRow {
 
 /**
  * fail beats advisory beats stale beats pass beats not-applicable; a control with neither a
- * policy nor evidence is not addressed. Stale evidence keeps a control from passing even when
+ * policy nor evidence is not addressed, or "no-evidence" when only a run (not given) checks it. Stale evidence keeps a control from passing even when
  * its policies pass: the run that proved it no longer speaks for this stack.
  */
-function controlResult(rows: readonly PolicyRow[], evidence: readonly EvidenceFinding[]): ControlResult {
-  if (rows.length === 0 && evidence.length === 0) return "not-addressed";
+function controlResult(rows: readonly PolicyRow[], evidence: readonly EvidenceFinding[], statement: Statement): ControlResult {
+  if (rows.length === 0 && evidence.length === 0) return statement.methods.includes("evidence") ? "no-evidence" : "not-addressed";
   const all = [...rows.map((r) => r.result), ...evidence.map((e) => e.result)];
   for (const r of ["fail", "advisory", "stale", "pass"] as const) if (all.includes(r)) return r;
   return "not-applicable";
@@ -86,7 +89,8 @@ export function buildReport(check: StackCheck, policies: readonly SpPolicy[], ru
   const controls: ControlRow[] = ANNEX_A.map((control) => {
     const evidence = policies.filter((p) => controlsOf(p).includes(control.id)).map((p) => rows.get(p.name)!);
     const found = runs?.byControl.get(control.id) ?? [];
-    return { ...control, result: controlResult(evidence, found), policies: evidence, evidence: found };
+    const statement = statementOf(control, evidence);
+    return { ...control, result: controlResult(evidence, found, statement), policies: evidence, evidence: found, statement };
   });
   const count = (r: ControlResult) => controls.filter((c) => c.result === r).length;
   return {
@@ -101,6 +105,7 @@ export function buildReport(check: StackCheck, policies: readonly SpPolicy[], ru
       fail: count("fail"),
       advisory: count("advisory"),
       stale: count("stale"),
+      "no-evidence": count("no-evidence"),
       "not-applicable": count("not-applicable"),
       "not-addressed": count("not-addressed"),
       mandatoryViolations: check.evaluation.mandatoryViolations,
