@@ -18,6 +18,8 @@ import { datacenterContainers } from "../chaos/docker";
 import { playLive, type ChaosLog } from "../chaos/run";
 import { probeLogins, secretsFromFile, secretsFromLab, secretsFromPulumi, type DeploymentSecrets } from "../chaos/secrets";
 import { findProjectRoot } from "../../components/spec/load";
+import { writeEvidence } from "../../components/compliance/evidence";
+import { chaosEvidence } from "../chaos/evidence";
 
 const USAGE = `Usage: serverpark chaos <stack> --scenario <file|events> [--speed N] [--tolerance 2s,10%] [--secrets file] [--json] [--chart out.html]
 
@@ -54,6 +56,9 @@ Options:
                             without any, those probes stop at the handshake
   --chart <out.html>        also write one self-contained HTML page drawing, per service, the
                             predicted and the measured down intervals on one time axis
+  --evidence <dir>          also write the run's result as serverpark-evidence/v1 JSON into
+                            <dir> (stack, stack-file SHA-256, date, pass/fail, the ISO 27001
+                            controls it proves) for \`serverpark compliance --evidence\`
   --json                    print the log of power changes applied (host, simulated and real
                             time, containers killed and started) as JSON
 
@@ -140,6 +145,7 @@ export const command: CliCommand = {
     tolerance: { type: "string" },
     secrets: { type: "string" },
     chart: { type: "string" },
+    evidence: { type: "string" },
   },
   positionals: { min: 1, max: 1 },
   async run({ values, positionals }, io) {
@@ -266,6 +272,10 @@ export const command: CliCommand = {
         const title = `${log.datacenter}: ${log.scenario} at speed ${log.speed}`;
         writeFileSync(path, renderChaosChart({ title, rows: log.fidelity.rows, changes: log.changes, untilSeconds: log.fidelity.measuredUntilSeconds }));
         io.err(`serverpark chaos: chart written to ${path}`);
+      }
+      if (values.evidence !== undefined) {
+        const path = writeEvidence(resolve(io.cwd, String(values.evidence)), chaosEvidence(log, file, new Date()));
+        io.err(`serverpark chaos: evidence written to ${path}`);
       }
       if (log.interrupted) return EXIT.failure;
       return log.fidelity.rows.every((r) => r.verdict === "ok") ? EXIT.ok : EXIT.invalid;

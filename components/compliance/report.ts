@@ -9,9 +9,11 @@ import { ANNEX_A, type AnnexAControl } from "../../policies/lib/controls";
 import { controlsOf, type SpPolicy } from "../../policies/lib/policy";
 import type { StackCheck } from "./check";
 import type { Violation } from "./evaluate";
+import type { EvidenceFinding, EvidenceJudgement } from "./evidence";
+import { statementOf, type Statement } from "./statement";
 
 export type PolicyResult = "pass" | "fail" | "advisory" | "not-applicable" | "disabled";
-export type ControlResult = "pass" | "fail" | "advisory" | "not-applicable" | "not-addressed";
+export type ControlResult = "pass" | "fail" | "advisory" | "stale" | "no-evidence" | "not-applicable" | "not-addressed";
 
 export interface PolicyRow {
   readonly id: string;
@@ -28,12 +30,18 @@ export interface PolicyRow {
 export interface ControlRow extends AnnexAControl {
   readonly result: ControlResult;
   readonly policies: readonly PolicyRow[];
+  /** Runs that prove the control (components/compliance/evidence.ts), when evidence was given. */
+  readonly evidence: readonly EvidenceFinding[];
+  /** The SoA's columns: applicable and why, how it is checked. */
+  readonly statement: Statement;
 }
 
 export interface ComplianceReport {
   readonly stack: string;
   readonly pack: { readonly name: string; readonly version: string };
   readonly configSource: string;
+  /** The evidence directory's judgement parameters, when evidence was given. */
+  readonly evidence?: { readonly stackHash: string; readonly maxAgeDays: number; readonly otherStacks: readonly string[] };
   readonly summary: Readonly<Record<ControlResult, number>> & { readonly controls: number; readonly policies: number; readonly mandatoryViolations: number };
   readonly controls: readonly ControlRow[];
 }
@@ -64,32 +72,40 @@ function policyRow(policy: SpPolicy, check: StackCheck): PolicyRow {
   };
 }
 
-/** fail beats advisory beats pass beats not-applicable; a control with no policy is not addressed. */
-function controlResult(rows: readonly PolicyRow[]): ControlResult {
-  if (rows.length === 0) return "not-addressed";
-  if (rows.some((r) => r.result === "fail")) return "fail";
-  if (rows.some((r) => r.result === "advisory")) return "advisory";
-  if (rows.some((r) => r.result === "pass")) return "pass";
+/**
+ * fail beats advisory beats stale beats pass beats not-applicable; a control with neither a
+ * policy nor evidence is not addressed, or "no-evidence" when only a run (not given) checks it. Stale evidence keeps a control from passing even when
+ * its policies pass: the run that proved it no longer speaks for this stack.
+ */
+function controlResult(rows: readonly PolicyRow[], evidence: readonly EvidenceFinding[], statement: Statement): ControlResult {
+  if (rows.length === 0 && evidence.length === 0) return statement.methods.includes("evidence") ? "no-evidence" : "not-addressed";
+  const all = [...rows.map((r) => r.result), ...evidence.map((e) => e.result)];
+  for (const r of ["fail", "advisory", "stale", "pass"] as const) if (all.includes(r)) return r;
   return "not-applicable";
 }
 
-export function buildReport(check: StackCheck, policies: readonly SpPolicy[]): ComplianceReport {
+export function buildReport(check: StackCheck, policies: readonly SpPolicy[], runs?: EvidenceJudgement): ComplianceReport {
   const rows = new Map(policies.map((p) => [p.name, policyRow(p, check)]));
   const controls: ControlRow[] = ANNEX_A.map((control) => {
     const evidence = policies.filter((p) => controlsOf(p).includes(control.id)).map((p) => rows.get(p.name)!);
-    return { ...control, result: controlResult(evidence), policies: evidence };
+    const found = runs?.byControl.get(control.id) ?? [];
+    const statement = statementOf(control, evidence);
+    return { ...control, result: controlResult(evidence, found, statement), policies: evidence, evidence: found, statement };
   });
   const count = (r: ControlResult) => controls.filter((c) => c.result === r).length;
   return {
     stack: check.stack,
     pack: check.pack,
     configSource: check.configSource,
+    ...(runs ? { evidence: { stackHash: runs.stackHash, maxAgeDays: runs.maxAgeDays, otherStacks: runs.otherStacks } } : {}),
     summary: {
       controls: controls.length,
       policies: policies.length,
       pass: count("pass"),
       fail: count("fail"),
       advisory: count("advisory"),
+      stale: count("stale"),
+      "no-evidence": count("no-evidence"),
       "not-applicable": count("not-applicable"),
       "not-addressed": count("not-addressed"),
       mandatoryViolations: check.evaluation.mandatoryViolations,

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import type { ResourceValidationArgs } from "@pulumi/policy";
 import { resourcePolicy } from "../lib/policy";
 import { describeResource, serverparkLabels, TYPES } from "../lib/resources";
 
@@ -25,11 +26,11 @@ export function imageRefProblem(ref: string): string | undefined {
 /** The project root: policies/rules/../.. (the pack lives in the repository it checks). */
 const PROJECT_ROOT = resolve(__dirname, "..", "..");
 
-/** FROM lines of a Dockerfile whose base is not pinned; `FROM <stage>` of an earlier stage is fine. */
-export function unpinnedBases(dockerfile: string): string[] {
+/** The base images a Dockerfile's FROM lines name (`raw` as written, `image` with ARG defaults resolved); earlier stages and scratch are left out. */
+export function baseImages(dockerfile: string): { raw: string; image: string }[] {
   const stages = new Set<string>();
   const args = new Map<string, string>();
-  const problems: string[] = [];
+  const bases: { raw: string; image: string }[] = [];
   for (const raw of dockerfile.split(/\r?\n/)) {
     const line = raw.trim();
     const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S+))?/i.exec(line);
@@ -37,13 +38,28 @@ export function unpinnedBases(dockerfile: string): string[] {
     const from = /^FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
     if (!from) continue;
     const image = from[1]!.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => args.get(n) ?? `$${n}`);
-    if (!stages.has(image.toLowerCase()) && image !== "scratch") {
-      const problem = imageRefProblem(image);
-      if (problem) problems.push(`FROM ${from[1]} ${problem}`);
-    }
+    if (!stages.has(image.toLowerCase()) && image !== "scratch") bases.push({ raw: from[1]!, image });
     if (from[2]) stages.add(from[2].toLowerCase());
   }
-  return problems;
+  return bases;
+}
+
+/** FROM lines of a Dockerfile whose base is not pinned; `FROM <stage>` of an earlier stage is fine. */
+export function unpinnedBases(dockerfile: string): string[] {
+  return baseImages(dockerfile).flatMap(({ raw, image }) => {
+    const problem = imageRefProblem(image);
+    return problem ? [`FROM ${raw} ${problem}`] : [];
+  });
+}
+
+/** Where a built image's Dockerfile is: `projectRoot` config, the working directory, then the repository holding the pack. */
+export function dockerfileOf(args: ResourceValidationArgs): { file: string; path?: string } | undefined {
+  const build = (args.props.build ?? {}) as { context?: string; dockerfile?: string };
+  if (!build.context && !build.dockerfile) return undefined;
+  const file = build.dockerfile ?? join(build.context ?? ".", "Dockerfile");
+  const roots = [args.getConfig<{ projectRoot?: string }>().projectRoot, process.cwd(), PROJECT_ROOT].filter((r): r is string => typeof r === "string");
+  const path = isAbsolute(file) ? file : roots.map((r) => resolve(r, file)).find((p) => existsSync(p));
+  return path && existsSync(path) ? { file, path } : { file };
 }
 
 export const pinnedImages = resourcePolicy({
@@ -67,13 +83,10 @@ export const pinnedImages = resourcePolicy({
     if (args.type === TYPES.image) {
       const problem = typeof p.imageName === "string" ? imageRefProblem(p.imageName) : "has no imageName";
       if (problem) report(`${who}: image ${p.imageName ?? ""} ${problem}. Fix: tag it with a version.`);
-      const build = (p.build ?? {}) as { context?: string; dockerfile?: string };
-      if (!build.context && !build.dockerfile) return;
-      const file = build.dockerfile ?? join(build.context ?? ".", "Dockerfile");
-      const roots = [args.getConfig<{ projectRoot?: string }>().projectRoot, process.cwd(), PROJECT_ROOT].filter((r): r is string => typeof r === "string");
-      const path = isAbsolute(file) ? file : (roots.map((r) => resolve(r, file)).find((p) => existsSync(p)) ?? resolve(PROJECT_ROOT, file));
-      if (!existsSync(path))
-        return report(`${who}: its Dockerfile ${file} cannot be read, so its base cannot be checked. Fix: keep the Dockerfile in the repository.`);
+      const dockerfile = dockerfileOf(args);
+      if (!dockerfile) return;
+      const { file, path } = dockerfile;
+      if (!path) return report(`${who}: its Dockerfile ${file} cannot be read, so its base cannot be checked. Fix: keep the Dockerfile in the repository.`);
       for (const problem of unpinnedBases(readFileSync(path, "utf8"))) report(`${who}: ${file}: ${problem}. Fix: pin the base image with a tag or digest.`);
       return;
     }

@@ -16,6 +16,7 @@
  */
 import "tsx/cjs";
 import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -23,6 +24,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { readEvidenceDir } from "../../components/compliance/evidence";
 import { captureIo } from "../support/cliIo";
 import { mockPassword } from "../support/mockCredentials";
 import { e2eConfig } from "./globalSetup";
@@ -177,7 +179,11 @@ describeE2e("serverpark chaos on the running datacenter", () => {
     dies = watchDies();
 
     const io = captureIo();
-    const code = await main(["chaos", stackFile, "--scenario", `host:${HOST}@0/1m`, "--speed", "60", "--secrets", secretsFile, "--json"], io);
+    const evidenceDir = mkdtempSync(join(tmpdir(), "sp-chaos-evidence-"));
+    const code = await main(
+      ["chaos", stackFile, "--scenario", `host:${HOST}@0/1m`, "--speed", "60", "--secrets", secretsFile, "--json", "--evidence", evidenceDir],
+      io,
+    );
     const log = JSON.parse(io.stdout) as Omit<ChaosJson, "changes"> & {
       changes: {
         host: string;
@@ -226,6 +232,22 @@ describeE2e("serverpark chaos on the running datacenter", () => {
       if (was.Health?.Status === "healthy") expect(now.Health?.Status, name).toBe("healthy");
     }
     expect(after.get(agent)!.StartedAt).toBe(before.get(agent)!.StartedAt);
+
+    // The run left its evidence (issue 20): this stack file's hash, pass, the continuity controls;
+    // the compliance report passes A.5.29 and A.5.30 on it with the run's date.
+    const files = readEvidenceDir(evidenceDir);
+    expect(files).toHaveLength(1);
+    const evidence = files[0]!.evidence;
+    const hash = `sha256:${createHash("sha256").update(readFileSync(stackFile)).digest("hex")}`;
+    expect(evidence).toMatchObject({ kind: "chaos", stack: dc.datacenter, stackHash: hash, result: "pass", controls: ["A.5.29", "A.5.30"] });
+    const soa = captureIo();
+    expect(await main(["compliance", stackFile, "--json", "--evidence", evidenceDir], soa), soa.stderr).toBe(0);
+    const report = JSON.parse(soa.stdout) as { controls: { id: string; result: string; evidence: { date: string }[] }[] };
+    for (const id of ["A.5.29", "A.5.30"])
+      expect(
+        report.controls.find((c) => c.id === id),
+        id,
+      ).toMatchObject({ result: "pass", evidence: [{ date: evidence.date }] });
   });
   it("utility A lost with generator A failing: after the UPS runtime h3 goes dark and db with it, as predicted", async () => {
     // The local stack's UPS lasts about 2 h at its load: at speed 600 that is 12 s, the utility returns at 24 s.

@@ -53,10 +53,12 @@ describe("serverpark policy / compliance", () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-soa-"));
     const out = io();
     expect(await run(compliance, ["local"], { out: dir }, out)).toBe(EXIT.ok);
-    expect(out.stdout).toMatch(/^local: \d+ pass, 0 fail, \d+ advisory, \d+ not applicable, \d+ not addressed \(of 93 Annex A controls\)/);
+    expect(out.stdout).toMatch(
+      /^local: \d+ pass, 0 fail, \d+ advisory, 0 stale, 2 no evidence, \d+ not applicable, \d+ not addressed \(of 93 Annex A controls\)/,
+    );
     const md = readFileSync(join(dir, "compliance-local.md"), "utf8");
-    expect(md).toMatch(/\| A\.8\.14 \| Redundancy of information processing facilities \| PASS \|/);
-    expect(md).toMatch(/\| A\.7\.11 \| Supporting utilities \| ADVISORY \|/);
+    expect(md).toMatch(/\| A\.8\.14 \| Redundancy of information processing facilities \| yes \| policy \| PASS \|/);
+    expect(md).toMatch(/\| A\.7\.11 \| Supporting utilities \| yes \| policy \| ADVISORY \|/);
     expect(readFileSync(join(dir, "compliance-local.html"), "utf8")).toMatch(/<tr id="A\.8\.14">/);
   }, 180_000);
 

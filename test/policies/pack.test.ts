@@ -57,6 +57,10 @@ describe("the policy pack", () => {
     }
   });
 
+  it("checks at least 25 Annex A controls on the deployment (issue 20)", () => {
+    expect(new Set(POLICIES.flatMap(controlsOf)).size).toBeGreaterThanOrEqual(25);
+  });
+
   it("documents every policy in policies/README.md with its control ids", () => {
     // Table rows `| \`<id>\` | <controls> | …`, whatever the column padding.
     const rows = new Map(

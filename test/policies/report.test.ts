@@ -9,6 +9,7 @@ import { renderHtml, renderMarkdown } from "../../components/compliance/render";
 import { POLICIES } from "../../policies/rules";
 import type { StackCheck } from "../../components/compliance/check";
 import { evaluatePolicies } from "../../components/compliance/evaluate";
+import { judgeEvidence, type Evidence } from "../../components/compliance/evidence";
 import { container, datacenterResource, localSpecInput, recorded } from "./support";
 
 async function check(): Promise<StackCheck> {
@@ -32,15 +33,15 @@ describe("compliance report", () => {
     expect(byId.get("A.8.14")!.result).toBe("pass");
     expect(byId.get("A.5.23")!.result).toBe("not-applicable"); // no Hetzner resources
     const s = report.summary;
-    expect(s.pass + s.fail + s.advisory + s["not-applicable"] + s["not-addressed"]).toBe(93);
+    expect(s.pass + s.fail + s.advisory + s.stale + s["no-evidence"] + s["not-applicable"] + s["not-addressed"]).toBe(93);
     expect(s.policies).toBe(POLICIES.length);
   });
 
   it("renders Markdown with every control, its evidence and the failing resource", async () => {
     const md = renderMarkdown(buildReport(await check(), POLICIES));
     for (const c of ANNEX_A) expect(md).toContain(`| ${c.id} | ${c.title.replace(/\|/g, "\\|")} |`);
-    expect(md).toMatch(/\| A\.5\.1 \| Policies for information security \| NOT ADDRESSED \| not addressed by this pack \|/);
-    expect(md).toMatch(/\| A\.8\.2 \| Privileged access rights \| FAIL \| `sp-201-no-privileged-container` FAIL/);
+    expect(md).toMatch(/\| A\.5\.1 \| Policies for information security \| yes \| organisational \| NOT ADDRESSED \| not addressed by this pack \|/);
+    expect(md).toMatch(/\| A\.8\.2 \| Privileged access rights \| yes \| policy \| FAIL \| `sp-201-no-privileged-container` FAIL/);
     expect(md).toMatch(/- docker:index\/container:Container fra1-svc-x-0: Container "fra1-db-0<x>" \(replica db-0 of service db\) runs privileged/);
     expect(md).toMatch(/Remediation: Remove `privileged: true`/);
     expect(md).not.toMatch(/\d{4}-\d{2}-\d{2}T/); // deterministic: no timestamps
@@ -53,5 +54,37 @@ describe("compliance report", () => {
     expect(html).toContain("fra1-db-0&lt;x&gt;");
     expect(html).not.toContain("fra1-db-0<x>");
     expect(html).not.toMatch(/<script|https?:\/\//);
+  });
+
+  it("is a Statement of Applicability: applicable and why, how checked, result, and the runs' date and file", async () => {
+    const hash = `sha256:${"a".repeat(64)}`;
+    const run: Evidence = {
+      format: "serverpark-evidence/v1",
+      kind: "chaos",
+      date: "2026-12-01T10:05:00.000Z",
+      stack: "local",
+      stackHash: hash,
+      result: "pass",
+      controls: ["A.5.29", "A.5.30"],
+      summary: "host:h3@0/2m at speed 60: all 9 probes went down and came back as predicted",
+    };
+    const runs = judgeEvidence([{ file: "chaos-local-1.json", evidence: run }], { stack: "local", stackHash: hash, now: new Date("2026-12-06T00:00:00Z") });
+    const report = buildReport(await check(), POLICIES, runs);
+    const byId = new Map(report.controls.map((c) => [c.id, c]));
+    for (const c of report.controls) {
+      expect(c.statement.why, c.id).toMatch(/^(applicable|not applicable to this stack): /);
+      expect(c.statement.methods.length, c.id).toBeGreaterThan(0);
+    }
+    expect(byId.get("A.5.29")).toMatchObject({ result: "pass", statement: { applicable: true, methods: ["evidence"] } });
+    expect(byId.get("A.5.23")!.statement).toMatchObject({ applicable: false, why: "not applicable to this stack: no Hetzner Cloud resources in this stack" });
+    expect(byId.get("A.8.7")!.statement.how).toMatch(/not checked technically: no malware protection runs/);
+    expect(byId.get("A.8.2")!.statement).toMatchObject({ applicable: true, methods: ["policy"] });
+    const md = renderMarkdown(report);
+    expect(md).toMatch(/\| A\.5\.29 \| Information security during disruption \| yes \| evidence \| PASS \| chaos run 2026-12-01 pass \|/);
+    expect(md).toContain("- **Evidence**: chaos run 2026-12-01T10:05:00.000Z (chaos-local-1.json): pass — host:h3@0/2m at speed 60");
+    expect(md).toMatch(/\| A\.5\.23 \| Information security for use of cloud services \| no \| policy \| NOT APPLICABLE \|/);
+    const html = renderHtml(report);
+    expect(html).toMatch(/<tr id="A\.5\.29">.*chaos-local-1\.json/);
+    expect(html).toMatch(/<tr id="A\.5\.23"><td>A\.5\.23<\/td><td>[^<]*<\/td><td>no<div class="how">not applicable to this stack/);
   });
 });
