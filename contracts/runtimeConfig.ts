@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { dnsZoneSchema } from "./dns";
+import { dbHaViewSchema } from "./views/db";
 import { exposureSchema } from "./networks";
 import { nocViewSchema } from "./views/noc";
 import { resolvedRouteSchema } from "./views/proxy";
@@ -47,6 +48,8 @@ export const replicaRuntimeConfigSchema = z.object({
   noc: nocViewSchema.optional(),
   /** Only for the dns role: the zones its service serves, its settings' records merged in and each SOA serial computed after. */
   zones: z.array(dnsZoneSchema).optional(),
+  /** Only for the members of a highly available db group: its part, the monitor and the data nodes (contracts/views/db.ts). */
+  ha: dbHaViewSchema.optional(),
   /**
    * The service's declared backups (`services[].backup`): the role runs them on this UTC cron
    * schedule into `$SP_BACKUP_DIR` and deletes those older than `retentionDays`.
