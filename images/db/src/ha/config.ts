@@ -163,8 +163,13 @@ export function pgpass(passwords: { readonly monitor: string; readonly replicati
   ].join("\n");
 }
 
-/** The monitor's connection URI for pg_autoctl (no password: that is in the password file). */
-export function monitorUri(host: string, port: number, sslMode: string): string {
+/**
+ * The monitor's connection URI for pg_autoctl (no password: that is in the password file).
+ * With `caFile` libpq checks the monitor's certificate against it (verify-full needs it:
+ * libpq's default root certificate file is in the home folder, which holds none).
+ */
+export function monitorUri(host: string, port: number, sslMode: string, caFile?: string): string {
   const h = host.includes(":") ? `[${host}]` : host;
-  return `postgres://${MONITOR_USER}@${h}:${port}/${MONITOR_DATABASE}?sslmode=${sslMode}`;
+  const ca = caFile ? `&sslrootcert=${caFile}` : "";
+  return `postgres://${MONITOR_USER}@${h}:${port}/${MONITOR_DATABASE}?sslmode=${sslMode}${ca}`;
 }
