@@ -13,8 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-export { waitFor } from "../db/ha-support";
-
 const run = promisify(execFile);
 const ROOT = join(__dirname, "..", "..");
 export const HA_FIXTURE = join(ROOT, "test", "lab", "fixtures", "Pulumi.hatest.yaml");
@@ -123,6 +121,22 @@ export async function monitorView(group: HaGroup): Promise<Record<string, string
       r.current_group_state === r.assigned_group_state ? r.current_group_state : `${r.current_group_state}->${r.assigned_group_state}`,
     ]),
   );
+}
+
+/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes (then throws with the last state). */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message ?? String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /**
