@@ -12,7 +12,9 @@ import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
 import { planDatacenter, tryPlanDatacenter, type DatacenterPlan } from "../../components/plan";
 import { loadStackFile } from "../../components/spec/load";
 import type { DatacenterSpec, DatacenterSpecInput } from "../../components/spec/schema";
+import { settingsOf } from "../../components/spec/roleSettings";
 import { validateSpec } from "../../components/spec/validate";
+import { clientUri, haClientRules } from "../../images/db/src/ha/app";
 
 type Input = { services: { id: string; replicas?: number }[]; hosts: { kind: string }[]; plans: { kind: string }[]; racks: unknown[] };
 
@@ -135,6 +137,16 @@ describe("db with replicas: 2 in the plan", () => {
       expect(config.ha).toEqual({ part: id === "db-monitor" ? "monitor" : "postgres", name: id, hostname: address(id), monitor, nodes });
       expect(config.replica).toBe(id);
     }
+  });
+
+  it("is what a data node hands out as its clients' connection string: every data node, read-write sessions, verify-full", () => {
+    const view = replicaRuntimeConfigSchema.parse(replicaRuntimeConfig(plan, replica(plan, "db-1"), db)).ha!;
+    const hosts = db.replicas.map((id) => `${replica(plan, id).addresses.private}:5432`).join(",");
+    expect(clientUri(view, settingsOf(db, "db"))).toBe(`postgresql://app@${hosts}/app?target_session_attrs=read-write&sslmode=verify-full&connect_timeout=3`);
+    // The members' own pg_hba: TLS only, and the superuser never over the network, before any SCRAM rule.
+    const rules = haClientRules("node");
+    expect(rules.indexOf("hostssl all node all reject")).toBeLessThan(rules.findIndex((r) => r.endsWith("scram-sha-256")));
+    expect(rules[0]).toBe("hostnossl all all all reject");
   });
 
   it("gives the data nodes a backup volume and the monitor none", () => {
