@@ -28,6 +28,10 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   dns: { script: "dns/run.ts", what: "dns role vs NSD (dnsperf)", setup: "bench/web/setup.sh" },
   game: { script: "game/run.ts", what: "game server: tick p50/p99 and bandwidth per player" },
   db: { script: "db/pgbench.ts", what: "pgbench TPS, db role vs plain PostgreSQL" },
+  "db-failover": {
+    script: "db/failover.ts",
+    what: "HA db: docker kill of the primary N times under steady writes, failover p50/max and lost commits vs a single PostgreSQL restart (Docker; e2e lock)",
+  },
   mail: { script: "mail/smtp.ts", what: "SMTP msg/s accepted and stored, mail role vs Postfix (smtp-source)", setup: "bench/mail/setup.sh" },
   fuzz: { script: "fuzz/run.ts", what: "every protocol's fuzzer (100,000 inputs each by default): crashes, hangs, peak RSS" },
   file: { script: "file/sftp.ts", what: "SFTP MB/s and files/s, file role vs OpenSSH sshd (sftp client)", setup: "bench/file/setup.sh" },

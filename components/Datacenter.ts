@@ -117,7 +117,8 @@ export class Datacenter extends pulumi.ComponentResource {
       (service) =>
         new DatacenterService(
           `${name}-svc-${service.id}`,
-          { service, replicas: service.replicas.map((id) => replicas.get(id)!), pki, spec, plan, resolvers },
+          // An HA db group's monitor is launched by its service too (components/plan/ha.ts).
+          { service, replicas: [...service.replicas, ...(service.ha ? [service.ha.monitor] : [])].map((id) => replicas.get(id)!), pki, spec, plan, resolvers },
           { parent: this },
         ),
     );

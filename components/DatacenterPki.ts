@@ -51,7 +51,8 @@ export class DatacenterPki extends pulumi.ComponentResource {
   /** Names a service's certificate covers. Pure, so tests and targets agree on it. */
   static namesFor(plan: DatacenterPlan, service: PlannedService, extra: readonly string[] = []): { dnsNames: string[]; ipAddresses: string[] } {
     const byId = replicaIndex(plan);
-    const replicas = service.replicas.map((id) => byId.get(id)!);
+    // An HA db group's monitor serves TLS to the group's keepers under the same certificate.
+    const replicas = [...service.replicas, ...(service.ha ? [service.ha.monitor] : [])].map((id) => byId.get(id)!);
     const dns = new Set<string>([`${service.id}.${plan.domain}`, ...extra]);
     const ips = new Set<string>(["127.0.0.1"]);
     for (const net of service.networks) dns.add(`${service.id}.${net}.${plan.domain}`);

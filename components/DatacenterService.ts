@@ -11,7 +11,7 @@ import type { HostedReplica, ReplicaHandle } from "./targets/target";
 export interface DatacenterServiceArgs {
   /** The planned service (role, networks, settings). */
   readonly service: PlannedService;
-  /** Its replicas, already placed on hosts. */
+  /** Its replicas, already placed on hosts (an HA db group's monitor last). */
   readonly replicas: readonly PlannedReplica[];
   /** Issues the service's TLS certificate. */
   readonly pki: DatacenterPki;
@@ -41,7 +41,7 @@ export class DatacenterService extends pulumi.ComponentResource {
     const files = this.replicaFiles(name, args);
     this.hosted = args.replicas.map((replica) => ({
       launch: replicaLaunch(args.plan, replica, args.service, files, args.resolvers),
-      scope: { name: `${name}-${replica.index}`, parent: this },
+      scope: { name: `${name}-${replica.part ?? replica.index}`, parent: this },
     }));
     const result = new Promise<{ endpoints: Record<string, string>; deployed: boolean }>((resolve) => {
       this.settled = (handles) => {

@@ -33,6 +33,13 @@ export const MAIL_CREDENTIALS_PATH = "/etc/serverpark/secrets/mail-users.json";
 export const DB_PASSWORD_PATH = "/etc/serverpark/secrets/db-password";
 /** On db replicas: the NOC's monitoring login (contracts/settings/db.ts dbProbeLoginSchema). */
 export const DB_PROBE_LOGIN_PATH = "/etc/serverpark/secrets/db-probe-login.json";
+/**
+ * On the members of a highly available db group (contracts/views/db.ts): the passwords of
+ * pg_auto_failover's two logins, the same for the whole group — the keepers' login on the
+ * monitor (`autoctl_node`) and the standbys' replication login (`pgautofailover_replicator`).
+ */
+export const DB_HA_MONITOR_PASSWORD_PATH = "/etc/serverpark/secrets/db-ha-monitor-password";
+export const DB_HA_REPLICATION_PASSWORD_PATH = "/etc/serverpark/secrets/db-ha-replication-password";
 /** The NOC page's password (user name from the NOC's settings). */
 export const NOC_PASSWORD_PATH = "/etc/serverpark/secrets/noc-password";
 /** The NOC's password for its monitoring login on the db services. */

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { dnsZoneSchema } from "./dns";
 import { cidrSchema, exposureSchema } from "./networks";
+import { dbHaViewSchema } from "./views/db";
 import { nocViewSchema } from "./views/noc";
 import { resolvedRouteSchema } from "./views/proxy";
 
@@ -76,6 +77,8 @@ export const replicaRuntimeConfigSchema = z.object({
    */
   view: viewRefSchema.optional(),
   ...roleViewSchema.shape,
+  /** Only for the members of a highly available db group: its part, the monitor and the data nodes (contracts/views/db.ts). */
+  ha: dbHaViewSchema.optional(),
   /**
    * The service's declared backups (`services[].backup`): the role runs them on this UTC cron
    * schedule into `$SP_BACKUP_DIR` and deletes those older than `retentionDays`.

@@ -69,7 +69,8 @@ export const ROLE_IMAGES: Readonly<Record<Role | "host-agent", RoleImage>> = {
     summary: "Debian's PostgreSQL 15 supervised by our TypeScript server",
     description: "Serverpark db: PostgreSQL 15 with password auth, persistence on a volume and scheduled dumps",
     env: { SP_DB_DATA: DATA_PATHS.db, TZ: "UTC" },
-    dataDirs: [DATA_PATHS.db, BACKUP],
+    // /var/run/postgresql: PostgreSQL's compiled-in socket folder, which pg_autoctl (HA, src/ha/) uses.
+    dataDirs: [DATA_PATHS.db, BACKUP, "/var/run/postgresql"],
     volume: DATA_PATHS.db,
     // build.ts runs images/db/prepare.sh, which puts PostgreSQL's binaries and libraries in dist/pg.
     copy: ["COPY dist/pg/ /", "COPY dist/*.mjs dist/*.map /app/"],

@@ -140,7 +140,9 @@ export function replicaLaunch(
   const info = ROLE_INFO[service.role];
   const volumes: LaunchVolume[] = [];
   if (info.stateful && info.dataPath) volumes.push({ kind: "data", containerPath: info.dataPath, keeper: replica.host });
-  if (info.stateful && service.backup) volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: service.backup.targetHost ?? replica.host });
+  // An HA db group's monitor holds the group's state only: it takes no backups.
+  if (info.stateful && service.backup && replica.part !== "monitor")
+    volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: service.backup.targetHost ?? replica.host });
   const env: Record<string, string> = {
     SP_DATACENTER: plan.datacenter,
     SP_SERVICE: service.id,

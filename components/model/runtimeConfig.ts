@@ -2,11 +2,13 @@
  * The configuration a server replica receives (contracts/runtimeConfig.ts, at RUNTIME_CONFIG_PATH):
  * who it is, its own networks with their exposure, its role settings, and the view its role's
  * job needs, resolved here from the plan — the proxy its routes (./proxyView.ts), the NOC its
- * probe targets and drawing (./nocView.ts), a dns server its final zones (./dnsView.ts). No
+ * probe targets and drawing (./nocView.ts), a dns server its final zones (./dnsView.ts), the
+ * members of an HA db group their part and peers (./dbView.ts). No
  * replica gets the whole directory or every host. Every target hands replicas the same file.
  */
 import type { ReplicaRuntimeConfig } from "../../contracts/runtimeConfig";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
+import { dbHaView } from "./dbView";
 import { dnsZonesOf } from "./dnsView";
 import { nocView } from "./nocView";
 import { proxyView } from "./proxyView";
@@ -22,6 +24,10 @@ function roleView(plan: DatacenterPlan, replica: PlannedReplica, service: Planne
       return { noc: nocView(plan, replica, service) };
     case "dns":
       return { zones: dnsZonesOf(plan, service) };
+    case "db": {
+      const ha = dbHaView(plan, replica, service);
+      return ha ? { ha } : {};
+    }
     default:
       return {};
   }

@@ -140,7 +140,9 @@ export function buildZones(input: ZoneInput): DnsZone[] {
       for (const replica of replicasOf(svc)) {
         const address = replica.addresses[net.id];
         if (address === undefined) continue;
-        records.push(a(fq(`${replica.id}.${net.id}`), address), a(fq(`${svc.id}.${net.id}`), address));
+        records.push(a(fq(`${replica.id}.${net.id}`), address));
+        // An HA group's monitor has its own name only: the service's name leads to the data nodes.
+        if (replica.part !== "monitor") records.push(a(fq(`${svc.id}.${net.id}`), address));
         canonical.set(address, fq(`${replica.id}.${net.id}`));
       }
     }
@@ -162,7 +164,7 @@ export function buildZones(input: ZoneInput): DnsZone[] {
   // Internet-facing services answer under their plain name too (www.park.example).
   const internetNets = new Set(input.networks.filter((n) => n.exposure === "internet").map((n) => n.id));
   for (const svc of input.services) {
-    for (const replica of replicasOf(svc)) {
+    for (const replica of replicasOf(svc).filter((r) => r.part !== "monitor")) {
       for (const netId of svc.networks.filter((n) => internetNets.has(n))) {
         const address = replica.addresses[netId];
         if (address !== undefined) records.push(a(fq(svc.id), address));

@@ -10,6 +10,7 @@ import { SpecError, type SpecIssue } from "../spec/issues";
 import { allocateAddresses, type AddressRequest } from "./addressing";
 import { buildZones, extraRecord, zoneFor } from "./dns";
 import { settingsOf } from "../spec/roleSettings";
+import { HA_MONITOR_RESOURCES, isHaGroup, monitorId } from "./ha";
 import { placeReplicas, replicaId } from "./placement";
 import type {
   DatacenterPlan,
@@ -26,6 +27,7 @@ import type {
 
 export * from "./types";
 export { replicaId } from "./placement";
+export { HA_MONITOR_RESOURCES, isHaGroup, monitorId } from "./ha";
 
 export type PlanResult = { ok: true; plan: DatacenterPlan } | { ok: false; issues: SpecIssue[] };
 
@@ -54,8 +56,8 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   for (const h of spec.hosts) for (const net of managementNets) requests.push({ network: net, key: `host:${h.id}` });
   const attached = new Map(spec.services.map((s) => [s.id, attachedNetworks(spec, s)]));
   for (const svc of spec.services) {
-    for (let i = 0; i < svc.replicas; i++) {
-      const id = replicaId(svc.id, i);
+    const ids = Array.from({ length: svc.replicas }, (_, i) => replicaId(svc.id, i));
+    for (const id of isHaGroup(svc) ? [...ids, monitorId(svc.id)] : ids) {
       if (!placement.hostOf.has(id)) continue;
       for (const net of attached.get(svc.id)!) requests.push({ network: net, key: `replica:${id}` });
     }
@@ -104,6 +106,28 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
       });
       ids.push(id);
     }
+    // An HA group's monitor (./ha.ts): on the service's networks, small, publishing nothing.
+    const monitor = isHaGroup(svc) ? monitorId(svc.id) : undefined;
+    if (monitor !== undefined) {
+      const host = hostsById.get(placement.hostOf.get(monitor)!)!;
+      const addresses: Record<string, string> = {};
+      for (const net of nets) addresses[net] = addressOf(net, `replica:${monitor}`)!;
+      const managementNet = nets.find((n) => managementNets.includes(n));
+      replicas.push({
+        id: monitor,
+        part: "monitor",
+        service: svc.id,
+        role: svc.role,
+        index: svc.replicas,
+        host: host.spec.id,
+        rack: host.spec.rack,
+        feeds: host.feeds,
+        resources: { ...HA_MONITOR_RESOURCES },
+        addresses,
+        ...(managementNet !== undefined ? { managementAddress: addresses[managementNet]! } : {}),
+        published: [],
+      });
+    }
     return {
       id: svc.id,
       role: svc.role,
@@ -117,6 +141,7 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
       settings: svc.settings,
       ...(svc.roleSettings !== undefined ? { roleSettings: svc.roleSettings } : {}),
       ...(svc.backup ? { backup: svc.backup } : {}),
+      ...(monitor !== undefined ? { ha: { monitor } } : {}),
     };
   });
 

@@ -7,10 +7,15 @@
  * Stability: replicas recorded in the lock keep their host as long as it still satisfies the
  * hard rules, and they are accounted before anything new is placed, so adding hosts or
  * services never moves an existing replica.
+ *
+ * An HA db group's monitor (./ha.ts) is placed last, with the same lock rule: never on a host
+ * of the group's data nodes, then away from their racks and feeds, then virtualization hosts
+ * before an empty dedicated one, then the least-loaded host.
  */
 import type { DatacenterSpec, HostSpec, PlanSpec } from "../spec/schema";
 import type { SpecIssue } from "../spec/issues";
-import type { PlanLock, PlanNote } from "./types";
+import { HA_MONITOR_RESOURCES, isHaGroup, monitorId } from "./ha";
+import type { PlanLock, PlanNote, Resources } from "./types";
 
 export interface HostState {
   readonly spec: HostSpec;
@@ -43,7 +48,7 @@ function kindFor(plan: PlanSpec): HostSpec["kind"] {
   return plan.kind === "vps" ? "virtualization" : "dedicated";
 }
 
-function hasRoom(h: HostState, plan: PlanSpec): boolean {
+function hasRoom(h: HostState, plan: Resources): boolean {
   if (h.spec.kind === "dedicated" && h.replicas.length > 0) return false;
   return (
     h.cpus + plan.cpus <= h.cpuLimit + EPSILON &&
@@ -52,7 +57,7 @@ function hasRoom(h: HostState, plan: PlanSpec): boolean {
   );
 }
 
-function take(h: HostState, plan: PlanSpec, replica: string): void {
+function take(h: HostState, plan: Resources, replica: string): void {
   h.cpus += plan.cpus;
   h.memoryGb += plan.memoryGb;
   h.diskGb += plan.diskGb;
@@ -108,6 +113,8 @@ export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined):
     }
   });
 
+  keepLockedMonitors(spec, lock, byId, siblings, hostOf, notes);
+
   // Pass 2: place the rest in declaration order. Candidates come from a heap ordered by
   // (load, declaration index): the first host without a rack or feed conflict is the best
   // choice, and conflicts only exist in the few racks a service already uses, so the search
@@ -148,16 +155,85 @@ export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined):
     }
   });
 
-  // Report in replica order regardless of which pass placed a replica.
+  placeMonitors(spec, hosts, siblings, hostOf, issues);
+
+  // Report in replica order regardless of which pass placed a replica (a group's monitor after its data nodes).
   const ordered = new Map<string, string>();
   for (const svc of spec.services) {
-    for (let i = 0; i < svc.replicas; i++) {
-      const id = replicaId(svc.id, i);
+    const ids = Array.from({ length: svc.replicas }, (_, i) => replicaId(svc.id, i));
+    for (const id of isHaGroup(svc) ? [...ids, monitorId(svc.id)] : ids) {
       const h = hostOf.get(id);
       if (h !== undefined) ordered.set(id, h);
     }
   }
   return { hostOf: ordered, hosts, notes, issues };
+}
+
+/** Pass 1 for each HA group's monitor (./ha.ts): it keeps its locked host while that is still legal. */
+function keepLockedMonitors(
+  spec: DatacenterSpec,
+  lock: PlanLock | undefined,
+  byId: ReadonlyMap<string, HostState>,
+  siblings: ReadonlyMap<string, HostState[]>,
+  hostOf: Map<string, string>,
+  notes: PlanNote[],
+): void {
+  spec.services.forEach((svc, s) => {
+    const id = monitorId(svc.id);
+    const lockedHost = lock?.placement[id];
+    if (!isHaGroup(svc) || lockedHost === undefined) return;
+    const h = byId.get(lockedHost);
+    let why: string | undefined;
+    if (!h) why = `its host ${lockedHost} no longer exists`;
+    else if (siblings.get(svc.id)!.includes(h)) why = `host ${lockedHost} holds a data node of ${svc.id}`;
+    else if (!hasRoom(h, HA_MONITOR_RESOURCES)) why = `host ${lockedHost} has no room left for it`;
+    if (why !== undefined || !h) {
+      notes.push({ path: ["services", s, "replicas"], message: `the monitor ${id} MOVES: ${why}; it is placed anew` });
+      return;
+    }
+    take(h, HA_MONITOR_RESOURCES, id);
+    hostOf.set(id, h.spec.id);
+    // A sibling from now on: a data node placed in pass 2 avoids its host (and spreads from its rack).
+    siblings.get(svc.id)!.push(h);
+  });
+}
+
+/**
+ * The monitors not kept by the lock, after every data node: never on a data node's host, then
+ * fewest shared racks and single feeds with the data nodes, virtualization hosts before an
+ * empty dedicated one, least load, declaration order.
+ */
+function placeMonitors(
+  spec: DatacenterSpec,
+  hosts: readonly HostState[],
+  siblings: ReadonlyMap<string, HostState[]>,
+  hostOf: Map<string, string>,
+  issues: SpecIssue[],
+): void {
+  spec.services.forEach((svc, s) => {
+    const id = monitorId(svc.id);
+    if (!isHaGroup(svc) || hostOf.has(id)) return;
+    const data = siblings.get(svc.id)!;
+    let best: HostState | undefined;
+    let bestScore: number[] = [];
+    for (const h of hosts) {
+      if (data.includes(h) || !hasRoom(h, HA_MONITOR_RESOURCES)) continue;
+      const score = [...conflicts(h, data), h.spec.kind === "virtualization" ? 0 : 1, loadKey(h), h.index];
+      if (best === undefined || lexLess(score, bestScore)) {
+        best = h;
+        bestScore = score;
+      }
+    }
+    if (!best) {
+      issues.push({
+        path: ["services", s, "replicas"],
+        message: `cannot place the monitor ${id} of the highly available ${svc.id}: it needs a host without a data node of ${svc.id} and room for ${HA_MONITOR_RESOURCES.cpus} cpus, ${HA_MONITOR_RESOURCES.memoryGb} GB (a virtualization host, or an empty dedicated one)`,
+      });
+      return;
+    }
+    take(best, HA_MONITOR_RESOURCES, id);
+    hostOf.set(id, best.spec.id);
+  });
 }
 
 function conflicts(h: HostState, mine: readonly HostState[]): [number, number] {

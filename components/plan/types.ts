@@ -63,8 +63,13 @@ export interface PublishedPort {
 }
 
 export interface PlannedReplica {
-  /** `<service>-<index>`, e.g. `www-0`. */
+  /** `<service>-<index>`, e.g. `www-0`; an HA group's monitor is `<service>-monitor` (./ha.ts). */
   readonly id: string;
+  /**
+   * `monitor`: the pg_auto_failover monitor of an HA db group (./ha.ts), not one of its
+   * service's `replicas`; absent for every replica that serves the service's clients.
+   */
+  readonly part?: "monitor";
   readonly service: string;
   readonly role: Role;
   readonly index: number;
@@ -95,6 +100,8 @@ export interface PlannedService {
   /** The same parsed by the role's schema during validation; read it with settingsOf (components/spec/roleSettings.ts). */
   readonly roleSettings?: AnyRoleSettings;
   readonly backup?: { readonly schedule: string; readonly retentionDays: number; readonly targetHost?: string };
+  /** A highly available db (./ha.ts): `replicas` are its data nodes, `monitor` the id of its monitor replica. */
+  readonly ha?: { readonly monitor: string };
 }
 
 export interface PlannedNetwork {

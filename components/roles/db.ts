@@ -9,10 +9,14 @@
  * When the datacenter has a NOC, the replicas also receive its monitoring login (user,
  * database and a SCRAM verifier, never the password; see ./noc.ts nocDbLogin), a secret file
  * from which the server makes a least-privileged role.
+ *
+ * A highly available db (components/plan/ha.ts) also gets the passwords of pg_auto_failover's
+ * two logins (the keepers' on the monitor, the standbys' replication login), generated per
+ * service like the application's and handed to every member of the group as secret files.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { DB_PASSWORD_PATH, DB_PROBE_LOGIN_PATH } from "../../contracts/paths";
+import { DB_HA_MONITOR_PASSWORD_PATH, DB_HA_REPLICATION_PASSWORD_PATH, DB_PASSWORD_PATH, DB_PROBE_LOGIN_PATH } from "../../contracts/paths";
 import { nocDbLogin } from "./noc";
 import type { RoleHooks } from "./types";
 
@@ -20,8 +24,16 @@ export const hooks: RoleHooks = {
   files(ctx) {
     const password = new random.RandomPassword(`${ctx.name}-app-password`, { length: 32, special: false }, { parent: ctx.parent });
     const login = nocDbLogin(ctx);
+    const secretFile = (path: string, suffix: string) => ({
+      path,
+      content: pulumi.secret(new random.RandomPassword(`${ctx.name}-${suffix}`, { length: 32, special: false }, { parent: ctx.parent }).result),
+      secret: true,
+    });
     return [
       { path: DB_PASSWORD_PATH, content: pulumi.secret(password.result), secret: true },
+      ...(ctx.service.ha
+        ? [secretFile(DB_HA_MONITOR_PASSWORD_PATH, "ha-monitor-password"), secretFile(DB_HA_REPLICATION_PASSWORD_PATH, "ha-replication-password")]
+        : []),
       ...(login
         ? [
             {

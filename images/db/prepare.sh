@@ -29,6 +29,14 @@ cp -L /usr/bin/pg_autoctl "$out/usr/bin/"
 find "$pg/lib" -maxdepth 1 -name '*.so' ! -name 'llvmjit*' -exec cp -L {} "$out$pg/lib/" \;
 cp -rL /usr/share/postgresql/15 "$out/usr/share/postgresql/"
 cp -rL /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Etc "$out/usr/share/zoneinfo/"
+# The C.UTF-8 locale (400 KB; the slim base image has none): pg_autoctl runs initdb with the
+# environment's locale (src/ha/node.ts sets LANG=C.UTF-8, so the cluster is UTF8 like the single server's).
+if [ ! -d /usr/lib/locale/C.utf8 ]; then
+  echo "prepare db: /usr/lib/locale/C.utf8 is missing (Debian's libc-bin ships it)" >&2
+  exit 1
+fi
+mkdir -p "$out/usr/lib/locale"
+cp -rL /usr/lib/locale/C.utf8 "$out/usr/lib/locale/"
 # Libraries the base image (node + libc) lacks.
 for f in "${bins[@]/#/$pg/bin/}" /usr/bin/pg_autoctl "$out$pg/lib/"*.so; do ldd "$f" 2>/dev/null | awk '/=> \//{print $3}'; done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in libc.so.*|libdl.so.*|libgcc_s.so.*|libm.so.*|libpthread.so.*|libstdc++.so.*|librt.so.*) continue ;; esac

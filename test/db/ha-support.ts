@@ -124,18 +124,4 @@ export function memberUri(member: Member, attrs = "any"): string {
   return `postgresql://app:${APP_PASSWORD}@${member.host}:${member.port}/app?target_session_attrs=${attrs}&sslmode=require&connect_timeout=3`;
 }
 
-/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes (then throws with the last state). */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message ?? String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+export { waitFor } from "../support/haLab";

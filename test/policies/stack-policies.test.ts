@@ -109,7 +109,7 @@ describe("bad input: db with two replicas in one single-fed rack", () => {
     const msgs = await messages(redundantServicesSurvive, [model()]);
     expect(msgs).toEqual([
       expect.stringMatching(
-        /^serverpark:datacenter\.services\[5\] \(db\) is declared redundant but drops below 1 running replica when feed:A or rack:r2 fails \(all 2 replicas are in rack r2; every replica's host is fed by feed A alone\); replicas: db-0 on h[67] \(rack r2, feed A\), db-1 on h[67] \(rack r2, feed A\)\. Fix: /,
+        /^serverpark:datacenter\.services\[5\] \(db\) is declared redundant but drops below 1 running replica when feed:A or rack:r2 fails \(a lost replica fails over only while db-monitor runs, on h\d \(rack r\d, feed [AB+]+\); all 2 replicas are in rack r2; every replica's host is fed by feed A alone\); replicas: db-0 on h[67] \(rack r2, feed A\), db-1 on h[67] \(rack r2, feed A\)\. Fix: /,
       ),
     ]);
   });

@@ -84,13 +84,18 @@ describe("simulate --n-1 / --n-2 exit codes", () => {
   );
 
   it(
-    "db with two replicas in different racks replicates, so it counts as redundant and survives N-1",
+    "db with two replicas in the local stack's two racks replicates and counts as redundant, but a rack holding a data node and the group's monitor takes it down",
     () => {
+      // Two racks: the monitor (components/plan/ha.ts) must share one with a data node, and
+      // without the monitor the surviving node cannot be promoted (or keep writing without
+      // its synchronous standby). A third rack is what an HA db needs to survive a rack's loss.
       const file = stackVariant("local", [[/id: db\n(\s+)role: db\n(\s+)replicas: 1/, "id: db\n$1role: db\n$2replicas: 2"]]);
       const run = simulate(file, "--n-1", "--json");
-      expect(run.status, run.stdout).toBe(0);
+      expect(run.status, run.stdout).toBe(1);
       const db = (JSON.parse(run.stdout) as GateJson).verdicts.find((v) => v.service === "db")!;
-      expect(db).toMatchObject({ redundant: true, survivesNMinusOne: true, downBy: [] });
+      expect(db).toMatchObject({ redundant: true, survivesNMinusOne: false, downBy: ["rack:r1"] });
+      // Every single host, feed and PDU loss leaves a way to fail over.
+      expect(db.downBy.some((c) => /^(host|feed|pdu):/.test(c))).toBe(false);
     },
     RUN,
   );

@@ -54,7 +54,11 @@ describe("a replicated group's arbiter (an HA db's monitor)", () => {
     input.services.find((s) => s.id === "db")!.replicas = 2;
     const valid = validateSpec(input);
     if (!valid.ok) throw new Error(JSON.stringify(valid.issues));
-    const base = planDatacenter(valid.spec);
+    // The planner places the group's monitor itself (components/plan/ha.ts); set it aside to
+    // compare a group without an arbiter with one whose arbiter shares a rack with db-0.
+    const planned = planDatacenter(valid.spec);
+    expect(planned.replicas.some((r) => r.id === "db-monitor")).toBe(true);
+    const base = { ...planned, replicas: planned.replicas.filter((r) => r.id !== "db-monitor") };
     const db0 = base.replicas.find((r) => r.id === "db-0")!;
     expect([db0.host, db0.rack]).toEqual(["h3", "r1"]);
     // The monitor as the HA plan adds it: a member of the service's group that is not one of its replicas, here on h1 (rack r1, dual-fed).

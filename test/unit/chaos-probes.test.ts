@@ -14,6 +14,9 @@ import * as packet from "dns-packet";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { loadPlan } from "../../cli/stack";
+import { planDatacenter } from "../../components/plan";
+import { loadStackFile } from "../../components/spec/load";
+import { validateSpec } from "../../components/spec/validate";
 import { Sampler, toProbeSamples } from "../../cli/chaos/measure";
 import { datacenterProbes } from "../../cli/chaos/probes";
 import { freeAddress, PROBE_SCRIPT, startPrivateProber, type PrivateTarget } from "../../cli/chaos/probes/private";
@@ -188,6 +191,22 @@ describe("the local stack's probes", () => {
       { probe: "db/postgres", kind: "postgres", host: "10.42.1.18", port: 5432 },
     ]);
     expect(set.privateNetwork).toBe("private");
+  });
+
+  it("probe an HA db's data nodes, never its monitor (it serves no client)", () => {
+    const spec = validateSpec(
+      (() => {
+        const input = structuredClone(loadStackFile("local").config["serverpark:datacenter"]) as { services: { id: string; replicas: number }[] };
+        input.services.find((s) => s.id === "db")!.replicas = 2;
+        return input;
+      })(),
+    );
+    if (!spec.ok) throw new Error("the local stack with two db replicas is invalid");
+    const plan = planDatacenter(spec.spec);
+    const address = (id: string) => plan.replicas.find((r) => r.id === id)!.addresses.private;
+    const db = datacenterProbes(plan, new Map()).private.filter((t) => t.probe.startsWith("db/"));
+    expect(db.map((t) => t.host)).toEqual([address("db-0"), address("db-1")]);
+    expect(db.map((t) => t.host)).not.toContain(address("db-monitor"));
   });
 });
 

@@ -117,10 +117,16 @@ function checkInvariants(spec: DatacenterSpec, plan: DatacenterPlan): void {
   const hostKind = new Map(plan.hosts.map((h) => [h.id, h.kind]));
   const plans = new Map(spec.plans.map((p) => [p.id, p]));
   for (const svc of plan.services) {
+    // An HA db group's monitor included: it never shares a host with a data node.
     const hosts = plan.replicas.filter((r) => r.service === svc.id).map((r) => r.host);
     expect(new Set(hosts).size).toBe(hosts.length);
     const kind = plans.get(svc.plan)!.kind === "vps" ? "virtualization" : "dedicated";
-    for (const h of hosts) expect(hostKind.get(h)).toBe(kind);
+    for (const id of svc.replicas) expect(hostKind.get(plan.replicas.find((r) => r.id === id)!.host)).toBe(kind);
+    // db with two or more replicas is an HA group with exactly one monitor, outside `replicas`; nothing else has one.
+    const monitors = plan.replicas.filter((r) => r.service === svc.id && r.part === "monitor").map((r) => r.id);
+    expect(monitors).toEqual(svc.role === "db" && svc.replicas.length >= 2 ? [`${svc.id}-monitor`] : []);
+    expect(svc.ha?.monitor).toBe(monitors[0]);
+    expect(svc.replicas).not.toContain(monitors[0]);
   }
 }
 

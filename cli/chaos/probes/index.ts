@@ -109,7 +109,8 @@ export function datacenterProbes(plan: DatacenterPlan, published: Published, log
       const login = logins.get(s.id);
       const how = s.role === "db" ? (login ? "query" : "postgres") : login ? "sftp-login" : "sftp";
       const kind = s.role === "db" ? (login ? "postgres-query" : "postgres") : login ? "sftp-login" : "ssh";
-      for (const r of plan.replicas.filter((x) => x.service === s.id)) {
+      // The service's replicas only: an HA db group's monitor (components/plan/ha.ts) serves no client.
+      for (const r of plan.replicas.filter((x) => s.replicas.includes(x.id))) {
         const host = r.addresses[privateNet.id];
         if (!port || !host) continue;
         targets.push({

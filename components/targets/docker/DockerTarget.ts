@@ -216,7 +216,8 @@ export class DockerTarget implements DatacenterTarget {
     const attach: docker.types.input.ContainerNetworksAdvanced[] = Object.entries(launch.addresses).map(([netId, address]) => ({
       name: networks.get(netId)!.name,
       ipv4Address: address,
-      aliases: [replica.id, service.id],
+      // An HA db group's monitor answers to its own name only (components/plan/ha.ts).
+      aliases: replica.part === "monitor" ? [replica.id] : [replica.id, service.id],
     }));
     // Operator ports (the NOC page) are published through the operator bridge, see setup().
     if (this.operatorNetwork && launch.published.some((p) => p.audience === "operator")) {

@@ -15,7 +15,7 @@ import type { Logger } from "../../runtime/log";
 import { dbProbeLoginSchema, type DbProbeLogin, type DbSettings } from "../../../contracts/settings/db";
 import { Backups } from "./backup";
 import { Postgres, privateKeyCopy } from "./postgres";
-import { provision } from "./provision";
+import { provision, type SuperuserLogin } from "./provision";
 
 export interface DbAppOptions {
   readonly binDir: string;
@@ -46,7 +46,7 @@ export interface DbApp {
 }
 
 /** The monitoring login, if its file exists; a malformed file is a deployment error. */
-function readProbeLogin(file: string | undefined): DbProbeLogin | undefined {
+export function readProbeLogin(file: string | undefined): DbProbeLogin | undefined {
   if (!file) return undefined;
   let text: string;
   try {
@@ -87,11 +87,7 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
   // pg_hba.conf admits network logins over TLS only (postgres.ts hbaLines).
   if (!tls) options.log.warn({}, "no service certificate: every network login is refused (TLS only), the unix socket still works");
   await postgres.start();
-  const password = readFileSync(options.passwordFile, "utf8").trim();
-  if (password.length < 8) throw new Error(`the password in ${options.passwordFile} is shorter than 8 characters`);
-  const { problems, disabled } = await provision(postgres, options.settings, password, probeLogin);
-  for (const problem of problems) options.log.error({ user: probeLogin?.user }, `monitoring login left out: ${problem}`);
-  if (disabled.length > 0) options.log.warn({ roles: disabled }, "earlier monitoring logins are no longer configured: NOLOGIN, CONNECT revoked");
+  await provisionLogged(postgres.superuserLogin(), options.settings, readAppPassword(options.passwordFile), probeLogin, options.log);
   const backups = new Backups(postgres, options.backup?.dir ?? join(options.dataDir, "backups"), options.settings, options.log, options.backup?.policy);
   backups.start();
   options.log.info(
@@ -99,26 +95,66 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
     "database server ready",
   );
 
-  const registry = options.registry ?? new Registry();
+  const registry = dbGauges(options.registry ?? new Registry(), () => postgres.running, backups);
+  const routes = backupRoutes(backups);
+  return {
+    postgres,
+    backups,
+    registry,
+    routes,
+    async close() {
+      backups.stop();
+      await postgres.stop();
+    },
+  };
+}
+
+/** db_up (PostgreSQL runs) and, with backups, db_backups (dumps on the volume). */
+export function dbGauges(registry: Registry, up: () => boolean, backups?: Backups): Registry {
   new Gauge({
     name: "db_up",
     help: "1 while the PostgreSQL process runs",
     registers: [registry],
     collect() {
-      this.set(postgres.running ? 1 : 0);
+      this.set(up() ? 1 : 0);
     },
   });
-  new Gauge({
-    name: "db_backups",
-    help: "Dumps kept on the volume",
-    registers: [registry],
-    async collect() {
-      this.set((await backups.list()).length);
-    },
-  });
+  if (backups)
+    new Gauge({
+      name: "db_backups",
+      help: "Dumps kept on the volume",
+      registers: [registry],
+      async collect() {
+        this.set((await backups.list()).length);
+      },
+    });
+  return registry;
+}
 
+/** The application role's password from its secret file (at least 8 characters). */
+export function readAppPassword(file: string): string {
+  const password = readFileSync(file, "utf8").trim();
+  if (password.length < 8) throw new Error(`the password in ${file} is shorter than 8 characters`);
+  return password;
+}
+
+/** Provisioning (./provision.ts) with its outcome logged: a left-out or disabled monitoring login is a log line, not a failure. */
+export async function provisionLogged(
+  login: SuperuserLogin,
+  settings: DbSettings,
+  password: string,
+  probeLogin: DbProbeLogin | undefined,
+  log: Logger,
+): Promise<void> {
+  const { problems, disabled } = await provision(login, settings, password, probeLogin);
+  for (const problem of problems) log.error({ user: probeLogin?.user }, `monitoring login left out: ${problem}`);
+  if (disabled.length > 0) log.warn({ roles: disabled }, "earlier monitoring logins are no longer configured: NOLOGIN, CONNECT revoked");
+}
+
+/** GET /backups, POST /backups, POST /restore (see the top of this file). */
+export function backupRoutes(backups: Backups): Route[] {
   const restoreBody = z.object({ file: z.string().min(1), database: z.string().optional() });
-  const routes: Route[] = [
+  return [
     { method: "GET", path: "/backups", handler: async () => ({ status: 200, body: await backups.list() }) },
     { method: "POST", path: "/backups", handler: async () => ({ status: 201, body: await backups.dumpAll() }) },
     {
@@ -136,14 +172,4 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
       },
     },
   ];
-  return {
-    postgres,
-    backups,
-    registry,
-    routes,
-    async close() {
-      backups.stop();
-      await postgres.stop();
-    },
-  };
 }

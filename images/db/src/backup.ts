@@ -18,7 +18,12 @@ import { promisify } from "node:util";
 import { backupName, checkSchedule, type BackupPolicy } from "../../runtime/backups";
 import type { Logger } from "../../runtime/log";
 import type { DbSettings } from "../../../contracts/settings/db";
-import type { Postgres } from "./postgres";
+
+/** What dumps and restores need of the server: its programs and how to run them as the superuser (./postgres.ts Postgres, or ./ha/app.ts for an HA node). */
+export interface DbTools {
+  readonly options: { readonly binDir: string; readonly runAs?: { readonly uid: number; readonly gid: number } };
+  toolOptions(): { env: NodeJS.ProcessEnv; uid?: number; gid?: number };
+}
 
 const run = promisify(execFile);
 
@@ -37,7 +42,7 @@ export class Backups {
   private running: Promise<BackupInfo[]> | undefined;
 
   constructor(
-    private readonly postgres: Postgres,
+    private readonly postgres: DbTools,
     readonly dir: string,
     private readonly settings: DbSettings,
     private readonly log: Logger,

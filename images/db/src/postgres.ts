@@ -177,6 +177,11 @@ export class Postgres {
     return this.exited;
   }
 
+  /** The superuser's login on the unix socket (provisioning). */
+  superuserLogin(): { host: string; port: number; user: string; password: string } {
+    return { host: this.options.socketDir, port: this.options.port, user: "postgres", password: this.superuserPassword() };
+  }
+
   /** Environment and options for running the cluster's tools (pg_dump, pg_restore) as superuser. */
   toolOptions() {
     return {

@@ -19,7 +19,15 @@
  */
 import pg from "pg";
 import type { DbProbeLogin, DbSettings } from "../../../contracts/settings/db";
-import type { Postgres } from "./postgres";
+
+/** How provisioning reaches the server as its superuser: the local socket (a password for the single server; peer for HA). */
+export interface SuperuserLogin {
+  /** The unix socket's folder. */
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password?: string;
+}
 
 /** Marks the roles provisioning created as monitoring logins; nothing else ever carries it. */
 export const MONITORING_ROLE_COMMENT = "serverpark: the NOC's monitoring login, made by the db role's provisioning";
@@ -39,14 +47,8 @@ const PROBE_CONNECTION_LIMIT = 3;
  * settings must not keep the database from serving its applications (the NOC shows the
  * refused login instead); and the earlier monitoring roles it disabled.
  */
-export async function provision(postgres: Postgres, settings: DbSettings, password: string, probeLogin?: DbProbeLogin): Promise<ProvisionResult> {
-  const client = new pg.Client({
-    host: postgres.options.socketDir,
-    port: postgres.options.port,
-    user: "postgres",
-    password: postgres.superuserPassword(),
-    database: "postgres",
-  });
+export async function provision(login: SuperuserLogin, settings: DbSettings, password: string, probeLogin?: DbProbeLogin): Promise<ProvisionResult> {
+  const client = new pg.Client({ ...login, database: "postgres" });
   await client.connect();
   try {
     // A failing statement is logged with its text by default (log_min_error_statement = error):

@@ -42,9 +42,11 @@ export interface HaTimings {
 /** Tighter than pg_auto_failover's defaults (20 s unhealthy + 30 s demote) to fail over in seconds. */
 export const DEFAULT_TIMINGS: HaTimings = {
   healthCheckPeriodMs: 1000,
-  healthCheckTimeoutMs: 2000,
+  // A dead container's address does not refuse: each check waits for its timeout. 1 + 0.5 + 1 + 0.5 + 1 s
+  // fits in unhealthyTimeoutMs; with 2 s and 1 s a docker kill was detected after ~10 s (bench/db/README.md).
+  healthCheckTimeoutMs: 1000,
   healthCheckMaxRetries: 2,
-  healthCheckRetryDelayMs: 1000,
+  healthCheckRetryDelayMs: 500,
   unhealthyTimeoutMs: 4000,
   primaryDemoteTimeoutMs: 5000,
   startupGracePeriodMs: 5000,
@@ -163,8 +165,13 @@ export function pgpass(passwords: { readonly monitor: string; readonly replicati
   ].join("\n");
 }
 
-/** The monitor's connection URI for pg_autoctl (no password: that is in the password file). */
-export function monitorUri(host: string, port: number, sslMode: string): string {
+/**
+ * The monitor's connection URI for pg_autoctl (no password: that is in the password file).
+ * With `caFile` libpq checks the monitor's certificate against it (verify-full needs it:
+ * libpq's default root certificate file is in the home folder, which holds none).
+ */
+export function monitorUri(host: string, port: number, sslMode: string, caFile?: string): string {
   const h = host.includes(":") ? `[${host}]` : host;
-  return `postgres://${MONITOR_USER}@${h}:${port}/${MONITOR_DATABASE}?sslmode=${sslMode}`;
+  const ca = caFile ? `&sslrootcert=${caFile}` : "";
+  return `postgres://${MONITOR_USER}@${h}:${port}/${MONITOR_DATABASE}?sslmode=${sslMode}${ca}`;
 }

@@ -167,7 +167,7 @@ export class HaNode {
       : ["--ssl-self-signed", "--ssl-mode", "require"];
     if (o.kind === "monitor") return ["create", "monitor", ...common, ...tls];
     const node = { "--pghost": o.socketDir, "--listen": o.listen, "--name": o.name, "--username": o.superuser, "--dbname": "postgres" };
-    const monitor = monitorUri(o.monitor!.host, o.monitor!.port, this.sslMode);
+    const monitor = monitorUri(o.monitor!.host, o.monitor!.port, this.sslMode, o.tls?.caFile);
     return ["create", "postgres", ...common, ...tls, ...Object.entries(node).flat(), "--monitor", monitor];
   }
 

@@ -1,0 +1,162 @@
+/**
+ * db failover benchmark on the real Docker engine: the highly available db (two data nodes
+ * and the pg_auto_failover monitor, test/lab/fixtures/Pulumi.hatest.yaml deployed with
+ * `serverpark lab`) against the same stack with one PostgreSQL (`replicas: 1`).
+ *
+ * A writer runs all the time: one psql per INSERT through the documented connection string
+ * (every data node, target_session_attrs=read-write), recording each acknowledged id.
+ * - HA: `docker kill` of the primary's container, N times. Failover time = from the kill to
+ *   the first acknowledged write that started after it (both from when `docker kill` returned).
+ *   The killed container is started
+ *   again once the write went through, and the next kill waits until the monitor sees it
+ *   as the secondary again (so every kill is of a group with a synchronous standby).
+ * - single: `docker kill` of the one db container, then `docker start` at once (the best a
+ *   restart policy can do; `docker kill` counts as a manual stop, which Docker does not
+ *   restart), N times; the same measure.
+ * At the end every acknowledged id is looked up: lost commits. Prints `uptime` before and after.
+ *
+ * Usage: flock /tmp/serverpark-e2e.lock npx tsx bench/db/failover.ts [kills=20] [ha|single|both]
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { dockerKill, dockerStart, haGroup, HA_FIXTURE, HA_STACK, idsIn, lab, monitorView, primaryOf, psql, waitFor, Writer } from "../../test/support/haLab";
+
+const run = promisify(execFile);
+const kills = Number(process.argv[2] ?? 20);
+const which = process.argv[3] ?? "both";
+
+async function uptime(): Promise<string> {
+  return (await run("uptime")).stdout.trim();
+}
+
+function stats(ms: number[]): { p50: number; max: number } {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return { p50: sorted[Math.floor((sorted.length - 1) / 2)]!, max: sorted.at(-1)! };
+}
+
+interface Result {
+  readonly side: string;
+  readonly failovers: number[];
+  readonly acknowledged: number;
+  readonly lost: number[];
+}
+
+async function deploy(file: string): Promise<void> {
+  await lab("down", HA_STACK);
+  const up = await lab("up", file);
+  if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr.slice(-2000)}`);
+}
+
+/**
+ * One kill: from when `docker kill` returned (the container is dead; a write that started
+ * while the docker CLI was still starting could finish on the old primary) to the writer's
+ * first acknowledged write that started after that, in ms.
+ */
+async function measure(writer: Writer, kill: () => Promise<void>, then?: () => Promise<void>): Promise<number> {
+  await kill();
+  const killedAt = Date.now();
+  await then?.();
+  const first = await waitFor("a write after the kill", async () => writer.firstStartedAfter(killedAt), 300_000);
+  return first.ackedAt - killedAt;
+}
+
+async function haSide(): Promise<Result> {
+  await deploy(HA_FIXTURE);
+  const group = await haGroup();
+  const settled = () =>
+    waitFor(
+      "a primary and a secondary",
+      async () => {
+        const view = Object.values(await monitorView(group)).sort();
+        return view.join(",") === "primary,secondary" ? true : undefined;
+      },
+      600_000,
+    );
+  await settled();
+  await psql(group.uri, "CREATE TABLE acks (id int PRIMARY KEY, at timestamptz DEFAULT now())");
+  const writer = new Writer(group.uri, "acks", 1);
+  writer.start();
+  const failovers: number[] = [];
+  try {
+    for (let i = 1; i <= kills; i++) {
+      const primary = await waitFor("the primary", () => primaryOf(group), 120_000);
+      await waitFor("steady writes", async () => (writer.acknowledged.at(-1)!.ackedAt > Date.now() - 2000 ? true : undefined), 120_000);
+      const ms = await measure(writer, () => dockerKill(primary.container));
+      failovers.push(ms);
+      console.log(`ha kill ${i}/${kills}: ${primary.name} -> failover ${(ms / 1000).toFixed(1)} s`);
+      await dockerStart(primary.container);
+      await settled();
+    }
+  } finally {
+    await writer.stop();
+  }
+  const lost = writer.lost(await idsIn(group.uri, "acks", 1));
+  await lab("down", HA_STACK);
+  return { side: "HA (2 data nodes + monitor)", failovers, acknowledged: writer.acknowledged.length, lost };
+}
+
+async function singleSide(): Promise<Result> {
+  // The same stack with one db replica: one PostgreSQL, no monitor.
+  const file = join(mkdtempSync(join(tmpdir(), "sp-db-failover-")), "Pulumi.hatest.yaml");
+  const text = readFileSync(HA_FIXTURE, "utf8");
+  const single = text.replace("{ id: db, role: db, replicas: 2,", "{ id: db, role: db, replicas: 1,");
+  if (single === text) throw new Error("could not make the single-replica variant of the fixture");
+  writeFileSync(file, single);
+  await deploy(file);
+  const exec = async (...cmd: string[]) => (await run("docker", ["exec", "hat-db-0", ...cmd])).stdout;
+  const address = (JSON.parse(await exec("cat", "/etc/serverpark/config.json")) as { addresses: { private: string } }).addresses.private;
+  const password = (await exec("cat", "/etc/serverpark/secrets/db-password")).trim();
+  const caFile = join(mkdtempSync(join(tmpdir(), "sp-db-failover-")), "ca.crt");
+  writeFileSync(caFile, await exec("cat", "/etc/serverpark/tls/ca.crt"));
+  const uri = `postgresql://app:${encodeURIComponent(password)}@${address}:5432/app?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=${caFile}&connect_timeout=3`;
+  await waitFor("the single server", async () => ((await psql(uri, "SELECT 1")) === "1" ? true : undefined), 300_000);
+  await psql(uri, "CREATE TABLE acks (id int PRIMARY KEY, at timestamptz DEFAULT now())");
+  const writer = new Writer(uri, "acks", 1);
+  writer.start();
+  const failovers: number[] = [];
+  try {
+    for (let i = 1; i <= kills; i++) {
+      await waitFor("steady writes", async () => (writer.acknowledged.at(-1)!.ackedAt > Date.now() - 2000 ? true : undefined), 120_000);
+      // The restart counts: it is what a single server needs to serve again.
+      const ms = await measure(
+        writer,
+        () => dockerKill("hat-db-0"),
+        () => dockerStart("hat-db-0"),
+      );
+      failovers.push(ms);
+      console.log(`single kill ${i}/${kills}: restart -> first write ${(ms / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await writer.stop();
+  }
+  const lost = writer.lost(await idsIn(uri, "acks", 1));
+  await lab("down", HA_STACK);
+  return { side: "single PostgreSQL (restart)", failovers, acknowledged: writer.acknowledged.length, lost };
+}
+
+async function main(): Promise<void> {
+  console.log(`before: ${await uptime()}`);
+  const results: Result[] = [];
+  if (which !== "single") results.push(await haSide());
+  console.log(`between: ${await uptime()}`);
+  if (which !== "ha") results.push(await singleSide());
+  console.log(`after: ${await uptime()}`);
+  console.log("\n| side | kills | kill -> first write p50 | max | acknowledged commits | lost |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of results) {
+    const s = stats(r.failovers);
+    console.log(
+      `| ${r.side} | ${r.failovers.length} | ${(s.p50 / 1000).toFixed(1)} s | ${(s.max / 1000).toFixed(1)} s | ${r.acknowledged} | ${r.lost.length} |`,
+    );
+  }
+  for (const r of results)
+    console.log(`${r.side}: ${r.failovers.map((ms) => (ms / 1000).toFixed(1)).join(", ")} s${r.lost.length ? `; LOST ids ${r.lost.join(",")}` : ""}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  void lab("down", HA_STACK).finally(() => process.exit(1));
+});
