@@ -19,26 +19,128 @@ export interface ZoneInput {
 }
 
 const TYPE_ORDER = ["SOA", "NS", "MX", "TXT", "SRV", "A", "AAAA", "CNAME", "PTR"];
+const TYPE_RANK = new Map(TYPE_ORDER.map((t, i) => [t, i]));
 
 /** Record data as text: plain for the string-valued types (most records), JSON otherwise. */
 function dataKey(r: DnsRecord): string {
   return typeof r.data === "string" ? r.data : JSON.stringify(r.data);
 }
 
-function sortRecords(records: DnsRecord[]): DnsRecord[] {
-  const keyed = records.map((r) => ({
-    r,
-    key: `${r.name.split(".").reverse().join(".")}\u0000${String(TYPE_ORDER.indexOf(r.type)).padStart(2, "0")}\u0000${dataKey(r)}`,
-  }));
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return keyed.map((k) => k.r);
+/** `a.b.c` → `c.b.a` (what `split(".").reverse().join(".")` gives, without the arrays). */
+function reversedName(name: string): string {
+  let out = "";
+  let end = name.length;
+  for (let i = name.length - 1; i >= 0; i--) {
+    if (name.charCodeAt(i) === 46) {
+      out += `${name.slice(i + 1, end)}.`;
+      end = i;
+    }
+  }
+  return out + name.slice(0, end);
+}
+
+/** The code unit at `i` of `pre` followed by the first `firstLength` code units of `name`. */
+function unitAt(pre: string, name: string, i: number): number {
+  return i < pre.length ? pre.charCodeAt(i) : name.charCodeAt(i - pre.length);
+}
+
+/**
+ * The records without duplicates (same name, type and data: the first one stays), sorted by
+ * name with its labels reversed (the zone's tree order), type (TYPE_ORDER) and data; records
+ * equal in all three keep their order. Sorting first and then dropping duplicates within each
+ * run of equal keys gives the same records as dropping them first: the sort is stable.
+ *
+ * A name's reversed form is never built: it is `pre` (the labels after the first, reversed,
+ * each followed by a dot — one string shared by every name with the same parent) followed by
+ * the first label, and names are compared code unit by code unit as those strings would be.
+ */
+function sortedUnique(records: readonly DnsRecord[]): DnsRecord[] {
+  const n = records.length;
+  const names = new Array<string>(n);
+  const pre = new Array<string>(n);
+  const firstLength = new Int32Array(n);
+  const rank = new Int8Array(n);
+  const order = new Array<number>(n);
+  const preOf = new Map<string, string>(); // parent name → its reversed labels and a dot
+  let lastParent = "";
+  let lastPre = "";
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    const name = r.name;
+    const dot = name.indexOf(".");
+    names[i] = name;
+    if (dot < 0) {
+      pre[i] = "";
+      firstLength[i] = name.length;
+    } else {
+      if (name.length - dot - 1 !== lastParent.length || !name.endsWith(lastParent) || lastPre === "") {
+        lastParent = name.slice(dot + 1);
+        lastPre = preOf.get(lastParent) ?? `${reversedName(lastParent)}.`;
+        preOf.set(lastParent, lastPre);
+      }
+      pre[i] = lastPre;
+      firstLength[i] = dot;
+    }
+    rank[i] = TYPE_RANK.get(r.type) ?? -1;
+    order[i] = i;
+  }
+  const compareNames = (a: number, b: number): number => {
+    const pa = pre[a]!;
+    const pb = pre[b]!;
+    const na = names[a]!;
+    const nb = names[b]!;
+    const la = pa.length + firstLength[a]!;
+    const lb = pb.length + firstLength[b]!;
+    const common = la < lb ? la : lb;
+    let i = 0;
+    if (pa === pb) i = pa.length; // equal up to the first labels
+    for (; i < common; i++) {
+      const ca = unitAt(pa, na, i);
+      const cb = unitAt(pb, nb, i);
+      if (ca !== cb) return ca - cb;
+    }
+    return la - lb;
+  };
+  const data = new Array<string | undefined>(n); // only computed for records whose name and type tie
+  const dataOf = (i: number) => (data[i] ??= dataKey(records[i]!));
+  const compare = (a: number, b: number): number => {
+    const byName = compareNames(a, b);
+    if (byName !== 0) return byName;
+    if (rank[a] !== rank[b]) return rank[a]! - rank[b]!;
+    const da = dataOf(a);
+    const db = dataOf(b);
+    if (da !== db) return da < db ? -1 : 1;
+    return a - b;
+  };
+  order.sort(compare);
+  const out: DnsRecord[] = [];
+  let runStart = 0; // index in `out` of the first record of the current run of equal keys
+  let prev = -1;
+  for (const i of order) {
+    if (prev < 0 || compareNames(i, prev) !== 0 || rank[i] !== rank[prev] || dataOf(i) !== dataOf(prev)) runStart = out.length;
+    prev = i;
+    const r = records[i]!;
+    let dup = false;
+    for (let k = runStart; k < out.length && !dup; k++) dup = out[k]!.type === r.type;
+    if (!dup) out.push(r);
+  }
+  return out;
 }
 
 /** The zone of `records` (every record but the SOA, final), whose SOA serial is a hash of exactly them. */
 function withSoa(origin: string, ns: readonly string[], records: readonly DnsRecord[]): DnsZone {
-  const body = sortRecords(dedupe(records));
+  const body = sortedUnique(records);
+  // One line per record, hashed in chunks: the same bytes as one update per line.
   const hash = createHash("sha256");
-  for (const r of body) hash.update(`${r.name} ${r.type} ${r.ttl} ${dataKey(r)}\n`);
+  let chunk = "";
+  for (const r of body) {
+    chunk += `${r.name} ${r.type} ${r.ttl} ${dataKey(r)}\n`;
+    if (chunk.length > 65536) {
+      hash.update(chunk);
+      chunk = "";
+    }
+  }
+  hash.update(chunk);
   const serial = hash.digest().readUInt32BE(0) >>> 1; // 31 bits: always a valid serial
   const soa: DnsRecord = {
     name: origin,
@@ -130,18 +232,22 @@ export function buildZones(input: ZoneInput): DnsZone[] {
   const canonical = new Map<string, string>(); // address → canonical name, for PTR records
 
   for (const net of input.networks) {
+    const suffix = `.${net.id}.${domain}`; // fq(`<id>.<net>`)
     for (const host of input.hosts) {
       const address = host.addresses[net.id];
       if (address === undefined) continue;
-      records.push(a(fq(`${host.id}.${net.id}`), address));
-      canonical.set(address, fq(`${host.id}.${net.id}`));
+      const name = host.id + suffix;
+      records.push(a(name, address));
+      canonical.set(address, name);
     }
     for (const svc of input.services) {
+      const serviceName = svc.id + suffix;
       for (const replica of replicasOf(svc)) {
         const address = replica.addresses[net.id];
         if (address === undefined) continue;
-        records.push(a(fq(`${replica.id}.${net.id}`), address), a(fq(`${svc.id}.${net.id}`), address));
-        canonical.set(address, fq(`${replica.id}.${net.id}`));
+        const name = replica.id + suffix;
+        records.push(a(name, address), a(serviceName, address));
+        canonical.set(address, name);
       }
     }
   }
@@ -184,28 +290,27 @@ export function buildZones(input: ZoneInput): DnsZone[] {
 
   const zones = [withSoa(domain, nameServers, records)];
 
-  // Reverse zones: one per /24 that holds a planned address.
-  const reverse = new Map<string, DnsRecord[]>();
+  // Reverse zones: one per /24 that holds a planned address (a.b.c.d → d.c.b.a.in-addr.arpa).
+  const reverse = new Map<string, DnsRecord[]>(); // "a.b.c" → PTR records
+  const originOf = new Map<string, string>(); // "a.b.c" → "c.b.a.in-addr.arpa"
   for (const [address, name] of canonical) {
-    const [o1, o2, o3, o4] = address.split(".");
-    const origin = `${o3}.${o2}.${o1}.in-addr.arpa`;
-    const list = reverse.get(origin) ?? [];
-    list.push({ name: `${o4}.${origin}`, ttl: DEFAULT_TTL, type: "PTR", data: name });
-    reverse.set(origin, list);
+    const dot = address.lastIndexOf(".");
+    const net = address.slice(0, dot);
+    let origin = originOf.get(net);
+    let list = reverse.get(net);
+    if (origin === undefined || list === undefined) {
+      origin = `${reversedName(net)}.in-addr.arpa`;
+      originOf.set(net, origin);
+      list = [];
+      reverse.set(net, list);
+    }
+    list.push({ name: `${address.slice(dot + 1)}.${origin}`, ttl: DEFAULT_TTL, type: "PTR", data: name });
   }
-  for (const origin of [...reverse.keys()].sort()) {
-    const list = reverse.get(origin)!;
-    zones.push(withSoa(origin, nameServers, [...list, ...nameServers.map((ns): DnsRecord => ({ name: origin, ttl: DEFAULT_TTL, type: "NS", data: ns }))]));
+  const byOrigin = [...originOf].sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [net, origin] of byOrigin) {
+    const list = reverse.get(net)!;
+    for (const ns of nameServers) list.push({ name: origin, ttl: DEFAULT_TTL, type: "NS", data: ns });
+    zones.push(withSoa(origin, nameServers, list));
   }
   return zones;
-}
-
-function dedupe(records: readonly DnsRecord[]): DnsRecord[] {
-  const seen = new Set<string>();
-  return records.filter((r) => {
-    const key = `${r.name}|${r.type}|${dataKey(r)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
