@@ -30,8 +30,21 @@ export class PowerFlow {
   readonly pduLoad: Float64Array;
   readonly feedLoad: Float64Array;
 
+  /** Hosts as flat arrays for the evaluation loop: host h's PDUs are hostPdus[hostPduStart[h] … hostPduStart[h + 1]). */
+  private readonly hostPduStart: Int32Array;
+  private readonly hostPdus: Int32Array;
+  private readonly hostRackComponent: Int32Array;
+  private readonly hostComponent: Int32Array;
+  private readonly hostKw: Float64Array;
+
   constructor(readonly topology: PowerTopology) {
-    const { hosts, pdus, feeds } = topology;
+    const { hosts, pdus, feeds, racks } = topology;
+    this.hostPduStart = new Int32Array(hosts.length + 1);
+    hosts.forEach((h, i) => (this.hostPduStart[i + 1] = this.hostPduStart[i]! + h.pdus.length));
+    this.hostPdus = Int32Array.from(hosts.flatMap((h) => h.pdus));
+    this.hostRackComponent = Int32Array.from(hosts.map((h) => racks[h.rack]!.component));
+    this.hostComponent = Int32Array.from(hosts.map((h) => h.component));
+    this.hostKw = Float64Array.from(hosts.map((h) => h.kw));
     this.hostPowered = new Uint8Array(hosts.length);
     this.hostSupplied = new Uint8Array(hosts.length);
     this.pduAlive = new Uint8Array(pdus.length);
@@ -48,6 +61,7 @@ export class PowerFlow {
    */
   evaluate(down: Uint8Array, sourceKw: Float64Array): void {
     const { hosts, pdus, feeds, racks } = this.topology;
+    const { hostPduStart, hostPdus, hostRackComponent, hostComponent, hostKw, pduAlive, pduLoad } = this;
     this.pduTripped.fill(0);
     this.feedTripped.fill(0);
     for (let round = 0; round <= pdus.length + feeds.length; round++) {
@@ -64,16 +78,20 @@ export class PowerFlow {
       this.pduLoad.fill(0);
       this.feedLoad.fill(0);
       for (let h = 0; h < hosts.length; h++) {
-        const host = hosts[h]!;
+        const from = hostPduStart[h]!;
+        const to = hostPduStart[h + 1]!;
         let live = 0;
-        for (const p of host.pdus) live += this.pduAlive[p]!;
-        const supplied = live > 0 && down[racks[host.rack]!.component] === 0;
+        for (let k = from; k < to; k++) live += pduAlive[hostPdus[k]!]!;
+        const supplied = live > 0 && down[hostRackComponent[h]!] === 0;
         this.hostSupplied[h] = supplied ? 1 : 0;
-        const powered = supplied && down[host.component] === 0;
+        const powered = supplied && down[hostComponent[h]!] === 0;
         this.hostPowered[h] = powered ? 1 : 0;
         if (!powered) continue;
-        const share = host.kw / live;
-        for (const p of host.pdus) if (this.pduAlive[p] === 1) this.pduLoad[p]! += share;
+        const share = hostKw[h]! / live;
+        for (let k = from; k < to; k++) {
+          const p = hostPdus[k]!;
+          if (pduAlive[p] === 1) pduLoad[p]! += share;
+        }
       }
       for (let p = 0; p < pdus.length; p++) if (this.pduAlive[p] === 1) this.feedLoad[pdus[p]!.feed]! += this.pduLoad[p]!;
 

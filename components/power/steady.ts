@@ -104,15 +104,26 @@ export class ServiceIndex {
     this.ids = plan.services.map((s) => s.id);
     this.minReplicas = Int32Array.from(plan.services.map((s) => s.minReplicas));
     this.replicaHosts = plan.services.map((s) => Int32Array.from(s.replicas.map((r) => topology.hostIndex.get(hostOf.get(r) ?? "") ?? -1)));
+    const servicesOf: number[][] = topology.hosts.map(() => []);
+    this.replicaHosts.forEach((hosts, s) => {
+      for (const h of hosts) if (h >= 0 && !servicesOf[h]!.includes(s)) servicesOf[h]!.push(s);
+    });
+    this.servicesOfHost = servicesOf.map((list) => Int32Array.from(list));
   }
+
+  /** Per host: the services with a replica on it (each once). */
+  readonly servicesOfHost: readonly Int32Array[];
 
   /** Writes running-replica counts and up flags for the given powered-host vector. */
   evaluate(hostPowered: Uint8Array, running: Int32Array, up: Uint8Array): void {
-    for (let s = 0; s < this.ids.length; s++) {
-      let n = 0;
-      for (const h of this.replicaHosts[s]!) if (h >= 0 && hostPowered[h] === 1) n++;
-      running[s] = n;
-      up[s] = n >= this.minReplicas[s]! ? 1 : 0;
-    }
+    for (let s = 0; s < this.ids.length; s++) this.evaluateService(s, hostPowered, running, up);
+  }
+
+  /** `evaluate` for service `s` alone: enough when only hosts it has no replica on changed. */
+  evaluateService(s: number, hostPowered: Uint8Array, running: Int32Array, up: Uint8Array): void {
+    let n = 0;
+    for (const h of this.replicaHosts[s]!) if (h >= 0 && hostPowered[h] === 1) n++;
+    running[s] = n;
+    up[s] = n >= this.minReplicas[s]! ? 1 : 0;
   }
 }
