@@ -79,7 +79,8 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
       const hostId = placement.hostOf.get(id)!;
       const host = hostsById.get(hostId)!;
       const addresses: Record<string, string> = {};
-      for (const net of nets) addresses[net] = addressOf(net, `replica:${id}`)!;
+      const key = `replica:${id}`;
+      for (const net of nets) addresses[net] = addressOf(net, key)!;
       const published: PublishedPort[] = info.ports
         .filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator")
         .map((p) => ({
@@ -139,8 +140,12 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   });
 
   const networks: PlannedNetwork[] = spec.networks.map((n) => {
-    const members = [...(addressing.addresses.get(n.id) ?? new Map<string, string>())].map(([key, address]) => ({ key, address }));
-    members.sort((a, b) => ipOrder(a.address) - ipOrder(b.address));
+    const unsorted = [...(addressing.addresses.get(n.id) ?? new Map<string, string>())];
+    const order = unsorted.map(([, address]) => ipOrder(address));
+    const members = unsorted
+      .map((_, i) => i)
+      .sort((a, b) => order[a]! - order[b]! || a - b) // a stable sort by address
+      .map((i) => ({ key: unsorted[i]![0], address: unsorted[i]![1] }));
     return { id: n.id, cidr: n.cidr, exposure: n.exposure, gateway: addressing.gateways.get(n.id)!, members };
   });
 
@@ -207,5 +212,14 @@ function round(n: number): number {
 }
 
 function ipOrder(address: string): number {
-  return address.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+  let value = 0;
+  let octet = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) {
+      value = value * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return value * 256 + octet;
 }
