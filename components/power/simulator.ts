@@ -90,6 +90,8 @@ export class Simulator {
   private readonly touchedServices: number[] = [];
   /** Something other than a host's own state changed: the power flow must be evaluated in full. */
   private fullNeeded = true;
+  /** Nothing booked yet in this run. */
+  private firstInstant = true;
   private t = 0;
   /** The arrays the ledger books from. */
   private readonly booked: BookedState;
@@ -132,6 +134,7 @@ export class Simulator {
     this.fuel.fill(1);
     this.t = 0;
     this.fullNeeded = true;
+    this.firstInstant = true;
     this.pendingHosts.length = 0;
     this.ledger = new Ledger(this.topology, this.services, horizon, this.options.record);
 
@@ -271,6 +274,11 @@ export class Simulator {
       this.sourceKw[f] = kw;
     });
     this.flow.evaluate(down, this.sourceKw);
+    // No host's power changed since the last booking: no service changed and there is nothing
+    // to book (timelines still take a segment at every instant, and a run's first instant is
+    // always booked).
+    if (this.flow.unchanged && !this.options.record && !this.firstInstant) return;
+    this.firstInstant = false;
     this.services.evaluate(this.flow.hostPowered, this.running, this.up);
     this.ledger.book(this.t, this.booked);
   }
