@@ -229,7 +229,10 @@ export function buildZones(input: ZoneInput): DnsZone[] {
     else byService.set(r.service, [r]);
   }
   const replicasOf = (svc: PlannedService) => byService.get(svc.id) ?? [];
-  const canonical = new Map<string, string>(); // address → canonical name, for PTR records
+  // Every address with its canonical name, for PTR records (the last name given to an address
+  // wins; the reverse zones below keep one per address).
+  const ptrAddresses: string[] = [];
+  const ptrNames: string[] = [];
 
   for (const net of input.networks) {
     const suffix = `.${net.id}.${domain}`; // fq(`<id>.<net>`)
@@ -238,7 +241,8 @@ export function buildZones(input: ZoneInput): DnsZone[] {
       if (address === undefined) continue;
       const name = host.id + suffix;
       records.push(a(name, address));
-      canonical.set(address, name);
+      ptrAddresses.push(address);
+      ptrNames.push(name);
     }
     for (const svc of input.services) {
       const serviceName = svc.id + suffix;
@@ -247,7 +251,8 @@ export function buildZones(input: ZoneInput): DnsZone[] {
         if (address === undefined) continue;
         const name = replica.id + suffix;
         records.push(a(name, address), a(serviceName, address));
-        canonical.set(address, name);
+        ptrAddresses.push(address);
+        ptrNames.push(name);
       }
     }
   }
@@ -291,24 +296,23 @@ export function buildZones(input: ZoneInput): DnsZone[] {
   const zones = [withSoa(domain, nameServers, records)];
 
   // Reverse zones: one per /24 that holds a planned address (a.b.c.d → d.c.b.a.in-addr.arpa).
-  const reverse = new Map<string, DnsRecord[]>(); // "a.b.c" → PTR records
-  const originOf = new Map<string, string>(); // "a.b.c" → "c.b.a.in-addr.arpa"
-  for (const [address, name] of canonical) {
+  // Per /24 a map of last octet → name: small maps instead of one over every address.
+  const reverse = new Map<string, { origin: string; names: Map<string, string> }>(); // "a.b.c" → …
+  for (let i = 0; i < ptrAddresses.length; i++) {
+    const address = ptrAddresses[i]!;
     const dot = address.lastIndexOf(".");
     const net = address.slice(0, dot);
-    let origin = originOf.get(net);
-    let list = reverse.get(net);
-    if (origin === undefined || list === undefined) {
-      origin = `${reversedName(net)}.in-addr.arpa`;
-      originOf.set(net, origin);
-      list = [];
-      reverse.set(net, list);
+    let group = reverse.get(net);
+    if (group === undefined) {
+      group = { origin: `${reversedName(net)}.in-addr.arpa`, names: new Map() };
+      reverse.set(net, group);
     }
-    list.push({ name: `${address.slice(dot + 1)}.${origin}`, ttl: DEFAULT_TTL, type: "PTR", data: name });
+    group.names.set(address.slice(dot + 1), ptrNames[i]!);
   }
-  const byOrigin = [...originOf].sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [net, origin] of byOrigin) {
-    const list = reverse.get(net)!;
+  const byOrigin = [...reverse.values()].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
+  for (const { origin, names } of byOrigin) {
+    const list: DnsRecord[] = [];
+    for (const [octet, name] of names) list.push({ name: `${octet}.${origin}`, ttl: DEFAULT_TTL, type: "PTR", data: name });
     for (const ns of nameServers) list.push({ name: origin, ttl: DEFAULT_TTL, type: "NS", data: ns });
     zones.push(withSoa(origin, nameServers, list));
   }
