@@ -73,6 +73,8 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
     const plan = plans.get(svc.plan)!;
     const nets = attached.get(svc.id)!;
     const onInternet = svc.networks.some((n) => internetNets.has(n));
+    const publishedPorts = info.ports.filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator");
+    const managementNet = nets.find((n) => managementNets.includes(n));
     const ids: string[] = [];
     for (let i = 0; i < svc.replicas; i++) {
       const id = replicaId(svc.id, i);
@@ -81,28 +83,32 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
       const addresses: Record<string, string> = {};
       const key = `replica:${id}`;
       for (const net of nets) addresses[net] = addressOf(net, key)!;
-      const published: PublishedPort[] = info.ports
-        .filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator")
-        .map((p) => ({
-          name: p.name,
-          port: p.port,
-          protocol: p.protocol,
-          audience: p.publish as PublishedPort["audience"],
-        }));
-      const managementNet = nets.find((n) => managementNets.includes(n));
-      replicas.push({
-        id,
-        service: svc.id,
-        role: svc.role,
-        index: i,
-        host: hostId,
-        rack: host.spec.rack,
-        feeds: host.feeds,
-        resources: { cpus: plan.cpus, memoryGb: plan.memoryGb, diskGb: plan.diskGb },
-        addresses,
-        ...(managementNet !== undefined ? { managementAddress: addresses[managementNet]! } : {}),
-        published,
-      });
+      // Every replica its own objects (nothing shared between replicas).
+      const published: PublishedPort[] = publishedPorts.map((p) => ({
+        name: p.name,
+        port: p.port,
+        protocol: p.protocol,
+        audience: p.publish as PublishedPort["audience"],
+      }));
+      const resources = { cpus: plan.cpus, memoryGb: plan.memoryGb, diskGb: plan.diskGb };
+      // Two literals rather than a spread: the same keys in the same order, built directly.
+      replicas.push(
+        managementNet !== undefined
+          ? {
+              id,
+              service: svc.id,
+              role: svc.role,
+              index: i,
+              host: hostId,
+              rack: host.spec.rack,
+              feeds: host.feeds,
+              resources,
+              addresses,
+              managementAddress: addresses[managementNet]!,
+              published,
+            }
+          : { id, service: svc.id, role: svc.role, index: i, host: hostId, rack: host.spec.rack, feeds: host.feeds, resources, addresses, published },
+      );
       ids.push(id);
     }
     return {
