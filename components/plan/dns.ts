@@ -39,9 +39,9 @@ function reversedName(name: string): string {
   return out + name.slice(0, end);
 }
 
-/** The code unit at `i` of `pre` followed by the first `firstLength` code units of `name`. */
-function unitAt(pre: string, name: string, i: number): number {
-  return i < pre.length ? pre.charCodeAt(i) : name.charCodeAt(i - pre.length);
+/** The code unit at `i` of `pre` followed by `first`. */
+function unitAt(pre: string, first: string, i: number): number {
+  return i < pre.length ? pre.charCodeAt(i) : first.charCodeAt(i - pre.length);
 }
 
 /**
@@ -56,9 +56,8 @@ function unitAt(pre: string, name: string, i: number): number {
  */
 function sortedUnique(records: readonly DnsRecord[]): DnsRecord[] {
   const n = records.length;
-  const names = new Array<string>(n);
+  const first = new Array<string>(n);
   const pre = new Array<string>(n);
-  const firstLength = new Int32Array(n);
   const rank = new Int8Array(n);
   const order = new Array<number>(n);
   const preOf = new Map<string, string>(); // parent name → its reversed labels and a dot
@@ -68,10 +67,9 @@ function sortedUnique(records: readonly DnsRecord[]): DnsRecord[] {
     const r = records[i]!;
     const name = r.name;
     const dot = name.indexOf(".");
-    names[i] = name;
     if (dot < 0) {
       pre[i] = "";
-      firstLength[i] = name.length;
+      first[i] = name;
     } else {
       if (name.length - dot - 1 !== lastParent.length || !name.endsWith(lastParent) || lastPre === "") {
         lastParent = name.slice(dot + 1);
@@ -79,7 +77,7 @@ function sortedUnique(records: readonly DnsRecord[]): DnsRecord[] {
         preOf.set(lastParent, lastPre);
       }
       pre[i] = lastPre;
-      firstLength[i] = dot;
+      first[i] = name.slice(0, dot);
     }
     rank[i] = TYPE_RANK.get(r.type) ?? -1;
     order[i] = i;
@@ -87,16 +85,15 @@ function sortedUnique(records: readonly DnsRecord[]): DnsRecord[] {
   const compareNames = (a: number, b: number): number => {
     const pa = pre[a]!;
     const pb = pre[b]!;
-    const na = names[a]!;
-    const nb = names[b]!;
-    const la = pa.length + firstLength[a]!;
-    const lb = pb.length + firstLength[b]!;
+    const fa = first[a]!;
+    const fb = first[b]!;
+    if (pa === pb) return fa === fb ? 0 : fa < fb ? -1 : 1; // equal up to the first labels
+    const la = pa.length + fa.length;
+    const lb = pb.length + fb.length;
     const common = la < lb ? la : lb;
-    let i = 0;
-    if (pa === pb) i = pa.length; // equal up to the first labels
-    for (; i < common; i++) {
-      const ca = unitAt(pa, na, i);
-      const cb = unitAt(pb, nb, i);
+    for (let i = 0; i < common; i++) {
+      const ca = unitAt(pa, fa, i);
+      const cb = unitAt(pb, fb, i);
       if (ca !== cb) return ca - cb;
     }
     return la - lb;
