@@ -181,11 +181,17 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   const zones = buildZones({ domain: spec.domain, hosts, networks, services, replicas });
   const recordIssues = checkDnsRecords(spec, zones);
   if (recordIssues.length > 0) return { ok: false, issues: recordIssues };
-  const lockOut: PlanLock = {
-    version: 1,
-    placement: Object.fromEntries(replicas.map((r) => [r.id, r.host])),
-    addresses: Object.fromEntries(networks.map((n) => [n.id, Object.fromEntries(n.members.map((m) => [m.key, m.address]))])),
-  };
+  // Plain assignments (keys are spec ids, `<service>-<n>`, `host:…` and `replica:…`: never `__proto__`):
+  // the same objects as Object.fromEntries without an entry array per key.
+  const lockPlacement: Record<string, string> = {};
+  for (const r of replicas) lockPlacement[r.id] = r.host;
+  const lockAddresses: Record<string, Record<string, string>> = {};
+  for (const n of networks) {
+    const members: Record<string, string> = {};
+    for (const m of n.members) members[m.key] = m.address;
+    lockAddresses[n.id] = members;
+  }
+  const lockOut: PlanLock = { version: 1, placement: lockPlacement, addresses: lockAddresses };
   return { ok: true, plan: { datacenter: spec.name, domain: spec.domain, hosts, networks, services, replicas, zones, exposure, notes, lock: lockOut } };
 }
 
