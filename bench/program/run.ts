@@ -5,7 +5,13 @@
  * issue #2), plus the planner alone on 10,000 hosts. Prints wall and CPU time and ratios.
  * See README.md for the numbers and what they mean.
  *
- *   npx tsx bench/program/run.ts [--sizes 10,100,1000] [--repeat 3]
+ *   npx tsx bench/program/run.ts [--sizes 10,100,1000] [--repeat 3] [--planner-hosts 10000]
+ *     [--planner-repeat 9] [--planner-base <dir>]
+ *
+ * `--sizes ""` skips the program and times only the planner. `--planner-base` is another
+ * checkout of this repository (e.g. `git archive <commit> components contracts | tar -x -C
+ * <dir>` plus a `node_modules` link): its planner is timed in the same process, alternating
+ * with this one's, for a before/after in one run.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,9 +32,14 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "10,100,1000" },
     repeat: { type: "string", default: "3" },
     "planner-hosts": { type: "string", default: "10000" },
+    "planner-repeat": { type: "string", default: "9" },
+    "planner-base": { type: "string" },
   },
 });
-const sizes = values.sizes!.split(",").map(Number);
+const sizes = values
+  .sizes!.split(",")
+  .filter((s) => s !== "")
+  .map(Number);
 const repeat = Number(values.repeat);
 
 interface Sample {
@@ -127,14 +138,54 @@ for (const hosts of sizes) {
 }
 
 const plannerHosts = Number(values["planner-hosts"]);
+const plannerRepeat = Number(values["planner-repeat"]);
 const spec = parseSpec(generateSpec({ hosts: plannerHosts, services: plannerHosts / 2 }));
-planDatacenter(spec); // warm-up
-let t0 = performance.now();
-const placement = placeReplicas(spec, undefined);
-const placeMs = performance.now() - t0;
-t0 = performance.now();
-const plan = planDatacenter(spec);
-const plannerMs = performance.now() - t0;
-console.log(`\nPlanner: ${plannerHosts} hosts, ${plan.services.length} services, ${placement.hostOf.size} replicas`);
-console.log(`  placement            ${placeMs.toFixed(0).padStart(6)} ms (target < 1000 ms)`);
-console.log(`  whole plan (+ addresses, ports, ${plan.zones.length} DNS zones, exposure) ${plannerMs.toFixed(0).padStart(6)} ms`);
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+
+/** Wall and CPU ms (user + system of the process, so GC threads count) of one call. */
+function timed(fn: () => unknown): { ms: number; cpuMs: number } {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  fn();
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { ms, cpuMs: (used.user + used.system) / 1000 };
+}
+
+type Planner = (s: typeof spec) => ReturnType<typeof planDatacenter>;
+
+async function timePlanner(): Promise<void> {
+  const sides: { name: string; plan: Planner }[] = [{ name: "this tree", plan: (s) => planDatacenter(s) }];
+  if (values["planner-base"]) {
+    const base = (await import(join(process.cwd(), values["planner-base"], "components/plan/index.ts"))) as { planDatacenter: Planner };
+    sides.unshift({ name: `base ${values["planner-base"]}`, plan: (s) => base.planDatacenter(s) });
+  }
+  for (const side of sides) for (let i = 0; i < 2; i++) side.plan(spec); // warm-up (JIT)
+  const plannerStart = load();
+  const placeSamples: number[] = [];
+  const samples = sides.map(() => ({ ms: [] as number[], cpuMs: [] as number[] }));
+  for (let i = 0; i < plannerRepeat; i++) {
+    placeSamples.push(timed(() => placeReplicas(spec, undefined)).ms);
+    sides.forEach((side, k) => {
+      const t = timed(() => side.plan(spec));
+      samples[k]!.ms.push(t.ms);
+      samples[k]!.cpuMs.push(t.cpuMs);
+    });
+  }
+  const plan = planDatacenter(spec);
+  const placement = placeReplicas(spec, undefined);
+  console.log(`\nPlanner: ${plannerHosts} hosts, ${plan.services.length} services, ${placement.hostOf.size} replicas, ${plan.zones.length} DNS zones`);
+  console.log(`  ${plannerRepeat} runs after a warm-up, alternating; load average ${plannerStart} at the start, ${load()} at the end`);
+  console.log(`  placement  median ${median(placeSamples).toFixed(0).padStart(5)} ms wall (target < 1000 ms)`);
+  sides.forEach((side, k) => {
+    const s = samples[k]!;
+    console.log(
+      `  whole plan (+ addresses, ports, DNS zones, exposure), ${side.name}: median ${median(s.ms).toFixed(0).padStart(5)} ms wall, ${median(s.cpuMs).toFixed(0).padStart(5)} ms CPU; fastest ${Math.min(...s.ms).toFixed(0)} ms wall (target < 200 ms)`,
+    );
+  });
+}
+
+void timePlanner();

@@ -21,6 +21,8 @@ export function parseIp(text: string): number | undefined {
 }
 
 export function formatIp(value: number): string {
+  // Whole addresses (every caller's case; the planner formats one per member) without arrays.
+  if (Number.isInteger(value) && value >= 0 && value < 2 ** 32) return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
 }
 

@@ -35,9 +35,9 @@ export function allocateAddresses(networks: readonly NetworkSpec[], requests: re
   const issues: SpecIssue[] = [];
   const byNet = new Map<string, AddressRequest[]>();
   for (const r of requests) {
-    const list = byNet.get(r.network) ?? [];
-    list.push(r);
-    byNet.set(r.network, list);
+    const list = byNet.get(r.network);
+    if (list) list.push(r);
+    else byNet.set(r.network, [r]);
   }
 
   networks.forEach((net, n) => {
@@ -48,10 +48,10 @@ export function allocateAddresses(networks: readonly NetworkSpec[], requests: re
     const taken = new Set<number>();
     const assigned = new Map<string, string>();
     const wanted = byNet.get(net.id) ?? [];
-    const locked = lock?.addresses[net.id] ?? {};
+    const locked = lock?.addresses[net.id];
 
-    for (const req of wanted) {
-      const text = locked[req.key];
+    for (const req of locked ? wanted : []) {
+      const text = locked![req.key];
       if (text === undefined) continue;
       const ip = parseIp(text);
       const offset = ip === undefined ? -1 : ip - cidr.base;
@@ -67,7 +67,7 @@ export function allocateAddresses(networks: readonly NetworkSpec[], requests: re
     }
     let cursor = first;
     for (const req of wanted) {
-      if (assigned.has(req.key)) continue;
+      if (assigned.size > 0 && assigned.has(req.key)) continue;
       while (taken.has(cursor)) cursor++;
       if (cursor > last) {
         issues.push({

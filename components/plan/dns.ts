@@ -19,26 +19,125 @@ export interface ZoneInput {
 }
 
 const TYPE_ORDER = ["SOA", "NS", "MX", "TXT", "SRV", "A", "AAAA", "CNAME", "PTR"];
+const TYPE_RANK = new Map(TYPE_ORDER.map((t, i) => [t, i]));
 
 /** Record data as text: plain for the string-valued types (most records), JSON otherwise. */
 function dataKey(r: DnsRecord): string {
   return typeof r.data === "string" ? r.data : JSON.stringify(r.data);
 }
 
-function sortRecords(records: DnsRecord[]): DnsRecord[] {
-  const keyed = records.map((r) => ({
-    r,
-    key: `${r.name.split(".").reverse().join(".")}\u0000${String(TYPE_ORDER.indexOf(r.type)).padStart(2, "0")}\u0000${dataKey(r)}`,
-  }));
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return keyed.map((k) => k.r);
+/** `a.b.c` → `c.b.a` (what `split(".").reverse().join(".")` gives, without the arrays). */
+function reversedName(name: string): string {
+  let out = "";
+  let end = name.length;
+  for (let i = name.length - 1; i >= 0; i--) {
+    if (name.charCodeAt(i) === 46) {
+      out += `${name.slice(i + 1, end)}.`;
+      end = i;
+    }
+  }
+  return out + name.slice(0, end);
+}
+
+/** The code unit at `i` of `pre` followed by `first`. */
+function unitAt(pre: string, first: string, i: number): number {
+  return i < pre.length ? pre.charCodeAt(i) : first.charCodeAt(i - pre.length);
+}
+
+/**
+ * The records without duplicates (same name, type and data: the first one stays), sorted by
+ * name with its labels reversed (the zone's tree order), type (TYPE_ORDER) and data; records
+ * equal in all three keep their order. Sorting first and then dropping duplicates within each
+ * run of equal keys gives the same records as dropping them first: the sort is stable.
+ *
+ * A name's reversed form is never built: it is `pre` (the labels after the first, reversed,
+ * each followed by a dot — one string shared by every name with the same parent) followed by
+ * the first label, and names are compared code unit by code unit as those strings would be.
+ */
+function sortedUnique(records: readonly DnsRecord[]): DnsRecord[] {
+  const n = records.length;
+  const first = new Array<string>(n);
+  const pre = new Array<string>(n);
+  const rank = new Int8Array(n);
+  const order = new Array<number>(n);
+  const preOf = new Map<string, string>(); // parent name → its reversed labels and a dot
+  let lastParent = "";
+  let lastPre = "";
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    const name = r.name;
+    const dot = name.indexOf(".");
+    if (dot < 0) {
+      pre[i] = "";
+      first[i] = name;
+    } else {
+      if (name.length - dot - 1 !== lastParent.length || !name.endsWith(lastParent) || lastPre === "") {
+        lastParent = name.slice(dot + 1);
+        lastPre = preOf.get(lastParent) ?? `${reversedName(lastParent)}.`;
+        preOf.set(lastParent, lastPre);
+      }
+      pre[i] = lastPre;
+      first[i] = name.slice(0, dot);
+    }
+    rank[i] = TYPE_RANK.get(r.type) ?? -1;
+    order[i] = i;
+  }
+  const compareNames = (a: number, b: number): number => {
+    const pa = pre[a]!;
+    const pb = pre[b]!;
+    const fa = first[a]!;
+    const fb = first[b]!;
+    if (pa === pb) return fa === fb ? 0 : fa < fb ? -1 : 1; // equal up to the first labels
+    const la = pa.length + fa.length;
+    const lb = pb.length + fb.length;
+    const common = la < lb ? la : lb;
+    for (let i = 0; i < common; i++) {
+      const ca = unitAt(pa, fa, i);
+      const cb = unitAt(pb, fb, i);
+      if (ca !== cb) return ca - cb;
+    }
+    return la - lb;
+  };
+  const data = new Array<string | undefined>(n); // only computed for records whose name and type tie
+  const dataOf = (i: number) => (data[i] ??= dataKey(records[i]!));
+  const compare = (a: number, b: number): number => {
+    const byName = compareNames(a, b);
+    if (byName !== 0) return byName;
+    if (rank[a] !== rank[b]) return rank[a]! - rank[b]!;
+    const da = dataOf(a);
+    const db = dataOf(b);
+    if (da !== db) return da < db ? -1 : 1;
+    return a - b;
+  };
+  order.sort(compare);
+  const out: DnsRecord[] = [];
+  let runStart = 0; // index in `out` of the first record of the current run of equal keys
+  let prev = -1;
+  for (const i of order) {
+    if (prev < 0 || compareNames(i, prev) !== 0 || rank[i] !== rank[prev] || dataOf(i) !== dataOf(prev)) runStart = out.length;
+    prev = i;
+    const r = records[i]!;
+    let dup = false;
+    for (let k = runStart; k < out.length && !dup; k++) dup = out[k]!.type === r.type;
+    if (!dup) out.push(r);
+  }
+  return out;
 }
 
 /** The zone of `records` (every record but the SOA, final), whose SOA serial is a hash of exactly them. */
 function withSoa(origin: string, ns: readonly string[], records: readonly DnsRecord[]): DnsZone {
-  const body = sortRecords(dedupe(records));
+  const body = sortedUnique(records);
+  // One line per record, hashed in chunks: the same bytes as one update per line.
   const hash = createHash("sha256");
-  for (const r of body) hash.update(`${r.name} ${r.type} ${r.ttl} ${dataKey(r)}\n`);
+  let chunk = "";
+  for (const r of body) {
+    chunk += `${r.name} ${r.type} ${r.ttl} ${dataKey(r)}\n`;
+    if (chunk.length > 65536) {
+      hash.update(chunk);
+      chunk = "";
+    }
+  }
+  hash.update(chunk);
   const serial = hash.digest().readUInt32BE(0) >>> 1; // 31 bits: always a valid serial
   const soa: DnsRecord = {
     name: origin,
@@ -127,23 +226,32 @@ export function buildZones(input: ZoneInput): DnsZone[] {
     else byService.set(r.service, [r]);
   }
   const replicasOf = (svc: PlannedService) => byService.get(svc.id) ?? [];
-  const canonical = new Map<string, string>(); // address → canonical name, for PTR records
+  // Every address with its canonical name, for PTR records (the last name given to an address
+  // wins; the reverse zones below keep one per address).
+  const ptrAddresses: string[] = [];
+  const ptrNames: string[] = [];
 
   for (const net of input.networks) {
+    const suffix = `.${net.id}.${domain}`; // fq(`<id>.<net>`)
     for (const host of input.hosts) {
       const address = host.addresses[net.id];
       if (address === undefined) continue;
-      records.push(a(fq(`${host.id}.${net.id}`), address));
-      canonical.set(address, fq(`${host.id}.${net.id}`));
+      const name = host.id + suffix;
+      records.push(a(name, address));
+      ptrAddresses.push(address);
+      ptrNames.push(name);
     }
     for (const svc of input.services) {
+      const serviceName = svc.id + suffix;
       for (const replica of replicasOf(svc)) {
         const address = replica.addresses[net.id];
         if (address === undefined) continue;
-        records.push(a(fq(`${replica.id}.${net.id}`), address));
+        const name = replica.id + suffix;
+        records.push(a(name, address));
         // An HA group's monitor has its own name only: the service's name leads to the data nodes.
-        if (replica.part !== "monitor") records.push(a(fq(`${svc.id}.${net.id}`), address));
-        canonical.set(address, fq(`${replica.id}.${net.id}`));
+        if (replica.part !== "monitor") records.push(a(serviceName, address));
+        ptrAddresses.push(address);
+        ptrNames.push(name);
       }
     }
   }
@@ -186,28 +294,26 @@ export function buildZones(input: ZoneInput): DnsZone[] {
 
   const zones = [withSoa(domain, nameServers, records)];
 
-  // Reverse zones: one per /24 that holds a planned address.
-  const reverse = new Map<string, DnsRecord[]>();
-  for (const [address, name] of canonical) {
-    const [o1, o2, o3, o4] = address.split(".");
-    const origin = `${o3}.${o2}.${o1}.in-addr.arpa`;
-    const list = reverse.get(origin) ?? [];
-    list.push({ name: `${o4}.${origin}`, ttl: DEFAULT_TTL, type: "PTR", data: name });
-    reverse.set(origin, list);
+  // Reverse zones: one per /24 that holds a planned address (a.b.c.d → d.c.b.a.in-addr.arpa).
+  // Per /24 a map of last octet → name: small maps instead of one over every address.
+  const reverse = new Map<string, { origin: string; names: Map<string, string> }>(); // "a.b.c" → …
+  for (let i = 0; i < ptrAddresses.length; i++) {
+    const address = ptrAddresses[i]!;
+    const dot = address.lastIndexOf(".");
+    const net = address.slice(0, dot);
+    let group = reverse.get(net);
+    if (group === undefined) {
+      group = { origin: `${reversedName(net)}.in-addr.arpa`, names: new Map() };
+      reverse.set(net, group);
+    }
+    group.names.set(address.slice(dot + 1), ptrNames[i]!);
   }
-  for (const origin of [...reverse.keys()].sort()) {
-    const list = reverse.get(origin)!;
-    zones.push(withSoa(origin, nameServers, [...list, ...nameServers.map((ns): DnsRecord => ({ name: origin, ttl: DEFAULT_TTL, type: "NS", data: ns }))]));
+  const byOrigin = [...reverse.values()].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
+  for (const { origin, names } of byOrigin) {
+    const list: DnsRecord[] = [];
+    for (const [octet, name] of names) list.push({ name: `${octet}.${origin}`, ttl: DEFAULT_TTL, type: "PTR", data: name });
+    for (const ns of nameServers) list.push({ name: origin, ttl: DEFAULT_TTL, type: "NS", data: ns });
+    zones.push(withSoa(origin, nameServers, list));
   }
   return zones;
-}
-
-function dedupe(records: readonly DnsRecord[]): DnsRecord[] {
-  const seen = new Set<string>();
-  return records.filter((r) => {
-    const key = `${r.name}|${r.type}|${dataKey(r)}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }

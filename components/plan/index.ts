@@ -75,35 +75,42 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
     const plan = plans.get(svc.plan)!;
     const nets = attached.get(svc.id)!;
     const onInternet = svc.networks.some((n) => internetNets.has(n));
+    const publishedPorts = info.ports.filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator");
+    const managementNet = nets.find((n) => managementNets.includes(n));
     const ids: string[] = [];
     for (let i = 0; i < svc.replicas; i++) {
       const id = replicaId(svc.id, i);
       const hostId = placement.hostOf.get(id)!;
       const host = hostsById.get(hostId)!;
       const addresses: Record<string, string> = {};
-      for (const net of nets) addresses[net] = addressOf(net, `replica:${id}`)!;
-      const published: PublishedPort[] = info.ports
-        .filter((p) => (p.publish === "internet" && onInternet) || p.publish === "operator")
-        .map((p) => ({
-          name: p.name,
-          port: p.port,
-          protocol: p.protocol,
-          audience: p.publish as PublishedPort["audience"],
-        }));
-      const managementNet = nets.find((n) => managementNets.includes(n));
-      replicas.push({
-        id,
-        service: svc.id,
-        role: svc.role,
-        index: i,
-        host: hostId,
-        rack: host.spec.rack,
-        feeds: host.feeds,
-        resources: { cpus: plan.cpus, memoryGb: plan.memoryGb, diskGb: plan.diskGb },
-        addresses,
-        ...(managementNet !== undefined ? { managementAddress: addresses[managementNet]! } : {}),
-        published,
-      });
+      const key = `replica:${id}`;
+      for (const net of nets) addresses[net] = addressOf(net, key)!;
+      // Every replica its own objects (nothing shared between replicas).
+      const published: PublishedPort[] = publishedPorts.map((p) => ({
+        name: p.name,
+        port: p.port,
+        protocol: p.protocol,
+        audience: p.publish as PublishedPort["audience"],
+      }));
+      const resources = { cpus: plan.cpus, memoryGb: plan.memoryGb, diskGb: plan.diskGb };
+      // Two literals rather than a spread: the same keys in the same order, built directly.
+      replicas.push(
+        managementNet !== undefined
+          ? {
+              id,
+              service: svc.id,
+              role: svc.role,
+              index: i,
+              host: hostId,
+              rack: host.spec.rack,
+              feeds: host.feeds,
+              resources,
+              addresses,
+              managementAddress: addresses[managementNet]!,
+              published,
+            }
+          : { id, service: svc.id, role: svc.role, index: i, host: hostId, rack: host.spec.rack, feeds: host.feeds, resources, addresses, published },
+      );
       ids.push(id);
     }
     // An HA group's monitor (./ha.ts): on the service's networks, small, publishing nothing.
@@ -164,8 +171,12 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   });
 
   const networks: PlannedNetwork[] = spec.networks.map((n) => {
-    const members = [...(addressing.addresses.get(n.id) ?? new Map<string, string>())].map(([key, address]) => ({ key, address }));
-    members.sort((a, b) => ipOrder(a.address) - ipOrder(b.address));
+    const unsorted = [...(addressing.addresses.get(n.id) ?? new Map<string, string>())];
+    const order = unsorted.map(([, address]) => ipOrder(address));
+    const members = unsorted
+      .map((_, i) => i)
+      .sort((a, b) => order[a]! - order[b]! || a - b) // a stable sort by address
+      .map((i) => ({ key: unsorted[i]![0], address: unsorted[i]![1] }));
     return { id: n.id, cidr: n.cidr, exposure: n.exposure, gateway: addressing.gateways.get(n.id)!, members };
   });
 
@@ -195,11 +206,17 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
   const zones = buildZones({ domain: spec.domain, hosts, networks, services, replicas });
   const recordIssues = checkDnsRecords(spec, zones);
   if (recordIssues.length > 0) return { ok: false, issues: recordIssues };
-  const lockOut: PlanLock = {
-    version: 1,
-    placement: Object.fromEntries(replicas.map((r) => [r.id, r.host])),
-    addresses: Object.fromEntries(networks.map((n) => [n.id, Object.fromEntries(n.members.map((m) => [m.key, m.address]))])),
-  };
+  // Plain assignments (keys are spec ids, `<service>-<n>`, `host:…` and `replica:…`: never `__proto__`):
+  // the same objects as Object.fromEntries without an entry array per key.
+  const lockPlacement: Record<string, string> = {};
+  for (const r of replicas) lockPlacement[r.id] = r.host;
+  const lockAddresses: Record<string, Record<string, string>> = {};
+  for (const n of networks) {
+    const members: Record<string, string> = {};
+    for (const m of n.members) members[m.key] = m.address;
+    lockAddresses[n.id] = members;
+  }
+  const lockOut: PlanLock = { version: 1, placement: lockPlacement, addresses: lockAddresses };
   return { ok: true, plan: { datacenter: spec.name, domain: spec.domain, hosts, networks, services, replicas, zones, exposure, notes, lock: lockOut } };
 }
 
@@ -232,5 +249,14 @@ function round(n: number): number {
 }
 
 function ipOrder(address: string): number {
-  return address.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+  let value = 0;
+  let octet = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) {
+      value = value * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return value * 256 + octet;
 }

@@ -120,8 +120,8 @@ export function placeReplicas(spec: DatacenterSpec, lock: PlanLock | undefined):
   // choice, and conflicts only exist in the few racks a service already uses, so the search
   // stops early. Only when every host conflicts does it fall back to scoring them all.
   const heaps = new Map<HostSpec["kind"], HostHeap>([
-    ["virtualization", new HostHeap()],
-    ["dedicated", new HostHeap()],
+    ["virtualization", new HostHeap(hosts.length)],
+    ["dedicated", new HostHeap(hosts.length)],
   ]);
   for (const h of hosts) if (h.spec.kind === "virtualization" || h.replicas.length === 0) heaps.get(h.spec.kind)!.push(h);
   spec.services.forEach((svc, s) => {
@@ -246,14 +246,15 @@ function conflicts(h: HostState, mine: readonly HostState[]): [number, number] {
   return [rack, feed];
 }
 
+/** No other replica of the service in the host's rack or on its single feed. */
+function conflictFree(h: HostState, mine: readonly HostState[]): boolean {
+  for (const o of mine) if (o.spec.rack === h.spec.rack || sameSingleFeed(o, h)) return false;
+  return true;
+}
+
 /** Lowest (load, index) host with room and no conflict with the service's other replicas. */
 function pickFromHeap(heap: HostHeap, mine: readonly HostState[], plan: PlanSpec): HostState | undefined {
-  for (const h of heap.ordered()) {
-    if (mine.includes(h) || !hasRoom(h, plan)) continue;
-    const [rack, feed] = conflicts(h, mine);
-    if (rack === 0 && feed === 0) return h;
-  }
-  return undefined;
+  return heap.first((h) => !mine.includes(h) && hasRoom(h, plan) && conflictFree(h, mine));
 }
 
 /** The full lexicographic choice: (rack conflicts, feed conflicts, load, index). */
@@ -283,42 +284,48 @@ function loadKey(h: HostState): number {
  */
 class HostHeap {
   private readonly items: HostState[] = [];
-  private readonly at = new Map<HostState, number>();
+  /** Per host (by declaration index): its position in `items`, or -1. */
+  private readonly at: Int32Array;
+
+  constructor(hostCount: number) {
+    this.at = new Int32Array(hostCount).fill(-1);
+  }
 
   push(h: HostState): void {
     this.items.push(h);
-    this.at.set(h, this.items.length - 1);
+    this.at[h.index] = this.items.length - 1;
     this.up(this.items.length - 1);
   }
 
   remove(h: HostState): void {
-    const i = this.at.get(h);
-    if (i === undefined) return;
+    const i = this.at[h.index]!;
+    if (i < 0) return;
     const last = this.items.pop()!;
-    this.at.delete(h);
+    this.at[h.index] = -1;
     if (i < this.items.length) {
       this.items[i] = last;
-      this.at.set(last, i);
+      this.at[last.index] = i;
       this.down(i);
       this.up(i);
     }
   }
 
-  /** Yields hosts best-first by expanding the heap tree with a small frontier heap. */
-  *ordered(): Generator<HostState> {
-    if (this.items.length === 0) return;
+  /** The first host, best-first, that `accept`s, found by expanding the heap tree with a small frontier. */
+  first(accept: (h: HostState) => boolean): HostState | undefined {
+    if (this.items.length === 0) return undefined;
     const frontier: number[] = [0];
-    const better = (a: number, b: number) => this.less(this.items[a]!, this.items[b]!);
     while (frontier.length > 0) {
       // The frontier stays tiny (a few entries per host examined): a linear minimum is fine.
       let m = 0;
-      for (let k = 1; k < frontier.length; k++) if (better(frontier[k]!, frontier[m]!)) m = k;
+      for (let k = 1; k < frontier.length; k++) if (this.less(this.items[frontier[k]!]!, this.items[frontier[m]!]!)) m = k;
       const i = frontier[m]!;
       frontier[m] = frontier[frontier.length - 1]!;
       frontier.pop();
-      yield this.items[i]!;
-      for (const c of [2 * i + 1, 2 * i + 2]) if (c < this.items.length) frontier.push(c);
+      if (accept(this.items[i]!)) return this.items[i];
+      if (2 * i + 1 < this.items.length) frontier.push(2 * i + 1);
+      if (2 * i + 2 < this.items.length) frontier.push(2 * i + 2);
     }
+    return undefined;
   }
 
   private less(a: HostState, b: HostState): boolean {
@@ -332,8 +339,8 @@ class HostHeap {
     const b = this.items[j]!;
     this.items[i] = b;
     this.items[j] = a;
-    this.at.set(b, i);
-    this.at.set(a, j);
+    this.at[b.index] = i;
+    this.at[a.index] = j;
   }
 
   private up(i: number): void {

@@ -52,18 +52,19 @@ class Stat {
  */
 export function sampleYear(topology: PowerTopology, reliability: ReliabilityModel, random: (component: number) => number): SimEvent[] {
   const events: SimEvent[] = [];
-  topology.components.forEach((c, component) => {
-    const rate = reliability.rates[c.kind];
-    if (rate.failuresPerYear <= 0) return;
-    const exp = (mean: number) => -Math.log(1 - random(component)) * mean;
+  const components = topology.components;
+  for (let component = 0; component < components.length; component++) {
+    const rate = reliability.rates[components[component]!.kind];
+    if (rate.failuresPerYear <= 0) continue;
     const up = YEAR_SECONDS / rate.failuresPerYear;
     const repair = rate.meanRepairHours * 3600;
-    for (let t = exp(up); t < YEAR_SECONDS;) {
-      const back = t + exp(repair);
+    // Exponential draws, -ln(1 − u)·mean, in the order: up time, then repair and up time.
+    for (let t = -Math.log(1 - random(component)) * up; t < YEAR_SECONDS;) {
+      const back = t + -Math.log(1 - random(component)) * repair;
       events.push({ at: t, component, down: true }, { at: back, component, down: false });
-      t = back + exp(up);
+      t = back + -Math.log(1 - random(component)) * up;
     }
-  });
+  }
   return events.sort((a, b) => a.at - b.at);
 }
 

@@ -30,8 +30,21 @@ export class PowerFlow {
   readonly pduLoad: Float64Array;
   readonly feedLoad: Float64Array;
 
+  /** Hosts as flat arrays for the evaluation loop: host h's PDUs are hostPdus[hostPduStart[h] … hostPduStart[h + 1]). */
+  private readonly hostPduStart: Int32Array;
+  private readonly hostPdus: Int32Array;
+  private readonly hostRackComponent: Int32Array;
+  private readonly hostComponent: Int32Array;
+  private readonly hostKw: Float64Array;
+
   constructor(readonly topology: PowerTopology) {
-    const { hosts, pdus, feeds } = topology;
+    const { hosts, pdus, feeds, racks } = topology;
+    this.hostPduStart = new Int32Array(hosts.length + 1);
+    hosts.forEach((h, i) => (this.hostPduStart[i + 1] = this.hostPduStart[i]! + h.pdus.length));
+    this.hostPdus = Int32Array.from(hosts.flatMap((h) => h.pdus));
+    this.hostRackComponent = Int32Array.from(hosts.map((h) => racks[h.rack]!.component));
+    this.hostComponent = Int32Array.from(hosts.map((h) => h.component));
+    this.hostKw = Float64Array.from(hosts.map((h) => h.kw));
     this.hostPowered = new Uint8Array(hosts.length);
     this.hostSupplied = new Uint8Array(hosts.length);
     this.pduAlive = new Uint8Array(pdus.length);
@@ -40,42 +53,40 @@ export class PowerFlow {
     this.feedTripped = new Uint8Array(feeds.length);
     this.pduLoad = new Float64Array(pdus.length);
     this.feedLoad = new Float64Array(feeds.length);
+    this.lastDown = new Uint8Array(topology.components.length);
+    this.placedComponents = Int32Array.from([...pdus.map((p) => p.component), ...racks.map((r) => r.component), ...hosts.map((h) => h.component)]);
+    this.lastFeedAlive = new Uint8Array(feeds.length);
   }
+
+  /**
+   * The host results and loads are those a first round computes for `lastDown` and
+   * `lastFeedAlive` (the last evaluation, which tripped nothing) and nothing changed them since.
+   */
+  private reusable = false;
+  private readonly lastDown: Uint8Array;
+  /** The components whose failure a round reads besides the feeds': PDUs, racks and hosts. */
+  private readonly placedComponents: Int32Array;
+  private readonly lastFeedAlive: Uint8Array;
+  /** The last `evaluate` found the same failed components and live feeds as the one before and tripped nothing: no host's power changed. */
+  unchanged = false;
 
   /**
    * @param down    per component index: 1 when failed
    * @param sourceKw per feed: kW its current source can deliver (0 = no source)
    */
   evaluate(down: Uint8Array, sourceKw: Float64Array): void {
-    const { hosts, pdus, feeds, racks } = this.topology;
+    const { pdus, feeds } = this.topology;
     this.pduTripped.fill(0);
     this.feedTripped.fill(0);
+    let reused = false;
     for (let round = 0; round <= pdus.length + feeds.length; round++) {
       for (let f = 0; f < feeds.length; f++) {
         this.feedAlive[f] = sourceKw[f]! > 0 && down[feeds[f]!.feedComponent] === 0 && this.feedTripped[f] === 0 ? 1 : 0;
       }
-      for (let p = 0; p < pdus.length; p++) {
-        const pdu = pdus[p]!;
-        this.pduAlive[p] =
-          down[pdu.component] === 0 && down[racks[pdu.rack]!.component] === 0 && this.pduTripped[p] === 0 && pdu.feed >= 0 && this.feedAlive[pdu.feed] === 1
-            ? 1
-            : 0;
-      }
-      this.pduLoad.fill(0);
-      this.feedLoad.fill(0);
-      for (let h = 0; h < hosts.length; h++) {
-        const host = hosts[h]!;
-        let live = 0;
-        for (const p of host.pdus) live += this.pduAlive[p]!;
-        const supplied = live > 0 && down[racks[host.rack]!.component] === 0;
-        this.hostSupplied[h] = supplied ? 1 : 0;
-        const powered = supplied && down[host.component] === 0;
-        this.hostPowered[h] = powered ? 1 : 0;
-        if (!powered) continue;
-        const share = host.kw / live;
-        for (const p of host.pdus) if (this.pduAlive[p] === 1) this.pduLoad[p]! += share;
-      }
-      for (let p = 0; p < pdus.length; p++) if (this.pduAlive[p] === 1) this.feedLoad[pdus[p]!.feed]! += this.pduLoad[p]!;
+      // A source change alone (utility lost, generator running, utility back) leaves every
+      // PDU and host as the last evaluation found them: only the trip checks below are new.
+      reused = round === 0 && this.reusable && sameBytes(this.feedAlive, this.lastFeedAlive) && this.samePlacedDown(down);
+      if (!reused) this.distribute(down);
 
       let changed = false;
       for (let p = 0; p < pdus.length; p++) {
@@ -96,6 +107,53 @@ export class PowerFlow {
     for (let p = 0; p < pdus.length; p++) trips += this.pduTripped[p]!;
     for (let f = 0; f < feeds.length; f++) trips += this.feedTripped[f]!;
     this.trips = trips;
+    this.unchanged = reused && trips === 0;
+    this.reusable = trips === 0;
+    if (this.reusable) {
+      this.lastDown.set(down);
+      this.lastFeedAlive.set(this.feedAlive);
+    }
+  }
+
+  private samePlacedDown(down: Uint8Array): boolean {
+    const { placedComponents, lastDown } = this;
+    for (let i = 0; i < placedComponents.length; i++) {
+      const c = placedComponents[i]!;
+      if (down[c] !== lastDown[c]) return false;
+    }
+    return true;
+  }
+
+  /** One round: which PDUs and hosts have power, and the load on each PDU and feed. */
+  private distribute(down: Uint8Array): void {
+    const { hosts, pdus, racks } = this.topology;
+    const { hostPduStart, hostPdus, hostRackComponent, hostComponent, hostKw, pduAlive, pduLoad } = this;
+    for (let p = 0; p < pdus.length; p++) {
+      const pdu = pdus[p]!;
+      this.pduAlive[p] =
+        down[pdu.component] === 0 && down[racks[pdu.rack]!.component] === 0 && this.pduTripped[p] === 0 && pdu.feed >= 0 && this.feedAlive[pdu.feed] === 1
+          ? 1
+          : 0;
+    }
+    this.pduLoad.fill(0);
+    this.feedLoad.fill(0);
+    for (let h = 0; h < hosts.length; h++) {
+      const from = hostPduStart[h]!;
+      const to = hostPduStart[h + 1]!;
+      let live = 0;
+      for (let k = from; k < to; k++) live += pduAlive[hostPdus[k]!]!;
+      const supplied = live > 0 && down[hostRackComponent[h]!] === 0;
+      this.hostSupplied[h] = supplied ? 1 : 0;
+      const powered = supplied && down[hostComponent[h]!] === 0;
+      this.hostPowered[h] = powered ? 1 : 0;
+      if (!powered) continue;
+      const share = hostKw[h]! / live;
+      for (let k = from; k < to; k++) {
+        const p = hostPdus[k]!;
+        if (pduAlive[p] === 1) pduLoad[p]! += share;
+      }
+    }
+    for (let p = 0; p < pdus.length; p++) if (this.pduAlive[p] === 1) this.feedLoad[pdus[p]!.feed]! += this.pduLoad[p]!;
   }
 
   /** Tripped PDUs and feeds after the last full evaluation. */
@@ -118,6 +176,7 @@ export class PowerFlow {
     for (const p of host.pdus) live += this.pduAlive[p]!;
     const share = host.kw / live;
     const pdus = this.topology.pdus;
+    this.reusable = false; // the loads now differ from what a first round would sum
     if (wantPowered === 0) {
       for (const p of host.pdus) {
         if (this.pduAlive[p] === 0) continue;
@@ -140,4 +199,9 @@ export class PowerFlow {
     this.hostPowered[h] = 1;
     return true;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

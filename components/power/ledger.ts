@@ -93,36 +93,13 @@ export class Ledger {
     const { topology, services, run, record } = this;
     const { flow } = now;
     for (let h = 0; h < topology.hosts.length; h++) {
-      const powered = flow.hostPowered[h]!;
-      if (powered !== this.prevHost[h]) {
-        if (powered === 0) this.hostSince[h] = t;
-        else run.hostDowntime[h]! += t - this.hostSince[h]!;
-        if (record) this.log(t, `host ${topology.hosts[h]!.id} ${powered ? "has power again" : "loses power"}`);
-        this.prevHost[h] = powered;
-      }
-      const supplied = flow.hostSupplied[h]!;
-      if (supplied !== this.prevSupply[h]) {
-        if (supplied === 0) this.supplySince[h] = t;
-        else run.hostSupplyDowntime[h]! += t - this.supplySince[h]!;
-        this.prevSupply[h] = supplied;
-      }
-      if (record) pushSegment(run.hostSegments[h]!, t, { powered: powered === 1 }, (a, b) => a.powered === b.powered);
+      this.bookHost(t, flow, h);
+      if (record) pushSegment(run.hostSegments[h]!, t, { powered: flow.hostPowered[h] === 1 }, (a, b) => a.powered === b.powered);
     }
     for (let s = 0; s < services.ids.length; s++) {
-      const up = now.up[s]!;
-      if (up !== this.prevUp[s]) {
-        if (up === 0) {
-          this.serviceSince[s] = t;
-          run.serviceOutages[s]!++;
-        } else run.serviceDowntime[s]! += t - this.serviceSince[s]!;
-        if (record)
-          this.log(
-            t,
-            `service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${now.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.needed[s]})`,
-          );
-        this.prevUp[s] = up;
-      }
-      if (record) pushSegment(run.serviceSegments[s]!, t, { up: up === 1, running: now.running[s]! }, (a, b) => a.up === b.up && a.running === b.running);
+      this.bookService(t, now, s);
+      if (record)
+        pushSegment(run.serviceSegments[s]!, t, { up: now.up[s] === 1, running: now.running[s]! }, (a, b) => a.up === b.up && a.running === b.running);
     }
     if (!record) return;
     topology.feeds.forEach((feed, f) => {
@@ -140,6 +117,50 @@ export class Ledger {
       };
       pushSegment(run.feedSegments[f]!, t, state, (a, b) => a.source === b.source && a.loadKw === b.loadKw);
     });
+  }
+
+  /**
+   * Books the changes at `t` when only `hosts` and `services` can have changed (the
+   * simulator's incremental path): the same totals as `book`, without visiting the others.
+   * Only without recording — timelines take a segment of every host and service at each instant.
+   */
+  bookChanged(t: number, now: BookedState, hosts: readonly number[], services: readonly number[]): void {
+    if (this.record) throw new Error("bookChanged is for runs that do not record timelines");
+    for (const h of hosts) this.bookHost(t, now.flow, h);
+    for (const s of services) this.bookService(t, now, s);
+  }
+
+  private bookHost(t: number, flow: PowerFlow, h: number): void {
+    const { run } = this;
+    const powered = flow.hostPowered[h]!;
+    if (powered !== this.prevHost[h]) {
+      if (powered === 0) this.hostSince[h] = t;
+      else run.hostDowntime[h]! += t - this.hostSince[h]!;
+      if (this.record) this.log(t, `host ${this.topology.hosts[h]!.id} ${powered ? "has power again" : "loses power"}`);
+      this.prevHost[h] = powered;
+    }
+    const supplied = flow.hostSupplied[h]!;
+    if (supplied !== this.prevSupply[h]) {
+      if (supplied === 0) this.supplySince[h] = t;
+      else run.hostSupplyDowntime[h]! += t - this.supplySince[h]!;
+      this.prevSupply[h] = supplied;
+    }
+  }
+
+  private bookService(t: number, now: BookedState, s: number): void {
+    const { run, services } = this;
+    const up = now.up[s]!;
+    if (up === this.prevUp[s]) return;
+    if (up === 0) {
+      this.serviceSince[s] = t;
+      run.serviceOutages[s]!++;
+    } else run.serviceDowntime[s]! += t - this.serviceSince[s]!;
+    if (this.record)
+      this.log(
+        t,
+        `service ${services.ids[s]} ${up ? "UP" : "DOWN"} (${now.running[s]}/${services.replicaHosts[s]!.length} replicas, needs ${services.needed[s]})`,
+      );
+    this.prevUp[s] = up;
   }
 
   /** Closes open downtimes and segments at the horizon. */

@@ -86,8 +86,12 @@ export class Simulator {
   private readonly hostOfComponent: Int32Array;
   /** Hosts whose own state changed since the last evaluation. */
   private readonly pendingHosts: number[] = [];
+  /** Services with a replica on a pending host (scratch for the incremental path). */
+  private readonly touchedServices: number[] = [];
   /** Something other than a host's own state changed: the power flow must be evaluated in full. */
   private fullNeeded = true;
+  /** Nothing booked yet in this run. */
+  private firstInstant = true;
   private t = 0;
   /** The arrays the ledger books from. */
   private readonly booked: BookedState;
@@ -130,6 +134,7 @@ export class Simulator {
     this.fuel.fill(1);
     this.t = 0;
     this.fullNeeded = true;
+    this.firstInstant = true;
     this.pendingHosts.length = 0;
     this.ledger = new Ledger(this.topology, this.services, horizon, this.options.record);
 
@@ -158,7 +163,7 @@ export class Simulator {
     const c = this.topology.components[e.component]!;
     if ((this.down[e.component] === 1) === e.down) return;
     this.down[e.component] = e.down ? 1 : 0;
-    this.log(`${c.kind} ${c.name} ${e.down ? "fails" : "is repaired"}`);
+    if (this.options.record) this.log(`${c.kind} ${c.name} ${e.down ? "fails" : "is repaired"}`);
     const host = this.hostOfComponent[e.component]!;
     if (host >= 0) this.pendingHosts.push(host);
     else this.fullNeeded = true;
@@ -232,12 +237,26 @@ export class Simulator {
   private evaluate(): void {
     if (!this.fullNeeded) {
       // Only hosts' own failures/repairs since the last evaluation: sources are unchanged.
+      const pending = this.pendingHosts;
       let ok = true;
-      for (const h of this.pendingHosts) if (!(ok = this.flow.hostChanged(h, this.down, this.sourceKw))) break;
-      this.pendingHosts.length = 0;
+      for (let k = 0; k < pending.length && ok; k++) ok = this.flow.hostChanged(pending[k]!, this.down, this.sourceKw);
       if (ok) {
-        this.services.evaluate(this.flow.hostPowered, this.running, this.up);
-        this.ledger.book(this.t, this.booked);
+        if (this.options.record) {
+          this.services.evaluate(this.flow.hostPowered, this.running, this.up);
+          this.ledger.book(this.t, this.booked);
+        } else {
+          // Only the services with a replica on those hosts can change, and only those hosts
+          // and services need booking.
+          const touched = this.touchedServices;
+          touched.length = 0;
+          for (let k = 0; k < pending.length; k++) {
+            const of = this.services.servicesOfHost[pending[k]!]!;
+            for (let j = 0; j < of.length; j++) touched.push(of[j]!);
+          }
+          for (let k = 0; k < touched.length; k++) this.services.evaluateService(touched[k]!, this.flow.hostPowered, this.running, this.up);
+          this.ledger.bookChanged(this.t, this.booked, pending, touched);
+        }
+        pending.length = 0;
         return;
       }
     }
@@ -255,6 +274,11 @@ export class Simulator {
       this.sourceKw[f] = kw;
     });
     this.flow.evaluate(down, this.sourceKw);
+    // No host's power changed since the last booking: no service changed and there is nothing
+    // to book (timelines still take a segment at every instant, and a run's first instant is
+    // always booked).
+    if (this.flow.unchanged && !this.options.record && !this.firstInstant) return;
+    this.firstInstant = false;
     this.services.evaluate(this.flow.hostPowered, this.running, this.up);
     this.ledger.book(this.t, this.booked);
   }

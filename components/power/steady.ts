@@ -129,19 +129,31 @@ export class ServiceIndex {
     this.needed = Int32Array.from(plan.services.map((s) => replicasNeeded(s)));
     this.replicaHosts = plan.services.map((s) => Int32Array.from(s.replicas.map((r) => hostIndex(hostOf.get(r)))));
     this.arbiterHosts = plan.services.map((s) => Int32Array.from(arbitersOf(plan, s).map((a) => hostIndex(a.host))));
+    // A host's change reaches the services with a replica or an arbiter on it.
+    const servicesOf: number[][] = topology.hosts.map(() => []);
+    this.ids.forEach((_, s) => {
+      for (const h of [...this.replicaHosts[s]!, ...this.arbiterHosts[s]!]) if (h >= 0 && !servicesOf[h]!.includes(s)) servicesOf[h]!.push(s);
+    });
+    this.servicesOfHost = servicesOf.map((list) => Int32Array.from(list));
   }
+
+  /** Per host: the services with a replica or an arbiter on it (each once). */
+  readonly servicesOfHost: readonly Int32Array[];
 
   /** Writes running-replica counts and up flags (by upWith, components/spec/redundancy.ts) for the given powered-host vector. */
   evaluate(hostPowered: Uint8Array, running: Int32Array, up: Uint8Array): void {
-    for (let s = 0; s < this.ids.length; s++) {
-      const replicas = this.replicaHosts[s]!;
-      const arbiters = this.arbiterHosts[s]!;
-      let n = 0;
-      for (const h of replicas) if (h >= 0 && hostPowered[h] === 1) n++;
-      let a = 0;
-      for (const h of arbiters) if (h >= 0 && hostPowered[h] === 1) a++;
-      running[s] = n;
-      up[s] = upWith(this.needed[s]!, replicas.length, n, arbiters.length, a) ? 1 : 0;
-    }
+    for (let s = 0; s < this.ids.length; s++) this.evaluateService(s, hostPowered, running, up);
+  }
+
+  /** `evaluate` for service `s` alone: enough when only hosts it has nothing on changed. */
+  evaluateService(s: number, hostPowered: Uint8Array, running: Int32Array, up: Uint8Array): void {
+    const replicas = this.replicaHosts[s]!;
+    const arbiters = this.arbiterHosts[s]!;
+    let n = 0;
+    for (const h of replicas) if (h >= 0 && hostPowered[h] === 1) n++;
+    let a = 0;
+    for (const h of arbiters) if (h >= 0 && hostPowered[h] === 1) a++;
+    running[s] = n;
+    up[s] = upWith(this.needed[s]!, replicas.length, n, arbiters.length, a) ? 1 : 0;
   }
 }
