@@ -18,7 +18,9 @@ export const hooks: RoleHooks = {
     const hashes = users.map((user) => {
       const password = new random.RandomPassword(`${ctx.name}-user-${user}`, { length: 24, special: false }, { parent: ctx.parent });
       const salt = new random.RandomBytes(`${ctx.name}-user-${user}-salt`, { length: 16 }, { parent: ctx.parent });
-      return pulumi.all([password.result, salt.base64]).apply(([p, s]) => [user, hashPassword(p, Buffer.from(s, "base64"), GENERATED_PASSWORD_PARAMS)] as const);
+      return pulumi
+        .all([password.result, salt.base64])
+        .apply(([p, s]) => [user, hashPassword(p, Buffer.from(s, "base64"), GENERATED_PASSWORD_PARAMS)] as const);
     });
     const content = pulumi.all(hashes).apply((entries) => JSON.stringify({ users: Object.fromEntries(entries) }));
     return [{ path: FILE_CREDENTIALS_PATH, content: pulumi.secret(content), secret: true }];
