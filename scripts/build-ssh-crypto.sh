@@ -46,10 +46,16 @@ fi
 echo "build-ssh-crypto: building ssh2's native crypto binding for Node $abi" >&2
 openssl_major=$("$node_bin" -p 'process.versions.openssl.split(".")[0]')
 # node-gyp runs `node -e "require('nan')"` from binding.gyp: the project's Node, first on PATH.
-if (cd "$crypto" && PATH="$(dirname "$(readlink -f "$node_bin")"):$PATH" "$node_bin" "$gyp" rebuild \
-  --nodedir="$headers" --real_openssl_major="$openssl_major" > build.log 2>&1); then
+# Under `npm run`, npm exports its config as npm_config_* (Debian's npm sets nodedir=/usr, the
+# headers of Debian's own Node): node-gyp takes those over its flags, so they are set here.
+if (cd "$crypto" && env -u npm_config_target -u npm_config_runtime -u npm_config_dist_url \
+  npm_config_nodedir="$headers" PATH="$(dirname "$(readlink -f "$node_bin")"):$PATH" \
+  "$node_bin" "$gyp" rebuild --nodedir="$headers" --real_openssl_major="$openssl_major" > build.log 2>&1) &&
+  "$node_bin" -e 'require(process.argv[1])' "$PWD/$binding" 2> "$crypto/load.log"; then
   echo "$abi" > "$stamp"
   echo "build-ssh-crypto: done ($binding)" >&2
 else
-  echo "build-ssh-crypto: the build failed (log: $crypto/build.log); SFTP uses the slower JavaScript ciphers" >&2
+  # A binding that does not load must not be shipped: ssh2 would fall back, but quietly.
+  rm -rf "$crypto/build/Release"
+  echo "build-ssh-crypto: the build failed or its binding does not load (logs: $crypto/build.log, $crypto/load.log); SFTP uses the slower JavaScript ciphers" >&2
 fi
