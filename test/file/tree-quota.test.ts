@@ -14,12 +14,23 @@ import { UserTree, type Upload } from "../../images/file/src/tree";
 const QUOTA = 100_000;
 const VERSIONS = { keep: 5, maxAgeDays: 30 };
 
-function diskUse(dir: string): number {
+/**
+ * Bytes in the files under `dir`, each inode once: the walk is not atomic, and a file renamed
+ * from a folder already walked into one not yet walked (live -> versions) would otherwise be
+ * counted twice and look like bytes the tree forgot.
+ */
+function diskUse(dir: string, seen = new Set<number>()): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += diskUse(path);
-    else if (entry.isFile()) total += statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    if (entry.isDirectory()) total += diskUse(path, seen);
+    else if (entry.isFile()) {
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (stat && !seen.has(stat.ino)) {
+        seen.add(stat.ino);
+        total += stat.size;
+      }
+    }
   }
   return total;
 }

@@ -8,7 +8,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import * as packet from "dns-packet";
 import { afterEach, describe, expect, it } from "vitest";
@@ -29,6 +29,11 @@ afterEach(async () => {
 });
 
 async function listen(server: Server | TcpServer): Promise<Endpoint> {
+  // The stand-ins write and close; a prober that resets its side first (it has what it needs)
+  // makes the server's socket emit ECONNRESET, which is the prober's business, not a test error.
+  const ignoreReset = (socket: Socket) => socket.on("error", () => undefined);
+  server.on("connection", ignoreReset);
+  server.on("secureConnection", ignoreReset);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   closers.push(() => new Promise((resolve) => server.close(resolve)));
   return { host: "127.0.0.1", port: (server.address() as AddressInfo).port };
