@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { load, serverpark, stackFile } from "./lab";
+import { recordResult } from "../summary";
 
 const rounds = Number(process.argv[2] ?? 3);
 /** Another name (and its own networks and ports) when a previous copy cannot be removed. */
@@ -71,6 +72,19 @@ async function main(): Promise<void> {
     const down = await serverpark(["lab", "down", file]);
     console.log(`\nlab down: exit ${down.code}`);
   }
+  const all = [...results.values()];
+  recordResult({
+    bench: "chaos-fidelity",
+    figure: `probe verdicts within tolerance, ${rounds} rounds of ${scenarios.length} scenarios`,
+    value:
+      all.reduce((n, r) => n + r.ok, 0) /
+      Math.max(
+        1,
+        all.reduce((n, r) => n + r.runs, 0),
+      ),
+    unit: "×",
+    target: { op: ">=", value: 1 },
+  });
   console.log("\n| scenario | probe | ok runs | worst difference |\n|---|---|---|---|");
   for (const [key, r] of results) {
     const [scenario, probe] = key.split(" | ");

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { testDb, PASSWORD, PG_BIN } from "../../test/db/support";
+import { recordResult } from "../summary";
 
 const run = promisify(execFile);
 const seconds = Number(process.argv[2] ?? 10);
@@ -86,6 +87,12 @@ async function main(): Promise<void> {
   console.log(`pgbench, scale 5, ${clients} clients, ${seconds} s each`);
   row("read-only (-S)", ours.readOnly, theirs.readOnly);
   row("default (TPC-B-like)", ours.tpcb, theirs.tpcb);
+  // The same engine both sides: parity is expected, and ±15 % is this machine's noise (README.md).
+  for (const [what, a, b] of [
+    ["read-only (-S)", ours.readOnly, theirs.readOnly],
+    ["default (TPC-B-like)", ours.tpcb, theirs.tpcb],
+  ] as const)
+    recordResult({ bench: "db", figure: `pgbench ${what}, ours ÷ native tps`, value: a / b, unit: "×", target: { op: ">=", value: 0.85 } });
 }
 
 main().catch((error: unknown) => {

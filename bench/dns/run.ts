@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { loadPlan } from "../../cli/stack";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
 import type { DnsRecord } from "../../contracts/dns";
+import { recordResult } from "../summary";
 import { ROOT, printHeader, printRow, requireTools, start, startRole, type Result } from "../web/harness";
 
 const SECONDS = Number(process.argv[2] ?? 10);
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
   const ours = dnsperf(OURS, join(dir, "queries"));
   const ref = dnsperf(NSD, join(dir, "queries"));
   printRow("zone of the local stack", ours, ref, "q/s");
+  recordResult({ bench: "dns", figure: "dns ÷ NSD queries/s over UDP", value: ours.rps / ref.rps, unit: "×", target: { op: ">=", value: 0.8 } });
   process.exit(0);
 }
 

@@ -14,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { recordResult } from "../summary";
 
 interface FuzzSummary {
   readonly protocol: string;
@@ -66,6 +67,22 @@ function main(): number {
     console.log(
       `| ${r.protocol} | ${r.inputs} | ${r.crashes} | ${r.hangs} | ${r.rssMaxMiB.toFixed(0)} | ${r.rssBoundMiB} | ${r.seconds.toFixed(0)} | ${r.ok ? "pass" : "FAIL"} |`,
     );
+  }
+  for (const r of rows) {
+    recordResult({
+      bench: "fuzz",
+      figure: `${r.protocol}: crashes + hangs in ${r.inputs} inputs`,
+      value: r.crashes + r.hangs,
+      unit: "",
+      target: { op: "<=", value: 0 },
+    });
+    recordResult({
+      bench: "fuzz",
+      figure: `${r.protocol}: peak RSS against its bound`,
+      value: r.rssMaxMiB,
+      unit: "MiB",
+      target: { op: "<=", value: r.rssBoundMiB },
+    });
   }
   console.log(
     `load after: ${loadavg()

@@ -26,6 +26,7 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { DOMAIN, startTestMail } from "../../test/mail/support";
+import { recordResult } from "../summary";
 
 const run = promisify(execFile);
 const messages = Number(process.argv[2] ?? 2000);
@@ -189,6 +190,7 @@ async function main(): Promise<void> {
   console.log(`|-----------------------------------------|-------:|--------:|-------------:|`);
   console.log(`| accepted and stored (in the mailbox)    | ${r(a)} | ${r(b.stored).padStart(7)} | ${(a / b.stored).toFixed(2).padStart(12)} |`);
   console.log(`| 250 answered (postfix: durably queued)  | ${r(a)} | ${r(b.queued).padStart(7)} | ${(a / b.queued).toFixed(2).padStart(12)} |`);
+  recordResult({ bench: "mail", figure: "SMTP messages accepted and stored, ours ÷ Postfix msg/s", value: a / b.stored, unit: "×" });
   console.log(`postfix: the last message reached the Maildir ${b.drainSeconds.toFixed(2)} s after the last 250`);
 }
 

@@ -16,8 +16,8 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { loadNow, median, recordResult, timed } from "../summary";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { replicaLaunch } from "../../components/model/launch";
@@ -48,11 +48,6 @@ interface Sample {
   readonly resources: number;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** Runs one mode `repeat` times in fresh processes; median wall and CPU time separately. */
 function measure(mode: string, hosts: number, extra = ""): Sample {
   const samples: Sample[] = [];
@@ -79,7 +74,7 @@ console.log("  floor: the same resources and SDK classes with only their require
 console.log(
   "hosts  resources  program wall/cpu  replay wall/cpu  floor wall/cpu  bare wall/cpu  ×replay wall/cpu  ×floor wall/cpu  ×bare wall/cpu  floor×bare cpu  program cpu ms/host",
 );
-const rows: { hosts: number; program: Sample }[] = [];
+const rows: { hosts: number; program: Sample; bare: Sample }[] = [];
 for (const hosts of sizes) {
   const dump = join(dumpDir, `program-${hosts}.json`);
   const program = measure("program", hosts, dump);
@@ -87,13 +82,22 @@ for (const hosts of sizes) {
   const floor = measure("floor", hosts, dump);
   const bare = measure("bare", hosts, String(program.resources));
   if (replayed.resources !== program.resources) throw new Error(`replay registered ${replayed.resources} resources, the program ${program.resources}`);
-  rows.push({ hosts, program });
+  rows.push({ hosts, program, bare });
   const pair = (s: Sample, w: number) => `${s.ms}/${s.cpuMs}`.padStart(w);
   console.log(
     `${String(hosts).padStart(5)}  ${String(program.resources).padStart(9)}  ${pair(program, 16)}  ${pair(replayed, 15)}  ${pair(floor, 14)}  ${pair(bare, 13)}  ${ratio(program.ms, replayed.ms)} / ${ratio(program.cpuMs, replayed.cpuMs)}   ${ratio(program.ms, floor.ms)} / ${ratio(program.cpuMs, floor.cpuMs)}   ${ratio(program.ms, bare.ms)} / ${ratio(program.cpuMs, bare.cpuMs)}  ${ratio(floor.cpuMs, bare.cpuMs).padStart(14)}  ${(program.cpuMs / hosts).toFixed(1).padStart(19)}`,
   );
 }
 rmSync(dumpDir, { recursive: true, force: true });
+const largest = rows.at(-1);
+if (largest)
+  recordResult({
+    bench: "program",
+    figure: `program ÷ bare CPU, ${largest.hosts} hosts (the SDK's own floor is ~2× bare: bench/program/README.md)`,
+    value: largest.program.cpuMs / largest.bare.cpuMs,
+    unit: "×",
+    target: { op: "<=", value: 2 },
+  });
 if (rows.length >= 2) {
   const [a, b] = [rows[rows.length - 2]!, rows[rows.length - 1]!];
   console.log(
@@ -140,20 +144,6 @@ for (const hosts of sizes) {
 const plannerHosts = Number(values["planner-hosts"]);
 const plannerRepeat = Number(values["planner-repeat"]);
 const spec = parseSpec(generateSpec({ hosts: plannerHosts, services: plannerHosts / 2 }));
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(1))
-    .join(" ");
-
-/** Wall and CPU ms (user + system of the process, so GC threads count) of one call. */
-function timed(fn: () => unknown): { ms: number; cpuMs: number } {
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  fn();
-  const ms = performance.now() - start;
-  const used = process.cpuUsage(cpu);
-  return { ms, cpuMs: (used.user + used.system) / 1000 };
-}
 
 type Planner = (s: typeof spec) => ReturnType<typeof planDatacenter>;
 
@@ -164,7 +154,7 @@ async function timePlanner(): Promise<void> {
     sides.unshift({ name: `base ${values["planner-base"]}`, plan: (s) => base.planDatacenter(s) });
   }
   for (const side of sides) for (let i = 0; i < 2; i++) side.plan(spec); // warm-up (JIT)
-  const plannerStart = load();
+  const plannerStart = loadNow();
   const placeSamples: number[] = [];
   const samples = sides.map(() => ({ ms: [] as number[], cpuMs: [] as number[] }));
   for (let i = 0; i < plannerRepeat; i++) {
@@ -178,8 +168,23 @@ async function timePlanner(): Promise<void> {
   const plan = planDatacenter(spec);
   const placement = placeReplicas(spec, undefined);
   console.log(`\nPlanner: ${plannerHosts} hosts, ${plan.services.length} services, ${placement.hostOf.size} replicas, ${plan.zones.length} DNS zones`);
-  console.log(`  ${plannerRepeat} runs after a warm-up, alternating; load average ${plannerStart} at the start, ${load()} at the end`);
+  console.log(`  ${plannerRepeat} runs after a warm-up, alternating; load average ${plannerStart} at the start, ${loadNow()} at the end`);
   console.log(`  placement  median ${median(placeSamples).toFixed(0).padStart(5)} ms wall (target < 1000 ms)`);
+  recordResult({
+    bench: "program",
+    figure: `placement, ${plannerHosts} hosts, median wall`,
+    value: median(placeSamples),
+    unit: "ms",
+    target: { op: "<=", value: 1000 },
+  });
+  const ours = samples[samples.length - 1]!;
+  recordResult({
+    bench: "program",
+    figure: `whole plan, ${plannerHosts} hosts, median wall`,
+    value: median(ours.ms),
+    unit: "ms",
+    target: { op: "<=", value: 200 },
+  });
   sides.forEach((side, k) => {
     const s = samples[k]!;
     console.log(

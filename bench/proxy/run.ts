@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "../web/harness";
 import { STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { median, recordResult } from "../summary";
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -35,7 +36,6 @@ function measure(url: string, pid: number): ReturnType<typeof wrk> & { cpuUs: nu
   return { ...result, cpuUs: (cpu / (result.rps * SECONDS)) * 1e6 };
 }
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 const UPSTREAM = 40280;
 const OURS = 40281;
 const NGINX = 40282;
@@ -100,6 +100,13 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
     cpu.push({ ours: a.cpuUs, ref: b.cpuUs });
   }
   console.log(`\nmedian ratio ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`);
+  recordResult({
+    bench: "proxy",
+    figure: `proxy ÷ nginx req/s, median of ${ROUNDS} rounds`,
+    value: median(ratios),
+    unit: "×",
+    target: { op: ">=", value: 0.7 },
+  });
   console.log("CPU per request (user + system):");
   for (const [i, c] of cpu.entries())
     console.log(`  round ${i + 1}: proxy ${c.ours.toFixed(1)} µs, nginx ${c.ref.toFixed(1)} µs, nginx/proxy ${(c.ref / c.ours).toFixed(2)}×`);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "./harness";
 import { STANDALONE_CONFIG } from "../../images/runtime/replica";
+import { recordResult } from "../summary";
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const OURS = 40180;
@@ -45,13 +46,14 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
 
   console.log(`web vs nginx, ${SECONDS} s per case, wrk -t1 -c32, keep-alive`);
   printHeader("web", "nginx");
-  for (const [label, path] of [
-    ["small file (1 KiB html)", "/small.html"],
-    ["large file (1 MiB binary)", "/large.bin"],
+  for (const [label, path, short] of [
+    ["small file (1 KiB html)", "/small.html", "1 KiB"],
+    ["large file (1 MiB binary)", "/large.bin", "1 MiB"],
   ] as const) {
     const ours = wrk(`http://127.0.0.1:${OURS}${path}`, "bench.test", SECONDS);
     const ref = wrk(`http://127.0.0.1:${NGINX}${path}`, "bench.test", SECONDS);
     printRow(label, ours, ref);
+    recordResult({ bench: "web", figure: `${short} file, web ÷ nginx req/s`, value: ours.rps / ref.rps, unit: "×", target: { op: ">=", value: 0.9 } });
   }
   process.exit(0);
 }
