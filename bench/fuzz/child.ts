@@ -23,7 +23,17 @@ export interface FuzzRun {
 export async function runFuzz(run: FuzzRun): Promise<void> {
   const started = performance.now();
   const tsx = join(__dirname, "..", "..", "node_modules", "tsx", "dist", "cli.mjs");
-  const child = spawn(process.execPath, [tsx, join(__dirname, "server.ts"), run.server], { stdio: ["ignore", "pipe", "inherit"] });
+  // A process group of its own, killed whole: tsx runs the server as its own child, and a
+  // plain kill of tsx left the server running (it outlived the fuzzer, holding its stderr).
+  const child = spawn(process.execPath, [tsx, join(__dirname, "server.ts"), run.server], { stdio: ["ignore", "pipe", "inherit"], detached: true });
+  const killServer = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", killServer);
   let exited = false;
   child.once("exit", () => (exited = true));
   let rssMaxMiB = 0;
@@ -50,7 +60,7 @@ export async function runFuzz(run: FuzzRun): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 300)); // one more RSS sample after the last input
   if (exited) crashes++;
-  else child.kill();
+  else killServer();
   const summary = {
     protocol: run.protocol,
     inputs,

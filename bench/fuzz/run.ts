@@ -1,7 +1,9 @@
 /**
- * `npm run bench -- fuzz [count] [protocol...]`: runs every `bench/fuzz/<protocol>.fuzz.ts`
- * (or the named ones) as a child process and prints one table. The unit suite fuzzes each
- * protocol with 10,000 inputs; this runner is where the long runs (100,000 and more) live.
+ * `npm run bench -- fuzz [count] [protocol...] [--evidence <dir>] [--stack <stack>]`: runs
+ * every `bench/fuzz/<protocol>.fuzz.ts` (or the named ones) as a child process and prints one
+ * table. The unit suite fuzzes each protocol with 10,000 inputs; this runner is where the long
+ * runs (100,000 and more) live. `--evidence` writes the run's record for the compliance report
+ * (A.8.29; ./evidence.ts), judged against the roles of `--stack` (default local).
  *
  * Contract for a fuzzer: `tsx bench/fuzz/<protocol>.fuzz.ts <count>` starts the real server
  * in a child process of its own, feeds it `count` generated inputs over real sockets, and
@@ -14,20 +16,22 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadSpec } from "../../cli/stack";
+import { stackFileHash, writeEvidence } from "../../components/compliance/evidence";
 import { recordResult } from "../summary";
+import { fuzzEvidence, type FuzzRun } from "./evidence";
 
-interface FuzzSummary {
-  readonly protocol: string;
-  readonly inputs: number;
-  readonly crashes: number;
-  readonly hangs: number;
-  readonly rssMaxMiB: number;
-  readonly rssBoundMiB: number;
-  readonly seconds: number;
-}
+/** What a fuzzer prints as its last line (the contract above). */
+type FuzzSummary = Omit<FuzzRun, "ok">;
 
 function main(): number {
-  const args = process.argv.slice(2);
+  const { values, positionals: args } = parseArgs({
+    allowPositionals: true,
+    options: { evidence: { type: "string" }, stack: { type: "string", default: "local" } },
+  });
+  // Read the stack first: a bad --stack fails before an hour of fuzzing, not after.
+  const stack = values.evidence ? loadSpec(values.stack!, process.cwd()) : undefined;
   const count = args[0] && /^\d+$/.test(args[0]) ? Number(args.shift()) : 100_000;
   const available = readdirSync(__dirname)
     .filter((f) => f.endsWith(".fuzz.ts"))
@@ -45,7 +49,7 @@ function main(): number {
       .map((l) => l.toFixed(2))
       .join(" ")}`,
   );
-  const rows: (FuzzSummary & { ok: boolean })[] = [];
+  const rows: FuzzRun[] = [];
   for (const name of chosen) {
     console.log(`fuzz: ${name} …`);
     const run = spawnSync(process.execPath, [tsx, join(__dirname, `${name}.fuzz.ts`), String(count)], {
@@ -89,6 +93,14 @@ function main(): number {
       .map((l) => l.toFixed(2))
       .join(" ")}`,
   );
+  if (stack && values.evidence) {
+    const record = fuzzEvidence(
+      rows,
+      { stack: stack.file.stack, stackHash: stackFileHash(stack.file.path), roles: stack.spec.services.map((s) => s.role) },
+      new Date(),
+    );
+    console.log(`fuzz: evidence (${record.result}) written to ${writeEvidence(values.evidence, record)}: ${record.summary}`);
+  }
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 

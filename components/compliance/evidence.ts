@@ -1,6 +1,7 @@
 /**
  * Evidence from what runs: a small, stable JSON record that a command writes after a real run
- * against a deployed stack (today `serverpark chaos --evidence <dir>`), and that
+ * against a deployed stack or its servers (`serverpark chaos --evidence <dir>`, `npm run bench
+ * -- fuzz --evidence <dir>`), and that
  * `serverpark compliance <stack> --evidence <dir>` reads to mark the Annex A controls the run
  * proves. One file per run:
  *
@@ -32,6 +33,13 @@ export const EVIDENCE_KINDS = {
     producer: "serverpark chaos <stack> --scenario … --evidence <dir>",
     proves:
       "power cuts played against the running datacenter killed and restarted real containers, and every service's measured downtime matched the power model's prediction within tolerance (ICT continuity exercised, not only planned)",
+  },
+  fuzz: {
+    controls: ["A.8.29"],
+    title: "fuzz run",
+    producer: "npm run bench -- fuzz [count] --evidence <dir> [--stack <stack>]",
+    proves:
+      "every protocol server of the stack's roles that has a fuzzer was fed generated hostile and malformed inputs over real sockets without a crash, a hang or memory beyond its bound (security testing of what the stack deploys)",
   },
 } as const;
 export type EvidenceKind = keyof typeof EVIDENCE_KINDS;

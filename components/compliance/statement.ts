@@ -29,7 +29,8 @@ const NOT_CHECKED: Readonly<Record<string, string>> = {
   "A.8.12": "no data-leakage controls beyond network isolation (A.8.20, A.8.22) run in the datacenter",
   "A.8.13":
     "the backup policies (sp-421, sp-422) check the declared schedule and target; no command writes backup-restore evidence yet, so restores are not proven by a run",
-  "A.8.29": "the hostile-client and fuzz tests run in CI but write no evidence the report reads yet",
+  "A.8.29":
+    "fuzz runs write evidence; the hostile-client tests (memory and connection exhaustion, per protocol) run in CI but write none, and the proxy, NOC and game servers have no fuzzer",
   "A.8.4": "source-code access is the repository host's, outside the deployment",
 };
 
