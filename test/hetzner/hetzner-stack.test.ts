@@ -24,11 +24,15 @@ const T = {
   lb: "hcloud:index/loadBalancer:LoadBalancer",
   lbService: "hcloud:index/loadBalancerService:LoadBalancerService",
   lbTarget: "hcloud:index/loadBalancerTarget:LoadBalancerTarget",
+  lbNetwork: "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork",
   image: "docker:index/image:Image",
   container: "docker:index/container:Container",
   command: "command:remote:Command",
   copy: "command:remote:CopyToRemote",
 };
+
+/** The balancer's private address: offset 2 of the "public" network, as the stack's proxies trust it. */
+const LB_IP = "10.42.0.2";
 
 let run: MockRun<typeof import("../../stacks/index.js")>;
 const { plan } = specWith();
@@ -171,27 +175,47 @@ describe("hetzner stack under mocks", () => {
     }
   });
 
-  it("puts a load balancer in front of the internet-facing proxies", () => {
+  it("puts a load balancer in front of the internet-facing proxies, sending the PROXY protocol over the private network", () => {
     expect(run.byType(T.lb)).toHaveLength(1);
+    const lbId = Number(run.byType(T.lb)[0]!.id);
     expect(
       run
         .byType(T.lbService)
-        .map((s) => [s.inputs.listenPort, s.inputs.destinationPort, s.inputs.protocol])
+        .map((s) => [s.inputs.listenPort, s.inputs.destinationPort, s.inputs.protocol, s.inputs.proxyprotocol])
         .sort(),
     ).toEqual([
-      [443, 443, "tcp"],
-      [80, 80, "tcp"],
+      [443, 443, "tcp", true],
+      [80, 80, "tcp", true],
     ]);
-    const proxyHosts = plan.replicas
-      .filter((r) => r.role === "proxy")
-      .map((r) => Number(serverOf(r.host).id))
-      .sort();
+    // The balancer sits on the proxies' internet network at the address they trust.
+    const publicNet = idOf(T.network, (n) => n.inputs.name === "fsn-public");
+    expect(run.byType(T.lbNetwork).map((n) => n.inputs)).toEqual([{ loadBalancerId: lbId, networkId: publicNet, ip: LB_IP, enablePublicInterface: true }]);
+    const proxies = plan.replicas.filter((r) => r.role === "proxy");
     expect(
       run
         .byType(T.lbTarget)
-        .map((t) => t.inputs.serverId)
+        .map((t) => [t.inputs.serverId, t.inputs.usePrivateIp, t.inputs.loadBalancerId])
         .sort(),
-    ).toEqual(proxyHosts);
+    ).toEqual(proxies.map((r) => [Number(serverOf(r.host).id), true, lbId]).sort());
+  });
+
+  it("wires both halves of the PROXY protocol together: each proxy trusts exactly the balancer's address, which reaches it on its own", () => {
+    const proxies = plan.replicas.filter((r) => r.role === "proxy");
+    expect(proxies.length).toBeGreaterThan(1);
+    for (const r of proxies) {
+      // What the proxy is told to believe, as delivered to its server.
+      const config = JSON.parse(fileOn(r.host, `/etc/serverpark/containers/${r.id}/files/etc_serverpark_config.json`)!);
+      expect(config.settings.proxyProtocol.from, r.id).toEqual([`${LB_IP}/32`]);
+      // A private-IP target is reached on the server's primary address on that network: the proxy's.
+      const publicNet = idOf(T.network, (n) => n.inputs.name === "fsn-public");
+      const att = (serverOf(r.host).inputs.networks as { networkId: number; ip: string }[]).find((n) => n.networkId === publicNet)!;
+      expect(att.ip, r.id).toBe(r.addresses.public);
+      // …where its unit publishes the balancer's ports.
+      const unit = fileOn(r.host, `/etc/systemd/system/serverpark-${r.id}.service`)!;
+      for (const port of [80, 443]) expect(unit, `${r.id} ${port}`).toContain(`--publish ${r.addresses.public}:${port}:${port}/tcp`);
+    }
+    // No replica is planned at the balancer's address.
+    expect(plan.replicas.flatMap((r) => Object.values(r.addresses))).not.toContain(LB_IP);
   });
 
   it("enables server backups on hosts running a service that declares backups", () => {
