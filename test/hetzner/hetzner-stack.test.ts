@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../contracts/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
-import { isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
+import { hcloudAddresses, isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";
 import { copiesOf, type Copied } from "./deployed";
 import { rawSpec, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
@@ -25,6 +25,7 @@ const T = {
   lbService: "hcloud:index/loadBalancerService:LoadBalancerService",
   lbTarget: "hcloud:index/loadBalancerTarget:LoadBalancerTarget",
   lbNetwork: "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork",
+  rdns: "hcloud:index/rdns:Rdns",
   image: "docker:index/image:Image",
   container: "docker:index/container:Container",
   command: "command:remote:Command",
@@ -216,6 +217,51 @@ describe("hetzner stack under mocks", () => {
     }
     // No replica is planned at the balancer's address.
     expect(plan.replicas.flatMap((r) => Object.values(r.addresses))).not.toContain(LB_IP);
+  });
+
+  it("gives every public address that serves a name its reverse DNS: MX name, then NS name, then the service's", () => {
+    const rdns = run.byType(T.rdns).map((r) => r.inputs);
+    const ptrOf = (ip: string) => rdns.filter((r) => r.ipAddress === ip).map((r) => r.dnsPtr);
+    const ipOf = (type: string, name: string) => run.byType(type).find((r) => r.inputs.name === name)!;
+    /** The addresses the provider gave a resource (the mocks': stable per name). */
+    const state = (r: RecordedResource) => hcloudAddresses(r.type, r.name) as Record<string, string> & { ipAddress: string; ipv6Address: string };
+    // The mail server's IPv4 (its primary IP: it outlives the server) answers to the MX name, its greeting.
+    const mx = plan.zones[0]!.records.find((r) => r.type === "MX")!.data as { exchange: string };
+    const mailHost = plan.replicas.find((r) => r.role === "mail")!.host;
+    const mailIp = ipOf(T.primaryIp, `fsn-${mailHost}-ipv4`);
+    expect(rdns.filter((r) => r.primaryIpId === Number(mailIp.id))).toEqual([
+      { primaryIpId: Number(mailIp.id), ipAddress: state(mailIp).ipAddress, dnsPtr: mx.exchange },
+    ]);
+    expect(ptrOf(state(serverOf(mailHost)).ipv6Address)).toEqual([mx.exchange]);
+    // Name servers: their NS names, on the primary IPs the glue records will name.
+    const ns = plan.replicas.filter((r) => r.role === "dns").sort((a, b) => a.id.localeCompare(b.id));
+    ns.forEach((r, i) => expect(ptrOf(state(ipOf(T.primaryIp, `fsn-${r.host}-ipv4`)).ipAddress), r.id).toEqual([`ns${i + 1}.fsn.park.example`]));
+    // A server whose only internet-facing replica is a proxy: the service's name, on its own IPv4 and IPv6.
+    const edgeOnly = plan.hosts.find(
+      (h) => h.replicas.length === 2 && h.replicas.some((id) => id.startsWith("edge-")) && h.replicas.some((id) => id.startsWith("files-")),
+    )!;
+    const server = serverOf(edgeOnly.id);
+    expect(rdns.filter((r) => r.serverId === Number(server.id)).map((r) => [r.ipAddress, r.dnsPtr])).toEqual([
+      [state(server).ipv4Address, "edge.fsn.park.example"],
+      [state(server).ipv6Address, "edge.fsn.park.example"],
+    ]);
+    // The load balancer: the proxies' name on both its addresses.
+    const lb = run.byType(T.lb)[0]!;
+    expect(rdns.filter((r) => r.loadBalancerId === Number(lb.id)).map((r) => [r.ipAddress, r.dnsPtr])).toEqual([
+      [state(lb).ipv4, "edge.fsn.park.example"],
+      [state(lb).ipv6, "edge.fsn.park.example"],
+    ]);
+    // Servers with nothing published to the internet have none; every PTR names a name of the zone.
+    const serving = new Set(plan.replicas.filter((r) => r.published.some((p) => p.audience === "internet")).map((r) => r.host));
+    for (const host of plan.hosts.filter((h) => !serving.has(h.id)))
+      expect(
+        rdns.filter((r) => r.serverId === Number(serverOf(host.id).id)),
+        host.id,
+      ).toEqual([]);
+    const zoneNames = new Set(plan.zones.flatMap((z) => z.records.filter((r) => r.type === "A").map((r) => r.name)));
+    for (const r of rdns) expect(zoneNames.has(r.dnsPtr), r.dnsPtr).toBe(true);
+    // Each serving server: one IPv4 and one IPv6 PTR; plus the balancer's two.
+    expect(rdns).toHaveLength(serving.size * 2 + 2);
   });
 
   it("enables server backups on hosts running a service that declares backups", () => {

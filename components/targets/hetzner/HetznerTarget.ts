@@ -26,6 +26,7 @@ import type { HetznerResolution } from "./settings";
 import { volumeSizeGb } from "./settings";
 import { LIMITS } from "./catalog";
 import { internetProxies, ProxyLoadBalancer } from "./loadBalancer";
+import { loadBalancerRdns, reverseNames, serverRdns } from "./rdns";
 import { containerName, renderUnit, type ServerNetwork } from "./units";
 
 export interface HetznerTargetOptions {
@@ -87,6 +88,8 @@ export class HetznerTarget implements DatacenterTarget {
   private readonly networks = new Map<string, HetznerNetwork>();
   private loadBalancer: ProxyLoadBalancer | undefined;
   private lbScope: TargetScope | undefined;
+  /** Host id → the name its public addresses answer to in reverse DNS. */
+  private reverseNames = new Map<string, string>();
   /** The deployment's SSH key: the program generates it, state keeps it as a secret. */
   private deployKey!: tls.PrivateKey;
 
@@ -124,6 +127,7 @@ export class HetznerTarget implements DatacenterTarget {
       );
     }
     this.lbScope = scope;
+    this.reverseNames = reverseNames(plan);
   }
 
   /** Role images, built locally and pushed to the stack's registry; servers pull them by tag. */
@@ -182,6 +186,7 @@ export class HetznerTarget implements DatacenterTarget {
         labels: this.labels({ kind: "load-balancer", role: "proxy" }),
         parent: setupScope.parent,
       });
+      loadBalancerRdns(`${setupScope.name}-lb`, `${internetProxies(this.plan)[0]!.service}.${this.plan.domain}`, this.loadBalancer.balancer, setupScope.parent);
     }
     return { name: net.name };
   }
@@ -298,6 +303,8 @@ export class HetznerTarget implements DatacenterTarget {
       // image are all the provider replaces a server for; none of them changes with a container.)
       { ...opts, dependsOn: decision.networks.map((n) => this.networks.get(n)!.subnet) },
     );
+    const ptr = this.reverseNames.get(host.id);
+    if (ptr) serverRdns(scope.name, ptr, server, primaryIp, scope.parent);
     const attachments = new Map<string, hcloud.VolumeAttachment>();
     for (const p of replicas) {
       if (!p.volume) continue;
