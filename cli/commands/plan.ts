@@ -5,8 +5,29 @@ import { renderLock, writeLock } from "../../components/plan/lock";
 import { formatPath } from "../../components/spec/issues";
 import type { DatacenterPlan } from "../../components/plan";
 import type { HostPorts } from "../../components/targets/docker/hostPorts";
+import { checkHetzner } from "../../components/targets/hetzner/settings";
+import { monthlyCost } from "../../components/targets/hetzner/cost";
+import type { DatacenterSpec } from "../../components/spec/schema";
 
 const fmt = (n: number) => String(Math.round(n * 100) / 100);
+
+/** For a Hetzner stack: what it costs a month (components/targets/hetzner/cost.ts). */
+function renderCost(spec: DatacenterSpec, plan: DatacenterPlan): string[] {
+  const check = checkHetzner(spec, plan);
+  if (!check.ok) return ["", `Hetzner cost: not computed, the stack has ${check.issues.length} Hetzner problem(s) (serverpark validate lists them)`];
+  const cost = monthlyCost(plan, check.resolution);
+  const eur = (n: number) => n.toFixed(2);
+  return [
+    "",
+    table(
+      ["HETZNER COST", "COUNT", "EUR EACH", "EUR A MONTH"],
+      [
+        ...cost.lines.map((l) => [l.item, String(l.count), l.unitEur < 0.1 ? l.unitEur.toFixed(3) : eur(l.unitEur), eur(l.eurMonth)]),
+        ["total (before VAT)", "", "", eur(cost.totalEur)],
+      ],
+    ),
+  ];
+}
 
 function render(plan: DatacenterPlan, hostPorts: HostPorts): string {
   const hosts = table(
@@ -67,7 +88,8 @@ export const command: CliCommand = {
   usage: `Usage: serverpark plan <stack> [--json] [--write-lock] [--ignore-lock]
 
 Computes the datacenter plan: replica placement, addresses on every network, published
-ports, the DNS zones and the exposure matrix. The plan keeps what the stack's lock file
+ports, the DNS zones and the exposure matrix; for a Hetzner stack, what it costs a month
+(servers, backups, IPv4 addresses, volumes, load balancer; EUR before VAT). The plan keeps what the stack's lock file
 (stacks/Pulumi.<stack>.lock.json) recorded, so existing replicas never move.
 
 Options:
@@ -77,8 +99,9 @@ Options:
   options: { json: { type: "boolean" }, "write-lock": { type: "boolean" }, "ignore-lock": { type: "boolean" } },
   positionals: { min: 1, max: 1 },
   run({ values, positionals }, io) {
-    const { plan, hostPorts, lock, lockPath } = loadPlan(positionals[0]!, io.cwd, { ignoreLock: values["ignore-lock"] === true });
-    io.out(values.json === true ? JSON.stringify(plan, null, 2) : render(plan, hostPorts));
+    const { file, spec, plan, hostPorts, lock, lockPath } = loadPlan(positionals[0]!, io.cwd, { ignoreLock: values["ignore-lock"] === true });
+    const hetzner = file.config["serverpark:target"] === "hetzner";
+    io.out(values.json === true ? JSON.stringify(plan, null, 2) : [render(plan, hostPorts), ...(hetzner ? renderCost(spec, plan) : [])].join("\n"));
     if (values["write-lock"] === true) {
       const wrote = writeLock(lockPath, lock);
       io.err(`${relative(io.cwd, lockPath)}: ${wrote ? "written" : "unchanged"} (${renderLock(lock).length} bytes)`);

@@ -44,6 +44,12 @@ export const HetznerTargetSchema = z.strictObject({
       enabled: z.boolean().default(false),
       /** @default "lb11" */
       type: z.string().default("lb11"),
+      /**
+       * The balancer's address on the internet network its proxies share. It sends each
+       * client's address with the PROXY protocol, and the proxies must trust exactly this
+       * address (`settings.proxyProtocol.from`). @default that network's third address (offset 2)
+       */
+      privateIp: z.string().optional(),
     })
     .default({ enabled: false, type: "lb11" }),
   /** Hetzner server backups: none, hosts running a service that declares `backup`, or every host. @default "stateful" */

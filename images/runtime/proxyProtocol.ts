@@ -139,9 +139,17 @@ export function proxyProtocolServer(target: Server, options: ProxyProtocolOption
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("error", onError);
+      socket.off("end", onEnd);
     };
     const onError = () => fail("connection error before the PROXY header");
+    // A balancer's TCP health check connects and hangs up without a byte: nothing to refuse or log.
+    const onEnd = () => {
+      if (buf.length > 0) return fail("connection closed inside the PROXY header");
+      cleanup();
+      socket.destroy();
+    };
     socket.on("data", onData);
     socket.on("error", onError);
+    socket.on("end", onEnd);
   });
 }

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../contracts/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
-import { isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
+import { hcloudAddresses, isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";
 import { copiesOf, type Copied } from "./deployed";
 import { rawSpec, REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
@@ -24,11 +24,16 @@ const T = {
   lb: "hcloud:index/loadBalancer:LoadBalancer",
   lbService: "hcloud:index/loadBalancerService:LoadBalancerService",
   lbTarget: "hcloud:index/loadBalancerTarget:LoadBalancerTarget",
+  lbNetwork: "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork",
+  rdns: "hcloud:index/rdns:Rdns",
   image: "docker:index/image:Image",
   container: "docker:index/container:Container",
   command: "command:remote:Command",
   copy: "command:remote:CopyToRemote",
 };
+
+/** The balancer's private address: offset 2 of the "public" network, as the stack's proxies trust it. */
+const LB_IP = "10.42.0.2";
 
 let run: MockRun<typeof import("../../stacks/index.js")>;
 const { plan } = specWith();
@@ -171,27 +176,92 @@ describe("hetzner stack under mocks", () => {
     }
   });
 
-  it("puts a load balancer in front of the internet-facing proxies", () => {
+  it("puts a load balancer in front of the internet-facing proxies, sending the PROXY protocol over the private network", () => {
     expect(run.byType(T.lb)).toHaveLength(1);
+    const lbId = Number(run.byType(T.lb)[0]!.id);
     expect(
       run
         .byType(T.lbService)
-        .map((s) => [s.inputs.listenPort, s.inputs.destinationPort, s.inputs.protocol])
+        .map((s) => [s.inputs.listenPort, s.inputs.destinationPort, s.inputs.protocol, s.inputs.proxyprotocol])
         .sort(),
     ).toEqual([
-      [443, 443, "tcp"],
-      [80, 80, "tcp"],
+      [443, 443, "tcp", true],
+      [80, 80, "tcp", true],
     ]);
-    const proxyHosts = plan.replicas
-      .filter((r) => r.role === "proxy")
-      .map((r) => Number(serverOf(r.host).id))
-      .sort();
+    // The balancer sits on the proxies' internet network at the address they trust.
+    const publicNet = idOf(T.network, (n) => n.inputs.name === "fsn-public");
+    expect(run.byType(T.lbNetwork).map((n) => n.inputs)).toEqual([{ loadBalancerId: lbId, networkId: publicNet, ip: LB_IP, enablePublicInterface: true }]);
+    const proxies = plan.replicas.filter((r) => r.role === "proxy");
     expect(
       run
         .byType(T.lbTarget)
-        .map((t) => t.inputs.serverId)
+        .map((t) => [t.inputs.serverId, t.inputs.usePrivateIp, t.inputs.loadBalancerId])
         .sort(),
-    ).toEqual(proxyHosts);
+    ).toEqual(proxies.map((r) => [Number(serverOf(r.host).id), true, lbId]).sort());
+  });
+
+  it("wires both halves of the PROXY protocol together: each proxy trusts exactly the balancer's address, which reaches it on its own", () => {
+    const proxies = plan.replicas.filter((r) => r.role === "proxy");
+    expect(proxies.length).toBeGreaterThan(1);
+    for (const r of proxies) {
+      // What the proxy is told to believe, as delivered to its server.
+      const config = JSON.parse(fileOn(r.host, `/etc/serverpark/containers/${r.id}/files/etc_serverpark_config.json`)!);
+      expect(config.settings.proxyProtocol.from, r.id).toEqual([`${LB_IP}/32`]);
+      // A private-IP target is reached on the server's primary address on that network: the proxy's.
+      const publicNet = idOf(T.network, (n) => n.inputs.name === "fsn-public");
+      const att = (serverOf(r.host).inputs.networks as { networkId: number; ip: string }[]).find((n) => n.networkId === publicNet)!;
+      expect(att.ip, r.id).toBe(r.addresses.public);
+      // …where its unit publishes the balancer's ports.
+      const unit = fileOn(r.host, `/etc/systemd/system/serverpark-${r.id}.service`)!;
+      for (const port of [80, 443]) expect(unit, `${r.id} ${port}`).toContain(`--publish ${r.addresses.public}:${port}:${port}/tcp`);
+    }
+    // No replica is planned at the balancer's address.
+    expect(plan.replicas.flatMap((r) => Object.values(r.addresses))).not.toContain(LB_IP);
+  });
+
+  it("gives every public address that serves a name its reverse DNS: MX name, then NS name, then the service's", () => {
+    const rdns = run.byType(T.rdns).map((r) => r.inputs);
+    const ptrOf = (ip: string) => rdns.filter((r) => r.ipAddress === ip).map((r) => r.dnsPtr);
+    const ipOf = (type: string, name: string) => run.byType(type).find((r) => r.inputs.name === name)!;
+    /** The addresses the provider gave a resource (the mocks': stable per name). */
+    const state = (r: RecordedResource) => hcloudAddresses(r.type, r.name) as Record<string, string> & { ipAddress: string; ipv6Address: string };
+    // The mail server's IPv4 (its primary IP: it outlives the server) answers to the MX name, its greeting.
+    const mx = plan.zones[0]!.records.find((r) => r.type === "MX")!.data as { exchange: string };
+    const mailHost = plan.replicas.find((r) => r.role === "mail")!.host;
+    const mailIp = ipOf(T.primaryIp, `fsn-${mailHost}-ipv4`);
+    expect(rdns.filter((r) => r.primaryIpId === Number(mailIp.id))).toEqual([
+      { primaryIpId: Number(mailIp.id), ipAddress: state(mailIp).ipAddress, dnsPtr: mx.exchange },
+    ]);
+    expect(ptrOf(state(serverOf(mailHost)).ipv6Address)).toEqual([mx.exchange]);
+    // Name servers: their NS names, on the primary IPs the glue records will name.
+    const ns = plan.replicas.filter((r) => r.role === "dns").sort((a, b) => a.id.localeCompare(b.id));
+    ns.forEach((r, i) => expect(ptrOf(state(ipOf(T.primaryIp, `fsn-${r.host}-ipv4`)).ipAddress), r.id).toEqual([`ns${i + 1}.fsn.park.example`]));
+    // A server whose only internet-facing replica is a proxy: the service's name, on its own IPv4 and IPv6.
+    const edgeOnly = plan.hosts.find(
+      (h) => h.replicas.length === 2 && h.replicas.some((id) => id.startsWith("edge-")) && h.replicas.some((id) => id.startsWith("files-")),
+    )!;
+    const server = serverOf(edgeOnly.id);
+    expect(rdns.filter((r) => r.serverId === Number(server.id)).map((r) => [r.ipAddress, r.dnsPtr])).toEqual([
+      [state(server).ipv4Address, "edge.fsn.park.example"],
+      [state(server).ipv6Address, "edge.fsn.park.example"],
+    ]);
+    // The load balancer: the proxies' name on both its addresses.
+    const lb = run.byType(T.lb)[0]!;
+    expect(rdns.filter((r) => r.loadBalancerId === Number(lb.id)).map((r) => [r.ipAddress, r.dnsPtr])).toEqual([
+      [state(lb).ipv4, "edge.fsn.park.example"],
+      [state(lb).ipv6, "edge.fsn.park.example"],
+    ]);
+    // Servers with nothing published to the internet have none; every PTR names a name of the zone.
+    const serving = new Set(plan.replicas.filter((r) => r.published.some((p) => p.audience === "internet")).map((r) => r.host));
+    for (const host of plan.hosts.filter((h) => !serving.has(h.id)))
+      expect(
+        rdns.filter((r) => r.serverId === Number(serverOf(host.id).id)),
+        host.id,
+      ).toEqual([]);
+    const zoneNames = new Set(plan.zones.flatMap((z) => z.records.filter((r) => r.type === "A").map((r) => r.name)));
+    for (const r of rdns) expect(zoneNames.has(r.dnsPtr), r.dnsPtr).toBe(true);
+    // Each serving server: one IPv4 and one IPv6 PTR; plus the balancer's two.
+    expect(rdns).toHaveLength(serving.size * 2 + 2);
   });
 
   it("enables server backups on hosts running a service that declares backups", () => {

@@ -115,3 +115,96 @@ describe("checkHetzner", () => {
     }
   });
 });
+
+describe("load balancer and PROXY protocol: both halves or neither", () => {
+  const edge = (r: any) => r.services.find((s: any) => s.id === "edge");
+  const lbIssues = (edit: (r: any) => void) => issuesOf(edit).filter((i) => i.path.startsWith("hetzner.loadBalancer") || /proxyProtocol|settings/.test(i.path));
+
+  it("accepts the stack: the balancer at offset 2 of the proxies' internet network, the proxies trusting exactly that", () => {
+    const { spec, plan } = specWith();
+    const check = checkHetzner(spec, plan);
+    if (!check.ok) throw new Error(JSON.stringify(check.issues));
+    expect(check.resolution.loadBalancer).toEqual({ network: "public", privateIp: "10.42.0.2", ports: [80, 443], hosts: ["h2", "h5"] });
+  });
+
+  it.each([
+    [
+      "a balancer sending PROXY headers to a proxy that does not expect them",
+      (r: any) => delete edge(r).settings,
+      "services[1].settings",
+      /sends the PROXY protocol to service edge, which does not expect it.*\["10\.42\.0\.2\/32"\]/,
+    ],
+    [
+      "a proxy trusting PROXY headers from the whole internet",
+      (r: any) => (edge(r).settings.proxyProtocol.from = ["0.0.0.0/0"]),
+      "services[1].settings.proxyProtocol.from",
+      /trusts PROXY headers from 0\.0\.0\.0\/0; .* exactly \["10\.42\.0\.2\/32"\]/,
+    ],
+    [
+      "a proxy trusting the balancer's whole network (any replica on it could forge)",
+      (r: any) => (edge(r).settings.proxyProtocol.from = ["10.42.0.0/24"]),
+      "services[1].settings.proxyProtocol.from",
+      /trusts PROXY headers from 10\.42\.0\.0\/24/,
+    ],
+    [
+      "a proxy trusting the balancer and someone else",
+      (r: any) => (edge(r).settings.proxyProtocol.from = ["10.42.0.2/32", "198.51.100.7/32"]),
+      "services[1].settings.proxyProtocol.from",
+      /trusts PROXY headers from 10\.42\.0\.2\/32, 198\.51\.100\.7\/32/,
+    ],
+    [
+      "a proxy trusting PROXY headers with no balancer in front",
+      (r: any) => (r.hetzner.loadBalancer.enabled = false),
+      "services[1].settings.proxyProtocol",
+      /hetzner\.loadBalancer is not enabled/,
+    ],
+    [
+      "a balancer address another replica is planned at",
+      (r: any) => (r.hetzner.loadBalancer.privateIp = "10.42.0.12"),
+      "hetzner.loadBalancer.privateIp",
+      /10\.42\.0\.12 is planned for ns-0 on network public/,
+    ],
+    [
+      "a balancer address outside its network",
+      (r: any) => (r.hetzner.loadBalancer.privateIp = "10.42.1.2"),
+      "hetzner.loadBalancer.privateIp",
+      /not a usable address of network public/,
+    ],
+    [
+      "the network's gateway as the balancer's address",
+      (r: any) => (r.hetzner.loadBalancer.privateIp = "10.42.0.1"),
+      "hetzner.loadBalancer.privateIp",
+      /gateway/,
+    ],
+    [
+      "more proxy servers than the balancer type forwards to",
+      (r: any) => {
+        for (let i = 8; i <= 33; i++)
+          r.hosts.push({ id: `h${i}`, rack: "r2", kind: "virtualization", psus: ["r2-pdu-a"], capacity: { cpus: 8, memoryGb: 16, diskGb: 160 } });
+        r.hetzner.placement = "rack";
+        edge(r).replicas = 26;
+      },
+      "hetzner.loadBalancer.type",
+      /lb11 forwards to at most 25 servers; 26 run a proxy replica/,
+    ],
+  ])("%s → %s", (_what, edit, path, message) => {
+    const issues = lbIssues(edit);
+    expect(issues, JSON.stringify(issues)).toContainEqual({ path, message: expect.stringMatching(message) });
+  });
+
+  it("accepts a configured balancer address when the proxies trust that one", () => {
+    const issues = lbIssues((r) => {
+      r.hetzner.loadBalancer.privateIp = "10.42.0.7";
+      edge(r).settings.proxyProtocol.from = ["10.42.0.7/32"];
+    });
+    expect(issues).toEqual([]);
+  });
+
+  it("accepts neither half: no balancer, proxies without PROXY protocol", () => {
+    const issues = lbIssues((r) => {
+      r.hetzner.loadBalancer.enabled = false;
+      delete edge(r).settings;
+    });
+    expect(issues).toEqual([]);
+  });
+});

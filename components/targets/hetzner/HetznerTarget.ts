@@ -25,6 +25,8 @@ import { firewallRules } from "./firewall";
 import type { HetznerResolution } from "./settings";
 import { volumeSizeGb } from "./settings";
 import { LIMITS } from "./catalog";
+import { internetProxies, ProxyLoadBalancer } from "./loadBalancer";
+import { loadBalancerRdns, reverseNames, serverRdns } from "./rdns";
 import { containerName, renderUnit, type ServerNetwork } from "./units";
 
 export interface HetznerTargetOptions {
@@ -84,7 +86,10 @@ export class HetznerTarget implements DatacenterTarget {
   private readonly images = new Map<string, docker.Image>();
   private readonly placementGroups = new Map<string, hcloud.PlacementGroup>();
   private readonly networks = new Map<string, HetznerNetwork>();
-  private loadBalancer: hcloud.LoadBalancer | undefined;
+  private loadBalancer: ProxyLoadBalancer | undefined;
+  private lbScope: TargetScope | undefined;
+  /** Host id → the name its public addresses answer to in reverse DNS. */
+  private reverseNames = new Map<string, string>();
   /** The deployment's SSH key: the program generates it, state keeps it as a secret. */
   private deployKey!: tls.PrivateKey;
 
@@ -121,7 +126,8 @@ export class HetznerTarget implements DatacenterTarget {
         ),
       );
     }
-    if (this.settings.loadBalancer.enabled) this.createLoadBalancer(scope, plan);
+    this.lbScope = scope;
+    this.reverseNames = reverseNames(plan);
   }
 
   /** Role images, built locally and pushed to the stack's registry; servers pull them by tag. */
@@ -154,33 +160,6 @@ export class HetznerTarget implements DatacenterTarget {
     }
   }
 
-  private createLoadBalancer(scope: TargetScope, plan: DatacenterPlan): void {
-    const proxies = plan.replicas.filter((r) => r.role === "proxy" && r.published.some((p) => p.audience === "internet"));
-    const location = this.options.resolution.hosts.get(proxies[0]!.host)!.location;
-    this.loadBalancer = new hcloud.LoadBalancer(
-      `${scope.name}-lb`,
-      { name: `${this.dc}-lb`, loadBalancerType: this.settings.loadBalancer.type, location, labels: this.labels({ kind: "load-balancer", role: "proxy" }) },
-      { parent: scope.parent },
-    );
-    const ports = [...new Set(proxies.flatMap((r) => r.published.filter((p) => p.audience === "internet" && p.protocol === "tcp").map((p) => p.port)))].sort(
-      (a, b) => a - b,
-    );
-    for (const port of ports) {
-      // TCP pass-through: the proxy replicas terminate TLS themselves (they hold the certificates).
-      new hcloud.LoadBalancerService(
-        `${scope.name}-lb-${port}`,
-        {
-          loadBalancerId: this.loadBalancer.id,
-          protocol: "tcp",
-          listenPort: port,
-          destinationPort: port,
-          healthCheck: { protocol: "tcp", port, interval: 10, timeout: 5, retries: 3 },
-        },
-        { parent: scope.parent },
-      );
-    }
-  }
-
   network(scope: TargetScope, network: PlannedNetwork): NetworkHandle {
     const net = new hcloud.Network(
       scope.name,
@@ -193,6 +172,22 @@ export class HetznerTarget implements DatacenterTarget {
       { parent: scope.parent },
     );
     this.networks.set(network.id, { network: net, subnet });
+    const lb = this.options.resolution.loadBalancer;
+    if (lb && lb.network === network.id) {
+      const setupScope = this.lbScope!;
+      this.loadBalancer = new ProxyLoadBalancer({
+        name: `${setupScope.name}-lb`,
+        hetznerName: `${this.dc}-lb`,
+        type: this.settings.loadBalancer.type,
+        location: this.options.resolution.hosts.get(lb.hosts[0]!)!.location,
+        decision: lb,
+        networkId: numericId(net.id),
+        subnet,
+        labels: this.labels({ kind: "load-balancer", role: "proxy" }),
+        parent: setupScope.parent,
+      });
+      loadBalancerRdns(`${setupScope.name}-lb`, `${internetProxies(this.plan)[0]!.service}.${this.plan.domain}`, this.loadBalancer.balancer, setupScope.parent);
+    }
     return { name: net.name };
   }
 
@@ -308,6 +303,8 @@ export class HetznerTarget implements DatacenterTarget {
       // image are all the provider replaces a server for; none of them changes with a container.)
       { ...opts, dependsOn: decision.networks.map((n) => this.networks.get(n)!.subnet) },
     );
+    const ptr = this.reverseNames.get(host.id);
+    if (ptr) serverRdns(scope.name, ptr, server, primaryIp, scope.parent);
     const attachments = new Map<string, hcloud.VolumeAttachment>();
     for (const p of replicas) {
       if (!p.volume) continue;
@@ -322,22 +319,24 @@ export class HetznerTarget implements DatacenterTarget {
       );
     }
     this.deploy(scope, server, networks, agent, replicas, attachments);
-    if (this.loadBalancer && replicas.some((p) => p.launch.service.role === "proxy" && p.launch.published.some((x) => x.audience === "internet"))) {
-      new hcloud.LoadBalancerTarget(
-        `${scope.name}-lb-target`,
-        { type: "server", loadBalancerId: numericId(this.loadBalancer.id), serverId: numericId(server.id) },
-        opts,
-      );
-    }
+    if (this.loadBalancer && this.options.resolution.loadBalancer!.hosts.includes(host.id))
+      this.loadBalancer.target(`${scope.name}-lb-target`, numericId(server.id), scope.parent);
   }
 
-  /** The server's address on each network: the host agent's, else its first replica's; the others become alias IPs. */
+  /**
+   * The server's address on each network: the host agent's, else its first replica's; the others become alias IPs.
+   * On the load balancer's network, its proxy's comes first: the balancer reaches a server on its primary address.
+   */
   private serverNetworks(host: PlannedHost, networkIds: readonly string[]): ServerNetwork[] {
+    const lbNetwork = this.options.resolution.loadBalancer?.network;
+    const proxy = internetProxies(this.plan).find((r) => r.host === host.id);
     return networkIds.map((id) => {
-      const addresses = [
+      const planned = [
         ...(host.addresses[id] ? [host.addresses[id]] : []),
         ...host.replicas.map((r) => this.plan.replicas.find((x) => x.id === r)!.addresses[id]).filter((a): a is string => a !== undefined),
       ];
+      const first = id === lbNetwork ? proxy?.addresses[id] : undefined;
+      const addresses = first ? [first, ...planned.filter((a) => a !== first)] : planned;
       return { id, primary: addresses[0]!, aliases: addresses.slice(1) };
     });
   }

@@ -34,23 +34,52 @@ export interface ServerType {
   readonly memoryGb: number;
   /** Local NVMe disk. */
   readonly diskGb: number;
+  /** Monthly price in EUR before VAT in the German and Finnish locations (what `serverpark plan hetzner` adds up). */
+  readonly eurMonth: number;
 }
 
 /** Smallest first within each kind: `pickServerType` relies on this order. */
 export const SERVER_TYPES: readonly ServerType[] = [
-  { name: "cx22", cpu: "shared", cores: 2, memoryGb: 4, diskGb: 40 },
-  { name: "cx32", cpu: "shared", cores: 4, memoryGb: 8, diskGb: 80 },
-  { name: "cx42", cpu: "shared", cores: 8, memoryGb: 16, diskGb: 160 },
-  { name: "cx52", cpu: "shared", cores: 16, memoryGb: 32, diskGb: 320 },
-  { name: "ccx13", cpu: "dedicated", cores: 2, memoryGb: 8, diskGb: 80 },
-  { name: "ccx23", cpu: "dedicated", cores: 4, memoryGb: 16, diskGb: 160 },
-  { name: "ccx33", cpu: "dedicated", cores: 8, memoryGb: 32, diskGb: 240 },
-  { name: "ccx43", cpu: "dedicated", cores: 16, memoryGb: 64, diskGb: 360 },
-  { name: "ccx53", cpu: "dedicated", cores: 32, memoryGb: 128, diskGb: 600 },
-  { name: "ccx63", cpu: "dedicated", cores: 48, memoryGb: 192, diskGb: 960 },
+  { name: "cx22", cpu: "shared", cores: 2, memoryGb: 4, diskGb: 40, eurMonth: 3.79 },
+  { name: "cx32", cpu: "shared", cores: 4, memoryGb: 8, diskGb: 80, eurMonth: 6.8 },
+  { name: "cx42", cpu: "shared", cores: 8, memoryGb: 16, diskGb: 160, eurMonth: 16.4 },
+  { name: "cx52", cpu: "shared", cores: 16, memoryGb: 32, diskGb: 320, eurMonth: 32.4 },
+  { name: "ccx13", cpu: "dedicated", cores: 2, memoryGb: 8, diskGb: 80, eurMonth: 12.49 },
+  { name: "ccx23", cpu: "dedicated", cores: 4, memoryGb: 16, diskGb: 160, eurMonth: 24.49 },
+  { name: "ccx33", cpu: "dedicated", cores: 8, memoryGb: 32, diskGb: 240, eurMonth: 48.49 },
+  { name: "ccx43", cpu: "dedicated", cores: 16, memoryGb: 64, diskGb: 360, eurMonth: 96.49 },
+  { name: "ccx53", cpu: "dedicated", cores: 32, memoryGb: 128, diskGb: 600, eurMonth: 192.49 },
+  { name: "ccx63", cpu: "dedicated", cores: 48, memoryGb: 192, diskGb: 960, eurMonth: 288.49 },
 ];
 
 export const SERVER_TYPE_BY_NAME: ReadonlyMap<string, ServerType> = new Map(SERVER_TYPES.map((t) => [t.name, t]));
+
+export interface LoadBalancerType {
+  readonly name: string;
+  /** Listening ports (services) one balancer may have. */
+  readonly maxServices: number;
+  /** Servers one balancer may forward to. */
+  readonly maxTargets: number;
+  readonly eurMonth: number;
+}
+
+export const LOAD_BALANCER_TYPES: readonly LoadBalancerType[] = [
+  { name: "lb11", maxServices: 5, maxTargets: 25, eurMonth: 5.39 },
+  { name: "lb21", maxServices: 15, maxTargets: 75, eurMonth: 16.4 },
+  { name: "lb31", maxServices: 30, maxTargets: 150, eurMonth: 32.9 },
+];
+
+export const LOAD_BALANCER_TYPE_BY_NAME: ReadonlyMap<string, LoadBalancerType> = new Map(LOAD_BALANCER_TYPES.map((t) => [t.name, t]));
+
+/** Other monthly prices in EUR before VAT (German and Finnish locations). */
+export const PRICES = {
+  /** A primary IPv4 address (every server has one, kept or not). */
+  ipv4EurMonth: 0.5,
+  /** Volume storage, per GB. */
+  volumeEurGbMonth: 0.044,
+  /** Server backups cost this share of the server's price. */
+  backupShare: 0.2,
+} as const;
 
 /** Hetzner's limits that shape the mapping (documented in the Hetzner Cloud API reference). */
 export const LIMITS = {

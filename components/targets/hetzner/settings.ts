@@ -11,8 +11,7 @@ import type { SpecIssue } from "../../spec/issues";
 import type { DatacenterSpec } from "../../spec/schema";
 import { fitsType, LIMITS, LOCATION_BY_NAME, LOCATIONS, pickServerType, SERVER_TYPE_BY_NAME, SERVER_TYPES, type ServerType } from "./catalog";
 import type { HetznerSettings } from "../../spec/hetzner";
-
-export const LOAD_BALANCER_TYPES = ["lb11", "lb21", "lb31"] as const;
+import { checkLoadBalancer, type LoadBalancerDecision } from "./loadBalancer";
 
 /** Hetzner networks must use private address space (RFC 1918). */
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].map((c) => parseCidr(c) as Cidr);
@@ -32,6 +31,8 @@ export interface HetznerResolution {
   readonly settings: HetznerSettings;
   readonly networkZone: string;
   readonly hosts: ReadonlyMap<string, HetznerHostDecision>;
+  /** Where the load balancer sits and what it forwards, when it is enabled. */
+  readonly loadBalancer?: LoadBalancerDecision;
 }
 
 export type HetznerCheck = { ok: true; resolution: HetznerResolution } | { ok: false; issues: SpecIssue[] };
@@ -130,12 +131,7 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
       message: `is empty, but the deployment reaches every server over SSH${noc}, which the firewall opens to these networks only; list the networks \`pulumi up\` and the operators run from`,
     });
   }
-  if (!(LOAD_BALANCER_TYPES as readonly string[]).includes(h.loadBalancer.type)) {
-    issues.push({ path: ["hetzner", "loadBalancer", "type"], message: `unknown load balancer type "${h.loadBalancer.type}"; ${oneOf(LOAD_BALANCER_TYPES)}` });
-  }
-  if (h.loadBalancer.enabled && !plan.replicas.some((r) => r.role === "proxy" && r.published.some((p) => p.audience === "internet"))) {
-    issues.push({ path: ["hetzner", "loadBalancer", "enabled"], message: "no proxy replica faces the internet, so the load balancer would have no targets" });
-  }
+  const loadBalancer = checkLoadBalancer(spec, plan, issues);
 
   // Networks become Hetzner networks: private address space only.
   spec.networks.forEach((net, n) => {
@@ -238,7 +234,15 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
   }
 
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, resolution: { settings: h, networkZone: [...zones][0] ?? LOCATION_BY_NAME.get(h.location)!.networkZone, hosts: decisions } };
+  return {
+    ok: true,
+    resolution: {
+      settings: h,
+      networkZone: [...zones][0] ?? LOCATION_BY_NAME.get(h.location)!.networkZone,
+      hosts: decisions,
+      ...(loadBalancer ? { loadBalancer } : {}),
+    },
+  };
 }
 
 /** Size of a stateful replica's volume: its plan's disk, within Hetzner's volume limits. */
