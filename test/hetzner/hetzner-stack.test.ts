@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../contracts/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
+import { firewallRules } from "../../components/targets/hetzner/firewall";
 import { hcloudAddresses, isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";
 import { copiesOf, type Copied } from "./deployed";
@@ -115,7 +116,7 @@ describe("hetzner stack under mocks", () => {
     }
   });
 
-  it("opens exactly the plan's published ports: internet to all, operator and SSH to admin CIDRs", () => {
+  it("opens exactly the plan's published ports: internet to all, operator and SSH to admin CIDRs; the balancer's ports only through it", () => {
     const admin = rawSpec.hetzner.adminCidrs as string[];
     for (const host of plan.hosts) {
       const fw = run.byType(T.firewall).find((f) => f.inputs.name === `fsn-${host.id}`)!;
@@ -123,11 +124,36 @@ describe("hetzner stack under mocks", () => {
       const got = (fw.inputs.rules as any[]).map((r) => `${r.direction} ${r.protocol}/${r.port} from ${r.sourceIps.join(",")}`).sort();
       const want = new Set([`in tcp/22 from ${admin.join(",")}`]);
       for (const id of host.replicas) {
-        for (const p of plan.replicas.find((r) => r.id === id)!.published) {
+        const replica = plan.replicas.find((r) => r.id === id)!;
+        for (const p of replica.published) {
+          // The balancer forwards 80/443 to the proxy over the private network: not open on the public interface.
+          if (replica.role === "proxy" && p.protocol === "tcp" && [80, 443].includes(p.port)) continue;
           want.add(`in ${p.protocol}/${p.port} from ${p.audience === "internet" ? "0.0.0.0/0,::/0" : admin.join(",")}`);
         }
       }
       expect(got, host.id).toEqual([...want].sort());
+    }
+  });
+
+  it("keeps a balanced proxy's 80 and 443 closed on its server's public IPv4, and open without a balancer", () => {
+    const proxyHosts = [...new Set(plan.replicas.filter((r) => r.role === "proxy").map((r) => r.host))];
+    expect(proxyHosts.length).toBeGreaterThan(1);
+    const open = (rules: readonly { protocol: string; port: string; sourceIps: readonly string[] }[]) =>
+      rules.filter((r) => r.protocol === "tcp" && ["80", "443"].includes(r.port)).map((r) => `${r.port} from ${r.sourceIps.join(",")}`);
+    for (const h of proxyHosts) {
+      const fw = run.byType(T.firewall).find((f) => f.inputs.name === `fsn-${h}`)!;
+      expect(open(fw.inputs.rules as any[]), h).toEqual([]);
+    }
+    // The same stack without the balancer (and so without the proxies' PROXY protocol): the ports are the proxies' own again.
+    const direct = specWith((raw) => {
+      raw.hetzner.loadBalancer = { enabled: false };
+      for (const s of raw.services) if (s.role === "proxy") delete s.settings;
+    }).plan;
+    for (const h of proxyHosts) {
+      const host = direct.hosts.find((x) => x.id === h)!;
+      expect(open(firewallRules(direct, host, rawSpec.hetzner.adminCidrs)), h).toEqual(["80 from 0.0.0.0/0,::/0", "443 from 0.0.0.0/0,::/0"]);
+      // …and with a balancer's ports given, exactly those close.
+      expect(open(firewallRules(direct, host, rawSpec.hetzner.adminCidrs, { ports: [443] })), h).toEqual(["80 from 0.0.0.0/0,::/0"]);
     }
   });
 

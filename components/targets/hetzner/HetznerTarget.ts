@@ -257,7 +257,10 @@ export class HetznerTarget implements DatacenterTarget {
       `${scope.name}-firewall`,
       {
         name: `${this.dc}-${host.id}`,
-        rules: firewallRules(this.plan, host, this.settings.adminCidrs).map((r) => ({ ...r, sourceIps: [...r.sourceIps] })),
+        rules: firewallRules(this.plan, host, this.settings.adminCidrs, this.options.resolution.loadBalancer).map((r) => ({
+          ...r,
+          sourceIps: [...r.sourceIps],
+        })),
         labels: hostLabels,
       },
       opts,

@@ -4,8 +4,13 @@
  * CIDRs only. Nothing else is open. Hetzner firewalls filter the public interface only;
  * private networks are separate Hetzner networks, which is where internal and management
  * traffic flows (see README.md).
+ *
+ * Behind a load balancer, an internet-facing proxy's balanced ports stay closed on the public
+ * interface: the balancer reaches the proxy over the private network, and a client connecting
+ * to the server's public IPv4 directly would bypass the balancer and its PROXY protocol header.
  */
 import type { DatacenterPlan, PlannedHost } from "../../plan";
+import { internetProxies, type LoadBalancerDecision } from "./loadBalancer";
 
 export interface FirewallRuleSpec {
   readonly direction: "in";
@@ -19,7 +24,13 @@ export const ANYWHERE = ["0.0.0.0/0", "::/0"] as const;
 /** sshd on the server itself: management access for operators. */
 export const SSH_PORT = 22;
 
-export function firewallRules(plan: DatacenterPlan, host: PlannedHost, adminCidrs: readonly string[]): FirewallRuleSpec[] {
+export function firewallRules(
+  plan: DatacenterPlan,
+  host: PlannedHost,
+  adminCidrs: readonly string[],
+  balancer?: Pick<LoadBalancerDecision, "ports">,
+): FirewallRuleSpec[] {
+  const balanced = new Set(balancer ? internetProxies(plan).map((r) => r.id) : []);
   const byKey = new Map<string, { protocol: "tcp" | "udp"; port: number; sources: readonly string[]; names: Set<string> }>();
   const add = (protocol: "tcp" | "udp", port: number, sources: readonly string[], name: string) => {
     if (sources.length === 0) return;
@@ -32,7 +43,10 @@ export function firewallRules(plan: DatacenterPlan, host: PlannedHost, adminCidr
   add("tcp", SSH_PORT, admins, "ssh (management)");
   for (const id of host.replicas) {
     const replica = plan.replicas.find((r) => r.id === id)!;
-    for (const p of replica.published) add(p.protocol, p.port, p.audience === "internet" ? ANYWHERE : admins, `${replica.id} ${p.name}`);
+    for (const p of replica.published) {
+      if (balanced.has(replica.id) && p.protocol === "tcp" && balancer!.ports.includes(p.port)) continue;
+      add(p.protocol, p.port, p.audience === "internet" ? ANYWHERE : admins, `${replica.id} ${p.name}`);
+    }
   }
   return [...byKey.values()]
     .sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol) || a.sources.join().localeCompare(b.sources.join()))
