@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { FTP_PASSIVE_PORTS, ROLE_INFO } from "../../contracts/roles";
 import { roleImageSource } from "../../components/targets/docker/images";
+import { replicaPorts } from "../../components/targets/hetzner/containers";
 import { firewallRules } from "../../components/targets/hetzner/firewall";
 import { hcloudAddresses, isSecretValue, runUnderMocks, unwrapSecrets, valueOf, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 import { cloudInitSchema, hasTool, shellcheck } from "./tools";
@@ -144,6 +145,12 @@ describe("hetzner stack under mocks", () => {
       const fw = run.byType(T.firewall).find((f) => f.inputs.name === `fsn-${h}`)!;
       expect(open(fw.inputs.rules as any[]), h).toEqual([]);
     }
+    // Nor does a proxy's unit publish them there: only on its private addresses (the balancer's way in).
+    for (const r of plan.replicas.filter((x) => x.role === "proxy")) {
+      const unit = fileOn(r.host, `/etc/systemd/system/serverpark-${r.id}.service`)!;
+      expect(unit.match(/--publish \$\{SP_PUBLIC_IPV4\}:\S+/g) ?? [], r.id).toEqual([]);
+      expect(unit, r.id).toContain(`--publish ${r.addresses.public}:443:443/tcp`);
+    }
     // The same stack without the balancer (and so without the proxies' PROXY protocol): the ports are the proxies' own again.
     const direct = specWith((raw) => {
       raw.hetzner.loadBalancer = { enabled: false };
@@ -152,6 +159,13 @@ describe("hetzner stack under mocks", () => {
     for (const h of proxyHosts) {
       const host = direct.hosts.find((x) => x.id === h)!;
       expect(open(firewallRules(direct, host, rawSpec.hetzner.adminCidrs)), h).toEqual(["80 from 0.0.0.0/0,::/0", "443 from 0.0.0.0/0,::/0"]);
+      for (const id of host.replicas.filter((x) => direct.replicas.find((r) => r.id === x)!.role === "proxy")) {
+        const onPublic = replicaPorts(
+          direct,
+          direct.replicas.find((r) => r.id === id)!,
+        ).filter((p) => p.address === "public");
+        expect(onPublic.map((p) => p.port).sort(), id).toEqual([443, 80]);
+      }
       // …and with a balancer's ports given, exactly those close.
       expect(open(firewallRules(direct, host, rawSpec.hetzner.adminCidrs, { ports: [443] })), h).toEqual(["80 from 0.0.0.0/0,::/0"]);
     }
@@ -336,7 +350,9 @@ describe("hetzner stack under mocks", () => {
         for (const e of plan.exposure.filter((x) => x.service === r.service)) {
           for (const net of e.reachableFrom) expect(unit).toContain(`--publish ${r.addresses[net]}:${e.number}:${e.number}/${e.protocol}`);
         }
-        for (const p of r.published) expect(unit).toContain(`--publish \${SP_PUBLIC_IPV4}:${p.port}:${p.port}/${p.protocol}`);
+        // On the public IPv4: every published port but those the balancer forwards to a proxy (below).
+        for (const p of r.published.filter((x) => r.role !== "proxy" || ![80, 443].includes(x.port)))
+          expect(unit).toContain(`--publish \${SP_PUBLIC_IPV4}:${p.port}:${p.port}/${p.protocol}`);
         const config = JSON.parse(fileOn(host.id, `/etc/serverpark/containers/${id}/files/etc_serverpark_config.json`)!);
         expect(config).toMatchObject({ replica: id, host: host.id, addresses: r.addresses });
       }

@@ -25,7 +25,7 @@ import { firewallRules } from "./firewall";
 import type { HetznerResolution } from "./settings";
 import { volumeSizeGb } from "./settings";
 import { LIMITS } from "./catalog";
-import { internetProxies, ProxyLoadBalancer } from "./loadBalancer";
+import { balancedPorts, internetProxies, ProxyLoadBalancer } from "./loadBalancer";
 import { loadBalancerRdns, reverseNames, serverRdns } from "./rdns";
 import { containerName, renderUnit, type ServerNetwork } from "./units";
 
@@ -384,7 +384,9 @@ export class HetznerTarget implements DatacenterTarget {
         name: p.scope.name,
         id: launch.replica.id,
         container: containerName(this.dc, launch.replica.id),
-        unit: unit(p.image, (name) => replicaContainer(this.plan, launch, name, p.volume !== undefined)),
+        unit: unit(p.image, (name) =>
+          replicaContainer(this.plan, launch, name, p.volume !== undefined, balancedPorts(this.plan, this.options.resolution.loadBalancer, launch.replica.id)),
+        ),
         files: launch.files,
         ...(p.volume && attachment ? { volume: { id: p.volume.id, attachment } } : {}),
         dependsOn: [p.image],

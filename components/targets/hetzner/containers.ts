@@ -47,9 +47,10 @@ export function agentContainer(launch: AgentLaunch, image: string): ServerContai
 /**
  * Ports of a replica: each role port on the replica's address of every network the exposure
  * matrix lists for it (the management port on the management address only), and each published
- * port on the server's public IPv4.
+ * port on the server's public IPv4 but those reached through the load balancer only (`balanced`,
+ * loadBalancer.ts `balancedPorts`).
  */
-export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica): ServerPort[] {
+export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica, balanced: readonly number[] = []): ServerPort[] {
   const ports: ServerPort[] = [];
   for (const e of plan.exposure.filter((x) => x.service === replica.service)) {
     for (const net of e.reachableFrom) {
@@ -57,7 +58,9 @@ export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica): Ser
       if (address) ports.push({ address, port: e.number, protocol: e.protocol });
     }
   }
-  for (const p of replica.published) ports.push({ address: "public", port: p.port, protocol: p.protocol });
+  for (const p of replica.published) {
+    if (!(p.protocol === "tcp" && balanced.includes(p.port))) ports.push({ address: "public", port: p.port, protocol: p.protocol });
+  }
   return ports;
 }
 
@@ -65,14 +68,20 @@ export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica): Ser
  * One replica's container. The data volume is mounted when the Hetzner volume exists; backups go to a directory on the
  * server's own disk (see components/model/launch.ts).
  */
-export function replicaContainer(plan: DatacenterPlan, launch: ReplicaLaunch, image: string, hasVolume: boolean): ServerContainer {
+export function replicaContainer(
+  plan: DatacenterPlan,
+  launch: ReplicaLaunch,
+  image: string,
+  hasVolume: boolean,
+  balanced: readonly number[] = [],
+): ServerContainer {
   const data = launch.volumes.find((v) => v.kind === "data");
   const backup = launch.volumes.find((v) => v.kind === "backup");
   return {
     id: launch.replica.id,
     image,
     ...fromLaunch(launch),
-    ports: replicaPorts(plan, launch.replica),
+    ports: replicaPorts(plan, launch.replica, balanced),
     files: mounts(launch),
     // The local target's rule: only a container on a network facing the internet has a way out.
     internet: plan.networks.some((n) => n.exposure === "internet" && launch.replica.addresses[n.id] !== undefined),

@@ -10,7 +10,7 @@
  * to the server's public IPv4 directly would bypass the balancer and its PROXY protocol header.
  */
 import type { DatacenterPlan, PlannedHost } from "../../plan";
-import { internetProxies, type LoadBalancerDecision } from "./loadBalancer";
+import { balancedPorts, type LoadBalancerDecision } from "./loadBalancer";
 
 export interface FirewallRuleSpec {
   readonly direction: "in";
@@ -30,7 +30,6 @@ export function firewallRules(
   adminCidrs: readonly string[],
   balancer?: Pick<LoadBalancerDecision, "ports">,
 ): FirewallRuleSpec[] {
-  const balanced = new Set(balancer ? internetProxies(plan).map((r) => r.id) : []);
   const byKey = new Map<string, { protocol: "tcp" | "udp"; port: number; sources: readonly string[]; names: Set<string> }>();
   const add = (protocol: "tcp" | "udp", port: number, sources: readonly string[], name: string) => {
     if (sources.length === 0) return;
@@ -43,8 +42,9 @@ export function firewallRules(
   add("tcp", SSH_PORT, admins, "ssh (management)");
   for (const id of host.replicas) {
     const replica = plan.replicas.find((r) => r.id === id)!;
+    const balanced = balancedPorts(plan, balancer, replica.id);
     for (const p of replica.published) {
-      if (balanced.has(replica.id) && p.protocol === "tcp" && balancer!.ports.includes(p.port)) continue;
+      if (p.protocol === "tcp" && balanced.includes(p.port)) continue;
       add(p.protocol, p.port, p.audience === "internet" ? ANYWHERE : admins, `${replica.id} ${p.name}`);
     }
   }

@@ -34,6 +34,16 @@ export const trustedFrom = (privateIp: string): string[] => [`${privateIp}/32`];
 export const internetProxies = (plan: DatacenterPlan): PlannedReplica[] =>
   plan.replicas.filter((r) => r.role === "proxy" && r.published.some((p) => p.audience === "internet"));
 
+/**
+ * The TCP ports a replica is reached on through the balancer only (the balancer's ports, on an
+ * internet-facing proxy; none without a balancer): its server publishes them on the private
+ * network the balancer forwards over, never on its public IPv4, where a client would bypass the
+ * balancer and its PROXY protocol header.
+ */
+export function balancedPorts(plan: DatacenterPlan, balancer: Pick<LoadBalancerDecision, "ports"> | undefined, replica: string): readonly number[] {
+  return balancer && internetProxies(plan).some((r) => r.id === replica) ? balancer.ports : [];
+}
+
 /** The balancer's private address: the configured one, checked, or offset 2 of its network (the planner starts at 10). */
 function privateIpOf(plan: DatacenterPlan, network: string, configured: string | undefined, issues: SpecIssue[]): string | undefined {
   const cidr = parseCidr(plan.networks.find((n) => n.id === network)!.cidr) as Cidr;
