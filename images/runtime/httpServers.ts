@@ -50,6 +50,11 @@ export interface HttpListeners {
   readonly https?: Server;
   readonly httpPort: number;
   readonly httpsPort?: number;
+  /**
+   * Whether each listener accepts connections now. Ask this, not `http.listening`: with the PROXY
+   * protocol the servers never listen themselves, the TCP servers in front of them do.
+   */
+  listening(): { readonly http: boolean; readonly https: boolean };
   /** Re-reads every certificate now (the watch does it on its own when files change). */
   reloadCertificates(): Promise<void>;
   /** Stops accepting, closes idle keep-alive sockets, stops the certificate watch. */
@@ -125,6 +130,7 @@ export async function startHttpListeners(options: HttpListenersOptions): Promise
     ...(https ? { https } : {}),
     httpPort,
     ...(httpsPort !== undefined ? { httpsPort } : {}),
+    listening: () => ({ http: httpFront.listening, https: httpsFront?.listening ?? false }),
     reloadCertificates: async () => {
       await Promise.all(reloading.map((tls) => tls.reload()));
     },

@@ -63,6 +63,21 @@ const v1 = (client: string) => Buffer.from(`PROXY TCP4 ${client} 127.0.0.1 40000
 const xff = (response: string) => JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4)).xff as string;
 
 describe("PROXY protocol from the load balancer", () => {
+  it("says both listeners accept connections, though the HTTP(S) servers behind the PROXY readers never listen themselves", async () => {
+    // The proxy's readiness (images/proxy/src/main.ts) asks this: `http.listening` kept a proxy behind a balancer unhealthy forever.
+    expect(proxy.http.listening).toBe(false);
+    expect(proxy.listening()).toEqual({ http: true, https: true });
+    // …and they do: a connection opens on each port.
+    for (const port of [proxy.httpPort, proxy.httpsPort!]) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = netConnect({ host: "127.0.0.1", port }, () => {
+          socket.destroy();
+          resolve();
+        }).on("error", reject);
+      });
+    }
+  });
+
   it("curl --haproxy-protocol reaches both listeners; the header's client goes upstream in X-Forwarded-For", async () => {
     if (!ok) return;
     const plain = await curl(["--haproxy-protocol", "-H", "Host: shop.test", `http://127.0.0.1:${proxy.httpPort}/headers`]);

@@ -55,6 +55,8 @@ export interface ProxyApp {
   readonly httpsPort?: number;
   readonly router: Router;
   readonly registry: Registry;
+  /** Whether each listener accepts connections (runtime/httpServers.ts: with the PROXY protocol, not `http.listening`). */
+  listening(): { readonly http: boolean; readonly https: boolean };
   /** Re-reads the certificates now (they are also reloaded when their files change). */
   reloadCertificates(): Promise<void>;
   close(): Promise<void>;
@@ -162,6 +164,7 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     ...(httpsPort !== undefined ? { httpsPort } : {}),
     router,
     registry,
+    listening: () => listeners.listening(),
     reloadCertificates: () => listeners.reloadCertificates(),
     close: async () => {
       await listeners.close();

@@ -37,7 +37,8 @@ void runRole({
             route: r.id,
             available: r.pool.servers.filter((s) => s.healthy && s.ejectedUntil <= Date.now()).length,
           }));
-          return { ready: app.http.listening && routes.every((r) => r.available > 0), details: { routes, https: app.https?.listening ?? false } };
+          const listening = app.listening();
+          return { ready: listening.http && routes.every((r) => r.available > 0), details: { routes, https: listening.https } };
         },
       },
       steps: [{ name: "proxy listeners", run: () => app.close() }],
