@@ -16,6 +16,7 @@ import { HEALTH_CHECK } from "../../components/model/launch";
 import { healthy } from "../../components/targets/hetzner/deploy";
 import { containerDir, renderUnit, serverFilePath, type ServerContainer, type ServerFile } from "../../components/targets/hetzner/units";
 import { docker, dockerTestsEnabled } from "../harness/docker-cli";
+import { execStart } from "./deployed";
 import { makeManagementPki } from "../support/managementPki";
 
 /** This area's loopback address and port (unique to test/hetzner). */
@@ -61,16 +62,6 @@ const AGENT: ServerContainer = {
   resolvers: [],
   internet: false,
 };
-
-/** The unit's ExecStart as argv: one flag (and value) per continued line, systemd quoting undone. */
-function execStart(unit: string): string[] {
-  const text = /^ExecStart=([\s\S]*?)\nExecStop=/m.exec(unit)![1]!;
-  const argv: string[] = [];
-  for (const m of text.replace(/ \\\n\s*/g, " ").matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
-    argv.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]!.replace(/%%/g, "%").replace(/\$\$/g, "$"));
-  }
-  return argv;
-}
 
 beforeAll(async () => {
   if (!enabled) return;

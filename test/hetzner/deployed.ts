@@ -45,3 +45,13 @@ export async function copiesOf(run: MockRun<unknown>): Promise<Copied[]> {
     })),
   );
 }
+
+/** The unit's ExecStart as argv: one flag (and value) per continued line, systemd quoting undone. */
+export function execStart(unit: string): string[] {
+  const text = /^ExecStart=([\s\S]*?)\nExecStop=/m.exec(unit)![1]!;
+  const argv: string[] = [];
+  for (const m of text.replace(/ \\\n\s*/g, " ").matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
+    argv.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]!.replace(/%%/g, "%").replace(/\$\$/g, "$"));
+  }
+  return argv;
+}
