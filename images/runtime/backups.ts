@@ -58,7 +58,8 @@ export function checkSchedule(schedule: string): void {
   }
 }
 
-async function fsyncPath(path: string): Promise<void> {
+/** fsyncs a file or folder (a folder: so a rename in it survives a crash). */
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, "r");
   try {
     await handle.sync();
