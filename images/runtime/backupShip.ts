@@ -6,9 +6,10 @@
  * checks the SHA-256 sent with an upload, and a fetched copy is checked against the store's
  * before it is renamed into place.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { request, type RequestOptions } from "node:https";
 import type { IncomingMessage } from "node:http";
 import { basename, dirname, join } from "node:path";
@@ -40,6 +41,20 @@ export interface BackupLocation {
   readonly url?: string;
   /** For a copy in the store shipped by another replica of the service. */
   readonly replica?: string;
+}
+
+/** The backup store a replica ships to, and the host its own backup volume is on. */
+export interface Offsite {
+  readonly shipper: BackupShipper;
+  readonly host: string;
+}
+
+/** Where the replica (`config`: its runtime config) ships its backups, as the environment says; undefined when it names no store. */
+export function offsiteFromEnv(config: { readonly service: string; readonly replica: string; readonly host: string }, log: Logger): Offsite | undefined {
+  const shipper = shipperFromEnv(process.env, config.service, config.replica, log);
+  if (!shipper) return undefined;
+  log.info({ store: shipper.options.url, host: shipper.options.host }, "backups are shipped to the target host's store");
+  return { shipper, host: config.host };
 }
 
 /** The shipper the environment describes (BACKUP_ENV), or undefined when it names no store. */
@@ -148,5 +163,48 @@ export class BackupShipper {
 
   private copyPath(replica: string, name: string): string {
     return `${BACKUP_STORE_PREFIX}${[this.options.service, replica, name].map(encodeURIComponent).join("/")}`;
+  }
+}
+
+const runTar = (args: readonly string[]) =>
+  new Promise<string>((resolve, reject) =>
+    execFile("tar", args, { maxBuffer: 64 * 1024 * 1024, timeout: 60 * 60_000 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`tar ${args[0]} failed: ${stderr.trim().slice(0, 300) || error.message}`)) : resolve(stdout),
+    ),
+  );
+
+/**
+ * Packs the complete backup folder `<dir>/<name>` into one file for the store (`tar`, the
+ * image's own: Debian's or busybox's), written beside it under `.partial`; returns its path.
+ */
+export async function packFolder(dir: string, name: string): Promise<string> {
+  const file = join(dir, `.${name}.tar.partial`);
+  await runTar(["-cf", file, "-C", dir, name]);
+  return file;
+}
+
+/**
+ * Unpacks a fetched archive of backup `name` into `<dir>/<name>`, complete or not at all: every
+ * member must be a plain file or folder under `<name>/` (an archive from another replica of the
+ * service is not trusted to stay inside it), unpacked under `.partial`, fsynced, renamed.
+ */
+export async function unpackFolder(archive: string, dir: string, name: string): Promise<void> {
+  const listing = await runTar(["-tvf", archive]);
+  const members = await runTar(["-tf", archive]);
+  for (const line of listing.split("\n").filter(Boolean))
+    if (!/^[-d]/.test(line)) throw new Error(`archive of ${name} holds something other than files and folders: ${line.slice(0, 200)}`);
+  for (const member of members.split("\n").filter(Boolean))
+    if (!(member === name || member === `${name}/` || member.startsWith(`${name}/`)) || member.split("/").includes(".."))
+      throw new Error(`archive of ${name} holds ${member.slice(0, 200)}, outside ${name}/`);
+  const stage = join(dir, `.${name}.restore.partial`);
+  await rm(stage, { recursive: true, force: true });
+  await mkdir(stage, { recursive: true });
+  try {
+    await runTar(["-xf", archive, "-C", stage]);
+    await fsyncPath(join(stage, name));
+    await rename(join(stage, name), join(dir, name));
+    await fsyncPath(dir);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
   }
 }

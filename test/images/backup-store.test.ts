@@ -3,8 +3,9 @@
  * replicas' own client (images/runtime/backupShip.ts): who may write and read which copies, the
  * size limit, checksums, and that a cut or refused upload leaves nothing behind.
  */
-import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { BACKUP_CLIENT_OU, BACKUP_SHA256_HEADER } from "../../contracts/backups"
 import { startHostAgent, type HostAgent } from "../../images/host-agent/src/agent";
 import { hostAgentEnv } from "../../images/host-agent/src/config";
 import { BackupStore } from "../../images/host-agent/src/store";
+import { Backups, copyTreeDurably } from "../../images/runtime/backups";
 import { BackupShipper } from "../../images/runtime/backupShip";
 import { parseConfig } from "../../images/runtime/config";
 import { createLogger } from "../../images/runtime/log";
@@ -214,5 +216,56 @@ describe("backup store retention", () => {
     const left = await store.list("db");
     // db-0: the 20 Nov and 30 Nov copies are past 7 days; db-1's only (newest) copy stays.
     expect(left.map((c) => `${c.replica}/${c.name}`)).toEqual(["db-0/app-20261211T000000000Z.dump", "db-1/app-20261120T000000000Z.dump"]);
+  });
+});
+
+describe("folder backups (file, mail) shipped to the store", () => {
+  it("ships each backup as one archive, lists both copies, and brings a lost backup back whole from the store", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-folder-backups-"));
+    const data = mkdtempSync(join(tmpdir(), "sp-folder-data-"));
+    mkdirSync(join(data, "alice", "docs"), { recursive: true });
+    writeFileSync(join(data, "alice", "docs", "report.txt"), "quarterly numbers\n");
+    writeFileSync(join(data, "alice", "photo.bin"), randomBytes(20_000));
+    const backups = new Backups({ dir, policy: {}, log, write: (target) => copyTreeDurably(data, target) });
+    backups.offsite = { shipper: shipper("files", "files-0"), host: "h2" };
+    const { name } = await backups.run();
+    expect(await backups.list()).toEqual([
+      {
+        name,
+        takenAt: expect.any(String),
+        copies: [
+          { kind: "volume", host: "h2" },
+          { kind: "store", host: "h6", url },
+        ],
+      },
+    ]);
+    expect(files(join(storeDir, "files", "files-0")).sort()).toEqual([`${name}.tar`, `${name}.tar.sha256`]);
+
+    // The volume is lost: only the store has it now.
+    rmSync(dir, { recursive: true, force: true });
+    expect((await backups.list()).map((b) => b.copies)).toEqual([[{ kind: "store", host: "h6", url }]]);
+    const restored = await backups.path(name);
+    expect(readFileSync(join(restored, "alice", "docs", "report.txt"), "utf8")).toBe("quarterly numbers\n");
+    expect(readFileSync(join(restored, "alice", "photo.bin")).equals(readFileSync(join(data, "alice", "photo.bin")))).toBe(true);
+    // Nothing of the fetch is left beside it.
+    expect(readdirSync(dir)).toEqual([name]);
+  });
+
+  it("refuses an archive whose members leave the backup's folder, and unpacks nothing of it", async () => {
+    // What a compromised replica of the same service could put in the store under its own name.
+    const src = mkdtempSync(join(tmpdir(), "sp-evil-"));
+    const name = "20261206T060000000Z";
+    mkdirSync(join(src, name));
+    writeFileSync(join(src, name, "ok.txt"), "fine");
+    writeFileSync(join(src, "escape.txt"), "outside");
+    const archive = join(src, `${name}.tar`);
+    execFileSync("tar", ["-cf", archive, "-C", src, name, "escape.txt"]);
+    await shipper("files", "files-0").ship(archive);
+
+    const dir = mkdtempSync(join(tmpdir(), "sp-folder-victim-"));
+    const backups = new Backups({ dir, policy: {}, log, write: async () => 0 });
+    backups.offsite = { shipper: shipper("files", "files-0"), host: "h2" };
+    await expect(backups.path(name)).rejects.toThrow(/holds escape\.txt, outside 20261206T060000000Z\//);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@ import { chown, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { backupName, checkSchedule, type BackupPolicy } from "../../runtime/backups";
-import type { BackupLocation, BackupShipper } from "../../runtime/backupShip";
+import type { BackupLocation, Offsite } from "../../runtime/backupShip";
 import type { Logger } from "../../runtime/log";
 import type { DbSettings } from "../../../contracts/settings/db";
 
@@ -43,12 +43,7 @@ export interface BackupInfo {
   readonly copies?: readonly BackupLocation[];
 }
 
-/** The backup store a replica ships to, and the host its own volume is on. */
-export interface Offsite {
-  readonly shipper: BackupShipper;
-  /** The replica's own host (where its backup volume is). */
-  readonly host: string;
-}
+export type { Offsite } from "../../runtime/backupShip";
 
 const NAME = /^([a-z_][a-z0-9_]*)-(\d{8}T\d{6}\d{3}Z)\.dump$/;
 

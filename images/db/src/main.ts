@@ -14,7 +14,7 @@ import {
 } from "../../../contracts/paths";
 import { mountedCertificate, portVar, runRole, tlsEnv, type Logger, type StartedRole } from "../../runtime";
 import { dbSettingsSchema } from "../../../contracts/settings/db";
-import { shipperFromEnv } from "../../runtime/backupShip";
+import { offsiteFromEnv } from "../../runtime/backupShip";
 import { startDbApp } from "./app";
 import { startHaApp } from "./ha/app";
 import { rolePort } from "../../../contracts/roles";
@@ -25,12 +25,6 @@ function fatalOnExit(log: Logger, what: string): (code: number | null) => void {
     log.fatal({ code }, `${what} exited unexpectedly`);
     process.exit(1);
   };
-}
-
-function offsite(service: string, replica: string, host: string, log: Logger) {
-  const shipper = shipperFromEnv(process.env, service, replica, log);
-  if (shipper) log.info({ store: shipper.options.url, host: shipper.options.host }, "backups are shipped to the target host's store");
-  return shipper ? { offsite: { shipper, host } } : {};
 }
 
 void runRole({
@@ -64,7 +58,7 @@ void runRole({
       dir: env.SP_BACKUP_DIR ?? `${env.SP_DB_DATA}/backups`,
       policy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
       // Off the host: the target host's backup store, when the deployment names one (contracts/backups.ts).
-      ...offsite(config.service, config.replica, config.host, log),
+      offsite: offsiteFromEnv(config, log),
     };
     if (config.ha) {
       const app = await startHaApp({
