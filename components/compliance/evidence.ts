@@ -1,6 +1,7 @@
 /**
  * Evidence from what runs: a small, stable JSON record that a command writes after a real run
- * against a deployed stack (today `serverpark chaos --evidence <dir>`), and that
+ * against a deployed stack (`serverpark chaos --evidence <dir>`; the restore drill,
+ * test/e2e/backup-restore.e2e.test.ts with SP_EVIDENCE_DIR), and that
  * `serverpark compliance <stack> --evidence <dir>` reads to mark the Annex A controls the run
  * proves. One file per run:
  *
@@ -32,6 +33,13 @@ export const EVIDENCE_KINDS = {
     producer: "serverpark chaos <stack> --scenario … --evidence <dir>",
     proves:
       "power cuts played against the running datacenter killed and restarted real containers, and every service's measured downtime matched the power model's prediction within tolerance (ICT continuity exercised, not only planned)",
+  },
+  restore: {
+    controls: ["A.8.13"],
+    title: "restore drill",
+    producer: "SP_EVIDENCE_DIR=<dir> vitest run --project e2e test/e2e/backup-restore.e2e.test.ts",
+    proves:
+      "a stateful replica's container and its data and backup volumes were removed, the replica rebuilt as deployed, and its latest backup restored from the store on its declared backup target host, the data read back with a real client (backups are restorable off the host, not only taken)",
   },
 } as const;
 export type EvidenceKind = keyof typeof EVIDENCE_KINDS;
