@@ -7,7 +7,7 @@
  * network namespace (SP_MGMT_ADDRESS=0.0.0.0), and the unit publishes it on the planned address.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { BACKUP_CLIENT_TLS_PATHS } from "../../contracts/backups";
+import { BACKUP_CLIENT_TLS_PATHS, BACKUP_STORE_PATH } from "../../contracts/backups";
 import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../../contracts/paths";
 import type { ProgramResult } from "../../components/program";
 import { fileSlug } from "../../components/targets/hetzner/units";
@@ -31,6 +31,8 @@ interface Launched {
   /** Hetzner: which files' copies are secrets on the wire. */
   secretCopies?: Record<string, boolean>;
   health: { command: string; interval: string; timeout: string; retries: string; startPeriod: string };
+  /** Hetzner: the unit's text. */
+  unit?: string;
 }
 
 let docker: MockRun<ProgramResult>;
@@ -109,6 +111,7 @@ function onHetzner(host: string, id: string): Launched {
     files,
     modes,
     secretCopies,
+    unit,
     health: { command: flag("cmd"), interval: flag("interval"), timeout: flag("timeout"), retries: flag("retries"), startPeriod: flag("start-period") },
   };
 }
@@ -176,6 +179,24 @@ describe("the same launch descriptions on both targets", () => {
       const h = onHetzner(host.id, "host-agent");
       expect(withoutTargetEnv(h.env), host.id).toEqual(withoutTargetEnv(d.env));
       expect(h.health, host.id).toEqual(d.health);
+    }
+  });
+
+  it.runIf(roleImageSource("host-agent"))("keeps a backup store on every backup target, on storage of its own on both targets", () => {
+    const targets = new Set(plan.services.flatMap((s) => (s.backup?.targetHost ? [s.backup.targetHost] : [])));
+    expect(targets.size).toBeGreaterThan(0);
+    for (const host of plan.hosts) {
+      const agent = docker.byType("docker:index/container:Container").find((x) => x.inputs.name === `fsn-host-${host.id}`)!;
+      const mounts = ((agent.inputs.volumes ?? []) as { containerPath: string }[]).map((v) => v.containerPath);
+      const h = onHetzner(host.id, "host-agent");
+      if (targets.has(host.id)) {
+        expect(onDocker(`fsn-host-${host.id}`).env.SP_BACKUP_CLIENTS, host.id).toBeDefined();
+        expect(mounts, host.id).toEqual([BACKUP_STORE_PATH]);
+        expect(h.unit, host.id).toContain(`--volume /srv/serverpark/backups/host-agent:${BACKUP_STORE_PATH}`);
+      } else {
+        expect(mounts, host.id).toEqual([]);
+        expect(h.unit, host.id).not.toContain(BACKUP_STORE_PATH);
+      }
     }
   });
 });
