@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { BACKUP_CLIENT_OU, backupClientName, type BackupClient } from "../contracts/backups";
 import { MANAGEMENT_CLIENT_OU, type ManagementCaller } from "../contracts/management";
 import type { DatacenterPlan, PlannedHost, PlannedService } from "./plan";
 
@@ -92,6 +93,21 @@ export class DatacenterPki extends pulumi.ComponentResource {
     return this.issue(
       name,
       { commonName: caller, organizationalUnit: MANAGEMENT_CLIENT_OU, organization: "Serverpark" },
+      { dnsNames: [], ipAddresses: [] },
+      ["client_auth"],
+      parent,
+    );
+  }
+
+  /**
+   * A stateful replica's backup client certificate (contracts/backups.ts): the backup OU and
+   * `<service>/<replica>`, client use only, so the target host's store lets it write its own
+   * copies and read its service's, nothing else.
+   */
+  backupClient(name: string, client: BackupClient, parent: pulumi.Resource): ServiceCertificate {
+    return this.issue(
+      name,
+      { commonName: backupClientName(client), organizationalUnit: BACKUP_CLIENT_OU, organization: "Serverpark" },
       { dnsNames: [], ipAddresses: [] },
       ["client_auth"],
       parent,

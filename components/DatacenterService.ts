@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import { BACKUP_CLIENT_TLS_PATHS } from "../contracts/backups";
 import { MANAGEMENT_CALLERS, type ManagementCaller } from "../contracts/management";
 import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../contracts/paths";
 import { DatacenterPki } from "./DatacenterPki";
-import { launchFile, replicaLaunch, type LaunchFile } from "./model/launch";
+import { backupStoreOf, launchFile, replicaLaunch, type LaunchFile } from "./model/launch";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "./plan";
 import { ROLE_HOOKS } from "./roles";
 import type { DatacenterSpec } from "./spec/schema";
@@ -40,7 +41,7 @@ export class DatacenterService extends pulumi.ComponentResource {
     super("serverpark:datacenter:Service", name, {}, opts);
     const files = this.replicaFiles(name, args);
     this.hosted = args.replicas.map((replica) => ({
-      launch: replicaLaunch(args.plan, replica, args.service, files, args.resolvers),
+      launch: replicaLaunch(args.plan, replica, args.service, [...files, ...this.backupClientFiles(name, replica, args)], args.resolvers),
       scope: { name: `${name}-${replica.part ?? replica.index}`, parent: this },
     }));
     const result = new Promise<{ endpoints: Record<string, string>; deployed: boolean }>((resolve) => {
@@ -59,6 +60,16 @@ export class DatacenterService extends pulumi.ComponentResource {
   /** Called once the hosts ran the replicas: their handles, by replica id. */
   settle(handles: ReadonlyMap<string, ReplicaHandle>): void {
     this.settled(handles);
+  }
+
+  /**
+   * A replica that ships its backups to its target host's store gets its own client certificate
+   * naming it (contracts/backups.ts): what one replica holds opens no other service's copies.
+   */
+  private backupClientFiles(name: string, replica: PlannedReplica, args: DatacenterServiceArgs): LaunchFile[] {
+    if (!backupStoreOf(args.plan, replica, args.service)) return [];
+    const cert = args.pki.backupClient(`${name}-${replica.part ?? replica.index}-backup`, { service: args.service.id, replica: replica.id }, this);
+    return [launchFile(BACKUP_CLIENT_TLS_PATHS.cert, cert.certPem), launchFile(BACKUP_CLIENT_TLS_PATHS.key, cert.keyPem, true)];
   }
 
   /** TLS material and the role's own files, shared by every replica of the service. */

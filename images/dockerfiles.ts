@@ -10,6 +10,7 @@
  * applier, `docker build -t serverpark/<role> images/<role>`), and the image tag hashes the
  * Dockerfile's text with what its COPY lines take (components/targets/docker/images.ts).
  */
+import { BACKUP_STORE_PATH } from "../contracts/backups";
 import { BACKUP_PATH, DATA_PATHS } from "../contracts/paths";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role, type RolePort } from "../contracts/roles";
 
@@ -91,7 +92,9 @@ export const ROLE_IMAGES: Readonly<Record<Role | "host-agent", RoleImage>> = {
   },
   "host-agent": {
     summary: "one physical host of the datacenter as a small server",
-    description: "Serverpark host agent: identity, simulated power state, health and metrics of one datacenter host",
+    description:
+      "Serverpark host agent: identity, simulated power state, health and metrics of one datacenter host, and the backup store of the services that target it",
+    dataDirs: [BACKUP_STORE_PATH],
   },
 };
 

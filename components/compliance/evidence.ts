@@ -1,7 +1,8 @@
 /**
  * Evidence from what runs: a small, stable JSON record that a command writes after a real run
- * against a deployed stack or its servers (`serverpark chaos --evidence <dir>`, `npm run bench
- * -- fuzz --evidence <dir>`), and that
+ * against a deployed stack or its servers (`serverpark chaos --evidence <dir>`; the restore
+ * drill, test/e2e/backup-restore.e2e.test.ts with SP_EVIDENCE_DIR; `npm run bench -- fuzz
+ * --evidence <dir>`), and that
  * `serverpark compliance <stack> --evidence <dir>` reads to mark the Annex A controls the run
  * proves. One file per run:
  *
@@ -40,6 +41,13 @@ export const EVIDENCE_KINDS = {
     producer: "npm run bench -- fuzz [count] --evidence <dir> [--stack <stack>]",
     proves:
       "every protocol server of the stack's roles that has a fuzzer was fed generated hostile and malformed inputs over real sockets without a crash, a hang or memory beyond its bound (security testing of what the stack deploys)",
+  },
+  restore: {
+    controls: ["A.8.13"],
+    title: "restore drill",
+    producer: "SP_EVIDENCE_DIR=<dir> vitest run --project e2e test/e2e/backup-restore.e2e.test.ts",
+    proves:
+      "a stateful replica's container and its data and backup volumes were removed, the replica rebuilt as deployed, and its latest backup restored from the store on its declared backup target host, the data read back with a real client (backups are restorable off the host, not only taken)",
   },
 } as const;
 export type EvidenceKind = keyof typeof EVIDENCE_KINDS;

@@ -28,7 +28,7 @@ const NOT_CHECKED: Readonly<Record<string, string>> = {
     "the targets do not make container root filesystems read-only, so installing software in a running container is not prevented; a policy would fail every stack today",
   "A.8.12": "no data-leakage controls beyond network isolation (A.8.20, A.8.22) run in the datacenter",
   "A.8.13":
-    "the backup policies (sp-421, sp-422) check the declared schedule and target; no command writes backup-restore evidence yet, so restores are not proven by a run",
+    "the backup policies (sp-421, sp-422) check the declared schedule and target and that the deployed replicas ship to it; the restore drill proves db and file restores from the target host, mail has no restore route yet",
   "A.8.29":
     "fuzz runs write evidence; the hostile-client tests (memory and connection exhaustion, per protocol) run in CI but write none, and the proxy, NOC and game servers have no fuzzer",
   "A.8.4": "source-code access is the repository host's, outside the deployment",

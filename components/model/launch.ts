@@ -13,11 +13,14 @@
  * - `SP_MGMT_ADDRESS`: the planned address on Docker (the container holds it); `0.0.0.0` on
  *   Hetzner, where the unit publishes the port on the planned address from outside the container.
  * - the backup volume: a Docker volume on Docker, a directory on the server's own disk on
- *   Hetzner (outside the data volume, so losing one does not lose the other; shipping
- *   backups off the host is issue #17).
+ *   Hetzner (outside the data volume, so losing one does not lose the other). It holds the
+ *   replica's local copies; each is also shipped off the host, over the management network, to
+ *   the backup store of `backup.targetHost`'s agent (contracts/backups.ts), which keeps them on
+ *   a volume (Docker) or directory (Hetzner) of its own.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
+import { BACKUP_ENV, BACKUP_STORE_PATH, type BackupClients } from "../../contracts/backups";
 import { BACKUP_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { VIEW_FILE } from "../../contracts/runtimeConfig";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
@@ -51,10 +54,13 @@ export function launchFileContent(f: LaunchFile): pulumi.Input<string> {
 }
 
 export interface LaunchVolume {
-  /** `data`: the role's state; `backup`: where its backups go (`SP_BACKUP_DIR`). */
-  readonly kind: "data" | "backup";
+  /**
+   * `data`: the role's state; `backup`: the replica's local copies of its backups (`SP_BACKUP_DIR`);
+   * `backup-store`: a host agent's store of the copies shipped to it.
+   */
+  readonly kind: "data" | "backup" | "backup-store";
   readonly containerPath: string;
-  /** The host that keeps it: the replica's own, or for backups `backup.targetHost`. */
+  /** The host that keeps it. */
   readonly keeper: string;
 }
 
@@ -141,8 +147,8 @@ export function replicaLaunch(
   const volumes: LaunchVolume[] = [];
   if (info.stateful && info.dataPath) volumes.push({ kind: "data", containerPath: info.dataPath, keeper: replica.host });
   // An HA db group's monitor holds the group's state only: it takes no backups.
-  if (info.stateful && service.backup && replica.part !== "monitor")
-    volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: service.backup.targetHost ?? replica.host });
+  if (info.stateful && service.backup && replica.part !== "monitor") volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: replica.host });
+  const store = backupStoreOf(plan, replica, service);
   const env: Record<string, string> = {
     SP_DATACENTER: plan.datacenter,
     SP_SERVICE: service.id,
@@ -153,6 +159,7 @@ export function replicaLaunch(
     SP_MGMT_PORT: String(MANAGEMENT_PORT),
     ...(replica.managementAddress ? { SP_MGMT_ADDRESS: replica.managementAddress } : {}),
     ...(volumes.some((v) => v.kind === "backup") ? { SP_BACKUP_DIR: BACKUP_PATH } : {}),
+    ...(store ? { [BACKUP_ENV.storeUrl]: store.url, [BACKUP_ENV.storeHost]: store.host } : {}),
   };
   return {
     kind: "replica",
@@ -188,6 +195,26 @@ function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: Pla
   ];
 }
 
+/**
+ * Where a replica ships its backups (contracts/backups.ts): the backup store of its service's
+ * `backup.targetHost`'s agent, on that agent's management address. None for a replica without
+ * backups, one on its own target (the policy pack reports that), or a target with no management address.
+ */
+export function backupStoreOf(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): { url: string; host: string } | undefined {
+  const target = service.backup?.targetHost;
+  if (!ROLE_INFO[service.role].stateful || !target || target === replica.host || replica.part === "monitor") return undefined;
+  const host = plan.hosts.find((h) => h.id === target);
+  const address = host ? agentManagementAddress(plan, host) : undefined;
+  return address ? { url: `https://${address}:${MANAGEMENT_PORT}`, host: target } : undefined;
+}
+
+/** The services whose replicas ship their backups to `host`'s agent, with their retention. */
+export function backupClientsOf(plan: DatacenterPlan, host: PlannedHost): BackupClients {
+  return plan.services
+    .filter((s) => s.backup?.targetHost === host.id && plan.replicas.some((r) => r.service === s.id && backupStoreOf(plan, r, s)))
+    .map((s) => ({ service: s.id, retentionDays: s.backup!.retentionDays }));
+}
+
 /** The address a host's agent serves its management port on: its first management network's. */
 export function agentManagementAddress(plan: DatacenterPlan, host: PlannedHost): string | undefined {
   const net = plan.networks.find((n) => n.exposure === "management" && host.addresses[n.id]);
@@ -200,6 +227,7 @@ export function agentManagementAddress(plan: DatacenterPlan, host: PlannedHost):
  */
 export function agentLaunch(plan: DatacenterPlan, host: PlannedHost, files: readonly LaunchFile[]): AgentLaunch {
   const managementAddress = agentManagementAddress(plan, host);
+  const clients = backupClientsOf(plan, host);
   return {
     kind: "agent",
     host,
@@ -213,9 +241,11 @@ export function agentLaunch(plan: DatacenterPlan, host: PlannedHost, files: read
       SP_PSUS: JSON.stringify(host.psus),
       SP_MGMT_PORT: String(MANAGEMENT_PORT),
       ...(managementAddress ? { SP_MGMT_ADDRESS: managementAddress } : {}),
+      ...(clients.length > 0 ? { [BACKUP_ENV.clients]: JSON.stringify(clients) } : {}),
     },
     files,
-    volumes: [],
+    // The copies other hosts' replicas ship here (contracts/backups.ts).
+    volumes: clients.length > 0 ? [{ kind: "backup-store", containerPath: BACKUP_STORE_PATH, keeper: host.id }] : [],
     health: HEALTH_CHECK,
     published: [],
     restart: "unless-stopped",

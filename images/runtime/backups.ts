@@ -10,11 +10,17 @@
  * renamed and the parent fsynced: a crash at any moment leaves no half backup that looks
  * whole. Retention deletes backups older than `retentionDays` (and beyond `keep`), but never
  * the newest complete one, so a long outage of the schedule cannot prune the last copy.
+ *
+ * Off the host (contracts/backups.ts): with `offsite`, each complete backup is packed into one
+ * file (`<name>.tar`) and shipped to the backup store of the service's `targetHost`; after each
+ * run, whatever the store does not hold yet is shipped again. `list` says where each copy lives,
+ * and `path` of a backup whose folder is gone (the volume lost) fetches and unpacks it first.
  */
 import { Cron } from "croner";
 import { copyFile, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Counter, Gauge, type Registry } from "prom-client";
+import { packFolder, unpackFolder, type BackupLocation, type Offsite } from "./backupShip";
 import type { Logger } from "./log";
 
 const STAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/;
@@ -31,7 +37,13 @@ export interface BackupPolicy {
 export interface BackupInfo {
   readonly name: string;
   readonly takenAt: string;
+  /** Where the backup lives, when it is shipped off the host: the replica's volume and/or the target's store. */
+  readonly copies?: readonly BackupLocation[];
 }
+
+export type { Offsite } from "./backupShip";
+
+const ARCHIVE = ".tar";
 
 /** `20261127T020000123Z` for a date; sorts in time order. */
 export function backupName(date: Date): string {
@@ -58,7 +70,8 @@ export function checkSchedule(schedule: string): void {
   }
 }
 
-async function fsyncPath(path: string): Promise<void> {
+/** fsyncs a file or folder (a folder: so a rename in it survives a crash). */
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, "r");
   try {
     await handle.sync();
@@ -120,6 +133,8 @@ export class Backups {
   private readonly now: () => Date;
   private readonly succeeded?: Gauge;
   private readonly failed?: Counter;
+  /** Set when the deployment names a backup store (images/runtime/backupShip.ts shipperFromEnv). */
+  offsite: Offsite | undefined;
 
   constructor(private readonly options: BackupsOptions) {
     this.now = options.now ?? (() => new Date());
@@ -182,6 +197,7 @@ export class Backups {
       this.succeeded?.set(backupTime(name)!.getTime() / 1000);
       const pruned = await this.prune();
       log.info({ name, files, pruned }, "backup written");
+      await this.shipPending();
       return { name, files };
     } catch (error) {
       this.failed?.inc();
@@ -189,8 +205,47 @@ export class Backups {
     }
   }
 
-  /** Complete backups, oldest first. */
+  /** Ships every local backup the store does not hold yet; failures are logged, the next run tries again. */
+  async shipPending(): Promise<void> {
+    if (!this.offsite) return;
+    const { shipper } = this.offsite;
+    try {
+      const stored = new Set((await shipper.list()).filter((c) => c.replica === shipper.options.replica).map((c) => c.name));
+      for (const { name } of await this.localList()) {
+        if (stored.has(`${name}${ARCHIVE}`)) continue;
+        const archive = await packFolder(this.options.dir, name);
+        try {
+          await shipper.ship(archive, `${name}${ARCHIVE}`);
+        } finally {
+          await rm(archive, { force: true });
+        }
+      }
+    } catch (error) {
+      this.options.log.error({ err: error, host: shipper.options.host }, "shipping backups to the target host failed; the next run tries again");
+    }
+  }
+
+  /** Complete backups, oldest first, with where each copy lives when they are shipped. */
   async list(): Promise<BackupInfo[]> {
+    const local = await this.localList();
+    if (!this.offsite) return local;
+    const { shipper, host } = this.offsite;
+    const stored = await shipper.list().catch((error: unknown) => {
+      this.options.log.warn({ err: error }, "backup store did not answer; listing local backups only");
+      return [];
+    });
+    const byName = new Map<string, BackupInfo>(local.map((b) => [b.name, { ...b, copies: [{ kind: "volume", host }] }]));
+    for (const c of stored) {
+      const name = c.name.endsWith(ARCHIVE) ? c.name.slice(0, -ARCHIVE.length) : "";
+      if (backupTime(name) === undefined) continue;
+      const at: BackupLocation = { ...shipper.location, ...(c.replica !== shipper.options.replica ? { replica: c.replica } : {}) };
+      const here = byName.get(name);
+      byName.set(name, { name, takenAt: backupTime(name)!.toISOString(), copies: [...(here?.copies ?? []), at] });
+    }
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private async localList(): Promise<BackupInfo[]> {
     const names = await readdir(this.options.dir).catch(() => [] as string[]);
     return names
       .filter((n) => backupTime(n) !== undefined)
@@ -198,10 +253,20 @@ export class Backups {
       .map((name) => ({ name, takenAt: backupTime(name)!.toISOString() }));
   }
 
-  /** The folder of a complete backup, or an error naming the ones that exist. */
+  /** The folder of a complete backup (fetched from the store when only it holds it), or an error naming the ones that exist. */
   async path(name: string): Promise<string> {
     if (backupTime(name) === undefined) throw new Error(`"${name}" is not a backup name (expected e.g. 20261127T020000123Z)`);
     const path = join(this.options.dir, name);
+    if (!(await stat(path).catch(() => undefined)) && this.offsite) {
+      await mkdir(this.options.dir, { recursive: true });
+      const archive = join(this.options.dir, `.${name}.fetch.tar`);
+      try {
+        await this.offsite.shipper.fetch(`${name}${ARCHIVE}`, archive);
+        await unpackFolder(archive, this.options.dir, name);
+      } finally {
+        await rm(archive, { force: true });
+      }
+    }
     if (!(await stat(path).catch(() => undefined))) throw new Error(`no backup "${name}"`);
     return path;
   }
@@ -209,7 +274,7 @@ export class Backups {
   /** Deletes what retention no longer needs; returns the names deleted. */
   async prune(): Promise<string[]> {
     const { retentionDays, keep } = this.options.policy;
-    const all = await this.list();
+    const all = await this.localList();
     const cutoff = retentionDays === undefined ? -Infinity : this.now().getTime() - retentionDays * 86_400_000;
     const doomed = all.filter((b, i) => {
       const newest = i === all.length - 1;

@@ -21,6 +21,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import { isIP } from "node:net";
 import { TLSSocket } from "node:tls";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import { BACKUP_CLIENT_OU } from "../../contracts/backups";
 import { defaultAccess, MANAGEMENT_CLIENT_OU, mayCall, type ManagementAccess } from "../../contracts/management";
 import { closeServer, listen } from "./listen";
 import type { Logger } from "./log";
@@ -64,6 +65,20 @@ export interface Route {
   readonly handler: (request: ManagementRequest) => Reply | Promise<Reply>;
 }
 
+/**
+ * A route that streams its request and response itself (the host agent's backup store), for
+ * every path under `prefix`. It is reached only by backup clients (the caller `backup:<CN>`,
+ * see callerOf) and over loopback; the handler authorises each request itself.
+ */
+export interface StreamRoute {
+  readonly method: "GET" | "PUT";
+  readonly prefix: string;
+  readonly stream: (req: IncomingMessage, res: ServerResponse, caller: string, url: URL) => Promise<void>;
+}
+
+/** The caller name of a backup client certificate: this prefix and its common name. */
+export const BACKUP_CALLER_PREFIX = "backup:";
+
 export interface ManagementOptions {
   /** Port to listen on; 0 picks a free one (tests). @default 9100 */
   readonly port?: number;
@@ -89,6 +104,7 @@ export interface ManagementOptions {
   /** The role's metrics live here; defaults are added to it. @default a new Registry */
   readonly registry?: Registry;
   readonly routes?: readonly Route[];
+  readonly streams?: readonly StreamRoute[];
 }
 
 export interface ManagementServer {
@@ -121,7 +137,7 @@ export async function startManagementServer(options: ManagementOptions): Promise
   const log = options.log;
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res, routes, registry, (access) => denied.inc({ access }), log).catch((error: unknown) => {
+    handle(req, res, routes, options.streams ?? [], registry, (access) => denied.inc({ access }), log).catch((error: unknown) => {
       log.error({ err: error, path: req.url }, "management request failed");
       if (!res.headersSent) send(res, 500, { error: "internal error" });
       else res.destroy();
@@ -142,7 +158,10 @@ export async function startManagementServer(options: ManagementOptions): Promise
   let port = options.port ?? 9100;
   const timeouts = (server: Server) => {
     // A slow or idle client must not hold the management port for long.
-    server.requestTimeout = 10_000;
+    // A backup store receives copies of gigabytes: there a request may take up to an hour,
+    // as long as it never idles for 30 s (only certificate holders get past the TLS handshake).
+    server.requestTimeout = options.streams?.length ? 3_600_000 : 10_000;
+    if (options.streams?.length) server.timeout = 30_000;
     server.headersTimeout = 5_000;
     server.keepAliveTimeout = 5_000;
     server.maxConnections = 256;
@@ -202,7 +221,10 @@ export function callerOf(req: IncomingMessage): string | undefined {
   const subject = peer.subject as Record<string, string | string[] | undefined> | undefined;
   const units = [subject?.OU ?? []].flat();
   const name = subject?.CN;
-  return units.includes(MANAGEMENT_CLIENT_OU) && typeof name === "string" ? name : undefined;
+  if (typeof name !== "string") return undefined;
+  // A backup client (contracts/backups.ts) is no management caller: its name cannot match a grant.
+  if (units.includes(BACKUP_CLIENT_OU)) return `${BACKUP_CALLER_PREFIX}${name}`;
+  return units.includes(MANAGEMENT_CLIENT_OU) ? name : undefined;
 }
 
 async function healthz(readiness: ManagementOptions["readiness"]): Promise<Reply> {
@@ -224,6 +246,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   routes: Route[],
+  streams: readonly StreamRoute[],
   registry: Registry,
   onDenied: (access: ManagementAccess) => void,
   log: Logger,
@@ -241,6 +264,9 @@ async function handle(
     send(res, 403, { error: `${caller ? `caller ${caller}` : "this certificate"} may not ${access === "read" ? "read" : "change"} ${url.pathname}` });
     return false;
   };
+
+  const stream = streams.find((r) => r.method === method && url.pathname.startsWith(r.prefix));
+  if (stream && caller !== undefined && (caller === "local" || caller.startsWith(BACKUP_CALLER_PREFIX))) return stream.stream(req, res, caller, url);
 
   if (url.pathname === "/metrics" && (method === "GET" || method === "HEAD")) {
     if (!allowed("read")) return;

@@ -1,14 +1,19 @@
 /**
  * Where a stateful replica's backups actually go, read from the deployed resources rather
- * than the declaration (`services[].backup.targetHost`): the container's `SP_BACKUP_DIR`
- * (without it each role writes its backups into its own data directory), what is mounted
- * there, and which host keeps that: a Docker volume says so by its `serverpark.host` label
- * (the Docker target's one engine plays every host, as container labels place containers);
- * a path on the machine that runs the container (a bind mount, as a Hetzner server's units
- * use) is on the replica's own host, whatever the declaration says.
+ * than the declaration (`services[].backup.targetHost`).
+ *
+ * The local copies: the container's `SP_BACKUP_DIR` (without it each role writes its backups
+ * into its own data directory) must be a volume or path of its own, apart from the data.
+ *
+ * The copy that leaves the host (contracts/backups.ts): the container must be told the store
+ * of its declared target's agent (`SP_BACKUP_STORE_URL` at an address of that host, and
+ * `SP_BACKUP_STORE_HOST`), hold a backup client certificate to reach it, and the target's
+ * agent must keep a store for the service (`SP_BACKUP_CLIENTS`) on a volume or path of its own.
+ * That host is where the backups live apart from the replica: the `keeper` the rule judges.
  */
 import type { PolicyResource } from "@pulumi/policy";
-import { ROLE_INFO } from "../../contracts/roles";
+import { BACKUP_CLIENT_TLS_PATHS, BACKUP_ENV, BACKUP_STORE_PATH, backupClientsSchema } from "../../contracts/backups";
+import { MANAGEMENT_PORT, ROLE_INFO } from "../../contracts/roles";
 import type { PlannedReplica, PlannedService } from "../../components/plan/types";
 import { containersOf, COPY_TO_REMOTE, unitPathOf, type ContainerView } from "./containers";
 import { serverparkLabels, TYPES, type DatacenterModel } from "./resources";
@@ -92,11 +97,63 @@ export async function deployedBackups(model: DatacenterModel, service: PlannedSe
           `mounts the same ${mount.bind ? "path" : "volume"} (${mount.source}) at SP_BACKUP_DIR=${dir} as at its data directory: the backups share the data's volume`,
         ),
       ];
-    if (mount.bind) return [{ ...at(`writes its backups to ${mount.source} on the disk of ${replica.host}, the host that runs it`), keeper: replica.host }];
-    if (mount.source === "") return []; // a volume named during the update: nothing to judge yet
-    const labels = volumes.get(mount.source);
-    if (!labels) return [at(`writes its backups to volume ${mount.source}, which is not a resource of this stack: nothing records where it lives`)];
-    if (!labels.host) return [at(`writes its backups to volume ${mount.source}, which records no host that keeps it (label serverpark.host)`)];
-    return [{ replica, container, keeper: labels.host }];
+    if (!mount.bind && mount.source !== "" && !volumes.has(mount.source))
+      return [at(`writes its backups to volume ${mount.source}, which is not a resource of this stack: nothing records where it lives`)];
+    return [shipped(model, service, replica, container, containers, volumes, at)];
   });
+}
+
+/**
+ * Whether the replica ships its copies to the store of its declared target's agent, and that
+ * agent keeps one for the service: the deployed backup with that host as keeper, or the problem.
+ */
+function shipped(
+  model: DatacenterModel,
+  service: PlannedService,
+  replica: PlannedReplica,
+  container: ContainerView,
+  containers: readonly ContainerView[],
+  volumes: ReadonlyMap<string, Record<string, string>>,
+  at: (problem: string) => DeployedBackup,
+): DeployedBackup {
+  const url = container.env[BACKUP_ENV.storeUrl];
+  const only = `keeps its backups on its own host ${replica.host} only`;
+  if (!url) return { ...at(`${only}: it is started without ${BACKUP_ENV.storeUrl}, so no copy leaves the host`), keeper: replica.host };
+  let address: string;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "https:" || Number(parsed.port) !== MANAGEMENT_PORT) throw new Error("not the agent's management port");
+    address = parsed.hostname;
+  } catch {
+    return at(`is told to ship its backups to ${BACKUP_ENV.storeUrl}=${url}, which is no host agent's backup store (https on port ${MANAGEMENT_PORT})`);
+  }
+  const host = model.plan.hosts.find((h) => Object.values(h.addresses).includes(address));
+  if (!host) return at(`ships its backups to ${address}, which is no host of this datacenter`);
+  if (host.id === replica.host) return { ...at(`${only}: ${BACKUP_ENV.storeUrl}=${url} is its own host's agent`), keeper: replica.host };
+  if (container.env[BACKUP_ENV.storeHost] !== host.id)
+    return at(`ships its backups to ${host.id} (${address}) but is told ${BACKUP_ENV.storeHost}=${container.env[BACKUP_ENV.storeHost] ?? "(none)"}`);
+  const target = service.backup?.targetHost;
+  if (target !== undefined && host.id !== target) return { replica, container, keeper: host.id };
+  if (!container.files.includes(BACKUP_CLIENT_TLS_PATHS.cert) || !container.files.includes(BACKUP_CLIENT_TLS_PATHS.key))
+    return at(`has no backup client certificate (${BACKUP_CLIENT_TLS_PATHS.cert}), so the store on ${host.id} admits none of its copies`);
+  const agent = containers.find((c) => c.env.SP_HOST_ID === host.id && c.env.SP_REPLICA === undefined);
+  if (!agent) return at(`ships its backups to ${host.id}, whose agent is no container this policy pack can read: where they land is not checked`);
+  let declared: unknown;
+  try {
+    declared = JSON.parse(agent.env[BACKUP_ENV.clients] ?? "[]");
+  } catch {
+    declared = undefined;
+  }
+  const clients = backupClientsSchema.safeParse(declared);
+  if (!clients.success || !clients.data.some((c) => c.service === service.id))
+    return at(`ships its backups to ${host.id}, whose agent (${agent.who}) keeps no store for service ${service.id} (${BACKUP_ENV.clients})`);
+  const store = agent.mounts.find((m) => m.target === BACKUP_STORE_PATH);
+  if (!store)
+    return at(`ships its backups to ${host.id}, whose agent (${agent.who}) has no volume of its own at ${BACKUP_STORE_PATH}: the copies go with its container`);
+  const storeHost = store.bind || store.source === "" ? host.id : volumes.get(store.source)?.host;
+  if (storeHost !== host.id)
+    return at(
+      `ships its backups to ${host.id}, whose store volume ${store.source} records ${storeHost ? `host ${storeHost}` : "no host that keeps it (label serverpark.host)"}`,
+    );
+  return { replica, container, keeper: host.id };
 }

@@ -3,8 +3,9 @@
  * schedule, kept for a retention period, onto a host in another rack that no single feed loss
  * takes down together with the data it protects (asked of the power model: a dual-fed target
  * next to a dual-fed replica is fine, a target on the replica's only feed is not). sp-422 also
- * reads where the deployed containers really write their backups (lib/backups.ts): the
- * declaration alone proves nothing when a target ignores it.
+ * reads where the deployed containers really send their backups (lib/backups.ts): local copies
+ * on a volume of their own, and every copy shipped to the store of the declared target's agent,
+ * which keeps one for the service. The declaration alone proves nothing when a target ignores it.
  */
 import { componentId } from "../../components/power";
 import { powerView } from "../lib/power";
@@ -33,11 +34,11 @@ export const backupConfigured = modelPolicy({
 export const backupTargetSeparated = modelPolicy({
   name: "sp-422-backup-target-separated",
   description:
-    "Every stateful service's backups go to a declared host in a different rack than its replicas, which no single feed loss takes down together with a replica, and the deployed containers send them there: to a volume of their own kept by that host, never onto the data volume or the replica's own host.",
+    "Every stateful service's backups go to a declared host in a different rack than its replicas, which no single feed loss takes down together with a replica, and the deployed containers send them there: each replica ships its copies to the backup store of that host's agent (which keeps one for the service on a volume of its own), and keeps its local copies off its data volume.",
   controls: ["A.8.13"],
   severity: "high",
   remediationSteps:
-    "Set backup.targetHost to a host whose rack and feeds differ from every replica's (`serverpark plan <stack>` lists them), and deploy the replicas with SP_BACKUP_DIR on a backup volume that host keeps.",
+    "Set backup.targetHost to a host whose rack and feeds differ from every replica's (`serverpark plan <stack>` lists them), and deploy the replicas with SP_BACKUP_DIR on a backup volume of their own and SP_BACKUP_STORE_URL naming that host's agent.",
   validateModel: async (model, report, args) => {
     const { plan, spec } = model;
     for (const svc of plan.services.filter((s) => s.stateful && s.backup)) {
@@ -52,7 +53,9 @@ export const backupTargetSeparated = modelPolicy({
         else if (problem) report(`${where}: ${who} ${problem}. Fix: ${SHIP_FIX}`);
         else if (keeper === replica.host) report(`${where}: ${who} keeps its backups on its own host ${keeper}. Fix: ${SHIP_FIX}`);
         else if (target !== undefined && keeper !== target)
-          report(`${where}: ${who} sends its backups to host ${keeper}, but backup.targetHost is ${target}. Fix: deploy the backup volume on ${target}.`);
+          report(
+            `${where}: ${who} sends its backups to host ${keeper}, but backup.targetHost is ${target}. Fix: ship them to the backup store of ${target}'s agent.`,
+          );
       }
       const targetId = svc.backup!.targetHost;
       if (!targetId) {
@@ -91,6 +94,7 @@ export const backupTargetSeparated = modelPolicy({
   },
 });
 
-const SHIP_FIX = "mount a backup volume of its own at SP_BACKUP_DIR, kept by backup.targetHost (or ship the backups there over the network).";
+const SHIP_FIX =
+  "mount a backup volume of its own at SP_BACKUP_DIR and ship every copy to the backup store of backup.targetHost's agent (SP_BACKUP_STORE_URL, a backup client certificate, the service in that agent's SP_BACKUP_CLIENTS).";
 
 export const BACKUP_POLICIES = [backupConfigured, backupTargetSeparated];

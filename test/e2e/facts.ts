@@ -31,6 +31,8 @@ export interface E2eFacts {
   readonly deployedRoles: string[];
   /** Files of the operator's management client certificate and the datacenter CA (the stack output operatorCredentials). */
   readonly operator?: { readonly cert: string; readonly key: string; readonly ca: string };
+  /** The recorded Docker resources (a JSON file) and the owner labels the run put on them, to rebuild a container as deployed. */
+  readonly recorded?: { readonly file: string; readonly labels: Record<string, string> };
 }
 
 declare module "vitest" {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
-import { DockerHarness } from "../harness/docker-harness";
+import { DockerHarness, PID_LABEL, RUN_LABEL } from "../harness/docker-harness";
 import { planDatacenter } from "../../components/plan";
 import { loadStackFile } from "../../components/spec/load";
 import { parseSpec } from "../../components/spec/validate";
@@ -107,6 +107,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     plan: JSON.parse(JSON.stringify(planDatacenter(parseSpec(e2eConfig()["serverpark:datacenter"])))),
     deployedRoles: [...new Set(containers.map((c) => label(c.inputs, "role")!))].sort(),
     operator: await operatorFiles(mock.exports.operatorCredentials as Parameters<typeof valueOf>[0]),
+    recorded: recordedFile(dockerResources, { [RUN_LABEL]: harness.runId, [PID_LABEL]: String(process.pid) }),
   };
   project.provide("datacenter", facts);
   return teardown;
@@ -121,6 +122,16 @@ async function operatorFiles(output: Parameters<typeof valueOf>[0]): Promise<E2e
   writeFileSync(files.key, creds.keyPem, { mode: 0o600 });
   writeFileSync(files.ca, creds.caPem);
   return files;
+}
+
+/**
+ * The recorded Docker resources, for a test that rebuilds a container exactly as deployed after
+ * removing it and its volumes (backup-restore.e2e.test.ts); owner-only, like the operator's key.
+ */
+function recordedFile(resources: readonly { type: string; name: string; inputs: unknown }[], labels: Record<string, string>): E2eFacts["recorded"] {
+  const file = join(mkdtempSync(join(tmpdir(), "sp-e2e-recorded-")), "resources.json");
+  writeFileSync(file, JSON.stringify(resources.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs }))), { mode: 0o600 });
+  return { file, labels };
 }
 
 /** `443/tcp` → host port. */

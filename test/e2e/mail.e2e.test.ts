@@ -40,7 +40,7 @@ describeE2e("mail replica on Docker", () => {
     expect(body.out).toContain(marker);
   }, 60_000);
 
-  it("backs up on demand into a volume of its own, labelled with the backup's target host, that holds the delivered message", async () => {
+  it("backs up on demand into a volume of its own that holds the delivered message, and ships the backup to its target host's store", async () => {
     const mail = dc.replica("mail-0");
     const marker = `e2e-backup-${Date.now()}`;
     const sent = await swaks([
@@ -66,17 +66,23 @@ describeE2e("mail replica on Docker", () => {
     expect(backup.files).toBeGreaterThanOrEqual(2);
     const listed = JSON.parse((await curl([...asOperator, `https://${mail.addresses.mgmt!}:9100/backups`])).out) as {
       next: string | null;
-      backups: { name: string }[];
+      backups: { name: string; copies?: { kind: string; host: string }[] }[];
     };
     expect(listed.backups.map((b) => b.name)).toContain(backup.name);
     expect(listed.next, "the stack's schedule is running").not.toBeNull();
 
-    // The mount is the backup volume, not the data volume, and the volume names its keeper.
+    // The mount is the backup volume, not the data volume, kept by the replica's own host; the
+    // copy that leaves the host is in the store of the backup's target host (h7) — as listed.
     const { stdout: mounts } = await run("docker", ["inspect", "-f", "{{range .Mounts}}{{.Name}}={{.Destination}} {{end}}", mail.name]);
     const volume = /(\S+)=\/var\/lib\/serverpark\/backup/.exec(mounts)?.[1];
     expect(volume, mounts).toBe(`${dc.datacenter}-mail-0-backup`);
     const { stdout: host } = await run("docker", ["volume", "inspect", "-f", '{{index .Labels "serverpark.host"}}', volume!]);
-    expect(host.trim()).toBe("h7");
+    expect(host.trim()).toBe(mail.host);
+    expect(listed.backups.find((b) => b.name === backup.name)?.copies).toEqual(
+      expect.arrayContaining([{ kind: "volume", host: mail.host }, expect.objectContaining({ kind: "store", host: "h7" })]),
+    );
+    const { stdout: stored } = await run("docker", ["exec", dc.host("h7").name, "ls", `/var/lib/serverpark/backup-store/mail/mail-0`]);
+    expect(stored.split("\n")).toContain(`${backup.name}.tar`);
     const { stdout: found } = await run("docker", [
       "exec",
       mail.name,

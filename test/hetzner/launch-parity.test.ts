@@ -7,6 +7,7 @@
  * network namespace (SP_MGMT_ADDRESS=0.0.0.0), and the unit publishes it on the planned address.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { BACKUP_CLIENT_TLS_PATHS, BACKUP_STORE_PATH } from "../../contracts/backups";
 import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../../contracts/paths";
 import type { ProgramResult } from "../../components/program";
 import { fileSlug } from "../../components/targets/hetzner/units";
@@ -30,6 +31,8 @@ interface Launched {
   /** Hetzner: which files' copies are secrets on the wire. */
   secretCopies?: Record<string, boolean>;
   health: { command: string; interval: string; timeout: string; retries: string; startPeriod: string };
+  /** Hetzner: the unit's text. */
+  unit?: string;
 }
 
 let docker: MockRun<ProgramResult>;
@@ -52,7 +55,7 @@ beforeAll(async () => {
  * Each run mints its own keys and certificates under mocks (lab/tls.ts), so TLS files are
  * compared by kind (the PEM block's type), every other file by content.
  */
-const TLS_FILES = new Set([...Object.values(TLS_PATHS), ...Object.values(MANAGEMENT_CLIENT_TLS_PATHS)] as string[]);
+const TLS_FILES = new Set([...Object.values(TLS_PATHS), ...Object.values(MANAGEMENT_CLIENT_TLS_PATHS), ...Object.values(BACKUP_CLIENT_TLS_PATHS)] as string[]);
 const comparable = (files: Launched["files"]) =>
   Object.fromEntries(
     Object.entries(files).map(([path, f]) => [path, { ...f, content: TLS_FILES.has(path) ? /-----BEGIN ([A-Z ]+)-----/.exec(f.content)?.[1] : f.content }]),
@@ -108,6 +111,7 @@ function onHetzner(host: string, id: string): Launched {
     files,
     modes,
     secretCopies,
+    unit,
     health: { command: flag("cmd"), interval: flag("interval"), timeout: flag("timeout"), retries: flag("retries"), startPeriod: flag("start-period") },
   };
 }
@@ -131,12 +135,23 @@ describe("the same launch descriptions on both targets", () => {
     }
   });
 
-  it("tells a replica with a declared backup where its backups go, on both targets", () => {
+  it("tells a replica with a declared backup where its backups go, on both targets: its volume, and the store of its target host's agent", () => {
     for (const r of deployed) {
       const backup = plan.services.find((s) => s.id === r.service)!.backup;
       const d = onDocker(`fsn-${r.id}`);
+      const h = onHetzner(r.host, r.id);
       expect(d.env.SP_BACKUP_DIR !== undefined, r.id).toBe(backup !== undefined);
-      expect(onHetzner(r.host, r.id).env.SP_BACKUP_DIR, r.id).toBe(d.env.SP_BACKUP_DIR);
+      expect(h.env.SP_BACKUP_DIR, r.id).toBe(d.env.SP_BACKUP_DIR);
+      if (!backup?.targetHost) continue;
+      const target = plan.hosts.find((x) => x.id === backup.targetHost)!;
+      expect(
+        Object.values(target.addresses).map((a) => `https://${a}:9100`),
+        r.id,
+      ).toContain(d.env.SP_BACKUP_STORE_URL);
+      expect(h.env.SP_BACKUP_STORE_URL, r.id).toBe(d.env.SP_BACKUP_STORE_URL);
+      expect(h.env.SP_BACKUP_STORE_HOST, r.id).toBe(backup.targetHost);
+      expect(Object.keys(h.files), r.id).toContain(BACKUP_CLIENT_TLS_PATHS.cert);
+      expect(h.modes[BACKUP_CLIENT_TLS_PATHS.key], r.id).toBe("0400");
     }
   });
 
@@ -145,7 +160,11 @@ describe("the same launch descriptions on both targets", () => {
       expect(onDocker(`fsn-${r.id}`).secretUploads, r.id).toBe(true);
       const { modes, secretCopies } = onHetzner(r.host, r.id);
       for (const [path, mode] of Object.entries(modes)) {
-        const secret = path === TLS_PATHS.key || path === MANAGEMENT_CLIENT_TLS_PATHS.key || path.startsWith("/etc/serverpark/secrets/");
+        const secret =
+          path === TLS_PATHS.key ||
+          path === MANAGEMENT_CLIENT_TLS_PATHS.key ||
+          path === BACKUP_CLIENT_TLS_PATHS.key ||
+          path.startsWith("/etc/serverpark/secrets/");
         expect(mode, `${r.id} ${path}`).toBe(secret ? "0400" : "0444");
         // A secret file travels as a secret (the copy's source), never in user data.
         if (secret) expect(secretCopies![path], `${r.id} ${path}`).toBe(true);
@@ -160,6 +179,24 @@ describe("the same launch descriptions on both targets", () => {
       const h = onHetzner(host.id, "host-agent");
       expect(withoutTargetEnv(h.env), host.id).toEqual(withoutTargetEnv(d.env));
       expect(h.health, host.id).toEqual(d.health);
+    }
+  });
+
+  it.runIf(roleImageSource("host-agent"))("keeps a backup store on every backup target, on storage of its own on both targets", () => {
+    const targets = new Set(plan.services.flatMap((s) => (s.backup?.targetHost ? [s.backup.targetHost] : [])));
+    expect(targets.size).toBeGreaterThan(0);
+    for (const host of plan.hosts) {
+      const agent = docker.byType("docker:index/container:Container").find((x) => x.inputs.name === `fsn-host-${host.id}`)!;
+      const mounts = ((agent.inputs.volumes ?? []) as { containerPath: string }[]).map((v) => v.containerPath);
+      const h = onHetzner(host.id, "host-agent");
+      if (targets.has(host.id)) {
+        expect(onDocker(`fsn-host-${host.id}`).env.SP_BACKUP_CLIENTS, host.id).toBeDefined();
+        expect(mounts, host.id).toEqual([BACKUP_STORE_PATH]);
+        expect(h.unit, host.id).toContain(`--volume /srv/serverpark/backups/host-agent:${BACKUP_STORE_PATH}`);
+      } else {
+        expect(mounts, host.id).toEqual([]);
+        expect(h.unit, host.id).not.toContain(BACKUP_STORE_PATH);
+      }
     }
   });
 });

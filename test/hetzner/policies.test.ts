@@ -54,25 +54,24 @@ describe("policy pack on the hetzner stack", () => {
     // which the internet cannot reach); only `${SP_PUBLIC_IPV4}` bindings leave the datacenter,
     // and those are exactly the firewall's rules (hetzner-stack.test.ts). Reported to the
     // policy pack's owners; until sp-303 tells the two apart its findings here are not judged.
-    // sp-422 fails on purpose until the Hetzner target ships backups off the server (next test).
-    const judged = evaluation.violations.filter((v) => v.policy !== "sp-303-published-ports-allowed" && v.policy !== backupTargetSeparated.name);
+    const judged = evaluation.violations.filter((v) => v.policy !== "sp-303-published-ports-allowed");
     expect(judged.map((v) => `${v.policy}: ${v.detail}`)).toEqual([]);
   });
 
-  it("fails sp-422 already in a preview: the copied units say where backups go, and it is the replica's own server", async () => {
-    // The containers, their SP_BACKUP_DIR and mounts are in the units the deployment copies
-    // over SSH, known before the update: the preview fails as the up does
-    // (test/policies/local-stack.test.ts), never a pass on the declaration alone.
+  it("judges sp-422 already in a preview: the copied units say where backups go, and every copy is shipped to the target's agent", async () => {
+    // The containers, their SP_BACKUP_DIR, SP_BACKUP_STORE_URL and the agents' stores are in the
+    // units the deployment copies over SSH, known before the update: the preview judges what the
+    // up deploys (test/policies/local-stack.test.ts fails the same units without the store URL).
     const outcome = evaluation.outcomes.find((o) => o.policy === backupTargetSeparated.name)!;
-    expect(outcome.violations.length).toBeGreaterThan(0);
-    for (const v of outcome.violations) {
-      expect(v.enforcementLevel).toBe("mandatory");
-      expect(v.detail).toMatch(/writes its backups to \/srv\/serverpark\/backups\/\S+ on the disk of h\d, the host that runs it/);
-    }
+    expect(outcome.checked).toBeGreaterThan(0);
+    expect(outcome.violations.map((v) => v.detail)).toEqual([]);
     // CrossGuard's own analyzer handlers say the same (what `pulumi preview --policy-pack` runs).
-    const theirs = await crossGuard([backupTargetSeparated], stack.resources);
-    expect(theirs.length).toBe(outcome.violations.length);
-    for (const d of theirs) expect(d.message).toMatch(/on the disk of h\d, the host that runs it/);
+    expect(await crossGuard([backupTargetSeparated], stack.resources)).toEqual([]);
+    // And a unit that stops shipping is caught in the preview as well.
+    const unshipped = stack.resources.map((r) => JSON.parse(JSON.stringify(r).replace(/--env SP_BACKUP_STORE_URL=[^\s\\"]+/g, "")) as typeof r);
+    const theirs = await crossGuard([backupTargetSeparated], unshipped);
+    expect(theirs.length).toBeGreaterThan(0);
+    for (const d of theirs) expect(d.message).toMatch(/keeps its backups on its own host h\d only: it is started without SP_BACKUP_STORE_URL/);
   });
 
   it("reports a server placed outside the declared region", async () => {

@@ -103,6 +103,14 @@ describe("chaos evidence", () => {
     // A failing fresh run fails the control; a run for another stack says nothing about this one.
     expect(judge({ ...fresh, result: "fail" })).toEqual([expect.objectContaining({ result: "fail" })]);
     expect(judge({ ...fresh, stack: "hetzner" })).toEqual([]);
+    // A restore drill (test/e2e/backup-restore.e2e.test.ts) proves A.8.13, and only that.
+    const drill = { ...fresh, kind: "restore", controls: ["A.8.13"] };
+    const restore = judgeEvidence([{ file: "r.json", evidence: drill }], { stack: "local", stackHash: LOCAL_HASH, now });
+    expect([...restore.byControl.keys()]).toEqual(["A.8.13"]);
+    expect(restore.byControl.get("A.8.13")).toEqual([expect.objectContaining({ kind: "restore", result: "pass", title: "restore drill" })]);
+    expect(
+      judgeEvidence([{ file: "r.json", evidence: { ...drill, controls: ["A.5.29"] } }], { stack: "local", stackHash: LOCAL_HASH, now }).byControl.size,
+    ).toBe(0);
     // A file cannot claim a control its kind does not prove.
     expect(
       judgeEvidence([{ file: "x.json", evidence: { ...fresh, controls: ["A.8.7"] } }], { stack: "local", stackHash: LOCAL_HASH, now }).byControl.size,

@@ -79,27 +79,29 @@ describe("the hetzner stack", () => {
     expect(json).not.toMatch(/registryPassword[^,]*bm90LXJlYWxseS/);
   });
 
-  it("passes every mandatory policy but sp-422, data residency included", () => {
+  it("passes every mandatory policy, sp-422 and data residency included", () => {
     const mandatory = hetzner.evaluation.violations.filter((v) => v.enforcementLevel === "mandatory");
-    expect(mandatory.filter((v) => v.policy !== "sp-422-backup-target-separated").map((v) => `${v.policy}: ${v.detail}`)).toEqual([]);
+    expect(mandatory.map((v) => `${v.policy}: ${v.detail}`)).toEqual([]);
     const residency = hetzner.evaluation.outcomes.find((o) => o.policy === "sp-501-data-residency")!;
     expect([residency.checked, residency.violations.length]).toEqual([1, 0]);
     // The containers cloud-init starts are judged too (on servers whose userData is known).
     expect(hetzner.evaluation.outcomes.find((o) => o.policy === "sp-201-no-privileged-container")!.checked).toBeGreaterThan(0);
+    // sp-422 read every stateful replica's unit: its local copies and the store it ships to.
+    expect(hetzner.evaluation.outcomes.find((o) => o.policy === "sp-422-backup-target-separated")!.checked).toBeGreaterThan(0);
   });
 
-  it("fails sp-422: every stateful replica's backups stay on its own server, whatever backup.targetHost says", () => {
-    // What the Hetzner target deploys today: SP_BACKUP_DIR on a directory of the server's own
-    // disk (/srv/serverpark/backups/<replica>), apart from the data volume but on the same
-    // host. Backups that leave the host (issue 17 item 2) are what makes this pass.
-    const found = hetzner.evaluation.violations.filter((v) => v.policy === "sp-422-backup-target-separated");
+  it("fails sp-422 when the units ship no copy off the server: the local directory alone is the replica's own host", async () => {
+    // What the Hetzner target deployed before backups left the host: SP_BACKUP_DIR on a
+    // directory of the server's own disk (/srv/serverpark/backups/<replica>) and nothing more.
+    const unshipped = hetzner.resources.map((r) => JSON.parse(JSON.stringify(r).replace(/--env SP_BACKUP_STORE_URL=[^\s\\"]+/g, "")) as RecordedResource);
+    const found = (await evaluatePolicies([backupTargetSeparated], unshipped, { packEnforcementLevel: "mandatory" })).violations;
     const spec = loadStackFile("hetzner").config["serverpark:datacenter"] as { services: { role: string; replicas: number; backup?: unknown }[] };
     const expected = spec.services.filter((s) => ["mail", "file", "db"].includes(s.role) && s.backup).reduce((n, s) => n + s.replicas, 0);
     expect(expected).toBeGreaterThan(0);
     expect(found.map((v) => v.enforcementLevel)).toEqual(Array.from({ length: expected }, () => "mandatory"));
     for (const v of found)
       expect(v.detail).toMatch(
-        /^serverpark:datacenter\.services\[\d\] \(\w+\): replica (\S+) \(Unit serverpark-\1 copied by "[^"]+"\) writes its backups to \/srv\/serverpark\/backups\/\1 on the disk of h\d, the host that runs it, not to its backup target h\d\. Fix: /,
+        /^serverpark:datacenter\.services\[\d\] \(\w+\): replica (\S+) \(Unit serverpark-\1 copied by "[^"]+"\) keeps its backups on its own host h\d only: it is started without SP_BACKUP_STORE_URL, so no copy leaves the host, not to its backup target h\d\. Fix: /,
       );
   });
 });
@@ -130,12 +132,8 @@ describe("sp-422 on what the local stack deploys", () => {
   const edit = (match: (r: RecordedResource) => boolean, props: (p: Record<string, any>) => Record<string, any>) => (r: RecordedResource) =>
     match(r) ? { ...r, inputs: props(structuredClone(r.inputs)), outputs: props(structuredClone(r.outputs)) } : r;
   const mailBackupVolume = (r: RecordedResource) => r.type === "docker:index/volume:Volume" && r.inputs.name === "fra1-mail-0-backup";
-  const relabel = (host: string) => (p: Record<string, any>) => ({
-    ...p,
-    labels: (p.labels as { label: string; value: string }[]).map((l) => (l.label === "serverpark.host" ? { ...l, value: host } : l)),
-  });
 
-  it("passes as deployed: every stateful replica writes to a volume of its own, kept by its declared target", async () => {
+  it("passes as deployed: every stateful replica writes to a volume of its own and ships its copies to its declared target's store", async () => {
     expect(local.resources.filter(mailBackupVolume)).toHaveLength(1);
     expect(await sp422((r) => r)).toEqual([]);
   });
@@ -165,26 +163,72 @@ describe("sp-422 on what the local stack deploys", () => {
     expect(unmounted).toEqual([expect.stringMatching(/mail-0 .* which is no volume of its own: they stay in the container's filesystem/)]);
   });
 
-  it("fails a backup volume kept by the replica's own host, or by another host than the declared target", async () => {
-    expect(await sp422(edit(mailBackupVolume, relabel("h2")))).toEqual([
-      expect.stringMatching(/\(mail\): replica mail-0 .* keeps its backups on its own host h2\. Fix: /),
+  const agentOf = (host: string) => (r: RecordedResource) =>
+    r.type === "docker:index/container:Container" && (r.inputs.envs as string[]).includes(`SP_HOST_ID=${host}`);
+  const envOf = (r: RecordedResource, name: string) => (r.inputs.envs as string[]).find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1);
+  const setEnv = (name: string, value: string | undefined) => (p: Record<string, any>) => ({
+    ...p,
+    envs: [...(p.envs as string[]).filter((e) => !e.startsWith(`${name}=`)), ...(value === undefined ? [] : [`${name}=${value}`])],
+  });
+
+  it("fails a replica that ships no copy off its host, or ships it to another host than the declared target", async () => {
+    expect(await sp422(edit(isMail, setEnv("SP_BACKUP_STORE_URL", undefined)))).toEqual([
+      expect.stringMatching(
+        /\(mail\): replica mail-0 .* keeps its backups on its own host h2 only: it is started without SP_BACKUP_STORE_URL, so no copy leaves the host, not to its backup target h7\. Fix: /,
+      ),
     ]);
-    expect(await sp422(edit(mailBackupVolume, relabel("h6")))).toEqual([
-      expect.stringMatching(/\(mail\): replica mail-0 .* sends its backups to host h6, but backup.targetHost is h7\. Fix: deploy the backup volume on h7/),
+    const h6 = envOf(local.resources.find(agentOf("h6"))!, "SP_MGMT_ADDRESS");
+    expect(h6).toMatch(/^10\./);
+    expect(
+      await sp422((r) => edit(isMail, setEnv("SP_BACKUP_STORE_HOST", "h6"))(edit(isMail, setEnv("SP_BACKUP_STORE_URL", `https://${h6}:9100`))(r))),
+    ).toEqual([
+      expect.stringMatching(
+        /\(mail\): replica mail-0 .* sends its backups to host h6, but backup.targetHost is h7\. Fix: ship them to the backup store of h7's agent/,
+      ),
+    ]);
+    const h2 = envOf(local.resources.find(agentOf("h2"))!, "SP_MGMT_ADDRESS");
+    expect(await sp422(edit(isMail, setEnv("SP_BACKUP_STORE_URL", `https://${h2}:9100`)))).toEqual([
+      expect.stringMatching(/\(mail\): replica mail-0 .* keeps its backups on its own host h2 only: SP_BACKUP_STORE_URL=\S+ is its own host's agent/),
     ]);
   });
 
-  it("fails backups written to a path of the machine that runs the replica (a bind mount)", async () => {
-    const bind = await sp422(
-      edit(isMail, (p) => ({
-        ...p,
-        volumes: (p.volumes as { containerPath: string; volumeName?: string }[]).map((v) =>
-          v.containerPath.endsWith("/backup") ? { containerPath: v.containerPath, hostPath: "/srv/backups/mail-0" } : v,
-        ),
-      })),
-    );
-    expect(bind).toEqual([
-      expect.stringMatching(/mail-0 .* writes its backups to \/srv\/backups\/mail-0 on the disk of h2, the host that runs it, not to its backup target h7/),
+  it("fails a replica without its backup client certificate, and a target whose agent keeps no store for the service", async () => {
+    // The uploads are a secret on the wire ({ [SECRET_SIG]: …, value }): drop the files inside it.
+    const withoutClientFiles = (uploads: any): any =>
+      Array.isArray(uploads)
+        ? uploads.filter((u: { file: string }) => !u.file.startsWith("/etc/serverpark/backup-client/"))
+        : { ...uploads, value: withoutClientFiles(uploads.value) };
+    const noCert = await sp422(edit(isMail, (p) => ({ ...p, uploads: withoutClientFiles(p.uploads) })));
+    expect(noCert).toEqual([
+      expect.stringMatching(/\(mail\): replica mail-0 .* has no backup client certificate \(\/etc\/serverpark\/backup-client\/tls\.crt\)/),
+    ]);
+    const h7 = local.resources.find(agentOf("h7"))!;
+    const clients = JSON.parse(envOf(h7, "SP_BACKUP_CLIENTS")!) as { service: string }[];
+    expect(clients.map((c) => c.service)).toContain("mail");
+    const withoutMail = JSON.stringify(clients.filter((c) => c.service !== "mail"));
+    expect(await sp422(edit(agentOf("h7"), setEnv("SP_BACKUP_CLIENTS", withoutMail)))).toEqual([
+      expect.stringMatching(/\(mail\): replica mail-0 .* ships its backups to h7, whose agent \(.*\) keeps no store for service mail \(SP_BACKUP_CLIENTS\)/),
+    ]);
+    expect(
+      await sp422(
+        edit(agentOf("h7"), (p) => ({
+          ...p,
+          volumes: (p.volumes as { containerPath: string }[]).filter((v) => v.containerPath !== "/var/lib/serverpark/backup-store"),
+        })),
+      ),
+    ).toEqual([expect.stringMatching(/\(mail\): replica mail-0 .* whose agent \(.*\) has no volume of its own at \/var\/lib\/serverpark\/backup-store/)]);
+  });
+
+  it("accepts local copies on a path of the machine that runs the replica (as on Hetzner) only while every copy is shipped off it", async () => {
+    const bind = edit(isMail, (p) => ({
+      ...p,
+      volumes: (p.volumes as { containerPath: string; volumeName?: string }[]).map((v) =>
+        v.containerPath.endsWith("/backup") ? { containerPath: v.containerPath, hostPath: "/srv/backups/mail-0" } : v,
+      ),
+    }));
+    expect(await sp422(bind)).toEqual([]);
+    expect(await sp422((r) => edit(isMail, setEnv("SP_BACKUP_STORE_URL", undefined))(bind(r)))).toEqual([
+      expect.stringMatching(/mail-0 .* keeps its backups on its own host h2 only: it is started without SP_BACKUP_STORE_URL/),
     ]);
   });
 });

@@ -92,7 +92,7 @@ describe("local stack under mocks", () => {
     }
   });
 
-  it("gives stateful replicas a data volume, and a backup volume on the backup's host when the service declares backups", () => {
+  it("gives stateful replicas a data volume, a backup volume of their own, and the address of their backup target's store", () => {
     const volumes = new Map(run.byType(VOLUME).map((v) => [v.inputs.name as string, v]));
     const stateful = run.byType(CONTAINER).filter((c) => ["db", "file", "mail"].includes(label(c, "role") ?? ""));
     expect(stateful.length).toBe(3);
@@ -106,9 +106,23 @@ describe("local stack under mocks", () => {
       if (!service.backup) continue;
       const backup = volumes.get(mounts[1]!.volumeName)!;
       const replicaHost = label(c, "host");
-      expect(label(backup, "host")).toBe(service.backup.targetHost ?? replicaHost);
+      // The volume holds the local copies, on the replica's own host; each copy also goes to the target's store.
+      expect(label(backup, "host")).toBe(replicaHost);
       expect(label(backup, "kind")).toBe("backup");
       expect(c.inputs.envs).toContain("SP_BACKUP_DIR=/var/lib/serverpark/backup");
+      const target = run.byType(CONTAINER).find((x) => label(x, "kind") === "host" && label(x, "host") === service.backup!.targetHost)!;
+      const address = (target.inputs.envs as string[]).find((e) => e.startsWith("SP_MGMT_ADDRESS="))!.split("=")[1];
+      expect(c.inputs.envs).toContain(`SP_BACKUP_STORE_URL=https://${address}:9100`);
+      expect(c.inputs.envs).toContain(`SP_BACKUP_STORE_HOST=${service.backup.targetHost}`);
+      // The target's agent keeps a store for the service, on a volume of its own on that host.
+      const clients = JSON.parse((target.inputs.envs as string[]).find((e) => e.startsWith("SP_BACKUP_CLIENTS="))!.slice("SP_BACKUP_CLIENTS=".length));
+      expect(clients).toContainEqual({ service: service.id, retentionDays: expect.any(Number) });
+      const store = (target.inputs.volumes as { volumeName: string; containerPath: string }[]).find(
+        (v) => v.containerPath === "/var/lib/serverpark/backup-store",
+      )!;
+      expect(label(volumes.get(store.volumeName)!, "host")).toBe(service.backup.targetHost);
+      const uploads = (c.inputs.uploads as { file: string; content: string }[]).map((u) => u.file);
+      expect(uploads).toEqual(expect.arrayContaining(["/etc/serverpark/backup-client/tls.crt", "/etc/serverpark/backup-client/tls.key"]));
     }
   });
 
@@ -129,8 +143,11 @@ describe("local stack under mocks", () => {
     const ca = run.byType("tls:index/selfSignedCert:SelfSignedCert");
     expect(ca).toHaveLength(1);
     const certs = run.byType("tls:index/locallySignedCert:LocallySignedCert");
-    // One per service, one per host agent, the NOC's management client and the operator's.
-    expect(certs).toHaveLength(spec.services.length + spec.hosts.length + 2);
+    // One per service, one per host agent, the NOC's management client and the operator's, one
+    // backup client per replica that ships its backups to its target host.
+    const shipping = run.byType(CONTAINER).filter((c) => (c.inputs.envs as string[]).some((e) => e.startsWith("SP_BACKUP_STORE_URL="))).length;
+    expect(shipping).toBeGreaterThan(0);
+    expect(certs).toHaveLength(spec.services.length + spec.hosts.length + 2 + shipping);
     for (const c of run.byType(CONTAINER).filter((x) => label(x, "kind") === "replica")) {
       const uploads = new Map((c.inputs.uploads as { file: string; content: string }[]).map((u) => [u.file, u.content]));
       expect([...uploads.keys()]).toEqual(

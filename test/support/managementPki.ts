@@ -76,6 +76,11 @@ function issue(dir: string, ca: string, name: string, subject: string, ext: stri
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
+/** One more client certificate from the same CA (e.g. a backup client, contracts/backups.ts). */
+export function issueClient(pki: ManagementPki, name: string, subject: string): Pair {
+  return issue(pki.dir, "ca", name, subject, "extendedKeyUsage=clientAuth\n");
+}
+
 export function makeManagementPki(serverAddresses: readonly string[]): ManagementPki {
   const dir = mkdtempSync(join(tmpdir(), "sp-mgmt-pki-"));
   const ca = authority(dir, "ca");

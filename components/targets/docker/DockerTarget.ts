@@ -182,6 +182,18 @@ export class DockerTarget implements DatacenterTarget {
           aliases: [launch.hostname],
         })),
         uploads: launch.files.map(upload),
+        // The backup store other hosts' replicas ship to (contracts/backups.ts), on a volume of its own.
+        volumes: launch.volumes.map((v) => {
+          const volume = new docker.Volume(
+            `${scope.name}-agent-${v.kind}`,
+            {
+              name: `${this.spec.name}-host-${host.id}-${v.kind}`,
+              labels: labels({ datacenter: this.spec.name, kind: v.kind, host: v.keeper, role: HOST_AGENT, version: this.version }),
+            },
+            { parent: scope.parent, protect: this.options.protectState ?? false },
+          );
+          return { volumeName: volume.name, containerPath: v.containerPath };
+        }),
         ...this.common(launch),
       },
       { parent: scope.parent },

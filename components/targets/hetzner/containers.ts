@@ -33,6 +33,7 @@ function mounts(launch: AgentLaunch | ReplicaLaunch): ServerContainer["files"] {
 
 /** The host agent: identity and health of the server, on its management addresses. */
 export function agentContainer(launch: AgentLaunch, image: string): ServerContainer {
+  const store = launch.volumes.find((v) => v.kind === "backup-store");
   return {
     id: HOST_AGENT,
     image,
@@ -41,6 +42,8 @@ export function agentContainer(launch: AgentLaunch, image: string): ServerContai
     files: mounts(launch),
     // The agent reports about its own server; it has nothing to fetch from the internet.
     internet: false,
+    // The backup store other servers' replicas ship to (contracts/backups.ts): a directory on this server's disk.
+    ...(store ? { backup: { containerPath: store.containerPath } } : {}),
   };
 }
 

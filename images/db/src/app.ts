@@ -13,7 +13,7 @@ import type { BackupPolicy } from "../../runtime/backups";
 import { HttpError, type Route } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
 import { dbProbeLoginSchema, type DbProbeLogin, type DbSettings } from "../../../contracts/settings/db";
-import { Backups } from "./backup";
+import { Backups, type Offsite } from "./backup";
 import { Postgres, privateKeyCopy } from "./postgres";
 import { provision, type SuperuserLogin } from "./provision";
 
@@ -34,7 +34,7 @@ export interface DbAppOptions {
   readonly registry?: Registry;
   readonly runAs?: { readonly uid: number; readonly gid: number };
   /** Backup folder and the stack's declared schedule/retention. @default {dir: <dataDir>/backups, policy: {}} */
-  readonly backup?: { readonly dir: string; readonly policy: BackupPolicy };
+  readonly backup?: { readonly dir: string; readonly policy: BackupPolicy; readonly offsite?: Offsite };
 }
 
 export interface DbApp {
@@ -89,6 +89,7 @@ export async function startDbApp(options: DbAppOptions): Promise<DbApp> {
   await postgres.start();
   await provisionLogged(postgres.superuserLogin(), options.settings, readAppPassword(options.passwordFile), probeLogin, options.log);
   const backups = new Backups(postgres, options.backup?.dir ?? join(options.dataDir, "backups"), options.settings, options.log, options.backup?.policy);
+  backups.offsite = options.backup?.offsite;
   backups.start();
   options.log.info(
     { port: options.port, databases: options.settings.databases, user: options.settings.user, monitoringLogin: probeLogin?.user },

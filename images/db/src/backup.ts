@@ -8,14 +8,21 @@
  * dump is never deleted.
  * `restore` replays one with `pg_restore --clean --if-exists --single-transaction`, so a
  * failed restore changes nothing.
+ *
+ * Off the host (contracts/backups.ts): with a store (`offsite`), every dump is shipped to the
+ * backup store of the service's `targetHost` after it is written, and any dump the store does
+ * not hold yet is shipped again after each run; the list names every place a dump lives, and a
+ * restore of a dump whose local copy is gone (the volume lost with the replica) fetches it
+ * from the store first.
  */
 import { Cron } from "croner";
 import { execFile } from "node:child_process";
 import { chownSync, mkdirSync } from "node:fs";
-import { open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { chown, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { backupName, checkSchedule, type BackupPolicy } from "../../runtime/backups";
+import type { BackupLocation, Offsite } from "../../runtime/backupShip";
 import type { Logger } from "../../runtime/log";
 import type { DbSettings } from "../../../contracts/settings/db";
 
@@ -32,7 +39,11 @@ export interface BackupInfo {
   readonly database: string;
   readonly bytes: number;
   readonly createdAt: string;
+  /** Where the dump lives: the replica's backup volume and/or the target host's store. */
+  readonly copies?: readonly BackupLocation[];
 }
+
+export type { Offsite } from "../../runtime/backupShip";
 
 const NAME = /^([a-z_][a-z0-9_]*)-(\d{8}T\d{6}\d{3}Z)\.dump$/;
 
@@ -40,6 +51,8 @@ export class Backups {
   private timer: NodeJS.Timeout | undefined;
   private job: Cron | undefined;
   private running: Promise<BackupInfo[]> | undefined;
+  /** Set by the app when the deployment names a backup store. */
+  offsite: Offsite | undefined;
 
   constructor(
     private readonly postgres: DbTools,
@@ -107,10 +120,47 @@ export class Backups {
       this.log.info({ file, bytes: info.size }, "backup written");
     }
     await this.prune();
+    await this.shipPending();
     return out;
   }
 
+  /** Ships every local dump the store does not hold yet; failures are logged, the next run tries again. */
+  async shipPending(): Promise<void> {
+    if (!this.offsite) return;
+    const { shipper } = this.offsite;
+    try {
+      const stored = new Set((await shipper.list()).filter((c) => c.replica === shipper.options.replica).map((c) => c.name));
+      for (const b of await this.localList()) if (!stored.has(b.file)) await shipper.ship(join(this.dir, b.file));
+    } catch (error) {
+      this.log.error({ err: error, host: shipper.options.host }, "shipping backups to the target host failed; the next run tries again");
+    }
+  }
+
+  /** Every dump, with where each copy lives (the store's too, when there is one and it answers). */
   async list(): Promise<BackupInfo[]> {
+    const local = await this.localList();
+    if (!this.offsite) return local;
+    const { shipper, host } = this.offsite;
+    const volume: BackupLocation = { kind: "volume", host };
+    const stored = await shipper.list().catch((error: unknown) => {
+      this.log.warn({ err: error }, "backup store did not answer; listing local dumps only");
+      return [];
+    });
+    const byFile = new Map<string, BackupInfo>(local.map((b) => [b.file, { ...b, copies: [volume] }]));
+    for (const c of stored) {
+      const m = NAME.exec(c.name);
+      if (!m) continue;
+      const here = byFile.get(c.name);
+      const at: BackupLocation = { ...shipper.location, ...(c.replica !== shipper.options.replica ? { replica: c.replica } : {}) };
+      byFile.set(
+        c.name,
+        here ? { ...here, copies: [...(here.copies ?? []), at] } : { file: c.name, database: m[1]!, bytes: c.bytes, createdAt: c.takenAt, copies: [at] },
+      );
+    }
+    return [...byFile.values()].sort((a, b) => a.file.localeCompare(b.file));
+  }
+
+  private async localList(): Promise<BackupInfo[]> {
     const names = (await readdir(this.dir)).filter((n) => NAME.test(n)).sort();
     return Promise.all(
       names.map(async (file) => {
@@ -122,7 +172,7 @@ export class Backups {
 
   private async prune(): Promise<void> {
     const byDb = new Map<string, string[]>();
-    for (const b of await this.list()) byDb.set(b.database, [...(byDb.get(b.database) ?? []), b.file]);
+    for (const b of await this.localList()) byDb.set(b.database, [...(byDb.get(b.database) ?? []), b.file]);
     const days = this.policy.retentionDays;
     const cutoff = days === undefined ? undefined : backupName(new Date(this.now().getTime() - days * 86_400_000));
     for (const files of byDb.values()) {
@@ -138,9 +188,15 @@ export class Backups {
     if (!m) throw new Error(`not a backup file name: ${file}`);
     const target = database ?? m[1]!;
     if (!this.settings.databases.includes(target)) throw new Error(`unknown database ${target}`);
+    const path = join(this.dir, file);
+    if (this.offsite && !(await stat(path).catch(() => undefined))) {
+      await this.offsite.shipper.fetch(file, path);
+      const runAs = this.postgres.options.runAs;
+      if (runAs) await chown(path, runAs.uid, runAs.gid);
+    }
     await run(
       join(this.postgres.options.binDir, "pg_restore"),
-      ["--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname", target, join(this.dir, file)],
+      ["--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname", target, path],
       { ...this.postgres.toolOptions(), timeout: 30 * 60_000 },
     );
     this.log.info({ file, database: target }, "backup restored");

@@ -14,6 +14,7 @@ import {
 } from "../../../contracts/paths";
 import { mountedCertificate, portVar, runRole, tlsEnv, type Logger, type StartedRole } from "../../runtime";
 import { dbSettingsSchema } from "../../../contracts/settings/db";
+import { offsiteFromEnv } from "../../runtime/backupShip";
 import { startDbApp } from "./app";
 import { startHaApp } from "./ha/app";
 import { rolePort } from "../../../contracts/roles";
@@ -56,6 +57,8 @@ void runRole({
     const backup = {
       dir: env.SP_BACKUP_DIR ?? `${env.SP_DB_DATA}/backups`,
       policy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
+      // Off the host: the target host's backup store, when the deployment names one (contracts/backups.ts).
+      offsite: offsiteFromEnv(config, log),
     };
     if (config.ha) {
       const app = await startHaApp({

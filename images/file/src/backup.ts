@@ -10,7 +10,8 @@
 import { copyFile, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
-import { Backups, copyTreeDurably, type BackupPolicy } from "../../runtime/backups";
+import { Backups, copyTreeDurably, type BackupPolicy, type Offsite } from "../../runtime/backups";
+import type { BackupLocation } from "../../runtime/backupShip";
 import type { Logger } from "../../runtime/log";
 import type { FileSettings } from "../../../contracts/settings/file";
 import type { UserTree } from "./tree";
@@ -94,14 +95,28 @@ export class FileBackups {
     }
   }
 
-  async list(): Promise<FileBackupInfo[]> {
+  /** Ships every backup to the target host's store (contracts/backups.ts), and restores from it when the local copy is gone. */
+  shipTo(offsite: Offsite | undefined): void {
+    this.engine.offsite = offsite;
+  }
+
+  /** Every backup with the users in it (those of a copy only the target's store holds are known once restored) and where it lives. */
+  async list(): Promise<(FileBackupInfo & { copies?: readonly BackupLocation[] })[]> {
     const all = await this.engine.list();
-    return Promise.all(all.map(async ({ name }) => ({ name, users: await readdir(join(this.backupDir, name)) })));
+    return Promise.all(
+      all.map(async ({ name, copies }) => ({
+        name,
+        users: await readdir(join(this.backupDir, name)).catch(() => [] as string[]),
+        ...(copies ? { copies } : {}),
+      })),
+    );
   }
 
   /** Restores every file of `name` for `user` (or all users); current contents become versions. */
   async restore(name: string, user?: string): Promise<number> {
     if (!NAME.test(name)) throw new Error(`not a backup name: ${name}`);
+    // Fetches the backup from the target host's store when only it holds it.
+    await this.engine.path(name);
     let restored = 0;
     for (const tree of this.trees.values()) {
       if (user && tree.name !== user) continue;

@@ -1,6 +1,7 @@
 /** Entry point of the file image: its variables and settings, credentials, TLS, SFTP, FTP, backups, readiness; the rest is images/runtime/bootstrap.ts. */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { offsiteFromEnv } from "../../runtime/backupShip";
 import { DATA_PATHS, FILE_CREDENTIALS_PATH } from "../../../contracts/paths";
 import { FTP_PASSIVE_PORTS, rolePort } from "../../../contracts/roles";
 import { mountedCertificate, portVar, runRole, StartupError, tlsEnv } from "../../runtime";
@@ -64,6 +65,8 @@ void runRole({
       ...(tls ? { tls } : {}),
       log,
     });
+    // Off the host: the target host's backup store, when the deployment names one (contracts/backups.ts).
+    app.backups.shipTo(offsiteFromEnv(config, log));
     return {
       management: {
         registry: app.registry,

@@ -8,10 +8,13 @@ import { z } from "zod";
 import { HttpError, managementListener, startManagementServer, type Logger, type ManagementOptions, type ManagementServer } from "../../runtime";
 import type { HostAgentConfig } from "./config";
 import { PowerState, powerChangeSchema, type Psu } from "./power";
+import { BackupStore } from "./store";
 
 export interface HostAgent {
   readonly management: ManagementServer;
   readonly power: PowerState;
+  /** The backup store, when services keep their backups on this host. */
+  readonly store?: BackupStore;
 }
 
 /**
@@ -35,6 +38,11 @@ export async function startHostAgent(
 
   const registry = new Registry();
   registerPowerMetrics(registry, config, power);
+  const store =
+    config.SP_BACKUP_CLIENTS.length > 0
+      ? new BackupStore({ dir: config.SP_BACKUP_STORE_DIR, clients: config.SP_BACKUP_CLIENTS, maxBytes: config.SP_BACKUP_MAX_BYTES, log, registry })
+      : undefined;
+  await store?.start();
 
   const management = await startManagementServer({
     port: config.SP_MGMT_PORT,
@@ -46,6 +54,7 @@ export async function startHostAgent(
       const { powered } = power.snapshot();
       return { ready: powered, details: { host: config.SP_HOST_ID, powered } };
     },
+    ...(store ? { streams: store.routes() } : {}),
     routes: [
       { method: "GET", path: "/identity", handler: () => ({ status: 200, body: identity }) },
       { method: "GET", path: "/power", handler: () => ({ status: 200, body: power.snapshot() }) },
@@ -68,7 +77,7 @@ export async function startHostAgent(
       },
     ],
   });
-  return { management, power };
+  return { management, power, ...(store ? { store } : {}) };
 }
 
 function registerPowerMetrics(registry: Registry, config: HostAgentConfig, power: PowerState): void {

@@ -1,5 +1,6 @@
 /** The host agent's environment, parsed once at start-up (see images/runtime/config.ts). */
 import { z } from "zod";
+import { backupClientsSchema, BACKUP_STORE_PATH, DEFAULT_BACKUP_MAX_BYTES } from "../../../contracts/backups";
 import { jsonVar, runtimeEnv } from "../../runtime/config";
 
 const NAME_RULE = "expected a name of letters, digits, '.', '_' or '-'";
@@ -29,6 +30,10 @@ export const hostAgentEnv = z.object({
       }),
     PSUS_EXAMPLE,
   ),
+  /** The services whose backups this host keeps (contracts/backups.ts); none: no store. */
+  SP_BACKUP_CLIENTS: jsonVar(backupClientsSchema, '[{"service":"db","retentionDays":14}]').default([]),
+  SP_BACKUP_STORE_DIR: z.string().default(BACKUP_STORE_PATH),
+  SP_BACKUP_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_BACKUP_MAX_BYTES),
 });
 
 export type HostAgentConfig = z.output<typeof hostAgentEnv>;

@@ -1,6 +1,7 @@
 /** Entry point of the mail image: its variables and settings, credentials, TLS, servers, readiness; the rest is images/runtime/bootstrap.ts. */
 import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
+import { offsiteFromEnv } from "../../runtime/backupShip";
 import { DATA_PATHS, MAIL_CREDENTIALS_PATH, TLS_PATHS } from "../../../contracts/paths";
 import { portVar, runRole, StartupError, tlsEnv } from "../../runtime";
 import { mailCredentialsSchema, mailSettingsSchema } from "../../../contracts/settings/mail";
@@ -57,6 +58,8 @@ void runRole({
         policy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
       },
     });
+    // Off the host: the target host's backup store, when the deployment names one (contracts/backups.ts).
+    app.backups.offsite = offsiteFromEnv(config, log);
     return {
       management: {
         registry: app.registry,

@@ -21,7 +21,7 @@ import type { Route } from "../../../runtime/management";
 import type { DbSettings } from "../../../../contracts/settings/db";
 import type { DbHaView } from "../../../../contracts/views/db";
 import { backupRoutes, dbGauges, provisionLogged, readAppPassword, readProbeLogin } from "../app";
-import { Backups, type DbTools } from "../backup";
+import { Backups, type DbTools, type Offsite } from "../backup";
 import { privateKeyCopy } from "../postgres";
 import { HaNode, type LocalRole } from "./node";
 import { haRoutes } from "./routes";
@@ -52,7 +52,7 @@ export interface HaAppOptions {
   readonly log: Logger;
   readonly registry?: Registry;
   readonly runAs?: { readonly uid: number; readonly gid: number };
-  readonly backup?: { readonly dir: string; readonly policy: BackupPolicy };
+  readonly backup?: { readonly dir: string; readonly policy: BackupPolicy; readonly offsite?: Offsite };
   /** How often the member checks whether it became primary. @default 2000 */
   readonly watchMs?: number;
 }
@@ -131,6 +131,7 @@ export async function startHaApp(o: HaAppOptions): Promise<HaApp> {
       }),
     };
     backups = new Backups(tools, o.backup?.dir ?? join(o.dataDir, "backups"), o.settings, o.log, o.backup?.policy);
+    backups.offsite = o.backup?.offsite;
     backups.start();
     // Provisioning follows the primary: once each time this node is seen as primary.
     let provisioned = false;

@@ -1,0 +1,213 @@
+/**
+ * Backups that leave the host (issue #17, contracts/backups.ts) on the real Docker engine: a
+ * stateful replica ships its backup to the store of its backup target's agent; then its
+ * container AND its data and backup volumes are removed, it is rebuilt exactly as deployed,
+ * and the latest backup is restored from the target host — db checked with the real `psql`,
+ * file with OpenSSH's `sftp`. Each drill leaves a `restore` evidence record (in
+ * $SP_EVIDENCE_DIR when set) that `serverpark compliance --evidence` counts for A.8.13.
+ */
+import "tsx/cjs";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { expect, it } from "vitest";
+import { stringify } from "yaml";
+import { readEvidenceDir, stackFileHash, writeEvidence } from "../../components/compliance/evidence";
+import { sftpRun } from "../file/support";
+import { haveTools } from "../mail/support";
+import { captureIo } from "../support/cliIo";
+import { mockPassword } from "../support/mockCredentials";
+import { e2eConfig } from "./globalSetup";
+import { DockerApplier, type RecordedResource } from "../../lab/applier";
+import { BACKUP_STORE_PATH } from "../../contracts/backups";
+import { MANAGEMENT_PORT } from "../../contracts/roles";
+import { describeE2e, e2eDatacenter } from "./facts";
+
+const run = promisify(execFile);
+const dc = e2eDatacenter();
+const { main } = createRequire(join(process.cwd(), "test/e2e/backup-restore.e2e.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
+
+function hasPsql(): boolean {
+  try {
+    execFileSync("sh", ["-c", "command -v psql"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+if (!hasPsql()) {
+  if (process.env.CI === "true") throw new Error("psql is missing (npm run setup installs postgresql-client) — required when CI=true");
+  console.warn("backup-restore e2e skipped: psql is missing (npm run setup installs postgresql-client)");
+}
+
+/** The operator's call to a management route (curl with the stack's operator certificate): status and JSON. */
+async function operator(method: string, address: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const op = dc.operator!;
+  const args = ["-s", "-w", "\n%{http_code}", "--max-time", "120", "--cacert", op.ca, "--cert", op.cert, "--key", op.key, "-X", method];
+  if (body !== undefined) args.push("-H", "content-type: application/json", "-d", JSON.stringify(body));
+  const { stdout } = await run("curl", [...args, `https://${address}:${MANAGEMENT_PORT}${path}`], { timeout: 150_000 });
+  const lines = stdout.trimEnd().split("\n");
+  const status = Number(lines.pop());
+  return { status, json: JSON.parse(lines.join("\n") || "null") };
+}
+
+const exec = async (container: string, ...cmd: string[]) => (await run("docker", ["exec", container, ...cmd], { timeout: 60_000 })).stdout;
+
+/** Real psql against db-0's private address, TLS verified against the datacenter CA. */
+async function psql(container: string, address: string, sql: string): Promise<string> {
+  const password = (await exec(container, "cat", "/etc/serverpark/secrets/db-password")).trim();
+  const ca = `${dc.operator!.ca}`;
+  const uri = `postgresql://app:${encodeURIComponent(password)}@${address}:5432/app?sslmode=verify-ca&sslrootcert=${ca}&connect_timeout=5`;
+  const { stdout } = await run("psql", ["-w", "-X", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql, uri], { timeout: 60_000 });
+  return stdout.trim();
+}
+
+/** Rebuilds a container and its volumes exactly as the datacenter deployed them (the recorded resources). */
+async function rebuild(containerName: string, volumeNames: readonly string[]): Promise<void> {
+  const recorded = JSON.parse(readFileSync(dc.recorded!.file, "utf8")) as RecordedResource[];
+  const subset = recorded.filter(
+    (r) =>
+      (r.type === "docker:index/container:Container" && r.inputs.name === containerName) ||
+      (r.type === "docker:index/volume:Volume" && volumeNames.includes(String(r.inputs.name))),
+  );
+  expect(subset.map((r) => String(r.inputs.name)).sort()).toEqual([containerName, ...volumeNames].sort());
+  const applier = new DockerApplier({ labels: dc.recorded!.labels });
+  await applier.apply(subset);
+  await applier.waitHealthy(containerName, 150_000);
+}
+
+async function volumeExists(name: string): Promise<boolean> {
+  return run("docker", ["volume", "inspect", name]).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Removes a replica's container and its data and backup volumes (checked gone), then rebuilds them as deployed. */
+async function loseAndRebuild(replica: string): Promise<void> {
+  const c = dc.replica(replica);
+  const volumes = [`${dc.datacenter}-${replica}-data`, `${dc.datacenter}-${replica}-backup`];
+  for (const v of volumes) expect(await volumeExists(v), v).toBe(true);
+  await run("docker", ["rm", "-f", "-v", c.name]);
+  await run("docker", ["volume", "rm", ...volumes]);
+  for (const v of volumes) expect(await volumeExists(v), v).toBe(false);
+  await rebuild(c.name, volumes);
+}
+
+/**
+ * Writes the drill's evidence (components/compliance/evidence.ts) for the e2e stack file, and
+ * checks `serverpark compliance --evidence` counts it for A.8.13.
+ */
+async function recordDrill(service: string, details: Record<string, unknown>): Promise<void> {
+  const dir = process.env.SP_EVIDENCE_DIR ?? mkdtempSync(join(tmpdir(), "sp-restore-evidence-"));
+  const stackFile = join(mkdtempSync(join(tmpdir(), "sp-restore-stack-")), `Pulumi.${dc.datacenter}.yaml`);
+  writeFileSync(stackFile, stringify({ config: e2eConfig() }));
+  const date = new Date().toISOString();
+  const path = writeEvidence(dir, {
+    format: "serverpark-evidence/v1",
+    kind: "restore",
+    date,
+    stack: dc.datacenter,
+    stackHash: stackFileHash(stackFile),
+    result: "pass",
+    controls: ["A.8.13"],
+    summary: `${service}: container and data and backup volumes removed, rebuilt, latest backup restored from ${String(details.store)} and read back`,
+    details,
+  });
+  expect(readEvidenceDir(dir).map((f) => join(dir, f.file))).toContain(path);
+  const io = captureIo();
+  await main(["compliance", stackFile, "--json", "--evidence", dir], io);
+  const report = JSON.parse(io.stdout) as { controls: { id: string; evidence: { kind: string; result: string; date: string }[] }[] };
+  expect(report.controls.find((c) => c.id === "A.8.13")?.evidence).toContainEqual(expect.objectContaining({ kind: "restore", result: "pass", date }));
+}
+
+describeE2e("backups that leave the host", () => {
+  it.runIf(hasPsql())(
+    "db: ships its dump to h6's store, and after losing its container and both volumes restores it from there (psql reads the row back)",
+    async () => {
+      const db = dc.replica("db-0");
+      expect(db.health, db.name).toBe("healthy");
+      const target = dc.plan.services.find((s: { id: string }) => s.id === db.service).backup.targetHost as string;
+      expect(target).not.toBe(db.host);
+      const store = dc.host(target);
+      const mgmt = db.addresses.mgmt!;
+      const privateAddress = db.addresses.private!;
+
+      const token = `restored-${Date.now().toString(36)}`;
+      await psql(db.name, privateAddress, "DROP TABLE IF EXISTS restore_check");
+      await psql(db.name, privateAddress, `CREATE TABLE restore_check (token text PRIMARY KEY); INSERT INTO restore_check VALUES ('${token}')`);
+
+      const taken = await operator("POST", mgmt, "/backups");
+      expect(taken.status, JSON.stringify(taken.json)).toBe(201);
+      const file = (taken.json as { file: string; database: string }[]).find((b) => b.database === "app")!.file;
+
+      // GET /backups says where each copy lives: the replica's volume on its host, and the target's store.
+      const listed = await operator("GET", mgmt, "/backups");
+      const entry = (listed.json as { file: string; copies: { kind: string; host: string }[] }[]).find((b) => b.file === file)!;
+      expect(entry.copies).toEqual(expect.arrayContaining([{ kind: "volume", host: db.host }, expect.objectContaining({ kind: "store", host: target })]));
+      // The store on the target host holds the same bytes.
+      const local = (await exec(db.name, "sha256sum", `/var/lib/serverpark/backup/${file}`)).split(" ")[0];
+      const shipped = (await exec(store.name, "sha256sum", `${BACKUP_STORE_PATH}/${db.service}/${db.replica}/${file}`)).split(" ")[0];
+      expect(shipped).toBe(local);
+
+      // Lose the replica: its container, its data volume and its backup volume.
+      await loseAndRebuild(db.replica!);
+      // A new, empty database: the row is gone.
+      await expect(psql(db.name, privateAddress, "SELECT token FROM restore_check")).rejects.toThrow(/restore_check/);
+      const after = await operator("GET", mgmt, "/backups");
+      const remote = (after.json as { file: string; copies: { kind: string; host: string }[] }[]).find((b) => b.file === file)!;
+      expect(remote.copies.map((c) => c.kind)).toEqual(["store"]);
+
+      const restored = await operator("POST", mgmt, "/restore", { file });
+      expect(restored.status, JSON.stringify(restored.json)).toBe(200);
+      expect(await psql(db.name, privateAddress, "SELECT token FROM restore_check")).toBe(token);
+      await recordDrill("db", { replica: db.replica, backup: file, store: target, checkedWith: "psql" });
+    },
+    600_000,
+  );
+
+  it.runIf(haveTools("sftp", "sshpass", "curl"))(
+    "file: ships its backup to h2's store, and after losing its container and both volumes restores it from there (sftp reads the file back)",
+    async () => {
+      const files = dc.replica("files-0");
+      expect(files.health, files.name).toBe("healthy");
+      const target = dc.plan.services.find((s: { id: string }) => s.id === files.service).backup.targetHost as string;
+      expect(target).not.toBe(files.host);
+      const mgmt = files.addresses.mgmt!;
+      const sftp = { host: files.addresses.private!, port: 22, user: "files", password: mockPassword(`${dc.datacenter}-svc-files-user-files`) };
+
+      const local = mkdtempSync(join(tmpdir(), "sp-e2e-restore-files-"));
+      const name = `restore-${Date.now()}.bin`;
+      const content = randomBytes(200_000);
+      writeFileSync(join(local, name), content);
+      const put = await sftpRun(sftp, ["-mkdir restore", `put ${join(local, name)} restore/${name}`]);
+      expect(put.code, put.out).toBe(0);
+
+      const taken = await operator("POST", mgmt, "/backups");
+      expect(taken.status, JSON.stringify(taken.json)).toBe(201);
+      const backup = (taken.json as { name: string }).name;
+      const listed = await operator("GET", mgmt, "/backups");
+      expect((listed.json as { name: string; copies: unknown[] }[]).find((b) => b.name === backup)?.copies).toEqual(
+        expect.arrayContaining([{ kind: "volume", host: files.host }, expect.objectContaining({ kind: "store", host: target })]),
+      );
+
+      await loseAndRebuild(files.replica!);
+      const gone = await sftpRun(sftp, [`ls restore/${name}`]);
+      expect(gone.code, "the rebuilt replica starts empty").not.toBe(0);
+
+      const restored = await operator("POST", mgmt, "/backups/restore", { name: backup });
+      expect(restored.status, JSON.stringify(restored.json)).toBe(200);
+      const back = join(local, "back.bin");
+      const get = await sftpRun(sftp, [`get restore/${name} ${back}`]);
+      expect(get.code, get.out).toBe(0);
+      const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+      expect(sha(readFileSync(back))).toBe(sha(content));
+      await recordDrill("files", { replica: files.replica, backup, store: target, checkedWith: "sftp" });
+    },
+    600_000,
+  );
+});
