@@ -9,50 +9,14 @@ import { describe, expect, it } from "vitest";
 import { captureIo } from "../support/cliIo";
 import { stackVariant } from "../support/stackVariant";
 import { loadStackFile } from "../../components/spec/load";
+import { withCustomers } from "../support/customers";
 import { formatPath } from "../../components/spec/issues";
 import { validateSpec } from "../../components/spec/validate";
 import { planDatacenter } from "../../components/plan";
 
+const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
 // Loaded through the same require hook as the commands, so error classes are the same instances.
 const { main } = createRequire(join(process.cwd(), "test/unit/customers.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
-const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ4xT8o3mUQ0yq7m3b7rB1vYz5bJm2m3d3xj0o5l5Q5Z acme@laptop";
-
-/** The local stack with a hosting plan and two customers. */
-function withCustomers(): Record<string, any> {
-  const spec = structuredClone(local);
-  spec.plans.push(
-    {
-      id: "web-s",
-      kind: "vps",
-      cpus: 1,
-      memoryGb: 0.5,
-      diskGb: 10,
-      hosting: { quotaMb: 100, customers: 2, domains: 2, fileAccounts: 2, mailboxes: 2, mailboxQuotaMb: 256 },
-    },
-    { id: "web-xl", kind: "vps", cpus: 1, memoryGb: 0.5, diskGb: 10, hosting: { quotaMb: 30_000, customers: 10 } },
-  );
-  spec.customers = [
-    {
-      id: "acme",
-      plan: "web-s",
-      domains: [
-        {
-          name: "acme.test",
-          records: [
-            { name: "blog", type: "CNAME", data: "www" },
-            { name: "@", type: "TXT", data: "v=spf1 mx -all" },
-          ],
-        },
-      ],
-      fileAccounts: [{ name: "acme", sshKeys: [KEY] }],
-      mailboxes: [{ address: "info@acme.test" }, { address: "sales@acme.test", quotaMb: 100 }],
-    },
-    { id: "globex", plan: "web-s", domains: [{ name: "globex.test" }], fileAccounts: [{ name: "globex" }] },
-  ];
-  return spec;
-}
-
 function problems(mutate: (spec: Record<string, any>) => void): string[] {
   const spec = withCustomers();
   mutate(spec);
