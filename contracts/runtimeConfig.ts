@@ -9,6 +9,7 @@ import { z } from "zod";
 import { dnsZoneSchema } from "./dns";
 import { cidrSchema, exposureSchema } from "./networks";
 import { dbHaViewSchema } from "./views/db";
+import { fileAccountSchema } from "./views/file";
 import { nocViewSchema } from "./views/noc";
 import { resolvedRouteSchema } from "./views/proxy";
 
@@ -31,6 +32,8 @@ export const roleViewSchema = z.object({
   noc: nocViewSchema.optional(),
   /** Only for the dns role: the zones its service serves, its settings' records merged in and each SOA serial computed after. */
   zones: z.array(dnsZoneSchema).optional(),
+  /** Only for the file role, when hosting customers use it: their accounts (contracts/views/file.ts). */
+  accounts: z.array(fileAccountSchema).optional(),
 });
 
 /** The view file's name, in the config's folder (contracts/paths.ts ROLE_VIEW_PATH in a container). */

@@ -174,14 +174,14 @@ export function replicaLaunch(
 }
 
 /**
- * The runtime config and, for a role with a view (proxy, NOC, dns), the view's file beside it:
+ * The runtime config and, for a role with a view (proxy, NOC, dns, file with customers), the view's file beside it:
  * the config names the file and its SHA-256 (contracts/runtimeConfig.ts).
  */
 function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchFile[] {
-  const { routes, noc, zones, ...config } = replicaRuntimeConfig(plan, replica, service);
-  const key = routes ?? noc ?? zones;
+  const { routes, noc, zones, accounts, ...config } = replicaRuntimeConfig(plan, replica, service);
+  const key = routes ?? noc ?? zones ?? accounts;
   if (!key) return [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(config))];
-  const view = storeView({ ...(routes ? { routes } : {}), ...(noc ? { noc } : {}), ...(zones ? { zones } : {}) }, key);
+  const view = storeView({ ...(routes ? { routes } : {}), ...(noc ? { noc } : {}), ...(zones ? { zones } : {}), ...(accounts ? { accounts } : {}) }, key);
   return [
     launchFile(RUNTIME_CONFIG_PATH, JSON.stringify({ ...config, view: { file: VIEW_FILE, sha256: view.sha256 } })),
     { path: ROLE_VIEW_PATH, source: view, secret: false, mode: 0o444 },

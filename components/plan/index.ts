@@ -92,6 +92,7 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
         port: p.port,
         protocol: p.protocol,
         audience: p.publish as PublishedPort["audience"],
+        ...(p.sameNumberOutside ? { sameNumber: true as const } : {}),
       }));
       const resources = { cpus: plan.cpus, memoryGb: plan.memoryGb, diskGb: plan.diskGb };
       // Two literals rather than a spread: the same keys in the same order, built directly.

@@ -60,6 +60,8 @@ export interface PublishedPort {
   readonly port: number;
   readonly protocol: Protocol;
   readonly audience: Exclude<Publish, "none">;
+  /** Published under its own number (contracts/roles.ts `sameNumberOutside`): FTP passive ports. */
+  readonly sameNumber?: true;
 }
 
 export interface PlannedReplica {

@@ -41,6 +41,16 @@ export function checkCustomers(spec: DatacenterSpec, fileUsers: ReadonlyMap<numb
     if (!spec.services.some((s) => s.role === role)) issues.push({ path: ["customers"], message: `customers need a ${role} service ${why}; none is declared` });
   }
 
+  // Customers reach their accounts from the internet: the file service must face it.
+  const internetNets = new Set(spec.networks.filter((n) => n.exposure === "internet").map((n) => n.id));
+  const f = spec.services.findIndex((s) => s.role === "file");
+  if (f >= 0 && !spec.services[f]!.networks.some((n) => internetNets.has(n))) {
+    issues.push({
+      path: ["services", f, "networks"],
+      message: `file service "${spec.services[f]!.id}" holds the customers' accounts, which they reach over SFTP/FTPS from the internet; add an internet network (${[...internetNets].join(", ") || "none declared"})`,
+    });
+  }
+
   const plans = new Map(spec.plans.map((p) => [p.id, p]));
   const customerIds = new Map<string, number>();
   // Every domain of every customer, for duplicates and overlaps: name → where it was declared.

@@ -21,6 +21,8 @@ export function withCustomers(): Record<string, any> {
     },
     { id: "web-xl", kind: "vps", cpus: 1, memoryGb: 0.5, diskGb: 10, hosting: { quotaMb: 30_000, customers: 10 } },
   );
+  // Customers reach their accounts from the internet: the file service faces it too.
+  spec.services.find((s: { role: string }) => s.role === "file").networks = ["public", "private"];
   spec.customers = [
     {
       id: "acme",

@@ -13,6 +13,7 @@ import { withCustomers } from "../support/customers";
 import { formatPath } from "../../components/spec/issues";
 import { validateSpec } from "../../components/spec/validate";
 import { planDatacenter } from "../../components/plan";
+import { allocateHostPorts } from "../../components/targets/docker/hostPorts";
 
 const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
 // Loaded through the same require hook as the commands, so error classes are the same instances.
@@ -157,6 +158,11 @@ describe("customers in the spec", () => {
       (s: any) => (s.services = s.services.filter((x: any) => x.role !== "mail")),
       "customers[0].mailboxes: mailboxes need a mail service; none is declared",
     ],
+    [
+      "a file service off the internet",
+      (s: any) => (s.services[4].networks = ["private"]),
+      'services[4].networks: file service "files" holds the customers\' accounts, which they reach over SFTP/FTPS from the internet; add an internet network (public)',
+    ],
     ["an unknown key", (s: any) => (s.customers[0].colour = "red"), "customers[0].colour: is not a known setting (check the spelling)"],
   ])("refuses %s", (_name, mutate, expected) => {
     expect(problems(mutate)).toContain(expected);
@@ -207,6 +213,22 @@ describe("customers in the plan", () => {
     expect(www).toEqual([{ name: "www.globex.test", ttl: 300, type: "CNAME", data: "elsewhere.example" }]);
   });
 
+  it("publishes the file service's SFTP, FTP and passive ports; the Docker target keeps the passive ports' numbers", () => {
+    const files = plan.replicas.find((r) => r.service === "files")!;
+    expect(files.published.map((p) => `${p.name}:${p.audience}`)).toEqual([
+      "sftp:internet",
+      "ftp:internet",
+      ...Array.from({ length: 10 }, (_, i) => `ftp-passive-${30000 + i}:internet`),
+    ]);
+    const ports = allocateHostPorts(local.docker ?? { publishAddress: "127.0.0.1", basePort: 20000 }, plan);
+    expect(ports.ok).toBe(true);
+    const mine = ports.ok ? ports.ports.byReplica.get(files.id)! : [];
+    expect(mine.filter((p) => p.name.startsWith("ftp-passive-")).map((p) => p.hostPort)).toEqual(Array.from({ length: 10 }, (_, i) => 30000 + i));
+    const sftp = mine.find((p) => p.name === "sftp")!;
+    expect(sftp.hostPort).toBeGreaterThanOrEqual(20000);
+    expect(sftp.hostPort).toBeLessThan(30000);
+  });
+
   it("has no customers key when the spec has none", () => {
     const p = planDatacenter((validateSpec(structuredClone(local)) as { ok: true; spec: any }).spec);
     expect("customers" in p).toBe(false);
@@ -218,6 +240,7 @@ describe("customers in the plan", () => {
 function customerStack(customers: string): string {
   return stackVariant("local", [
     ["    plans:\n", "    plans:\n      - { id: web-s, kind: vps, cpus: 1, memoryGb: 0.5, diskGb: 10, hosting: { quotaMb: 100, customers: 2 } }\n"],
+    [/(id: files\n(?:.*\n){3}\s+networks: )\[private\]/, "$1[public, private]"],
     [/\n*$/, `\n    customers:\n${customers}\n`],
   ]);
 }

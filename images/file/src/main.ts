@@ -55,6 +55,7 @@ void runRole({
       backupPolicy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
       settings: config.settings,
       credentials: readCredentials(env.SP_FILE_CREDENTIALS),
+      ...(config.accounts ? { accounts: config.accounts } : {}),
       host: env.SP_LISTEN,
       sftpPort: env.SP_FILE_SFTP_PORT,
       ...(ftpOn ? { ftpPort: env.SP_FILE_FTP_PORT } : {}),
