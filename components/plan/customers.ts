@@ -6,14 +6,12 @@
  * when it faces the internet, then the customer's own records (their A, AAAA or CNAME at the
  * apex or `www` replaces the default addresses there, their MX the default MX).
  */
+import { CUSTOMER_SITE_FOLDER } from "../../contracts/paths";
 import type { DatacenterSpec } from "../spec/schema";
 import { DEFAULT_TTL, extraRecord, withSoa } from "./dns";
 import type { DnsRecord, DnsZone, PlannedCustomer, PlannedNetwork, PlannedReplica, PlannedService } from "./types";
 
 const MIB = 1024 * 1024;
-
-/** The folder of a file account that is the document root of the customer's domains. */
-export const SITE_FOLDER = "public_html";
 
 export function planCustomers(spec: DatacenterSpec, services: readonly PlannedService[], internetNets: ReadonlySet<string>): PlannedCustomer[] {
   const plans = new Map(spec.plans.map((p) => [p.id, p]));
@@ -33,7 +31,7 @@ export function planCustomers(spec: DatacenterSpec, services: readonly PlannedSe
       mailboxes: c.mailboxes.map((m) => ({ address: m.address, quotaBytes: (m.quotaMb ?? hosting.mailboxQuotaMb) * MIB })),
       site: {
         account: c.fileAccounts[0]!.name,
-        folder: SITE_FOLDER,
+        folder: CUSTOMER_SITE_FOLDER,
         fileService: file?.id ?? "",
         webService: web?.id ?? "",
         proxyService: proxy?.id ?? "",

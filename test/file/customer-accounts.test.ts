@@ -7,7 +7,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -27,6 +27,16 @@ const GLOBEX_PASSWORD = "globex-site-password-1";
 describe.skipIf(!enabled)("customer file accounts over SFTP", () => {
   const work = mkdtempSync(join(tmpdir(), "sp-customer-files-"));
   const dataDir = mkdtempSync(join(tmpdir(), "sp-customer-data-"));
+  const sitesDir = mkdtempSync(join(tmpdir(), "sp-customer-sites-"));
+  /** The published page of an account, as the web replicas read it (undefined before the first publication). */
+  const live = (account: string, file = "index.html") => {
+    const path = join(sitesDir, account, "current", file);
+    return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+  };
+  /** Waits (up to 30 s, never asserting a duration) until `check` holds. */
+  async function until(check: () => boolean): Promise<void> {
+    for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+  }
   let app: FileApp;
   let keyFile: string;
 
@@ -77,6 +87,8 @@ describe.skipIf(!enabled)("customer file accounts over SFTP", () => {
       // What components/roles/file.ts generates: hashes for the password accounts only (acme has none).
       credentials: { globex: hashPassword(GLOBEX_PASSWORD) },
       accounts,
+      sitesDir,
+      publishIntervalMs: 300,
       host: "127.0.0.1",
       sftpPort: 0,
       log: createLogger({ role: "file", level: "silent" }),
@@ -96,7 +108,51 @@ describe.skipIf(!enabled)("customer file accounts over SFTP", () => {
     expect(g.code, g.out).toBe(0);
     expect(readFileSync(join(dataDir, "users", "acme", "files", "public_html", "index.html"), "utf8")).toBe("<h1>acme</h1>\n");
     expect(readFileSync(join(dataDir, "users", "globex", "files", "public_html", "index.html"), "utf8")).toBe("<h1>globex</h1>\n");
+    // Published for the web replicas: each account's public_html, under its own name.
+    await until(() => live("acme") !== undefined && live("globex") !== undefined);
+    expect(live("acme")).toBe("<h1>acme</h1>\n");
+    expect(live("globex")).toBe("<h1>globex</h1>\n");
   }, 60_000);
+
+  it("publishes a site as a whole: every copy the web sees has the page and its stylesheet of one upload", async () => {
+    const seen = new Map<string, string>(); // snapshot → "page|style"
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const snap = (() => {
+          try {
+            return readlinkSync(join(sitesDir, "acme", "current"));
+          } catch {
+            return undefined;
+          }
+        })();
+        if (snap && !seen.has(snap)) {
+          const dir = join(sitesDir, "acme", snap);
+          const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : "-");
+          seen.set(snap, `${read("index.html")}|${read("style.css")}`);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    for (const v of [1, 2, 3]) {
+      writeFileSync(join(work, "index.html"), `<h1>acme ${v}</h1>\n`);
+      writeFileSync(join(work, "style.css"), `h1 { color: #${v}${v}${v} }\n`);
+      const r = await acme(["put index.html public_html/index.html", "put style.css public_html/style.css"]);
+      expect(r.code, r.out).toBe(0);
+      await until(() => live("acme") === `<h1>acme ${v}</h1>\n` && live("acme", "style.css") === `h1 { color: #${v}${v}${v} }\n`);
+      expect(live("acme")).toBe(`<h1>acme ${v}</h1>\n`);
+    }
+    watching = false;
+    await watcher;
+    // Every published copy pairs a page with the stylesheet of the same upload (or of none yet).
+    for (const [snap, pair] of seen) {
+      const [page, style] = pair.split("|");
+      const v = /acme (\d)/.exec(page!)?.[1];
+      if (v === undefined) continue; // the first site (no version number, no stylesheet)
+      expect(style, `${snap}: ${pair}`).toBe(`h1 { color: #${v}${v}${v} }\n`);
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(3);
+  }, 120_000);
 
   it("refuses a wrong password, and a key for an account that has none", async () => {
     const wrong = await globex(["ls"], "not-the-password");
@@ -137,7 +193,7 @@ describe.skipIf(!enabled)("customer file accounts over SFTP", () => {
     }
     const overwrite = await globex(["put globex.html ../acme/files/public_html/index.html"]);
     expect(overwrite.code).not.toBe(0);
-    expect(readFileSync(join(dataDir, "users", "acme", "files", "public_html", "index.html"), "utf8")).toBe("<h1>acme</h1>\n");
+    expect(readFileSync(join(dataDir, "users", "acme", "files", "public_html", "index.html"), "utf8")).toBe("<h1>acme 3</h1>\n");
   }, 60_000);
 
   it("an upload over the plan's quota fails, leaves no partial file and keeps the published page", async () => {
@@ -151,11 +207,14 @@ describe.skipIf(!enabled)("customer file accounts over SFTP", () => {
     const listing = await acme(["ls -l public_html"]);
     expect(listing.code, listing.out).toBe(0);
     expect(listing.out).not.toContain("big.bin");
-    expect(readFileSync(join(dataDir, "users", "acme", "files", "public_html", "index.html"), "utf8")).toBe("<h1>acme</h1>\n");
+    expect(readFileSync(join(dataDir, "users", "acme", "files", "public_html", "index.html"), "utf8")).toBe("<h1>acme 3</h1>\n");
+    expect(live("acme")).toBe("<h1>acme 3</h1>\n"); // the site keeps serving what it served
     // Overwriting the page with another that fits still works (the failed upload left nothing reserved).
     writeFileSync(join(work, "acme2.html"), "<h1>acme v2</h1>\n");
     const again = await acme(["put acme2.html public_html/index.html"]);
     expect(again.code, again.out).toBe(0);
     expect(readFileSync(join(dataDir, "users", "acme", "files", "public_html", "index.html"), "utf8")).toBe("<h1>acme v2</h1>\n");
+    await until(() => live("acme") === "<h1>acme v2</h1>\n");
+    expect(live("acme")).toBe("<h1>acme v2</h1>\n");
   }, 60_000);
 });

@@ -27,6 +27,7 @@ import { startFtpServer, type FtpServer } from "./ftp";
 import type { PlannedAddresses } from "./passive";
 import { classify, PathError, virtualPath } from "./paths";
 import { DEFAULT_LIMITS, type FileLimits } from "./limits";
+import { SitePublisher } from "./sites";
 import { createSshServer, parsePublicKeys } from "./ssh";
 import { UserTree } from "./tree";
 
@@ -39,6 +40,10 @@ export interface FileAppOptions {
   readonly credentials: Readonly<Record<string, string>>;
   /** Hosting customers' accounts (the config's view): each its own tree and quota; SSH keys log in too. */
   readonly accounts?: readonly FileAccount[];
+  /** Where the accounts' `public_html` is published for the web replicas (sites.ts); no publishing without it. */
+  readonly sitesDir?: string;
+  /** Rounds of the site publisher (default 1 s). */
+  readonly publishIntervalMs?: number;
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly sftpPort: number;
@@ -101,6 +106,17 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
   }
   const auth = new Authenticator(new Map(Object.entries(options.credentials)), { maxFailures: 5, windowMs: 60_000, blockMs: 300_000 });
   const registry = options.registry ?? new Registry();
+  const accountTrees = (options.accounts ?? []).map((a) => trees.get(a.name)!);
+  const publisher =
+    options.sitesDir !== undefined && accountTrees.length > 0
+      ? new SitePublisher(
+          accountTrees.map((t) => ({ account: t.name, filesDir: t.filesDir })),
+          options.sitesDir,
+          log,
+          options.publishIntervalMs,
+        )
+      : undefined;
+  publisher?.start();
   const backups = new FileBackups(trees, join(options.dataDir, "snapshots"), options.backupDir, settings.backup, log, options.backupPolicy, registry);
   backups.start();
 
@@ -198,6 +214,7 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
     routes,
     close: async () => {
       backups.stop();
+      await publisher?.stop();
       await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), ftp?.close()]);
     },
   };
