@@ -10,6 +10,7 @@ import { dnsZoneSchema } from "./dns";
 import { cidrSchema, exposureSchema } from "./networks";
 import { dbHaViewSchema } from "./views/db";
 import { fileAccountSchema } from "./views/file";
+import { customerSiteSchema } from "./views/web";
 import { nocViewSchema } from "./views/noc";
 import { resolvedRouteSchema } from "./views/proxy";
 
@@ -34,6 +35,8 @@ export const roleViewSchema = z.object({
   zones: z.array(dnsZoneSchema).optional(),
   /** Only for the file role, when hosting customers use it: their accounts (contracts/views/file.ts). */
   accounts: z.array(fileAccountSchema).optional(),
+  /** Only for the web role, when it serves hosting customers: their sites (contracts/views/web.ts). */
+  customerSites: z.array(customerSiteSchema).optional(),
 });
 
 /** The view file's name, in the config's folder (contracts/paths.ts ROLE_VIEW_PATH in a container). */

@@ -18,7 +18,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
-import { BACKUP_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { BACKUP_PATH, CUSTOMER_SITES_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { VIEW_FILE } from "../../contracts/runtimeConfig";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
 import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService, PublishedPort } from "../plan";
@@ -51,11 +51,18 @@ export function launchFileContent(f: LaunchFile): pulumi.Input<string> {
 }
 
 export interface LaunchVolume {
-  /** `data`: the role's state; `backup`: where its backups go (`SP_BACKUP_DIR`). */
-  readonly kind: "data" | "backup";
+  /**
+   * `data`: the role's state; `backup`: where its backups go (`SP_BACKUP_DIR`); `sites`: the
+   * hosting customers' published sites, written by their file service and read by their web
+   * services (one volume, named by `shared`, mounted by each).
+   */
+  readonly kind: "data" | "backup" | "sites";
   readonly containerPath: string;
   /** The host that keeps it: the replica's own, or for backups `backup.targetHost`. */
   readonly keeper: string;
+  /** A volume several replicas mount: its name within the datacenter (`sites`: `<file service>-sites`). */
+  readonly shared?: string;
+  readonly readOnly?: boolean;
 }
 
 export interface HealthCheck {
@@ -143,6 +150,7 @@ export function replicaLaunch(
   // An HA db group's monitor holds the group's state only: it takes no backups.
   if (info.stateful && service.backup && replica.part !== "monitor")
     volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: service.backup.targetHost ?? replica.host });
+  volumes.push(...sitesVolumes(plan, replica, service));
   const env: Record<string, string> = {
     SP_DATACENTER: plan.datacenter,
     SP_SERVICE: service.id,
@@ -178,14 +186,36 @@ export function replicaLaunch(
  * the config names the file and its SHA-256 (contracts/runtimeConfig.ts).
  */
 function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchFile[] {
-  const { routes, noc, zones, accounts, ...config } = replicaRuntimeConfig(plan, replica, service);
-  const key = routes ?? noc ?? zones ?? accounts;
+  const { routes, noc, zones, accounts, customerSites, ...config } = replicaRuntimeConfig(plan, replica, service);
+  const key = routes ?? noc ?? zones ?? accounts ?? customerSites;
   if (!key) return [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(config))];
-  const view = storeView({ ...(routes ? { routes } : {}), ...(noc ? { noc } : {}), ...(zones ? { zones } : {}), ...(accounts ? { accounts } : {}) }, key);
+  const view = storeView(
+    {
+      ...(routes ? { routes } : {}),
+      ...(noc ? { noc } : {}),
+      ...(zones ? { zones } : {}),
+      ...(accounts ? { accounts } : {}),
+      ...(customerSites ? { customerSites } : {}),
+    },
+    key,
+  );
   return [
     launchFile(RUNTIME_CONFIG_PATH, JSON.stringify({ ...config, view: { file: VIEW_FILE, sha256: view.sha256 } })),
     { path: ROLE_VIEW_PATH, source: view, secret: false, mode: 0o444 },
   ];
+}
+
+/**
+ * Hosting customers' sites: their file service writes them to a volume of its own and their
+ * web services mount it read-only (images/file/src/sites.ts; only public_html is on it).
+ */
+function sitesVolumes(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchVolume[] {
+  const customers = plan.customers ?? [];
+  if (service.role === "file" && customers.some((c) => c.site.fileService === service.id))
+    return [{ kind: "sites", containerPath: CUSTOMER_SITES_PATH, keeper: replica.host, shared: `${service.id}-sites` }];
+  if (service.role !== "web") return [];
+  const files = [...new Set(customers.filter((c) => c.site.webService === service.id).map((c) => c.site.fileService))];
+  return files.map((f) => ({ kind: "sites", containerPath: CUSTOMER_SITES_PATH, keeper: replica.host, shared: `${f}-sites`, readOnly: true }));
 }
 
 /** The address a host's agent serves its management port on: its first management network's. */

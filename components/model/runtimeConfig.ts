@@ -12,6 +12,7 @@ import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
 import { dbHaView } from "./dbView";
 import { dnsZonesOf } from "./dnsView";
 import { fileAccountsOf } from "./fileView";
+import { customerSitesOf } from "./webView";
 import { nocView } from "./nocView";
 import { proxyView } from "./proxyView";
 
@@ -26,6 +27,10 @@ function roleView(plan: DatacenterPlan, replica: PlannedReplica, service: Planne
       return { noc: nocView(plan, replica, service) };
     case "dns":
       return { zones: dnsZonesOf(plan, service) };
+    case "web": {
+      const customerSites = customerSitesOf(plan, service);
+      return customerSites.length > 0 ? { customerSites } : {};
+    }
     case "file": {
       const accounts = fileAccountsOf(plan, service);
       return accounts.length > 0 ? { accounts } : {};

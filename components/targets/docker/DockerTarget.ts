@@ -188,11 +188,27 @@ export class DockerTarget implements DatacenterTarget {
     );
   }
 
+  /** A volume several replicas mount (customers' published sites), created once, by the first replica that mounts it. */
+  private readonly shared = new Map<string, docker.Volume>();
+  private sharedVolume(scope: TargetScope, name: string): docker.Volume {
+    let volume = this.shared.get(name);
+    if (!volume) {
+      volume = new docker.Volume(
+        `${this.spec.name}-${name}`,
+        { name: `${this.spec.name}-${name}`, labels: labels({ datacenter: this.spec.name, kind: "sites", shared: name, version: this.version }) },
+        { parent: scope.parent, protect: this.options.protectState ?? false },
+      );
+      this.shared.set(name, volume);
+    }
+    return volume;
+  }
+
   private replica(scope: TargetScope, launch: ReplicaLaunch, networks: ReadonlyMap<string, NetworkHandle>): ReplicaHandle | undefined {
     const image = this.images.get(launch.image);
     if (!image) return undefined;
     const { replica, service } = launch;
     const volumes: docker.types.input.ContainerVolume[] = launch.volumes.map((v) => {
+      if (v.shared !== undefined) return { volumeName: this.sharedVolume(scope, v.shared).name, containerPath: v.containerPath, readOnly: v.readOnly ?? false };
       // Backups get a volume of their own, so losing the data volume does not lose them. It is
       // labelled with the host that keeps it: one engine holds every volume here, so the label
       // records where the copy belongs.
