@@ -62,6 +62,8 @@ export interface LaunchVolume {
   readonly keeper: string;
   /** A volume several replicas mount: its name within the datacenter (`sites`: `<file service>-sites`). */
   readonly shared?: string;
+  /** The service that writes a shared volume (`sites`: the file service). */
+  readonly owner?: { readonly service: string; readonly role: Role };
   readonly readOnly?: boolean;
 }
 
@@ -212,10 +214,19 @@ function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: Pla
 function sitesVolumes(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchVolume[] {
   const customers = plan.customers ?? [];
   if (service.role === "file" && customers.some((c) => c.site.fileService === service.id))
-    return [{ kind: "sites", containerPath: CUSTOMER_SITES_PATH, keeper: replica.host, shared: `${service.id}-sites` }];
+    return [
+      { kind: "sites", containerPath: CUSTOMER_SITES_PATH, keeper: replica.host, shared: `${service.id}-sites`, owner: { service: service.id, role: "file" } },
+    ];
   if (service.role !== "web") return [];
   const files = [...new Set(customers.filter((c) => c.site.webService === service.id).map((c) => c.site.fileService))];
-  return files.map((f) => ({ kind: "sites", containerPath: CUSTOMER_SITES_PATH, keeper: replica.host, shared: `${f}-sites`, readOnly: true }));
+  return files.map((f) => ({
+    kind: "sites",
+    containerPath: CUSTOMER_SITES_PATH,
+    keeper: replica.host,
+    shared: `${f}-sites`,
+    owner: { service: f, role: "file" },
+    readOnly: true,
+  }));
 }
 
 /** The address a host's agent serves its management port on: its first management network's. */

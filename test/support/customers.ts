@@ -10,6 +10,8 @@ export const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ4xT8o3mUQ0yq7m3b7rB1vY
 /** The local stack with a hosting plan and two customers. */
 export function withCustomers(): Record<string, any> {
   const spec = structuredClone(local);
+  // The local stack's own example customers and hosting plan give way to these.
+  spec.plans = spec.plans.filter((p: { hosting?: unknown }) => p.hosting === undefined);
   spec.plans.push(
     {
       id: "web-s",
