@@ -14,6 +14,7 @@ import { formatPath } from "../../components/spec/issues";
 import { validateSpec } from "../../components/spec/validate";
 import { planDatacenter } from "../../components/plan";
 import { allocateHostPorts } from "../../components/targets/docker/hostPorts";
+import { nocView } from "../../components/model/nocView";
 
 const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
 // Loaded through the same require hook as the commands, so error classes are the same instances.
@@ -227,6 +228,22 @@ describe("customers in the plan", () => {
     const sftp = mine.find((p) => p.name === "sftp")!;
     expect(sftp.hostPort).toBeGreaterThanOrEqual(20000);
     expect(sftp.hostPort).toBeLessThan(30000);
+  });
+
+  it("has the NOC probe each customer domain over HTTPS through every proxy replica", () => {
+    const noc = plan.services.find((s) => s.role === "noc")!;
+    const view = nocView(
+      plan,
+      plan.replicas.find((r) => r.service === noc.id)!,
+      noc,
+    );
+    const sites = view.targets.filter((t) => t.site !== undefined).map((t) => `${t.replica} ${t.port.name} ${t.port.port} ${t.site}`);
+    expect(sites.sort()).toEqual([
+      "edge-0 site:acme.test 443 acme.test",
+      "edge-0 site:globex.test 443 globex.test",
+      "edge-1 site:acme.test 443 acme.test",
+      "edge-1 site:globex.test 443 globex.test",
+    ]);
   });
 
   it("has no customers key when the spec has none", () => {
