@@ -154,6 +154,36 @@ describe.skipIf(!enabled)("customer file accounts over SFTP", () => {
     expect(seen.size).toBeGreaterThanOrEqual(3);
   }, 120_000);
 
+  it("scp works too (OpenSSH's scp speaks SFTP since 9.0): acme copies a page up and back with its key", async () => {
+    writeFileSync(join(work, "about.html"), "<p>about acme</p>\n");
+    const ssh = [
+      "-oBatchMode=yes",
+      "-oStrictHostKeyChecking=no",
+      "-oUserKnownHostsFile=/dev/null",
+      "-oIdentitiesOnly=yes",
+      "-oLogLevel=ERROR",
+      "-i",
+      keyFile,
+      "-P",
+      String(app.sftpPort),
+    ];
+    const scp = (args: string[]) =>
+      run("scp", [...ssh, ...args], { timeout: 60_000 }).catch((e: { stderr?: string }) => {
+        throw new Error(`scp ${args.join(" ")}: ${e.stderr ?? ""}`);
+      });
+    await scp([join(work, "about.html"), "acme@127.0.0.1:public_html/about.html"]);
+    expect(readFileSync(join(dataDir, "users", "acme", "files", "public_html", "about.html"), "utf8")).toBe("<p>about acme</p>\n");
+    await scp(["acme@127.0.0.1:public_html/about.html", join(work, "about-back.html")]);
+    expect(readFileSync(join(work, "about-back.html"), "utf8")).toBe("<p>about acme</p>\n");
+    // The legacy scp protocol (-O) runs a remote command, which the server never does.
+    const legacy = await run("scp", ["-O", ...ssh, join(work, "about.html"), "acme@127.0.0.1:public_html/legacy.html"], { timeout: 60_000 }).then(
+      () => 0,
+      (e: { code?: number }) => e.code ?? 1,
+    );
+    expect(legacy).not.toBe(0);
+    expect(existsSync(join(dataDir, "users", "acme", "files", "public_html", "legacy.html"))).toBe(false);
+  }, 60_000);
+
   it("refuses a wrong password, and a key for an account that has none", async () => {
     const wrong = await globex(["ls"], "not-the-password");
     expect(wrong.code).not.toBe(0);

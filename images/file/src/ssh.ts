@@ -115,6 +115,12 @@ interface Connection {
   authenticated: boolean;
 }
 
+/** Sends `exit-status` on an SFTP session's channel (ssh2 1.x keeps the channel's protocol and id private). */
+function exitStatus(sftp: object, code: number): void {
+  const channel = sftp as { _protocol?: { exitStatus?(id: number, code: number): void }; outgoing?: { id: number; state: string } };
+  if (channel.outgoing?.state === "open") channel._protocol?.exitStatus?.(channel.outgoing.id, code);
+}
+
 /** The SSH/SFTP server; `listen`, `address` and `close` as on any net.Server. */
 export function createSshServer(deps: SshDeps): NetServer {
   const { limits } = deps;
@@ -156,7 +162,13 @@ export function createSshServer(deps: SshDeps): NetServer {
       client.on("session", (accept, reject) => {
         if (++sessions > limits.sshSessions) return reject();
         const session = accept();
-        session.on("sftp", (acceptSftp) => serveSftp(acceptSftp(), tree!, deps, conn.flow));
+        session.on("sftp", (acceptSftp) => {
+          const sftp = acceptSftp();
+          // OpenSSH's scp (SFTP mode since 9.0) judges a transfer by the session's exit status,
+          // which a subsystem never sets by itself: 0 when the client ends the session.
+          sftp.once("end", () => exitStatus(sftp, 0));
+          serveSftp(sftp, tree!, deps, conn.flow);
+        });
         for (const what of ["exec", "shell", "pty", "x11", "auth-agent"] as const) {
           session.on(what as "exec", (_accept: unknown, rejectIt?: () => void) => rejectIt?.());
         }
