@@ -11,6 +11,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Agent } from "undici";
 import { expect, it } from "vitest";
 import { dig } from "../dns/fixture";
 import { sftpRun } from "../file/support";
@@ -110,6 +111,31 @@ describeE2e("hosting customers on Docker", () => {
     expect(r.text).toBe(`<h1>globex ${stamp}</h1>\n`);
     // Each name answers with its own customer's site.
     expect((await site("acme.test", `<h1>acme ${stamp}</h1>\n`)).text).toBe(`<h1>acme ${stamp}</h1>\n`);
+  });
+
+  it("the NOC probes each customer site over HTTPS through every proxy replica, and finds it up", async () => {
+    const noc = dc.replica("noc-0");
+    const { stdout: ca } = await run("docker", ["exec", noc.name, "cat", "/etc/serverpark/tls/ca.crt"]);
+    const { stdout: secret } = await run("docker", ["exec", noc.name, "cat", "/etc/serverpark/secrets/noc-password"]);
+    const dispatcher = new Agent({ connect: { ca } });
+    const authorization = `Basic ${Buffer.from(`operator:${secret.trim()}`).toString("base64")}`;
+    type Probe = { replica: string; port: string; kind: string; state: string; detail: string };
+    let sites: Probe[] = [];
+    // The NOC probes every 10 s (the local stack's intervalMs): wait for a round that has them all up.
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`https://127.0.0.1:${noc.published["8080/tcp"]!}/api/status`, { headers: { authorization }, dispatcher } as RequestInit);
+      sites = ((await res.json()) as { probes: Probe[] }).probes.filter((p) => p.kind === "customer-site");
+      if (sites.length === 4 && sites.every((p) => p.state === "up")) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    expect(sites.map((p) => `${p.replica} ${p.port} ${p.state}`).sort()).toEqual([
+      "edge-0 site:acme.test up",
+      "edge-0 site:globex.test up",
+      "edge-1 site:acme.test up",
+      "edge-1 site:globex.test up",
+    ]);
+    for (const p of sites) expect(p.detail).toMatch(/^HTTP 200 via proxy \(Host (acme|globex)\.test\), TLS verified as (acme|globex)\.test$/);
+    await dispatcher.close();
   });
 
   it("globex can neither read nor overwrite acme's files", async () => {
