@@ -121,11 +121,12 @@ describeE2e("hosting customers on Docker", () => {
     const authorization = `Basic ${Buffer.from(`operator:${secret.trim()}`).toString("base64")}`;
     type Probe = { replica: string; port: string; kind: string; state: string; detail: string };
     let sites: Probe[] = [];
-    // The NOC probes every 10 s (the local stack's intervalMs): wait for a round that has them all up.
+    // The NOC probes every 10 s (the local stack's intervalMs).
     for (let i = 0; i < 40; i++) {
       const res = await fetch(`https://127.0.0.1:${noc.published["8080/tcp"]!}/api/status`, { headers: { authorization }, dispatcher } as RequestInit);
       sites = ((await res.json()) as { probes: Probe[] }).probes.filter((p) => p.kind === "customer-site");
-      if (sites.length === 4 && sites.every((p) => p.state === "up")) break;
+      // Up already with 404 before the upload: wait for a round that saw the published pages.
+      if (sites.length === 4 && sites.every((p) => p.state === "up" && p.detail.startsWith("HTTP 200"))) break;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     expect(sites.map((p) => `${p.replica} ${p.port} ${p.state}`).sort()).toEqual([
