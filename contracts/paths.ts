@@ -53,5 +53,12 @@ export const DATA_PATHS = {
   file: `${DATA_ROOT}/files`,
   db: `${DATA_ROOT}/db`,
 } as const;
+/**
+ * Hosting customers' published sites (images/file/src/sites.ts): the file service writes
+ * `<account>/current` here and the web replicas mount the same volume read-only here.
+ */
+export const CUSTOMER_SITES_PATH = "/srv/sites";
+/** The folder of a customer's file account that is their site's document root. */
+export const CUSTOMER_SITE_FOLDER = "public_html";
 /** Where a stateful replica's backups are mounted (`SP_BACKUP_DIR`) when its service declares `backup`. */
 export const BACKUP_PATH = `${DATA_ROOT}/backup`;

@@ -22,6 +22,11 @@ export interface RolePort {
    * operator address (127.0.0.1 locally, the admin CIDRs in the cloud); `none` stay inside.
    */
   readonly publish: Publish;
+  /**
+   * Published under its own number on every target (never remapped by the Docker target):
+   * FTP's passive ports, which PASV/EPSV replies name to the client.
+   */
+  readonly sameNumberOutside?: true;
 }
 
 export interface RoleInfo {
@@ -41,6 +46,8 @@ export const MANAGEMENT_PORT = 9100;
  * FTP passive data ports of the file role. The model has no port ranges, so each is its own
  * port (`ftp-passive-30000`...): the plan's exposure matrix, the Docker networks and the
  * Hetzner container publishing then follow it like any other port. Kept small on purpose.
+ * Published (with SFTP and FTP) when the file service sits on an internet network, which
+ * validation allows only for a file service that holds hosting customers' accounts.
  */
 export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 } as const;
 
@@ -73,12 +80,14 @@ export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
     description: "SFTP and FTP/FTPS with versions",
     stateful: true,
     dataPath: DATA_PATHS.file,
+    // Customers reach their accounts from the internet when the service sits on an internet network.
     ports: [
-      tcp("sftp", 22, "none"),
-      tcp("ftp", 21, "none"),
-      ...Array.from({ length: FTP_PASSIVE_PORTS.to - FTP_PASSIVE_PORTS.from + 1 }, (_, i) =>
-        tcp(`ftp-passive-${FTP_PASSIVE_PORTS.from + i}`, FTP_PASSIVE_PORTS.from + i, "none"),
-      ),
+      tcp("sftp", 22, "internet"),
+      tcp("ftp", 21, "internet"),
+      ...Array.from({ length: FTP_PASSIVE_PORTS.to - FTP_PASSIVE_PORTS.from + 1 }, (_, i) => ({
+        ...tcp(`ftp-passive-${FTP_PASSIVE_PORTS.from + i}`, FTP_PASSIVE_PORTS.from + i, "internet"),
+        sameNumberOutside: true as const,
+      })),
     ],
   },
   db: { role: "db", description: "PostgreSQL-protocol database", stateful: true, dataPath: DATA_PATHS.db, ports: [tcp("postgres", 5432, "none")] },

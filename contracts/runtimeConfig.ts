@@ -9,6 +9,8 @@ import { z } from "zod";
 import { dnsZoneSchema } from "./dns";
 import { cidrSchema, exposureSchema } from "./networks";
 import { dbHaViewSchema } from "./views/db";
+import { fileAccountSchema } from "./views/file";
+import { customerSiteSchema } from "./views/web";
 import { nocViewSchema } from "./views/noc";
 import { resolvedRouteSchema } from "./views/proxy";
 
@@ -31,6 +33,10 @@ export const roleViewSchema = z.object({
   noc: nocViewSchema.optional(),
   /** Only for the dns role: the zones its service serves, its settings' records merged in and each SOA serial computed after. */
   zones: z.array(dnsZoneSchema).optional(),
+  /** Only for the file role, when hosting customers use it: their accounts (contracts/views/file.ts). */
+  accounts: z.array(fileAccountSchema).optional(),
+  /** Only for the web role, when it serves hosting customers: their sites (contracts/views/web.ts). */
+  customerSites: z.array(customerSiteSchema).optional(),
 });
 
 /** The view file's name, in the config's folder (contracts/paths.ts ROLE_VIEW_PATH in a container). */

@@ -11,7 +11,7 @@
  * Dockerfile's text with what its COPY lines take (components/targets/docker/images.ts).
  */
 import { BACKUP_STORE_PATH } from "../contracts/backups";
-import { BACKUP_PATH, DATA_PATHS } from "../contracts/paths";
+import { BACKUP_PATH, CUSTOMER_SITES_PATH, DATA_PATHS } from "../contracts/paths";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role, type RolePort } from "../contracts/roles";
 
 /** What one role's image adds to the template. */
@@ -41,6 +41,8 @@ export const ROLE_IMAGES: Readonly<Record<Role | "host-agent", RoleImage>> = {
     summary: "static sites by virtual host",
     description: "Serverpark web: static hosting for many sites by virtual host (TLS SNI, ranges, compression)",
     env: { SP_HTTP_PORT: "8080", SP_HTTPS_PORT: "8443" },
+    // The customers' sites volume (read-only here): whichever container mounts it first gives it this folder's owner.
+    dataDirs: [CUSTOMER_SITES_PATH],
   },
   proxy: {
     summary: "the datacenter's public entrance",
@@ -63,7 +65,8 @@ export const ROLE_IMAGES: Readonly<Record<Role | "host-agent", RoleImage>> = {
     summary: "SFTP and FTP/FTPS with per-user trees, versions, quotas and backups",
     description: "Serverpark file: SFTP and FTPS with per-user confinement, automatic versions, quotas and backups",
     env: { SP_FILE_DATA: DATA_PATHS.file },
-    dataDirs: [DATA_PATHS.file, BACKUP],
+    // CUSTOMER_SITES_PATH: where the customers' sites are published (a volume the web replicas mount read-only).
+    dataDirs: [DATA_PATHS.file, BACKUP, CUSTOMER_SITES_PATH],
     volume: DATA_PATHS.file,
   },
   db: {

@@ -66,6 +66,26 @@ function render(plan: DatacenterPlan, hostPorts: HostPorts): string {
     plan.exposure.map((e) => [e.service, `${e.port} ${e.number}/${e.protocol}`, e.reachableFrom.join(",") || "-", e.publishedTo]),
   );
   const records = plan.zones.reduce((n, z) => n + z.records.length, 0);
+  const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
+  const customers = plan.customers
+    ? table(
+        ["CUSTOMER", "PLAN", "QUOTA", "DOMAINS", "FILE ACCOUNTS", "MAILBOXES", "SITE"],
+        plan.customers.map((c) => [
+          c.id,
+          c.plan,
+          mib(c.quotaBytes),
+          c.domains.join(" "),
+          c.fileAccounts
+            .map(
+              (a) =>
+                `${a.name}(${[a.password ? "password" : "", a.sshKeys.length ? `${a.sshKeys.length} key${a.sshKeys.length === 1 ? "" : "s"}` : ""].filter(Boolean).join("+")})`,
+            )
+            .join(" "),
+          c.mailboxes.map((m) => `${m.address}(${mib(m.quotaBytes)})`).join(" ") || "-",
+          `${c.site.fileService}:${c.site.account}/${c.site.folder} → ${c.site.webService} via ${c.site.proxyService}: ${c.site.names.map((n) => `https://${n}/`).join(" ")}`,
+        ]),
+      )
+    : undefined;
   return [
     `Datacenter ${plan.datacenter} (${plan.domain})`,
     "",
@@ -77,6 +97,7 @@ function render(plan: DatacenterPlan, hostPorts: HostPorts): string {
     "",
     exposure,
     "",
+    ...(customers ? [customers, ""] : []),
     `DNS: ${plan.zones.length} zones, ${records} records (${plan.zones.map((z) => z.origin).join(", ")})`,
     ...plan.notes.map((n) => `note: ${formatPath(n.path)}: ${n.message}`),
   ].join("\n");
@@ -88,7 +109,8 @@ export const command: CliCommand = {
   usage: `Usage: serverpark plan <stack> [--json] [--write-lock] [--ignore-lock]
 
 Computes the datacenter plan: replica placement, addresses on every network, published
-ports, the DNS zones and the exposure matrix; for a Hetzner stack, what it costs a month
+ports, the exposure matrix, the hosting customers (plan, quota, domains, accounts, where
+their site is served) and the DNS zones; for a Hetzner stack, what it costs a month
 (servers, backups, IPv4 addresses, volumes, load balancer; EUR before VAT). The plan keeps what the stack's lock file
 (stacks/Pulumi.<stack>.lock.json) recorded, so existing replicas never move.
 

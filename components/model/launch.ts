@@ -21,7 +21,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { BACKUP_ENV, BACKUP_STORE_PATH, type BackupClients } from "../../contracts/backups";
-import { BACKUP_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { BACKUP_PATH, CUSTOMER_SITES_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { VIEW_FILE } from "../../contracts/runtimeConfig";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
 import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService, PublishedPort } from "../plan";
@@ -56,12 +56,19 @@ export function launchFileContent(f: LaunchFile): pulumi.Input<string> {
 export interface LaunchVolume {
   /**
    * `data`: the role's state; `backup`: the replica's local copies of its backups (`SP_BACKUP_DIR`);
-   * `backup-store`: a host agent's store of the copies shipped to it.
+   * `backup-store`: a host agent's store of the copies shipped to it; `sites`: the hosting
+   * customers' published sites, written by their file service and read by their web services
+   * (one volume, named by `shared`, mounted by each).
    */
-  readonly kind: "data" | "backup" | "backup-store";
+  readonly kind: "data" | "backup" | "backup-store" | "sites";
   readonly containerPath: string;
   /** The host that keeps it. */
   readonly keeper: string;
+  /** A volume several replicas mount: its name within the datacenter (`sites`: `<file service>-sites`). */
+  readonly shared?: string;
+  /** The service that writes a shared volume (`sites`: the file service). */
+  readonly owner?: { readonly service: string; readonly role: Role };
+  readonly readOnly?: boolean;
 }
 
 export interface HealthCheck {
@@ -148,6 +155,7 @@ export function replicaLaunch(
   if (info.stateful && info.dataPath) volumes.push({ kind: "data", containerPath: info.dataPath, keeper: replica.host });
   // An HA db group's monitor holds the group's state only: it takes no backups.
   if (info.stateful && service.backup && replica.part !== "monitor") volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: replica.host });
+  volumes.push(...sitesVolumes(plan, replica, service));
   const store = backupStoreOf(plan, replica, service);
   const env: Record<string, string> = {
     SP_DATACENTER: plan.datacenter,
@@ -181,14 +189,23 @@ export function replicaLaunch(
 }
 
 /**
- * The runtime config and, for a role with a view (proxy, NOC, dns), the view's file beside it:
+ * The runtime config and, for a role with a view (proxy, NOC, dns, file with customers), the view's file beside it:
  * the config names the file and its SHA-256 (contracts/runtimeConfig.ts).
  */
 function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchFile[] {
-  const { routes, noc, zones, ...config } = replicaRuntimeConfig(plan, replica, service);
-  const key = routes ?? noc ?? zones;
+  const { routes, noc, zones, accounts, customerSites, ...config } = replicaRuntimeConfig(plan, replica, service);
+  const key = routes ?? noc ?? zones ?? accounts ?? customerSites;
   if (!key) return [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(config))];
-  const view = storeView({ ...(routes ? { routes } : {}), ...(noc ? { noc } : {}), ...(zones ? { zones } : {}) }, key);
+  const view = storeView(
+    {
+      ...(routes ? { routes } : {}),
+      ...(noc ? { noc } : {}),
+      ...(zones ? { zones } : {}),
+      ...(accounts ? { accounts } : {}),
+      ...(customerSites ? { customerSites } : {}),
+    },
+    key,
+  );
   return [
     launchFile(RUNTIME_CONFIG_PATH, JSON.stringify({ ...config, view: { file: VIEW_FILE, sha256: view.sha256 } })),
     { path: ROLE_VIEW_PATH, source: view, secret: false, mode: 0o444 },
@@ -213,6 +230,28 @@ export function backupClientsOf(plan: DatacenterPlan, host: PlannedHost): Backup
   return plan.services
     .filter((s) => s.backup?.targetHost === host.id && plan.replicas.some((r) => r.service === s.id && backupStoreOf(plan, r, s)))
     .map((s) => ({ service: s.id, retentionDays: s.backup!.retentionDays }));
+}
+
+/**
+ * Hosting customers' sites: their file service writes them to a volume of its own and their
+ * web services mount it read-only (images/file/src/sites.ts; only public_html is on it).
+ */
+function sitesVolumes(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchVolume[] {
+  const customers = plan.customers ?? [];
+  if (service.role === "file" && customers.some((c) => c.site.fileService === service.id))
+    return [
+      { kind: "sites", containerPath: CUSTOMER_SITES_PATH, keeper: replica.host, shared: `${service.id}-sites`, owner: { service: service.id, role: "file" } },
+    ];
+  if (service.role !== "web") return [];
+  const files = [...new Set(customers.filter((c) => c.site.webService === service.id).map((c) => c.site.fileService))];
+  return files.map((f) => ({
+    kind: "sites",
+    containerPath: CUSTOMER_SITES_PATH,
+    keeper: replica.host,
+    shared: `${f}-sites`,
+    owner: { service: f, role: "file" },
+    readOnly: true,
+  }));
 }
 
 /** The address a host's agent serves its management port on: its first management network's. */

@@ -5,7 +5,8 @@
  * proxy for, and the diagram model it colours with live state. FTP's passive data ports are
  * not probed: they only carry data for a session that reserved them (the `ftp` control
  * port's probe covers the service), and a bare connect proves nothing. Each host's agent is
- * listed at one address the NOC can reach, for its power state.
+ * listed at one address the NOC can reach, for its power state. Each hosting customer's
+ * domain is probed over HTTPS through every replica of the proxy that serves it.
  */
 import type { DiagramModel, NocView, ProbeTarget } from "../../contracts/views/noc";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
@@ -40,6 +41,11 @@ export function diagramModel(plan: DatacenterPlan): DiagramModel {
 
 const views = new WeakMap<PlannedService, NocView>();
 
+/** The customers' domains whose sites go through proxy service `proxy`. */
+function sitesThrough(plan: DatacenterPlan, proxy: string): string[] {
+  return (plan.customers ?? []).filter((c) => c.site.proxyService === proxy).flatMap((c) => c.domains);
+}
+
 /**
  * The NOC replica's view: probe targets reached from `noc`'s networks, proxy probe hosts, host
  * agents' addresses, the diagram. Every replica of a service sits on the same networks, so it is computed once per
@@ -62,6 +68,12 @@ export function nocView(plan: DatacenterPlan, noc: PlannedReplica, service: Plan
         continue;
       }
       for (const port of ports) targets.push({ service: s.id, role: s.role, replica: id, host: replica.host, port, address: replica.addresses[net]! });
+      // Each hosting customer's site through each replica of the proxy that serves it.
+      const https = s.role === "proxy" ? s.ports.find((p) => p.name === "https") : undefined;
+      for (const domain of https ? sitesThrough(plan, s.id) : []) {
+        const port = { name: `site:${domain}`, port: https!.port, protocol: https!.protocol };
+        targets.push({ service: s.id, role: s.role, replica: id, host: replica.host, port, address: replica.addresses[net]!, site: domain });
+      }
     }
   }
   const proxyHosts: Record<string, string> = {};

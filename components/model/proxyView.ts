@@ -59,6 +59,33 @@ function upstreamsOf(
   });
 }
 
+/**
+ * Hosting customers' sites reached through this proxy: one route per web service with every
+ * customer name it serves (one pool of upstreams, however many customers), never cached, so
+ * a newly published site is visible at once. Their names go on the proxy's certificate.
+ */
+function customerRoutes(
+  plan: DatacenterPlan,
+  service: PlannedService,
+  services: ReadonlyMap<string, PlannedService>,
+  replicas: ReadonlyMap<string, PlannedReplica>,
+  proxy: PlannedReplica | undefined,
+): ResolvedRoute[] {
+  const byWeb = new Map<string, string[]>();
+  for (const c of plan.customers ?? []) {
+    if (c.site.proxyService !== service.id) continue;
+    byWeb.set(c.site.webService, [...(byWeb.get(c.site.webService) ?? []), ...c.site.names]);
+  }
+  return [...byWeb].map(([web, hosts]) => ({
+    hosts,
+    pathPrefix: "/",
+    balance: "round-robin",
+    healthCheck: { path: "/", ...DEFAULT_CHECK },
+    cache: false,
+    upstreams: proxy ? upstreamsOf(plan, proxy, services.get(web)!, "http", replicas) : [],
+  }));
+}
+
 /** The proxy service's resolved routes and certificate names (computed once per plan and service). */
 export function proxyView(plan: DatacenterPlan, service: PlannedService): ProxyView {
   const known = views.get(service);
@@ -80,6 +107,7 @@ export function proxyView(plan: DatacenterPlan, service: PlannedService): ProxyV
     }
     return { hosts: r.hosts, pathPrefix: r.pathPrefix, balance: r.balance, healthCheck: r.healthCheck, cache: r.cache, upstreams };
   });
+  routes.push(...customerRoutes(plan, service, services, replicas, proxy));
   const names = [...new Set(routes.flatMap((r) => r.hosts).filter((n) => n !== "*"))].sort();
   const view: ProxyView = { routes, certificateNames: names };
   views.set(service, view);

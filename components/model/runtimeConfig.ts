@@ -2,7 +2,8 @@
  * The configuration a server replica receives (contracts/runtimeConfig.ts, at RUNTIME_CONFIG_PATH):
  * who it is, its own networks with their exposure, its role settings, and the view its role's
  * job needs, resolved here from the plan — the proxy its routes (./proxyView.ts), the NOC its
- * probe targets and drawing (./nocView.ts), a dns server its final zones (./dnsView.ts), the
+ * probe targets and drawing (./nocView.ts), a dns server its final zones (./dnsView.ts), a file
+ * server its hosting customers' accounts (./fileView.ts), the
  * members of an HA db group their part and peers (./dbView.ts). No
  * replica gets the whole directory or every host. Every target hands replicas the same file.
  */
@@ -10,6 +11,8 @@ import type { ReplicaRuntimeConfig } from "../../contracts/runtimeConfig";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
 import { dbHaView } from "./dbView";
 import { dnsZonesOf } from "./dnsView";
+import { fileAccountsOf } from "./fileView";
+import { customerSitesOf } from "./webView";
 import { nocView } from "./nocView";
 import { proxyView } from "./proxyView";
 
@@ -24,6 +27,14 @@ function roleView(plan: DatacenterPlan, replica: PlannedReplica, service: Planne
       return { noc: nocView(plan, replica, service) };
     case "dns":
       return { zones: dnsZonesOf(plan, service) };
+    case "web": {
+      const customerSites = customerSitesOf(plan, service);
+      return customerSites.length > 0 ? { customerSites } : {};
+    }
+    case "file": {
+      const accounts = fileAccountsOf(plan, service);
+      return accounts.length > 0 ? { accounts } : {};
+    }
     case "db": {
       const ha = dbHaView(plan, replica, service);
       return ha ? { ha } : {};

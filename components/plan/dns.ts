@@ -125,7 +125,7 @@ function sortedUnique(records: readonly DnsRecord[]): DnsRecord[] {
 }
 
 /** The zone of `records` (every record but the SOA, final), whose SOA serial is a hash of exactly them. */
-function withSoa(origin: string, ns: readonly string[], records: readonly DnsRecord[]): DnsZone {
+export function withSoa(origin: string, ns: readonly string[], records: readonly DnsRecord[]): DnsZone {
   const body = sortedUnique(records);
   // One line per record, hashed in chunks: the same bytes as one update per line.
   const hash = createHash("sha256");

@@ -8,6 +8,7 @@ import { MANAGEMENT_PORT, ROLE_INFO } from "../../contracts/roles";
 import type { DatacenterSpec } from "../spec/schema";
 import { SpecError, type SpecIssue } from "../spec/issues";
 import { allocateAddresses, type AddressRequest } from "./addressing";
+import { customerZones, planCustomers } from "./customers";
 import { buildZones, extraRecord, zoneFor } from "./dns";
 import { settingsOf } from "../spec/roleSettings";
 import { HA_MONITOR_RESOURCES, isHaGroup, monitorId } from "./ha";
@@ -91,6 +92,7 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
         port: p.port,
         protocol: p.protocol,
         audience: p.publish as PublishedPort["audience"],
+        ...(p.sameNumberOutside ? { sameNumber: true as const } : {}),
       }));
       const resources = { cpus: plan.cpus, memoryGb: plan.memoryGb, diskGb: plan.diskGb };
       // Two literals rather than a spread: the same keys in the same order, built directly.
@@ -203,7 +205,12 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
     });
   }
 
+  const customers = planCustomers(spec, services, internetNets);
   const zones = buildZones({ domain: spec.domain, hosts, networks, services, replicas });
+  if (customers.length > 0) {
+    const nameServers = zones[0]!.records.flatMap((r) => (r.type === "NS" && r.name === spec.domain ? [r.data] : []));
+    zones.push(...customerZones(spec, customers, nameServers, services, replicas, networks));
+  }
   const recordIssues = checkDnsRecords(spec, zones);
   if (recordIssues.length > 0) return { ok: false, issues: recordIssues };
   // Plain assignments (keys are spec ids, `<service>-<n>`, `host:…` and `replica:…`: never `__proto__`):
@@ -217,7 +224,22 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
     lockAddresses[n.id] = members;
   }
   const lockOut: PlanLock = { version: 1, placement: lockPlacement, addresses: lockAddresses };
-  return { ok: true, plan: { datacenter: spec.name, domain: spec.domain, hosts, networks, services, replicas, zones, exposure, notes, lock: lockOut } };
+  return {
+    ok: true,
+    plan: {
+      datacenter: spec.name,
+      domain: spec.domain,
+      hosts,
+      networks,
+      services,
+      replicas,
+      zones,
+      ...(customers.length > 0 ? { customers } : {}),
+      exposure,
+      notes,
+      lock: lockOut,
+    },
+  };
 }
 
 /** Like `tryPlanDatacenter`, but throws a `SpecError` with every problem. */

@@ -60,6 +60,8 @@ export interface PublishedPort {
   readonly port: number;
   readonly protocol: Protocol;
   readonly audience: Exclude<Publish, "none">;
+  /** Published under its own number (contracts/roles.ts `sameNumberOutside`): FTP passive ports. */
+  readonly sameNumber?: true;
 }
 
 export interface PlannedReplica {
@@ -129,6 +131,28 @@ export interface PlanNote {
   readonly message: string;
 }
 
+/** A hosting customer (components/plan/customers.ts): what they bought and where their site is served. */
+export interface PlannedCustomer {
+  readonly id: string;
+  readonly plan: string;
+  /** The plan's disk quota for all the customer's files, in bytes. */
+  readonly quotaBytes: number;
+  readonly domains: readonly string[];
+  readonly fileAccounts: readonly { readonly name: string; readonly password: boolean; readonly sshKeys: readonly string[] }[];
+  readonly mailboxes: readonly { readonly address: string; readonly quotaBytes: number }[];
+  /** The site: `<folder>` of `account` on the file service, served by the web service through the proxy for `names`. */
+  readonly site: {
+    readonly account: string;
+    readonly folder: string;
+    readonly fileService: string;
+    readonly webService: string;
+    readonly proxyService: string;
+    /** Each domain and its `www.` name. */
+    readonly names: readonly string[];
+  };
+  readonly mailService?: string;
+}
+
 export interface DatacenterPlan {
   readonly datacenter: string;
   readonly domain: string;
@@ -136,7 +160,10 @@ export interface DatacenterPlan {
   readonly networks: readonly PlannedNetwork[];
   readonly services: readonly PlannedService[];
   readonly replicas: readonly PlannedReplica[];
+  /** The datacenter's zones (forward, then reverse), then one per customer domain. */
   readonly zones: readonly DnsZone[];
+  /** Hosting customers; absent when the spec has none. */
+  readonly customers?: readonly PlannedCustomer[];
   readonly exposure: readonly ExposureEntry[];
   /** Things the user should know, e.g. a locked replica that had to move. */
   readonly notes: readonly PlanNote[];

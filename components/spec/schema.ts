@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { ROLES } from "../../contracts/roles";
 import { EXPOSURES } from "../../contracts/networks";
+import { extraRecordSchema } from "../../contracts/settings/dns";
 import { HetznerTargetSchema } from "./hetzner";
 import type { AnyRoleSettings } from "./roleSettings";
 
@@ -85,6 +86,29 @@ export const HostSchema = z.strictObject({
 
 export const PLAN_KINDS = ["vps", "dedicated"] as const;
 
+/** A lower-case DNS domain such as park.example (the datacenter's, or a customer's). */
+const domainName = z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "expected a lower-case DNS domain such as park.example");
+const count = z.number().int().min(0).max(1_000_000);
+
+/**
+ * What a customer who buys a plan for shared hosting gets: disk quota and limits. A plan
+ * without `hosting` sizes services only and cannot be sold to customers.
+ */
+export const HostingLimitsSchema = z.strictObject({
+  /** Disk quota of the customer's files (site, uploads and kept versions), in MiB. */
+  quotaMb: z.number().int().min(1).max(16_777_216),
+  /** Customers this plan may be sold to (its capacity). */
+  customers: count.min(1),
+  /** Domains per customer. @default 1 */
+  domains: count.min(1).default(1),
+  /** SFTP/FTPS accounts per customer. @default 1 */
+  fileAccounts: count.min(1).default(1),
+  /** Mailboxes per customer. @default 0 */
+  mailboxes: count.default(0),
+  /** Largest quota of one mailbox, in MiB. @default 1024 */
+  mailboxQuotaMb: z.number().int().min(1).max(16_777_216).default(1024),
+});
+
 export const PlanSchema = z.strictObject({
   id,
   /** `vps` plans run on virtualization hosts; `dedicated` plans own a whole dedicated host. */
@@ -93,6 +117,8 @@ export const PlanSchema = z.strictObject({
   memoryGb: positive,
   diskGb: positive,
   priceEurMonth: nonNegative.optional(),
+  /** Sold to customers as shared hosting, with these limits. */
+  hosting: HostingLimitsSchema.optional(),
 });
 
 export { EXPOSURES, type Exposure } from "../../contracts/networks";
@@ -174,12 +200,48 @@ export const ReliabilitySchema = z.strictObject({
   generatorIdleFuelFraction: z.number().min(0).max(1).optional(),
 });
 
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+
+export const CustomerDomainSchema = z.strictObject({
+  name: domainName,
+  /** The customer's own records, merged into the domain's zone (relative names hang off the domain). @default [] */
+  records: z.array(extraRecordSchema).default([]),
+});
+
+export const FileAccountSchema = z.strictObject({
+  /** Log-in name for SFTP and FTPS; unique in the datacenter. */
+  name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "expected a lower-case user name such as alice"),
+  /** Log in with a generated password (a Pulumi secret). @default true */
+  password: z.boolean().default(true),
+  /** OpenSSH public keys (`ssh-ed25519 AAAA… comment`) that may log in over SFTP. @default [] */
+  sshKeys: z.array(z.string().regex(SSH_PUBLIC_KEY, "expected an OpenSSH public key such as ssh-ed25519 AAAA… user@host")).default([]),
+});
+
+export const MailboxSchema = z.strictObject({
+  /** `local@domain`, the domain one of the customer's. */
+  address: z.string().regex(/^[a-z0-9._+-]{1,64}@[a-z0-9.-]+$/, "expected a lower-case mail address such as info@example.test"),
+  /** Quota in MiB; at most the plan's `mailboxQuotaMb` (its default). */
+  quotaMb: z.number().int().min(1).max(16_777_216).optional(),
+});
+
+/** A hosting customer: the plan they bought, their domains, file accounts and mailboxes. */
+export const CustomerSchema = z.strictObject({
+  id,
+  description: z.string().optional(),
+  /** A plan with `hosting` limits. */
+  plan: id,
+  domains: z.array(CustomerDomainSchema).min(1, "a customer needs at least one domain"),
+  /** The first account's `public_html` is the document root of the customer's domains. */
+  fileAccounts: z.array(FileAccountSchema).min(1, "a customer needs a file account to publish their site"),
+  mailboxes: z.array(MailboxSchema).default([]),
+});
+
 export const DatacenterSpecSchema = z.strictObject({
   /** Datacenter name: prefixes every resource and container. */
   name: id,
   description: z.string().optional(),
   /** DNS zone the datacenter is authoritative for. */
-  domain: z.string().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "expected a lower-case DNS domain such as park.example"),
+  domain: domainName,
   /** Allowed ratio of promised vCPUs to host cores on virtualization hosts. */
   cpuOvercommit: z.number().min(1).max(16).default(4),
   feeds: z.array(FeedSchema).min(1, "a datacenter needs at least one power feed"),
@@ -188,6 +250,8 @@ export const DatacenterSpecSchema = z.strictObject({
   plans: z.array(PlanSchema).min(1, "declare at least one plan"),
   networks: z.array(NetworkSchema).min(1, "declare at least one network"),
   services: z.array(ServiceSchema).default([]),
+  /** Hosting customers (components/spec/customers.ts checks them against plans, domains and services). */
+  customers: z.array(CustomerSchema).default([]),
   /** Overrides of the power model's failure/repair rates (optional). */
   reliability: ReliabilitySchema.optional(),
   docker: DockerTargetSchema.default({ publishAddress: "127.0.0.1", basePort: 20000, operatorCidr: "10.42.254.0/24" }),
@@ -212,3 +276,4 @@ export type PduSpec = RackSpec["pdus"][number];
 export type HostSpec = DatacenterSpec["hosts"][number];
 export type PlanSpec = DatacenterSpec["plans"][number];
 export type NetworkSpec = DatacenterSpec["networks"][number];
+export type CustomerSpec = DatacenterSpec["customers"][number];

@@ -8,6 +8,7 @@ import { Cron } from "croner";
 import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
 import { ROLE_INFO } from "../../contracts/roles";
+import { checkCustomers } from "./customers";
 import { unreplicatedReplicas } from "./redundancy";
 import { ROLE_SETTINGS, type AnyRoleSettings, type RoleSettings } from "./roleSettings";
 import { DatacenterSpecSchema, type DatacenterSpec, type HostSpec, type PlanSpec } from "./schema";
@@ -288,6 +289,14 @@ function crossCheck(spec: DatacenterSpec, parsedSettings: Map<number, AnyRoleSet
     }
   });
   if (parsedSettings) checkNocDbLogin(spec, parsedSettings, issues);
+  const fileUsers = parsedSettings
+    ? new Map(
+        spec.services.flatMap((svc, s) =>
+          svc.role === "file" && parsedSettings.has(s) ? [[s, (parsedSettings.get(s) as RoleSettings["file"]).users] as const] : [],
+        ),
+      )
+    : undefined;
+  issues.push(...checkCustomers(spec, fileUsers));
   return issues;
 }
 

@@ -15,6 +15,12 @@ export const probeTargetSchema = z.object({
   host: z.string(),
   port: portSchema,
   address: z.string(),
+  /**
+   * A hosting customer's domain, asked for over HTTPS through this proxy replica (SNI and
+   * Host, the certificate checked against the datacenter CA); the port is then named
+   * `site:<domain>`, one target per domain and proxy replica.
+   */
+  site: z.string().optional(),
 });
 
 /** The datacenter drawing's model: feeds → PDUs → racks → hosts → replicas, and the services. */

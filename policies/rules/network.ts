@@ -8,7 +8,12 @@ import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
 import { containerPolicy, resourcePolicy, stackPolicy } from "../lib/policy";
 import { datacenterModels, describeResource, serverparkLabels, servicePath, TYPES } from "../lib/resources";
 
-/** Roles whose servers must never sit on an internet network (plus every host agent). */
+/**
+ * Roles whose servers must never sit on an internet network (plus every host agent). One
+ * exception: a file service that holds hosting customers' accounts (the plan's `customers`)
+ * faces the internet by design — customers upload their sites over SFTP/FTPS from outside —
+ * and its server is hardened for it (images/file/README.md, "Limits under attack").
+ */
 export const BACKEND_ROLES: readonly string[] = ["db", "file", "noc", "host-agent"];
 
 export const internalNetworksIsolated = resourcePolicy({
@@ -35,7 +40,8 @@ export const internalNetworksIsolated = resourcePolicy({
 
 export const backendsOffInternet = stackPolicy({
   name: "sp-302-backends-off-internet",
-  description: "Databases, file service back-ends, the NOC, host agents and the management network are not attached to an internet network.",
+  description:
+    "Databases, file service back-ends (except a file service holding hosting customers' accounts, which customers reach over SFTP/FTPS), the NOC, host agents and the management network are not attached to an internet network.",
   controls: ["A.8.20", "A.8.22"],
   severity: "critical",
   remediationSteps:
@@ -44,11 +50,14 @@ export const backendsOffInternet = stackPolicy({
     const models = datacenterModels(args.resources);
     const containers = args.resources.filter((r) => r.type === TYPES.container);
     if (models.length === 0 && containers.length === 0) return args.notApplicable("no serverpark Datacenter or Docker containers in this stack");
+    // File services that hold customers' accounts, by datacenter and service id.
+    const customerFiles = new Set(models.flatMap(({ model }) => (model.plan.customers ?? []).map((c) => `${model.plan.datacenter}/${c.site.fileService}`)));
     // The model: declared services on internet networks.
     for (const { urn, model } of models) {
       const internet = new Set(model.plan.networks.filter((n) => n.exposure === "internet").map((n) => n.id));
       for (const svc of model.plan.services) {
         const on = svc.networks.filter((n) => internet.has(n));
+        if (svc.role === "file" && customerFiles.has(`${model.plan.datacenter}/${svc.id}`)) continue;
         if (BACKEND_ROLES.includes(svc.role) && on.length > 0) {
           report(
             `${servicePath(model.spec, svc.id)} is a ${svc.role} service attached to the internet network ${on.join(", ")}. Fix: remove ${on.join(", ")} from its networks; reach it through an internal network.`,
@@ -64,8 +73,10 @@ export const backendsOffInternet = stackPolicy({
       if (typeof n.props.name === "string" && exposure) exposureByName.set(n.props.name, exposure);
     }
     for (const c of containers) {
-      const role = serverparkLabels(c.props).role ?? "";
+      const labels = serverparkLabels(c.props);
+      const role = labels.role ?? "";
       if (!BACKEND_ROLES.includes(role)) continue;
+      if (role === "file" && customerFiles.has(`${labels.datacenter ?? ""}/${labels.service ?? ""}`)) continue;
       const nets = ((c.props.networksAdvanced ?? []) as { name?: string }[]).map((n) => n.name ?? "");
       const bad = nets.filter((n) => exposureByName.get(n) === "internet");
       if (bad.length > 0)
@@ -88,7 +99,8 @@ const PRIVATE = /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
 
 export const publishedPortsAllowed = containerPolicy({
   name: "sp-303-published-ports-allowed",
-  description: "Only the proxy, DNS, mail and game ports (and the NOC page for operators) are published; never a management, database or file port.",
+  description:
+    "Only the proxy, DNS, mail and game ports, the file service's SFTP/FTPS for hosting customers (and the NOC page for operators) are published; never a management or database port.",
   controls: ["A.8.20"],
   severity: "high",
   remediationSteps: "Remove the port from the container's `ports`; other services are reached through the proxy or from inside the datacenter.",

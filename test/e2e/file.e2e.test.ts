@@ -1,7 +1,7 @@
 /**
  * The file replica on real Docker (issue #4): a file uploaded over SFTP appears in the next
- * backup. The files service sits on the private network only and publishes nothing, so the
- * test reaches it the way an operator on the datacenter's networks would: OpenSSH's `sftp`
+ * backup. The test reaches the files service the way an operator on the datacenter's networks
+ * would (its published ports are for the hosting customers, customers.e2e.test.ts): OpenSSH's `sftp`
  * (password via sshpass) from this host to the container's address on the private bridge,
  * and curl to the role's management API on the management bridge to take a backup now.
  * The backup is then copied out of the container with `docker cp` and compared byte for byte.
@@ -33,7 +33,10 @@ describeE2e("file replica on Docker", () => {
     if (!haveTools("sftp", "sshpass", "curl")) return;
     const files = dc.replica("files-0");
     expect(files.health, files.name).toBe("healthy");
-    expect(files.published, "the files service publishes nothing").toEqual({});
+    // The local stack's hosting customers reach SFTP and FTPS from the internet side (customers.e2e.test.ts).
+    expect(Object.keys(files.published).sort(), "the files service publishes SFTP, FTP and the passive ports").toEqual(
+      ["21/tcp", "22/tcp", ...Array.from({ length: 10 }, (_, i) => `${30000 + i}/tcp`)].sort(),
+    );
     const address = files.addresses.private!;
     const mgmt = files.addresses.mgmt!;
     expect(address, "files-0 has an address on the private network").toBeTruthy();

@@ -137,6 +137,17 @@ describe("probes against servers that answer", () => {
     expect(proxyTls.seen.at(-1)).toEqual({ sni: "www.fra1.park.test", host: "www.fra1.park.test" });
   });
 
+  it("probes a hosting customer's site through the proxy by its domain (SNI and Host), the name check on", async () => {
+    const site = (domain: string): ProbeTarget => ({ ...target("edge", "proxy", `site:${domain}`, ports.proxyTls!), site: domain });
+    // The stand-in proxy's certificate carries www.fra1.park.test only: a customer domain it lacks is down.
+    const missing = await probeOnce(site("acme.test"), { ca: pki.ca, proxyHosts: { edge: "www.fra1.park.test" } });
+    expect(missing).toMatchObject({ state: "down", reason: "tls", kind: "customer-site" });
+    expect(missing.detail).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+    const served = await probeOnce(site("www.fra1.park.test"), { ca: pki.ca, proxyHosts: { edge: "other.fra1.park.test" } });
+    expect(served).toMatchObject({ state: "up", kind: "customer-site" });
+    expect(proxyTls.seen.at(-1)).toEqual({ sni: "www.fra1.park.test", host: "www.fra1.park.test" });
+  });
+
   it("keeps the name check on: a name the proxy's certificate does not carry is down", async () => {
     // The bare domain is not on the certificate (what the probe used to send).
     const r = await probeOnce(target("edge", "proxy", "https", ports.proxyTls!), { ca: pki.ca });

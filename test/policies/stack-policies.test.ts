@@ -12,6 +12,8 @@ import { nocProbesEverything } from "../../policies/rules/observability";
 import { powerCapacityCoversLoad, powerPathSurvivesFeedLoss, redundantServicesSurvive, upsBridgesGeneratorStart } from "../../policies/rules/power";
 import { noPlaintextSecrets } from "../../policies/rules/secrets";
 import { belowTls12, noPlaintextAuth, tlsMinimumVersion, tlsOffered } from "../../policies/rules/tls";
+import type { DatacenterSpecInput } from "../../components/spec/schema";
+import { withCustomers } from "../support/customers";
 import { container, datacenterResource, localSpecInput, messages, runPolicy, withSpec } from "./support";
 
 const local = () => datacenterResource(localSpecInput());
@@ -190,6 +192,31 @@ describe("A.8.20 / A.8.22 segregation (stack)", () => {
       expect.stringMatching(/\(role file\) is attached to the internet network fra1-public/),
     ]);
     expect(await messages(backendsOffInternet, [net, container("proxy", { networksAdvanced: [{ name: "fra1-public" }] })])).toEqual([]);
+  });
+
+  it("sp-302 lets a file service that holds hosting customers' accounts face the internet, and nothing else", async () => {
+    const hosting = withCustomers() as DatacenterSpecInput;
+    const withLabels = (role: string, service: string) =>
+      container(role, {
+        networksAdvanced: [{ name: "fra1-public" }],
+        labels: [
+          { label: "serverpark.datacenter", value: "fra1" },
+          { label: "serverpark.role", value: role },
+          { label: "serverpark.service", value: service },
+          { label: "serverpark.version", value: "0.1.0" },
+        ],
+      });
+    const net = { type: "docker:index/network:Network", props: { name: "fra1-public", labels: [{ label: "serverpark.exposure", value: "internet" }] } };
+    expect(await messages(backendsOffInternet, [datacenterResource(hosting), net, withLabels("file", "files")])).toEqual([]);
+    // Another file service, or the same one without customers, is still a back-end.
+    expect(await messages(backendsOffInternet, [datacenterResource(hosting), net, withLabels("file", "archive")])).toEqual([
+      expect.stringMatching(/\(role file\) is attached to the internet network fra1-public/),
+    ]);
+    const noCustomers = withCustomers() as DatacenterSpecInput;
+    noCustomers.customers = [];
+    expect(await messages(backendsOffInternet, [datacenterResource(noCustomers)])).toEqual([
+      expect.stringMatching(/services\[4\] \(files\) is a file service attached to the internet network public/),
+    ]);
   });
 });
 

@@ -39,7 +39,8 @@ describe("default routes", () => {
     const { plan } = loadPlan("local", join(__dirname, "..", ".."));
     const edge = plan.services.find((s) => s.id === "edge")!;
     const routes = proxyView(plan, edge).routes;
-    expect(routes.map((r) => r.hosts[0])).toEqual([`www.${DOMAIN}`, NAME]);
+    // Then one route for the local stack's hosting customers' sites (test/pulumi/customers.test.ts).
+    expect(routes.map((r) => r.hosts[0])).toEqual([`www.${DOMAIN}`, NAME, "acme.test"]);
     const arena = routes.find((r) => r.hosts[0] === NAME)!;
     const arenaReplica = plan.replicas.find((r) => r.service === "arena")!;
     expect(arena).toEqual({

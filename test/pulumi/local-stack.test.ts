@@ -77,12 +77,19 @@ describe("local stack under mocks", () => {
     expect(run.byType(IMAGE).map((i) => i.inputs.imageName.split(":")[0])).toContain("serverpark/host-agent");
   });
 
-  it("keeps databases, file back-ends and management off the internet network", () => {
+  it("keeps databases, the NOC, host agents and management off the internet network; the customers' file service faces it with SFTP/FTPS only", () => {
     const internet = new Set(spec.networks.filter((n: { exposure: string }) => n.exposure === "internet").map((n: { id: string }) => `fra1-${n.id}`));
     for (const c of run.byType(CONTAINER)) {
       const role = label(c, "role");
       const nets = (c.inputs.networksAdvanced as { name: string }[]).map((n) => n.name);
-      if (role === "db" || role === "file" || role === "noc" || role === "host-agent") {
+      if (role === "file") {
+        // The local stack's customers upload their sites from the internet (issue 19).
+        expect(nets.filter((n) => internet.has(n))).toEqual(["fra1-public"]);
+        const internal = (c.inputs.ports as { internal: number }[]).map((p) => p.internal).sort((a, b) => a - b);
+        expect(internal).toEqual([21, 22, ...Array.from({ length: 10 }, (_, i) => 30000 + i)]);
+        continue;
+      }
+      if (role === "db" || role === "noc" || role === "host-agent") {
         expect(
           nets.filter((n) => internet.has(n)),
           `${c.name} on ${nets}`,
@@ -98,7 +105,8 @@ describe("local stack under mocks", () => {
     expect(stateful.length).toBe(3);
     for (const c of stateful) {
       const service = (spec.services as { id: string; backup?: { targetHost?: string } }[]).find((s) => s.id === label(c, "service"))!;
-      const mounts = c.inputs.volumes as { volumeName: string; containerPath: string }[];
+      // The file service also writes the customers' published sites to their shared volume (issue 19).
+      const mounts = (c.inputs.volumes as { volumeName: string; containerPath: string }[]).filter((m) => m.containerPath !== "/srv/sites");
       expect(mounts.map((m) => m.containerPath)).toEqual(
         service.backup ? [expect.stringMatching(/^\/var\/lib\/serverpark\//), "/var/lib/serverpark/backup"] : [expect.any(String)],
       );

@@ -32,6 +32,7 @@ function onlyDedicated(input: Input): void {
   input.hosts = input.hosts.filter((h) => h.kind === "dedicated");
   input.plans = input.plans.filter((p) => p.kind === "dedicated");
   input.services = input.services.filter((s) => s.id === "db");
+  (input as { customers?: unknown[] }).customers = []; // their file, web, proxy and dns services are gone
 }
 const replica = (plan: DatacenterPlan, id: string) => plan.replicas.find((r) => r.id === id)!;
 const host = (plan: DatacenterPlan, id: string) => plan.hosts.find((h) => h.id === id)!;

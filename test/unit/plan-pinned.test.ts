@@ -21,6 +21,9 @@ describe("the plan of a generated 1,000-host datacenter (pinned)", () => {
   });
 
   it("has the same plan apart from the zones", () => {
-    expect(sha({ ...plan, zones: undefined })).toBe("396dc2729565bafe2ee904601e004c75425b864df19e2c53903deb1ca33af089");
+    // Re-taken when the file role's ports became publishable (issue 19: customers reach SFTP/FTPS
+    // from the internet): with the file services' ports put back as before (publish "none", no
+    // sameNumberOutside) this plan hashed to the previous pin, 396dc272…af089.
+    expect(sha({ ...plan, zones: undefined })).toBe("165315c35b321d43723ea461d4c27666bf0f6f077b2ad6d194c6c60186c0ab2b");
   });
 });

@@ -151,14 +151,19 @@ describe("planner on the local stack", () => {
   });
 
   it("keeps the database's port off the internet network in the exposure matrix", () => {
-    for (const e of plan.exposure.filter((x) => x.service === "db" || x.service === "files")) {
+    for (const e of plan.exposure.filter((x) => x.service === "db" || (x.service === "files" && x.port === "management"))) {
       expect(e.reachableFrom).not.toContain("public");
       expect(e.publishedTo).toBe("none");
     }
+    // The file service holds the local stack's customers' accounts: SFTP, FTP and its passive ports face the internet.
+    const files = plan.exposure.filter((x) => x.service === "files" && x.port !== "management");
+    expect(files.map((e) => e.port)).toEqual(["sftp", "ftp", ...Array.from({ length: 10 }, (_, i) => `ftp-passive-${30000 + i}`)]);
+    for (const e of files) expect(e.publishedTo).toBe("internet");
   });
 
   it("derives a DNS zone with SOA, NS, MX and PTR records", () => {
-    const [forward, ...reverse] = plan.zones;
+    // The datacenter's zones; the local stack's customers' zones follow them (test/unit/customers.test.ts).
+    const [forward, ...reverse] = plan.zones.filter((z) => z.origin.endsWith("fra1.park.test") || z.origin.endsWith(".arpa"));
     expect(forward!.origin).toBe("fra1.park.test");
     expect(forward!.records[0]!.type).toBe("SOA");
     expect(forward!.records.filter((r) => r.type === "NS").map((r) => r.data)).toEqual(["ns1.fra1.park.test", "ns2.fra1.park.test"]);

@@ -9,7 +9,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { AgentLaunch, HealthCheck, LaunchFile, ReplicaLaunch } from "../../model/launch";
+import type { AgentLaunch, HealthCheck, LaunchFile, LaunchVolume, ReplicaLaunch } from "../../model/launch";
 import type { DatacenterPlan, PlannedNetwork } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import type { DatacenterTarget, HostedReplica, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
@@ -200,11 +200,31 @@ export class DockerTarget implements DatacenterTarget {
     );
   }
 
+  /** A volume several replicas mount (customers' published sites), created once, by the first replica that mounts it. */
+  private readonly shared = new Map<string, docker.Volume>();
+  private sharedVolume(scope: TargetScope, name: string, owner: LaunchVolume["owner"]): docker.Volume {
+    let volume = this.shared.get(name);
+    if (!volume) {
+      volume = new docker.Volume(
+        `${this.spec.name}-${name}`,
+        {
+          name: `${this.spec.name}-${name}`,
+          labels: labels({ datacenter: this.spec.name, ...(owner ? { service: owner.service, role: owner.role } : {}), kind: "sites", version: this.version }),
+        },
+        { parent: scope.parent, protect: this.options.protectState ?? false },
+      );
+      this.shared.set(name, volume);
+    }
+    return volume;
+  }
+
   private replica(scope: TargetScope, launch: ReplicaLaunch, networks: ReadonlyMap<string, NetworkHandle>): ReplicaHandle | undefined {
     const image = this.images.get(launch.image);
     if (!image) return undefined;
     const { replica, service } = launch;
     const volumes: docker.types.input.ContainerVolume[] = launch.volumes.map((v) => {
+      if (v.shared !== undefined)
+        return { volumeName: this.sharedVolume(scope, v.shared, v.owner).name, containerPath: v.containerPath, readOnly: v.readOnly ?? false };
       // Backups get a volume of their own, so losing the data volume does not lose them. It is
       // labelled with the host that keeps it: one engine holds every volume here, so the label
       // records where the copy belongs.

@@ -34,7 +34,7 @@ const keyOf = (replica: string, port: number) => `${replica}:${port}`;
 
 /**
  * One host port per published port number of each replica (a port published over TCP and UDP
- * shares one). Locked ports are kept when still in range and free; the others take the lowest
+ * shares one). A port marked `sameNumber` (FTP passive ports) is published under its own number. Locked ports are kept when still in range and free; the others take the lowest
  * free port from `basePort`, in the plan's replica order.
  */
 export function allocateHostPorts(
@@ -43,10 +43,26 @@ export function allocateHostPorts(
   locked: Readonly<Record<string, number>> = {},
 ): HostPortsResult {
   const wanted: string[] = [];
-  for (const r of plan.replicas) for (const port of new Set(r.published.map((p) => p.port))) wanted.push(keyOf(r.id, port));
   const used = new Set<number>();
   const hostPortOf = new Map<string, number>();
+  for (const r of plan.replicas) {
+    for (const port of new Set(r.published.map((p) => p.port))) {
+      const key = keyOf(r.id, port);
+      wanted.push(key);
+      // A port that keeps its number (FTP passive ports: PASV names it) is taken first.
+      if (!r.published.some((p) => p.port === port && p.sameNumber)) continue;
+      if (used.has(port)) {
+        return {
+          ok: false,
+          issues: [{ path: ["services"], message: `port ${port} must be published under its own number, but ${r.id} is the second replica that publishes it` }],
+        };
+      }
+      used.add(port);
+      hostPortOf.set(key, port);
+    }
+  }
   for (const key of wanted) {
+    if (hostPortOf.has(key)) continue;
     const port = locked[key];
     if (port !== undefined && port >= docker.basePort && port <= MAX_PORT && !used.has(port)) {
       used.add(port);

@@ -21,12 +21,14 @@ import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import { Authenticator } from "../../runtime/auth";
 import type { FileSettings } from "../../../contracts/settings/file";
+import type { FileAccount } from "../../../contracts/views/file";
 import { FileBackups } from "./backup";
 import { startFtpServer, type FtpServer } from "./ftp";
 import type { PlannedAddresses } from "./passive";
 import { classify, PathError, virtualPath } from "./paths";
 import { DEFAULT_LIMITS, type FileLimits } from "./limits";
-import { createSshServer } from "./ssh";
+import { SitePublisher } from "./sites";
+import { createSshServer, parsePublicKeys } from "./ssh";
 import { UserTree } from "./tree";
 
 export interface FileAppOptions {
@@ -36,6 +38,12 @@ export interface FileAppOptions {
   readonly backupPolicy?: BackupPolicy;
   readonly settings: FileSettings;
   readonly credentials: Readonly<Record<string, string>>;
+  /** Hosting customers' accounts (the config's view): each its own tree and quota; SSH keys log in too. */
+  readonly accounts?: readonly FileAccount[];
+  /** Where the accounts' `public_html` is published for the web replicas (sites.ts); no publishing without it. */
+  readonly sitesDir?: string;
+  /** Rounds of the site publisher (default 1 s). */
+  readonly publishIntervalMs?: number;
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly sftpPort: number;
@@ -88,8 +96,27 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
   const trees = new Map<string, UserTree>();
   for (const user of settings.users)
     trees.set(user.name, await UserTree.open(user.name, join(options.dataDir, "users", user.name), user.quotaBytes, settings.versions));
+  const publicKeys = new Map<string, ReturnType<typeof parsePublicKeys>["keys"]>();
+  for (const account of options.accounts ?? []) {
+    if (trees.has(account.name)) throw new Error(`customer account ${account.name} is also a user in settings.users`);
+    trees.set(account.name, await UserTree.open(account.name, join(options.dataDir, "users", account.name), account.quotaBytes, settings.versions));
+    const { keys, bad } = parsePublicKeys(account.sshKeys);
+    if (bad.length > 0) log.warn({ user: account.name, keys: bad }, "SSH public keys that do not parse are ignored");
+    if (keys.length > 0) publicKeys.set(account.name, keys);
+  }
   const auth = new Authenticator(new Map(Object.entries(options.credentials)), { maxFailures: 5, windowMs: 60_000, blockMs: 300_000 });
   const registry = options.registry ?? new Registry();
+  const accountTrees = (options.accounts ?? []).map((a) => trees.get(a.name)!);
+  const publisher =
+    options.sitesDir !== undefined && accountTrees.length > 0
+      ? new SitePublisher(
+          accountTrees.map((t) => ({ account: t.name, filesDir: t.filesDir })),
+          options.sitesDir,
+          log,
+          options.publishIntervalMs,
+        )
+      : undefined;
+  publisher?.start();
   const backups = new FileBackups(trees, join(options.dataDir, "snapshots"), options.backupDir, settings.backup, log, options.backupPolicy, registry);
   backups.start();
 
@@ -105,7 +132,7 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
   });
 
   const limits: FileLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const server = createSshServer({ trees, auth, hostKey: hostKey(options.dataDir), limits, log, onUpload: () => uploaded.inc() });
+  const server = createSshServer({ trees, auth, hostKey: hostKey(options.dataDir), publicKeys, limits, log, onUpload: () => uploaded.inc() });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.sftpPort, options.host, () => resolve());
@@ -187,6 +214,7 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
     routes,
     close: async () => {
       backups.stop();
+      await publisher?.stop();
       await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), ftp?.close()]);
     },
   };

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { offsiteFromEnv } from "../../runtime/backupShip";
-import { DATA_PATHS, FILE_CREDENTIALS_PATH } from "../../../contracts/paths";
+import { CUSTOMER_SITES_PATH, DATA_PATHS, FILE_CREDENTIALS_PATH } from "../../../contracts/paths";
 import { FTP_PASSIVE_PORTS, rolePort } from "../../../contracts/roles";
 import { mountedCertificate, portVar, runRole, StartupError, tlsEnv } from "../../runtime";
 import { fileCredentialsSchema, fileSettingsSchema } from "../../../contracts/settings/file";
@@ -37,6 +37,8 @@ void runRole({
     SP_FILE_BACKUP_DIR: z.string().default(`${DATA_PATHS.file}/backups`),
     SP_BACKUP_DIR: z.string().optional(),
     SP_FILE_CREDENTIALS: z.string().default(FILE_CREDENTIALS_PATH),
+    /** Where customers' sites are published for the web replicas (the sites volume the target mounts). */
+    SP_FILE_SITES_DIR: z.string().default(CUSTOMER_SITES_PATH),
   },
   settings: fileSettingsSchema,
   start: async ({ env, config, log, reloadingTls }) => {
@@ -56,6 +58,7 @@ void runRole({
       backupPolicy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
       settings: config.settings,
       credentials: readCredentials(env.SP_FILE_CREDENTIALS),
+      ...(config.accounts ? { accounts: config.accounts, sitesDir: env.SP_FILE_SITES_DIR } : {}),
       host: env.SP_LISTEN,
       sftpPort: env.SP_FILE_SFTP_PORT,
       ...(ftpOn ? { ftpPort: env.SP_FILE_FTP_PORT } : {}),

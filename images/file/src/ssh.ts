@@ -13,7 +13,20 @@ import { plainIp } from "./passive";
 import { serveSftp, type SftpDeps } from "./sftp";
 import type { UserTree } from "./tree";
 
-const { Server } = ssh2;
+const { Server, utils } = ssh2;
+type ParsedKey = ssh2.ParsedKey;
+
+/** Parses OpenSSH public keys; one that does not parse is left out (and named in the returned list). */
+export function parsePublicKeys(keys: readonly string[]): { keys: ParsedKey[]; bad: string[] } {
+  const out: ParsedKey[] = [];
+  const bad: string[] = [];
+  for (const text of keys) {
+    const parsed = utils.parseKey(text);
+    if (parsed instanceof Error || Array.isArray(parsed)) bad.push(text.slice(0, 40));
+    else out.push(parsed);
+  }
+  return { keys: out, bad };
+}
 
 /**
  * One SSH connection's SFTP work: at most `limits.sftpInflight` requests run at once, and none
@@ -92,12 +105,20 @@ export class SocketFlow {
 
 export interface SshDeps extends SftpDeps {
   readonly hostKey: string | Buffer;
+  /** Public keys that log a user in (hosting customers' accounts: contracts/views/file.ts). */
+  readonly publicKeys?: ReadonlyMap<string, readonly ParsedKey[]>;
   readonly limits: FileLimits;
 }
 
 interface Connection {
   readonly flow: SocketFlow;
   authenticated: boolean;
+}
+
+/** Sends `exit-status` on an SFTP session's channel (ssh2 1.x keeps the channel's protocol and id private). */
+function exitStatus(sftp: object, code: number): void {
+  const channel = sftp as { _protocol?: { exitStatus?(id: number, code: number): void }; outgoing?: { id: number; state: string } };
+  if (channel.outgoing?.state === "open") channel._protocol?.exitStatus?.(channel.outgoing.id, code);
 }
 
 /** The SSH/SFTP server; `listen`, `address` and `close` as on any net.Server. */
@@ -113,14 +134,26 @@ export function createSshServer(deps: SshDeps): NetServer {
     let sessions = 0;
     client.on("authentication", (ctx) => {
       if (++attempts > limits.sshAuthAttempts) return void client.end();
-      if (ctx.method !== "password") return ctx.reject(["password"]);
+      const methods: ssh2.AuthenticationType[] = deps.publicKeys && deps.publicKeys.size > 0 ? ["publickey", "password"] : ["password"];
+      if (ctx.method === "publickey" && deps.publicKeys) {
+        // The key must be one of the user's; with a signature, it must verify (RFC 4252 7).
+        const key = deps.publicKeys.get(ctx.username)?.find((k) => k.getPublicSSH().equals(ctx.key.data));
+        const userTree = key ? deps.trees.get(ctx.username) : undefined;
+        if (!key || !userTree) return ctx.reject(methods);
+        if (!ctx.signature) return ctx.accept(); // the client asks whether this key would do
+        if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject(methods);
+        tree = userTree;
+        conn.authenticated = true;
+        return ctx.accept();
+      }
+      if (ctx.method !== "password") return ctx.reject(methods);
       deps.auth.login(plainIp(info.ip), ctx.username, ctx.password).then(
         (result) => {
           tree = result.ok ? deps.trees.get(result.user) : undefined;
           if (tree) {
             conn.authenticated = true;
             ctx.accept();
-          } else ctx.reject(["password"]);
+          } else ctx.reject(methods);
         },
         () => ctx.reject(),
       );
@@ -129,7 +162,13 @@ export function createSshServer(deps: SshDeps): NetServer {
       client.on("session", (accept, reject) => {
         if (++sessions > limits.sshSessions) return reject();
         const session = accept();
-        session.on("sftp", (acceptSftp) => serveSftp(acceptSftp(), tree!, deps, conn.flow));
+        session.on("sftp", (acceptSftp) => {
+          const sftp = acceptSftp();
+          // OpenSSH's scp (SFTP mode since 9.0) judges a transfer by the session's exit status,
+          // which a subsystem never sets by itself: 0 when the client ends the session.
+          sftp.once("end", () => exitStatus(sftp, 0));
+          serveSftp(sftp, tree!, deps, conn.flow);
+        });
         for (const what of ["exec", "shell", "pty", "x11", "auth-agent"] as const) {
           session.on(what as "exec", (_accept: unknown, rejectIt?: () => void) => rejectIt?.());
         }

@@ -15,7 +15,7 @@ import type { ReplicaConfig } from "../../runtime/replica";
 import type { SiteSettings, WebSettings } from "../../../contracts/settings/web";
 import { FileCache } from "./files";
 import { createHandler } from "./handler";
-import { prepareSites, SiteTable } from "./sites";
+import { customerSites, prepareSites, SiteTable } from "./sites";
 
 export interface WebAppOptions {
   readonly config: ReplicaConfig<WebSettings>;
@@ -27,6 +27,8 @@ export interface WebAppOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Where inline site files are written. */
   readonly scratchDir: string;
+  /** Where the file service publishes customers' sites (the sites volume, read-only); needed when the config has `customerSites`. */
+  readonly customerSitesDir?: string;
   readonly log: Logger;
   readonly registry?: Registry;
   /** Overrides of {@link LIMITS} (tests use short timeouts). */
@@ -70,7 +72,10 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
   const { config, log } = options;
   const settings = config.settings;
   const registry = options.registry ?? new Registry();
-  const sites = new SiteTable(prepareSites(settings.sites.length > 0 ? settings.sites : defaultSites(config), options.scratchDir));
+  const own = prepareSites(settings.sites.length > 0 ? settings.sites : defaultSites(config), options.scratchDir);
+  const customers = config.customerSites ?? [];
+  if (customers.length > 0 && options.customerSitesDir === undefined) throw new Error("the config names customer sites but no customer sites folder was given");
+  const sites = new SiteTable([...own, ...customerSites(customers, options.customerSitesDir ?? "")]);
   const requests = new Counter({
     name: "web_requests_total",
     help: "HTTP responses by site and status class",

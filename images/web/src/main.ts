@@ -4,6 +4,7 @@ import { mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
 import { webSettingsSchema } from "../../../contracts/settings/web";
 import { startWebApp } from "./app";
 import { rolePort } from "../../../contracts/roles";
+import { CUSTOMER_SITES_PATH } from "../../../contracts/paths";
 
 void runRole({
   name: "web",
@@ -14,6 +15,8 @@ void runRole({
     ...tlsEnv,
     /** Where inline site content is written (the root filesystem is read-only). */
     SP_SITES_DIR: z.string().default("/tmp/sites"),
+    /** Customers' published sites: the file service's sites volume, mounted read-only. */
+    SP_CUSTOMER_SITES_DIR: z.string().default(CUSTOMER_SITES_PATH),
   },
   settings: webSettingsSchema,
   bindings: (_env, config) => ({ replica: config.replica }),
@@ -26,6 +29,7 @@ void runRole({
       httpsPort: env.SP_HTTPS_PORT,
       ...(tls ? { tls } : {}),
       scratchDir: env.SP_SITES_DIR,
+      customerSitesDir: env.SP_CUSTOMER_SITES_DIR,
       log,
     });
     return {

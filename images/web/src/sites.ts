@@ -9,12 +9,20 @@ import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { SiteSettings } from "../../../contracts/settings/web";
+import type { CustomerSite } from "../../../contracts/views/web";
 
 export interface Site {
   readonly host: string;
   readonly names: readonly string[];
   /** Real path of the root folder (symlinks resolved), the boundary every file must stay inside. */
   readonly root: string;
+  /**
+   * Where request paths are looked up, when not `root` itself: a hosting customer's site is
+   * served from `<account>/current`, a link the file service moves atomically to each newly
+   * published copy, so it is followed on every request while `root` (the account's folder)
+   * stays the boundary.
+   */
+  readonly serveDir?: string;
   readonly index: readonly string[];
   readonly errorPages: Readonly<Record<string, string>>;
   readonly cacheControl: string;
@@ -46,6 +54,23 @@ export function prepareSites(settings: readonly SiteSettings[], scratch: string)
       ...(s.tls ? { tls: s.tls } : {}),
     };
   });
+}
+
+/** Hosting customers' sites (contracts/views/web.ts), served from `<sitesDir>/<account>/current`. */
+export function customerSites(sites: readonly CustomerSite[], sitesDir: string): Site[] {
+  if (sites.length === 0) return [];
+  const base = realpathSync(sitesDir);
+  return sites.map((s) => ({
+    host: s.names[0]!,
+    names: s.names,
+    root: join(base, s.account),
+    serveDir: join(base, s.account, "current"),
+    index: ["index.html"],
+    errorPages: {},
+    // Short: a newly published site is visible within seconds, through caches too.
+    cacheControl: "public, max-age=5",
+    isDefault: false,
+  }));
 }
 
 export class SiteTable {
@@ -103,7 +128,7 @@ export async function resolvePath(site: Site, rawPath: string): Promise<Resoluti
     if (s.startsWith(".") && !(i === 0 && s === ".well-known")) return { kind: "error", status: 404 };
   }
   const wantsFolder = segments[last] === "";
-  const candidate = join(site.root, ...segments);
+  const candidate = join(site.serveDir ?? site.root, ...segments);
   const real = await inside(site, candidate);
   if (typeof real !== "string") return real;
   const info = await stat(real).catch(() => undefined);

@@ -2,14 +2,15 @@
  * HTTP(S) with undici: a GET of `/`, directly to a web server or through the proxy with a
  * site's name. Through the proxy the name goes in SNI and Host: the proxy picks its
  * certificate and route by it, and over HTTPS the certificate is verified against the
- * datacenter CA with the name check on. The name is `settings.proxyHost`, else the one the
- * noc role hook chose from the proxy's certificate (a web site's name), else the domain.
+ * datacenter CA with the name check on. The name is a hosting customer's domain for their
+ * site's target, else `settings.proxyHost`, else the one the noc role hook chose from the
+ * proxy's certificate (a web site's name), else the domain.
  */
 import { Agent, request } from "undici";
 import { verifiedTls, type Probe, type ProbeContext, type ProbeTarget } from "./types";
 
 export function proxySiteName(target: ProbeTarget, ctx: ProbeContext): string {
-  return ctx.settings.proxyHost ?? ctx.proxyHosts?.[target.service] ?? ctx.domain;
+  return target.site ?? ctx.settings.proxyHost ?? ctx.proxyHosts?.[target.service] ?? ctx.domain;
 }
 
 export function httpProbe(tls: boolean, viaProxy: boolean): Probe {

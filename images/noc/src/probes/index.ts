@@ -25,6 +25,7 @@ const tcpConnectProbe: Probe = (target, ctx) =>
 
 export function probeFor(target: ProbeTarget): { kind: string; probe: Probe } {
   const viaProxy = target.role === "proxy";
+  if (target.site !== undefined) return { kind: "customer-site", probe: httpProbe(true, true) };
   switch (target.port.name) {
     case "http":
       return { kind: viaProxy ? "http-via-proxy" : "http", probe: httpProbe(false, viaProxy) };

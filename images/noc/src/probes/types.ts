@@ -10,6 +10,8 @@ export interface ProbeTarget {
   readonly port: { readonly name: string; readonly port: number; readonly protocol: string };
   /** Address the NOC reaches the replica on (a network both are attached to). */
   readonly address: string;
+  /** A hosting customer's domain, asked for through this proxy replica over HTTPS (contracts/views/noc.ts). */
+  readonly site?: string;
 }
 
 export interface ProbeContext {
