@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
 import { buildRole } from "../../images/build";
 import { docker, dockerTestsEnabled } from "../harness/docker-cli";
 import { DockerHarness, type RecordedResource } from "../harness/docker-harness";
@@ -55,7 +56,9 @@ describe.runIf(enabled)("host-agent image", () => {
   let base = "";
 
   beforeAll(async () => {
-    await buildRole("host-agent");
+    // Only when missing (setup builds every bundle): buildRole empties dist/ first, and other
+    // test files build images from this same folder at the same time.
+    if (!existsSync("images/host-agent/dist/main.mjs")) await buildRole("host-agent");
     await harness.sweepStale();
     await harness.apply(resources);
     await harness.waitHealthy(CONTAINER, 30_000);
