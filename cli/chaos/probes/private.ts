@@ -7,9 +7,12 @@
  * JSON line per attempt. Attempts:
  *
  * - `postgres-query`: logs in with the db service's application login (its generated
- *   password, read from the deployment: cli/chaos/secrets.ts) and runs `SELECT 1`; up only
- *   when the answer is 1. While PostgreSQL is starting up or recovering it refuses the login
- *   (SQLSTATE 57P03): down.
+ *   password, read from the deployment: cli/chaos/secrets.ts) and asks
+ *   `SHOW transaction_read_only`, as libpq's `target_session_attrs=read-write` does; up only
+ *   when the session can write (`off`). A highly available db's data nodes are probed each
+ *   (cli/chaos/probes/index.ts): its standbys answer `on`, so the service is up while its
+ *   primary answers, and down from the primary's loss until a standby is promoted. While
+ *   PostgreSQL is starting up or recovering it refuses the login (SQLSTATE 57P03): down.
  * - `sftp-login`: logs in over SSH with the file service's first user and lists its home
  *   folder over SFTP; up only when the listing comes back.
  * - Without the deployment's secrets (neither `serverpark lab` state nor Pulumi's), the
@@ -24,8 +27,8 @@ import { docker } from "../../../lab/docker-cli";
 export interface PrivateTarget {
   readonly probe: string;
   /**
-   * `postgres`, `ssh`: the handshake only (no credentials); `postgres-query`: log in and run
-   * `SELECT 1`; `sftp-login`: log in over SSH and list the home folder over SFTP.
+   * `postgres`, `ssh`: the handshake only (no credentials); `postgres-query`: log in and ask
+   * whether the session can write; `sftp-login`: log in over SSH and list the home folder over SFTP.
    */
   readonly kind: "postgres" | "ssh" | "postgres-query" | "sftp-login";
   readonly host: string;
@@ -97,8 +100,8 @@ function query(t, finish) {
   const c = new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password: passwords[t.probe] || "", connectionTimeoutMillis: timeoutMs, ssl: { ca, minVersion: "TLSv1.2" } });
   c.on("error", () => undefined);
   c.connect()
-    .then(() => c.query("SELECT 1 AS one"))
-    .then((r) => finish(r.rows.length === 1 && Number(r.rows[0].one) === 1, "unexpected result"))
+    .then(() => c.query("SHOW transaction_read_only"))
+    .then((r) => finish(r.rows.length === 1 && r.rows[0].transaction_read_only === "off", "read-only (a standby)"))
     .catch((e) => finish(false, e.code ? "SQLSTATE " + e.code : e.message));
   return () => c.end().catch(() => undefined);
 }
