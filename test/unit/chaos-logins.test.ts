@@ -103,6 +103,8 @@ describe("the private prober's logins", () => {
       ...(pg
         ? ([
             { probe: "db/query", kind: "postgres-query", host: "127.0.0.1", port: DB_PORT, user: "app", database: "app" },
+            // An HA db's probe has a target per data node: the prober is ready once every probe sampled, not every target.
+            { probe: "db/query", kind: "postgres-query", host: "localhost", port: DB_PORT, user: "app", database: "app" },
             { probe: "baddb/query", kind: "postgres-query", host: "127.0.0.1", port: DB_PORT, user: "app", database: "app" },
             { probe: "rodb/query", kind: "postgres-query", host: "127.0.0.1", port: DB_PORT, user: "noc", database: "app" },
           ] as PrivateTarget[])

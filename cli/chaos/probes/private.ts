@@ -256,6 +256,8 @@ export function startPrivateProber(
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
   const seen = new Set<string>();
+  // One probe may have several targets (an HA db's data nodes): ready once every probe has sampled.
+  const probes = new Set(o.targets.map((t) => t.probe)).size;
   const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -263,7 +265,7 @@ export function startPrivateProber(
         const s = JSON.parse(line) as PrivateSample;
         samples.push(s);
         seen.add(s.probe);
-        if (seen.size >= o.targets.length) resolve();
+        if (seen.size >= probes) resolve();
       } catch {
         // not a sample line: ignored
       }
