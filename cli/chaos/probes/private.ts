@@ -46,6 +46,8 @@ export interface PrivateSample {
   readonly asked?: number;
   readonly ok: boolean;
   readonly why?: string;
+  /** Which round of the helper asked it: the targets of one probe (an HA db's data nodes) asked in the same round are one observation. */
+  readonly round?: number;
 }
 
 /**
@@ -64,7 +66,10 @@ startup.writeInt32BE(196608, 4);
 params.copy(startup, 8);
 let passwords = {};
 let ca;
+// One login at a time per target (a probe may have several: an HA db's data nodes).
 const busy = new Set();
+const key = (t) => t.probe + "@" + t.host + ":" + t.port;
+let rounds = 0;
 function sqlstate(buf) {
   for (let i = 5; i < buf.length && buf[i] !== 0; ) {
     const end = buf.indexOf(0, i + 1);
@@ -128,7 +133,7 @@ function check(t) {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (holds) busy.delete(t.probe);
+      if (holds) busy.delete(key(t));
       close();
       resolve(ok ? { ok } : { ok, why });
     };
@@ -141,18 +146,19 @@ function check(t) {
     s.on("error", (e) => finish(false, e.code || e.message));
     s.on("connect", () => {
       s.destroy();
-      if (busy.has(t.probe)) return finish(null);
-      busy.add(t.probe);
+      if (busy.has(key(t))) return finish(null);
+      busy.add(key(t));
       holds = true;
       close = (t.kind === "postgres-query" ? query : sftp)(t, finish);
     });
   });
 }
 function round() {
+  const n = ++rounds;
   for (const t of targets) {
     const start = Date.now();
     // An answer means the service was up when it came; a failure, that it was not when asked.
-    check(t).then((r) => r.ok !== null && process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, asked: start, ...r }) + "\\n"));
+    check(t).then((r) => r.ok !== null && process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, asked: start, round: n, ...r }) + "\\n"));
   }
 }
 let input = "";
