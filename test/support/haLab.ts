@@ -29,8 +29,13 @@ export interface Cli {
 
 /** `serverpark lab <args>` as a child process. */
 export async function lab(...args: string[]): Promise<Cli> {
+  return serverpark(["lab", ...args]);
+}
+
+/** `serverpark <args>` as a child process, as a user runs it. */
+export async function serverpark(args: readonly string[]): Promise<Cli> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, "bin", "serverpark.js"), "lab", ...args], {
+    const { stdout, stderr } = await run(process.execPath, [join(ROOT, "bin", "serverpark.js"), ...args], {
       cwd: ROOT,
       timeout: 600_000,
       maxBuffer: 64 << 20,
