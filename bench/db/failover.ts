@@ -22,7 +22,22 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { dockerKill, dockerStart, haGroup, HA_FIXTURE, HA_STACK, idsIn, lab, monitorView, primaryOf, psql, waitFor, Writer } from "../../test/support/haLab";
+import {
+  dockerKill,
+  dockerStart,
+  haGroup,
+  HA_FIXTURE,
+  HA_STACK,
+  idsIn,
+  lab,
+  monitorEvents,
+  monitorView,
+  primaryOf,
+  psql,
+  waitFor,
+  Writer,
+  type HaGroup,
+} from "../../test/support/haLab";
 
 const run = promisify(execFile);
 const kills = Number(process.argv[2] ?? 20);
@@ -42,6 +57,8 @@ interface Result {
   readonly failovers: number[];
   readonly acknowledged: number;
   readonly lost: number[];
+  /** HA only: each kill's phases by the monitor's events. */
+  readonly phases?: (Phases | { error: string })[];
 }
 
 async function deploy(file: string): Promise<void> {
@@ -55,13 +72,29 @@ async function deploy(file: string): Promise<void> {
  * while the docker CLI was still starting could finish on the old primary) to the writer's
  * first acknowledged write that started after that, in ms.
  */
-async function measure(writer: Writer, kill: () => Promise<void>, then?: () => Promise<void>): Promise<number> {
+async function measure(writer: Writer, kill: () => Promise<void>, then?: () => Promise<void>): Promise<{ ms: number; killedAt: number }> {
   await kill();
   const killedAt = Date.now();
   await then?.();
   const first = await waitFor("a write after the kill", async () => writer.firstStartedAfter(killedAt), 300_000);
-  return first.ackedAt - killedAt;
+  return { ms: first.ackedAt - killedAt, killedAt };
 }
+
+/** The failover's phases: seconds from the kill to the monitor's first event of each kind (its clock and ours are one machine's). */
+const PHASES = { unhealthy: /marked as unhealthy/, draining: /to draining/, wait_primary: /to wait_primary/ } as const;
+type Phases = Partial<Record<keyof typeof PHASES, number>>;
+
+async function phases(group: HaGroup, killedAt: number): Promise<Phases> {
+  const events = (await monitorEvents(group)).filter((e) => e.at >= killedAt - 500);
+  const out: Phases = {};
+  for (const [name, re] of Object.entries(PHASES) as [keyof typeof PHASES, RegExp][]) {
+    const e = events.find((ev) => re.test(ev.description));
+    if (e) out[name] = (e.at - killedAt) / 1000;
+  }
+  return out;
+}
+
+const show = (p: Phases) => (Object.keys(PHASES) as (keyof typeof PHASES)[]).map((k) => `${k} ${p[k]?.toFixed(1) ?? "?"}`).join(", ");
 
 async function haSide(): Promise<Result> {
   await deploy(HA_FIXTURE);
@@ -80,13 +113,19 @@ async function haSide(): Promise<Result> {
   const writer = new Writer(group.uri, "acks", 1);
   writer.start();
   const failovers: number[] = [];
+  const phaseLog: (Phases | { error: string })[] = [];
   try {
     for (let i = 1; i <= kills; i++) {
       const primary = await waitFor("the primary", () => primaryOf(group), 120_000);
       await waitFor("steady writes", async () => (writer.acknowledged.at(-1)!.ackedAt > Date.now() - 2000 ? true : undefined), 120_000);
-      const ms = await measure(writer, () => dockerKill(primary.container));
+      const { ms, killedAt } = await measure(writer, () => dockerKill(primary.container));
       failovers.push(ms);
-      console.log(`ha kill ${i}/${kills}: ${primary.name} -> failover ${(ms / 1000).toFixed(1)} s`);
+      const p = await phases(group, killedAt).catch((e: Error) => ({ error: e.message }));
+      phaseLog.push(p);
+      const at = "error" in p ? p.error : show(p);
+      console.log(
+        `ha kill ${i}/${kills}: ${primary.name} first in the URI ${primary === group.nodes[0]} -> failover ${(ms / 1000).toFixed(1)} s (monitor: ${at})`,
+      );
       await dockerStart(primary.container);
       await settled();
     }
@@ -95,7 +134,7 @@ async function haSide(): Promise<Result> {
   }
   const lost = writer.lost(await idsIn(group.uri, "acks", 1));
   await lab("down", HA_STACK);
-  return { side: "HA (2 data nodes + monitor)", failovers, acknowledged: writer.acknowledged.length, lost };
+  return { side: "HA (2 data nodes + monitor)", failovers, acknowledged: writer.acknowledged.length, lost, phases: phaseLog };
 }
 
 async function singleSide(): Promise<Result> {
@@ -111,7 +150,7 @@ async function singleSide(): Promise<Result> {
   const password = (await exec("cat", "/etc/serverpark/secrets/db-password")).trim();
   const caFile = join(mkdtempSync(join(tmpdir(), "sp-db-failover-")), "ca.crt");
   writeFileSync(caFile, await exec("cat", "/etc/serverpark/tls/ca.crt"));
-  const uri = `postgresql://app:${encodeURIComponent(password)}@${address}:5432/app?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=${caFile}&connect_timeout=3`;
+  const uri = `postgresql://app:${encodeURIComponent(password)}@${address}:5432/app?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=${caFile}&connect_timeout=2`;
   await waitFor("the single server", async () => ((await psql(uri, "SELECT 1")) === "1" ? true : undefined), 300_000);
   await psql(uri, "CREATE TABLE acks (id int PRIMARY KEY, at timestamptz DEFAULT now())");
   const writer = new Writer(uri, "acks", 1);
@@ -121,7 +160,7 @@ async function singleSide(): Promise<Result> {
     for (let i = 1; i <= kills; i++) {
       await waitFor("steady writes", async () => (writer.acknowledged.at(-1)!.ackedAt > Date.now() - 2000 ? true : undefined), 120_000);
       // The restart counts: it is what a single server needs to serve again.
-      const ms = await measure(
+      const { ms } = await measure(
         writer,
         () => dockerKill("hat-db-0"),
         () => dockerStart("hat-db-0"),
@@ -150,6 +189,17 @@ async function main(): Promise<void> {
     const s = stats(r.failovers);
     console.log(
       `| ${r.side} | ${r.failovers.length} | ${(s.p50 / 1000).toFixed(1)} s | ${(s.max / 1000).toFixed(1)} s | ${r.acknowledged} | ${r.lost.length} |`,
+    );
+  }
+  for (const r of results) {
+    const known = (r.phases ?? []).filter((p): p is Phases => !("error" in p));
+    if (known.length === 0) continue;
+    const median = (k: keyof typeof PHASES) => {
+      const v = known.map((p) => p[k]).filter((x): x is number => x !== undefined);
+      return v.length ? stats(v.map((x) => x * 1000)).p50 / 1000 : undefined;
+    };
+    console.log(
+      `${r.side}, the monitor's events after the kill (p50): ${show({ unhealthy: median("unhealthy"), draining: median("draining"), wait_primary: median("wait_primary") })}`,
     );
   }
   for (const r of results)

@@ -129,3 +129,20 @@ export async function agentPower(
   const args = ["exec", container, "node", "-e", AGENT_SCRIPT, ...(body ? [JSON.stringify(body)] : [])];
   return JSON.parse((await docker(args, { timeoutMs: 30_000 })).stdout) as AgentSnapshot;
 }
+
+// Runs inside a db data node's container: its own view of itself from the management port (images/db/src/ha/routes.ts).
+const CLUSTER_SCRIPT = `const p=process.env.SP_MGMT_PORT||9100;
+fetch("http://127.0.0.1:"+p+"/cluster").then(async r=>{if(!r.ok)process.exit(1);const j=await r.json();process.stdout.write(String(j.local&&j.local.role))})
+.catch(()=>process.exit(1))`;
+
+/**
+ * Which of a highly available db's data nodes is the primary now (replica id), by asking each
+ * one's `GET /cluster`; undefined when none says so (the prediction then takes both cases).
+ */
+export async function haPrimary(nodes: readonly { readonly replica: string; readonly name: string }[]): Promise<string | undefined> {
+  for (const n of nodes) {
+    const out = await docker(["exec", n.name, "node", "-e", CLUSTER_SCRIPT], { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
+    if (out?.stdout.trim() === "primary") return n.replica;
+  }
+  return undefined;
+}

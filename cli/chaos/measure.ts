@@ -22,13 +22,15 @@ export const SAMPLE_INTERVAL_MS = 250;
 /** The locally made base image (scripts/make-base-image.sh), which has node and nothing of ours. */
 export const PROBE_IMAGE = "node:24-bookworm-slim";
 
-interface RawSample {
+export interface RawSample {
   readonly probe: string;
   /** Epoch ms: when a success was answered, when a failure was asked. */
   readonly t: number;
   readonly ok: boolean;
   /** Epoch ms when the attempt was asked. */
   readonly asked?: number;
+  /** The private helper's round: a probe's targets asked in one round are one observation. */
+  readonly round?: number;
 }
 
 /** Samples every probe on a fixed beat until stopped. */
@@ -80,11 +82,30 @@ export function toProbeSamples(
     probe: p.probe,
     service: p.service,
     intervalSeconds: intervalMs / 1000,
-    samples: raw
-      .filter((s) => s.probe === p.probe && s.t >= startedMs)
+    samples: oneObservationPerRound(raw.filter((s) => s.probe === p.probe))
+      .filter((s) => s.t >= startedMs)
       .map((s) => ({ at: (s.t - startedMs) / 1000, ok: s.ok, ...(s.asked !== undefined ? { askedAt: (s.asked - startedMs) / 1000 } : {}) }))
       .sort((a, b) => a.at - b.at),
   }));
+}
+
+/**
+ * A probe with several targets (an HA db: every data node) is up in a round when any target
+ * answered: of one round's samples the first success stands for it, else its first failure.
+ * Samples without a round (one target each) are kept as they are.
+ */
+export function oneObservationPerRound(samples: readonly RawSample[]): RawSample[] {
+  const rounds = new Map<number, RawSample>();
+  const out: RawSample[] = [];
+  for (const s of samples) {
+    if (s.round === undefined) {
+      out.push(s);
+      continue;
+    }
+    const kept = rounds.get(s.round);
+    if (!kept || (s.ok && !kept.ok) || (s.ok === kept.ok && s.t < kept.t)) rounds.set(s.round, s);
+  }
+  return [...out, ...rounds.values()];
 }
 
 export interface Measurement {

@@ -14,7 +14,7 @@ import { renderChaosChart } from "../../components/power/live/chartHtml";
 import { loadSlowdown } from "../../components/power/live/boot";
 import { startMeasurement } from "../chaos/measure";
 import { LiveController } from "../chaos/controller";
-import { datacenterContainers } from "../chaos/docker";
+import { datacenterContainers, haPrimary } from "../chaos/docker";
 import { playLive, type ChaosLog } from "../chaos/run";
 import { probeLogins, secretsFromFile, secretsFromLab, secretsFromPulumi, type DeploymentSecrets } from "../chaos/secrets";
 import { findProjectRoot } from "../../components/spec/load";
@@ -201,6 +201,19 @@ export const command: CliCommand = {
         : `serverpark chaos: no deployment secrets found (serverpark lab state, pulumi stack export, --secrets): the db, mail and SFTP probes stop at the handshake`,
     );
 
+    // A highly available db's primary: losing its host costs a failover, a standby's nothing (components/power/live/haGroup.ts).
+    const primaries: Record<string, string> = {};
+    for (const s of plan.services.filter((x) => x.ha)) {
+      const nodes = [...live.replicas.values()].flat().filter((r) => r.wasRunning && s.replicas.includes(r.replica));
+      const primary = await haPrimary(nodes);
+      if (primary) primaries[s.id] = primary;
+      io.err(
+        primary
+          ? `serverpark chaos: ${s.id} is a highly available group; its primary is ${primary}`
+          : `serverpark chaos: ${s.id} is a highly available group; no data node says it is the primary: predicting both cases`,
+      );
+    }
+
     // The machine's load before the run: it stretches every boot (components/power/live/boot.ts).
     const machine = { load: round(loadavg()[0]!), cores: availableParallelism() };
 
@@ -246,7 +259,7 @@ export const command: CliCommand = {
         // The simulator's cuts and boots, placed where the controller applied them.
         const applied = { changes: log.changes, restoreAtRealSeconds: log.restore?.realSeconds };
         // Replicas that boot at once share this machine's cores.
-        predicted = predictDowntime(spec, plan, timeline, { speed, applied, ...machine });
+        predicted = predictDowntime(spec, plan, timeline, { speed, applied, primaries, ...machine });
         // Keep measuring until the last predicted recovery has had its tolerance, so a late one is seen.
         const lastPredicted = Math.max(0, ...predicted.flatMap((p) => p.down.map((d) => d.to)));
         const until = Math.max((Date.now() - started) / 1000, lastPredicted + tolerance.seconds + 1);

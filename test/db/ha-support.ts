@@ -101,7 +101,7 @@ export function testGroup(port: number, base = 20): TestGroup {
     dir,
     monitor,
     nodes,
-    uri: `postgresql://app:${APP_PASSWORD}@${hosts}/app?target_session_attrs=read-write&sslmode=require&connect_timeout=3`,
+    uri: `postgresql://app:${APP_PASSWORD}@${hosts}/app?target_session_attrs=read-write&sslmode=require&connect_timeout=2`,
     renew(member) {
       const index = nodes.indexOf(member);
       member.node = member === monitor ? make("monitor", "monitor", monitorHost, port) : make("postgres", `node${index + 1}`, member.host, member.port);
@@ -121,7 +121,7 @@ export async function psqlUri(uri: string, sql: string, timeoutMs = 30_000): Pro
 
 /** The URI of one member only (any session: a standby answers reads). */
 export function memberUri(member: Member, attrs = "any"): string {
-  return `postgresql://app:${APP_PASSWORD}@${member.host}:${member.port}/app?target_session_attrs=${attrs}&sslmode=require&connect_timeout=3`;
+  return `postgresql://app:${APP_PASSWORD}@${member.host}:${member.port}/app?target_session_attrs=${attrs}&sslmode=require&connect_timeout=2`;
 }
 
 export { waitFor } from "../support/haLab";

@@ -10,6 +10,7 @@
  */
 import { rmSync } from "node:fs";
 import type { ManagementRequest } from "../../images/runtime/management";
+import { DEFAULT_TIMINGS } from "../../images/db/src/ha/config";
 import { haRoutes } from "../../images/db/src/ha/routes";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_PASSWORD, haveAutoFailover, memberUri, psqlUri, testGroup, waitFor, type Member, type TestGroup } from "./ha-support";
@@ -179,6 +180,7 @@ describe.skipIf(!enabled)("db HA with pg_auto_failover (real PostgreSQL, psql)",
     // give its keeper loop (every second) a few rounds to see that, then the standby dies too.
     await new Promise((r) => setTimeout(r, 8000));
     await standby.node.kill();
+    const isolatedAt = Date.now();
     let acknowledged = false;
     // Settled into a value at once: its failure is the expected outcome, checked below, not an unhandled rejection.
     const write = psqlUri(memberUri(primary, "read-write"), "INSERT INTO acks (id) VALUES (-42)", 120_000).then(
@@ -210,6 +212,10 @@ describe.skipIf(!enabled)("db HA with pg_auto_failover (real PostgreSQL, psql)",
         }
       },
       120_000,
+    );
+    // Printed, not asserted: the margin images/db/src/ha/config.ts (checkTimings) keeps for noticing the partition.
+    console.log(
+      `the isolated primary refused writes ${((Date.now() - isolatedAt) / 1000).toFixed(1)} s after its standby died (network_partition_timeout ${DEFAULT_TIMINGS.networkPartitionSeconds} s)`,
     );
     expect(await write, "the write was never acknowledged: it failed").toBeInstanceOf(Error);
     expect(acknowledged).toBe(false);

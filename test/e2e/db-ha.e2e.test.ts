@@ -7,7 +7,9 @@
  * datacenter CA) keeps working across `docker kill` of the primary's container, a writer
  * that records every acknowledged commit loses none, and the killed node, started again,
  * rejoins as the synchronous standby with every acknowledged row. The failover time is
- * printed, not asserted (speed lives in bench/db/failover.ts).
+ * printed, not asserted (speed lives in bench/db/failover.ts). Last, `serverpark chaos` cuts
+ * the primary's host: the db probe (a session that can write) sees the failover, not the
+ * host's outage, and the verdict against the prediction (components/power/live/haGroup.ts) is ok.
  * It does not use the shared e2e datacenter; it needs the shared lock like every e2e test.
  */
 import { execFileSync } from "node:child_process";
@@ -23,6 +25,7 @@ import {
   monitorView,
   primaryOf,
   psql,
+  serverpark,
   waitFor,
   Writer,
   type HaGroup,
@@ -123,5 +126,41 @@ describe.skipIf(!enabled())("highly available db on Docker (serverpark lab, psql
     );
     // And psql with the same string still writes.
     expect(await psql(group.uri, "INSERT INTO acks (id) VALUES (-2) RETURNING id")).toMatch(/^-2/);
+  }, 900_000);
+
+  it("serverpark chaos cuts the primary's host for 30 s: the db is down for the failover, as predicted, and back while that host is still dark", async () => {
+    const primary = (await waitFor("the primary", () => primaryOf(group), 120_000))!;
+    const host = execFileSync("docker", ["inspect", "-f", '{{index .Config.Labels "serverpark.host"}}', primary.container]).toString().trim();
+    expect(host).toMatch(/^h\d$/);
+    // The passwords come from `serverpark lab`'s state, as for a user after `lab up`.
+    const out = await serverpark(["chaos", HA_FIXTURE, "--scenario", `host:${host}@0/30m`, "--speed", "60", "--json"]);
+    expect(out.stderr).toContain(`db is a highly available group; its primary is ${primary.name}`);
+    const log = JSON.parse(out.stdout) as {
+      changes: { host: string; kind: string; realSeconds: number }[];
+      fidelity: {
+        rows: { probe: string; verdict: string; predicted: { down: { from: number; to: number }[] }; measured: { down: { from: number; to: number }[] } }[];
+      };
+    };
+    const db = log.fidelity.rows.find((r) => r.probe === "db/query")!;
+    const table = JSON.stringify(db);
+    console.log(`chaos, the primary's host dark for 30 s: ${table}`);
+    expect(db.verdict, table).toBe("ok");
+    expect(out.code, out.stderr.slice(-2000)).toBe(0);
+    const powerOn = log.changes.find((c) => c.host === host && c.kind === "power-on")!.realSeconds;
+    // The primary's loss was seen, and both the prediction and the measured outage ended before its host had power again.
+    expect(db.measured.down.length, table).toBeGreaterThan(0);
+    expect(Math.max(...db.predicted.down.map((d) => d.to)), table).toBeLessThan(powerOn);
+    expect(Math.max(...db.measured.down.map((d) => d.to)), table).toBeLessThan(powerOn);
+    // Afterwards the group is whole again: a primary and a secondary.
+    await waitFor(
+      "a primary and a secondary again",
+      async () =>
+        Object.values(await monitorView(group))
+          .sort()
+          .join(",") === "primary,secondary"
+          ? true
+          : undefined,
+      300_000,
+    );
   }, 900_000);
 });

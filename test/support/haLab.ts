@@ -29,8 +29,13 @@ export interface Cli {
 
 /** `serverpark lab <args>` as a child process. */
 export async function lab(...args: string[]): Promise<Cli> {
+  return serverpark(["lab", ...args]);
+}
+
+/** `serverpark <args>` as a child process, as a user runs it. */
+export async function serverpark(args: readonly string[]): Promise<Cli> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, "bin", "serverpark.js"), "lab", ...args], {
+    const { stdout, stderr } = await run(process.execPath, [join(ROOT, "bin", "serverpark.js"), ...args], {
       cwd: ROOT,
       timeout: 600_000,
       maxBuffer: 64 << 20,
@@ -84,7 +89,7 @@ export async function haGroup(): Promise<HaGroup> {
   writeFileSync(caFile, await exec(first, "cat", "/etc/serverpark/tls/ca.crt"));
   const nodes = config.ha.nodes.map((n) => ({ name: n.name, container: `${PREFIX}-${n.name}`, host: n.host, port: n.port }));
   const base = (hosts: string, attrs: string) =>
-    `postgresql://app:${encodeURIComponent(password)}@${hosts}/app?target_session_attrs=${attrs}&sslmode=verify-full&sslrootcert=${caFile}&connect_timeout=3`;
+    `postgresql://app:${encodeURIComponent(password)}@${hosts}/app?target_session_attrs=${attrs}&sslmode=verify-full&sslrootcert=${caFile}&connect_timeout=2`;
   return {
     nodes,
     monitor: `${PREFIX}-db-monitor`,
@@ -105,16 +110,42 @@ export async function primaryOf(group: HaGroup): Promise<Member | undefined> {
   return group.nodes.find((n) => n.host === address);
 }
 
-/** The group as the monitor sees it (`pg_autoctl show state --json`, run inside a member): node name -> state. */
-export async function monitorView(group: HaGroup): Promise<Record<string, string>> {
+/** `pg_autoctl show <what> --json` run inside the monitor's container, parsed. */
+async function autoctlShow(group: HaGroup, ...what: string[]): Promise<unknown> {
   const env = [
     "HOME=/var/lib/serverpark/db/autoctl",
     "XDG_CONFIG_HOME=/var/lib/serverpark/db/autoctl/config",
     "XDG_DATA_HOME=/var/lib/serverpark/db/autoctl/share",
     "XDG_RUNTIME_DIR=/tmp/serverpark-db/autoctl",
   ];
-  const out = await exec(group.monitor, "env", ...env, "pg_autoctl", "show", "state", "--pgdata", "/var/lib/serverpark/db/pgdata", "--json");
-  const rows = JSON.parse(out) as { nodename: string; current_group_state: string; assigned_group_state: string }[];
+  return JSON.parse(await exec(group.monitor, "env", ...env, "pg_autoctl", "show", ...what, "--pgdata", "/var/lib/serverpark/db/pgdata", "--json"));
+}
+
+/** One of the monitor's events (`pg_autoctl show events`): when (ms since the epoch), which node, its goal state. */
+export interface MonitorEvent {
+  readonly at: number;
+  readonly node: string;
+  readonly goal: string;
+  readonly description: string;
+}
+
+/** The monitor's last `count` events, oldest first (where a failover's time goes). */
+export async function monitorEvents(group: HaGroup, count = 30): Promise<MonitorEvent[]> {
+  const rows = (await autoctlShow(group, "events", "--count", String(count))) as {
+    eventtime: string;
+    nodename: string;
+    goalstate: string;
+    description: string;
+  }[];
+  // PostgreSQL's timestamptz text, e.g. "2026-12-06 08:17:20.123456+00" (the monitor runs in UTC).
+  const parse = (t: string) => Date.parse(t.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00"));
+  return rows.map((r) => ({ at: parse(r.eventtime), node: r.nodename, goal: r.goalstate, description: r.description })).sort((a, b) => a.at - b.at);
+}
+
+/** The group as the monitor sees it (`pg_autoctl show state --json`, run inside a member): node name -> state. */
+export async function monitorView(group: HaGroup): Promise<Record<string, string>> {
+  const out = await autoctlShow(group, "state");
+  const rows = out as { nodename: string; current_group_state: string; assigned_group_state: string }[];
   return Object.fromEntries(
     rows.map((r) => [
       r.nodename,

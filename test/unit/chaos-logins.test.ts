@@ -1,10 +1,12 @@
 /**
  * The chaos probes that prove service, against our real servers in this process: an IMAP
- * LOGIN (mail role), an SFTP login and home-folder listing (file role) and `SELECT 1` (db
- * role, real PostgreSQL 15) — up with the right password, down with a wrong one — and where
+ * LOGIN (mail role), an SFTP login and home-folder listing (file role) and a db session that
+ * can write (real PostgreSQL 15; a read-only session, as on a standby, is down) — up with the
+ * right password, down with a wrong one — and where
  * their passwords come from (cli/chaos/secrets.ts): `serverpark lab` state, a Pulumi export,
  * a --secrets file, named as the role hooks name the resources.
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,8 +23,10 @@ import type { DbApp } from "../../images/db/src/app";
 import { startTestFiles, PASSWORDS as FILE_PASSWORDS } from "../file/support";
 import { DOMAIN, PASSWORDS as MAIL_PASSWORDS, startTestMail, type TestMail } from "../mail/support";
 import { havePostgres, PASSWORD as DB_PASSWORD, testDb } from "../db/support";
+import { scramSha256Verifier } from "../../contracts/credentials/scram";
 
 const DB_PORT = 47381;
+const READ_ONLY_PASSWORD = "noc-read-only-1";
 
 describe("IMAP LOGIN over TLS (our mail role)", () => {
   let mail: TestMail | undefined;
@@ -81,7 +85,8 @@ describe("the private prober's logins", () => {
   beforeAll(async () => {
     files.app = (await startTestFiles()).app;
     if (pg) {
-      const made = testDb(DB_PORT);
+      // The NOC's monitoring login is read-only (default_transaction_read_only): a session that cannot write, as on a standby.
+      const made = testDb(DB_PORT, {}, { user: "noc", database: "app", verifier: scramSha256Verifier(READ_ONLY_PASSWORD, randomBytes(16)) });
       dbCa = readFileSync(made.caFile, "utf8");
       db = await made.start();
     }
@@ -98,11 +103,20 @@ describe("the private prober's logins", () => {
       ...(pg
         ? ([
             { probe: "db/query", kind: "postgres-query", host: "127.0.0.1", port: DB_PORT, user: "app", database: "app" },
+            // An HA db's probe has a target per data node: the prober is ready once every probe sampled, not every target.
+            { probe: "db/query", kind: "postgres-query", host: "localhost", port: DB_PORT, user: "app", database: "app" },
             { probe: "baddb/query", kind: "postgres-query", host: "127.0.0.1", port: DB_PORT, user: "app", database: "app" },
+            { probe: "rodb/query", kind: "postgres-query", host: "127.0.0.1", port: DB_PORT, user: "noc", database: "app" },
           ] as PrivateTarget[])
         : []),
     ];
-    const passwords = { "files/sftp-login": FILE_PASSWORDS.alice, "bad/sftp-login": "not-bobs", "db/query": DB_PASSWORD, "baddb/query": "nope" };
+    const passwords = {
+      "files/sftp-login": FILE_PASSWORDS.alice,
+      "bad/sftp-login": "not-bobs",
+      "db/query": DB_PASSWORD,
+      "baddb/query": "nope",
+      "rodb/query": READ_ONLY_PASSWORD,
+    };
     const options = { name: "t", network: "n", address: "a", image: "i", targets, intervalMs: 300, timeoutMs: 8000, passwords, ...(dbCa ? { ca: dbCa } : {}) };
     // The passwords go over stdin: the command line carries none.
     const args = ["-e", PROBE_SCRIPT, JSON.stringify(targets), "300", "8000"];
@@ -124,6 +138,9 @@ describe("the private prober's logins", () => {
       expect(verdicts("db/query")).toEqual(new Set([true]));
       expect(verdicts("baddb/query")).toEqual(new Set([false]));
       expect(prober.samples.find((s) => s.probe === "baddb/query")?.why).toBe("SQLSTATE 28P01");
+      // Logged in, but the session cannot write: not the primary a client needs.
+      expect(verdicts("rodb/query")).toEqual(new Set([false]));
+      expect(prober.samples.find((s) => s.probe === "rodb/query")?.why).toBe("read-only (a standby)");
     }
   }, 60_000);
 });

@@ -261,3 +261,32 @@ describe("the sampler", () => {
     expect(probe!.samples[0]).toMatchObject({ ok: false }); // the failures asked meanwhile come first
   });
 });
+
+describe("a probe with a target per data node (an HA db)", () => {
+  it("a round is up when any target answered: the dead node's failure does not count while the primary answers", () => {
+    const raw = [
+      // Round 1: the dead node fails (timed when asked), the new primary answers.
+      { probe: "db/query", t: 1000, asked: 1000, ok: false, round: 1 },
+      { probe: "db/query", t: 1040, asked: 1001, ok: true, round: 1 },
+      // Round 2: both fail (the failover is under way).
+      { probe: "db/query", t: 1250, asked: 1250, ok: false, round: 2 },
+      { probe: "db/query", t: 1251, asked: 1251, ok: false, round: 2 },
+      // A probe with one target and no rounds is kept as it is.
+      { probe: "ns/dns", t: 1000, ok: false },
+      { probe: "ns/dns", t: 1250, ok: true },
+    ];
+    const [db, ns] = toProbeSamples(
+      [
+        { probe: "db/query", service: "db" },
+        { probe: "ns/dns", service: "ns" },
+      ],
+      raw,
+      0,
+    );
+    expect(db!.samples).toEqual([
+      { at: 1.04, ok: true, askedAt: 1.001 },
+      { at: 1.25, ok: false, askedAt: 1.25 },
+    ]);
+    expect(ns!.samples.map((s) => s.ok)).toEqual([false, true]);
+  });
+});

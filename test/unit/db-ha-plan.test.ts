@@ -143,7 +143,7 @@ describe("db with replicas: 2 in the plan", () => {
   it("is what a data node hands out as its clients' connection string: every data node, read-write sessions, verify-full", () => {
     const view = replicaRuntimeConfigSchema.parse(replicaRuntimeConfig(plan, replica(plan, "db-1"), db)).ha!;
     const hosts = db.replicas.map((id) => `${replica(plan, id).addresses.private}:5432`).join(",");
-    expect(clientUri(view, settingsOf(db, "db"))).toBe(`postgresql://app@${hosts}/app?target_session_attrs=read-write&sslmode=verify-full&connect_timeout=3`);
+    expect(clientUri(view, settingsOf(db, "db"))).toBe(`postgresql://app@${hosts}/app?target_session_attrs=read-write&sslmode=verify-full&connect_timeout=2`);
     // The members' own pg_hba: TLS only, and the superuser never over the network, before any SCRAM rule.
     const rules = haClientRules("node");
     expect(rules.indexOf("hostssl all node all reject")).toBeLessThan(rules.findIndex((r) => r.endsWith("scram-sha-256")));

@@ -7,9 +7,12 @@
  * JSON line per attempt. Attempts:
  *
  * - `postgres-query`: logs in with the db service's application login (its generated
- *   password, read from the deployment: cli/chaos/secrets.ts) and runs `SELECT 1`; up only
- *   when the answer is 1. While PostgreSQL is starting up or recovering it refuses the login
- *   (SQLSTATE 57P03): down.
+ *   password, read from the deployment: cli/chaos/secrets.ts) and asks
+ *   `SHOW transaction_read_only`, as libpq's `target_session_attrs=read-write` does; up only
+ *   when the session can write (`off`). A highly available db's data nodes are probed each
+ *   (cli/chaos/probes/index.ts): its standbys answer `on`, so the service is up while its
+ *   primary answers, and down from the primary's loss until a standby is promoted. While
+ *   PostgreSQL is starting up or recovering it refuses the login (SQLSTATE 57P03): down.
  * - `sftp-login`: logs in over SSH with the file service's first user and lists its home
  *   folder over SFTP; up only when the listing comes back.
  * - Without the deployment's secrets (neither `serverpark lab` state nor Pulumi's), the
@@ -24,8 +27,8 @@ import { docker } from "../../../lab/docker-cli";
 export interface PrivateTarget {
   readonly probe: string;
   /**
-   * `postgres`, `ssh`: the handshake only (no credentials); `postgres-query`: log in and run
-   * `SELECT 1`; `sftp-login`: log in over SSH and list the home folder over SFTP.
+   * `postgres`, `ssh`: the handshake only (no credentials); `postgres-query`: log in and ask
+   * whether the session can write; `sftp-login`: log in over SSH and list the home folder over SFTP.
    */
   readonly kind: "postgres" | "ssh" | "postgres-query" | "sftp-login";
   readonly host: string;
@@ -43,6 +46,8 @@ export interface PrivateSample {
   readonly asked?: number;
   readonly ok: boolean;
   readonly why?: string;
+  /** Which round of the helper asked it: the targets of one probe (an HA db's data nodes) asked in the same round are one observation. */
+  readonly round?: number;
 }
 
 /**
@@ -61,7 +66,10 @@ startup.writeInt32BE(196608, 4);
 params.copy(startup, 8);
 let passwords = {};
 let ca;
+// One login at a time per target (a probe may have several: an HA db's data nodes).
 const busy = new Set();
+const key = (t) => t.probe + "@" + t.host + ":" + t.port;
+let rounds = 0;
 function sqlstate(buf) {
   for (let i = 5; i < buf.length && buf[i] !== 0; ) {
     const end = buf.indexOf(0, i + 1);
@@ -97,8 +105,8 @@ function query(t, finish) {
   const c = new Client({ host: t.host, port: t.port, user: t.user, database: t.database, password: passwords[t.probe] || "", connectionTimeoutMillis: timeoutMs, ssl: { ca, minVersion: "TLSv1.2" } });
   c.on("error", () => undefined);
   c.connect()
-    .then(() => c.query("SELECT 1 AS one"))
-    .then((r) => finish(r.rows.length === 1 && Number(r.rows[0].one) === 1, "unexpected result"))
+    .then(() => c.query("SHOW transaction_read_only"))
+    .then((r) => finish(r.rows.length === 1 && r.rows[0].transaction_read_only === "off", "read-only (a standby)"))
     .catch((e) => finish(false, e.code ? "SQLSTATE " + e.code : e.message));
   return () => c.end().catch(() => undefined);
 }
@@ -125,7 +133,7 @@ function check(t) {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (holds) busy.delete(t.probe);
+      if (holds) busy.delete(key(t));
       close();
       resolve(ok ? { ok } : { ok, why });
     };
@@ -138,18 +146,19 @@ function check(t) {
     s.on("error", (e) => finish(false, e.code || e.message));
     s.on("connect", () => {
       s.destroy();
-      if (busy.has(t.probe)) return finish(null);
-      busy.add(t.probe);
+      if (busy.has(key(t))) return finish(null);
+      busy.add(key(t));
       holds = true;
       close = (t.kind === "postgres-query" ? query : sftp)(t, finish);
     });
   });
 }
 function round() {
+  const n = ++rounds;
   for (const t of targets) {
     const start = Date.now();
     // An answer means the service was up when it came; a failure, that it was not when asked.
-    check(t).then((r) => r.ok !== null && process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, asked: start, ...r }) + "\\n"));
+    check(t).then((r) => r.ok !== null && process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, asked: start, round: n, ...r }) + "\\n"));
   }
 }
 let input = "";
@@ -253,6 +262,8 @@ export function startPrivateProber(
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
   const seen = new Set<string>();
+  // One probe may have several targets (an HA db's data nodes): ready once every probe has sampled.
+  const probes = new Set(o.targets.map((t) => t.probe)).size;
   const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -260,7 +271,7 @@ export function startPrivateProber(
         const s = JSON.parse(line) as PrivateSample;
         samples.push(s);
         seen.add(s.probe);
-        if (seen.size >= o.targets.length) resolve();
+        if (seen.size >= probes) resolve();
       } catch {
         // not a sample line: ignored
       }

@@ -14,7 +14,9 @@
  *   passive health check ejects the upstreams (`passive.failures` failed requests, which come
  *   in after `connectTimeoutMs` from a dead address) for `passive.ejectMs`, and a recovered
  *   upstream gets traffic again only when its ejection window ends. The proxy settings are
- *   read from the stack (contracts/settings/proxy.ts gives the defaults).
+ *   read from the stack (contracts/settings/proxy.ts gives the defaults);
+ * - a highly available db (data nodes and a monitor) is down when its primary goes until a
+ *   standby is promoted, not until the primary's host boots (./haGroup.ts).
  *
  * Pure: no Docker, no clock. Times are real seconds after the start of the run.
  */
@@ -22,6 +24,7 @@ import { proxySettingsSchema, type ProxySettings } from "../../../contracts/sett
 import type { DatacenterPlan } from "../../plan/types";
 import type { DatacenterSpec } from "../../spec/schema";
 import { BOOT_SECONDS, bootRange, LOAD_STRETCH, type BootTime } from "./boot";
+import { FAILOVER_SECONDS, haGroupDown } from "./haGroup";
 import { realSeconds, type LiveTimeline } from "./timeline";
 
 export { BOOT_SECONDS };
@@ -76,6 +79,13 @@ export interface PredictOptions {
    * `loadSlowdown(load, cores)`. Default: idle.
    */
   readonly load?: number;
+  /**
+   * The primary of each highly available db when the run starts (service -> data node id).
+   * Unknown, the prediction is the range between the primary cut last and cut first.
+   */
+  readonly primaries?: Readonly<Record<string, string>>;
+  /** Overrides FAILOVER_SECONDS (./haGroup.ts). */
+  readonly failoverSeconds?: number | BootTime;
 }
 
 /** One replica's boot: it begins `start` seconds after the start of the run and needs `work` seconds of one core. */
@@ -231,6 +241,7 @@ function predictWith(
   boot: Readonly<Record<string, number>>,
   cores: number | undefined,
   background: number,
+  ha: { readonly failoverSeconds: number; readonly primaries?: Readonly<Record<string, string>> },
   /** The earliest end: boots that do not slow each other, and the order of boots that spares the pools. */
   earliest = false,
 ): { service: string; access: Access; down: Interval[] }[] {
@@ -252,6 +263,16 @@ function predictWith(
   return plan.services.map((s) => {
     const perReplica = replicaDown(s.id);
     let down = intersect(perReplica);
+    if (s.ha) {
+      const member = (r: (typeof plan.replicas)[number]) => ({
+        id: r.id,
+        down: (dark.get(r.host) ?? []).map((d) => ({ from: d.from, to: bootEnd.get(`${r.id}@${d.from}`)! })),
+      });
+      const members = plan.replicas.filter((r) => r.service === s.id);
+      const nodes = members.filter((r) => r.part !== "monitor").map(member);
+      const monitor = member(members.find((r) => r.id === s.ha!.monitor)!);
+      down = haGroupDown(nodes, monitor, ha.failoverSeconds, ha.primaries?.[s.id], earliest);
+    }
     if (proxied.has(s.id) && s.role !== "proxy") {
       // The pool is back when the proxy admits the first upstream that recovers again. A proxy
       // that was itself down during the pool's outage starts again with nothing ejected: its
@@ -288,7 +309,8 @@ export function predictDowntime(spec: DatacenterSpec, plan: DatacenterPlan, time
   // machine's other work does); the latest end shares the cores fairly among them. Measured on
   // a whole datacenter booting at once (scenario e, load ~1), the truth lies between: much of a
   // boot is waiting (the engine, health checks), not computing.
-  const earliest = predictWith(spec, plan, dark, pick("min"), options.cores, background, true);
-  const latest = predictWith(spec, plan, dark, pick("max"), options.cores, background);
+  const failover = bootRange(options.failoverSeconds ?? FAILOVER_SECONDS);
+  const earliest = predictWith(spec, plan, dark, pick("min"), options.cores, background, { failoverSeconds: failover.min, primaries: options.primaries }, true);
+  const latest = predictWith(spec, plan, dark, pick("max"), options.cores, background, { failoverSeconds: failover.max, primaries: options.primaries });
   return earliest.map((e, i) => ({ ...e, downSeconds: total(e.down), latest: { down: latest[i]!.down, seconds: total(latest[i]!.down) } }));
 }

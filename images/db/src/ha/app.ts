@@ -183,5 +183,5 @@ export async function startHaApp(o: HaAppOptions): Promise<HaApp> {
  */
 export function clientUri(view: DbHaView, settings: DbSettings): string {
   const hosts = view.nodes.map((n) => `${n.host.includes(":") ? `[${n.host}]` : n.host}:${n.port}`).join(",");
-  return `postgresql://${settings.user}@${hosts}/${settings.databases[0]}?target_session_attrs=read-write&sslmode=verify-full&connect_timeout=3`;
+  return `postgresql://${settings.user}@${hosts}/${settings.databases[0]}?target_session_attrs=read-write&sslmode=verify-full&connect_timeout=2`;
 }

@@ -39,25 +39,42 @@ export interface HaTimings {
   readonly networkPartitionSeconds: number;
 }
 
-/** Tighter than pg_auto_failover's defaults (20 s unhealthy + 30 s demote) to fail over in seconds. */
+/**
+ * Tighter than pg_auto_failover's defaults (20 s unhealthy + 30 s demote) to fail over in
+ * under 10 s (bench/db/README.md has where the time goes, before and after). What each
+ * costs, and why it is safe (images/db/README.md "No split brain"):
+ * - a dead container's address does not refuse: every health check waits for its timeout,
+ *   so detection is period phase + timeout + (delay + timeout) per retry ≈ 1.5-3 s;
+ * - a false "unhealthy" needs BOTH the keeper silent for unhealthyTimeoutMs (it reports
+ *   every second) AND every check of a round timing out; on a loaded host that costs one
+ *   needless failover (seconds of refused writes), never an acknowledged commit
+ *   (synchronous replication);
+ * - the demote timeout only has to outlast the isolated primary's own self-demotion
+ *   (networkPartitionSeconds plus one keeper loop), which checkTimings enforces.
+ */
 export const DEFAULT_TIMINGS: HaTimings = {
-  healthCheckPeriodMs: 1000,
-  // A dead container's address does not refuse: each check waits for its timeout. 1 + 0.5 + 1 + 0.5 + 1 s
-  // fits in unhealthyTimeoutMs; with 2 s and 1 s a docker kill was detected after ~10 s (bench/db/README.md).
+  healthCheckPeriodMs: 500,
   healthCheckTimeoutMs: 1000,
-  healthCheckMaxRetries: 2,
+  healthCheckMaxRetries: 1,
   healthCheckRetryDelayMs: 500,
-  unhealthyTimeoutMs: 4000,
-  primaryDemoteTimeoutMs: 5000,
+  unhealthyTimeoutMs: 3000,
+  primaryDemoteTimeoutMs: 3000,
   startupGracePeriodMs: 5000,
-  networkPartitionSeconds: 6,
+  networkPartitionSeconds: 2,
 };
+
+/**
+ * The keeper checks for a partition once per loop; a loop that cannot reach the monitor waits
+ * for pg_autoctl's own connect timeout (2 s) first. The isolated primary is down by
+ * networkPartitionSeconds + this margin at the latest.
+ */
+export const PARTITION_DETECTION_MARGIN_MS = 3000;
 
 export function checkTimings(t: HaTimings): void {
   if (!Number.isInteger(t.networkPartitionSeconds) || t.networkPartitionSeconds < 1) throw new Error("networkPartitionSeconds must be a whole number ≥ 1");
-  if (t.networkPartitionSeconds * 1000 >= t.unhealthyTimeoutMs + t.primaryDemoteTimeoutMs)
+  if (t.networkPartitionSeconds * 1000 + PARTITION_DETECTION_MARGIN_MS >= t.unhealthyTimeoutMs + t.primaryDemoteTimeoutMs)
     throw new Error(
-      `split brain possible: an isolated primary demotes itself after ${t.networkPartitionSeconds} s, but the standby may be promoted after ${(t.unhealthyTimeoutMs + t.primaryDemoteTimeoutMs) / 1000} s`,
+      `split brain possible: an isolated primary demotes itself after ${t.networkPartitionSeconds} s (+${PARTITION_DETECTION_MARGIN_MS / 1000} s to notice), but the standby may be promoted after ${(t.unhealthyTimeoutMs + t.primaryDemoteTimeoutMs) / 1000} s`,
     );
 }
 
