@@ -5,7 +5,15 @@ import { startGameServer } from "../../images/game/src/server";
 
 async function main(): Promise<void> {
   const settings = gameSettingsSchema.parse(JSON.parse(process.env.BENCH_SETTINGS ?? "{}"));
-  const game = await startGameServer({ settings, log: createLogger({ role: "game", level: "warn" }), port: 0, host: process.env.BENCH_HOST ?? "127.0.0.2" });
+  // Every bot connects from one address, where real players come from many: the per-client cap
+  // (16 by default, images/game/README.md) would refuse all but the first few with 429.
+  const game = await startGameServer({
+    settings,
+    log: createLogger({ role: "game", level: "warn" }),
+    port: 0,
+    host: process.env.BENCH_HOST ?? "127.0.0.2",
+    limits: { perClient: 100_000, perPeer: 100_000 },
+  });
   process.send!({ port: game.port });
   // CPU time of the whole server process over the window: on a shared, busy machine wall-clock
   // tick times include waiting for a core; CPU time per tick is the work itself.

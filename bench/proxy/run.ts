@@ -69,7 +69,19 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
     JSON.stringify({
       ...STANDALONE_CONFIG,
       replica: "bench-0",
-      settings: { accessLog: false, rateLimit: { requestsPerSecond: 0 }, routes: [{ hosts: ["*"], servers: [`127.0.0.1:${UPSTREAM}`], cache: false }] },
+      settings: { accessLog: false, rateLimit: { requestsPerSecond: 0 } },
+      // The route as the program resolves it into the proxy's view (the proxy routes with
+      // resolved routes only; `settings.routes` is what the program reads to resolve them).
+      routes: [
+        {
+          hosts: ["*"],
+          pathPrefix: "/",
+          balance: "round-robin",
+          healthCheck: { path: "/small.html", intervalMs: 5000, timeoutMs: 2000, unhealthyAfter: 3, healthyAfter: 2 },
+          cache: false,
+          upstreams: [{ id: "upstream", host: "127.0.0.1", port: UPSTREAM }],
+        },
+      ],
     }),
   );
   start("nginx", ["-c", join(dir, "upstream.conf"), "-p", dir]);
