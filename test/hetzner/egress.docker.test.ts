@@ -17,6 +17,7 @@ import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { egressScript, type EgressConfig } from "../../components/targets/hetzner/egress";
 import { docker, dockerTestsEnabled } from "../harness/docker-cli";
+import { lockHostNetworking } from "./tools";
 
 const IMAGE = "serverpark-test/hetzner-host-agent:dev";
 const CONFIG: EgressConfig = {
@@ -65,8 +66,12 @@ async function cleanup(): Promise<void> {
   quiet(`ip netns del ${NS}`);
 }
 
+/** The host-networking lock (tools.ts), held from before the first rule change to after the clean-up. */
+let releaseHostNetworking = (): void => undefined;
+
 beforeAll(async () => {
   if (!enabled) return;
+  releaseHostNetworking = await lockHostNetworking();
   await cleanup();
   if (!existsSync("images/host-agent/dist/main.mjs")) execFileSync("npx", ["tsx", "images/build.ts", "host-agent"], { stdio: "inherit", timeout: 120_000 });
   await docker(["build", "-q", "-t", IMAGE, "images/host-agent"], { env: { DOCKER_BUILDKIT: "0" }, timeoutMs: 180_000 });
@@ -127,6 +132,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (enabled) await cleanup();
+  releaseHostNetworking();
 });
 
 describe.runIf(enabled)("the egress rules on a real engine", () => {
@@ -187,6 +193,8 @@ describe.runIf(enabled)("the egress rules on a real engine", () => {
     } finally {
       sh(egressScript(CONFIG));
     }
-    expect(await reaches(CLIENT.closed, OUTSIDE.internet)).toBe("blocked");
+    const after = await reaches(CLIENT.closed, OUTSIDE.internet);
+    // On failure, show the rules the probe met.
+    expect(after, after === "blocked" ? "" : sh(`iptables -S DOCKER-USER; iptables -S ${CONFIG.chain}`)).toBe("blocked");
   }, 60_000);
 });

@@ -43,6 +43,7 @@ import { docker, dockerTestsEnabled } from "../harness/docker-cli";
 import { runUnderMocks, type MockRun } from "../support/pulumiMocks";
 import { copiesOf, execStart, type Copied } from "./deployed";
 import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
+import { lockHostNetworking } from "./tools";
 
 const exec = promisify(execFile);
 const ROLES = ["web", "proxy", "dns", "mail", "file", "db", "game", "noc"] as const;
@@ -210,8 +211,12 @@ function healthz(address: string, withCertificate: boolean): Promise<string> {
   return curlStatus("--cacert", nocFile("tls_ca.crt"), ...client, `https://${address}:${MANAGEMENT_PORT}/healthz`);
 }
 
+/** The host-networking lock (tools.ts), held from before the first rule change to after the clean-up. */
+let releaseHostNetworking = (): void => undefined;
+
 beforeAll(async () => {
   if (!enabled) return;
+  releaseHostNetworking = await lockHostNetworking();
   await cleanup();
   // The bundles first: the images' tags (the units name them) hash the built bundles.
   if (ROLES.some((r) => !existsSync(`images/${r}/dist/main.mjs`)) || !existsSync("images/host-agent/dist/main.mjs"))
@@ -259,9 +264,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // SP_HETZNER_KEEP=1 leaves containers, networks and links for a look (the next run removes them first).
-  if (process.env.SP_HETZNER_KEEP === "1") return;
-  if (enabled) await cleanup();
-  rmSync(root, { recursive: true, force: true });
+  if (process.env.SP_HETZNER_KEEP !== "1") {
+    if (enabled) await cleanup();
+    rmSync(root, { recursive: true, force: true });
+  }
+  releaseHostNetworking();
 });
 
 describe.runIf(enabled)("every role's rendered unit on a real engine, networked like a Hetzner server", () => {
