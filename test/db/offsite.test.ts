@@ -8,15 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BACKUP_CLIENT_OU } from "../../contracts/backups";
 import { dbSettingsSchema } from "../../contracts/settings/db";
 import { Backups } from "../../images/db/src/backup";
-import { startHostAgent, type HostAgent } from "../../images/host-agent/src/agent";
-import { hostAgentEnv } from "../../images/host-agent/src/config";
+import type { HostAgent } from "../../images/host-agent/src/agent";
 import { BackupShipper } from "../../images/runtime/backupShip";
-import { parseConfig } from "../../images/runtime/config";
 import { createLogger } from "../../images/runtime/log";
-import { issueClient, makeManagementPki } from "../support/managementPki";
+import { backupClient, startBackupStore } from "../support/backupStore";
+import { makeManagementPki } from "../support/managementPki";
 import { havePostgres, psql, runningTestDb } from "./support";
 
 const PORT = 47302;
@@ -29,24 +27,14 @@ describe.skipIf(!enabled)("db backups shipped to the target host's store", () =>
 
   beforeAll(async () => {
     const pki = makeManagementPki(["127.0.0.1"]);
-    const client = issueClient(pki, "db-db-0", `/O=Serverpark/OU=${BACKUP_CLIENT_OU}/CN=db\\/db-0`);
-    const config = {
-      ...parseConfig(hostAgentEnv, {
-        SP_DATACENTER: "fra1",
-        SP_HOST_ID: "h6",
-        SP_RACK: "r3",
-        SP_HOST_KIND: "dedicated",
-        SP_PSUS: JSON.stringify([{ pdu: "pdu-a1", feed: "A" }]),
-        SP_MGMT_PORT: "1",
-        SP_BACKUP_CLIENTS: JSON.stringify([{ service: "db", retentionDays: 30 }]),
-        SP_BACKUP_STORE_DIR: mkdtempSync(join(tmpdir(), "sp-db-store-")),
-      }),
-      SP_MGMT_PORT: 0,
-    };
-    const log = createLogger({ role: "host-agent", level: "silent" });
-    agent = await startHostAgent(config, log, { host: "127.0.0.1", tls: { certFile: pki.server.cert, keyFile: pki.server.key, caFile: pki.ca } });
+    const client = backupClient(pki, "db", "db-0");
+    const store = await startBackupStore(pki, createLogger({ role: "host-agent", level: "silent" }), {
+      clients: [{ service: "db", retentionDays: 30 }],
+      storeDir: mkdtempSync(join(tmpdir(), "sp-db-store-")),
+    });
+    agent = store.agent;
     shipper = new BackupShipper({
-      url: `https://127.0.0.1:${agent.management.port}`,
+      url: store.url,
       host: "h6",
       service: "db",
       replica: "db-0",

@@ -10,15 +10,14 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { BACKUP_CLIENT_OU, BACKUP_SHA256_HEADER } from "../../contracts/backups";
-import { startHostAgent, type HostAgent } from "../../images/host-agent/src/agent";
-import { hostAgentEnv } from "../../images/host-agent/src/config";
+import { BACKUP_SHA256_HEADER } from "../../contracts/backups";
+import type { HostAgent } from "../../images/host-agent/src/agent";
 import { BackupStore } from "../../images/host-agent/src/store";
 import { Backups, copyTreeDurably } from "../../images/runtime/backups";
 import { BackupShipper } from "../../images/runtime/backupShip";
-import { parseConfig } from "../../images/runtime/config";
 import { createLogger } from "../../images/runtime/log";
-import { issueClient, makeManagementPki, type ManagementPki, type Pair } from "../support/managementPki";
+import { backupClient, startBackupStore } from "../support/backupStore";
+import { makeManagementPki, type ManagementPki, type Pair } from "../support/managementPki";
 
 const log = createLogger({ role: "host-agent", level: "silent" });
 const LIMIT = 64 * 1024;
@@ -75,29 +74,18 @@ beforeAll(async () => {
     ["files", "files-0"],
     ["mail", "mail-0"],
   ] as const)
-    clients[`${service}/${replica}`] = issueClient(pki, `${service}-${replica}`, `/O=Serverpark/OU=${BACKUP_CLIENT_OU}/CN=${service}\\/${replica}`);
+    clients[`${service}/${replica}`] = backupClient(pki, service, replica);
   storeDir = mkdtempSync(join(tmpdir(), "sp-store-"));
   work = mkdtempSync(join(tmpdir(), "sp-store-client-"));
-  const config = {
-    ...parseConfig(hostAgentEnv, {
-      SP_DATACENTER: "fra1",
-      SP_HOST_ID: "h6",
-      SP_RACK: "r3",
-      SP_HOST_KIND: "dedicated",
-      SP_PSUS: JSON.stringify([{ pdu: "pdu-a1", feed: "A" }]),
-      SP_MGMT_PORT: "1",
-      // mail does not store here: its certificate is valid, its service is not a client of this host.
-      SP_BACKUP_CLIENTS: JSON.stringify([
-        { service: "db", retentionDays: 14 },
-        { service: "files", retentionDays: 14 },
-      ]),
-      SP_BACKUP_STORE_DIR: storeDir,
-      SP_BACKUP_MAX_BYTES: String(LIMIT),
-    }),
-    SP_MGMT_PORT: 0,
-  };
-  agent = await startHostAgent(config, log, { host: "127.0.0.1", tls: { certFile: pki.server.cert, keyFile: pki.server.key, caFile: pki.ca } });
-  url = `https://127.0.0.1:${agent.management.port}`;
+  // mail does not store here: its certificate is valid, its service is not a client of this host.
+  ({ agent, url } = await startBackupStore(pki, log, {
+    clients: [
+      { service: "db", retentionDays: 14 },
+      { service: "files", retentionDays: 14 },
+    ],
+    storeDir,
+    maxBytes: LIMIT,
+  }));
 });
 
 afterAll(async () => {
