@@ -39,13 +39,18 @@ async function listen(server: Server | TcpServer): Promise<Endpoint> {
   return { host: "127.0.0.1", port: (server.address() as AddressInfo).port };
 }
 
-/** A port nothing listens on (refused at once). */
+/**
+ * A port nothing listens on (refused at once), on a loopback address no other test binds: a
+ * port just closed on 127.0.0.1 could be taken by another test file's server before the probe
+ * connects (seen once in CI: the "refused" address answered).
+ */
 async function closedPort(): Promise<Endpoint> {
+  const host = "127.77.0.1";
   const s = createTcpServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => s.listen(0, host, resolve));
   const port = (s.address() as AddressInfo).port;
   await new Promise((resolve) => s.close(resolve));
-  return { host: "127.0.0.1", port };
+  return { host, port };
 }
 
 const within = (ms: number) => AbortSignal.timeout(ms);
