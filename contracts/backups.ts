@@ -13,6 +13,13 @@
  * A replica may write only under its own name and read only its own service's copies; nobody
  * deletes a copy over the network: the store alone applies the service's retention, and never
  * deletes the newest copy of a replica.
+ *
+ * Each service has a quota in the store (`quotaBytes`, else DEFAULT_BACKUP_QUOTA_BYTES): the
+ * bytes of all its replicas' copies, plus those being received. An upload that would pass it
+ * is refused with 507 before its body is read (its content-length counts) and nothing of it is
+ * kept; the store never deletes copies to make room, not even the same replica's older ones (a
+ * compromised replica could otherwise push its good history out with junk): room comes back as
+ * retention deletes old copies, which it does before each upload is weighed.
  */
 import { z } from "zod";
 import { DATA_ROOT } from "./paths";
@@ -50,13 +57,30 @@ export const BACKUP_ENV = {
 /** The largest copy a store accepts unless told otherwise: 4 GiB. */
 export const DEFAULT_BACKUP_MAX_BYTES = 4 * 1024 ** 3;
 
+/**
+ * The bytes a service's copies may take in a store unless its client entry says otherwise:
+ * 32 GiB (e.g. two weeks of daily 2 GiB dumps), so that one compromised service fills at most
+ * that much of the target host's disk.
+ */
+export const DEFAULT_BACKUP_QUOTA_BYTES = 32 * 1024 ** 3;
+
+/** The status a store answers when a copy would pass the service's quota (or the disk is full). */
+export const BACKUP_STORE_FULL = 507;
+
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
 /** A copy's name: one file name, stamped with the UTC time it was taken (…20261127T020000123Z…). */
 export const BACKUP_OBJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 const STAMP = /\d{8}T\d{9}Z/;
 
-/** The services that may store on one host, and how long their copies are kept. */
-export const backupClientsSchema = z.array(z.strictObject({ service: z.string().regex(NAME), retentionDays: z.number().int().positive() }));
+/** The services that may store on one host, how long their copies are kept and how many bytes they may take. */
+export const backupClientsSchema = z.array(
+  z.strictObject({
+    service: z.string().regex(NAME),
+    retentionDays: z.number().int().positive(),
+    /** @default DEFAULT_BACKUP_QUOTA_BYTES */
+    quotaBytes: z.number().int().positive().optional(),
+  }),
+);
 export type BackupClients = z.output<typeof backupClientsSchema>;
 
 /** One stored copy, as `GET /backups/<service>` lists it. */

@@ -9,13 +9,21 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { request, type RequestOptions } from "node:https";
 import type { IncomingMessage } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
-import { BACKUP_CLIENT_TLS_PATHS, BACKUP_ENV, BACKUP_SHA256_HEADER, BACKUP_STORE_PREFIX, storedCopySchema, type StoredCopy } from "../../contracts/backups";
+import {
+  BACKUP_CLIENT_TLS_PATHS,
+  BACKUP_ENV,
+  BACKUP_SHA256_HEADER,
+  BACKUP_STORE_FULL,
+  BACKUP_STORE_PREFIX,
+  storedCopySchema,
+  type StoredCopy,
+} from "../../contracts/backups";
 import { TLS_PATHS } from "../../contracts/paths";
 import { fsyncPath } from "./backups";
 import type { Logger } from "./log";
@@ -41,6 +49,20 @@ export interface BackupLocation {
   readonly url?: string;
   /** For a copy in the store shipped by another replica of the service. */
   readonly replica?: string;
+}
+
+/** Why the store last refused a copy (GET /backups shows it beside a copy not shipped yet). */
+export interface ShipFailure {
+  /** The store's status; 507: the service's quota there (or its disk) is full. */
+  readonly status: number;
+  readonly error: string;
+  readonly at: string;
+}
+
+/** `{ shipFailed }` for a listing of copy `name` the store refused last time it was shipped. */
+export function shipFailed(shipper: BackupShipper, name: string): { shipFailed?: ShipFailure } {
+  const failure = shipper.failure(name);
+  return failure ? { shipFailed: failure } : {};
 }
 
 /** The backup store a replica ships to, and the host its own backup volume is on. */
@@ -90,7 +112,15 @@ async function readAll(res: IncomingMessage, limit = 16 * 1024 * 1024): Promise<
 }
 
 export class BackupShipper {
+  /** The last refusal of each copy name not shipped since (bounded by the replica's own backups). */
+  private readonly failures = new Map<string, ShipFailure>();
+
   constructor(readonly options: BackupShipperOptions) {}
+
+  /** Why the store last refused copy `name`, if it has not taken it since. */
+  failure(name: string): ShipFailure | undefined {
+    return this.failures.get(name);
+  }
 
   get location(): BackupLocation {
     return { kind: "store", host: this.options.host, url: this.options.url };
@@ -120,10 +150,19 @@ export class BackupShipper {
     const res = await this.send(options, (req) => pipeline(createReadStream(path), req));
     const text = await readAll(res);
     if (res.statusCode === 201 || res.statusCode === 409) {
+      this.failures.delete(name);
       this.options.log.info({ event: "backup-shipped", name, bytes: info.size, host: this.options.host, already: res.statusCode === 409 }, "backup shipped");
       return;
     }
-    throw new Error(`backup store on ${this.options.host} refused ${name}: ${res.statusCode} ${text.trim().slice(0, 300)}`);
+    const status = res.statusCode ?? 0;
+    const reason = text.trim().slice(0, 500);
+    const full = status === BACKUP_STORE_FULL;
+    const error = full
+      ? `backup store on ${this.options.host} is full for ${this.options.service} and refused ${name} (${info.size} bytes): ${reason}`
+      : `backup store on ${this.options.host} refused ${name}: ${status} ${reason}`;
+    this.failures.set(name, { status, error, at: new Date().toISOString() });
+    if (full) this.options.log.error({ event: "backup-store-full", name, bytes: info.size, host: this.options.host }, error);
+    throw new Error(error);
   }
 
   /** The service's copies in the store. */
@@ -183,10 +222,20 @@ export async function packFolder(dir: string, name: string): Promise<string> {
   return file;
 }
 
+/** fsyncs every file and folder under `path` (only files and folders: unpackFolder allows nothing else), each folder after what it holds. */
+async function fsyncTree(path: string): Promise<void> {
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    if (entry.isDirectory()) await fsyncTree(join(path, entry.name));
+    else if (entry.isFile()) await fsyncPath(join(path, entry.name));
+  }
+  await fsyncPath(path);
+}
+
 /**
  * Unpacks a fetched archive of backup `name` into `<dir>/<name>`, complete or not at all: every
  * member must be a plain file or folder under `<name>/` (an archive from another replica of the
- * service is not trusted to stay inside it), unpacked under `.partial`, fsynced, renamed.
+ * service is not trusted to stay inside it), unpacked under `.partial`, every file and folder
+ * fsynced (tar writes none of them durably), renamed, and `dir` fsynced.
  */
 export async function unpackFolder(archive: string, dir: string, name: string): Promise<void> {
   const listing = await runTar(["-tvf", archive]);
@@ -201,7 +250,7 @@ export async function unpackFolder(archive: string, dir: string, name: string): 
   await mkdir(stage, { recursive: true });
   try {
     await runTar(["-xf", archive, "-C", stage]);
-    await fsyncPath(join(stage, name));
+    await fsyncTree(join(stage, name));
     await rename(join(stage, name), join(dir, name));
     await fsyncPath(dir);
   } finally {

@@ -20,7 +20,7 @@ import { Cron } from "croner";
 import { copyFile, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { packFolder, unpackFolder, type BackupLocation, type Offsite } from "./backupShip";
+import { packFolder, shipFailed, unpackFolder, type BackupLocation, type Offsite, type ShipFailure } from "./backupShip";
 import type { Logger } from "./log";
 
 const STAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/;
@@ -39,6 +39,8 @@ export interface BackupInfo {
   readonly takenAt: string;
   /** Where the backup lives, when it is shipped off the host: the replica's volume and/or the target's store. */
   readonly copies?: readonly BackupLocation[];
+  /** Why the store refused the backup when it was last shipped (507: the service's quota there is full). */
+  readonly shipFailed?: ShipFailure;
 }
 
 export type { Offsite } from "./backupShip";
@@ -234,7 +236,9 @@ export class Backups {
       this.options.log.warn({ err: error }, "backup store did not answer; listing local backups only");
       return [];
     });
-    const byName = new Map<string, BackupInfo>(local.map((b) => [b.name, { ...b, copies: [{ kind: "volume", host }] }]));
+    const byName = new Map<string, BackupInfo>(
+      local.map((b) => [b.name, { ...b, copies: [{ kind: "volume", host }], ...shipFailed(shipper, `${b.name}${ARCHIVE}`) }]),
+    );
     for (const c of stored) {
       const name = c.name.endsWith(ARCHIVE) ? c.name.slice(0, -ARCHIVE.length) : "";
       if (backupTime(name) === undefined) continue;

@@ -16,7 +16,7 @@ import { BackupStore } from "../../images/host-agent/src/store";
 import { Backups, copyTreeDurably } from "../../images/runtime/backups";
 import { BackupShipper } from "../../images/runtime/backupShip";
 import { createLogger } from "../../images/runtime/log";
-import { backupClient, startBackupStore } from "../support/backupStore";
+import { backupClients, startBackupStore } from "../support/backupStore";
 import { makeManagementPki, type ManagementPki, type Pair } from "../support/managementPki";
 
 const log = createLogger({ role: "host-agent", level: "silent" });
@@ -27,7 +27,7 @@ let agent: HostAgent;
 let storeDir: string;
 let work: string;
 let url: string;
-const clients: Record<string, Pair> = {};
+let clients: Record<string, Pair>;
 
 const shipper = (service: string, replica: string, pair = clients[`${service}/${replica}`]!) =>
   new BackupShipper({ url, host: "h6", service, replica, tls: { cert: pair.cert, key: pair.key, ca: pki.ca }, log });
@@ -68,13 +68,7 @@ const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 beforeAll(async () => {
   pki = makeManagementPki(["127.0.0.1"]);
-  for (const [service, replica] of [
-    ["db", "db-0"],
-    ["db", "db-1"],
-    ["files", "files-0"],
-    ["mail", "mail-0"],
-  ] as const)
-    clients[`${service}/${replica}`] = backupClient(pki, service, replica);
+  clients = backupClients(pki, ["db/db-0", "db/db-1", "files/files-0", "mail/mail-0"]);
   storeDir = mkdtempSync(join(tmpdir(), "sp-store-"));
   work = mkdtempSync(join(tmpdir(), "sp-store-client-"));
   // mail does not store here: its certificate is valid, its service is not a client of this host.

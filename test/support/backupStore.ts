@@ -15,11 +15,20 @@ export function backupClient(pki: ManagementPki, service: string, replica: strin
   return issueClient(pki, `${service}-${replica}`, `/O=Serverpark/OU=${BACKUP_CLIENT_OU}/CN=${service}\\/${replica}`);
 }
 
+/** The client certificates of `names` (`<service>/<replica>`), by name. */
+export function backupClients(pki: ManagementPki, names: readonly string[]): Record<string, Pair> {
+  return Object.fromEntries(names.map((name) => [name, backupClient(pki, name.split("/")[0]!, name.split("/")[1]!)]));
+}
+
 /** Host h6's agent storing the copies of `clients` in `storeDir` (at most `maxBytes` each, when given). */
 export async function startBackupStore(
   pki: ManagementPki,
   log: Logger,
-  store: { readonly clients: readonly { service: string; retentionDays: number }[]; readonly storeDir: string; readonly maxBytes?: number },
+  store: {
+    readonly clients: readonly { service: string; retentionDays: number; quotaBytes?: number }[];
+    readonly storeDir: string;
+    readonly maxBytes?: number;
+  },
 ): Promise<{ agent: HostAgent; url: string }> {
   const config = {
     ...parseConfig(hostAgentEnv, {

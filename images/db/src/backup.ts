@@ -22,7 +22,7 @@ import { chown, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { backupName, checkSchedule, type BackupPolicy } from "../../runtime/backups";
-import type { BackupLocation, Offsite } from "../../runtime/backupShip";
+import { shipFailed, type BackupLocation, type Offsite, type ShipFailure } from "../../runtime/backupShip";
 import type { Logger } from "../../runtime/log";
 import type { DbSettings } from "../../../contracts/settings/db";
 
@@ -41,6 +41,8 @@ export interface BackupInfo {
   readonly createdAt: string;
   /** Where the dump lives: the replica's backup volume and/or the target host's store. */
   readonly copies?: readonly BackupLocation[];
+  /** Why the store refused the dump when it was last shipped (507: the service's quota there is full). */
+  readonly shipFailed?: ShipFailure;
 }
 
 export type { Offsite } from "../../runtime/backupShip";
@@ -146,7 +148,7 @@ export class Backups {
       this.log.warn({ err: error }, "backup store did not answer; listing local dumps only");
       return [];
     });
-    const byFile = new Map<string, BackupInfo>(local.map((b) => [b.file, { ...b, copies: [volume] }]));
+    const byFile = new Map<string, BackupInfo>(local.map((b) => [b.file, { ...b, copies: [volume], ...shipFailed(shipper, b.file) }]));
     for (const c of stored) {
       const m = NAME.exec(c.name);
       if (!m) continue;
