@@ -5,7 +5,8 @@
  * side, and that process's peak resident memory (VmHWM) must grow by a bounded amount — far less
  * than the copy — on the way in and on the way out. A bound, not a timing.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,5 +54,22 @@ describe("backup store memory", () => {
     expect(got).toEqual({ status: 200, bytes: SIZE, sha256 });
     const afterDownload = store.peakRss();
     expect(afterDownload - idle, `peak ${afterDownload / MiB} MiB after the download, ${idle / MiB} MiB before`).toBeLessThan(GROWTH_BOUND);
+
+    // A client that goes away mid-download costs the agent nothing it keeps: it lives and serves.
+    await new Promise<void>((resolve, reject) => {
+      const req = request(
+        { method: "GET", hostname: "127.0.0.1", port: store.port, path, cert: readFileSync(pair.cert), key: readFileSync(pair.key), ca: readFileSync(pki.ca) },
+        (res) => {
+          res.once("data", () => {
+            req.destroy();
+            resolve();
+          });
+        },
+      );
+      req.on("error", (error: NodeJS.ErrnoException) => (error.code === "ECONNRESET" ? resolve() : reject(error)));
+      req.end();
+    });
+    expect(await getHashed(store.port, pair, pki.ca, path)).toEqual({ status: 200, bytes: SIZE, sha256 });
+    expect(store.child.exitCode).toBeNull();
   });
 });

@@ -21,8 +21,8 @@
  * The `.sha256` beside each copy (65 bytes) is not counted.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { Transform } from "node:stream";
@@ -45,6 +45,27 @@ import { fsyncPath } from "../../runtime/backups";
 
 /** A copy dated further ahead than this is refused: it would outlive every retention. */
 const MAX_FUTURE_MS = 86_400_000;
+
+/**
+ * Sends a file through one reused buffer, each chunk written before the next is read: a stream
+ * would allocate a buffer per chunk, which under the agent's 128 MB cap pile up until the
+ * collector runs (measured: +34 MiB for a 512 MiB copy, against +18 MiB for receiving one).
+ */
+async function sendFile(path: string, res: ServerResponse): Promise<void> {
+  const file = await open(path, "r");
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      if (res.destroyed) throw new Error("client went away");
+      await new Promise<void>((resolve, reject) => res.write(buffer.subarray(0, bytesRead), (error) => (error ? reject(error) : resolve())));
+    }
+    await new Promise<void>((resolve) => res.end(resolve));
+  } finally {
+    await file.close();
+  }
+}
 
 export class StoreError extends Error {
   constructor(
@@ -328,7 +349,7 @@ export class BackupStore {
           if (!replica || !name) return json(res, 200, await this.list(service));
           const copy = await this.copy(service, replica, name);
           res.writeHead(200, { "content-type": "application/octet-stream", "content-length": copy.bytes, [BACKUP_SHA256_HEADER]: copy.sha256 });
-          await pipeline(createReadStream(copy.path), res);
+          await sendFile(copy.path, res);
         }),
       },
     ];
