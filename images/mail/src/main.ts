@@ -47,6 +47,9 @@ void runRole({
       hostname: `${String(config.service)}.${String(config.domain)}`,
       settings: config.settings,
       credentials,
+      // Hosting customers' mailboxes and domains (contracts/views/mail.ts), from the view.
+      mailboxes: config.mail?.mailboxes ?? [],
+      customerDomains: config.mail?.domains ?? [],
       tls,
       host: env.SP_LISTEN,
       ports: { smtp: env.SP_MAIL_SMTP_PORT, submission: env.SP_MAIL_SUBMISSION_PORT, imaps: env.SP_MAIL_IMAPS_PORT, pop3s: env.SP_MAIL_POP3S_PORT },
