@@ -9,6 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../contracts/credentials/scrypt";
+import { MAX_FOLDERS } from "../../images/mail/src/account";
 import { Imap } from "./imapClient";
 import { curl, haveTools, startTestMail, swaks, type TestMail } from "./support";
 
@@ -116,6 +117,13 @@ describe.skipIf(!enabled)("hosting customers' mailboxes", () => {
     // A NUL inside a literal (LITERAL+), where no quoted string can carry it.
     expect((await imap.command("CREATE {6+}\r\nev\0/..")).at(-1)).toMatch(/^TAG NO \[CANNOT\]/);
     expect((await imap.command('RENAME "Sent" "../Sent"')).at(-1)).toMatch(/^TAG NO \[CANNOT\]/);
+    // A flood of folders stops at the cap (RFC 5530 LIMIT); the standard three count too.
+    const created: string[] = [];
+    for (let i = 0; i < MAX_FOLDERS; i++) created.push((await imap.command(`CREATE "many/${i}"`)).at(-1)!);
+    expect(created.filter((r) => r === "TAG OK CREATE completed")).toHaveLength(MAX_FOLDERS - 4); // Sent, Drafts, Trash and "many"
+    expect(created.at(-1)).toBe(`TAG NO [LIMIT] At most ${MAX_FOLDERS} folders per mailbox`);
+    for (let i = 0; i < MAX_FOLDERS - 4; i++) await imap.command(`DELETE "many/${i}"`);
+    expect(await imap.command('DELETE "many"')).toEqual(["TAG OK DELETE completed"]);
     imap.close();
     // On disk: the two customer accounts and the datacenter's users, nothing else; and the
     // account's folders are the standard ones, hex-named.
@@ -123,7 +131,7 @@ describe.skipIf(!enabled)("hosting customers' mailboxes", () => {
     expect(readdirSync(root).sort()).toEqual(["alice", "bob", "info@acme.test", "info@globex.test", "postmaster", "small@acme.test"]);
     const folders = readdirSync(join(root, "info@acme.test", "folders")).map((h) => Buffer.from(h, "hex").toString());
     expect(folders.sort()).toEqual(["Drafts", "Sent", "Trash"]);
-  }, 30_000);
+  }, 120_000);
 
   it("over quota: 452 4.2.2 when full, 552 5.2.2 for a message larger than the quota, nothing stored partly", async () => {
     const small = mail.app.store.mailbox("small@acme.test");

@@ -23,6 +23,9 @@ export const STANDARD_FOLDERS: ReadonlyMap<string, string> = new Map([
   ["Trash", "\\Trash"],
 ]);
 
+/** Folders one account may have besides INBOX: a client cannot fill the volume with empty folders. */
+export const MAX_FOLDERS = 500;
+
 /** Longest folder name in bytes (hex-encoded it must fit one file name). */
 const MAX_NAME_BYTES = 100;
 
@@ -96,6 +99,8 @@ export class Account {
     const invalid = folderNameError(name);
     if (invalid) throw new Error(`[CANNOT] ${invalid}`);
     const parts = name.split("/");
+    const missing = parts.filter((_, i) => !this.folders.has(parts.slice(0, i + 1).join("/"))).length;
+    if (this.folders.size + missing > MAX_FOLDERS) throw new Error(`[LIMIT] At most ${MAX_FOLDERS} folders per mailbox`);
     for (let i = 1; i <= parts.length; i++) {
       const level = parts.slice(0, i).join("/");
       if (this.folders.has(level)) continue;
