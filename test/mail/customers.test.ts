@@ -56,6 +56,20 @@ describe.skipIf(!enabled)("hosting customers' mailboxes", () => {
     expect(mail.app.store.mailbox("info@globex.test").messages).toHaveLength(0);
   }, 30_000);
 
+  it("submission: a customer mailbox logs in with its full address and sends as itself only", async () => {
+    const sub = ["--server", "127.0.0.1", "--port", String(mail.app.ports.submission), "--tls", "--auth", "PLAIN"];
+    const login = ["--auth-user", "info@acme.test", "--auth-password", PASSWORDS["info@acme.test"]];
+    const sent = await swaks([...sub, ...login, "--from", "info@acme.test", "--to", "info@globex.test", "--body", "acme-to-globex"]);
+    expect(sent.code, sent.out).toBe(0);
+    expect(mail.app.store.mailbox("info@globex.test").messages).toHaveLength(1);
+    // Not as another customer's mailbox with the same local part, nor as the datacenter's user.
+    for (const from of ["info@globex.test", "small@acme.test"]) {
+      const forged = await swaks([...sub, ...login, "--from", from, "--to", "info@globex.test"]);
+      expect(forged.out, from).toMatch(/<~\* +553 5\.7\.1 .*not owned by user info@acme\.test/);
+    }
+    expect(mail.app.store.mailbox("info@globex.test").messages).toHaveLength(1);
+  }, 30_000);
+
   it("refuses unknown addresses on customer domains at RCPT with 550, also on a domain without mailboxes", async () => {
     for (const to of ["nobody@acme.test", "info@empty.test", "small@globex.test"]) {
       const r = await swaks([...smtp(), "--to", to]);
@@ -80,16 +94,16 @@ describe.skipIf(!enabled)("hosting customers' mailboxes", () => {
   }, 30_000);
 
   it("globex's login cannot read acme's mail, whatever mailbox name it asks for", async () => {
-    const own = await curl([...as("info@globex.test"), `${imaps("INBOX")};UID=1`]);
-    expect(own.code).not.toBe(0); // globex's INBOX is empty
-    expect(own.out).not.toContain("acme-marker-1");
+    const own = await curl([...as("info@globex.test"), imaps("INBOX"), "-X", "SEARCH BODY acme-marker-1"]);
+    expect(own.code, own.err).toBe(0);
+    expect(own.out.trim()).toBe("* SEARCH");
     const imap = await Imap.open(mail.app.ports.imaps);
     expect((await imap.command(`LOGIN info@globex.test ${PASSWORDS["info@globex.test"]}`)).at(-1)).toMatch(/^TAG OK/);
     for (const name of ['"../info@acme.test"', '"../../mailboxes/info@acme.test"', '"info@acme.test/INBOX"', '"/INBOX/../../info@acme.test"']) {
       expect((await imap.command(`SELECT ${name}`)).at(-1), name).toBe("TAG NO [NONEXISTENT] No such mailbox");
     }
-    const search = await imap.command("SELECT INBOX");
-    expect(search).toContain("* 0 EXISTS");
+    expect(await imap.command("SELECT INBOX")).toContain("* 1 EXISTS"); // the one acme sent on submission
+    expect(await imap.command("SEARCH BODY acme-marker-1")).toEqual(["* SEARCH", "TAG OK SEARCH completed"]);
     imap.close();
     // And acme's own password is not globex's.
     const wrong = await curl(["--insecure", "--user", `info@globex.test:${PASSWORDS["info@acme.test"]}`, imaps()]);
