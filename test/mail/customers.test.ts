@@ -183,4 +183,22 @@ describe.skipIf(!enabled)("hosting customers' mailboxes", () => {
     const again = await swaks([...smtp(), "--to", "small@acme.test", "--body", body(2500)]);
     expect(again.code, again.out).toBe(0);
   }, 60_000);
+
+  it("DELETE gives a folder's bytes back to the quota once, also while another session has it selected", async () => {
+    const quota = mail.app.store.account("info@acme.test").quota;
+    const [a, b] = [await Imap.open(mail.app.ports.imaps), await Imap.open(mail.app.ports.imaps)];
+    for (const c of [a, b]) await c.command(`LOGIN info@acme.test ${PASSWORDS["info@acme.test"]}`);
+    expect(await a.command('CREATE "Keep"')).toEqual(["TAG OK CREATE completed"]);
+    const before = quota.used;
+    const m = "Subject: kept\r\n\r\nkept\r\n";
+    expect((await a.command(`APPEND Keep {${m.length}+}\r\n${m}`)).at(-1)).toMatch(/^TAG OK \[APPENDUID /);
+    expect(quota.used).toBe(before + m.length);
+    expect(await a.command("SELECT Keep")).toContain("* 1 EXISTS");
+    expect(await b.command('DELETE "Keep"')).toEqual(["TAG OK DELETE completed"]);
+    expect(quota.used).toBe(before);
+    expect(await a.command("NOOP")).toEqual(["* 1 EXPUNGE", "TAG OK NOOP completed"]);
+    expect((await a.command("EXPUNGE")).at(-1)).toBe("TAG OK EXPUNGE completed");
+    expect(quota.used).toBe(before);
+    for (const c of [a, b]) c.close();
+  }, 30_000);
 });

@@ -119,6 +119,9 @@ export class Account {
     await fsyncDir(this.foldersDir);
     this.folders.delete(name);
     this.quota.release(box.bytes);
+    // Sessions that still have it selected see its messages expunged (and cannot release them twice).
+    box.messages.splice(0);
+    box.emit("change");
     await rm(aside, { recursive: true, force: true });
   }
 

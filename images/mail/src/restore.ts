@@ -70,7 +70,7 @@ export async function restoreMailBackup(backup: string, store: MailStore, user?:
   let restored = 0;
   let present = 0;
   const unknownUsers: string[] = [];
-  for (const entry of (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith("."))) {
+  for (const entry of (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory() && e.name !== ".quarantine")) {
     if (user !== undefined && entry.name !== user) continue;
     if (!store.has(entry.name)) {
       unknownUsers.push(entry.name);

@@ -270,7 +270,8 @@ export class MailStore {
     const accounts = new Map<string, Account>();
     const quarantined: Quarantined[] = [];
     for (const user of users) {
-      if (user === "" || user.startsWith(".") || user.includes("/") || user.includes("\0"))
+      // One file name under root, never root itself, its parent or the quarantine.
+      if (["", ".", "..", ".quarantine"].includes(user) || user.includes("/") || user.includes("\0"))
         throw new Error(`mail: ${JSON.stringify(user)} cannot be a mailbox`);
       const dir = join(root, user);
       try {
