@@ -10,6 +10,7 @@ import { dnsZoneSchema } from "./dns";
 import { cidrSchema, exposureSchema } from "./networks";
 import { dbHaViewSchema } from "./views/db";
 import { fileAccountSchema } from "./views/file";
+import { mailViewSchema } from "./views/mail";
 import { customerSiteSchema } from "./views/web";
 import { nocViewSchema } from "./views/noc";
 import { resolvedRouteSchema } from "./views/proxy";
@@ -37,6 +38,8 @@ export const roleViewSchema = z.object({
   accounts: z.array(fileAccountSchema).optional(),
   /** Only for the web role, when it serves hosting customers: their sites (contracts/views/web.ts). */
   customerSites: z.array(customerSiteSchema).optional(),
+  /** Only for the mail role, when hosting customers have mailboxes on it: their domains and mailboxes (contracts/views/mail.ts). */
+  mail: mailViewSchema.optional(),
 });
 
 /** The view file's name, in the config's folder (contracts/paths.ts ROLE_VIEW_PATH in a container). */

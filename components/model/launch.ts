@@ -189,12 +189,12 @@ export function replicaLaunch(
 }
 
 /**
- * The runtime config and, for a role with a view (proxy, NOC, dns, file with customers), the view's file beside it:
+ * The runtime config and, for a role with a view (proxy, NOC, dns, file, web or mail with customers), the view's file beside it:
  * the config names the file and its SHA-256 (contracts/runtimeConfig.ts).
  */
 function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchFile[] {
-  const { routes, noc, zones, accounts, customerSites, ...config } = replicaRuntimeConfig(plan, replica, service);
-  const key = routes ?? noc ?? zones ?? accounts ?? customerSites;
+  const { routes, noc, zones, accounts, customerSites, mail, ...config } = replicaRuntimeConfig(plan, replica, service);
+  const key = routes ?? noc ?? zones ?? accounts ?? customerSites ?? mail;
   if (!key) return [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(config))];
   const view = storeView(
     {
@@ -203,6 +203,7 @@ function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: Pla
       ...(zones ? { zones } : {}),
       ...(accounts ? { accounts } : {}),
       ...(customerSites ? { customerSites } : {}),
+      ...(mail ? { mail } : {}),
     },
     key,
   );

@@ -3,7 +3,8 @@
  * who it is, its own networks with their exposure, its role settings, and the view its role's
  * job needs, resolved here from the plan — the proxy its routes (./proxyView.ts), the NOC its
  * probe targets and drawing (./nocView.ts), a dns server its final zones (./dnsView.ts), a file
- * server its hosting customers' accounts (./fileView.ts), the
+ * server its hosting customers' accounts (./fileView.ts), a mail server their mailboxes
+ * (./mailView.ts), the
  * members of an HA db group their part and peers (./dbView.ts). No
  * replica gets the whole directory or every host. Every target hands replicas the same file.
  */
@@ -12,6 +13,7 @@ import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
 import { dbHaView } from "./dbView";
 import { dnsZonesOf } from "./dnsView";
 import { fileAccountsOf } from "./fileView";
+import { mailViewOf } from "./mailView";
 import { customerSitesOf } from "./webView";
 import { nocView } from "./nocView";
 import { proxyView } from "./proxyView";
@@ -34,6 +36,10 @@ function roleView(plan: DatacenterPlan, replica: PlannedReplica, service: Planne
     case "file": {
       const accounts = fileAccountsOf(plan, service);
       return accounts.length > 0 ? { accounts } : {};
+    }
+    case "mail": {
+      const mail = mailViewOf(plan, service);
+      return mail.domains.length > 0 ? { mail } : {};
     }
     case "db": {
       const ha = dbHaView(plan, replica, service);

@@ -39,7 +39,9 @@ export class Authenticator {
 
   async login(client: string, username: string, password: string): Promise<LoginResult> {
     if (this.isBlocked(client)) return { ok: false, reason: "blocked" };
-    const user = Authenticator.localPart(username);
+    // A hosting customer's mailbox logs in with its full address (its key); anyone else by local part.
+    const full = username.toLowerCase();
+    const user = full.includes("@") && this.users.has(full) ? full : Authenticator.localPart(username);
     const hash = this.users.get(user);
     const ok = await verifyPassword(password, hash ?? this.dummy);
     if (ok && hash) {

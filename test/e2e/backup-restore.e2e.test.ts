@@ -3,7 +3,7 @@
  * stateful replica ships its backup to the store of its backup target's agent; then its
  * container AND its data and backup volumes are removed, it is rebuilt exactly as deployed,
  * and the latest backup is restored from the target host — db checked with the real `psql`,
- * file with OpenSSH's `sftp`. Each drill leaves a `restore` evidence record (in
+ * file with OpenSSH's `sftp`, mail with `curl imaps://`. Each drill leaves a `restore` evidence record (in
  * $SP_EVIDENCE_DIR when set) that `serverpark compliance --evidence` counts for A.8.13.
  */
 import "tsx/cjs";
@@ -18,7 +18,7 @@ import { expect, it } from "vitest";
 import { stringify } from "yaml";
 import { readEvidenceDir, stackFileHash, writeEvidence } from "../../components/compliance/evidence";
 import { sftpRun } from "../file/support";
-import { haveTools } from "../mail/support";
+import { curl, haveTools, swaks } from "../mail/support";
 import { captureIo } from "../support/cliIo";
 import { mockPassword } from "../support/mockCredentials";
 import { e2eConfig } from "./globalSetup";
@@ -207,6 +207,60 @@ describeE2e("backups that leave the host", () => {
       const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
       expect(sha(readFileSync(back))).toBe(sha(content));
       await recordDrill("files", { replica: files.replica, backup, store: target, checkedWith: "sftp" });
+    },
+    600_000,
+  );
+
+  it.runIf(haveTools("swaks", "curl"))(
+    "mail: ships its backup to h7's store, and after losing its container and both volumes restores it from there (curl imaps:// reads the message back)",
+    async () => {
+      const mail = dc.replica("mail-0");
+      expect(mail.health, mail.name).toBe("healthy");
+      const target = dc.plan.services.find((s: { id: string }) => s.id === mail.service).backup.targetHost as string;
+      expect(target).not.toBe(mail.host);
+      const mgmt = mail.addresses.mgmt!;
+      const marker = `restore-mail-${Date.now()}`;
+      const smtp = ["--server", "127.0.0.1", "--port", String(mail.published["25/tcp"]), "--from", "a@example.org"];
+      const sent = await swaks([...smtp, "--to", `postmaster@${dc.domain}`, "--body", marker]);
+      expect(sent.code, sent.out).toBe(0);
+      // IMAPS by the certificate's name, verified with the datacenter CA.
+      const port = mail.published["993/tcp"]!;
+      const name = `imap.${dc.domain}`;
+      const imap = (...args: string[]) =>
+        curl([
+          "--cacert",
+          dc.operator!.ca,
+          "--resolve",
+          `${name}:${port}:127.0.0.1`,
+          "--user",
+          `postmaster:${mockPassword(`${dc.datacenter}-svc-mail-user-postmaster`)}`,
+          ...args,
+        ]);
+      const search = () => imap("-X", `UID SEARCH BODY ${marker}`, `imaps://${name}:${port}/INBOX`);
+
+      const taken = await operator("POST", mgmt, "/backups");
+      expect(taken.status, JSON.stringify(taken.json)).toBe(201);
+      const backup = (taken.json as { name: string }).name;
+      const listed = await operator("GET", mgmt, "/backups");
+      expect((listed.json as { backups: { name: string; copies: unknown[] }[] }).backups.find((b) => b.name === backup)?.copies).toEqual(
+        expect.arrayContaining([{ kind: "volume", host: mail.host }, expect.objectContaining({ kind: "store", host: target })]),
+      );
+
+      await loseAndRebuild(mail.replica!);
+      const gone = await search();
+      expect(gone.code, gone.err).toBe(0);
+      expect(gone.out.trim(), "the rebuilt replica starts empty").toBe("* SEARCH");
+
+      const restored = await operator("POST", mgmt, "/backups/restore", { name: backup });
+      expect(restored.status, JSON.stringify(restored.json)).toBe(200);
+      expect((restored.json as { restored: number }).restored).toBeGreaterThanOrEqual(1);
+      const found = await search();
+      const uid = /\* SEARCH (\d+)/.exec(found.out)?.[1];
+      expect(uid, `${found.out}${found.err}`).toBeDefined();
+      const body = await imap(`imaps://${name}:${port}/INBOX;UID=${uid}`);
+      expect(body.code, body.err).toBe(0);
+      expect(body.out).toContain(marker);
+      await recordDrill("mail", { replica: mail.replica, backup, store: target, checkedWith: "curl imaps" });
     },
     600_000,
   );

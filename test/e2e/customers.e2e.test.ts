@@ -3,8 +3,11 @@
  * clients only: acme uploads its site with OpenSSH's sftp and globex with lftp over FTPS,
  * both to the file service's published ports; curl gets each site by the customer's name over
  * HTTPS through the proxy with the datacenter CA; dig at the published name server answers
- * the customers' A and MX records; globex cannot read acme's files. The passwords are the
- * mock's RandomPassword for `<datacenter>-svc-files-user-<account>` (test/support/pulumiMocks.ts).
+ * the customers' A and MX records; globex cannot read acme's files. swaks delivers to acme's
+ * mailbox through the published SMTP port and curl reads it over IMAPS with the datacenter CA;
+ * globex's mailbox login cannot see it. The passwords are the mock's RandomPassword for
+ * `<datacenter>-svc-files-user-<account>` and `<datacenter>-svc-mail-user-<address>`
+ * (test/support/pulumiMocks.ts).
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -15,7 +18,7 @@ import { Agent } from "undici";
 import { expect, it } from "vitest";
 import { dig } from "../dns/fixture";
 import { sftpRun } from "../file/support";
-import { haveTools } from "../mail/support";
+import { curl as mailCurl, haveTools, swaks } from "../mail/support";
 import { mockPassword } from "../support/mockCredentials";
 import { curl } from "../web/curl";
 import { describeE2e, e2eDatacenter } from "./facts";
@@ -23,6 +26,7 @@ import { describeE2e, e2eDatacenter } from "./facts";
 const run = promisify(execFile);
 const dc = e2eDatacenter();
 const password = (account: string) => mockPassword(`${dc.datacenter}-svc-files-user-${account}`);
+const mailPassword = (address: string) => mockPassword(`${dc.datacenter}-svc-mail-user-${address}`);
 
 describeE2e("hosting customers on Docker", () => {
   const work = mkdtempSync(join(tmpdir(), "sp-e2e-customers-"));
@@ -151,4 +155,36 @@ describeE2e("hosting customers on Docker", () => {
     expect(overwrite.code).not.toBe(0);
     expect((await site("acme.test", `<h1>acme ${stamp}</h1>\n`)).text).toBe(`<h1>acme ${stamp}</h1>\n`);
   });
+
+  it("swaks delivers to acme's mailbox through the published SMTP port, curl reads it over IMAPS; globex's login cannot see it", async () => {
+    if (!haveTools("swaks", "curl")) return;
+    const mail = dc.replica("mail-0");
+    const marker = `e2e-acme-${stamp}`;
+    const smtp = ["--server", "127.0.0.1", "--port", String(mail.published["25/tcp"]), "--from", "buyer@example.org"];
+    const sent = await swaks([...smtp, "--to", "info@acme.test", "--body", marker]);
+    expect(sent.code, sent.out).toBe(0);
+    const unknown = await swaks([...smtp, "--to", "nobody@acme.test"]);
+    expect(unknown.out).toMatch(/<\*\* +550 5\.1\.1/);
+    // Over IMAPS by the certificate's name, verified with the datacenter CA.
+    const port = mail.published["993/tcp"]!;
+    const name = `imap.${dc.domain}`;
+    const tls = ["--cacert", await caFile(), "--resolve", `${name}:${port}:127.0.0.1`];
+    const imap = (address: string, ...args: string[]) => mailCurl([...tls, "--user", `${address}:${mailPassword(address)}`, ...args]);
+    const listed = await imap("info@acme.test", `imaps://${name}:${port}/`);
+    expect(listed.code, listed.err).toBe(0);
+    expect(listed.out).toContain('* LIST (\\HasNoChildren \\Sent) "/" "Sent"');
+    const search = await imap("info@acme.test", "-X", `UID SEARCH BODY ${marker}`, `imaps://${name}:${port}/INBOX`);
+    const uid = /\* SEARCH (\d+)/.exec(search.out)?.[1];
+    expect(uid, `${search.out}${search.err}`).toBeDefined();
+    const body = await imap("info@acme.test", `imaps://${name}:${port}/INBOX;UID=${uid}`);
+    expect(body.out).toContain(marker);
+    // globex logs in to its own mailbox, which does not have acme's message, and cannot name acme's.
+    const theirs = await imap("info@globex.test", "-X", `UID SEARCH BODY ${marker}`, `imaps://${name}:${port}/INBOX`);
+    expect(theirs.code, theirs.err).toBe(0);
+    expect(theirs.out.trim()).toBe("* SEARCH");
+    const escape = await imap("info@globex.test", "-X", 'EXAMINE "../info@acme.test"', `imaps://${name}:${port}/`);
+    expect(escape.code).not.toBe(0);
+    const wrong = await mailCurl([...tls, "--user", `info@globex.test:${mailPassword("info@acme.test")}`, `imaps://${name}:${port}/`]);
+    expect(wrong.code).not.toBe(0);
+  }, 90_000);
 });

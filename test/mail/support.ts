@@ -77,10 +77,18 @@ export interface TestMail {
   readonly cert: string;
 }
 
+/** Hosting customers' mailboxes (the view a deployment sends) and their password hashes. */
+export interface TestCustomers {
+  readonly mailboxes: readonly { readonly address: string; readonly quotaBytes: number }[];
+  readonly customerDomains?: readonly string[];
+  readonly credentials: Readonly<Record<string, string>>;
+}
+
 export async function startTestMail(
   settings: Partial<Record<keyof MailSettings, unknown>> = {},
   dataDir = mkdtempSync(join(tmpdir(), "sp-mail-")),
   limits: Partial<MailLimits> = {},
+  customers?: TestCustomers,
 ): Promise<TestMail> {
   const { cert, key } = await makeCert();
   const log = createLogger({ role: "mail", level: "silent" });
@@ -90,7 +98,8 @@ export async function startTestMail(
     domain: DOMAIN,
     hostname: `mail.${DOMAIN}`,
     settings: mailSettingsSchema.parse({ users: ["alice", "bob", "postmaster"], ...settings }),
-    credentials: credentials(),
+    credentials: { ...credentials(), ...customers?.credentials },
+    ...(customers ? { mailboxes: customers.mailboxes, customerDomains: customers.customerDomains } : {}),
     tls,
     host: "127.0.0.1",
     ports: { smtp: 0, submission: 0, imaps: 0, pop3s: 0 },

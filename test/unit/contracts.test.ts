@@ -41,9 +41,9 @@ describe("the replica runtime config contract", () => {
       if (view) withViews.add(service.role);
       expect(rest).toEqual(JSON.parse(JSON.stringify(replicaRuntimeConfig(plan, replica, service))));
     }
-    // The roles whose view grows with the datacenter get it in a file of its own (file and web:
-    // with the hosting customers they serve, which the local stack has).
-    expect([...withViews].sort()).toEqual(["dns", "file", "noc", "proxy", "web"]);
+    // The roles whose view grows with the datacenter get it in a file of its own (file, web and
+    // mail: with the hosting customers they serve, which the local stack has).
+    expect([...withViews].sort()).toEqual(["dns", "file", "mail", "noc", "proxy", "web"]);
   });
 
   it("refuses a view file that is not the one the config names, or is missing", () => {

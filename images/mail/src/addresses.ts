@@ -21,3 +21,15 @@ export function parseAddress(address: string): ParsedAddress | undefined {
   if (!LOCAL.test(local) || !DOMAIN.test(domain)) return undefined;
   return { local, domain: domain.toLowerCase() };
 }
+
+/**
+ * The mailbox an address names: a local part (`alice`) on the datacenter's own domains, the
+ * full lower-case address (`info@example.org`) on a hosting customer's domain, undefined for
+ * any other domain (remote). Whether that mailbox exists is the store's answer.
+ */
+export function mailboxOf(address: ParsedAddress, ownDomains: ReadonlySet<string>, customerDomains: ReadonlySet<string>): string | undefined {
+  const local = address.local.toLowerCase();
+  if (ownDomains.has(address.domain)) return local;
+  if (customerDomains.has(address.domain)) return `${local}@${address.domain}`;
+  return undefined;
+}

@@ -12,7 +12,7 @@ import { Backups, copyTreeDurably, type BackupPolicy } from "../../runtime/backu
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { MailSettings } from "../../../contracts/settings/mail";
-import { parseAddress } from "./addresses";
+import { mailboxOf, parseAddress } from "./addresses";
 import { Authenticator } from "../../runtime/auth";
 import { capConnections } from "./connection";
 import { ImapSession } from "./imap/session";
@@ -35,7 +35,11 @@ export interface MailAppOptions {
   readonly domain: string;
   readonly hostname: string;
   readonly settings: MailSettings;
-  /** user -> scrypt hash; users without a hash get a mailbox but cannot log in. */
+  /** Hosting customers' mailboxes on this service (contracts/views/mail.ts): full address and quota. */
+  readonly mailboxes?: readonly { readonly address: string; readonly quotaBytes: number }[];
+  /** Those customers' domains; an address there that is not a mailbox is refused with 550. @default the mailboxes' domains */
+  readonly customerDomains?: readonly string[];
+  /** user (local part, or a customer's full address) -> scrypt hash; users without a hash get a mailbox but cannot log in. */
   readonly credentials: Readonly<Record<string, string>>;
   readonly tls: ReloadingTls;
   readonly host: string;
@@ -81,12 +85,21 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
   const limits: MailLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const registry = options.registry ?? new Registry();
   const domains = new Set([options.domain.toLowerCase(), ...settings.domains]);
-  const users = [...new Set([...settings.users, ...Object.keys(options.credentials)])];
-  const store = await MailStore.open(join(options.dataDir, "mailboxes"), users, (q) =>
-    log.error(
-      { user: q.user, path: q.path, reason: q.reason },
-      "mailbox quarantined: its state cannot be trusted; the folder was moved aside whole and the user starts with an empty INBOX",
-    ),
+  const mailboxes = (options.mailboxes ?? []).map((m) => ({ address: m.address.toLowerCase(), quotaBytes: m.quotaBytes }));
+  const customerDomains = new Set([
+    ...(options.customerDomains ?? []).map((d) => d.toLowerCase()),
+    ...mailboxes.map((m) => m.address.slice(m.address.lastIndexOf("@") + 1)),
+  ]);
+  const users = [...new Set([...settings.users, ...mailboxes.map((m) => m.address), ...Object.keys(options.credentials)])];
+  const store = await MailStore.open(
+    join(options.dataDir, "mailboxes"),
+    users,
+    (q) =>
+      log.error(
+        { user: q.user, path: q.path, reason: q.reason },
+        "mailbox quarantined: its state cannot be trusted; the folder was moved aside whole and the user starts with an empty INBOX",
+      ),
+    new Map(mailboxes.map((m) => [m.address, m.quotaBytes])),
   );
   const auth = new Authenticator(new Map(Object.entries(options.credentials)), settings.loginLimit);
   const queue = new OutboundQueue({
@@ -98,8 +111,8 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
     ca: options.ca,
     bounceToLocal: async (from, dsn) => {
       const parsed = parseAddress(from);
-      const user = parsed?.local.toLowerCase();
-      if (!parsed || !domains.has(parsed.domain) || !user || !store.has(user)) return false;
+      const user = parsed && mailboxOf(parsed, domains, customerDomains);
+      if (!user || !store.has(user)) return false;
       await store.deliver([user], dsn);
       return true;
     },
@@ -142,6 +155,7 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
     queue,
     auth,
     domains,
+    customerDomains,
     settings,
     tls: options.tls,
     log,
@@ -179,7 +193,7 @@ export async function startMailApp(options: MailAppOptions): Promise<MailApp> {
     imaps: await listen(imap, options.ports.imaps, options.host),
     pop3s: await listen(pop3, options.ports.pop3s, options.host),
   };
-  log.info({ ports, domains: [...domains], users: users.length }, "mail servers listening");
+  log.info({ ports, domains: [...domains], customerDomains: customerDomains.size, users: users.length }, "mail servers listening");
 
   const closeNet = (s: Server) => new Promise<void>((resolve) => s.close(() => resolve()));
   const closeSmtp = (s: SMTPServer) => new Promise<void>((resolve) => s.close(() => resolve()));

@@ -4,8 +4,10 @@ import { z } from "zod";
 import { offsiteFromEnv } from "../../runtime/backupShip";
 import { DATA_PATHS, MAIL_CREDENTIALS_PATH, TLS_PATHS } from "../../../contracts/paths";
 import { portVar, runRole, StartupError, tlsEnv } from "../../runtime";
+import { HttpError } from "../../runtime/management";
 import { mailCredentialsSchema, mailSettingsSchema } from "../../../contracts/settings/mail";
 import { startMailApp } from "./app";
+import { restoreMailBackup } from "./restore";
 import { rolePort } from "../../../contracts/roles";
 
 function readCredentials(path: string): Record<string, string> {
@@ -19,6 +21,8 @@ function readCredentials(path: string): Record<string, string> {
   if (!parsed.success) throw new StartupError(`mail: bad credentials file ${path}: ${z.prettifyError(parsed.error)}`);
   return parsed.data.users;
 }
+
+const restoreBody = z.object({ name: z.string(), user: z.string().optional() });
 
 void runRole({
   name: "mail",
@@ -47,6 +51,9 @@ void runRole({
       hostname: `${String(config.service)}.${String(config.domain)}`,
       settings: config.settings,
       credentials,
+      // Hosting customers' mailboxes and domains (contracts/views/mail.ts), from the view.
+      mailboxes: config.mail?.mailboxes ?? [],
+      customerDomains: config.mail?.domains ?? [],
       tls,
       host: env.SP_LISTEN,
       ports: { smtp: env.SP_MAIL_SMTP_PORT, submission: env.SP_MAIL_SUBMISSION_PORT, imaps: env.SP_MAIL_IMAPS_PORT, pop3s: env.SP_MAIL_POP3S_PORT },
@@ -75,6 +82,20 @@ void runRole({
             handler: async () => ({ status: 200, body: { next: app.backups.nextRun() ?? null, backups: await app.backups.list() } }),
           },
           { method: "POST", path: "/backups", handler: async () => ({ status: 201, body: await app.backups.run() }) },
+          {
+            // Puts a backup's messages back (images/mail/src/restore.ts), fetched from the target host's store when only it has it.
+            method: "POST",
+            path: "/backups/restore",
+            handler: async ({ body }) => {
+              const b = restoreBody.safeParse(body);
+              if (!b.success) throw new HttpError(400, 'expected {"name", "user"?}');
+              if (b.data.user !== undefined && !app.store.has(b.data.user)) throw new HttpError(404, `no such user: ${b.data.user}`);
+              const dir = await app.backups.path(b.data.name).catch((error: Error) => {
+                throw new HttpError(404, error.message);
+              });
+              return { status: 200, body: { name: b.data.name, ...(await restoreMailBackup(dir, app.store, b.data.user)) } };
+            },
+          },
         ],
       },
       steps: [{ name: "mail servers", run: () => app.close() }],

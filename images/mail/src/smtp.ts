@@ -10,7 +10,8 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import type { MailSettings } from "../../../contracts/settings/mail";
-import { parseAddress } from "./addresses";
+import { mailboxOf, parseAddress } from "./addresses";
+import { QuotaExceededError } from "./quota";
 import type { Authenticator } from "../../runtime/auth";
 import type { OutboundQueue } from "./queue";
 import type { MailStore } from "./store";
@@ -22,6 +23,8 @@ export interface SmtpDeps {
   readonly queue: OutboundQueue;
   readonly auth: Authenticator;
   readonly domains: ReadonlySet<string>;
+  /** Hosting customers' domains: their mailboxes are full addresses (addresses.ts mailboxOf). */
+  readonly customerDomains: ReadonlySet<string>;
   readonly settings: MailSettings;
   readonly tls: ReloadingTls;
   readonly log: Logger;
@@ -144,10 +147,21 @@ function traceHeaders(session: SMTPServerSession, hostname: string, kind: string
 function classify(address: string, deps: SmtpDeps): { local?: string; remote?: string } {
   const parsed = parseAddress(address);
   if (!parsed) throw smtpError(553, "5.1.3 Bad recipient address syntax");
-  if (!deps.domains.has(parsed.domain)) return { remote: address };
-  const user = parsed.local.toLowerCase();
+  const user = mailboxOf(parsed, deps.domains, deps.customerDomains);
+  if (user === undefined) return { remote: address };
   if (!deps.store.has(user)) throw smtpError(550, `5.1.1 <${address}>: Recipient address rejected: User unknown`);
   return { local: user };
+}
+
+/**
+ * A full mailbox (RFC 3463 X.2.2) is a transient condition — its owner can delete mail — so
+ * the answer is 452 4.2.2 and the sender's server keeps the message and retries. Only a
+ * message larger than the whole quota can never fit: 552 5.2.2.
+ */
+function quotaError(error: QuotaExceededError, address: string): Error {
+  return error.permanent
+    ? smtpError(552, `5.2.2 <${address}>: Message is larger than the mailbox's quota`)
+    : smtpError(452, `4.2.2 <${address}>: Mailbox full; try again later`);
 }
 
 async function accept(kind: "inbound" | "submission", stream: NodeJS.ReadableStream, session: SMTPServerSession, deps: SmtpDeps): Promise<string> {
@@ -161,7 +175,16 @@ async function accept(kind: "inbound" | "submission", stream: NodeJS.ReadableStr
     if (c.remote) remote.push(c.remote);
   }
   const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
-  await Promise.all([local.length > 0 ? deps.store.deliver(local, data) : undefined, remote.length > 0 ? deps.queue.enqueue(from, remote, data) : undefined]);
+  // Local copies first, all or nothing: over quota, nothing is stored and nothing queued.
+  if (local.length > 0) {
+    try {
+      await deps.store.deliver(local, data);
+    } catch (error) {
+      if (error instanceof QuotaExceededError) throw quotaError(error, error.user);
+      throw error;
+    }
+  }
+  if (remote.length > 0) await deps.queue.enqueue(from, remote, data);
   deps.onAccepted?.(kind, data.length);
   deps.log.info({ kind, session: session.id, from, local: local.length, remote: remote.length, bytes: data.length }, "message accepted");
   return `2.0.0 Ok: queued as ${session.id}`;
@@ -185,6 +208,13 @@ function onRcptTo(kind: "inbound" | "submission", deps: SmtpDeps): SMTPServerOpt
     try {
       if (session.envelope.rcptTo.length >= deps.settings.maxRecipients) throw smtpError(452, "4.5.3 Too many recipients");
       const c = classify(address.address, deps);
+      if (c.local) {
+        // Full already, or too small for the size the client declared (MAIL FROM SIZE=).
+        const args = (session.envelope.mailFrom ? session.envelope.mailFrom.args : undefined) as { SIZE?: string } | false | undefined;
+        const declared = Number((args && args.SIZE) ?? 0) || 0;
+        const quota = deps.store.mailbox(c.local).quota;
+        if (!quota.fits(Math.max(declared, 1))) throw quotaError(new QuotaExceededError(c.local, Math.max(declared, 1), quota.limitBytes), address.address);
+      }
       if (c.remote && kind === "inbound") throw smtpError(554, `5.7.1 <${address.address}>: Relay access denied`);
       if (c.remote && !deps.settings.smarthost) throw smtpError(550, "5.7.1 No relay for remote domains is configured here");
       callback();
@@ -200,7 +230,7 @@ function onMailFrom(kind: "inbound" | "submission", deps: SmtpDeps): SMTPServerO
     const parsed = parseAddress(address.address);
     if (!parsed) return callback(smtpError(553, "5.1.7 Bad sender address syntax"));
     // Submission: users send only as themselves, so nobody can forge a colleague.
-    if (kind === "submission" && !(deps.domains.has(parsed.domain) && parsed.local.toLowerCase() === session.user)) {
+    if (kind === "submission" && mailboxOf(parsed, deps.domains, deps.customerDomains) !== session.user) {
       return callback(smtpError(553, `5.7.1 <${address.address}>: Sender address not owned by user ${String(session.user)}`));
     }
     callback();

@@ -1,5 +1,6 @@
 /**
- * Durable mailboxes: one folder per user on the data volume.
+ * Durable mailboxes: one folder per user on the data volume (INBOX; the user's other
+ * folders are mailboxes of the same kind below it, see ./account.ts).
  *
  *   <root>/<user>/tmp/          messages being written (never visible, removed at start-up)
  *   <root>/<user>/msg/<uid>     one file per delivered message, immutable once there
@@ -16,6 +17,8 @@ import { randomUUID } from "node:crypto";
 import { readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fsyncDir, mkdirDurably, replaceFileDurably, writeSynced } from "./durable";
+import { Account } from "./account";
+import { Quota, QuotaExceededError } from "./quota";
 
 export interface StoredMessage {
   readonly uid: number;
@@ -49,9 +52,11 @@ export class Mailbox extends EventEmitter {
 
   private constructor(
     readonly user: string,
-    private readonly dir: string,
+    private dir: string,
     public uidValidity: number,
     public uidNext: number,
+    /** The quota of the user's whole account, shared by all of its folders (./quota.ts). */
+    readonly quota: Quota,
   ) {
     super();
     this.setMaxListeners(0);
@@ -64,7 +69,17 @@ export class Mailbox extends EventEmitter {
     return join(this.dir, "tmp");
   }
 
-  static async open(user: string, dir: string): Promise<Mailbox> {
+  /** Where the folder lives now (RENAME moves it; sessions keep the same object). */
+  relocate(dir: string): void {
+    this.dir = dir;
+  }
+
+  /** Bytes of all messages. */
+  get bytes(): number {
+    return this.messages.reduce((sum, m) => sum + m.size, 0);
+  }
+
+  static async open(user: string, dir: string, quota = new Quota(user)): Promise<Mailbox> {
     await mkdirDurably(join(dir, "msg"));
     // Anything in tmp/ was never acknowledged to a client: drop it.
     await rm(join(dir, "tmp"), { recursive: true, force: true });
@@ -81,21 +96,38 @@ export class Mailbox extends EventEmitter {
       .filter((n) => /^\d+$/.test(n))
       .map(Number)
       .sort((a, b) => a - b);
-    const box = new Mailbox(user, dir, state.uidValidity, Math.max(state.uidNext, (uids.at(-1) ?? 0) + 1));
+    const box = new Mailbox(user, dir, state.uidValidity, Math.max(state.uidNext, (uids.at(-1) ?? 0) + 1), quota);
     for (const uid of uids) {
       const info = await stat(join(dir, "msg", String(uid)));
       box.messages.push({ uid, size: info.size, internalDate: info.mtime, flags: new Set(state.flags[uid] ?? []) });
+      quota.add(info.size);
     }
     await box.saveState();
     return box;
   }
 
-  /** Stores one message durably; resolves with its UID once it is safe to acknowledge. */
-  async deliver(data: Buffer): Promise<number> {
+  /**
+   * Stores one message durably; resolves with its UID once it is safe to acknowledge. Its
+   * size is taken from the quota first (synchronously, before any I/O): over quota it throws
+   * QuotaExceededError and nothing is written. `withinAccount` (MOVE) counts the bytes
+   * whatever the limit, because the source is expunged right after.
+   */
+  async deliver(data: Buffer, withinAccount = false): Promise<number> {
+    if (withinAccount) this.quota.add(data.length);
+    else this.quota.reserve(data.length);
     const tmp = join(this.tmpDir, randomUUID());
-    await writeSynced(tmp, data);
+    try {
+      await writeSynced(tmp, data);
+    } catch (error) {
+      this.quota.release(data.length);
+      throw error;
+    }
     return new Promise<number>((resolve, reject) => {
-      this.pending.push({ tmp, size: data.length, resolve, reject });
+      const fail = (error: Error) => {
+        this.quota.release(data.length);
+        reject(error);
+      };
+      this.pending.push({ tmp, size: data.length, resolve, reject: fail });
       void this.commit();
     });
   }
@@ -163,7 +195,12 @@ export class Mailbox extends EventEmitter {
     const gone = new Set(uids);
     const removed = this.messages.filter((m) => gone.has(m.uid)).map((m) => m.uid);
     if (removed.length === 0) return [];
-    for (let i = this.messages.length - 1; i >= 0; i--) if (gone.has(this.messages[i]!.uid)) this.messages.splice(i, 1);
+    for (let i = this.messages.length - 1; i >= 0; i--) {
+      const m = this.messages[i]!;
+      if (!gone.has(m.uid)) continue;
+      this.messages.splice(i, 1);
+      this.quota.release(m.size);
+    }
     await this.saveState();
     await Promise.all(removed.map((uid) => unlink(join(this.msgDir, String(uid))).catch(() => undefined)));
     await fsyncDir(this.msgDir);
@@ -211,23 +248,34 @@ export interface Quarantined {
 
 export class MailStore {
   private constructor(
-    private readonly boxes: ReadonlyMap<string, Mailbox>,
+    private readonly accounts: ReadonlyMap<string, Account>,
     /** Mailboxes moved aside at start-up because their state could not be trusted. */
     readonly quarantined: readonly Quarantined[],
   ) {}
 
   /**
-   * Opens every user's mailbox. One whose state.json is corrupt does not stop the others:
+   * Opens every user's account (INBOX and folders, ./account.ts), each with its quota in bytes
+   * from `quotas` (none: unlimited). One whose state is corrupt does not stop the others:
    * its folder is moved whole to `<root>/.quarantine/<user>.<time>` (nothing is deleted or
    * reinterpreted) and the user starts with a new, empty INBOX so mail keeps arriving.
+   * A user is a local part of the datacenter's domains (`alice`) or a hosting customer's
+   * full address (`info@example.org`); either is one file name, never `.` or `..`.
    */
-  static async open(root: string, users: readonly string[], onQuarantine?: (q: Quarantined) => void): Promise<MailStore> {
-    const boxes = new Map<string, Mailbox>();
+  static async open(
+    root: string,
+    users: readonly string[],
+    onQuarantine?: (q: Quarantined) => void,
+    quotas: ReadonlyMap<string, number> = new Map(),
+  ): Promise<MailStore> {
+    const accounts = new Map<string, Account>();
     const quarantined: Quarantined[] = [];
     for (const user of users) {
+      // One file name under root, never root itself, its parent or the quarantine.
+      if (["", ".", "..", ".quarantine"].includes(user) || user.includes("/") || user.includes("\0"))
+        throw new Error(`mail: ${JSON.stringify(user)} cannot be a mailbox`);
       const dir = join(root, user);
       try {
-        boxes.set(user, await Mailbox.open(user, dir));
+        accounts.set(user, await Account.open(user, dir, quotas.get(user)));
       } catch (error) {
         if (!(error instanceof CorruptMailboxError)) throw error;
         const aside = join(root, ".quarantine", `${user}.${new Date().toISOString().replace(/[:.]/g, "-")}`);
@@ -238,24 +286,37 @@ export class MailStore {
         const q = { user, path: aside, reason: error.message };
         quarantined.push(q);
         onQuarantine?.(q);
-        boxes.set(user, await Mailbox.open(user, dir));
+        accounts.set(user, await Account.open(user, dir, quotas.get(user)));
       }
     }
-    return new MailStore(boxes, quarantined);
+    return new MailStore(accounts, quarantined);
   }
 
   has(user: string): boolean {
-    return this.boxes.has(user);
+    return this.accounts.has(user);
   }
 
+  account(user: string): Account {
+    const account = this.accounts.get(user);
+    if (!account) throw new Error(`no mailbox for ${user}`);
+    return account;
+  }
+
+  /** The user's INBOX. */
   mailbox(user: string): Mailbox {
-    const box = this.boxes.get(user);
-    if (!box) throw new Error(`no mailbox for ${user}`);
-    return box;
+    return this.account(user).inbox;
   }
 
-  /** Delivers to every user; resolves when all copies are durable. */
+  /**
+   * Delivers to every user's INBOX; resolves when all copies are durable. All or nothing for
+   * the quota: when the message does not fit one of them it throws QuotaExceededError before
+   * anything is written for any of them.
+   */
   async deliver(users: readonly string[], data: Buffer): Promise<void> {
-    await Promise.all([...new Set(users)].map((u) => this.mailbox(u).deliver(data)));
+    const boxes = [...new Set(users)].map((u) => this.mailbox(u));
+    const full = boxes.find((box) => !box.quota.fits(data.length));
+    if (full) throw new QuotaExceededError(full.user, data.length, full.quota.limitBytes);
+    // Each deliver takes its bytes synchronously, so nothing can come between the check and them.
+    await Promise.all(boxes.map((box) => box.deliver(data)));
   }
 }

@@ -1,14 +1,16 @@
 /**
- * The selected state of an IMAP session (RFC 3501 §6.4): the session's view of INBOX (UIDs in
+ * The selected state of an IMAP session (RFC 3501 §6.4): the session's view of a folder (UIDs in
  * its sequence order), the commands that work on it — FETCH, STORE, SEARCH, COPY/MOVE,
  * EXPUNGE, CLOSE — and the untagged EXISTS/EXPUNGE updates that keep the view in step with
  * deliveries and other sessions.
  */
 import type { Mailbox, StoredMessage } from "../store";
+import { QuotaExceededError } from "../quota";
+import { OVERQUOTA } from "./folders";
 import { flagList, needsContent, parseFetchItems, renderFetch } from "./fetch";
 import { ImapSyntaxError, parseSequenceSet, type Token } from "./parser";
 import { validateFlags } from "./flags";
-import { isInbox, no, ok, type Reply } from "./reply";
+import { no, ok, type Reply } from "./reply";
 import { compileSearch } from "./search";
 
 export class SelectedMailbox {
@@ -22,6 +24,8 @@ export class SelectedMailbox {
     private readonly send: (line: string) => void,
     /** Waits while the client has not read what was sent (images/mail/src/connection.ts whenWritable). */
     private readonly writable: () => Promise<void> = () => Promise.resolve(),
+    /** Another folder of the same account by name (COPY, MOVE); by default only this one, as INBOX. */
+    private readonly folder: (name: string) => Mailbox | undefined = (name) => (name.toUpperCase() === "INBOX" ? box : undefined),
   ) {
     this.view = box.messages.map((m) => m.uid);
   }
@@ -103,21 +107,34 @@ export class SelectedMailbox {
     return ok(`${uid ? "UID " : ""}SEARCH completed`);
   }
 
-  /** COPY, or MOVE (`name`): the copies are new deliveries; MOVE then expunges the sources. */
-  async copy(name: string, set: string, target: string, uid: boolean): Promise<Reply> {
-    if (!isInbox(target)) return no("[TRYCREATE] Only INBOX exists");
+  /**
+   * COPY, or MOVE (`name`): the copies are new deliveries; MOVE then expunges the sources.
+   * A COPY that does not fit the quota copies nothing (`NO [OVERQUOTA]`); a MOVE stays within
+   * the account, so it is allowed even when full (moving mail to Trash must always work).
+   */
+  async copy(name: string, set: string, targetName: string, uid: boolean): Promise<Reply> {
+    const target = this.folder(targetName);
+    if (!target) return no("[TRYCREATE] No such mailbox");
     const sources = this.resolve(set, uid);
+    const move = name === "MOVE";
+    if (!move && !target.quota.fits(sources.reduce((sum, { message }) => sum + message.size, 0))) return no(OVERQUOTA);
     const fromUids: number[] = [];
     const toUids: number[] = [];
     for (const { message } of sources) {
+      try {
+        toUids.push(await target.deliver(await this.box.read(message.uid), move));
+      } catch (error) {
+        // Filled meanwhile by a delivery: the copies made so far stay, as after any failed COPY.
+        if (error instanceof QuotaExceededError) return no(OVERQUOTA);
+        throw error;
+      }
       fromUids.push(message.uid);
-      toUids.push(await this.box.deliver(await this.box.read(message.uid)));
     }
-    if (name === "MOVE") {
+    if (move) {
       await this.box.expunge(fromUids);
       this.sync(true);
     }
-    return ok(`[COPYUID ${this.box.uidValidity} ${fromUids.join(",")} ${toUids.join(",")}] ${name} completed`);
+    return ok(`[COPYUID ${target.uidValidity} ${fromUids.join(",")} ${toUids.join(",")}] ${name} completed`);
   }
 
   /** EXPUNGE, or UID EXPUNGE of `uidSet`: removes the messages flagged \Deleted. */

@@ -2,9 +2,9 @@
  * One IMAP4rev1 connection (RFC 3501): the state machine (not authenticated -> authenticated
  * -> selected), every command real clients need, IDLE, and the untagged EXISTS/EXPUNGE
  * updates that keep a session's view of INBOX in step with deliveries and other sessions.
- * There is one mailbox per user, INBOX; other names answer NO [TRYCREATE]. This file holds
- * the connection, login and the commands of the authenticated state; the selected state's
- * commands and the session's view of INBOX are in selected.ts.
+ * Each user's account has INBOX, the standard folders and their own (../account.ts). This
+ * file holds the connection, login and dispatch; the commands on folders are in folders.ts,
+ * the selected state's commands and the session's view of a folder in selected.ts.
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../../runtime/log";
@@ -12,10 +12,9 @@ import type { Authenticator } from "../../../runtime/auth";
 import type { MailStore } from "../store";
 import { closeGracefully, ConnectionGuard, whenWritable, type AddressCounter } from "../connection";
 import type { MailLimits } from "../limits";
-import { validateFlags } from "./flags";
+import { FolderCommands } from "./folders";
 import { asString, CommandReader, ImapSyntaxError, tokenize, type RawCommand, type Token } from "./parser";
-import { matchesListPattern } from "./pattern";
-import { isInbox, no, ok, type Reply } from "./reply";
+import { no, ok, type Reply } from "./reply";
 import { SelectedMailbox } from "./selected";
 
 export interface ImapDeps {
@@ -28,7 +27,7 @@ export interface ImapDeps {
   readonly preAuth: AddressCounter;
 }
 
-const CAPS = "IMAP4rev1 LITERAL+ IDLE UIDPLUS UNSELECT NAMESPACE ID AUTH=PLAIN";
+const CAPS = "IMAP4rev1 LITERAL+ IDLE UIDPLUS UNSELECT NAMESPACE ID CHILDREN SPECIAL-USE QUOTA QUOTA=RES-STORAGE AUTH=PLAIN";
 const FLAGS = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft)";
 /** Consecutive protocol errors after which the client is disconnected. */
 const MAX_ERRORS = 50;
@@ -37,6 +36,8 @@ export class ImapSession {
   private readonly reader: CommandReader;
   private readonly guard: ConnectionGuard<RawCommand>;
   private user: string | undefined;
+  /** The logged-in user's folders. */
+  private folders: FolderCommands | undefined;
   /** The selected mailbox (SELECT or EXAMINE), if any. */
   private selected: SelectedMailbox | undefined;
   private idleTag: string | undefined;
@@ -166,21 +167,29 @@ export class ImapSession {
         return this.select(asString(t[0], "mailbox"), name === "EXAMINE");
       case "LIST":
       case "LSUB":
-        return this.list(name, asString(t[0], "reference"), asString(t[1], "pattern"));
+        return this.folders!.list(name, asString(t[0], "reference"), asString(t[1], "pattern"));
       case "NAMESPACE":
         this.send('* NAMESPACE (("" "/")) NIL NIL');
         return ok("NAMESPACE completed");
       case "STATUS":
-        return this.status(asString(t[0], "mailbox"), t[1]);
+        return this.folders!.status(asString(t[0], "mailbox"), t[1]);
       case "SUBSCRIBE":
       case "UNSUBSCRIBE":
-        return isInbox(asString(t[0], "mailbox")) ? ok(`${name} completed`) : no("No such mailbox");
+        return this.folders!.subscribe(name, asString(t[0], "mailbox"));
       case "CREATE":
       case "DELETE":
       case "RENAME":
-        return no("Only INBOX exists on this server");
-      case "APPEND":
-        return this.append(t);
+        return this.folders!.change(name, t);
+      case "GETQUOTA":
+      case "GETQUOTAROOT":
+        return this.folders!.quota(name, asString(t[0], "quota root"));
+      case "SETQUOTA":
+        return no("[NOPERM] Quotas come from the hosting plan");
+      case "APPEND": {
+        const reply = await this.folders!.append(t);
+        this.sync(false);
+        return reply;
+      }
     }
     const selected = this.selected;
     if (!selected) return { status: "BAD", text: `${name} needs a selected mailbox` };
@@ -218,6 +227,7 @@ export class ImapSession {
       return no(result.reason === "blocked" ? "[UNAVAILABLE] Too many failed logins; try again later" : "[AUTHENTICATIONFAILED] Invalid credentials");
     if (!this.deps.store.has(result.user)) return no("[AUTHENTICATIONFAILED] Invalid credentials");
     this.user = result.user;
+    this.folders = new FolderCommands(this.deps.store.account(result.user), (line) => this.send(line));
     this.guard.loggedIn();
     return ok(`[CAPABILITY ${CAPS}] LOGIN completed`);
   }
@@ -244,13 +254,15 @@ export class ImapSession {
 
   private select(name: string, readOnly: boolean): Reply {
     this.deselect();
-    if (!isInbox(name)) return no("[NONEXISTENT] No such mailbox");
-    const box = this.deps.store.mailbox(this.user!);
+    const account = this.deps.store.account(this.user!);
+    const box = account.folder(name);
+    if (!box) return no("[NONEXISTENT] No such mailbox");
     this.selected = new SelectedMailbox(
       box,
       readOnly,
       (line) => this.send(line),
       () => whenWritable(this.socket, this.deps.limits.writeHighWater),
+      (target) => account.folder(target),
     );
     box.on("change", this.onChange);
     this.send(`* FLAGS ${FLAGS}`);
@@ -267,45 +279,6 @@ export class ImapSession {
   private deselect(): void {
     this.selected?.box.off("change", this.onChange);
     this.selected = undefined;
-  }
-
-  private list(name: string, reference: string, pattern: string): Reply {
-    if (pattern === "") this.send(`* ${name} (\\Noselect) "/" ""`);
-    else if (matchesListPattern(reference + pattern, "INBOX")) this.send(`* ${name} (\\HasNoChildren) "/" INBOX`);
-    return ok(`${name} completed`);
-  }
-
-  private status(name: string, items: Token | undefined): Reply {
-    if (!isInbox(name)) return no("[NONEXISTENT] No such mailbox");
-    if (!items || items.type !== "list") throw new ImapSyntaxError("expected status items");
-    const box = this.deps.store.mailbox(this.user!);
-    const values: Record<string, number> = {
-      MESSAGES: box.messages.length,
-      RECENT: 0,
-      UIDNEXT: box.uidNext,
-      UIDVALIDITY: box.uidValidity,
-      UNSEEN: box.messages.filter((m) => !m.flags.has("\\Seen")).length,
-    };
-    const out = items.items.map((t) => {
-      const key = asString(t, "status item").toUpperCase();
-      if (!(key in values)) throw new ImapSyntaxError(`unknown status item ${key.slice(0, 20)}`);
-      return `${key} ${values[key]}`;
-    });
-    this.send(`* STATUS INBOX (${out.join(" ")})`);
-    return ok("STATUS completed");
-  }
-
-  private async append(t: Token[]): Promise<Reply> {
-    const target = asString(t[0], "mailbox");
-    const message = t.at(-1);
-    if (!message || message.type !== "string") throw new ImapSyntaxError("expected a message literal");
-    if (!isInbox(target)) return no("[TRYCREATE] Only INBOX exists");
-    const box = this.deps.store.mailbox(this.user!);
-    const flags = t.length > 2 && t[1]?.type === "list" ? validateFlags(t[1].items) : [];
-    const uid = await box.deliver(message.value);
-    if (flags.length > 0) await box.setFlags([uid], flags, "add");
-    this.sync(false);
-    return ok(`[APPENDUID ${box.uidValidity} ${uid}] APPEND completed`);
   }
 
   /** Tells the client about expunged (when allowed) and new messages, when a mailbox is selected. */
