@@ -6,39 +6,61 @@
  * machines), and beside req/s each round reports the CPU time (user + system, from
  * /proc/<pid>/stat) the proxy process spent per request, which depends far less on what
  * else runs than the rate does.
- * Usage: npx tsx bench/proxy/run.ts [seconds per round] [rounds]   (needs: bash bench/web/setup.sh)
+ * Usage: npx tsx bench/proxy/run.ts [seconds per round] [rounds] [--before <bundle>] [--profile]
+ *   (needs: bash bench/web/setup.sh)
+ *   --before <bundle>  also runs that build of the proxy (a main.mjs kept from before a change)
+ *                      in the same alternating rounds: the before/after pair of one run
+ *   --profile          runs our proxy under `node --cpu-prof` and prints where its CPU went
+ *                      (profile.ts); the profiler slows it, so read the rates of such a run as such
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "../web/harness";
+import { NODE, ROOT, printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "../web/harness";
+import { summarize } from "./profile";
 import { STANDALONE_CONFIG } from "../../images/runtime/replica";
 import { median, recordResult } from "../summary";
 
-const SECONDS = Number(process.argv[2] ?? 5);
-const ROUNDS = Number(process.argv[3] ?? 3);
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args.splice(i, 2)[1] : undefined;
+};
+const BEFORE = flag("--before");
+const PROFILE = args.includes("--profile");
+if (PROFILE) args.splice(args.indexOf("--profile"), 1);
+const SECONDS = Number(args[0] ?? 5);
+const ROUNDS = Number(args[1] ?? 3);
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ; 100 on Linux). */
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds (user, system) a process has used so far. */
+function cpuSeconds(pid: number): { user: number; system: number } {
   // Fields after the command name (which may hold spaces, so split after its closing paren).
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
 }
 
+type Measured = ReturnType<typeof wrk> & { cpuUs: number; userUs: number; systemUs: number };
+
 /** One wrk run with the CPU time `pid` spent on it, per request. */
-function measure(url: string, pid: number): ReturnType<typeof wrk> & { cpuUs: number } {
+function measure(url: string, pid: number): Measured {
   const before = cpuSeconds(pid);
   const result = wrk(url, "bench.test", SECONDS);
-  const cpu = cpuSeconds(pid) - before;
-  return { ...result, cpuUs: (cpu / (result.rps * SECONDS)) * 1e6 };
+  const after = cpuSeconds(pid);
+  const perRequest = (seconds: number) => (seconds / (result.rps * SECONDS)) * 1e6;
+  const userUs = perRequest(after.user - before.user);
+  const systemUs = perRequest(after.system - before.system);
+  return { ...result, cpuUs: userUs + systemUs, userUs, systemUs };
 }
+
+const cpuLine = (m: Measured) => `${m.cpuUs.toFixed(1)} µs (user ${m.userUs.toFixed(1)} + system ${m.systemUs.toFixed(1)})`;
 
 const UPSTREAM = 40280;
 const OURS = 40281;
 const NGINX = 40282;
+const BEFORE_PORT = 40283;
 
 async function main(): Promise<void> {
   requireTools(["nginx", "wrk"]);
@@ -86,10 +108,22 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
   );
   start("nginx", ["-c", join(dir, "upstream.conf"), "-p", dir]);
   const nginxProxy = start("nginx", ["-c", join(dir, "nginx-proxy.conf"), "-p", dir]);
-  const ours = await startRole("proxy", { SP_CONFIG: join(dir, "config.json"), SP_HTTP_PORT: String(OURS), SP_HTTPS_PORT: "40288", SP_MGMT_PORT: "40289" });
-  await Promise.all([waitPort(UPSTREAM), waitPort(OURS), waitPort(NGINX)]);
+  const profileDir = join(dir, "profile");
+  const ours = await startRole("proxy", {
+    SP_CONFIG: join(dir, "config.json"),
+    SP_HTTP_PORT: String(OURS),
+    SP_HTTPS_PORT: "40288",
+    SP_MGMT_PORT: "40289",
+    ...(PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+  });
+  const roleEnv = { SP_CONFIG: join(dir, "config.json"), SP_LISTEN: "127.0.0.1", SP_LOG_LEVEL: "warn" };
+  const before: ChildProcess | undefined = BEFORE
+    ? start(NODE, [BEFORE], { ...roleEnv, SP_HTTP_PORT: String(BEFORE_PORT), SP_HTTPS_PORT: "40290", SP_MGMT_PORT: "40291" })
+    : undefined;
+  await Promise.all([waitPort(UPSTREAM), waitPort(OURS), waitPort(NGINX), ...(before ? [waitPort(BEFORE_PORT)] : [])]);
   // Warm both up (JIT, connection pools to the upstream).
   wrk(`http://127.0.0.1:${OURS}/small.html`, "bench.test", 3);
+  if (before) wrk(`http://127.0.0.1:${BEFORE_PORT}/small.html`, "bench.test", 3);
   wrk(`http://127.0.0.1:${NGINX}/small.html`, "bench.test", 3);
 
   // nginx's one worker is the master's only child: that is the process doing the proxying.
@@ -102,14 +136,16 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
   console.log(`proxy vs nginx reverse proxy, ${ROUNDS} alternating rounds of ${SECONDS} s, wrk -t1 -c32, keep-alive both sides, upstream nginx (2 workers)`);
   printHeader("proxy", "nginx");
   const ratios: number[] = [];
-  const cpu: { ours: number; ref: number }[] = [];
+  const cpu: { ours: Measured; ref: Measured; before?: Measured }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const load = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+    const old = before ? measure(`http://127.0.0.1:${BEFORE_PORT}/small.html`, before.pid!) : undefined;
     const a = measure(`http://127.0.0.1:${OURS}/small.html`, ours.pid!);
     const b = measure(`http://127.0.0.1:${NGINX}/small.html`, worker);
+    if (old) printRow(`round ${round} before (load ${load})`, old, b);
     printRow(`round ${round} (load ${load})`, a, b);
     ratios.push(a.rps / b.rps);
-    cpu.push({ ours: a.cpuUs, ref: b.cpuUs });
+    cpu.push({ ours: a, ref: b, ...(old ? { before: old } : {}) });
   }
   console.log(`\nmedian ratio ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`);
   recordResult({
@@ -120,8 +156,26 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
     target: { op: ">=", value: 0.7 },
   });
   console.log("CPU per request (user + system):");
-  for (const [i, c] of cpu.entries())
-    console.log(`  round ${i + 1}: proxy ${c.ours.toFixed(1)} µs, nginx ${c.ref.toFixed(1)} µs, nginx/proxy ${(c.ref / c.ours).toFixed(2)}×`);
+  for (const [i, c] of cpu.entries()) {
+    if (c.before) console.log(`  round ${i + 1}: before ${cpuLine(c.before)}`);
+    console.log(`  round ${i + 1}: proxy ${cpuLine(c.ours)}, nginx ${cpuLine(c.ref)}, nginx/proxy ${(c.ref.cpuUs / c.ours.cpuUs).toFixed(2)}×`);
+  }
+  if (PROFILE) {
+    // The profile is written when the process exits: stop it and wait.
+    await new Promise((resolve) => {
+      ours.once("exit", resolve);
+      ours.kill("SIGTERM");
+    });
+    const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+    if (!file) throw new Error(`no profile in ${profileDir}`);
+    const shares = summarize(join(profileDir, file), join(ROOT, "images", "proxy", "dist", "main.mjs"));
+    const busy = 1 - (shares.find((s) => s.category.startsWith("idle"))?.share ?? 0);
+    console.log(`\nWhere the proxy's CPU went (self time; share of all samples, and of the busy ones; ${join(profileDir, file)}):`);
+    for (const { category, share } of shares.slice(0, 16))
+      console.log(
+        `  ${(share * 100).toFixed(1).padStart(5)}%  ${category.startsWith("idle") ? "      " : `${((share / busy) * 100).toFixed(1).padStart(5)}%`}  ${category}`,
+      );
+  }
   process.exit(0);
 }
 

@@ -68,13 +68,34 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
   const { config, log } = options;
   const settings = config.settings;
   const registry = options.registry ?? new Registry();
-  const requests = new Counter({
+  // Per-request counts are plain numbers until prom-client collects them: its `labels().inc()`
+  // hashes and validates the label values on every call, on the hot path.
+  const requestCounts = new Map<string, number[]>();
+  const cacheCounts = new Map<string, number>();
+  new Counter({
     name: "proxy_requests_total",
     help: "Responses by route and status class",
     labelNames: ["route", "status"],
     registers: [registry],
+    collect() {
+      for (const [route, byClass] of requestCounts)
+        for (const [statusClass, n] of byClass.entries()) {
+          if (!n) continue;
+          this.inc({ route, status: `${statusClass}xx` }, n);
+          byClass[statusClass] = 0;
+        }
+    },
   });
-  const cacheResults = new Counter({ name: "proxy_cache_total", help: "Cache lookups by result", labelNames: ["result"], registers: [registry] });
+  new Counter({
+    name: "proxy_cache_total",
+    help: "Cache lookups by result",
+    labelNames: ["result"],
+    registers: [registry],
+    collect() {
+      for (const [result, n] of cacheCounts) if (n) this.inc({ result }, n);
+      cacheCounts.clear();
+    },
+  });
   const healthy = new Gauge({
     name: "proxy_upstream_available",
     help: "1 when an upstream may take traffic (healthy and not ejected)",
@@ -87,21 +108,12 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     healthy.set({ route: pool.name, upstream: server.id }, server.healthy && server.ejectedUntil <= Date.now() ? 1 : 0),
   );
   for (const r of router.routes) for (const s of r.pool.servers) healthy.set({ route: r.id, upstream: s.id }, 1);
-  // prom-client hashes the label values on every inc(): keep each label set's child counter.
-  const requestCounters = new Map<string, Counter.Internal>();
-  const cacheCounters = new Map<string, Counter.Internal>();
   const onResponse = (req: IncomingMessage, status: number, bytes: number, info: { route?: string; upstream?: string; cache?: string } = {}) => {
     const route = info.route ?? "-";
-    const statusClass = Math.floor(status / 100);
-    const key = `${statusClass}xx ${route}`;
-    let counter = requestCounters.get(key);
-    if (!counter) requestCounters.set(key, (counter = requests.labels({ route, status: `${statusClass}xx` })));
-    counter.inc();
-    if (info.cache) {
-      let cacheCounter = cacheCounters.get(info.cache);
-      if (!cacheCounter) cacheCounters.set(info.cache, (cacheCounter = cacheResults.labels({ result: info.cache })));
-      cacheCounter.inc();
-    }
+    let byClass = requestCounts.get(route);
+    if (!byClass) requestCounts.set(route, (byClass = new Array<number>(10).fill(0)));
+    byClass[Math.floor(status / 100) % 10]!++;
+    if (info.cache) cacheCounts.set(info.cache, (cacheCounts.get(info.cache) ?? 0) + 1);
     if (access.enabled) access.write(combinedLine(req, status, bytes), info);
   };
   const rate = settings.rateLimit.requestsPerSecond > 0 ? new BucketTable(settings.rateLimit.requestsPerSecond, settings.rateLimit.burst) : undefined;

@@ -71,22 +71,42 @@ export class Pool {
     return this.options.name;
   }
 
-  private available(s: UpstreamServer, now: number, exclude: ReadonlySet<UpstreamServer>): boolean {
-    return s.ejectedUntil <= now && !exclude.has(s);
-  }
-
-  /** The server for the next request, or undefined when none may take it. */
-  pick(exclude: ReadonlySet<UpstreamServer> = new Set()): UpstreamServer | undefined {
+  /**
+   * The server for the next request, or undefined when none may take it: the healthy ones
+   * not ejected and not in `exclude` (the servers a request already failed on), else those
+   * not ejected. Counts and indexes instead of filtering into arrays: it runs per request.
+   */
+  pick(exclude?: readonly UpstreamServer[]): UpstreamServer | undefined {
     const now = Date.now();
-    let candidates = this.servers.filter((s) => s.healthy && this.available(s, now, exclude));
-    if (candidates.length === 0) candidates = this.servers.filter((s) => this.available(s, now, exclude));
-    if (candidates.length === 0) return undefined;
-    const start = this.next++ % candidates.length;
-    if (this.options.balance === "round-robin") return candidates[start];
-    let best = candidates[start]!;
-    for (let i = 1; i < candidates.length; i++) {
-      const c = candidates[(start + i) % candidates.length]!;
-      if (c.active < best.active) best = c;
+    const servers = this.servers;
+    let healthy = 0;
+    let available = 0;
+    for (const s of servers) {
+      if (s.ejectedUntil > now || exclude?.includes(s)) continue;
+      available++;
+      if (s.healthy) healthy++;
+    }
+    if (available === 0) return undefined;
+    const onlyHealthy = healthy > 0;
+    const count = onlyHealthy ? healthy : available;
+    const start = this.next++ % count;
+    const leastConnections = this.options.balance === "least-connections";
+    // The candidates in order, k = 0..count-1; round-robin takes the start-th, least-connections
+    // the fewest active, ties going to the first from the start-th on (wrapping around).
+    let best: UpstreamServer | undefined;
+    let bestRank = 0;
+    let k = 0;
+    for (const s of servers) {
+      if (s.ejectedUntil > now || (onlyHealthy && !s.healthy) || exclude?.includes(s)) continue;
+      const rank = (k++ - start + count) % count;
+      if (!leastConnections) {
+        if (rank === 0) return s;
+        continue;
+      }
+      if (!best || s.active < best.active || (s.active === best.active && rank < bestRank)) {
+        best = s;
+        bestRank = rank;
+      }
     }
     return best;
   }

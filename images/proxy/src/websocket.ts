@@ -13,7 +13,7 @@ import type { IncomingMessage } from "node:http";
 import { connect, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { AddressCap } from "../../runtime/addressCap";
-import { forwardHeaders } from "./forward";
+import { forwardHeaders } from "./headers";
 import type { BucketTable } from "./limits";
 import type { Router } from "./routes";
 import { clientAddress } from "../../runtime/proxyProtocol";
@@ -87,7 +87,7 @@ export function createUpgradeHandler(options: UpgradeOptions) {
     upstream.on("connect", () => {
       clearTimeout(timer);
       route.pool.reportSuccess(server);
-      const headers = forwardHeaders(req, tls, true);
+      const headers = forwardHeaders(req, tls, address || "unknown", true);
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (const [name, value] of Object.entries(headers)) {
         for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
