@@ -90,6 +90,8 @@ export async function waitPort(port: number, timeoutMs = 15_000): Promise<void> 
 export interface Result {
   readonly rps: number;
   readonly p99ms: number;
+  /** Requests completed (wrk only). */
+  readonly requests?: number;
 }
 
 function toMs(value: string): number {
@@ -109,7 +111,7 @@ export function wrk(url: string, host: string, seconds: number, connections = 32
   // A rate of error answers is no measure of the server: refuse it rather than print a ratio
   // (the proxy bench once compared nginx's pages with our 404s for a whole release).
   if (errors > 0) throw new Error(`${errors} of ${total} responses from ${url} were not 2xx/3xx: the setup is broken, nothing is measured`);
-  return { rps, p99ms: p99 };
+  return { rps, p99ms: p99, requests: total };
 }
 
 export function printRow(label: string, ours: Result, reference: Result, unit = "req/s"): string {
