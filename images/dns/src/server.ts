@@ -179,6 +179,9 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   let replyTo: string | undefined;
   const udp = createSocket({ type: family, lookup: replyLookup((address) => address === replyTo, family === "udp4" ? 4 : 6) });
   udp.on("message", (message, peer) => {
+    // Source port 0 cannot be answered (dgram's send throws for it, which used to end the
+    // process: one spoofed datagram took the server down).
+    if (peer.port === 0) return void m.dropped.inc({ reason: "source-port-0" });
     const reply = answer(message, "udp");
     if (!reply) return void m.dropped.inc({ reason: "malformed" });
     const action = rrl.decide(peer.address, reply.rrlKey);
