@@ -5,6 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildRole } from "../../images/build";
 
@@ -36,10 +37,39 @@ export function start(command: string, args: string[], env: Record<string, strin
   return child;
 }
 
-export async function startRole(role: "web" | "proxy" | "dns", env: Record<string, string>): Promise<ChildProcess> {
+/** `nodeFlags` go before the bundle, e.g. `--cpu-prof` (the profile is written when the role exits on SIGTERM). */
+export async function startRole(role: "web" | "proxy" | "dns", env: Record<string, string>, nodeFlags: readonly string[] = []): Promise<ChildProcess> {
   await buildRole(role);
-  return start(NODE, [join(ROOT, "images", role, "dist", "main.mjs")], { SP_LISTEN: "127.0.0.1", SP_LOG_LEVEL: "warn", ...env });
+  return start(NODE, [...nodeFlags, join(ROOT, "images", role, "dist", "main.mjs")], { SP_LISTEN: "127.0.0.1", SP_LOG_LEVEL: "warn", ...env });
 }
+
+/**
+ * CPU seconds (user + system) used so far by a process and every process below it (NSD and
+ * nginx answer from forked children), from /proc: less sensitive to a busy machine than rates.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the ")" of the command name: state ppid … utime(14) stime(15), 1-based over the whole line.
+      const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ");
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const tree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [p, s] of stats) if (!tree.has(p) && tree.has(s.ppid)) grew = tree.add(p) !== undefined;
+  }
+  let ticks = 0;
+  for (const p of tree) ticks += stats.get(p)?.ticks ?? 0;
+  return ticks / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on every Linux we run on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
 
 export async function waitPort(port: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -60,6 +90,8 @@ export async function waitPort(port: number, timeoutMs = 15_000): Promise<void> 
 export interface Result {
   readonly rps: number;
   readonly p99ms: number;
+  /** Requests completed (wrk only). */
+  readonly requests?: number;
 }
 
 function toMs(value: string): number {
@@ -79,7 +111,7 @@ export function wrk(url: string, host: string, seconds: number, connections = 32
   // A rate of error answers is no measure of the server: refuse it rather than print a ratio
   // (the proxy bench once compared nginx's pages with our 404s for a whole release).
   if (errors > 0) throw new Error(`${errors} of ${total} responses from ${url} were not 2xx/3xx: the setup is broken, nothing is measured`);
-  return { rps, p99ms: p99 };
+  return { rps, p99ms: p99, requests: total };
 }
 
 export function printRow(label: string, ours: Result, reference: Result, unit = "req/s"): string {

@@ -2,13 +2,15 @@
  * web vs nginx: the same small (1 KiB HTML) and large (1 MiB binary) files, served over
  * keep-alive to wrk (1 thread, 32 connections), one after the other on this machine.
  * nginx runs one worker process, like our single Node process; access logs off on both.
+ * Also prints each server's CPU time per request (user + system of its process tree over
+ * the wrk run), which a busy machine moves far less than the rates.
  * Usage: npx tsx bench/web/run.ts [seconds]   (needs: bash bench/web/setup.sh)
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { printHeader, printRow, requireTools, start, startRole, waitPort, wrk } from "./harness";
+import { printHeader, printRow, requireTools, start, startRole, treeCpuSeconds, waitPort, wrk, type Result } from "./harness";
 import { STANDALONE_CONFIG } from "../../images/runtime/replica";
 import { recordResult } from "../summary";
 
@@ -37,8 +39,8 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
   server { listen 127.0.0.1:${NGINX}; server_name bench.test; root ${root}; } }
 `,
   );
-  await startRole("web", { SP_CONFIG: join(dir, "config.json"), SP_HTTP_PORT: String(OURS), SP_MGMT_PORT: "40189", SP_HTTPS_PORT: "40188" });
-  start("nginx", ["-c", join(dir, "nginx.conf"), "-p", dir]);
+  const oursChild = await startRole("web", { SP_CONFIG: join(dir, "config.json"), SP_HTTP_PORT: String(OURS), SP_MGMT_PORT: "40189", SP_HTTPS_PORT: "40188" });
+  const nginxChild = start("nginx", ["-c", join(dir, "nginx.conf"), "-p", dir]);
   await Promise.all([waitPort(OURS), waitPort(NGINX)]);
   // Warm both (file caches, JIT).
   wrk(`http://127.0.0.1:${OURS}/small.html`, "bench.test", 1);
@@ -50,9 +52,15 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
     ["small file (1 KiB html)", "/small.html", "1 KiB"],
     ["large file (1 MiB binary)", "/large.bin", "1 MiB"],
   ] as const) {
-    const ours = wrk(`http://127.0.0.1:${OURS}${path}`, "bench.test", SECONDS);
-    const ref = wrk(`http://127.0.0.1:${NGINX}${path}`, "bench.test", SECONDS);
+    const measured = (pid: number, port: number): [Result, number] => {
+      const before = treeCpuSeconds(pid);
+      const result = wrk(`http://127.0.0.1:${port}${path}`, "bench.test", SECONDS);
+      return [result, ((treeCpuSeconds(pid) - before) / (result.requests ?? NaN)) * 1e6];
+    };
+    const [ours, oursCpu] = measured(oursChild.pid!, OURS);
+    const [ref, refCpu] = measured(nginxChild.pid!, NGINX);
     printRow(label, ours, ref);
+    console.log(`  CPU per request: web ${oursCpu.toFixed(1)} µs, nginx ${refCpu.toFixed(1)} µs (nginx ÷ web ${(refCpu / oursCpu).toFixed(2)}×)`);
     recordResult({ bench: "web", figure: `${short} file, web ÷ nginx req/s`, value: ours.rps / ref.rps, unit: "×", target: { op: ">=", value: 0.9 } });
   }
   process.exit(0);

@@ -162,6 +162,39 @@ describe.concurrent("compression", () => {
   });
 });
 
+describe.concurrent("prepared answers of cached files", () => {
+  it("send the same headers and body as the general path, per encoding and site, HEAD without the body", async () => {
+    if (!ok) return;
+    const withoutDate = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => k !== "date"));
+    for (const [host, path, extra] of [
+      ["a.test", "/style.css", []],
+      ["a.test", "/style.css", ["-H", "Accept-Encoding: br"]],
+      ["a.test", "/style.css", ["-H", "Accept-Encoding: gzip"]],
+      ["b.test", "/docs/readme.txt", []],
+    ] as const) {
+      const fast = await http(host, path, ...extra);
+      // A failing precondition that is no match (If-None-Match of another tag) takes the general path.
+      const general = await http(host, path, ...extra, "-H", 'If-None-Match: "other"');
+      expect(fast.status).toBe(200);
+      expect(withoutDate(fast.headers)).toEqual(withoutDate(general.headers));
+      expect(sha(fast.body)).toBe(sha(general.body));
+      const head = await http(host, path, ...extra, "-I");
+      expect(withoutDate(head.headers)).toEqual(withoutDate(fast.headers));
+    }
+  });
+
+  it("are counted in web_requests_total and web_response_bytes_total", async () => {
+    if (!ok) return;
+    const metric = async (pattern: RegExp) => Number(pattern.exec(await f.app.registry.metrics())?.[1] ?? 0);
+    const requests = /web_requests_total\{site="b\.test",status="2xx"\} (\d+)/;
+    const bytes = /web_response_bytes_total (\d+)/;
+    const [before, bytesBefore] = [await metric(requests), await metric(bytes)];
+    const got = await http("b.test", "/docs/readme.txt");
+    expect(await metric(requests)).toBeGreaterThan(before);
+    expect((await metric(bytes)) - bytesBefore).toBeGreaterThanOrEqual(got.body.length);
+  });
+});
+
 describe.concurrent("TLS with SNI", () => {
   const https = (name: string, ca: string, path = "/") =>
     curl(["-v", "--resolve", `${name}:${f.app.httpsPort}:127.0.0.1`, "--cacert", ca, `https://${name}:${f.app.httpsPort}${path}`]);

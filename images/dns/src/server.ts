@@ -5,6 +5,7 @@
  * or misbehaving connections without disturbing anyone else.
  */
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { lookup as dnsLookup } from "node:dns";
 import { createServer, type Server, type Socket } from "node:net";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../runtime/log";
@@ -73,13 +74,49 @@ class MessageReader {
   }
 }
 
+/**
+ * A copy of a cached reply with the query's id in it: the copy, because a send that cannot go
+ * out at once (full socket buffer) is queued with its buffer while the cache entry is reused.
+ */
+function withId(reply: Buffer, query: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(reply.length);
+  reply.copy(out);
+  out[0] = query[0]!;
+  out[1] = query[1]!;
+  return out;
+}
+
+/**
+ * dgram resolves the address of every send with dns.lookup (a regex test and a nextTick per
+ * reply). A reply goes to the address its query came from, already an IP literal: while
+ * `replyTo` holds that very string the lookup is the identity; anything else (the bind
+ * address) goes to dns.lookup as before.
+ */
+function replyLookup(isReply: (address: string) => boolean, version: 4 | 6) {
+  return (address: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void => {
+    if (isReply(address)) return callback(null, address, version);
+    dnsLookup(address, { family: version }, callback);
+  };
+}
+
 function metrics(registry: Registry) {
+  // Answers are counted in plain numbers on the hot path (prom-client hashes the label set
+  // on every inc) and handed over when the registry is scraped.
+  const answered = { udp: new Map<string, number>(), tcp: new Map<string, number>() };
   return {
+    count(transport: Transport, rcode: string): void {
+      const counts = answered[transport];
+      counts.set(rcode, (counts.get(rcode) ?? 0) + 1);
+    },
     queries: new Counter({
       name: "dns_queries_total",
       help: "DNS messages answered, by transport and rcode",
       labelNames: ["transport", "rcode"],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const transport of ["udp", "tcp"] as const) for (const [rcode, n] of answered[transport]) this.inc({ transport, rcode }, n);
+      },
     }),
     dropped: new Counter({ name: "dns_dropped_total", help: "DNS messages not answered, by reason", labelNames: ["reason"], registers: [registry] }),
     rrl: new Counter({ name: "dns_rrl_limited_total", help: "UDP responses limited by RRL, by action", labelNames: ["action"], registers: [registry] }),
@@ -96,37 +133,35 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   // Encoded replies by query bytes (everything but the id): authoritative data only changes
   // on reload, and re-encoding the same answer with dns-packet costs more than the lookup.
   let cacheZones: ZoneSet | undefined;
-  const replies = new Map<string, Reply>();
+  // One map per transport (the answers differ: no truncation over TCP), keyed by the query's
+  // bytes after the id as a latin1 string.
+  const replies = { udp: new Map<string, Reply>(), tcp: new Map<string, Reply>() };
   let cacheBytes = 0;
+  /** The reply to `message` as cached: shared, so callers send `withId(...)` of it, never it. */
   const cached = (message: Buffer, transport: Transport): Reply | undefined => {
     const zones = options.zones();
     if (zones !== cacheZones) {
-      replies.clear();
+      replies.udp.clear();
+      replies.tcp.clear();
       cacheBytes = 0;
       cacheZones = zones;
     }
-    const key = message.length <= CACHEABLE_QUERY ? transport + message.toString("latin1", 2) : undefined;
-    let reply = key === undefined ? undefined : replies.get(key);
+    const key = message.length <= CACHEABLE_QUERY ? message.toString("latin1", 2) : undefined;
+    let reply = key === undefined ? undefined : replies[transport].get(key);
     if (!reply) {
       reply = respond(message, zones, transport, responderOptions);
       if (!reply) return undefined;
       if (key !== undefined) {
-        if (replies.size >= 10_000 || cacheBytes > REPLY_CACHE_BYTES) {
-          replies.clear();
+        if (replies.udp.size + replies.tcp.size >= 10_000 || cacheBytes > REPLY_CACHE_BYTES) {
+          replies.udp.clear();
+          replies.tcp.clear();
           cacheBytes = 0;
         }
-        replies.set(key, reply);
+        replies[transport].set(key, reply);
         cacheBytes += key.length + reply.message.length;
       }
     }
-    const id = message.readUInt16BE(0);
-    const withId = (buf: Buffer) => {
-      const copy = Buffer.from(buf);
-      copy.writeUInt16BE(id, 0);
-      return copy;
-    };
-    const base = reply;
-    return { message: withId(base.message), rcode: base.rcode, rrlKey: base.rrlKey, truncated: () => withId(base.truncated()) };
+    return reply;
   };
 
   const answer = (message: Buffer, transport: Transport): Reply | undefined => {
@@ -141,16 +176,22 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   };
 
   const family = options.host.includes(":") ? "udp6" : "udp4";
-  const udp = createSocket({ type: family });
+  let replyTo: string | undefined;
+  const udp = createSocket({ type: family, lookup: replyLookup((address) => address === replyTo, family === "udp4" ? 4 : 6) });
   udp.on("message", (message, peer) => {
+    // Source port 0 cannot be answered (dgram's send throws for it, which used to end the
+    // process: one spoofed datagram took the server down).
+    if (peer.port === 0) return void m.dropped.inc({ reason: "source-port-0" });
     const reply = answer(message, "udp");
     if (!reply) return void m.dropped.inc({ reason: "malformed" });
     const action = rrl.decide(peer.address, reply.rrlKey);
     if (action === "drop") return void m.rrl.inc({ action });
-    const out = action === "slip" ? reply.truncated() : reply.message;
+    const out = withId(action === "slip" ? reply.truncated() : reply.message, message);
     if (action === "slip") m.rrl.inc({ action });
-    m.queries.inc({ transport: "udp", rcode: reply.rcode });
+    m.count("udp", reply.rcode);
+    replyTo = peer.address;
     udp.send(out, peer.port, peer.address);
+    replyTo = undefined;
   });
   udp.on("error", (error) => log.error({ err: error }, "DNS UDP socket error"));
 
@@ -205,11 +246,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
           socket.destroy();
           return;
         }
-        m.queries.inc({ transport: "tcp", rcode: reply.rcode });
+        m.count("tcp", reply.rcode);
         idle.refresh();
-        const prefix = Buffer.allocUnsafe(2);
-        prefix.writeUInt16BE(reply.message.length, 0);
-        socket.write(Buffer.concat([prefix, reply.message]));
+        const framed = Buffer.allocUnsafe(2 + reply.message.length);
+        framed.writeUInt16BE(reply.message.length, 0);
+        reply.message.copy(framed, 2);
+        framed.writeUInt16BE(message.readUInt16BE(0), 2);
+        socket.write(framed);
       }
     };
     socket.on("data", (chunk: Buffer) => {

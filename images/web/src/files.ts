@@ -24,6 +24,12 @@ export interface FileEntry {
   readonly encoded: Partial<Record<Exclude<Encoding, "identity">, Buffer>>;
   checkedAt: number;
   ino: number;
+  /**
+   * Headers of the common answers, made once (handler.ts): a 200 of the whole body held in
+   * memory, by the site's cache-control and the encoding. A changed file is a new entry, so
+   * they never outlive its validators.
+   */
+  readonly plain: Map<string, readonly string[]>;
 }
 
 const COMPRESSIBLE = /^(text\/|application\/(javascript|json|xml|wasm|manifest\+json|ld\+json|rss\+xml|atom\+xml)|image\/svg\+xml)/;
@@ -68,6 +74,7 @@ export class FileCache {
       compressible: COMPRESSIBLE.test(type),
       ...(body ? { body } : {}),
       encoded: {},
+      plain: new Map(),
       checkedAt: now,
       ino: info.ino,
     };

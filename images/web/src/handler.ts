@@ -110,9 +110,56 @@ export function createHandler(options: HandlerOptions) {
     })();
   };
 
+  /**
+   * Headers of a 200 with the whole body of a file held in memory, in node's flat
+   * [name, value, …] form: the same values as serveFile's general path below, made on the
+   * first such request for a site's cache-control and an encoding (at most 3 per site).
+   */
+  function plainHeaders(entry: FileEntry, site: Site, useEncoding: boolean, wanted: Encoding, body: Buffer): readonly string[] {
+    const key = `${site.cacheControl}\0${wanted}\0${useEncoding}`;
+    let headers = entry.plain.get(key);
+    if (!headers) {
+      const etag = wanted === "identity" ? entry.etag : `${entry.etag.slice(0, -1)}-${wanted === "br" ? "br" : "gz"}"`;
+      headers = [
+        "x-served-by",
+        options.replica,
+        "content-type",
+        entry.type,
+        "etag",
+        etag,
+        "last-modified",
+        entry.lastModified,
+        "cache-control",
+        site.cacheControl,
+      ];
+      headers = [...headers, "accept-ranges", "bytes", ...(useEncoding ? ["vary", "Accept-Encoding"] : [])];
+      headers = [...headers, ...(wanted === "identity" ? [] : ["content-encoding", wanted]), "content-length", String(body.length)];
+      if (entry.plain.size >= 12) entry.plain.clear();
+      entry.plain.set(key, headers);
+    }
+    return headers;
+  }
+
   function serveFile(req: IncomingMessage, res: ServerResponse, site: Site, entry: FileEntry): void | Promise<void> {
     const useEncoding = entry.compressible && entry.size >= options.compressMinBytes;
-    const wanted: Encoding = useEncoding && !req.headers.range ? negotiateEncoding(req.headers["accept-encoding"]) : "identity";
+    const h = req.headers;
+    const wanted: Encoding = useEncoding && !h.range ? negotiateEncoding(h["accept-encoding"]) : "identity";
+    // The hot path: the whole file from memory, no range and no precondition to evaluate.
+    const body = entry.body && (wanted === "identity" ? entry.body : options.files.encodedBody(entry, wanted));
+    if (
+      body &&
+      h.range === undefined &&
+      h["if-match"] === undefined &&
+      h["if-none-match"] === undefined &&
+      h["if-modified-since"] === undefined &&
+      h["if-unmodified-since"] === undefined
+    ) {
+      res.writeHead(200, plainHeaders(entry, site, useEncoding, wanted, body) as string[]);
+      const head = req.method === "HEAD";
+      res.end(head ? undefined : body);
+      options.onResponse?.(req, 200, head ? 0 : body.length);
+      return;
+    }
     const etag = wanted === "identity" ? entry.etag : `${entry.etag.slice(0, -1)}-${wanted === "br" ? "br" : "gz"}"`;
     const headers: OutgoingHttpHeaders = {
       "content-type": entry.type,
