@@ -36,6 +36,8 @@ export function parsePublicKeys(keys: readonly string[]): { keys: ParsedKey[]; b
  */
 export class SocketFlow {
   handles = 0;
+  /** Bytes of read-ahead the connection's open files may hold (at most limits.sftpReadAheadBytes). */
+  readAheadBytes = 0;
   private running = 0;
   private readonly waiting: (() => Promise<void>)[] = [];
   private paused = false;
