@@ -9,7 +9,9 @@
  * (sshpass: it offers nothing else), OpenSSH by a throw-away key (no system account or
  * password is touched: it logs in as root, forced into internal-sftp in a temporary folder).
  * Every case is a whole `sftp` run, connection and login included; the "session" row is
- * that fixed cost alone (connect, key exchange, login, `pwd`).
+ * that fixed cost alone (connect, key exchange, login, `pwd`). For the session and the large
+ * download the servers' CPU time is printed too (from /proc: our process; sshd's reaped
+ * per-connection processes), the work without the waiting for a core on a busy machine.
  *
  * Durability differs and is shown, not hidden: ours fsyncs every upload (file, then its
  * folder) before it answers CLOSE; OpenSSH's sftp-server does not unless the client asks
@@ -178,6 +180,19 @@ function check(what: string, got: string, want: string): void {
   if (got !== want) throw new Error(`${what}: content differs (${got.slice(0, 24)} vs ${want.slice(0, 24)})`);
 }
 
+/**
+ * CPU seconds (user + system) a server has used so far, from /proc: our server's own process,
+ * and for sshd its reaped children (the per-connection processes that run internal-sftp).
+ * Less sensitive to a busy machine than MB/s: it is the work, not the waiting for a core.
+ */
+function serverCpu(ours: ChildProcess, sshd: ChildProcess, clockTicks: number): { ours: number; openssh: number } {
+  const fields = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ").map(Number);
+  const o = fields(ours.pid!);
+  const s = fields(sshd.pid!);
+  // After "comm)": [11] utime, [12] stime, [13] cutime, [14] cstime (proc(5) fields 14–17).
+  return { ours: (o[11]! + o[12]!) / clockTicks, openssh: (s[13]! + s[14]!) / clockTicks };
+}
+
 interface Row {
   readonly label: string;
   readonly unit: string;
@@ -240,8 +255,20 @@ async function main(): Promise<void> {
   // Dirty pages from making the inputs would otherwise be written back during the first upload.
   await run("sync");
   const rows: Row[] = [];
+  const clockTicks = Number((await run("getconf", ["CLK_TCK"])).stdout.trim());
+  const settle = () => new Promise((r) => setTimeout(r, 500)); // sshd reaps the connection's processes
+  const cpuSession = serverCpu(oursChild, openssh.child, clockTicks);
   const session = { ours: await timed(ours, local, ["pwd"]), openssh: await timed(reference, local, ["pwd"]) };
+  await settle();
+  const cpuSessionEnd = serverCpu(oursChild, openssh.child, clockTicks);
   rows.push({ label: "session (connect, login, pwd)", unit: "s", ...session });
+  // Ours checks a password with scrypt, OpenSSH a key: part of every case's CPU below.
+  rows.push({
+    label: "session, server CPU",
+    unit: "ms",
+    ours: (cpuSessionEnd.ours - cpuSession.ours) * 1000,
+    openssh: (cpuSessionEnd.openssh - cpuSession.openssh) * 1000,
+  });
 
   // Large file: upload, then (OpenSSH) upload with fsync, then download; every result checked.
   const up = { ours: await timed(ours, local, ["put large.bin"]), openssh: await timed(reference, local, ["put large.bin"]) };
@@ -250,15 +277,24 @@ async function main(): Promise<void> {
   check("openssh upload", await sha256(join(reference.serverDir, "large.bin")), largeHash);
   check("openssh upload -f", await sha256(join(reference.serverDir, "large-fsync.bin")), largeHash);
   await run("sync");
+  const cpuBefore = serverCpu(oursChild, openssh.child, clockTicks);
   const down = {
     ours: await timed(ours, local, [`get large.bin ${join(dir, "down-ours", "large.bin")}`]),
     openssh: await timed(reference, local, [`get large.bin ${join(dir, "down-openssh", "large.bin")}`]),
   };
+  await settle();
+  const cpuAfter = serverCpu(oursChild, openssh.child, clockTicks);
   check("ours download", await sha256(join(dir, "down-ours", "large.bin")), largeHash);
   check("openssh download", await sha256(join(dir, "down-openssh", "large.bin")), largeHash);
   const mb = largeBytes / 1e6;
   rows.push({ label: `upload ${LARGE_MIB} MiB`, unit: "MB/s", ours: mb / up.ours, openssh: mb / up.openssh, opensshFsync: mb / upFsync });
   rows.push({ label: `download ${LARGE_MIB} MiB`, unit: "MB/s", ours: mb / down.ours, openssh: mb / down.openssh });
+  rows.push({
+    label: `download ${LARGE_MIB} MiB, server CPU`,
+    unit: "ms/MiB",
+    ours: ((cpuAfter.ours - cpuBefore.ours) * 1000) / LARGE_MIB,
+    openssh: ((cpuAfter.openssh - cpuBefore.openssh) * 1000) / LARGE_MIB,
+  });
 
   // Many small files: `put -r` / `get -r` of one folder.
   await run("sync");
@@ -288,11 +324,11 @@ async function main(): Promise<void> {
     openssh: SMALL_FILES / downSmall.openssh,
   });
 
-  const n = (x: number | undefined, unit: string) => (x === undefined ? "—" : unit === "s" ? x.toFixed(2) : x.toFixed(x < 10 ? 1 : 0));
+  const n = (x: number | undefined, unit: string) => (x === undefined ? "—" : unit === "s" || unit.startsWith("ms") ? x.toFixed(2) : x.toFixed(x < 10 ? 1 : 0));
   console.log("| case | unit | ours | OpenSSH | ours/OpenSSH | OpenSSH put -f (fsync) | ours/put -f |");
   console.log("|---|---|---:|---:|---:|---:|---:|");
   for (const r of rows) {
-    // For seconds lower is better: the ratio is still ours/OpenSSH, read it the other way.
+    // For seconds and CPU lower is better: the ratio is still ours/OpenSSH, read it the other way.
     const ratio = (x: number | undefined) => (x === undefined ? "—" : `${(r.ours / x).toFixed(2)}×`);
     console.log(
       `| ${r.label} | ${r.unit} | ${n(r.ours, r.unit)} | ${n(r.openssh, r.unit)} | ${ratio(r.openssh)} | ${n(r.opensshFsync, r.unit)} | ${ratio(r.opensshFsync)} |`,
