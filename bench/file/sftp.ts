@@ -208,6 +208,11 @@ function serverCpu(ours: ChildProcess, sshd: ChildProcess, clockTicks: number): 
   return { ours: (o[11]! + o[12]!) / clockTicks, openssh: (s[13]! + s[14]!) / clockTicks };
 }
 
+/** write(2)/writev(2) calls our server has made so far (/proc/<pid>/io syscw). */
+function oursWrites(ours: ChildProcess): number {
+  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${ours.pid!}/io`, "utf8"))?.[1] ?? NaN);
+}
+
 interface Row {
   readonly label: string;
   readonly unit: string;
@@ -295,12 +300,14 @@ async function main(): Promise<void> {
   check("openssh upload -f", await sha256(join(reference.serverDir, "large-fsync.bin")), largeHash);
   await run("sync");
   const cpuBefore = serverCpu(oursChild, openssh.child, clockTicks);
+  const writesBefore = oursWrites(oursChild);
   const down = {
     ours: await timed(ours, local, [`get large.bin ${join(dir, "down-ours", "large.bin")}`]),
     openssh: await timed(reference, local, [`get large.bin ${join(dir, "down-openssh", "large.bin")}`]),
   };
   await settle();
   const cpuAfter = serverCpu(oursChild, openssh.child, clockTicks);
+  const writes = oursWrites(oursChild) - writesBefore;
   check("ours download", await sha256(join(dir, "down-ours", "large.bin")), largeHash);
   check("openssh download", await sha256(join(dir, "down-openssh", "large.bin")), largeHash);
   const mb = largeBytes / 1e6;
@@ -312,6 +319,7 @@ async function main(): Promise<void> {
     ours: ((cpuAfter.ours - cpuBefore.ours) * 1000) / LARGE_MIB,
     openssh: ((cpuAfter.openssh - cpuBefore.openssh) * 1000) / LARGE_MIB,
   });
+  console.log(`our server's write system calls during the ${LARGE_MIB} MiB download: ${writes} (${(writes / LARGE_MIB).toFixed(1)} per MiB)`);
 
   // Many small files: `put -r` / `get -r` of one folder.
   await run("sync");

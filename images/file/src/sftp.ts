@@ -144,7 +144,11 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
       if (!fh) throw new PathError("bad handle", "failure");
       const size = Math.min(length, flow.limits.sftpReadBytes);
       // ssh2 copies `data` into its packet: a view of a read-ahead buffer is fine here.
-      const answer = (data: Buffer) => (data.length === 0 ? sftp.status(reqId, STATUS_CODE.EOF) : sftp.data(reqId, data));
+      const answer = (data: Buffer) => {
+        flow.coalesce();
+        if (data.length === 0) sftp.status(reqId, STATUS_CODE.EOF);
+        else sftp.data(reqId, data);
+      };
       if (h?.kind === "read" && h.ahead) await h.ahead.read(offset, size, answer);
       else answer(await readAt(fh, offset, size));
     }),
