@@ -135,8 +135,8 @@ describe("game protocol", () => {
     expect(await c.waitClosed()).toMatchObject({ code: 1013, reason: "server full" });
   });
 
-  it("answers pings and exports tick percentiles and player counts", async () => {
-    const { connect, registry } = await setup();
+  it("answers pings and exports tick percentiles, the tick's CPU time and player counts", async () => {
+    const { connect, registry, game } = await setup();
     const c = await connect();
     await c.join("metric");
     c.send({ t: "ping", id: 42 });
@@ -146,6 +146,11 @@ describe("game protocol", () => {
     expect(text).toMatch(/game_tick_duration_seconds\{quantile="0.99"\} \d/);
     expect(text).toMatch(/game_players\{state="connected"\} 1/);
     expect(text).toMatch(/game_rooms 1/);
+    // The tick's own CPU time is taken beside its wall-clock time (benchmarks print both).
+    const stats = game.tickStats();
+    expect(stats.count).toBeGreaterThan(0);
+    expect(Number.isFinite(stats.cpuP50) && stats.cpuP50 >= 0).toBe(true);
+    expect(stats.cpuP99).toBeGreaterThanOrEqual(stats.cpuP50);
   });
 
   it("serves the browser client at /", async () => {

@@ -23,6 +23,8 @@ export interface FileLimits {
   readonly sftpInflight: number;
   /** Largest SFTP READ answered (bytes); a client asking for more gets this much. */
   readonly sftpReadBytes: number;
+  /** Read-ahead buffers of files open for download, per connection (sftp.ts, readahead.ts: 1 MiB a file). */
+  readonly sftpReadAheadBytes: number;
 }
 
 export const DEFAULT_LIMITS: FileLimits = {
@@ -36,4 +38,5 @@ export const DEFAULT_LIMITS: FileLimits = {
   sftpHandles: 64,
   sftpInflight: 32,
   sftpReadBytes: 64 * 1024,
+  sftpReadAheadBytes: 2 * 1024 * 1024,
 };

@@ -11,6 +11,7 @@ import type { SFTPWrapper, Attributes, FileEntry } from "ssh2";
 import type { Logger } from "../../runtime/log";
 import type { Authenticator } from "../../runtime/auth";
 import { classify, PathError, VERSIONS_DIR, virtualPath } from "./paths";
+import { READ_AHEAD_BYTES, ReadAhead, readAt } from "./readahead";
 import type { SocketFlow } from "./ssh";
 import type { Upload, UserTree } from "./tree";
 
@@ -18,7 +19,7 @@ const { utils } = ssh2;
 const { OPEN_MODE, STATUS_CODE } = utils.sftp;
 
 type Handle =
-  | { kind: "read"; fh: FileHandle }
+  | { kind: "read"; fh: FileHandle; ahead?: ReadAhead }
   | { kind: "upload"; upload: Upload; append: boolean; tree: UserTree; failed?: string }
   | { kind: "dir"; entries: FileEntry[] | undefined; path: string; virtualRoot: boolean };
 
@@ -72,9 +73,19 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
     if (versions && write) throw new PathError("the .versions view is read-only");
     return { versions, rel, real: versions ? tree.version(rel) : tree.live(rel) };
   };
+  /** A file open for reading gets read-ahead while the connection's budget for it lasts (readahead.ts). */
+  const reading = (fh: FileHandle): Handle => {
+    if (flow.readAheadBytes + READ_AHEAD_BYTES > flow.limits.sftpReadAheadBytes) return { kind: "read", fh };
+    flow.readAheadBytes += READ_AHEAD_BYTES;
+    return { kind: "read", fh, ahead: new ReadAhead(fh) };
+  };
+  const release = (h: Handle) => {
+    flow.handles--;
+    if (h.kind === "read" && h.ahead) flow.readAheadBytes -= READ_AHEAD_BYTES;
+  };
   const takeHandle = (buf: Buffer) => {
     const h = getHandle(buf);
-    if (h && handles.delete(buf.readUInt32BE(0))) flow.handles--;
+    if (h && handles.delete(buf.readUInt32BE(0))) release(h);
     return h;
   };
   /** Takes one of the connection's handle slots for `make` (refused when all are taken) and answers with the new handle. */
@@ -114,7 +125,7 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
             await fh.close();
             throw new PathError("not a file", "failure");
           }
-          return { kind: "read", fh };
+          return reading(fh);
         }
         const existing = await tree.confineWrite(rel);
         if (existing && flags & OPEN_MODE.EXCL) throw new PathError("file exists", "failure");
@@ -131,10 +142,15 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
       const h = getHandle(handle);
       const fh = h?.kind === "read" ? h.fh : h?.kind === "upload" ? h.upload.handle : undefined;
       if (!fh) throw new PathError("bad handle", "failure");
-      const buf = Buffer.alloc(Math.min(length, flow.limits.sftpReadBytes));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-      if (bytesRead === 0) return void sftp.status(reqId, STATUS_CODE.EOF);
-      sftp.data(reqId, buf.subarray(0, bytesRead));
+      const size = Math.min(length, flow.limits.sftpReadBytes);
+      // ssh2 copies `data` into its packet: a view of a read-ahead buffer is fine here.
+      const answer = (data: Buffer) => {
+        flow.coalesce();
+        if (data.length === 0) sftp.status(reqId, STATUS_CODE.EOF);
+        else sftp.data(reqId, data);
+      };
+      if (h?.kind === "read" && h.ahead) await h.ahead.read(offset, size, answer);
+      else answer(await readAt(fh, offset, size));
     }),
   );
 
@@ -255,7 +271,7 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
       if (h.kind === "upload") void h.tree.abort(h.upload);
       if (h.kind === "read") void h.fh.close().catch(() => undefined);
     }
-    flow.handles -= handles.size;
+    for (const h of handles.values()) release(h);
     handles.clear();
     unwatch();
   });

@@ -36,9 +36,12 @@ export function parsePublicKeys(keys: readonly string[]): { keys: ParsedKey[]; b
  */
 export class SocketFlow {
   handles = 0;
+  /** Bytes of read-ahead the connection's open files may hold (at most limits.sftpReadAheadBytes). */
+  readAheadBytes = 0;
   private running = 0;
   private readonly waiting: (() => Promise<void>)[] = [];
   private paused = false;
+  private corked = false;
   private retry: NodeJS.Timeout | undefined;
   /** Bytes each SFTP channel holds back because the client's SSH window is closed. */
   private readonly held = new Set<() => number>();
@@ -48,6 +51,21 @@ export class SocketFlow {
     readonly limits: FileLimits,
   ) {
     socket.on("drain", () => this.pump());
+  }
+
+  /**
+   * Replies written from now until the event loop moves on leave together: ssh2 writes every SSH
+   * packet on its own (two per 32 KiB DATA reply), and the READs a read-ahead piece answers
+   * finish in the same turn, so corking until setImmediate makes one writev of many writes.
+   */
+  coalesce(): void {
+    if (this.corked || this.socket.destroyed) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   /** Runs `fn` when a slot is free and the client has read our earlier replies. */

@@ -60,7 +60,8 @@ export interface GameServer {
   readonly rooms: ReadonlyMap<string, Room>;
   /**
    * Tick durations (ms) of the last `last` ticks (at most 4096), for readiness and benchmarks:
-   * the whole tick (p50/p99/max) and its simulation part before the sends (simP50/simP99).
+   * the whole tick (p50/p99/max), its simulation part before the sends (simP50/simP99) and the
+   * CPU time the tick took (cpuP50/cpuP99).
    */
   tickStats(last?: number): TickStats;
   /** When the last tick ran (performance.now() ms); a stalled loop stops the replica being ready. */
