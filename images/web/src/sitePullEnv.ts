@@ -23,9 +23,11 @@ export const sitePullEnv = {
   SP_SITES_PULL_INTERVAL_MS: z.coerce.number().int().positive().default(SITE_PULL_INTERVAL_MS),
   SP_SITES_CLIENT_CERT: z.string().default(SITES_CLIENT_TLS_PATHS.cert),
   SP_SITES_CLIENT_KEY: z.string().default(SITES_CLIENT_TLS_PATHS.key),
+  /** The datacenter CA, which issued the file replicas' certificates. */
+  SP_TLS_CA: z.string().default(TLS_PATHS.ca),
 };
 
-type PullEnv = { [K in keyof typeof sitePullEnv]: z.output<(typeof sitePullEnv)[K]> } & { SP_CUSTOMER_SITES_DIR: string; SP_TLS_CA?: string | undefined };
+type PullEnv = { [K in keyof typeof sitePullEnv]: z.output<(typeof sitePullEnv)[K]> } & { SP_CUSTOMER_SITES_DIR: string };
 
 /** Starts pulling when the environment names file replicas and the config names customers' sites. */
 export function startSitePull(env: PullEnv, config: Pick<ReplicaConfig<unknown>, "customerSites">, log: Logger): SitePuller | undefined {
@@ -34,7 +36,7 @@ export function startSitePull(env: PullEnv, config: Pick<ReplicaConfig<unknown>,
   if (!sources || accounts.length === 0) return undefined;
   const puller = new SitePuller({
     sources,
-    tls: { cert: env.SP_SITES_CLIENT_CERT, key: env.SP_SITES_CLIENT_KEY, ca: env.SP_TLS_CA || TLS_PATHS.ca },
+    tls: { cert: env.SP_SITES_CLIENT_CERT, key: env.SP_SITES_CLIENT_KEY, ca: env.SP_TLS_CA },
     accounts,
     sitesDir: env.SP_CUSTOMER_SITES_DIR,
     maxBytes: env[SITES_ENV.maxBytes],
