@@ -21,6 +21,9 @@ import { checkHetzner } from "../../components/targets/hetzner/settings";
 import { checkSitesPull } from "../../components/targets/hetzner/sites";
 import { fileSlug, renderUnit, SITES } from "../../components/targets/hetzner/units";
 import { runUnderMocks, type MockRun } from "../support/pulumiMocks";
+import { evaluatePolicies } from "../../components/compliance/evaluate";
+import { recordStack } from "../../components/compliance/record";
+import { POLICIES } from "../../policies/rules";
 import { copiesOf, execStart, type Copied } from "./deployed";
 import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 
@@ -116,4 +119,19 @@ describe("customers' sites on Hetzner: the program under mocks", () => {
     const holders = copies.filter((c) => c.remotePath.endsWith(fileSlug(SITES_CLIENT_TLS_PATHS.cert))).map((c) => c.remotePath);
     expect(holders).toHaveLength(2);
   });
+});
+
+describe("customers' sites on Hetzner: the policy pack", () => {
+  it("passes every policy with a customer (sp-303 aside, as in policies.test.ts)", async () => {
+    const raw = structuredClone(stackFile.config["serverpark:datacenter"]) as Record<string, any>;
+    withCustomer(raw);
+    const stack = await recordStack(async () => (await import("../../components/program.js")).runProgram(), {
+      stack: "hetzner",
+      config: { ...stackFile.config, "serverpark:datacenter": raw, "serverpark:registryPassword": { secure: "v1:fixture" } },
+      secrets: { "serverpark:registryPassword": REGISTRY_PASSWORD },
+    });
+    const evaluation = await evaluatePolicies(POLICIES, stack.resources, { packEnforcementLevel: "mandatory" });
+    const judged = evaluation.violations.filter((v) => v.policy !== "sp-303-published-ports-allowed");
+    expect(judged.map((v) => `${v.policy}: ${v.detail}`)).toEqual([]);
+  }, 240_000);
 });
