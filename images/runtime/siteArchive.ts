@@ -61,10 +61,22 @@ export async function packSite(dir: string, dest: string): Promise<{ sha256: str
   const hash = createHash("sha256");
   let bytes = 0;
   const skipped: string[] = [];
+  // Small writes (headers, padding, small files) gather in one buffer of at most 1 MiB.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await out.write(data);
+  };
   const write = async (data: Buffer) => {
     hash.update(data);
     bytes += data.length;
-    await out.write(data);
+    pending.push(data);
+    pendingBytes += data.length;
+    if (pendingBytes >= 1024 * 1024) await flush();
   };
   const walk = async (rel: string): Promise<void> => {
     const names = (await readdir(join(dir, rel))).sort();
@@ -88,6 +100,7 @@ export async function packSite(dir: string, dest: string): Promise<{ sha256: str
   try {
     await walk("");
     await write(Buffer.alloc(2 * BLOCK));
+    await flush();
     await out.sync();
   } finally {
     await out.close();
@@ -169,6 +182,12 @@ async function unpackMembers(input: FileHandle, dest: string, limits: UnpackLimi
   let entries = 0;
   let total = 0;
   const seen = new Set<string>();
+  const made = new Set<string>();
+  const folder = async (path: string) => {
+    if (made.has(path)) return;
+    await mkdir(join(dest, path), { recursive: true, mode: 0o755 });
+    made.add(path);
+  };
   for (;;) {
     const { bytesRead } = await input.read(block, 0, BLOCK, position);
     if (bytesRead !== BLOCK) throw new SiteArchiveError("archive ends inside a header (no end-of-archive block)");
@@ -187,14 +206,14 @@ async function unpackMembers(input: FileHandle, dest: string, limits: UnpackLimi
     const size = number(block, 124, 12, "size");
     if (type === "5") {
       if (size !== 0) throw new SiteArchiveError(`folder with content: ${path}`);
-      await mkdir(join(dest, path), { recursive: true, mode: 0o755 });
+      await folder(path);
       continue;
     }
     if (type !== "0" && type !== "\0") throw new SiteArchiveError(`member type ${JSON.stringify(type)} refused (only files and folders): ${path}`);
     total += size;
     if (total > limits.maxBytes) throw new SiteArchiveError(`content larger than ${limits.maxBytes} bytes`);
     const slash = path.lastIndexOf("/");
-    if (slash > 0) await mkdir(join(dest, path.slice(0, slash)), { recursive: true, mode: 0o755 });
+    if (slash > 0) await folder(path.slice(0, slash));
     const out = await open(join(dest, path), "wx", 0o644);
     try {
       let left = size;
