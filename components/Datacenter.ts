@@ -51,7 +51,8 @@ export class Datacenter extends pulumi.ComponentResource {
     const networks = this.createNetworks(name, plan, target);
     const pki = new DatacenterPki(`${name}-pki`, { plan }, { parent: this });
     // Launch descriptions first (per service: certificate, role files), then each host runs its share.
-    const services = this.createServices(name, spec, plan, pki, datacenterResolvers(plan, target.runs("dns")));
+    // Where replicas are separate servers, the web replicas pull customers' sites (contracts/sites.ts).
+    const services = this.createServices(name, spec, plan, pki, datacenterResolvers(plan, target.runs("dns")), target.kind === "hetzner");
     const hosts = this.createHosts(name, plan, target, networks, services, pki);
     const handles = new Map(hosts.flatMap((h) => [...h.handles]));
     for (const s of services) s.settle(handles);
@@ -111,14 +112,29 @@ export class Datacenter extends pulumi.ComponentResource {
     );
   }
 
-  private createServices(name: string, spec: DatacenterSpec, plan: DatacenterPlan, pki: DatacenterPki, resolvers: readonly string[]): DatacenterService[] {
+  private createServices(
+    name: string,
+    spec: DatacenterSpec,
+    plan: DatacenterPlan,
+    pki: DatacenterPki,
+    resolvers: readonly string[],
+    pullSites: boolean,
+  ): DatacenterService[] {
     const replicas = new Map(plan.replicas.map((r) => [r.id, r]));
     return plan.services.map(
       (service) =>
         new DatacenterService(
           `${name}-svc-${service.id}`,
           // An HA db group's monitor is launched by its service too (components/plan/ha.ts).
-          { service, replicas: [...service.replicas, ...(service.ha ? [service.ha.monitor] : [])].map((id) => replicas.get(id)!), pki, spec, plan, resolvers },
+          {
+            service,
+            replicas: [...service.replicas, ...(service.ha ? [service.ha.monitor] : [])].map((id) => replicas.get(id)!),
+            pki,
+            spec,
+            plan,
+            resolvers,
+            pullSites,
+          },
           { parent: this },
         ),
     );

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { BACKUP_CLIENT_OU, backupClientName, type BackupClient } from "../contracts/backups";
+import { SITES_CLIENT_OU } from "../contracts/sites";
 import { MANAGEMENT_CLIENT_OU, type ManagementCaller } from "../contracts/management";
 import type { DatacenterPlan, PlannedHost, PlannedService } from "./plan";
 
@@ -108,6 +109,21 @@ export class DatacenterPki extends pulumi.ComponentResource {
     return this.issue(
       name,
       { commonName: backupClientName(client), organizationalUnit: BACKUP_CLIENT_OU, organization: "Serverpark" },
+      { dnsNames: [], ipAddresses: [] },
+      ["client_auth"],
+      parent,
+    );
+  }
+
+  /**
+   * A web replica's sites client certificate (contracts/sites.ts): the sites OU and
+   * `<web service>/<replica>`, client use only, so the file replicas' management port serves it
+   * the published sites and nothing else.
+   */
+  sitesClient(name: string, commonName: string, parent: pulumi.Resource): ServiceCertificate {
+    return this.issue(
+      name,
+      { commonName, organizationalUnit: SITES_CLIENT_OU, organization: "Serverpark" },
       { dnsNames: [], ipAddresses: [] },
       ["client_auth"],
       parent,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BACKUP_CLIENT_TLS_PATHS } from "../contracts/backups";
+import { SITES_CLIENT_TLS_PATHS } from "../contracts/sites";
 import { MANAGEMENT_CALLERS, type ManagementCaller } from "../contracts/management";
 import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../contracts/paths";
 import { DatacenterPki } from "./DatacenterPki";
@@ -20,6 +21,8 @@ export interface DatacenterServiceArgs {
   readonly plan: DatacenterPlan;
   /** The datacenter's resolvers (components/model/launch.ts datacenterResolvers). */
   readonly resolvers: readonly string[];
+  /** Web replicas pull customers' sites from the file service (contracts/sites.ts): they get a sites client certificate. */
+  readonly pullSites?: boolean;
 }
 
 /**
@@ -41,7 +44,13 @@ export class DatacenterService extends pulumi.ComponentResource {
     super("serverpark:datacenter:Service", name, {}, opts);
     const files = this.replicaFiles(name, args);
     this.hosted = args.replicas.map((replica) => ({
-      launch: replicaLaunch(args.plan, replica, args.service, [...files, ...this.backupClientFiles(name, replica, args)], args.resolvers),
+      launch: replicaLaunch(
+        args.plan,
+        replica,
+        args.service,
+        [...files, ...this.backupClientFiles(name, replica, args), ...this.sitesClientFiles(name, replica, args)],
+        args.resolvers,
+      ),
       scope: { name: `${name}-${replica.part ?? replica.index}`, parent: this },
     }));
     const result = new Promise<{ endpoints: Record<string, string>; deployed: boolean }>((resolve) => {
@@ -70,6 +79,17 @@ export class DatacenterService extends pulumi.ComponentResource {
     if (!backupStoreOf(args.plan, replica, args.service)) return [];
     const cert = args.pki.backupClient(`${name}-${replica.part ?? replica.index}-backup`, { service: args.service.id, replica: replica.id }, this);
     return [launchFile(BACKUP_CLIENT_TLS_PATHS.cert, cert.certPem), launchFile(BACKUP_CLIENT_TLS_PATHS.key, cert.keyPem, true)];
+  }
+
+  /**
+   * A web replica serving hosting customers, where it pulls their sites from the file service,
+   * gets its own sites client certificate (contracts/sites.ts): the file replicas' management
+   * port lets it read the published sites and nothing else.
+   */
+  private sitesClientFiles(name: string, replica: PlannedReplica, args: DatacenterServiceArgs): LaunchFile[] {
+    if (!args.pullSites || args.service.role !== "web" || !(args.plan.customers ?? []).some((c) => c.site.webService === args.service.id)) return [];
+    const cert = args.pki.sitesClient(`${name}-${replica.index}-sites`, `${args.service.id}/${replica.id}`, this);
+    return [launchFile(SITES_CLIENT_TLS_PATHS.cert, cert.certPem), launchFile(SITES_CLIENT_TLS_PATHS.key, cert.keyPem, true)];
   }
 
   /** TLS material and the role's own files, shared by every replica of the service. */

@@ -67,7 +67,7 @@ export function managementListener(
 }
 
 /** What the bootstrap serves on the management port for the role. */
-export type ManagementSpec = Pick<ManagementOptions, "readiness" | "registry" | "routes">;
+export type ManagementSpec = Pick<ManagementOptions, "readiness" | "registry" | "routes" | "streams">;
 
 /** What a role's `start` hands back once its servers listen. */
 export type StartedRole = {

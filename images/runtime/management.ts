@@ -22,6 +22,7 @@ import { isIP } from "node:net";
 import { TLSSocket } from "node:tls";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { BACKUP_CLIENT_OU } from "../../contracts/backups";
+import { SITES_CLIENT_OU } from "../../contracts/sites";
 import { defaultAccess, MANAGEMENT_CLIENT_OU, mayCall, type ManagementAccess } from "../../contracts/management";
 import { closeServer, listen } from "./listen";
 import type { Logger } from "./log";
@@ -66,18 +67,23 @@ export interface Route {
 }
 
 /**
- * A route that streams its request and response itself (the host agent's backup store), for
- * every path under `prefix`. It is reached only by backup clients (the caller `backup:<CN>`,
- * see callerOf) and over loopback; the handler authorises each request itself.
+ * A route that streams its request and response itself (the host agent's backup store, the
+ * file role's published sites), for every path under `prefix`. It is reached only by the
+ * clients whose caller name starts with `callers` (see callerOf) and over loopback; the
+ * handler authorises each request itself.
  */
 export interface StreamRoute {
   readonly method: "GET" | "PUT";
   readonly prefix: string;
+  /** @default BACKUP_CALLER_PREFIX */
+  readonly callers?: typeof BACKUP_CALLER_PREFIX | typeof SITES_CALLER_PREFIX;
   readonly stream: (req: IncomingMessage, res: ServerResponse, caller: string, url: URL) => Promise<void>;
 }
 
 /** The caller name of a backup client certificate: this prefix and its common name. */
 export const BACKUP_CALLER_PREFIX = "backup:";
+/** The caller name of a sites client certificate (contracts/sites.ts): this prefix and its common name. */
+export const SITES_CALLER_PREFIX = "sites:";
 
 export interface ManagementOptions {
   /** Port to listen on; 0 picks a free one (tests). @default 9100 */
@@ -224,6 +230,7 @@ export function callerOf(req: IncomingMessage): string | undefined {
   if (typeof name !== "string") return undefined;
   // A backup client (contracts/backups.ts) is no management caller: its name cannot match a grant.
   if (units.includes(BACKUP_CLIENT_OU)) return `${BACKUP_CALLER_PREFIX}${name}`;
+  if (units.includes(SITES_CLIENT_OU)) return `${SITES_CALLER_PREFIX}${name}`;
   return units.includes(MANAGEMENT_CLIENT_OU) ? name : undefined;
 }
 
@@ -266,7 +273,8 @@ async function handle(
   };
 
   const stream = streams.find((r) => r.method === method && url.pathname.startsWith(r.prefix));
-  if (stream && caller !== undefined && (caller === "local" || caller.startsWith(BACKUP_CALLER_PREFIX))) return stream.stream(req, res, caller, url);
+  if (stream && caller !== undefined && (caller === "local" || caller.startsWith(stream.callers ?? BACKUP_CALLER_PREFIX)))
+    return stream.stream(req, res, caller, url);
 
   if (url.pathname === "/metrics" && (method === "GET" || method === "HEAD")) {
     if (!allowed("read")) return;

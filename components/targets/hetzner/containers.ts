@@ -8,6 +8,7 @@ import { MANAGEMENT_PORT } from "../../../contracts/roles";
 import type { AgentLaunch, ReplicaLaunch } from "../../model/launch";
 import type { DatacenterPlan, PlannedReplica } from "../../plan";
 import { HOST_AGENT } from "../docker/images";
+import { sitesPull } from "./sites";
 import type { ServerContainer, ServerPort } from "./units";
 
 /** What every container takes from its launch as is. */
@@ -69,7 +70,7 @@ export function replicaPorts(plan: DatacenterPlan, replica: PlannedReplica, bala
 
 /**
  * One replica's container. The data volume is mounted when the Hetzner volume exists; backups go to a directory on the
- * server's own disk (see components/model/launch.ts).
+ * server's own disk (see components/model/launch.ts), and so do customers' sites, which web replicas pull (sites.ts).
  */
 export function replicaContainer(
   plan: DatacenterPlan,
@@ -80,10 +81,13 @@ export function replicaContainer(
 ): ServerContainer {
   const data = launch.volumes.find((v) => v.kind === "data");
   const backup = launch.volumes.find((v) => v.kind === "backup");
+  const pull = sitesPull(plan, launch);
+  const base = fromLaunch(launch);
   return {
     id: launch.replica.id,
     image,
-    ...fromLaunch(launch),
+    ...base,
+    ...(pull ? { env: { ...base.env, ...pull.env }, sites: pull.sites } : {}),
     ports: replicaPorts(plan, launch.replica, balanced),
     files: mounts(launch),
     // The local target's rule: only a container on a network facing the internet has a way out.

@@ -12,6 +12,7 @@ import type { DatacenterSpec } from "../../spec/schema";
 import { fitsType, LIMITS, LOCATION_BY_NAME, LOCATIONS, pickServerType, SERVER_TYPE_BY_NAME, SERVER_TYPES, type ServerType } from "./catalog";
 import type { HetznerSettings } from "../../spec/hetzner";
 import { checkLoadBalancer, type LoadBalancerDecision } from "./loadBalancer";
+import { checkSitesPull } from "./sites";
 
 /** Hetzner networks must use private address space (RFC 1918). */
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].map((c) => parseCidr(c) as Cidr);
@@ -232,6 +233,9 @@ export function checkHetzner(spec: DatacenterSpec, plan: DatacenterPlan): Hetzne
       });
     }
   }
+
+  // Customers' sites: the web replicas pull them from the file replicas' management port (sites.ts).
+  issues.push(...checkSitesPull(plan));
 
   if (issues.length > 0) return { ok: false, issues };
   return {

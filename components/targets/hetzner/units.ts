@@ -46,6 +46,8 @@ export interface ServerContainer extends Pick<ContainerLaunch, "hostname" | "dom
   readonly volume?: { readonly containerPath: string };
   /** Mount the replica's backup directory on the server's disk (BACKUPS/<id>) at `containerPath`. */
   readonly backup?: { readonly containerPath: string };
+  /** Mount the replica's customers' sites directory on the server's disk (SITES/<id>) at `containerPath` (sites.ts). */
+  readonly sites?: { readonly containerPath: string };
   /** May open connections to the internet (one of its networks faces it); otherwise only to private addresses (egress.ts). */
   readonly internet: boolean;
 }
@@ -63,6 +65,8 @@ export const ETC = "/etc/serverpark";
 export const VOLUMES = "/srv/serverpark/volumes";
 /** Backups of a replica: on the server's own disk, apart from its data volume (off the host: issue #17). */
 export const BACKUPS = "/srv/serverpark/backups";
+/** Customers' sites: the file replica's published copies, a web replica's pulled ones (sites.ts). */
+export const SITES = "/srv/serverpark/sites";
 export const NETWORK_SCRIPT = "/usr/local/sbin/serverpark-network";
 export const NETWORK_UNIT_PATH = "/etc/systemd/system/serverpark-network.service";
 const PUBLIC_ENV = "/run/serverpark/public.env";
@@ -136,6 +140,7 @@ function dockerRunLines(name: string, domain: string, c: ServerContainer): strin
   for (const f of [...c.files].sort((a, b) => a.path.localeCompare(b.path))) lines.push(["--volume", `${serverFilePath(c.id, f.path)}:${f.path}:ro`]);
   if (c.volume) lines.push(["--volume", `${VOLUMES}/${c.id}:${c.volume.containerPath}`]);
   if (c.backup) lines.push(["--volume", `${BACKUPS}/${c.id}:${c.backup.containerPath}`]);
+  if (c.sites) lines.push(["--volume", `${SITES}/${c.id}:${c.sites.containerPath}`]);
   const ports = [...c.ports].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol) || a.address.localeCompare(b.address));
   for (const p of ports) lines.push(["--publish", `${p.address === "public" ? PUBLIC_VAR : p.address}:${p.port}:${p.port}/${p.protocol}`]);
   lines.push([c.image]);
@@ -162,6 +167,7 @@ export function renderUnit(datacenter: string, domain: string, host: string, c: 
     `ExecStartPre=-/usr/bin/docker rm -f ${name}`,
     ...(c.volume ? [`ExecStartPre=/bin/chown 1000:1000 ${VOLUMES}/${c.id}`] : []),
     ...(c.backup ? [`ExecStartPre=/bin/mkdir -p ${BACKUPS}/${c.id}`, `ExecStartPre=/bin/chown 1000:1000 ${BACKUPS}/${c.id}`] : []),
+    ...(c.sites ? [`ExecStartPre=/bin/mkdir -p ${SITES}/${c.id}`, `ExecStartPre=/bin/chown 1000:1000 ${SITES}/${c.id}`] : []),
     `ExecStart=${dockerRunLines(name, domain, c)
       .map((line) => line.map(systemdArg).join(" "))
       .join(" \\\n  ")}`,

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { Counter, Gauge, Registry } from "prom-client";
 import { z } from "zod";
 import type { BackupPolicy } from "../../runtime/backups";
-import { HttpError, type Route } from "../../runtime/management";
+import { HttpError, type Route, type StreamRoute } from "../../runtime/management";
 import type { Logger } from "../../runtime/log";
 import type { ReloadingTls } from "../../runtime/tls";
 import { Authenticator } from "../../runtime/auth";
@@ -27,6 +27,7 @@ import { startFtpServer, type FtpServer } from "./ftp";
 import type { PlannedAddresses } from "./passive";
 import { classify, PathError, virtualPath } from "./paths";
 import { DEFAULT_LIMITS, type FileLimits } from "./limits";
+import { siteRoutes } from "./siteServe";
 import { SitePublisher } from "./sites";
 import { createSshServer, parsePublicKeys } from "./ssh";
 import { UserTree } from "./tree";
@@ -44,6 +45,8 @@ export interface FileAppOptions {
   readonly sitesDir?: string;
   /** Rounds of the site publisher (default 1 s). */
   readonly publishIntervalMs?: number;
+  /** Also pack each published site and serve the archives to web replicas that pull (contracts/sites.ts, siteServe.ts). */
+  readonly serveSites?: boolean;
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly sftpPort: number;
@@ -69,6 +72,8 @@ export interface FileApp {
   readonly backups: FileBackups;
   readonly registry: Registry;
   readonly routes: Route[];
+  /** The published sites for pulling web replicas (siteServe.ts), when `serveSites`. */
+  readonly streams: StreamRoute[];
   close(): Promise<void>;
 }
 
@@ -114,6 +119,7 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
           options.sitesDir,
           log,
           options.publishIntervalMs,
+          options.serveSites === true,
         )
       : undefined;
   publisher?.start();
@@ -212,6 +218,7 @@ export async function startFileApp(options: FileAppOptions): Promise<FileApp> {
     backups,
     registry,
     routes,
+    streams: publisher && options.serveSites ? siteRoutes(() => publisher.versions()) : [],
     close: async () => {
       backups.stop();
       await publisher?.stop();

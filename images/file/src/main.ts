@@ -4,6 +4,7 @@ import { z } from "zod";
 import { offsiteFromEnv } from "../../runtime/backupShip";
 import { CUSTOMER_SITES_PATH, DATA_PATHS, FILE_CREDENTIALS_PATH } from "../../../contracts/paths";
 import { FTP_PASSIVE_PORTS, rolePort } from "../../../contracts/roles";
+import { SITES_ENV } from "../../../contracts/sites";
 import { mountedCertificate, portVar, runRole, StartupError, tlsEnv } from "../../runtime";
 import { fileCredentialsSchema, fileSettingsSchema } from "../../../contracts/settings/file";
 import { startFileApp } from "./app";
@@ -39,6 +40,8 @@ void runRole({
     SP_FILE_CREDENTIALS: z.string().default(FILE_CREDENTIALS_PATH),
     /** Where customers' sites are published for the web replicas (the sites volume the target mounts). */
     SP_FILE_SITES_DIR: z.string().default(CUSTOMER_SITES_PATH),
+    /** "1": web replicas pull the published sites from the management port (contracts/sites.ts; the Hetzner target). */
+    [SITES_ENV.serve]: z.enum(["0", "1"]).default("0"),
   },
   settings: fileSettingsSchema,
   start: async ({ env, config, log, reloadingTls }) => {
@@ -58,7 +61,7 @@ void runRole({
       backupPolicy: config.backup ? { schedule: config.backup.schedule, retentionDays: config.backup.retentionDays } : {},
       settings: config.settings,
       credentials: readCredentials(env.SP_FILE_CREDENTIALS),
-      ...(config.accounts ? { accounts: config.accounts, sitesDir: env.SP_FILE_SITES_DIR } : {}),
+      ...(config.accounts ? { accounts: config.accounts, sitesDir: env.SP_FILE_SITES_DIR, serveSites: env[SITES_ENV.serve] === "1" } : {}),
       host: env.SP_LISTEN,
       sftpPort: env.SP_FILE_SFTP_PORT,
       ...(ftpOn ? { ftpPort: env.SP_FILE_FTP_PORT } : {}),
@@ -75,6 +78,7 @@ void runRole({
         registry: app.registry,
         readiness: () => ({ ready: true, details: { sftpPort: app.sftpPort, ftpPort: app.ftp?.port } }),
         routes: app.routes,
+        streams: app.streams,
       },
       steps: [{ name: "sftp and ftp servers", run: () => app.close() }],
     };

@@ -13,11 +13,19 @@
  * upload batch that pauses for less than the interval is published once, after its last file.
  * Uploads commit by rename (tree.ts), so every copied file is complete; a file that lands
  * during a copy changes the signature, and the next round publishes again.
+ *
+ * Where the web replicas share no volume with this one (the Hetzner target, contracts/sites.ts),
+ * the publisher also packs each published copy into one archive beside it,
+ * `<sites>/<account>/.site-<sha256>.tar` (images/runtime/siteArchive.ts), and `versions()`
+ * lists them for the web replicas that pull (siteServe.ts).
  */
 import { randomBytes } from "node:crypto";
 import { cp, lstat, mkdir, readdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../../runtime/log";
+import { Rounds } from "../../runtime/rounds";
+import { packSite } from "../../runtime/siteArchive";
+import type { SiteVersion } from "../../../contracts/sites";
 import { CUSTOMER_SITE_FOLDER } from "../../../contracts/paths";
 
 export interface PublishedSite {
@@ -47,35 +55,43 @@ async function signature(dir: string): Promise<string | undefined> {
   return parts.join("\n");
 }
 
+/** A published site's archive: its version (SHA-256), size and file. */
+export interface SiteArchive extends SiteVersion {
+  readonly path: string;
+}
+
 export class SitePublisher {
   private readonly published = new Map<string, string | undefined>();
+  private readonly archives = new Map<string, SiteArchive>();
   private readonly seen = new Map<string, string | undefined>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly rounds: Rounds;
 
   constructor(
     private readonly sites: readonly PublishedSite[],
     private readonly sitesDir: string,
     private readonly log: Logger,
     private readonly intervalMs = 1000,
-  ) {}
-
-  start(): void {
-    const tick = () => {
-      this.running = this.round()
-        .catch((error: unknown) => this.log.error({ err: error }, "publishing customer sites failed"))
-        .finally(() => {
-          this.running = undefined;
-          if (this.timer !== undefined) this.timer = setTimeout(tick, this.intervalMs).unref();
-        });
-    };
-    this.timer = setTimeout(tick, 0).unref();
+    /** Also pack each published copy into an archive for web replicas that pull (contracts/sites.ts). */
+    private readonly packArchives = false,
+  ) {
+    this.rounds = new Rounds(
+      () => this.round(),
+      intervalMs,
+      (error) => log.error({ err: error }, "publishing customer sites failed"),
+    );
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  /** The archives of the sites published so far, by account. */
+  versions(): ReadonlyMap<string, SiteArchive> {
+    return this.archives;
+  }
+
+  start(): void {
+    this.rounds.start();
+  }
+
+  stop(): Promise<void> {
+    return this.rounds.stop();
   }
 
   /** One round: publish every site whose content changed and then held still for a round. */
@@ -107,6 +123,23 @@ export class SitePublisher {
     for (const name of await readdir(dir)) {
       if (name.startsWith(".snap-") && name !== snap && name !== previous) await rm(join(dir, name), { recursive: true, force: true });
     }
+    if (this.packArchives) await this.pack(account, dir, snap);
     this.log.info({ account, snapshot: snap }, "customer site published");
+  }
+
+  /** Packs the copy just published; the older archives go (a download already open keeps reading its file). */
+  private async pack(account: string, dir: string, snap: string): Promise<void> {
+    const partial = join(dir, `.archive-${randomBytes(4).toString("hex")}.partial`);
+    try {
+      const packed = await packSite(join(dir, snap), partial);
+      if (packed.skipped.length > 0)
+        this.log.warn({ account, skipped: packed.skipped.slice(0, 20) }, "left out of the site's archive: not a plain file or folder");
+      const name = `.site-${packed.sha256}.tar`;
+      await rename(partial, join(dir, name));
+      this.archives.set(account, { account, version: packed.sha256, bytes: packed.bytes, path: join(dir, name) });
+      for (const old of await readdir(dir)) if (old.startsWith(".site-") && old !== name) await rm(join(dir, old), { force: true });
+    } finally {
+      await rm(partial, { force: true });
+    }
   }
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { mountedCertificate, portVar, runRole, tlsEnv } from "../../runtime";
 import { webSettingsSchema } from "../../../contracts/settings/web";
 import { startWebApp } from "./app";
+import { sitePullEnv, startSitePull } from "./sitePullEnv";
 import { rolePort } from "../../../contracts/roles";
 import { CUSTOMER_SITES_PATH } from "../../../contracts/paths";
 
@@ -17,6 +18,8 @@ void runRole({
     SP_SITES_DIR: z.string().default("/tmp/sites"),
     /** Customers' published sites: the file service's sites volume, mounted read-only. */
     SP_CUSTOMER_SITES_DIR: z.string().default(CUSTOMER_SITES_PATH),
+    /** Where no volume is shared (Hetzner): pull customers' sites from these file replicas into SP_CUSTOMER_SITES_DIR (./sitePull.ts). */
+    ...sitePullEnv,
   },
   settings: webSettingsSchema,
   bindings: (_env, config) => ({ replica: config.replica }),
@@ -32,12 +35,13 @@ void runRole({
       customerSitesDir: env.SP_CUSTOMER_SITES_DIR,
       log,
     });
+    const puller = startSitePull(env, config, log);
     return {
       management: {
         registry: app.registry,
         readiness: () => ({ ready: app.http.listening, details: { sites: app.sites.sites.map((s) => s.host), https: app.https?.listening ?? false } }),
       },
-      steps: [{ name: "web servers", run: () => app.close() }],
+      steps: [...(puller ? [{ name: "site pull", run: () => puller.stop() }] : []), { name: "web servers", run: () => app.close() }],
     };
   },
 });
