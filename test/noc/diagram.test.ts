@@ -100,13 +100,13 @@ describe("serverpark diagram", () => {
     const t = io();
     expect(await run(t, ["local"], { out: join(dir, "fra1.svg") })).toBe(0);
     expect(readFileSync(join(dir, "fra1.svg"), "utf8")).toContain('data-replica="noc-0"');
-    expect(t.err.join("")).toMatch(/7 hosts, \d+ replicas/);
+    expect(t.err.join("")).toMatch(/8 hosts, \d+ replicas/);
   });
 
   it("prints the model with --json and fails clearly for an unknown stack", async () => {
     const t = io();
     expect(await run(t, ["local"], { json: true })).toBe(0);
-    expect(JSON.parse(t.out.join("")).hosts).toHaveLength(7);
+    expect(JSON.parse(t.out.join("")).hosts).toHaveLength(8);
     expect(() => run(io(), ["nosuchstack"])).toThrow(/nosuchstack/);
   });
 });

@@ -125,7 +125,7 @@ describe.skipIf(browserMissing() !== undefined)("NOC page shows power in headles
     expect(await attr('[data-replica="www-0"]', "data-state")).toBe("up");
     expect(await attr('[data-rack="r1"]', "data-power")).toBe("partial"); // h1 powered, h3 not, h2 unread
     expect(await attr('[data-pdu="r1-pdu-a"]', "data-power")).toBe("powered"); // h1's PSU on it still has input
-    expect(await page.locator('g.service[data-service="db"]').textContent()).toContain("0/1 up · 1 no power");
+    expect(await page.locator('g.service[data-service="db"]').textContent()).toContain("0/2 up · 1 no power");
     await page.waitForFunction(() => /1 without power/.test((document.querySelector("#power") as unknown as { textContent: string }).textContent));
     await expect(page.locator("#probes tr", { hasText: "db-0" }).locator("td.nopower").textContent()).resolves.toBe("no power");
     await page.screenshot({ path: join(ARTIFACTS, "noc-power-h3-dark.png"), fullPage: true });

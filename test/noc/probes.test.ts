@@ -299,9 +299,11 @@ describe("probe targets (the NOC's view, from the plan)", () => {
       `${files.id}/ftp@${files.addresses[mgmt]}`,
     ]);
     const probed = new Set(view.targets.map((t) => t.replica));
+    // Not the db group's pg_auto_failover monitor: it holds no application data and no login
+    // the db probe could use (a gap: the NOC does not see a lost monitor).
     expect([...probed].sort()).toEqual(
       plan.replicas
-        .filter((r) => r.service !== noc.service)
+        .filter((r) => r.service !== noc.service && r.part !== "monitor")
         .map((r) => r.id)
         .sort(),
     );

@@ -1,9 +1,8 @@
 /**
- * The local stack with `db.replicas: 2`, run under Pulumi mocks (the stack file is not
- * changed): the program registers the two data nodes and the pg_auto_failover monitor as
+ * The local stack (`db.replicas: 2`), run under Pulumi mocks: the program registers the two data nodes and the pg_auto_failover monitor as
  * containers, on three different hosts; each gets its HA view in its runtime config, and
  * the group's two logins as Pulumi secret files, the same for every member. The monitor
- * answers to its own name only. With `replicas: 1` (the stack as it is) nothing of this exists.
+ * answers to its own name only. With `replicas: 1` (a variant: not redundant) nothing of this exists.
  */
 import { X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, it, vi } from "vitest";
@@ -17,8 +16,11 @@ type Run = MockRun<typeof import("../../stacks/index.js")>;
 
 function localConfig(dbReplicas: number): Record<string, unknown> {
   const config = structuredClone(loadStackFile("local").config) as Record<string, unknown>;
-  const dc = config["serverpark:datacenter"] as { services: { id: string; replicas: number }[] };
-  dc.services.find((s) => s.id === "db")!.replicas = dbReplicas;
+  const dc = config["serverpark:datacenter"] as { services: { id: string; replicas: number; redundant?: boolean }[] };
+  const db = dc.services.find((s) => s.id === "db")!;
+  db.replicas = dbReplicas;
+  // One replica cannot be redundant (validate refuses it).
+  if (dbReplicas < 2) delete db.redundant;
   return config;
 }
 
@@ -102,7 +104,7 @@ describe("db with replicas: 2 under mocks", () => {
   });
 });
 
-describe("db with replicas: 1 under mocks (the local stack as it is)", () => {
+describe("db with replicas: 1 under mocks (a variant of the local stack)", () => {
   it("runs one PostgreSQL: no monitor, no HA view, no HA logins", () => {
     expect(container(single, "db-monitor")).toBeUndefined();
     const db = container(single, "db-0")!;

@@ -102,9 +102,16 @@ describe("local stack under mocks", () => {
   it("gives stateful replicas a data volume, a backup volume of their own, and the address of their backup target's store", () => {
     const volumes = new Map(run.byType(VOLUME).map((v) => [v.inputs.name as string, v]));
     const stateful = run.byType(CONTAINER).filter((c) => ["db", "file", "mail"].includes(label(c, "role") ?? ""));
-    expect(stateful.length).toBe(3);
+    // mail-0, files-0, the db group's two data nodes and its monitor.
+    expect(stateful.map((c) => label(c, "replica")).sort()).toEqual(["db-0", "db-1", "db-monitor", "files-0", "mail-0"]);
     for (const c of stateful) {
       const service = (spec.services as { id: string; backup?: { targetHost?: string } }[]).find((s) => s.id === label(c, "service"))!;
+      if (label(c, "replica") === "db-monitor") {
+        // The monitor keeps only the group's state: a data volume, no backups.
+        expect((c.inputs.volumes as { containerPath: string }[]).map((m) => m.containerPath)).toEqual([expect.stringMatching(/^\/var\/lib\/serverpark\//)]);
+        expect((c.inputs.envs as string[]).filter((e) => e.startsWith("SP_BACKUP_"))).toEqual([]);
+        continue;
+      }
       // The file service also writes the customers' published sites to their shared volume (issue 19).
       const mounts = (c.inputs.volumes as { volumeName: string; containerPath: string }[]).filter((m) => m.containerPath !== "/srv/sites");
       expect(mounts.map((m) => m.containerPath)).toEqual(

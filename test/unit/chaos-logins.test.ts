@@ -178,8 +178,10 @@ describe("the deployment's passwords", () => {
     );
     const set = datacenterProbes(plan, published, logins);
     expect(set.public.map((p) => p.probe)).toContain("mail/imap-login");
+    // One db probe, asked of both data nodes of the HA group (up while either answers read-write).
     expect(set.private.map((t) => [t.probe, t.kind, t.user])).toEqual([
       ["files/sftp-login", "sftp-login", "files"],
+      ["db/query", "postgres-query", "app"],
       ["db/query", "postgres-query", "app"],
     ]);
     expect(JSON.stringify(set.private)).not.toContain("pass");
@@ -192,7 +194,7 @@ describe("the deployment's passwords", () => {
     );
     const set = datacenterProbes(plan, published, probeLogins(plan, undefined));
     expect(set.public.map((p) => p.probe)).toContain("mail/imaps");
-    expect(set.private.map((t) => t.probe)).toEqual(["files/sftp", "db/postgres"]);
+    expect(set.private.map((t) => t.probe)).toEqual(["files/sftp", "db/postgres", "db/postgres"]);
     expect(set.passwords).toEqual({});
   });
 

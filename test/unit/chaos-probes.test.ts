@@ -198,7 +198,9 @@ describe("the local stack's probes", () => {
     expect(set.public.map((p) => p.probe)).toEqual(["www/http", "www/https", "ns/dns", "mail/smtp", "mail/imaps", "arena/websocket", "noc/http"]);
     expect(set.private).toEqual([
       { probe: "files/sftp", kind: "ssh", host: "10.42.1.17", port: 22 },
+      // The HA group's two data nodes (db-0, db-1); never its monitor.
       { probe: "db/postgres", kind: "postgres", host: "10.42.1.18", port: 5432 },
+      { probe: "db/postgres", kind: "postgres", host: "10.42.1.20", port: 5432 },
     ]);
     expect(set.privateNetwork).toBe("private");
   });

@@ -32,6 +32,7 @@ function onlyDedicated(input: Input): void {
   input.hosts = input.hosts.filter((h) => h.kind === "dedicated");
   input.plans = input.plans.filter((p) => p.kind === "dedicated");
   input.services = input.services.filter((s) => s.id === "db");
+  (input.services[0] as { backup?: { targetHost: string } }).backup!.targetHost = "h7"; // h8, the witness, is gone
   (input as { customers?: unknown[] }).customers = []; // their file, web, proxy and dns services are gone
 }
 const replica = (plan: DatacenterPlan, id: string) => plan.replicas.find((r) => r.id === id)!;
@@ -60,6 +61,10 @@ describe("db with replicas: 2 in the plan", () => {
   it("prefers a rack and feed the data nodes do not use", () => {
     const spec = localWith((input) => {
       dbReplicas(2)(input);
+      // The local stack's own witness (h8, dual-fed, rack r3) replaced by one fed by A alone.
+      input.racks = input.racks.filter((r) => (r as { id: string }).id !== "r3");
+      input.hosts = input.hosts.filter((h) => (h as unknown as { id: string }).id !== "h8");
+      (input.services.find((s) => s.id === "db") as { backup?: { targetHost: string } }).backup!.targetHost = "h7";
       input.racks.push({ id: "r3", pdus: [{ id: "r3-pdu-a", feed: "A", capacityKw: 5 }] });
       input.hosts.push({
         id: "h8",
@@ -160,7 +165,12 @@ describe("db with replicas: 2 in the plan", () => {
 });
 
 describe("db with replicas: 1", () => {
-  const plan = planDatacenter(localWith(() => undefined));
+  const plan = planDatacenter(
+    localWith((input) => {
+      dbReplicas(1)(input);
+      delete (input.services.find((s) => s.id === "db") as { redundant?: boolean }).redundant;
+    }),
+  );
   it("has no monitor and no HA view", () => {
     const db = plan.services.find((s) => s.id === "db")!;
     expect(db.ha).toBeUndefined();

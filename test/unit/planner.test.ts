@@ -133,11 +133,13 @@ function checkInvariants(spec: DatacenterSpec, plan: DatacenterPlan): void {
 describe("planner on the local stack", () => {
   const plan = planDatacenter(localSpec());
 
-  it("spreads redundant services over both racks", () => {
+  it("spreads redundant services over two racks, and the db group's monitor into a third", () => {
     for (const svc of plan.services.filter((s) => s.replicas.length === 2)) {
-      const racks = plan.replicas.filter((r) => r.service === svc.id).map((r) => r.rack);
+      const racks = plan.replicas.filter((r) => svc.replicas.includes(r.id)).map((r) => r.rack);
       expect(new Set(racks).size, svc.id).toBe(2);
     }
+    const db = plan.replicas.filter((r) => r.service === "db");
+    expect(new Set(db.map((r) => r.rack)).size).toBe(3);
   });
 
   it("publishes internet ports of internet-facing services and the NOC to operators only", () => {
