@@ -58,7 +58,9 @@ describe("the NOC's database login under mocks", () => {
     expect(scramVerifierMatches(login.verifier!, password)).toBe(true);
     expect(JSON.stringify([...uploads(container("db-0"))])).not.toContain(password);
     // The other data node of the HA group holds the same verifier (either may be primary when the NOC logs in).
-    expect(uploads(container("db-1")).get("/etc/serverpark/secrets/db-probe-login.json")).toBe(uploads(container("db-0")).get("/etc/serverpark/secrets/db-probe-login.json"));
+    expect(uploads(container("db-1")).get("/etc/serverpark/secrets/db-probe-login.json")).toBe(
+      uploads(container("db-0")).get("/etc/serverpark/secrets/db-probe-login.json"),
+    );
     // Nobody outside the NOC and the db group gets either.
     for (const c of run.byType(CONTAINER).filter((x) => !["noc-0", "db-0", "db-1", "db-monitor"].includes(label(x, "replica") ?? ""))) {
       const all = JSON.stringify([...uploads(c)]);
