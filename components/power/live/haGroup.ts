@@ -15,24 +15,11 @@
  * is not modelled: in the scenarios played so far no second failover came that soon).
  * Pure: no Docker, no clock. Times are real seconds after the start of the run.
  */
-import type { BootTime } from "./boot";
+import { MONITOR_STARTUP_GRACE_SECONDS } from "../../../contracts/dbHa";
 import { normalize, type Interval } from "./predict";
 
-/**
- * From the primary's cut to a standby answering read-write: the monitor's detection and
- * `primary_demote_timeout`, then the standby's promotion, with the timings of
- * images/db/src/ha/config.ts. Measured with `docker kill` of the primary's container
- * (bench/db/README.md, 2026-12-06, 15 kills at load 3-5): the monitor assigned `wait_primary`
- * 6.7-7.9 s after the kill; the promotion takes a fraction of a second more (0.05-0.2 s on
- * loopback), and the probe's fresh login every 250 ms adds its share.
- */
-export const FAILOVER_SECONDS: BootTime = { min: 6.5, max: 8.5 };
-
-/**
- * pg_auto_failover's monitor fails nothing over this soon after it started itself
- * (`pgautofailover.startup_grace_period`, images/db/src/ha/config.ts DEFAULT_TIMINGS).
- */
-export const MONITOR_STARTUP_GRACE_SECONDS = 5;
+/** The measured failover and the monitor's start-up grace: contracts/dbHa.ts, with the timings they follow from. */
+export { FAILOVER_SECONDS, MONITOR_STARTUP_GRACE_SECONDS } from "../../../contracts/dbHa";
 
 export interface Member {
   readonly id: string;
