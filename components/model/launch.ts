@@ -230,7 +230,11 @@ export function backupStoreOf(plan: DatacenterPlan, replica: PlannedReplica, ser
 export function backupClientsOf(plan: DatacenterPlan, host: PlannedHost): BackupClients {
   return plan.services
     .filter((s) => s.backup?.targetHost === host.id && plan.replicas.some((r) => r.service === s.id && backupStoreOf(plan, r, s)))
-    .map((s) => ({ service: s.id, retentionDays: s.backup!.retentionDays }));
+    .map((s) => ({
+      service: s.id,
+      retentionDays: s.backup!.retentionDays,
+      ...(s.backup!.quotaGb !== undefined ? { quotaBytes: Math.round(s.backup!.quotaGb * 1024 ** 3) } : {}),
+    }));
 }
 
 /**

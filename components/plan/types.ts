@@ -101,7 +101,7 @@ export interface PlannedService {
   readonly settings: Readonly<Record<string, unknown>>;
   /** The same parsed by the role's schema during validation; read it with settingsOf (components/spec/roleSettings.ts). */
   readonly roleSettings?: AnyRoleSettings;
-  readonly backup?: { readonly schedule: string; readonly retentionDays: number; readonly targetHost?: string };
+  readonly backup?: { readonly schedule: string; readonly retentionDays: number; readonly targetHost?: string; readonly quotaGb?: number };
   /** A highly available db (./ha.ts): `replicas` are its data nodes, `monitor` the id of its monitor replica. */
   readonly ha?: { readonly monitor: string };
 }

@@ -136,6 +136,12 @@ export const BackupSchema = z.strictObject({
   retentionDays: z.number().int().positive(),
   /** Where backups are kept: a host in another rack and feed than the service's replicas. */
   targetHost: id.optional(),
+  /**
+   * Room the target's backup store keeps for this service's copies, in GB (GiB); beyond it the
+   * store refuses new copies (507) and never deletes older ones to make room.
+   * @default 32 (contracts/backups.ts DEFAULT_BACKUP_QUOTA_BYTES)
+   */
+  quotaGb: z.number().positive().optional(),
 });
 
 export const ServiceSchema = z.strictObject({

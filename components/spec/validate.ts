@@ -7,6 +7,7 @@
 import { Cron } from "croner";
 import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
+import { DEFAULT_BACKUP_QUOTA_BYTES } from "../../contracts/backups";
 import { ROLE_INFO } from "../../contracts/roles";
 import { checkCustomers } from "./customers";
 import { unreplicatedReplicas } from "./redundancy";
@@ -270,6 +271,7 @@ function crossCheck(spec: DatacenterSpec, parsedSettings: Map<number, AnyRoleSet
     if (svc.backup?.targetHost !== undefined && !hostIds.has(svc.backup.targetHost)) {
       issues.push({ path: ["services", s, "backup", "targetHost"], message: `unknown host "${svc.backup.targetHost}"; ${oneOf(hostIds)}` });
     }
+    if (svc.backup?.targetHost !== undefined) checkStoreRoom(spec, s, issues);
     if (plan) {
       const kind = plan.kind === "vps" ? "virtualization" : "dedicated";
       const eligible = eligibleHosts(plan);
@@ -359,4 +361,23 @@ function checkNocDbLogin(spec: DatacenterSpec, parsed: ReadonlyMap<number, AnyRo
       }
     });
   });
+}
+
+/**
+ * The target host's disk holds the backup quotas of every service that ships to it (the store
+ * refuses copies past a quota, so the quotas are what it may come to hold).
+ */
+function checkStoreRoom(spec: DatacenterSpec, s: number, issues: SpecIssue[]): void {
+  const target = spec.services[s]!.backup!.targetHost!;
+  const host = spec.hosts.find((h) => h.id === target);
+  const sharing = spec.services.filter((x) => x.backup?.targetHost === target);
+  // Reported once, at the last service that ships there.
+  if (!host || sharing.at(-1) !== spec.services[s]) return;
+  const gb = (x: (typeof sharing)[number]) => x.backup!.quotaGb ?? DEFAULT_BACKUP_QUOTA_BYTES / 1024 ** 3;
+  const total = sharing.reduce((sum, x) => sum + gb(x), 0);
+  if (total > host.capacity.diskGb)
+    issues.push({
+      path: ["services", s, "backup", "quotaGb"],
+      message: `host ${target} keeps the backups of ${sharing.map((x) => `${x.id} (${gb(x)} GB)`).join(", ")}: ${total} GB of quotas on a ${host.capacity.diskGb} GB disk. Fix: lower backup.quotaGb, or ship some of them to another host`,
+    });
 }

@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { loadStackFile, parseStackFile, StackFileError } from "../../components/spec/load";
 import { formatPath } from "../../components/spec/issues";
 import { validateSpec } from "../../components/spec/validate";
+import { planDatacenter } from "../../components/plan";
+import { backupClientsOf } from "../../components/model/launch";
 
 const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
 const clone = () => structuredClone(local);
@@ -87,6 +89,23 @@ describe("validateSpec", () => {
     expect(problems((s) => (s.services[3].replicas = 1))).toEqual([]);
   });
 
+  it("refuses backup quotas that the target host's disk cannot hold, counting the default for services without one", () => {
+    // mail (services[3]) ships to h7 (4,000 GB); files [4] to h2 (2,000 GB); db [5] to h8 (4,000 GB).
+    expect(problems((s) => (s.services[5].backup.quotaGb = 3968))).toEqual([]);
+    expect(problems((s) => (s.services[5].backup.quotaGb = 4001))).toEqual([
+      "services[5].backup.quotaGb: host h8 keeps the backups of db (4001 GB): 4001 GB of quotas on a 4000 GB disk. Fix: lower backup.quotaGb, or ship some of them to another host",
+    ]);
+    // Two services on one target: the default 32 GB of one counts against the other's quota.
+    expect(
+      problems((s) => {
+        s.services[4].backup.targetHost = "h8";
+        s.services[5].backup.quotaGb = 3990;
+      }),
+    ).toEqual([
+      "services[5].backup.quotaGb: host h8 keeps the backups of files (32 GB), db (3990 GB): 4022 GB of quotas on a 4000 GB disk. Fix: lower backup.quotaGb, or ship some of them to another host",
+    ]);
+  });
+
   it("reports every problem at once, sorted by path", () => {
     const found = problems((s) => {
       s.services[0].plan = "nope";
@@ -110,5 +129,17 @@ describe("stack files", () => {
     const parse = () => parseStackFile("config:\n  serverpark:datacenter: [unclosed\n", "stacks/Pulumi.bad.yaml");
     expect(parse).toThrow(StackFileError);
     expect(parse).toThrow(/stacks\/Pulumi\.bad\.yaml:\d+:\d+/);
+  });
+});
+
+describe("backup quotas reach the target's store", () => {
+  it("as quotaBytes in the agent's SP_BACKUP_CLIENTS when declared, and not at all otherwise (the store's default)", () => {
+    const spec = clone();
+    spec.services[5].backup.quotaGb = 1.5;
+    const result = validateSpec(spec);
+    if (!result.ok) throw new Error(result.issues.map((i) => i.message).join("\n"));
+    const plan = planDatacenter(result.spec);
+    expect(backupClientsOf(plan, plan.hosts.find((h) => h.id === "h8")!)).toEqual([{ service: "db", retentionDays: 30, quotaBytes: 1.5 * 1024 ** 3 }]);
+    expect(backupClientsOf(plan, plan.hosts.find((h) => h.id === "h7")!)).toEqual([{ service: "mail", retentionDays: 14 }]);
   });
 });
