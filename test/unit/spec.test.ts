@@ -139,7 +139,17 @@ describe("backup quotas reach the target's store", () => {
     const result = validateSpec(spec);
     if (!result.ok) throw new Error(result.issues.map((i) => i.message).join("\n"));
     const plan = planDatacenter(result.spec);
-    expect(backupClientsOf(plan, plan.hosts.find((h) => h.id === "h8")!)).toEqual([{ service: "db", retentionDays: 30, quotaBytes: 1.5 * 1024 ** 3 }]);
-    expect(backupClientsOf(plan, plan.hosts.find((h) => h.id === "h7")!)).toEqual([{ service: "mail", retentionDays: 14 }]);
+    expect(
+      backupClientsOf(
+        plan,
+        plan.hosts.find((h) => h.id === "h8")!,
+      ),
+    ).toEqual([{ service: "db", retentionDays: 30, quotaBytes: 1.5 * 1024 ** 3 }]);
+    expect(
+      backupClientsOf(
+        plan,
+        plan.hosts.find((h) => h.id === "h7")!,
+      ),
+    ).toEqual([{ service: "mail", retentionDays: 14 }]);
   });
 });
