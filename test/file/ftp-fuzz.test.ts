@@ -3,7 +3,8 @@
  * (binary garbage, hostile paths, oversized lines, known verbs with broken arguments) before
  * and after login, bounded in time; then lftp still works over FTPS. Also the line-length
  * cap, the failed-login limit, connections per address, and the idle timeout.
- * Runs with ftp.requireTls off so the fuzzer can log in without TLS; passive ports 47320-47329.
+ * Runs with ftp.requireTls off so the fuzzer can log in without TLS; passive ports 47320-47329
+ * (47430-47439 for the sessions-per-user case's own server).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { fuzzLine, PRE_AUTH_BATCH } from "./ftp-fuzz-input";
 import { haveTools, lftp, PASSWORDS, Raw, startFtpFiles, type FtpTestServer } from "./ftp-support";
 
@@ -134,15 +135,22 @@ describe.skipIf(!enabled)("FTP bad input and limits", () => {
   }, 60_000);
 
   it("limits logged-in sessions per user", async () => {
+    // A server of its own with a long idle timeout: on a loaded machine six logins (scrypt each)
+    // took longer than the shared server's 3 s, and the first session's idle close freed a place.
+    const patient = await startFtpFiles(
+      { from: 47430, to: 47439 },
+      { requireTls: false, maxConnectionsPerIp: 8, maxConnectionsPerUser: 6, idleTimeoutSeconds: 120 },
+    );
+    onTestFinished(() => patient.app.close());
     const sessions: Raw[] = [];
     for (let i = 0; i < 6; i++) {
-      const r = await Raw.open(server.port, `127.0.1.${i + 1}`);
+      const r = await Raw.open(patient.port, `127.0.1.${i + 1}`);
       await r.until(/^220 /);
       r.send(`USER bob\r\nPASS ${PASSWORDS.bob}\r\n`);
       expect(await r.until(/^(230|421|530) /)).toMatch(/^230 /);
       sessions.push(r);
     }
-    const seventh = await Raw.open(server.port, "127.0.1.7");
+    const seventh = await Raw.open(patient.port, "127.0.1.7");
     await seventh.until(/^220 /);
     seventh.send(`USER bob\r\nPASS ${PASSWORDS.bob}\r\n`);
     expect(await seventh.until(/^(230|421|530) /)).toBe("421 Too many connections for bob");
