@@ -54,7 +54,11 @@ describe("import layering", () => {
     ["contracts/settings/dns.ts", "node:net"],
     ["contracts/paths.ts", "zod"],
     ["policies/rules/power.ts", "../../components/power"],
-  ])("%s may import %s", async (file, specifier) => {
-    expect(await restricted(file, specifier)).toBe(false);
-  });
+  ])(
+    "%s may import %s",
+    async (file, specifier) => {
+      expect(await restricted(file, specifier)).toBe(false);
+    },
+    120_000,
+  );
 });
