@@ -37,7 +37,8 @@ export function planCustomers(spec: DatacenterSpec, services: readonly PlannedSe
         proxyService: proxy?.id ?? "",
         names,
       },
-      ...(c.mailboxes.length > 0 && mail ? { mailService: mail.id } : {}),
+      // Every customer domain, with mailboxes or not: MX names the mail service, which answers 550 for unknown addresses there.
+      ...(mail ? { mailService: mail.id } : {}),
     };
   });
 }

@@ -29,9 +29,10 @@ it("gives the mail replica the customers' mailboxes with their quotas, and a pas
   for (const hash of Object.values(credentials.users)) expect(hash).toMatch(/^scrypt\$/);
   expect(isSecretValue(mail.rawInputs.uploads)).toBe(true);
   const view = JSON.parse(readFileSync(uploads.find((u) => u.file.endsWith("/view.json"))!.source!, "utf8")) as { mail: unknown };
-  // globex has no mailboxes: its domain is not this service's to answer for.
+  // globex has no mailboxes, but its MX names this service: the domain is in the view, so mail
+  // for any address there is refused as unknown (550), not as relaying (554).
   expect(mailViewSchema.parse(view.mail)).toEqual({
-    domains: ["acme.test"],
+    domains: ["acme.test", "globex.test"],
     mailboxes: [
       { address: "info@acme.test", customer: "acme", quotaBytes: 256 * 1024 * 1024 },
       { address: "sales@acme.test", customer: "acme", quotaBytes: 100 * 1024 * 1024 },

@@ -15,6 +15,7 @@ import { validateSpec } from "../../components/spec/validate";
 import { planDatacenter } from "../../components/plan";
 import { allocateHostPorts } from "../../components/targets/docker/hostPorts";
 import { nocView } from "../../components/model/nocView";
+import { mailViewOf } from "../../components/model/mailView";
 
 const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
 // Loaded through the same require hook as the commands, so error classes are the same instances.
@@ -190,6 +191,14 @@ describe("customers in the plan", () => {
       { address: "info@acme.test", quotaBytes: 256 * 1024 * 1024 },
       { address: "sales@acme.test", quotaBytes: 100 * 1024 * 1024 },
     ]);
+  });
+
+  it("gives the mail service every customer domain its MX names, with mailboxes or not (so unknown addresses get 550, not relay denied)", () => {
+    const mail = plan.services.find((s) => s.role === "mail")!;
+    const view = mailViewOf(plan, mail);
+    expect(plan.customers!.find((c) => c.id === "globex")!.mailboxes).toEqual([]);
+    expect(view.domains).toEqual(expect.arrayContaining(["acme.test", "globex.test"]));
+    expect(view.mailboxes.map((m) => m.address)).toEqual(["info@acme.test", "sales@acme.test"]);
   });
 
   it("has a zone per customer domain on the datacenter's name servers, pointing at the proxy and the mail service", () => {
