@@ -34,7 +34,6 @@ const DB_IN_ONE_SINGLE_FED_RACK: [string | RegExp, string][] = [
   ["- { id: r2-pdu-b, feed: B, capacityKw: 11 }", "- { id: r2-pdu-a2, feed: A, capacityKw: 11 }"],
   [/psus: \[r2-pdu-a, r2-pdu-b\]/g, "psus: [r2-pdu-a, r2-pdu-a2]"],
   ["psus: [r2-pdu-b]", "psus: [r2-pdu-a2]"],
-  ["targetHost: h6 }", "targetHost: h2 }"],
 ];
 
 describe("simulate --n-1 / --n-2 exit codes", () => {
@@ -91,18 +90,18 @@ describe("simulate --n-1 / --n-2 exit codes", () => {
   it(
     "db in a datacenter of two racks replicates and counts as redundant, but a rack holding a data node and the group's monitor takes it down",
     () => {
-      // Without rack r3 and its witness host h8 the monitor (components/plan/ha.ts) must share a
-      // rack with a data node, and without the monitor the surviving node cannot be promoted (or
-      // keep writing without its synchronous standby). The third rack is what the local stack's
-      // HA db needs to survive a rack's loss.
+      // Without rack r3 (its host h8 moved into rack r2) the monitor (components/plan/ha.ts) must
+      // share a rack with a data node (here r2, with db-1), and without the monitor the surviving
+      // node cannot be promoted (or keep writing without its synchronous standby). The third rack
+      // is what the local stack's HA db needs to survive a rack's loss.
       const file = stackVariant("local", [
         [/\n\s+# A third rack for the witness[^\n]*\n[^\n]*\n\s+- id: r3\n\s+pdus:\n[^\n]*\n[^\n]*/, ""],
-        [/\n\s+- \{ id: h8, [^\n]*/, ""],
+        ["{ id: h8, rack: r3, kind: virtualization, psus: [r3-pdu-a, r3-pdu-b],", "{ id: h8, rack: r2, kind: virtualization, psus: [r2-pdu-a, r2-pdu-b],"],
       ]);
       const run = simulate(file, "--n-1", "--json");
       expect(run.status, run.stdout).toBe(1);
       const db = (JSON.parse(run.stdout) as GateJson).verdicts.find((v) => v.service === "db")!;
-      expect(db).toMatchObject({ redundant: true, survivesNMinusOne: false, downBy: ["rack:r1"] });
+      expect(db).toMatchObject({ redundant: true, survivesNMinusOne: false, downBy: ["rack:r2"] });
       // Every single host, feed and PDU loss leaves a way to fail over.
       expect(db.downBy.some((c) => /^(host|feed|pdu):/.test(c))).toBe(false);
     },
