@@ -1,6 +1,6 @@
 /**
- * Whole stacks through the real program under Pulumi's mocks and the policy pack: the
- * compliant variant of the local stack passes every policy, and each deliberately broken
+ * Whole stacks through the real program under Pulumi's mocks and the policy pack: the local
+ * stack itself (compliant.yaml, no changes) passes every policy, and each deliberately broken
  * stack (test/policies/fixtures) fails with exactly the policy ids it expects, or is refused
  * by the program before the policies run.
  */

@@ -27,8 +27,8 @@ describe("serverpark policy / compliance", () => {
     const result = JSON.parse(out.stdout);
     expect(result).toMatchObject({ stack: "local", pack: { name: "serverpark-iso27001" }, config: "policies/config/local.json", mandatoryViolations: 0 });
     expect(result.policies.map((p: { policy: string }) => p.policy)).toContain("sp-111-redundant-service-survives-single-failure");
-    for (const v of result.violations)
-      expect(v).toMatchObject({ enforcementLevel: "advisory", policy: expect.any(String), controls: expect.any(Array), remediation: expect.any(String) });
+    // policies/config/local.json is `{}` and the db replicates: not even an advisory finding.
+    expect(result.violations).toEqual([]);
   }, 180_000);
 
   it("policy exits 1 on a stack with a mandatory violation and names resource, policy, control and fix", async () => {
@@ -55,11 +55,12 @@ describe("serverpark policy / compliance", () => {
     expect(await run(compliance, ["local"], { out: dir }, out)).toBe(EXIT.ok);
     // No evidence given: the controls only a run checks (A.5.29, A.5.30 by chaos runs, A.8.29 by fuzz runs) await it.
     expect(out.stdout).toMatch(
-      /^local: \d+ pass, 0 fail, \d+ advisory, 0 stale, 3 no evidence, \d+ not applicable, \d+ not addressed \(of 93 Annex A controls\)/,
+      /^local: \d+ pass, 0 fail, 0 advisory, 0 stale, 3 no evidence, \d+ not applicable, \d+ not addressed \(of 93 Annex A controls\)/,
     );
     const md = readFileSync(join(dir, "compliance-local.md"), "utf8");
     expect(md).toMatch(/\| A\.8\.14 \| Redundancy of information processing facilities \| yes \| policy \| PASS \|/);
-    expect(md).toMatch(/\| A\.7\.11 \| Supporting utilities \| yes \| policy \| ADVISORY \|/);
+    // Supporting utilities pass: h3 and h6 are single-fed, but each carries a db data node with its peer on the other feed.
+    expect(md).toMatch(/\| A\.7\.11 \| Supporting utilities \| yes \| policy \| PASS \|/);
     expect(readFileSync(join(dir, "compliance-local.html"), "utf8")).toMatch(/<tr id="A\.8\.14">/);
   }, 180_000);
 

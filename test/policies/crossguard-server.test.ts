@@ -3,17 +3,18 @@
  * with @pulumi/pulumi's run-policy-pack (ts-node, policies/tsconfig.json) and talks to its
  * analyzer over gRPC. This test does the same without the Pulumi CLI: it starts that runner on
  * policies/, reads the port it prints, and asks the server for its policies and to analyze the
- * local stack's recorded resources — which must give the in-process evaluator's results.
+ * recorded resources of a broken variant of the local stack (which itself has no violation) —
+ * which must give the in-process evaluator's results.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadStackFile } from "../../components/spec/load";
 import { controlsOf } from "../../policies/lib/policy";
 import { POLICIES } from "../../policies/rules";
 import { checkStack, type StackCheck } from "../../components/compliance/check";
 import { evaluatePolicies } from "../../components/compliance/evaluate";
 import { analyzedResources, analyzeRequest, analyzeStackRequest, diagnostics, type Diagnostic } from "./crossguard";
+import { fixtureStack, loadFixture } from "./stacks";
 
 const grpc = require("@grpc/grpc-js");
 const { AnalyzerClient } = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
@@ -22,7 +23,7 @@ const { Empty } = require("google-protobuf/google/protobuf/empty_pb");
 const ROOT = join(__dirname, "..", "..");
 let child: ChildProcess;
 let client: any;
-let local: StackCheck;
+let broken: StackCheck;
 
 function startPack(): Promise<number> {
   // The engine address is unused by a policy pack; run-policy-pack only requires one.
@@ -46,9 +47,12 @@ const rpc = <T>(method: string, request: unknown): Promise<T> =>
   new Promise((resolve, reject) => client[method](request, (e: unknown, res: T) => (e ? reject(e) : resolve(res))));
 
 beforeAll(async () => {
-  const [port, check] = await Promise.all([startPack(), checkStack(loadStackFile("local"))]);
+  // The local stack with one db replica on single-fed h3 (sp-101, a stack policy) and the db on
+  // the internet network (sp-302, which judges the spec and the containers).
+  const stack = fixtureStack(loadFixture("single-db.yaml"), loadFixture("db-on-internet.yaml"));
+  const [port, check] = await Promise.all([startPack(), checkStack(stack)]);
   client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  local = check;
+  broken = check;
 }, 300_000);
 
 afterAll(() => {
@@ -71,15 +75,15 @@ describe("the pack under CrossGuard's runner", () => {
     }
   });
 
-  it("analyzes the local stack exactly as the in-process evaluator does", async () => {
+  it("analyzes a broken variant of the local stack exactly as the in-process evaluator does", async () => {
     const served: Diagnostic[] = [];
-    for (const r of analyzedResources(local.resources)) {
+    for (const r of analyzedResources(broken.resources)) {
       served.push(...diagnostics(await rpc("analyze", analyzeRequest(r))).map((d) => ({ ...d, urn: d.urn || r.urn })));
     }
-    served.push(...diagnostics(await rpc("analyzeStack", analyzeStackRequest(local.resources))));
-    const ours = await evaluatePolicies(POLICIES, local.resources, { packEnforcementLevel: "mandatory" });
+    served.push(...diagnostics(await rpc("analyzeStack", analyzeStackRequest(broken.resources))));
+    const ours = await evaluatePolicies(POLICIES, broken.resources, { packEnforcementLevel: "mandatory" });
     const key = (d: { policy: string; message: string; urn?: string; level: string }) => `${d.level} ${d.policy} ${d.urn ?? ""} ${d.message}`;
     expect(served.map(key).sort()).toEqual(ours.violations.map((v) => key({ ...v, level: v.enforcementLevel })).sort());
-    expect(served.map((d) => d.policy)).toContain("sp-101-power-path-survives-feed-loss");
+    expect(served.map((d) => d.policy)).toEqual(expect.arrayContaining(["sp-101-power-path-survives-feed-loss", "sp-302-backends-off-internet"]));
   });
 });

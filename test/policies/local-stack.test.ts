@@ -12,6 +12,7 @@ import { evaluatePolicies } from "../../components/compliance/evaluate";
 import type { RecordedResource } from "../../components/compliance/record";
 import { backupTargetSeparated } from "../../policies/rules/backup";
 import { crossGuard } from "./crossguard";
+import { fixtureStack, loadFixture } from "./stacks";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
@@ -64,11 +65,20 @@ describe("the local stack", () => {
   });
 
   it("gets the same diagnostics from CrossGuard's own analyzer handlers as from the in-process evaluator", async () => {
-    const ours = await evaluatePolicies(POLICIES, local.resources, { packEnforcementLevel: "mandatory" });
-    const theirs = await crossGuard(POLICIES, local.resources);
     const key = (d: { policy: string; message: string; urn?: string; level: string }) => `${d.level} ${d.policy} ${d.urn ?? ""} ${d.message}`;
-    expect(ours.violations.map((v) => key({ ...v, level: v.enforcementLevel })).sort()).toEqual(theirs.map(key).sort());
-    expect(theirs.length).toBeGreaterThan(0);
+    const same = async (resources: StackCheck["resources"]) => {
+      const ours = await evaluatePolicies(POLICIES, resources, { packEnforcementLevel: "mandatory" });
+      const theirs = await crossGuard(POLICIES, resources);
+      expect(ours.violations.map((v) => key({ ...v, level: v.enforcementLevel })).sort()).toEqual(theirs.map(key).sort());
+      return theirs;
+    };
+    // The local stack has no violation; a broken variant (one db replica on single-fed h3, and
+    // the db on the internet network) has some, from stack and resource policies.
+    expect(await same(local.resources)).toEqual([]);
+    const broken = await checkStack(fixtureStack(loadFixture("single-db.yaml"), loadFixture("db-on-internet.yaml")));
+    expect((await same(broken.resources)).map((d) => d.policy)).toEqual(
+      expect.arrayContaining(["sp-101-power-path-survives-feed-loss", "sp-302-backends-off-internet"]),
+    );
   });
 });
 
@@ -169,6 +179,20 @@ describe("sp-422 on what the local stack deploys", () => {
   const setEnv = (name: string, value: string | undefined) => (p: Record<string, any>) => ({
     ...p,
     envs: [...(p.envs as string[]).filter((e) => !e.startsWith(`${name}=`)), ...(value === undefined ? [] : [`${name}=${value}`])],
+  });
+
+  it("judges each data node of the db group on its own; the monitor holds no data and takes no backups", async () => {
+    const spec = loadStackFile("local").config["serverpark:datacenter"] as { services: { id: string; backup?: { targetHost?: string } }[] };
+    const target = spec.services.find((s) => s.id === "db")!.backup!.targetHost!;
+    const isReplica = (id: string) => (r: RecordedResource) =>
+      r.type === "docker:index/container:Container" && (r.inputs.envs as string[]).includes(`SP_REPLICA=${id}`);
+    for (const id of ["db-0", "db-1"]) expect(envOf(local.resources.find(isReplica(id))!, "SP_BACKUP_STORE_HOST"), id).toBe(target);
+    const monitor = local.resources.find(isReplica("db-monitor"))!;
+    expect((monitor.inputs.envs as string[]).filter((e) => e.startsWith("SP_BACKUP_"))).toEqual([]);
+    // db-1, not only db-0, must ship its copies off its host.
+    expect(await sp422(edit(isReplica("db-1"), setEnv("SP_BACKUP_STORE_URL", undefined)))).toEqual([
+      expect.stringMatching(new RegExp(`\\(db\\): replica db-1 .* keeps its backups on its own host h6 only: .* not to its backup target ${target}\\. Fix: `)),
+    ]);
   });
 
   it("fails a replica that ships no copy off its host, or ships it to another host than the declared target", async () => {

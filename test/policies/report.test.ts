@@ -10,10 +10,17 @@ import { POLICIES } from "../../policies/rules";
 import type { StackCheck } from "../../components/compliance/check";
 import { evaluatePolicies } from "../../components/compliance/evaluate";
 import { judgeEvidence, type Evidence } from "../../components/compliance/evidence";
-import { container, datacenterResource, localSpecInput, recorded } from "./support";
+import { container, datacenterResource, recorded, withSpec } from "./support";
+
+/** The local stack with one db replica (on h3, fed by feed A alone), so sp-101 has a finding to make advisory. */
+const singleDb = withSpec((s) => {
+  const db = s.services.find((x: { id: string }) => x.id === "db");
+  db.replicas = 1;
+  delete db.redundant;
+});
 
 async function check(): Promise<StackCheck> {
-  const resources = [datacenterResource(localSpecInput()), container("db", { privileged: true, name: "fra1-db-0<x>" })].map(recorded);
+  const resources = [datacenterResource(singleDb), container("db", { privileged: true, name: "fra1-db-0<x>" })].map(recorded);
   const evaluation = await evaluatePolicies(POLICIES, resources, {
     config: { "sp-101-power-path-survives-feed-loss": "advisory" },
     packEnforcementLevel: "mandatory",
@@ -28,7 +35,7 @@ describe("compliance report", () => {
     const byId = new Map(report.controls.map((c) => [c.id, c]));
     expect(byId.get("A.5.1")!.result).toBe("not-addressed");
     expect(byId.get("A.8.2")!.result).toBe("fail"); // the privileged db container
-    expect(byId.get("A.7.11")!.result).toBe("advisory"); // h3 single-fed: sp-101 advisory in this config
+    expect(byId.get("A.7.11")!.result).toBe("advisory"); // the single db on single-fed h3: sp-101 advisory in this config
     expect(byId.get("A.8.13")!.result).toBe("pass"); // backups kept by a host in the other rack
     expect(byId.get("A.8.14")!.result).toBe("pass");
     expect(byId.get("A.5.23")!.result).toBe("not-applicable"); // no Hetzner resources

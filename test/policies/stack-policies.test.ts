@@ -18,16 +18,21 @@ import { container, datacenterResource, localSpecInput, messages, runPolicy, wit
 
 const local = () => datacenterResource(localSpecInput());
 const svc = (spec: any, id: string) => spec.services.find((s: { id: string }) => s.id === id);
-/** h3 gets a second PSU on feed B: the local stack's one single-fed host that carries a service. */
-const dualFedH3 = (spec: any) => (spec.hosts.find((h: { id: string }) => h.id === "h3").psus = ["r1-pdu-a", "r1-pdu-b"]);
+/** The db back to one replica (db-0 on h3, fed by feed A alone), as before it became a highly available group. */
+const singleDb = (spec: any) => {
+  svc(spec, "db").replicas = 1;
+  delete svc(spec, "db").redundant;
+};
 
 describe("A.7.11 supporting utilities", () => {
-  it("sp-101 passes when every stranded service has a replica elsewhere", async () => {
-    expect(await messages(powerPathSurvivesFeedLoss, [datacenterResource(withSpec(dualFedH3))])).toEqual([]);
+  it("sp-101 passes when every stranded service has a replica elsewhere (local stack: db-0 on h3, feed A only; db-1 on h6, feed B only)", async () => {
+    const db = (spec: DatacenterSpecInput) => spec.services?.find((s) => s.id === "db");
+    expect(db(localSpecInput())).toMatchObject({ replicas: 2, redundant: true });
+    expect(await messages(powerPathSurvivesFeedLoss, [local()])).toEqual([]);
   });
 
-  it("sp-101 names the single-fed host and the service without a replica elsewhere (local stack: db on h3)", async () => {
-    expect(await messages(powerPathSurvivesFeedLoss, [local()])).toEqual([
+  it("sp-101 names the single-fed host and the service without a replica elsewhere (the local stack with one db replica: db on h3)", async () => {
+    expect(await messages(powerPathSurvivesFeedLoss, [datacenterResource(withSpec(singleDb))])).toEqual([
       expect.stringMatching(
         /^host h3 \(rack r1, PSUs r1-pdu-a→feed A\) loses power when feed A is lost, and service db has no replica on a host that keeps power\. Fix: .*h3/,
       ),
@@ -148,6 +153,7 @@ describe("A.8.13 backup", () => {
     const good = withSpec((s) => {
       svc(s, "mail").backup.targetHost = "h7"; // mail-0 on h2 (r1, A+B) → h7 (r2, A+B)
       svc(s, "files").backup.targetHost = "h2"; // files-0 on h5 (r2) → h2 (r1)
+      svc(s, "db").backup.targetHost = "h8"; // db-0 on h3 (r1), db-1 on h6 (r2) → h8 (r3, A+B), the one rack without a data node
     });
     expect(await messages(backupTargetSeparated, [datacenterResource(good)])).toEqual([]);
     // The local stack declares these targets itself.
@@ -169,13 +175,19 @@ describe("A.8.13 backup", () => {
       expect.stringMatching(/\(mail\): backup target h1 is in rack r1, the same rack as replica mail-0/),
       expect.stringMatching(/\(db\): backup target h1 is in rack r1, the same rack as replica db-0/),
     ]);
+    // A data node's own host is no backup target: its copies would share the host with its data.
+    const onDataNode = withSpec((s) => (svc(s, "db").backup.targetHost = "h6"));
+    expect(await messages(backupTargetSeparated, [datacenterResource(onDataNode)])).toContainEqual(
+      expect.stringMatching(/\(db\): replica db-1 runs on its own backup target h6\. Fix: choose another backup.targetHost/),
+    );
     const sameFeed = withSpec((s) => {
       svc(s, "mail").backup.targetHost = "h7";
       svc(s, "files").backup.targetHost = "h2";
-      s.hosts.find((h: { id: string }) => h.id === "h6").psus = ["r2-pdu-a"]; // db-0 on h3 (feed A) → h6 now on feed A too
+      svc(s, "db").backup.targetHost = "h8";
+      s.hosts.find((h: { id: string }) => h.id === "h8").psus = ["r3-pdu-a"]; // db-0 on h3 (feed A) → h8 now on feed A alone
     });
     expect(await messages(backupTargetSeparated, [datacenterResource(sameFeed)])).toEqual([
-      expect.stringMatching(/losing feed A takes down both replica db-0 \(on h3, feed A\) and its backup target h6/),
+      expect.stringMatching(/losing feed A takes down both replica db-0 \(on h3, feed A\) and its backup target h8/),
     ]);
   });
 });

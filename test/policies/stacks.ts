@@ -100,13 +100,17 @@ export function loadFixture(name: string): Fixture {
   return { file: name, ...(parse(readFileSync(join(FIXTURES, name), "utf8")) as Omit<Fixture, "file">) };
 }
 
-/** The local stack with the compliant fixture's changes (and then the given fixture's). */
-export function fixtureStack(fixture?: Fixture): StackFile {
+/** The local stack with the compliant fixture's changes (none today: the base is the local stack itself), then the given fixtures', in order. */
+export function fixtureStack(...fixtures: (Fixture | undefined)[]): StackFile {
   const local = loadStackFile("local", REPO);
   const spec = structuredClone(local.config["serverpark:datacenter"]);
   applyPatch(spec, loadFixture("compliant.yaml").patch ?? []);
-  if (fixture) applyPatch(spec, fixture.patch ?? []);
-  return { ...local, config: { ...local.config, ...fixture?.config, "serverpark:datacenter": spec } };
+  let config = local.config;
+  for (const fixture of fixtures) {
+    applyPatch(spec, fixture?.patch ?? []);
+    config = { ...config, ...fixture?.config };
+  }
+  return { ...local, config: { ...config, "serverpark:datacenter": spec } };
 }
 
 export async function runFixture(root: string, fixture?: Fixture): Promise<StackCheck> {

@@ -25,14 +25,15 @@ function simulate(...args: string[]): { status: number | null; stdout: string; s
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-/** db with two replicas on the two dedicated hosts of rack r2, which hangs on feed A alone (h3 is gone). */
+/**
+ * The local stack's db (two data nodes) on the two dedicated hosts of rack r2, which hangs on feed A
+ * alone (h3 is gone); its monitor stays on h8 in rack r3.
+ */
 const DB_IN_ONE_SINGLE_FED_RACK: [string | RegExp, string][] = [
   [/\n\s+- \{ id: h3, [^\n]*/, ""],
   ["- { id: r2-pdu-b, feed: B, capacityKw: 11 }", "- { id: r2-pdu-a2, feed: A, capacityKw: 11 }"],
   [/psus: \[r2-pdu-a, r2-pdu-b\]/g, "psus: [r2-pdu-a, r2-pdu-a2]"],
   ["psus: [r2-pdu-b]", "psus: [r2-pdu-a2]"],
-  [/id: db\n(\s+)role: db\n(\s+)replicas: 1/, "id: db\n$1role: db\n$2replicas: 2"],
-  ["targetHost: h6 }", "targetHost: h2 }"],
 ];
 
 describe("simulate --n-1 / --n-2 exit codes", () => {
@@ -44,8 +45,11 @@ describe("simulate --n-1 / --n-2 exit codes", () => {
       const out = JSON.parse(run.stdout) as GateJson;
       expect(out).toMatchObject({ ok: true, redundantDown: [] });
       // Not vacuous: the local stack has redundant services, and single failures that take others down.
-      expect(out.verdicts.filter((v) => v.redundant).map((v) => v.service)).toEqual(["www", "edge", "ns"]);
-      expect(out.verdicts.find((v) => v.service === "db")).toMatchObject({ redundant: false, survivesNMinusOne: false });
+      expect(out.verdicts.filter((v) => v.redundant).map((v) => v.service)).toEqual(["www", "edge", "ns", "db"]);
+      // db is an HA group (data nodes on h3 and h6, the monitor on h8 in rack r3): it survives
+      // every single failure although h3 and h6 are fed by one feed each.
+      expect(out.verdicts.find((v) => v.service === "db")).toMatchObject({ redundant: true, survivesNMinusOne: true, downBy: [] });
+      expect(out.verdicts.filter((v) => !v.survivesNMinusOne).map((v) => v.service)).toEqual(["mail", "files", "arena", "noc"]);
     },
     RUN,
   );
@@ -84,16 +88,20 @@ describe("simulate --n-1 / --n-2 exit codes", () => {
   );
 
   it(
-    "db with two replicas in the local stack's two racks replicates and counts as redundant, but a rack holding a data node and the group's monitor takes it down",
+    "db in a datacenter of two racks replicates and counts as redundant, but a rack holding a data node and the group's monitor takes it down",
     () => {
-      // Two racks: the monitor (components/plan/ha.ts) must share one with a data node, and
-      // without the monitor the surviving node cannot be promoted (or keep writing without
-      // its synchronous standby). A third rack is what an HA db needs to survive a rack's loss.
-      const file = stackVariant("local", [[/id: db\n(\s+)role: db\n(\s+)replicas: 1/, "id: db\n$1role: db\n$2replicas: 2"]]);
+      // Without rack r3 (its host h8 moved into rack r2) the monitor (components/plan/ha.ts) must
+      // share a rack with a data node (here r2, with db-1), and without the monitor the surviving
+      // node cannot be promoted (or keep writing without its synchronous standby). The third rack
+      // is what the local stack's HA db needs to survive a rack's loss.
+      const file = stackVariant("local", [
+        [/\n\s+# A third rack for the witness[^\n]*\n[^\n]*\n\s+- id: r3\n\s+pdus:\n[^\n]*\n[^\n]*/, ""],
+        ["{ id: h8, rack: r3, kind: virtualization, psus: [r3-pdu-a, r3-pdu-b],", "{ id: h8, rack: r2, kind: virtualization, psus: [r2-pdu-a, r2-pdu-b],"],
+      ]);
       const run = simulate(file, "--n-1", "--json");
       expect(run.status, run.stdout).toBe(1);
       const db = (JSON.parse(run.stdout) as GateJson).verdicts.find((v) => v.service === "db")!;
-      expect(db).toMatchObject({ redundant: true, survivesNMinusOne: false, downBy: ["rack:r1"] });
+      expect(db).toMatchObject({ redundant: true, survivesNMinusOne: false, downBy: ["rack:r2"] });
       // Every single host, feed and PDU loss leaves a way to fail over.
       expect(db.downBy.some((c) => /^(host|feed|pdu):/.test(c))).toBe(false);
     },

@@ -125,7 +125,10 @@ describe("serverpark simulate", () => {
   it("prints the N-1 table and a deterministic availability estimate", async () => {
     let c = io();
     expect(await main(["simulate", "local", "--n-1"], c)).toBe(0);
-    expect(c.stdout).toMatch(/db\s+no\s+fails\s+feed:A pdu:r1-pdu-a rack:r1 host:h3/);
+    // db is an HA group (data nodes on h3 and h6, the monitor on h8): no single failure takes it
+    // down; mail, on h2 alone, falls with its host and rack.
+    expect(c.stdout).toMatch(/\ndb\s+yes\s+survives\s+-\s+-\n/);
+    expect(c.stdout).toMatch(/\nmail\s+no\s+fails\s+rack:r1 host:h2\s+-\n/);
     const run = async () => {
       c = io();
       expect(await main(["simulate", "local", "--availability", "--years", "50", "--seed", "9", "--json"], c)).toBe(0);
@@ -143,10 +146,12 @@ describe("serverpark simulate", () => {
       verdicts: unknown[];
       pairs: { component: string; servicesDown: string[] }[];
     };
-    expect(n2.rows).toHaveLength(21);
+    expect(n2.rows).toHaveLength(25);
     expect(n2.pairs.find((p) => p.component === "feed:A+feed:B")!.servicesDown).toHaveLength(8);
     expect(n2.ok).toBe(false);
-    expect(n2.redundantDown.map((s) => s.service)).toEqual(["www", "edge", "ns"]);
+    expect(n2.redundantDown.map((s) => s.service)).toEqual(["www", "edge", "ns", "db"]);
+    // A pair that takes both data nodes, or one of them and the monitor's host, leaves no failover.
+    expect(n2.redundantDown.find((s) => s.service === "db")!.downBy).toEqual(expect.arrayContaining(["host:h3+host:h6", "host:h3+host:h8"]));
     expect(n2.redundantDown.find((s) => s.service === "www")!.downBy).toEqual(expect.arrayContaining(["feed:A+feed:B", "host:h1+host:h4"]));
     expect(await main(["simulate", "local", "--n-2"], io())).toBe(2);
     const parsed = JSON.parse(first) as { years: number; seed: number; tier: { topologyTier: number } };

@@ -2,7 +2,11 @@
  * The live run's prediction (components/power/live/predict.ts): scenarios on the local stack
  * → each service's down intervals on the real clock, worked out by hand from the model in the
  * module's header (host cut → power back + the role's boot time; any replica serves a
- * direct service; the proxy's ejection windows for a pool that was wholly down).
+ * direct service; the proxy's ejection windows for a pool that was wholly down). The local
+ * stack's db is a highly available group (data nodes db-0 on h3 and db-1 on h6, the monitor on
+ * h8): the cases of boot arithmetic use single-replica services (mail on h2), and the db's own
+ * cases below check the failover of components/power/live/haGroup.ts (in depth:
+ * predict-ha.test.ts).
  */
 import { describe, expect, it } from "vitest";
 import { readScenario } from "../../cli/scenario";
@@ -22,6 +26,17 @@ function predict(scenario: unknown, speed = 60) {
   const timeline = liveTimeline(local.spec, local.plan, scenarioOf(scenario));
   const rows = predictDowntime(local.spec, local.plan, timeline, { speed, bootSeconds: boot });
   return Object.fromEntries(rows.map((r) => [r.service, r.down.map((d) => [d.from, d.to])]));
+}
+
+/** The db's earliest and latest down intervals; `primary` the data node that is primary at the start. */
+function dbRange(scenario: unknown, speed = 60, primary?: string) {
+  const timeline = liveTimeline(local.spec, local.plan, scenarioOf(scenario));
+  const row = predictDowntime(local.spec, local.plan, timeline, {
+    speed,
+    bootSeconds: boot,
+    ...(primary ? { primaries: { db: primary } } : {}),
+  }).find((r) => r.service === "db")!;
+  return { earliest: row.down.map((d) => [d.from, d.to]), latest: row.latest.down.map((d) => [d.from, d.to]) };
 }
 
 describe("interval arithmetic", () => {
@@ -132,11 +147,11 @@ describe("boots sharing the machine's cores", () => {
 
 describe("a role's boot as a range", () => {
   it("the prediction holds both ends: shortest and longest recorded boot", () => {
-    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h3@0/1m"));
-    const [db] = predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: { ...boot, db: { min: 2, max: 5 } } }).filter(
-      (r) => r.service === "db",
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h2@0/1m"));
+    const [mail] = predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: { ...boot, mail: { min: 2, max: 5 } } }).filter(
+      (r) => r.service === "mail",
     );
-    expect(db).toMatchObject({ down: [{ from: 0, to: 3 }], downSeconds: 3, latest: { down: [{ from: 0, to: 6 }], seconds: 6 } });
+    expect(mail).toMatchObject({ down: [{ from: 0, to: 3 }], downSeconds: 3, latest: { down: [{ from: 0, to: 6 }], seconds: 6 } });
   });
 });
 
@@ -144,11 +159,13 @@ describe("the machine's load stretches every boot", () => {
   it("load 8 on 2 cores: 1 + 0.25 × 4 = twice as long; idle or unknown: as recorded", () => {
     expect(loadSlowdown(8, 2)).toBe(2);
     expect(loadSlowdown(0, 2)).toBe(1);
-    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h3@0/1m"));
-    const db = (o: object) =>
-      predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: { ...boot, db: { min: 2, max: 3 } }, ...o }).find((r) => r.service === "db")!;
-    expect(db({}).down).toEqual([{ from: 0, to: 3 }]);
-    expect(db({ load: 8, cores: 2 })).toMatchObject({ down: [{ from: 0, to: 5 }], latest: { down: [{ from: 0, to: 7 }] } });
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h2@0/1m"));
+    const mail = (o: object) =>
+      predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: { ...boot, mail: { min: 2, max: 3 } }, ...o }).find(
+        (r) => r.service === "mail",
+      )!;
+    expect(mail({}).down).toEqual([{ from: 0, to: 3 }]);
+    expect(mail({ load: 8, cores: 2 })).toMatchObject({ down: [{ from: 0, to: 5 }], latest: { down: [{ from: 0, to: 7 }] } });
   });
 });
 
@@ -176,8 +193,24 @@ describe("the proxy's ejection windows", () => {
 });
 
 describe("scenario → predicted down intervals (local stack, speed 60)", () => {
-  it("h3 (db's only host) fails for a minute: db is down from the cut until 1 s + db's boot; nothing else", () => {
-    expect(predict("host:h3@0/1m")).toEqual({ www: [], edge: [], ns: [], mail: [], files: [], db: [[0, 5]], arena: [], noc: [] });
+  it("h2 (mail's only host, and edge-0) fails for a minute: mail is down from the cut until 1 s + mail's boot; nothing else", () => {
+    expect(predict("host:h2@0/1m")).toEqual({ www: [], edge: [], ns: [], mail: [[0, 3]], files: [], db: [], arena: [], noc: [] });
+  });
+
+  it("h3 (db-0's host) fails for a minute: the primary's host back and booted (5 s) before a failover (6.5-8.5 s) would end; a standby's loss costs nothing", () => {
+    // Nothing but the db is on h3.
+    expect(predict("host:h3@0/1m")).toEqual({ www: [], edge: [], ns: [], mail: [], files: [], db: [], arena: [], noc: [] });
+    expect(dbRange("host:h3@0/1m", 60, "db-0")).toEqual({ earliest: [[0, 5]], latest: [[0, 5]] });
+    expect(dbRange("host:h3@0/1m", 60, "db-1")).toEqual({ earliest: [], latest: [] });
+    // The primary unknown: from no outage (db-1 was primary) to db-0's boot.
+    expect(dbRange("host:h3@0/1m")).toEqual({ earliest: [], latest: [[0, 5]] });
+  });
+
+  it("h3 fails for ten minutes: the monitor promotes db-1 on h6 after the failover time, not after h3's 10 s + boot", () => {
+    expect(dbRange("host:h3@0/10m", 60, "db-0")).toEqual({ earliest: [[0, 6.5]], latest: [[0, 8.5]] });
+    expect(dbRange("host:h3@0/10m")).toEqual({ earliest: [], latest: [[0, 8.5]] });
+    // The same cut with the monitor's host h8 dark too: nobody promotes db-1, db waits for db-0.
+    expect(dbRange("host:h3@0/10m,host:h8@0/10m", 60, "db-0")).toEqual({ earliest: [[0, 14]], latest: [[0, 14]] });
   });
 
   it("h1 (www-0, ns-0, arena-0) fails for a minute: www and ns are served by their other replica; arena waits for the proxy's ejection to end", () => {
@@ -192,8 +225,8 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
   });
 
   it("the speed compresses the power timeline but not the boot time", () => {
-    expect(predict("host:h3@0/1m", 6).db).toEqual([[0, 14]]);
-    expect(predict("host:h3@1m/1m", 30).db).toEqual([[2, 8]]);
+    expect(predict("host:h2@0/1m", 6).mail).toEqual([[0, 12]]);
+    expect(predict("host:h2@1m/1m", 30).mail).toEqual([[2, 6]]);
   });
 
   it("overlapping cuts of both hosts of a service: down only while neither answers", () => {
@@ -237,10 +270,10 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
   });
 
   it("a host still dark at the end boots when the run restores power", () => {
-    expect(predict({ duration: "2m", events: [{ at: 0, fail: "host:h3" }] }).db).toEqual([[0, 6]]);
+    expect(predict({ duration: "2m", events: [{ at: 0, fail: "host:h2" }] }).mail).toEqual([[0, 4]]);
   });
 
-  it("utility loss on feed A with generator A failing: after the UPS runtime h3 goes dark and db with it, until the utility returns", () => {
+  it("utility loss on feed A with generator A failing: after the UPS runtime h3 goes dark until the utility returns; db fails over to db-1 on h6 (feed B)", () => {
     const timeline = liveTimeline(local.spec, local.plan, scenarioOf("utility:A@0/4h,generator:A@0"));
     const dark = hostDarkIntervals(timeline, 600);
     // Only h3 is fed from A alone; the dual-corded hosts stay up on feed B.
@@ -248,29 +281,31 @@ describe("scenario → predicted down intervals (local stack, speed 60)", () => 
     const [h3] = dark.get("h3")!;
     expect(h3!.from).toBeGreaterThan(0);
     expect(h3!.to).toBe((4 * 3600) / 600);
+    const cut = Math.round(h3!.from * 1000) / 1000;
+    // db-0 primary: down for the failover (6.5-8.5 s), not until the utility returns (24 s) + boot.
+    expect(dbRange("utility:A@0/4h,generator:A@0", 600, "db-0")).toEqual({ earliest: [[cut, cut + 6.5]], latest: [[cut, cut + 8.5]] });
     const p = predict("utility:A@0/4h,generator:A@0", 600);
-    expect(p.db).toEqual([[Math.round(h3!.from * 1000) / 1000, 24 + 4]]);
-    for (const s of ["www", "edge", "ns", "mail", "files", "arena", "noc"]) expect(p[s], s).toEqual([]);
+    for (const s of ["www", "edge", "ns", "mail", "files", "db", "arena", "noc"]) expect(p[s], s).toEqual([]);
   });
 
   it("anchored on when the controller applied the changes: a cut applied late and a boot begun late move the outage with them", () => {
-    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h3@0/1m"));
+    const timeline = liveTimeline(local.spec, local.plan, scenarioOf("host:h2@0/1m"));
     const applied = {
       changes: [
-        { host: "h3", kind: "power-off", realSeconds: 0.3 },
-        { host: "h3", kind: "power-on", realSeconds: 2.2 },
+        { host: "h2", kind: "power-off", realSeconds: 0.3 },
+        { host: "h2", kind: "power-on", realSeconds: 2.2 },
       ],
     };
     const rows = predictDowntime(local.spec, local.plan, timeline, { speed: 60, bootSeconds: boot, applied });
-    expect(rows.find((r) => r.service === "db")!.down).toEqual([{ from: 0.3, to: 6.2 }]);
+    expect(rows.find((r) => r.service === "mail")!.down).toEqual([{ from: 0.3, to: 4.2 }]);
     // Still dark at the end: it boots when the restore began.
-    const dark = liveTimeline(local.spec, local.plan, { duration: "2m", events: [{ at: 0, fail: "host:h3" }] });
+    const dark = liveTimeline(local.spec, local.plan, { duration: "2m", events: [{ at: 0, fail: "host:h2" }] });
     const restored = predictDowntime(local.spec, local.plan, dark, {
       speed: 60,
       bootSeconds: boot,
-      applied: { changes: [{ host: "h3", kind: "power-off", realSeconds: 0.1 }], restoreAtRealSeconds: 2.5 },
+      applied: { changes: [{ host: "h2", kind: "power-off", realSeconds: 0.1 }], restoreAtRealSeconds: 2.5 },
     });
-    expect(restored.find((r) => r.service === "db")!.down).toEqual([{ from: 0.1, to: 6.5 }]);
+    expect(restored.find((r) => r.service === "mail")!.down).toEqual([{ from: 0.1, to: 4.5 }]);
   });
 
   it("a working generator: nothing goes down", () => {

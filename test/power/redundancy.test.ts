@@ -137,17 +137,18 @@ describe("the model applies it", () => {
   });
 
   it("sp-101: a feed loss that darkens one mail host fails although the other mail replica keeps power", async () => {
-    // h5 (mail-1's host) on feed A alone; mail-0 stays on the dual-fed h2.
-    const single = twoMailReplicas((s) => (s.hosts.find((h: { id: string }) => h.id === "h5").psus = ["r2-pdu-a"]));
-    expect(["mail-0", "mail-1"].map((id) => single.plan.replicas.find((r) => r.id === id)!.host)).toEqual(["h2", "h5"]);
+    // mail-1's host (h4 in today's plan) on feed A alone; mail-0 stays on the dual-fed h2.
+    expect(mailHosts).toEqual(["h2", "h4"]);
+    const single = twoMailReplicas((s) => (s.hosts.find((h: { id: string }) => h.id === "h4").psus = ["r2-pdu-a"]));
+    expect(["mail-0", "mail-1"].map((id) => single.plan.replicas.find((r) => r.id === id)!.host)).toEqual(["h2", "h4"]);
     const model = { type: "serverpark:index:Datacenter", name: spec.name, props: { model: { ...single, target: "docker" } } };
     const found = await messages(powerPathSurvivesFeedLoss, [model]);
     expect(found).toContainEqual(
       expect.stringMatching(
-        /^host h5 \(rack r2, PSUs r2-pdu-a→feed A\) loses power when feed A is lost, and service mail keeps 1 of 2 replicas running \(needs all 2: mail does not replicate its data, so each replica holds data no other has\)/,
+        /^host h4 \(rack r2, PSUs r2-pdu-a→feed A\) loses power when feed A is lost, and service mail keeps 1 of 2 replicas running \(needs all 2: mail does not replicate its data, so each replica holds data no other has\)/,
       ),
     );
-    // www and edge also run on h5's neighbours; a stateless service with a replica elsewhere is no finding.
+    // www-1 and ns-1 run on h4 too; a stateless service with a replica elsewhere is no finding.
     expect(found.filter((m) => /service (edge|www|ns)\b/.test(m))).toEqual([]);
   });
 });
