@@ -60,14 +60,25 @@ export function nocView(plan: DatacenterPlan, noc: PlannedReplica, service: Plan
   for (const s of plan.services) {
     if (s.id === service.id) continue;
     const ports = s.ports.filter((p) => !UNPROBED_PORT.test(p.name)).map((p) => ({ name: p.name, port: p.port, protocol: p.protocol }));
-    for (const id of s.replicas) {
+    for (const id of s.ha ? [...s.replicas, s.ha.monitor] : s.replicas) {
       const replica = replicas.get(id)!;
       const net = sharedNetwork(plan, noc.addresses, replica.addresses, "first");
       if (!net) {
         unreachable.push(id);
         continue;
       }
-      for (const port of ports) targets.push({ service: s.id, role: s.role, replica: id, host: replica.host, port, address: replica.addresses[net]! });
+      // An HA db group's monitor: its PostgreSQL port only, probed for an answer (contracts/views/noc.ts `part`).
+      const monitor = replica.part === "monitor";
+      for (const port of monitor ? ports.filter((p) => p.name === "postgres") : ports)
+        targets.push({
+          service: s.id,
+          role: s.role,
+          replica: id,
+          host: replica.host,
+          port,
+          address: replica.addresses[net]!,
+          ...(monitor ? { part: "monitor" as const } : {}),
+        });
       // Each hosting customer's site through each replica of the proxy that serves it.
       const https = s.role === "proxy" ? s.ports.find((p) => p.name === "https") : undefined;
       for (const domain of https ? sitesThrough(plan, s.id) : []) {

@@ -21,6 +21,12 @@ export const probeTargetSchema = z.object({
    * `site:<domain>`, one target per domain and proxy replica.
    */
   site: z.string().optional(),
+  /**
+   * The target is a highly available db group's pg_auto_failover monitor: it holds no
+   * application data and no login for the NOC, so it is up while it answers PostgreSQL's
+   * authentication (a refused login included), down when it refuses or never answers.
+   */
+  part: z.literal("monitor").optional(),
 });
 
 /** The datacenter drawing's model: feeds → PDUs → racks → hosts → replicas, and the services. */

@@ -250,6 +250,17 @@ describe("probes against servers that do not", () => {
     expect(r.detail).not.toContain(DB_PASSWORD);
   });
 
+  it("an HA db group's monitor is up when it answers and refuses the NOC's login, down when it does not answer", async () => {
+    const monitor = (port: number): ProbeTarget => ({ ...target("db", "db", "postgres", port), replica: "db-monitor", part: "monitor" });
+    const up = await probeOnce(monitor(ports.pgRefuses!), { ca: pki.ca });
+    expect(up).toMatchObject({ state: "up", kind: "postgres-answers" });
+    expect(up.detail).toMatch(/refused the NOC's login, as a monitor should \(noc@postgres \(SQLSTATE 28P01/);
+    expect(up.detail).not.toContain(DB_PASSWORD);
+    expect(await probeOnce(monitor(1), { ca: pki.ca })).toMatchObject({ state: "down", reason: "refused" });
+    // Without the CA the TLS check fails closed: down, not "answers".
+    expect((await probeOnce(monitor(ports.pgRefuses!), { ca: null })).state).toBe("down");
+  });
+
   it("without the datacenter CA every TLS probe fails closed, and the database password is not sent", async () => {
     for (const [name, t] of [
       ["postgres", target("db", "db", "postgres", ports.pg!)],
@@ -299,11 +310,12 @@ describe("probe targets (the NOC's view, from the plan)", () => {
       `${files.id}/ftp@${files.addresses[mgmt]}`,
     ]);
     const probed = new Set(view.targets.map((t) => t.replica));
-    // Not the db group's pg_auto_failover monitor: it holds no application data and no login
-    // the db probe could use (a gap: the NOC does not see a lost monitor).
+    // The db group's pg_auto_failover monitor too, on its PostgreSQL port only, marked as the monitor.
+    expect(view.targets.filter((t) => t.replica === "db-monitor").map((t) => [t.port.name, t.part])).toEqual([["postgres", "monitor"]]);
+    expect(view.targets.filter((t) => t.part === "monitor").map((t) => t.replica)).toEqual(["db-monitor"]);
     expect([...probed].sort()).toEqual(
       plan.replicas
-        .filter((r) => r.service !== noc.service && r.part !== "monitor")
+        .filter((r) => r.service !== noc.service)
         .map((r) => r.id)
         .sort(),
     );

@@ -7,7 +7,7 @@ import { dnsProbe } from "./dns";
 import { gameProbe } from "./game";
 import { httpProbe } from "./http";
 import { ftpsProbe, greetingProbe, smtpProbe } from "./lines";
-import { postgresProbe } from "./postgres";
+import { monitorProbe, postgresProbe } from "./postgres";
 import { sshProbe } from "./ssh";
 import type { Probe, ProbeTarget } from "./types";
 
@@ -46,7 +46,7 @@ export function probeFor(target: ProbeTarget): { kind: string; probe: Probe } {
     case "sftp":
       return { kind: "ssh-handshake", probe: sshProbe };
     case "postgres":
-      return { kind: "sql-select-1", probe: postgresProbe };
+      return target.part === "monitor" ? { kind: "postgres-answers", probe: monitorProbe } : { kind: "sql-select-1", probe: postgresProbe };
     case "game":
       return { kind: "websocket-join", probe: gameProbe };
     case "noc":

@@ -42,3 +42,16 @@ export const postgresProbe: Probe = async (target, ctx) => {
     await client.end().catch(() => undefined);
   }
 };
+
+/**
+ * An HA db group's pg_auto_failover monitor keeps no login for the NOC (it holds the group's
+ * state, not the application's data): the same TLS login attempt, where the server refusing
+ * it is the answer that shows it up. Refused connections, TLS failures and a server still
+ * starting up (SQLSTATE 57P03) stay down.
+ */
+export const monitorProbe: Probe = async (target, ctx) => {
+  const result = await postgresProbe(target, ctx);
+  if (!result.ok && result.reason === "login-refused")
+    return { ok: true, detail: `answers over TLS and refused the NOC's login, as a monitor should (${result.detail.replace(/^login refused as /, "")})` };
+  return result;
+};
