@@ -3,7 +3,9 @@
  * as test/e2e/chaos.e2e.test.ts) on a copy of the local stack deployed by `serverpark lab`
  * (its state holds the passwords, so the probes log in), ROUNDS times, at the default
  * tolerance. Prints each run's verdict table, then per scenario and probe the worst
- * difference and how many runs were ok.
+ * difference and how many runs were ok. The db is a highly available group (db-0 on h3, db-1
+ * on h6): (b) and (c) cut h3, which costs the db a failover when db-0 is the primary and
+ * nothing when it is the standby — each run prints the primary chaos found at its start.
  *
  *   flock /tmp/serverpark-e2e.lock npx tsx bench/chaos/fidelity.ts [rounds=3] [copy=0]
  */
@@ -53,7 +55,8 @@ async function main(): Promise<void> {
         const chaos = await serverpark(["chaos", file, "--scenario", scenario, "--speed", String(speed), "--json"]);
         const rows = (JSON.parse(chaos.stdout || "{}") as { fidelity?: { rows: Row[] } }).fidelity?.rows ?? [];
         const show = (d: { from: number; to: number }[]) => d.map((i) => `${i.from.toFixed(1)}–${i.to.toFixed(1)}`).join(",") || "-";
-        console.log(`\n${name}, round ${round} (load ${before} → ${load()}), exit ${chaos.code}`);
+        const primary = /its primary is (\S+)/.exec(chaos.stderr)?.[1] ?? "unknown";
+        console.log(`\n${name}, round ${round} (load ${before} → ${load()}, db primary ${primary}), exit ${chaos.code}`);
         if (rows.length === 0) console.log(chaos.stderr.slice(-2000));
         for (const r of rows) {
           const latest = r.predicted.latestDown.at(-1)?.to;

@@ -2,9 +2,18 @@
  * Backups that leave the host (issue #17, contracts/backups.ts) on the real Docker engine: a
  * stateful replica ships its backup to the store of its backup target's agent; then its
  * container AND its data and backup volumes are removed, it is rebuilt exactly as deployed,
- * and the latest backup is restored from the target host — db checked with the real `psql`,
- * file with OpenSSH's `sftp`, mail with `curl imaps://`. Each drill leaves a `restore` evidence record (in
- * $SP_EVIDENCE_DIR when set) that `serverpark compliance --evidence` counts for A.8.13.
+ * and the latest backup is restored from the target host — file checked with OpenSSH's
+ * `sftp`, mail with `curl imaps://`.
+ * The db is a highly available group (a primary and a streaming standby): what replication
+ * cannot undo is a logical loss (a dropped table is dropped on the standby too), so its drill
+ * is: a row on the primary, its dump shipped to the target host's store, the table dropped
+ * (gone on both data nodes), the primary's own copy of the dump deleted, and the dump restored
+ * on the primary from the store — the real `psql` reads the row back on both data nodes.
+ * Not drilled, because the product cannot do it yet: losing a data node's volumes (the node
+ * rebuilt empty fails to register again: the monitor still holds its name), and a restore on
+ * the data node that sits on the backup target itself (it has no store to fetch from).
+ * Each drill leaves a `restore` evidence record (in $SP_EVIDENCE_DIR when set) that
+ * `serverpark compliance --evidence` counts for A.8.13.
  */
 import "tsx/cjs";
 import { execFile, execFileSync } from "node:child_process";
@@ -24,7 +33,8 @@ import { mockPassword } from "../support/mockCredentials";
 import { e2eConfig } from "./globalSetup";
 import { DockerApplier, type RecordedResource } from "../../lab/applier";
 import { BACKUP_STORE_PATH } from "../../contracts/backups";
-import { MANAGEMENT_PORT } from "../../contracts/roles";
+import { primaryOf, psql, waitFor } from "../support/haLab";
+import { e2eDbGroup, operator as managementCall, waitSettled } from "./dbGroup";
 import { describeE2e, e2eDatacenter } from "./facts";
 
 const run = promisify(execFile);
@@ -44,27 +54,9 @@ if (!hasPsql()) {
   console.warn("backup-restore e2e skipped: psql is missing (npm run setup installs postgresql-client)");
 }
 
-/** The operator's call to a management route (curl with the stack's operator certificate): status and JSON. */
-async function operator(method: string, address: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const op = dc.operator!;
-  const args = ["-s", "-w", "\n%{http_code}", "--max-time", "120", "--cacert", op.ca, "--cert", op.cert, "--key", op.key, "-X", method];
-  if (body !== undefined) args.push("-H", "content-type: application/json", "-d", JSON.stringify(body));
-  const { stdout } = await run("curl", [...args, `https://${address}:${MANAGEMENT_PORT}${path}`], { timeout: 150_000 });
-  const lines = stdout.trimEnd().split("\n");
-  const status = Number(lines.pop());
-  return { status, json: JSON.parse(lines.join("\n") || "null") };
-}
+const operator = (method: string, address: string, path: string, body?: unknown) => managementCall(dc, method, address, path, body);
 
 const exec = async (container: string, ...cmd: string[]) => (await run("docker", ["exec", container, ...cmd], { timeout: 60_000 })).stdout;
-
-/** Real psql against db-0's private address, TLS verified against the datacenter CA. */
-async function psql(container: string, address: string, sql: string): Promise<string> {
-  const password = (await exec(container, "cat", "/etc/serverpark/secrets/db-password")).trim();
-  const ca = `${dc.operator!.ca}`;
-  const uri = `postgresql://app:${encodeURIComponent(password)}@${address}:5432/app?sslmode=verify-ca&sslrootcert=${ca}&connect_timeout=5`;
-  const { stdout } = await run("psql", ["-w", "-X", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql, uri], { timeout: 60_000 });
-  return stdout.trim();
-}
 
 /** Rebuilds a container and its volumes exactly as the datacenter deployed them (the recorded resources). */
 async function rebuild(containerName: string, volumeNames: readonly string[]): Promise<void> {
@@ -102,7 +94,7 @@ async function loseAndRebuild(replica: string): Promise<void> {
  * Writes the drill's evidence (components/compliance/evidence.ts) for the e2e stack file, and
  * checks `serverpark compliance --evidence` counts it for A.8.13.
  */
-async function recordDrill(service: string, details: Record<string, unknown>): Promise<void> {
+async function recordDrill(service: string, details: Record<string, unknown>, what = "container and data and backup volumes removed, rebuilt"): Promise<void> {
   const dir = process.env.SP_EVIDENCE_DIR ?? mkdtempSync(join(tmpdir(), "sp-restore-evidence-"));
   const stackFile = join(mkdtempSync(join(tmpdir(), "sp-restore-stack-")), `Pulumi.${dc.datacenter}.yaml`);
   writeFileSync(stackFile, stringify({ config: e2eConfig() }));
@@ -115,7 +107,7 @@ async function recordDrill(service: string, details: Record<string, unknown>): P
     stackHash: stackFileHash(stackFile),
     result: "pass",
     controls: ["A.8.13"],
-    summary: `${service}: container and data and backup volumes removed, rebuilt, latest backup restored from ${String(details.store)} and read back`,
+    summary: `${service}: ${what}, latest backup restored from ${String(details.store)} and read back`,
     details,
   });
   expect(readEvidenceDir(dir).map((f) => join(dir, f.file))).toContain(path);
@@ -127,45 +119,56 @@ async function recordDrill(service: string, details: Record<string, unknown>): P
 
 describeE2e("backups that leave the host", () => {
   it.runIf(hasPsql())(
-    "db: ships its dump to h6's store, and after losing its container and both volumes restores it from there (psql reads the row back)",
+    "db: the primary ships its dump to the target's store; a table dropped on both data nodes comes back on the primary from the store copy (psql reads the row back on both)",
     async () => {
-      const db = dc.replica("db-0");
-      expect(db.health, db.name).toBe("healthy");
+      const group = await e2eDbGroup(dc);
+      await waitSettled(group);
+      const primary = (await primaryOf(group))!;
+      expect(primary, "psql with the documented string landed on a data node").toBeDefined();
+      const db = group.container(primary);
       const target = dc.plan.services.find((s: { id: string }) => s.id === db.service).backup.targetHost as string;
-      expect(target).not.toBe(db.host);
+      expect(target, `${db.replica}'s dumps must leave its host`).not.toBe(db.host);
       const store = dc.host(target);
       const mgmt = db.addresses.mgmt!;
-      const privateAddress = db.addresses.private!;
+      const select = "SELECT token FROM restore_check";
 
       const token = `restored-${Date.now().toString(36)}`;
-      await psql(db.name, privateAddress, "DROP TABLE IF EXISTS restore_check");
-      await psql(db.name, privateAddress, `CREATE TABLE restore_check (token text PRIMARY KEY); INSERT INTO restore_check VALUES ('${token}')`);
+      await psql(group.uri, "DROP TABLE IF EXISTS restore_check");
+      await psql(group.uri, `CREATE TABLE restore_check (token text PRIMARY KEY); INSERT INTO restore_check VALUES ('${token}')`);
 
+      // A dump on the primary; GET /backups says where each copy lives: its volume on its host, and the target's store.
       const taken = await operator("POST", mgmt, "/backups");
       expect(taken.status, JSON.stringify(taken.json)).toBe(201);
       const file = (taken.json as { file: string; database: string }[]).find((b) => b.database === "app")!.file;
-
-      // GET /backups says where each copy lives: the replica's volume on its host, and the target's store.
       const listed = await operator("GET", mgmt, "/backups");
       const entry = (listed.json as { file: string; copies: { kind: string; host: string }[] }[]).find((b) => b.file === file)!;
       expect(entry.copies).toEqual(expect.arrayContaining([{ kind: "volume", host: db.host }, expect.objectContaining({ kind: "store", host: target })]));
       // The store on the target host holds the same bytes.
-      const local = (await exec(db.name, "sha256sum", `/var/lib/serverpark/backup/${file}`)).split(" ")[0];
+      const localPath = `/var/lib/serverpark/backup/${file}`;
+      const local = (await exec(db.name, "sha256sum", localPath)).split(" ")[0];
       const shipped = (await exec(store.name, "sha256sum", `${BACKUP_STORE_PATH}/${db.service}/${db.replica}/${file}`)).split(" ")[0];
       expect(shipped).toBe(local);
 
-      // Lose the replica: its container, its data volume and its backup volume.
-      await loseAndRebuild(db.replica!);
-      // A new, empty database: the row is gone.
-      await expect(psql(db.name, privateAddress, "SELECT token FROM restore_check")).rejects.toThrow(/restore_check/);
+      // The loss replication cannot undo: the table dropped on the primary is gone on the standby too.
+      await psql(group.uri, "DROP TABLE restore_check");
+      for (const n of group.nodes) await expect(psql(group.memberUri(n), select), n.name).rejects.toThrow(/restore_check/);
+      // And the primary's own copy is gone: only the store's is left.
+      await exec(db.name, "rm", localPath);
       const after = await operator("GET", mgmt, "/backups");
       const remote = (after.json as { file: string; copies: { kind: string; host: string }[] }[]).find((b) => b.file === file)!;
       expect(remote.copies.map((c) => c.kind)).toEqual(["store"]);
 
       const restored = await operator("POST", mgmt, "/restore", { file });
       expect(restored.status, JSON.stringify(restored.json)).toBe(200);
-      expect(await psql(db.name, privateAddress, "SELECT token FROM restore_check")).toBe(token);
-      await recordDrill("db", { replica: db.replica, backup: file, store: target, checkedWith: "psql" });
+      // Read back on the primary, and on the standby by replication.
+      expect(await psql(group.uri, select)).toBe(token);
+      for (const n of group.nodes)
+        await waitFor(`the restored row on ${n.name}`, async () => ((await psql(group.memberUri(n), select)) === token ? true : undefined), 60_000);
+      await recordDrill(
+        "db",
+        { replica: db.replica, backup: file, store: target, checkedWith: "psql" },
+        `table dropped on the primary ${String(db.replica)} and by replication on its standby, the primary's own copy of the dump deleted`,
+      );
     },
     600_000,
   );

@@ -30,6 +30,7 @@ import {
   Writer,
   type HaGroup,
 } from "../support/haLab";
+import { waitSettled } from "./dbGroup";
 
 function enabled(): boolean {
   const missing: string[] = [];
@@ -60,14 +61,7 @@ describe.skipIf(!enabled())("highly available db on Docker (serverpark lab, psql
     group = await haGroup();
     // Healthy data nodes are a primary and a streaming standby (whichever registered first is the primary);
     // the monitor must also have seen the standby catch up.
-    await waitFor(
-      "the monitor's view: a primary and a secondary",
-      async () => {
-        const view = await monitorView(group);
-        return Object.values(view).sort().join(",") === "primary,secondary" ? view : undefined;
-      },
-      300_000,
-    );
+    await waitSettled(group);
   }, 900_000);
 
   afterAll(async () => {
@@ -152,15 +146,6 @@ describe.skipIf(!enabled())("highly available db on Docker (serverpark lab, psql
     expect(Math.max(...db.predicted.down.map((d) => d.to)), table).toBeLessThan(powerOn);
     expect(Math.max(...db.measured.down.map((d) => d.to)), table).toBeLessThan(powerOn);
     // Afterwards the group is whole again: a primary and a secondary.
-    await waitFor(
-      "a primary and a secondary again",
-      async () =>
-        Object.values(await monitorView(group))
-          .sort()
-          .join(",") === "primary,secondary"
-          ? true
-          : undefined,
-      300_000,
-    );
+    await waitSettled(group);
   }, 900_000);
 });

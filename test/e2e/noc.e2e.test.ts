@@ -2,7 +2,8 @@
  * The NOC on real Docker: published on 127.0.0.1 only, behind its generated password, probing
  * the booted datacenter over the management network, and seeing arena-0 go down when its
  * container stops (restarted afterwards). Its own database login works with psql and runs the
- * probe's SELECT 1; the proxy is probed over HTTPS as a site name its certificate carries,
+ * probe's SELECT 1 on every data node of the highly available db (the primary and the
+ * standby; the pg_auto_failover monitor is not probed yet, images/db/README.md "Still open"); the proxy is probed over HTTPS as a site name its certificate carries,
  * verified by the datacenter CA; the file service over SSH and over FTP with AUTH TLS.
  */
 import { execFile } from "node:child_process";
@@ -12,6 +13,7 @@ import { afterAll, expect, it } from "vitest";
 import { sleep } from "../game/helpers";
 import { haveTools } from "../mail/support";
 import { mockPassword } from "../support/mockCredentials";
+import { dbReplicas } from "./dbGroup";
 import { describeE2e, e2eDatacenter } from "./facts";
 
 const run = promisify(execFile);
@@ -70,31 +72,39 @@ describeE2e("NOC on Docker", () => {
 
   it("probes every deployed replica and finds the game up", async () => {
     const s = await until((x) => x.rounds > 0 && x.replicas["arena-0"] === "up", 40_000);
-    const deployed = dc.containers.filter((c) => c.kind === "replica" && c.role !== "noc").map((c) => c.replica!);
+    // The db group's monitor is not a probe target yet (images/db/README.md "Still open"): every other replica is.
+    const monitor = dbReplicas(dc).monitor.replica!;
+    const deployed = dc.containers.filter((c) => c.kind === "replica" && c.role !== "noc" && c.replica !== monitor).map((c) => c.replica!);
     for (const id of deployed) expect(Object.keys(s.replicas)).toContain(id);
     console.log(`NOC view of the e2e datacenter: ${JSON.stringify(s.replicas)}`);
     for (const p of s.probes.filter((x) => x.state !== "up")) console.log(`  ${p.replica}/${p.port}: ${p.state} (${p.detail})`);
   });
 
-  it("logs in to the database with its own login and runs SELECT 1", async () => {
-    const s = await until((x) => x.probes.some((p) => p.replica === "db-0" && p.state === "up"), 40_000);
-    const probe = s.probes.find((p) => p.replica === "db-0" && p.port === "postgres")!;
-    expect(probe).toMatchObject({ state: "up", kind: "sql-select-1", detail: "SELECT 1 = 1 as noc@postgres" });
+  it("logs in to every db data node with its own login and runs SELECT 1 (the primary and the standby alike)", async () => {
+    const nodes = dbReplicas(dc).dataNodes;
+    expect(nodes.map((c) => c.replica)).toEqual(["db-0", "db-1"]);
+    const s = await until((x) => nodes.every((n) => x.probes.some((p) => p.replica === n.replica && p.state === "up")), 60_000);
+    for (const n of nodes) {
+      const probe = s.probes.find((p) => p.replica === n.replica && p.port === "postgres")!;
+      expect(probe, n.replica).toMatchObject({ state: "up", kind: "sql-select-1", detail: "SELECT 1 = 1 as noc@postgres" });
+    }
     if (!haveTools("psql")) return;
-    // The same login from a real client: its one database only.
-    const psql = (database: string, password: string) =>
-      run("psql", ["-w", "-h", dc.replica("db-0").addresses.private!, "-U", "noc", "-d", database, "-At", "-c", "SELECT current_user"], {
-        env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" },
-        timeout: 30_000,
-      });
     const password = mockPassword(`${dc.datacenter}-noc-db-login`, 32);
-    expect((await psql("postgres", password)).stdout.trim()).toBe("noc");
-    await expect(psql("app", password)).rejects.toThrow(/permission denied for database "app"/);
-    await expect(psql("postgres", `${password}x`)).rejects.toThrow(/password authentication failed for user "noc"/);
-    // The db replica holds only the verifier.
-    const login = await docker("exec", dc.replica("db-0").name, "cat", "/etc/serverpark/secrets/db-probe-login.json");
-    expect(login).toMatch(/"verifier":"SCRAM-SHA-256\$4096:/);
-    expect(login).not.toContain(password);
+    for (const n of nodes) {
+      // The same login from a real client: its one database only, on each node (the standby has it by replication).
+      const psql = (database: string, pw: string) =>
+        run("psql", ["-w", "-h", n.addresses.private!, "-U", "noc", "-d", database, "-At", "-c", "SELECT current_user"], {
+          env: { ...process.env, PGPASSWORD: pw, PGCONNECT_TIMEOUT: "10" },
+          timeout: 30_000,
+        });
+      expect((await psql("postgres", password)).stdout.trim(), n.name).toBe("noc");
+      await expect(psql("app", password), n.name).rejects.toThrow(/permission denied for database "app"/);
+      await expect(psql("postgres", `${password}x`), n.name).rejects.toThrow(/password authentication failed for user "noc"/);
+      // The data node holds only the verifier.
+      const login = await docker("exec", n.name, "cat", "/etc/serverpark/secrets/db-probe-login.json");
+      expect(login, n.name).toMatch(/"verifier":"SCRAM-SHA-256\$4096:/);
+      expect(login, n.name).not.toContain(password);
+    }
   });
 
   it("reaches the proxy over HTTPS as a site on its certificate (name check on), and over HTTP, and the web servers directly", async () => {
