@@ -3,7 +3,7 @@
  * the booted datacenter over the management network, and seeing arena-0 go down when its
  * container stops (restarted afterwards). Its own database login works with psql and runs the
  * probe's SELECT 1 on every data node of the highly available db (the primary and the
- * standby; the pg_auto_failover monitor is not probed yet, images/db/README.md "Still open"); the proxy is probed over HTTPS as a site name its certificate carries,
+ * standby; the pg_auto_failover monitor is probed for an answer, having no login for the NOC); the proxy is probed over HTTPS as a site name its certificate carries,
  * verified by the datacenter CA; the file service over SSH and over FTP with AUTH TLS.
  */
 import { execFile } from "node:child_process";
@@ -72,10 +72,12 @@ describeE2e("NOC on Docker", () => {
 
   it("probes every deployed replica and finds the game up", async () => {
     const s = await until((x) => x.rounds > 0 && x.replicas["arena-0"] === "up", 40_000);
-    // The db group's monitor is not a probe target yet (images/db/README.md "Still open"): every other replica is.
-    const monitor = dbReplicas(dc).monitor.replica!;
-    const deployed = dc.containers.filter((c) => c.kind === "replica" && c.role !== "noc" && c.replica !== monitor).map((c) => c.replica!);
+    const deployed = dc.containers.filter((c) => c.kind === "replica" && c.role !== "noc").map((c) => c.replica!);
     for (const id of deployed) expect(Object.keys(s.replicas)).toContain(id);
+    // The db group's monitor: up because it answers over TLS and refuses the NOC's login (it keeps none).
+    const monitor = dbReplicas(dc).monitor.replica!;
+    const watched = await until((x) => x.probes.some((p) => p.replica === monitor && p.state === "up"), 60_000);
+    expect(watched.probes.find((p) => p.replica === monitor)).toMatchObject({ port: "postgres", state: "up", kind: "postgres-answers" });
     console.log(`NOC view of the e2e datacenter: ${JSON.stringify(s.replicas)}`);
     for (const p of s.probes.filter((x) => x.state !== "up")) console.log(`  ${p.replica}/${p.port}: ${p.state} (${p.detail})`);
   });
