@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "../../runtime/log";
 import type { DbSettings } from "../../../contracts/settings/db";
+import { removeStaleSocketLocks } from "./ha/processes";
 
 const run = promisify(execFile);
 
@@ -111,6 +112,7 @@ export class Postgres {
     this.writeConfig();
     mkdirSync(this.options.socketDir, { recursive: true });
     this.own(this.options.socketDir);
+    removeStaleSocketLocks(this.options.socketDir, this.options.log);
     const { log } = this.options;
     const child = spawn(join(this.options.binDir, "postgres"), ["-D", this.pgdata], {
       ...this.spawnOptions(),

@@ -5,9 +5,8 @@
  *   kind "postgres" — a data node (keeper + PostgreSQL): the first to register becomes the
  *                     primary, the next ones hot standbys by streaming replication.
  * First start: `pg_autoctl create …` (initdb or pg_basebackup from the primary, registration).
- * Every start: our pg_hba/pg_ident/settings files, the keeper's timeouts, then `pg_autoctl run`
- * in a process group of its own; pg_autoctl starts and stops PostgreSQL itself, promotes,
- * demotes and rejoins (pg_rewind) as the monitor assigns. Choice and trade-offs: ../../README.md.
+ * Every start: our pg_hba/pg_ident/settings files, the keeper's timeouts, then `pg_autoctl run` in a process
+ * group of its own; it starts, stops, promotes, demotes and rejoins (pg_rewind) as the monitor assigns. ../../README.md.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -32,7 +31,7 @@ import {
   withInclude,
   type HaTimings,
 } from "./config";
-import { descendants, signal } from "./processes";
+import { descendants, removeStaleSocketLocks, signal } from "./processes";
 
 const run = promisify(execFile);
 
@@ -145,12 +144,13 @@ export class HaNode {
   }
 
   private prepareFolders(): void {
-    const { dataDir, runDir } = this.options;
+    const { dataDir, runDir, socketDir } = this.options;
     for (const dir of [dataDir, join(dataDir, "autoctl"), runDir, join(runDir, "autoctl")]) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.own(dir);
     }
     this.write(join(runDir, "pgpass"), pgpass(this.options.passwords));
+    removeStaleSocketLocks(socketDir, this.options.log);
   }
 
   /** pg_autoctl's configuration file exists once `create` has finished its first part. */
