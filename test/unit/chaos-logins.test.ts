@@ -145,6 +145,47 @@ describe("the private prober's logins", () => {
   }, 60_000);
 });
 
+describe("an HA db probe whose primary is slow to log in", () => {
+  it("records nothing from the rounds in which one data node's login is still under way: the other's failure (a standby's read-only, a refusal) decides nothing", async () => {
+    // The "primary": accepts and never answers, so each login lasts until the timeout and the rounds in between find it under way.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    // The "standby": a port that refuses at once.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const targets: PrivateTarget[] = [
+      { probe: "db/query", kind: "postgres-query", host: "127.0.0.1", port: (silent.address() as AddressInfo).port, user: "app", database: "app" },
+      { probe: "db/query", kind: "postgres-query", host: "127.0.0.1", port: closedPort, user: "app", database: "app" },
+    ];
+    const options = {
+      name: "t",
+      network: "n",
+      address: "a",
+      image: "i",
+      targets,
+      intervalMs: 200,
+      timeoutMs: 2000,
+      passwords: { "db/query": "x" },
+      ca: "not used",
+    };
+    const prober = startPrivateProber(options, { file: process.execPath, args: ["-e", PROBE_SCRIPT, JSON.stringify(targets), "200", "2000"] });
+    try {
+      await prober.ready; // the first round's samples, once the silent login timed out
+      await new Promise((r) => setTimeout(r, 1500)); // seven more rounds, all with the silent login under way
+    } finally {
+      await prober.stop();
+      silent.close();
+    }
+    const rounds = new Set(prober.samples.map((s) => s.round));
+    // Only rounds whose every login finished: the first, and at most one more that began as it timed out.
+    expect(rounds.size, JSON.stringify(prober.samples)).toBeLessThanOrEqual(2);
+    expect(prober.samples.every((s) => !s.ok)).toBe(true);
+    expect(prober.samples.map((s) => s.why)).toContain("timeout");
+  }, 30_000);
+});
+
 describe("the deployment's passwords", () => {
   const { plan } = loadPlan("local", process.cwd());
   const names = { db: "fra1-svc-db-app-password", mail: "fra1-svc-mail-user-postmaster", files: "fra1-svc-files-user-files" };

@@ -155,10 +155,18 @@ function check(t) {
 }
 function round() {
   const n = ++rounds;
-  for (const t of targets) {
+  const byProbe = new Map();
+  for (const t of targets) byProbe.set(t.probe, [...(byProbe.get(t.probe) || []), t]);
+  for (const [probe, group] of byProbe) {
     const start = Date.now();
     // An answer means the service was up when it came; a failure, that it was not when asked.
-    check(t).then((r) => r.ok !== null && process.stdout.write(JSON.stringify({ probe: t.probe, t: r.ok ? Date.now() : start, asked: start, round: n, ...r }) + "\\n"));
+    const write = (r) => process.stdout.write(JSON.stringify({ probe, t: r.ok ? Date.now() : start, asked: start, round: n, ...r }) + "\\n");
+    Promise.all(group.map((t) => check(t).then((r) => (r.ok && write(r), r)))).then((results) => {
+      // A target whose previous login is still under way (null) may be the one that answers (a
+      // loaded primary): the others' failures (a standby's read-only) then decide nothing.
+      if (results.some((r) => r.ok === null)) return;
+      for (const r of results) if (r.ok === false) write(r);
+    });
   }
 }
 let input = "";
