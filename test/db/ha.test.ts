@@ -9,6 +9,7 @@
  * Failover times are printed, not asserted (speed lives in bench/).
  */
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import type { ManagementRequest } from "../../images/runtime/management";
 import { DEFAULT_TIMINGS } from "../../images/db/src/ha/config";
 import { haRoutes } from "../../images/db/src/ha/routes";
@@ -33,6 +34,28 @@ async function replication(primary: Member): Promise<{ application_name: string;
 async function monitorView(group: TestGroup): Promise<Record<string, string>> {
   const state = (await group.monitor.node.clusterState()) as { nodename: string; current_group_state: string; node_id: number }[];
   return Object.fromEntries(state.map((s) => [s.nodename, s.current_group_state]));
+}
+
+/**
+ * Waits until `returning` has rejoined behind `primary`: the monitor sees it as secondary (a failover
+ * candidate again), its PostgreSQL is a standby that streams, and the primary replicates to it
+ * synchronously; pg_autoctl may restart PostgreSQL on the way (rewind, catching up), so all three
+ * are read together.
+ */
+async function rejoined(group: TestGroup, primary: Member, returning: Member) {
+  const names = Object.fromEntries(group.nodes.map((n, i) => [n.host, `node${i + 1}`]));
+  return waitFor(
+    `${names[returning.host]} rejoined as a standby`,
+    async () => {
+      const view = await monitorView(group);
+      const local = await returning.node.localRole();
+      const rows = await replication(primary);
+      const ok =
+        view[names[primary.host]!] === "primary" && view[names[returning.host]!] === "secondary" && local.role === "standby" && local.receiver === "streaming";
+      return ok && rows.length === 1 && rows[0]!.sync_state === "quorum" ? { view, local, rows } : undefined;
+    },
+    300_000,
+  );
 }
 
 describe.skipIf(!enabled)("db HA with pg_auto_failover (real PostgreSQL, psql)", () => {
@@ -140,27 +163,8 @@ describe.skipIf(!enabled)("db HA with pg_auto_failover (real PostgreSQL, psql)",
       expect(acknowledged.length).toBeGreaterThanOrEqual(ackedBeforeKill + 10);
 
       // The killed node comes back (a restarted container: new supervisor, same volume) and follows the new primary.
-      const revived = group.renew(primary);
-      await revived.start();
-      // Rejoined = the monitor sees it as secondary (a failover candidate again), its PostgreSQL is a
-      // standby that streams, and the new primary replicates to it synchronously; pg_autoctl may
-      // restart PostgreSQL on the way (rewind, catching up), so all three are read together.
-      const names = Object.fromEntries(group.nodes.map((n, i) => [n.host, `node${i + 1}`]));
-      const seen = await waitFor(
-        "the old primary rejoined as a standby",
-        async () => {
-          const view = await monitorView(group);
-          const local = await revived.localRole();
-          const rows = await replication(standby);
-          const ok =
-            view[names[standby.host]!] === "primary" &&
-            view[names[primary.host]!] === "secondary" &&
-            local.role === "standby" &&
-            local.receiver === "streaming";
-          return ok && rows.length === 1 && rows[0]!.sync_state === "quorum" ? { view, local, rows } : undefined;
-        },
-        300_000,
-      );
+      await group.renew(primary).start();
+      const seen = await rejoined(group, standby, primary);
       expect(seen.local).toEqual({ role: "standby", receiver: "streaming" });
       expect(seen.rows).toEqual([{ application_name: expect.stringMatching(/^pgautofailover_standby_\d+$/), state: "streaming", sync_state: "quorum" }]);
       // Every acknowledged row is on the rejoined standby too.
@@ -168,6 +172,40 @@ describe.skipIf(!enabled)("db HA with pg_auto_failover (real PostgreSQL, psql)",
       expect(onStandby).toBe(acknowledged.length);
     }, 600_000);
   }
+
+  it("disk loss: the primary's node killed with its volume; a node rebuilt with an empty volume drops its stale registration and rejoins as a standby", async () => {
+    const lostNode = (await primaryOf(group))!;
+    const survivor = group.nodes.find((n) => n !== lostNode)!;
+    await rejoined(group, lostNode, survivor);
+    await psqlUri(group.uri, "INSERT INTO acks (id) VALUES (900001)");
+    const lostAt = Date.now();
+    await lostNode.node.kill();
+    // The container and its volumes are gone: nothing of pg_autoctl's state or PostgreSQL's data is left.
+    rmSync(join(group.dir, lostNode.node.options.name), { recursive: true, force: true });
+    // Promoted and writable (pg_autoctl opens it for writes a moment after the promotion).
+    await waitFor(
+      "a write on the survivor",
+      async () => (await psqlUri(group.uri, "INSERT INTO acks (id) VALUES (900002) ON CONFLICT DO NOTHING"), true),
+      120_000,
+    );
+    expect((await survivor.node.localRole()).role).toBe("primary");
+    // The monitor still holds the lost node's name and address: without removing it, `pg_autoctl create` fails.
+    const before = (await group.monitor.node.clusterState()) as { nodename: string; node_id: number }[];
+    const oldId = before.find((s) => s.nodename === lostNode.node.options.name)!.node_id;
+    expect(oldId).toBeGreaterThan(0);
+    const rebuilt = group.renew(lostNode);
+    await rebuilt.start();
+    console.log(`disk loss: the rebuilt node ran again ${((Date.now() - lostAt) / 1000).toFixed(1)} s after the loss`);
+    const seen = await rejoined(group, survivor, lostNode);
+    expect(seen.local).toEqual({ role: "standby", receiver: "streaming" });
+    // Registered anew (a new node id), the old registration gone: one node of that name.
+    const after = (await group.monitor.node.clusterState()) as { nodename: string; node_id: number }[];
+    const mine = after.filter((s) => s.nodename === lostNode.node.options.name);
+    expect(mine.map((s) => s.node_id)).toEqual([expect.any(Number)]);
+    expect(mine[0]!.node_id).not.toBe(oldId);
+    // Its copy came from the survivor: both rows, the one written after the loss included.
+    expect(await psqlUri(memberUri(lostNode), "SELECT count(*) FROM acks WHERE id IN (900001, 900002)")).toBe("2");
+  }, 600_000);
 
   it("no split brain: a primary that loses the monitor, then its standby, acknowledges no write and stops serving writes", async () => {
     const primary = (await primaryOf(group))!;

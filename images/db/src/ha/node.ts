@@ -8,7 +8,7 @@
  * Every start: our pg_hba/pg_ident/settings files, the keeper's timeouts, then `pg_autoctl run` in a process
  * group of its own; it starts, stops, promotes, demotes and rejoins (pg_rewind) as the monitor assigns. ../../README.md.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -31,7 +31,9 @@ import {
   withInclude,
   type HaTimings,
 } from "./config";
+import { Autoctl } from "./autoctl";
 import { descendants, removeStaleSocketLocks, signal } from "./processes";
+import { judgeRegistration, readRegistrations, type RegistrationVerdict } from "./rejoin";
 
 const run = promisify(execFile);
 
@@ -95,43 +97,26 @@ export class HaNode {
   /** Set when pg_autoctl stops without being asked to. */
   onUnexpectedExit: (code: number | null) => void = () => undefined;
   readonly timings: HaTimings;
+  private readonly autoctl: Autoctl;
 
   constructor(readonly options: HaNodeOptions) {
     this.timings = options.timings ?? DEFAULT_TIMINGS;
     checkTimings(this.timings);
     if (options.kind === "postgres" && !options.monitor) throw new Error("a data node needs the monitor's address");
+    const { binDir, dataDir, runDir, name, log, runAs } = options;
+    this.autoctl = new Autoctl({ path: this.autoctlPath, binDir, dataDir, runDir, name, log, runAs });
   }
 
   get pgdata(): string {
     return join(this.options.dataDir, "pgdata");
   }
 
-  private get autoctl(): string {
+  private get autoctlPath(): string {
     return this.options.autoctl ?? "/usr/bin/pg_autoctl";
   }
 
   private get sslMode(): string {
     return this.options.tls ? "verify-full" : "require";
-  }
-
-  /** pg_autoctl finds its configuration and state through the XDG folders; passwords through PGPASSFILE. */
-  private env(): NodeJS.ProcessEnv {
-    const { dataDir, runDir, binDir } = this.options;
-    return {
-      PATH: `${binDir}:/usr/bin:/bin`,
-      HOME: join(dataDir, "autoctl"),
-      XDG_CONFIG_HOME: join(dataDir, "autoctl", "config"),
-      XDG_DATA_HOME: join(dataDir, "autoctl", "share"),
-      XDG_RUNTIME_DIR: join(runDir, "autoctl"),
-      PGPASSFILE: join(runDir, "pgpass"),
-      TZ: "UTC",
-      LANG: "C.UTF-8",
-    };
-  }
-
-  private spawnOptions() {
-    const { runAs } = this.options;
-    return { env: this.env(), ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) };
   }
 
   private own(path: string): void {
@@ -171,55 +156,65 @@ export class HaNode {
     return ["create", "postgres", ...common, ...tls, ...Object.entries(node).flat(), "--monitor", monitor];
   }
 
-  /** Relays pg_autoctl's lines to our log; returns the last few (for error messages). */
-  private relay(child: ChildProcess): string[] {
-    const tail: string[] = [];
-    const relay = (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
-        this.options.log.info({ source: "pg_autoctl", node: this.options.name }, line.slice(0, 2000));
-        tail.push(line.slice(0, 300));
-        if (tail.length > 5) tail.shift();
-      }
-    };
-    child.stdout?.on("data", relay);
-    child.stderr?.on("data", relay);
-    return tail;
-  }
-
-  /** Runs one pg_autoctl command to its end; rejects with its exit code. */
-  private async once(args: readonly string[], timeoutMs: number): Promise<void> {
-    // A group of its own: a timeout kills what it started too (PostgreSQL, pg_basebackup).
-    const child = spawn(this.autoctl, args, { ...this.spawnOptions(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    const tail = this.relay(child);
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        for (const pid of [child.pid!, ...descendants(child.pid!)]) signal(pid, "SIGKILL");
-        signal(-child.pid!, "SIGKILL");
-      }, timeoutMs);
-      child.once("error", reject);
-      child.once("exit", (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
-    if (code !== 0) throw new Error(`pg_autoctl ${args.slice(0, 2).join(" ")} exited with ${code}: ${tail.join(" | ")}`);
-  }
-
   /**
    * `pg_autoctl create` is resumable: a standby whose pg_basebackup failed (the primary not
    * ready yet) tries again. Its initdb allows local trust while it runs; our files replace
    * that before `pg_autoctl run`.
    */
   private async create(): Promise<void> {
+    if (this.options.kind === "postgres" && !this.registeredFromThisVolume) await this.clearStaleRegistration();
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.once(this.createArgs(), 300_000);
+        await this.autoctl.once(this.createArgs(), 300_000);
         return;
       } catch (error) {
         if (attempt >= 10) throw error;
         this.options.log.warn({ attempt, error: (error as Error).message }, "pg_autoctl create failed; trying again");
         await new Promise((r) => setTimeout(r, 3000));
       }
+    }
+  }
+
+  /** pg_autoctl writes its state once registered: without it this volume never joined (a first start, or a rebuilt node). */
+  private get registeredFromThisVolume(): boolean {
+    return existsSync(join(this.options.dataDir, "autoctl", "share", "pg_autoctl", this.pgdata, "pg_autoctl.state"));
+  }
+
+  /**
+   * A node rebuilt with empty volumes: drops its previous registration from the monitor once
+   * it is provably dead, so that `create` can register it again; waits while it may be alive
+   * (./rejoin.ts has the rules). A monitor that cannot be read leaves it to `create`.
+   */
+  private async clearStaleRegistration(): Promise<void> {
+    const o = this.options;
+    const monitor = { host: o.monitor!.host, port: o.monitor!.port, password: o.passwords.monitor, caFile: o.tls?.caFile };
+    let loggedAt = 0;
+    for (;;) {
+      let verdict: RegistrationVerdict;
+      try {
+        verdict = judgeRegistration(await readRegistrations(monitor), { name: o.name, host: o.hostname, port: o.port });
+      } catch (error) {
+        o.log.warn({ error: (error as Error).message }, "could not read the monitor's registrations; creating the node anyway");
+        return;
+      }
+      if (verdict.action === "none") return;
+      if (verdict.action === "remove") {
+        o.log.warn(
+          { nodeId: verdict.registration.nodeId, reason: verdict.reason },
+          "removing this node's stale registration from the monitor (its volume was lost)",
+        );
+        const uri = monitorUri(o.monitor!.host, o.monitor!.port, this.sslMode, o.tls?.caFile);
+        await this.autoctl.once(
+          ["drop", "node", "--monitor", uri, "--formation", "default", "--name", verdict.registration.name, "--force", "--wait", "30"],
+          60_000,
+        );
+        return;
+      }
+      if (Date.now() - loggedAt > 15_000) {
+        o.log.warn({ reason: verdict.reason }, "an earlier registration of this node is on the monitor; waiting before replacing it");
+        loggedAt = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 3000));
     }
   }
 
@@ -248,15 +243,14 @@ export class HaNode {
       await this.create();
     }
     this.writeFiles();
-    const set = (key: string, value: string) => this.once(["config", "set", "--pgdata", this.pgdata, key, value], 30_000);
+    const set = (key: string, value: string) => this.autoctl.once(["config", "set", "--pgdata", this.pgdata, key, value], 30_000);
     // The monitor has no --listen at create time: it listens on '*' until this.
     await set("postgresql.listen_addresses", this.options.listen);
     if (this.options.kind === "postgres") await set("timeout.network_partition_timeout", String(this.timings.networkPartitionSeconds));
-    const child = spawn(this.autoctl, ["run", "--pgdata", this.pgdata], { ...this.spawnOptions(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const { child } = this.autoctl.spawn(["run", "--pgdata", this.pgdata]);
     this.child = child;
     this.stopping = false;
     this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-    this.relay(child);
     void this.exited.then((code) => {
       if (!this.stopping) this.onUnexpectedExit(code);
     });
@@ -356,7 +350,7 @@ export class HaNode {
 
   /** The group as the monitor sees it (`pg_autoctl show state --json`): node, state, LSN, health. */
   async clusterState(): Promise<unknown> {
-    const { stdout } = await run(this.autoctl, ["show", "state", "--pgdata", this.pgdata, "--json"], { ...this.spawnOptions(), timeout: 10_000 });
+    const { stdout } = await run(this.autoctlPath, ["show", "state", "--pgdata", this.pgdata, "--json"], { ...this.autoctl.spawnOptions(), timeout: 10_000 });
     return JSON.parse(stdout);
   }
 
