@@ -4,14 +4,14 @@
  * container AND its data and backup volumes are removed, it is rebuilt exactly as deployed,
  * and the latest backup is restored from the target host — file checked with OpenSSH's
  * `sftp`, mail with `curl imaps://`.
- * The db is a highly available group (a primary and a streaming standby): what replication
+ * The db is a highly available group (a primary and a streaming standby): a lost data node
+ * rejoins as a standby by copying the primary, so losing one loses no data. What replication
  * cannot undo is a logical loss (a dropped table is dropped on the standby too), so its drill
- * is: a row on the primary, its dump shipped to the target host's store, the table dropped
- * (gone on both data nodes), the primary's own copy of the dump deleted, and the dump restored
- * on the primary from the store — the real `psql` reads the row back on both data nodes.
- * Not drilled, because the product cannot do it yet: losing a data node's volumes (the node
- * rebuilt empty fails to register again: the monitor still holds its name), and a restore on
- * the data node that sits on the backup target itself (it has no store to fetch from).
+ * is: a row on the primary, a dump shipped to the target host's store, the primary's
+ * container and both its volumes lost (the standby is promoted, the rebuilt node rejoins as
+ * the standby), the table dropped on the new primary, and the dump — shipped by the other
+ * data node, its copy on the new primary's volume never existed — restored on the new
+ * primary from the store, the row read back with the real `psql` from both data nodes.
  * Each drill leaves a `restore` evidence record (in $SP_EVIDENCE_DIR when set) that
  * `serverpark compliance --evidence` counts for A.8.13.
  */
@@ -33,7 +33,7 @@ import { mockPassword } from "../support/mockCredentials";
 import { e2eConfig } from "./globalSetup";
 import { DockerApplier, type RecordedResource } from "../../lab/applier";
 import { BACKUP_STORE_PATH } from "../../contracts/backups";
-import { primaryOf, psql, waitFor } from "../support/haLab";
+import { monitorView, primaryOf, psql, waitFor } from "../support/haLab";
 import { e2eDbGroup, operator as managementCall, waitSettled } from "./dbGroup";
 import { describeE2e, e2eDatacenter } from "./facts";
 
@@ -119,17 +119,17 @@ async function recordDrill(service: string, details: Record<string, unknown>, wh
 
 describeE2e("backups that leave the host", () => {
   it.runIf(hasPsql())(
-    "db: the primary ships its dump to the target's store; a table dropped on both data nodes comes back on the primary from the store copy (psql reads the row back on both)",
+    "db: the primary ships its dump to the target's store; after losing the primary's container and both volumes and then a table (dropped on both data nodes), the new primary restores it from there (psql reads the row back on both)",
     async () => {
       const group = await e2eDbGroup(dc);
       await waitSettled(group);
       const primary = (await primaryOf(group))!;
       expect(primary, "psql with the documented string landed on a data node").toBeDefined();
-      const db = group.container(primary);
-      const target = dc.plan.services.find((s: { id: string }) => s.id === db.service).backup.targetHost as string;
-      expect(target, `${db.replica}'s dumps must leave its host`).not.toBe(db.host);
+      const standby = group.nodes.find((n) => n !== primary)!;
+      const [lost, survivor] = [group.container(primary), group.container(standby)];
+      const target = dc.plan.services.find((s: { id: string }) => s.id === lost.service).backup.targetHost as string;
+      expect(target, `${lost.replica}'s dumps must leave its host`).not.toBe(lost.host);
       const store = dc.host(target);
-      const mgmt = db.addresses.mgmt!;
       const select = "SELECT token FROM restore_check";
 
       const token = `restored-${Date.now().toString(36)}`;
@@ -137,28 +137,43 @@ describeE2e("backups that leave the host", () => {
       await psql(group.uri, `CREATE TABLE restore_check (token text PRIMARY KEY); INSERT INTO restore_check VALUES ('${token}')`);
 
       // A dump on the primary; GET /backups says where each copy lives: its volume on its host, and the target's store.
-      const taken = await operator("POST", mgmt, "/backups");
+      const taken = await operator("POST", lost.addresses.mgmt!, "/backups");
       expect(taken.status, JSON.stringify(taken.json)).toBe(201);
       const file = (taken.json as { file: string; database: string }[]).find((b) => b.database === "app")!.file;
-      const listed = await operator("GET", mgmt, "/backups");
+      const listed = await operator("GET", lost.addresses.mgmt!, "/backups");
       const entry = (listed.json as { file: string; copies: { kind: string; host: string }[] }[]).find((b) => b.file === file)!;
-      expect(entry.copies).toEqual(expect.arrayContaining([{ kind: "volume", host: db.host }, expect.objectContaining({ kind: "store", host: target })]));
+      expect(entry.copies).toEqual(expect.arrayContaining([{ kind: "volume", host: lost.host }, expect.objectContaining({ kind: "store", host: target })]));
       // The store on the target host holds the same bytes.
-      const localPath = `/var/lib/serverpark/backup/${file}`;
-      const local = (await exec(db.name, "sha256sum", localPath)).split(" ")[0];
-      const shipped = (await exec(store.name, "sha256sum", `${BACKUP_STORE_PATH}/${db.service}/${db.replica}/${file}`)).split(" ")[0];
+      const local = (await exec(lost.name, "sha256sum", `/var/lib/serverpark/backup/${file}`)).split(" ")[0];
+      const shipped = (await exec(store.name, "sha256sum", `${BACKUP_STORE_PATH}/${lost.service}/${lost.replica}/${file}`)).split(" ")[0];
       expect(shipped).toBe(local);
+
+      // Lose the primary: its container, its data volume and its backup volume. The standby is promoted;
+      // the node rebuilt as deployed copies the new primary and rejoins as the standby.
+      await loseAndRebuild(lost.replica!);
+      await waitFor(
+        `${standby.name} primary, the rebuilt ${primary.name} its secondary`,
+        async () => {
+          const v = await monitorView(group);
+          return v[standby.name] === "primary" && v[primary.name] === "secondary" ? v : undefined;
+        },
+        300_000,
+      );
+      expect((await primaryOf(group))?.name).toBe(standby.name);
+      // Replication kept the row: losing a node lost nothing, on either node.
+      for (const n of group.nodes) expect(await psql(group.memberUri(n), select), n.name).toBe(token);
 
       // The loss replication cannot undo: the table dropped on the primary is gone on the standby too.
       await psql(group.uri, "DROP TABLE restore_check");
       for (const n of group.nodes) await expect(psql(group.memberUri(n), select), n.name).rejects.toThrow(/restore_check/);
-      // And the primary's own copy is gone: only the store's is left.
-      await exec(db.name, "rm", localPath);
-      const after = await operator("GET", mgmt, "/backups");
-      const remote = (after.json as { file: string; copies: { kind: string; host: string }[] }[]).find((b) => b.file === file)!;
-      expect(remote.copies.map((c) => c.kind)).toEqual(["store"]);
 
-      const restored = await operator("POST", mgmt, "/restore", { file });
+      // The new primary never held the dump: its list names the copy the lost node shipped to the store.
+      const after = await operator("GET", survivor.addresses.mgmt!, "/backups");
+      const remote = (after.json as { file: string; copies: { kind: string; host: string; replica?: string }[] }[]).find((b) => b.file === file);
+      expect(remote?.copies, `${survivor.name}'s GET /backups: ${JSON.stringify(after.json)}`).toEqual([
+        expect.objectContaining({ kind: "store", host: target, replica: lost.replica }),
+      ]);
+      const restored = await operator("POST", survivor.addresses.mgmt!, "/restore", { file });
       expect(restored.status, JSON.stringify(restored.json)).toBe(200);
       // Read back on the primary, and on the standby by replication.
       expect(await psql(group.uri, select)).toBe(token);
@@ -166,11 +181,11 @@ describeE2e("backups that leave the host", () => {
         await waitFor(`the restored row on ${n.name}`, async () => ((await psql(group.memberUri(n), select)) === token ? true : undefined), 60_000);
       await recordDrill(
         "db",
-        { replica: db.replica, backup: file, store: target, checkedWith: "psql" },
-        `table dropped on the primary ${String(db.replica)} and by replication on its standby, the primary's own copy of the dump deleted`,
+        { replica: survivor.replica, lost: lost.replica, backup: file, store: target, checkedWith: "psql" },
+        `primary ${String(lost.replica)}'s container and data and backup volumes removed, rebuilt as the standby, a table dropped on the new primary ${String(survivor.replica)}`,
       );
     },
-    600_000,
+    900_000,
   );
 
   it.runIf(haveTools("sftp", "sshpass", "curl"))(
