@@ -13,15 +13,19 @@
  * - single: `docker kill` of the one db container, then `docker start` at once (the best a
  *   restart policy can do; `docker kill` counts as a manual stop, which Docker does not
  *   restart), N times; the same measure.
+ * - power (only when asked): the primary's host loses power through `serverpark chaos`
+ *   (`host:<h>@0/20m` at speed 60: 20 s dark, then the host boots), N times; failover time =
+ *   from the power-off chaos reports to the first acknowledged write that started after it.
  * At the end every acknowledged id is looked up: lost commits. Prints `uptime` before and after.
  *
- * Usage: flock /tmp/serverpark-e2e.lock npx tsx bench/db/failover.ts [kills=20] [ha|single|both]
+ * Usage: flock /tmp/serverpark-e2e.lock npx tsx bench/db/failover.ts [kills=20] [ha|single|both|power]
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { loadPlan } from "../../cli/stack";
 import { recordResult } from "../summary";
 import {
   dockerKill,
@@ -35,6 +39,7 @@ import {
   monitorView,
   primaryOf,
   psql,
+  serverpark,
   waitFor,
   Writer,
   type HaGroup,
@@ -97,7 +102,8 @@ async function phases(group: HaGroup, killedAt: number): Promise<Phases> {
 
 const show = (p: Phases) => (Object.keys(PHASES) as (keyof typeof PHASES)[]).map((k) => `${k} ${p[k]?.toFixed(1) ?? "?"}`).join(", ");
 
-async function haSide(): Promise<Result> {
+/** The HA stack deployed, settled (a primary and a secondary), a writer running; `settled` waits for that state again. */
+async function haSetup(): Promise<{ group: HaGroup; writer: Writer; settled: () => Promise<unknown> }> {
   await deploy(HA_FIXTURE);
   const group = await haGroup();
   const settled = () =>
@@ -113,12 +119,30 @@ async function haSide(): Promise<Result> {
   await psql(group.uri, "CREATE TABLE acks (id int PRIMARY KEY, at timestamptz DEFAULT now())");
   const writer = new Writer(group.uri, "acks", 1);
   writer.start();
+  return { group, writer, settled };
+}
+
+/** The primary, once the writer has acknowledged a write in the last 2 s. */
+async function steadyPrimary(group: HaGroup, writer: Writer) {
+  const primary = await waitFor("the primary", () => primaryOf(group), 120_000);
+  await waitFor("steady writes", async () => (writer.acknowledged.at(-1)!.ackedAt > Date.now() - 2000 ? true : undefined), 120_000);
+  return primary;
+}
+
+async function finish(side: string, group: HaGroup, writer: Writer, failovers: number[], phaseLog?: Result["phases"]): Promise<Result> {
+  await writer.stop();
+  const lost = writer.lost(await idsIn(group.uri, "acks", 1));
+  await lab("down", HA_STACK);
+  return { side, failovers, acknowledged: writer.acknowledged.length, lost, phases: phaseLog };
+}
+
+async function haSide(): Promise<Result> {
+  const { group, writer, settled } = await haSetup();
   const failovers: number[] = [];
   const phaseLog: (Phases | { error: string })[] = [];
   try {
     for (let i = 1; i <= kills; i++) {
-      const primary = await waitFor("the primary", () => primaryOf(group), 120_000);
-      await waitFor("steady writes", async () => (writer.acknowledged.at(-1)!.ackedAt > Date.now() - 2000 ? true : undefined), 120_000);
+      const primary = await steadyPrimary(group, writer);
       const { ms, killedAt } = await measure(writer, () => dockerKill(primary.container));
       failovers.push(ms);
       const p = await phases(group, killedAt).catch((e: Error) => ({ error: e.message }));
@@ -133,9 +157,34 @@ async function haSide(): Promise<Result> {
   } finally {
     await writer.stop();
   }
-  const lost = writer.lost(await idsIn(group.uri, "acks", 1));
-  await lab("down", HA_STACK);
-  return { side: "HA (2 data nodes + monitor)", failovers, acknowledged: writer.acknowledged.length, lost, phases: phaseLog };
+  return finish("HA (2 data nodes + monitor)", group, writer, failovers, phaseLog);
+}
+
+/** The HA group, its primary's host cut by `serverpark chaos` (the power model's boot on the way back). */
+async function powerSide(): Promise<Result> {
+  const { group, writer, settled } = await haSetup();
+  const hostOf = new Map(loadPlan(HA_FIXTURE, process.cwd()).plan.replicas.map((r) => [r.id, r.host]));
+  const failovers: number[] = [];
+  try {
+    for (let i = 1; i <= kills; i++) {
+      const primary = await steadyPrimary(group, writer);
+      const host = hostOf.get(primary.name)!;
+      const chaos = await serverpark(["chaos", HA_FIXTURE, "--scenario", `host:${host}@0/20m`, "--speed", "60", "--json"]);
+      const log = JSON.parse(chaos.stdout || "{}") as { startedAt?: string; changes?: { kind: string; host: string; realSeconds: number }[] };
+      const off = log.changes?.find((c) => c.kind === "power-off" && c.host === host);
+      if (!log.startedAt || !off) throw new Error(`chaos run ${i} reported no power-off of ${host} (exit ${chaos.code}): ${chaos.stderr.slice(-1500)}`);
+      const cutAt = Date.parse(log.startedAt) + off.realSeconds * 1000;
+      const first = await waitFor("a write after the cut", async () => writer.firstStartedAfter(cutAt), 300_000);
+      failovers.push(first.ackedAt - cutAt);
+      console.log(
+        `power cut ${i}/${kills}: ${host} (${primary.name}, the primary) dark -> first write ${((first.ackedAt - cutAt) / 1000).toFixed(1)} s; chaos exit ${chaos.code}`,
+      );
+      await settled();
+    }
+  } finally {
+    await writer.stop();
+  }
+  return finish("HA, the primary's host cut by serverpark chaos", group, writer, failovers);
 }
 
 async function singleSide(): Promise<Result> {
@@ -180,9 +229,12 @@ async function singleSide(): Promise<Result> {
 async function main(): Promise<void> {
   console.log(`before: ${await uptime()}`);
   const results: Result[] = [];
-  if (which !== "single") results.push(await haSide());
-  console.log(`between: ${await uptime()}`);
-  if (which !== "ha") results.push(await singleSide());
+  if (which === "power") results.push(await powerSide());
+  else {
+    if (which !== "single") results.push(await haSide());
+    console.log(`between: ${await uptime()}`);
+    if (which !== "ha") results.push(await singleSide());
+  }
   console.log(`after: ${await uptime()}`);
   console.log("\n| side | kills | kill -> first write p50 | max | acknowledged commits | lost |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -193,7 +245,7 @@ async function main(): Promise<void> {
     );
     // For `npm run bench -- all`: the HA side is judged (issue 17: under 10 s, nothing lost); the single side is the reference.
     const ha = r.side.startsWith("HA");
-    const side = ha ? "HA" : "single PostgreSQL";
+    const side = r.side.includes("chaos") ? "HA, power cut" : ha ? "HA" : "single PostgreSQL";
     recordResult({
       bench: "db-failover",
       figure: `${side}: kill -> first write, p50`,
