@@ -6,12 +6,14 @@
  * machines), and beside req/s each round reports the CPU time (user + system, from
  * /proc/<pid>/stat) the proxy process spent per request, which depends far less on what
  * else runs than the rate does.
- * Usage: npx tsx bench/proxy/run.ts [seconds per round] [rounds] [--before <bundle>] [--profile]
+ * Usage: npx tsx bench/proxy/run.ts [seconds per round] [rounds] [--before <bundle>] [--profile] [--floor]
  *   (needs: bash bench/web/setup.sh)
  *   --before <bundle>  also runs that build of the proxy (a main.mjs kept from before a change)
  *                      in the same alternating rounds: the before/after pair of one run
  *   --profile          runs our proxy under `node --cpu-prof` and prints where its CPU went
  *                      (profile.ts); the profiler slows it, so read the rates of such a run as such
+ *   --floor            also runs the two reference proxies of floor.mts (node:http with undici, and
+ *                      with a bare socket) in the same rounds: what the platform costs without us
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -30,6 +32,8 @@ const flag = (name: string): string | undefined => {
 const BEFORE = flag("--before");
 const PROFILE = args.includes("--profile");
 if (PROFILE) args.splice(args.indexOf("--profile"), 1);
+const FLOOR = args.includes("--floor");
+if (FLOOR) args.splice(args.indexOf("--floor"), 1);
 const SECONDS = Number(args[0] ?? 5);
 const ROUNDS = Number(args[1] ?? 3);
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ; 100 on Linux). */
@@ -61,6 +65,10 @@ const UPSTREAM = 40280;
 const OURS = 40281;
 const NGINX = 40282;
 const BEFORE_PORT = 40283;
+const FLOORS = [
+  { mode: "undici", label: "floor: node:http + undici", port: 40284 },
+  { mode: "socket", label: "floor: node:http + socket", port: 40285 },
+] as const;
 
 async function main(): Promise<void> {
   requireTools(["nginx", "wrk"]);
@@ -120,11 +128,16 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
   const before: ChildProcess | undefined = BEFORE
     ? start(NODE, [BEFORE], { ...roleEnv, SP_HTTP_PORT: String(BEFORE_PORT), SP_HTTPS_PORT: "40290", SP_MGMT_PORT: "40291" })
     : undefined;
-  await Promise.all([waitPort(UPSTREAM), waitPort(OURS), waitPort(NGINX), ...(before ? [waitPort(BEFORE_PORT)] : [])]);
+  const floors = (FLOOR ? FLOORS : []).map((f) => ({
+    ...f,
+    child: start(NODE, [join(ROOT, "bench", "proxy", "floor.mts"), f.mode, String(f.port), String(UPSTREAM)]),
+  }));
+  await Promise.all([waitPort(UPSTREAM), waitPort(OURS), waitPort(NGINX), ...(before ? [waitPort(BEFORE_PORT)] : []), ...floors.map((f) => waitPort(f.port))]);
   // Warm both up (JIT, connection pools to the upstream).
   wrk(`http://127.0.0.1:${OURS}/small.html`, "bench.test", 3);
   if (before) wrk(`http://127.0.0.1:${BEFORE_PORT}/small.html`, "bench.test", 3);
   wrk(`http://127.0.0.1:${NGINX}/small.html`, "bench.test", 3);
+  for (const f of floors) wrk(`http://127.0.0.1:${f.port}/small.html`, "bench.test", 3);
 
   // nginx's one worker is the master's only child: that is the process doing the proxying.
   const worker = Number(
@@ -136,16 +149,18 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
   console.log(`proxy vs nginx reverse proxy, ${ROUNDS} alternating rounds of ${SECONDS} s, wrk -t1 -c32, keep-alive both sides, upstream nginx (2 workers)`);
   printHeader("proxy", "nginx");
   const ratios: number[] = [];
-  const cpu: { ours: Measured; ref: Measured; before?: Measured }[] = [];
+  const cpu: { ours: Measured; ref: Measured; before?: Measured; floors: Measured[] }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const load = readFileSync("/proc/loadavg", "utf8").split(" ")[0];
     const old = before ? measure(`http://127.0.0.1:${BEFORE_PORT}/small.html`, before.pid!) : undefined;
     const a = measure(`http://127.0.0.1:${OURS}/small.html`, ours.pid!);
+    const floored = floors.map((f) => measure(`http://127.0.0.1:${f.port}/small.html`, f.child.pid!));
     const b = measure(`http://127.0.0.1:${NGINX}/small.html`, worker);
     if (old) printRow(`round ${round} before (load ${load})`, old, b);
     printRow(`round ${round} (load ${load})`, a, b);
+    for (const [i, f] of floors.entries()) printRow(`round ${round} ${f.mode} floor`, floored[i]!, b);
     ratios.push(a.rps / b.rps);
-    cpu.push({ ours: a, ref: b, ...(old ? { before: old } : {}) });
+    cpu.push({ ours: a, ref: b, ...(old ? { before: old } : {}), floors: floored });
   }
   console.log(`\nmedian ratio ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`);
   recordResult({
@@ -159,6 +174,7 @@ server { listen 127.0.0.1:${NGINX}; location / { proxy_pass http://pool; proxy_h
   for (const [i, c] of cpu.entries()) {
     if (c.before) console.log(`  round ${i + 1}: before ${cpuLine(c.before)}`);
     console.log(`  round ${i + 1}: proxy ${cpuLine(c.ours)}, nginx ${cpuLine(c.ref)}, nginx/proxy ${(c.ref.cpuUs / c.ours.cpuUs).toFixed(2)}×`);
+    for (const [j, f] of floors.entries()) console.log(`  round ${i + 1}: ${f.label} ${cpuLine(c.floors[j]!)}`);
   }
   if (PROFILE) {
     // The profile is written when the process exits: stop it and wait.

@@ -21,40 +21,38 @@ export const PIPELINE_LIMITS = { pauseAt: 16, closeAt: 4096 };
 interface Queue {
   busy: boolean;
   paused: boolean;
-  readonly waiting: (() => void)[];
+  /** Requests parsed while another was being answered, in order. */
+  readonly waiting: { req: IncomingMessage; res: ServerResponse }[];
 }
 
 export function oneAtATime(listener: RequestListener, limits = PIPELINE_LIMITS): RequestListener {
   const queues = new WeakMap<Socket, Queue>();
+  const run = (q: Queue, socket: Socket, req: IncomingMessage, res: ServerResponse): void => {
+    q.busy = true;
+    // Node emits `close` on every ServerResponse exactly once: a tick after `finish`, or when
+    // its connection closes first. One listener on it (not a `once` for each of `finish` and
+    // `close`, with their wrapper objects) is all the guard adds to a request (bench/web).
+    res.on("close", () => {
+      if (q.paused && q.waiting.length <= limits.pauseAt / 2) {
+        q.paused = false;
+        socket.resume();
+      }
+      const following = q.waiting.shift();
+      if (following) run(q, socket, following.req, following.res);
+      else q.busy = false;
+    });
+    listener(req, res);
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
-    let queue = queues.get(socket);
-    if (!queue) queues.set(socket, (queue = { busy: false, paused: false, waiting: [] }));
-    const q = queue;
-    const run = () => {
-      q.busy = true;
-      let done = false;
-      const next = () => {
-        if (done) return;
-        done = true;
-        if (q.paused && q.waiting.length <= limits.pauseAt / 2) {
-          q.paused = false;
-          socket.resume();
-        }
-        const following = q.waiting.shift();
-        if (following) following();
-        else q.busy = false;
-      };
-      res.once("finish", next);
-      res.once("close", next);
-      listener(req, res);
-    };
-    if (!q.busy) return run();
+    let q = queues.get(socket);
+    if (!q) queues.set(socket, (q = { busy: false, paused: false, waiting: [] }));
+    if (!q.busy) return run(q, socket, req, res);
     if (q.waiting.length >= limits.closeAt) {
       socket.destroy();
       return;
     }
-    q.waiting.push(run);
+    q.waiting.push({ req, res });
     if (!q.paused && q.waiting.length >= limits.pauseAt) {
       q.paused = true;
       socket.pause();

@@ -68,6 +68,9 @@ export function defaultSites(config: ReplicaConfig<WebSettings>): SiteSettings[]
   ];
 }
 
+/** The metrics key of all Host headers past the first 10,000 distinct ones (Node's parser refuses a NUL in a header). */
+const FOLDED = "\0";
+
 export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
   const { config, log } = options;
   const settings = config.settings;
@@ -78,7 +81,9 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
   const sites = new SiteTable([...own, ...customerSites(customers, options.customerSitesDir ?? "")]);
   // Responses are counted in plain numbers per request (prom-client hashes the label set on
   // every inc, even through a cached child) and handed over when the registry is scraped.
-  const answered = new Map<string, { site: string; status: string; count: number }>();
+  // Keyed by the Host header as sent (a string the parser made, so no key is built per
+  // request), then by status class.
+  const answered = new Map<string, ({ site: string; status: string; count: number } | undefined)[]>();
   let sentBytes = 0;
   new Counter({
     name: "web_requests_total",
@@ -87,7 +92,7 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     registers: [registry],
     collect() {
       this.reset();
-      for (const { site, status, count } of answered.values()) this.inc({ site, status }, count);
+      for (const byClass of answered.values()) for (const slot of byClass) if (slot) this.inc({ site: slot.site, status: slot.status }, slot.count);
     },
   });
   new Counter({
@@ -112,15 +117,19 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     compressMinBytes: settings.compressMinBytes,
     replica: config.replica,
     onResponse: (req, status, sent) => {
-      const key = `${req.headers.host ?? ""}|${Math.floor(status / 100)}`;
-      let slot = answered.get(key);
-      if (!slot) {
+      const host = req.headers.host ?? "";
+      let byClass = answered.get(host);
+      if (!byClass) {
         // Host headers are the client's: past 10,000 distinct ones, the unknown ones fold into "-".
-        const site = answered.size < 10_000 ? (sites.find(req.headers.host)?.host ?? "-") : "-";
-        const status100 = `${Math.floor(status / 100)}xx`;
-        const folded = answered.size < 10_000 ? key : `-|${status100}`;
-        slot = answered.get(folded) ?? { site, status: status100, count: 0 };
-        answered.set(folded, slot);
+        const folded = answered.size >= 10_000;
+        byClass = answered.get(folded ? FOLDED : host);
+        if (!byClass) answered.set(folded ? FOLDED : host, (byClass = new Array<undefined>(10).fill(undefined)));
+      }
+      const statusClass = Math.floor(status / 100) % 10;
+      let slot = byClass[statusClass];
+      if (!slot) {
+        const site = byClass === answered.get(FOLDED) ? "-" : (sites.find(req.headers.host)?.host ?? "-");
+        byClass[statusClass] = slot = { site, status: `${statusClass}xx`, count: 0 };
       }
       slot.count += 1;
       sentBytes += sent;

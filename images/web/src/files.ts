@@ -26,10 +26,10 @@ export interface FileEntry {
   ino: number;
   /**
    * Headers of the common answers, made once (handler.ts): a 200 of the whole body held in
-   * memory, by the site's cache-control and the encoding. A changed file is a new entry, so
-   * they never outlive its validators.
+   * memory, by the site's cache-control, then by encoding (handler.ts `plainHeaders` numbers
+   * the variants). A changed file is a new entry, so they never outlive its validators.
    */
-  readonly plain: Map<string, readonly string[]>;
+  readonly plain: Map<string, (readonly string[] | undefined)[]>;
 }
 
 const COMPRESSIBLE = /^(text\/|application\/(javascript|json|xml|wasm|manifest\+json|ld\+json|rss\+xml|atom\+xml)|image\/svg\+xml)/;

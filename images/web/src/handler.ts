@@ -35,15 +35,23 @@ const REASONS: Record<number, string> = {
 const RESOLVE_TTL_MS = 1000;
 
 export function createHandler(options: HandlerOptions) {
-  const resolved = new Map<string, { at: number; result: Resolution }>();
+  // By site, then by path: the path is the request's own string, so no key is built (and
+  // hashed) per request on the hot path.
+  const resolved = new Map<Site, Map<string, { at: number; result: Resolution }>>();
+  let resolvedCount = 0;
   const resolve = async (site: Site, path: string): Promise<Resolution> => {
-    const key = `${site.host}\0${path}`;
     const now = Date.now();
-    const hit = resolved.get(key);
+    const hit = resolved.get(site)?.get(path);
     if (hit && now - hit.at < RESOLVE_TTL_MS) return hit.result;
     const result = await resolvePath(site, path);
-    if (resolved.size > 50_000) resolved.clear();
-    resolved.set(key, { at: now, result });
+    if (resolvedCount > 50_000) {
+      resolved.clear();
+      resolvedCount = 0;
+    }
+    let bySite = resolved.get(site);
+    if (!bySite) resolved.set(site, (bySite = new Map()));
+    if (!bySite.has(path)) resolvedCount++;
+    bySite.set(path, { at: now, result });
     return result;
   };
 
@@ -76,7 +84,7 @@ export function createHandler(options: HandlerOptions) {
 
   /** A fresh cached resolution, without a promise: the hot path of a busy site stays synchronous. */
   const resolvedNow = (site: Site, path: string): Resolution | undefined => {
-    const hit = resolved.get(`${site.host}\0${path}`);
+    const hit = resolved.get(site)?.get(path);
     return hit && Date.now() - hit.at < RESOLVE_TTL_MS ? hit.result : undefined;
   };
 
@@ -104,6 +112,7 @@ export function createHandler(options: HandlerOptions) {
         entry = await options.files.get(r.path);
       } catch {
         resolved.clear(); // the file vanished since it was resolved
+        resolvedCount = 0;
         return error(req, res, site, 404);
       }
       return serveFile(req, res, site, entry);
@@ -116,8 +125,14 @@ export function createHandler(options: HandlerOptions) {
    * first such request for a site's cache-control and an encoding (at most 3 per site).
    */
   function plainHeaders(entry: FileEntry, site: Site, useEncoding: boolean, wanted: Encoding, body: Buffer): readonly string[] {
-    const key = `${site.cacheControl}\0${wanted}\0${useEncoding}`;
-    let headers = entry.plain.get(key);
+    // By the site's cache-control (a string made once), then by encoding: no key built per request.
+    let variants = entry.plain.get(site.cacheControl);
+    if (!variants) {
+      if (entry.plain.size >= 4) entry.plain.clear();
+      entry.plain.set(site.cacheControl, (variants = []));
+    }
+    const slot = (wanted === "identity" ? 0 : wanted === "br" ? 2 : 4) + (useEncoding ? 1 : 0);
+    let headers = variants[slot];
     if (!headers) {
       const etag = wanted === "identity" ? entry.etag : `${entry.etag.slice(0, -1)}-${wanted === "br" ? "br" : "gz"}"`;
       headers = [
@@ -134,8 +149,7 @@ export function createHandler(options: HandlerOptions) {
       ];
       headers = [...headers, "accept-ranges", "bytes", ...(useEncoding ? ["vary", "Accept-Encoding"] : [])];
       headers = [...headers, ...(wanted === "identity" ? [] : ["content-encoding", wanted]), "content-length", String(body.length)];
-      if (entry.plain.size >= 12) entry.plain.clear();
-      entry.plain.set(key, headers);
+      variants[slot] = headers;
     }
     return headers;
   }
