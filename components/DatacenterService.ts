@@ -7,6 +7,7 @@ import { DatacenterPki } from "./DatacenterPki";
 import { backupStoreOf, launchFile, replicaLaunch, type LaunchFile } from "./model/launch";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "./plan";
 import { ROLE_HOOKS } from "./roles";
+import type { ReplicaFile } from "./roles/types";
 import type { DatacenterSpec } from "./spec/schema";
 import type { HostedReplica, ReplicaHandle } from "./targets/target";
 
@@ -48,7 +49,11 @@ export class DatacenterService extends pulumi.ComponentResource {
         args.plan,
         replica,
         args.service,
-        [...files, ...this.backupClientFiles(name, replica, args), ...this.sitesClientFiles(name, replica, args)],
+        [
+          ...files.filter((f) => !f.part || f.part === (replica.part === "monitor" ? "monitor" : "data")).map((f) => f.file),
+          ...this.backupClientFiles(name, replica, args),
+          ...this.sitesClientFiles(name, replica, args),
+        ],
         args.resolvers,
       ),
       scope: { name: `${name}-${replica.part ?? replica.index}`, parent: this },
@@ -92,22 +97,21 @@ export class DatacenterService extends pulumi.ComponentResource {
     return [launchFile(SITES_CLIENT_TLS_PATHS.cert, cert.certPem), launchFile(SITES_CLIENT_TLS_PATHS.key, cert.keyPem, true)];
   }
 
-  /** TLS material and the role's own files, shared by every replica of the service. */
-  private replicaFiles(name: string, args: DatacenterServiceArgs): LaunchFile[] {
+  /** TLS material and the role's own files, shared by every replica of the service (or one part's: ReplicaFile.part). */
+  private replicaFiles(name: string, args: DatacenterServiceArgs): { file: LaunchFile; part?: ReplicaFile["part"] }[] {
     const hooks = ROLE_HOOKS[args.service.role];
     const cert = args.pki.certificateFor(name, args.service, this, hooks.certificateNames?.(args.service, args.plan) ?? []);
     // A role that is also a management caller (the NOC) gets its client certificate
     // (contracts/management.ts); every other replica can call no management port.
     const caller = MANAGEMENT_CALLERS.find((c): c is ManagementCaller => c === args.service.role);
     const client = caller ? args.pki.managementClient(`${name}-management`, caller, this) : undefined;
-    return [
+    const common = [
       launchFile(TLS_PATHS.cert, cert.certPem),
       launchFile(TLS_PATHS.key, cert.keyPem, true),
       launchFile(TLS_PATHS.ca, cert.caPem),
       ...(client ? [launchFile(MANAGEMENT_CLIENT_TLS_PATHS.cert, client.certPem), launchFile(MANAGEMENT_CLIENT_TLS_PATHS.key, client.keyPem, true)] : []),
-      ...(hooks.files?.({ name, parent: this, service: args.service, plan: args.plan, spec: args.spec }) ?? []).map((f) =>
-        launchFile(f.path, f.content, f.secret === true),
-      ),
     ];
+    const own = hooks.files?.({ name, parent: this, service: args.service, plan: args.plan, spec: args.spec }) ?? [];
+    return [...common.map((file) => ({ file })), ...own.map((f) => ({ file: launchFile(f.path, f.content, f.secret === true), part: f.part }))];
   }
 }

@@ -15,6 +15,12 @@ export interface ReplicaFile {
   readonly content: pulumi.Input<string>;
   /** Content is a secret (keys, passwords): kept as a Pulumi secret end to end. */
   readonly secret?: boolean;
+  /**
+   * Only the members of one part of an HA db group: its data nodes, or its monitor (least
+   * privilege: the monitor never holds the application's or the replication password).
+   * Default: every replica of the service.
+   */
+  readonly part?: "data" | "monitor";
 }
 
 export interface RoleHookContext {
@@ -30,6 +36,6 @@ export interface RoleHookContext {
 export interface RoleHooks {
   /** Extra DNS names for the service's TLS certificate (e.g. the sites a proxy serves). */
   certificateNames?(service: PlannedService, plan: DatacenterPlan): string[];
-  /** Files every replica of the service receives. Called once per service. */
+  /** Files the replicas of the service receive (every replica, or one part's: ReplicaFile.part). Called once per service. */
   files?(ctx: RoleHookContext): ReplicaFile[];
 }

@@ -1,12 +1,19 @@
 /**
  * The local stack (`db.replicas: 2`), run under Pulumi mocks: the program registers the two data nodes and the pg_auto_failover monitor as
  * containers, on three different hosts; each gets its HA view in its runtime config, and
- * the group's two logins as Pulumi secret files, the same for every member. The monitor
+ * the group's two logins as Pulumi secret files (the monitor its own login's only). The monitor
  * answers to its own name only. With `replicas: 1` (a variant: not redundant) nothing of this exists.
  */
 import { X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { DB_HA_MONITOR_PASSWORD_PATH, DB_HA_REPLICATION_PASSWORD_PATH, DB_PASSWORD_PATH, RUNTIME_CONFIG_PATH, TLS_PATHS } from "../../contracts/paths";
+import {
+  DB_HA_MONITOR_PASSWORD_PATH,
+  DB_HA_REPLICATION_PASSWORD_PATH,
+  DB_PASSWORD_PATH,
+  DB_PROBE_LOGIN_PATH,
+  RUNTIME_CONFIG_PATH,
+  TLS_PATHS,
+} from "../../contracts/paths";
 import { loadStackFile } from "../../components/spec/load";
 import { isSecretValue, runUnderMocks, type MockRun, type RecordedResource } from "../support/pulumiMocks";
 
@@ -65,10 +72,11 @@ describe("db with replicas: 2 under mocks", () => {
     }
   });
 
-  it("hands every member the group's two logins as Pulumi secret files, the same for all, and nowhere else", () => {
+  it("hands the group's two logins as Pulumi secret files, the same for all that get them, and nowhere else; the monitor gets its own login only", () => {
     const members = ["db-0", "db-1", "db-monitor"].map((id) => container(ha, id)!);
+    const dataNodes = members.slice(0, 2);
     const monitorPasswords = new Set(members.map((c) => uploads(c).get(DB_HA_MONITOR_PASSWORD_PATH)));
-    const replicationPasswords = new Set(members.map((c) => uploads(c).get(DB_HA_REPLICATION_PASSWORD_PATH)));
+    const replicationPasswords = new Set(dataNodes.map((c) => uploads(c).get(DB_HA_REPLICATION_PASSWORD_PATH)));
     expect(monitorPasswords.size).toBe(1);
     expect(replicationPasswords.size).toBe(1);
     const [monitorPassword] = [...monitorPasswords];
@@ -76,6 +84,15 @@ describe("db with replicas: 2 under mocks", () => {
     expect(monitorPassword).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(replicationPassword).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(monitorPassword).not.toBe(replicationPassword);
+    // Least privilege: a compromised monitor holds nothing that reads the data (no application or
+    // replication password, no NOC verifier); the data nodes hold what they need.
+    const monitorFiles = [...uploads(members[2]!).keys()];
+    expect(monitorFiles).toContain(DB_HA_MONITOR_PASSWORD_PATH);
+    for (const path of [DB_PASSWORD_PATH, DB_HA_REPLICATION_PASSWORD_PATH, DB_PROBE_LOGIN_PATH]) {
+      expect(monitorFiles, path).not.toContain(path);
+      for (const c of dataNodes) expect([...uploads(c).keys()], `${c.name} ${path}`).toContain(path);
+    }
+    expect(JSON.stringify([...uploads(members[2]!)])).not.toContain(replicationPassword);
     expect(ha.byType(PASSWORD).map((r) => r.name)).toEqual(expect.arrayContaining(["fra1-svc-db-ha-monitor-password", "fra1-svc-db-ha-replication-password"]));
     for (const c of members) {
       expect(isSecretValue(c.rawInputs.uploads), c.name).toBe(true);

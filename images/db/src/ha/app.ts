@@ -109,7 +109,11 @@ export async function startHaApp(o: HaAppOptions): Promise<HaApp> {
     port: o.port,
     monitor: data ? o.view.monitor : undefined,
     peers: o.view.nodes.map((n) => n.host),
-    passwords: { monitor: readSecret(o.monitorPasswordFile, "monitor password"), replication: readSecret(o.replicationPasswordFile, "replication password") },
+    // The monitor receives the monitor login's password only (least privilege): it never streams or reads data.
+    passwords: {
+      monitor: readSecret(o.monitorPasswordFile, "monitor password"),
+      replication: data ? readSecret(o.replicationPasswordFile, "replication password") : "",
+    },
     tls,
     superuser,
     maxConnections: o.settings.maxConnections,

@@ -130,11 +130,10 @@ function pgpassField(value: string): string {
 
 /** ~/.pgpass lines (libpq's password file) for the two pg_auto_failover logins. */
 export function pgpass(passwords: { readonly monitor: string; readonly replication: string }): string {
-  return [
-    `*:*:${MONITOR_DATABASE}:${MONITOR_USER}:${pgpassField(passwords.monitor)}`,
-    `*:*:*:${REPLICATION_USER}:${pgpassField(passwords.replication)}`,
-    "",
-  ].join("\n");
+  // The monitor has no replication password (it never receives one): no line for it.
+  const lines = [`*:*:${MONITOR_DATABASE}:${MONITOR_USER}:${pgpassField(passwords.monitor)}`];
+  if (passwords.replication) lines.push(`*:*:*:${REPLICATION_USER}:${pgpassField(passwords.replication)}`);
+  return [...lines, ""].join("\n");
 }
 
 /**

@@ -64,7 +64,7 @@ export interface HaNodeOptions {
   readonly monitor?: { readonly host: string; readonly port: number };
   /** Addresses or CIDRs of the data nodes (the monitor's and each node's pg_hba). */
   readonly peers: readonly string[];
-  /** Passwords of the two pg_auto_failover logins: shared by the group (Pulumi secrets). */
+  /** Passwords of the two pg_auto_failover logins (Pulumi secrets); the monitor has no replication password (""). */
   readonly passwords: { readonly monitor: string; readonly replication: string };
   /** The datacenter certificate (with its CA: sslmode verify-full); absent: self-signed (sslmode require). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
@@ -103,6 +103,7 @@ export class HaNode {
     this.timings = options.timings ?? DEFAULT_TIMINGS;
     checkTimings(this.timings);
     if (options.kind === "postgres" && !options.monitor) throw new Error("a data node needs the monitor's address");
+    if (options.kind === "postgres" && !options.passwords.replication) throw new Error("a data node needs the replication password");
     const { binDir, dataDir, runDir, name, log, runAs } = options;
     this.autoctl = new Autoctl({ path: this.autoctlPath, binDir, dataDir, runDir, name, log, runAs });
   }
