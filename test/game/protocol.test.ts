@@ -56,6 +56,23 @@ describe("game protocol", () => {
     for (const d of deltas) expect((d.players as number[][]).every((p) => p[0] === wa.id)).toBe(true);
   });
 
+  it.each([1, 2, 3])("sends each client a snapshot every %i tick(s), the send groups on different ticks", async (every) => {
+    const { connect } = await setup({ snapshotEvery: every });
+    const a = await connect();
+    const b = await connect();
+    expect(await a.join("even")).toMatchObject({ tickHz: 20, snapHz: 20 / every });
+    await b.join("odd");
+    const ticks = async (c: TestClient) => {
+      const first = (await c.next((m) => m.t === "snap" && m.full === true)).tick as number;
+      await c.next((m) => m.t === "snap" && (m.tick as number) >= first + 5 * every);
+      return c.messages.filter((m) => m.t === "snap").map((m) => m.tick as number);
+    };
+    const [ta, tb] = [await ticks(a), await ticks(b)];
+    for (const t of [ta, tb]) for (let i = 1; i < t.length; i++) expect(t[i]! - t[i - 1]!).toBe(every);
+    // Joined one after the other, they are in different groups (dealt round-robin) unless there is one.
+    expect(ta[0]! % every === tb[0]! % every).toBe(every === 1);
+  });
+
   it("refuses cheats: over-speed, teleport claims and replayed inputs", async () => {
     const { connect } = await setup();
     const c = await connect();
