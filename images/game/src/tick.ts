@@ -128,7 +128,9 @@ export class TickLoop {
     for (const { room, delta, to } of out) {
       let full: Framed | undefined;
       for (const c of to) {
-        if (c.ws.readyState !== c.ws.OPEN) continue;
+        // A socket the peer reset is no longer writable before ws sees the close: writing to it
+        // would make an error (with its stack trace) per client per tick until then.
+        if (c.ws.readyState !== c.ws.OPEN || !c.socket.writable) continue;
         const buffered = c.ws.bufferedAmount;
         if (buffered > DEAD_BYTES) {
           lobby.close(c, CLOSE.policy, "not reading");
