@@ -1,6 +1,6 @@
 /** The game protocol over real WebSockets on 127.0.0.1: join, move, snapshots, cheats refused, reconnect, idle kick, rooms. */
 import { afterEach, describe, expect, it } from "vitest";
-import { sleep, startTestGame, TestClient } from "./helpers";
+import { sleep, startTestGame, TestClient, type Message } from "./helpers";
 import type { GameServer } from "../../images/game/src/server";
 
 let running: GameServer | undefined;
@@ -42,15 +42,16 @@ describe("game protocol", () => {
     await b.next((m) => m.t === "snap");
     const start = b.position(wa.id as number) ?? a.position(wa.id as number);
     expect(start).toBeDefined();
+    // The mover stands still until its input, so it is at `start` on the watcher's latest tick.
+    const t0 = b.messages.filter((m) => m.t === "snap").at(-1)!.tick as number;
     const dir = start!.x < 500 ? 1 : -1;
     a.send({ t: "input", seq: 1, dx: dir, dy: 0 });
-    await sleep(500);
-    const later = b.position(wa.id as number)!;
-    const moved = (later.x - start!.x) * dir;
-    // 0.5 s at 200 units/s is 100 units; allow a tick or two of scheduling either way.
-    expect(moved).toBeGreaterThan(60);
-    expect(moved).toBeLessThanOrEqual(200 * 0.5 + 25);
-    expect(later.y).toBe(start!.y);
+    const row = (m: Message) => (m.t === "snap" ? (m.players as number[][]).find((p) => p[0] === wa.id) : undefined);
+    const seen = await b.next((m) => ((row(m)?.[1] ?? start!.x) - start!.x) * dir >= 60, 5000);
+    const moved = (row(seen)![1]! - start!.x) * dir;
+    // Counted in ticks, not time: 200 units/s at 20 Hz is at most 10 units a tick (+1 for rounding).
+    expect(moved).toBeLessThanOrEqual(10 * ((seen.tick as number) - t0) + 1);
+    expect(row(seen)![2]).toBe(start!.y);
     // Deltas carry only what changed: the watcher itself stands still and is not in them.
     const deltas = b.messages.filter((m) => m.t === "snap" && !m.full).slice(-3);
     for (const d of deltas) expect((d.players as number[][]).every((p) => p[0] === wa.id)).toBe(true);
