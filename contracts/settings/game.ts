@@ -7,6 +7,13 @@ import { z } from "zod";
 export const gameSettingsSchema = z.strictObject({
   /** Simulation ticks per second; every input is applied on a tick. @default 20 */
   tickHz: z.number().int().min(5).max(60).default(20),
+  /**
+   * Each client gets a snapshot every this many ticks (the simulation still runs at tickHz):
+   * clients are split into this many send groups and each tick writes to one group only, so a
+   * tick makes 1/snapshotEvery of the socket writes (the tick's main cost: images/game/README.md).
+   * 1 sends every tick. @default 2
+   */
+  snapshotEvery: z.number().int().min(1).max(4).default(2),
   /** Players per room; a full room sends new players to the next room. @default 32 */
   roomCap: z.number().int().min(1).max(500).default(32),
   /** Most rooms this replica runs; beyond it joins are refused ("server full"). @default 64 */

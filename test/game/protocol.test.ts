@@ -1,6 +1,6 @@
 /** The game protocol over real WebSockets on 127.0.0.1: join, move, snapshots, cheats refused, reconnect, idle kick, rooms. */
 import { afterEach, describe, expect, it } from "vitest";
-import { sleep, startTestGame, TestClient } from "./helpers";
+import { sleep, startTestGame, TestClient, type Message } from "./helpers";
 import type { GameServer } from "../../images/game/src/server";
 
 let running: GameServer | undefined;
@@ -42,18 +42,36 @@ describe("game protocol", () => {
     await b.next((m) => m.t === "snap");
     const start = b.position(wa.id as number) ?? a.position(wa.id as number);
     expect(start).toBeDefined();
+    // The mover stands still until its input, so it is at `start` on the watcher's latest tick.
+    const t0 = b.messages.filter((m) => m.t === "snap").at(-1)!.tick as number;
     const dir = start!.x < 500 ? 1 : -1;
     a.send({ t: "input", seq: 1, dx: dir, dy: 0 });
-    await sleep(500);
-    const later = b.position(wa.id as number)!;
-    const moved = (later.x - start!.x) * dir;
-    // 0.5 s at 200 units/s is 100 units; allow a tick or two of scheduling either way.
-    expect(moved).toBeGreaterThan(60);
-    expect(moved).toBeLessThanOrEqual(200 * 0.5 + 25);
-    expect(later.y).toBe(start!.y);
+    const row = (m: Message) => (m.t === "snap" ? (m.players as number[][]).find((p) => p[0] === wa.id) : undefined);
+    const seen = await b.next((m) => ((row(m)?.[1] ?? start!.x) - start!.x) * dir >= 60, 5000);
+    const moved = (row(seen)![1]! - start!.x) * dir;
+    // Counted in ticks, not time: 200 units/s at 20 Hz is at most 10 units a tick (+1 for rounding).
+    expect(moved).toBeLessThanOrEqual(10 * ((seen.tick as number) - t0) + 1);
+    expect(row(seen)![2]).toBe(start!.y);
     // Deltas carry only what changed: the watcher itself stands still and is not in them.
     const deltas = b.messages.filter((m) => m.t === "snap" && !m.full).slice(-3);
     for (const d of deltas) expect((d.players as number[][]).every((p) => p[0] === wa.id)).toBe(true);
+  });
+
+  it.each([1, 2, 3])("sends each client a snapshot every %i tick(s), the send groups on different ticks", async (every) => {
+    const { connect } = await setup({ snapshotEvery: every });
+    const a = await connect();
+    const b = await connect();
+    expect(await a.join("even")).toMatchObject({ tickHz: 20, snapHz: 20 / every });
+    await b.join("odd");
+    const ticks = async (c: TestClient) => {
+      const first = (await c.next((m) => m.t === "snap" && m.full === true)).tick as number;
+      await c.next((m) => m.t === "snap" && (m.tick as number) >= first + 5 * every);
+      return c.messages.filter((m) => m.t === "snap").map((m) => m.tick as number);
+    };
+    const [ta, tb] = [await ticks(a), await ticks(b)];
+    for (const t of [ta, tb]) for (let i = 1; i < t.length; i++) expect(t[i]! - t[i - 1]!).toBe(every);
+    // Joined one after the other, they are in different groups (dealt round-robin) unless there is one.
+    expect(ta[0]! % every === tb[0]! % every).toBe(every === 1);
   });
 
   it("refuses cheats: over-speed, teleport claims and replayed inputs", async () => {

@@ -34,6 +34,28 @@ describe("Room", () => {
     expect(Math.hypot(item.x - p.x, item.y - p.y)).toBeGreaterThan(0);
   });
 
+  it("keeps one baseline per send group: each group's delta is what changed since that group's last one", () => {
+    const room = new Room("t", gameSettingsSchema.parse({ itemsPerRoom: 3, snapshotEvery: 2 }), 1);
+    const a = room.addPlayer(1, "a", "t1", 0);
+    a.x = 500;
+    a.y = 500;
+    expect(room.delta(0)).toMatchObject({ players: [[1, 500, 500, 0]], joined: [[1, "a"]] });
+    expect(room.delta(1)).toMatchObject({ players: [[1, 500, 500, 0]], joined: [[1, "a"]] });
+    room.applyInput(a, { seq: 1, dx: 1, dy: 0 }, 0);
+    room.step(0.05);
+    // Group 0 hears of the move; group 1 is not asked this tick.
+    expect(room.delta(0).players).toEqual([[1, 510, 500, 0]]);
+    room.applyInput(a, { seq: 2, dx: -1, dy: 0 }, 0);
+    room.step(0.05);
+    // Back where group 1 last saw it: nothing for group 1, the way back for group 0.
+    expect(room.delta(1).players).toEqual([]);
+    expect(room.delta(0).players).toEqual([[1, 500, 500, 0]]);
+    room.removePlayer(1);
+    expect(room.delta(0).gone).toEqual([1]);
+    expect(room.delta(1).gone).toEqual([1]);
+    expect(() => room.delta(2)).toThrow(RangeError);
+  });
+
   it("sends only what changed in a delta, and names who joined and left", () => {
     const room = new Room("t", settings, 1);
     const a = room.addPlayer(1, "a", "t1", 0);

@@ -21,7 +21,7 @@ const params = new URLSearchParams(location.search);
 const game = window.game = { id: 0, room: "", players: new Map(), items: new Map(), tick: 0, state: "connecting", snaps: 0, rejects: 0 };
 const canvas = document.getElementById("arena"), ctx = canvas.getContext("2d");
 const keys = new Set();
-let ws, seq = 0, arena = 1000, lastDir = "0,0", lastSent = 0, retry = 0;
+let ws, seq = 0, arena = 1000, snapMs = 50, lastDir = "0,0", lastSent = 0, retry = 0;
 const name = (params.get("name") || "player" + Math.floor(Math.random() * 1000)).slice(0, 24);
 
 function connect() {
@@ -34,13 +34,20 @@ function connect() {
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.t === "welcome") {
-      game.id = m.id; game.room = m.room; arena = m.arena; game.state = "playing";
+      game.id = m.id; game.room = m.room; arena = m.arena; game.state = "playing"; snapMs = 1000 / (m.snapHz || m.tickHz);
       sessionStorage.setItem("arena-token", m.token);
     } else if (m.t === "snap") {
       game.snaps++; game.tick = m.tick;
       if (m.full) { game.players.clear(); game.items.clear(); }
       for (const [id, nm] of m.joined || []) game.players.set(id, { id, name: nm, x: 0, y: 0, score: 0 });
-      for (const [id, x, y, score] of m.players) { const p = game.players.get(id) || { id, name: "?" }; Object.assign(p, { x, y, score }); game.players.set(id, p); }
+      // Players glide from where they are drawn to the new position over one snapshot interval.
+      const at = performance.now();
+      for (const [id, x, y, score] of m.players) {
+        const p = game.players.get(id) || { id, name: "?" };
+        const fresh = p.at === undefined;
+        Object.assign(p, { fx: fresh ? x : drawn(p, at, "x"), fy: fresh ? y : drawn(p, at, "y"), x, y, score, at });
+        game.players.set(id, p);
+      }
       for (const [id, x, y] of m.items) game.items.set(id, { x, y });
       for (const id of m.gone || []) game.players.delete(id);
     } else if (m.t === "reject") {
@@ -75,6 +82,13 @@ function sendInput(now) {
   ws.send(JSON.stringify({ t: "input", seq: ++seq, dx, dy }));
 }
 
+/** Where player p is drawn at time now on axis k ("x" or "y"): between the last two snapshots. */
+function drawn(p, now, k) {
+  const from = k === "x" ? p.fx : p.fy;
+  if (p.at === undefined || from === undefined) return p[k];
+  return from + (p[k] - from) * Math.min(1, (now - p.at) / snapMs);
+}
+
 function draw(now) {
   sendInput(now);
   const s = canvas.width / arena;
@@ -83,8 +97,9 @@ function draw(now) {
   for (const it of game.items.values()) { ctx.beginPath(); ctx.arc(it.x * s, it.y * s, 5, 0, 7); ctx.fill(); }
   for (const p of game.players.values()) {
     ctx.fillStyle = p.id === game.id ? "#06d6a0" : "#ef476f";
-    ctx.beginPath(); ctx.arc(p.x * s, p.y * s, 8, 0, 7); ctx.fill();
-    ctx.fillStyle = "#e6e9ef"; ctx.fillText(p.name, p.x * s + 10, p.y * s - 10);
+    const x = drawn(p, now, "x") * s, y = drawn(p, now, "y") * s;
+    ctx.beginPath(); ctx.arc(x, y, 8, 0, 7); ctx.fill();
+    ctx.fillStyle = "#e6e9ef"; ctx.fillText(p.name, x + 10, y - 10);
   }
   document.getElementById("status").textContent = game.state + (game.room ? " · room " + game.room : "") + " · tick " + game.tick;
   const list = [...game.players.values()].sort((a, b) => b.score - a.score).slice(0, 10);

@@ -25,7 +25,7 @@ export interface ConnectionContext {
 
 /** Takes a client whose WebSocket upgrade succeeded into the lobby. */
 export function accept(ctx: ConnectionContext, ws: WebSocket, socket: Duplex): void {
-  const c: Client = { ws, socket, synced: false, windowStart: Date.now(), inWindow: 0, strikes: 0 };
+  const c: Client = { ws, socket, group: 0, synced: false, windowStart: Date.now(), inWindow: 0, strikes: 0 };
   ctx.lobby.clients.add(c);
   ws.on("message", (data, isBinary) => onMessage(ctx, c, data, isBinary));
   // ws closes with 1009 itself for oversized frames and emits an error first.

@@ -22,6 +22,8 @@ export interface Client {
   readonly socket: Duplex;
   player?: Player;
   room?: Room;
+  /** The send group (0 … snapshotEvery - 1): the tick writes to this client on that group's ticks only. */
+  group: number;
   /** False until the client got a full snapshot (after join, reconnect or falling behind). */
   synced: boolean;
   windowStart: number;
@@ -43,6 +45,8 @@ export class Lobby {
   readonly seats = new Map<string, Seat>();
   private nextPlayerId = 1;
   private nextRoomNumber = 1;
+  /** Joins so far: the send groups are dealt round-robin, so each tick writes to about the same number of clients. */
+  private joins = 0;
 
   constructor(
     private readonly settings: GameSettings,
@@ -95,12 +99,14 @@ export class Lobby {
       c.room = room;
     }
     c.synced = false;
+    c.group = this.joins++ % this.settings.snapshotEvery;
     this.send(c.ws, {
       t: "welcome",
       id: c.player.id,
       token: c.player.token,
       room: c.room.id,
       tickHz: this.settings.tickHz,
+      snapHz: this.settings.tickHz / this.settings.snapshotEvery,
       arena: this.settings.arenaSize,
       resumed: seat !== undefined,
     });

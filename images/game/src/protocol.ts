@@ -9,8 +9,8 @@
  *   {"t":"ping","id":7}
  *   {"t":"leave"}   give the seat up now (no reconnect grace; the NOC's probe uses it)
  * server → client
- *   {"t":"welcome","id":3,"token":"…","room":"r1","tickHz":20,"arena":1000,"resumed":false}
- *   {"t":"snap",…}  full on join/reconnect, deltas after that
+ *   {"t":"welcome","id":3,"token":"…","room":"r1","tickHz":20,"snapHz":10,"arena":1000,"resumed":false}
+ *   {"t":"snap",…}  snapHz times a second: full on join/reconnect, then deltas (all that changed since the last one)
  *   {"t":"reject","seq":4,"reason":"speed"|"teleport"|"sequence"|"rate"}
  *   {"t":"error","code":"…","message":"…"}   {"t":"pong","id":7}
  */

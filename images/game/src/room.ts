@@ -55,6 +55,14 @@ export interface Snapshot {
   gone?: number[];
 }
 
+/** What one send group's clients were last told: the tuples sent, and who joined or left since. */
+interface Baseline {
+  sent: Map<number, PlayerTuple>;
+  sentItems: Map<number, ItemTuple>;
+  joined: [number, string][];
+  gone: number[];
+}
+
 export const PICKUP_RADIUS = 20;
 
 /** Small deterministic PRNG (mulberry32): rooms are reproducible from their seed in tests. */
@@ -74,11 +82,12 @@ export class Room {
   readonly items: Item[] = [];
   tick = 0;
   private readonly random: () => number;
-  /** What the last delta told clients (the tuples it sent), so the next one sends only changes. */
-  private sent = new Map<number, PlayerTuple>();
-  private sentItems = new Map<number, ItemTuple>();
-  private joined: [number, string][] = [];
-  private gone: number[] = [];
+  /**
+   * What each send group was last told: one baseline per group (`snapshotEvery` of them), since
+   * the groups hear from the room on different ticks; a delta carries everything that changed
+   * since that group's previous one.
+   */
+  private readonly groups: Baseline[];
 
   constructor(
     readonly id: string,
@@ -86,6 +95,7 @@ export class Room {
     seed = 1,
   ) {
     this.random = rng(seed);
+    this.groups = Array.from({ length: settings.snapshotEvery }, () => ({ sent: new Map(), sentItems: new Map(), joined: [], gone: [] }));
     for (let i = 0; i < settings.itemsPerRoom; i++) this.items.push({ id: i, ...this.spot() });
   }
 
@@ -101,15 +111,17 @@ export class Room {
   addPlayer(id: number, name: string, token: string, now: number): Player {
     const p: Player = { id, name, token, ...this.spot(), dx: 0, dy: 0, score: 0, lastSeq: -1, lastInputAt: now, connected: true, disconnectedAt: 0 };
     this.players.set(id, p);
-    this.joined.push([id, name]);
+    for (const g of this.groups) g.joined.push([id, name]);
     return p;
   }
 
   removePlayer(id: number): void {
     if (!this.players.delete(id)) return;
-    this.sent.delete(id);
-    this.joined = this.joined.filter(([j]) => j !== id);
-    this.gone.push(id);
+    for (const g of this.groups) {
+      g.sent.delete(id);
+      g.joined = g.joined.filter(([j]) => j !== id);
+      g.gone.push(id);
+    }
   }
 
   /** Validates one input; only a valid one changes the player's direction. */
@@ -118,8 +130,9 @@ export class Room {
     const mag = Math.hypot(input.dx, input.dy);
     if (!Number.isFinite(mag) || mag > 1.0001) return { ok: false, reason: "speed" };
     if (input.x !== undefined && input.y !== undefined) {
-      // One tick of movement plus slack for the client seeing the world a tick late.
-      const reach = (this.settings.maxSpeed / this.settings.tickHz) * 3 + 5;
+      // One tick of movement plus slack for the client seeing the world a tick late, and up to
+      // snapshotEvery - 1 ticks older still between its snapshots.
+      const reach = (this.settings.maxSpeed / this.settings.tickHz) * (2 + this.settings.snapshotEvery) + 5;
       if (!(Math.hypot(input.x - p.x, input.y - p.y) <= reach)) return { ok: false, reason: "teleport" };
     }
     p.lastSeq = input.seq;
@@ -168,34 +181,37 @@ export class Room {
   }
 
   /**
-   * What changed since the previous call. The same delta goes to every synced client of
-   * the room, so it is built (and serialised) once per tick, not once per player.
+   * What changed since send group `group`'s previous delta. The same delta goes to every
+   * synced client of that group in the room, so it is built (and serialised) once per tick, not
+   * once per player.
    */
-  delta(): Snapshot {
+  delta(group = 0): Snapshot {
+    const g = this.groups[group];
+    if (!g) throw new RangeError(`send group ${group} of ${this.groups.length}`);
     // Compared as numbers against the last sent tuple: no string key per player per tick.
     const players: PlayerTuple[] = [];
     for (const p of this.players.values()) {
       const x = Math.round(p.x);
       const y = Math.round(p.y);
-      const last = this.sent.get(p.id);
+      const last = g.sent.get(p.id);
       if (last && last[1] === x && last[2] === y && last[3] === p.score) continue;
       const t: PlayerTuple = [p.id, x, y, p.score];
-      this.sent.set(p.id, t);
+      g.sent.set(p.id, t);
       players.push(t);
     }
     const items: ItemTuple[] = [];
     for (const i of this.items) {
-      const last = this.sentItems.get(i.id);
+      const last = g.sentItems.get(i.id);
       if (last && last[1] === i.x && last[2] === i.y) continue;
       const t: ItemTuple = [i.id, i.x, i.y];
-      this.sentItems.set(i.id, t);
+      g.sentItems.set(i.id, t);
       items.push(t);
     }
     const snap: Snapshot = { t: "snap", tick: this.tick, players, items };
-    if (this.joined.length > 0) snap.joined = this.joined;
-    if (this.gone.length > 0) snap.gone = this.gone;
-    this.joined = [];
-    this.gone = [];
+    if (g.joined.length > 0) snap.joined = g.joined;
+    if (g.gone.length > 0) snap.gone = g.gone;
+    g.joined = [];
+    g.gone = [];
     return snap;
   }
 }

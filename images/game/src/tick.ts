@@ -1,7 +1,8 @@
 /**
  * The tick loop: at a fixed, drift-free rate it evicts idle and expired seats, steps every
- * room, and sends each room's delta (serialised and framed once per room) to its synced
- * players — a full snapshot to those that need one. A client too far behind gets nothing until
+ * room, and sends each room's delta (serialised and framed once per room) to the synced
+ * players of this tick's send group (one group in `snapshotEvery`, taken in turn) — a full
+ * snapshot to those that need one. A client too far behind gets nothing until
  * it drains, one not reading at all is closed. Each tick is timed (whole, and simulation only)
  * for readiness, metrics and benchmarks, and its own CPU time is taken beside the wall clock: on
  * a busy host the difference is time spent waiting for a core, not work.
@@ -105,21 +106,31 @@ export class TickLoop {
     const now = Date.now();
     lobby.evict(now);
     const dt = 1 / settings.tickHz;
+    // This tick's send group: a client hears from its room every snapshotEvery ticks, so a tick
+    // writes to 1/snapshotEvery of the clients (the writes are most of a tick's work). Counted by
+    // ticks run, so a loop that skips ticks still takes the groups in turn.
+    const turn = this.tickCount % settings.snapshotEvery;
     const members = new Map<Room, Client[]>();
-    for (const c of lobby.clients) if (c.room) (members.get(c.room) ?? members.set(c.room, []).get(c.room)!).push(c);
+    for (const c of lobby.clients) if (c.room && c.group === turn) (members.get(c.room) ?? members.set(c.room, []).get(c.room)!).push(c);
     // Each room's delta is built, serialised and framed once and the same bytes go to every
-    // synced player; the full snapshot only when someone in the room needs one.
+    // synced player of the group; the full snapshot only when one of them needs it. The delta is
+    // taken even for a room with none of the group in it, to keep the group's baseline current
+    // for a client that joins it later (a full snapshot, then deltas from that same tick on).
     const out: { room: Room; delta: Framed; to: Client[] }[] = [];
     for (const room of lobby.rooms.values()) {
       room.step(dt);
-      out.push({ room, delta: framed(room.delta()), to: members.get(room) ?? [] });
+      const delta = room.delta(turn);
+      const to = members.get(room);
+      if (to) out.push({ room, delta: framed(delta), to });
     }
     const simulated = performance.now();
     let bytes = 0;
     for (const { room, delta, to } of out) {
       let full: Framed | undefined;
       for (const c of to) {
-        if (c.ws.readyState !== c.ws.OPEN) continue;
+        // A socket the peer reset is no longer writable before ws sees the close: writing to it
+        // would make an error (with its stack trace) per client per tick until then.
+        if (c.ws.readyState !== c.ws.OPEN || !c.socket.writable) continue;
         const buffered = c.ws.bufferedAmount;
         if (buffered > DEAD_BYTES) {
           lobby.close(c, CLOSE.policy, "not reading");
