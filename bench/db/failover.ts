@@ -165,11 +165,15 @@ async function powerSide(): Promise<Result> {
   const { group, writer, settled } = await haSetup();
   const hostOf = new Map(loadPlan(HA_FIXTURE, process.cwd()).plan.replicas.map((r) => [r.id, r.host]));
   const failovers: number[] = [];
+  // Each chaos run's report (its verdict per service: exit 1 when a measured outage differs from the prediction).
+  const reports = mkdtempSync(join(tmpdir(), "sp-db-power-"));
+  console.log(`power: every chaos report goes to ${reports}`);
   try {
     for (let i = 1; i <= kills; i++) {
       const primary = await steadyPrimary(group, writer);
       const host = hostOf.get(primary.name)!;
       const chaos = await serverpark(["chaos", HA_FIXTURE, "--scenario", `host:${host}@0/20m`, "--speed", "60", "--json"]);
+      writeFileSync(join(reports, `cut-${i}.json`), JSON.stringify({ code: chaos.code, stderr: chaos.stderr.slice(-4000), report: chaos.stdout }));
       const log = JSON.parse(chaos.stdout || "{}") as { startedAt?: string; changes?: { kind: string; host: string; realSeconds: number }[] };
       const off = log.changes?.find((c) => c.kind === "power-off" && c.host === host);
       if (!log.startedAt || !off) throw new Error(`chaos run ${i} reported no power-off of ${host} (exit ${chaos.code}): ${chaos.stderr.slice(-1500)}`);
