@@ -18,6 +18,8 @@ export interface RrlOptions {
   readonly responsesPerSecond: number;
   readonly slip: number;
   readonly ipv4PrefixLength: number;
+  /** Client network prefix for IPv6 addresses (of their 16 bytes). @default 56 */
+  readonly ipv6PrefixLength?: number;
   /** Most buckets kept; beyond it the table is swept of full buckets. @default 100000 */
   readonly maxEntries?: number;
 }
@@ -25,21 +27,41 @@ export interface RrlOptions {
 export class ResponseRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly mask: number;
+  private readonly v6Prefix: number;
+  /** The 16 bytes of the IPv6 address being grouped (reused: this runs for every UDP answer). */
+  private readonly v6 = new Uint8Array(16);
 
   constructor(
     private readonly options: RrlOptions,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.mask = options.ipv4PrefixLength === 0 ? 0 : (~0 << (32 - options.ipv4PrefixLength)) >>> 0;
+    this.v6Prefix = options.ipv6PrefixLength ?? 56;
   }
 
-  /** The network a client address belongs to, e.g. 192.0.2.7 → 192.0.2.0 (IPv6: the /56). */
+  /**
+   * The network a client address belongs to: 192.0.2.7 → 192.0.2.0 (the IPv4 prefix), an
+   * IPv6 address → the hex of the prefix of its 16 bytes (2001:db8::1 and 2001:db8:0:0::1 are
+   * one client), an IPv4 client on a dual-stack socket (::ffff:192.0.2.7) → its IPv4 network.
+   */
   network(address: string): string {
-    if (address.includes(":")) return address.split(":").slice(0, 4).join(":");
-    // Parsed by hand: this runs for every UDP answer, and split/map/join made four arrays' worth of garbage.
+    if (!address.includes(":")) return this.ipv4Network(address, 0);
+    const bytes = parseIpv6(address, this.v6);
+    if (!bytes) return address; // not an address node hands us; its own bucket
+    if (isV4Mapped(bytes)) return this.ipv4Network(address, address.lastIndexOf(":") + 1);
+    let out = "";
+    const whole = this.v6Prefix >> 3;
+    for (let i = 0; i < whole; i++) out += HEX[bytes[i]!];
+    const rest = this.v6Prefix & 7;
+    if (rest > 0) out += HEX[bytes[whole]! & (0xff << (8 - rest)) & 0xff];
+    return out;
+  }
+
+  /** The IPv4 network of the dotted quad at `start`. Parsed by hand: split/map/join made four arrays' worth of garbage per answer. */
+  private ipv4Network(address: string, start: number): string {
     let value = 0;
     let octet = 0;
-    for (let i = 0; i < address.length; i++) {
+    for (let i = start; i < address.length; i++) {
       const c = address.charCodeAt(i);
       if (c === 46) {
         value = (value << 8) | octet;
@@ -83,4 +105,73 @@ export class ResponseRateLimiter {
   get size(): number {
     return this.buckets.size;
   }
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function isV4Mapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
+}
+
+/**
+ * The 16 bytes of an IPv6 address in any spelling (RFC 4291 §2.2: leading zeros, one "::",
+ * a trailing dotted quad, a "%zone"), written into `out`; undefined if it is not one.
+ * By hand because node has no parser that yields the bytes, and this runs per UDP answer.
+ */
+export function parseIpv6(address: string, out: Uint8Array): Uint8Array | undefined {
+  const zone = address.indexOf("%");
+  const end = zone < 0 ? address.length : zone;
+  out.fill(0);
+  let n = 0; // bytes written
+  let gap = -1; // byte index where "::" stands
+  let i = 0;
+  if (address.charCodeAt(0) === 58 && address.charCodeAt(1) === 58) {
+    gap = 0;
+    i = 2;
+  }
+  while (i < end) {
+    if (n >= 16) return undefined;
+    let value = 0;
+    let digits = 0;
+    const start = i;
+    for (; i < end && digits <= 4; i++) {
+      const c = address.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (d < 0) break;
+      value = value * 16 + d;
+      digits++;
+    }
+    if (i < end && address.charCodeAt(i) === 46) {
+      // A dotted quad: the last 4 bytes.
+      if (n > 12) return undefined;
+      const quad = address.slice(start, end).split(".");
+      if (quad.length !== 4) return undefined;
+      for (const part of quad) {
+        const octet = /^\d{1,3}$/.test(part) ? Number(part) : 256;
+        if (octet > 255) return undefined;
+        out[n++] = octet;
+      }
+      i = end;
+      break;
+    }
+    if (digits === 0 || digits > 4) return undefined;
+    out[n++] = value >> 8;
+    out[n++] = value & 255;
+    if (i === end) break;
+    if (address.charCodeAt(i) !== 58) return undefined;
+    i++;
+    if (address.charCodeAt(i) === 58) {
+      if (gap >= 0) return undefined;
+      gap = n;
+      i++;
+    } else if (i === end) return undefined; // a trailing single ":"
+  }
+  if (gap < 0) return n === 16 ? out : undefined;
+  if (n === 16) return undefined; // "::" must stand for at least one group
+  // Move what followed "::" to the end.
+  const tail = n - gap;
+  out.copyWithin(16 - tail, gap, n);
+  out.fill(0, gap, 16 - tail);
+  return out;
 }
