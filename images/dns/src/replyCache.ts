@@ -9,6 +9,7 @@
  * several records) goes to the responder uncached, as does a reply that does not echo the
  * question byte for byte (a name dns-packet re-encodes differently).
  */
+import { randomBytes } from "node:crypto";
 import { respond, type Reply, type Transport } from "./responder";
 import type { ZoneSet } from "./zones";
 
@@ -47,11 +48,15 @@ function optionReadable(code: number, length: number): boolean {
 /**
  * Scans a plain query into `key` (bytes: RD, qtype, qclass, OPT present, its payload size and
  * version, then the lower-cased name) and returns the key's length, or 0 when the message is
- * not a plain query. `nameEnd` is where the question's name ends (the name starts at 12).
+ * not a plain query; `hash` is the key's hash, `nameEnd` where the question's name ends (it
+ * starts at 12).
  */
 export class QueryScanner {
   readonly key = Buffer.alloc(CACHEABLE_QUERY);
+  hash = 0;
   nameEnd = 0;
+  /** Per process, so that which names share a hash cannot be worked out from outside. */
+  private readonly seed = randomBytes(4).readUInt32LE(0);
 
   scan(m: Buffer): number {
     const length = m.length;
@@ -61,22 +66,24 @@ export class QueryScanner {
     const additionals = m[11]!;
     if (additionals > 1) return 0;
     const key = this.key;
+    let hash = this.seed;
     let k = 9;
     let i = HEADER;
     for (;;) {
       const label = m[i]!;
       key[k++] = label;
+      hash = Math.imul(hash ^ label, 0x01000193);
       i++;
       if (label === 0) break;
       if (label > 63 || i + label >= length) return 0; // compression (never in a question we cache), or past the end
       for (const end = i + label; i < end; i++) {
-        const c = m[i]!;
-        key[k++] = c >= 65 && c <= 90 ? c + 32 : c;
+        const c = m[i]! >= 65 && m[i]! <= 90 ? m[i]! + 32 : m[i]!;
+        key[k++] = c;
+        hash = Math.imul(hash ^ c, 0x01000193);
       }
     }
-    if (i > HEADER + 255) return 0;
+    if (i > HEADER + 255 || i + 4 > length) return 0;
     this.nameEnd = i;
-    if (i + 4 > length) return 0;
     key[0] = m[2]! & 1; // RD: echoed
     key[1] = m[i]!;
     key[2] = m[i + 1]!;
@@ -86,23 +93,25 @@ export class QueryScanner {
     if (additionals === 0) {
       if (i !== length) return 0;
       key[5] = key[6] = key[7] = key[8] = 0;
-      return k;
+    } else {
+      // The OPT record: root name, type 41, class = payload size, TTL = extended rcode, version, flags.
+      if (i + 11 > length || m[i] !== 0 || m[i + 1] !== 0 || m[i + 2] !== TYPE_OPT) return 0;
+      key[5] = 1;
+      key[6] = m[i + 3]!;
+      key[7] = m[i + 4]!;
+      key[8] = m[i + 6]!; // version; the extended rcode, DO and the options do not change our answer
+      const rdEnd = i + 11 + ((m[i + 9]! << 8) | m[i + 10]!);
+      if (rdEnd !== length) return 0;
+      for (let o = i + 11; o < rdEnd;) {
+        if (o + 4 > rdEnd) return 0;
+        const optionLength = (m[o + 2]! << 8) | m[o + 3]!;
+        if (!optionReadable((m[o]! << 8) | m[o + 1]!, optionLength)) return 0;
+        o += 4 + optionLength;
+        if (o > rdEnd) return 0;
+      }
     }
-    // The OPT record: root name, type 41, class = payload size, TTL = extended rcode, version, flags.
-    if (i + 11 > length || m[i] !== 0 || m.readUInt16BE(i + 1) !== TYPE_OPT) return 0;
-    key[5] = 1;
-    key[6] = m[i + 3]!;
-    key[7] = m[i + 4]!;
-    key[8] = m[i + 6]!; // version; the extended rcode, DO and the options do not change our answer
-    const rdEnd = i + 11 + m.readUInt16BE(i + 9);
-    if (rdEnd !== length) return 0;
-    for (let o = i + 11; o < rdEnd;) {
-      if (o + 4 > rdEnd) return 0;
-      const optionLength = m.readUInt16BE(o + 2);
-      if (!optionReadable(m.readUInt16BE(o), optionLength)) return 0;
-      o += 4 + optionLength;
-      if (o > rdEnd) return 0;
-    }
+    for (let j = 0; j < 9; j++) hash = Math.imul(hash ^ key[j]!, 0x01000193);
+    this.hash = hash;
     return k;
   }
 }
@@ -131,13 +140,16 @@ function echoesQuestion(reply: Buffer, query: Buffer, nameEnd: number): boolean 
   return reply.length >= nameEnd + 4 && reply.readUInt16BE(4) === 1 && reply.compare(query, HEADER, nameEnd + 4, HEADER, nameEnd + 4) === 0;
 }
 
-/** `template` copied, with the id of `query` and its name (12..nameEnd) written at each offset. */
+/**
+ * `template` copied, with the id of `query` and its name (12..nameEnd) as spelled written at
+ * each offset. Bytes by hand: Buffer#copy's argument checks cost more than a name's ~20 bytes.
+ */
 function patched(template: Buffer, query: Buffer, offsets: readonly number[], nameEnd: number): Buffer {
   const out = Buffer.allocUnsafe(template.length);
-  template.copy(out);
+  out.set(template);
   out[0] = query[0]!;
   out[1] = query[1]!;
-  for (const at of offsets) query.copy(out, at, HEADER, nameEnd);
+  for (const at of offsets) for (let i = HEADER, o = at; i < nameEnd; i++, o++) out[o] = query[i]!;
   return out;
 }
 
@@ -146,11 +158,18 @@ class CachedAnswer implements Answer {
   private truncatedOffsets: readonly number[] = [];
 
   constructor(
+    private readonly key: Buffer,
     private readonly source: Reply,
     private readonly offsets: readonly number[],
     private readonly nameEnd: number,
     private readonly lowered: Buffer,
   ) {}
+
+  hasKey(key: Buffer, length: number): boolean {
+    if (length !== this.key.length) return false;
+    for (let i = 0; i < length; i++) if (key[i] !== this.key[i]) return false;
+    return true;
+  }
 
   get rcode(): string {
     return this.source.rcode;
@@ -189,8 +208,11 @@ function uncached(source: Reply): Answer {
 
 export class ReplyCache {
   private readonly scanner = new QueryScanner();
-  /** One map per transport: the answers differ (no truncation over TCP). */
-  private readonly entries = { udp: new Map<string, CachedAnswer>(), tcp: new Map<string, CachedAnswer>() };
+  /**
+   * One map per transport (the answers differ: no truncation over TCP), by the key's hash: no
+   * key string is made per query. Two keys with one hash share a slot, the later one wins.
+   */
+  private readonly entries = { udp: new Map<number, CachedAnswer>(), tcp: new Map<number, CachedAnswer>() };
   private bytes = 0;
   private zones: ZoneSet | undefined;
   readonly counts: CacheCounts = { hit: 0, miss: 0, uncacheable: 0 };
@@ -205,14 +227,15 @@ export class ReplyCache {
     }
     const keyLength = this.scanner.scan(message);
     if (keyLength === 0) return this.respondUncached(message, zones, transport);
-    const key = this.scanner.key.toString("latin1", 0, keyLength);
+    const scanner = this.scanner;
     const map = this.entries[transport];
-    const hit = map.get(key);
-    if (hit) {
+    const hit = map.get(scanner.hash);
+    if (hit?.hasKey(scanner.key, keyLength)) {
       this.counts.hit++;
       return hit;
     }
-    const nameEnd = this.scanner.nameEnd;
+    const { hash, nameEnd } = scanner;
+    const key = Buffer.from(scanner.key.subarray(0, keyLength));
     // Answer the lower-cased question: the reply then holds the name in one spelling, and
     // every query with this key gets its own written over it.
     const lowered = Buffer.from(message);
@@ -225,9 +248,9 @@ export class ReplyCache {
     const offsets = echoesQuestion(reply.message, lowered, nameEnd) ? echoOffsets(reply.message, nameEnd) : undefined;
     if (!offsets) return this.respondUncached(message, zones, transport);
     this.counts.miss++;
-    const entry = new CachedAnswer(reply, offsets, nameEnd, lowered);
+    const entry = new CachedAnswer(key, reply, offsets, nameEnd, lowered);
     if (this.entries.udp.size + this.entries.tcp.size >= MAX_ENTRIES || this.bytes > MAX_BYTES) this.clear();
-    map.set(key, entry);
+    map.set(hash, entry);
     this.bytes += key.length + entry.size + lowered.length;
     return entry;
   }
