@@ -61,3 +61,29 @@ describe("response rate limiter", () => {
     expect(rrl.decide("192.0.2.7", "edge|A")).toBe("send");
   });
 });
+
+describe("response rate limiter table", () => {
+  it("stays within maxEntries: full buckets are swept, and a flood from many networks starts the table over", () => {
+    let now = 0;
+    const rrl = new ResponseRateLimiter({ responsesPerSecond: 2, slip: 0, ipv4PrefixLength: 24, maxEntries: 3 }, () => now);
+    expect(rrl.decide("192.0.1.1", "a|A")).toBe("send");
+    expect(rrl.decide("192.0.1.1", "a|A")).toBe("send");
+    expect(rrl.decide("192.0.2.1", "a|A")).toBe("send");
+    expect(rrl.decide("192.0.2.1", "b|A")).toBe("send");
+    expect(rrl.size).toBe(3);
+    // 600 ms later 192.0.1.0/24's bucket for a|A holds 1.2 of 2 tokens: it survives the sweep
+    // the fourth network triggers, while the two others have refilled and go.
+    now += 600;
+    expect(rrl.decide("192.0.3.1", "a|A")).toBe("send");
+    expect(rrl.size).toBe(2);
+    // The survivor kept its state: one more answer, then limited (a new bucket would allow two).
+    expect([rrl.decide("192.0.1.1", "a|A"), rrl.decide("192.0.1.1", "a|A")]).toEqual(["send", "drop"]);
+    // A flood of new networks never grows the table past the bound.
+    for (let i = 0; i < 50; i++) {
+      rrl.decide(`10.0.${i}.1`, "a|A");
+      rrl.decide(`10.0.${i}.1`, "a|A");
+      rrl.decide(`10.0.${i}.1`, "a|A");
+      expect(rrl.size).toBeLessThanOrEqual(3);
+    }
+  });
+});

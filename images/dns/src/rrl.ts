@@ -24,8 +24,16 @@ export interface RrlOptions {
   readonly maxEntries?: number;
 }
 
+/** A client network: the masked IPv4 address as a number, the hex of an IPv6 prefix as a string. */
+type NetworkId = number | string;
+
 export class ResponseRateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  /**
+   * Answer (the responder's rrlKey, one string per cached reply) → client network → bucket:
+   * no string is built per answer to find a bucket.
+   */
+  private readonly buckets = new Map<string, Map<NetworkId, Bucket>>();
+  private count = 0;
   private readonly mask: number;
   private readonly v6Prefix: number;
   /** The 16 bytes of the IPv6 address being grouped (reused: this runs for every UDP answer). */
@@ -45,6 +53,11 @@ export class ResponseRateLimiter {
    * one client), an IPv4 client on a dual-stack socket (::ffff:192.0.2.7) → its IPv4 network.
    */
   network(address: string): string {
+    const id = this.networkId(address);
+    return typeof id === "string" ? id : `${id >>> 24}.${(id >>> 16) & 255}.${(id >>> 8) & 255}.${id & 255}`;
+  }
+
+  private networkId(address: string): NetworkId {
     if (!address.includes(":")) return this.ipv4Network(address, 0);
     const bytes = parseIpv6(address, this.v6);
     if (!bytes) return address; // not an address node hands us; its own bucket
@@ -58,7 +71,7 @@ export class ResponseRateLimiter {
   }
 
   /** The IPv4 network of the dotted quad at `start`. Parsed by hand: split/map/join made four arrays' worth of garbage per answer. */
-  private ipv4Network(address: string, start: number): string {
+  private ipv4Network(address: string, start: number): number {
     let value = 0;
     let octet = 0;
     for (let i = start; i < address.length; i++) {
@@ -68,20 +81,22 @@ export class ResponseRateLimiter {
         octet = 0;
       } else octet = octet * 10 + (c - 48);
     }
-    value = (((value << 8) | octet) & this.mask) >>> 0;
-    return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+    return (((value << 8) | octet) & this.mask) >>> 0;
   }
 
   decide(address: string, key: string): RrlAction {
     const rate = this.options.responsesPerSecond;
     if (rate === 0) return "send";
-    const id = `${this.network(address)}|${key}`;
+    const network = this.networkId(address);
     const now = this.now();
-    let bucket = this.buckets.get(id);
+    let bucket = this.buckets.get(key)?.get(network);
     if (!bucket) {
-      if (this.buckets.size >= (this.options.maxEntries ?? 100_000)) this.sweep(now);
+      if (this.count >= (this.options.maxEntries ?? 100_000)) this.sweep(now);
+      let byNetwork = this.buckets.get(key);
+      if (!byNetwork) this.buckets.set(key, (byNetwork = new Map()));
       bucket = { tokens: rate, updated: now, limited: 0 };
-      this.buckets.set(id, bucket);
+      byNetwork.set(network, bucket);
+      this.count++;
     }
     bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.updated) / 1000) * rate);
     bucket.updated = now;
@@ -95,15 +110,24 @@ export class ResponseRateLimiter {
 
   private sweep(now: number): void {
     const rate = this.options.responsesPerSecond;
-    for (const [id, b] of this.buckets) {
-      if (b.tokens + ((now - b.updated) / 1000) * rate >= rate) this.buckets.delete(id);
+    for (const [key, byNetwork] of this.buckets) {
+      for (const [network, b] of byNetwork) {
+        if (b.tokens + ((now - b.updated) / 1000) * rate >= rate) {
+          byNetwork.delete(network);
+          this.count--;
+        }
+      }
+      if (byNetwork.size === 0) this.buckets.delete(key);
     }
     // Still full (a flood from many networks): start over rather than grow without bound.
-    if (this.buckets.size >= (this.options.maxEntries ?? 100_000)) this.buckets.clear();
+    if (this.count >= (this.options.maxEntries ?? 100_000)) {
+      this.buckets.clear();
+      this.count = 0;
+    }
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.count;
   }
 }
 
