@@ -24,7 +24,7 @@ export interface RrlOptions {
   readonly maxEntries?: number;
 }
 
-/** A client network: the masked IPv4 address as a number, the hex of an IPv6 prefix as a string. */
+/** A client network: the masked IPv4 address as a number, the masked IPv6 address as a string of 8 code units. */
 type NetworkId = number | string;
 
 export class ResponseRateLimiter {
@@ -54,20 +54,33 @@ export class ResponseRateLimiter {
    */
   network(address: string): string {
     const id = this.networkId(address);
-    return typeof id === "string" ? id : `${id >>> 24}.${(id >>> 16) & 255}.${(id >>> 8) & 255}.${id & 255}`;
+    if (typeof id === "number") return `${id >>> 24}.${(id >>> 16) & 255}.${(id >>> 8) & 255}.${id & 255}`;
+    if (id.length !== 8) return id;
+    let hex = "";
+    for (let i = 0; i < 8; i++) hex += id.charCodeAt(i).toString(16).padStart(4, "0");
+    return hex;
   }
 
+  /** As `network`, but an IPv6 prefix is 8 UTF-16 code units (its masked 16 bytes): one string made per answer, not 8. */
   private networkId(address: string): NetworkId {
     if (!address.includes(":")) return this.ipv4Network(address, 0);
-    const bytes = parseIpv6(address, this.v6);
-    if (!bytes) return address; // not an address node hands us; its own bucket
-    if (isV4Mapped(bytes)) return this.ipv4Network(address, address.lastIndexOf(":") + 1);
-    let out = "";
+    const b = parseIpv6(address, this.v6);
+    if (!b) return address; // not an address node hands us; its own bucket
+    if (isV4Mapped(b)) return this.ipv4Network(address, address.lastIndexOf(":") + 1);
     const whole = this.v6Prefix >> 3;
-    for (let i = 0; i < whole; i++) out += HEX[bytes[i]!];
     const rest = this.v6Prefix & 7;
-    if (rest > 0) out += HEX[bytes[whole]! & (0xff << (8 - rest)) & 0xff];
-    return out;
+    if (rest > 0) b[whole] = b[whole]! & (0xff << (8 - rest));
+    b.fill(0, rest > 0 ? whole + 1 : whole);
+    return String.fromCharCode(
+      (b[0]! << 8) | b[1]!,
+      (b[2]! << 8) | b[3]!,
+      (b[4]! << 8) | b[5]!,
+      (b[6]! << 8) | b[7]!,
+      (b[8]! << 8) | b[9]!,
+      (b[10]! << 8) | b[11]!,
+      (b[12]! << 8) | b[13]!,
+      (b[14]! << 8) | b[15]!,
+    );
   }
 
   /** The IPv4 network of the dotted quad at `start`. Parsed by hand: split/map/join made four arrays' worth of garbage per answer. */
@@ -130,8 +143,6 @@ export class ResponseRateLimiter {
     return this.count;
   }
 }
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 function isV4Mapped(b: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
