@@ -11,11 +11,10 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadPlan } from "../../cli/stack";
-import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
 import type { DnsRecord } from "../../contracts/dns";
 import { recordResult } from "../summary";
-import { ROOT, printHeader, printRow, requireTools, start, startRole, treeCpuSeconds, type Result } from "../web/harness";
+import { printHeader, printRow, requireTools, start, startRole, treeCpuSeconds, type Result } from "../web/harness";
+import { dnsBenchInputs } from "./inputs";
 
 const PROFILE = process.argv.includes("--profile");
 const SECONDS = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 10);
@@ -65,34 +64,26 @@ function dnsperf(port: number, queries: string, serverPid: number): DnsperfResul
 async function main(): Promise<void> {
   requireTools(["dnsperf", "nsd"]);
   const dir = mkdtempSync(join(tmpdir(), "sp-bench-dns-"));
-  const { plan } = loadPlan("local", ROOT);
-  const service = plan.services.find((s) => s.role === "dns")!;
-  const replica = plan.replicas.find((r) => r.id === service.replicas[0])!;
-  const config = { ...replicaRuntimeConfig(plan, replica, service), settings: { rrl: { responsesPerSecond: 0 } } };
-  writeFileSync(join(dir, "config.json"), JSON.stringify(config));
-  const zone = plan.zones[0]!;
+  const { zone, configPath, queriesPath, questions } = dnsBenchInputs(dir);
   writeFileSync(join(dir, "zone"), `$ORIGIN ${zone.origin}.\n` + zone.records.map((r) => `${r.name}. ${r.ttl} IN ${r.type} ${rdata(r)}`).join("\n") + "\n");
   writeFileSync(
     join(dir, "nsd.conf"),
     `server:\n  ip-address: 127.0.0.1@${NSD}\n  server-count: 1\n  username: ""\n  zonesdir: "${dir}"\n  database: ""\n  pidfile: "${dir}/nsd.pid"\n  xfrdfile: "${dir}/xfrd.state"\n  zonelistfile: "${dir}/zone.list"\n  logfile: "${dir}/nsd.log"\n  rrl-ratelimit: 0\nremote-control:\n  control-enable: no\nzone:\n  name: ${zone.origin}\n  zonefile: "${dir}/zone"\n`,
   );
-  const names = [...new Set(zone.records.map((r) => `${r.name} ${r.type}`))];
-  const queries = [...names, `nope.${zone.origin} A`, `edge.${zone.origin} MX`];
-  writeFileSync(join(dir, "queries"), queries.join("\n") + "\n");
 
   const profileDir = join(dir, "profile");
   mkdirSync(profileDir);
   const flags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  const oursChild = await startRole("dns", { SP_CONFIG: join(dir, "config.json"), SP_DNS_PORT: String(OURS), SP_MGMT_PORT: "40359" }, flags);
+  const oursChild = await startRole("dns", { SP_CONFIG: configPath, SP_DNS_PORT: String(OURS), SP_MGMT_PORT: "40359" }, flags);
   const nsdChild = start("nsd", ["-d", "-c", join(dir, "nsd.conf")]);
   await new Promise((r) => setTimeout(r, 3000));
   execFileSync("dig", ["-p", String(NSD), "@127.0.0.1", "+short", zone.origin, "SOA"], { stdio: "inherit" });
   execFileSync("dig", ["-p", String(OURS), "@127.0.0.1", "+short", zone.origin, "SOA"], { stdio: "inherit" });
 
-  console.log(`dns vs NSD (1 server process), ${SECONDS} s, dnsperf -c 4 over UDP, ${queries.length} distinct questions`);
+  console.log(`dns vs NSD (1 server process), ${SECONDS} s, dnsperf -c 4 over UDP, ${questions} distinct questions`);
   printHeader("dns", "nsd");
-  const ours = dnsperf(OURS, join(dir, "queries"), oursChild.pid!);
-  const ref = dnsperf(NSD, join(dir, "queries"), nsdChild.pid!);
+  const ours = dnsperf(OURS, queriesPath, oursChild.pid!);
+  const ref = dnsperf(NSD, queriesPath, nsdChild.pid!);
   printRow("zone of the local stack", ours, ref, "q/s");
   console.log(`CPU per answered query: dns ${ours.cpuUs.toFixed(1)} µs, nsd ${ref.cpuUs.toFixed(1)} µs (nsd ÷ dns ${(ref.cpuUs / ours.cpuUs).toFixed(2)}×)`);
   if (PROFILE) {

@@ -31,7 +31,7 @@ export type ExtraRecord = z.output<typeof extraRecordSchema>;
 export const dnsSettingsSchema = z.strictObject({
   /** Records added to the plan's zones (CNAMEs for customer sites, TXT verifications...). @default [] */
   records: z.array(extraRecordSchema).default([]),
-  /** Response rate limiting (RRL) against reflection/amplification, per client /24 and answer. */
+  /** Response rate limiting (RRL) against reflection/amplification, per client network (/24, /56) and answer. */
   rrl: z
     .strictObject({
       /** Identical responses per second to one client network before limiting; 0 disables RRL. @default 20 */
@@ -40,8 +40,10 @@ export const dnsSettingsSchema = z.strictObject({
       slip: z.number().int().min(0).max(10).default(2),
       /** Client network prefix the limit applies to (IPv4). @default 24 */
       ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
+      /** Client network prefix the limit applies to (IPv6, of the address's 16 bytes; BIND's default). @default 56 */
+      ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
     })
-    .default({ responsesPerSecond: 20, slip: 2, ipv4PrefixLength: 24 }),
+    .default({ responsesPerSecond: 20, slip: 2, ipv4PrefixLength: 24, ipv6PrefixLength: 56 }),
   /** Largest UDP response we send, whatever EDNS0 clients offer (1232 avoids IP fragmentation). @default 1232 */
   maxUdpPayload: z.number().int().min(512).max(4096).default(1232),
   /** A TCP connection idle this long is closed. @default 10000 */

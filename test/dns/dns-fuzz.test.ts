@@ -10,6 +10,7 @@ import * as packet from "dns-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDnsApp, type DnsApp } from "../../images/dns/src/app";
 import { respond } from "../../images/dns/src/responder";
+import { ReplyCache } from "../../images/dns/src/replyCache";
 import { createLogger } from "../../images/runtime/log";
 import { dnsConfig, writeConfig } from "./fixture";
 import { malformed, rng, SEEDS } from "./fuzz-inputs";
@@ -57,6 +58,42 @@ describe("dns fuzzing", () => {
       if (!ok) bad.push(input.toString("hex"));
     }
     expect(bad).toEqual([]);
+  });
+
+  it("the reply cache answers every input, in any name case, with the responder's own bytes (10,000 malformed + every zone name in random case)", () => {
+    const random = rng(21);
+    const zones = app.zones();
+    const names = zones.origins.flatMap((origin) => [origin, `edge.${origin}`, `www.${origin}`, `nope.${origin}`, `_imaps._tcp.${origin}`]);
+    const types = ["A", "AAAA", "MX", "TXT", "SRV", "NS", "SOA", "ANY", "CNAME", "PTR"] as const;
+    const randomCase = (name: string) => [...name].map((c) => (random() < 0.5 ? c.toUpperCase() : c)).join("");
+    const valid = Array.from({ length: 2000 }, (_, i) =>
+      packet.encode({
+        type: "query",
+        id: i,
+        flags: i % 3 ? packet.RECURSION_DESIRED : 0,
+        questions: [{ type: types[i % types.length] as packet.RecordType, name: randomCase(names[i % names.length]!) }],
+        additionals:
+          i % 2
+            ? [{ type: "OPT", name: ".", udpPayloadSize: 512 + (i % 5) * 300, options: [{ code: 10, data: Buffer.alloc(8, i) }] } as unknown as packet.Answer]
+            : [],
+      }),
+    );
+    const inputs = [...valid, ...Array.from({ length: 10_000 }, (_, i) => malformed(random, i))];
+    const cache = new ReplyCache(1232);
+    const bad: string[] = [];
+    // Twice: the first pass fills the cache, the second answers from it.
+    for (const pass of [1, 2]) {
+      inputs.forEach((input, i) => {
+        const transport = i % 2 ? "udp" : "tcp";
+        const expected = respond(input, zones, transport, { maxUdpPayload: 1232 });
+        const got = cache.answer(input, zones, transport);
+        const same =
+          expected === undefined ? got === undefined : got !== undefined && got.reply(input).equals(expected.message) && got.rrlKey === expected.rrlKey;
+        if (!same) bad.push(`pass ${pass} ${transport} ${input.toString("hex")}`);
+      });
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(cache.counts.hit).toBeGreaterThan(valid.length);
   });
 
   it("survives 10,000 malformed UDP datagrams and still answers", async () => {

@@ -244,6 +244,28 @@ describe("reply cache", () => {
   });
 });
 
+describe("reply cache with randomised name case (DNS 0x20)", () => {
+  it("answers a question in any case from one cache entry, echoing the case as asked in the question and the owner", async () => {
+    if (!hasDig) return;
+    const hits = async () => {
+      const text = await app.registry.getSingleMetricAsString("dns_reply_cache_total");
+      return Number(/dns_reply_cache_total\{result="hit"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    // dig sends a fresh EDNS cookie each run: options other than the buffer size are no part of the answer, nor of the key.
+    const first = await dig(port, ["mail.fra1.park.test", "A"]);
+    expect(first.status).toBe("NOERROR");
+    for (const asked of ["MaIl.FrA1.pArK.TeSt", "mAIL.fra1.PARK.test"]) {
+      const before = await hits();
+      const r = await dig(port, [asked, "A"]);
+      expect(await hits()).toBe(before + 1);
+      expect(r.raw).toContain(`;${asked}.`); // the question section, as asked
+      expect(r.answer).toHaveLength(1);
+      expect(r.answer[0]).toMatch(new RegExp(`^${asked.replace(/\./g, "\\.")}\\. 300 IN A 10\\.42\\.0\\.\\d+$`));
+      expect(r.answer[0]!.split(" A ")[1]).toBe(first.answer[0]!.split(" A ")[1]);
+    }
+  });
+});
+
 describe("hostile UDP sources", () => {
   it("drops a query from source port 0 (dgram cannot answer it) and keeps serving", async () => {
     if (!hasDig) return;

@@ -10,7 +10,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../../runtime/log";
 import type { DnsSettings } from "../../../contracts/settings/dns";
-import { respond, type Reply, type Transport } from "./responder";
+import type { Transport } from "./responder";
+import { ReplyCache, type Answer, type CacheCounts } from "./replyCache";
 import { ResponseRateLimiter } from "./rrl";
 import type { ZoneSet } from "./zones";
 import { AddressCap } from "../../runtime/addressCap";
@@ -38,9 +39,6 @@ export interface DnsServer {
 export const TCP_WRITE_HIGH_WATER = 64 * 1024;
 /** Open TCP connections per client address (beyond: closed at once). */
 export const TCP_PER_ADDRESS = 16;
-/** Encoded replies kept for reuse, in bytes (keys and replies); queries longer than a UDP one are not kept. */
-const REPLY_CACHE_BYTES = 32 * 1024 * 1024;
-const CACHEABLE_QUERY = 512;
 
 /**
  * Length-prefixed TCP messages (RFC 1035 §4.2.2) from a stream of chunks. Chunks are joined
@@ -75,18 +73,6 @@ class MessageReader {
 }
 
 /**
- * A copy of a cached reply with the query's id in it: the copy, because a send that cannot go
- * out at once (full socket buffer) is queued with its buffer while the cache entry is reused.
- */
-function withId(reply: Buffer, query: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(reply.length);
-  reply.copy(out);
-  out[0] = query[0]!;
-  out[1] = query[1]!;
-  return out;
-}
-
-/**
  * dgram resolves the address of every send with dns.lookup (a regex test and a nextTick per
  * reply). A reply goes to the address its query came from, already an IP literal: while
  * `replyTo` holds that very string the lookup is the identity; anything else (the bind
@@ -99,7 +85,7 @@ function replyLookup(isReply: (address: string) => boolean, version: 4 | 6) {
   };
 }
 
-function metrics(registry: Registry) {
+function metrics(registry: Registry, cache: CacheCounts) {
   // Answers are counted in plain numbers on the hot path (prom-client hashes the label set
   // on every inc) and handed over when the registry is scraped.
   const answered = { udp: new Map<string, number>(), tcp: new Map<string, number>() };
@@ -118,6 +104,16 @@ function metrics(registry: Registry) {
         for (const transport of ["udp", "tcp"] as const) for (const [rcode, n] of answered[transport]) this.inc({ transport, rcode }, n);
       },
     }),
+    cache: new Counter({
+      name: "dns_reply_cache_total",
+      help: "Queries answered from the reply cache (hit), encoded and cached (miss), or answered uncached (uncacheable)",
+      labelNames: ["result"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const result of ["hit", "miss", "uncacheable"] as const) this.inc({ result }, cache[result]);
+      },
+    }),
     dropped: new Counter({ name: "dns_dropped_total", help: "DNS messages not answered, by reason", labelNames: ["reason"], registers: [registry] }),
     rrl: new Counter({ name: "dns_rrl_limited_total", help: "UDP responses limited by RRL, by action", labelNames: ["action"], registers: [registry] }),
     tcpConnections: new Gauge({ name: "dns_tcp_connections", help: "Open DNS TCP connections", registers: [registry] }),
@@ -126,47 +122,13 @@ function metrics(registry: Registry) {
 
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const { settings, log } = options;
-  const m = metrics(options.registry);
   const rrl = new ResponseRateLimiter(settings.rrl);
-  const responderOptions = { maxUdpPayload: settings.maxUdpPayload };
+  const cache = new ReplyCache(settings.maxUdpPayload);
+  const m = metrics(options.registry, cache.counts);
 
-  // Encoded replies by query bytes (everything but the id): authoritative data only changes
-  // on reload, and re-encoding the same answer with dns-packet costs more than the lookup.
-  let cacheZones: ZoneSet | undefined;
-  // One map per transport (the answers differ: no truncation over TCP), keyed by the query's
-  // bytes after the id as a latin1 string.
-  const replies = { udp: new Map<string, Reply>(), tcp: new Map<string, Reply>() };
-  let cacheBytes = 0;
-  /** The reply to `message` as cached: shared, so callers send `withId(...)` of it, never it. */
-  const cached = (message: Buffer, transport: Transport): Reply | undefined => {
-    const zones = options.zones();
-    if (zones !== cacheZones) {
-      replies.udp.clear();
-      replies.tcp.clear();
-      cacheBytes = 0;
-      cacheZones = zones;
-    }
-    const key = message.length <= CACHEABLE_QUERY ? message.toString("latin1", 2) : undefined;
-    let reply = key === undefined ? undefined : replies[transport].get(key);
-    if (!reply) {
-      reply = respond(message, zones, transport, responderOptions);
-      if (!reply) return undefined;
-      if (key !== undefined) {
-        if (replies.udp.size + replies.tcp.size >= 10_000 || cacheBytes > REPLY_CACHE_BYTES) {
-          replies.udp.clear();
-          replies.tcp.clear();
-          cacheBytes = 0;
-        }
-        replies[transport].set(key, reply);
-        cacheBytes += key.length + reply.message.length;
-      }
-    }
-    return reply;
-  };
-
-  const answer = (message: Buffer, transport: Transport): Reply | undefined => {
+  const answer = (message: Buffer, transport: Transport): Answer | undefined => {
     try {
-      return message.length >= 12 ? cached(message, transport) : undefined;
+      return message.length >= 12 ? cache.answer(message, options.zones(), transport) : undefined;
     } catch (error) {
       // A bug, not bad input (respond() handles that): keep serving, but say so loudly.
       log.error({ err: error, transport }, "DNS responder failed");
@@ -186,7 +148,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     if (!reply) return void m.dropped.inc({ reason: "malformed" });
     const action = rrl.decide(peer.address, reply.rrlKey);
     if (action === "drop") return void m.rrl.inc({ action });
-    const out = withId(action === "slip" ? reply.truncated() : reply.message, message);
+    const out = action === "slip" ? reply.slip(message) : reply.reply(message);
     if (action === "slip") m.rrl.inc({ action });
     m.count("udp", reply.rcode);
     replyTo = peer.address;
@@ -248,10 +210,10 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
         }
         m.count("tcp", reply.rcode);
         idle.refresh();
-        const framed = Buffer.allocUnsafe(2 + reply.message.length);
-        framed.writeUInt16BE(reply.message.length, 0);
-        reply.message.copy(framed, 2);
-        framed.writeUInt16BE(message.readUInt16BE(0), 2);
+        const body = reply.reply(message);
+        const framed = Buffer.allocUnsafe(2 + body.length);
+        framed.writeUInt16BE(body.length, 0);
+        body.copy(framed, 2);
         socket.write(framed);
       }
     };
