@@ -1,0 +1,86 @@
+/**
+ * Debian's pebble (Let's Encrypt's test ACME CA) for the proxy's ACME tests: its own HTTPS
+ * certificate made with openssl, HTTP-01 validation sent to the given port, names resolved by
+ * the given DNS server (ours, in-process). PEBBLE_VA_NOSLEEP skips its random validation delay
+ * and PEBBLE_WFE_NONCEREJECT=0 its deliberate bad nonces, so a run does the same every time.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { curl, selfSigned } from "../web/curl";
+
+export interface Pebble {
+  readonly directoryUrl: string;
+  /** Pebble's own HTTPS certificate: what the proxy must trust to reach the directory. */
+  readonly caBundle: string;
+  readonly caFile: string;
+  /** Pebble's issuing root, from its management API (`/roots/0`): what a client trusts for the issued certificates. */
+  root(): Promise<string>;
+  /** Everything pebble printed (for a failure's message). */
+  output(): string;
+  close(): Promise<void>;
+}
+
+/** A port free on loopback now (pebble takes its ports from its config, not from the kernel). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startPebble(options: { readonly httpPort: number; readonly dnsPort: number }): Promise<Pebble> {
+  const dir = mkdtempSync(join(tmpdir(), "sp-pebble-"));
+  const tls = await selfSigned(["localhost"]);
+  const [port, managementPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const config = join(dir, "pebble.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${port}`,
+        managementListenAddress: `127.0.0.1:${managementPort}`,
+        certificate: tls.certFile,
+        privateKey: tls.keyFile,
+        httpPort: options.httpPort,
+        tlsPort,
+        ocspResponderURL: "",
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
+  let printed = "";
+  const child: ChildProcess = spawn("pebble", ["-config", config, "-dnsserver", `127.0.0.1:${options.dnsPort}`], {
+    env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d: Buffer) => (printed += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (printed += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const directoryUrl = `https://localhost:${port}/dir`;
+  // Up when the directory answers over its HTTPS (a bounded wait for start-up, not an assertion).
+  for (let i = 0; ; i++) {
+    const res = await curl(["--cacert", tls.certFile, directoryUrl]);
+    if (res.status === 200) break;
+    if (child.exitCode !== null || i > 100) throw new Error(`pebble did not start: ${printed}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    directoryUrl,
+    caBundle: readFileSync(tls.certFile, "utf8"),
+    caFile: tls.certFile,
+    root: async () => {
+      const res = await curl(["--cacert", tls.certFile, `https://localhost:${managementPort}/roots/0`]);
+      if (res.status !== 200) throw new Error(`pebble /roots/0: ${res.status} ${res.stderr}`);
+      return res.body.toString();
+    },
+    output: () => printed,
+    close: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
