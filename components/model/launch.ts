@@ -21,10 +21,11 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { BACKUP_ENV, BACKUP_STORE_PATH, type BackupClients } from "../../contracts/backups";
-import { BACKUP_PATH, CUSTOMER_SITES_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { BACKUP_PATH, CUSTOMER_SITES_PATH, PROXY_ACME_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { VIEW_FILE } from "../../contracts/runtimeConfig";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
 import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService, PublishedPort } from "../plan";
+import { proxyView } from "./proxyView";
 import { replicaRuntimeConfig } from "./runtimeConfig";
 import { storeView, type StoredView } from "./viewFiles";
 
@@ -156,6 +157,9 @@ export function replicaLaunch(
   // An HA db group's monitor holds the group's state only: it takes no backups.
   if (info.stateful && service.backup && replica.part !== "monitor") volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: replica.host });
   volumes.push(...sitesVolumes(plan, replica, service));
+  // A proxy that orders customers' certificates from an ACME CA keeps its account key and the
+  // certificates on a volume: a restart serves them at once instead of ordering again (CAs rate-limit).
+  if (service.role === "proxy" && proxyView(plan, service).acme) volumes.push({ kind: "data", containerPath: PROXY_ACME_PATH, keeper: replica.host });
   const store = backupStoreOf(plan, replica, service);
   const env: Record<string, string> = {
     SP_DATACENTER: plan.datacenter,
@@ -193,12 +197,13 @@ export function replicaLaunch(
  * the config names the file and its SHA-256 (contracts/runtimeConfig.ts).
  */
 function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchFile[] {
-  const { routes, noc, zones, accounts, customerSites, mail, ...config } = replicaRuntimeConfig(plan, replica, service);
+  const { routes, acme, noc, zones, accounts, customerSites, mail, ...config } = replicaRuntimeConfig(plan, replica, service);
   const key = routes ?? noc ?? zones ?? accounts ?? customerSites ?? mail;
   if (!key) return [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(config))];
   const view = storeView(
     {
       ...(routes ? { routes } : {}),
+      ...(acme ? { acme } : {}),
       ...(noc ? { noc } : {}),
       ...(zones ? { zones } : {}),
       ...(accounts ? { accounts } : {}),

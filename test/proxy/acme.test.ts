@@ -18,7 +18,7 @@ import { createLogger } from "../../images/runtime/log";
 import { dnsConfig, writeConfig } from "../dns/fixture";
 import { curl, requireTool, selfSigned } from "../web/curl";
 import { proxyConfig, startUpstream, type Upstream } from "./fixture";
-import { freePort, startPebble, type Pebble } from "./pebble";
+import { freePorts, startPebble, type Pebble } from "./pebble";
 
 const log = createLogger({ role: "proxy", level: "silent" });
 const ACME_NAMES = ["acme.test", "www.acme.test"];
@@ -74,7 +74,7 @@ beforeAll(async () => {
   const zones = config.zones!.filter((z) => z.origin !== "acme.test" && z.origin !== "globex.test");
   const acmeZone = withSoa("acme.test", ["ns1.fra1.park.test"], [...ACME_NAMES.map((name) => ({ name, ttl: 60, type: "A" as const, data: "127.0.0.1" }))]);
   dns = await startDnsApp({ configPath: writeConfig({ ...config, zones: [...zones, acmeZone] }), host: "127.0.0.1", port: 0, log, watchIntervalMs: 0 });
-  const httpPort = await freePort();
+  const [httpPort] = (await freePorts(1)) as [number];
   pebble = await startPebble({ httpPort, dnsPort: dns.server.port });
   pebbleRoot = join(mkdtempSync(join(tmpdir(), "sp-pebble-root-")), "root.pem");
   // Stands for the datacenter CA's certificate on the proxy (it names no customer: curl -k below where that matters).

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { curl, selfSigned } from "../web/curl";
@@ -23,19 +23,28 @@ export interface Pebble {
   close(): Promise<void>;
 }
 
-/** A port free on loopback now (pebble takes its ports from its config, not from the kernel). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/**
+ * `n` distinct ports free on loopback now, none in `exclude` (pebble takes its ports from its
+ * config, not from the kernel). All are held open together, so the kernel cannot hand one out twice.
+ */
+export async function freePorts(n: number, exclude: readonly number[] = []): Promise<number[]> {
+  const held: Server[] = [];
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    held.push(server);
+    const { port } = server.address() as { port: number };
+    if (!exclude.includes(port)) ports.push(port);
+  }
+  await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 export async function startPebble(options: { readonly httpPort: number; readonly dnsPort: number }): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), "sp-pebble-"));
   const tls = await selfSigned(["localhost"]);
-  const [port, managementPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, managementPort, tlsPort] = (await freePorts(3, [options.httpPort])) as [number, number, number];
   const config = join(dir, "pebble.json");
   writeFileSync(
     config,
