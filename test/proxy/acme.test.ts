@@ -5,9 +5,11 @@
  * orders fail and are retried while it keeps the datacenter CA's certificate. curl checks both
  * over HTTPS with --resolve and the issuer it was told to trust.
  */
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withSoa } from "../../components/plan/dns";
@@ -20,6 +22,7 @@ import { curl, requireTool, selfSigned } from "../web/curl";
 import { proxyConfig, startUpstream, type Upstream } from "./fixture";
 import { freePorts, startPebble, type Pebble } from "./pebble";
 
+const run = promisify(execFile);
 const log = createLogger({ role: "proxy", level: "silent" });
 const ACME_NAMES = ["acme.test", "www.acme.test"];
 const GLOBEX_NAMES = ["globex.test", "www.globex.test"];
@@ -46,13 +49,13 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 }
 
 /** The edge proxy of the local stack, its customer routes pointed at `web`, with an ACME view for both customers. */
-function acmeConfig(directoryUrl: string, caBundle: string) {
+function acmeConfig(directoryUrl: string, caBundle: string, renewAfter = 0.67) {
   const config = proxyConfig({ accessLog: false }, () => [{ id: "web-a", host: "127.0.0.1", port: web!.port }]);
   const acme = acmeViewSchema.parse({
     directoryUrl,
     email: "ops@fra1.park.test",
     caBundle,
-    renewAfter: 0.67,
+    renewAfter,
     maxOrdersInFlight: 2,
     domainSets: [
       { id: "acme", names: ACME_NAMES },
@@ -60,6 +63,15 @@ function acmeConfig(directoryUrl: string, caBundle: string) {
     ],
   });
   return { ...config, acme };
+}
+
+/** The serial number and issuer of the certificate the proxy serves for `name`, as openssl's client sees it. */
+async function servedCertificate(port: number, name: string): Promise<string> {
+  const { stdout } = await run("sh", [
+    "-c",
+    `openssl s_client -connect 127.0.0.1:${port} -servername ${name} </dev/null 2>/dev/null | openssl x509 -noout -serial -issuer`,
+  ]);
+  return stdout;
 }
 
 const https = (name: string, port: number, caFile: string, path = "/") =>
@@ -161,4 +173,41 @@ describe("proxy ACME issuing against pebble", () => {
     expect(res.stderr).toMatch(/issuer: CN ?= ?Pebble Intermediate CA/);
     expect(await orders(restarted.registry, { set: "acme" })).toBe(0);
   });
+});
+
+describe("renewal", () => {
+  let shortLived: Pebble | undefined;
+  let renewing: ProxyApp | undefined;
+  afterAll(async () => {
+    await renewing?.close();
+    await shortLived?.close();
+  });
+
+  it("renews a certificate once half its lifetime has passed and serves the new one without a restart", async (ctx) => {
+    if (!ready) return ctx.skip();
+    // A CA whose certificates live 8 s: with renewAfter 0.5 the proxy orders again after about 4 s.
+    const [httpPort] = (await freePorts(1)) as [number];
+    shortLived = await startPebble({ httpPort, dnsPort: dns!.server.port, validitySeconds: 8 });
+    const dir = mkdtempSync(join(tmpdir(), "sp-acme-renew-"));
+    renewing = await startProxyApp({
+      config: acmeConfig(shortLived.directoryUrl, shortLived.caBundle, 0.5),
+      host: "127.0.0.1",
+      httpPort,
+      httpsPort: 0,
+      tls: dcCert,
+      acme: { dir, backoffMinMs: 200, backoffMaxMs: 1000 },
+      log,
+    });
+    await until(async () => (await orders(renewing!.registry, { set: "acme", result: "issued" })) >= 1);
+    const first = await servedCertificate(renewing.httpsPort!, "acme.test");
+    const firstFile = readFileSync(join(dir, "acme.pem"), "utf8");
+    // Counted after reading: a renewal in between only makes the wait for the next one longer.
+    const issued = await orders(renewing.registry, { set: "acme", result: "issued" });
+    await until(async () => (await orders(renewing!.registry, { set: "acme", result: "issued" })) >= issued + 1);
+    const second = await servedCertificate(renewing.httpsPort!, "acme.test");
+    expect(first).toMatch(/issuer=CN ?= ?Pebble Intermediate CA/);
+    expect(second).toMatch(/issuer=CN ?= ?Pebble Intermediate CA/);
+    expect(second.split("\n")[0]).not.toBe(first.split("\n")[0]); // another serial
+    expect(readFileSync(join(dir, "acme.pem"), "utf8")).not.toBe(firstFile);
+  }, 60_000);
 });

@@ -41,7 +41,8 @@ export async function freePorts(n: number, exclude: readonly number[] = []): Pro
   return ports;
 }
 
-export async function startPebble(options: { readonly httpPort: number; readonly dnsPort: number }): Promise<Pebble> {
+/** `validitySeconds`: the lifetime of the certificates it issues (pebble's default is five years). */
+export async function startPebble(options: { readonly httpPort: number; readonly dnsPort: number; readonly validitySeconds?: number }): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), "sp-pebble-"));
   const tls = await selfSigned(["localhost"]);
   const [port, managementPort, tlsPort] = (await freePorts(3, [options.httpPort])) as [number, number, number];
@@ -58,6 +59,7 @@ export async function startPebble(options: { readonly httpPort: number; readonly
         tlsPort,
         ocspResponderURL: "",
         externalAccountBindingRequired: false,
+        ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),
       },
     }),
   );
