@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { customerPlan, customerProblems, withCustomers } from "../support/customers";
+import { nocView } from "../../components/model/nocView";
 import { proxyView } from "../../components/model/proxyView";
 import { replicaLaunch } from "../../components/model/launch";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
@@ -95,6 +96,14 @@ describe("an acme customer in the plan, the proxy's view and its launch", () => 
       expect(replicaRuntimeConfig(plan, r, service).acme).toBeUndefined();
       expect(replicaLaunch(plan, r, service, [], []).volumes.some((v) => v.containerPath === PROXY_ACME_PATH)).toBe(false);
     }
+  });
+
+  it("tells the NOC which customer sites have an ACME certificate (it trusts the system's roots for those)", () => {
+    const noc = plan.services.find((s) => s.role === "noc")!;
+    const nocReplica = plan.replicas.find((r) => r.id === noc.replicas[0])!;
+    const sites = nocView(plan, nocReplica, noc).targets.filter((t) => t.site !== undefined);
+    expect(new Set(sites.filter((t) => t.acme).map((t) => t.site))).toEqual(new Set(["globex.test"]));
+    expect(new Set(sites.filter((t) => !t.acme).map((t) => t.site))).toEqual(new Set(["acme.test"]));
   });
 
   it("without acme the proxy gets neither (today's datacenter CA only)", () => {
