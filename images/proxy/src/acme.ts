@@ -16,7 +16,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { Agent } from "node:https";
 import { join } from "node:path";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import * as acme from "acme-client";
+import type * as AcmeClient from "acme-client";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { AcmeView } from "../../../contracts/views/proxy";
 import type { Logger } from "../../runtime/log";
@@ -60,7 +60,9 @@ export class AcmeIssuer {
   private readonly waiting: DomainSet[] = [];
   private running = 0;
   private closed = false;
-  private client?: acme.Client;
+  /** acme-client, loaded on start: a proxy without ACME never runs its (large) initialisation. */
+  private acme!: typeof AcmeClient;
+  private client?: AcmeClient.Client;
   private readonly orders: Counter<"set" | "result">;
   private readonly expiry: Gauge<"set">;
 
@@ -85,6 +87,7 @@ export class AcmeIssuer {
   async start(): Promise<void> {
     const { view, log } = this.options;
     await mkdir(this.options.dir, { recursive: true, mode: 0o700 });
+    const acme = (this.acme = await import("acme-client"));
     if (view.caBundle) acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, view.caBundle] });
     acme.setLogger((message) => log.debug({ event: "acme" }, message));
     this.client = new acme.Client({ directoryUrl: view.directoryUrl, accountKey: await this.accountKey() });
@@ -125,7 +128,7 @@ export class AcmeIssuer {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
-    const key = await acme.crypto.createPrivateEcdsaKey();
+    const key = await this.acme.crypto.createPrivateEcdsaKey();
     await this.writeWhole(file, key);
     this.options.log.info({ event: "acme-account-key" }, "generated a new ACME account key");
     return key;
@@ -151,7 +154,7 @@ export class AcmeIssuer {
     if (!key) throw new Error("no private key in the stored file");
     const cert = pem.replace(key, "");
     const context = createSecureContext({ key, cert, minVersion: "TLSv1.2" });
-    const info = acme.crypto.readCertificateInfo(cert);
+    const info = this.acme.crypto.readCertificateInfo(cert);
     set.context = context;
     set.covers = new Set([info.domains.commonName, ...info.domains.altNames].map((n) => n.toLowerCase()));
     set.notBefore = info.notBefore;
@@ -201,7 +204,8 @@ export class AcmeIssuer {
     const { log } = this.options;
     const issued: string[] = [];
     try {
-      const [key, csr] = await acme.crypto.createCsr({ commonName: set.names[0]!, altNames: [...set.names] }, await acme.crypto.createPrivateEcdsaKey());
+      const { crypto } = this.acme;
+      const [key, csr] = await crypto.createCsr({ commonName: set.names[0]!, altNames: [...set.names] }, await crypto.createPrivateEcdsaKey());
       const cert = await this.client!.auto({
         csr,
         email: this.options.view.email,
