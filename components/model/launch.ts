@@ -59,9 +59,10 @@ export interface LaunchVolume {
    * `data`: the role's state; `backup`: the replica's local copies of its backups (`SP_BACKUP_DIR`);
    * `backup-store`: a host agent's store of the copies shipped to it; `sites`: the hosting
    * customers' published sites, written by their file service and read by their web services
-   * (one volume, named by `shared`, mounted by each).
+   * (one volume, named by `shared`, mounted by each); `state`: a stateless role's small state
+   * (the proxy's ACME account and certificates): a Docker volume, a directory on a Hetzner server's disk.
    */
-  readonly kind: "data" | "backup" | "backup-store" | "sites";
+  readonly kind: "data" | "backup" | "backup-store" | "sites" | "state";
   readonly containerPath: string;
   /** The host that keeps it. */
   readonly keeper: string;
@@ -159,7 +160,7 @@ export function replicaLaunch(
   volumes.push(...sitesVolumes(plan, replica, service));
   // A proxy that orders customers' certificates from an ACME CA keeps its account key and the
   // certificates on a volume: a restart serves them at once instead of ordering again (CAs rate-limit).
-  if (service.role === "proxy" && proxyView(plan, service).acme) volumes.push({ kind: "data", containerPath: PROXY_ACME_PATH, keeper: replica.host });
+  if (service.role === "proxy" && proxyView(plan, service).acme) volumes.push({ kind: "state", containerPath: PROXY_ACME_PATH, keeper: replica.host });
   const store = backupStoreOf(plan, replica, service);
   const env: Record<string, string> = {
     SP_DATACENTER: plan.datacenter,

@@ -9,6 +9,8 @@ import { nocView } from "../../components/model/nocView";
 import { proxyView } from "../../components/model/proxyView";
 import { replicaLaunch } from "../../components/model/launch";
 import { replicaRuntimeConfig } from "../../components/model/runtimeConfig";
+import { replicaContainer } from "../../components/targets/hetzner/containers";
+import { renderUnit, STATE } from "../../components/targets/hetzner/units";
 import { PROXY_ACME_PATH } from "../../contracts/paths";
 import { replicaRuntimeConfigSchema } from "../../contracts/runtimeConfig";
 
@@ -90,12 +92,21 @@ describe("an acme customer in the plan, the proxy's view and its launch", () => 
     const config = replicaRuntimeConfigSchema.parse(replicaRuntimeConfig(plan, replica, edge));
     expect(config.acme?.domainSets.map((s) => s.id)).toEqual(["globex"]);
     const launch = replicaLaunch(plan, replica, edge, [], []);
-    expect(launch.volumes).toContainEqual({ kind: "data", containerPath: PROXY_ACME_PATH, keeper: replica.host });
+    expect(launch.volumes).toContainEqual({ kind: "state", containerPath: PROXY_ACME_PATH, keeper: replica.host });
     for (const service of plan.services.filter((s) => s.role !== "proxy")) {
       const r = plan.replicas.find((x) => x.id === service.replicas[0])!;
       expect(replicaRuntimeConfig(plan, r, service).acme).toBeUndefined();
       expect(replicaLaunch(plan, r, service, [], []).volumes.some((v) => v.containerPath === PROXY_ACME_PATH)).toBe(false);
     }
+  });
+
+  it("on Hetzner keeps the state in a directory on the server's disk (no paid volume for a few KB), mounted on every start", () => {
+    const container = replicaContainer(plan, replicaLaunch(plan, replica, edge, [], []), "serverpark-proxy", false);
+    expect(container.state).toEqual({ containerPath: PROXY_ACME_PATH });
+    expect(container.volume).toBeUndefined();
+    const unit = renderUnit(plan.datacenter, plan.domain, replica.host, container);
+    expect(unit).toContain(`--volume ${STATE}/${replica.id}:${PROXY_ACME_PATH}`);
+    expect(unit).toContain(`ExecStartPre=/bin/chown 1000:1000 ${STATE}/${replica.id}`);
   });
 
   it("tells the NOC which customer sites have an ACME certificate (it trusts the system's roots for those)", () => {
