@@ -91,6 +91,20 @@ function customerRoutes(
   }));
 }
 
+/**
+ * The proxy's replicas at their HTTP port, each at its address on the service's first network
+ * that is not the management one (every replica of a service is on all its networks).
+ */
+function peersOf(plan: DatacenterPlan, service: PlannedService, replicas: ReadonlyMap<string, PlannedReplica>): { host: string; port: number }[] {
+  const management = new Set(plan.networks.filter((n) => n.exposure === "management").map((n) => n.id));
+  const net = service.networks.find((n) => !management.has(n)) ?? service.networks[0]!;
+  const port = service.ports.find((p) => p.name === "http")!.port;
+  return service.replicas.flatMap((id) => {
+    const address = replicas.get(id)?.addresses[net];
+    return address ? [{ host: address, port }] : [];
+  });
+}
+
 /** The proxy service's resolved routes and certificate names (computed once per plan and service). */
 export function proxyView(plan: DatacenterPlan, service: PlannedService): ProxyView {
   const known = views.get(service);
@@ -117,7 +131,7 @@ export function proxyView(plan: DatacenterPlan, service: PlannedService): ProxyV
   const domainSets = (plan.customers ?? [])
     .filter((c) => c.site.acme && c.site.proxyService === service.id)
     .map((c) => ({ id: c.id, names: [...c.site.names] }));
-  const acme = plan.acme && domainSets.length > 0 ? { ...plan.acme, domainSets } : undefined;
+  const acme = plan.acme && domainSets.length > 0 ? { ...plan.acme, peers: peersOf(plan, service, replicas), domainSets } : undefined;
   const view: ProxyView = { routes, certificateNames: names, ...(acme ? { acme } : {}) };
   views.set(service, view);
   return view;

@@ -49,6 +49,12 @@ export const acmeViewSchema = z.object({
   renewAfter: z.number().gt(0).lt(1),
   /** Orders running at once; the others wait their turn. */
   maxOrdersInFlight: z.number().int().min(1).max(16),
+  /**
+   * Every replica of this proxy service at its HTTP address on a network they share (this one's
+   * included; a replica skips its own). The CA's validation may reach any replica (DNS and a load
+   * balancer pick one), so a replica asks the others for a token it did not issue itself.
+   */
+  peers: z.array(z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })).max(64),
   /** One certificate per set: a customer's names (its domains and their `www.`), at most 100 (Let's Encrypt's limit). */
   domainSets: z.array(z.object({ id: z.string().regex(/^[a-z0-9-]+$/), names: z.array(z.string()).min(1).max(100) })),
 });

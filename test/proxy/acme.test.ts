@@ -36,6 +36,8 @@ let restarted: ProxyApp | undefined;
 let dcCert: { certFile: string; keyFile: string };
 let acmeDir: string;
 let pebbleRoot: string;
+/** A second replica of the same proxy service, on its own volume and ACME account. */
+let second: ProxyApp | undefined;
 
 /** Sum of proxy_acme_orders_total for these labels. */
 async function orders(registry: Registry, match: { set?: string; result?: string }): Promise<number> {
@@ -49,7 +51,7 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 }
 
 /** The edge proxy of the local stack, its customer routes pointed at `web`, with an ACME view for both customers. */
-function acmeConfig(directoryUrl: string, caBundle: string, renewAfter = 0.67) {
+function acmeConfig(directoryUrl: string, caBundle: string, renewAfter = 0.67, peerPorts: readonly number[] = []) {
   const config = proxyConfig({ accessLog: false }, () => [{ id: "web-a", host: "127.0.0.1", port: web!.port }]);
   const acme = acmeViewSchema.parse({
     directoryUrl,
@@ -57,6 +59,7 @@ function acmeConfig(directoryUrl: string, caBundle: string, renewAfter = 0.67) {
     caBundle,
     renewAfter,
     maxOrdersInFlight: 2,
+    peers: peerPorts.map((port) => ({ host: "127.0.0.1", port })),
     domainSets: [
       { id: "acme", names: ACME_NAMES },
       { id: "globex", names: GLOBEX_NAMES },
@@ -86,24 +89,37 @@ beforeAll(async () => {
   const zones = config.zones!.filter((z) => z.origin !== "acme.test" && z.origin !== "globex.test");
   const acmeZone = withSoa("acme.test", ["ns1.fra1.park.test"], [...ACME_NAMES.map((name) => ({ name, ttl: 60, type: "A" as const, data: "127.0.0.1" }))]);
   dns = await startDnsApp({ configPath: writeConfig({ ...config, zones: [...zones, acmeZone] }), host: "127.0.0.1", port: 0, log, watchIntervalMs: 0 });
-  const [httpPort] = (await freePorts(1)) as [number];
+  const [httpPort, secondPort] = (await freePorts(2)) as [number, number];
   pebble = await startPebble({ httpPort, dnsPort: dns.server.port });
   pebbleRoot = join(mkdtempSync(join(tmpdir(), "sp-pebble-root-")), "root.pem");
   // Stands for the datacenter CA's certificate on the proxy (it names no customer: curl -k below where that matters).
   dcCert = await selfSigned(["edge.fra1.park.test", ...ACME_NAMES, ...GLOBEX_NAMES]);
   acmeDir = mkdtempSync(join(tmpdir(), "sp-acme-"));
   app = await startProxyApp({
-    config: acmeConfig(pebble.directoryUrl, pebble.caBundle),
+    config: acmeConfig(pebble.directoryUrl, pebble.caBundle, 0.67, [httpPort, secondPort]),
     host: "127.0.0.1",
     httpPort,
     httpsPort: 0,
     tls: dcCert,
-    acme: { dir: acmeDir, backoffMinMs: 200, backoffMaxMs: 1000 },
+    // Every replica is on 127.0.0.1 here: none is skipped as "own" (asking itself is answered 404).
+    acme: { dir: acmeDir, backoffMinMs: 200, backoffMaxMs: 1000, ownAddresses: [] },
+    log,
+  });
+  // pebble validates on the first replica's port only, as if DNS or a balancer always picked it:
+  // the second's tokens (another account's) reach the first, which must ask the second.
+  second = await startProxyApp({
+    config: acmeConfig(pebble.directoryUrl, pebble.caBundle, 0.67, [httpPort, secondPort]),
+    host: "127.0.0.1",
+    httpPort: secondPort,
+    httpsPort: 0,
+    tls: dcCert,
+    acme: { dir: mkdtempSync(join(tmpdir(), "sp-acme-second-")), backoffMinMs: 200, backoffMaxMs: 1000, ownAddresses: [] },
     log,
   });
 }, 60_000);
 
 afterAll(async () => {
+  await second?.close();
   await restarted?.close();
   await app?.close();
   await pebble?.close();
@@ -172,6 +188,25 @@ describe("proxy ACME issuing against pebble", () => {
     expect(res.status).toBe(200);
     expect(res.stderr).toMatch(/issuer: CN ?= ?Pebble Intermediate CA/);
     expect(await orders(restarted.registry, { set: "acme" })).toBe(0);
+  });
+});
+
+describe("two replicas of the proxy", () => {
+  it("the replica the CA's validation reaches answers a token the other one issued, by asking it", async (ctx) => {
+    if (!ready) return ctx.skip();
+    await until(async () => (await orders(second!.registry, { set: "acme", result: "issued" })) >= 1);
+    const res = await https("www.acme.test", second!.httpsPort!, pebbleRoot);
+    expect(res.status).toBe(200);
+    expect(res.stderr).toMatch(/issuer: CN ?= ?Pebble Intermediate CA/);
+    // A request marked as a peer's is answered from the replica's own tokens only, never passed on.
+    const marked = await curl([
+      "-H",
+      "Host: acme.test",
+      "-H",
+      "x-serverpark-acme-peer: 1",
+      `http://127.0.0.1:${app!.httpPort}/.well-known/acme-challenge/${"A".repeat(43)}`,
+    ]);
+    expect(marked.status).toBe(404);
   });
 });
 

@@ -84,7 +84,16 @@ describe("an acme customer in the plan, the proxy's view and its launch", () => 
 
   it("orders only that customer's names, and keeps every customer's names on the datacenter CA's certificate", () => {
     const view = proxyView(plan, edge);
-    expect(view.acme).toEqual({ ...ACME, renewAfter: 0.67, maxOrdersInFlight: 2, domainSets: [{ id: "globex", names: ["globex.test", "www.globex.test"] }] });
+    // Every replica of the proxy at its port 80 on its internet network: the CA's request may reach any of them.
+    const peers = edge.replicas.map((id) => ({ host: plan.replicas.find((r) => r.id === id)!.addresses.public!, port: 80 }));
+    expect(peers).toHaveLength(2);
+    expect(view.acme).toEqual({
+      ...ACME,
+      renewAfter: 0.67,
+      maxOrdersInFlight: 2,
+      peers,
+      domainSets: [{ id: "globex", names: ["globex.test", "www.globex.test"] }],
+    });
     expect(view.certificateNames).toEqual(expect.arrayContaining(["acme.test", "www.acme.test", "globex.test", "www.globex.test"]));
   });
 

@@ -12,6 +12,7 @@
  * order in progress and only under the name it was issued for.
  */
 import { randomBytes } from "node:crypto";
+import { request } from "node:http";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { Agent } from "node:https";
 import { join } from "node:path";
@@ -22,6 +23,12 @@ import type { AcmeView } from "../../../contracts/views/proxy";
 import type { Logger } from "../../runtime/log";
 
 export const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
+/** Marks a request from a peer replica: answered from this replica's own tokens only, never passed on. */
+export const PEER_HEADER = "x-serverpark-acme-peer";
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+/** How long a peer has to answer, and how much of its answer is read (a key authorization is ~90 bytes). */
+const PEER_TIMEOUT_MS = 2000;
+const PEER_MAX_BYTES = 1024;
 /** setTimeout's longest wait; a later renewal is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----\n?/;
@@ -32,6 +39,8 @@ export interface AcmeIssuerOptions {
   readonly dir: string;
   readonly log: Logger;
   readonly registry: Registry;
+  /** This replica's own addresses: skipped among the view's peers. */
+  readonly ownAddresses?: readonly string[];
   /** First wait after a failed order; doubled after each further failure. @default 300000 (5 min) */
   readonly backoffMinMs?: number;
   /** @default 21600000 (6 h) */
@@ -114,6 +123,21 @@ export class AcmeIssuer {
     if (!this.byName.has(name)) return undefined;
     const entry = this.tokens.get(url.slice(CHALLENGE_PREFIX.length));
     return entry?.name === name ? entry.keyAuthorization : null;
+  }
+
+  /**
+   * The answer to a challenge for one of our names whose token this replica did not issue: the
+   * CA's request reached it while another replica of the service is ordering. Asked of every
+   * other replica at once (each within {@link PEER_TIMEOUT_MS}); undefined when none has it.
+   */
+  async fromPeers(host: string, url: string): Promise<string | undefined> {
+    const name = host.replace(/:\d+$/, "").toLowerCase();
+    const token = url.slice(CHALLENGE_PREFIX.length);
+    if (!this.byName.has(name) || !TOKEN.test(token)) return undefined;
+    const own = new Set(this.options.ownAddresses ?? []);
+    const peers = this.options.view.peers.filter((p) => !own.has(p.host));
+    const answers = await Promise.all(peers.map((p) => askPeer(p, name, `${CHALLENGE_PREFIX}${token}`)));
+    return answers.find((a) => a !== undefined);
   }
 
   close(): void {
@@ -258,4 +282,27 @@ export class AcmeIssuer {
     await writeFile(temp, content, { mode: 0o600 });
     await rename(temp, file);
   }
+}
+
+/** GET a challenge answer from a peer replica; undefined on anything but a 200 with a short body. */
+function askPeer(peer: { readonly host: string; readonly port: number }, name: string, path: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: peer.host, port: peer.port, path, headers: { host: name, [PEER_HEADER]: "1" }, timeout: PEER_TIMEOUT_MS }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        return resolve(undefined);
+      }
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+        if (body.length > PEER_MAX_BYTES) req.destroy();
+      });
+      res.on("end", () => resolve(body.length <= PEER_MAX_BYTES ? body : undefined));
+      res.on("error", () => resolve(undefined));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+    req.end();
+  });
 }

@@ -14,7 +14,7 @@ import { oneAtATime } from "../../runtime/pipelining";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { ProxySettings } from "../../../contracts/settings/proxy";
-import { AcmeIssuer } from "./acme";
+import { AcmeIssuer, PEER_HEADER } from "./acme";
 import { ResponseCache } from "./cache";
 import { createForwarder } from "./forward";
 import { BucketTable } from "./limits";
@@ -44,7 +44,7 @@ export interface ProxyAppOptions {
   readonly log: Logger;
   readonly registry?: Registry;
   /** Where ACME state lives when the view has `acme` (contracts/paths.ts PROXY_ACME_PATH); backoff overrides for tests. */
-  readonly acme?: { readonly dir: string; readonly backoffMinMs?: number; readonly backoffMaxMs?: number };
+  readonly acme?: { readonly dir: string; readonly backoffMinMs?: number; readonly backoffMaxMs?: number; readonly ownAddresses?: readonly string[] };
   /** Node server limits; tests shorten the timeouts. */
   readonly limits?: Partial<typeof LIMITS>;
   /** Overrides of {@link WEBSOCKET_LIMITS} (tests shorten the idle timeout). */
@@ -142,17 +142,22 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
 
   // Customers' certificates from an ACME CA: HTTP-01 answered here, certificates served by SNI.
   if (config.acme && !options.acme) throw new Error("the view asks for ACME certificates but no ACME directory was given");
-  const acme = config.acme && options.acme ? new AcmeIssuer({ view: config.acme, log, registry, ...options.acme }) : undefined;
+  const ownAddresses = Object.values(config.addresses);
+  const acme = config.acme && options.acme ? new AcmeIssuer({ view: config.acme, log, registry, ownAddresses, ...options.acme }) : undefined;
   await acme?.start();
+
+  // A token this replica did not issue may be another replica's order: asked of the peers, unless a peer is asking.
+  const answerChallenge = async (req: IncomingMessage, res: ServerResponse, own: string | null) => {
+    const answer = own ?? (req.headers[PEER_HEADER] === undefined ? await acme!.fromPeers(req.headers.host!, req.url!) : undefined);
+    onResponse(req, answer ? 200 : 404, answer?.length ?? 0, { route: "acme-challenge" });
+    res.writeHead(answer ? 200 : 404, { "content-type": "text/plain" }).end(answer ?? "");
+  };
 
   // Pipelined requests one at a time per connection: bounded memory (runtime/pipelining.ts).
   const handler = (tls: boolean) =>
     oneAtATime((req: IncomingMessage, res: ServerResponse) => {
       const answer = acme?.challenge(req.headers.host, req.url ?? "/");
-      if (answer !== undefined) {
-        onResponse(req, answer === null ? 404 : 200, answer?.length ?? 0, { route: "acme-challenge" });
-        return void res.writeHead(answer === null ? 404 : 200, { "content-type": "text/plain" }).end(answer ?? "");
-      }
+      if (answer !== undefined) return void answerChallenge(req, res, answer);
       try {
         forward(req, res, tls);
       } catch (error) {
