@@ -51,8 +51,8 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 }
 
 /** The edge proxy of the local stack, its customer routes pointed at `web`, with an ACME view for both customers. */
-function acmeConfig(directoryUrl: string, caBundle: string, renewAfter = 0.67, peerPorts: readonly number[] = []) {
-  const config = proxyConfig({ accessLog: false }, () => [{ id: "web-a", host: "127.0.0.1", port: web!.port }]);
+function acmeConfig(directoryUrl: string, caBundle: string, renewAfter = 0.67, peerPorts: readonly number[] = [], settings: Record<string, unknown> = {}) {
+  const config = proxyConfig({ accessLog: false, ...settings }, () => [{ id: "web-a", host: "127.0.0.1", port: web!.port }]);
   const acme = acmeViewSchema.parse({
     directoryUrl,
     email: "ops@fra1.park.test",
@@ -207,6 +207,27 @@ describe("two replicas of the proxy", () => {
       `http://127.0.0.1:${app!.httpPort}/.well-known/acme-challenge/${"A".repeat(43)}`,
     ]);
     expect(marked.status).toBe(404);
+  });
+});
+
+describe("limits", () => {
+  it("takes a request token from the client for every question it passes to its peers", async (ctx) => {
+    if (!ready) return ctx.skip();
+    // Two requests per client, refilled once in 1,000 s: the third question is refused before any peer is asked.
+    const limited = await startProxyApp({
+      config: acmeConfig(pebble!.directoryUrl, pebble!.caBundle, 0.67, [app!.httpPort], { rateLimit: { requestsPerSecond: 0.001, burst: 2 } }),
+      host: "127.0.0.1",
+      httpPort: 0,
+      tls: dcCert,
+      acme: { dir: acmeDir, backoffMinMs: 60_000, backoffMaxMs: 60_000, ownAddresses: [] },
+      log,
+    });
+    try {
+      const ask = () => curl(["-H", "Host: acme.test", `http://127.0.0.1:${limited.httpPort}/.well-known/acme-challenge/${"B".repeat(43)}`]);
+      expect([(await ask()).status, (await ask()).status, (await ask()).status]).toEqual([404, 404, 429]);
+    } finally {
+      await limited.close();
+    }
   });
 });
 

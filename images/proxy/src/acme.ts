@@ -29,6 +29,8 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 /** How long a peer has to answer, and how much of its answer is read (a key authorization is ~90 bytes). */
 const PEER_TIMEOUT_MS = 2000;
 const PEER_MAX_BYTES = 1024;
+/** Peer lookups running at once; beyond, a request for a token this replica did not issue is 404 at once. */
+const MAX_PEER_LOOKUPS = 32;
 /** setTimeout's longest wait; a later renewal is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----\n?/;
@@ -68,6 +70,7 @@ export class AcmeIssuer {
   private readonly tokens = new Map<string, { readonly name: string; readonly keyAuthorization: string }>();
   private readonly waiting: DomainSet[] = [];
   private running = 0;
+  private peerLookups = 0;
   private closed = false;
   /** acme-client, loaded on start: a proxy without ACME never runs its (large) initialisation. */
   private acme!: typeof AcmeClient;
@@ -134,10 +137,16 @@ export class AcmeIssuer {
     const name = host.replace(/:\d+$/, "").toLowerCase();
     const token = url.slice(CHALLENGE_PREFIX.length);
     if (!this.byName.has(name) || !TOKEN.test(token)) return undefined;
+    if (this.peerLookups >= MAX_PEER_LOOKUPS) return undefined;
     const own = new Set(this.options.ownAddresses ?? []);
     const peers = this.options.view.peers.filter((p) => !own.has(p.host));
-    const answers = await Promise.all(peers.map((p) => askPeer(p, name, `${CHALLENGE_PREFIX}${token}`)));
-    return answers.find((a) => a !== undefined);
+    this.peerLookups++;
+    try {
+      const answers = await Promise.all(peers.map((p) => askPeer(p, name, `${CHALLENGE_PREFIX}${token}`)));
+      return answers.find((a) => a !== undefined);
+    } finally {
+      this.peerLookups--;
+    }
   }
 
   close(): void {

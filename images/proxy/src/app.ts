@@ -9,7 +9,7 @@ import { BlockList, isIPv6 } from "node:net";
 import { Counter, Gauge, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
-import type { ProxyProtocolOptions } from "../../runtime/proxyProtocol";
+import { clientAddress, type ProxyProtocolOptions } from "../../runtime/proxyProtocol";
 import { oneAtATime } from "../../runtime/pipelining";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
@@ -147,8 +147,14 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
   await acme?.start();
 
   // A token this replica did not issue may be another replica's order: asked of the peers, unless a peer is asking.
+  // Asking peers costs them requests: it takes a token from the client's request bucket like a forwarded request.
   const answerChallenge = async (req: IncomingMessage, res: ServerResponse, own: string | null) => {
-    const answer = own ?? (req.headers[PEER_HEADER] === undefined ? await acme!.fromPeers(req.headers.host!, req.url!) : undefined);
+    const ask = own === null && req.headers[PEER_HEADER] === undefined;
+    if (ask && rate && !rate.get(clientAddress(req.socket) ?? "").tryTake()) {
+      onResponse(req, 429, 0, { route: "acme-challenge" });
+      return void res.writeHead(429, { "retry-after": "1" }).end();
+    }
+    const answer = own ?? (ask ? await acme!.fromPeers(req.headers.host!, req.url!) : undefined);
     onResponse(req, answer ? 200 : 404, answer?.length ?? 0, { route: "acme-challenge" });
     res.writeHead(answer ? 200 : 404, { "content-type": "text/plain" }).end(answer ?? "");
   };
