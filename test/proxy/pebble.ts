@@ -25,17 +25,24 @@ export interface Pebble {
 
 /**
  * `n` distinct ports free on loopback now, none in `exclude` (pebble takes its ports from its
- * config, not from the kernel). All are held open together, so the kernel cannot hand one out twice.
+ * config, not from the kernel). They are drawn from 10000-19999, below the kernel's ephemeral
+ * range (32768 up), so another test's `listen(0)` cannot take one before pebble or the proxy
+ * binds it, and held open together so none is handed out twice.
  */
 export async function freePorts(n: number, exclude: readonly number[] = []): Promise<number[]> {
   const held: Server[] = [];
   const ports: number[] = [];
   while (ports.length < n) {
+    const port = 10_000 + Math.floor(Math.random() * 10_000);
+    if (exclude.includes(port) || ports.includes(port)) continue;
     const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!bound) continue;
     held.push(server);
-    const { port } = server.address() as { port: number };
-    if (!exclude.includes(port)) ports.push(port);
+    ports.push(port);
   }
   await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
