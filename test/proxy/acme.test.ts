@@ -231,6 +231,30 @@ describe("limits", () => {
   });
 });
 
+describe("state it cannot keep", () => {
+  it("serves the datacenter CA's certificates when its ACME directory cannot be created, instead of failing to start", async (ctx) => {
+    if (!ready) return ctx.skip();
+    const broken = await startProxyApp({
+      config: acmeConfig(pebble!.directoryUrl, pebble!.caBundle),
+      host: "127.0.0.1",
+      httpPort: 0,
+      httpsPort: 0,
+      tls: dcCert,
+      // A folder under a file: mkdir fails (ENOTDIR) even for root.
+      acme: { dir: join(dcCert.certFile, "acme"), backoffMinMs: 60_000, backoffMaxMs: 60_000 },
+      log,
+    });
+    try {
+      const res = await https("acme.test", broken.httpsPort!, dcCert.certFile);
+      expect(res.status).toBe(200);
+      expect(res.stderr).toMatch(/issuer: CN ?= ?edge\.fra1\.park\.test/);
+      expect(await orders(broken.registry, {})).toBe(0);
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
 describe("renewal", () => {
   let shortLived: Pebble | undefined;
   let renewing: ProxyApp | undefined;

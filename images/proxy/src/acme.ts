@@ -71,6 +71,7 @@ export class AcmeIssuer {
   private readonly waiting: DomainSet[] = [];
   private running = 0;
   private peerLookups = 0;
+  private retry?: NodeJS.Timeout;
   private closed = false;
   /** acme-client, loaded on start: a proxy without ACME never runs its (large) initialisation. */
   private acme!: typeof AcmeClient;
@@ -95,8 +96,28 @@ export class AcmeIssuer {
     });
   }
 
-  /** Loads the stored certificates and schedules every order and renewal. */
-  async start(): Promise<void> {
+  /**
+   * Loads the stored certificates and schedules every order and renewal. Never fails the proxy:
+   * when its state cannot be read or written (a volume missing or read-only) it logs why, keeps
+   * serving the datacenter CA's certificates and tries again after the backoff.
+   */
+  async start(attempt = 1): Promise<void> {
+    try {
+      await this.init();
+    } catch (error) {
+      const { backoffMinMs = 300_000, backoffMaxMs = 21_600_000 } = this.options;
+      const retryInMs = Math.min(backoffMinMs * 2 ** (attempt - 1), backoffMaxMs);
+      this.options.log.error(
+        { event: "acme-unavailable", err: error, dir: this.options.dir, retryInMs },
+        "ACME state unusable; serving the datacenter CA's certificates",
+      );
+      if (this.closed) return;
+      this.retry = setTimeout(() => void this.start(attempt + 1), retryInMs);
+      this.retry.unref();
+    }
+  }
+
+  private async init(): Promise<void> {
     const { view, log } = this.options;
     await mkdir(this.options.dir, { recursive: true, mode: 0o700 });
     const acme = (this.acme = await import("acme-client"));
@@ -151,6 +172,7 @@ export class AcmeIssuer {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.retry);
     for (const set of this.sets) clearTimeout(set.timer);
   }
 
