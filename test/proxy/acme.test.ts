@@ -289,5 +289,24 @@ describe("renewal", () => {
     expect(second).toMatch(/issuer=CN ?= ?Pebble Intermediate CA/);
     expect(second.split("\n")[0]).not.toBe(first.split("\n")[0]); // another serial
     expect(readFileSync(join(dir, "acme.pem"), "utf8")).not.toBe(firstFile);
+
+    // Stopped until its stored certificate has expired, a proxy that cannot renew it (its CA
+    // answers 404) serves the datacenter CA's certificate again rather than an expired one.
+    const expiry = (await renewing.registry.getSingleMetric("proxy_acme_certificate_expiry_seconds")!.get()).values.find((v) => v.labels.set === "acme")!;
+    await renewing.close();
+    renewing = undefined;
+    await until(() => Promise.resolve(Date.now() > expiry.value * 1000 + 1000));
+    renewing = await startProxyApp({
+      config: acmeConfig(shortLived.directoryUrl.replace(/\/dir$/, "/no-such-directory"), shortLived.caBundle, 0.5),
+      host: "127.0.0.1",
+      httpPort: 0,
+      httpsPort: 0,
+      tls: dcCert,
+      acme: { dir, backoffMinMs: 60_000, backoffMaxMs: 60_000 },
+      log,
+    });
+    const stale = await https("acme.test", renewing.httpsPort!, dcCert.certFile);
+    expect(stale.status).toBe(200);
+    expect(stale.stderr).toMatch(/issuer: CN ?= ?edge\.fra1\.park\.test/);
   }, 60_000);
 });

@@ -130,11 +130,11 @@ export class AcmeIssuer {
     }
   }
 
-  /** The context for a TLS handshake naming `servername`, once its ACME certificate exists. */
+  /** The context for a TLS handshake naming `servername`, while its ACME certificate exists and has not expired. */
   context(servername: string): SecureContext | undefined {
     const name = servername.toLowerCase();
     const set = this.byName.get(name);
-    return set?.covers.has(name) ? set.context : undefined;
+    return set?.covers.has(name) && set.notAfter !== undefined && set.notAfter.getTime() > Date.now() ? set.context : undefined;
   }
 
   /**
