@@ -3,7 +3,12 @@
  * every refusal with its config path, and what the plan, the proxy's view and its launch make of
  * a stack where one customer's certificate comes from an ACME CA.
  */
+import "tsx/cjs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { captureIo } from "../support/cliIo";
+import { stackVariant } from "../support/stackVariant";
 import { customerPlan, customerProblems, withCustomers } from "../support/customers";
 import { nocView } from "../../components/model/nocView";
 import { proxyView } from "../../components/model/proxyView";
@@ -14,6 +19,8 @@ import { renderUnit, STATE } from "../../components/targets/hetzner/units";
 import { PROXY_ACME_PATH } from "../../contracts/paths";
 import { replicaRuntimeConfigSchema } from "../../contracts/runtimeConfig";
 
+// Loaded through the same require hook as the commands (as in customers.test.ts).
+const { main } = createRequire(join(process.cwd(), "test/unit/certificates.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
 const ACME = { directoryUrl: "https://acme.example.test/dir", email: "hostmaster@fra1.park.test" };
 
 const problems = customerProblems;
@@ -133,5 +140,29 @@ describe("an acme customer in the plan, the proxy's view and its launch", () => 
     expect(plain.acme).toBeUndefined();
     expect(proxyView(plain, proxy).acme).toBeUndefined();
     expect(replicaLaunch(plain, r, proxy, [], []).volumes.some((v) => v.containerPath === PROXY_ACME_PATH)).toBe(false);
+  });
+});
+
+describe("serverpark plan and validate with acme", () => {
+  const stack = (acme: string) =>
+    stackVariant("local", [
+      ["\n    customers:\n", `\n    certificates: { acme: { ${acme} } }\n    customers:\n`],
+      [/(- id: globex\n)/, "$1        certificates: { issuer: acme }\n"],
+    ]);
+
+  it("plan marks the customers whose certificate comes from the ACME CA", async () => {
+    const c = captureIo();
+    expect(await main(["plan", stack('email: hostmaster@fra1.park.test, directoryUrl: "https://acme.example.test/dir"')], c), c.stderr).toBe(0);
+    const row = (id: string) => c.stdout.split("\n").find((l) => l.startsWith(`${id} `)) ?? "";
+    expect(row("globex")).toMatch(/https:\/\/www\.globex\.test\/ \(ACME certificate\)$/);
+    expect(row("acme")).not.toMatch(/ACME certificate/);
+  });
+
+  it("validate names the line and config path of a missing directory URL", async () => {
+    const c = captureIo();
+    expect(await main(["validate", stack("email: hostmaster@fra1.park.test")], c)).toBe(1);
+    expect(c.stdout + c.stderr).toMatch(
+      /Pulumi\.local\.yaml:\d+:\d+: serverpark:datacenter\.certificates\.acme\.directoryUrl: is required: acme issues the certificates of customer globex/,
+    );
   });
 });
