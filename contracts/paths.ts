@@ -54,6 +54,11 @@ export const DATA_PATHS = {
   db: `${DATA_ROOT}/db`,
 } as const;
 /**
+ * The proxy's ACME state when customers' certificates come from an ACME CA (images/proxy/src/acme.ts):
+ * its account key and each customer's key and certificate, on a volume of its own.
+ */
+export const PROXY_ACME_PATH = `${DATA_ROOT}/acme`;
+/**
  * Hosting customers' published sites (images/file/src/sites.ts): the file service writes
  * `<account>/current` here and the web replicas mount the same volume read-only here.
  */

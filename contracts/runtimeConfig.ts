@@ -13,7 +13,7 @@ import { fileAccountSchema } from "./views/file";
 import { mailViewSchema } from "./views/mail";
 import { customerSiteSchema } from "./views/web";
 import { nocViewSchema } from "./views/noc";
-import { resolvedRouteSchema } from "./views/proxy";
+import { acmeViewSchema, resolvedRouteSchema } from "./views/proxy";
 
 const addresses = z.record(z.string(), z.string());
 const cidr = cidrSchema;
@@ -30,6 +30,8 @@ const cidr = cidrSchema;
 export const roleViewSchema = z.object({
   /** Only for the proxy role: its routes with their upstreams (contracts/views/proxy.ts). */
   routes: z.array(resolvedRouteSchema).optional(),
+  /** Only for the proxy role, when hosting customers' certificates come from an ACME CA: what to order (contracts/views/proxy.ts). */
+  acme: acmeViewSchema.optional(),
   /** Only for the noc role: what to probe and what to draw (contracts/views/noc.ts). */
   noc: nocViewSchema.optional(),
   /** Only for the dns role: the zones its service serves, its settings' records merged in and each SOA serial computed after. */

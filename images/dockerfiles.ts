@@ -11,7 +11,7 @@
  * Dockerfile's text with what its COPY lines take (components/targets/docker/images.ts).
  */
 import { BACKUP_STORE_PATH } from "../contracts/backups";
-import { BACKUP_PATH, CUSTOMER_SITES_PATH, DATA_PATHS } from "../contracts/paths";
+import { BACKUP_PATH, CUSTOMER_SITES_PATH, DATA_PATHS, PROXY_ACME_PATH } from "../contracts/paths";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role, type RolePort } from "../contracts/roles";
 
 /** What one role's image adds to the template. */
@@ -48,6 +48,8 @@ export const ROLE_IMAGES: Readonly<Record<Role | "host-agent", RoleImage>> = {
     summary: "the datacenter's public entrance",
     description: "Serverpark proxy: TLS termination, routing, load balancing, health checks, caching and limits",
     env: { SP_HTTP_PORT: "80", SP_HTTPS_PORT: "443" },
+    // With customers' certificates from an ACME CA, its account key and the certificates live on a volume mounted here.
+    dataDirs: [PROXY_ACME_PATH],
   },
   dns: {
     summary: "the datacenter's authoritative DNS server",

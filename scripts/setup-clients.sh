@@ -26,6 +26,7 @@ PACKAGES=(
   shellcheck         # the Hetzner cloud-init scripts pass shellcheck
   cloud-init         # cloud-init's own schema validator for the rendered user data
   iptables           # iptables-save: internal networks are closed on the host
+  pebble             # Let's Encrypt's test ACME CA: the proxy's ACME issuing (test/proxy/acme.test.ts)
 )
 apt_install_missing setup-clients "${PACKAGES[@]}"
 

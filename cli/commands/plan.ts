@@ -82,7 +82,7 @@ function render(plan: DatacenterPlan, hostPorts: HostPorts): string {
             )
             .join(" "),
           c.mailboxes.map((m) => `${m.address}(${mib(m.quotaBytes)})`).join(" ") || "-",
-          `${c.site.fileService}:${c.site.account}/${c.site.folder} → ${c.site.webService} via ${c.site.proxyService}: ${c.site.names.map((n) => `https://${n}/`).join(" ")}`,
+          `${c.site.fileService}:${c.site.account}/${c.site.folder} → ${c.site.webService} via ${c.site.proxyService}: ${c.site.names.map((n) => `https://${n}/`).join(" ")}${c.site.acme ? " (ACME certificate)" : ""}`,
         ]),
       )
     : undefined;

@@ -21,10 +21,11 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { BACKUP_ENV, BACKUP_STORE_PATH, type BackupClients } from "../../contracts/backups";
-import { BACKUP_PATH, CUSTOMER_SITES_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { BACKUP_PATH, CUSTOMER_SITES_PATH, PROXY_ACME_PATH, ROLE_VIEW_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import { VIEW_FILE } from "../../contracts/runtimeConfig";
 import { MANAGEMENT_PORT, ROLE_INFO, type Role } from "../../contracts/roles";
 import type { DatacenterPlan, PlannedHost, PlannedReplica, PlannedService, PublishedPort } from "../plan";
+import { proxyView } from "./proxyView";
 import { replicaRuntimeConfig } from "./runtimeConfig";
 import { storeView, type StoredView } from "./viewFiles";
 
@@ -58,9 +59,10 @@ export interface LaunchVolume {
    * `data`: the role's state; `backup`: the replica's local copies of its backups (`SP_BACKUP_DIR`);
    * `backup-store`: a host agent's store of the copies shipped to it; `sites`: the hosting
    * customers' published sites, written by their file service and read by their web services
-   * (one volume, named by `shared`, mounted by each).
+   * (one volume, named by `shared`, mounted by each); `state`: a stateless role's small state
+   * (the proxy's ACME account and certificates): a Docker volume, a directory on a Hetzner server's disk.
    */
-  readonly kind: "data" | "backup" | "backup-store" | "sites";
+  readonly kind: "data" | "backup" | "backup-store" | "sites" | "state";
   readonly containerPath: string;
   /** The host that keeps it. */
   readonly keeper: string;
@@ -156,6 +158,9 @@ export function replicaLaunch(
   // An HA db group's monitor holds the group's state only: it takes no backups.
   if (info.stateful && service.backup && replica.part !== "monitor") volumes.push({ kind: "backup", containerPath: BACKUP_PATH, keeper: replica.host });
   volumes.push(...sitesVolumes(plan, replica, service));
+  // A proxy that orders customers' certificates from an ACME CA keeps its account key and the
+  // certificates on a volume: a restart serves them at once instead of ordering again (CAs rate-limit).
+  if (service.role === "proxy" && proxyView(plan, service).acme) volumes.push({ kind: "state", containerPath: PROXY_ACME_PATH, keeper: replica.host });
   const store = backupStoreOf(plan, replica, service);
   const env: Record<string, string> = {
     SP_DATACENTER: plan.datacenter,
@@ -193,12 +198,13 @@ export function replicaLaunch(
  * the config names the file and its SHA-256 (contracts/runtimeConfig.ts).
  */
 function configFiles(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): LaunchFile[] {
-  const { routes, noc, zones, accounts, customerSites, mail, ...config } = replicaRuntimeConfig(plan, replica, service);
+  const { routes, acme, noc, zones, accounts, customerSites, mail, ...config } = replicaRuntimeConfig(plan, replica, service);
   const key = routes ?? noc ?? zones ?? accounts ?? customerSites ?? mail;
   if (!key) return [launchFile(RUNTIME_CONFIG_PATH, JSON.stringify(config))];
   const view = storeView(
     {
       ...(routes ? { routes } : {}),
+      ...(acme ? { acme } : {}),
       ...(noc ? { noc } : {}),
       ...(zones ? { zones } : {}),
       ...(accounts ? { accounts } : {}),

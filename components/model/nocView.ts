@@ -41,9 +41,11 @@ export function diagramModel(plan: DatacenterPlan): DiagramModel {
 
 const views = new WeakMap<PlannedService, NocView>();
 
-/** The customers' domains whose sites go through proxy service `proxy`. */
-function sitesThrough(plan: DatacenterPlan, proxy: string): string[] {
-  return (plan.customers ?? []).filter((c) => c.site.proxyService === proxy).flatMap((c) => c.domains);
+/** The customers' domains whose sites go through proxy service `proxy`, and whether their certificate comes from the ACME CA. */
+function sitesThrough(plan: DatacenterPlan, proxy: string): { domain: string; acme: boolean }[] {
+  return (plan.customers ?? [])
+    .filter((c) => c.site.proxyService === proxy)
+    .flatMap((c) => c.domains.map((domain) => ({ domain, acme: c.site.acme === true })));
 }
 
 /**
@@ -81,9 +83,10 @@ export function nocView(plan: DatacenterPlan, noc: PlannedReplica, service: Plan
         });
       // Each hosting customer's site through each replica of the proxy that serves it.
       const https = s.role === "proxy" ? s.ports.find((p) => p.name === "https") : undefined;
-      for (const domain of https ? sitesThrough(plan, s.id) : []) {
+      for (const { domain, acme } of https ? sitesThrough(plan, s.id) : []) {
         const port = { name: `site:${domain}`, port: https!.port, protocol: https!.protocol };
-        targets.push({ service: s.id, role: s.role, replica: id, host: replica.host, port, address: replica.addresses[net]!, site: domain });
+        const address = replica.addresses[net]!;
+        targets.push({ service: s.id, role: s.role, replica: id, host: replica.host, port, address, site: domain, ...(acme ? { acme: true as const } : {}) });
       }
     }
   }

@@ -10,7 +10,7 @@
  * connections, since a game connection lasts as long as the player plays, and their health
  * check asks the game's `/healthz`, which fails when its tick loop has stalled.
  */
-import type { ResolvedRoute, Upstream } from "../../contracts/views/proxy";
+import type { AcmeView, ResolvedRoute, Upstream } from "../../contracts/views/proxy";
 import type { RouteSettings } from "../../contracts/settings/proxy";
 import type { DatacenterPlan, PlannedReplica, PlannedService } from "../plan";
 import { settingsOf } from "../spec/roleSettings";
@@ -20,6 +20,11 @@ export interface ProxyView {
   readonly routes: readonly ResolvedRoute[];
   /** Names for the proxy's certificate: its routes' hosts without wildcards `*`, sorted. */
   readonly certificateNames: readonly string[];
+  /**
+   * What the proxy orders from the ACME CA: one domain set per customer of this proxy that uses
+   * it. Their names stay on the datacenter CA's certificate too, served until the ACME one exists.
+   */
+  readonly acme?: AcmeView;
 }
 
 const views = new WeakMap<PlannedService, ProxyView>();
@@ -86,6 +91,20 @@ function customerRoutes(
   }));
 }
 
+/**
+ * The proxy's replicas at their HTTP port, each at its address on the service's first network
+ * that is not the management one (every replica of a service is on all its networks).
+ */
+function peersOf(plan: DatacenterPlan, service: PlannedService, replicas: ReadonlyMap<string, PlannedReplica>): { host: string; port: number }[] {
+  const management = new Set(plan.networks.filter((n) => n.exposure === "management").map((n) => n.id));
+  const net = service.networks.find((n) => !management.has(n)) ?? service.networks[0]!;
+  const port = service.ports.find((p) => p.name === "http")!.port;
+  return service.replicas.flatMap((id) => {
+    const address = replicas.get(id)?.addresses[net];
+    return address ? [{ host: address, port }] : [];
+  });
+}
+
 /** The proxy service's resolved routes and certificate names (computed once per plan and service). */
 export function proxyView(plan: DatacenterPlan, service: PlannedService): ProxyView {
   const known = views.get(service);
@@ -109,7 +128,11 @@ export function proxyView(plan: DatacenterPlan, service: PlannedService): ProxyV
   });
   routes.push(...customerRoutes(plan, service, services, replicas, proxy));
   const names = [...new Set(routes.flatMap((r) => r.hosts).filter((n) => n !== "*"))].sort();
-  const view: ProxyView = { routes, certificateNames: names };
+  const domainSets = (plan.customers ?? [])
+    .filter((c) => c.site.acme && c.site.proxyService === service.id)
+    .map((c) => ({ id: c.id, names: [...c.site.names] }));
+  const acme = plan.acme && domainSets.length > 0 ? { ...plan.acme, peers: peersOf(plan, service, replicas), domainSets } : undefined;
+  const view: ProxyView = { routes, certificateNames: names, ...(acme ? { acme } : {}) };
   views.set(service, view);
   return view;
 }

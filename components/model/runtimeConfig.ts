@@ -23,8 +23,10 @@ export type { ReplicaRuntimeConfig };
 /** What only a replica of this role gets. */
 function roleView(plan: DatacenterPlan, replica: PlannedReplica, service: PlannedService): Partial<ReplicaRuntimeConfig> {
   switch (service.role) {
-    case "proxy":
-      return { routes: proxyView(plan, service).routes };
+    case "proxy": {
+      const { routes, acme } = proxyView(plan, service);
+      return { routes, ...(acme ? { acme } : {}) };
+    }
     case "noc":
       return { noc: nocView(plan, replica, service) };
     case "dns":

@@ -7,6 +7,7 @@
  * apex or `www` replaces the default addresses there, their MX the default MX).
  */
 import { CUSTOMER_SITE_FOLDER } from "../../contracts/paths";
+import { issuerOf } from "../spec/certificates";
 import type { DatacenterSpec } from "../spec/schema";
 import { DEFAULT_TTL, extraRecord, withSoa } from "./dns";
 import type { DnsRecord, DnsZone, PlannedCustomer, PlannedNetwork, PlannedReplica, PlannedService } from "./types";
@@ -19,7 +20,7 @@ export function planCustomers(spec: DatacenterSpec, services: readonly PlannedSe
   const web = services.find((s) => s.role === "web");
   const proxy = services.find((s) => s.role === "proxy" && s.networks.some((n) => internetNets.has(n))) ?? services.find((s) => s.role === "proxy");
   const mail = services.find((s) => s.role === "mail");
-  return spec.customers.map((c) => {
+  return spec.customers.map((c, i) => {
     const hosting = plans.get(c.plan)!.hosting!;
     const names = c.domains.flatMap((d) => [d.name, `www.${d.name}`]);
     return {
@@ -36,6 +37,7 @@ export function planCustomers(spec: DatacenterSpec, services: readonly PlannedSe
         webService: web?.id ?? "",
         proxyService: proxy?.id ?? "",
         names,
+        ...(issuerOf(spec, i) === "acme" ? { acme: true as const } : {}),
       },
       // Every customer domain, with mailboxes or not: MX names the mail service, which answers 550 for unknown addresses there.
       ...(mail ? { mailService: mail.id } : {}),

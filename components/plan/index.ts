@@ -235,6 +235,9 @@ export function tryPlanDatacenter(spec: DatacenterSpec, lock: PlanLock = EMPTY_L
       replicas,
       zones,
       ...(customers.length > 0 ? { customers } : {}),
+      ...(customers.some((c) => c.site.acme) && spec.certificates?.acme?.directoryUrl
+        ? { acme: { ...spec.certificates.acme, directoryUrl: spec.certificates.acme.directoryUrl } }
+        : {}),
       exposure,
       notes,
       lock: lockOut,

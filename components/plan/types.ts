@@ -149,8 +149,18 @@ export interface PlannedCustomer {
     readonly proxyService: string;
     /** Each domain and its `www.` name. */
     readonly names: readonly string[];
+    /** Set when the proxy orders the names' certificate from the plan's ACME CA (`acme`); absent: the datacenter CA's. */
+    readonly acme?: true;
   };
   readonly mailService?: string;
+}
+
+export interface PlannedAcme {
+  readonly directoryUrl: string;
+  readonly email: string;
+  readonly caBundle?: string;
+  readonly renewAfter: number;
+  readonly maxOrdersInFlight: number;
 }
 
 export interface DatacenterPlan {
@@ -164,6 +174,8 @@ export interface DatacenterPlan {
   readonly zones: readonly DnsZone[];
   /** Hosting customers; absent when the spec has none. */
   readonly customers?: readonly PlannedCustomer[];
+  /** The ACME CA customers' certificates are ordered from (the spec's `certificates.acme`); absent when no customer uses one. */
+  readonly acme?: PlannedAcme;
   readonly exposure: readonly ExposureEntry[];
   /** Things the user should know, e.g. a locked replica that had to move. */
   readonly notes: readonly PlanNote[];

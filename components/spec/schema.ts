@@ -230,6 +230,32 @@ export const MailboxSchema = z.strictObject({
   quotaMb: z.number().int().min(1).max(16_777_216).optional(),
 });
 
+/** Where customers' site certificates come from (components/spec/certificates.ts checks the combination). */
+export const CERTIFICATE_ISSUERS = ["datacenter-ca", "acme"] as const;
+
+/**
+ * An ACME CA (RFC 8555) the proxy orders customers' certificates from over HTTP-01
+ * (images/proxy/src/acme.ts). Choosing it agrees to that CA's terms of service.
+ */
+export const AcmeIssuerSchema = z.strictObject({
+  /** The CA's directory, https (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory). No default: required once a customer uses acme. */
+  directoryUrl: z.url({ protocol: /^https$/, error: "expected an https URL of an ACME directory" }).optional(),
+  /** The ACME account's contact, told about expiring certificates by CAs that mail. */
+  email: z.string().regex(/^[^\s@]+@[a-z0-9.-]+\.[a-z]{2,63}$/, "expected a mail address such as hostmaster@example.test"),
+  /** PEM CA certificates to trust for the directory's HTTPS besides the system's: a test CA such as pebble. */
+  caBundle: z.string().startsWith("-----BEGIN CERTIFICATE-----", "expected PEM certificates").optional(),
+  /** Renew when this fraction of a certificate's lifetime has passed. @default 0.67 (day 60 of 90) */
+  renewAfter: z.number().min(0.1).max(0.9).default(0.67),
+  /** Orders a proxy runs at once. @default 2 */
+  maxOrdersInFlight: z.number().int().min(1).max(16).default(2),
+});
+
+export const CertificatesSchema = z.strictObject({
+  /** `datacenter-ca`: the proxy's certificate from the datacenter CA names the customers (default); `acme`: each customer's from the ACME CA below. */
+  issuer: z.enum(CERTIFICATE_ISSUERS).default("datacenter-ca"),
+  acme: AcmeIssuerSchema.optional(),
+});
+
 /** A hosting customer: the plan they bought, their domains, file accounts and mailboxes. */
 export const CustomerSchema = z.strictObject({
   id,
@@ -240,6 +266,8 @@ export const CustomerSchema = z.strictObject({
   /** The first account's `public_html` is the document root of the customer's domains. */
   fileAccounts: z.array(FileAccountSchema).min(1, "a customer needs a file account to publish their site"),
   mailboxes: z.array(MailboxSchema).default([]),
+  /** This customer's certificate issuer, overriding the stack's `certificates.issuer`. */
+  certificates: z.strictObject({ issuer: z.enum(CERTIFICATE_ISSUERS) }).optional(),
 });
 
 export const DatacenterSpecSchema = z.strictObject({
@@ -258,6 +286,8 @@ export const DatacenterSpecSchema = z.strictObject({
   services: z.array(ServiceSchema).default([]),
   /** Hosting customers (components/spec/customers.ts checks them against plans, domains and services). */
   customers: z.array(CustomerSchema).default([]),
+  /** Where the customers' site certificates come from; unset: the datacenter CA. */
+  certificates: CertificatesSchema.optional(),
   /** Overrides of the power model's failure/repair rates (optional). */
   reliability: ReliabilitySchema.optional(),
   docker: DockerTargetSchema.default({ publishAddress: "127.0.0.1", basePort: 20000, operatorCidr: "10.42.254.0/24" }),

@@ -9,6 +9,7 @@ import type { z } from "zod";
 import { cidrsOverlap, formatCidr, parseCidr, type Cidr } from "../net/ipv4";
 import { DEFAULT_BACKUP_QUOTA_BYTES } from "../../contracts/backups";
 import { ROLE_INFO } from "../../contracts/roles";
+import { checkCertificates } from "./certificates";
 import { checkCustomers } from "./customers";
 import { unreplicatedReplicas } from "./redundancy";
 import { ROLE_SETTINGS, type AnyRoleSettings, type RoleSettings } from "./roleSettings";
@@ -298,7 +299,7 @@ function crossCheck(spec: DatacenterSpec, parsedSettings: Map<number, AnyRoleSet
         ),
       )
     : undefined;
-  issues.push(...checkCustomers(spec, fileUsers));
+  issues.push(...checkCustomers(spec, fileUsers), ...checkCertificates(spec));
   return issues;
 }
 

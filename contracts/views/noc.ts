@@ -22,6 +22,12 @@ export const probeTargetSchema = z.object({
    */
   site: z.string().optional(),
   /**
+   * The site's certificate comes from an ACME CA (the stack's `certificates`): the probe trusts
+   * the system's roots besides the datacenter CA, whose certificate the proxy serves until the
+   * ACME one exists. The name check stays on.
+   */
+  acme: z.literal(true).optional(),
+  /**
    * The target is a highly available db group's pg_auto_failover monitor: it holds no
    * application data and no login for the NOC, so it is up while it answers PostgreSQL's
    * authentication (a refused login included), down when it refuses or never answers.

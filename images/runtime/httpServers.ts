@@ -1,8 +1,9 @@
 /**
  * The HTTP and HTTPS listeners web and proxy share: Node's servers with the role's limits,
  * answers for clients that half-close or send garbage, and an HTTPS listener that picks a
- * certificate by SNI — exact name, then `*.<parent>`, then the replica's own certificate,
- * which clients without SNI get too. Every certificate is a {@link ReloadingTls}: a renewed
+ * certificate by SNI — one held in memory (`sniContext`: the proxy's ACME certificates), the
+ * exact name, then `*.<parent>`, then the replica's own certificate, which clients without SNI
+ * get too. Every certificate is a {@link ReloadingTls}: a renewed
  * file is picked up for new handshakes (open connections keep theirs) without a restart.
  */
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from "node:http";
@@ -28,6 +29,8 @@ export interface HttpListenersOptions {
   /** The replica's certificate: names without one of their own, and clients without SNI. */
   readonly defaultCertificate?: TlsFiles;
   readonly certificates?: readonly SniCertificate[];
+  /** Asked first for each SNI name: a certificate held in memory (the proxy's ACME ones); undefined to fall through. */
+  readonly sniContext?: (name: string) => SecureContext | undefined;
   /** Node's server limits (header size, timeouts). */
   readonly limits: ServerOptions;
   /** The request handler; `tls` says which listener took the request. */
@@ -109,7 +112,7 @@ export async function startHttpListeners(options: HttpListenersOptions): Promise
       const SNICallback = (servername: string, cb: (error: Error | null, context?: SecureContext) => void) => {
         const name = servername.toLowerCase();
         const wildcard = `*${name.slice(name.indexOf("."))}`;
-        cb(null, (byName.get(name) ?? byName.get(wildcard) ?? fallback)?.current());
+        cb(null, options.sniContext?.(name) ?? (byName.get(name) ?? byName.get(wildcard) ?? fallback)?.current());
       };
       const own = fallback ? { cert: fallback.material().cert, key: fallback.material().key } : {};
       https = tune(createHttpsServer({ ...options.limits, ...own, minVersion: MIN_TLS_VERSION, SNICallback }, options.handler(true)), true);

@@ -148,6 +148,16 @@ describe("probes against servers that answer", () => {
     expect(proxyTls.seen.at(-1)).toEqual({ sni: "www.fra1.park.test", host: "www.fra1.park.test" });
   });
 
+  it("trusts the system's roots besides the datacenter CA for a site whose certificate comes from an ACME CA, nothing else", async () => {
+    const site = (domain: string): ProbeTarget => ({ ...target("edge", "proxy", `site:${domain}`, ports.proxyTls!), site: domain, acme: true });
+    // Until its ACME certificate exists the proxy serves the datacenter CA's: still verified.
+    expect(await probeOnce(site("www.fra1.park.test"), { ca: pki.ca })).toMatchObject({ state: "up", kind: "customer-site" });
+    // Neither a name off the certificate nor a CA that is neither ours nor a system root passes.
+    expect(await probeOnce(site("acme.test"), { ca: pki.ca })).toMatchObject({ state: "down", reason: "tls" });
+    const other = standIn.makeCertificates(["www.fra1.park.test"]);
+    expect(await probeOnce(site("www.fra1.park.test"), { ca: other.ca })).toMatchObject({ state: "down", reason: "tls" });
+  });
+
   it("keeps the name check on: a name the proxy's certificate does not carry is down", async () => {
     // The bare domain is not on the certificate (what the probe used to send).
     const r = await probeOnce(target("edge", "proxy", "https", ports.proxyTls!), { ca: pki.ca });

@@ -1,5 +1,6 @@
 /** The local stack's spec with two hosting plans and two customers (acme, globex), for the customer tests. */
 import { loadStackFile } from "../../components/spec/load";
+import { formatPath } from "../../components/spec/issues";
 import { validateSpec } from "../../components/spec/validate";
 import { planDatacenter, type DatacenterPlan } from "../../components/plan";
 import type { DatacenterSpec } from "../../components/spec/schema";
@@ -51,4 +52,12 @@ export function customerPlan(spec: Record<string, any> = withCustomers()): { spe
   const result = validateSpec(spec);
   if (!result.ok) throw new Error(result.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n"));
   return { spec: result.spec, plan: planDatacenter(result.spec) };
+}
+
+/** What validate says about withCustomers() after `mutate`, one `path: message` line per issue. */
+export function customerProblems(mutate: (spec: Record<string, any>) => void): string[] {
+  const spec = withCustomers();
+  mutate(spec);
+  const result = validateSpec(spec);
+  return result.ok ? [] : result.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
 }

@@ -9,8 +9,7 @@ import { describe, expect, it } from "vitest";
 import { captureIo } from "../support/cliIo";
 import { stackVariant } from "../support/stackVariant";
 import { loadStackFile } from "../../components/spec/load";
-import { withCustomers } from "../support/customers";
-import { formatPath } from "../../components/spec/issues";
+import { customerProblems, withCustomers } from "../support/customers";
 import { validateSpec } from "../../components/spec/validate";
 import { planDatacenter } from "../../components/plan";
 import { allocateHostPorts } from "../../components/targets/docker/hostPorts";
@@ -20,12 +19,7 @@ import { mailViewOf } from "../../components/model/mailView";
 const local = loadStackFile("local").config["serverpark:datacenter"] as Record<string, any>;
 // Loaded through the same require hook as the commands, so error classes are the same instances.
 const { main } = createRequire(join(process.cwd(), "test/unit/customers.test.ts"))("../../cli/main.ts") as typeof import("../../cli/main");
-function problems(mutate: (spec: Record<string, any>) => void): string[] {
-  const spec = withCustomers();
-  mutate(spec);
-  const result = validateSpec(spec);
-  return result.ok ? [] : result.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
-}
+const problems = customerProblems;
 
 describe("customers in the spec", () => {
   it("accepts two customers on a hosting plan", () => {

@@ -81,6 +81,7 @@ export function replicaContainer(
 ): ServerContainer {
   const data = launch.volumes.find((v) => v.kind === "data");
   const backup = launch.volumes.find((v) => v.kind === "backup");
+  const state = launch.volumes.find((v) => v.kind === "state");
   const pull = sitesPull(plan, launch);
   const base = fromLaunch(launch);
   return {
@@ -94,5 +95,6 @@ export function replicaContainer(
     internet: plan.networks.some((n) => n.exposure === "internet" && launch.replica.addresses[n.id] !== undefined),
     ...(hasVolume && data ? { volume: { containerPath: data.containerPath } } : {}),
     ...(backup ? { backup: { containerPath: backup.containerPath } } : {}),
+    ...(state ? { state: { containerPath: state.containerPath } } : {}),
   };
 }

@@ -46,6 +46,8 @@ export interface ServerContainer extends Pick<ContainerLaunch, "hostname" | "dom
   readonly volume?: { readonly containerPath: string };
   /** Mount the replica's backup directory on the server's disk (BACKUPS/<id>) at `containerPath`. */
   readonly backup?: { readonly containerPath: string };
+  /** Mount the replica's small state directory on the server's disk (STATE/<id>) at `containerPath`: the proxy's ACME keys and certificates. */
+  readonly state?: { readonly containerPath: string };
   /** Mount the replica's customers' sites directory on the server's disk (SITES/<id>) at `containerPath` (sites.ts). */
   readonly sites?: { readonly containerPath: string };
   /** May open connections to the internet (one of its networks faces it); otherwise only to private addresses (egress.ts). */
@@ -67,6 +69,8 @@ export const VOLUMES = "/srv/serverpark/volumes";
 export const BACKUPS = "/srv/serverpark/backups";
 /** Customers' sites: the file replica's published copies, a web replica's pulled ones (sites.ts). */
 export const SITES = "/srv/serverpark/sites";
+/** A replica's small state that is no role's data (the proxy's ACME account and certificates): on the server's disk. */
+export const STATE = "/srv/serverpark/state";
 export const NETWORK_SCRIPT = "/usr/local/sbin/serverpark-network";
 export const NETWORK_UNIT_PATH = "/etc/systemd/system/serverpark-network.service";
 const PUBLIC_ENV = "/run/serverpark/public.env";
@@ -141,6 +145,7 @@ function dockerRunLines(name: string, domain: string, c: ServerContainer): strin
   if (c.volume) lines.push(["--volume", `${VOLUMES}/${c.id}:${c.volume.containerPath}`]);
   if (c.backup) lines.push(["--volume", `${BACKUPS}/${c.id}:${c.backup.containerPath}`]);
   if (c.sites) lines.push(["--volume", `${SITES}/${c.id}:${c.sites.containerPath}`]);
+  if (c.state) lines.push(["--volume", `${STATE}/${c.id}:${c.state.containerPath}`]);
   const ports = [...c.ports].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol) || a.address.localeCompare(b.address));
   for (const p of ports) lines.push(["--publish", `${p.address === "public" ? PUBLIC_VAR : p.address}:${p.port}:${p.port}/${p.protocol}`]);
   lines.push([c.image]);
@@ -168,6 +173,7 @@ export function renderUnit(datacenter: string, domain: string, host: string, c: 
     ...(c.volume ? [`ExecStartPre=/bin/chown 1000:1000 ${VOLUMES}/${c.id}`] : []),
     ...(c.backup ? [`ExecStartPre=/bin/mkdir -p ${BACKUPS}/${c.id}`, `ExecStartPre=/bin/chown 1000:1000 ${BACKUPS}/${c.id}`] : []),
     ...(c.sites ? [`ExecStartPre=/bin/mkdir -p ${SITES}/${c.id}`, `ExecStartPre=/bin/chown 1000:1000 ${SITES}/${c.id}`] : []),
+    ...(c.state ? [`ExecStartPre=/bin/mkdir -p ${STATE}/${c.id}`, `ExecStartPre=/bin/chown 1000:1000 ${STATE}/${c.id}`] : []),
     `ExecStart=${dockerRunLines(name, domain, c)
       .map((line) => line.map(systemdArg).join(" "))
       .join(" \\\n  ")}`,

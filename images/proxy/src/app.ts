@@ -9,11 +9,12 @@ import { BlockList, isIPv6 } from "node:net";
 import { Counter, Gauge, Registry } from "prom-client";
 import { combinedLine, createAccessLog } from "../../runtime/accessLog";
 import { startHttpListeners } from "../../runtime/httpServers";
-import type { ProxyProtocolOptions } from "../../runtime/proxyProtocol";
+import { clientAddress, type ProxyProtocolOptions } from "../../runtime/proxyProtocol";
 import { oneAtATime } from "../../runtime/pipelining";
 import type { Logger } from "../../runtime/log";
 import type { ReplicaConfig } from "../../runtime/replica";
 import type { ProxySettings } from "../../../contracts/settings/proxy";
+import { AcmeIssuer, PEER_HEADER } from "./acme";
 import { ResponseCache } from "./cache";
 import { createForwarder } from "./forward";
 import { BucketTable } from "./limits";
@@ -42,6 +43,8 @@ export interface ProxyAppOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly log: Logger;
   readonly registry?: Registry;
+  /** Where ACME state lives when the view has `acme` (contracts/paths.ts PROXY_ACME_PATH); backoff overrides for tests. */
+  readonly acme?: { readonly dir: string; readonly backoffMinMs?: number; readonly backoffMaxMs?: number; readonly ownAddresses?: readonly string[] };
   /** Node server limits; tests shorten the timeouts. */
   readonly limits?: Partial<typeof LIMITS>;
   /** Overrides of {@link WEBSOCKET_LIMITS} (tests shorten the idle timeout). */
@@ -137,9 +140,30 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     onDone: (req, status, upstream) => onResponse(req, status, 0, upstream ? { upstream } : {}),
   });
 
+  // Customers' certificates from an ACME CA: HTTP-01 answered here, certificates served by SNI.
+  if (config.acme && !options.acme) throw new Error("the view asks for ACME certificates but no ACME directory was given");
+  const ownAddresses = Object.values(config.addresses);
+  const acme = config.acme && options.acme ? new AcmeIssuer({ view: config.acme, log, registry, ownAddresses, ...options.acme }) : undefined;
+  await acme?.start();
+
+  // A token this replica did not issue may be another replica's order: asked of the peers, unless a peer is asking.
+  // Asking peers costs them requests: it takes a token from the client's request bucket like a forwarded request.
+  const answerChallenge = async (req: IncomingMessage, res: ServerResponse, own: string | null) => {
+    const ask = own === null && req.headers[PEER_HEADER] === undefined;
+    if (ask && rate && !rate.get(clientAddress(req.socket) ?? "").tryTake()) {
+      onResponse(req, 429, 0, { route: "acme-challenge" });
+      return void res.writeHead(429, { "retry-after": "1" }).end();
+    }
+    const answer = own ?? (ask ? await acme!.fromPeers(req.headers.host!, req.url!) : undefined);
+    onResponse(req, answer ? 200 : 404, answer?.length ?? 0, { route: "acme-challenge" });
+    res.writeHead(answer ? 200 : 404, { "content-type": "text/plain" }).end(answer ?? "");
+  };
+
   // Pipelined requests one at a time per connection: bounded memory (runtime/pipelining.ts).
   const handler = (tls: boolean) =>
     oneAtATime((req: IncomingMessage, res: ServerResponse) => {
+      const answer = acme?.challenge(req.headers.host, req.url ?? "/");
+      if (answer !== undefined) return void answerChallenge(req, res, answer);
       try {
         forward(req, res, tls);
       } catch (error) {
@@ -155,6 +179,7 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     ...(options.httpsPort !== undefined ? { httpsPort: options.httpsPort } : {}),
     ...(options.tls ? { defaultCertificate: options.tls } : {}),
     certificates: settings.certificates.map((c) => ({ names: c.hosts, files: { certFile: c.certFile, keyFile: c.keyFile } })),
+    ...(acme ? { sniContext: (name: string) => acme.context(name) } : {}),
     limits: { ...LIMITS, ...options.limits },
     handler,
     onUpgrade: upgrade,
@@ -179,6 +204,7 @@ export async function startProxyApp(options: ProxyAppOptions): Promise<ProxyApp>
     listening: () => listeners.listening(),
     reloadCertificates: () => listeners.reloadCertificates(),
     close: async () => {
+      acme?.close();
       await listeners.close();
       for (const r of router.routes) r.pool.close();
       access.flush();

@@ -3,6 +3,8 @@ import { ConfigError, mountedCertificate, portVar, runRole, tlsEnv } from "../..
 import { proxySettingsSchema } from "../../../contracts/settings/proxy";
 import { startProxyApp } from "./app";
 import { rolePort } from "../../../contracts/roles";
+import { PROXY_ACME_PATH } from "../../../contracts/paths";
+import { z } from "zod";
 
 void runRole({
   name: "proxy",
@@ -11,6 +13,8 @@ void runRole({
     SP_HTTPS_PORT: portVar(rolePort("proxy", "https")),
     /** The replica's certificate; HTTPS is off when neither it nor a site certificate exists. */
     ...tlsEnv,
+    /** ACME account key and customers' certificates, when the view asks for ACME (on the proxy's volume). */
+    SP_ACME_DIR: z.string().default(PROXY_ACME_PATH),
   },
   settings: proxySettingsSchema,
   bindings: (_env, config) => ({ replica: config.replica }),
@@ -22,6 +26,7 @@ void runRole({
       httpPort: env.SP_HTTP_PORT,
       httpsPort: env.SP_HTTPS_PORT,
       ...(tls ? { tls } : {}),
+      acme: { dir: env.SP_ACME_DIR },
       log,
     }).catch((error: unknown) => {
       // A route naming a missing service is a configuration error like a bad setting: exit 2.

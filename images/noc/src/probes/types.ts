@@ -12,6 +12,8 @@ export interface ProbeTarget {
   readonly address: string;
   /** A hosting customer's domain, asked for through this proxy replica over HTTPS (contracts/views/noc.ts). */
   readonly site?: string;
+  /** The site's certificate comes from an ACME CA: the system's roots are trusted too (contracts/views/noc.ts). */
+  readonly acme?: true;
   /** An HA db group's monitor: up while it answers PostgreSQL, a refused login included (contracts/views/noc.ts). */
   readonly part?: "monitor";
 }
