@@ -322,7 +322,8 @@ describe.runIf(enabled)("every role's rendered unit on a real engine, networked 
       }
     }
     expect(failures).toEqual([]);
-  });
+    // One connection after another: with the customer's file server (SFTP, FTP, ten passive ports) that took 27-30 s under load.
+  }, 120_000);
 
   it("carries a request from the balancer's address, with its PROXY header, through the proxy to a web back-end on the other container network", async () => {
     const edge = replicas.find((r) => r.role === "proxy")!;
