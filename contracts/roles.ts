@@ -23,8 +23,12 @@ export interface RolePort {
    */
   readonly publish: Publish;
   /**
-   * Published under its own number on every target (never remapped by the Docker target):
-   * FTP's passive ports, which PASV/EPSV replies name to the client.
+   * One of a range of ports the server names to its clients (FTP's passive ports, which
+   * PASV/EPSV replies name), so outside the datacenter it must be reached under the number the
+   * server listens on. The Hetzner target publishes it under its catalogue number (one server
+   * per host); the Docker target, whose stacks share one machine's ports, allocates the range
+   * per stack like every published port and moves the server onto it with the role's
+   * `portRangeEnv` (components/targets/docker/hostPorts.ts).
    */
   readonly sameNumberOutside?: true;
 }
@@ -37,6 +41,8 @@ export interface RoleInfo {
   /** Where the role's data volume is mounted inside the container. */
   readonly dataPath?: string;
   readonly ports: readonly RolePort[];
+  /** The variable (`from-to`) that moves the role's `sameNumberOutside` ports onto another range. */
+  readonly portRangeEnv?: string;
 }
 
 /** Every server listens for /healthz and /metrics on this port, bound to its management address. */
@@ -47,9 +53,13 @@ export const MANAGEMENT_PORT = 9100;
  * port (`ftp-passive-30000`...): the plan's exposure matrix, the Docker networks and the
  * Hetzner container publishing then follow it like any other port. Kept small on purpose.
  * Published (with SFTP and FTP) when the file service sits on an internet network, which
- * validation allows only for a file service that holds hosting customers' accounts.
+ * validation allows only for a file service that holds hosting customers' accounts. These are
+ * the numbers on Hetzner; the Docker target gives each stack's file replica its own range of
+ * host ports and sets FTP_PASSIVE_PORTS_ENV to it, so two local datacenters never clash.
  */
 export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 } as const;
+/** The file server's passive range (`from-to`); FTP_PASSIVE_PORTS by default. */
+export const FTP_PASSIVE_PORTS_ENV = "SP_FILE_FTP_PASSIVE_PORTS";
 
 const tcp = (name: string, port: number, publish: Publish): RolePort => ({ name, port, protocol: "tcp", publish });
 const udp = (name: string, port: number, publish: Publish): RolePort => ({ name, port, protocol: "udp", publish });
@@ -89,6 +99,7 @@ export const ROLE_INFO: Readonly<Record<Role, RoleInfo>> = {
         sameNumberOutside: true as const,
       })),
     ],
+    portRangeEnv: FTP_PASSIVE_PORTS_ENV,
   },
   db: { role: "db", description: "PostgreSQL-protocol database", stateful: true, dataPath: DATA_PATHS.db, ports: [tcp("postgres", 5432, "none")] },
   game: { role: "game", description: "real-time multiplayer over WebSocket", stateful: false, ports: [tcp("game", 7350, "internet")] },

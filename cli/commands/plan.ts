@@ -4,7 +4,7 @@ import { loadPlan, table } from "../stack";
 import { renderLock, writeLock } from "../../components/plan/lock";
 import { formatPath } from "../../components/spec/issues";
 import type { DatacenterPlan } from "../../components/plan";
-import type { HostPorts } from "../../components/targets/docker/hostPorts";
+import { containerPort, type HostPorts } from "../../components/targets/docker/hostPorts";
 import { checkHetzner } from "../../components/targets/hetzner/settings";
 import { monthlyCost } from "../../components/targets/hetzner/cost";
 import type { DatacenterSpec } from "../../components/spec/schema";
@@ -54,7 +54,8 @@ function render(plan: DatacenterPlan, hostPorts: HostPorts): string {
       Object.entries(r.addresses)
         .map(([n, a]) => `${n}=${a}`)
         .join(" "),
-      [...new Map((hostPorts.byReplica.get(r.id) ?? []).map((p) => [p.hostPort, `${p.hostAddress}:${p.hostPort}→${p.port}`])).values()].join(" ") || "-",
+      [...new Map((hostPorts.byReplica.get(r.id) ?? []).map((p) => [p.hostPort, `${p.hostAddress}:${p.hostPort}→${containerPort(p)}`])).values()].join(" ") ||
+        "-",
     ]),
   );
   const networks = table(

@@ -12,6 +12,9 @@
  *   one user, and its uploads never leave the engine).
  * - `SP_MGMT_ADDRESS`: the planned address on Docker (the container holds it); `0.0.0.0` on
  *   Hetzner, where the unit publishes the port on the planned address from outside the container.
+ * - FTP's passive ports: Hetzner publishes the catalogue's numbers; Docker moves them onto host
+ *   ports of the stack's own and adds `SP_FILE_FTP_PASSIVE_PORTS` to say so
+ *   (components/targets/docker/hostPorts.ts).
  * - the backup volume: a Docker volume on Docker, a directory on the server's own disk on
  *   Hetzner (outside the data volume, so losing one does not lose the other). It holds the
  *   replica's local copies; each is also shipped off the host, over the management network, to

@@ -97,6 +97,19 @@ export function publishablePorts(role: string): Set<string> {
 
 const PRIVATE = /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
 
+/**
+ * The range the container's `portRangeEnv` moved the role's `sameNumberOutside` ports onto
+ * (the Docker target's FTP passive ports: components/targets/docker/hostPorts.ts), as
+ * `n/protocol` keys: only a range exactly as long as the catalogue's.
+ */
+function movedPorts(role: string, env: Readonly<Record<string, string>>): Set<string> {
+  const info = ROLE_INFO[role as Role];
+  const range = info?.portRangeEnv ? /^(\d+)-(\d+)$/.exec(env[info.portRangeEnv] ?? "") : null;
+  const moving = info?.ports.filter((p) => p.sameNumberOutside) ?? [];
+  if (!range || Number(range[2]) - Number(range[1]) + 1 !== moving.length) return new Set();
+  return new Set(moving.map((p, i) => `${Number(range[1]) + i}/${p.protocol}`));
+}
+
 export const publishedPortsAllowed = containerPolicy({
   name: "sp-303-published-ports-allowed",
   description:
@@ -104,8 +117,8 @@ export const publishedPortsAllowed = containerPolicy({
   controls: ["A.8.20"],
   severity: "high",
   remediationSteps: "Remove the port from the container's `ports`; other services are reached through the proxy or from inside the datacenter.",
-  validateContainer: ({ ports, role, who }, report) => {
-    const allowed = publishablePorts(role);
+  validateContainer: ({ ports, role, who, env }, report) => {
+    const allowed = new Set([...publishablePorts(role), ...movedPorts(role, env)]);
     for (const p of ports) {
       // A cloud server publishes management ports on its private (datacenter network) address
       // for the NOC: that stays inside the datacenter.

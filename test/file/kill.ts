@@ -10,9 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { credentials } from "./support";
-import { STANDALONE_CONFIG } from "../../images/runtime/replica";
-import { startServer } from "./server-process";
+import { standaloneFileEnv, startServer } from "./server-process";
 
 export interface KillScenario {
   /** Ports and TLS the protocol needs (SP_FILE_*_PORT, SP_TLS_*); management and data are set here. */
@@ -26,22 +24,7 @@ export interface KillScenario {
 
 export async function expectNoPartialFileAfterKill(scenario: KillScenario): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "sp-files-kill-"));
-  writeFileSync(join(dir, "users.json"), JSON.stringify({ users: credentials() }));
-  writeFileSync(
-    join(dir, "config.json"),
-    JSON.stringify({ ...STANDALONE_CONFIG, settings: { users: [{ name: "alice" }], backup: { intervalMinutes: 0, keep: 1 } } }),
-  );
-  const env = {
-    SP_CONFIG: join(dir, "config.json"),
-    SP_FILE_CREDENTIALS: join(dir, "users.json"),
-    SP_FILE_DATA: join(dir, "data"),
-    SP_FILE_BACKUP_DIR: join(dir, "backups"),
-    SP_LISTEN: "127.0.0.1",
-    SP_MGMT_ADDRESS: "127.0.0.2" /* the runtime adds 127.0.0.1 itself */,
-    SP_LOG_LEVEL: "warn",
-    SP_MGMT_PORT: String(scenario.mgmtPort),
-    ...scenario.env,
-  };
+  const env = { ...standaloneFileEnv(dir, scenario.mgmtPort), ...scenario.env };
   let child = await startServer(env, scenario.mgmtPort);
   scenario.onChild(child);
   const old = randomBytes(50_000);

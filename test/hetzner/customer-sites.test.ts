@@ -25,14 +25,8 @@ import { evaluatePolicies } from "../../components/compliance/evaluate";
 import { recordStack } from "../../components/compliance/record";
 import { POLICIES } from "../../policies/rules";
 import { copiesOf, execStart, type Copied } from "./deployed";
-import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
+import { REGISTRY_PASSWORD, specWith, stackFile, withCustomer } from "./fixture";
 
-/** The Hetzner stack with one hosting plan and one customer (its file service then faces the internet too). */
-const withCustomer = (raw: Record<string, any>) => {
-  raw.plans.push({ id: "web-s", kind: "vps", cpus: 1, memoryGb: 0.5, diskGb: 10, hosting: { quotaMb: 100, customers: 2 } });
-  raw.services.find((s: { id: string }) => s.id === "files").networks = ["public", "private"];
-  raw.customers = [{ id: "globex", plan: "web-s", domains: [{ name: "globex.example" }], fileAccounts: [{ name: "globex" }] }];
-};
 const { plan } = specWith(withCustomer);
 const service = (id: string) => plan.services.find((s) => s.id === id)!;
 const replica = (id: string) => plan.replicas.find((r) => r.id === id)!;

@@ -17,6 +17,13 @@ export function specWith(edit: (raw: Record<string, any>) => void = () => {}): {
   return { spec: result.spec, plan: planDatacenter(result.spec, readLock(lockPathFor(stackFile.path))) };
 }
 
+/** The Hetzner stack with one hosting plan and one customer, globex (its file service then faces the internet too). */
+export function withCustomer(raw: Record<string, any>): void {
+  raw.plans.push({ id: "web-s", kind: "vps", cpus: 1, memoryGb: 0.5, diskGb: 10, hosting: { quotaMb: 100, customers: 2 } });
+  raw.services.find((s: { id: string }) => s.id === "files").networks = ["public", "private"];
+  raw.customers = [{ id: "globex", plan: "web-s", domains: [{ name: "globex.example" }], fileAccounts: [{ name: "globex" }] }];
+}
+
 export const REGISTRY_PASSWORD = "s3cr3t-registry-pass-7f1c";
 
 /** What must not depend on the target: placement, every address, and the DNS zones. */

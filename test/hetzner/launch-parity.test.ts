@@ -4,11 +4,14 @@
  * every replica and every host agent the same environment, the same files (path, content,
  * secrecy) and the same health check. Target-specific environment variables are listed in
  * TARGET_ENV: on Hetzner a container serves its management port on every address of its own
- * network namespace (SP_MGMT_ADDRESS=0.0.0.0), and the unit publishes it on the planned address.
+ * network namespace (SP_MGMT_ADDRESS=0.0.0.0), and the unit publishes it on the planned address;
+ * on Docker a file replica whose passive ports are published listens on the host ports the stack
+ * got for them (SP_FILE_FTP_PASSIVE_PORTS, components/targets/docker/hostPorts.ts).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_CLIENT_TLS_PATHS, BACKUP_STORE_PATH } from "../../contracts/backups";
 import { MANAGEMENT_CLIENT_TLS_PATHS, TLS_PATHS } from "../../contracts/paths";
+import { FTP_PASSIVE_PORTS_ENV } from "../../contracts/roles";
 import type { ProgramResult } from "../../components/program";
 import { fileSlug } from "../../components/targets/hetzner/units";
 import { envRecord, splitCommandLine } from "../../policies/lib/containers";
@@ -18,8 +21,8 @@ import { copiesOf, type Copied } from "./deployed";
 import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
 import { uploadsOf } from "../support/runtimeConfig";
 
-/** Environment variables one target sets and the other does not (none). */
-const TARGET_ENV: readonly string[] = ["SP_MGMT_ADDRESS"];
+/** Environment variables one target sets and the other does not, or sets otherwise. */
+const TARGET_ENV: readonly string[] = ["SP_MGMT_ADDRESS", FTP_PASSIVE_PORTS_ENV];
 
 interface Launched {
   env: Record<string, string>;

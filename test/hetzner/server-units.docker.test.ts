@@ -1,8 +1,11 @@
 /**
  * Every role's container as a Hetzner server runs it, on the real engine: the units, files and
- * start commands the program (stacks/Pulumi.hetzner.yaml, under mocks) copies to the servers over
- * SSH, for one replica of every role (web, proxy, dns, mail, file, db, game, noc) and the host
- * agent of the NOC's server, started on this machine with networking like a server's.
+ * start commands the program (stacks/Pulumi.hetzner.yaml with one hosting customer, under mocks)
+ * copies to the servers over SSH, for one replica of every role (web, proxy, dns, mail, file, db,
+ * game, noc) and the host agent of the NOC's server, started on this machine with networking like
+ * a server's. The customer's site goes the whole way: uploaded over SFTP to the file server, pulled
+ * by the web server from the file server's management port with its sites client certificate
+ * (components/targets/hetzner/sites.ts), served by it.
  *
  * The networking. A Hetzner server has its public IPv4 on one interface and one interface per
  * private network, carrying the address DHCP gave it there and the planned alias addresses
@@ -31,7 +34,7 @@
  * readiness asking a server that never listens itself (images/runtime/httpServers.ts).
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -39,10 +42,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANAGEMENT_PORT } from "../../contracts/roles";
 import { healthy } from "../../components/targets/hetzner/deploy";
 import { egressScript, type EgressConfig } from "../../components/targets/hetzner/egress";
+import { SITES } from "../../components/targets/hetzner/units";
 import { docker, dockerTestsEnabled } from "../harness/docker-cli";
+import { mockPassword } from "../support/mockCredentials";
 import { runUnderMocks, type MockRun } from "../support/pulumiMocks";
 import { copiesOf, execStart, type Copied } from "./deployed";
-import { REGISTRY_PASSWORD, specWith, stackFile } from "./fixture";
+import { REGISTRY_PASSWORD, specWith, stackFile, withCustomer } from "./fixture";
 import { lockHostNetworking } from "./tools";
 
 const exec = promisify(execFile);
@@ -57,7 +62,9 @@ const WAN = { host: "sphzu-wan", peer: "sphzp-wan", cidr: "203.0.113.0/24", peer
 const PREFIX = "sphzu-";
 const enabled = dockerTestsEnabled();
 const root = mkdtempSync(join(tmpdir(), "sp-hetzner-units-"));
-const { plan } = specWith();
+const { plan } = specWith(withCustomer);
+const datacenter = structuredClone(stackFile.config["serverpark:datacenter"]) as Record<string, any>;
+withCustomer(datacenter);
 
 /** One container as the deployment delivers it to its server. */
 interface Delivered {
@@ -224,7 +231,7 @@ beforeAll(async () => {
   execFileSync("bash", ["scripts/make-base-image.sh"], { stdio: "inherit", timeout: 300_000 });
   const run = await runUnderMocks(() => import("../../stacks/index.js"), {
     stack: "hetzner",
-    config: { ...stackFile.config, "serverpark:registryPassword": REGISTRY_PASSWORD },
+    config: { ...stackFile.config, "serverpark:datacenter": datacenter, "serverpark:registryPassword": REGISTRY_PASSWORD },
   });
   const copies = await copiesOf(run);
   delivered = [
@@ -315,7 +322,8 @@ describe.runIf(enabled)("every role's rendered unit on a real engine, networked 
       }
     }
     expect(failures).toEqual([]);
-  });
+    // One connection after another: with the customer's file server (SFTP, FTP, ten passive ports) that took 27-30 s under load.
+  }, 120_000);
 
   it("carries a request from the balancer's address, with its PROXY header, through the proxy to a web back-end on the other container network", async () => {
     const edge = replicas.find((r) => r.role === "proxy")!;
@@ -331,6 +339,38 @@ describe.runIf(enabled)("every role's rendered unit on a real engine, networked 
     expect(await curlStatus(...url)).toMatch(/^curl exit/);
     // Around the balancer: the proxy's server does not serve 443 on its public IPv4.
     expect(await connects(publicIpv4.get(edge.host)!, 443)).toMatch(/^closed/);
+  });
+
+  it("serves a customer's site uploaded to the file server from the web server, which pulled it over mutual TLS", async () => {
+    const files = delivered.find((d) => d.id === replicas.find((r) => r.role === "file")!.id)!;
+    const web = replicas.find((r) => r.role === "web")!;
+    const customer = plan.customers![0]!;
+    expect([customer.site.fileService, customer.site.webService]).toEqual(["files", web.service]);
+    // As the customer: SFTP to the file server's public IPv4 (curl's SFTP, from the other machines).
+    const sftp = published(files).find((p) => p.port === 22 && p.address === publicIpv4.get(files.host));
+    expect(sftp, "SFTP on the file server's public IPv4").toBeDefined();
+    const page = `<h1>${customer.id} ${Date.now()}</h1>\n`;
+    writeFileSync(join(root, "index.html"), page);
+    const password = mockPassword(`${plan.datacenter}-svc-${customer.site.fileService}-user-${customer.site.account}`);
+    const upload = [`--user`, `${customer.site.account}:${password}`, "--insecure", "--ftp-create-dirs", "-T", join(root, "index.html")];
+    await exec("ip", ["netns", "exec", NS, "curl", "-sS", "--max-time", "30", ...upload, `sftp://${sftp!.address}/${customer.site.folder}/index.html`]);
+    // The web server serves it once its pull fetched it: no volume is shared, the copy is its own.
+    const name = customer.site.names[0]!;
+    let body = "";
+    for (let i = 0; i < 60 && body !== page; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      body = await exec("ip", ["netns", "exec", NS, "curl", "-s", "--max-time", "5", "-H", `Host: ${name}`, `http://${web.addresses.private}:8080/`]).then(
+        (r) => r.stdout,
+        () => "",
+      );
+    }
+    expect(body, `${name} from ${web.id}`).toBe(page);
+    expect(readFileSync(local(`${SITES}/${web.id}/${customer.site.account}/current/index.html`), "utf8")).toBe(page);
+    // The file server hands the sites to a sites client certificate only: for the NOC's there is no such path (404), without one no handshake.
+    const manifest = `https://${published(files).find((p) => p.port === MANAGEMENT_PORT)!.address}:${MANAGEMENT_PORT}/sites/`;
+    const noc = ["--cert", nocFile("management-client_tls.crt"), "--key", nocFile("management-client_tls.key")];
+    expect(await curlStatus("--cacert", nocFile("tls_ca.crt"), ...noc, manifest)).toBe("404");
+    expect(await curlStatus("--cacert", nocFile("tls_ca.crt"), manifest)).toMatch(/^curl exit/);
   });
 
   it("publishes no management port on the public IPv4", async () => {

@@ -160,6 +160,21 @@ describe("A.8.20 / A.8.22 networks", () => {
     ).toEqual([expect.stringMatching(/the management port/)]);
   });
 
+  it("sp-303 allows the file role's passive ports where the container's range moved them, and only there", async () => {
+    const passive = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ internal: from + i, external: from + i, ip: "127.0.0.1", protocol: "tcp" }));
+    const file = (range: string, ports: ReturnType<typeof passive>) => container("file", { envs: [`SP_FILE_FTP_PASSIVE_PORTS=${range}`], ports });
+    expect(await messages(publishedPortsAllowed, [container("file", { ports: passive(30000, 10) })])).toEqual([]);
+    expect(await messages(publishedPortsAllowed, [file("31020-31029", passive(31020, 10))])).toEqual([]);
+    // Outside the range, or a range longer than the catalogue's ten ports, is refused.
+    expect(await messages(publishedPortsAllowed, [file("31020-31029", passive(31030, 1))])).toEqual([expect.stringMatching(/publishes 31030\/tcp/)]);
+    expect(await messages(publishedPortsAllowed, [file("31020-31030", passive(31020, 1))])).toEqual([expect.stringMatching(/publishes 31020\/tcp/)]);
+    // Only the file role's variable moves them.
+    expect(
+      await messages(publishedPortsAllowed, [container("web", { envs: ["SP_FILE_FTP_PASSIVE_PORTS=31020-31029"], ports: passive(31020, 1) })]),
+    ).toHaveLength(1);
+  });
+
   it("sp-304 fails ports published beyond loopback", async () => {
     expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001, ip: "127.0.0.1" }] })])).toEqual([]);
     expect(await messages(localLoopbackOnly, [container("proxy", { ports: [{ internal: 443, external: 20001, ip: "0.0.0.0" }] })])).toHaveLength(1);

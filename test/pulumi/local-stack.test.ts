@@ -3,6 +3,7 @@
  * with which inputs.
  */
 import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/spec/load";
 import { roleImageSource } from "../../components/targets/docker/images";
@@ -85,8 +86,15 @@ describe("local stack under mocks", () => {
       if (role === "file") {
         // The local stack's customers upload their sites from the internet (issue 19).
         expect(nets.filter((n) => internet.has(n))).toEqual(["fra1-public"]);
-        const internal = (c.inputs.ports as { internal: number }[]).map((p) => p.internal).sort((a, b) => a - b);
-        expect(internal).toEqual([21, 22, ...Array.from({ length: 10 }, (_, i) => 30000 + i)]);
+        const ports = c.inputs.ports as { internal: number; external: number }[];
+        expect(ports.map((p) => p.internal).slice(0, 2)).toEqual([22, 21]);
+        // The passive ports: the stack's own host ports (the lock's), listened on under the same numbers inside.
+        const passive = ports.slice(2);
+        const lock = JSON.parse(readFileSync("stacks/Pulumi.local.lock.json", "utf8")) as { ports: Record<string, number> };
+        expect(passive.map((p) => p.external)).toEqual(Array.from({ length: 10 }, (_, i) => lock.ports[`files-0:${30000 + i}`]));
+        expect(passive.map((p) => p.internal)).toEqual(passive.map((p) => p.external));
+        expect(passive.map((p) => p.external - passive[0]!.external)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+        expect(c.inputs.envs).toContain(`SP_FILE_FTP_PASSIVE_PORTS=${passive[0]!.external}-${passive[9]!.external}`);
         continue;
       }
       if (role === "db" || role === "noc" || role === "host-agent") {

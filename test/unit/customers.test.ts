@@ -217,7 +217,7 @@ describe("customers in the plan", () => {
     expect(www).toEqual([{ name: "www.globex.test", ttl: 300, type: "CNAME", data: "elsewhere.example" }]);
   });
 
-  it("publishes the file service's SFTP, FTP and passive ports; the Docker target keeps the passive ports' numbers", () => {
+  it("publishes the file service's SFTP, FTP and passive ports; the Docker target gives the passive ports an unbroken run of the stack's host ports", () => {
     const files = plan.replicas.find((r) => r.service === "files")!;
     expect(files.published.map((p) => `${p.name}:${p.audience}`)).toEqual([
       "sftp:internet",
@@ -227,7 +227,11 @@ describe("customers in the plan", () => {
     const ports = allocateHostPorts(local.docker ?? { publishAddress: "127.0.0.1", basePort: 20000 }, plan);
     expect(ports.ok).toBe(true);
     const mine = ports.ok ? ports.ports.byReplica.get(files.id)! : [];
-    expect(mine.filter((p) => p.name.startsWith("ftp-passive-")).map((p) => p.hostPort)).toEqual(Array.from({ length: 10 }, (_, i) => 30000 + i));
+    const passive = mine.filter((p) => p.name.startsWith("ftp-passive-")).map((p) => p.hostPort);
+    expect(passive.map((port) => port - passive[0]!)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    // With the stack's other ports, packed from the base port up: no fixed number shared with other stacks.
+    expect(passive[0]).toBeGreaterThan(20000);
+    expect(passive[9]).toBeLessThan(20000 + Object.keys(ports.ok ? ports.ports.lock : {}).length);
     const sftp = mine.find((p) => p.name === "sftp")!;
     expect(sftp.hostPort).toBeGreaterThanOrEqual(20000);
     expect(sftp.hostPort).toBeLessThan(30000);

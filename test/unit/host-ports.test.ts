@@ -11,6 +11,7 @@ import { loadStackFile } from "../../components/spec/load";
 import { validateSpec } from "../../components/spec/validate";
 import type { DatacenterSpec } from "../../components/spec/schema";
 import { allocateHostPorts } from "../../components/targets/docker/hostPorts";
+import { e2eConfig } from "../e2e/globalSetup";
 
 function specOf(stack: string): DatacenterSpec {
   const result = validateSpec(loadStackFile(stack).config["serverpark:datacenter"]);
@@ -67,5 +68,67 @@ describe("Docker host ports", () => {
     const result = allocateHostPorts({ ...spec.docker, basePort: 65534 }, plan);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.issues).toEqual([{ path: ["docker", "basePort"], message: expect.stringMatching(/not enough host ports above 65534/) }]);
+  });
+});
+
+describe("FTP's passive ports on the Docker target", () => {
+  /** A stack's host ports: every one, and each replica's passive run. */
+  function hostPortsOf(spec: DatacenterSpec, locked: Record<string, number>) {
+    const plan = planDatacenter(spec);
+    const result = allocateHostPorts(spec.docker, plan, locked);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const all = Object.values(result.ports.lock);
+    const passive = [...result.ports.byReplica.values()]
+      .map((ports) => ports.filter((p) => p.sameNumber).map((p) => p.hostPort))
+      .filter((run) => run.length > 0);
+    return { all, passive, byReplica: result.ports.byReplica };
+  }
+
+  it("gives two stacks on one engine (the local datacenter and the e2e one) host ports that do not overlap, passive ports included", () => {
+    const local = hostPortsOf(specOf("local"), parseLock(readFileSync("stacks/Pulumi.local.lock.json", "utf8"), "local").ports);
+    const e2eResult = validateSpec(e2eConfig()["serverpark:datacenter"]);
+    if (!e2eResult.ok) throw new Error(JSON.stringify(e2eResult.issues));
+    const e2e = hostPortsOf(e2eResult.spec, {});
+    for (const stack of [local, e2e]) {
+      // One file replica with the catalogue's ten passive ports, on an unbroken run of host ports.
+      expect(stack.passive).toHaveLength(1);
+      expect(stack.passive[0]!.map((port) => port - stack.passive[0]![0]!)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(new Set(stack.all).size).toBe(stack.all.length);
+    }
+    expect(local.all.filter((port) => e2e.all.includes(port))).toEqual([]);
+    // Each stack's ports lie from its base port up, packed.
+    expect(Math.min(...local.all)).toBe(20000);
+    expect(Math.max(...local.all)).toBe(20000 + local.all.length - 1);
+    expect(Math.min(...e2e.all)).toBe(31000);
+    expect(Math.max(...e2e.all)).toBe(31000 + e2e.all.length - 1);
+  });
+
+  it("keeps a locked passive run only whole and unbroken, and gives each replica a run of its own", () => {
+    const passive = (id: string) => ({
+      id,
+      published: Array.from({ length: 3 }, (_, i) => ({
+        name: `ftp-passive-${30000 + i}`,
+        port: 30000 + i,
+        protocol: "tcp" as const,
+        audience: "internet" as const,
+        sameNumber: true as const,
+      })),
+    });
+    const plan = { replicas: [passive("a-0"), passive("b-0")] } as unknown as Parameters<typeof allocateHostPorts>[1];
+    const docker = { publishAddress: "127.0.0.1", basePort: 40000 };
+    const runOf = (result: ReturnType<typeof allocateHostPorts>, id: string) => (result.ok ? result.ports.byReplica.get(id)!.map((p) => p.hostPort) : []);
+    const fresh = allocateHostPorts(docker, plan);
+    expect(fresh.ok).toBe(true);
+    expect([runOf(fresh, "a-0"), runOf(fresh, "b-0")]).toEqual([
+      [40000, 40001, 40002],
+      [40003, 40004, 40005],
+    ]);
+    // A locked run stays where it is; one that is broken (an edited lock) moves as a whole to the lowest free stretch.
+    const locked = { "a-0:30000": 40100, "a-0:30001": 40101, "a-0:30002": 40102, "b-0:30000": 40003, "b-0:30001": 40005, "b-0:30002": 40006 };
+    const again = allocateHostPorts(docker, plan, locked);
+    expect([runOf(again, "a-0"), runOf(again, "b-0")]).toEqual([
+      [40100, 40101, 40102],
+      [40000, 40001, 40002],
+    ]);
   });
 });

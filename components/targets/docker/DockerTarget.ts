@@ -13,7 +13,7 @@ import type { AgentLaunch, HealthCheck, LaunchFile, LaunchVolume, ReplicaLaunch 
 import type { DatacenterPlan, PlannedNetwork } from "../../plan";
 import type { DatacenterSpec } from "../../spec/schema";
 import type { DatacenterTarget, HostedReplica, NetworkHandle, ReplicaHandle, TargetScope } from "../target";
-import type { HostPorts } from "./hostPorts";
+import { containerPort, portRangeEnv, type HostPorts } from "./hostPorts";
 import { checkBuilt, HOST_AGENT, projectVersion, roleImageSource, type RoleImageSource } from "./images";
 
 export interface DockerTargetOptions {
@@ -263,7 +263,8 @@ export class DockerTarget implements DatacenterTarget {
         hostname: launch.hostname,
         ...(launch.domain ? { domainname: launch.domain } : {}),
         image: image.imageName,
-        envs: envList(launch.env),
+        // FTP's passive ports: the server listens on the host ports this stack got (./hostPorts.ts).
+        envs: envList({ ...launch.env, ...portRangeEnv(service.role, published) }),
         labels: labels({
           datacenter: this.spec.name,
           kind: "replica",
@@ -276,7 +277,7 @@ export class DockerTarget implements DatacenterTarget {
           version: this.version,
         }),
         networksAdvanced: attach,
-        ports: published.map((p) => ({ internal: p.port, external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
+        ports: published.map((p) => ({ internal: containerPort(p), external: p.hostPort, ip: p.hostAddress, protocol: p.protocol })),
         // Uploads are root's: their mode stays the engine's default (readable by the service user), see components/model/launch.ts.
         uploads: launch.files.map(upload),
         volumes,

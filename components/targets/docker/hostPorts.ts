@@ -9,7 +9,10 @@
  * stack's lock file keeps them (`ports`, `replica:port` → host port, see
  * components/plan/lock.ts) so that adding a service never moves an existing port; the CLI
  * (`serverpark plan`, `serverpark diff`) calls this module as well as the Docker target.
+ * Every host port of a stack, FTP's passive ports included, lies from its `basePort` up, so
+ * stacks that share an engine keep apart by their base ports.
  */
+import { ROLE_INFO, type Role } from "../../../contracts/roles";
 import type { DatacenterPlan, PublishedPort } from "../../plan";
 import type { SpecIssue } from "../../spec/issues";
 import type { DatacenterSpec } from "../../spec/schema";
@@ -34,53 +37,60 @@ const keyOf = (replica: string, port: number) => `${replica}:${port}`;
 
 /**
  * One host port per published port number of each replica (a port published over TCP and UDP
- * shares one). A port marked `sameNumber` (FTP passive ports) is published under its own number. Locked ports are kept when still in range and free; the others take the lowest
- * free port from `basePort`, in the plan's replica order.
+ * shares one). A replica's `sameNumber` ports (FTP's passive ports) get one unbroken run of
+ * host ports, allocated like the others, and the container listens on those numbers
+ * (`containerPort`, `portRangeEnv`): PASV/EPSV name the port the server listens on, so the
+ * number inside must be the number outside, and a fixed number would make two stacks on one
+ * engine clash. Locked ports (a run only as a whole, unbroken) are kept when still in range
+ * and free; then every other port takes the lowest free port from `basePort`, then each
+ * run the lowest free stretch, in the plan's replica order.
  */
 export function allocateHostPorts(
   docker: Pick<DatacenterSpec["docker"], "publishAddress" | "basePort">,
   plan: Pick<DatacenterPlan, "replicas">,
   locked: Readonly<Record<string, number>> = {},
 ): HostPortsResult {
-  const wanted: string[] = [];
+  const singles: string[] = [];
+  const runs: string[][] = [];
+  for (const r of plan.replicas) {
+    const run: string[] = [];
+    for (const port of new Set(r.published.map((p) => p.port))) {
+      if (r.published.some((p) => p.port === port && p.sameNumber)) run.push(keyOf(r.id, port));
+      else singles.push(keyOf(r.id, port));
+    }
+    if (run.length > 0) runs.push(run);
+  }
   const used = new Set<number>();
   const hostPortOf = new Map<string, number>();
-  for (const r of plan.replicas) {
-    for (const port of new Set(r.published.map((p) => p.port))) {
-      const key = keyOf(r.id, port);
-      wanted.push(key);
-      // A port that keeps its number (FTP passive ports: PASV names it) is taken first.
-      if (!r.published.some((p) => p.port === port && p.sameNumber)) continue;
-      if (used.has(port)) {
-        return {
-          ok: false,
-          issues: [{ path: ["services"], message: `port ${port} must be published under its own number, but ${r.id} is the second replica that publishes it` }],
-        };
-      }
-      used.add(port);
-      hostPortOf.set(key, port);
-    }
+  const take = (key: string, port: number) => void (used.add(port), hostPortOf.set(key, port));
+  const free = (from: number, length: number) =>
+    from >= docker.basePort && from + length - 1 <= MAX_PORT && ![...Array(length).keys()].some((i) => used.has(from + i));
+  for (const run of runs) {
+    const first = locked[run[0]!];
+    if (first !== undefined && run.every((key, i) => locked[key] === first + i) && free(first, run.length)) run.forEach((key, i) => take(key, first + i));
   }
-  for (const key of wanted) {
-    if (hostPortOf.has(key)) continue;
+  for (const key of singles) {
     const port = locked[key];
-    if (port !== undefined && port >= docker.basePort && port <= MAX_PORT && !used.has(port)) {
-      used.add(port);
-      hostPortOf.set(key, port);
-    }
+    if (port !== undefined && free(port, 1)) take(key, port);
   }
+  const wanted = [...singles, ...runs.flat()];
+  const exhausted = (): HostPortsResult => ({
+    ok: false,
+    issues: [{ path: ["docker", "basePort"], message: `not enough host ports above ${docker.basePort} for ${wanted.length} published ports; lower it` }],
+  });
   let next = docker.basePort;
-  for (const key of wanted) {
+  for (const key of singles) {
     if (hostPortOf.has(key)) continue;
     while (used.has(next)) next++;
-    if (next > MAX_PORT) {
-      return {
-        ok: false,
-        issues: [{ path: ["docker", "basePort"], message: `not enough host ports above ${docker.basePort} for ${wanted.length} published ports; lower it` }],
-      };
-    }
-    used.add(next);
-    hostPortOf.set(key, next);
+    if (next > MAX_PORT) return exhausted();
+    take(key, next);
+  }
+  for (const run of runs) {
+    if (hostPortOf.has(run[0]!)) continue;
+    let from = docker.basePort;
+    while (from <= MAX_PORT && !free(from, run.length)) from++;
+    if (from > MAX_PORT) return exhausted();
+    run.forEach((key, i) => take(key, from + i));
   }
   const byReplica = new Map(
     plan.replicas.map((r) => [
@@ -89,4 +99,17 @@ export function allocateHostPorts(
     ]),
   );
   return { ok: true, ports: { byReplica, lock: Object.fromEntries(wanted.map((key) => [key, hostPortOf.get(key)!])) } };
+}
+
+/** The port inside the container: a `sameNumber` port's is its host port (see allocateHostPorts), any other's the plan's. */
+export function containerPort(p: HostPort): number {
+  return p.sameNumber ? p.hostPort : p.port;
+}
+
+/** The variable that moves a replica's `sameNumber` ports onto their host ports (`from-to`), when it has any. */
+export function portRangeEnv(role: Role, ports: readonly HostPort[]): Record<string, string> {
+  const moved = ports.filter((p) => p.sameNumber).map((p) => p.hostPort);
+  const name = ROLE_INFO[role].portRangeEnv;
+  if (moved.length === 0 || name === undefined) return {};
+  return { [name]: `${Math.min(...moved)}-${Math.max(...moved)}` };
 }

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { offsiteFromEnv } from "../../runtime/backupShip";
 import { CUSTOMER_SITES_PATH, DATA_PATHS, FILE_CREDENTIALS_PATH } from "../../../contracts/paths";
-import { FTP_PASSIVE_PORTS, rolePort } from "../../../contracts/roles";
+import { FTP_PASSIVE_PORTS, FTP_PASSIVE_PORTS_ENV, rolePort } from "../../../contracts/roles";
 import { SITES_ENV } from "../../../contracts/sites";
 import { mountedCertificate, portVar, runRole, StartupError, tlsEnv } from "../../runtime";
 import { fileCredentialsSchema, fileSettingsSchema } from "../../../contracts/settings/file";
@@ -25,8 +25,8 @@ void runRole({
   env: {
     SP_FILE_SFTP_PORT: portVar(rolePort("file", "sftp")),
     SP_FILE_FTP_PORT: portVar(rolePort("file", "ftp")),
-    /** Passive data ports "from-to"; the plan exposes exactly ROLE_INFO.file's ftp-passive ports. */
-    SP_FILE_FTP_PASSIVE_PORTS: z
+    /** Passive data ports "from-to": ROLE_INFO.file's ftp-passive ports, or the range the Docker target allocated on the machine. */
+    [FTP_PASSIVE_PORTS_ENV]: z
       .string()
       .regex(/^\d{1,5}-\d{1,5}$/, "expected a port range such as 30000-30009")
       .default(`${FTP_PASSIVE_PORTS.from}-${FTP_PASSIVE_PORTS.to}`),
@@ -45,9 +45,10 @@ void runRole({
   },
   settings: fileSettingsSchema,
   start: async ({ env, config, log, reloadingTls }) => {
-    const [from, to] = env.SP_FILE_FTP_PASSIVE_PORTS.split("-").map(Number) as [number, number];
+    const range = env[FTP_PASSIVE_PORTS_ENV];
+    const [from, to] = range.split("-").map(Number) as [number, number];
     if (!(from >= 1 && to >= from && to <= 65535 && to - from < 1000)) {
-      throw new StartupError(`file: bad SP_FILE_FTP_PASSIVE_PORTS ${env.SP_FILE_FTP_PASSIVE_PORTS}: expected from-to, at most 1000 ports`);
+      throw new StartupError(`file: bad ${FTP_PASSIVE_PORTS_ENV} ${range}: expected from-to, at most 1000 ports`);
     }
     // Every deployed replica gets the service certificate. Without one, FTP could only run in
     // the clear, which ftp.requireTls (the default) forbids: then FTP stays off and SFTP serves.
