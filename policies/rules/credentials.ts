@@ -5,7 +5,14 @@
  * security strength NIST SP 800-57 asks of keys in use today — salt length, private-key size), and every role that holds or shows data is given the credentials file it checks
  * logins against, so no data store starts without one.
  */
-import { DB_PASSWORD_PATH, FILE_CREDENTIALS_PATH, MAIL_CREDENTIALS_PATH, NOC_PASSWORD_PATH } from "../../contracts/paths";
+import {
+  DB_HA_MONITOR_PASSWORD_PATH,
+  DB_HA_REPLICATION_PASSWORD_PATH,
+  DB_PASSWORD_PATH,
+  FILE_CREDENTIALS_PATH,
+  MAIL_CREDENTIALS_PATH,
+  NOC_PASSWORD_PATH,
+} from "../../contracts/paths";
 import { containerPolicy, resourcePolicy } from "../lib/policy";
 import { unproxied } from "../lib/settings";
 
@@ -86,7 +93,10 @@ export const dataStoresRequireLogin = containerPolicy({
   remediationSteps:
     "Deploy the replica through the Serverpark target, which generates the role's users and passwords and places them in the container's secrets folder (contracts/paths.ts).",
   validateContainer: ({ role, files, who }, report, args) => {
-    const wanted = CREDENTIALS[role];
+    // An HA db group's monitor (its login's password, no replication password: components/roles/db.ts)
+    // checks the keepers' logins against that password; it holds no application data.
+    const monitor = role === "db" && files.includes(DB_HA_MONITOR_PASSWORD_PATH) && !files.includes(DB_HA_REPLICATION_PASSWORD_PATH);
+    const wanted = monitor ? DB_HA_MONITOR_PASSWORD_PATH : CREDENTIALS[role];
     if (!wanted) return args.notApplicable(`role ${role} keeps no data behind a login`);
     if (!files.includes(wanted))
       report(`${who} (role ${role}) is not given ${wanted}: it has no credentials to check logins against. Fix: deploy it with its generated credentials.`);

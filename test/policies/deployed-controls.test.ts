@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DB_PASSWORD_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
+import { DB_HA_MONITOR_PASSWORD_PATH, DB_HA_REPLICATION_PASSWORD_PATH, DB_PASSWORD_PATH, RUNTIME_CONFIG_PATH } from "../../contracts/paths";
 import type { DatacenterPlan } from "../../components/plan/types";
 import { evaluatePolicies } from "../../components/compliance/evaluate";
 import type { SpPolicy } from "../../policies/lib/policy";
@@ -153,6 +153,19 @@ describe("A.8.3 sp-214 data stores require a login", () => {
     ]);
     expect(await messages(dataStoresRequireLogin, [container("mail")])).toHaveLength(1);
     expect((await runPolicy(dataStoresRequireLogin, [container("web")])).checked).toBe(0);
+  });
+
+  it("an HA db's monitor checks logins against its own login's password: given that one, it passes without the application's", async () => {
+    const monitor = container("db", { uploads: [{ file: DB_HA_MONITOR_PASSWORD_PATH, content: "x" }] });
+    expect(await messages(dataStoresRequireLogin, [monitor])).toEqual([]);
+    // A data node (it has the replication password) still needs the application's password file.
+    const dataNode = container("db", {
+      uploads: [
+        { file: DB_HA_MONITOR_PASSWORD_PATH, content: "x" },
+        { file: DB_HA_REPLICATION_PASSWORD_PATH, content: "x" },
+      ],
+    });
+    expect(await messages(dataStoresRequireLogin, [dataNode])).toEqual([expect.stringMatching(/is not given \/etc\/serverpark\/secrets\/db-password/)]);
   });
 });
 
