@@ -103,13 +103,15 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
   };
   // Every request answers exactly once, whatever fails inside the handler; at most
   // limits.sftpInflight run at once per connection (the others wait, and the socket is not read).
-  const guard = (reqId: number, fn: () => Promise<void>) => {
-    flow.run(() =>
-      fn().catch((error: unknown) => {
-        const [code, message] = statusOf(error);
-        if (code === STATUS_CODE.FAILURE && !(error instanceof PathError)) deps.log.warn({ err: error }, "sftp operation failed");
-        sftp.status(reqId, code, message);
-      }),
+  const guard = (reqId: number, fn: () => Promise<void>, bytes = 0) => {
+    flow.run(
+      () =>
+        fn().catch((error: unknown) => {
+          const [code, message] = statusOf(error);
+          if (code === STATUS_CODE.FAILURE && !(error instanceof PathError)) deps.log.warn({ err: error }, "sftp operation failed");
+          sftp.status(reqId, code, message);
+        }),
+      bytes,
     );
   };
 
@@ -138,40 +140,48 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
   );
 
   sftp.on("READ", (reqId, handle, offset, length) =>
-    guard(reqId, async () => {
-      const h = getHandle(handle);
-      const fh = h?.kind === "read" ? h.fh : h?.kind === "upload" ? h.upload.handle : undefined;
-      if (!fh) throw new PathError("bad handle", "failure");
-      const size = Math.min(length, flow.limits.sftpReadBytes);
-      // ssh2 copies `data` into its packet: a view of a read-ahead buffer is fine here.
-      const answer = (data: Buffer) => {
-        flow.coalesce();
-        if (data.length === 0) sftp.status(reqId, STATUS_CODE.EOF);
-        else sftp.data(reqId, data);
-      };
-      if (h?.kind === "read" && h.ahead) await h.ahead.read(offset, size, answer);
-      else answer(await readAt(fh, offset, size));
-    }),
+    guard(
+      reqId,
+      async () => {
+        const h = getHandle(handle);
+        const fh = h?.kind === "read" ? h.fh : h?.kind === "upload" ? h.upload.handle : undefined;
+        if (!fh) throw new PathError("bad handle", "failure");
+        const size = Math.min(length, flow.limits.sftpReadBytes);
+        // ssh2 copies `data` into its packet: a view of a read-ahead buffer is fine here.
+        const answer = (data: Buffer) => {
+          flow.coalesce();
+          if (data.length === 0) sftp.status(reqId, STATUS_CODE.EOF);
+          else sftp.data(reqId, data);
+        };
+        if (h?.kind === "read" && h.ahead) await h.ahead.read(offset, size, answer);
+        else answer(await readAt(fh, offset, size));
+      },
+      Math.min(length, flow.limits.sftpReadBytes),
+    ),
   );
 
   sftp.on("WRITE", (reqId, handle, offset, data) =>
-    guard(reqId, async () => {
-      const h = getHandle(handle);
-      if (h?.kind !== "upload") throw new PathError("not open for writing", "failure");
-      const at = h.append ? h.upload.size : offset;
-      const end = at + data.length;
-      if (!(await h.tree.reserve(h.upload, end))) {
-        // Remember it: the CLOSE that follows must drop the upload, not commit a truncated file.
-        h.failed = `quota of ${h.tree.quotaBytes} bytes exceeded`;
-        throw new PathError(h.failed, "failure");
-      }
-      await h.upload.handle.write(data, 0, data.length, at).catch((error: unknown) => {
-        h.failed = "write failed";
-        throw error;
-      });
-      h.upload.size = Math.max(h.upload.size, end);
-      sftp.status(reqId, STATUS_CODE.OK);
-    }),
+    guard(
+      reqId,
+      async () => {
+        const h = getHandle(handle);
+        if (h?.kind !== "upload") throw new PathError("not open for writing", "failure");
+        const at = h.append ? h.upload.size : offset;
+        const end = at + data.length;
+        if (!(await h.tree.reserve(h.upload, end))) {
+          // Remember it: the CLOSE that follows must drop the upload, not commit a truncated file.
+          h.failed = `quota of ${h.tree.quotaBytes} bytes exceeded`;
+          throw new PathError(h.failed, "failure");
+        }
+        await h.upload.handle.write(data, 0, data.length, at).catch((error: unknown) => {
+          h.failed = "write failed";
+          throw error;
+        });
+        h.upload.size = Math.max(h.upload.size, end);
+        sftp.status(reqId, STATUS_CODE.OK);
+      },
+      data.length,
+    ),
   );
 
   sftp.on("CLOSE", (reqId, handle) =>
