@@ -38,7 +38,8 @@ describe.skipIf(!enabled)("file role over SFTP", () => {
   }, 30_000);
 
   it("offers limits@openssh.com: OpenSSH's sftp moves 255 KiB a request both ways, byte for byte", async () => {
-    const data = randomBytes(3 * 1024 * 1024 + 12_345);
+    // Large enough for sftp's requests in flight to ramp up to 64 × 255 KiB (16 MiB of READs out at once).
+    const data = randomBytes(48 * 1024 * 1024 + 12_345);
     writeFileSync(join(work, "big.bin"), data);
     const r = await sftpRun(
       { host: "127.0.0.1", port: app.sftpPort, user: "alice", password: PASSWORDS.alice },

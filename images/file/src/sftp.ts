@@ -103,7 +103,7 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
   };
   // Every request answers exactly once, whatever fails inside the handler; at most
   // limits.sftpInflight run at once per connection (the others wait, and the socket is not read).
-  const guard = (reqId: number, fn: () => Promise<void>, bytes = 0) => {
+  const guard = (reqId: number, fn: () => Promise<void>, bytes = 0, carried = false) => {
     flow.run(
       () =>
         fn().catch((error: unknown) => {
@@ -112,6 +112,7 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
           sftp.status(reqId, code, message);
         }),
       bytes,
+      carried,
     );
   };
 
@@ -181,6 +182,7 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
         sftp.status(reqId, STATUS_CODE.OK);
       },
       data.length,
+      true,
     ),
   );
 

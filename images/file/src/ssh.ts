@@ -51,7 +51,7 @@ export class SocketFlow {
   private running = 0;
   private runningBytes = 0;
   private waitingBytes = 0;
-  private readonly waiting: { fn: () => Promise<void>; bytes: number }[] = [];
+  private readonly waiting: { fn: () => Promise<void>; bytes: number; held: number }[] = [];
   private paused = false;
   private corked = false;
   private retry: NodeJS.Timeout | undefined;
@@ -87,10 +87,12 @@ export class SocketFlow {
   /**
    * Runs `fn` when a slot is free, the client has read our earlier replies and the `bytes` it
    * moves (a READ's size, a WRITE's data) fit in limits.sftpBytesInFlight beside the running ones.
+   * `carried`: the bytes are in memory while the request waits (a WRITE's data; not a READ's size).
    */
-  run(fn: () => Promise<void>, bytes = 0): void {
-    this.waiting.push({ fn, bytes });
-    this.waitingBytes += bytes;
+  run(fn: () => Promise<void>, bytes = 0, carried = false): void {
+    const held = carried ? bytes : 0;
+    this.waiting.push({ fn, bytes, held });
+    this.waitingBytes += held;
     if (this.waiting.length > WAITING_MAX || this.waitingBytes > WAITING_BYTES_MAX) return void this.socket.destroy();
     this.pump();
   }
@@ -125,8 +127,8 @@ export class SocketFlow {
   private pump(): void {
     const { sftpInflight, unsentBytes } = this.limits;
     while (this.waiting.length > 0 && this.running < sftpInflight && this.unsent() <= unsentBytes && this.fits(this.waiting[0]!.bytes)) {
-      const { fn, bytes } = this.waiting.shift()!;
-      this.waitingBytes -= bytes;
+      const { fn, bytes, held } = this.waiting.shift()!;
+      this.waitingBytes -= held;
       this.running++;
       this.runningBytes += bytes;
       void fn().finally(() => {
