@@ -11,12 +11,15 @@ import type { SFTPWrapper, Attributes, FileEntry } from "ssh2";
 import type { Logger } from "../../runtime/log";
 import type { Authenticator } from "../../runtime/auth";
 import { classify, PathError, VERSIONS_DIR, virtualPath } from "./paths";
-import { READ_AHEAD_BYTES, ReadAhead, readAt } from "./readahead";
+import { READ_AHEAD_BYTES, ReadAhead } from "./readahead";
+import { readReply, sendReply } from "./sftpWire";
 import type { SocketFlow } from "./ssh";
 import type { Upload, UserTree } from "./tree";
 
 const { utils } = ssh2;
 const { OPEN_MODE, STATUS_CODE } = utils.sftp;
+/** READs this large are read on their own, straight into the reply; smaller ones use read-ahead (readahead.ts). */
+const DIRECT_READ = 64 * 1024;
 
 type Handle =
   | { kind: "read"; fh: FileHandle; ahead?: ReadAhead }
@@ -148,14 +151,21 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
         const fh = h?.kind === "read" ? h.fh : h?.kind === "upload" ? h.upload.handle : undefined;
         if (!fh) throw new PathError("bad handle", "failure");
         const size = Math.min(length, flow.limits.sftpReadBytes);
+        if (size >= DIRECT_READ || !(h?.kind === "read" && h.ahead)) {
+          // One read straight into the reply's packet (sftpWire.ts): no copy, no new buffer.
+          const packet = await readReply(flow.replies, reqId, fh, offset, size);
+          flow.coalesce();
+          if (packet) sendReply(sftp, flow.replies, packet);
+          else sftp.status(reqId, STATUS_CODE.EOF);
+          return;
+        }
         // ssh2 copies `data` into its packet: a view of a read-ahead buffer is fine here.
         const answer = (data: Buffer) => {
           flow.coalesce();
           if (data.length === 0) sftp.status(reqId, STATUS_CODE.EOF);
           else sftp.data(reqId, data);
         };
-        if (h?.kind === "read" && h.ahead) await h.ahead.read(offset, size, answer);
-        else answer(await readAt(fh, offset, size));
+        await h.ahead.read(offset, size, answer);
       },
       Math.min(length, flow.limits.sftpReadBytes),
     ),

@@ -13,6 +13,7 @@
  */
 import ssh2 from "ssh2";
 import type { SFTPWrapper } from "ssh2";
+import { internals, sendPacket, type ChannelInternals } from "./sftpWire";
 
 const { STATUS_CODE } = ssh2.utils.sftp;
 
@@ -22,15 +23,6 @@ export interface SftpLimits {
   readonly readBytes: number;
   readonly writeBytes: number;
   readonly openHandles: number;
-}
-
-/** The parts of ssh2's SFTP channel object this module uses (ssh2 1.x, lib/protocol/SFTP.js). */
-interface ChannelInternals {
-  _version: number;
-  _buffer: Buffer[];
-  _protocol: { channelData(id: number, data: Buffer): void };
-  outgoing: { id: number; state: string; window: number; packetSize: number };
-  push(data: Buffer | null): unknown;
 }
 
 const NAME = "limits@openssh.com";
@@ -63,7 +55,7 @@ function isPlainVersion(payload: Buffer): boolean {
  * while ssh2 answers INIT, its plain VERSION reply is swapped for one that names the extension.
  */
 export function offerLimits(sftp: SFTPWrapper, limits: SftpLimits): void {
-  const channel = sftp as unknown as ChannelInternals;
+  const channel = internals(sftp);
   const protocol = channel._protocol;
   channel.push = (data) => {
     if (channel._version !== -1) {
@@ -89,7 +81,7 @@ export function offerLimits(sftp: SFTPWrapper, limits: SftpLimits): void {
   };
   sftp.on("EXTENDED", (reqId, name) => {
     if (name !== NAME) return sftp.status(reqId, STATUS_CODE.OP_UNSUPPORTED);
-    if (!sendRaw(channel, limitsReply(reqId, limits))) sftp.status(reqId, STATUS_CODE.FAILURE, "limits not sent");
+    sendPacket(channel, limitsReply(reqId, limits));
   });
 }
 
@@ -102,22 +94,4 @@ function limitsReply(reqId: number, limits: SftpLimits): Buffer {
   const values = [limits.packetBytes, limits.readBytes, limits.writeBytes, limits.openHandles];
   values.forEach((v, i) => buf.writeBigUInt64BE(BigInt(v), 9 + i * 8));
   return buf;
-}
-
-/**
- * Sends one small SFTP packet the way ssh2's own replies go: straight out when the window
- * allows and nothing waits before it, else behind the replies ssh2 holds for the window.
- * False when neither is possible (a window too small for 45 bytes and nothing queued).
- */
-function sendRaw(channel: ChannelInternals, payload: Buffer): boolean {
-  const out = channel.outgoing;
-  if (out.state !== "open") return true; // the channel is going away; nothing to answer
-  if (channel._buffer.length > 0) {
-    channel._buffer.push(payload);
-    return true;
-  }
-  if (out.window < payload.length || out.packetSize < payload.length) return false;
-  out.window -= payload.length;
-  channel._protocol.channelData(out.id, payload);
-  return true;
 }

@@ -12,6 +12,7 @@ import type { FileLimits } from "./limits";
 import { plainIp } from "./passive";
 import { serveSftp, type SftpDeps } from "./sftp";
 import { offerLimits } from "./sftpLimits";
+import { BufferPool } from "./sftpWire";
 import type { UserTree } from "./tree";
 
 const { Server, utils } = ssh2;
@@ -48,6 +49,8 @@ export class SocketFlow {
   handles = 0;
   /** Bytes of read-ahead the connection's open files may hold (at most limits.sftpReadAheadBytes). */
   readAheadBytes = 0;
+  /** Reused DATA reply buffers (sftpWire.ts), at most limits.sftpBytesInFlight kept. */
+  readonly replies: BufferPool;
   private running = 0;
   private runningBytes = 0;
   private waitingBytes = 0;
@@ -62,6 +65,7 @@ export class SocketFlow {
     private readonly socket: Socket,
     readonly limits: FileLimits,
   ) {
+    this.replies = new BufferPool(limits.sftpBytesInFlight);
     socket.on("drain", () => this.pump());
     // A WINDOW_ADJUST may have let ssh2 send what it held: look again once ssh2 has read it.
     socket.on("data", () => {
