@@ -79,19 +79,35 @@ export function sendPacket(channel: ChannelInternals, payload: Buffer): boolean 
 const DATA = 103;
 const HEADER = 4 + 1 + 4 + 4;
 
-/** Reused reply buffers of one connection, at most `limit` bytes of them kept. */
+/**
+ * Reused reply buffers of one connection, at most `limit` bytes of free ones kept. A buffer
+ * whose reply waits for the client's window is lent to the channel's queue and comes back once
+ * the queue holds none of it (ssh2's `channelData` has copied it all by then).
+ */
 export class BufferPool {
   private readonly free: Buffer[] = [];
   private kept = 0;
+  private lent: { buf: Buffer; channel: ChannelInternals }[] = [];
 
   constructor(private readonly limit: number) {}
 
+  lend(buf: Buffer, channel: ChannelInternals): void {
+    this.lent.push({ buf, channel });
+  }
+
   take(size: number): Buffer {
+    if (this.lent.length > 0) this.reclaim();
     const at = this.free.findIndex((b) => b.length >= size);
     if (at < 0) return Buffer.allocUnsafe(size);
     const buf = this.free.splice(at, 1)[0]!;
     this.kept -= buf.length;
     return buf;
+  }
+
+  private reclaim(): void {
+    const still = this.lent.filter(({ buf, channel }) => channel._buffer.some((b) => b.buffer === buf.buffer));
+    for (const { buf } of this.lent) if (!still.some((l) => l.buf === buf)) this.give(buf);
+    this.lent = still;
   }
 
   give(buf: Buffer): void {
@@ -121,7 +137,9 @@ export async function readReply(pool: BufferPool, reqId: number, fh: FileHandle,
   return buf.subarray(0, HEADER + bytesRead);
 }
 
-/** Sends a packet from `readReply`; its buffer goes back to the pool unless it waits for the client's window. */
+/** Sends a packet from `readReply`; its buffer goes back to the pool, at once or once the client's window let it all out. */
 export function sendReply(sftp: SFTPWrapper, pool: BufferPool, packet: Buffer): void {
-  if (sendPacket(internals(sftp), packet)) pool.give(packet);
+  const channel = internals(sftp);
+  if (sendPacket(channel, packet)) pool.give(packet);
+  else pool.lend(packet, channel);
 }
