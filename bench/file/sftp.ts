@@ -5,8 +5,8 @@
  *
  * Same client for both: OpenSSH's `sftp -b <batch>` with the same cipher
  * (aes128-gcm@openssh.com, offered by both; ssh2 does it with node:crypto) and the default
- * 64 requests in flight; the default request size differs (255 KiB with OpenSSH's server, which
- * offers limits@openssh.com, 32 KiB with ours) unless --request sets it. Ours authenticates by password
+ * 64 requests in flight and, by default, 255 KiB requests (both servers offer limits@openssh.com;
+ * ours since images/file/src/sftpLimits.ts) unless --request sets a size. Ours authenticates by password
  * (sshpass: it offers nothing else), OpenSSH by a throw-away key (no system account or
  * password is touched: it logs in as root, forced into internal-sftp in a temporary folder).
  * Every case is a whole `sftp` run, connection and login included; the "session" row is
@@ -45,8 +45,7 @@ const PROFILE = process.argv.includes("--profile");
 const NODELAY = process.argv.includes("--nodelay");
 /**
  * --request=<bytes>: the sftp client's request size for both servers (`sftp -B`). Without it the
- * client asks OpenSSH's server for its limits (limits@openssh.com: 255 KiB READs and WRITEs)
- * and uses 32 KiB with ours, whose ssh2 does not offer that extension.
+ * client asks each server for its limits (limits@openssh.com: 255 KiB READs and WRITEs from both).
  */
 const REQUEST = process.argv.find((a) => a.startsWith("--request="))?.slice("--request=".length);
 const LARGE_MIB = Number(args[0] ?? 128);
