@@ -39,8 +39,9 @@ export function parsePublicKeys(keys: readonly string[]): { keys: ParsedKey[]; b
  * order); at most `limits.sftpHandles` handles are open; and the socket is not read while
  * requests wait, so what a client can pile up is bounded by one read from the socket.
  * Except while ssh2 holds replies for the client's SSH window: then the client's WINDOW_ADJUST
- * must still be read (a paused socket would never see it), and a client that meanwhile piles up
- * more than WAITING_MAX requests or WAITING_BYTES_MAX bytes of WRITE data is disconnected.
+ * must still be read (a paused socket would never see it). Either way a client with more than
+ * WAITING_MAX requests or WAITING_BYTES_MAX bytes of WRITE data waiting is disconnected (with the
+ * socket paused, only requests that arrived in one read can pile up).
  */
 const WAITING_MAX = 1024;
 const WAITING_BYTES_MAX = 8 * 1024 * 1024;
