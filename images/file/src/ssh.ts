@@ -32,6 +32,10 @@ export function parsePublicKeys(keys: readonly string[]): { keys: ParsedKey[]; b
   return { keys: out, bad };
 }
 
+/** Requests, and bytes of WRITE data, waiting on one connection beyond which it is dropped (SocketFlow). */
+const WAITING_MAX = 1024;
+const WAITING_BYTES_MAX = 8 * 1024 * 1024;
+
 /**
  * One SSH connection's SFTP work: at most `limits.sftpInflight` requests (and
  * `limits.sftpBytesInFlight` bytes of READs and WRITEs) run at once, and none
@@ -43,9 +47,6 @@ export function parsePublicKeys(keys: readonly string[]): { keys: ParsedKey[]; b
  * WAITING_MAX requests or WAITING_BYTES_MAX bytes of WRITE data waiting is disconnected (with the
  * socket paused, only requests that arrived in one read can pile up).
  */
-const WAITING_MAX = 1024;
-const WAITING_BYTES_MAX = 8 * 1024 * 1024;
-
 export class SocketFlow {
   handles = 0;
   /** Bytes of read-ahead the connection's open files may hold (at most limits.sftpReadAheadBytes). */
