@@ -5,8 +5,8 @@
  *
  * Same client for both: OpenSSH's `sftp -b <batch>` with the same cipher
  * (aes128-gcm@openssh.com, offered by both; ssh2 does it with node:crypto) and the default
- * 64 requests in flight; the default request size differs (255 KiB with OpenSSH's server, which
- * offers limits@openssh.com, 32 KiB with ours) unless --request sets it. Ours authenticates by password
+ * 64 requests in flight and, by default, 255 KiB requests (both servers offer limits@openssh.com;
+ * ours since images/file/src/sftpLimits.ts) unless --request sets a size. Ours authenticates by password
  * (sshpass: it offers nothing else), OpenSSH by a throw-away key (no system account or
  * password is touched: it logs in as root, forced into internal-sftp in a temporary folder).
  * Every case is a whole `sftp` run, connection and login included; the "session" row is
@@ -23,7 +23,7 @@
  * ones, on the server and after download); the run fails on any difference.
  *
  * Usage (root; bash bench/file/setup.sh first):
- *   npx tsx bench/file/sftp.ts [largeMiB=128] [smallFiles=100] [smallKiB=4] [--profile] [--nodelay] [--request=<bytes>]
+ *   npx tsx bench/file/sftp.ts [largeMiB=128] [smallFiles=100] [smallKiB=4] [--profile] [--nodelay] [--request=<bytes>] [--heap=<MB>]
  * --profile writes a V8 CPU profile of our server (open it in Chrome DevTools); --nodelay
  * turns Nagle's algorithm off on our server's sockets, an experiment the image does not do.
  */
@@ -45,9 +45,13 @@ const PROFILE = process.argv.includes("--profile");
 const NODELAY = process.argv.includes("--nodelay");
 /**
  * --request=<bytes>: the sftp client's request size for both servers (`sftp -B`). Without it the
- * client asks OpenSSH's server for its limits (limits@openssh.com: 255 KiB READs and WRITEs)
- * and uses 32 KiB with ours, whose ssh2 does not offer that extension.
+ * client asks each server for its limits (limits@openssh.com: 255 KiB READs and WRITEs from both).
  */
+/**
+ * --heap=<MB>: V8's initial heap size for our server (`--initial-heap-size`). Experiment, not how
+ * the image runs: with V8's default a download's garbage starts 6–12 major GCs (README.md).
+ */
+const HEAP = process.argv.find((a) => a.startsWith("--heap="))?.slice("--heap=".length);
 const REQUEST = process.argv.find((a) => a.startsWith("--request="))?.slice("--request=".length);
 const LARGE_MIB = Number(args[0] ?? 128);
 const SMALL_FILES = Number(args[1] ?? 100);
@@ -89,7 +93,7 @@ async function waitPort(port: number, timeoutMs = 30_000): Promise<void> {
 
 /** Our server as a child process; resolves once it listens. */
 async function startOurs(dataDir: string, profileDir: string): Promise<ChildProcess> {
-  const flags = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const flags = [...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(HEAP ? [`--initial-heap-size=${Number(HEAP)}`] : [])];
   const child = spawn(NODE, [...flags, "--import", "tsx", join(__dirname, "server.ts"), dataDir], {
     cwd: ROOT,
     env: { ...process.env, SP_BENCH_PASSWORD: PASSWORD, SP_BENCH_PORT: String(OURS_PORT), SP_BENCH_NODELAY: NODELAY ? "1" : "0" },

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FileApp } from "../../images/file/src/app";
-import { haveTools, PASSWORDS, sftpBatch, startTestFiles } from "./support";
+import { haveTools, PASSWORDS, sftpBatch, sftpRun, startTestFiles } from "./support";
 
 const enabled = haveTools("sftp", "sshpass", "curl");
 const exec = promisify(execFile);
@@ -36,6 +36,24 @@ describe.skipIf(!enabled)("file role over SFTP", () => {
     expect(readFileSync(join(work, "down.bin")).equals(data)).toBe(true);
     expect(readFileSync(join(dataDir, "users", "alice", "files", "docs", "a.bin")).equals(data)).toBe(true);
   }, 30_000);
+
+  it("offers limits@openssh.com: OpenSSH's sftp moves 255 KiB a request both ways, byte for byte", async () => {
+    // Large enough for sftp's requests in flight to ramp up to 64 × 255 KiB (16 MiB of READs out at once).
+    const data = randomBytes(48 * 1024 * 1024 + 12_345);
+    writeFileSync(join(work, "big.bin"), data);
+    const r = await sftpRun(
+      { host: "127.0.0.1", port: app.sftpPort, user: "alice", password: PASSWORDS.alice },
+      ["put big.bin big.bin", "get big.bin big-down.bin"],
+      {
+        cwd: work,
+        args: ["-vvv"],
+      },
+    );
+    expect(r.code, r.out.slice(-2000)).toBe(0);
+    expect(r.out).toContain("server upload/download buffer sizes 261120 / 261120; using 261120 / 261120");
+    expect(readFileSync(join(work, "big-down.bin")).equals(data)).toBe(true);
+    expect(readFileSync(join(dataDir, "users", "alice", "files", "big.bin")).equals(data)).toBe(true);
+  }, 60_000);
 
   it("keeps the previous version on overwrite and delete, lists and restores it", async () => {
     writeFileSync(join(work, "v1.txt"), "version one\n");

@@ -53,11 +53,12 @@ const SSH_OPTS = [
  * Runs an OpenSSH sftp batch (password through sshpass) against any server; resolves with
  * output and exit code (never rejects).
  * @param options.limitKbits sftp's own bandwidth limit (`-l`, Kbit/s), to keep a transfer in flight.
+ * @param options.args more sftp arguments (e.g. `-vvv`).
  */
 export async function sftpRun(
   target: { readonly host: string; readonly port: number; readonly user: string; readonly password: string },
   commands: string[],
-  options: { readonly cwd?: string; readonly limitKbits?: number } = {},
+  options: { readonly cwd?: string; readonly limitKbits?: number; readonly args?: readonly string[] } = {},
 ): Promise<{ code: number; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), "sp-sftp-batch-"));
   const batch = join(dir, "batch");
@@ -66,7 +67,7 @@ export async function sftpRun(
   try {
     const { stdout, stderr } = await run(
       "sshpass",
-      ["-p", target.password, "sftp", ...SSH_OPTS, ...limit, "-P", String(target.port), "-b", batch, `${target.user}@${target.host}`],
+      ["-p", target.password, "sftp", ...SSH_OPTS, ...limit, ...(options.args ?? []), "-P", String(target.port), "-b", batch, `${target.user}@${target.host}`],
       { timeout: 60_000, cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 },
     );
     return { code: 0, out: stdout + stderr };

@@ -5,7 +5,8 @@
  *   limits.preAuthCommands commands;
  * - 18 MB of `HELP\r\n` from a logged-in FTPS session that never reads the replies: the server
  *   stops reading (backpressure) and holds a bounded amount;
- * - SFTP: thousands of pipelined READs from a client that never reads the replies.
+ * - SFTP: thousands of pipelined READs from a client that never reads the replies, and from
+ *   one that reads them but never opens its SSH window again (disconnected: ssh.ts SocketFlow).
  * Bound: the server's RSS grows by less than RSS_BOUND_MIB over its idle RSS (measured +17 to
  * +104 MiB, the high end on a machine at load 25 where garbage is collected late).
  * Ports 47600-47609.
@@ -93,16 +94,22 @@ describe.skipIf(!enabled)("file server under floods (real process, RSS measured)
     expect(peak - idle).toBeLessThan(RSS_BOUND_MIB);
   }, 180_000);
 
-  it("SFTP: 20,000 pipelined 256 KiB READs whose replies are never read: memory bounded, sftp served", async () => {
-    writeFileSync(join(server.dataDir, "users", "bob", "files", "big.bin"), randomBytes(4 * 1024 * 1024));
+  /** bob's SFTP session (ssh2's client, from `localAddress`) with a new 4 MiB random `name` open for reading. */
+  async function openAsBob(localAddress: string, name: string) {
+    writeFileSync(join(server.dataDir, "users", "bob", "files", name), randomBytes(4 * 1024 * 1024));
     const client = new ssh2.Client();
     await new Promise<void>((resolve, reject) => {
       client.once("ready", resolve).once("error", reject);
-      client.connect({ host: "127.0.0.1", port: server.ports.sftp, localAddress: "127.0.0.4", username: "bob", password: PASSWORDS.bob });
+      client.connect({ host: "127.0.0.1", port: server.ports.sftp, localAddress, username: "bob", password: PASSWORDS.bob });
     });
     client.on("error", () => undefined);
     const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => client.sftp((e, s) => (e ? reject(e) : resolve(s))));
-    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open("big.bin", "r", (e, h) => (e ? reject(e) : resolve(h))));
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(name, "r", (e, h) => (e ? reject(e) : resolve(h))));
+    return { client, sftp, handle };
+  }
+
+  it("SFTP: 20,000 pipelined 256 KiB READs whose replies are never read: memory bounded, sftp served", async () => {
+    const { client, sftp, handle } = await openAsBob("127.0.0.4", "big.bin");
     // Stop reading the connection: every reply from now on stays with the server or the kernel.
     const sock = (client as unknown as { _sock: import("node:net").Socket })._sock;
     sock.pause();
@@ -117,5 +124,23 @@ describe.skipIf(!enabled)("file server under floods (real process, RSS measured)
     sock.destroy();
     console.log(`sftp READ flood: RSS idle ${idle.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB`);
     expect(peak - idle).toBeLessThan(RSS_BOUND_MIB);
+  }, 180_000);
+
+  it("SFTP: READs piled up behind a window the client never opens again: disconnected, memory bounded, sftp served", async () => {
+    const { client, sftp, handle } = await openAsBob("127.0.0.5", "big2.bin");
+    const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+    // Its own baseline: the RSS the earlier floods left (V8 gives memory back late).
+    const before = rssMiB(server.child.pid!);
+    // Read the socket, but never send WINDOW_ADJUST: the server must keep reading to see one.
+    (client as unknown as { _protocol: { channelWindowAdjust(): void } })._protocol.channelWindowAdjust = () => undefined;
+    const rss = sampleRss(server.child.pid!);
+    const buf = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < 5_000; i++) sftp.read(handle, buf, 0, buf.length, (i * 65536) % (4 * 1024 * 1024), () => undefined);
+    await closed;
+    const other = await sftpBatch(server.ports.sftp, "alice", ["get warm.bin during-window.bin"], work);
+    expect(other.code, other.out).toBe(0);
+    const peak = rss.stop();
+    console.log(`sftp shut-window flood: RSS idle ${idle.toFixed(0)} MiB, before ${before.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB`);
+    expect(peak - before).toBeLessThan(RSS_BOUND_MIB);
   }, 180_000);
 });

@@ -21,8 +21,10 @@ export interface FileLimits {
   readonly sftpHandles: number;
   /** SFTP requests being worked on at once per connection; reading pauses beyond this. */
   readonly sftpInflight: number;
-  /** Largest SFTP READ answered (bytes); a client asking for more gets this much. */
+  /** Largest SFTP READ answered (bytes); a client asking for more gets this much. Offered as `limits@openssh.com`, with the same for WRITE. */
   readonly sftpReadBytes: number;
+  /** Bytes of READs (asked for) and WRITEs (carried) being worked on at once per connection; one request always may run. */
+  readonly sftpBytesInFlight: number;
   /** Read-ahead buffers of files open for download, per connection (sftp.ts, readahead.ts: 1 MiB a file). */
   readonly sftpReadAheadBytes: number;
 }
@@ -37,6 +39,7 @@ export const DEFAULT_LIMITS: FileLimits = {
   sshSessions: 4,
   sftpHandles: 64,
   sftpInflight: 32,
-  sftpReadBytes: 64 * 1024,
+  sftpReadBytes: 255 * 1024,
+  sftpBytesInFlight: 2 * 1024 * 1024,
   sftpReadAheadBytes: 2 * 1024 * 1024,
 };

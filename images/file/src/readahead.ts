@@ -20,7 +20,7 @@ const KEEP = 3;
 /**
  * What one read-ahead handle holds: KEEP pieces and one pooled buffer. (A piece dropped while
  * READs still copy from it lives until they are done: that is within the READs in flight,
- * bounded by limits.sftpInflight × limits.sftpReadBytes.)
+ * bounded by limits.sftpBytesInFlight.)
  */
 export const READ_AHEAD_BYTES = (KEEP + 1) * CHUNK;
 

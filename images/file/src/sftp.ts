@@ -11,12 +11,15 @@ import type { SFTPWrapper, Attributes, FileEntry } from "ssh2";
 import type { Logger } from "../../runtime/log";
 import type { Authenticator } from "../../runtime/auth";
 import { classify, PathError, VERSIONS_DIR, virtualPath } from "./paths";
-import { READ_AHEAD_BYTES, ReadAhead, readAt } from "./readahead";
+import { READ_AHEAD_BYTES, ReadAhead } from "./readahead";
+import { readReply, sendReply } from "./sftpWire";
 import type { SocketFlow } from "./ssh";
 import type { Upload, UserTree } from "./tree";
 
 const { utils } = ssh2;
 const { OPEN_MODE, STATUS_CODE } = utils.sftp;
+/** READs this large are read on their own, straight into the reply; smaller ones use read-ahead (readahead.ts). */
+const DIRECT_READ = 64 * 1024;
 
 type Handle =
   | { kind: "read"; fh: FileHandle; ahead?: ReadAhead }
@@ -103,13 +106,16 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
   };
   // Every request answers exactly once, whatever fails inside the handler; at most
   // limits.sftpInflight run at once per connection (the others wait, and the socket is not read).
-  const guard = (reqId: number, fn: () => Promise<void>) => {
-    flow.run(() =>
-      fn().catch((error: unknown) => {
-        const [code, message] = statusOf(error);
-        if (code === STATUS_CODE.FAILURE && !(error instanceof PathError)) deps.log.warn({ err: error }, "sftp operation failed");
-        sftp.status(reqId, code, message);
-      }),
+  const guard = (reqId: number, fn: () => Promise<void>, bytes = 0, carried = false) => {
+    flow.run(
+      () =>
+        fn().catch((error: unknown) => {
+          const [code, message] = statusOf(error);
+          if (code === STATUS_CODE.FAILURE && !(error instanceof PathError)) deps.log.warn({ err: error }, "sftp operation failed");
+          sftp.status(reqId, code, message);
+        }),
+      bytes,
+      carried,
     );
   };
 
@@ -138,40 +144,56 @@ export function serveSftp(sftp: SFTPWrapper, tree: UserTree, deps: SftpDeps, flo
   );
 
   sftp.on("READ", (reqId, handle, offset, length) =>
-    guard(reqId, async () => {
-      const h = getHandle(handle);
-      const fh = h?.kind === "read" ? h.fh : h?.kind === "upload" ? h.upload.handle : undefined;
-      if (!fh) throw new PathError("bad handle", "failure");
-      const size = Math.min(length, flow.limits.sftpReadBytes);
-      // ssh2 copies `data` into its packet: a view of a read-ahead buffer is fine here.
-      const answer = (data: Buffer) => {
-        flow.coalesce();
-        if (data.length === 0) sftp.status(reqId, STATUS_CODE.EOF);
-        else sftp.data(reqId, data);
-      };
-      if (h?.kind === "read" && h.ahead) await h.ahead.read(offset, size, answer);
-      else answer(await readAt(fh, offset, size));
-    }),
+    guard(
+      reqId,
+      async () => {
+        const h = getHandle(handle);
+        const fh = h?.kind === "read" ? h.fh : h?.kind === "upload" ? h.upload.handle : undefined;
+        if (!fh) throw new PathError("bad handle", "failure");
+        const size = Math.min(length, flow.limits.sftpReadBytes);
+        if (size >= DIRECT_READ || !(h?.kind === "read" && h.ahead)) {
+          // One read straight into the reply's packet (sftpWire.ts): no copy, no new buffer.
+          const packet = await readReply(flow.replies, reqId, fh, offset, size);
+          flow.coalesce();
+          if (packet) sendReply(sftp, flow.replies, packet);
+          else sftp.status(reqId, STATUS_CODE.EOF);
+          return;
+        }
+        // ssh2 copies `data` into its packet: a view of a read-ahead buffer is fine here.
+        const answer = (data: Buffer) => {
+          flow.coalesce();
+          if (data.length === 0) sftp.status(reqId, STATUS_CODE.EOF);
+          else sftp.data(reqId, data);
+        };
+        await h.ahead.read(offset, size, answer);
+      },
+      Math.min(length, flow.limits.sftpReadBytes),
+    ),
   );
 
   sftp.on("WRITE", (reqId, handle, offset, data) =>
-    guard(reqId, async () => {
-      const h = getHandle(handle);
-      if (h?.kind !== "upload") throw new PathError("not open for writing", "failure");
-      const at = h.append ? h.upload.size : offset;
-      const end = at + data.length;
-      if (!(await h.tree.reserve(h.upload, end))) {
-        // Remember it: the CLOSE that follows must drop the upload, not commit a truncated file.
-        h.failed = `quota of ${h.tree.quotaBytes} bytes exceeded`;
-        throw new PathError(h.failed, "failure");
-      }
-      await h.upload.handle.write(data, 0, data.length, at).catch((error: unknown) => {
-        h.failed = "write failed";
-        throw error;
-      });
-      h.upload.size = Math.max(h.upload.size, end);
-      sftp.status(reqId, STATUS_CODE.OK);
-    }),
+    guard(
+      reqId,
+      async () => {
+        const h = getHandle(handle);
+        if (h?.kind !== "upload") throw new PathError("not open for writing", "failure");
+        const at = h.append ? h.upload.size : offset;
+        const end = at + data.length;
+        if (!(await h.tree.reserve(h.upload, end))) {
+          // Remember it: the CLOSE that follows must drop the upload, not commit a truncated file.
+          h.failed = `quota of ${h.tree.quotaBytes} bytes exceeded`;
+          throw new PathError(h.failed, "failure");
+        }
+        await h.upload.handle.write(data, 0, data.length, at).catch((error: unknown) => {
+          h.failed = "write failed";
+          throw error;
+        });
+        h.upload.size = Math.max(h.upload.size, end);
+        sftp.status(reqId, STATUS_CODE.OK);
+      },
+      data.length,
+      true,
+    ),
   );
 
   sftp.on("CLOSE", (reqId, handle) =>

@@ -11,9 +11,13 @@ import ssh2 from "ssh2";
 import type { FileLimits } from "./limits";
 import { plainIp } from "./passive";
 import { serveSftp, type SftpDeps } from "./sftp";
+import { offerLimits } from "./sftpLimits";
+import { BufferPool } from "./sftpWire";
 import type { UserTree } from "./tree";
 
 const { Server, utils } = ssh2;
+/** ssh2's SFTP refuses longer packets (OPENSSH_MAX_PKT_LEN in ssh2 1.x). */
+const SFTP_MAX_PACKET = 256 * 1024;
 type ParsedKey = ssh2.ParsedKey;
 
 /** Parses OpenSSH public keys; one that does not parse is left out (and named in the returned list). */
@@ -28,18 +32,31 @@ export function parsePublicKeys(keys: readonly string[]): { keys: ParsedKey[]; b
   return { keys: out, bad };
 }
 
+/** Requests, and bytes of WRITE data, waiting on one connection beyond which it is dropped (SocketFlow). */
+const WAITING_MAX = 1024;
+const WAITING_BYTES_MAX = 8 * 1024 * 1024;
+
 /**
- * One SSH connection's SFTP work: at most `limits.sftpInflight` requests run at once, and none
+ * One SSH connection's SFTP work: at most `limits.sftpInflight` requests (and
+ * `limits.sftpBytesInFlight` bytes of READs and WRITEs) run at once, and none
  * starts while more than `limits.unsentBytes` of replies wait for the client (the rest wait in
  * order); at most `limits.sftpHandles` handles are open; and the socket is not read while
  * requests wait, so what a client can pile up is bounded by one read from the socket.
+ * Except while ssh2 holds replies for the client's SSH window: then the client's WINDOW_ADJUST
+ * must still be read (a paused socket would never see it). Either way a client with more than
+ * WAITING_MAX requests or WAITING_BYTES_MAX bytes of WRITE data waiting is disconnected (with the
+ * socket paused, only requests that arrived in one read can pile up).
  */
 export class SocketFlow {
   handles = 0;
   /** Bytes of read-ahead the connection's open files may hold (at most limits.sftpReadAheadBytes). */
   readAheadBytes = 0;
+  /** Reused DATA reply buffers (sftpWire.ts), at most limits.sftpBytesInFlight kept. */
+  readonly replies: BufferPool;
   private running = 0;
-  private readonly waiting: (() => Promise<void>)[] = [];
+  private runningBytes = 0;
+  private waitingBytes = 0;
+  private readonly waiting: { fn: () => Promise<void>; bytes: number; held: number }[] = [];
   private paused = false;
   private corked = false;
   private retry: NodeJS.Timeout | undefined;
@@ -50,7 +67,12 @@ export class SocketFlow {
     private readonly socket: Socket,
     readonly limits: FileLimits,
   ) {
+    this.replies = new BufferPool(limits.sftpBytesInFlight);
     socket.on("drain", () => this.pump());
+    // A WINDOW_ADJUST may have let ssh2 send what it held: look again once ssh2 has read it.
+    socket.on("data", () => {
+      if (this.waiting.length > 0) process.nextTick(() => this.pump());
+    });
   }
 
   /**
@@ -68,9 +90,16 @@ export class SocketFlow {
     });
   }
 
-  /** Runs `fn` when a slot is free and the client has read our earlier replies. */
-  run(fn: () => Promise<void>): void {
-    this.waiting.push(fn);
+  /**
+   * Runs `fn` when a slot is free, the client has read our earlier replies and the `bytes` it
+   * moves (a READ's size, a WRITE's data) fit in limits.sftpBytesInFlight beside the running ones.
+   * `carried`: the bytes are in memory while the request waits (a WRITE's data; not a READ's size).
+   */
+  run(fn: () => Promise<void>, bytes = 0, carried = false): void {
+    const held = carried ? bytes : 0;
+    this.waiting.push({ fn, bytes, held });
+    this.waitingBytes += held;
+    if (this.waiting.length > WAITING_MAX || this.waitingBytes > WAITING_BYTES_MAX) return void this.socket.destroy();
     this.pump();
   }
 
@@ -87,30 +116,44 @@ export class SocketFlow {
     };
   }
 
-  private unsent(): number {
-    let n = this.socket.writableLength;
+  private heldBytes(): number {
+    let n = 0;
     for (const held of this.held) n += held();
     return n;
   }
 
+  private unsent(): number {
+    return this.socket.writableLength + this.heldBytes();
+  }
+
+  private fits(bytes: number): boolean {
+    return this.running === 0 || this.runningBytes + bytes <= this.limits.sftpBytesInFlight;
+  }
+
   private pump(): void {
     const { sftpInflight, unsentBytes } = this.limits;
-    while (this.waiting.length > 0 && this.running < sftpInflight && this.unsent() <= unsentBytes) {
-      const fn = this.waiting.shift()!;
+    while (this.waiting.length > 0 && this.running < sftpInflight && this.unsent() <= unsentBytes && this.fits(this.waiting[0]!.bytes)) {
+      const { fn, bytes, held } = this.waiting.shift()!;
+      this.waitingBytes -= held;
       this.running++;
+      this.runningBytes += bytes;
       void fn().finally(() => {
         this.running--;
+        this.runningBytes -= bytes;
         this.pump();
       });
     }
     // Replies wait for the client's window: look again shortly (ssh2 emits no event for it).
-    if (this.waiting.length > 0 && this.running < sftpInflight && !this.retry && !this.socket.destroyed) {
+    if (this.waiting.length > 0 && this.running < sftpInflight && this.fits(this.waiting[0]!.bytes) && !this.retry && !this.socket.destroyed) {
       this.retry = setTimeout(() => {
         this.retry = undefined;
         this.pump();
       }, 50);
     }
-    const over = this.waiting.length > 0 || this.running >= sftpInflight || this.unsent() > unsentBytes;
+    const over =
+      this.heldBytes() > 0
+        ? this.socket.writableLength > unsentBytes
+        : this.waiting.length > 0 || this.running >= sftpInflight || this.socket.writableLength > unsentBytes;
     if (over && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -182,6 +225,12 @@ export function createSshServer(deps: SshDeps): NetServer {
         const session = accept();
         session.on("sftp", (acceptSftp) => {
           const sftp = acceptSftp();
+          offerLimits(sftp, {
+            packetBytes: SFTP_MAX_PACKET,
+            readBytes: limits.sftpReadBytes,
+            writeBytes: limits.sftpReadBytes,
+            openHandles: limits.sftpHandles,
+          });
           // OpenSSH's scp (SFTP mode since 9.0) judges a transfer by the session's exit status,
           // which a subsystem never sets by itself: 0 when the client ends the session.
           sftp.once("end", () => exitStatus(sftp, 0));
