@@ -25,7 +25,7 @@ export interface Answer {
 
 /** Queries longer than a plain UDP one are not looked up. */
 const CACHEABLE_QUERY = 512;
-const MAX_ENTRIES = 10_000;
+export const MAX_ENTRIES = 10_000;
 const MAX_BYTES = 32 * 1024 * 1024;
 const HEADER = 12;
 const TYPE_OPT = 41;
@@ -156,6 +156,12 @@ function patched(template: Buffer, query: Buffer, offsets: readonly number[], na
 class CachedAnswer implements Answer {
   private truncated: Buffer | undefined;
   private truncatedOffsets: readonly number[] = [];
+  /** Answered from the cache since the eviction hand last passed it (CLOCK's reference bit). */
+  used = false;
+  /** What the entry holds, for the cache's byte bound. */
+  get cost(): number {
+    return this.key.length + this.source.message.length + this.lowered.length;
+  }
 
   constructor(
     private readonly key: Buffer,
@@ -232,6 +238,7 @@ export class ReplyCache {
     const hit = map.get(scanner.hash);
     if (hit?.hasKey(scanner.key, keyLength)) {
       this.counts.hit++;
+      hit.used = true;
       return hit;
     }
     const { hash, nameEnd } = scanner;
@@ -249,10 +256,31 @@ export class ReplyCache {
     if (!offsets) return this.respondUncached(message, zones, transport);
     this.counts.miss++;
     const entry = new CachedAnswer(key, reply, offsets, nameEnd, lowered);
-    if (this.entries.udp.size + this.entries.tcp.size >= MAX_ENTRIES || this.bytes > MAX_BYTES) this.clear();
+    const replaced = map.get(hash);
+    if (replaced) this.bytes -= replaced.cost;
     map.set(hash, entry);
-    this.bytes += key.length + entry.size + lowered.length;
+    this.bytes += entry.cost;
+    this.evict(map);
     return entry;
+  }
+
+  /**
+   * Within the bounds again, oldest first, but an entry answered since the hand last passed
+   * gets a second chance (CLOCK): a flood of new names (random names are cacheable NXDOMAINs)
+   * then evicts the flood's own entries, not the names clients keep asking for. Emptying the
+   * whole cache instead let such a flood keep every answer uncached. Not an LRU: a hit costs
+   * one store, not a Map delete and insert.
+   */
+  private evict(inserted: Map<number, CachedAnswer>): void {
+    while (this.entries.udp.size + this.entries.tcp.size > MAX_ENTRIES || this.bytes > MAX_BYTES) {
+      const map = inserted.size > 1 ? inserted : inserted === this.entries.udp ? this.entries.tcp : this.entries.udp;
+      const [hash, oldest] = map.entries().next().value as [number, CachedAnswer];
+      map.delete(hash);
+      if (oldest.used && map.size > 0) {
+        oldest.used = false;
+        map.set(hash, oldest);
+      } else this.bytes -= oldest.cost;
+    }
   }
 
   private respondUncached(message: Buffer, zones: ZoneSet, transport: Transport): Answer | undefined {
